@@ -1,0 +1,415 @@
+// End-to-end bench on the namespace lab (bench/lab.ts): one rackcast sender and N
+// receivers, random UDP loss at each receiver, a random image of --size MiB.
+//
+//   npm run build && node dist/bench/e2e-lab.js --receivers 4 --loss 20 --size 256 --reps 1 [--rate 1gbit]
+//
+// Options: --receivers N (4), --loss PERMILLE (0), --burst (loss in runs, see
+// lab.ts), --burst-packets B (10), --size MiB (256), --reps R (1), --rate R (tc tbf
+// on the sender's port), --mtu M (1500), --timeout S (per run; default 60 + 1 s per
+// MiB), --results-dir DIR (bench/results), --keep (keep the work dir with the logs).
+//
+// One line per run, the same form for every tool the bench may compare:
+//   rackcast N=4 loss=2.0% size=256MiB  seconds=…  MB/s per receiver=…  sender CPU s/GB=…  receiver CPU s/GB (mean)=…  ok|BAD
+// seconds: wall clock from the sender's start to the last process's exit (the
+//   receivers are started 1 s earlier and are waiting). MB = 10^6 bytes, GB = 10^9.
+// CPU: user + system as each CLI reports it in its --json summary, per GB of image.
+// ok: every process exited 0, every output has the input's SHA-256, and the sender
+//   lists every receiver as verified.
+// Results go to bench/results/e2e-lab-<date>-rackcast-n<N>-loss<L>-<size>MiB.json,
+// with the commit, Node version, CPU model and core count.
+// Exit: 0 all runs ok, 1 some run BAD, 2 usage error or not root / tools missing,
+// 3 the lab itself failed (a command of ip/nft/tc, disk).
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism, release, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  createRack,
+  labSkipReason,
+  parseLastJson,
+  sha256File,
+  withLabLock,
+  writeRandomFile,
+  type Rack,
+  type RunResult,
+} from './lab.js';
+
+const RECEIVER_HEAD_START_MS = 1_000;
+const MB = 1e6;
+const GB = 1e9;
+
+interface BenchConfig {
+  receivers: number;
+  lossPermille: number;
+  burst: boolean;
+  burstPackets: number;
+  sizeMiB: number;
+  reps: number;
+  rate: string | undefined;
+  mtu: number;
+  timeoutS: number;
+  resultsDir: string;
+  keep: boolean;
+}
+
+interface ProcessResult {
+  ns: string;
+  address: string;
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  wallSeconds: number;
+  json: Record<string, unknown> | undefined;
+  stderrTail: string;
+}
+
+interface ReceiverResult extends ProcessResult {
+  outputBytes: number | null;
+  sha256Ok: boolean;
+}
+
+interface RunRecord {
+  rep: number;
+  ok: boolean;
+  problems: string[];
+  seconds: number;
+  senderReportedSeconds: number | null;
+  mbPerSecondPerReceiver: number;
+  senderCpuSecondsPerGB: number | null;
+  receiverCpuSecondsPerGBMean: number | null;
+  senderMaxRssKiB: number | null;
+  receiverMaxRssKiBMax: number | null;
+  nftDroppedPerReceiver: number[];
+  sender: ProcessResult;
+  receivers: ReceiverResult[];
+  workDir?: string;
+}
+
+function usage(msg: string): never {
+  process.stderr.write(`e2e-lab: ${msg}\n`);
+  process.stderr.write(
+    'usage: node dist/bench/e2e-lab.js [--receivers N] [--loss PERMILLE] [--burst] [--burst-packets B] ' +
+      '[--size MiB] [--reps R] [--rate 1gbit] [--mtu M] [--timeout S] [--results-dir DIR] [--keep]\n',
+  );
+  process.exit(2);
+}
+
+function intOption(values: Record<string, unknown>, name: string, dflt: number, min: number, max: number): number {
+  const raw = values[name];
+  if (raw === undefined) return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) usage(`--${name} must be an integer in ${min}..${max}, got ${String(raw)}`);
+  return n;
+}
+
+/** The directory holding package.json: works from dist/bench/ and from bench/. */
+function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    dir = dirname(dir);
+  }
+  return process.cwd();
+}
+
+function parseConfig(root: string): BenchConfig {
+  let values: Record<string, unknown>;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        receivers: { type: 'string' },
+        loss: { type: 'string' },
+        burst: { type: 'boolean' },
+        'burst-packets': { type: 'string' },
+        size: { type: 'string' },
+        reps: { type: 'string' },
+        rate: { type: 'string' },
+        mtu: { type: 'string' },
+        timeout: { type: 'string' },
+        'results-dir': { type: 'string' },
+        keep: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    usage((e as Error).message);
+  }
+  if (values.help === true) usage('help');
+  const sizeMiB = intOption(values, 'size', 256, 1, 1 << 20);
+  return Object.freeze({
+    receivers: intOption(values, 'receivers', 4, 1, 240),
+    lossPermille: intOption(values, 'loss', 0, 0, 999),
+    burst: values.burst === true,
+    burstPackets: intOption(values, 'burst-packets', 10, 1, 1000),
+    sizeMiB,
+    reps: intOption(values, 'reps', 1, 1, 1000),
+    rate: typeof values.rate === 'string' ? values.rate : undefined,
+    mtu: intOption(values, 'mtu', 1500, 576, 65535),
+    timeoutS: intOption(values, 'timeout', 60 + sizeMiB, 1, 86_400),
+    resultsDir: resolve(typeof values['results-dir'] === 'string' ? values['results-dir'] : join(root, 'bench', 'results')),
+    keep: values.keep === true,
+  });
+}
+
+// ---------------------------------------------------------------- machine facts
+
+function gitCommit(root: string): { commit: string | null; dirty: boolean | null } {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).toString();
+    return { commit, dirty: status.trim().length > 0 };
+  } catch {
+    return { commit: null, dirty: null };
+  }
+}
+
+function cpuModel(): string | null {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    return m ? m[1].trim() : null;
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------- numbers
+
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+function cpuSeconds(json: Record<string, unknown> | undefined): number | null {
+  const user = num(json?.cpuUserMs);
+  const system = num(json?.cpuSystemMs);
+  return user === null || system === null ? null : (user + system) / 1000;
+}
+
+function mean(xs: (number | null)[]): number | null {
+  if (xs.length === 0 || xs.some((x) => x === null)) return null;
+  return (xs as number[]).reduce((a, b) => a + b, 0) / xs.length;
+}
+
+function fmt(x: number | null, digits: number): string {
+  return x === null ? 'n/a' : x.toFixed(digits);
+}
+
+function tailOf(text: string, chars = 1500): string {
+  const t = text.trim();
+  return t.length > chars ? `…${t.slice(-chars)}` : t;
+}
+
+function processResult(ns: string, address: string, r: RunResult): ProcessResult {
+  return {
+    ns,
+    address,
+    exitCode: r.code,
+    signal: r.signal,
+    timedOut: r.timedOut,
+    wallSeconds: r.wallMs / 1000,
+    json: parseLastJson(r.stdout),
+    stderrTail: tailOf(r.stderr),
+  };
+}
+
+// ---------------------------------------------------------------- one run
+
+async function runOnce(
+  cfg: BenchConfig,
+  rack: Rack,
+  root: string,
+  rep: number,
+  inputPath: string,
+  inputSha: string,
+  imageBytes: number,
+): Promise<RunRecord> {
+  const senderCli = join(root, 'dist', 'sender', 'cli.js');
+  const receiverCli = join(root, 'dist', 'receiver', 'cli.js');
+  const workDir = await mkdtemp(join(tmpdir(), `rackcast-e2e-rep${rep}-`));
+  const outputs = rack.receiverAddrs.map((_, i) => join(workDir, `out-${i + 1}.bin`));
+  const timeoutMs = cfg.timeoutS * 1000;
+  const droppedBefore = await rack.droppedPackets();
+
+  const receiverRuns = rack.receiverNs.map((ns, i) =>
+    rack.run(
+      ns,
+      [
+        process.execPath, receiverCli, '--file', outputs[i], '--interface', rack.receiverAddrs[i], '--json',
+        '--log', join(workDir, `receiver-${i + 1}.log`),
+      ],
+      { timeoutMs: timeoutMs + RECEIVER_HEAD_START_MS },
+    ),
+  );
+  await new Promise((r) => setTimeout(r, RECEIVER_HEAD_START_MS));
+  const started = performance.now();
+  const senderArgv = [
+    process.execPath, senderCli, '--file', inputPath, '--nokbd', '--min-receivers', String(cfg.receivers),
+    '--interface', rack.senderAddr, '--json', '--log', join(workDir, 'sender.log'),
+  ];
+  const [senderRaw, ...receiversRaw] = await Promise.all([rack.run(rack.senderNs, senderArgv, { timeoutMs }), ...receiverRuns]);
+  const seconds = (performance.now() - started) / 1000;
+  const droppedAfter = await rack.droppedPackets();
+
+  const problems: string[] = [];
+  const sender = processResult(rack.senderNs, rack.senderAddr, senderRaw);
+  if (sender.exitCode !== 0) problems.push(`sender exit ${sender.exitCode}${sender.timedOut ? ' (timed out)' : ''}`);
+  const listed = Array.isArray(sender.json?.receivers) ? (sender.json!.receivers as Record<string, unknown>[]) : [];
+  const verified = listed.filter((r) => r.state === 'verified').length;
+  if (verified !== cfg.receivers) problems.push(`sender lists ${verified}/${cfg.receivers} receivers verified`);
+
+  const receivers: ReceiverResult[] = [];
+  for (let i = 0; i < cfg.receivers; i++) {
+    const base = processResult(rack.receiverNs[i], rack.receiverAddrs[i], receiversRaw[i]);
+    let outputBytes: number | null = null;
+    let sha256Ok = false;
+    if (existsSync(outputs[i])) {
+      outputBytes = (await stat(outputs[i])).size;
+      sha256Ok = outputBytes === imageBytes && (await sha256File(outputs[i])) === inputSha;
+    }
+    if (base.exitCode !== 0) problems.push(`receiver ${i + 1} exit ${base.exitCode}${base.timedOut ? ' (timed out)' : ''}`);
+    if (!sha256Ok) problems.push(`receiver ${i + 1} output ${outputBytes === null ? 'missing' : 'differs from the input'}`);
+    receivers.push({ ...base, outputBytes, sha256Ok });
+  }
+
+  const ok = problems.length === 0;
+  const senderCpu = cpuSeconds(sender.json);
+  const receiverCpuMean = mean(receivers.map((r) => cpuSeconds(r.json)));
+  const record: RunRecord = {
+    rep,
+    ok,
+    problems,
+    seconds,
+    senderReportedSeconds: num(sender.json?.seconds),
+    mbPerSecondPerReceiver: imageBytes / MB / seconds,
+    senderCpuSecondsPerGB: senderCpu === null ? null : senderCpu / (imageBytes / GB),
+    receiverCpuSecondsPerGBMean: receiverCpuMean === null ? null : receiverCpuMean / (imageBytes / GB),
+    senderMaxRssKiB: num(sender.json?.maxRssKiB),
+    receiverMaxRssKiBMax: receivers.some((r) => num(r.json?.maxRssKiB) === null)
+      ? null
+      : Math.max(...receivers.map((r) => num(r.json?.maxRssKiB)!)),
+    nftDroppedPerReceiver: droppedAfter.map((n, i) => n - droppedBefore[i]),
+    sender,
+    receivers,
+  };
+
+  // The images are big; the logs are what a BAD run needs.
+  for (const out of outputs) await rm(out, { force: true });
+  if (ok && !cfg.keep) await rm(workDir, { recursive: true, force: true });
+  else record.workDir = workDir;
+  return record;
+}
+
+function summaryLine(cfg: BenchConfig, r: RunRecord): string {
+  const loss = `${(cfg.lossPermille / 10).toFixed(1)}%${cfg.burst ? `(burst ${cfg.burstPackets})` : ''}`;
+  const rate = cfg.rate === undefined ? '' : ` rate=${cfg.rate}`;
+  const mtu = cfg.mtu === 1500 ? '' : ` mtu=${cfg.mtu}`;
+  return (
+    `rackcast N=${cfg.receivers} loss=${loss} size=${cfg.sizeMiB}MiB${rate}${mtu}` +
+    `  seconds=${r.seconds.toFixed(2)}` +
+    `  MB/s per receiver=${r.mbPerSecondPerReceiver.toFixed(1)}` +
+    `  sender CPU s/GB=${fmt(r.senderCpuSecondsPerGB, 2)}` +
+    `  receiver CPU s/GB (mean)=${fmt(r.receiverCpuSecondsPerGBMean, 2)}` +
+    `  ${r.ok ? 'ok' : 'BAD'}`
+  );
+}
+
+function stamp(d: Date): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<number> {
+  const root = projectRoot();
+  const cfg = parseConfig(root);
+  const reason = labSkipReason();
+  if (reason !== undefined) {
+    process.stderr.write(`e2e-lab: ${reason}\n`);
+    return 2;
+  }
+  const senderCli = join(root, 'dist', 'sender', 'cli.js');
+  const receiverCli = join(root, 'dist', 'receiver', 'cli.js');
+  if (!existsSync(senderCli) || !existsSync(receiverCli)) {
+    process.stderr.write(`e2e-lab: ${senderCli} or ${receiverCli} missing: run npm run build\n`);
+    return 2;
+  }
+
+  const startedAt = new Date();
+  const imageBytes = cfg.sizeMiB * 1024 * 1024;
+  const dataDir = await mkdtemp(join(tmpdir(), 'rackcast-e2e-'));
+  const runs: RunRecord[] = [];
+  try {
+    const inputPath = join(dataDir, `image-${cfg.sizeMiB}MiB.bin`);
+    await writeRandomFile(inputPath, imageBytes);
+    const inputSha = await sha256File(inputPath);
+    await withLabLock(async () => {
+      const rack = await createRack({
+        receivers: cfg.receivers,
+        lossPermille: cfg.lossPermille,
+        burst: cfg.burst,
+        burstPackets: cfg.burstPackets,
+        rate: cfg.rate,
+        mtu: cfg.mtu,
+      });
+      try {
+        for (let rep = 1; rep <= cfg.reps; rep++) {
+          const r = await runOnce(cfg, rack, root, rep, inputPath, inputSha, imageBytes);
+          runs.push(r);
+          process.stdout.write(`${summaryLine(cfg, r)}\n`);
+          if (!r.ok) process.stdout.write(`  problems: ${r.problems.join('; ')}; logs in ${r.workDir}\n`);
+        }
+      } finally {
+        await rack.destroy();
+      }
+    });
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+
+  const { commit, dirty } = gitCommit(root);
+  const results = {
+    bench: 'e2e-lab',
+    tool: 'rackcast',
+    startedAt: startedAt.toISOString(),
+    commit,
+    dirty,
+    node: process.version,
+    cpuModel: cpuModel(),
+    cores: availableParallelism(),
+    kernel: release(),
+    config: { ...cfg, imageBytes },
+    units: {
+      seconds: 'wall clock, sender start to last process exit',
+      mbPerSecondPerReceiver: '1e6 bytes of image per second',
+      cpuSecondsPerGB: 'user+system CPU seconds per 1e9 bytes of image, from each CLI --json',
+    },
+    runs,
+  };
+  await mkdir(cfg.resultsDir, { recursive: true });
+  const lossTag = `loss${cfg.lossPermille}${cfg.burst ? 'b' : ''}`;
+  const file = join(cfg.resultsDir, `e2e-lab-${stamp(startedAt)}-rackcast-n${cfg.receivers}-${lossTag}-${cfg.sizeMiB}MiB.json`);
+  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`results: ${file}\n`);
+  return runs.every((r) => r.ok) ? 0 : 1;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`e2e-lab: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 3;
+  },
+);

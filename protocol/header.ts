@@ -1,0 +1,125 @@
+// The common header that starts every rackcast datagram.
+//
+// off size field
+//   0    2 magic      0x5243 ('RC')
+//   2    1 version    1
+//   3    1 type       MessageType
+//   4    4 sessionId  u32 BE, chosen at random by the sender
+//
+// Everything is big-endian and written through DataView with `false` spelled out.
+
+import { err, ok, type Result } from './result.js';
+
+export const MAGIC = 0x5243;
+export const VERSION = 1;
+export const HEADER_SIZE = 8;
+
+export const OFF_MAGIC = 0;
+export const OFF_VERSION = 2;
+export const OFF_TYPE = 3;
+export const OFF_SESSION = 4;
+
+export enum MessageType {
+  Hello = 1,
+  Join = 2,
+  Accept = 3,
+  Start = 4,
+  Data = 5,
+  Nak = 6,
+  Status = 7,
+  Reqack = 8,
+  End = 9,
+  Report = 10,
+  ReportAck = 11,
+  Leave = 12,
+  Drop = 13,
+}
+
+export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = {
+  [MessageType.Hello]: 'HELLO',
+  [MessageType.Join]: 'JOIN',
+  [MessageType.Accept]: 'ACCEPT',
+  [MessageType.Start]: 'START',
+  [MessageType.Data]: 'DATA',
+  [MessageType.Nak]: 'NAK',
+  [MessageType.Status]: 'STATUS',
+  [MessageType.Reqack]: 'REQACK',
+  [MessageType.End]: 'END',
+  [MessageType.Report]: 'REPORT',
+  [MessageType.ReportAck]: 'REPORT_ACK',
+  [MessageType.Leave]: 'LEAVE',
+  [MessageType.Drop]: 'DROP',
+};
+
+/** Capability bits exchanged in HELLO and JOIN, as udpcast does, so features can change without a version bump. */
+export const CAP_PARITY_REPAIR = 1 << 0;
+export const CAPS_SUPPORTED = CAP_PARITY_REPAIR;
+
+export interface Header {
+  readonly type: MessageType;
+  readonly sessionId: number;
+}
+
+export function view(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export function encodeHeader(type: MessageType, sessionId: number, buf: Uint8Array): number {
+  const v = view(buf);
+  v.setUint16(OFF_MAGIC, MAGIC, false);
+  v.setUint8(OFF_VERSION, VERSION);
+  v.setUint8(OFF_TYPE, type);
+  v.setUint32(OFF_SESSION, sessionId >>> 0, false);
+  return HEADER_SIZE;
+}
+
+/** Checks the common header; the message decoder checks the type it expects. */
+export function decodeHeader(bytes: Uint8Array): Result<Header> {
+  if (bytes.byteLength < HEADER_SIZE) return err('ERR_TRUNCATED', 'header');
+  const v = view(bytes);
+  if (v.getUint16(OFF_MAGIC, false) !== MAGIC) return err('ERR_BAD_MAGIC', 'header');
+  if (v.getUint8(OFF_VERSION) !== VERSION) return err('ERR_BAD_VERSION', `version ${v.getUint8(OFF_VERSION)}`);
+  const type = v.getUint8(OFF_TYPE);
+  if (MESSAGE_TYPE_NAMES[type] === undefined) return err('ERR_BAD_TYPE', `type ${type}`);
+  return ok({ type: type as MessageType, sessionId: v.getUint32(OFF_SESSION, false) });
+}
+
+/** Checks header and exact type, and that the datagram is at least `size` bytes. */
+export function expectHeader(bytes: Uint8Array, type: MessageType, size: number): Result<Header> {
+  const h = decodeHeader(bytes);
+  if (!h.ok) return h;
+  if (h.value.type !== type) return err('ERR_BAD_TYPE', `expected ${MESSAGE_TYPE_NAMES[type]}`);
+  if (bytes.byteLength < size) return err('ERR_TRUNCATED', MESSAGE_TYPE_NAMES[type]);
+  return h;
+}
+
+/** u64 fields hold byte counts; JavaScript numbers are exact to 2^53, which is 8 PiB. */
+export const MAX_U53 = Number.MAX_SAFE_INTEGER;
+
+export function setU64(v: DataView, off: number, n: number): void {
+  v.setUint32(off, Math.floor(n / 0x1_0000_0000), false);
+  v.setUint32(off + 4, n >>> 0, false);
+}
+
+/** Returns -1 when the value does not fit in 53 bits (the caller rejects it). */
+export function getU64(v: DataView, off: number): number {
+  const hi = v.getUint32(off, false);
+  const lo = v.getUint32(off + 4, false);
+  if (hi > 0x1f_ffff) return -1;
+  return hi * 0x1_0000_0000 + lo;
+}
+
+export function ipv4ToU32(addr: string): number {
+  const parts = addr.split('.');
+  if (parts.length !== 4) throw new RangeError(`not an IPv4 address: ${addr}`);
+  let n = 0;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) throw new RangeError(`not an IPv4 address: ${addr}`);
+    n = n * 256 + Number(p);
+  }
+  return n >>> 0;
+}
+
+export function u32ToIpv4(n: number): string {
+  return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}

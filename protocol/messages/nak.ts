@@ -1,0 +1,63 @@
+// NAK — receiver → rendezvous group (so other receivers hear it and stay quiet).
+// Says how many more symbols each stripe of one slice needs: any fresh parity symbol
+// repairs any lost block of its stripe, so "how many" is the whole request, and one
+// answer sized to the largest request serves every receiver (NORM-style suppression).
+//
+// off size field
+//   0    8 header          (type 6)
+//   8    4 receiverId      u32, nonzero
+//  12    4 sliceNo         u32
+//  16    1 stripes         u8 n, 1..128: entries that follow (the session's stripe count)
+//  17    1 reserved        0
+//  18    n need[]          u8 per stripe: symbols still missing (0..255)
+
+import { encodeHeader, expectHeader, MessageType, view } from '../header.js';
+import { err, ok, type Result } from '../result.js';
+import { MAX_STRIPES } from './hello.js';
+
+export const NAK_HEADER_SIZE = 18;
+const OFF_RECEIVER_ID = 8;
+const OFF_SLICE_NO = 12;
+const OFF_STRIPES = 16;
+const OFF_RESERVED = 17;
+
+export interface Nak {
+  readonly sessionId: number;
+  readonly receiverId: number;
+  readonly sliceNo: number;
+  /** need[stripe]: symbols still missing in that stripe. */
+  readonly need: readonly number[];
+}
+
+export function nakLength(msg: Nak): number {
+  return NAK_HEADER_SIZE + msg.need.length;
+}
+
+export function encodeNak(msg: Nak, buf: Uint8Array, off = 0): number {
+  const len = nakLength(msg);
+  const b = buf.subarray(off, off + len);
+  encodeHeader(MessageType.Nak, msg.sessionId, b);
+  const v = view(b);
+  v.setUint32(OFF_RECEIVER_ID, msg.receiverId >>> 0, false);
+  v.setUint32(OFF_SLICE_NO, msg.sliceNo >>> 0, false);
+  v.setUint8(OFF_STRIPES, msg.need.length);
+  v.setUint8(OFF_RESERVED, 0);
+  for (let i = 0; i < msg.need.length; i++) v.setUint8(NAK_HEADER_SIZE + i, Math.min(255, msg.need[i]));
+  return len;
+}
+
+export function decodeNak(bytes: Uint8Array): Result<Nak> {
+  const h = expectHeader(bytes, MessageType.Nak, NAK_HEADER_SIZE + 1);
+  if (!h.ok) return h;
+  const v = view(bytes);
+  const stripes = v.getUint8(OFF_STRIPES);
+  if (stripes < 1 || stripes > MAX_STRIPES) return err('ERR_BAD_FIELD', 'NAK stripes');
+  if (bytes.byteLength < NAK_HEADER_SIZE + stripes) return err('ERR_TRUNCATED', 'NAK');
+  if (bytes.byteLength !== NAK_HEADER_SIZE + stripes) return err('ERR_BAD_LENGTH', 'NAK');
+  if (v.getUint8(OFF_RESERVED) !== 0) return err('ERR_BAD_FIELD', 'NAK reserved');
+  const receiverId = v.getUint32(OFF_RECEIVER_ID, false);
+  if (receiverId === 0) return err('ERR_BAD_FIELD', 'NAK receiverId');
+  const need: number[] = [];
+  for (let i = 0; i < stripes; i++) need.push(v.getUint8(NAK_HEADER_SIZE + i));
+  return ok({ sessionId: h.value.sessionId, receiverId, sliceNo: v.getUint32(OFF_SLICE_NO, false), need });
+}

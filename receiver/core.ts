@@ -1,0 +1,737 @@
+// The receiver's protocol engine: a sans-IO state machine. Fed datagrams (from both
+// sockets), sink progress and the clock; it hands back datagrams for the rendezvous
+// group, the next wake-up time and events: complete slices to write, in order.
+//
+// States (what holds in each):
+//   listening  no session yet; the first valid HELLO picks the session and sender.
+//   joining    JOIN repeats every joinIntervalMs until our ACCEPT arrives.
+//   accepted   in the session, waiting for START or the first DATA.
+//   receiving  slices come in; complete ones are delivered in order; missing symbols
+//              are NAKed after a random backoff unless another receiver asked for as many.
+//   verifying  every slice delivered; the driver finishes the sink and checks the digest.
+//   reporting  REPORT repeats until the sender's REPORT_ACK (or reportTries run out).
+//   done       finished: ok or failed with a reason. Nothing more is sent.
+
+import { decodeDatagram } from '../protocol/codec.js';
+import type { ErasureCoder } from '../protocol/fec/erasure-coder.js';
+import {
+  blockPayloadBytes,
+  blocksInSlice,
+  checkDataAgainstSession,
+  fullSliceBytes,
+  sliceBytesOf,
+  stripeBlocks,
+  totalSlices,
+  type Geometry,
+} from '../protocol/geometry.js';
+import { CAP_PARITY_REPAIR, MessageType, u32ToIpv4 } from '../protocol/header.js';
+import { DATA_FLAG_LAST, DATA_FLAG_PARITY, DATA_FLAG_REPAIR, type Data } from '../protocol/messages/data.js';
+import { DROP_ALL, type Drop } from '../protocol/messages/drop.js';
+import { DIGEST_BYTES, type End } from '../protocol/messages/end.js';
+import { IMAGE_BYTES_UNKNOWN, type Hello } from '../protocol/messages/hello.js';
+import { encodeJoin, JOIN_SIZE } from '../protocol/messages/join.js';
+import { encodeLeave, leaveLength } from '../protocol/messages/leave.js';
+import { encodeNak, nakLength, type Nak } from '../protocol/messages/nak.js';
+import { encodeReport, Outcome, reportLength } from '../protocol/messages/report.js';
+import type { Reqack } from '../protocol/messages/reqack.js';
+import {
+  encodeStatus,
+  STATUS_FLAG_COMPLETE,
+  STATUS_FLAG_REPLY,
+  STATUS_SIZE,
+} from '../protocol/messages/status.js';
+import { Reason, reasonName } from '../protocol/reasons.js';
+import type { ProtocolErrorCode } from '../protocol/result.js';
+
+export interface ReceiverConfig {
+  /** Nonzero, random: addresses are not unique when several receivers share a host. */
+  readonly receiverId: number;
+  /** What the kernel granted the data socket; the sender sizes its window from it. */
+  readonly rcvBufBytes: number;
+  /** Give up if the transfer has not started this long after start-up (undefined: wait forever). */
+  readonly startTimeoutMs: number | undefined;
+  /** Give up when the sender is silent this long once in a session. */
+  readonly receiveTimeoutMs: number;
+  readonly joinIntervalMs: number;
+  /** STATUS heartbeat while in a session. */
+  readonly statusIntervalMs: number;
+  /** NAKs wait a random time up to this (shorter for larger needs), to hear others' first. */
+  readonly nakBackoffMs: number;
+  /** After a NAK (ours or one that covered ours) wait this long for the repair before asking again. */
+  readonly repairWaitMs: number;
+  readonly reportIntervalMs: number;
+  readonly reportTries: number;
+  /** Slices handed to the sink and not yet written; past it, delivery (and our STATUS) waits. */
+  readonly maxQueuedSlices: number;
+  readonly coder: ErasureCoder;
+  /** Uniform in [0, 1): Math.random in drivers, a seeded PRNG in the simulator. */
+  readonly random: () => number;
+}
+
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+export type ReceiverInput =
+  | { readonly kind: 'datagram'; readonly from: Endpoint; readonly bytes: Uint8Array }
+  /** The sink took (wrote) this many delivered slices. */
+  | { readonly kind: 'written'; readonly slices: number; readonly bytes: number }
+  /** The driver finished the sink and compared digests. */
+  | {
+      readonly kind: 'verified';
+      readonly ok: boolean;
+      readonly digest: Uint8Array;
+      readonly reason: Reason;
+      readonly detail: string;
+    }
+  /** Stop now (signal, disk error): the sender is told why. */
+  | { readonly kind: 'abort'; readonly reason: Reason; readonly detail: string };
+
+export type ReceiverEvent =
+  | {
+      readonly kind: 'session';
+      readonly sessionId: number;
+      readonly sender: string;
+      readonly dataGroup: string;
+      readonly dataPort: number;
+      readonly imageBytes: number;
+    }
+  | { readonly kind: 'accepted' }
+  | { readonly kind: 'started'; readonly windowPackets: number }
+  | { readonly kind: 'deliver'; readonly sliceNo: number; readonly bytes: Uint8Array }
+  | { readonly kind: 'complete'; readonly totalBytes: number; readonly digest: Uint8Array }
+  | { readonly kind: 'done'; readonly ok: boolean; readonly reason: Reason; readonly detail: string };
+
+export interface ReceiverStats {
+  dataPackets: number;
+  parityPackets: number;
+  duplicates: number;
+  decodedBlocks: number;
+  slicesDecoded: number;
+  naksSent: number;
+  naksSuppressed: number;
+  naksHeard: number;
+  statusSent: number;
+  drops: Partial<Record<ProtocolErrorCode | 'ERR_LATE' | 'ERR_AHEAD', number>>;
+}
+
+type State = 'listening' | 'joining' | 'accepted' | 'receiving' | 'verifying' | 'reporting' | 'done';
+
+interface RxStripe {
+  /** Symbols (data blocks + kept parity) in hand. */
+  have: number;
+  readonly k: number;
+  /** Parity kept until the stripe can be decoded; at most k - data blocks in hand. */
+  readonly parity: Map<number, Uint8Array>; // bounded by k
+}
+
+interface RxSlice {
+  readonly sliceNo: number;
+  readonly sliceBytes: number;
+  /** True when sliceBytes was assumed (no packet of it yet) and may be corrected. */
+  readonly assumed: boolean;
+  readonly buf: Uint8Array;
+  readonly haveBlock: Uint8Array;
+  readonly stripes: RxStripe[];
+  complete: boolean;
+  /** A packet of a later slice, the LAST flag, a REQACK or END showed its first pass is over. */
+  due: boolean;
+  nakAtMs: number | undefined;
+}
+
+function seqDiff(a: number, b: number): number {
+  return (a - b) | 0;
+}
+
+export class ReceiverCore {
+  readonly stats: ReceiverStats = {
+    dataPackets: 0,
+    parityPackets: 0,
+    duplicates: 0,
+    decodedBlocks: 0,
+    slicesDecoded: 0,
+    naksSent: 0,
+    naksSuppressed: 0,
+    naksHeard: 0,
+    statusSent: 0,
+    drops: {},
+  };
+
+  private state: State = 'listening';
+  private sessionId = 0;
+  private senderAddress = '';
+  private geo: Geometry | undefined;
+  private retainSlices = 0;
+  private windowPackets = 64;
+  private readonly out: Uint8Array[] = []; // bounded: a handful per input
+  private readonly events: ReceiverEvent[] = []; // drained by the driver every turn
+  private readonly slices = new Map<number, RxSlice>(); // keys in [delivered, delivered + retainSlices)
+  private delivered = 0; // slices handed to the sink
+  private written = 0; // slices the sink took
+  private bytesWritten = 0;
+  private frontier = 0; // slices below this are due
+  private seenSeq = 0;
+  private statusSeq = 0; // seenSeq at our last STATUS
+  private statusDelivered = 0;
+  private end: End | undefined;
+  private readonly startedAtMs: number;
+  private lastSenderAtMs: number;
+  private nextJoinAtMs = 0;
+  private nextStatusAtMs = 0;
+  private nextReportAtMs = 0;
+  private reportsLeft = 0;
+  private report: Uint8Array | undefined;
+  private result: { ok: boolean; reason: Reason; detail: string } | undefined;
+
+  constructor(
+    private readonly cfg: Readonly<ReceiverConfig>,
+    now: number,
+  ) {
+    if (cfg.receiverId === 0) throw new RangeError('receiverId must be nonzero');
+    this.startedAtMs = now;
+    this.lastSenderAtMs = now;
+  }
+
+  get currentState(): State {
+    return this.state;
+  }
+
+  get progress(): { delivered: number; bytesWritten: number; imageBytes: number } {
+    return {
+      delivered: this.delivered,
+      bytesWritten: this.bytesWritten,
+      imageBytes: this.end?.totalBytes ?? this.geo?.imageBytes ?? IMAGE_BYTES_UNKNOWN,
+    };
+  }
+
+  handle(input: ReceiverInput, now: number): void {
+    switch (input.kind) {
+      case 'datagram':
+        this.onDatagram(input.from, input.bytes, now);
+        break;
+      case 'written':
+        this.written += input.slices;
+        this.bytesWritten += input.bytes;
+        this.deliverReady(now);
+        break;
+      case 'verified':
+        this.onVerified(input, now);
+        break;
+      case 'abort':
+        this.fail(input.reason, input.detail, now);
+        break;
+    }
+    this.advance(now);
+  }
+
+  handleTimeout(now: number): void {
+    this.advance(now);
+  }
+
+  pollTransmit(): Uint8Array | undefined {
+    return this.out.shift();
+  }
+
+  pollEvent(): ReceiverEvent | undefined {
+    return this.events.shift();
+  }
+
+  pollTimeout(): number | undefined {
+    switch (this.state) {
+      case 'done':
+        return undefined;
+      case 'listening':
+        return this.cfg.startTimeoutMs === undefined ? undefined : this.startedAtMs + this.cfg.startTimeoutMs;
+      case 'reporting':
+        return this.nextReportAtMs;
+      default: {
+        let t = this.lastSenderAtMs + this.cfg.receiveTimeoutMs;
+        t = Math.min(t, this.state === 'joining' ? this.nextJoinAtMs : this.nextStatusAtMs);
+        if (this.state === 'joining' || this.state === 'accepted') {
+          if (this.cfg.startTimeoutMs !== undefined) t = Math.min(t, this.startedAtMs + this.cfg.startTimeoutMs);
+        }
+        for (const s of this.slices.values()) if (s.nakAtMs !== undefined && s.nakAtMs < t) t = s.nakAtMs;
+        return t;
+      }
+    }
+  }
+
+  // ---- datagrams -------------------------------------------------------------------
+
+  private onDatagram(from: Endpoint, bytes: Uint8Array, now: number): void {
+    if (this.state === 'done') return;
+    const r = decodeDatagram(bytes);
+    if (!r.ok) return this.countDrop(r.code);
+    const m = r.value;
+    if (this.state === 'listening') {
+      if (m.type === MessageType.Hello) this.onFirstHello(from, m.msg, now);
+      return;
+    }
+    if (m.msg.sessionId !== this.sessionId) return this.countDrop('ERR_WRONG_SESSION');
+    switch (m.type) {
+      case MessageType.Nak:
+        return this.onOtherNak(m.msg, now);
+      case MessageType.Join:
+      case MessageType.Status:
+      case MessageType.Report:
+      case MessageType.Leave:
+        return; // other receivers' feedback: nothing for us
+      default:
+        break;
+    }
+    // Everything else comes from the sender only.
+    if (from.address !== this.senderAddress) return this.countDrop('ERR_WRONG_SENDER');
+    this.lastSenderAtMs = now;
+    switch (m.type) {
+      case MessageType.Hello:
+        return;
+      case MessageType.Accept:
+        if (m.msg.receiverId === this.cfg.receiverId && this.state === 'joining') {
+          this.state = 'accepted';
+          this.nextStatusAtMs = now + this.cfg.statusIntervalMs;
+          this.events.push({ kind: 'accepted' });
+        }
+        return;
+      case MessageType.Start:
+        if (this.state === 'accepted') this.begin(m.msg.windowPackets);
+        return;
+      case MessageType.Data:
+        return this.onData(m.msg, now);
+      case MessageType.Reqack:
+        return this.onReqack(m.msg, now);
+      case MessageType.End:
+        return this.onEnd(m.msg, now);
+      case MessageType.ReportAck:
+        if (m.msg.receiverId === this.cfg.receiverId && this.state === 'reporting') this.finishReport();
+        return;
+      case MessageType.Drop:
+        return this.onDrop(m.msg, now);
+    }
+  }
+
+  private onFirstHello(from: Endpoint, hello: Hello, now: number): void {
+    if ((hello.caps & CAP_PARITY_REPAIR) === 0) return this.countDrop('ERR_BAD_FIELD');
+    this.sessionId = hello.sessionId;
+    this.senderAddress = from.address;
+    this.geo = {
+      blockBytes: hello.blockBytes,
+      sliceBlocks: hello.sliceBlocks,
+      stripes: hello.stripes,
+      imageBytes: hello.imageBytes,
+    };
+    this.retainSlices = hello.retainSlices;
+    this.lastSenderAtMs = now;
+    this.events.push({
+      kind: 'session',
+      sessionId: hello.sessionId,
+      sender: from.address,
+      dataGroup: u32ToIpv4(hello.dataGroup),
+      dataPort: hello.dataPort,
+      imageBytes: hello.imageBytes,
+    });
+    this.state = 'joining';
+    this.nextJoinAtMs = now;
+  }
+
+  private begin(windowPackets: number): void {
+    this.state = 'receiving';
+    this.windowPackets = windowPackets;
+    this.events.push({ kind: 'started', windowPackets });
+  }
+
+  private onData(d: Data, now: number): void {
+    const g = this.geo!;
+    if (this.state === 'accepted') this.begin(this.windowPackets);
+    if (this.state !== 'receiving') return; // verifying/reporting: we have it all
+    const c = checkDataAgainstSession(g, d);
+    if (!c.ok) return this.countDrop(c.code);
+    if (this.end !== undefined && d.sliceNo >= this.end.totalSlices) return this.countDrop('ERR_BAD_FIELD');
+    if (seqDiff(d.seq, this.seenSeq) > 0) this.seenSeq = d.seq;
+    if ((d.flags & DATA_FLAG_REPAIR) === 0) {
+      const f = (d.flags & DATA_FLAG_LAST) !== 0 ? d.sliceNo + 1 : d.sliceNo;
+      if (f > this.frontier) this.frontier = f;
+    }
+    if (d.sliceNo < this.delivered) {
+      this.stats.duplicates++;
+    } else if (d.sliceNo >= this.delivered + this.retainSlices) {
+      // The sender never runs more than retainSlices past the slowest receiver: this is
+      // a stray, or we were dropped without hearing it. Either way we cannot hold it.
+      this.countDrop('ERR_AHEAD');
+    } else {
+      this.store(d, now);
+    }
+    this.markDue(now);
+    this.deliverReady(now);
+    if (seqDiff(this.seenSeq, this.statusSeq) >= Math.max(1, this.windowPackets >> 2)) this.sendStatus(0, now);
+  }
+
+  private store(d: Data, now: number): void {
+    const g = this.geo!;
+    let s = this.slices.get(d.sliceNo);
+    if (s !== undefined && s.assumed && s.sliceBytes !== d.sliceBytes) {
+      // Its size was a guess (no packet of it had arrived); the first real one corrects it.
+      this.slices.delete(d.sliceNo);
+      s = undefined;
+    }
+    if (s === undefined) {
+      s = this.newSlice(d.sliceNo, d.sliceBytes, false);
+    } else if (s.sliceBytes !== d.sliceBytes) {
+      return this.countDrop('ERR_BAD_FIELD');
+    }
+    if (s.complete) {
+      this.stats.duplicates++;
+      return;
+    }
+    if ((d.flags & DATA_FLAG_PARITY) !== 0) {
+      this.stats.parityPackets++;
+      const st = s.stripes[d.stripe];
+      if (st.have >= st.k || st.parity.has(d.blockNo)) {
+        this.stats.duplicates++;
+        return;
+      }
+      st.parity.set(d.blockNo, d.payload.slice());
+      st.have++;
+    } else {
+      this.stats.dataPackets++;
+      if (s.haveBlock[d.blockNo] === 1) {
+        this.stats.duplicates++;
+        return;
+      }
+      const st = s.stripes[d.blockNo % g.stripes];
+      s.haveBlock[d.blockNo] = 1;
+      s.buf.set(d.payload, d.blockNo * g.blockBytes);
+      if (st.have >= st.k) {
+        // A parity symbol stood in for this block: drop one so `have` stays exact.
+        const firstKey = st.parity.keys().next();
+        if (!firstKey.done) st.parity.delete(firstKey.value);
+      } else {
+        st.have++;
+      }
+    }
+    if ((d.flags & DATA_FLAG_REPAIR) !== 0 && s.nakAtMs !== undefined) {
+      // Repairs for this slice are arriving: give the rest of the burst time to land.
+      s.nakAtMs = Math.max(s.nakAtMs, now + this.cfg.nakBackoffMs);
+    }
+    this.tryComplete(s);
+  }
+
+  private newSlice(sliceNo: number, sliceBytes: number, assumed: boolean): RxSlice {
+    const g = this.geo!;
+    const nBlocks = blocksInSlice(g, sliceBytes);
+    const stripes: RxStripe[] = [];
+    for (let st = 0; st < g.stripes; st++) {
+      stripes.push({ have: 0, k: stripeBlocks(g, nBlocks, st), parity: new Map() });
+    }
+    const s: RxSlice = {
+      sliceNo,
+      sliceBytes,
+      assumed,
+      buf: new Uint8Array(sliceBytes),
+      haveBlock: new Uint8Array(nBlocks),
+      stripes,
+      complete: false,
+      due: false,
+      nakAtMs: undefined,
+    };
+    this.slices.set(sliceNo, s);
+    return s;
+  }
+
+  /** Decodes every stripe that has k symbols; the slice is complete when all are whole. */
+  private tryComplete(s: RxSlice): void {
+    const g = this.geo!;
+    for (let st = 0; st < g.stripes; st++) if (s.stripes[st].have < s.stripes[st].k) return;
+    const nBlocks = s.haveBlock.length;
+    let decoded = false;
+    for (let st = 0; st < g.stripes; st++) {
+      const stripe = s.stripes[st];
+      if (stripe.parity.size === 0) continue;
+      const data: Uint8Array[] = [];
+      const missing: number[] = [];
+      const missingBlocks: number[] = [];
+      for (let b = st, i = 0; b < nBlocks; b += g.stripes, i++) {
+        const len = blockPayloadBytes(g, s.sliceBytes, b);
+        if (s.haveBlock[b] === 1 && len === g.blockBytes) {
+          data.push(s.buf.subarray(b * g.blockBytes, (b + 1) * g.blockBytes));
+        } else if (s.haveBlock[b] === 1) {
+          const padded = new Uint8Array(g.blockBytes); // the short last block, zero-padded as the sender coded it
+          padded.set(s.buf.subarray(b * g.blockBytes, b * g.blockBytes + len));
+          data.push(padded);
+        } else {
+          data.push(new Uint8Array(g.blockBytes));
+          missing.push(i);
+          missingBlocks.push(b);
+        }
+      }
+      const parity = [...stripe.parity].slice(0, missing.length).map(([index, bytes]) => ({ index, bytes }));
+      this.cfg.coder.decode(data, missing, parity);
+      for (let j = 0; j < missing.length; j++) {
+        const b = missingBlocks[j];
+        const len = blockPayloadBytes(g, s.sliceBytes, b);
+        s.buf.set(data[missing[j]].subarray(0, len), b * g.blockBytes);
+        s.haveBlock[b] = 1;
+      }
+      this.stats.decodedBlocks += missing.length;
+      stripe.parity.clear();
+      decoded = true;
+    }
+    if (decoded) this.stats.slicesDecoded++;
+    s.complete = true;
+    s.nakAtMs = undefined;
+  }
+
+  private deliverReady(now: number): void {
+    if (this.state !== 'receiving') return;
+    const before = this.delivered;
+    while (this.delivered - this.written < this.cfg.maxQueuedSlices) {
+      const s = this.slices.get(this.delivered);
+      if (s === undefined || !s.complete) break;
+      this.slices.delete(this.delivered);
+      this.events.push({ kind: 'deliver', sliceNo: s.sliceNo, bytes: s.buf });
+      this.delivered++;
+    }
+    if (this.delivered !== before) {
+      // Retention frees on delivery: tell the sender when a quarter of its hold moved.
+      if (this.delivered - this.statusDelivered >= Math.max(1, this.retainSlices >> 2)) this.sendStatus(0, now);
+      this.markDue(now);
+    }
+    this.checkComplete(now);
+  }
+
+  private checkComplete(now: number): void {
+    const e = this.end;
+    if (this.state !== 'receiving' || e === undefined || this.delivered < e.totalSlices) return;
+    this.state = 'verifying';
+    this.sendStatus(0, now);
+    this.events.push({ kind: 'complete', totalBytes: e.totalBytes, digest: e.digest });
+  }
+
+  /** Schedules a NAK for every due, incomplete slice that has none pending. */
+  private markDue(now: number): void {
+    if (this.state !== 'receiving') return;
+    const g = this.geo!;
+    const limit = Math.min(this.frontier, this.delivered + this.retainSlices);
+    for (let n = this.delivered; n < limit; n++) {
+      let s = this.slices.get(n);
+      if (s === undefined) {
+        // Not one packet of it arrived: assume a full slice unless the size says otherwise.
+        const known = this.end?.totalBytes ?? (g.imageBytes === IMAGE_BYTES_UNKNOWN ? undefined : g.imageBytes);
+        const bytes = known === undefined ? fullSliceBytes(g) : sliceBytesOf(g, known, n);
+        if (bytes <= 0) break;
+        s = this.newSlice(n, bytes, known === undefined);
+      }
+      if (s.complete || s.due) continue;
+      s.due = true;
+      s.nakAtMs = now + this.backoff(s);
+    }
+  }
+
+  /** Larger needs speak first (and so suppress smaller ones); the rest spread at random. */
+  private backoff(s: RxSlice): number {
+    let need = 0;
+    for (const st of s.stripes) need = Math.max(need, st.k - st.have);
+    return (this.cfg.nakBackoffMs * this.cfg.random()) / Math.sqrt(Math.max(1, need));
+  }
+
+  private needOf(s: RxSlice): number[] {
+    return s.stripes.map((st) => Math.max(0, st.k - st.have));
+  }
+
+  private onOtherNak(nak: Nak, now: number): void {
+    this.stats.naksHeard++;
+    if (nak.receiverId === this.cfg.receiverId || this.state !== 'receiving') return;
+    const s = this.slices.get(nak.sliceNo);
+    if (s === undefined || s.complete || s.nakAtMs === undefined || !s.due) return;
+    const mine = this.needOf(s);
+    if (nak.need.length !== mine.length) return;
+    for (let i = 0; i < mine.length; i++) if (nak.need[i] < mine[i]) return;
+    // Someone asked for at least as much in every stripe: fresh parity serves us too.
+    this.stats.naksSuppressed++;
+    s.nakAtMs = now + this.cfg.repairWaitMs;
+  }
+
+  private onReqack(r: Reqack, now: number): void {
+    if (this.state === 'accepted') this.begin(this.windowPackets);
+    if (r.needSlices > this.frontier) this.frontier = r.needSlices;
+    this.markDue(now);
+    const behind = this.delivered < r.needSlices || seqDiff(this.seenSeq, r.needSeq) < 0;
+    if (behind || this.state === 'verifying') this.sendStatus(STATUS_FLAG_REPLY, now);
+  }
+
+  private onEnd(e: End, now: number): void {
+    const g = this.geo!;
+    if (this.state === 'accepted') this.begin(this.windowPackets);
+    if (this.end === undefined) {
+      const sizeKnown = g.imageBytes !== IMAGE_BYTES_UNKNOWN;
+      if ((sizeKnown && e.totalBytes !== g.imageBytes) || e.totalSlices !== totalSlices(g, e.totalBytes)) {
+        return this.fail(Reason.ProtocolViolation, `END disagrees with the session: ${e.totalBytes} bytes`, now);
+      }
+      this.end = e;
+      this.geo = { ...g, imageBytes: e.totalBytes };
+      if (e.totalSlices > this.frontier) this.frontier = e.totalSlices;
+      // A slice whose size was guessed before END may now be known to be short.
+      for (const [n, s] of this.slices) {
+        if (s.assumed && s.sliceBytes !== sliceBytesOf(this.geo, e.totalBytes, n)) this.slices.delete(n);
+      }
+      this.markDue(now);
+      this.checkComplete(now);
+    }
+    if (this.state === 'receiving' || this.state === 'verifying') this.sendStatus(STATUS_FLAG_REPLY, now);
+  }
+
+  private onDrop(d: Drop, now: number): void {
+    if (d.receiverId !== this.cfg.receiverId && d.receiverId !== DROP_ALL) return;
+    if (this.state === 'reporting') return; // our REPORT is in; an abort now changes nothing we wrote
+    this.result = { ok: false, reason: d.reason, detail: `dropped by the sender: ${reasonName(d.reason)}` };
+    this.state = 'done';
+    this.events.push({ kind: 'done', ...this.result });
+  }
+
+  private onVerified(v: ReceiverInput & { kind: 'verified' }, now: number): void {
+    if (this.state !== 'verifying') return;
+    this.result = { ok: v.ok, reason: v.ok ? Reason.None : v.reason, detail: v.detail };
+    this.report = new Uint8Array(
+      reportLength({
+        sessionId: this.sessionId,
+        receiverId: this.cfg.receiverId,
+        outcome: v.ok ? Outcome.Verified : Outcome.Failed,
+        reason: this.result.reason,
+        bytesWritten: this.bytesWritten,
+        digest: v.digest,
+        detail: v.detail,
+      }),
+    );
+    encodeReport(
+      {
+        sessionId: this.sessionId,
+        receiverId: this.cfg.receiverId,
+        outcome: v.ok ? Outcome.Verified : Outcome.Failed,
+        reason: this.result.reason,
+        bytesWritten: this.bytesWritten,
+        digest: v.digest.byteLength === DIGEST_BYTES ? v.digest : new Uint8Array(DIGEST_BYTES),
+        detail: v.detail,
+      },
+      this.report,
+    );
+    this.state = 'reporting';
+    this.reportsLeft = this.cfg.reportTries;
+    this.nextReportAtMs = now;
+  }
+
+  private finishReport(): void {
+    this.state = 'done';
+    this.events.push({ kind: 'done', ...this.result! });
+  }
+
+  /** Gives up: tells the sender (LEAVE) and ends. Nothing already delivered is taken back; the driver discards it. */
+  private fail(reason: Reason, detail: string, _now: number): void {
+    if (this.state === 'done') return;
+    if (this.state !== 'listening') {
+      const msg = { sessionId: this.sessionId, receiverId: this.cfg.receiverId, reason, detail };
+      const buf = new Uint8Array(leaveLength(msg));
+      encodeLeave(msg, buf);
+      // Twice: a lost LEAVE only costs the sender its retries, but it is cheap to avoid.
+      this.out.push(buf, buf);
+    }
+    this.result = { ok: false, reason, detail };
+    this.state = 'done';
+    this.events.push({ kind: 'done', ...this.result });
+  }
+
+  // ---- the clock -------------------------------------------------------------------
+
+  private advance(now: number): void {
+    switch (this.state) {
+      case 'done':
+        return;
+      case 'listening':
+        if (this.cfg.startTimeoutMs !== undefined && now >= this.startedAtMs + this.cfg.startTimeoutMs) {
+          this.fail(Reason.StartTimeout, 'no sender found before --start-timeout', now);
+        }
+        return;
+      case 'reporting':
+        if (now >= this.nextReportAtMs) {
+          if (this.reportsLeft-- <= 0) {
+            // The sender never confirmed; our result stands on our own check.
+            this.finishReport();
+            return;
+          }
+          this.out.push(this.report!);
+          this.nextReportAtMs = now + this.cfg.reportIntervalMs;
+        }
+        return;
+      default:
+        break;
+    }
+    if (now >= this.lastSenderAtMs + this.cfg.receiveTimeoutMs) {
+      return this.fail(Reason.ReceiveTimeout, `sender silent for ${this.cfg.receiveTimeoutMs / 1000} s`, now);
+    }
+    if (
+      (this.state === 'joining' || this.state === 'accepted') &&
+      this.cfg.startTimeoutMs !== undefined &&
+      now >= this.startedAtMs + this.cfg.startTimeoutMs
+    ) {
+      return this.fail(Reason.StartTimeout, 'transfer did not start before --start-timeout', now);
+    }
+    if (this.state === 'joining' && now >= this.nextJoinAtMs) {
+      const buf = new Uint8Array(JOIN_SIZE);
+      encodeJoin(
+        {
+          sessionId: this.sessionId,
+          receiverId: this.cfg.receiverId,
+          caps: CAP_PARITY_REPAIR,
+          rcvBufBytes: this.cfg.rcvBufBytes,
+        },
+        buf,
+      );
+      this.out.push(buf);
+      this.nextJoinAtMs = now + this.cfg.joinIntervalMs;
+    }
+    if (this.state !== 'joining' && now >= this.nextStatusAtMs) this.sendStatus(0, now);
+    if (this.state === 'receiving') {
+      for (const s of this.slices.values()) {
+        if (s.nakAtMs === undefined || now < s.nakAtMs) continue;
+        if (s.complete) {
+          s.nakAtMs = undefined;
+          continue;
+        }
+        this.sendNak(s);
+        s.nakAtMs = now + this.cfg.repairWaitMs;
+      }
+    }
+  }
+
+  private sendNak(s: RxSlice): void {
+    const msg = { sessionId: this.sessionId, receiverId: this.cfg.receiverId, sliceNo: s.sliceNo, need: this.needOf(s) };
+    const buf = new Uint8Array(nakLength(msg));
+    encodeNak(msg, buf);
+    this.out.push(buf);
+    this.stats.naksSent++;
+  }
+
+  private sendStatus(flags: number, now: number): void {
+    const buf = new Uint8Array(STATUS_SIZE);
+    const complete = this.state === 'verifying' || this.state === 'reporting';
+    encodeStatus(
+      {
+        sessionId: this.sessionId,
+        receiverId: this.cfg.receiverId,
+        flags: flags | (complete ? STATUS_FLAG_COMPLETE : 0),
+        seenSeq: this.seenSeq >>> 0,
+        deliveredSlices: this.delivered,
+        bytesWritten: this.bytesWritten,
+      },
+      buf,
+    );
+    this.out.push(buf);
+    this.stats.statusSent++;
+    this.statusSeq = this.seenSeq;
+    this.statusDelivered = this.delivered;
+    this.nextStatusAtMs = now + this.cfg.statusIntervalMs;
+  }
+
+  private countDrop(code: ProtocolErrorCode | 'ERR_LATE' | 'ERR_AHEAD'): void {
+    this.stats.drops[code] = (this.stats.drops[code] ?? 0) + 1;
+  }
+}

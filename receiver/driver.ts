@@ -1,0 +1,282 @@
+// The receiver's driver: owns the two sockets (data and control), the one timer and
+// the sink; hashes what it writes and checks it against the sender's digest. It makes
+// no protocol decisions.
+
+import { createHash, randomInt } from 'node:crypto';
+import dgram from 'node:dgram';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { IoError, oneLine } from '../common/errors.js';
+import { Reason, reasonName } from '../protocol/reasons.js';
+import { ReceiverCore, type ReceiverConfig, type ReceiverEvent, type ReceiverStats } from './core.js';
+import type { Sink } from './sink.js';
+
+export interface ReceiverNetConfig {
+  readonly interfaceAddress: string | undefined;
+  readonly rdvGroup: string;
+  readonly portbase: number;
+  readonly ttl: number;
+  /** Asked of the kernel for the data socket; what it grants is logged and told to the sender. */
+  readonly rcvBufBytes: number;
+}
+
+export type ReceiverCoreOptions = Omit<ReceiverConfig, 'receiverId' | 'rcvBufBytes' | 'random'>;
+
+export interface ReceiverOutcome {
+  readonly ok: boolean;
+  readonly receiverId: number;
+  readonly sender: string;
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly digest: string;
+  readonly reason: Reason;
+  readonly detail: string;
+  /** The failure was local I/O (disk, pipe command), not the transfer. */
+  readonly ioError: boolean;
+  readonly rcvBufBytes: number;
+  readonly stats: ReceiverStats;
+}
+
+export class ReceiverDriver {
+  private readonly ctl = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+  private readonly data = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+  private core!: ReceiverCore;
+  private readonly hash = createHash('sha256');
+  private readonly queue: Uint8Array[] = []; // bounded by the core's maxQueuedSlices
+  private writing = false;
+  private complete: { totalBytes: number; digest: Uint8Array } | undefined;
+  private bytesQueued = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private finished: ((o: ReceiverOutcome) => void) | undefined;
+  private startedAtMs: number | undefined;
+  private sender = '';
+  private digestHex = '';
+  private ioError = false;
+  private committed = false;
+  private rcvBufBytes = 0;
+  readonly receiverId = randomInt(1, 0xffff_ffff);
+
+  constructor(
+    private readonly coreOptions: Readonly<ReceiverCoreOptions>,
+    private readonly net: Readonly<ReceiverNetConfig>,
+    private readonly sink: Sink,
+    private readonly log: Logger,
+    private readonly onEvent: (ev: ReceiverEvent, core: ReceiverCore) => void = () => undefined,
+  ) {}
+
+  private now(): number {
+    return performance.now();
+  }
+
+  get receiver(): ReceiverCore {
+    return this.core;
+  }
+
+  async run(): Promise<ReceiverOutcome> {
+    await this.bind(this.ctl, this.net.portbase + 1);
+    await this.bind(this.data, this.net.portbase);
+    try {
+      this.ctl.addMembership(this.net.rdvGroup, this.net.interfaceAddress);
+      if (this.net.interfaceAddress !== undefined) {
+        this.ctl.setMulticastInterface(this.net.interfaceAddress);
+        this.data.setMulticastInterface(this.net.interfaceAddress);
+      }
+      this.ctl.setMulticastTTL(this.net.ttl);
+      this.ctl.setMulticastLoopback(true);
+      this.data.setRecvBufferSize(this.net.rcvBufBytes);
+      this.ctl.setRecvBufferSize(1 << 20);
+    } catch (e) {
+      throw new IoError(`cannot set up multicast on ${this.net.interfaceAddress ?? 'the default interface'}: ${oneLine(e)}`);
+    }
+    this.rcvBufBytes = this.data.getRecvBufferSize();
+    this.log.info({ evt: 'socket.open', portbase: this.net.portbase, rcvbuf: this.rcvBufBytes, asked: this.net.rcvBufBytes }, 'sockets open');
+    this.core = new ReceiverCore(
+      Object.freeze({ ...this.coreOptions, receiverId: this.receiverId, rcvBufBytes: this.rcvBufBytes, random: Math.random }),
+      this.now(),
+    );
+    const done = new Promise<ReceiverOutcome>((resolve) => {
+      this.finished = resolve;
+    });
+    const onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+      this.core.handle({ kind: 'datagram', from: { address: rinfo.address, port: rinfo.port }, bytes: msg }, this.now());
+      this.kick();
+    };
+    this.ctl.on('message', onMessage);
+    this.data.on('message', onMessage);
+    const onSocketError = (e: Error): void => {
+      this.ioError = true;
+      this.core.handle({ kind: 'abort', reason: Reason.Interrupted, detail: `socket: ${oneLine(e)}` }, this.now());
+      this.kick();
+    };
+    this.ctl.on('error', onSocketError);
+    this.data.on('error', onSocketError);
+    this.kick();
+    return done;
+  }
+
+  abort(reason: Reason, detail: string): void {
+    this.core.handle({ kind: 'abort', reason, detail }, this.now());
+    this.kick();
+  }
+
+  private async bind(s: dgram.Socket, port: number): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.bind(port, () => {
+        s.off('error', reject);
+        resolve();
+      });
+    }).catch((e: unknown) => {
+      throw new IoError(`cannot bind UDP port ${port}: ${oneLine(e)}`);
+    });
+  }
+
+  private kick(): void {
+    if (this.immediate !== undefined) return;
+    this.immediate = setImmediate(() => {
+      this.immediate = undefined;
+      this.turn();
+    });
+  }
+
+  private turn(): void {
+    for (let b = this.core.pollTransmit(); b !== undefined; b = this.core.pollTransmit()) {
+      this.ctl.send(b, this.net.portbase + 1, this.net.rdvGroup);
+    }
+    for (let ev = this.core.pollEvent(); ev !== undefined; ev = this.core.pollEvent()) this.onCoreEvent(ev);
+    if (this.finished === undefined) return;
+    const t = this.core.pollTimeout();
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (t !== undefined) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.core.handleTimeout(this.now());
+        this.turn();
+      }, Math.max(0, t - this.now()));
+    }
+  }
+
+  private onCoreEvent(ev: ReceiverEvent): void {
+    this.onEvent(ev, this.core);
+    switch (ev.kind) {
+      case 'session':
+        this.sender = ev.sender;
+        this.log.info({ evt: 'session', session: ev.sessionId.toString(16), sender: ev.sender, group: ev.dataGroup, imageBytes: ev.imageBytes }, 'session found');
+        if (ev.dataPort !== this.net.portbase) {
+          this.abort(Reason.ProtocolViolation, `sender sends data to port ${ev.dataPort}, not --portbase ${this.net.portbase}`);
+          return;
+        }
+        try {
+          this.data.addMembership(ev.dataGroup, this.net.interfaceAddress);
+        } catch (e) {
+          this.ioError = true;
+          this.abort(Reason.Interrupted, `cannot join ${ev.dataGroup}: ${oneLine(e)}`);
+        }
+        break;
+      case 'accepted':
+        this.log.info({ evt: 'accepted', rcv: this.receiverId.toString(16) }, 'accepted');
+        break;
+      case 'started':
+        this.startedAtMs = this.now();
+        this.log.info({ evt: 'transfer.start', window: ev.windowPackets }, 'transfer started');
+        break;
+      case 'deliver':
+        this.startedAtMs ??= this.now();
+        this.hash.update(ev.bytes);
+        this.bytesQueued += ev.bytes.byteLength;
+        this.queue.push(ev.bytes);
+        void this.pumpWriter();
+        break;
+      case 'complete':
+        this.complete = { totalBytes: ev.totalBytes, digest: ev.digest };
+        void this.pumpWriter();
+        break;
+      case 'done':
+        void this.finish(ev.ok, ev.reason, ev.detail);
+        break;
+    }
+  }
+
+  /** One write at a time, in order; when the last is written after 'complete', verify. */
+  private async pumpWriter(): Promise<void> {
+    if (this.writing) return;
+    this.writing = true;
+    try {
+      while (this.queue.length > 0) {
+        const b = this.queue[0];
+        await this.sink.write(b);
+        this.queue.shift();
+        this.core.handle({ kind: 'written', slices: 1, bytes: b.byteLength }, this.now());
+        this.kick();
+      }
+      if (this.complete !== undefined) {
+        const c = this.complete;
+        this.complete = undefined;
+        await this.verify(c);
+      }
+    } catch (e) {
+      this.ioError = true;
+      this.queue.length = 0;
+      const reason = /--pipe/.test(oneLine(e)) ? Reason.PipeFailed : Reason.WriteError;
+      this.core.handle({ kind: 'abort', reason, detail: oneLine(e) }, this.now());
+      this.kick();
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private async verify(c: { totalBytes: number; digest: Uint8Array }): Promise<void> {
+    await this.sink.finish();
+    const digest = this.hash.digest();
+    this.digestHex = digest.toString('hex');
+    const sameDigest = Buffer.compare(digest, Buffer.from(c.digest)) === 0;
+    const ok = sameDigest && this.bytesQueued === c.totalBytes;
+    if (ok) {
+      await this.sink.commit();
+      this.committed = true;
+    }
+    const detail = ok
+      ? ''
+      : sameDigest
+        ? `size mismatch: ${this.bytesQueued} of ${c.totalBytes} bytes`
+        : `digest mismatch: got sha256 ${this.digestHex}, sender has ${Buffer.from(c.digest).toString('hex')}`;
+    this.log.info({ evt: 'verify', ok, digest: this.digestHex }, ok ? 'verified' : detail);
+    this.core.handle(
+      { kind: 'verified', ok, digest, reason: ok ? Reason.None : sameDigest ? Reason.SizeMismatch : Reason.DigestMismatch, detail },
+      this.now(),
+    );
+    this.kick();
+  }
+
+  private async finish(ok: boolean, reason: Reason, detail: string): Promise<void> {
+    const resolve = this.finished;
+    if (resolve === undefined) return;
+    this.finished = undefined;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    // A last LEAVE/REPORT may still be queued in the core.
+    const sends: Promise<void>[] = [];
+    for (let b = this.core.pollTransmit(); b !== undefined; b = this.core.pollTransmit()) {
+      sends.push(new Promise((r) => this.ctl.send(b, this.net.portbase + 1, this.net.rdvGroup, () => r())));
+    }
+    await Promise.all(sends);
+    if (!ok || !this.committed) await this.sink.discard();
+    this.log.info({ evt: 'done', ok, reason: reasonName(reason), detail, stats: this.core.stats }, 'receiver done');
+    this.ctl.close();
+    this.data.close();
+    resolve({
+      ok: ok && this.committed,
+      receiverId: this.receiverId,
+      sender: this.sender,
+      bytes: this.core.progress.bytesWritten,
+      seconds: this.startedAtMs === undefined ? 0 : (this.now() - this.startedAtMs) / 1000,
+      digest: this.digestHex,
+      reason,
+      detail: ok && !this.committed ? 'not verified' : detail,
+      ioError: this.ioError,
+      rcvBufBytes: this.rcvBufBytes,
+      stats: this.core.stats,
+    });
+  }
+}

@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+// udp-sender: streams an image to every udp-receiver on the segment over multicast.
+// Flow: commander → parse → validate → frozen config → driver (STYLE 10).
+
+import { randomInt } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { CommanderError } from 'commander';
+import { EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, IoError, oneLine, UsageError } from '../common/errors.js';
+import { makeLogger } from '../common/log.js';
+import { ProgressLine } from '../common/progress.js';
+import { formatBytes, formatRate } from '../common/units.js';
+import { CauchyReedSolomon } from '../protocol/fec/cauchy-rs.js';
+import { reasonName } from '../protocol/reasons.js';
+import { parseSenderArgs, type SenderArgs } from './args.js';
+import type { SenderConfig } from './core.js';
+import { hex, SenderDriver, type SenderOutcome } from './driver.js';
+import { openSource } from './source.js';
+
+function table(out: SenderOutcome): string {
+  const rows = [['receiver', 'address', 'bytes', 'state', 'detail']];
+  for (const r of out.receivers) {
+    rows.push([hex(r.id), r.address, String(r.bytesWritten), r.state, r.state === 'verified' ? '' : r.detail || reasonName(r.reason)]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
+}
+
+async function main(): Promise<number> {
+  let args: SenderArgs;
+  try {
+    args = parseSenderArgs(process.argv.slice(2), process.stdin.isTTY === true);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return EXIT_OK; // --help
+      process.stderr.write(`udp-sender: ${e.message.replace(/^error: /, '')}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`udp-sender: ${oneLine(e)}\n`);
+    return e instanceof UsageError ? EXIT_USAGE : EXIT_IO;
+  }
+  const log = makeLogger(args.log, 'sender');
+  const source = await openSource({ file: args.file, pipe: args.pipe });
+  const cfg: SenderConfig = Object.freeze({
+    ...args.core,
+    sessionId: randomInt(1, 0xffff_ffff),
+    imageBytes: source.sizeBytes,
+    coder: new CauchyReedSolomon(),
+  });
+  const progress = new ProgressLine(process.stderr, process.stderr.isTTY === true);
+  let keyboard: ReturnType<typeof createInterface> | undefined;
+  const driver = new SenderDriver(cfg, args.net, source, log, (ev, core) => {
+    const now = performance.now();
+    if (ev.kind === 'joined') {
+      const n = core.receiverList().length;
+      progress.update(now, 0, `${n} receiver(s) joined${args.keyboard ? ' — press Enter to start' : ''}`, true);
+    } else if (ev.kind === 'started') {
+      keyboard?.close();
+    } else if (ev.kind === 'dropped' || ev.kind === 'left') {
+      progress.end();
+      process.stderr.write(`udp-sender: receiver ${hex(ev.receiverId)} ${ev.kind}: ${ev.detail}\n`);
+    }
+  });
+  if (args.keyboard) {
+    keyboard = createInterface({ input: process.stdin });
+    keyboard.once('line', () => driver.start());
+  }
+  let interrupted = false;
+  const onSignal = (sig: string) => {
+    interrupted = true;
+    driver.abort(`sender interrupted (${sig})`);
+  };
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  const ticker = setInterval(() => {
+    const core = driver.sender;
+    const active = core.receiverList().filter((r) => r.state === 'active').length;
+    const s = core.stats;
+    const repairPct = s.dataPackets > 0 ? ((100 * s.repairPackets) / s.dataPackets).toFixed(1) : '0.0';
+    if (core.currentPhase !== 'announcing') {
+      progress.update(performance.now(), core.bytesRead, `${active} receiver(s)  repair ${repairPct}%  ${core.currentPhase}`);
+    }
+  }, 250);
+  ticker.unref();
+  let out: SenderOutcome;
+  try {
+    out = await driver.run();
+  } catch (e) {
+    clearInterval(ticker);
+    progress.end();
+    keyboard?.close();
+    await source.close().catch(() => undefined);
+    process.stderr.write(`udp-sender: ${oneLine(e)}\n`);
+    return EXIT_IO;
+  }
+  clearInterval(ticker);
+  keyboard?.close();
+  progress.end();
+  const usage = process.resourceUsage();
+  process.stderr.write(
+    `udp-sender: ${formatBytes(out.bytes)} in ${out.seconds.toFixed(2)} s (${formatRate(out.bytes, out.seconds * 1000)}), ` +
+      `sha256 ${out.digest || '-'}\n${table(out)}\n`,
+  );
+  if (out.error !== undefined) process.stderr.write(`udp-sender: ${out.error}\n`);
+  if (args.json) {
+    process.stdout.write(
+      JSON.stringify({
+        ok: out.ok,
+        bytes: out.bytes,
+        seconds: out.seconds,
+        digest: out.digest,
+        windowPackets: out.windowPackets,
+        receivers: out.receivers.map((r) => ({
+          id: hex(r.id),
+          address: r.address,
+          state: r.state,
+          bytes: r.bytesWritten,
+          reason: r.state === 'verified' ? undefined : r.detail || reasonName(r.reason),
+        })),
+        stats: out.stats,
+        error: out.error,
+        cpuUserMs: usage.userCPUTime / 1000,
+        cpuSystemMs: usage.systemCPUTime / 1000,
+        maxRssKiB: usage.maxRSS,
+      }) + '\n',
+    );
+  }
+  log.flush?.();
+  if (interrupted) return EXIT_FAILED;
+  if (out.error !== undefined && out.receivers.every((r) => r.state !== 'verified')) return EXIT_IO;
+  return out.ok ? EXIT_OK : EXIT_FAILED;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+    // Nothing is left to do; stdin may still be open for the keyboard.
+    setImmediate(() => process.exit(code));
+  },
+  (e: unknown) => {
+    process.stderr.write(`udp-sender: ${e instanceof IoError ? oneLine(e) : `internal error: ${oneLine(e)}`}\n`);
+    process.exit(e instanceof IoError ? EXIT_IO : EXIT_FAILED);
+  },
+);

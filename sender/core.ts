@@ -1,0 +1,895 @@
+// The sender's protocol engine: a sans-IO state machine (quinn's model). It is fed
+// datagrams, slices of the image and the clock; it hands back datagrams to send
+// (`pollTransmit`), the next time it wants to be woken (`pollTimeout`) and events for
+// the driver to log (`pollEvent`). No sockets, timers or clocks in here.
+//
+// Phases (what holds in each):
+//   announcing   HELLO goes out every helloIntervalMs; JOINs are accepted (ACCEPT back).
+//                Ends by key press, --min-receivers (+ --min-wait) or --max-wait.
+//   transferring START sent; slices are sent once in order (first pass), paced and
+//                flow-controlled; NAKs are answered with fresh parity; joins refused.
+//   ending       every slice sent once and the digest known: END repeats every
+//                endIntervalMs; repairs go on until each receiver reported or was dropped.
+//   done         every receiver is resolved (verified, failed, left or dropped).
+
+import { CAP_PARITY_REPAIR, MessageType, u32ToIpv4 } from '../protocol/header.js';
+import { decodeDatagram } from '../protocol/codec.js';
+import type { ErasureCoder } from '../protocol/fec/erasure-coder.js';
+import {
+  blockPayloadBytes,
+  blocksInSlice,
+  fullSliceBytes,
+  maxParity,
+  stripeBlocks,
+  type Geometry,
+} from '../protocol/geometry.js';
+import { encodeAccept, ACCEPT_SIZE } from '../protocol/messages/accept.js';
+import {
+  DATA_FLAG_FINAL_SLICE,
+  DATA_FLAG_LAST,
+  DATA_FLAG_PARITY,
+  DATA_FLAG_REPAIR,
+  DATA_HEADER_SIZE,
+  encodeDataHeader,
+} from '../protocol/messages/data.js';
+import { DROP_ALL, DROP_SIZE, encodeDrop } from '../protocol/messages/drop.js';
+import { encodeEnd, END_SIZE } from '../protocol/messages/end.js';
+import { encodeHello, HELLO_SIZE, HelloPhase, IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
+import type { Join } from '../protocol/messages/join.js';
+import type { Leave } from '../protocol/messages/leave.js';
+import type { Nak } from '../protocol/messages/nak.js';
+import { Outcome, type Report } from '../protocol/messages/report.js';
+import { encodeReportAck, REPORT_ACK_SIZE } from '../protocol/messages/report-ack.js';
+import { encodeReqack, REQACK_SIZE } from '../protocol/messages/reqack.js';
+import { encodeStart, START_SIZE } from '../protocol/messages/start.js';
+import { STATUS_FLAG_COMPLETE, type Status } from '../protocol/messages/status.js';
+import { Reason, reasonName } from '../protocol/reasons.js';
+import type { ProtocolErrorCode } from '../protocol/result.js';
+
+export interface SenderConfig {
+  readonly sessionId: number;
+  readonly blockBytes: number;
+  readonly sliceBlocks: number;
+  readonly stripes: number;
+  readonly dataGroup: string;
+  readonly dataPort: number;
+  /** IMAGE_BYTES_UNKNOWN for stdin and --pipe. */
+  readonly imageBytes: number;
+  readonly retainSlices: number;
+  /** Start when this many receivers joined (0: not a start condition). */
+  readonly minReceivers: number;
+  readonly minWaitMs: number;
+  /** Start this long after the first join even below minReceivers (undefined: never). */
+  readonly maxWaitMs: number | undefined;
+  /** Wait for a 'start' event (Enter on the sender's terminal). */
+  readonly waitForKey: boolean;
+  readonly maxReceivers: number;
+  /** REQACK/END rounds without progress before a receiver is dropped. */
+  readonly retriesUntilDrop: number;
+  /** Token-bucket pacing of DATA in bits per second (undefined: unpaced, flow control only). */
+  readonly maxBitrateBps: number | undefined;
+  readonly helloIntervalMs: number;
+  readonly reqackIntervalMs: number;
+  readonly endIntervalMs: number;
+  /** NAKs for the same stripe within this time of a repair burst top it up instead of starting another. */
+  readonly nakHoldMs: number;
+  readonly windowPacketsMax: number;
+  readonly coder: ErasureCoder;
+}
+
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+export type SenderInput =
+  | { readonly kind: 'datagram'; readonly from: Endpoint; readonly bytes: Uint8Array }
+  /** Enter on the sender's terminal. */
+  | { readonly kind: 'start' }
+  /** The next slice of the image: fullSliceBytes except the last. Only when wantsSlice(). */
+  | { readonly kind: 'slice'; readonly bytes: Uint8Array }
+  /** The source ended; digest is the SHA-256 of every byte given in slices. */
+  | { readonly kind: 'eof'; readonly digest: Uint8Array }
+  /** Stop now (signal, source error): every receiver is told. */
+  | { readonly kind: 'abort'; readonly detail: string };
+
+export type SenderEvent =
+  | { readonly kind: 'joined'; readonly receiverId: number; readonly address: string; readonly rcvBufBytes: number }
+  | { readonly kind: 'started'; readonly receivers: number; readonly windowPackets: number }
+  | { readonly kind: 'dropped'; readonly receiverId: number; readonly reason: Reason; readonly detail: string }
+  | { readonly kind: 'reported'; readonly receiverId: number; readonly ok: boolean; readonly detail: string }
+  | { readonly kind: 'left'; readonly receiverId: number; readonly reason: Reason; readonly detail: string }
+  | { readonly kind: 'ending'; readonly totalBytes: number; readonly totalSlices: number }
+  | { readonly kind: 'done'; readonly ok: boolean };
+
+/** Where a datagram goes: the data group, or the rendezvous group that carries all control. */
+export interface Transmit {
+  readonly to: 'data' | 'control';
+  readonly parts: readonly Uint8Array[];
+  readonly bytes: number;
+}
+
+export type ReceiverState = 'active' | 'verified' | 'failed' | 'dropped' | 'left';
+
+export interface ReceiverRecord {
+  readonly id: number;
+  readonly address: string;
+  state: ReceiverState;
+  reason: Reason;
+  detail: string;
+  rcvBufBytes: number;
+  seenSeq: number;
+  deliveredSlices: number;
+  bytesWritten: number;
+  complete: boolean;
+  /** REQACK/END rounds since this receiver last made progress (or, ending, was heard). */
+  retries: number;
+  heardSinceRound: boolean;
+  progressSinceRound: boolean;
+}
+
+export interface SenderStats {
+  dataPackets: number;
+  dataBytes: number;
+  repairPackets: number;
+  controlPackets: number;
+  hellos: number;
+  reqacks: number;
+  ends: number;
+  naksReceived: number;
+  naksIgnored: number;
+  statusReceived: number;
+  joinsReceived: number;
+  joinsRefused: number;
+  drops: Partial<Record<ProtocolErrorCode | 'ERR_OWN' | 'ERR_FOREIGN_ADDRESS', number>>;
+  /** Times the sender wanted to send DATA but the window (flow or retention) was full. */
+  windowStalls: number;
+  paceWaits: number;
+}
+
+interface StripeRepair {
+  /** Next fresh parity index (wraps within maxParity(k)). */
+  nextParity: number;
+  burstAtMs: number;
+  burstCount: number;
+  /** Parity symbols queued but not yet sent. */
+  queued: number;
+}
+
+interface TxSlice {
+  readonly sliceNo: number;
+  readonly bytes: Uint8Array;
+  readonly nBlocks: number;
+  readonly final: boolean;
+  /** First-pass progress: blocks sent once. */
+  nextBlock: number;
+  repairs: StripeRepair[] | undefined;
+  /** The stripe's data blocks, the short last one zero-padded; built on the first repair. */
+  stripeData: Uint8Array[][] | undefined;
+}
+
+type Phase = 'announcing' | 'transferring' | 'ending' | 'done';
+
+const IP_UDP_OVERHEAD = 28;
+/** A receiver's kernel charges roughly this much per queued datagram beyond its payload (skb truesize). */
+const TRUESIZE_OVERHEAD = 768;
+const MAX_CONTROL_QUEUE = 4096;
+
+function seqDiff(a: number, b: number): number {
+  return (a - b) | 0;
+}
+
+export class SenderCore {
+  readonly stats: SenderStats = {
+    dataPackets: 0,
+    dataBytes: 0,
+    repairPackets: 0,
+    controlPackets: 0,
+    hellos: 0,
+    reqacks: 0,
+    ends: 0,
+    naksReceived: 0,
+    naksIgnored: 0,
+    statusReceived: 0,
+    joinsReceived: 0,
+    joinsRefused: 0,
+    drops: {},
+    windowStalls: 0,
+    paceWaits: 0,
+  };
+
+  private phase: Phase = 'announcing';
+  private readonly geo: Geometry;
+  private readonly receivers = new Map<number, ReceiverRecord>(); // bounded by cfg.maxReceivers
+  private readonly control: Transmit[] = []; // bounded by MAX_CONTROL_QUEUE
+  private readonly events: SenderEvent[] = []; // drained by the driver every turn; bounded by the receivers' events
+  private readonly slices = new Map<number, TxSlice>(); // bounded by cfg.retainSlices
+  /** Stripes with queued repairs, in NAK order; each (slice, stripe) at most once. */
+  private readonly repairQueue: { sliceNo: number; stripe: number }[] = []; // bounded by retainSlices * stripes
+  private baseSlice = 0; // lowest slice still held
+  private nextSliceNo = 0; // next slice the driver will give
+  private sendSliceNo = 0; // slice in first pass
+  private nextSeq = 1;
+  private windowPackets = 0;
+  private eof: { digest: Uint8Array; totalBytes: number; totalSlices: number } | undefined;
+  private bytesIn = 0;
+  private firstJoinAtMs: number | undefined;
+  private keyPressed = false;
+  private nextHelloAtMs: number;
+  private nextRoundAtMs: number | undefined;
+  private reqackId = 0;
+  private blockedSinceMs: number | undefined;
+  private tokens: number;
+  private tokensAtMs: number;
+  private readonly rateBytesPerMs: number;
+  private readonly burstBytes: number;
+  private doneOk: boolean | undefined;
+
+  constructor(
+    private readonly cfg: Readonly<SenderConfig>,
+    now: number,
+  ) {
+    if (cfg.retainSlices < 2) throw new RangeError('retainSlices must be >= 2');
+    this.geo = {
+      blockBytes: cfg.blockBytes,
+      sliceBlocks: cfg.sliceBlocks,
+      stripes: cfg.stripes,
+      imageBytes: cfg.imageBytes,
+    };
+    this.nextHelloAtMs = now;
+    this.rateBytesPerMs = cfg.maxBitrateBps === undefined ? 0 : cfg.maxBitrateBps / 8 / 1000;
+    // The driver's timer has about 1 ms resolution: the bucket must hold a few ms of sending.
+    this.burstBytes = Math.max(64 * 1024, this.rateBytesPerMs * 4);
+    this.tokens = this.burstBytes;
+    this.tokensAtMs = now;
+  }
+
+  get currentPhase(): Phase {
+    return this.phase;
+  }
+
+  receiverList(): readonly Readonly<ReceiverRecord>[] {
+    return [...this.receivers.values()];
+  }
+
+  /** Image bytes taken from the source so far. */
+  get bytesRead(): number {
+    return this.bytesIn;
+  }
+
+  get window(): number {
+    return this.windowPackets;
+  }
+
+  /** True when the driver should read and hand over the next slice. */
+  wantsSlice(): boolean {
+    if (this.eof !== undefined) return false;
+    if (this.phase !== 'transferring' && this.phase !== 'announcing') return false;
+    return this.nextSliceNo - this.baseSlice < this.cfg.retainSlices;
+  }
+
+  handle(input: SenderInput, now: number): void {
+    switch (input.kind) {
+      case 'datagram':
+        this.onDatagram(input.from, input.bytes, now);
+        break;
+      case 'start':
+        this.keyPressed = true;
+        break;
+      case 'slice':
+        this.onSlice(input.bytes);
+        break;
+      case 'eof':
+        this.eof = {
+          digest: input.digest,
+          totalBytes: this.bytesIn,
+          totalSlices: this.nextSliceNo,
+        };
+        break;
+      case 'abort':
+        this.abort(input.detail);
+        break;
+    }
+    this.advance(now);
+  }
+
+  handleTimeout(now: number): void {
+    this.advance(now);
+  }
+
+  pollEvent(): SenderEvent | undefined {
+    return this.events.shift();
+  }
+
+  pollTimeout(): number | undefined {
+    if (this.phase === 'done') return undefined;
+    let t = this.nextHelloAtMs;
+    if (this.phase === 'announcing') {
+      const s = this.startDeadline();
+      if (s !== undefined) t = Math.min(t, s);
+    }
+    if (this.nextRoundAtMs !== undefined) t = Math.min(t, this.nextRoundAtMs);
+    if (this.rateBytesPerMs > 0 && this.hasDataReady() && this.tokens < this.packetCost()) {
+      t = Math.min(t, this.tokensAtMs + (this.packetCost() - this.tokens) / this.rateBytesPerMs);
+    }
+    return t;
+  }
+
+  pollTransmit(now: number): Transmit | undefined {
+    const c = this.control.shift();
+    if (c !== undefined) {
+      this.stats.controlPackets++;
+      return c;
+    }
+    if (this.phase !== 'transferring' && this.phase !== 'ending') return undefined;
+    if (!this.hasDataReady() || !this.flowOpen()) {
+      this.noteBlocked(now);
+      return undefined;
+    }
+    if (this.rateBytesPerMs > 0) {
+      this.refill(now);
+      if (this.tokens < this.packetCost()) {
+        this.stats.paceWaits++;
+        return undefined;
+      }
+      this.tokens -= this.packetCost();
+    }
+    const t = this.nextRepair() ?? this.nextFirstPass();
+    if (t !== undefined) {
+      this.stats.dataPackets++;
+      this.stats.dataBytes += t.bytes;
+    }
+    return t;
+  }
+
+  // ---- inputs ------------------------------------------------------------------
+
+  private onDatagram(from: Endpoint, bytes: Uint8Array, now: number): void {
+    const r = decodeDatagram(bytes);
+    if (!r.ok) return this.countDrop(r.code);
+    const m = r.value;
+    if (m.msg.sessionId !== this.cfg.sessionId) return this.countDrop('ERR_WRONG_SESSION');
+    switch (m.type) {
+      case MessageType.Join:
+        return this.onJoin(from, m.msg, now);
+      case MessageType.Status:
+        return this.withReceiver(from, m.msg.receiverId, (rcv) => this.onStatus(rcv, m.msg));
+      case MessageType.Nak:
+        return this.withReceiver(from, m.msg.receiverId, (rcv) => this.onNak(rcv, m.msg, now));
+      case MessageType.Report:
+        return this.withReceiver(from, m.msg.receiverId, (rcv) => this.onReport(rcv, m.msg));
+      case MessageType.Leave:
+        return this.withReceiver(from, m.msg.receiverId, (rcv) => this.onLeave(rcv, m.msg));
+      default:
+        // Our own HELLO/START/END... looped back by the rendezvous group.
+        return this.countDrop('ERR_OWN');
+    }
+  }
+
+  private withReceiver(from: Endpoint, id: number, fn: (rcv: ReceiverRecord) => void): void {
+    const rcv = this.receivers.get(id);
+    if (rcv === undefined) return this.countDrop('ERR_UNKNOWN_RECEIVER');
+    if (rcv.address !== from.address) return this.countDrop('ERR_FOREIGN_ADDRESS');
+    rcv.heardSinceRound = true;
+    fn(rcv);
+  }
+
+  private onJoin(from: Endpoint, join: Join, now: number): void {
+    this.stats.joinsReceived++;
+    const known = this.receivers.get(join.receiverId);
+    if (known !== undefined) {
+      // Our ACCEPT was lost: say it again (only to the address that joined).
+      if (known.address === from.address && known.state === 'active') this.sendAccept(join.receiverId);
+      return;
+    }
+    if (this.phase !== 'announcing') {
+      this.stats.joinsRefused++;
+      this.queueControl(DROP_SIZE, (b) =>
+        encodeDrop({ sessionId: this.cfg.sessionId, receiverId: join.receiverId, reason: Reason.LateJoin }, b),
+      );
+      return;
+    }
+    if (this.receivers.size >= this.cfg.maxReceivers || (join.caps & CAP_PARITY_REPAIR) === 0) {
+      this.stats.joinsRefused++;
+      this.queueControl(DROP_SIZE, (b) =>
+        encodeDrop({ sessionId: this.cfg.sessionId, receiverId: join.receiverId, reason: Reason.SessionFull }, b),
+      );
+      return;
+    }
+    this.receivers.set(join.receiverId, {
+      id: join.receiverId,
+      address: from.address,
+      state: 'active',
+      reason: Reason.None,
+      detail: '',
+      rcvBufBytes: join.rcvBufBytes,
+      seenSeq: 0,
+      deliveredSlices: 0,
+      bytesWritten: 0,
+      complete: false,
+      retries: 0,
+      heardSinceRound: true,
+      progressSinceRound: true,
+    });
+    this.firstJoinAtMs ??= now;
+    this.sendAccept(join.receiverId);
+    this.events.push({
+      kind: 'joined',
+      receiverId: join.receiverId,
+      address: from.address,
+      rcvBufBytes: join.rcvBufBytes,
+    });
+  }
+
+  private onStatus(rcv: ReceiverRecord, st: Status): void {
+    this.stats.statusReceived++;
+    if (rcv.state !== 'active') return;
+    if (seqDiff(st.seenSeq, rcv.seenSeq) > 0 && seqDiff(st.seenSeq, this.nextSeq) < 0) {
+      rcv.seenSeq = st.seenSeq;
+      rcv.progressSinceRound = true;
+    }
+    if (st.deliveredSlices > rcv.deliveredSlices && st.deliveredSlices <= this.nextSliceNo) {
+      rcv.deliveredSlices = st.deliveredSlices;
+      rcv.progressSinceRound = true;
+    }
+    if (st.bytesWritten > rcv.bytesWritten) rcv.bytesWritten = st.bytesWritten;
+    if ((st.flags & STATUS_FLAG_COMPLETE) !== 0) rcv.complete = true;
+    if (rcv.progressSinceRound) rcv.retries = 0;
+  }
+
+  private onNak(rcv: ReceiverRecord, nak: Nak, now: number): void {
+    this.stats.naksReceived++;
+    if (rcv.state !== 'active' || nak.need.length !== this.cfg.stripes) {
+      this.stats.naksIgnored++;
+      return;
+    }
+    const slice = this.slices.get(nak.sliceNo);
+    // A slice already freed (every receiver had it) or not yet sent in full cannot be asked for.
+    if (slice === undefined || slice.nextBlock < slice.nBlocks) {
+      this.stats.naksIgnored++;
+      return;
+    }
+    slice.repairs ??= Array.from({ length: this.cfg.stripes }, () => ({
+      nextParity: 0,
+      burstAtMs: -Infinity,
+      burstCount: 0,
+      queued: 0,
+    }));
+    for (let st = 0; st < this.cfg.stripes; st++) {
+      const k = stripeBlocks(this.geo, slice.nBlocks, st);
+      const need = Math.min(nak.need[st], k);
+      if (need === 0) continue;
+      const rep = slice.repairs[st];
+      let add: number;
+      if (now - rep.burstAtMs <= this.cfg.nakHoldMs) {
+        // Same repair round: one answer sized to the largest request serves everyone.
+        add = Math.max(0, need - rep.burstCount);
+        rep.burstCount = Math.max(rep.burstCount, need);
+      } else {
+        add = need;
+        rep.burstAtMs = now;
+        rep.burstCount = need;
+      }
+      if (add === 0) continue;
+      if (rep.queued === 0) this.repairQueue.push({ sliceNo: slice.sliceNo, stripe: st });
+      rep.queued += add;
+    }
+  }
+
+  private onReport(rcv: ReceiverRecord, rep: Report): void {
+    // Always acknowledge: the receiver repeats its REPORT until it hears this.
+    this.sendReportAck(rcv.id);
+    if (rcv.state !== 'active') return;
+    rcv.bytesWritten = rep.bytesWritten;
+    if (rep.outcome === Outcome.Verified && this.eof !== undefined && rep.bytesWritten === this.eof.totalBytes) {
+      rcv.state = 'verified';
+      rcv.deliveredSlices = this.eof.totalSlices;
+      this.events.push({ kind: 'reported', receiverId: rcv.id, ok: true, detail: '' });
+    } else {
+      rcv.state = 'failed';
+      rcv.reason = rep.outcome === Outcome.Verified ? Reason.SizeMismatch : rep.reason;
+      rcv.detail = rep.detail || reasonName(rcv.reason);
+      this.events.push({ kind: 'reported', receiverId: rcv.id, ok: false, detail: rcv.detail });
+    }
+  }
+
+  private onLeave(rcv: ReceiverRecord, leave: Leave): void {
+    if (rcv.state !== 'active') return;
+    rcv.state = 'left';
+    rcv.reason = leave.reason;
+    rcv.detail = leave.detail || reasonName(leave.reason);
+    this.events.push({ kind: 'left', receiverId: rcv.id, reason: leave.reason, detail: rcv.detail });
+  }
+
+  private onSlice(bytes: Uint8Array): void {
+    if (!this.wantsSlice()) throw new RangeError('slice given while the sender does not want one');
+    const full = fullSliceBytes(this.geo);
+    if (bytes.byteLength === 0 || bytes.byteLength > full) throw new RangeError('slice size out of range');
+    const last = this.slices.get(this.nextSliceNo - 1);
+    if (last !== undefined && last.bytes.byteLength < full) throw new RangeError('a short slice must be the last');
+    const sliceNo = this.nextSliceNo++;
+    this.bytesIn += bytes.byteLength;
+    if (this.cfg.imageBytes !== IMAGE_BYTES_UNKNOWN && this.bytesIn > this.cfg.imageBytes) {
+      throw new RangeError('source is longer than the announced image size');
+    }
+    const final =
+      bytes.byteLength < full || (this.cfg.imageBytes !== IMAGE_BYTES_UNKNOWN && this.bytesIn === this.cfg.imageBytes);
+    this.slices.set(sliceNo, {
+      sliceNo,
+      bytes,
+      nBlocks: blocksInSlice(this.geo, bytes.byteLength),
+      final,
+      nextBlock: 0,
+      repairs: undefined,
+      stripeData: undefined,
+    });
+  }
+
+  private abort(detail: string): void {
+    if (this.phase === 'done') return;
+    for (const rcv of this.receivers.values()) {
+      if (rcv.state === 'active') {
+        rcv.state = 'failed';
+        rcv.reason = Reason.SenderAbort;
+        rcv.detail = detail;
+      }
+    }
+    // Three copies: a lost DROP would leave receivers waiting for their receive timeout.
+    for (let i = 0; i < 3; i++) {
+      this.queueControl(DROP_SIZE, (b) =>
+        encodeDrop({ sessionId: this.cfg.sessionId, receiverId: DROP_ALL, reason: Reason.SenderAbort }, b),
+      );
+    }
+    this.finish();
+  }
+
+  // ---- the clock ---------------------------------------------------------------
+
+  private advance(now: number): void {
+    if (this.phase === 'done') return;
+    if (now >= this.nextHelloAtMs) {
+      this.sendHello();
+      this.nextHelloAtMs = now + (this.phase === 'announcing' ? this.cfg.helloIntervalMs : 1000);
+    }
+    if (this.phase === 'announcing' && this.shouldStart(now)) this.start();
+    if (this.phase === 'transferring') {
+      // A NAK may have arrived for slices whose space is needed: free what everyone has.
+      this.freeDelivered();
+      this.noteBlocked(now);
+      if (this.eof !== undefined && this.firstPassDone()) {
+        this.phase = 'ending';
+        this.events.push({ kind: 'ending', totalBytes: this.eof.totalBytes, totalSlices: this.eof.totalSlices });
+        this.sendEnd();
+        this.nextRoundAtMs = now + this.cfg.endIntervalMs;
+      }
+    } else if (this.phase === 'ending') {
+      this.freeDelivered();
+    }
+    if (this.nextRoundAtMs !== undefined && now >= this.nextRoundAtMs) this.round(now);
+    if ((this.phase === 'transferring' || this.phase === 'ending') && this.activeCount() === 0) this.finish();
+  }
+
+  /**
+   * One REQACK (window full) or END (ending) round: receivers that hold things back and
+   * made no progress since the last round get a retry counted; past the limit they are
+   * dropped, so one dead or stuck node cannot hold the rack (udpcast's --retries-until-drop).
+   */
+  private round(now: number): void {
+    this.nextRoundAtMs = undefined;
+    if (this.phase === 'ending') {
+      for (const rcv of this.receivers.values()) {
+        if (rcv.state !== 'active') continue;
+        // Every receiver answers END with a STATUS (and heartbeats while it verifies): being heard is enough.
+        this.countRetry(rcv, rcv.heardSinceRound);
+      }
+      if (this.phase === 'ending') {
+        this.sendEnd();
+        this.nextRoundAtMs = now + this.cfg.endIntervalMs;
+      }
+      return;
+    }
+    if (this.phase !== 'transferring' || this.blockedSinceMs === undefined || !this.isBlocked()) return;
+    const needSeq = (this.nextSeq - 1) | 0;
+    const needSlices = this.baseSlice + 1;
+    for (const rcv of this.receivers.values()) {
+      if (rcv.state !== 'active') continue;
+      const behind = seqDiff(rcv.seenSeq, needSeq) < 0 || rcv.deliveredSlices < needSlices;
+      if (behind) this.countRetry(rcv, rcv.progressSinceRound);
+    }
+    this.reqackId = (this.reqackId + 1) >>> 0;
+    this.stats.reqacks++;
+    this.queueControl(REQACK_SIZE, (b) =>
+      encodeReqack({ sessionId: this.cfg.sessionId, reqackId: this.reqackId, needSlices, needSeq: needSeq >>> 0 }, b),
+    );
+    this.nextRoundAtMs = now + this.cfg.reqackIntervalMs;
+  }
+
+  private countRetry(rcv: ReceiverRecord, progressed: boolean): void {
+    if (progressed) {
+      rcv.retries = 0;
+    } else if (++rcv.retries > this.cfg.retriesUntilDrop) {
+      this.dropReceiver(rcv, Reason.NoAnswer, `no answer after ${this.cfg.retriesUntilDrop} retries`);
+    }
+    rcv.heardSinceRound = false;
+    rcv.progressSinceRound = false;
+  }
+
+  private dropReceiver(rcv: ReceiverRecord, reason: Reason, detail: string): void {
+    rcv.state = 'dropped';
+    rcv.reason = reason;
+    rcv.detail = detail;
+    this.queueControl(DROP_SIZE, (b) => encodeDrop({ sessionId: this.cfg.sessionId, receiverId: rcv.id, reason }, b));
+    this.events.push({ kind: 'dropped', receiverId: rcv.id, reason, detail });
+    this.freeDelivered();
+  }
+
+  /**
+   * Blocked: DATA is ready but the flow window is full, or the first pass caught up with
+   * the source and the retention window is full (the slowest receiver has not taken the
+   * oldest slice). Either way only the receivers can unblock it, so a REQACK round starts.
+   */
+  private isBlocked(): boolean {
+    if (this.phase !== 'transferring') return false;
+    if (this.hasDataReady()) return !this.flowOpen();
+    return this.eof === undefined && this.nextSliceNo - this.baseSlice >= this.cfg.retainSlices;
+  }
+
+  private noteBlocked(now: number): void {
+    if (!this.isBlocked()) {
+      this.blockedSinceMs = undefined;
+    } else if (this.blockedSinceMs === undefined) {
+      this.blockedSinceMs = now;
+      this.stats.windowStalls++;
+      this.scheduleRound(now + this.cfg.reqackIntervalMs);
+    }
+  }
+
+  private scheduleRound(at: number): void {
+    if (this.nextRoundAtMs === undefined || at < this.nextRoundAtMs) this.nextRoundAtMs = at;
+  }
+
+  private startDeadline(): number | undefined {
+    if (this.firstJoinAtMs === undefined) return undefined;
+    let t: number | undefined;
+    if (this.cfg.minReceivers > 0 && this.receivers.size >= this.cfg.minReceivers) {
+      t = this.firstJoinAtMs + this.cfg.minWaitMs;
+    }
+    if (this.cfg.maxWaitMs !== undefined) {
+      const m = this.firstJoinAtMs + this.cfg.maxWaitMs;
+      t = t === undefined ? m : Math.min(t, m);
+    }
+    return t;
+  }
+
+  private shouldStart(now: number): boolean {
+    if (this.receivers.size === 0) return false;
+    if (this.cfg.waitForKey && this.keyPressed) return true;
+    const t = this.startDeadline();
+    return t !== undefined && now >= t;
+  }
+
+  private start(): void {
+    this.phase = 'transferring';
+    let minBuf = Infinity;
+    for (const r of this.receivers.values()) minBuf = Math.min(minBuf, r.rcvBufBytes);
+    // Never put more in flight than the smallest receiver's socket buffer holds (half of
+    // it, the kernel's own accounting reserves the rest): a burst past it is lost for sure.
+    const perPacket = this.cfg.blockBytes + DATA_HEADER_SIZE + TRUESIZE_OVERHEAD;
+    this.windowPackets = Math.max(16, Math.min(this.cfg.windowPacketsMax, Math.floor(minBuf / 2 / perPacket)));
+    for (let i = 0; i < 3; i++) {
+      this.queueControl(START_SIZE, (b) =>
+        encodeStart(
+          { sessionId: this.cfg.sessionId, receivers: this.receivers.size, windowPackets: this.windowPackets },
+          b,
+        ),
+      );
+    }
+    this.events.push({ kind: 'started', receivers: this.receivers.size, windowPackets: this.windowPackets });
+  }
+
+  private finish(): void {
+    if (this.phase === 'done') return;
+    this.phase = 'done';
+    this.nextRoundAtMs = undefined;
+    let ok = this.receivers.size > 0;
+    for (const r of this.receivers.values()) if (r.state !== 'verified') ok = false;
+    this.doneOk = ok;
+    this.events.push({ kind: 'done', ok });
+  }
+
+  get succeeded(): boolean | undefined {
+    return this.doneOk;
+  }
+
+  private activeCount(): number {
+    let n = 0;
+    for (const r of this.receivers.values()) if (r.state === 'active') n++;
+    return n;
+  }
+
+  // ---- flow control and retention -------------------------------------------------
+
+  /** The smallest seenSeq and deliveredSlices over receivers still in the session. */
+  private minProgress(): { seen: number; delivered: number } | undefined {
+    let seen: number | undefined;
+    let delivered = Infinity;
+    for (const r of this.receivers.values()) {
+      if (r.state !== 'active') continue;
+      if (seen === undefined || seqDiff(r.seenSeq, seen) < 0) seen = r.seenSeq;
+      delivered = Math.min(delivered, r.deliveredSlices);
+    }
+    return seen === undefined ? undefined : { seen, delivered };
+  }
+
+  private flowOpen(): boolean {
+    const p = this.minProgress();
+    if (p === undefined) return true;
+    return seqDiff(this.nextSeq - 1, p.seen) < this.windowPackets;
+  }
+
+  private freeDelivered(): void {
+    const p = this.minProgress();
+    const upTo = p === undefined ? this.nextSliceNo : Math.min(p.delivered, this.sendSliceNo);
+    while (this.baseSlice < upTo) {
+      this.slices.delete(this.baseSlice);
+      this.baseSlice++;
+    }
+  }
+
+  private hasDataReady(): boolean {
+    if (this.repairQueue.length > 0) return true;
+    const s = this.slices.get(this.sendSliceNo);
+    return s !== undefined && s.nextBlock < s.nBlocks;
+  }
+
+  private firstPassDone(): boolean {
+    return this.eof !== undefined && this.sendSliceNo >= this.eof.totalSlices;
+  }
+
+  private packetCost(): number {
+    return this.cfg.blockBytes + DATA_HEADER_SIZE + IP_UDP_OVERHEAD;
+  }
+
+  private refill(now: number): void {
+    this.tokens = Math.min(this.burstBytes, this.tokens + (now - this.tokensAtMs) * this.rateBytesPerMs);
+    this.tokensAtMs = now;
+  }
+
+  // ---- building datagrams --------------------------------------------------------
+
+  private nextFirstPass(): Transmit | undefined {
+    const s = this.slices.get(this.sendSliceNo);
+    if (s === undefined || s.nextBlock >= s.nBlocks) return undefined;
+    const blockNo = s.nextBlock++;
+    const off = blockNo * this.cfg.blockBytes;
+    const len = blockPayloadBytes(this.geo, s.bytes.byteLength, blockNo);
+    let flags = s.final ? DATA_FLAG_FINAL_SLICE : 0;
+    if (s.nextBlock === s.nBlocks) {
+      flags |= DATA_FLAG_LAST;
+      this.sendSliceNo++;
+    }
+    return this.dataTransmit(s, flags, 0, blockNo, s.bytes.subarray(off, off + len));
+  }
+
+  private nextRepair(): Transmit | undefined {
+    while (this.repairQueue.length > 0) {
+      const head = this.repairQueue[0];
+      const s = this.slices.get(head.sliceNo);
+      const rep = s?.repairs?.[head.stripe];
+      if (s === undefined || rep === undefined || rep.queued === 0) {
+        this.repairQueue.shift();
+        if (rep !== undefined) rep.queued = 0;
+        continue;
+      }
+      const k = stripeBlocks(this.geo, s.nBlocks, head.stripe);
+      const parityIndex = rep.nextParity;
+      rep.nextParity = (rep.nextParity + 1) % maxParity(k);
+      if (--rep.queued === 0) this.repairQueue.shift();
+      const out = new Uint8Array(this.cfg.blockBytes);
+      this.cfg.coder.encodeParity(this.stripeData(s)[head.stripe], parityIndex, out);
+      this.stats.repairPackets++;
+      const flags = DATA_FLAG_PARITY | DATA_FLAG_REPAIR | (s.final ? DATA_FLAG_FINAL_SLICE : 0);
+      return this.dataTransmit(s, flags, head.stripe, parityIndex, out);
+    }
+    return undefined;
+  }
+
+  private stripeData(s: TxSlice): Uint8Array[][] {
+    if (s.stripeData !== undefined) return s.stripeData;
+    const bb = this.cfg.blockBytes;
+    const out: Uint8Array[][] = Array.from({ length: this.cfg.stripes }, () => []);
+    for (let b = 0; b < s.nBlocks; b++) {
+      let block = s.bytes.subarray(b * bb, (b + 1) * bb);
+      if (block.byteLength < bb) {
+        const padded = new Uint8Array(bb);
+        padded.set(block);
+        block = padded;
+      }
+      out[b % this.cfg.stripes].push(block);
+    }
+    s.stripeData = out;
+    return out;
+  }
+
+  private dataTransmit(s: TxSlice, flags: number, stripe: number, blockNo: number, payload: Uint8Array): Transmit {
+    const header = new Uint8Array(DATA_HEADER_SIZE);
+    encodeDataHeader(
+      {
+        sessionId: this.cfg.sessionId,
+        seq: this.nextSeq >>> 0,
+        sliceNo: s.sliceNo,
+        sliceBytes: s.bytes.byteLength,
+        flags,
+        stripe,
+        blockNo,
+      },
+      header,
+    );
+    this.nextSeq = (this.nextSeq + 1) | 0;
+    if (this.nextSeq === 0) this.nextSeq = 1;
+    return { to: 'data', parts: [header, payload], bytes: DATA_HEADER_SIZE + payload.byteLength };
+  }
+
+  private queueControl(size: number, encode: (buf: Uint8Array) => number): void {
+    if (this.control.length >= MAX_CONTROL_QUEUE) {
+      this.countDrop('ERR_OUT_OF_WINDOW');
+      return;
+    }
+    const buf = new Uint8Array(size);
+    const n = encode(buf);
+    this.control.push({ to: 'control', parts: [buf.subarray(0, n)], bytes: n });
+  }
+
+  private sendHello(): void {
+    this.stats.hellos++;
+    this.queueControl(HELLO_SIZE, (b) =>
+      encodeHello(
+        {
+          sessionId: this.cfg.sessionId,
+          caps: CAP_PARITY_REPAIR,
+          blockBytes: this.cfg.blockBytes,
+          sliceBlocks: this.cfg.sliceBlocks,
+          stripes: this.cfg.stripes,
+          phase: this.phase === 'announcing' ? HelloPhase.Announcing : HelloPhase.Transferring,
+          dataPort: this.cfg.dataPort,
+          dataGroup: ipv4(this.cfg.dataGroup),
+          imageBytes: this.cfg.imageBytes,
+          retainSlices: this.cfg.retainSlices,
+          redundancy: 0,
+        },
+        b,
+      ),
+    );
+  }
+
+  private sendAccept(receiverId: number): void {
+    this.queueControl(ACCEPT_SIZE, (b) => encodeAccept({ sessionId: this.cfg.sessionId, receiverId }, b));
+  }
+
+  private sendReportAck(receiverId: number): void {
+    this.queueControl(REPORT_ACK_SIZE, (b) => encodeReportAck({ sessionId: this.cfg.sessionId, receiverId }, b));
+  }
+
+  private sendEnd(): void {
+    const e = this.eof;
+    if (e === undefined) return;
+    this.stats.ends++;
+    this.queueControl(END_SIZE, (b) =>
+      encodeEnd(
+        { sessionId: this.cfg.sessionId, totalBytes: e.totalBytes, totalSlices: e.totalSlices, digest: e.digest },
+        b,
+      ),
+    );
+  }
+
+  private countDrop(code: ProtocolErrorCode | 'ERR_OWN' | 'ERR_FOREIGN_ADDRESS'): void {
+    this.stats.drops[code] = (this.stats.drops[code] ?? 0) + 1;
+  }
+}
+
+function ipv4(addr: string): number {
+  const parts = addr.split('.').map(Number);
+  return (((parts[0] << 24) >>> 0) + (parts[1] << 16) + (parts[2] << 8) + parts[3]) >>> 0;
+}
+
+export { u32ToIpv4 };

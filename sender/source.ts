@@ -1,0 +1,133 @@
+// Where the image comes from: a regular file or block device (--file), stdin, and
+// either of those through a --pipe command (udpcast's sender-side pipe, e.g. "gzip -c").
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createReadStream, promises as fsp, realpathSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { ChunkReader } from '../common/chunk-reader.js';
+import { IoError, oneLine } from '../common/errors.js';
+import { IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
+
+export interface Source {
+  /** Bytes the source will give, or IMAGE_BYTES_UNKNOWN. */
+  readonly sizeBytes: number;
+  readonly description: string;
+  /** The next `n` bytes (fewer only at the end); null at the end. Throws IoError. */
+  read(n: number): Promise<Uint8Array | null>;
+  close(): Promise<void>;
+}
+
+/** A block device's size from sysfs (Node cannot seek to the end of a device). */
+function blockDeviceBytes(path: string): number {
+  try {
+    const name = basename(realpathSync(path));
+    const sectors = Number(readFileSync(`/sys/class/block/${name}/size`, 'utf8').trim());
+    return Number.isSafeInteger(sectors) ? sectors * 512 : IMAGE_BYTES_UNKNOWN;
+  } catch {
+    return IMAGE_BYTES_UNKNOWN;
+  }
+}
+
+class FileSource implements Source {
+  private pos = 0;
+  constructor(
+    private readonly fh: fsp.FileHandle,
+    readonly sizeBytes: number,
+    readonly description: string,
+  ) {}
+
+  async read(n: number): Promise<Uint8Array | null> {
+    const buf = Buffer.allocUnsafe(n);
+    let have = 0;
+    while (have < n) {
+      let r;
+      try {
+        r = await this.fh.read(buf, have, n - have, this.pos);
+      } catch (e) {
+        throw new IoError(`read ${this.description}: ${oneLine(e)}`);
+      }
+      if (r.bytesRead === 0) break;
+      have += r.bytesRead;
+      this.pos += r.bytesRead;
+    }
+    if (this.sizeBytes !== IMAGE_BYTES_UNKNOWN && have < n && this.pos !== this.sizeBytes) {
+      throw new IoError(`${this.description} shrank while being sent (${this.pos} of ${this.sizeBytes} bytes)`);
+    }
+    return have === 0 ? null : buf.subarray(0, have);
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+}
+
+class StreamSource implements Source {
+  readonly sizeBytes = IMAGE_BYTES_UNKNOWN;
+  private readonly reader: ChunkReader;
+  private exit: Promise<void>;
+
+  constructor(
+    stream: NodeJS.ReadableStream,
+    readonly description: string,
+    private readonly child?: ChildProcess,
+  ) {
+    this.reader = new ChunkReader(stream as import('node:stream').Readable);
+    this.exit = child === undefined ? Promise.resolve() : childExit(child, description);
+  }
+
+  async read(n: number): Promise<Uint8Array | null> {
+    let b: Buffer | null;
+    try {
+      b = await this.reader.read(n);
+    } catch (e) {
+      throw new IoError(`read ${this.description}: ${oneLine(e)}`);
+    }
+    // The pipe's output ended: it counts only if the command succeeded.
+    if (b === null) await this.exit;
+    return b;
+  }
+
+  async close(): Promise<void> {
+    if (this.child !== undefined && this.child.exitCode === null) this.child.kill('SIGTERM');
+    await this.exit.catch(() => undefined);
+  }
+}
+
+function childExit(child: ChildProcess, description: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    child.on('error', (e) => reject(new IoError(`${description}: ${oneLine(e)}`)));
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new IoError(`${description} failed (${signal ?? `exit ${code}`})`));
+    });
+  });
+}
+
+export async function openSource(opts: { file: string | undefined; pipe: string | undefined }): Promise<Source> {
+  let fh: fsp.FileHandle | undefined;
+  let size = IMAGE_BYTES_UNKNOWN;
+  if (opts.file !== undefined) {
+    try {
+      fh = await fsp.open(opts.file, 'r');
+      const st = await fh.stat();
+      if (st.isDirectory()) throw new Error('is a directory');
+      if (st.isFile()) size = st.size;
+      else if (st.isBlockDevice()) size = blockDeviceBytes(opts.file);
+    } catch (e) {
+      await fh?.close().catch(() => undefined);
+      throw new IoError(`cannot read ${opts.file}: ${oneLine(e)}`);
+    }
+  }
+  if (opts.pipe !== undefined) {
+    const input = fh !== undefined ? createReadStream('', { fd: fh.fd, autoClose: true }) : process.stdin;
+    const child = spawn('/bin/sh', ['-c', opts.pipe], { stdio: ['pipe', 'pipe', 'inherit'] });
+    input.pipe(child.stdin!);
+    child.stdin!.on('error', () => undefined); // the command may exit without reading it all; its exit code says
+    return new StreamSource(child.stdout!, `--pipe "${opts.pipe}"`, child);
+  }
+  if (fh !== undefined) {
+    if (size !== IMAGE_BYTES_UNKNOWN) return new FileSource(fh, size, opts.file!);
+    return new StreamSource(createReadStream('', { fd: fh.fd, autoClose: true }), opts.file!);
+  }
+  return new StreamSource(process.stdin, 'stdin');
+}

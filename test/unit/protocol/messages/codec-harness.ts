@@ -1,0 +1,208 @@
+// Shared machinery for the four codec tests every message gets (STYLE principle 5,
+// after mqtt-packet): golden bytes, round trip, every truncated prefix fails, and random
+// input never throws. Each message's test file states its own cases; this file only
+// holds the loops so that they are the same for every message.
+
+import { readFileSync } from 'node:fs';
+import { expect } from 'vitest';
+import { decodeDatagram } from '../../../../protocol/codec.js';
+import { HEADER_SIZE, MAGIC, MESSAGE_TYPE_NAMES, type MessageType, VERSION } from '../../../../protocol/header.js';
+import type { ProtocolErrorCode, Result } from '../../../../protocol/result.js';
+import { mulberry32 } from '../../../helpers/prng.js';
+
+export interface CodecUnderTest<T> {
+  readonly type: MessageType;
+  readonly decode: (bytes: Uint8Array) => Result<T>;
+  readonly encode: (msg: T, buf: Uint8Array, off?: number) => number;
+  /** The message's `SIZE` constant or length function. */
+  readonly length: (msg: T) => number;
+  /**
+   * Whether decoding then re-encoding must give back exactly the input. True for every
+   * fixed layout (reserved bytes are checked, so only one encoding is accepted); REPORT
+   * and LEAVE carry UTF-8 text that the decoder repairs, so they say when it holds.
+   */
+  readonly reencodes?: (bytes: Uint8Array) => boolean;
+}
+
+// ---- hex ----
+
+export function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Hex with any whitespace and `#` comments (one per line) removed, lower case. */
+export function normalizeHex(text: string): string {
+  const hex = text
+    .split('\n')
+    .map((line) => line.replace(/#.*/, '').replace(/\s+/g, ''))
+    .join('')
+    .toLowerCase();
+  if (!/^([0-9a-f]{2})*$/.test(hex)) throw new Error(`not an even-length hex string: ${hex}`);
+  return hex;
+}
+
+export function fromHex(text: string): Uint8Array {
+  const hex = normalizeHex(text);
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** Field groups written out in a test, one string per field: `hex('5243', '01', …)`. */
+export function hex(...fields: string[]): string {
+  return normalizeHex(fields.join(''));
+}
+
+/** The golden datagram stored in test/fixtures/golden/<name>.hex, as normalized hex. */
+export function readGolden(name: string): string {
+  return normalizeHex(readFileSync(new URL(`../../../fixtures/golden/${name}.hex`, import.meta.url), 'utf8'));
+}
+
+// ---- encode / decode helpers ----
+
+export function encodeToBytes<T>(c: CodecUnderTest<T>, msg: T): Uint8Array {
+  const buf = new Uint8Array(c.length(msg));
+  const written = c.encode(msg, buf);
+  expect(written).toBe(buf.byteLength);
+  return buf;
+}
+
+export function expectErr(r: Result<unknown>, code: ProtocolErrorCode): void {
+  expect(r.ok ? 'ok' : r.code).toBe(code);
+}
+
+/**
+ * Encodes `msg` at an offset inside a larger buffer and decodes it from a subarray whose
+ * byteOffset is not zero (as a Buffer from Node's pool would be), so both sides must
+ * honour offsets. Returns the encoding.
+ */
+export function expectRoundTrip<T>(c: CodecUnderTest<T>, msg: T, expected: T = msg): Uint8Array {
+  const len = c.length(msg);
+  const pad = 5;
+  const buf = new Uint8Array(pad + len + pad).fill(0xee);
+  const written = c.encode(msg, buf, pad);
+  expect(written).toBe(len);
+  expect(buf.subarray(0, pad).every((b) => b === 0xee)).toBe(true);
+  expect(buf.subarray(pad + len).every((b) => b === 0xee)).toBe(true);
+  const bytes = buf.subarray(pad, pad + len);
+  const r = c.decode(bytes);
+  expect(r).toEqual({ ok: true, value: expected });
+  expect(decodeDatagram(bytes)).toEqual({ ok: true, value: { type: c.type, msg: expected } });
+  return bytes.slice();
+}
+
+/**
+ * Every prefix of `bytes` shorter than `upTo` (default: all of them) fails to decode with
+ * ERR_TRUNCATED, through the message's decoder and through `decodeDatagram`.
+ */
+export function expectEveryPrefixFails<T>(c: CodecUnderTest<T>, bytes: Uint8Array, upTo = bytes.byteLength): void {
+  const wrong: string[] = [];
+  for (let i = 0; i < upTo; i++) {
+    // A copy, so a decoder that reads past the prefix finds no valid bytes there.
+    const prefix = bytes.slice(0, i);
+    const r = c.decode(prefix);
+    const d = decodeDatagram(prefix);
+    if (r.ok || r.code !== 'ERR_TRUNCATED') wrong.push(`${i}: ${r.ok ? 'ok' : r.code}`);
+    if (d.ok || d.code !== 'ERR_TRUNCATED') wrong.push(`${i} (decodeDatagram): ${d.ok ? 'ok' : d.code}`);
+  }
+  expect(wrong).toEqual([]);
+}
+
+// ---- random input ----
+
+export interface FuzzCounts {
+  readonly decodedOk: number;
+  readonly mutationsDecodedOk: number;
+}
+
+function randomBytes(rand: () => number, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.floor(rand() * 256);
+  return out;
+}
+
+function randInt(rand: () => number, n: number): number {
+  return Math.floor(rand() * n);
+}
+
+function mutate(rand: () => number, valid: Uint8Array): Uint8Array {
+  let b = valid.slice();
+  const edits = 1 + randInt(rand, 4);
+  for (let e = 0; e < edits; e++) {
+    const op = randInt(rand, 6);
+    if (b.byteLength === 0) break;
+    const at = randInt(rand, b.byteLength);
+    if (op <= 1) b[at] ^= 1 << randInt(rand, 8); // bit flip (twice as likely)
+    else if (op === 2) b[at] = randInt(rand, 256); // byte change
+    else if (op === 3) b[at] = [0x00, 0xff, 0x7f, 0x80][randInt(rand, 4)]; // boundary byte
+    else if (op === 4) b = b.slice(0, at); // truncate
+    else {
+      const grown = new Uint8Array(b.byteLength + 1 + randInt(rand, 8));
+      grown.set(b);
+      grown.set(randomBytes(rand, grown.byteLength - b.byteLength), b.byteLength);
+      b = grown; // trailing garbage
+    }
+  }
+  return b;
+}
+
+/**
+ * Runs the decoder and `decodeDatagram` on seeded random input and fails (with the seed,
+ * iteration and input) if either throws, if they disagree, or if a datagram that decodes
+ * does not re-encode to itself. Three streams of `rounds` inputs each: random bytes of
+ * length 0..100; random bytes behind a valid header of this type, so the message's own
+ * checks are reached; mutations of the given valid encodings.
+ */
+export function fuzzDecoder<T>(c: CodecUnderTest<T>, seed: number, valid: readonly Uint8Array[], rounds = 20_000): FuzzCounts {
+  const rand = mulberry32(seed);
+  let decodedOk = 0;
+  let mutationsDecodedOk = 0;
+  const check = (stream: string, i: number, input: Uint8Array): boolean => {
+    const where = `seed 0x${seed.toString(16)} ${stream} #${i} input ${toHex(input)}`;
+    let r: Result<T>;
+    let d: ReturnType<typeof decodeDatagram>;
+    try {
+      r = c.decode(input);
+      d = decodeDatagram(input);
+    } catch (e) {
+      throw new Error(`${MESSAGE_TYPE_NAMES[c.type]} decoder threw at ${where}: ${String(e)}`);
+    }
+    if (input.byteLength >= HEADER_SIZE && input[3] === c.type) {
+      expect(d.ok ? { ok: true, value: d.value.msg } : d, where).toEqual(r);
+    }
+    if (!r.ok) return false;
+    if (c.reencodes === undefined || c.reencodes(input)) {
+      const again = new Uint8Array(c.length(r.value));
+      c.encode(r.value, again);
+      expect(toHex(again), `re-encode at ${where}`).toBe(toHex(input));
+    }
+    return true;
+  };
+  for (let i = 0; i < rounds; i++) {
+    if (check('random', i, randomBytes(rand, randInt(rand, 101)))) decodedOk++;
+  }
+  for (let i = 0; i < rounds; i++) {
+    const input = randomBytes(rand, randInt(rand, 101));
+    const header = [MAGIC >> 8, MAGIC & 0xff, VERSION, c.type];
+    for (let j = 0; j < header.length && j < input.byteLength; j++) input[j] = header[j];
+    if (check('headed', i, input)) decodedOk++;
+  }
+  for (let i = 0; i < rounds; i++) {
+    if (check('mutation', i, mutate(rand, valid[randInt(rand, valid.length)]))) mutationsDecodedOk++;
+  }
+  return { decodedOk: decodedOk + mutationsDecodedOk, mutationsDecodedOk };
+}
+
+/** Bytes of a valid encoding with `patch(view)` applied: for range checks a plain encode cannot reach. */
+export function patched<T>(c: CodecUnderTest<T>, msg: T, patch: (v: DataView, b: Uint8Array) => void): Uint8Array {
+  const b = encodeToBytes(c, msg);
+  patch(new DataView(b.buffer, b.byteOffset, b.byteLength), b);
+  return b;
+}
+
+/** A copy of `bytes` with `n` bytes of garbage appended. */
+export function withTrailing(bytes: Uint8Array, n = 1): Uint8Array {
+  const out = new Uint8Array(bytes.byteLength + n).fill(0xa5);
+  out.set(bytes);
+  return out;
+}

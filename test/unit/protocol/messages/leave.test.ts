@@ -1,0 +1,170 @@
+import { describe, expect, it } from 'vitest';
+import { MessageType } from '../../../../protocol/header.js';
+import {
+  decodeLeave,
+  encodeLeave,
+  LEAVE_HEADER_SIZE,
+  leaveLength,
+  type Leave,
+} from '../../../../protocol/messages/leave.js';
+import { MAX_REASON, Reason } from '../../../../protocol/reasons.js';
+import { MAX_DETAIL_BYTES } from '../../../../protocol/text.js';
+import {
+  type CodecUnderTest,
+  encodeToBytes,
+  expectErr,
+  expectEveryPrefixFails,
+  expectRoundTrip,
+  fromHex,
+  fuzzDecoder,
+  hex,
+  patched,
+  readGolden,
+  toHex,
+  withTrailing,
+} from './codec-harness.js';
+import { BOUNDARY_DETAILS, DETAILS, detailReencodes, longestPrefixWithin, utf8 } from './detail-text.js';
+
+const codec: CodecUnderTest<Leave> = {
+  type: MessageType.Leave,
+  decode: decodeLeave,
+  encode: encodeLeave,
+  length: leaveLength,
+  reencodes: (b) => detailReencodes(b.subarray(LEAVE_HEADER_SIZE)),
+};
+
+const GOLDEN: Leave = { sessionId: 0x01020304, receiverId: 42, reason: Reason.Interrupted, detail: 'SIGINT' };
+
+// Written from the layout table in protocol/messages/leave.ts, one field per string.
+const GOLDEN_HEX = hex(
+  '5243', //     0  magic 'RC'
+  '01', //       2  version 1
+  '0c', //       3  type LEAVE (12)
+  '01020304', // 4  sessionId
+  '0000002a', // 8  receiverId 42
+  '05', //      12  reason 5 = interrupted
+  '00', //      13  reserved
+  '0006', //    14  detailBytes 6
+  '534947494e54', //16  detail 'SIGINT'
+);
+
+const MIN: Leave = { sessionId: 0, receiverId: 1, reason: 1 as Reason, detail: '' };
+const MAX: Leave = { sessionId: 0xffff_ffff, receiverId: 0xffff_ffff, reason: MAX_REASON, detail: '∑'.repeat(80) };
+
+describe('LEAVE golden bytes', () => {
+  it('encodes the fixed LEAVE to the bytes of the layout table', () => {
+    expect(GOLDEN_HEX.length).toBe(2 * (LEAVE_HEADER_SIZE + 6));
+    expect(toHex(encodeToBytes(codec, GOLDEN))).toBe(GOLDEN_HEX);
+  });
+
+  it('decodes test/fixtures/golden/leave.hex back to the fixed LEAVE', () => {
+    const golden = readGolden('leave');
+    expect(golden).toBe(GOLDEN_HEX);
+    expect(decodeLeave(fromHex(golden))).toEqual({ ok: true, value: GOLDEN });
+  });
+});
+
+describe('LEAVE round trip', () => {
+  it.each([
+    ['golden', GOLDEN],
+    ['minimum of every field', MIN],
+    ['maximum of every field, 240-byte detail', MAX],
+  ])('%s', (_name, msg: Leave) => {
+    expectRoundTrip(codec, msg);
+  });
+
+  it('every reason but None', () => {
+    for (let reason = 1; reason <= MAX_REASON; reason++) expectRoundTrip(codec, { ...GOLDEN, reason });
+  });
+
+  it.each(DETAILS)('detail: %s', (_name, detail) => {
+    const kept = longestPrefixWithin(detail, MAX_DETAIL_BYTES);
+    const msg = { ...GOLDEN, detail };
+    expect(leaveLength(msg)).toBe(LEAVE_HEADER_SIZE + utf8.encode(kept).byteLength);
+    const bytes = expectRoundTrip(codec, msg, { ...msg, detail: kept });
+    expect(bytes.byteLength).toBeLessThanOrEqual(LEAVE_HEADER_SIZE + MAX_DETAIL_BYTES);
+  });
+
+  it('encode returns leaveLength', () => {
+    for (const msg of [GOLDEN, MIN, MAX, { ...GOLDEN, detail: 'z'.repeat(500) }]) {
+      expect(encodeLeave(msg, new Uint8Array(leaveLength(msg)))).toBe(leaveLength(msg));
+    }
+    expect(leaveLength(MIN)).toBe(LEAVE_HEADER_SIZE);
+  });
+
+  // KNOWN BUG (protocol/text.ts detailBytes): a complete character that ends exactly at
+  // byte 240 is dropped. Remove `.fails` once fixed.
+  it.fails.each(BOUNDARY_DETAILS)('KNOWN BUG: detail cut exactly at a character boundary keeps it: %s', (_n, detail) => {
+    const msg = { ...GOLDEN, detail };
+    expectRoundTrip(codec, msg, { ...msg, detail: longestPrefixWithin(detail, MAX_DETAIL_BYTES) });
+  });
+
+  // KNOWN BUG (protocol/text.ts decodeDetail): a leading U+FEFF is stripped on decode.
+  it.fails('KNOWN BUG: a detail starting with U+FEFF survives the round trip', () => {
+    expectRoundTrip(codec, { ...GOLDEN, detail: '\uFEFFSIGTERM' });
+  });
+});
+
+describe('LEAVE truncation and length', () => {
+  it('every truncated prefix fails', () => {
+    for (const msg of [GOLDEN, MIN, MAX]) expectEveryPrefixFails(codec, encodeToBytes(codec, msg));
+  });
+
+  it('trailing garbage is ERR_BAD_LENGTH', () => {
+    for (const msg of [GOLDEN, MIN]) {
+      const b = encodeToBytes(codec, msg);
+      for (const n of [1, 4, 64]) expectErr(decodeLeave(withTrailing(b, n)), 'ERR_BAD_LENGTH');
+    }
+  });
+
+  it('detailBytes larger than the text present is ERR_TRUNCATED, smaller is ERR_BAD_LENGTH', () => {
+    expectErr(decodeLeave(patched(codec, GOLDEN, (v) => v.setUint16(14, 7, false))), 'ERR_TRUNCATED');
+    expectErr(decodeLeave(patched(codec, GOLDEN, (v) => v.setUint16(14, 5, false))), 'ERR_BAD_LENGTH');
+  });
+
+  it('another message type is ERR_BAD_TYPE', () => {
+    expectErr(decodeLeave(patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Drop))), 'ERR_BAD_TYPE');
+  });
+});
+
+describe('LEAVE field ranges', () => {
+  const expectBadField = (b: Uint8Array, field: RegExp): void => {
+    const r = decodeLeave(b);
+    expectErr(r, 'ERR_BAD_FIELD');
+    if (!r.ok) expect(r.detail).toMatch(field);
+  };
+
+  it('detailBytes is at most 240, even when that many bytes follow', () => {
+    for (const n of [MAX_DETAIL_BYTES + 1, 0xffff]) {
+      const b = new Uint8Array(LEAVE_HEADER_SIZE + n).fill(0x41);
+      b.set(encodeToBytes(codec, { ...GOLDEN, detail: '' }));
+      new DataView(b.buffer).setUint16(14, n, false);
+      expectBadField(b, /detailBytes/);
+    }
+  });
+
+  it('receiverId is not 0', () => {
+    expectBadField(encodeToBytes(codec, { ...GOLDEN, receiverId: 0 }), /receiverId/);
+  });
+
+  it('reason is not None and at most MAX_REASON', () => {
+    for (const reason of [Reason.None, MAX_REASON + 1, 255]) {
+      expectBadField(encodeToBytes(codec, { ...GOLDEN, reason }), /reason/);
+    }
+  });
+
+  it('the reserved byte is 0', () => {
+    expectBadField(
+      patched(codec, GOLDEN, (v) => v.setUint8(13, 1)),
+      /reserved/,
+    );
+  });
+});
+
+describe('LEAVE random input', () => {
+  it('never throws, and whatever decodes re-encodes to the same bytes', () => {
+    const valid = [GOLDEN, MIN, { ...MAX, detail: 'ünïcødé ✗' }].map((m) => encodeToBytes(codec, m));
+    const counts = fuzzDecoder(codec, 0x1ea7e, valid);
+    expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { MessageType } from '../../../../protocol/header.js';
+import { MAX_STRIPES } from '../../../../protocol/messages/hello.js';
+import { decodeNak, encodeNak, NAK_HEADER_SIZE, nakLength, type Nak } from '../../../../protocol/messages/nak.js';
+import { mulberry32 } from '../../../helpers/prng.js';
+import {
+  type CodecUnderTest,
+  encodeToBytes,
+  expectErr,
+  expectEveryPrefixFails,
+  expectRoundTrip,
+  fromHex,
+  fuzzDecoder,
+  hex,
+  patched,
+  readGolden,
+  toHex,
+  withTrailing,
+} from './codec-harness.js';
+
+const codec: CodecUnderTest<Nak> = {
+  type: MessageType.Nak,
+  decode: decodeNak,
+  encode: encodeNak,
+  length: nakLength,
+};
+
+const GOLDEN: Nak = { sessionId: 0x01020304, receiverId: 9, sliceNo: 65536, need: [0, 3, 255] };
+
+// Written from the layout table in protocol/messages/nak.ts, one field per string.
+const GOLDEN_HEX = hex(
+  '5243', //     0  magic 'RC'
+  '01', //       2  version 1
+  '06', //       3  type NAK
+  '01020304', // 4  sessionId
+  '00000009', // 8  receiverId 9
+  '00010000', //12  sliceNo 65536
+  '03', //      16  stripes 3
+  '00', //      17  reserved
+  '00', //      18  need[0] 0
+  '03', //      19  need[1] 3
+  'ff', //      20  need[2] 255
+);
+
+const rand = mulberry32(0x9a4);
+const ONE_STRIPE: Nak = { sessionId: 0, receiverId: 1, sliceNo: 0, need: [0] };
+const MAX: Nak = {
+  sessionId: 0xffff_ffff,
+  receiverId: 0xffff_ffff,
+  sliceNo: 0xffff_ffff,
+  need: Array.from({ length: MAX_STRIPES }, () => Math.floor(rand() * 256)),
+};
+
+describe('NAK golden bytes', () => {
+  it('encodes the fixed NAK to the bytes of the layout table', () => {
+    expect(GOLDEN_HEX.length).toBe(2 * (NAK_HEADER_SIZE + 3));
+    expect(toHex(encodeToBytes(codec, GOLDEN))).toBe(GOLDEN_HEX);
+  });
+
+  it('decodes test/fixtures/golden/nak.hex back to the fixed NAK', () => {
+    const golden = readGolden('nak');
+    expect(golden).toBe(GOLDEN_HEX);
+    expect(decodeNak(fromHex(golden))).toEqual({ ok: true, value: GOLDEN });
+  });
+});
+
+describe('NAK round trip', () => {
+  it.each([
+    ['golden', GOLDEN],
+    ['one stripe, minimum of every field', ONE_STRIPE],
+    ['128 stripes, maximum of every field', MAX],
+    ['every need 255', { ...GOLDEN, need: new Array<number>(MAX_STRIPES).fill(255) }],
+  ])('%s', (_name, msg: Nak) => {
+    expectRoundTrip(codec, msg);
+  });
+
+  it('a need above 255 is sent as 255', () => {
+    expectRoundTrip(codec, { ...GOLDEN, need: [256, 1000, 7] }, { ...GOLDEN, need: [255, 255, 7] });
+  });
+
+  it('encode returns nakLength: the header plus one byte per stripe', () => {
+    for (const msg of [GOLDEN, ONE_STRIPE, MAX]) {
+      expect(nakLength(msg)).toBe(NAK_HEADER_SIZE + msg.need.length);
+      expect(encodeNak(msg, new Uint8Array(nakLength(msg)))).toBe(nakLength(msg));
+    }
+  });
+});
+
+describe('NAK truncation and length', () => {
+  it('every truncated prefix fails', () => {
+    for (const msg of [GOLDEN, ONE_STRIPE, MAX]) expectEveryPrefixFails(codec, encodeToBytes(codec, msg));
+  });
+
+  it('trailing garbage is ERR_BAD_LENGTH', () => {
+    for (const msg of [GOLDEN, ONE_STRIPE]) {
+      const b = encodeToBytes(codec, msg);
+      for (const n of [1, 4, 64]) expectErr(decodeNak(withTrailing(b, n)), 'ERR_BAD_LENGTH');
+    }
+  });
+
+  it('a stripe count larger than the entries present is ERR_TRUNCATED', () => {
+    expectErr(decodeNak(patched(codec, GOLDEN, (v) => v.setUint8(16, 4))), 'ERR_TRUNCATED');
+  });
+
+  it('a stripe count smaller than the entries present is ERR_BAD_LENGTH', () => {
+    expectErr(decodeNak(patched(codec, GOLDEN, (v) => v.setUint8(16, 2))), 'ERR_BAD_LENGTH');
+  });
+
+  it('another message type is ERR_BAD_TYPE', () => {
+    expectErr(decodeNak(patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Status))), 'ERR_BAD_TYPE');
+  });
+});
+
+describe('NAK field ranges', () => {
+  const expectBadField = (b: Uint8Array, field: RegExp): void => {
+    const r = decodeNak(b);
+    expectErr(r, 'ERR_BAD_FIELD');
+    if (!r.ok) expect(r.detail).toMatch(field);
+  };
+
+  it('stripes is 1..128', () => {
+    expectBadField(
+      patched(codec, GOLDEN, (v) => v.setUint8(16, 0)),
+      /stripes/,
+    );
+    // 129 entries present, so only the range can fail.
+    const b129 = encodeToBytes(codec, { ...GOLDEN, need: new Array<number>(MAX_STRIPES + 1).fill(1) });
+    expect(b129[16]).toBe(MAX_STRIPES + 1);
+    expectBadField(b129, /stripes/);
+    const b255 = encodeToBytes(codec, { ...GOLDEN, need: new Array<number>(255).fill(1) });
+    expectBadField(b255, /stripes/);
+  });
+
+  it('the reserved byte is 0', () => {
+    expectBadField(
+      patched(codec, GOLDEN, (v) => v.setUint8(17, 1)),
+      /reserved/,
+    );
+  });
+
+  it('receiverId is not 0', () => {
+    expectBadField(encodeToBytes(codec, { ...GOLDEN, receiverId: 0 }), /receiverId/);
+  });
+});
+
+describe('NAK random input', () => {
+  it('never throws, and whatever decodes re-encodes to the same bytes', () => {
+    const counts = fuzzDecoder(codec, 0x9a4, [GOLDEN, ONE_STRIPE, MAX].map((m) => encodeToBytes(codec, m)));
+    expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
+  });
+});

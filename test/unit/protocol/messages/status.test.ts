@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_U53, MessageType } from '../../../../protocol/header.js';
+import {
+  decodeStatus,
+  encodeStatus,
+  STATUS_FLAG_COMPLETE,
+  STATUS_FLAG_REPLY,
+  STATUS_SIZE,
+  type Status,
+} from '../../../../protocol/messages/status.js';
+import {
+  type CodecUnderTest,
+  encodeToBytes,
+  expectErr,
+  expectEveryPrefixFails,
+  expectRoundTrip,
+  fromHex,
+  fuzzDecoder,
+  hex,
+  patched,
+  readGolden,
+  toHex,
+  withTrailing,
+} from './codec-harness.js';
+
+const codec: CodecUnderTest<Status> = {
+  type: MessageType.Status,
+  decode: decodeStatus,
+  encode: encodeStatus,
+  length: () => STATUS_SIZE,
+};
+
+const GOLDEN: Status = {
+  sessionId: 0x01020304,
+  receiverId: 42,
+  flags: STATUS_FLAG_REPLY,
+  seenSeq: 0xffff_fffe,
+  deliveredSlices: 1000,
+  bytesWritten: 0x1_2345_6789,
+};
+
+// Written from the layout table in protocol/messages/status.ts, one field per string.
+const GOLDEN_HEX = hex(
+  '5243', //     0  magic 'RC'
+  '01', //       2  version 1
+  '07', //       3  type STATUS
+  '01020304', // 4  sessionId
+  '0000002a', // 8  receiverId 42
+  '01', //      12  flags = STATUS_FLAG_REPLY
+  '000000', //  13  reserved
+  'fffffffe', //16  seenSeq 2^32 - 2
+  '000003e8', //20  deliveredSlices 1000
+  '00000001', //24  bytesWritten 0x1_2345_6789, high word
+  '23456789', //28  bytesWritten low word
+);
+
+const MIN: Status = { sessionId: 0, receiverId: 1, flags: 0, seenSeq: 0, deliveredSlices: 0, bytesWritten: 0 };
+const MAX: Status = {
+  sessionId: 0xffff_ffff,
+  receiverId: 0xffff_ffff,
+  flags: STATUS_FLAG_REPLY | STATUS_FLAG_COMPLETE,
+  seenSeq: 0xffff_ffff,
+  deliveredSlices: 0xffff_ffff,
+  bytesWritten: MAX_U53,
+};
+
+describe('STATUS golden bytes', () => {
+  it('encodes the fixed STATUS to the bytes of the layout table', () => {
+    expect(GOLDEN_HEX.length).toBe(2 * STATUS_SIZE);
+    expect(toHex(encodeToBytes(codec, GOLDEN))).toBe(GOLDEN_HEX);
+  });
+
+  it('decodes test/fixtures/golden/status.hex back to the fixed STATUS', () => {
+    const golden = readGolden('status');
+    expect(golden).toBe(GOLDEN_HEX);
+    expect(decodeStatus(fromHex(golden))).toEqual({ ok: true, value: GOLDEN });
+  });
+
+  it('writes 2^53 - 1 as 001fffff ffffffff', () => {
+    expect(toHex(encodeToBytes(codec, MAX).subarray(24, 32))).toBe('001fffffffffffff');
+  });
+});
+
+describe('STATUS round trip', () => {
+  it.each([
+    ['golden', GOLDEN],
+    ['minimum of every field', MIN],
+    ['maximum of every field', MAX],
+    ['complete, not a reply', { ...GOLDEN, flags: STATUS_FLAG_COMPLETE }],
+    ['bytesWritten 2^32', { ...GOLDEN, bytesWritten: 2 ** 32 }],
+    ['bytesWritten 2^32 - 1', { ...GOLDEN, bytesWritten: 2 ** 32 - 1 }],
+  ])('%s', (_name, msg: Status) => {
+    expectRoundTrip(codec, msg);
+  });
+
+  it('encode returns STATUS_SIZE', () => {
+    expect(STATUS_SIZE).toBe(32);
+    expect(encodeStatus(GOLDEN, new Uint8Array(STATUS_SIZE))).toBe(STATUS_SIZE);
+  });
+});
+
+describe('STATUS truncation and length', () => {
+  it('every truncated prefix fails', () => {
+    for (const msg of [GOLDEN, MIN, MAX]) expectEveryPrefixFails(codec, encodeToBytes(codec, msg));
+  });
+
+  it('trailing garbage is ERR_BAD_LENGTH', () => {
+    const b = encodeToBytes(codec, GOLDEN);
+    for (const n of [1, 4, 64]) expectErr(decodeStatus(withTrailing(b, n)), 'ERR_BAD_LENGTH');
+  });
+
+  it('another message type is ERR_BAD_TYPE', () => {
+    expectErr(decodeStatus(patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Reqack))), 'ERR_BAD_TYPE');
+  });
+});
+
+describe('STATUS field ranges', () => {
+  const expectBadField = (b: Uint8Array, field: RegExp): void => {
+    const r = decodeStatus(b);
+    expectErr(r, 'ERR_BAD_FIELD');
+    if (!r.ok) expect(r.detail).toMatch(field);
+  };
+
+  it('receiverId is not 0', () => {
+    expectBadField(encodeToBytes(codec, { ...GOLDEN, receiverId: 0 }), /receiverId/);
+  });
+
+  it('flags has no unknown bits', () => {
+    for (const bit of [2, 3, 7]) expectBadField(encodeToBytes(codec, { ...GOLDEN, flags: 1 << bit }), /flags/);
+  });
+
+  it('each reserved byte is 0', () => {
+    for (const off of [13, 14, 15]) expectBadField(patched(codec, GOLDEN, (v) => v.setUint8(off, 0x40)), /reserved/);
+  });
+
+  it('bytesWritten fits in 53 bits', () => {
+    for (const hi of [0x0020_0000, 0xffff_ffff]) {
+      expectBadField(
+        patched(codec, GOLDEN, (v) => v.setUint32(24, hi, false)),
+        /bytesWritten/,
+      );
+    }
+  });
+});
+
+describe('STATUS random input', () => {
+  it('never throws, and whatever decodes re-encodes to the same bytes', () => {
+    const counts = fuzzDecoder(codec, 0x57a7, [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)));
+    expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { decodeDetail, detailBytes, MAX_DETAIL_BYTES } from '../../../protocol/text.js';
+import { mulberry32 } from '../../helpers/prng.js';
+import { BOUNDARY_DETAILS, longestPrefixWithin, utf8 } from './messages/detail-text.js';
+
+const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+// One character of each UTF-8 length, so random strings put cuts at every kind of position.
+const ALPHABET = ['a', 'Z', ' ', 'é', 'ß', '€', '磁', '💾', '𝄞'];
+
+function randomDetail(rand: () => number): string {
+  const n = Math.floor(rand() * 150);
+  let s = '';
+  for (let i = 0; i < n; i++) s += ALPHABET[Math.floor(rand() * ALPHABET.length)];
+  return s;
+}
+
+describe('detailBytes', () => {
+  it('keeps a detail of at most 240 bytes unchanged', () => {
+    for (const s of ['', 'ok', 'x'.repeat(240), '€'.repeat(80), '💾'.repeat(60)]) {
+      expect(detailBytes(s)).toEqual(utf8.encode(s));
+    }
+  });
+
+  it('always returns a prefix of the UTF-8 that is valid UTF-8 of at most 240 bytes, at most one character short', () => {
+    const seed = 0x7e47;
+    const rand = mulberry32(seed);
+    for (let i = 0; i < 5000; i++) {
+      const s = randomDetail(rand);
+      const full = utf8.encode(s);
+      const b = detailBytes(s);
+      const where = `seed 0x${seed.toString(16)} #${i}`;
+      expect(b.byteLength, where).toBeLessThanOrEqual(MAX_DETAIL_BYTES);
+      expect(Array.from(b), where).toEqual(Array.from(full.subarray(0, b.byteLength)));
+      expect(() => strict.decode(b), where).not.toThrow();
+      // A correct cut keeps longestPrefixWithin; see the KNOWN BUG below for why this allows one character less.
+      const best = utf8.encode(longestPrefixWithin(s, MAX_DETAIL_BYTES)).byteLength;
+      expect(best - b.byteLength, where).toBeGreaterThanOrEqual(0);
+      expect(best - b.byteLength, where).toBeLessThanOrEqual(4);
+    }
+  });
+
+  it('keeps the longest whole-character prefix when the cut falls inside a character', () => {
+    for (const s of ['a' + 'é'.repeat(120), 'a' + '€'.repeat(80), 'ab' + '💾'.repeat(60), 'a'.repeat(239) + '💾']) {
+      expect(decodeDetail(detailBytes(s))).toBe(longestPrefixWithin(s, MAX_DETAIL_BYTES));
+    }
+  });
+
+  // KNOWN BUG: `while (continuation) end--` followed by `if (lead) end--` also runs when the
+  // character before the cut is complete, so it is dropped although it fits.
+  // e.g. detailBytes('€'.repeat(81)) is 237 bytes (79 '€'), not 240 (80 '€').
+  it.fails.each(BOUNDARY_DETAILS)('KNOWN BUG: keeps a character that ends exactly at byte 240: %s', (_name, s) => {
+    expect(detailBytes(s).byteLength).toBe(MAX_DETAIL_BYTES);
+  });
+});
+
+describe('decodeDetail', () => {
+  it('never throws; bytes that are not UTF-8 become U+FFFD', () => {
+    expect(decodeDetail(Uint8Array.of(0x61, 0xff, 0xc3))).toBe('a\uFFFD\uFFFD');
+    const rand = mulberry32(0xdec0de);
+    for (let i = 0; i < 2000; i++) {
+      const b = Uint8Array.from({ length: Math.floor(rand() * 241) }, () => Math.floor(rand() * 256));
+      expect(() => decodeDetail(b)).not.toThrow();
+    }
+  });
+
+  // KNOWN BUG: the TextDecoder is made without `ignoreBOM: true`, so a leading EF BB BF
+  // (U+FEFF) is swallowed and decodeDetail(detailBytes(s)) !== s.
+  it.fails('KNOWN BUG: keeps a leading U+FEFF', () => {
+    expect(decodeDetail(detailBytes('\uFEFFx'))).toBe('\uFEFFx');
+  });
+});

@@ -116,7 +116,7 @@ describe('u64 fields', () => {
     const b = new Uint8Array(8);
     const v = new DataView(b.buffer);
     setU64(v, 0, n);
-    expect(getU64(v, 0)).toBe(n);
+    if (getU64(v, 0) !== n) expect.fail(`${n} read back as ${getU64(v, 0)}`);
     return toHex(b);
   };
 
@@ -167,7 +167,7 @@ describe('IPv4 helpers', () => {
     const rand = mulberry32(0x1b4);
     for (let i = 0; i < 10_000; i++) {
       const n = Math.floor(rand() * 2 ** 32);
-      expect(ipv4ToU32(u32ToIpv4(n))).toBe(n);
+      if (ipv4ToU32(u32ToIpv4(n)) !== n) expect.fail(`${n} -> ${u32ToIpv4(n)}`);
     }
   });
 

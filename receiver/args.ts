@@ -69,7 +69,7 @@ export function parseReceiverArgs(argv: readonly string[]): ReceiverArgs {
       joinIntervalMs: 100,
       statusIntervalMs: 500,
       nakBackoffMs: 8,
-      repairWaitMs: 40,
+      repairWaitMs: 30,
       reportIntervalMs: 100,
       reportTries: 30,
       maxQueuedSlices: 16,

@@ -113,6 +113,8 @@ export interface ReceiverStats {
   naksSuppressed: number;
   naksHeard: number;
   statusSent: number;
+  /** Most slices held in memory at once (incomplete, or complete and waiting for the sink). */
+  maxHeldSlices: number;
   drops: Partial<Record<ProtocolErrorCode | 'ERR_LATE' | 'ERR_AHEAD', number>>;
 }
 
@@ -121,6 +123,8 @@ type State = 'listening' | 'joining' | 'accepted' | 'receiving' | 'verifying' | 
 interface RxStripe {
   /** Symbols (data blocks + kept parity) in hand. */
   have: number;
+  /** 1 + the highest parity index received (0: none): tells the sender which burst we heard. */
+  heard: number;
   readonly k: number;
   /** Parity kept until the stripe can be decoded; at most k - data blocks in hand. */
   readonly parity: Map<number, Uint8Array>; // bounded by k
@@ -137,7 +141,11 @@ interface RxSlice {
   complete: boolean;
   /** A packet of a later slice, the LAST flag, a REQACK or END showed its first pass is over. */
   due: boolean;
+  /** When the NAK timer fires; recomputed then from the need of that moment (see nakTime). */
   nakAtMs: number | undefined;
+  /** The NAK backoff counts from here, with this random share of its band. */
+  nakBaseMs: number;
+  nakRand: number;
 }
 
 function seqDiff(a: number, b: number): number {
@@ -155,6 +163,7 @@ export class ReceiverCore {
     naksSuppressed: 0,
     naksHeard: 0,
     statusSent: 0,
+    maxHeldSlices: 0,
     drops: {},
   };
 
@@ -294,6 +303,8 @@ export class ReceiverCore {
         }
         return;
       case MessageType.Start:
+        // DATA may overtake START: the window it carries counts whenever it arrives.
+        this.windowPackets = m.msg.windowPackets;
         if (this.state === 'accepted') this.begin(m.msg.windowPackets);
         return;
       case MessageType.Data:
@@ -386,6 +397,7 @@ export class ReceiverCore {
     if ((d.flags & DATA_FLAG_PARITY) !== 0) {
       this.stats.parityPackets++;
       const st = s.stripes[d.stripe];
+      if (d.blockNo + 1 > st.heard) st.heard = d.blockNo + 1;
       if (st.have >= st.k || st.parity.has(d.blockNo)) {
         this.stats.duplicates++;
         return;
@@ -409,11 +421,12 @@ export class ReceiverCore {
         st.have++;
       }
     }
-    if ((d.flags & DATA_FLAG_REPAIR) !== 0 && s.nakAtMs !== undefined) {
-      // Repairs for this slice are arriving: give the rest of the burst time to land.
-      s.nakAtMs = Math.max(s.nakAtMs, now + this.cfg.nakBackoffMs);
-    }
     this.tryComplete(s);
+    if ((d.flags & DATA_FLAG_REPAIR) !== 0 && s.due && !s.complete) {
+      // A repair burst is landing: ask again only a backoff after its last packet, with a
+      // fresh random backoff so receivers that heard the same burst do not ask in step.
+      this.scheduleNak(s, now);
+    }
   }
 
   private newSlice(sliceNo: number, sliceBytes: number, assumed: boolean): RxSlice {
@@ -421,7 +434,7 @@ export class ReceiverCore {
     const nBlocks = blocksInSlice(g, sliceBytes);
     const stripes: RxStripe[] = [];
     for (let st = 0; st < g.stripes; st++) {
-      stripes.push({ have: 0, k: stripeBlocks(g, nBlocks, st), parity: new Map() });
+      stripes.push({ have: 0, heard: 0, k: stripeBlocks(g, nBlocks, st), parity: new Map() });
     }
     const s: RxSlice = {
       sliceNo,
@@ -433,8 +446,11 @@ export class ReceiverCore {
       complete: false,
       due: false,
       nakAtMs: undefined,
+      nakBaseMs: 0,
+      nakRand: 0,
     };
     this.slices.set(sliceNo, s);
+    if (this.slices.size > this.stats.maxHeldSlices) this.stats.maxHeldSlices = this.slices.size;
     return s;
   }
 
@@ -523,15 +539,27 @@ export class ReceiverCore {
       }
       if (s.complete || s.due) continue;
       s.due = true;
-      s.nakAtMs = now + this.backoff(s);
+      this.scheduleNak(s, now);
     }
   }
 
-  /** Larger needs speak first (and so suppress smaller ones); the rest spread at random. */
-  private backoff(s: RxSlice): number {
+  private scheduleNak(s: RxSlice, baseMs: number): void {
+    s.nakBaseMs = baseMs;
+    s.nakRand = this.cfg.random();
+    s.nakAtMs = this.nakTime(s);
+  }
+
+  /**
+   * Larger needs speak first, so one NAK sized to the largest request silences the rest.
+   * The backoff window is cut into four bands by need (>= 4, 3, 2, 1 symbols); within
+   * a band the time is random, so of many equal needs the first heard wins (NORM's
+   * random backoff, ordered by need so that suppression works in one step).
+   */
+  private nakTime(s: RxSlice): number {
     let need = 0;
-    for (const st of s.stripes) need = Math.max(need, st.k - st.have);
-    return (this.cfg.nakBackoffMs * this.cfg.random()) / Math.sqrt(Math.max(1, need));
+    for (const st of s.stripes) need += Math.max(0, st.k - st.have);
+    const band = need >= 4 ? 0 : 4 - Math.max(1, need);
+    return s.nakBaseMs + (this.cfg.nakBackoffMs * (band + s.nakRand)) / 4;
   }
 
   private needOf(s: RxSlice): number[] {
@@ -544,11 +572,15 @@ export class ReceiverCore {
     const s = this.slices.get(nak.sliceNo);
     if (s === undefined || s.complete || s.nakAtMs === undefined || !s.due) return;
     const mine = this.needOf(s);
-    if (nak.need.length !== mine.length) return;
-    for (let i = 0; i < mine.length; i++) if (nak.need[i] < mine[i]) return;
+    if (nak.need.length !== mine.length || nak.heard.length !== mine.length) return;
+    for (let i = 0; i < mine.length; i++) {
+      // Only a request as large as ours, made after hearing at least the burst we heard,
+      // makes the sender send what we need (an older one may only top up its last burst).
+      if (nak.need[i] < mine[i] || nak.heard[i] < s.stripes[i].heard) return;
+    }
     // Someone asked for at least as much in every stripe: fresh parity serves us too.
     this.stats.naksSuppressed++;
-    s.nakAtMs = now + this.cfg.repairWaitMs;
+    this.scheduleNak(s, now + this.cfg.repairWaitMs);
   }
 
   private onReqack(r: Reqack, now: number): void {
@@ -574,9 +606,10 @@ export class ReceiverCore {
       for (const [n, s] of this.slices) {
         if (s.assumed && s.sliceBytes !== sliceBytesOf(this.geo, e.totalBytes, n)) this.slices.delete(n);
       }
-      this.markDue(now);
-      this.checkComplete(now);
     }
+    // Every copy of END (it repeats) re-checks: we may have joined late, after the first.
+    this.markDue(now);
+    this.checkComplete(now);
     if (this.state === 'receiving' || this.state === 'verifying') this.sendStatus(STATUS_FLAG_REPLY, now);
   }
 
@@ -696,14 +729,27 @@ export class ReceiverCore {
           s.nakAtMs = undefined;
           continue;
         }
+        // Blocks still in flight when the timer was set may have landed since: a smaller
+        // need waits for its own (later) band.
+        const t = this.nakTime(s);
+        if (t > now) {
+          s.nakAtMs = t;
+          continue;
+        }
         this.sendNak(s);
-        s.nakAtMs = now + this.cfg.repairWaitMs;
+        this.scheduleNak(s, now + this.cfg.repairWaitMs);
       }
     }
   }
 
   private sendNak(s: RxSlice): void {
-    const msg = { sessionId: this.sessionId, receiverId: this.cfg.receiverId, sliceNo: s.sliceNo, need: this.needOf(s) };
+    const msg = {
+      sessionId: this.sessionId,
+      receiverId: this.cfg.receiverId,
+      sliceNo: s.sliceNo,
+      need: this.needOf(s),
+      heard: s.stripes.map((st) => st.heard),
+    };
     const buf = new Uint8Array(nakLength(msg));
     encodeNak(msg, buf);
     this.out.push(buf);

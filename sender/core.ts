@@ -150,6 +150,8 @@ export interface SenderStats {
 interface StripeRepair {
   /** Next fresh parity index (wraps within maxParity(k)). */
   nextParity: number;
+  /** First parity index of the current burst: a NAK that heard it comes after the burst. */
+  burstStart: number;
   burstAtMs: number;
   burstCount: number;
   /** Parity symbols queued but not yet sent. */
@@ -451,6 +453,7 @@ export class SenderCore {
     }
     slice.repairs ??= Array.from({ length: this.cfg.stripes }, () => ({
       nextParity: 0,
+      burstStart: 0,
       burstAtMs: -Infinity,
       burstCount: 0,
       queued: 0,
@@ -460,13 +463,17 @@ export class SenderCore {
       const need = Math.min(nak.need[st], k);
       if (need === 0) continue;
       const rep = slice.repairs[st];
+      const heardBurst = nak.heard[st] > rep.burstStart;
       let add: number;
-      if (now - rep.burstAtMs <= this.cfg.nakHoldMs) {
-        // Same repair round: one answer sized to the largest request serves everyone.
+      if (!heardBurst && now - rep.burstAtMs <= this.cfg.nakHoldMs) {
+        // Asked before hearing the current burst: one answer sized to the largest
+        // request serves everyone, so only top the burst up.
         add = Math.max(0, need - rep.burstCount);
         rep.burstCount = Math.max(rep.burstCount, need);
       } else {
+        // Asked after the burst (some of it was lost, or it was too small): a new one now.
         add = need;
+        rep.burstStart = (rep.nextParity + rep.queued) % maxParity(k);
         rep.burstAtMs = now;
         rep.burstCount = need;
       }
@@ -579,8 +586,9 @@ export class SenderCore {
     if (this.phase === 'ending') {
       for (const rcv of this.receivers.values()) {
         if (rcv.state !== 'active') continue;
-        // Every receiver answers END with a STATUS (and heartbeats while it verifies): being heard is enough.
-        this.countRetry(rcv, rcv.heardSinceRound);
+        // A receiver with every slice is verifying: being heard (its STATUS heartbeat) is
+        // enough. One still missing slices must make progress, or it holds the end hostage.
+        this.countRetry(rcv, rcv.complete ? rcv.heardSinceRound : rcv.progressSinceRound);
       }
       if (this.phase === 'ending') {
         this.sendEnd();

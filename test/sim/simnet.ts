@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { CauchyReedSolomon } from '../../protocol/fec/cauchy-rs.js';
 import { fullSliceBytes } from '../../protocol/geometry.js';
 import { decodeHeader, MessageType } from '../../protocol/header.js';
+import { decodeData, type Data } from '../../protocol/messages/data.js';
 import { IMAGE_BYTES_UNKNOWN } from '../../protocol/messages/hello.js';
 import { ReceiverCore, type ReceiverConfig, type ReceiverEvent } from '../../receiver/core.js';
 import { SenderCore, type SenderConfig, type SenderEvent } from '../../sender/core.js';
@@ -43,6 +44,10 @@ export interface SimOptions {
   readonly sinkBytesPerMs?: (index: number) => number | undefined;
   readonly maxSteps?: number;
   readonly maxTimeMs?: number;
+  /** Drops chosen DATA datagrams on the way to a receiver (exact, deterministic loss). */
+  readonly dropData?: (receiver: number, d: Data) => boolean;
+  /** Sees every datagram the sender puts on the wire (for debugging a scenario). */
+  readonly onSenderTransmit?: (atMs: number, bytes: Uint8Array) => void;
 }
 
 export interface SimReceiverResult {
@@ -64,6 +69,8 @@ export interface SimResult {
   readonly steps: number;
   /** NAK datagrams sent per slice number (all receivers together). */
   readonly naksPerSlice: Map<number, number>;
+  /** Every NAK sent: when, by whom, for which slice, and the first stripe's need. */
+  readonly nakLog: readonly { atMs: number; receiver: number; sliceNo: number; need: number }[];
   readonly totalSlices: number;
   readonly seed: number;
 }
@@ -162,7 +169,7 @@ export function simulate(o: SimOptions): SimResult {
       helloIntervalMs: 50,
       reqackIntervalMs: 20,
       endIntervalMs: 50,
-      nakHoldMs: 8,
+      nakHoldMs: 12,
       windowPacketsMax: 4096,
       coder,
       ...o.sender,
@@ -179,7 +186,7 @@ export function simulate(o: SimOptions): SimResult {
         receiveTimeoutMs: 5000,
         joinIntervalMs: 30,
         statusIntervalMs: 250,
-        nakBackoffMs: 4,
+        nakBackoffMs: 8,
         repairWaitMs: 16,
         reportIntervalMs: 30,
         reportTries: 20,
@@ -205,6 +212,7 @@ export function simulate(o: SimOptions): SimResult {
       dead: false,
       lossBad: false,
       complete: undefined as { totalBytes: number; digest: Uint8Array } | undefined,
+      nextAt: 0,
     };
   });
 
@@ -212,6 +220,7 @@ export function simulate(o: SimOptions): SimResult {
   let seq = 0;
   let linkFreeAt = 0;
   const naksPerSlice = new Map<number, number>();
+  const nakLog: { atMs: number; receiver: number; sliceNo: number; need: number }[] = []; // UNBOUNDED: one run's NAKs, for test output
   const senderEvents: SenderEvent[] = [];
 
   const lost = (r: (typeof rcvs)[number]): boolean => {
@@ -247,10 +256,13 @@ export function simulate(o: SimOptions): SimResult {
       const t = sender.pollTransmit(now);
       if (t === undefined) break;
       const bytes = concat(t.parts);
+      o.onSenderTransmit?.(now, bytes);
       if (o.linkRateBps !== undefined) linkFreeAt = Math.max(linkFreeAt, now) + ((bytes.byteLength + 28) * 8) / (o.linkRateBps / 1000);
+      const data = t.to === 'data' && o.dropData !== undefined ? decodeData(bytes) : undefined;
       for (const r of rcvs) {
         if (r.dead) continue;
         if (t.to === 'data' && lost(r)) continue;
+        if (data?.ok && o.dropData!(r.index, data.value)) continue;
         if (t.to === 'control' && o.loss !== undefined && rnd() < o.loss.rate) continue;
         deliverTo(r.index, '198.18.0.1', bytes);
       }
@@ -268,6 +280,7 @@ export function simulate(o: SimOptions): SimResult {
       if (h.ok && h.value.type === MessageType.Nak) {
         const sliceNo = new DataView(b.buffer, b.byteOffset).getUint32(12, false);
         naksPerSlice.set(sliceNo, (naksPerSlice.get(sliceNo) ?? 0) + 1);
+        nakLog.push({ atMs: now, receiver: r.index, sliceNo, need: b[18] });
       }
       if (o.feedbackLoss === undefined || rnd() >= o.feedbackLoss) deliverTo(-1, r.address, b);
       // The rendezvous group carries it to the other receivers too (for NAK suppression).
@@ -322,8 +335,13 @@ export function simulate(o: SimOptions): SimResult {
   };
 
   let steps = 0;
+  /** Receivers whose next wake-up may have changed this step (the rest keep a cached one). */
+  const touched = new Set<(typeof rcvs)[number]>();
   pumpSender();
-  for (const r of rcvs) pumpReceiver(r);
+  for (const r of rcvs) {
+    pumpReceiver(r);
+    r.nextAt = r.core.pollTimeout() ?? Infinity;
+  }
   while (steps++ < maxSteps) {
     if (sender.currentPhase === 'done' && rcvs.every((r) => r.done || r.dead)) break;
     // Next moment anything happens.
@@ -333,9 +351,7 @@ export function simulate(o: SimOptions): SimResult {
     if (o.linkRateBps !== undefined && linkFreeAt > now) next = Math.min(next, linkFreeAt);
     for (const r of rcvs) {
       if (r.dead) continue;
-      const t = r.core.pollTimeout();
-      if (t !== undefined) next = Math.min(next, t);
-      if (r.queue.length > 0) next = Math.min(next, Math.max(now, r.sinkBusyUntil));
+      if (r.nextAt < next) next = r.nextAt;
     }
     if (o.kill) for (const [i, at] of o.kill) if (!rcvs[i].dead && at > now) next = Math.min(next, at);
     if (next === Infinity) break;
@@ -353,19 +369,26 @@ export function simulate(o: SimOptions): SimResult {
         r.core.handle({ kind: 'datagram', from: { address: p.from, port: 9001 }, bytes: p.bytes }, now);
         pumpReceiver(r);
         drainSink(r);
+        touched.add(r);
       }
     }
     const t = sender.pollTimeout();
     if (t !== undefined && t <= now) sender.handleTimeout(now);
     pumpSender();
     for (const r of rcvs) {
-      if (r.dead) continue;
+      if (r.dead || (r.nextAt > now && !touched.has(r))) continue;
       const rt = r.core.pollTimeout();
       if (rt !== undefined && rt <= now) r.core.handleTimeout(now);
       drainSink(r);
       pumpReceiver(r);
+      touched.add(r);
     }
     pumpSender();
+    for (const r of touched) {
+      const t = r.core.pollTimeout() ?? Infinity;
+      r.nextAt = r.queue.length > 0 ? Math.min(t, Math.max(now, r.sinkBusyUntil)) : t;
+    }
+    touched.clear();
   }
 
   const full = fullSliceBytes({ blockBytes, sliceBlocks, stripes, imageBytes: 0 });
@@ -385,6 +408,7 @@ export function simulate(o: SimOptions): SimResult {
     timeMs: now,
     steps,
     naksPerSlice,
+    nakLog,
     totalSlices: Math.ceil(o.imageBytes / full),
     seed: o.seed,
   };

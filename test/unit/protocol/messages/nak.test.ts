@@ -25,7 +25,7 @@ const codec: CodecUnderTest<Nak> = {
   length: nakLength,
 };
 
-const GOLDEN: Nak = { sessionId: 0x01020304, receiverId: 9, sliceNo: 65536, need: [0, 3, 255] };
+const GOLDEN: Nak = { sessionId: 0x01020304, receiverId: 9, sliceNo: 65536, need: [0, 3, 255], heard: [0, 1, 200] };
 
 // Written from the layout table in protocol/messages/nak.ts, one field per string.
 const GOLDEN_HEX = hex(
@@ -40,20 +40,24 @@ const GOLDEN_HEX = hex(
   '00', //      18  need[0] 0
   '03', //      19  need[1] 3
   'ff', //      20  need[2] 255
+  '00', //      21  heard[0] 0 (no parity yet)
+  '01', //      22  heard[1] 1 (parity index 0 heard)
+  'c8', //      23  heard[2] 200
 );
 
 const rand = mulberry32(0x9a4);
-const ONE_STRIPE: Nak = { sessionId: 0, receiverId: 1, sliceNo: 0, need: [0] };
+const ONE_STRIPE: Nak = { sessionId: 0, receiverId: 1, sliceNo: 0, need: [0], heard: [0] };
 const MAX: Nak = {
   sessionId: 0xffff_ffff,
   receiverId: 0xffff_ffff,
   sliceNo: 0xffff_ffff,
   need: Array.from({ length: MAX_STRIPES }, () => Math.floor(rand() * 256)),
+  heard: Array.from({ length: MAX_STRIPES }, () => Math.floor(rand() * 256)),
 };
 
 describe('NAK golden bytes', () => {
   it('encodes the fixed NAK to the bytes of the layout table', () => {
-    expect(GOLDEN_HEX.length).toBe(2 * (NAK_HEADER_SIZE + 3));
+    expect(GOLDEN_HEX.length).toBe(2 * (NAK_HEADER_SIZE + 6));
     expect(toHex(encodeToBytes(codec, GOLDEN))).toBe(GOLDEN_HEX);
   });
 
@@ -69,18 +73,19 @@ describe('NAK round trip', () => {
     ['golden', GOLDEN],
     ['one stripe, minimum of every field', ONE_STRIPE],
     ['128 stripes, maximum of every field', MAX],
-    ['every need 255', { ...GOLDEN, need: new Array<number>(MAX_STRIPES).fill(255) }],
+    ['every need 255', { ...GOLDEN, need: new Array<number>(MAX_STRIPES).fill(255), heard: new Array<number>(MAX_STRIPES).fill(255) }],
   ])('%s', (_name, msg: Nak) => {
     expectRoundTrip(codec, msg);
   });
 
   it('a need above 255 is sent as 255', () => {
     expectRoundTrip(codec, { ...GOLDEN, need: [256, 1000, 7] }, { ...GOLDEN, need: [255, 255, 7] });
+    expectRoundTrip(codec, { ...GOLDEN, heard: [256, 0, 9] }, { ...GOLDEN, heard: [255, 0, 9] });
   });
 
-  it('encode returns nakLength: the header plus one byte per stripe', () => {
+  it('encode returns nakLength: the header plus two bytes per stripe', () => {
     for (const msg of [GOLDEN, ONE_STRIPE, MAX]) {
-      expect(nakLength(msg)).toBe(NAK_HEADER_SIZE + msg.need.length);
+      expect(nakLength(msg)).toBe(NAK_HEADER_SIZE + 2 * msg.need.length);
       expect(encodeNak(msg, new Uint8Array(nakLength(msg)))).toBe(nakLength(msg));
     }
   });
@@ -123,12 +128,21 @@ describe('NAK field ranges', () => {
       patched(codec, GOLDEN, (v) => v.setUint8(16, 0)),
       /stripes/,
     );
-    // 129 entries present, so only the range can fail.
-    const b129 = encodeToBytes(codec, { ...GOLDEN, need: new Array<number>(MAX_STRIPES + 1).fill(1) });
-    expect(b129[16]).toBe(MAX_STRIPES + 1);
-    expectBadField(b129, /stripes/);
-    const b255 = encodeToBytes(codec, { ...GOLDEN, need: new Array<number>(255).fill(1) });
-    expectBadField(b255, /stripes/);
+    // A valid header with stripes = 129 (or 255) and all 2n entries present: only the range can fail.
+    for (const n of [MAX_STRIPES + 1, 255]) {
+      const b = new Uint8Array(NAK_HEADER_SIZE + 2 * n).fill(1);
+      b.set(encodeToBytes(codec, GOLDEN).subarray(0, 16));
+      b[16] = n;
+      b[17] = 0;
+      expectBadField(b, /stripes/);
+    }
+  });
+
+  it('the encoder refuses what the decoder would reject (caller misuse is a RangeError)', () => {
+    expect(() => encodeNak({ ...GOLDEN, need: [], heard: [] }, new Uint8Array(64))).toThrow(RangeError);
+    const many = new Array<number>(MAX_STRIPES + 1).fill(1);
+    expect(() => encodeNak({ ...GOLDEN, need: many, heard: many }, new Uint8Array(512))).toThrow(RangeError);
+    expect(() => encodeNak({ ...GOLDEN, heard: [1] }, new Uint8Array(64))).toThrow(RangeError);
   });
 
   it('the reserved byte is 0', () => {

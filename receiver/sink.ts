@@ -177,9 +177,18 @@ class PipeSink implements Sink {
   }
 
   async write(buf: Uint8Array): Promise<void> {
-    await Promise.race([writeStream(this.child.stdin!, buf, this.description), this.exit.then(() => {
-      throw new IoError(`${this.description} exited before the end of the image`);
-    })]);
+    try {
+      await Promise.race([
+        writeStream(this.child.stdin!, buf, this.description),
+        this.exit.then(() => {
+          throw new IoError(`${this.description} exited before the end of the image`);
+        }),
+      ]);
+    } catch (e) {
+      // If the command died, its exit status says more than a closed pipe does.
+      if (this.child.exitCode !== null || this.child.signalCode !== null) await this.exit;
+      throw e;
+    }
   }
 
   async finish(): Promise<void> {

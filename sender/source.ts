@@ -2,7 +2,7 @@
 // either of those through a --pipe command (udpcast's sender-side pipe, e.g. "gzip -c").
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createReadStream, promises as fsp, realpathSync, readFileSync } from 'node:fs';
+import { promises as fsp, realpathSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ChunkReader } from '../common/chunk-reader.js';
 import { IoError, oneLine } from '../common/errors.js';
@@ -119,15 +119,17 @@ export async function openSource(opts: { file: string | undefined; pipe: string 
     }
   }
   if (opts.pipe !== undefined) {
-    const input = fh !== undefined ? createReadStream('', { fd: fh.fd, autoClose: true }) : process.stdin;
     const child = spawn('/bin/sh', ['-c', opts.pipe], { stdio: ['pipe', 'pipe', 'inherit'] });
+    // The stream owns the FileHandle: a bare fd would be closed under it when the handle is collected.
+    const input = fh !== undefined ? fh.createReadStream() : process.stdin;
+    input.on('error', (e: Error) => child.stdin!.destroy(e));
     input.pipe(child.stdin!);
     child.stdin!.on('error', () => undefined); // the command may exit without reading it all; its exit code says
     return new StreamSource(child.stdout!, `--pipe "${opts.pipe}"`, child);
   }
   if (fh !== undefined) {
     if (size !== IMAGE_BYTES_UNKNOWN) return new FileSource(fh, size, opts.file!);
-    return new StreamSource(createReadStream('', { fd: fh.fd, autoClose: true }), opts.file!);
+    return new StreamSource(fh.createReadStream(), opts.file!);
   }
   return new StreamSource(process.stdin, 'stdin');
 }

@@ -404,6 +404,11 @@ async function main(): Promise<number> {
   return runs.every((r) => r.ok) ? 0 : 1;
 }
 
+// `… | head -1` closes stdout early; that is the reader's choice, not a failure.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+});
+
 main().then(
   (code) => {
     process.exitCode = code;

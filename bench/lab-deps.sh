@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# System tools the namespace lab needs (root only): iproute2 for netns/veth/bridge and
+# tc, nftables for injected loss. Installed from Debian's packages when missing; a
+# non-root run only says what is missing (the lab tests then skip with a clear line).
+set -euo pipefail
+need=()
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v tc >/dev/null 2>&1 || need+=(iproute2)
+command -v nft >/dev/null 2>&1 || need+=(nftables)
+command -v gzip >/dev/null 2>&1 || need+=(gzip)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" != 0 ]; then
+  echo "lab-deps: missing ${need[*]} (install as root: apt-get install ${need[*]}); root-only lab tests will be skipped" >&2
+  exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+echo "lab-deps: installed ${need[*]}"

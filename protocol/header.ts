@@ -65,11 +65,14 @@ export function view(bytes: Uint8Array): DataView {
 }
 
 export function encodeHeader(type: MessageType, sessionId: number, buf: Uint8Array): number {
-  const v = view(buf);
-  v.setUint16(OFF_MAGIC, MAGIC, false);
-  v.setUint8(OFF_VERSION, VERSION);
-  v.setUint8(OFF_TYPE, type);
-  v.setUint32(OFF_SESSION, sessionId >>> 0, false);
+  return encodeHeaderAt(view(buf), 0, type, sessionId);
+}
+
+export function encodeHeaderAt(v: DataView, off: number, type: MessageType, sessionId: number): number {
+  v.setUint16(off + OFF_MAGIC, MAGIC, false);
+  v.setUint8(off + OFF_VERSION, VERSION);
+  v.setUint8(off + OFF_TYPE, type);
+  v.setUint32(off + OFF_SESSION, sessionId >>> 0, false);
   return HEADER_SIZE;
 }
 

@@ -47,6 +47,7 @@ export class ReceiverDriver {
   private complete: { totalBytes: number; digest: Uint8Array } | undefined;
   private bytesQueued = 0;
   private timer: NodeJS.Timeout | undefined;
+  private timerAtMs: number | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private finished: ((o: ReceiverOutcome) => void) | undefined;
   private startedAtMs: number | undefined;
@@ -146,17 +147,21 @@ export class ReceiverDriver {
     }
     for (let ev = this.core.pollEvent(); ev !== undefined; ev = this.core.pollEvent()) this.onCoreEvent(ev);
     if (this.finished === undefined) return;
+    // The one timer, moved only when the core's deadline moves (most turns leave it as is).
     const t = this.core.pollTimeout();
+    if (t === this.timerAtMs) return;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    if (t !== undefined) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.core.handleTimeout(this.now());
-        this.turn();
-      }, Math.max(0, t - this.now()));
-    }
+    this.timerAtMs = t;
+    if (t !== undefined) this.timer = setTimeout(this.onTimer, Math.max(0, t - this.now()));
   }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerAtMs = undefined;
+    this.core.handleTimeout(this.now());
+    this.turn();
+  };
 
   private onCoreEvent(ev: ReceiverEvent): void {
     this.onEvent(ev, this.core);

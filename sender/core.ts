@@ -30,7 +30,7 @@ import {
   DATA_FLAG_PARITY,
   DATA_FLAG_REPAIR,
   DATA_HEADER_SIZE,
-  encodeDataHeader,
+  writeDataHeader,
 } from '../protocol/messages/data.js';
 import { DROP_ALL, DROP_SIZE, encodeDrop } from '../protocol/messages/drop.js';
 import { encodeEnd, END_SIZE } from '../protocol/messages/end.js';
@@ -176,6 +176,12 @@ const IP_UDP_OVERHEAD = 28;
 /** A receiver's kernel charges roughly this much per queued datagram beyond its payload (skb truesize). */
 const TRUESIZE_OVERHEAD = 768;
 const MAX_CONTROL_QUEUE = 4096;
+/**
+ * DATA headers are written into a ring, not allocated per datagram. A slot is reused
+ * after HEADER_RING more DATA: the driver never has that many sends in flight (it waits
+ * once 64 are queued in libuv, and sends at most 256 per turn).
+ */
+export const HEADER_RING = 4096;
 
 function seqDiff(a: number, b: number): number {
   return (a - b) | 0;
@@ -226,6 +232,9 @@ export class SenderCore {
   private readonly rateBytesPerMs: number;
   private readonly burstBytes: number;
   private doneOk: boolean | undefined;
+  private readonly headerRing = new Uint8Array(HEADER_RING * DATA_HEADER_SIZE);
+  private readonly headerRingView = new DataView(this.headerRing.buffer);
+  private headerRingNext = 0;
 
   constructor(
     private readonly cfg: Readonly<SenderConfig>,
@@ -820,8 +829,11 @@ export class SenderCore {
   }
 
   private dataTransmit(s: TxSlice, flags: number, stripe: number, blockNo: number, payload: Uint8Array): Transmit {
-    const header = new Uint8Array(DATA_HEADER_SIZE);
-    encodeDataHeader(
+    const off = this.headerRingNext * DATA_HEADER_SIZE;
+    this.headerRingNext = (this.headerRingNext + 1) % HEADER_RING;
+    writeDataHeader(
+      this.headerRingView,
+      off,
       {
         sessionId: this.cfg.sessionId,
         seq: this.nextSeq >>> 0,
@@ -831,8 +843,8 @@ export class SenderCore {
         stripe,
         blockNo,
       },
-      header,
     );
+    const header = this.headerRing.subarray(off, off + DATA_HEADER_SIZE);
     this.nextSeq = (this.nextSeq + 1) | 0;
     if (this.nextSeq === 0) this.nextSeq = 1;
     return { to: 'data', parts: [header, payload], bytes: DATA_HEADER_SIZE + payload.byteLength };

@@ -37,7 +37,13 @@ const SENDS_PER_TURN = 256;
 const MAX_SEND_QUEUE = 64;
 
 export class SenderDriver {
+  /** Control: bound to portbase+1 in the rendezvous group; hears the receivers. */
   private readonly socket: dgram.Socket;
+  /**
+   * Data: connected to the data group, so a send does no address lookup (dgram resolves
+   * the address of every unconnected send, on a nextTick) and takes no per-send callback.
+   */
+  private readonly dataSocket: dgram.Socket;
   private readonly core: SenderCore;
   private readonly hash = createHash('sha256');
   private timer: NodeJS.Timeout | undefined;
@@ -60,6 +66,7 @@ export class SenderDriver {
   ) {
     this.core = new SenderCore(cfg, this.now());
     this.socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    this.dataSocket = dgram.createSocket({ type: 'udp4' });
   }
 
   private now(): number {
@@ -80,6 +87,7 @@ export class SenderDriver {
       this.kick();
     });
     this.socket.on('error', (e) => this.fail(`socket: ${oneLine(e)}`));
+    this.dataSocket.on('error', (e) => this.fail(`data socket: ${oneLine(e)}`));
     this.kick();
     return done;
   }
@@ -123,11 +131,31 @@ export class SenderDriver {
     } catch (e) {
       throw new IoError(`cannot set up multicast on ${this.net.interfaceAddress ?? 'the default interface'}: ${oneLine(e)}`);
     }
+    const d = this.dataSocket;
+    await new Promise<void>((resolve, reject) => {
+      d.once('error', reject);
+      d.bind(0, this.net.interfaceAddress, () => {
+        d.connect(this.cfg.dataPort, this.cfg.dataGroup, () => {
+          d.off('error', reject);
+          resolve();
+        });
+      });
+    }).catch((e: unknown) => {
+      throw new IoError(`cannot open the data socket to ${this.cfg.dataGroup}:${this.cfg.dataPort}: ${oneLine(e)}`);
+    });
+    try {
+      if (this.net.interfaceAddress !== undefined) d.setMulticastInterface(this.net.interfaceAddress);
+      d.setMulticastTTL(this.net.ttl);
+      d.setMulticastLoopback(true);
+      d.setSendBufferSize(4 << 20);
+    } catch (e) {
+      throw new IoError(`cannot set up the data socket: ${oneLine(e)}`);
+    }
     this.log.info(
       {
         evt: 'socket.open',
         port: this.net.portbase + 1,
-        sndbuf: s.getSendBufferSize(),
+        sndbuf: d.getSendBufferSize(),
         rcvbuf: s.getRecvBufferSize(),
         interface: this.net.interfaceAddress,
       },
@@ -152,19 +180,19 @@ export class SenderDriver {
     while (!this.sendWaiting && sent < SENDS_PER_TURN) {
       const t = this.core.pollTransmit(now);
       if (t === undefined) break;
-      const port = t.to === 'data' ? this.cfg.dataPort : this.net.portbase + 1;
-      const addr = t.to === 'data' ? this.cfg.dataGroup : this.net.rdvGroup;
       sent++;
-      if (this.socket.getSendQueueCount() >= MAX_SEND_QUEUE) {
+      if (t.to === 'control') {
+        this.socket.send(t.parts as Uint8Array[], this.net.portbase + 1, this.net.rdvGroup, this.onSent);
+      } else if (this.dataSocket.getSendQueueCount() >= MAX_SEND_QUEUE) {
         // The kernel's buffer is full: wait until this one goes, then carry on.
         this.sendWaiting = true;
-        this.socket.send(t.parts as Uint8Array[], port, addr, (e) => {
+        this.dataSocket.send(t.parts as Uint8Array[], (e) => {
           this.sendWaiting = false;
           if (e) this.log.warn({ evt: 'send.error', err: oneLine(e) }, 'send failed');
           this.kick();
         });
       } else {
-        this.socket.send(t.parts as Uint8Array[], port, addr, this.onSent);
+        this.dataSocket.send(t.parts as Uint8Array[]);
       }
       if ((sent & 31) === 0) now = this.now();
     }
@@ -278,12 +306,12 @@ export class SenderDriver {
     if (this.timer !== undefined) clearTimeout(this.timer);
     const now = this.now();
     for (let t = this.core.pollTransmit(now); t !== undefined; t = this.core.pollTransmit(now)) {
-      const port = t.to === 'data' ? this.cfg.dataPort : this.net.portbase + 1;
-      const addr = t.to === 'data' ? this.cfg.dataGroup : this.net.rdvGroup;
-      await new Promise<void>((r) => this.socket.send(t.parts as Uint8Array[], port, addr, () => r()));
+      if (t.to === 'data') continue; // the transfer is over: only control matters now
+      await new Promise<void>((r) => this.socket.send(t.parts as Uint8Array[], this.net.portbase + 1, this.net.rdvGroup, () => r()));
     }
     await this.source.close().catch(() => undefined);
     await new Promise<void>((r) => this.socket.close(() => r()));
+    await new Promise<void>((r) => this.dataSocket.close(() => r()));
     const end = this.now();
     resolve({
       ok: ok && this.error === undefined,

@@ -13,7 +13,7 @@
 //  24    n payload         data: the block's bytes (short only for the slice's last block);
 //                          parity: blockBytes bytes
 
-import { encodeHeader, expectHeader, MessageType, view } from '../header.js';
+import { encodeHeaderAt, expectHeader, MessageType, view } from '../header.js';
 import { err, ok, type Result } from '../result.js';
 
 export const DATA_HEADER_SIZE = 24;
@@ -50,15 +50,21 @@ export interface Data extends DataHeader {
 }
 
 export function encodeDataHeader(msg: DataHeader, buf: Uint8Array, off = 0): number {
-  const b = buf.subarray(off, off + DATA_HEADER_SIZE);
-  encodeHeader(MessageType.Data, msg.sessionId, b);
-  const v = view(b);
-  v.setUint32(OFF_SEQ, msg.seq >>> 0, false);
-  v.setUint32(OFF_SLICE_NO, msg.sliceNo >>> 0, false);
-  v.setUint32(OFF_SLICE_BYTES, msg.sliceBytes >>> 0, false);
-  v.setUint8(OFF_FLAGS, msg.flags);
-  v.setUint8(OFF_STRIPE, msg.stripe);
-  v.setUint16(OFF_BLOCK_NO, msg.blockNo, false);
+  return writeDataHeader(view(buf), off, msg);
+}
+
+/**
+ * The hot path's encoder: writes at `off` through a DataView the caller keeps (the
+ * sender encodes into a preallocated ring of headers, one DataView over all of them).
+ */
+export function writeDataHeader(v: DataView, off: number, msg: DataHeader): number {
+  encodeHeaderAt(v, off, MessageType.Data, msg.sessionId);
+  v.setUint32(off + OFF_SEQ, msg.seq >>> 0, false);
+  v.setUint32(off + OFF_SLICE_NO, msg.sliceNo >>> 0, false);
+  v.setUint32(off + OFF_SLICE_BYTES, msg.sliceBytes >>> 0, false);
+  v.setUint8(off + OFF_FLAGS, msg.flags);
+  v.setUint8(off + OFF_STRIPE, msg.stripe);
+  v.setUint16(off + OFF_BLOCK_NO, msg.blockNo, false);
   return DATA_HEADER_SIZE;
 }
 

@@ -11,6 +11,12 @@ export interface ErasureCoder {
   /** Writes parity symbol `parityIndex` of the k data blocks into `out` (out.length === blockBytes). */
   encodeParity(data: readonly Uint8Array[], parityIndex: number, out: Uint8Array): void;
   /**
+   * Writes parity symbols `parityIndices[t]` into `outs[t]`, the same bytes as one encodeParity
+   * call per index. Optional: a native coder reads each data block once for all of them, so
+   * callers that want several symbols of one stripe should prefer it when present.
+   */
+  encodeParities?(data: readonly Uint8Array[], parityIndices: readonly number[], outs: readonly Uint8Array[]): void;
+  /**
    * Rebuilds missing data blocks. `data` has k entries; entries listed in `missing` are
    * outputs (preallocated, will be overwritten); the others are present. `parity` gives
    * exactly missing.length received parity symbols with their indices.

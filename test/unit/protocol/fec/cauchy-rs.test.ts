@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CauchyReedSolomon, cauchyCoefficient } from '../../../../protocol/fec/cauchy-rs.js';
 import type { ErasureCoder } from '../../../../protocol/fec/erasure-coder.js';
-import { gfInv, gfMul } from '../../../../protocol/fec/gf256.js';
+import { gfDiv, gfInv, gfMul } from '../../../../protocol/fec/gf256.js';
 import { mulberry32 } from '../../../helpers/prng.js';
 
 function randomBytes(rand: () => number, n: number): Uint8Array {
@@ -63,7 +63,7 @@ describe('CauchyReedSolomon', () => {
     expect(rs.maxParity(255)).toBe(1);
   });
 
-  it('encodes parity as sum_j gfInv((k + i) XOR j) * d_j', () => {
+  it("encodes parity as sum_j c'(i, j) * d_j with c'(i, j) = gfInv((k + i) XOR j) / gfInv(k XOR j)", () => {
     const rand = mulberry32(0xc0ef);
     const rs = new CauchyReedSolomon();
     const k = 9;
@@ -71,25 +71,57 @@ describe('CauchyReedSolomon', () => {
     for (const i of [0, 1, 100, 246]) {
       const expected = new Uint8Array(33);
       for (let j = 0; j < k; j++) {
-        expect(cauchyCoefficient(k, i, j)).toBe(gfInv((k + i) ^ j));
-        for (let b = 0; b < 33; b++) expected[b] ^= gfMul(gfInv((k + i) ^ j), data[j][b]);
+        const c = gfDiv(gfInv((k + i) ^ j), gfInv(k ^ j));
+        expect(cauchyCoefficient(k, i, j)).toBe(c);
+        for (let b = 0; b < 33; b++) expected[b] ^= gfMul(c, data[j][b]);
       }
       expect(encode(rs, data, i)).toEqual(expected);
+    }
+    // Independently computed (see the golden test): c'(100, 0..8) for k = 9.
+    expect(Array.from({ length: k }, (_, j) => cauchyCoefficient(k, 100, j))).toEqual([223, 29, 219, 59, 159, 255, 207, 115, 196]);
+  });
+
+  it('has parity 0 equal to the XOR of the data blocks, and only parity 0 with all coefficients 1', () => {
+    const rand = mulberry32(0x0c0);
+    const rs = new CauchyReedSolomon();
+    for (const k of [1, 2, 7, 32, 128, 255]) {
+      const blockBytes = 1 + (k % 37);
+      const data = Array.from({ length: k }, () => randomBytes(rand, blockBytes));
+      const xor = new Uint8Array(blockBytes);
+      for (const d of data) for (let b = 0; b < blockBytes; b++) xor[b] ^= d[b];
+      expect(encode(rs, data, 0)).toEqual(xor);
+      for (let j = 0; j < k; j++) expect(cauchyCoefficient(k, 0, j)).toBe(1);
+      for (let i = 1; i < 256 - k; i++) expect(cauchyCoefficient(k, i, 0)).not.toBe(1);
     }
   });
 
   it('golden bytes: k=3 blocks [1,2], [3,4], [5,6]', () => {
     // Pinned so a native coder or a refactor cannot drift from the wire format unnoticed.
-    // 7ef13c29 was cross-checked with an independent shift-and-add GF(256) script.
+    // 0700b3df was computed independently with a shift-and-add GF(2^8) script (Python):
+    //   def mul(a, b): r = 0; while b: (r ^= a if b & 1), a <<= 1, (a ^= 0x11D if a & 0x100), b >>= 1
+    //   inv(a) = the x in 1..255 with mul(a, x) == 1;  c'(i, j) = mul(inv((k + i) ^ j), k ^ j)
+    //   p_i[b] = XOR_j mul(c'(i, j), data[j][b])  ->  p0 = 07 00, p1 = b3 df
     const rs = new CauchyReedSolomon();
     const data = [Uint8Array.of(1, 2), Uint8Array.of(3, 4), Uint8Array.of(5, 6)];
     const p0 = encode(rs, data, 0);
     const p1 = encode(rs, data, 1);
-    const manual = (x: number): number[] =>
-      [0, 1].map((b) => gfMul(gfInv(x ^ 0), data[0][b]) ^ gfMul(gfInv(x ^ 1), data[1][b]) ^ gfMul(gfInv(x ^ 2), data[2][b]));
-    expect(Array.from(p0)).toEqual(manual(3));
-    expect(Array.from(p1)).toEqual(manual(4));
-    expect(Buffer.from(p0).toString('hex') + Buffer.from(p1).toString('hex')).toBe('7ef13c29');
+    const manual = (i: number): number[] =>
+      [0, 1].map((b) => data.reduce((acc, d, j) => acc ^ gfMul(gfDiv(gfInv((3 + i) ^ j), gfInv(3 ^ j)), d[b]), 0));
+    expect(Array.from(p0)).toEqual([1 ^ 3 ^ 5, 2 ^ 4 ^ 6]);
+    expect(Array.from(p0)).toEqual(manual(0));
+    expect(Array.from(p1)).toEqual(manual(1));
+    expect(Buffer.from(p0).toString('hex') + Buffer.from(p1).toString('hex')).toBe('0700b3df');
+  });
+
+  it('encodeParities writes the same bytes as one encodeParity per index', () => {
+    const rand = mulberry32(0xba7c4);
+    const rs = new CauchyReedSolomon();
+    const data = Array.from({ length: 12 }, () => randomBytes(rand, 101));
+    const indices = [0, 7, 3, 243];
+    const outs = indices.map(() => new Uint8Array(101));
+    rs.encodeParities(data, indices, outs);
+    indices.forEach((index, t) => expect(outs[t]).toEqual(encode(rs, data, index)));
+    expect(() => rs.encodeParities(data, [0, 1], [new Uint8Array(101)])).toThrow(RangeError);
   });
 
   it('rebuilds lost blocks for 300 seeded (k, m, blockBytes, loss) cases', () => {

@@ -1,0 +1,28 @@
+# The native Reed-Solomon addon (native/). Built by `npm install` (the "install" script runs
+# native/install.mjs, which runs node-gyp and falls back cleanly when there is no compiler).
+# Output: build/Release/rackcast_rs.node.
+{
+  "targets": [
+    {
+      "target_name": "rackcast_rs",
+      "sources": [
+        "native/addon.cc",
+        "native/engine.cc",
+        "native/gf256.cc",
+        "native/kernels.cc",
+        "native/kernel-scalar.cc",
+        "native/kernel-x86.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      # Baseline ISA only: the x86 kernels carry their own target attributes and are picked at
+      # run time, so the binary runs on any x86-64 and builds on other architectures.
+      "cflags_cc": ["-O3", "-Wall", "-Wextra", "-fvisibility=hidden"],
+      "xcode_settings": {
+        "OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17"],
+        "MACOSX_DEPLOYMENT_TARGET": "11.0"
+      },
+      "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["/std:c++17"] } }
+    }
+  ]
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# System tools the namespace lab needs (root only): iproute2 for netns/veth/bridge and
-# tc, nftables for injected loss. Installed from Debian's packages when missing; a
+# System tools the namespace lab and the tests need (root only): iproute2 for
+# netns/veth/bridge and tc, nftables for injected loss, and the pipeline's tools below. Installed from Debian's packages when missing; a
 # non-root run only says what is missing (the lab tests then skip with a clear line).
 set -euo pipefail
 need=()
@@ -8,6 +8,12 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v tc >/dev/null 2>&1 || need+=(iproute2)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v gzip >/dev/null 2>&1 || need+=(gzip)
+# The receiver pipeline's tests (test/*/pipeline*, cpio*): GNU cpio makes and checks the
+# archives, the lz4 CLI the LZ4 frames, mkfs.ext4 a file system to mount on a loop device.
+command -v cpio >/dev/null 2>&1 || need+=(cpio)
+command -v lz4 >/dev/null 2>&1 || need+=(lz4)
+command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
+command -v losetup >/dev/null 2>&1 || need+=(mount)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then
   echo "lab-deps: missing ${need[*]} (install as root: apt-get install ${need[*]}); root-only lab tests will be skipped" >&2

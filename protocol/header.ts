@@ -53,7 +53,9 @@ export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = {
 
 /** Capability bits exchanged in HELLO and JOIN, as udpcast does, so features can change without a version bump. */
 export const CAP_PARITY_REPAIR = 1 << 0;
-export const CAPS_SUPPORTED = CAP_PARITY_REPAIR;
+/** HELLO: no return channel (--async); receivers send nothing and fail on a slice they cannot rebuild. */
+export const CAP_ASYNC = 1 << 1;
+export const CAPS_SUPPORTED = CAP_PARITY_REPAIR | CAP_ASYNC;
 
 export interface Header {
   readonly type: MessageType;

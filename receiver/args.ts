@@ -1,10 +1,11 @@
 // udp-receiver's options: commander → parse → validate (STYLE 10). Kept apart from
 // cli.ts so tests can parse without starting a receiver.
 
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { UsageError } from '../common/errors.js';
 import { checkMulticast, resolveInterface } from '../common/net.js';
 import { parseIntIn, parseSeconds } from '../common/units.js';
+import type { DecompressMode } from './decompress.js';
 import type { ReceiverCoreOptions, ReceiverNetConfig } from './driver.js';
 
 export const DEFAULT_PORTBASE = 9000;
@@ -22,6 +23,10 @@ interface RawOptions {
   nokbd?: boolean;
   log?: string;
   json?: boolean;
+  unpack?: string;
+  decompress: DecompressMode;
+  sparse?: boolean;
+  force?: boolean;
 }
 
 export interface ReceiverArgs {
@@ -31,6 +36,11 @@ export interface ReceiverArgs {
   readonly pipe: string | undefined;
   readonly log: string | undefined;
   readonly json: boolean;
+  /** Extract the (decompressed) cpio archive into this directory. */
+  readonly unpack: string | undefined;
+  readonly decompress: DecompressMode;
+  readonly sparse: boolean;
+  readonly force: boolean;
 }
 
 export function program(): Command {
@@ -46,7 +56,15 @@ export function program(): Command {
     .option('--receive-timeout <s>', 'give up when the sender is silent for S seconds', '30')
     .option('--nokbd', 'accepted for udpcast compatibility (the receiver never reads the keyboard)')
     .option('--log <file>', 'write JSON logs (pino) to this file')
-    .option('--json', 'print a machine-readable report on stdout at the end (needs --file)')
+    .option('--json', 'print a machine-readable report on stdout at the end (needs --file or --unpack)')
+    .option('--unpack <dir>', 'extract the image, a cpio archive (newc, crc, odc), into DIR')
+    .addOption(
+      new Option('--decompress <format>', 'decompress the stream: auto (by its first bytes), gzip, lz4 or none')
+        .choices(['auto', 'gzip', 'lz4', 'none'])
+        .default('auto'),
+    )
+    .option('--sparse', 'leave all-zero blocks unwritten on a device (it must read as zeros) and in unpacked files')
+    .option('--force', 'write a block device even if it is mounted or in use')
     .helpOption('-h, --help', 'show this help')
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
@@ -57,9 +75,10 @@ export function parseReceiverArgs(argv: readonly string[]): ReceiverArgs {
   cmd.parse(argv as string[], { from: 'user' });
   if (cmd.args.length > 0) throw new UsageError(`unexpected argument: ${cmd.args[0]}`);
   const o = cmd.opts<RawOptions>();
-  if (o.json === true && o.file === undefined) {
-    throw new UsageError('--json needs --file: without it stdout carries the image');
+  if (o.json === true && o.file === undefined && o.unpack === undefined) {
+    throw new UsageError('--json needs --file or --unpack: without them stdout carries the image');
   }
+  if (o.unpack !== undefined && o.file !== undefined) throw new UsageError('--unpack and --file exclude each other');
   const receiveTimeoutMs = parseSeconds(o.receiveTimeout, '--receive-timeout');
   if (receiveTimeoutMs <= 0) throw new UsageError('--receive-timeout: must be > 0');
   return {
@@ -85,5 +104,9 @@ export function parseReceiverArgs(argv: readonly string[]): ReceiverArgs {
     pipe: o.pipe,
     log: o.log,
     json: o.json === true,
+    unpack: o.unpack,
+    decompress: o.decompress,
+    sparse: o.sparse === true,
+    force: o.force === true,
   };
 }

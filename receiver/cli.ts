@@ -6,11 +6,11 @@ import { EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, IoError, oneLine, UsageError
 import { makeLogger } from '../common/log.js';
 import { ProgressLine } from '../common/progress.js';
 import { formatBytes, formatRate } from '../common/units.js';
-import { CauchyReedSolomon } from '../protocol/fec/cauchy-rs.js';
+import { loadErasureCoder } from '../native/rs.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
 import { parseReceiverArgs, type ReceiverArgs } from './args.js';
 import { ReceiverDriver, type ReceiverOutcome } from './driver.js';
-import { openSink } from './sink.js';
+import { openSink, type SinkReport } from './sink.js';
 
 async function main(): Promise<number> {
   let args: ReceiverArgs;
@@ -26,9 +26,26 @@ async function main(): Promise<number> {
     return e instanceof UsageError ? EXIT_USAGE : EXIT_IO;
   }
   const log = makeLogger(args.log, 'receiver');
-  const sink = await openSink({ file: args.file, pipe: args.pipe });
+  const fec = loadErasureCoder();
+  if (fec.fallbackReason !== undefined) process.stderr.write(`udp-receiver: ${fec.fallbackReason}; FEC runs on the TypeScript coder\n`);
+  log.info({ evt: 'fec.coder', kind: fec.kind, fallback: fec.fallbackReason }, 'erasure coder');
+  const warnings: string[] = []; // bounded: the first few are kept for the summary line
+  let warningCount = 0;
+  const sink = await openSink({
+    file: args.file,
+    pipe: args.pipe,
+    unpack: args.unpack,
+    decompress: args.decompress,
+    sparse: args.sparse,
+    force: args.force,
+    warn: (message) => {
+      warningCount++;
+      if (warnings.length < 3) warnings.push(message);
+      log.warn({ evt: 'output.warning', detail: message }, message);
+    },
+  });
   const progress = new ProgressLine(process.stderr, process.stderr.isTTY === true);
-  const driver = new ReceiverDriver({ ...args.core, coder: new CauchyReedSolomon() }, args.net, sink, log);
+  const driver = new ReceiverDriver({ ...args.core, coder: fec.coder }, args.net, sink, log);
   const onSignal = (sig: string) => driver.abort(Reason.Interrupted, `receiver interrupted (${sig})`);
   process.once('SIGINT', () => onSignal('SIGINT'));
   process.once('SIGTERM', () => onSignal('SIGTERM'));
@@ -57,6 +74,8 @@ async function main(): Promise<number> {
     process.stderr.write(
       `udp-receiver: ${formatBytes(out.bytes)} in ${out.seconds.toFixed(2)} s (${formatRate(out.bytes, out.seconds * 1000)}), verified sha256 ${out.digest}\n`,
     );
+    for (const line of outputSummary(sink.report())) process.stderr.write(`udp-receiver: ${line}\n`);
+    if (warningCount > 0) process.stderr.write(`udp-receiver: ${warningCount} warning(s), e.g. ${warnings.join('; ')}\n`);
   } else {
     process.stderr.write(`udp-receiver: failed: ${out.detail || reasonName(out.reason)}\n`);
   }
@@ -76,11 +95,39 @@ async function main(): Promise<number> {
         cpuUserMs: usage.userCPUTime / 1000,
         cpuSystemMs: usage.systemCPUTime / 1000,
         maxRssKiB: usage.maxRSS,
+        output: sink.report(),
       }) + '\n',
     );
   }
   if (out.ok) return EXIT_OK;
   return out.ioError ? EXIT_IO : EXIT_FAILED;
+}
+
+/** One line per pipeline stage, after success. */
+function outputSummary(r: SinkReport): string[] {
+  const lines: string[] = [];
+  if (r.decompress !== undefined && r.decompress.format !== 'none') {
+    lines.push(`${r.decompress.format}: ${formatBytes(r.decompress.inBytes)} decompressed to ${formatBytes(r.decompress.outBytes)}`);
+  }
+  if (r.disk !== undefined) {
+    const d = r.disk;
+    const holes = d.holeBytes > 0 ? ` (${formatBytes(d.holeBytes)} of zeros left as holes)` : '';
+    const written = d.bytes - d.holeBytes;
+    lines.push(
+      `wrote ${formatBytes(d.bytes)} to ${d.path}${holes} in ${d.seconds.toFixed(2)} s; ` +
+        `disk busy ${d.busySeconds.toFixed(2)} s (${formatRate(written, d.busySeconds * 1000)}, fsync ${d.fsyncSeconds.toFixed(2)} s)`,
+    );
+  }
+  if (r.unpack !== undefined) {
+    const u = r.unpack;
+    const skipped = u.skipped > 0 ? `, ${u.skipped} skipped` : '';
+    lines.push(
+      `unpacked ${u.entries} entries (${u.format ?? '-'}) into ${u.dir} in ${u.seconds.toFixed(2)} s: ${u.files} files, ` +
+        `${u.directories} directories, ${u.symlinks} symlinks, ${u.hardLinks} hard links, ${u.devices} devices, ${u.fifos} fifos${skipped}; ` +
+        `${formatBytes(u.dataBytes)} of data (${formatRate(u.dataBytes, u.seconds * 1000)})`,
+    );
+  }
+  return lines;
 }
 
 main().then(

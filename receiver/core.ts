@@ -24,7 +24,7 @@ import {
   totalSlices,
   type Geometry,
 } from '../protocol/geometry.js';
-import { CAP_PARITY_REPAIR, MessageType, u32ToIpv4 } from '../protocol/header.js';
+import { CAP_ASYNC, CAP_PARITY_REPAIR, MessageType, u32ToIpv4 } from '../protocol/header.js';
 import { DATA_FLAG_LAST, DATA_FLAG_PARITY, DATA_FLAG_REPAIR, type Data } from '../protocol/messages/data.js';
 import { DROP_ALL, type Drop } from '../protocol/messages/drop.js';
 import { DIGEST_BYTES, type End } from '../protocol/messages/end.js';
@@ -148,6 +148,13 @@ interface RxSlice {
   nakRand: number;
 }
 
+/**
+ * --async: a slice is given up only once DATA from two slices later has arrived (the data
+ * socket is FIFO, so its own packets are behind us) or the data socket has been quiet
+ * this long (the tail of the image, when END came first on the control socket).
+ */
+const ASYNC_DRAIN_MS = 300;
+
 function seqDiff(a: number, b: number): number {
   return (a - b) | 0;
 }
@@ -172,6 +179,10 @@ export class ReceiverCore {
   private senderAddress = '';
   private geo: Geometry | undefined;
   private retainSlices = 0;
+  /** Our JOIN was answered (always true with --async, where nobody joins). */
+  private accepted = false;
+  /** The sender said --async: we send nothing, and a slice we cannot rebuild fails us. */
+  private async = false;
   private windowPackets = 64;
   private readonly out: Uint8Array[] = []; // bounded: a handful per input
   private readonly events: ReceiverEvent[] = []; // drained by the driver every turn
@@ -180,6 +191,9 @@ export class ReceiverCore {
   private written = 0; // slices the sink took
   private bytesWritten = 0;
   private frontier = 0; // slices below this are due
+  /** Highest slice seen in DATA, and when DATA last arrived: --async decides loss from these. */
+  private dataSliceMax = -1;
+  private lastDataAtMs = 0;
   private seenSeq = 0;
   private statusSeq = 0; // seenSeq at our last STATUS
   private statusDelivered = 0;
@@ -257,6 +271,7 @@ export class ReceiverCore {
       default: {
         let t = this.lastSenderAtMs + this.cfg.receiveTimeoutMs;
         t = Math.min(t, this.state === 'joining' ? this.nextJoinAtMs : this.nextStatusAtMs);
+        if (this.state === 'receiving' && !this.accepted) t = Math.min(t, this.nextJoinAtMs);
         if (this.state === 'joining' || this.state === 'accepted') {
           if (this.cfg.startTimeoutMs !== undefined) t = Math.min(t, this.startedAtMs + this.cfg.startTimeoutMs);
         }
@@ -296,8 +311,9 @@ export class ReceiverCore {
       case MessageType.Hello:
         return;
       case MessageType.Accept:
-        if (m.msg.receiverId === this.cfg.receiverId && this.state === 'joining') {
-          this.state = 'accepted';
+        if (m.msg.receiverId === this.cfg.receiverId && !this.accepted) {
+          this.accepted = true;
+          if (this.state === 'joining') this.state = 'accepted';
           this.nextStatusAtMs = now + this.cfg.statusIntervalMs;
           this.events.push({ kind: 'accepted' });
         }
@@ -305,7 +321,7 @@ export class ReceiverCore {
       case MessageType.Start:
         // DATA may overtake START: the window it carries counts whenever it arrives.
         this.windowPackets = m.msg.windowPackets;
-        if (this.state === 'accepted') this.begin(m.msg.windowPackets);
+        if (this.state === 'accepted' || this.state === 'joining') this.begin(m.msg.windowPackets);
         return;
       case MessageType.Data:
         return this.onData(m.msg, now);
@@ -341,11 +357,26 @@ export class ReceiverCore {
       dataPort: hello.dataPort,
       imageBytes: hello.imageBytes,
     });
+    if ((hello.caps & CAP_ASYNC) !== 0) {
+      // No return channel: no JOIN, no ACCEPT; listen from here on.
+      this.async = true;
+      this.accepted = true;
+      this.nextStatusAtMs = Infinity;
+      this.events.push({ kind: 'accepted' });
+      this.begin(this.windowPackets);
+      return;
+    }
     this.state = 'joining';
     this.nextJoinAtMs = now;
   }
 
+  /**
+   * The transfer has begun. From 'joining' too: our ACCEPT may be lost while the sender
+   * counted us, so we take the data and keep repeating JOIN until the ACCEPT comes (or a
+   * DROP says we were too late).
+   */
   private begin(windowPackets: number): void {
+    if (this.state === 'joining') this.nextStatusAtMs = this.nextJoinAtMs;
     this.state = 'receiving';
     this.windowPackets = windowPackets;
     this.events.push({ kind: 'started', windowPackets });
@@ -353,12 +384,14 @@ export class ReceiverCore {
 
   private onData(d: Data, now: number): void {
     const g = this.geo!;
-    if (this.state === 'accepted') this.begin(this.windowPackets);
+    if (this.state === 'accepted' || this.state === 'joining') this.begin(this.windowPackets);
     if (this.state !== 'receiving') return; // verifying/reporting: we have it all
     const c = checkDataAgainstSession(g, d);
     if (!c.ok) return this.countDrop(c.code);
     if (this.end !== undefined && d.sliceNo >= this.end.totalSlices) return this.countDrop('ERR_BAD_FIELD');
     if (seqDiff(d.seq, this.seenSeq) > 0) this.seenSeq = d.seq;
+    if (d.sliceNo > this.dataSliceMax) this.dataSliceMax = d.sliceNo;
+    this.lastDataAtMs = now;
     if ((d.flags & DATA_FLAG_REPAIR) === 0) {
       const f = (d.flags & DATA_FLAG_LAST) !== 0 ? d.sliceNo + 1 : d.sliceNo;
       if (f > this.frontier) this.frontier = f;
@@ -584,16 +617,17 @@ export class ReceiverCore {
   }
 
   private onReqack(r: Reqack, now: number): void {
-    if (this.state === 'accepted') this.begin(this.windowPackets);
+    if (this.state === 'accepted' || this.state === 'joining') this.begin(this.windowPackets);
     if (r.needSlices > this.frontier) this.frontier = r.needSlices;
     this.markDue(now);
+    // Only receivers holding the window back answer; one that has everything is not.
     const behind = this.delivered < r.needSlices || seqDiff(this.seenSeq, r.needSeq) < 0;
-    if (behind || this.state === 'verifying') this.sendStatus(STATUS_FLAG_REPLY, now);
+    if (behind && this.state === 'receiving') this.sendStatus(STATUS_FLAG_REPLY, now);
   }
 
   private onEnd(e: End, now: number): void {
     const g = this.geo!;
-    if (this.state === 'accepted') this.begin(this.windowPackets);
+    if (this.state === 'accepted' || this.state === 'joining') this.begin(this.windowPackets);
     if (this.end === undefined) {
       const sizeKnown = g.imageBytes !== IMAGE_BYTES_UNKNOWN;
       if ((sizeKnown && e.totalBytes !== g.imageBytes) || e.totalSlices !== totalSlices(g, e.totalBytes)) {
@@ -610,6 +644,8 @@ export class ReceiverCore {
     // Every copy of END (it repeats) re-checks: we may have joined late, after the first.
     this.markDue(now);
     this.checkComplete(now);
+    // Each END is a round of the sender's --retries-until-drop: answer it, with progress
+    // while receiving, and as a sign of life while verifying.
     if (this.state === 'receiving' || this.state === 'verifying') this.sendStatus(STATUS_FLAG_REPLY, now);
   }
 
@@ -624,6 +660,10 @@ export class ReceiverCore {
   private onVerified(v: ReceiverInput & { kind: 'verified' }, now: number): void {
     if (this.state !== 'verifying') return;
     this.result = { ok: v.ok, reason: v.ok ? Reason.None : v.reason, detail: v.detail };
+    if (this.async) {
+      this.finishReport(); // nobody to report to
+      return;
+    }
     this.report = new Uint8Array(
       reportLength({
         sessionId: this.sessionId,
@@ -660,7 +700,7 @@ export class ReceiverCore {
   /** Gives up: tells the sender (LEAVE) and ends. Nothing already delivered is taken back; the driver discards it. */
   private fail(reason: Reason, detail: string, _now: number): void {
     if (this.state === 'done') return;
-    if (this.state !== 'listening') {
+    if (this.state !== 'listening' && !this.async) {
       const msg = { sessionId: this.sessionId, receiverId: this.cfg.receiverId, reason, detail };
       const buf = new Uint8Array(leaveLength(msg));
       encodeLeave(msg, buf);
@@ -707,7 +747,7 @@ export class ReceiverCore {
     ) {
       return this.fail(Reason.StartTimeout, 'transfer did not start before --start-timeout', now);
     }
-    if (this.state === 'joining' && now >= this.nextJoinAtMs) {
+    if ((this.state === 'joining' || (this.state === 'receiving' && !this.accepted)) && now >= this.nextJoinAtMs) {
       const buf = new Uint8Array(JOIN_SIZE);
       encodeJoin(
         {
@@ -736,6 +776,22 @@ export class ReceiverCore {
           s.nakAtMs = t;
           continue;
         }
+        if (this.async && this.dataSliceMax < s.sliceNo + 2 && now < this.lastDataAtMs + ASYNC_DRAIN_MS) {
+          // END (control socket) can overtake data still queued on the data socket: wait
+          // until data two slices on has arrived, or the data socket has been quiet a while.
+          s.nakAtMs = this.lastDataAtMs + ASYNC_DRAIN_MS;
+          continue;
+        }
+        if (this.async) {
+          // Its first pass is over and no repair can come: fail now, naming what is missing.
+          const st = s.stripes.findIndex((x) => x.have < x.k);
+          const x = s.stripes[st];
+          return this.fail(
+            Reason.Unrecoverable,
+            `slice ${s.sliceNo} cannot be rebuilt: stripe ${st} has ${x.have} of ${x.k} symbols (--async, no repair)`,
+            now,
+          );
+        }
         this.sendNak(s);
         this.scheduleNak(s, now + this.cfg.repairWaitMs);
       }
@@ -757,6 +813,7 @@ export class ReceiverCore {
   }
 
   private sendStatus(flags: number, now: number): void {
+    if (this.async) return;
     const buf = new Uint8Array(STATUS_SIZE);
     const complete = this.state === 'verifying' || this.state === 'reporting';
     encodeStatus(

@@ -1,12 +1,30 @@
 // Where the image goes: a regular file (written under a temporary name, renamed only
-// after verification), a block or character device (written in place), stdout, and any
-// of those behind a --pipe command (udpcast's receiver-side pipe, e.g. "gzip -dc").
+// after verification), a block or character device (written in place), stdout, a cpio
+// unpacker (--unpack DIR), any of those behind a --pipe command (udpcast's receiver-side
+// pipe, e.g. "gzip -dc"), and a decompressor in front of it all (--decompress, by default
+// chosen by the stream's first bytes).
+//
+//   network ─► driver (sha256 of the bytes as sent) ─► [gunzip | lz4] ─► [--pipe CMD] ─► disk writer | stdout | cpio unpacker
+//
+// Back-pressure: the driver awaits each write() before it tells the core the slice is
+// written, and the core delivers at most maxQueuedSlices unwritten slices. Every stage
+// resolves write() only once its input is consumed and what it made of it has been
+// written by the next stage (or sits in that stage's fixed buffers), so the whole
+// pipeline holds a bounded amount whatever the image size.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { promises as fsp, constants as fsc } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { IoError, oneLine } from '../common/errors.js';
+import { UnpackSink, type UnpackReport } from './cpio/unpack.js';
+import { wrapDecompress, type DecompressMode, type DecompressReport } from './decompress.js';
+import { DiskSink, type DiskReport } from './disk.js';
+
+/** What the pipeline's stages did, for the CLI's summary and --json. */
+export interface SinkReport {
+  readonly decompress?: DecompressReport;
+  readonly disk?: DiskReport;
+  readonly unpack?: UnpackReport;
+}
 
 export interface Sink {
   readonly description: string;
@@ -18,103 +36,7 @@ export interface Sink {
   commit(): Promise<void>;
   /** Failed: remove what could look like a complete image. Never throws. */
   discard(): Promise<void>;
-}
-
-/** A regular file: written as `.NAME.rackcast-PID.part` beside it, renamed after verification. */
-class TempFileSink implements Sink {
-  private pos = 0;
-  private closed = false;
-  constructor(
-    private readonly fh: fsp.FileHandle,
-    private readonly tempPath: string,
-    private readonly finalPath: string,
-  ) {}
-
-  get description(): string {
-    return this.finalPath;
-  }
-
-  async write(buf: Uint8Array): Promise<void> {
-    try {
-      let off = 0;
-      while (off < buf.byteLength) {
-        const r = await this.fh.write(buf, off, buf.byteLength - off, this.pos);
-        off += r.bytesWritten;
-        this.pos += r.bytesWritten;
-      }
-    } catch (e) {
-      throw new IoError(`write ${this.finalPath}: ${oneLine(e)}`);
-    }
-  }
-
-  async finish(): Promise<void> {
-    try {
-      await this.fh.sync();
-      this.closed = true;
-      await this.fh.close();
-    } catch (e) {
-      throw new IoError(`flush ${this.finalPath}: ${oneLine(e)}`);
-    }
-  }
-
-  async commit(): Promise<void> {
-    try {
-      await fsp.rename(this.tempPath, this.finalPath);
-      // The rename itself must survive a crash: sync the directory entry too.
-      const dir = await fsp.open(dirname(this.finalPath), fsc.O_RDONLY);
-      await dir.sync().finally(() => dir.close());
-    } catch (e) {
-      throw new IoError(`rename to ${this.finalPath}: ${oneLine(e)}`);
-    }
-  }
-
-  async discard(): Promise<void> {
-    if (!this.closed) await this.fh.close().catch(() => undefined);
-    this.closed = true;
-    await fsp.unlink(this.tempPath).catch(() => undefined);
-  }
-}
-
-/** A device (or an existing non-regular file such as /dev/null): written in place; nothing to rename. */
-class DeviceSink implements Sink {
-  private pos = 0;
-  private closed = false;
-  constructor(
-    private readonly fh: fsp.FileHandle,
-    readonly description: string,
-    private readonly seekable: boolean,
-  ) {}
-
-  async write(buf: Uint8Array): Promise<void> {
-    try {
-      let off = 0;
-      while (off < buf.byteLength) {
-        const r = await this.fh.write(buf, off, buf.byteLength - off, this.seekable ? this.pos : null);
-        off += r.bytesWritten;
-        this.pos += r.bytesWritten;
-      }
-    } catch (e) {
-      throw new IoError(`write ${this.description}: ${oneLine(e)}`);
-    }
-  }
-
-  async finish(): Promise<void> {
-    try {
-      if (this.seekable) await this.fh.sync();
-      this.closed = true;
-      await this.fh.close();
-    } catch (e) {
-      throw new IoError(`flush ${this.description}: ${oneLine(e)}`);
-    }
-  }
-
-  async commit(): Promise<void> {}
-
-  async discard(): Promise<void> {
-    // A device cannot be un-written; the exit code and the sender's table say it failed.
-    if (!this.closed) await this.fh.close().catch(() => undefined);
-    this.closed = true;
-  }
+  report(): SinkReport;
 }
 
 /** Writes to a stream (stdout, a pipe command's stdin), honouring its back-pressure. */
@@ -146,12 +68,18 @@ class StdoutSink implements Sink {
   }
   async commit(): Promise<void> {}
   async discard(): Promise<void> {}
+  report(): SinkReport {
+    return {};
+  }
 }
 
 /** The stream goes through `sh -c CMD`; the command's output goes to the inner sink. */
 class PipeSink implements Sink {
   private readonly exit: Promise<void>;
   private readonly copied: Promise<void>;
+  /** The pending write's reject, for a command that exits while it waits. */
+  private onExit: ((e: unknown) => void) | undefined;
+  private exited = false;
   readonly description: string;
 
   constructor(
@@ -167,34 +95,55 @@ class PipeSink implements Sink {
         else reject(new IoError(`${this.description} failed (${signal ?? `exit ${code}`})`));
       });
     });
-    this.exit.catch(() => undefined);
+    // One handler for the whole run, not a reaction per write (those would pile up).
+    this.exit.then(
+      () => {
+        this.exited = true;
+        this.onExit?.(new IoError(`${this.description} exited before the end of the image`));
+      },
+      (e: unknown) => {
+        this.exited = true;
+        this.onExit?.(e);
+      },
+    );
     child.stdin!.on('error', () => undefined); // a command that exits early: its exit code tells
     // Copy the command's output to the inner sink, one chunk at a time.
     this.copied = (async () => {
       for await (const chunk of child.stdout!) await inner.write(chunk as Buffer);
     })();
-    this.copied.catch(() => child.kill('SIGTERM'));
+    this.copied.catch((e: unknown) => {
+      this.copyError = e;
+      child.kill('SIGTERM');
+    });
   }
+
+  /** The inner sink's failure says more than the command's death it caused. */
+  private copyError: unknown;
 
   async write(buf: Uint8Array): Promise<void> {
     try {
-      await Promise.race([
-        writeStream(this.child.stdin!, buf, this.description),
-        this.exit.then(() => {
-          throw new IoError(`${this.description} exited before the end of the image`);
-        }),
-      ]);
+      await new Promise<void>((resolve, reject) => {
+        if (this.exited) {
+          reject(new IoError(`${this.description} exited before the end of the image`));
+          return;
+        }
+        this.onExit = reject;
+        writeStream(this.child.stdin!, buf, this.description).then(resolve, reject);
+      });
     } catch (e) {
       // If the command died, its exit status says more than a closed pipe does.
-      if (this.child.exitCode !== null || this.child.signalCode !== null) await this.exit;
-      throw e;
+      if (this.child.exitCode !== null || this.child.signalCode !== null) await this.exit.catch((x: unknown) => (e = x));
+      throw this.copyError ?? e;
+    } finally {
+      this.onExit = undefined;
     }
   }
 
   async finish(): Promise<void> {
     this.child.stdin!.end();
-    await this.exit;
-    await this.copied;
+    const [exit, copied] = await Promise.allSettled([this.exit, this.copied]);
+    if (copied.status === 'rejected') throw copied.reason;
+    if (exit.status === 'rejected') throw exit.reason;
     await this.inner.finish();
   }
 
@@ -207,33 +156,53 @@ class PipeSink implements Sink {
     await this.copied.catch(() => undefined);
     await this.inner.discard();
   }
-}
 
-async function openTarget(path: string | undefined): Promise<Sink> {
-  if (path === undefined) return new StdoutSink();
-  let st;
-  try {
-    st = await fsp.stat(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new IoError(`cannot write ${path}: ${oneLine(e)}`);
-  }
-  try {
-    if (st?.isDirectory()) throw new Error('is a directory');
-    if (st !== undefined && !st.isFile()) {
-      const fh = await fsp.open(path, st.isBlockDevice() ? 'r+' : 'w');
-      return new DeviceSink(fh, path, st.isBlockDevice());
-    }
-    const temp = join(dirname(path), `.${basename(path)}.rackcast-${process.pid}.part`);
-    const fh = await fsp.open(temp, 'w', 0o644);
-    return new TempFileSink(fh, temp, path);
-  } catch (e) {
-    throw new IoError(`cannot write ${path}: ${oneLine(e)}`);
+  report(): SinkReport {
+    return this.inner.report();
   }
 }
 
-export async function openSink(opts: { file: string | undefined; pipe: string | undefined }): Promise<Sink> {
-  const target = await openTarget(opts.file);
-  if (opts.pipe === undefined) return target;
-  const child = spawn('/bin/sh', ['-c', opts.pipe], { stdio: ['pipe', 'pipe', 'inherit'] });
-  return new PipeSink(child, target, opts.pipe);
+export interface SinkOptions {
+  /** A file or device; undefined: stdout (unless unpack). */
+  readonly file: string | undefined;
+  readonly pipe: string | undefined;
+  /** Extract a cpio archive into this directory. */
+  readonly unpack?: string;
+  readonly decompress?: DecompressMode;
+  /** Holes for all-zero blocks on a device / in unpacked files (a new regular --file always gets them). */
+  readonly sparse?: boolean;
+  /** Write a block device even when it is mounted or in use. */
+  readonly force?: boolean;
+  /** Unpack: set owners and make device nodes (default: running as root). */
+  readonly asRoot?: boolean;
+  readonly warn?: (message: string) => void;
+}
+
+/**
+ * `auto` decompresses by magic bytes, except where the user asked for the bytes as sent:
+ * behind --pipe (the command decides) or into a --file named *.gz, *.tgz or *.lz4.
+ */
+export function effectiveDecompress(opts: Pick<SinkOptions, 'file' | 'pipe' | 'unpack' | 'decompress'>): DecompressMode {
+  const mode = opts.decompress ?? 'auto';
+  if (mode !== 'auto') return mode;
+  if (opts.pipe !== undefined) return 'none';
+  if (opts.unpack === undefined && opts.file !== undefined && /\.(gz|tgz|lz4)$/i.test(opts.file)) return 'none';
+  return 'auto';
+}
+
+export async function openSink(opts: SinkOptions): Promise<Sink> {
+  const asRoot = opts.asRoot ?? process.geteuid?.() === 0;
+  let target: Sink;
+  if (opts.unpack !== undefined) {
+    target = await UnpackSink.open({ dir: opts.unpack, sparse: opts.sparse === true, asRoot, warn: opts.warn });
+  } else if (opts.file !== undefined) {
+    target = await DiskSink.open({ path: opts.file, sparse: opts.sparse === true, force: opts.force === true });
+  } else {
+    target = new StdoutSink();
+  }
+  if (opts.pipe !== undefined) {
+    const child = spawn('/bin/sh', ['-c', opts.pipe], { stdio: ['pipe', 'pipe', 'inherit'] });
+    target = new PipeSink(child, target, opts.pipe);
+  }
+  return wrapDecompress(target, effectiveDecompress(opts));
 }

@@ -6,9 +6,11 @@ import { UsageError } from '../common/errors.js';
 import { checkMulticast, resolveInterface } from '../common/net.js';
 import { parseBitrate, parseIntIn, parseSeconds } from '../common/units.js';
 import { DATA_HEADER_SIZE } from '../protocol/messages/data.js';
-import { MAX_BLOCK_BYTES, MIN_BLOCK_BYTES } from '../protocol/messages/hello.js';
-import type { SenderConfig } from './core.js';
+import { MAX_BLOCK_BYTES, MAX_SLICE_BLOCKS, MAX_STRIPES, MIN_BLOCK_BYTES } from '../protocol/messages/hello.js';
+import type { CompressFormat } from './compress.js';
+import { MAX_STRIPE_BLOCKS, type SenderConfig } from './core.js';
 import type { SenderNetConfig } from './driver.js';
+import type { PackFormat } from './pack.js';
 
 export const DEFAULT_PORTBASE = 9000;
 export const DEFAULT_DATA_GROUP = '239.192.67.1';
@@ -32,8 +34,14 @@ interface RawOptions {
   kbd: boolean;
   retriesUntilDrop: string;
   maxBitrate?: string;
+  fec?: string;
+  async?: boolean;
   log?: string;
   json?: boolean;
+  compress?: CompressFormat;
+  compressLevel?: string;
+  pack?: string;
+  packFormat: PackFormat;
 }
 
 export interface SenderArgs {
@@ -44,6 +52,10 @@ export interface SenderArgs {
   readonly keyboard: boolean;
   readonly log: string | undefined;
   readonly json: boolean;
+  /** Compress the image on the fly (the size becomes unknown to the receivers). */
+  readonly compress: { readonly format: CompressFormat; readonly level?: number } | undefined;
+  /** Send a cpio archive of this directory, made on the fly. */
+  readonly pack: { readonly dir: string; readonly format: PackFormat } | undefined;
 }
 
 export function program(): Command {
@@ -64,8 +76,14 @@ export function program(): Command {
     .option('--nokbd', 'do not wait for Enter on the terminal to start')
     .option('--retries-until-drop <n>', 'drop a receiver after N unanswered rounds (25 ms apart)', '200')
     .option('--max-bitrate <rate>', 'pace the data, e.g. 600m for 600 Mbit/s')
+    .option('--fec <SxR/Z>', 'forward error correction: S stripes of Z blocks per slice, R parity blocks each sent ahead (e.g. 8x4/32)')
+    .option('--async', 'no return channel: receivers send nothing (needs --fec and --max-bitrate)')
     .option('--log <file>', 'write JSON logs (pino) to this file')
     .option('--json', 'print a machine-readable report on stdout at the end')
+    .addOption(new Option('--compress <format>', 'compress the image on the fly: gzip or lz4').choices(['gzip', 'lz4']))
+    .option('--compress-level <n>', 'with --compress gzip: 1 (fast) .. 9 (small), default 6')
+    .option('--pack <dir>', 'send a cpio archive of DIR, as `cd DIR && find . -xdev | cpio -o` would make it')
+    .addOption(new Option('--pack-format <format>', 'cpio format for --pack').choices(['crc', 'newc']).default('crc'))
     .helpOption('-h, --help', 'show this help')
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
@@ -79,17 +97,29 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
   const portbase = parseIntIn(o.portbase, '--portbase', 1, 65534);
   const blockBytes =
     o.blocksize === undefined ? DEFAULT_BLOCK_BYTES : parseIntIn(o.blocksize, '--blocksize', MIN_BLOCK_BYTES, MAX_BLOCK_BYTES);
-  const sliceBlocks = parseIntIn(o.sliceBlocks, '--slice-blocks', 1, 255);
+  const fec = o.fec === undefined ? undefined : parseFec(o.fec);
+  const sliceBlocks =
+    fec === undefined ? parseIntIn(o.sliceBlocks, '--slice-blocks', 1, MAX_STRIPE_BLOCKS) : fec.stripes * fec.stripeBlocks;
+  const async = o.async === true;
+  if (async && (fec === undefined || fec.redundancy === 0)) {
+    throw new UsageError('--async needs --fec with redundancy (e.g. --fec 8x4/32): receivers cannot ask for repairs');
+  }
+  if (async && o.maxBitrate === undefined) {
+    throw new UsageError('--async needs --max-bitrate: without feedback nothing else keeps the sender from overrunning the receivers');
+  }
   const minReceivers = o.minReceivers === undefined ? 0 : parseIntIn(o.minReceivers, '--min-receivers', 1, 65535);
   const minWaitMs = o.minWait === undefined ? 0 : parseSeconds(o.minWait, '--min-wait');
   const maxWaitMs = o.maxWait === undefined ? undefined : parseSeconds(o.maxWait, '--max-wait');
   const dataGroup = checkMulticast(o.mcastDataAddress, '--mcast-data-address');
   const rdvGroup = checkMulticast(o.mcastRdvAddress, '--mcast-rdv-address');
   // The data source is stdin unless --file: then Enter cannot be read from it.
-  const keyboard = o.kbd !== false && stdinIsTty && o.file !== undefined;
-  if (!keyboard && minReceivers === 0 && maxWaitMs === undefined) {
+  if (o.pack !== undefined && o.file !== undefined) throw new UsageError('--pack and --file exclude each other');
+  if (o.compressLevel !== undefined && o.compress !== 'gzip') throw new UsageError('--compress-level needs --compress gzip');
+  const compressLevel = o.compressLevel === undefined ? undefined : parseIntIn(o.compressLevel, '--compress-level', 1, 9);
+  const keyboard = o.kbd !== false && stdinIsTty && (o.file !== undefined || o.pack !== undefined);
+  if (!async && !keyboard && minReceivers === 0 && maxWaitMs === undefined) {
     throw new UsageError(
-      o.kbd === false || o.file === undefined
+      o.kbd === false || (o.file === undefined && o.pack === undefined)
         ? 'nothing would start the transfer: give --min-receivers N or --max-wait S'
         : 'stdin is not a terminal, so Enter cannot start the transfer: give --min-receivers N or --max-wait S',
     );
@@ -98,10 +128,13 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
     core: {
       blockBytes,
       sliceBlocks,
-      stripes: 1,
+      stripes: fec?.stripes ?? 1,
+      redundancy: fec?.redundancy ?? 0,
+      async,
       dataGroup,
       dataPort: portbase,
-      retainSlices: 64,
+      // About 16 MiB held for repair, whatever the slice size (and the receivers hold as much).
+      retainSlices: Math.max(8, Math.min(256, Math.floor((16 << 20) / (sliceBlocks * blockBytes)))),
       minReceivers,
       minWaitMs,
       maxWaitMs,
@@ -126,6 +159,27 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
     keyboard,
     log: o.log,
     json: o.json === true,
+    compress: o.compress === undefined ? undefined : { format: o.compress, level: compressLevel },
+    pack: o.pack === undefined ? undefined : { dir: o.pack, format: o.packFormat },
   };
 }
 
+/** udpcast's --fec <stripes>x<redundancy>/<stripesize>, e.g. 8x4/32. */
+export function parseFec(text: string): { stripes: number; redundancy: number; stripeBlocks: number } {
+  const m = /^(\d+)x(\d+)\/(\d+)$/.exec(text.trim());
+  if (m === null) throw new UsageError(`--fec: expected <stripes>x<redundancy>/<stripesize>, e.g. 8x4/32, got "${text}"`);
+  const stripes = Number(m[1]);
+  const redundancy = Number(m[2]);
+  const stripeBlocks = Number(m[3]);
+  if (stripes < 1 || stripes > MAX_STRIPES) throw new UsageError(`--fec: stripes must be 1..${MAX_STRIPES}, got ${stripes}`);
+  if (stripeBlocks < 1 || stripeBlocks > MAX_STRIPE_BLOCKS) {
+    throw new UsageError(`--fec: stripesize must be 1..${MAX_STRIPE_BLOCKS} (room for fresh parity), got ${stripeBlocks}`);
+  }
+  if (stripeBlocks + redundancy > 255) {
+    throw new UsageError(`--fec: stripesize + redundancy must be <= 255 (Reed-Solomon over GF(256)), got ${stripeBlocks + redundancy}`);
+  }
+  if (stripes * stripeBlocks > MAX_SLICE_BLOCKS) {
+    throw new UsageError(`--fec: stripes x stripesize must be <= ${MAX_SLICE_BLOCKS} blocks per slice, got ${stripes * stripeBlocks}`);
+  }
+  return { stripes, redundancy, stripeBlocks };
+}

@@ -9,11 +9,12 @@ import { EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, IoError, oneLine, UsageError
 import { makeLogger } from '../common/log.js';
 import { ProgressLine } from '../common/progress.js';
 import { formatBytes, formatRate } from '../common/units.js';
-import { CauchyReedSolomon } from '../protocol/fec/cauchy-rs.js';
+import { loadErasureCoder } from '../native/rs.js';
 import { reasonName } from '../protocol/reasons.js';
 import { parseSenderArgs, type SenderArgs } from './args.js';
 import type { SenderConfig } from './core.js';
 import { hex, SenderDriver, type SenderOutcome } from './driver.js';
+import { CompressSource } from './compress.js';
 import { openSource } from './source.js';
 
 function table(out: SenderOutcome): string {
@@ -39,12 +40,24 @@ async function main(): Promise<number> {
     return e instanceof UsageError ? EXIT_USAGE : EXIT_IO;
   }
   const log = makeLogger(args.log, 'sender');
-  const source = await openSource({ file: args.file, pipe: args.pipe });
+  const fec = loadErasureCoder();
+  if (fec.fallbackReason !== undefined) process.stderr.write(`udp-sender: ${fec.fallbackReason}; FEC runs on the TypeScript coder\n`);
+  log.info({ evt: 'fec.coder', kind: fec.kind, fallback: fec.fallbackReason }, 'erasure coder');
+  const source = await openSource({
+    file: args.file,
+    pipe: args.pipe,
+    pack: args.pack,
+    compress: args.compress,
+    warn: (message) => {
+      log.warn({ evt: 'source.warning', detail: message }, message);
+      process.stderr.write(`udp-sender: warning: ${message}\n`);
+    },
+  });
   const cfg: SenderConfig = Object.freeze({
     ...args.core,
     sessionId: randomInt(1, 0xffff_ffff),
     imageBytes: source.sizeBytes,
-    coder: new CauchyReedSolomon(),
+    coder: fec.coder,
   });
   const progress = new ProgressLine(process.stderr, process.stderr.isTTY === true);
   let keyboard: ReturnType<typeof createInterface> | undefined;
@@ -101,6 +114,13 @@ async function main(): Promise<number> {
       `sha256 ${out.digest || '-'}\n${table(out)}\n`,
   );
   if (out.error !== undefined) process.stderr.write(`udp-sender: ${out.error}\n`);
+  const compressed = source instanceof CompressSource ? { format: args.compress!.format, inBytes: source.inBytes, outBytes: source.outBytes } : undefined;
+  if (compressed !== undefined && compressed.outBytes > 0) {
+    process.stderr.write(
+      `udp-sender: --compress ${compressed.format}: ${formatBytes(compressed.inBytes)} of image sent as ${formatBytes(compressed.outBytes)} ` +
+        `(ratio ${(compressed.inBytes / compressed.outBytes).toFixed(2)})\n`,
+    );
+  }
   if (args.json) {
     process.stdout.write(
       JSON.stringify({
@@ -121,6 +141,7 @@ async function main(): Promise<number> {
         cpuUserMs: usage.userCPUTime / 1000,
         cpuSystemMs: usage.systemCPUTime / 1000,
         maxRssKiB: usage.maxRSS,
+        compress: compressed,
       }) + '\n',
     );
   }

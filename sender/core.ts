@@ -12,7 +12,7 @@
 //                endIntervalMs; repairs go on until each receiver reported or was dropped.
 //   done         every receiver is resolved (verified, failed, left or dropped).
 
-import { CAP_PARITY_REPAIR, MessageType, u32ToIpv4 } from '../protocol/header.js';
+import { CAP_ASYNC, CAP_PARITY_REPAIR, MessageType, u32ToIpv4 } from '../protocol/header.js';
 import { decodeDatagram } from '../protocol/codec.js';
 import type { ErasureCoder } from '../protocol/fec/erasure-coder.js';
 import {
@@ -51,6 +51,10 @@ export interface SenderConfig {
   readonly blockBytes: number;
   readonly sliceBlocks: number;
   readonly stripes: number;
+  /** Proactive parity symbols per stripe, sent with every slice (udpcast's --fec redundancy). */
+  readonly redundancy: number;
+  /** No return channel: start after minWaitMs, send everything once (data and parity), END, done. */
+  readonly async: boolean;
   readonly dataGroup: string;
   readonly dataPort: number;
   /** IMAGE_BYTES_UNKNOWN for stdin and --pipe. */
@@ -145,6 +149,8 @@ export interface SenderStats {
   /** Times the sender wanted to send DATA but the window (flow or retention) was full. */
   windowStalls: number;
   paceWaits: number;
+  /** Parity sent ahead with the first pass (--fec). */
+  proactiveParity: number;
 }
 
 interface StripeRepair {
@@ -162,8 +168,10 @@ interface TxSlice {
   readonly sliceNo: number;
   readonly bytes: Uint8Array;
   readonly nBlocks: number;
+  /** The first pass: the data blocks, then `redundancy` parity per (non-empty) stripe. */
+  readonly firstPassCount: number;
   readonly final: boolean;
-  /** First-pass progress: blocks sent once. */
+  /** First-pass progress: datagrams of the first pass sent. */
   nextBlock: number;
   repairs: StripeRepair[] | undefined;
   /** The stripe's data blocks, the short last one zero-padded; built on the first repair. */
@@ -176,6 +184,14 @@ const IP_UDP_OVERHEAD = 28;
 /** A receiver's kernel charges roughly this much per queued datagram beyond its payload (skb truesize). */
 const TRUESIZE_OVERHEAD = 768;
 const MAX_CONTROL_QUEUE = 4096;
+/**
+ * Data blocks per stripe at most. The code has 256 - k parity symbols for k data blocks:
+ * a stripe of 255 would have one, and a receiver missing two blocks could never finish.
+ * 224 keeps at least 32 fresh symbols for repair.
+ */
+export const MAX_STRIPE_BLOCKS = 224;
+/** --async: END copies sent (endIntervalMs apart) before the sender is done. */
+const ASYNC_END_COPIES = 5;
 /**
  * DATA headers are written into a ring, not allocated per datagram. A slot is reused
  * after HEADER_RING more DATA: the driver never has that many sends in flight (it waits
@@ -204,6 +220,7 @@ export class SenderCore {
     drops: {},
     windowStalls: 0,
     paceWaits: 0,
+    proactiveParity: 0,
   };
 
   private phase: Phase = 'announcing';
@@ -222,6 +239,7 @@ export class SenderCore {
   private eof: { digest: Uint8Array; totalBytes: number; totalSlices: number } | undefined;
   private bytesIn = 0;
   private firstJoinAtMs: number | undefined;
+  private readonly createdAtMs: number;
   private keyPressed = false;
   private nextHelloAtMs: number;
   private nextRoundAtMs: number | undefined;
@@ -241,6 +259,10 @@ export class SenderCore {
     now: number,
   ) {
     if (cfg.retainSlices < 2) throw new RangeError('retainSlices must be >= 2');
+    const stripeBlocksMax = Math.ceil(cfg.sliceBlocks / cfg.stripes);
+    if (stripeBlocksMax > MAX_STRIPE_BLOCKS || stripeBlocksMax + cfg.redundancy > 255) {
+      throw new RangeError(`a stripe of ${stripeBlocksMax} blocks (+${cfg.redundancy} parity) leaves too few fresh parity symbols`);
+    }
     this.geo = {
       blockBytes: cfg.blockBytes,
       sliceBlocks: cfg.sliceBlocks,
@@ -248,6 +270,7 @@ export class SenderCore {
       imageBytes: cfg.imageBytes,
     };
     this.nextHelloAtMs = now;
+    this.createdAtMs = now;
     this.rateBytesPerMs = cfg.maxBitrateBps === undefined ? 0 : cfg.maxBitrateBps / 8 / 1000;
     // The driver's timer has about 1 ms resolution: the bucket must hold a few ms of sending.
     this.burstBytes = Math.max(64 * 1024, this.rateBytesPerMs * 4);
@@ -350,6 +373,7 @@ export class SenderCore {
       this.stats.dataPackets++;
       this.stats.dataBytes += t.bytes;
     }
+    this.maybeEnd(now);
     return t;
   }
 
@@ -387,6 +411,7 @@ export class SenderCore {
 
   private onJoin(from: Endpoint, join: Join, now: number): void {
     this.stats.joinsReceived++;
+    if (this.cfg.async) return; // async receivers never join; a JOIN is a stray
     const known = this.receivers.get(join.receiverId);
     if (known !== undefined) {
       // Our ACCEPT was lost: say it again (only to the address that joined).
@@ -456,23 +481,34 @@ export class SenderCore {
     }
     const slice = this.slices.get(nak.sliceNo);
     // A slice already freed (every receiver had it) or not yet sent in full cannot be asked for.
-    if (slice === undefined || slice.nextBlock < slice.nBlocks) {
+    if (slice === undefined || slice.nextBlock < slice.firstPassCount) {
       this.stats.naksIgnored++;
       return;
     }
-    slice.repairs ??= Array.from({ length: this.cfg.stripes }, () => ({
-      nextParity: 0,
+    slice.repairs ??= this.newRepairs(slice);
+    for (let st = 0; st < this.cfg.stripes; st++) {
+      const k = stripeBlocks(this.geo, slice.nBlocks, st);
+      const need = Math.min(nak.need[st], k);
+      if (need === 0) continue;
+      this.requestRepair(slice, st, k, need, nak.heard[st], now);
+    }
+  }
+
+  /** Fresh parity starts after the proactive indices the first pass already sent. */
+  private newRepairs(slice: TxSlice): StripeRepair[] {
+    return Array.from({ length: this.cfg.stripes }, (_, st) => ({
+      nextParity: this.cfg.redundancy % maxParity(Math.max(1, stripeBlocks(this.geo, slice.nBlocks, st))),
       burstStart: 0,
       burstAtMs: -Infinity,
       burstCount: 0,
       queued: 0,
     }));
-    for (let st = 0; st < this.cfg.stripes; st++) {
-      const k = stripeBlocks(this.geo, slice.nBlocks, st);
-      const need = Math.min(nak.need[st], k);
-      if (need === 0) continue;
-      const rep = slice.repairs[st];
-      const heardBurst = nak.heard[st] > rep.burstStart;
+  }
+
+  private requestRepair(slice: TxSlice, st: number, k: number, need: number, heard: number, now: number): void {
+    {
+      const rep = slice.repairs![st];
+      const heardBurst = heard > rep.burstStart;
       let add: number;
       if (!heardBurst && now - rep.burstAtMs <= this.cfg.nakHoldMs) {
         // Asked before hearing the current burst: one answer sized to the largest
@@ -486,7 +522,7 @@ export class SenderCore {
         rep.burstAtMs = now;
         rep.burstCount = need;
       }
-      if (add === 0) continue;
+      if (add === 0) return;
       if (rep.queued === 0) this.repairQueue.push({ sliceNo: slice.sliceNo, stripe: st });
       rep.queued += add;
     }
@@ -530,10 +566,12 @@ export class SenderCore {
     }
     const final =
       bytes.byteLength < full || (this.cfg.imageBytes !== IMAGE_BYTES_UNKNOWN && this.bytesIn === this.cfg.imageBytes);
+    const nBlocks = blocksInSlice(this.geo, bytes.byteLength);
     this.slices.set(sliceNo, {
       sliceNo,
       bytes,
-      nBlocks: blocksInSlice(this.geo, bytes.byteLength),
+      nBlocks,
+      firstPassCount: nBlocks + this.cfg.redundancy * Math.min(this.cfg.stripes, nBlocks),
       final,
       nextBlock: 0,
       repairs: undefined,
@@ -565,24 +603,31 @@ export class SenderCore {
     if (this.phase === 'done') return;
     if (now >= this.nextHelloAtMs) {
       this.sendHello();
-      this.nextHelloAtMs = now + (this.phase === 'announcing' ? this.cfg.helloIntervalMs : 1000);
+      // Async receivers can only learn the session from HELLO: keep it frequent all along.
+      this.nextHelloAtMs = now + (this.phase === 'announcing' || this.cfg.async ? this.cfg.helloIntervalMs : 1000);
     }
     if (this.phase === 'announcing' && this.shouldStart(now)) this.start();
     if (this.phase === 'transferring') {
       // A NAK may have arrived for slices whose space is needed: free what everyone has.
       this.freeDelivered();
       this.noteBlocked(now);
-      if (this.eof !== undefined && this.firstPassDone()) {
-        this.phase = 'ending';
-        this.events.push({ kind: 'ending', totalBytes: this.eof.totalBytes, totalSlices: this.eof.totalSlices });
-        this.sendEnd();
-        this.nextRoundAtMs = now + this.cfg.endIntervalMs;
-      }
+      this.maybeEnd(now);
     } else if (this.phase === 'ending') {
       this.freeDelivered();
     }
     if (this.nextRoundAtMs !== undefined && now >= this.nextRoundAtMs) this.round(now);
-    if ((this.phase === 'transferring' || this.phase === 'ending') && this.activeCount() === 0) this.finish();
+    if (!this.cfg.async && (this.phase === 'transferring' || this.phase === 'ending') && this.activeCount() === 0) {
+      this.finish();
+    }
+  }
+
+  /** The first pass is over and the digest known: END goes out in the same turn. */
+  private maybeEnd(now: number): void {
+    if (this.phase !== 'transferring' || this.eof === undefined || !this.firstPassDone()) return;
+    this.phase = 'ending';
+    this.events.push({ kind: 'ending', totalBytes: this.eof.totalBytes, totalSlices: this.eof.totalSlices });
+    this.sendEnd();
+    this.nextRoundAtMs = now + this.cfg.endIntervalMs;
   }
 
   /**
@@ -592,6 +637,16 @@ export class SenderCore {
    */
   private round(now: number): void {
     this.nextRoundAtMs = undefined;
+    if (this.phase === 'ending' && this.cfg.async) {
+      // Nobody answers: END goes out ASYNC_END_COPIES times, then the sender is done.
+      if (this.stats.ends >= ASYNC_END_COPIES) {
+        this.finish();
+      } else {
+        this.sendEnd();
+        this.nextRoundAtMs = now + this.cfg.endIntervalMs;
+      }
+      return;
+    }
     if (this.phase === 'ending') {
       for (const rcv of this.receivers.values()) {
         if (rcv.state !== 'active') continue;
@@ -666,9 +721,10 @@ export class SenderCore {
   }
 
   private startDeadline(): number | undefined {
+    if (this.cfg.async) return this.createdAtMs + this.cfg.minWaitMs;
     if (this.firstJoinAtMs === undefined) return undefined;
     let t: number | undefined;
-    if (this.cfg.minReceivers > 0 && this.receivers.size >= this.cfg.minReceivers) {
+    if (this.cfg.minReceivers > 0 && this.activeCount() >= this.cfg.minReceivers) {
       t = this.firstJoinAtMs + this.cfg.minWaitMs;
     }
     if (this.cfg.maxWaitMs !== undefined) {
@@ -679,7 +735,8 @@ export class SenderCore {
   }
 
   private shouldStart(now: number): boolean {
-    if (this.receivers.size === 0) return false;
+    if (this.cfg.async) return now >= this.startDeadline()!;
+    if (this.activeCount() === 0) return false;
     if (this.cfg.waitForKey && this.keyPressed) return true;
     const t = this.startDeadline();
     return t !== undefined && now >= t;
@@ -687,8 +744,8 @@ export class SenderCore {
 
   private start(): void {
     this.phase = 'transferring';
-    let minBuf = Infinity;
-    for (const r of this.receivers.values()) minBuf = Math.min(minBuf, r.rcvBufBytes);
+    let minBuf = this.cfg.async ? 0 : Infinity;
+    for (const r of this.receivers.values()) if (r.state === 'active') minBuf = Math.min(minBuf, r.rcvBufBytes);
     // Never put more in flight than the smallest receiver's socket buffer holds (half of
     // it, the kernel's own accounting reserves the rest): a burst past it is lost for sure.
     const perPacket = this.cfg.blockBytes + DATA_HEADER_SIZE + TRUESIZE_OVERHEAD;
@@ -696,19 +753,20 @@ export class SenderCore {
     for (let i = 0; i < 3; i++) {
       this.queueControl(START_SIZE, (b) =>
         encodeStart(
-          { sessionId: this.cfg.sessionId, receivers: this.receivers.size, windowPackets: this.windowPackets },
+          { sessionId: this.cfg.sessionId, receivers: this.activeCount(), windowPackets: this.windowPackets },
           b,
         ),
       );
     }
-    this.events.push({ kind: 'started', receivers: this.receivers.size, windowPackets: this.windowPackets });
+    this.events.push({ kind: 'started', receivers: this.activeCount(), windowPackets: this.windowPackets });
   }
 
   private finish(): void {
     if (this.phase === 'done') return;
     this.phase = 'done';
     this.nextRoundAtMs = undefined;
-    let ok = this.receivers.size > 0;
+    // Async: nobody can report; the sender succeeded when it sent everything.
+    let ok = this.cfg.async ? this.eof !== undefined && this.firstPassDone() : this.receivers.size > 0;
     for (const r of this.receivers.values()) if (r.state !== 'verified') ok = false;
     this.doneOk = ok;
     this.events.push({ kind: 'done', ok });
@@ -739,6 +797,7 @@ export class SenderCore {
   }
 
   private flowOpen(): boolean {
+    if (this.cfg.async) return true; // no return channel: --max-bitrate is the only limit
     const p = this.minProgress();
     if (p === undefined) return true;
     return seqDiff(this.nextSeq - 1, p.seen) < this.windowPackets;
@@ -746,7 +805,8 @@ export class SenderCore {
 
   private freeDelivered(): void {
     const p = this.minProgress();
-    const upTo = p === undefined ? this.nextSliceNo : Math.min(p.delivered, this.sendSliceNo);
+    // Without a receiver to repair for (async, or all gone), a slice is free once sent.
+    const upTo = Math.min(p?.delivered ?? Infinity, this.sendSliceNo);
     while (this.baseSlice < upTo) {
       this.slices.delete(this.baseSlice);
       this.baseSlice++;
@@ -756,7 +816,7 @@ export class SenderCore {
   private hasDataReady(): boolean {
     if (this.repairQueue.length > 0) return true;
     const s = this.slices.get(this.sendSliceNo);
-    return s !== undefined && s.nextBlock < s.nBlocks;
+    return s !== undefined && s.nextBlock < s.firstPassCount;
   }
 
   private firstPassDone(): boolean {
@@ -776,16 +836,27 @@ export class SenderCore {
 
   private nextFirstPass(): Transmit | undefined {
     const s = this.slices.get(this.sendSliceNo);
-    if (s === undefined || s.nextBlock >= s.nBlocks) return undefined;
-    const blockNo = s.nextBlock++;
-    const off = blockNo * this.cfg.blockBytes;
-    const len = blockPayloadBytes(this.geo, s.bytes.byteLength, blockNo);
+    if (s === undefined || s.nextBlock >= s.firstPassCount) return undefined;
+    const i = s.nextBlock++;
     let flags = s.final ? DATA_FLAG_FINAL_SLICE : 0;
-    if (s.nextBlock === s.nBlocks) {
+    if (s.nextBlock === s.firstPassCount) {
       flags |= DATA_FLAG_LAST;
       this.sendSliceNo++;
+      this.freeDelivered();
     }
-    return this.dataTransmit(s, flags, 0, blockNo, s.bytes.subarray(off, off + len));
+    if (i < s.nBlocks) {
+      const off = i * this.cfg.blockBytes;
+      const len = blockPayloadBytes(this.geo, s.bytes.byteLength, i);
+      return this.dataTransmit(s, flags, 0, i, s.bytes.subarray(off, off + len));
+    }
+    // Proactive parity, interleaved over the stripes: parity 0 of every stripe, then 1...
+    const usedStripes = Math.min(this.cfg.stripes, s.nBlocks);
+    const stripe = (i - s.nBlocks) % usedStripes;
+    const parityIndex = Math.floor((i - s.nBlocks) / usedStripes);
+    const out = new Uint8Array(this.cfg.blockBytes);
+    this.cfg.coder.encodeParity(this.stripeData(s)[stripe], parityIndex, out);
+    this.stats.proactiveParity++;
+    return this.dataTransmit(s, flags | DATA_FLAG_PARITY, stripe, parityIndex, out);
   }
 
   private nextRepair(): Transmit | undefined {
@@ -866,7 +937,7 @@ export class SenderCore {
       encodeHello(
         {
           sessionId: this.cfg.sessionId,
-          caps: CAP_PARITY_REPAIR,
+          caps: CAP_PARITY_REPAIR | (this.cfg.async ? CAP_ASYNC : 0),
           blockBytes: this.cfg.blockBytes,
           sliceBlocks: this.cfg.sliceBlocks,
           stripes: this.cfg.stripes,
@@ -875,7 +946,7 @@ export class SenderCore {
           dataGroup: ipv4(this.cfg.dataGroup),
           imageBytes: this.cfg.imageBytes,
           retainSlices: this.cfg.retainSlices,
-          redundancy: 0,
+          redundancy: this.cfg.redundancy,
         },
         b,
       ),

@@ -174,6 +174,10 @@ export class SenderDriver {
 
   private turn(): void {
     let now = this.now();
+    // A turn that runs at or after the core's deadline is its timeout too (arm() kicks
+    // instead of setting a 0 ms timer).
+    const due = this.core.pollTimeout();
+    if (due !== undefined && due <= now) this.core.handleTimeout(now);
     this.drainEvents();
     if (this.finished === undefined) return;
     let sent = 0;

@@ -1,12 +1,17 @@
-// Where the image comes from: a regular file or block device (--file), stdin, and
-// either of those through a --pipe command (udpcast's sender-side pipe, e.g. "gzip -c").
+// Where the image comes from: a regular file or block device (--file), stdin, or a cpio
+// archive of a directory made on the fly (--pack DIR); any of those through a --pipe
+// command (udpcast's sender-side pipe, e.g. "gzip -c"), then optionally compressed
+// (--compress gzip|lz4, which makes the size unknown to the protocol).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fsp, realpathSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { Readable } from 'node:stream';
 import { ChunkReader } from '../common/chunk-reader.js';
 import { IoError, oneLine } from '../common/errors.js';
 import { IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
+import { CompressSource, type CompressFormat } from './compress.js';
+import { PackSource, type PackFormat } from './pack.js';
 
 export interface Source {
   /** Bytes the source will give, or IMAGE_BYTES_UNKNOWN. */
@@ -103,7 +108,57 @@ function childExit(child: ChildProcess, description: string): Promise<void> {
   });
 }
 
-export async function openSource(opts: { file: string | undefined; pipe: string | undefined }): Promise<Source> {
+export interface SourceOptions {
+  readonly file: string | undefined;
+  readonly pipe: string | undefined;
+  /** Stream a cpio archive of this directory (excludes file). */
+  readonly pack?: { readonly dir: string; readonly format: PackFormat };
+  readonly compress?: { readonly format: CompressFormat; readonly level?: number };
+  /** Entries --pack skips (sockets). */
+  readonly warn?: (message: string) => void;
+}
+
+export async function openSource(opts: SourceOptions): Promise<Source> {
+  const base = opts.pack !== undefined ? await openPack(opts) : await openPlain(opts);
+  return opts.compress === undefined ? base : new CompressSource(base, opts.compress);
+}
+
+async function openPack(opts: SourceOptions): Promise<Source> {
+  const pack = await PackSource.open({ dir: opts.pack!.dir, format: opts.pack!.format, warn: opts.warn });
+  if (opts.pipe === undefined) return pack;
+  const child = spawn('/bin/sh', ['-c', opts.pipe], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const input = Readable.from(
+    (async function* () {
+      for (let b = await pack.read(1 << 20); b !== null; b = await pack.read(1 << 20)) yield b;
+    })(),
+  );
+  // A failure of the archive must fail the transfer even if the command exits 0 on the short input.
+  let packError: Error | undefined;
+  input.on('error', (e: Error) => {
+    packError = e;
+    child.stdin!.destroy(e);
+  });
+  input.pipe(child.stdin!);
+  child.stdin!.on('error', () => undefined); // the command may exit without reading it all; its exit code says
+  const piped = new StreamSource(child.stdout!, `--pipe "${opts.pipe}"`, child);
+  return {
+    sizeBytes: piped.sizeBytes,
+    description: `${pack.description} | ${piped.description}`,
+    async read(n: number): Promise<Uint8Array | null> {
+      const b = await piped.read(n).catch((e: unknown) => {
+        throw packError ?? e;
+      });
+      if (packError !== undefined) throw packError;
+      return b;
+    },
+    async close(): Promise<void> {
+      await piped.close();
+      await pack.close();
+    },
+  };
+}
+
+async function openPlain(opts: SourceOptions): Promise<Source> {
   let fh: fsp.FileHandle | undefined;
   let size = IMAGE_BYTES_UNKNOWN;
   if (opts.file !== undefined) {

@@ -34,6 +34,10 @@ export interface SimOptions {
   readonly blockBytes?: number;
   readonly sliceBlocks?: number;
   readonly stripes?: number;
+  /** Proactive parity per stripe (--fec's redundancy). */
+  readonly redundancy?: number;
+  /** --async: receivers send nothing; the sender starts after 120 ms and never waits. */
+  readonly async?: boolean;
   readonly retainSlices?: number;
   readonly unknownSize?: boolean;
   readonly sender?: Partial<SenderConfig>;
@@ -155,12 +159,14 @@ export function simulate(o: SimOptions): SimResult {
       blockBytes,
       sliceBlocks,
       stripes,
+      redundancy: o.redundancy ?? 0,
+      async: o.async ?? false,
       dataGroup: '239.192.67.1',
       dataPort: 9000,
       imageBytes: o.unknownSize ? IMAGE_BYTES_UNKNOWN : o.imageBytes,
       retainSlices: o.retainSlices ?? 16,
       minReceivers: o.receivers,
-      minWaitMs: 0,
+      minWaitMs: o.async ? 120 : 0, // async: three HELLOs (50 ms apart) before the data
       maxWaitMs: 2000,
       waitForKey: false,
       maxReceivers: 4096,
@@ -283,7 +289,10 @@ export function simulate(o: SimOptions): SimResult {
         nakLog.push({ atMs: now, receiver: r.index, sliceNo, need: b[18] });
       }
       if (o.feedbackLoss === undefined || rnd() >= o.feedbackLoss) deliverTo(-1, r.address, b);
-      // The rendezvous group carries it to the other receivers too (for NAK suppression).
+      // The rendezvous group carries it to the other receivers too. They act only on NAKs
+      // (suppression; the core drops other receivers' JOIN/STATUS/REPORT/LEAVE at once), so
+      // only NAKs are simulated: the rest would cost N^2 events and change nothing.
+      if (!(h.ok && h.value.type === MessageType.Nak)) continue;
       for (const other of rcvs) {
         if (other === r || other.dead) continue;
         if (o.feedbackLoss !== undefined && rnd() < o.feedbackLoss) continue;

@@ -5,7 +5,7 @@
 
 import { decodeDatagram, type Message } from '../../../protocol/codec.js';
 import { CauchyReedSolomon } from '../../../protocol/fec/cauchy-rs.js';
-import { CAP_PARITY_REPAIR, ipv4ToU32, MessageType } from '../../../protocol/header.js';
+import { CAP_PARITY_REPAIR, ipv4ToU32, MESSAGE_TYPE_NAMES, type MessageType } from '../../../protocol/header.js';
 import { encodeAccept } from '../../../protocol/messages/accept.js';
 import { type Data, encodeData } from '../../../protocol/messages/data.js';
 import { encodeDrop } from '../../../protocol/messages/drop.js';
@@ -48,6 +48,8 @@ export function senderConfig(over: Partial<SenderConfig> = {}): Readonly<SenderC
     blockBytes: 100,
     sliceBlocks: 4,
     stripes: 1,
+    redundancy: 0,
+    async: false,
     dataGroup: DATA_GROUP,
     dataPort: DATA_PORT,
     imageBytes: 4000,
@@ -117,7 +119,12 @@ function encoded(size: number, encode: (buf: Uint8Array) => number): Uint8Array 
 
 // ---- receiver → sender datagrams ------------------------------------------------------
 
-export function joinBytes(o: { receiverId: number; rcvBufBytes?: number; caps?: number; sessionId?: number }): Uint8Array {
+export function joinBytes(o: {
+  receiverId: number;
+  rcvBufBytes?: number;
+  caps?: number;
+  sessionId?: number;
+}): Uint8Array {
   return encoded(JOIN_SIZE, (b) =>
     encodeJoin(
       {
@@ -251,36 +258,20 @@ export function drainEvents<E>(core: { pollEvent(): E | undefined }): E[] {
   return out;
 }
 
-const NAMES: Record<number, string> = {
-  [MessageType.Hello]: 'HELLO',
-  [MessageType.Join]: 'JOIN',
-  [MessageType.Accept]: 'ACCEPT',
-  [MessageType.Start]: 'START',
-  [MessageType.Data]: 'DATA',
-  [MessageType.Nak]: 'NAK',
-  [MessageType.Status]: 'STATUS',
-  [MessageType.Reqack]: 'REQACK',
-  [MessageType.End]: 'END',
-  [MessageType.Report]: 'REPORT',
-  [MessageType.ReportAck]: 'REPORT_ACK',
-  [MessageType.Leave]: 'LEAVE',
-  [MessageType.Drop]: 'DROP',
-};
 
 /** Message type names in order, for asserting exactly what went out. */
 export function types(ms: readonly (Message | SentBySender)[]): string[] {
-  return ms.map((x) => NAMES[('m' in x ? x.m : x).type]);
+  return ms.map((x) => MESSAGE_TYPE_NAMES[('m' in x ? x.m : x).type]);
 }
 
+export type MsgOf<T extends MessageType> = Extract<Message, { readonly type: T }>['msg'];
+
 /** The decoded messages of one type, in order. */
-export function only<T extends MessageType>(
-  ms: readonly (Message | SentBySender)[],
-  type: T,
-): Extract<Message, { type: T }>['msg'][] {
-  const out: Extract<Message, { type: T }>['msg'][] = [];
+export function only<T extends MessageType>(ms: readonly (Message | SentBySender)[], type: T): MsgOf<T>[] {
+  const out: unknown[] = [];
   for (const x of ms) {
     const m = 'm' in x ? x.m : x;
-    if (m.type === type) out.push(m.msg as Extract<Message, { type: T }>['msg']);
+    if (m.type === type) out.push(m.msg);
   }
-  return out;
+  return out as MsgOf<T>[];
 }

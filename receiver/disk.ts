@@ -1,0 +1,305 @@
+// The disk writer behind --file: coalesces the stream into large aligned writes (two
+// 4 MiB buffers: one filling while the other is written), leaves all-zero 4 KiB blocks
+// as holes where that is safe (a new regular file, or a device with --sparse), fsyncs at
+// the end and reports the rate. A regular file is written as `.NAME.rackcast-PID.part`
+// beside NAME and renamed after verification; a block device is written in place, and
+// refused while it (or a partition of it) is mounted, used as swap or held by another
+// device (device-mapper, md), unless --force.
+
+import { constants as fsc, promises as fsp, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { IoError, oneLine } from '../common/errors.js';
+import type { Sink, SinkReport } from './sink.js';
+import { dataRuns } from './zero-runs.js';
+
+/** Bytes per write (and per coalescing buffer). */
+export const COALESCE_BYTES = 4 << 20;
+/** Granularity of holes: the page and usual file-system block size. */
+export const HOLE_BLOCK_BYTES = 4096;
+
+export type DiskKind = 'file' | 'block' | 'other';
+
+export interface DiskReport {
+  readonly path: string;
+  readonly kind: DiskKind;
+  /** Bytes of the stream written (holes included). */
+  readonly bytes: number;
+  /** Of those, left as holes (all-zero blocks not written). */
+  readonly holeBytes: number;
+  /** From the first byte to the end of fsync (paced by the network and what is before this stage). */
+  readonly seconds: number;
+  /** Time spent in write() calls and fsync: the disk's own share. */
+  readonly busySeconds: number;
+  readonly fsyncSeconds: number;
+}
+
+export interface DiskOptions {
+  readonly path: string;
+  /** Leave all-zero blocks unwritten on a device too (it must already read as zeros). */
+  readonly sparse: boolean;
+  /** Write a block device even if it is in use. */
+  readonly force: boolean;
+}
+
+// Linux dev_t → major/minor (glibc's gnu_dev_major/minor).
+function major(dev: number): number {
+  return Number((BigInt(dev) >> 8n) & 0xfffn) | Number((BigInt(dev) >> 32n) & ~0xfffn);
+}
+function minor(dev: number): number {
+  return Number(BigInt(dev) & 0xffn) | Number((BigInt(dev) >> 12n) & ~0xffn);
+}
+
+/** /proc/self/mountinfo escapes blanks and backslashes as \ooo. */
+function unescapeMount(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+function readOr(path: string, fallback: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+/**
+ * Why the block device at `path` must not be written: mounted (itself or a partition),
+ * active swap, or held by another block device. Empty when it is free.
+ */
+export function blockDeviceUsers(path: string): string[] {
+  const rdev = statSync(path).rdev;
+  const self = `${major(rdev)}:${minor(rdev)}`;
+  const devs = new Map<string, string>([[self, path]]); // maj:min → name for messages; bounded by its partitions
+  try {
+    const sys = realpathSync(`/sys/dev/block/${self}`);
+    for (const d of readdirSync(sys)) {
+      const dev = readOr(join(sys, d, 'dev'), '').trim();
+      if (dev !== '' && readOr(join(sys, d, 'partition'), '') !== '') devs.set(dev, `/dev/${d}`);
+    }
+  } catch {
+    // No sysfs entry (a container without /sys): the mount table checks still run.
+  }
+  const why: string[] = [];
+  for (const line of readOr('/proc/self/mountinfo', '').split('\n')) {
+    const f = line.split(' ');
+    if (f.length > 4 && devs.has(f[2])) why.push(`${devs.get(f[2])} is mounted at ${unescapeMount(f[4])}`);
+  }
+  for (const line of readOr('/proc/self/mounts', '').split('\n')) {
+    const [source, mountPoint] = line.split(' ');
+    if (source === undefined || !source.startsWith('/') || mountPoint === undefined) continue;
+    try {
+      const st = statSync(unescapeMount(source));
+      const d = `${major(st.rdev)}:${minor(st.rdev)}`;
+      const msg = `${devs.get(d)} is mounted at ${unescapeMount(mountPoint)}`;
+      if (st.isBlockDevice() && devs.has(d) && !why.includes(msg)) why.push(msg);
+    } catch {
+      // A source that is not a path we can stat (e.g. "none").
+    }
+  }
+  for (const line of readOr('/proc/swaps', '').split('\n').slice(1)) {
+    const file = line.split(/\s+/)[0];
+    if (file === undefined || file === '') continue;
+    try {
+      const st = statSync(unescapeMount(file));
+      const d = `${major(st.rdev)}:${minor(st.rdev)}`;
+      if (st.isBlockDevice() && devs.has(d)) why.push(`${devs.get(d)} is in use as swap`);
+    } catch {
+      // A swap file that went away.
+    }
+  }
+  for (const [d, name] of devs) {
+    let holders: string[] = [];
+    try {
+      holders = readdirSync(`/sys/dev/block/${d}/holders`);
+    } catch {
+      // No sysfs: nothing known.
+    }
+    if (holders.length > 0) why.push(`${name} is held by ${holders.join(', ')}`);
+  }
+  return why;
+}
+
+export class DiskSink implements Sink {
+  private readonly bufs: Buffer[] = []; // at most 2
+  private cur = 0;
+  private fill = 0;
+  /** Stream offset of the current buffer's first byte. */
+  private pos = 0;
+  private inflight: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
+  private holeBytes = 0;
+  private startedAtMs: number | undefined;
+  private seconds = 0;
+  private busyMs = 0;
+  private fsyncSeconds = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly fh: fsp.FileHandle,
+    private readonly kind: DiskKind,
+    private readonly path: string,
+    /** Regular file: the temporary name renamed to `path` on commit. */
+    private readonly tempPath: string | undefined,
+    private readonly sparse: boolean,
+  ) {}
+
+  static async open(opts: DiskOptions): Promise<DiskSink> {
+    const { path } = opts;
+    let st;
+    try {
+      st = await fsp.stat(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new IoError(`cannot write ${path}: ${oneLine(e)}`);
+    }
+    if (st?.isDirectory()) throw new IoError(`cannot write ${path}: is a directory (to unpack an archive into it, give --unpack)`);
+    if (st?.isBlockDevice()) {
+      if (!opts.force) {
+        const why = blockDeviceUsers(path);
+        if (why.length > 0) throw new IoError(`refusing to write ${path}: ${why.join('; ')} (give --force to write it anyway)`);
+      }
+      let fh;
+      try {
+        // O_EXCL on a block device: the kernel refuses it while mounted or claimed.
+        fh = await fsp.open(path, fsc.O_WRONLY | (opts.force ? 0 : fsc.O_EXCL));
+      } catch (e) {
+        throw new IoError(`cannot write ${path}: ${oneLine(e)}${(e as NodeJS.ErrnoException).code === 'EBUSY' ? ' (in use; --force to write anyway)' : ''}`);
+      }
+      return new DiskSink(fh, 'block', path, undefined, opts.sparse);
+    }
+    if (st !== undefined && !st.isFile()) {
+      try {
+        return new DiskSink(await fsp.open(path, 'w'), 'other', path, undefined, false);
+      } catch (e) {
+        throw new IoError(`cannot write ${path}: ${oneLine(e)}`);
+      }
+    }
+    const temp = join(dirname(path), `.${basename(path)}.rackcast-${process.pid}.part`);
+    try {
+      // A new file: holes are safe, the final size is set with ftruncate.
+      return new DiskSink(await fsp.open(temp, 'w', 0o644), 'file', path, temp, true);
+    } catch (e) {
+      throw new IoError(`cannot write ${path}: ${oneLine(e)}`);
+    }
+  }
+
+  get description(): string {
+    return this.path;
+  }
+
+  private buffer(i: number): Buffer {
+    this.bufs[i] ??= Buffer.allocUnsafe(COALESCE_BYTES);
+    return this.bufs[i];
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    this.startedAtMs ??= performance.now();
+    let off = 0;
+    while (off < data.byteLength) {
+      const b = this.buffer(this.cur);
+      const take = Math.min(COALESCE_BYTES - this.fill, data.byteLength - off);
+      b.set(data.subarray(off, off + take), this.fill);
+      this.fill += take;
+      off += take;
+      if (this.fill === COALESCE_BYTES) await this.rotate();
+    }
+  }
+
+  /** The current buffer is complete: write it while the other one fills. */
+  private async rotate(): Promise<void> {
+    await this.inflight;
+    if (this.failure !== undefined) throw this.failure;
+    const b = this.buffer(this.cur);
+    const n = this.fill;
+    const at = this.pos;
+    this.inflight = this.writeOut(b.subarray(0, n), at).catch((e: unknown) => {
+      this.failure = new IoError(`write ${this.path}: ${oneLine(e)}`);
+    });
+    this.pos += n;
+    this.fill = 0;
+    this.cur ^= 1;
+  }
+
+  private async writeOut(b: Uint8Array, at: number): Promise<void> {
+    const t0 = performance.now();
+    try {
+      if (!this.sparse) {
+        await this.writeAll(b, at);
+        return;
+      }
+      let written = 0;
+      for (const [s, e] of dataRuns(b, at, HOLE_BLOCK_BYTES)) {
+        await this.writeAll(b.subarray(s, e), at + s);
+        written += e - s;
+      }
+      this.holeBytes += b.byteLength - written;
+    } finally {
+      // One writeOut at a time (rotate awaits the previous one): the sum is busy time.
+      this.busyMs += performance.now() - t0;
+    }
+  }
+
+  private async writeAll(b: Uint8Array, at: number): Promise<void> {
+    let off = 0;
+    while (off < b.byteLength) {
+      const r = await this.fh.write(b, off, b.byteLength - off, this.kind === 'other' ? null : at + off);
+      off += r.bytesWritten;
+    }
+  }
+
+  async finish(): Promise<void> {
+    this.startedAtMs ??= performance.now();
+    if (this.fill > 0) await this.rotate();
+    await this.inflight;
+    if (this.failure !== undefined) throw this.failure;
+    try {
+      // Holes at the end are not written: the size comes from ftruncate.
+      if (this.kind === 'file') await this.fh.truncate(this.pos);
+      const t0 = performance.now();
+      if (this.kind !== 'other') await this.fh.sync();
+      this.fsyncSeconds = (performance.now() - t0) / 1000;
+      this.closed = true;
+      await this.fh.close();
+    } catch (e) {
+      throw new IoError(`flush ${this.path}: ${oneLine(e)}`);
+    }
+    this.seconds = (performance.now() - this.startedAtMs) / 1000;
+    this.bufs.length = 0;
+  }
+
+  async commit(): Promise<void> {
+    if (this.tempPath === undefined) return;
+    try {
+      await fsp.rename(this.tempPath, this.path);
+      // The rename itself must survive a crash: sync the directory entry too.
+      const dir = await fsp.open(dirname(this.path), fsc.O_RDONLY);
+      await dir.sync().finally(() => dir.close());
+    } catch (e) {
+      throw new IoError(`rename to ${this.path}: ${oneLine(e)}`);
+    }
+  }
+
+  async discard(): Promise<void> {
+    // A device cannot be un-written; the exit code and the sender's table say it failed.
+    await this.inflight.catch(() => undefined);
+    if (!this.closed) await this.fh.close().catch(() => undefined);
+    this.closed = true;
+    this.bufs.length = 0;
+    if (this.tempPath !== undefined) await fsp.unlink(this.tempPath).catch(() => undefined);
+  }
+
+  report(): SinkReport {
+    return {
+      disk: {
+        path: this.path,
+        kind: this.kind,
+        bytes: this.pos,
+        holeBytes: this.holeBytes,
+        seconds: this.seconds,
+        busySeconds: this.busyMs / 1000 + this.fsyncSeconds,
+        fsyncSeconds: this.fsyncSeconds,
+      },
+    };
+  }
+}

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../../common/errors.js';
+import { parseFec, parseSenderArgs } from '../../../sender/args.js';
+
+const base = ['--file', '/dev/null', '--min-receivers', '1'];
+
+describe('--fec', () => {
+  it("parses udpcast's <stripes>x<redundancy>/<stripesize>", () => {
+    expect(parseFec('8x4/32')).toEqual({ stripes: 8, redundancy: 4, stripeBlocks: 32 });
+    const a = parseSenderArgs([...base, '--fec', '8x4/32'], false);
+    expect(a.core).toMatchObject({ stripes: 8, redundancy: 4, sliceBlocks: 256, async: false });
+  });
+
+  it.each(['8x4', 'x4/32', '8x4/0', '0x4/32', '129x1/8', '1x40/224', '8x4/225', '32x1/200', 'abc'])('refuses %s', (text) => {
+    expect(() => parseFec(text)).toThrow(UsageError);
+  });
+
+  it('without --fec: one stripe, no parity ahead, 128 blocks a slice', () => {
+    expect(parseSenderArgs(base, false).core).toMatchObject({ stripes: 1, redundancy: 0, sliceBlocks: 128 });
+  });
+});
+
+describe('--async', () => {
+  it('needs --fec with redundancy and --max-bitrate, each with its own message', () => {
+    expect(() => parseSenderArgs([...base, '--async', '--max-bitrate', '100m'], false)).toThrow(/--async needs --fec/);
+    expect(() => parseSenderArgs([...base, '--async', '--fec', '8x0/32', '--max-bitrate', '100m'], false)).toThrow(
+      /--async needs --fec/,
+    );
+    expect(() => parseSenderArgs([...base, '--async', '--fec', '8x4/32'], false)).toThrow(/--async needs --max-bitrate/);
+  });
+
+  it('needs no start condition (nobody joins)', () => {
+    const a = parseSenderArgs(['--file', '/dev/null', '--async', '--fec', '8x4/32', '--max-bitrate', '100m'], false);
+    expect(a.core).toMatchObject({ async: true, maxBitrateBps: 100e6 });
+  });
+});

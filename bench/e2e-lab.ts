@@ -51,6 +51,8 @@ interface BenchConfig {
   reps: number;
   rate: string | undefined;
   mtu: number;
+  /** Passed to udp-sender as --fec (undefined: repair by NAK only). */
+  fec: string | undefined;
   timeoutS: number;
   resultsDir: string;
   keep: boolean;
@@ -129,6 +131,7 @@ function parseConfig(root: string): BenchConfig {
         reps: { type: 'string' },
         rate: { type: 'string' },
         mtu: { type: 'string' },
+        fec: { type: 'string' },
         timeout: { type: 'string' },
         'results-dir': { type: 'string' },
         keep: { type: 'boolean' },
@@ -151,6 +154,7 @@ function parseConfig(root: string): BenchConfig {
     reps: intOption(values, 'reps', 1, 1, 1000),
     rate: typeof values.rate === 'string' ? values.rate : undefined,
     mtu: intOption(values, 'mtu', 1500, 576, 65535),
+    fec: typeof values.fec === 'string' ? values.fec : undefined,
     timeoutS: intOption(values, 'timeout', 60 + sizeMiB, 1, 86_400),
     resultsDir: resolve(typeof values['results-dir'] === 'string' ? values['results-dir'] : join(root, 'bench', 'results')),
     keep: values.keep === true,
@@ -255,6 +259,7 @@ async function runOnce(
   const senderArgv = [
     process.execPath, senderCli, '--file', inputPath, '--nokbd', '--min-receivers', String(cfg.receivers),
     '--interface', rack.senderAddr, '--json', '--log', join(workDir, 'sender.log'),
+    ...(cfg.fec === undefined ? [] : ['--fec', cfg.fec]),
   ];
   const [senderRaw, ...receiversRaw] = await Promise.all([rack.run(rack.senderNs, senderArgv, { timeoutMs }), ...receiverRuns]);
   const seconds = (performance.now() - started) / 1000;
@@ -310,7 +315,7 @@ async function runOnce(
 }
 
 function summaryLine(cfg: BenchConfig, r: RunRecord): string {
-  const loss = `${(cfg.lossPermille / 10).toFixed(1)}%${cfg.burst ? `(burst ${cfg.burstPackets})` : ''}`;
+  const loss = `${(cfg.lossPermille / 10).toFixed(1)}%${cfg.burst ? `(burst ${cfg.burstPackets})` : ''}${cfg.fec === undefined ? '' : ` fec=${cfg.fec}`}`;
   const rate = cfg.rate === undefined ? '' : ` rate=${cfg.rate}`;
   const mtu = cfg.mtu === 1500 ? '' : ` mtu=${cfg.mtu}`;
   return (

@@ -776,10 +776,12 @@ export class ReceiverCore {
           s.nakAtMs = t;
           continue;
         }
-        if (this.async && this.dataSliceMax < s.sliceNo + 2 && now < this.lastDataAtMs + ASYNC_DRAIN_MS) {
-          // END (control socket) can overtake data still queued on the data socket: wait
-          // until data two slices on has arrived, or the data socket has been quiet a while.
-          s.nakAtMs = this.lastDataAtMs + ASYNC_DRAIN_MS;
+        // END and REQACK (control socket) can overtake data still queued on the data
+        // socket: wait until data two slices on has arrived, or the data socket has been
+        // quiet a while (one backoff band; with --async, where a miss is final, longer).
+        const drainMs = this.async ? ASYNC_DRAIN_MS : this.cfg.nakBackoffMs / 4;
+        if (this.dataSliceMax < s.sliceNo + 2 && now < this.lastDataAtMs + drainMs) {
+          s.nakAtMs = this.lastDataAtMs + drainMs;
           continue;
         }
         if (this.async) {

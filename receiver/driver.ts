@@ -159,8 +159,13 @@ export class ReceiverDriver {
   private readonly onTimer = (): void => {
     this.timer = undefined;
     this.timerAtMs = undefined;
-    this.core.handleTimeout(this.now());
-    this.turn();
+    // Node runs timers before it polls sockets: after the process was descheduled, the
+    // datagrams waiting in the kernel would look like silence to a NAK timer. The check
+    // phase comes after the poll phase, so the core sees what arrived meanwhile first.
+    setImmediate(() => {
+      this.core.handleTimeout(this.now());
+      this.turn();
+    });
   };
 
   private onCoreEvent(ev: ReceiverEvent): void {

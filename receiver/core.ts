@@ -115,7 +115,7 @@ export interface ReceiverStats {
   statusSent: number;
   /** Most slices held in memory at once (incomplete, or complete and waiting for the sink). */
   maxHeldSlices: number;
-  drops: Partial<Record<ProtocolErrorCode | 'ERR_LATE' | 'ERR_AHEAD', number>>;
+  drops: Partial<Record<ProtocolErrorCode | 'ERR_AHEAD', number>>;
 }
 
 type State = 'listening' | 'joining' | 'accepted' | 'receiving' | 'verifying' | 'reporting' | 'done';
@@ -836,7 +836,7 @@ export class ReceiverCore {
     this.nextStatusAtMs = now + this.cfg.statusIntervalMs;
   }
 
-  private countDrop(code: ProtocolErrorCode | 'ERR_LATE' | 'ERR_AHEAD'): void {
+  private countDrop(code: ProtocolErrorCode | 'ERR_AHEAD'): void {
     this.stats.drops[code] = (this.stats.drops[code] ?? 0) + 1;
   }
 }

@@ -12,7 +12,7 @@
 //                endIntervalMs; repairs go on until each receiver reported or was dropped.
 //   done         every receiver is resolved (verified, failed, left or dropped).
 
-import { CAP_ASYNC, CAP_PARITY_REPAIR, MessageType, u32ToIpv4 } from '../protocol/header.js';
+import { CAP_ASYNC, CAP_PARITY_REPAIR, ipv4ToU32, MessageType } from '../protocol/header.js';
 import { decodeDatagram } from '../protocol/codec.js';
 import type { ErasureCoder } from '../protocol/fec/erasure-coder.js';
 import {
@@ -505,27 +505,26 @@ export class SenderCore {
     }));
   }
 
+  /** One stripe's request: top up the current burst, or start a new one (see NAK's heard[]). */
   private requestRepair(slice: TxSlice, st: number, k: number, need: number, heard: number, now: number): void {
-    {
-      const rep = slice.repairs![st];
-      const heardBurst = heard > rep.burstStart;
-      let add: number;
-      if (!heardBurst && now - rep.burstAtMs <= this.cfg.nakHoldMs) {
-        // Asked before hearing the current burst: one answer sized to the largest
-        // request serves everyone, so only top the burst up.
-        add = Math.max(0, need - rep.burstCount);
-        rep.burstCount = Math.max(rep.burstCount, need);
-      } else {
-        // Asked after the burst (some of it was lost, or it was too small): a new one now.
-        add = need;
-        rep.burstStart = (rep.nextParity + rep.queued) % maxParity(k);
-        rep.burstAtMs = now;
-        rep.burstCount = need;
-      }
-      if (add === 0) return;
-      if (rep.queued === 0) this.repairQueue.push({ sliceNo: slice.sliceNo, stripe: st });
-      rep.queued += add;
+    const rep = slice.repairs![st];
+    const heardBurst = heard > rep.burstStart;
+    let add: number;
+    if (!heardBurst && now - rep.burstAtMs <= this.cfg.nakHoldMs) {
+      // Asked before hearing the current burst: one answer sized to the largest
+      // request serves everyone, so only top the burst up.
+      add = Math.max(0, need - rep.burstCount);
+      rep.burstCount = Math.max(rep.burstCount, need);
+    } else {
+      // Asked after the burst (some of it was lost, or it was too small): a new one now.
+      add = need;
+      rep.burstStart = (rep.nextParity + rep.queued) % maxParity(k);
+      rep.burstAtMs = now;
+      rep.burstCount = need;
     }
+    if (add === 0) return;
+    if (rep.queued === 0) this.repairQueue.push({ sliceNo: slice.sliceNo, stripe: st });
+    rep.queued += add;
   }
 
   private onReport(rcv: ReceiverRecord, rep: Report): void {
@@ -943,7 +942,7 @@ export class SenderCore {
           stripes: this.cfg.stripes,
           phase: this.phase === 'announcing' ? HelloPhase.Announcing : HelloPhase.Transferring,
           dataPort: this.cfg.dataPort,
-          dataGroup: ipv4(this.cfg.dataGroup),
+          dataGroup: ipv4ToU32(this.cfg.dataGroup),
           imageBytes: this.cfg.imageBytes,
           retainSlices: this.cfg.retainSlices,
           redundancy: this.cfg.redundancy,
@@ -977,10 +976,3 @@ export class SenderCore {
     this.stats.drops[code] = (this.stats.drops[code] ?? 0) + 1;
   }
 }
-
-function ipv4(addr: string): number {
-  const parts = addr.split('.').map(Number);
-  return (((parts[0] << 24) >>> 0) + (parts[1] << 16) + (parts[2] << 8) + parts[3]) >>> 0;
-}
-
-export { u32ToIpv4 };

@@ -15,7 +15,7 @@
 //  34    1 redundancy      u8  proactive parity blocks per stripe (0 = repair only)
 //  35    1 reserved        0
 
-import { encodeHeader, expectHeader, getU64, MessageType, setU64, view, MAX_U53 } from '../header.js';
+import { encodeHeader, expectHeader, getU64, MessageType, setU64, view } from '../header.js';
 import { err, ok, type Result } from '../result.js';
 
 export const HELLO_SIZE = 36;
@@ -126,5 +126,3 @@ export function decodeHello(bytes: Uint8Array): Result<Hello> {
     redundancy,
   });
 }
-
-export { MAX_U53 };

@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { UsageError } from '../common/errors.js';
 import { checkMulticast, resolveInterface } from '../common/net.js';
 import { parseIntIn, parseSeconds } from '../common/units.js';
+import { IO_CHOICES, type IoChoice } from '../native/udp.js';
 import type { DecompressMode } from './decompress.js';
 import type { ReceiverCoreOptions, ReceiverNetConfig } from './driver.js';
 
@@ -27,6 +28,7 @@ interface RawOptions {
   decompress: DecompressMode;
   sparse?: boolean;
   force?: boolean;
+  io: IoChoice;
 }
 
 export interface ReceiverArgs {
@@ -65,6 +67,7 @@ export function program(): Command {
     )
     .option('--sparse', 'leave all-zero blocks unwritten on a device (it must read as zeros) and in unpacked files')
     .option('--force', 'write a block device even if it is mounted or in use')
+    .addOption(new Option('--io <path>', 'UDP path: native (batched, GRO) when available, or node:dgram').choices(IO_CHOICES).default('auto'))
     .helpOption('-h, --help', 'show this help')
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
@@ -99,6 +102,7 @@ export function parseReceiverArgs(argv: readonly string[]): ReceiverArgs {
       portbase: parseIntIn(o.portbase, '--portbase', 1, 65534),
       ttl: parseIntIn(o.ttl, '--ttl', 0, 255),
       rcvBufBytes: 8 << 20,
+      io: o.io,
     },
     file: o.file,
     pipe: o.pipe,

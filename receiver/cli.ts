@@ -7,6 +7,7 @@ import { makeLogger } from '../common/log.js';
 import { ProgressLine } from '../common/progress.js';
 import { formatBytes, formatRate } from '../common/units.js';
 import { loadErasureCoder } from '../native/rs.js';
+import { udpFactory, type UdpFactory } from '../native/udp.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
 import { parseReceiverArgs, type ReceiverArgs } from './args.js';
 import { ReceiverDriver, type ReceiverOutcome } from './driver.js';
@@ -14,8 +15,10 @@ import { openSink, type SinkReport } from './sink.js';
 
 async function main(): Promise<number> {
   let args: ReceiverArgs;
+  let udp: UdpFactory;
   try {
     args = parseReceiverArgs(process.argv.slice(2));
+    udp = udpFactory(args.net.io);
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.exitCode === 0) return EXIT_OK; // --help
@@ -44,8 +47,9 @@ async function main(): Promise<number> {
       log.warn({ evt: 'output.warning', detail: message }, message);
     },
   });
+  log.info({ evt: 'io', path: udp.path, description: udp.description }, 'udp path');
   const progress = new ProgressLine(process.stderr, process.stderr.isTTY === true);
-  const driver = new ReceiverDriver({ ...args.core, coder: fec.coder }, args.net, sink, log);
+  const driver = new ReceiverDriver({ ...args.core, coder: fec.coder }, args.net, udp, sink, log);
   const onSignal = (sig: string) => driver.abort(Reason.Interrupted, `receiver interrupted (${sig})`);
   process.once('SIGINT', () => onSignal('SIGINT'));
   process.once('SIGTERM', () => onSignal('SIGTERM'));
@@ -75,6 +79,8 @@ async function main(): Promise<number> {
       `udp-receiver: ${formatBytes(out.bytes)} in ${out.seconds.toFixed(2)} s (${formatRate(out.bytes, out.seconds * 1000)}), verified sha256 ${out.digest}\n`,
     );
     for (const line of outputSummary(sink.report())) process.stderr.write(`udp-receiver: ${line}\n`);
+    const io = out.io.data;
+    process.stderr.write(`udp-receiver: UDP I/O ${out.io.description}: ${io.datagramsReceived} data datagrams in ${io.recvCalls || io.datagramsReceived} reads\n`);
     if (warningCount > 0) process.stderr.write(`udp-receiver: ${warningCount} warning(s), e.g. ${warnings.join('; ')}\n`);
   } else {
     process.stderr.write(`udp-receiver: failed: ${out.detail || reasonName(out.reason)}\n`);
@@ -92,6 +98,7 @@ async function main(): Promise<number> {
         detail: out.ok ? undefined : out.detail,
         rcvBufBytes: out.rcvBufBytes,
         stats: out.stats,
+        io: out.io,
         cpuUserMs: usage.userCPUTime / 1000,
         cpuSystemMs: usage.systemCPUTime / 1000,
         maxRssKiB: usage.maxRSS,

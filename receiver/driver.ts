@@ -3,10 +3,11 @@
 // no protocol decisions.
 
 import { createHash, randomInt } from 'node:crypto';
-import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { IoError, oneLine } from '../common/errors.js';
+import type { IoChoice, UdpFactory } from '../native/udp.js';
+import type { UdpSocket, UdpSocketStats } from '../native/udp-socket.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
 import { ReceiverCore, type ReceiverConfig, type ReceiverEvent, type ReceiverStats } from './core.js';
 import type { Sink } from './sink.js';
@@ -18,6 +19,8 @@ export interface ReceiverNetConfig {
   readonly ttl: number;
   /** Asked of the kernel for the data socket; what it grants is logged and told to the sender. */
   readonly rcvBufBytes: number;
+  /** The UDP path asked for; the CLI turns it into the UdpFactory the driver gets. */
+  readonly io: IoChoice;
 }
 
 export type ReceiverCoreOptions = Omit<ReceiverConfig, 'receiverId' | 'rcvBufBytes' | 'random'>;
@@ -35,11 +38,13 @@ export interface ReceiverOutcome {
   readonly ioError: boolean;
   readonly rcvBufBytes: number;
   readonly stats: ReceiverStats;
+  /** The UDP path used and the data socket's counters. */
+  readonly io: { readonly path: string; readonly description: string; readonly data: Readonly<UdpSocketStats> };
 }
 
 export class ReceiverDriver {
-  private readonly ctl = dgram.createSocket({ type: 'udp4', reuseAddr: true });
-  private readonly data = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+  private readonly ctl: UdpSocket;
+  private readonly data: UdpSocket;
   private core!: ReceiverCore;
   private readonly hash = createHash('sha256');
   private readonly queue: Uint8Array[] = []; // bounded by the core's maxQueuedSlices
@@ -61,10 +66,14 @@ export class ReceiverDriver {
   constructor(
     private readonly coreOptions: Readonly<ReceiverCoreOptions>,
     private readonly net: Readonly<ReceiverNetConfig>,
+    private readonly udp: UdpFactory,
     private readonly sink: Sink,
     private readonly log: Logger,
     private readonly onEvent: (ev: ReceiverEvent, core: ReceiverCore) => void = () => undefined,
-  ) {}
+  ) {
+    this.ctl = udp.create({ reuseAddr: true });
+    this.data = udp.create({ reuseAddr: true });
+  }
 
   private now(): number {
     return performance.now();
@@ -91,7 +100,10 @@ export class ReceiverDriver {
       throw new IoError(`cannot set up multicast on ${this.net.interfaceAddress ?? 'the default interface'}: ${oneLine(e)}`);
     }
     this.rcvBufBytes = this.data.getRecvBufferSize();
-    this.log.info({ evt: 'socket.open', portbase: this.net.portbase, rcvbuf: this.rcvBufBytes, asked: this.net.rcvBufBytes }, 'sockets open');
+    this.log.info(
+      { evt: 'socket.open', portbase: this.net.portbase, rcvbuf: this.rcvBufBytes, asked: this.net.rcvBufBytes, io: this.udp.description },
+      'sockets open',
+    );
     this.core = new ReceiverCore(
       Object.freeze({ ...this.coreOptions, receiverId: this.receiverId, rcvBufBytes: this.rcvBufBytes, random: Math.random }),
       this.now(),
@@ -99,19 +111,19 @@ export class ReceiverDriver {
     const done = new Promise<ReceiverOutcome>((resolve) => {
       this.finished = resolve;
     });
-    const onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
-      this.core.handle({ kind: 'datagram', from: { address: rinfo.address, port: rinfo.port }, bytes: msg }, this.now());
+    const onMessage = (bytes: Uint8Array, address: string, port: number): void => {
+      this.core.handle({ kind: 'datagram', from: { address, port }, bytes }, this.now());
       this.kick();
     };
-    this.ctl.on('message', onMessage);
-    this.data.on('message', onMessage);
+    this.ctl.onMessage(onMessage);
+    this.data.onMessage(onMessage);
     const onSocketError = (e: Error): void => {
       this.ioError = true;
       this.core.handle({ kind: 'abort', reason: Reason.Interrupted, detail: `socket: ${oneLine(e)}` }, this.now());
       this.kick();
     };
-    this.ctl.on('error', onSocketError);
-    this.data.on('error', onSocketError);
+    this.ctl.onError(onSocketError);
+    this.data.onError(onSocketError);
     this.kick();
     return done;
   }
@@ -121,14 +133,8 @@ export class ReceiverDriver {
     this.kick();
   }
 
-  private async bind(s: dgram.Socket, port: number): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.bind(port, () => {
-        s.off('error', reject);
-        resolve();
-      });
-    }).catch((e: unknown) => {
+  private async bind(s: UdpSocket, port: number): Promise<void> {
+    await s.bind(port).catch((e: unknown) => {
       throw new IoError(`cannot bind UDP port ${port}: ${oneLine(e)}`);
     });
   }
@@ -143,8 +149,9 @@ export class ReceiverDriver {
 
   private turn(): void {
     for (let b = this.core.pollTransmit(); b !== undefined; b = this.core.pollTransmit()) {
-      this.ctl.send(b, this.net.portbase + 1, this.net.rdvGroup);
+      this.ctl.send([b], this.net.portbase + 1, this.net.rdvGroup);
     }
+    this.ctl.flush();
     for (let ev = this.core.pollEvent(); ev !== undefined; ev = this.core.pollEvent()) this.onCoreEvent(ev);
     if (this.finished === undefined) return;
     // The one timer, moved only when the core's deadline moves (most turns leave it as is).
@@ -266,15 +273,15 @@ export class ReceiverDriver {
     this.finished = undefined;
     if (this.timer !== undefined) clearTimeout(this.timer);
     // A last LEAVE/REPORT may still be queued in the core.
-    const sends: Promise<void>[] = [];
     for (let b = this.core.pollTransmit(); b !== undefined; b = this.core.pollTransmit()) {
-      sends.push(new Promise((r) => this.ctl.send(b, this.net.portbase + 1, this.net.rdvGroup, () => r())));
+      this.ctl.send([b], this.net.portbase + 1, this.net.rdvGroup);
     }
-    await Promise.all(sends);
+    this.ctl.flush();
     if (!ok || !this.committed) await this.sink.discard();
     this.log.info({ evt: 'done', ok, reason: reasonName(reason), detail, stats: this.core.stats }, 'receiver done');
-    this.ctl.close();
-    this.data.close();
+    // close() lets the queued LEAVE/REPORT go first.
+    await this.ctl.close();
+    await this.data.close();
     resolve({
       ok: ok && this.committed,
       receiverId: this.receiverId,
@@ -287,6 +294,7 @@ export class ReceiverDriver {
       ioError: this.ioError,
       rcvBufBytes: this.rcvBufBytes,
       stats: this.core.stats,
+      io: { path: this.udp.path, description: this.udp.description, data: { ...this.data.stats } },
     });
   }
 }

@@ -3,10 +3,12 @@
 
 import { Command, Option } from 'commander';
 import { UsageError } from '../common/errors.js';
+import { blockBytesForMtu, interfaceMtu } from '../common/mtu.js';
 import { checkMulticast, resolveInterface } from '../common/net.js';
 import { parseBitrate, parseIntIn, parseSeconds } from '../common/units.js';
 import { DATA_HEADER_SIZE } from '../protocol/messages/data.js';
 import { MAX_BLOCK_BYTES, MAX_SLICE_BLOCKS, MAX_STRIPES, MIN_BLOCK_BYTES } from '../protocol/messages/hello.js';
+import { IO_CHOICES, type IoChoice } from '../native/udp.js';
 import type { CompressFormat } from './compress.js';
 import { MAX_STRIPE_BLOCKS, type SenderConfig } from './core.js';
 import type { SenderNetConfig } from './driver.js';
@@ -42,6 +44,7 @@ interface RawOptions {
   compressLevel?: string;
   pack?: string;
   packFormat: PackFormat;
+  io: IoChoice;
 }
 
 export interface SenderArgs {
@@ -56,6 +59,8 @@ export interface SenderArgs {
   readonly compress: { readonly format: CompressFormat; readonly level?: number } | undefined;
   /** Send a cpio archive of this directory, made on the fly. */
   readonly pack: { readonly dir: string; readonly format: PackFormat } | undefined;
+  /** Where the block size came from, for the start-up log: "--blocksize", "MTU 9000 (eth0)", … */
+  readonly blockSizeFrom: string;
 }
 
 export function program(): Command {
@@ -68,7 +73,7 @@ export function program(): Command {
     .option('--mcast-data-address <addr>', 'multicast group for the data', DEFAULT_DATA_GROUP)
     .option('--mcast-rdv-address <addr>', 'multicast group for control (rendezvous)', DEFAULT_RDV_GROUP)
     .option('--ttl <n>', 'multicast TTL', '1')
-    .option('--blocksize <bytes>', `payload bytes per datagram (default ${DEFAULT_BLOCK_BYTES}, for MTU 1500)`)
+    .option('--blocksize <bytes>', `payload bytes per datagram (default: from the interface MTU, ${DEFAULT_BLOCK_BYTES} for 1500)`)
     .addOption(new Option('--slice-blocks <n>', 'blocks per slice').default('128').hideHelp())
     .option('--min-receivers <n>', 'start as soon as N receivers have joined')
     .option('--min-wait <s>', 'with --min-receivers: wait at least S seconds after the first join')
@@ -84,6 +89,7 @@ export function program(): Command {
     .option('--compress-level <n>', 'with --compress gzip: 1 (fast) .. 9 (small), default 6')
     .option('--pack <dir>', 'send a cpio archive of DIR, as `cd DIR && find . -xdev | cpio -o` would make it')
     .addOption(new Option('--pack-format <format>', 'cpio format for --pack').choices(['crc', 'newc']).default('crc'))
+    .addOption(new Option('--io <path>', 'UDP path: native (batched, GSO) when available, or node:dgram').choices(IO_CHOICES).default('auto'))
     .helpOption('-h, --help', 'show this help')
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
@@ -95,8 +101,18 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
   if (cmd.args.length > 0) throw new UsageError(`unexpected argument: ${cmd.args[0]}`);
   const o = cmd.opts<RawOptions>();
   const portbase = parseIntIn(o.portbase, '--portbase', 1, 65534);
+  const interfaceAddress = resolveInterface(o.interface);
+  // The block size follows the interface's MTU (jumbo frames carry ~6x the payload per
+  // datagram for the same per-packet cost); --blocksize wins.
+  const mtu = o.blocksize === undefined ? interfaceMtu(interfaceAddress) : undefined;
   const blockBytes =
-    o.blocksize === undefined ? DEFAULT_BLOCK_BYTES : parseIntIn(o.blocksize, '--blocksize', MIN_BLOCK_BYTES, MAX_BLOCK_BYTES);
+    o.blocksize !== undefined
+      ? parseIntIn(o.blocksize, '--blocksize', MIN_BLOCK_BYTES, MAX_BLOCK_BYTES)
+      : mtu === undefined
+        ? DEFAULT_BLOCK_BYTES
+        : blockBytesForMtu(mtu.mtu, DATA_HEADER_SIZE, 0);
+  const blockSizeFrom =
+    o.blocksize !== undefined ? '--blocksize' : mtu === undefined ? 'default (MTU unknown)' : `MTU ${mtu.mtu} of ${mtu.name}`;
   const fec = o.fec === undefined ? undefined : parseFec(o.fec);
   const sliceBlocks =
     fec === undefined ? parseIntIn(o.sliceBlocks, '--slice-blocks', 1, MAX_STRIPE_BLOCKS) : fec.stripes * fec.stripeBlocks;
@@ -149,10 +165,11 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
       windowPacketsMax: 4096,
     },
     net: {
-      interfaceAddress: resolveInterface(o.interface),
+      interfaceAddress,
       rdvGroup,
       portbase,
       ttl: parseIntIn(o.ttl, '--ttl', 0, 255),
+      io: o.io,
     },
     file: o.file,
     pipe: o.pipe,
@@ -161,6 +178,7 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
     json: o.json === true,
     compress: o.compress === undefined ? undefined : { format: o.compress, level: compressLevel },
     pack: o.pack === undefined ? undefined : { dir: o.pack, format: o.packFormat },
+    blockSizeFrom,
   };
 }
 

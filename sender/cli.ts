@@ -10,6 +10,7 @@ import { makeLogger } from '../common/log.js';
 import { ProgressLine } from '../common/progress.js';
 import { formatBytes, formatRate } from '../common/units.js';
 import { loadErasureCoder } from '../native/rs.js';
+import { udpFactory, type UdpFactory } from '../native/udp.js';
 import { reasonName } from '../protocol/reasons.js';
 import { parseSenderArgs, type SenderArgs } from './args.js';
 import type { SenderConfig } from './core.js';
@@ -28,8 +29,10 @@ function table(out: SenderOutcome): string {
 
 async function main(): Promise<number> {
   let args: SenderArgs;
+  let udp: UdpFactory;
   try {
     args = parseSenderArgs(process.argv.slice(2), process.stdin.isTTY === true);
+    udp = udpFactory(args.net.io);
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.exitCode === 0) return EXIT_OK; // --help
@@ -43,6 +46,7 @@ async function main(): Promise<number> {
   const fec = loadErasureCoder();
   if (fec.fallbackReason !== undefined) process.stderr.write(`udp-sender: ${fec.fallbackReason}; FEC runs on the TypeScript coder\n`);
   log.info({ evt: 'fec.coder', kind: fec.kind, fallback: fec.fallbackReason }, 'erasure coder');
+  log.info({ evt: 'io', path: udp.path, description: udp.description, blockBytes: args.core.blockBytes, blockSizeFrom: args.blockSizeFrom }, 'udp path');
   const source = await openSource({
     file: args.file,
     pipe: args.pipe,
@@ -61,7 +65,7 @@ async function main(): Promise<number> {
   });
   const progress = new ProgressLine(process.stderr, process.stderr.isTTY === true);
   let keyboard: ReturnType<typeof createInterface> | undefined;
-  const driver = new SenderDriver(cfg, args.net, source, log, (ev, core) => {
+  const driver = new SenderDriver(cfg, args.net, udp, source, log, (ev, core) => {
     const now = performance.now();
     if (ev.kind === 'joined') {
       const n = core.receiverList().length;
@@ -113,6 +117,11 @@ async function main(): Promise<number> {
     `udp-sender: ${formatBytes(out.bytes)} in ${out.seconds.toFixed(2)} s (${formatRate(out.bytes, out.seconds * 1000)}), ` +
       `sha256 ${out.digest || '-'}\n${table(out)}\n`,
   );
+  const io = out.io.data;
+  process.stderr.write(
+    `udp-sender: UDP I/O ${out.io.description}: ${io.datagramsSent} data datagrams in ${io.sendCalls} sends; ` +
+      `${args.core.blockBytes}-byte blocks (${args.blockSizeFrom})\n`,
+  );
   if (out.error !== undefined) process.stderr.write(`udp-sender: ${out.error}\n`);
   const compressed = source instanceof CompressSource ? { format: args.compress!.format, inBytes: source.inBytes, outBytes: source.outBytes } : undefined;
   if (compressed !== undefined && compressed.outBytes > 0) {
@@ -142,6 +151,7 @@ async function main(): Promise<number> {
         cpuSystemMs: usage.systemCPUTime / 1000,
         maxRssKiB: usage.maxRSS,
         compress: compressed,
+        io: out.io,
       }) + '\n',
     );
   }

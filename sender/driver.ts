@@ -3,11 +3,12 @@
 // It makes no protocol decisions.
 
 import { createHash } from 'node:crypto';
-import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { IoError, oneLine } from '../common/errors.js';
 import { fullSliceBytes } from '../protocol/geometry.js';
+import type { IoChoice, UdpFactory } from '../native/udp.js';
+import type { UdpSocket, UdpSocketStats } from '../native/udp-socket.js';
 import { reasonName } from '../protocol/reasons.js';
 import { SenderCore, type ReceiverRecord, type SenderConfig, type SenderEvent, type SenderStats } from './core.js';
 import type { Source } from './source.js';
@@ -18,6 +19,8 @@ export interface SenderNetConfig {
   readonly rdvGroup: string;
   readonly portbase: number;
   readonly ttl: number;
+  /** The UDP path asked for; the CLI turns it into the UdpFactory the driver gets. */
+  readonly io: IoChoice;
 }
 
 export interface SenderOutcome {
@@ -28,22 +31,24 @@ export interface SenderOutcome {
   readonly receivers: readonly Readonly<ReceiverRecord>[];
   readonly stats: SenderStats;
   readonly windowPackets: number;
+  /** The UDP path used and the data socket's syscall counters. */
+  readonly io: { readonly path: string; readonly description: string; readonly data: Readonly<UdpSocketStats> };
   readonly error?: string;
 }
 
 /** Sends at most this many datagrams per turn of the event loop, so incoming feedback is read in between. */
 const SENDS_PER_TURN = 256;
-/** Datagrams queued in libuv (kernel buffer full) before the loop waits for them to go. */
-const MAX_SEND_QUEUE = 64;
 
 export class SenderDriver {
   /** Control: bound to portbase+1 in the rendezvous group; hears the receivers. */
-  private readonly socket: dgram.Socket;
+  private readonly socket: UdpSocket;
   /**
    * Data: connected to the data group, so a send does no address lookup (dgram resolves
-   * the address of every unconnected send, on a nextTick) and takes no per-send callback.
+   * the address of every unconnected send, on a nextTick), and the native path can batch.
    */
-  private readonly dataSocket: dgram.Socket;
+  private readonly dataSocket: UdpSocket;
+  private readonly ioDescription: string;
+  private readonly ioPath: string;
   private readonly core: SenderCore;
   private readonly hash = createHash('sha256');
   private timer: NodeJS.Timeout | undefined;
@@ -60,13 +65,16 @@ export class SenderDriver {
   constructor(
     private readonly cfg: Readonly<SenderConfig>,
     private readonly net: Readonly<SenderNetConfig>,
+    udp: UdpFactory,
     private readonly source: Source,
     private readonly log: Logger,
     private readonly onEvent: (ev: SenderEvent, core: SenderCore) => void = () => undefined,
   ) {
     this.core = new SenderCore(cfg, this.now());
-    this.socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
-    this.dataSocket = dgram.createSocket({ type: 'udp4' });
+    this.ioPath = udp.path;
+    this.ioDescription = udp.description;
+    this.socket = udp.create({ reuseAddr: true });
+    this.dataSocket = udp.create({});
   }
 
   private now(): number {
@@ -82,12 +90,12 @@ export class SenderDriver {
     const done = new Promise<SenderOutcome>((resolve) => {
       this.finished = resolve;
     });
-    this.socket.on('message', (msg, rinfo) => {
-      this.core.handle({ kind: 'datagram', from: { address: rinfo.address, port: rinfo.port }, bytes: msg }, this.now());
+    this.socket.onMessage((bytes, address, port) => {
+      this.core.handle({ kind: 'datagram', from: { address, port }, bytes }, this.now());
       this.kick();
     });
-    this.socket.on('error', (e) => this.fail(`socket: ${oneLine(e)}`));
-    this.dataSocket.on('error', (e) => this.fail(`data socket: ${oneLine(e)}`));
+    this.socket.onError((e) => this.fail(`socket: ${oneLine(e)}`));
+    this.dataSocket.onError((e) => this.fail(`data socket: ${oneLine(e)}`));
     this.kick();
     return done;
   }
@@ -111,13 +119,7 @@ export class SenderDriver {
 
   private async openSocket(): Promise<void> {
     const s = this.socket;
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.bind(this.net.portbase + 1, () => {
-        s.off('error', reject);
-        resolve();
-      });
-    }).catch((e: unknown) => {
+    await s.bind(this.net.portbase + 1).catch((e: unknown) => {
       throw new IoError(`cannot bind UDP port ${this.net.portbase + 1}: ${oneLine(e)}`);
     });
     try {
@@ -132,15 +134,10 @@ export class SenderDriver {
       throw new IoError(`cannot set up multicast on ${this.net.interfaceAddress ?? 'the default interface'}: ${oneLine(e)}`);
     }
     const d = this.dataSocket;
-    await new Promise<void>((resolve, reject) => {
-      d.once('error', reject);
-      d.bind(0, this.net.interfaceAddress, () => {
-        d.connect(this.cfg.dataPort, this.cfg.dataGroup, () => {
-          d.off('error', reject);
-          resolve();
-        });
-      });
-    }).catch((e: unknown) => {
+    await (async () => {
+      await d.bind(0, this.net.interfaceAddress);
+      await d.connect(this.cfg.dataPort, this.cfg.dataGroup);
+    })().catch((e: unknown) => {
       throw new IoError(`cannot open the data socket to ${this.cfg.dataGroup}:${this.cfg.dataPort}: ${oneLine(e)}`);
     });
     try {
@@ -158,6 +155,7 @@ export class SenderDriver {
         sndbuf: d.getSendBufferSize(),
         rcvbuf: s.getRecvBufferSize(),
         interface: this.net.interfaceAddress,
+        io: this.ioDescription,
       },
       'socket open',
     );
@@ -182,24 +180,25 @@ export class SenderDriver {
     if (this.finished === undefined) return;
     let sent = 0;
     while (!this.sendWaiting && sent < SENDS_PER_TURN) {
+      if (!this.dataSocket.writable()) {
+        // The kernel's buffer is full: carry on when it has room.
+        this.sendWaiting = true;
+        this.dataSocket.onDrain(this.onDrain);
+        break;
+      }
       const t = this.core.pollTransmit(now);
       if (t === undefined) break;
       sent++;
       if (t.to === 'control') {
-        this.socket.send(t.parts as Uint8Array[], this.net.portbase + 1, this.net.rdvGroup, this.onSent);
-      } else if (this.dataSocket.getSendQueueCount() >= MAX_SEND_QUEUE) {
-        // The kernel's buffer is full: wait until this one goes, then carry on.
-        this.sendWaiting = true;
-        this.dataSocket.send(t.parts as Uint8Array[], (e) => {
-          this.sendWaiting = false;
-          if (e) this.log.warn({ evt: 'send.error', err: oneLine(e) }, 'send failed');
-          this.kick();
-        });
+        // Batched data first: control (REQACK, END) must not overtake the data it is about.
+        this.dataSocket.flush();
+        this.socket.send(t.parts, this.net.portbase + 1, this.net.rdvGroup);
       } else {
-        this.dataSocket.send(t.parts as Uint8Array[]);
+        this.dataSocket.send(t.parts);
       }
       if ((sent & 31) === 0) now = this.now();
     }
+    this.dataSocket.flush();
     this.feedSource();
     this.drainEvents();
     if (this.finished === undefined) return;
@@ -210,8 +209,9 @@ export class SenderDriver {
     this.arm();
   }
 
-  private readonly onSent = (e: Error | null): void => {
-    if (e) this.log.warn({ evt: 'send.error', err: oneLine(e) }, 'send failed');
+  private readonly onDrain = (): void => {
+    this.sendWaiting = false;
+    this.kick();
   };
 
   /** The one timer, re-armed at the core's next deadline. */
@@ -311,11 +311,13 @@ export class SenderDriver {
     const now = this.now();
     for (let t = this.core.pollTransmit(now); t !== undefined; t = this.core.pollTransmit(now)) {
       if (t.to === 'data') continue; // the transfer is over: only control matters now
-      await new Promise<void>((r) => this.socket.send(t.parts as Uint8Array[], this.net.portbase + 1, this.net.rdvGroup, () => r()));
+      this.socket.send(t.parts, this.net.portbase + 1, this.net.rdvGroup);
     }
+    this.socket.flush();
     await this.source.close().catch(() => undefined);
-    await new Promise<void>((r) => this.socket.close(() => r()));
-    await new Promise<void>((r) => this.dataSocket.close(() => r()));
+    // close() lets queued datagrams (the last REPORT_ACK, DROP) go first.
+    await this.socket.close();
+    await this.dataSocket.close();
     const end = this.now();
     resolve({
       ok: ok && this.error === undefined,
@@ -325,6 +327,7 @@ export class SenderDriver {
       receivers: this.core.receiverList(),
       stats: this.core.stats,
       windowPackets: this.windowPackets,
+      io: { path: this.ioPath, description: this.ioDescription, data: { ...this.dataSocket.stats } },
       error: this.error,
     });
   }

@@ -1,6 +1,6 @@
-# The native Reed-Solomon addon (native/). Built by `npm install` (the "install" script runs
+# The native addons (native/). Built by `npm install` (the "install" script runs
 # native/install.mjs, which runs node-gyp and falls back cleanly when there is no compiler).
-# Output: build/Release/rackcast_rs.node.
+# Output: build/Release/rackcast_rs.node (Reed-Solomon) and build/Release/rackcast_udp.node (UDP I/O).
 {
   "targets": [
     {
@@ -23,6 +23,16 @@
         "MACOSX_DEPLOYMENT_TARGET": "11.0"
       },
       "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["/std:c++17"] } }
+    },
+    {
+      # UDP I/O with segmentation offload (UDP_SEGMENT / UDP_GRO) and batched syscalls
+      # (sendmmsg / recvmmsg), polled in Node's own libuv loop. Linux only: elsewhere the
+      # sources compile to an addon that exports nothing, and native/udp-native.ts says why.
+      "target_name": "rackcast_udp",
+      "sources": ["native/udp.cc", "native/udp-io.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags_cc": ["-O2", "-Wall", "-Wextra", "-fvisibility=hidden"]
     }
   ]
 }

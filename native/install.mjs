@@ -1,8 +1,10 @@
-// `npm install` hook: builds the native Reed-Solomon addon with node-gyp (offline: the machine's
-// C++ compiler and the Node headers npm points node-gyp at with `nodedir`).
+// `npm install` hook: builds the native addons with node-gyp (offline: the machine's C++
+// compiler and the Node headers npm points node-gyp at with `nodedir`): the Reed-Solomon
+// kernels (rackcast_rs.node) and the UDP I/O path (rackcast_udp.node).
 //
-// A failed build is not fatal: rackcast then runs the pure-TS coder and says why once at start
-// (native/rs.ts loadErasureCoder). Set RACKCAST_REQUIRE_NATIVE=1 to make it fatal instead.
+// A failed build is not fatal: rackcast then runs the pure-TS coder and node:dgram, and says
+// why once at start (native/rs.ts loadErasureCoder, native/udp.ts udpFactory). Set
+// RACKCAST_REQUIRE_NATIVE=1 to make it fatal instead.
 //
 // node-gyp always builds into ./build; the repository's .gitignore only lists native/build/, so
 // a build/.gitignore containing `*` keeps every built file out of git.
@@ -25,8 +27,8 @@ writeFileSync(join(root, 'build', '.gitignore'), '# Built by native/install.mjs 
 
 if (run.status !== 0) {
   const why = run.error ? run.error.message : `node-gyp exited with ${run.status ?? run.signal}`;
-  console.warn(`rackcast: the native Reed-Solomon addon was not built (${why}).`);
-  console.warn('rackcast: FEC falls back to the pure-TypeScript coder (correct, slower).');
+  console.warn(`rackcast: the native addons (Reed-Solomon, UDP I/O) were not built (${why}).`);
+  console.warn('rackcast: FEC falls back to the pure-TypeScript coder and UDP I/O to node:dgram (correct, slower).');
   if (required) {
     console.error('rackcast: RACKCAST_REQUIRE_NATIVE=1, failing the install.');
     process.exit(1);

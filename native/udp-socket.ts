@@ -181,7 +181,11 @@ export class DgramUdpSocket implements UdpSocket {
     this.s.on('error', handler);
   }
 
+  private closed = false;
+
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     // Datagrams still queued in libuv would be cancelled by close: let them go first.
     const until = Date.now() + CLOSE_WAIT_MS;
     while (this.s.getSendQueueCount() > 0 && Date.now() < until) {

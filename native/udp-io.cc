@@ -1,0 +1,454 @@
+// Syscalls of the native UDP socket (see udp-io.h for the contract of each call).
+
+// Linux only (sendmmsg, recvmmsg, UDP_SEGMENT, UDP_GRO); elsewhere this file is empty.
+#if defined(__linux__)
+
+#include "udp-io.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+// Older libc headers lack the UDP offload options; the values are the kernel's ABI
+// (include/uapi/linux/udp.h), and a kernel without them answers ENOPROTOOPT, which the
+// probe turns into "not supported".
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+namespace rackcast::udp {
+
+namespace {
+
+/** The kernel buffer is full: wait for the fd to become writable (ENOBUFS: the device queue is). */
+bool Blocked(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
+
+/**
+ * Reads that return nothing useful but must not end the read loop: EINTR, and ECONNREFUSED,
+ * which a connected socket reports once after an ICMP port unreachable for an earlier send.
+ */
+bool RetryRecv(int err) { return err == EINTR || err == ECONNREFUSED; }
+
+/** The segment size of a GRO-coalesced message, or 0 for a single datagram. */
+uint32_t GroSize(msghdr* m) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(m); c != nullptr; c = CMSG_NXTHDR(m, c)) {
+    if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int size = 0;
+      std::memcpy(&size, CMSG_DATA(c), sizeof size);
+      return size > 0 ? static_cast<uint32_t>(size) : 0;
+    }
+  }
+  return 0;
+}
+
+/** Room for the UDP_GRO cmsg (an int) with slack for anything else the kernel adds. */
+constexpr size_t kRecvControlBytes = 64;
+
+}  // namespace
+
+/** recvmmsg buffers: 64 slots of 64 KiB (4 MiB of address space, touched only where data lands). */
+struct UdpIo::RecvScratch {
+  mmsghdr msgs[kRecvBatchMessages];
+  iovec iov[kRecvBatchMessages];
+  sockaddr_in from[kRecvBatchMessages];
+  alignas(cmsghdr) uint8_t control[kRecvBatchMessages][kRecvControlBytes];
+  uint8_t* data = nullptr;
+  /** Messages the last recvmmsg returned, the next one to deliver, and its next segment. */
+  uint32_t count = 0;
+  uint32_t next = 0;
+  uint32_t seg = 0;
+
+  RecvScratch() : data(static_cast<uint8_t*>(std::malloc(kRecvBatchMessages * kRecvSlotBytes))) {}
+  ~RecvScratch() { std::free(data); }
+};
+
+sockaddr_in MakeAddr(uint32_t ip, uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(ip);
+  return a;
+}
+
+Support ProbeSupport() {
+  Support s{false, false, 0};
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    s.socketErr = errno;
+    return s;
+  }
+  // UDP_SEGMENT = 0 sets no default segment size; kernels before 4.18 answer ENOPROTOOPT.
+  int zero = 0;
+  int one = 1;
+  s.gso = setsockopt(fd, IPPROTO_UDP, UDP_SEGMENT, &zero, sizeof zero) == 0;
+  // UDP_GRO arrived in 5.0.
+  s.gro = setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof one) == 0;
+  close(fd);
+  return s;
+}
+
+UdpIo::UdpIo(const SocketOptions& opts, double* counters) : counters_(counters) {
+  fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) {
+    openErr_ = errno;
+    return;
+  }
+  if (opts.reuseAddr) {
+    const int err = SetInt(SOL_SOCKET, SO_REUSEADDR, 1);
+    if (err != 0) {
+      openErr_ = err;
+      Close();
+      return;
+    }
+  }
+  gso_ = opts.gso && SetInt(IPPROTO_UDP, UDP_SEGMENT, 0) == 0;
+  gro_ = opts.gro && SetInt(IPPROTO_UDP, UDP_GRO, 1) == 0;
+}
+
+UdpIo::~UdpIo() { Close(); }
+
+void UdpIo::Close() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+  scratch_.reset();
+}
+
+int UdpIo::SetInt(int level, int name, int value) {
+  return setsockopt(fd_, level, name, &value, sizeof value) == 0 ? 0 : errno;
+}
+
+int UdpIo::Bind(uint32_t ip, uint16_t port) {
+  const sockaddr_in a = MakeAddr(ip, port);
+  return bind(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0 ? 0 : errno;
+}
+
+int UdpIo::Connect(uint32_t ip, uint16_t port) {
+  const sockaddr_in a = MakeAddr(ip, port);
+  return connect(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0 ? 0 : errno;
+}
+
+int UdpIo::LocalAddress(uint32_t* ip, uint16_t* port) {
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  if (getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) return errno;
+  *ip = ntohl(a.sin_addr.s_addr);
+  *port = ntohs(a.sin_port);
+  return 0;
+}
+
+int UdpIo::AddMembership(uint32_t group, uint32_t iface) {
+  ip_mreq m{};
+  m.imr_multiaddr.s_addr = htonl(group);
+  m.imr_interface.s_addr = htonl(iface);
+  return setsockopt(fd_, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) == 0 ? 0 : errno;
+}
+
+int UdpIo::SetMulticastInterface(uint32_t iface) {
+  in_addr a{};
+  a.s_addr = htonl(iface);
+  return setsockopt(fd_, IPPROTO_IP, IP_MULTICAST_IF, &a, sizeof a) == 0 ? 0 : errno;
+}
+
+int UdpIo::SetMulticastTtl(int ttl) { return SetInt(IPPROTO_IP, IP_MULTICAST_TTL, ttl); }
+
+int UdpIo::SetMulticastLoop(bool on) { return SetInt(IPPROTO_IP, IP_MULTICAST_LOOP, on ? 1 : 0); }
+
+int UdpIo::SetBufferSize(bool send, int bytes) { return SetInt(SOL_SOCKET, send ? SO_SNDBUF : SO_RCVBUF, bytes); }
+
+int UdpIo::GetBufferSize(bool send, int* bytes) {
+  socklen_t len = sizeof *bytes;
+  return getsockopt(fd_, SOL_SOCKET, send ? SO_SNDBUF : SO_RCVBUF, bytes, &len) == 0 ? 0 : errno;
+}
+
+// ---- send ----
+
+ssize_t UdpIo::SysSendmsg(const msghdr* m) {
+  ssize_t r;
+  do {
+    counters_[kSendCalls] += 1;
+    if (injectCalls_ > 0) {
+      injectCalls_--;
+      errno = injectErr_;
+      r = -1;
+    } else {
+      r = sendmsg(fd_, m, 0);
+    }
+  } while (r < 0 && errno == EINTR);
+  return r;
+}
+
+int UdpIo::SysSendmmsg(mmsghdr* v, unsigned n) {
+  int r;
+  do {
+    counters_[kSendCalls] += 1;
+    if (injectCalls_ > 0) {
+      injectCalls_--;
+      errno = injectErr_;
+      r = -1;
+    } else {
+      r = sendmmsg(fd_, v, n, 0);
+    }
+  } while (r < 0 && errno == EINTR);
+  return r;
+}
+
+int UdpIo::SendOne(const uint8_t* at, size_t len, const sockaddr_in* to) {
+  iovec iov{const_cast<uint8_t*>(at), len};
+  msghdr m{};
+  m.msg_name = const_cast<sockaddr_in*>(to);
+  m.msg_namelen = to != nullptr ? sizeof *to : 0;
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  return SysSendmsg(&m) >= 0 ? 0 : errno;
+}
+
+int UdpIo::SendGso(const uint8_t* at, size_t bytes, uint32_t gsoSize, const sockaddr_in* to) {
+  iovec iov{const_cast<uint8_t*>(at), bytes};
+  // The kernel reads the segment size as a u16 (udp_cmsg_send).
+  alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(uint16_t))] = {};
+  msghdr m{};
+  m.msg_name = const_cast<sockaddr_in*>(to);
+  m.msg_namelen = to != nullptr ? sizeof *to : 0;
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = IPPROTO_UDP;
+  c->cmsg_type = UDP_SEGMENT;
+  c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+  const uint16_t size = static_cast<uint16_t>(gsoSize);
+  std::memcpy(CMSG_DATA(c), &size, sizeof size);
+  return SysSendmsg(&m) >= 0 ? 0 : errno;
+}
+
+int UdpIo::SendMany(const Batch& b, uint32_t first, const sockaddr_in* to) {
+  mmsghdr v[kMaxBatchDatagrams];
+  iovec iov[kMaxBatchDatagrams];
+  const uint32_t n = b.count - first;
+  for (uint32_t i = 0; i < n; i++) {
+    const uint32_t d = first + i;
+    iov[i].iov_base = const_cast<uint8_t*>(b.data + size_t(d) * b.segBytes);
+    iov[i].iov_len = d + 1 == b.count ? b.lastBytes : b.segBytes;
+    msghdr& m = v[i].msg_hdr;
+    m = msghdr{};
+    m.msg_name = const_cast<sockaddr_in*>(to);
+    m.msg_namelen = to != nullptr ? sizeof *to : 0;
+    m.msg_iov = &iov[i];
+    m.msg_iovlen = 1;
+    v[i].msg_len = 0;
+  }
+  const int r = SysSendmmsg(v, n);
+  return r >= 0 ? r : -errno;
+}
+
+uint32_t UdpIo::SendBatch(const Batch& b, uint32_t first, const sockaddr_in* to) {
+  bool gsoHere = gso_;
+  while (first < b.count) {
+    const uint32_t left = b.count - first;
+    const uint8_t* at = b.data + size_t(first) * b.segBytes;
+    int err;
+    if (left == 1) {
+      err = SendOne(at, b.lastBytes, to);
+      if (err == 0) {
+        counters_[kDatagramsSent] += 1;
+        return b.count;
+      }
+    } else if (gsoHere) {
+      const size_t bytes = size_t(left - 1) * b.segBytes + b.lastBytes;
+      err = SendGso(at, bytes, b.segBytes, to);
+      if (err == 0) {
+        gsoWorked_ = true;
+        counters_[kDatagramsSent] += left;
+        return b.count;
+      }
+      if (err == EIO || err == ENOPROTOOPT || err == EOPNOTSUPP || (err == EINVAL && !gsoWorked_)) {
+        gso_ = false;
+        gsoHere = false;
+        continue;
+      }
+      if (err == EINVAL) {
+        gsoHere = false;
+        continue;
+      }
+    } else {
+      const int sent = SendMany(b, first, to);
+      if (sent > 0) {
+        // A partial send (the buffer filled up part way) goes round again for the rest.
+        counters_[kDatagramsSent] += sent;
+        first += static_cast<uint32_t>(sent);
+        continue;
+      }
+      err = -sent;
+    }
+    if (Blocked(err)) {
+      counters_[kSendBlocked] += 1;
+      return first;
+    }
+    counters_[kSendErrors] += left;
+    return b.count;
+  }
+  return b.count;
+}
+
+// ---- receive ----
+
+/** Describes one received message at slab offset `at` as its datagrams; returns how many (<= cap). */
+static uint32_t Describe(uint32_t at, uint32_t len, uint32_t seg, const sockaddr_in& from, uint32_t* meta, uint32_t cap) {
+  if (seg == 0 || seg > len) seg = len;
+  const uint32_t ip = ntohl(from.sin_addr.s_addr);
+  const uint32_t port = ntohs(from.sin_port);
+  uint32_t n = 0;
+  uint32_t pos = 0;
+  // Segments beyond `cap` cannot happen (kMinMetaEntries is above the kernel's train limits);
+  // if a future kernel made longer trains, the extra datagrams are dropped like any UDP loss.
+  do {
+    const uint32_t l = std::min(seg, len - pos);
+    uint32_t* e = meta + 4 * n;
+    e[0] = at + pos;
+    e[1] = l;
+    e[2] = ip;
+    e[3] = port;
+    n++;
+    pos += l;
+  } while (pos < len && n < cap);
+  return n;
+}
+
+int UdpIo::RecvDirect(uint8_t* slab, size_t off, uint32_t* meta, uint32_t metaCap, uint32_t* count) {
+  iovec iov{slab + off, kRecvSlotBytes};
+  sockaddr_in from{};
+  alignas(cmsghdr) uint8_t control[kRecvControlBytes];
+  msghdr m{};
+  ssize_t n;
+  do {
+    m.msg_name = &from;
+    m.msg_namelen = sizeof from;
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+    m.msg_flags = 0;
+    counters_[kRecvCalls] += 1;
+    n = recvmsg(fd_, &m, 0);
+  } while (n < 0 && RetryRecv(errno));
+  if (n < 0) return Blocked(errno) ? 0 : errno;
+  // A slot holds any IPv4 datagram, so MSG_TRUNC means something is badly wrong: drop it.
+  if (m.msg_flags & MSG_TRUNC) return 0;
+  const uint32_t seg = GroSize(&m);
+  *count = Describe(static_cast<uint32_t>(off), static_cast<uint32_t>(n), seg, from, meta, metaCap);
+  if (*count <= 1) groDirect_ = false;
+  counters_[kDatagramsReceived] += *count;
+  return 0;
+}
+
+int UdpIo::RecvMany() {
+  if (!scratch_) {
+    scratch_ = std::make_unique<RecvScratch>();
+    if (scratch_->data == nullptr) {
+      scratch_.reset();
+      return ENOMEM;
+    }
+  }
+  RecvScratch& s = *scratch_;
+  int r;
+  do {
+    for (uint32_t i = 0; i < kRecvBatchMessages; i++) {
+      s.iov[i].iov_base = s.data + i * kRecvSlotBytes;
+      s.iov[i].iov_len = kRecvSlotBytes;
+      msghdr& m = s.msgs[i].msg_hdr;
+      m.msg_name = &s.from[i];
+      m.msg_namelen = sizeof s.from[i];
+      m.msg_iov = &s.iov[i];
+      m.msg_iovlen = 1;
+      m.msg_control = gro_ ? s.control[i] : nullptr;
+      m.msg_controllen = gro_ ? kRecvControlBytes : 0;
+      m.msg_flags = 0;
+      s.msgs[i].msg_len = 0;
+    }
+    counters_[kRecvCalls] += 1;
+    r = recvmmsg(fd_, s.msgs, kRecvBatchMessages, 0, nullptr);
+  } while (r < 0 && RetryRecv(errno));
+  s.count = 0;
+  s.next = 0;
+  s.seg = 0;
+  if (r < 0) return Blocked(errno) ? 0 : errno;
+  s.count = static_cast<uint32_t>(r);
+  if (gro_) {
+    for (uint32_t i = 0; i < s.count; i++) {
+      const uint32_t seg = GroSize(&s.msgs[i].msg_hdr);
+      if (seg != 0 && seg < s.msgs[i].msg_len) groDirect_ = true;
+    }
+  }
+  return 0;
+}
+
+uint32_t UdpIo::DeliverScratch(uint8_t* slab, size_t slabLen, size_t off, uint32_t* meta, uint32_t metaCap) {
+  RecvScratch& s = *scratch_;
+  uint32_t n = 0;
+  size_t w = off;
+  while (s.next < s.count) {
+    msghdr& m = s.msgs[s.next].msg_hdr;
+    const uint32_t len = s.msgs[s.next].msg_len;
+    if (m.msg_flags & MSG_TRUNC) {
+      s.next++;
+      s.seg = 0;
+      continue;
+    }
+    uint32_t seg = gro_ ? GroSize(&m) : 0;
+    if (seg == 0 || seg > len) seg = len;
+    const uint32_t segs = len == 0 ? 1 : (len + seg - 1) / seg;
+    const uint8_t* src = s.data + size_t(s.next) * kRecvSlotBytes;
+    const uint32_t ip = ntohl(s.from[s.next].sin_addr.s_addr);
+    const uint32_t port = ntohs(s.from[s.next].sin_port);
+    for (; s.seg < segs; s.seg++) {
+      const uint32_t pos = s.seg * seg;
+      const uint32_t l = std::min(seg, len - pos);
+      if (n == metaCap || l > slabLen - w) {
+        // No room left: the rest waits in the scratch for the next call (with a fresh slab).
+        counters_[kDatagramsReceived] += n;
+        return n;
+      }
+      std::memcpy(slab + w, src + pos, l);
+      uint32_t* e = meta + 4 * n;
+      e[0] = static_cast<uint32_t>(w);
+      e[1] = l;
+      e[2] = ip;
+      e[3] = port;
+      w += l;
+      n++;
+    }
+    s.next++;
+    s.seg = 0;
+  }
+  counters_[kDatagramsReceived] += n;
+  return n;
+}
+
+int UdpIo::Recv(uint8_t* slab, size_t slabLen, size_t off, uint32_t* meta, uint32_t metaCap, uint32_t* count) {
+  *count = 0;
+  if (fd_ < 0) return 0;
+  if (scratch_ && scratch_->next < scratch_->count) {
+    *count = DeliverScratch(slab, slabLen, off, meta, metaCap);
+    return 0;
+  }
+  if (gro_ && groDirect_) return RecvDirect(slab, off, meta, metaCap, count);
+  const int err = RecvMany();
+  if (err != 0) return err;
+  *count = DeliverScratch(slab, slabLen, off, meta, metaCap);
+  return 0;
+}
+
+}  // namespace rackcast::udp
+
+#endif  // __linux__

@@ -1,0 +1,174 @@
+// The syscall half of the native UDP socket: one non-blocking IPv4 UDP fd, batched sends
+// (UDP_SEGMENT or sendmmsg) and batched receives (UDP_GRO or recvmmsg). No Node-API and no
+// libuv here; native/udp.cc binds it to JS and to the event loop.
+//
+// Every method that can fail returns 0 or an errno value; the binding turns errno values into
+// one-line JS errors. Send failures are counted instead (see SendBatch).
+
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace rackcast::udp {
+
+/** Datagrams in one send batch: UDP_MAX_SEGMENTS on every kernel that has UDP_SEGMENT. */
+constexpr uint32_t kMaxBatchDatagrams = 64;
+/** Bytes in one multi-datagram batch: a GSO send is one IP packet's worth (< 65507) before it is cut. */
+constexpr uint32_t kMaxBatchBytes = 65000;
+/** Largest UDP payload over IPv4 (65535 - 20 - 8). */
+constexpr uint32_t kMaxDatagramBytes = 65507;
+/**
+ * Room for one received message: any IPv4 datagram, or one GRO-coalesced train (the kernel
+ * caps those at 64 KiB, net.core gro_max_size).
+ */
+constexpr size_t kRecvSlotBytes = 65536;
+/** Messages per recvmmsg. */
+constexpr uint32_t kRecvBatchMessages = 64;
+
+/** Counters the binding shares with JS (a Float64Array; see the table in udp.cc). */
+enum Counter : int {
+  kDatagramsSent = 0,
+  kSendCalls = 1,
+  kSendBlocked = 2,
+  kSendErrors = 3,
+  kDatagramsReceived = 4,
+  kRecvCalls = 5,
+  kCounterCount = 6,
+};
+
+struct SocketOptions {
+  bool reuseAddr = false;
+  /** Try UDP_SEGMENT (still off if the kernel says no). */
+  bool gso = true;
+  /** Try UDP_GRO (still off if the kernel says no). */
+  bool gro = true;
+};
+
+/** One send batch laid out back to back: count datagrams of segBytes, the last one lastBytes (<= segBytes). */
+struct Batch {
+  const uint8_t* data;
+  uint32_t segBytes;
+  uint32_t count;
+  uint32_t lastBytes;
+};
+
+/** What the kernel offers, found by setting the socket options on a fresh socket. */
+struct Support {
+  bool gso;
+  bool gro;
+  /** errno of the socket() call, 0 if it worked. */
+  int socketErr;
+};
+
+Support ProbeSupport();
+
+/** ip and port in host order, as JS passes them; the result is ready for bind/connect/sendmsg. */
+sockaddr_in MakeAddr(uint32_t ip, uint16_t port);
+
+class UdpIo {
+ public:
+  /** counters: kCounterCount doubles that outlive this object. Check openError() afterwards. */
+  UdpIo(const SocketOptions& opts, double* counters);
+  ~UdpIo();
+  UdpIo(const UdpIo&) = delete;
+  UdpIo& operator=(const UdpIo&) = delete;
+
+  /** errno of the socket() or SO_REUSEADDR call in the constructor; 0 when the socket is open. */
+  int openError() const { return openErr_; }
+  /** The socket; -1 once closed. */
+  int fd() const { return fd_; }
+  bool gso() const { return gso_; }
+  bool gro() const { return gro_; }
+  void Close();
+
+  int Bind(uint32_t ip, uint16_t port);
+  int Connect(uint32_t ip, uint16_t port);
+  /** The bound address (ip, port in host order). */
+  int LocalAddress(uint32_t* ip, uint16_t* port);
+  int AddMembership(uint32_t group, uint32_t iface);
+  int SetMulticastInterface(uint32_t iface);
+  int SetMulticastTtl(int ttl);
+  int SetMulticastLoop(bool on);
+  /** SO_SNDBUF (send) or SO_RCVBUF; the kernel doubles what it is given and caps it at *mem_max. */
+  int SetBufferSize(bool send, int bytes);
+  int GetBufferSize(bool send, int* bytes);
+
+  /**
+   * Sends datagrams [first, count) of `b` to `to` (nullptr: the connected peer) and returns
+   * the first one not yet done. count means finished: every datagram went to the kernel, or
+   * was dropped and counted in kSendErrors after an error other than a full buffer. Less than
+   * count means the kernel buffer is full (EAGAIN/ENOBUFS, counted in kSendBlocked): call
+   * again with the returned index once the fd is writable.
+   *
+   * Two or more datagrams go out in ONE sendmsg with a UDP_SEGMENT cmsg when GSO is on, else
+   * in sendmmsg calls (more than one only after a partial send); one datagram is a plain
+   * sendmsg. A GSO send the kernel rejects as unsupported (EIO: the route's device cannot
+   * checksum; ENOPROTOOPT/EOPNOTSUPP; EINVAL before any GSO send has worked) turns GSO off for
+   * good; a later EINVAL (e.g. a segment larger than the route's MTU) sends just that batch
+   * with sendmmsg.
+   */
+  uint32_t SendBatch(const Batch& b, uint32_t first, const sockaddr_in* to);
+
+  /**
+   * Takes received datagrams from the kernel (or from the previous recvmmsg's leftovers) into
+   * slab[off..slabLen) and describes each in meta (4 uint32 per datagram: offset in the slab,
+   * length, source IPv4, source port; at most metaCap entries). At most one syscall per call.
+   * Returns 0 or an errno value; *count is the number of datagrams (0: none waiting).
+   * The caller guarantees slabLen - off >= kRecvSlotBytes and metaCap >= kMinMetaEntries.
+   */
+  int Recv(uint8_t* slab, size_t slabLen, size_t off, uint32_t* meta, uint32_t metaCap, uint32_t* count);
+
+  /** Test hook: the next `calls` send syscalls fail with `err` without reaching the kernel. */
+  void InjectSendErrors(int err, uint32_t calls) {
+    injectErr_ = err;
+    injectCalls_ = calls;
+  }
+
+ private:
+  struct RecvScratch;
+
+  int SetInt(int level, int name, int value);
+  ssize_t SysSendmsg(const msghdr* m);
+  int SysSendmmsg(mmsghdr* v, unsigned n);
+  /** One datagram (len bytes) with a plain sendmsg; 0 or errno. */
+  int SendOne(const uint8_t* at, size_t len, const sockaddr_in* to);
+  /** bytes cut into gsoSize segments with one sendmsg; 0 or errno. */
+  int SendGso(const uint8_t* at, size_t bytes, uint32_t gsoSize, const sockaddr_in* to);
+  /** Datagrams [first, count) with one sendmmsg; returns how many the kernel took, or -errno. */
+  int SendMany(const Batch& b, uint32_t first, const sockaddr_in* to);
+  int RecvDirect(uint8_t* slab, size_t off, uint32_t* meta, uint32_t metaCap, uint32_t* count);
+  int RecvMany();
+  uint32_t DeliverScratch(uint8_t* slab, size_t slabLen, size_t off, uint32_t* meta, uint32_t metaCap);
+
+  int fd_ = -1;
+  int openErr_ = 0;
+  bool gso_ = false;
+  /** A GSO send has worked on this socket, so a later EINVAL is about the batch, not the kernel. */
+  bool gsoWorked_ = false;
+  bool gro_ = false;
+  /**
+   * With GRO: read one message straight into the caller's slab (no copy). Cleared when that
+   * returns an uncoalesced datagram (one datagram per syscall would be worse than recvmmsg),
+   * set again when recvmmsg returns a coalesced train.
+   */
+  bool groDirect_ = true;
+  double* counters_;
+  std::unique_ptr<RecvScratch> scratch_;
+  int injectErr_ = 0;
+  uint32_t injectCalls_ = 0;
+};
+
+/**
+ * Fewest meta entries the caller must offer per Recv: one GRO message split into segments.
+ * The kernel coalesces at most 64 datagrams (UDP_GRO_CNT_MAX) and builds GSO trains of at
+ * most 128 (UDP_MAX_SEGMENTS since Linux 6.9; 64 before), which a GRO socket on the same host
+ * receives whole; 256 leaves room.
+ */
+constexpr uint32_t kMinMetaEntries = 256;
+
+}  // namespace rackcast::udp

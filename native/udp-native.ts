@@ -1,0 +1,533 @@
+// The native UDP path behind the UdpSocket seam (DESIGN principle 7, STYLE principle 14).
+//
+// `NativeUdpSocket` runs the same contract as `DgramUdpSocket` (native/udp-socket.ts) on the
+// C++ addon built from native/udp.cc + native/udp-io.cc into build/Release/rackcast_udp.node:
+//
+// - send() copies each datagram into a batch buffer (one 64 KiB ArrayBuffer; no allocation per
+//   datagram). Equal-size datagrams to one destination gather into a batch; a shorter one may
+//   end it (GSO allows a short last segment). flush(), a full batch or a datagram that cannot
+//   join sends the batch with ONE syscall: sendmsg + UDP_SEGMENT (GSO) or sendmmsg.
+// - When the kernel buffer is full the batch waits (writable() is false), the addon polls the
+//   fd for UV_WRITABLE, and the retry that empties the queue runs the onDrain waiters.
+// - Receiving: the addon polls the fd for UV_READABLE in Node's own loop and calls back once
+//   per wake; each recv() call (one syscall: recvmsg with UDP_GRO, or recvmmsg) fills the unused
+//   tail of a 1 MiB slab and a metadata array, and the handler gets a Uint8Array view per
+//   datagram. Views are never overwritten: a full slab is replaced, and the old one lives as
+//   long as some view does (Node's Buffer pool works the same way).
+//
+// `loadNativeUdp()` says whether the addon loads and what it can do here; it never throws.
+// RACKCAST_UDP_NO_GSO=1 / RACKCAST_UDP_NO_GRO=1 force sendmmsg / recvmmsg (tests, bug reports).
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { MessageHandler, UdpSocket, UdpSocketStats } from './udp-socket.js';
+
+/** File name of the built addon (binding.gyp target `rackcast_udp`). */
+export const UDP_ADDON_FILE = 'rackcast_udp.node';
+/** Environment variables that turn the offloads off. */
+export const UDP_NO_GSO_ENV = 'RACKCAST_UDP_NO_GSO';
+export const UDP_NO_GRO_ENV = 'RACKCAST_UDP_NO_GRO';
+
+/** Datagrams per batch: UDP_MAX_SEGMENTS on kernels with UDP_SEGMENT (native/udp-io.h). */
+export const MAX_BATCH_DATAGRAMS = 64;
+/** Bytes per multi-datagram batch (native/udp-io.h kMaxBatchBytes). */
+export const MAX_BATCH_BYTES = 65000;
+/** Largest UDP payload over IPv4. */
+export const MAX_DATAGRAM_BYTES = 65507;
+
+/** Batch buffer: one datagram of MAX_DATAGRAM_BYTES fits, and so does any batch. */
+const BATCH_BUFFER_BYTES = 65536;
+/**
+ * Batches that may wait for the kernel while the caller ignores writable() (4 MiB). Past
+ * that, send() drops the datagram and counts it in sendErrors, as a full qdisc would.
+ */
+const MAX_PENDING_BATCHES = 64;
+/** Idle batch buffers kept for reuse after a burst of blocked sends. */
+const MAX_FREE_BATCHES = 4;
+
+/** Receive slab; the addon needs RECV_ROOM_BYTES free in it per call. */
+const SLAB_BYTES = 1 << 20;
+const RECV_ROOM_BYTES = 65536;
+/** Datagrams described per recv() call (native/udp-io.h kMinMetaEntries). */
+const META_ENTRIES = 256;
+/** Receive syscalls per wake, so a flood never starves timers and the send path. */
+const MAX_RECV_CALLS_PER_WAKE = 32;
+
+// Indices of the addon's counters (native/udp.cc, counters table).
+const C_DATAGRAMS_SENT = 0;
+const C_SEND_CALLS = 1;
+const C_SEND_BLOCKED = 2;
+const C_SEND_ERRORS = 3;
+const C_DATAGRAMS_RECEIVED = 4;
+const C_RECV_CALLS = 5;
+const COUNTER_COUNT = 6;
+
+// Socket flags and poll events (native/udp.cc).
+const FLAG_REUSE_ADDR = 1;
+const FLAG_GSO = 2;
+const FLAG_GRO = 4;
+const EVENT_READABLE = 1;
+const EVENT_WRITABLE = 2;
+
+/** The addon's socket; the calling convention is documented in native/udp.cc. */
+interface NativeSocketHandle {
+  readonly gso: boolean;
+  readonly gro: boolean;
+  bind(ip: number, port: number): void;
+  connect(ip: number, port: number): void;
+  localAddress(): [number, number];
+  addMembership(group: number, iface: number): void;
+  setMulticastInterface(ip: number): void;
+  setMulticastTTL(ttl: number): void;
+  setMulticastLoopback(on: boolean): void;
+  setBufferSize(send: boolean, bytes: number): void;
+  getBufferSize(send: boolean): number;
+  startReading(): void;
+  setWantWritable(on: boolean): void;
+  sendBatch(buf: ArrayBuffer, segBytes: number, count: number, lastBytes: number, first: number, ip: number, port: number): number;
+  recv(slab: ArrayBuffer, off: number, meta: Uint32Array): number;
+  injectSendErrors(errno: number, calls: number): void;
+  close(): void;
+}
+
+interface NativeUdpAddon {
+  probe(): { gso: boolean; gro: boolean; error?: string };
+  Socket: new (flags: number, counters: Float64Array, onEvent: (events: number, error?: string) => void) => NativeSocketHandle;
+}
+
+type AddonLoad = { readonly ok: true; readonly addon: NativeUdpAddon; readonly gso: boolean; readonly gro: boolean } | { readonly ok: false; readonly reason: string };
+
+let addonLoad: AddonLoad | undefined;
+
+/** Where node-gyp puts the addon, seen from native/ (vitest) or dist/native/ (compiled). */
+function addonCandidates(): string[] {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return [join(here, '..', 'build', 'Release', UDP_ADDON_FILE), join(here, '..', '..', 'build', 'Release', UDP_ADDON_FILE)];
+}
+
+function isAddon(x: unknown): x is NativeUdpAddon {
+  if (typeof x !== 'object' || x === null) return false;
+  const a = x as Partial<NativeUdpAddon>;
+  return typeof a.probe === 'function' && typeof a.Socket === 'function';
+}
+
+/** Loads the addon and probes the kernel once; never throws. */
+function loadAddon(): AddonLoad {
+  if (addonLoad !== undefined) return addonLoad;
+  if (process.platform !== 'linux') {
+    addonLoad = { ok: false, reason: `native UDP I/O is Linux-only (this is ${process.platform})` };
+    return addonLoad;
+  }
+  const candidates = addonCandidates();
+  const path = candidates.find((p) => existsSync(p));
+  if (path === undefined) {
+    addonLoad = { ok: false, reason: `native UDP addon not built (no ${candidates.join(' or ')}; run npm install with a C++ compiler)` };
+    return addonLoad;
+  }
+  try {
+    const loaded: unknown = createRequire(import.meta.url)(path);
+    if (!isAddon(loaded)) {
+      addonLoad = { ok: false, reason: `native UDP addon ${path} has an unexpected shape` };
+      return addonLoad;
+    }
+    const probe = loaded.probe();
+    addonLoad =
+      probe.error !== undefined
+        ? { ok: false, reason: `native UDP addon cannot open a socket: ${probe.error}` }
+        : { ok: true, addon: loaded, gso: probe.gso, gro: probe.gro };
+  } catch (e) {
+    addonLoad = { ok: false, reason: `native UDP addon ${path} failed to load: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  return addonLoad;
+}
+
+function envOff(name: string): boolean {
+  return process.env[name] === '1';
+}
+
+function featureString(gso: boolean, gro: boolean): string {
+  return `${gso ? 'gso' : 'sendmmsg'}+${gro ? 'gro' : 'recvmmsg'}`;
+}
+
+/**
+ * Whether the native path can run here, and what it does: "gso+gro", "gso+recvmmsg",
+ * "sendmmsg+recvmmsg", ... (after RACKCAST_UDP_NO_GSO / RACKCAST_UDP_NO_GRO). Never throws.
+ */
+export function loadNativeUdp(): { ok: true; features: string } | { ok: false; reason: string } {
+  const load = loadAddon();
+  if (!load.ok) return { ok: false, reason: load.reason };
+  return { ok: true, features: featureString(load.gso && !envOff(UDP_NO_GSO_ENV), load.gro && !envOff(UDP_NO_GRO_ENV)) };
+}
+
+/** a.b.c.d as a host-order uint32, or undefined when `s` is not a dotted-quad IPv4 literal. */
+export function parseIpv4(s: string): number | undefined {
+  const parts = s.split('.');
+  if (parts.length !== 4) return undefined;
+  let ip = 0;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p)) return undefined;
+    const octet = Number(p);
+    if (octet > 255) return undefined;
+    ip = ip * 256 + octet;
+  }
+  return ip;
+}
+
+export function formatIpv4(ip: number): string {
+  return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
+}
+
+/** A batch being filled, or waiting for the kernel. */
+interface Batch {
+  readonly buf: ArrayBuffer;
+  readonly bytes: Uint8Array;
+  /** Bytes used. */
+  used: number;
+  count: number;
+  /** Size of every datagram but the last. */
+  segBytes: number;
+  lastBytes: number;
+  /** A short datagram (or a zero-length one) ended the batch: nothing may join it. */
+  closed: boolean;
+  ip: number;
+  /** 0: the connected peer. */
+  port: number;
+  /** Datagrams already handed to the kernel by an earlier, blocked attempt. */
+  first: number;
+}
+
+function newBatch(): Batch {
+  const buf = new ArrayBuffer(BATCH_BUFFER_BYTES);
+  return { buf, bytes: new Uint8Array(buf), used: 0, count: 0, segBytes: 0, lastBytes: 0, closed: false, ip: 0, port: 0, first: 0 };
+}
+
+export interface NativeUdpSocketOptions {
+  readonly reuseAddr?: boolean;
+  /** Receive with UDP_GRO when the kernel has it (default true; RACKCAST_UDP_NO_GRO=1 turns it off). */
+  readonly gro?: boolean;
+}
+
+/**
+ * UdpSocket on the native addon. Throws (Error) when the addon is not available; call
+ * loadNativeUdp() first. Addresses are IPv4 literals (no name lookup). Socket option calls
+ * throw one-line Errors with Node's `code`/`errno`/`syscall`; bind/connect reject with them.
+ */
+export class NativeUdpSocket implements UdpSocket {
+  readonly path = 'native' as const;
+  readonly stats: Readonly<UdpSocketStats>;
+  readonly #h: NativeSocketHandle;
+  readonly #counters = new Float64Array(COUNTER_COUNT);
+
+  #open = true;
+  #reading = false;
+  #connected = false;
+
+  // Send side. #pending: batches flushed but not (wholly) taken by the kernel, oldest first;
+  // bounded by MAX_PENDING_BATCHES. #free: bounded by MAX_FREE_BATCHES.
+  #cur: Batch = newBatch();
+  readonly #pending: Batch[] = [];
+  readonly #free: Batch[] = [];
+  /** The addon polls for UV_WRITABLE: the head of #pending waits for room. */
+  #waitingWritable = false;
+  // UNBOUNDED: one entry per onDrain call while blocked; the driver registers one at a time.
+  #drainWaiters: (() => void)[] = [];
+  #lastDestText = '';
+  #lastDestIp = 0;
+
+  // Receive side.
+  #slab = new ArrayBuffer(SLAB_BYTES);
+  #slabOff = 0;
+  readonly #meta = new Uint32Array(4 * META_ENTRIES);
+  #lastSrcIp = -1;
+  #lastSrcText = '';
+  // Both bounded by the caller's onMessage/onError calls (a driver registers one of each).
+  readonly #handlers: MessageHandler[] = [];
+  readonly #errorHandlers: ((e: Error) => void)[] = [];
+
+  constructor(opts: NativeUdpSocketOptions = {}) {
+    const load = loadAddon();
+    if (!load.ok) throw new Error(load.reason);
+    let flags = 0;
+    if (opts.reuseAddr === true) flags |= FLAG_REUSE_ADDR;
+    if (!envOff(UDP_NO_GSO_ENV)) flags |= FLAG_GSO;
+    if ((opts.gro ?? true) && !envOff(UDP_NO_GRO_ENV)) flags |= FLAG_GRO;
+    this.#h = new load.addon.Socket(flags, this.#counters, this.#onEvent);
+    const c = this.#counters;
+    // Own enumerable getters: `{ ...stats }`, JSON and toEqual see live values.
+    const stats = {};
+    const field = (name: keyof UdpSocketStats, i: number): void => {
+      Object.defineProperty(stats, name, { enumerable: true, get: () => c[i] });
+    };
+    field('datagramsSent', C_DATAGRAMS_SENT);
+    field('sendCalls', C_SEND_CALLS);
+    field('sendBlocked', C_SEND_BLOCKED);
+    field('sendErrors', C_SEND_ERRORS);
+    field('datagramsReceived', C_DATAGRAMS_RECEIVED);
+    field('recvCalls', C_RECV_CALLS);
+    this.stats = stats as Readonly<UdpSocketStats>;
+  }
+
+  /** "gso+gro", "sendmmsg+recvmmsg", ...: what this socket does now (GSO can turn itself off). */
+  get features(): string {
+    return this.#open ? featureString(this.#h.gso, this.#h.gro) : 'closed';
+  }
+
+  bind(port: number, address?: string): Promise<void> {
+    try {
+      this.#h.bind(address === undefined ? 0 : this.#ip(address, 'bind'), checkPort(port, true));
+      this.#startReading();
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  connect(port: number, address: string): Promise<void> {
+    try {
+      this.#h.connect(this.#ip(address, 'connect'), checkPort(port, false));
+      this.#connected = true;
+      this.#startReading();
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** The bound address and port (after bind, connect or the first send). */
+  address(): { address: string; port: number } {
+    const [ip, port] = this.#h.localAddress();
+    return { address: formatIpv4(ip), port };
+  }
+
+  addMembership(group: string, interfaceAddress?: string): void {
+    this.#h.addMembership(this.#ip(group, 'addMembership'), interfaceAddress === undefined ? 0 : this.#ip(interfaceAddress, 'addMembership'));
+  }
+  setMulticastInterface(address: string): void {
+    this.#h.setMulticastInterface(this.#ip(address, 'setMulticastInterface'));
+  }
+  setMulticastTTL(ttl: number): void {
+    this.#h.setMulticastTTL(ttl);
+  }
+  setMulticastLoopback(on: boolean): void {
+    this.#h.setMulticastLoopback(on);
+  }
+  setSendBufferSize(bytes: number): void {
+    this.#h.setBufferSize(true, bytes);
+  }
+  setRecvBufferSize(bytes: number): void {
+    this.#h.setBufferSize(false, bytes);
+  }
+  getSendBufferSize(): number {
+    return this.#h.getBufferSize(true);
+  }
+  getRecvBufferSize(): number {
+    return this.#h.getBufferSize(false);
+  }
+
+  send(parts: readonly Uint8Array[], port?: number, address?: string): void {
+    if (!this.#open) throw new Error('send on a closed socket');
+    let len = 0;
+    for (let i = 0; i < parts.length; i++) len += parts[i].byteLength;
+    if (len > MAX_DATAGRAM_BYTES) throw new RangeError(`datagram of ${len} bytes is larger than ${MAX_DATAGRAM_BYTES}`);
+    let ip = 0;
+    let dport = 0;
+    if (port === undefined) {
+      if (!this.#connected) throw new Error('send without an address on an unconnected socket');
+    } else {
+      dport = checkPort(port, false);
+      ip = this.#destIp(address ?? '127.0.0.1');
+    }
+    if (!this.#reading) this.#startReading(); // the kernel binds an unbound socket on its first send, as dgram does
+
+    let b = this.#cur;
+    if (b.count > 0 && !(b.ip === ip && b.port === dport && !b.closed && len > 0 && len <= b.segBytes && b.used + len <= MAX_BATCH_BYTES)) {
+      this.#flushCurrent();
+      b = this.#cur;
+    }
+    if (b.count === 0) {
+      if (this.#pending.length >= MAX_PENDING_BATCHES) {
+        this.#counters[C_SEND_ERRORS]++;
+        return;
+      }
+      b.segBytes = len;
+      b.ip = ip;
+      b.port = dport;
+      b.closed = len === 0;
+    } else if (len < b.segBytes) {
+      b.closed = true;
+    }
+    let at = b.used;
+    for (let i = 0; i < parts.length; i++) {
+      b.bytes.set(parts[i], at);
+      at += parts[i].byteLength;
+    }
+    b.used = at;
+    b.lastBytes = len;
+    b.count++;
+    // Nothing more can join: send now rather than on the next send() or flush().
+    if (b.closed || b.count === MAX_BATCH_DATAGRAMS || b.used + b.segBytes > MAX_BATCH_BYTES) this.#flushCurrent();
+  }
+
+  flush(): void {
+    if (this.#open && this.#cur.count > 0) this.#flushCurrent();
+  }
+
+  writable(): boolean {
+    return this.#pending.length === 0;
+  }
+
+  onDrain(cb: () => void): void {
+    if (!this.#open) return;
+    if (this.writable()) {
+      setImmediate(() => {
+        if (this.#open) cb();
+      });
+      return;
+    }
+    this.#drainWaiters.push(cb);
+  }
+
+  onMessage(handler: MessageHandler): void {
+    this.#handlers.push(handler);
+  }
+
+  onError(handler: (e: Error) => void): void {
+    this.#errorHandlers.push(handler);
+  }
+
+  /**
+   * Sends what is batched if the kernel takes it at once, drops anything still waiting, stops
+   * both polls and closes the fd. No callback of this socket runs afterwards.
+   */
+  close(): Promise<void> {
+    if (!this.#open) return Promise.resolve();
+    if (this.#cur.count > 0) this.#flushCurrent();
+    this.#open = false;
+    this.#h.close();
+    this.#pending.length = 0;
+    this.#drainWaiters = [];
+    this.#handlers.length = 0;
+    return Promise.resolve();
+  }
+
+  /** Test hook: the next `calls` send syscalls fail with `errno` (a number) without reaching the kernel. */
+  injectSendErrors(errno: number, calls: number): void {
+    this.#h.injectSendErrors(errno, calls);
+  }
+
+  #startReading(): void {
+    if (this.#reading) return;
+    this.#h.startReading();
+    this.#reading = true;
+  }
+
+  #ip(text: string, what: string): number {
+    const ip = parseIpv4(text);
+    if (ip === undefined) throw new TypeError(`${what}: '${text}' is not an IPv4 address (the native path does no name lookup)`);
+    return ip;
+  }
+
+  /** The destination's uint32, parsing only when it changes (a sender uses one or two). */
+  #destIp(text: string): number {
+    if (text !== this.#lastDestText) {
+      this.#lastDestIp = this.#ip(text, 'send');
+      this.#lastDestText = text;
+    }
+    return this.#lastDestIp;
+  }
+
+  #flushCurrent(): void {
+    this.#pending.push(this.#cur);
+    this.#cur = this.#free.pop() ?? newBatch();
+    if (!this.#waitingWritable) this.#pump();
+  }
+
+  /** Hands waiting batches to the kernel until it says the buffer is full. */
+  #pump(): void {
+    const q = this.#pending;
+    while (q.length > 0) {
+      const b = q[0];
+      b.first = this.#h.sendBatch(b.buf, b.segBytes, b.count, b.lastBytes, b.first, b.ip, b.port);
+      if (b.first < b.count) {
+        if (!this.#waitingWritable) {
+          this.#h.setWantWritable(true);
+          this.#waitingWritable = true;
+        }
+        return;
+      }
+      q.shift();
+      b.used = 0;
+      b.count = 0;
+      b.first = 0;
+      if (this.#free.length < MAX_FREE_BATCHES) this.#free.push(b);
+    }
+    if (this.#waitingWritable) {
+      this.#h.setWantWritable(false);
+      this.#waitingWritable = false;
+    }
+    if (this.#drainWaiters.length > 0) {
+      const waiters = this.#drainWaiters;
+      this.#drainWaiters = [];
+      for (const w of waiters) {
+        if (!this.#open) return;
+        w();
+      }
+    }
+  }
+
+  readonly #onEvent = (events: number, error?: string): void => {
+    if (!this.#open) return;
+    if (error !== undefined) this.#emitError(new Error(error));
+    if ((events & EVENT_WRITABLE) !== 0 && this.#waitingWritable) this.#pump();
+    if ((events & EVENT_READABLE) !== 0 && this.#open) this.#readAll();
+  };
+
+  #emitError(e: Error): void {
+    // As for an EventEmitter 'error' without a listener: nobody asked, so it is thrown.
+    if (this.#errorHandlers.length === 0) throw e;
+    for (const h of this.#errorHandlers) h(e);
+  }
+
+  /** Up to MAX_RECV_CALLS_PER_WAKE receive syscalls, each batch handed out datagram by datagram. */
+  #readAll(): void {
+    const meta = this.#meta;
+    for (let call = 0; call < MAX_RECV_CALLS_PER_WAKE; call++) {
+      if (this.#slab.byteLength - this.#slabOff < RECV_ROOM_BYTES) {
+        // Views into the old slab stay valid; it is freed once none is left.
+        this.#slab = new ArrayBuffer(SLAB_BYTES);
+        this.#slabOff = 0;
+      }
+      const slab = this.#slab;
+      let n: number;
+      try {
+        n = this.#h.recv(slab, this.#slabOff, meta);
+      } catch (e) {
+        this.#emitError(e instanceof Error ? e : new Error(String(e)));
+        return;
+      }
+      if (n === 0) return;
+      // Claim the bytes before any handler runs, so nothing can land on them again.
+      this.#slabOff = meta[4 * (n - 1)] + meta[4 * (n - 1) + 1];
+      const handlers = this.#handlers;
+      for (let k = 0; k < n; k++) {
+        const e = 4 * k;
+        const ip = meta[e + 2];
+        if (ip !== this.#lastSrcIp) {
+          this.#lastSrcIp = ip;
+          this.#lastSrcText = formatIpv4(ip);
+        }
+        const bytes = new Uint8Array(slab, meta[e], meta[e + 1]);
+        const port = meta[e + 3];
+        for (let i = 0; i < handlers.length; i++) handlers[i](bytes, this.#lastSrcText, port);
+        if (!this.#open) return;
+      }
+    }
+  }
+}
+
+function checkPort(port: number, zeroOk: boolean): number {
+  if (!Number.isInteger(port) || port < (zeroOk ? 0 : 1) || port > 65535) throw new RangeError(`port must be an integer in ${zeroOk ? 0 : 1}..65535, got ${port}`);
+  return port;
+}

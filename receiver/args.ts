@@ -2,10 +2,11 @@
 // cli.ts so tests can parse without starting a receiver.
 
 import { Command, Option } from 'commander';
+import type { AuthMode } from '../common/auth.js';
 import { UsageError } from '../common/errors.js';
 import { checkMulticast, resolveInterface } from '../common/net.js';
 import { parseIntIn, parseSeconds } from '../common/units.js';
-import { IO_CHOICES, type IoChoice } from '../native/udp.js';
+import { defaultIoChoice, IO_CHOICES, type IoChoice } from '../native/udp.js';
 import type { DecompressMode } from './decompress.js';
 import type { ReceiverCoreOptions, ReceiverNetConfig } from './driver.js';
 
@@ -29,6 +30,8 @@ interface RawOptions {
   sparse?: boolean;
   force?: boolean;
   io: IoChoice;
+  keyFile?: string;
+  encrypt?: boolean;
 }
 
 export interface ReceiverArgs {
@@ -43,6 +46,8 @@ export interface ReceiverArgs {
   readonly decompress: DecompressMode;
   readonly sparse: boolean;
   readonly force: boolean;
+  /** --key-file and the mode: only sealed datagrams from key holders are heard. */
+  readonly auth: { readonly keyFile: string; readonly mode: AuthMode } | undefined;
 }
 
 export function program(): Command {
@@ -67,7 +72,9 @@ export function program(): Command {
     )
     .option('--sparse', 'leave all-zero blocks unwritten on a device (it must read as zeros) and in unpacked files')
     .option('--force', 'write a block device even if it is mounted or in use')
-    .addOption(new Option('--io <path>', 'UDP path: native (batched, GRO) when available, or node:dgram').choices(IO_CHOICES).default('auto'))
+    .option('--key-file <file>', 'pre-shared secret (>= 16 bytes, mode 600): every datagram is authenticated (HMAC-SHA-256)')
+    .option('--encrypt', 'with --key-file: also encrypt every datagram (AES-256-GCM)')
+    .addOption(new Option('--io <path>', 'UDP path: native (batched, GRO) when available, or node:dgram').choices(IO_CHOICES).default(defaultIoChoice()))
     .helpOption('-h, --help', 'show this help')
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
@@ -82,6 +89,7 @@ export function parseReceiverArgs(argv: readonly string[]): ReceiverArgs {
     throw new UsageError('--json needs --file or --unpack: without them stdout carries the image');
   }
   if (o.unpack !== undefined && o.file !== undefined) throw new UsageError('--unpack and --file exclude each other');
+  if (o.encrypt === true && o.keyFile === undefined) throw new UsageError('--encrypt needs --key-file');
   const receiveTimeoutMs = parseSeconds(o.receiveTimeout, '--receive-timeout');
   if (receiveTimeoutMs <= 0) throw new UsageError('--receive-timeout: must be > 0');
   return {
@@ -112,5 +120,6 @@ export function parseReceiverArgs(argv: readonly string[]): ReceiverArgs {
     decompress: o.decompress,
     sparse: o.sparse === true,
     force: o.force === true,
+    auth: o.keyFile === undefined ? undefined : { keyFile: o.keyFile, mode: o.encrypt === true ? 'encrypt' : 'mac' },
   };
 }

@@ -2,12 +2,13 @@
 // udp-receiver: joins a udp-sender session, writes the image and verifies it.
 
 import { CommanderError } from 'commander';
+import { authStatsTotal, loadKeyFile, SealedUdpSocket } from '../common/auth.js';
 import { EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, IoError, oneLine, UsageError } from '../common/errors.js';
 import { makeLogger } from '../common/log.js';
 import { ProgressLine } from '../common/progress.js';
 import { formatBytes, formatRate } from '../common/units.js';
 import { loadErasureCoder } from '../native/rs.js';
-import { udpFactory, type UdpFactory } from '../native/udp.js';
+import { decorateUdp, udpFactory, type UdpFactory } from '../native/udp.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
 import { parseReceiverArgs, type ReceiverArgs } from './args.js';
 import { ReceiverDriver, type ReceiverOutcome } from './driver.js';
@@ -16,9 +17,19 @@ import { openSink, type SinkReport } from './sink.js';
 async function main(): Promise<number> {
   let args: ReceiverArgs;
   let udp: UdpFactory;
+  const sealedSockets: SealedUdpSocket[] = []; // the two sockets of the driver, when --key-file
   try {
     args = parseReceiverArgs(process.argv.slice(2));
     udp = udpFactory(args.net.io);
+    if (args.auth !== undefined) {
+      const keys = await loadKeyFile(args.auth.keyFile);
+      const mode = args.auth.mode;
+      udp = decorateUdp(udp, mode === 'encrypt' ? 'aes-256-gcm' : 'hmac-sha256', (inner) => {
+        const sealed = new SealedUdpSocket(inner, keys, { mode });
+        sealedSockets.push(sealed);
+        return sealed;
+      });
+    }
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.exitCode === 0) return EXIT_OK; // --help
@@ -83,7 +94,13 @@ async function main(): Promise<number> {
     process.stderr.write(`udp-receiver: UDP I/O ${out.io.description}: ${io.datagramsReceived} data datagrams in ${io.recvCalls || io.datagramsReceived} reads\n`);
     if (warningCount > 0) process.stderr.write(`udp-receiver: ${warningCount} warning(s), e.g. ${warnings.join('; ')}\n`);
   } else {
-    process.stderr.write(`udp-receiver: failed: ${out.detail || reasonName(out.reason)}\n`);
+    // No sender found, but datagrams failed authentication: say so, it is the likely cause.
+    const auth = sealedSockets.length === 0 ? undefined : authStatsTotal(sealedSockets);
+    const hint =
+      auth !== undefined && out.sender === '' && auth.badTag + auth.tooShort > 0
+        ? ` (${auth.badTag + auth.tooShort} datagrams failed authentication: is the sender using the same --key-file and --encrypt?)`
+        : '';
+    process.stderr.write(`udp-receiver: failed: ${out.detail || reasonName(out.reason)}${hint}\n`);
   }
   if (args.json) {
     process.stdout.write(
@@ -99,6 +116,7 @@ async function main(): Promise<number> {
         rcvBufBytes: out.rcvBufBytes,
         stats: out.stats,
         io: out.io,
+        auth: sealedSockets.length === 0 ? undefined : authStatsTotal(sealedSockets),
         cpuUserMs: usage.userCPUTime / 1000,
         cpuSystemMs: usage.systemCPUTime / 1000,
         maxRssKiB: usage.maxRSS,

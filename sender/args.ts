@@ -2,13 +2,14 @@
 // (STYLE 10). Kept apart from cli.ts so tests can parse without starting a sender.
 
 import { Command, Option } from 'commander';
+import { authTrailerBytes, type AuthMode } from '../common/auth.js';
 import { UsageError } from '../common/errors.js';
-import { blockBytesForMtu, interfaceMtu } from '../common/mtu.js';
+import { blockBytesForMtu, interfaceMtu, IP_UDP_HEADER_BYTES } from '../common/mtu.js';
 import { checkMulticast, resolveInterface } from '../common/net.js';
 import { parseBitrate, parseIntIn, parseSeconds } from '../common/units.js';
 import { DATA_HEADER_SIZE } from '../protocol/messages/data.js';
 import { MAX_BLOCK_BYTES, MAX_SLICE_BLOCKS, MAX_STRIPES, MIN_BLOCK_BYTES } from '../protocol/messages/hello.js';
-import { IO_CHOICES, type IoChoice } from '../native/udp.js';
+import { defaultIoChoice, IO_CHOICES, type IoChoice } from '../native/udp.js';
 import type { CompressFormat } from './compress.js';
 import { MAX_STRIPE_BLOCKS, type SenderConfig } from './core.js';
 import type { SenderNetConfig } from './driver.js';
@@ -45,6 +46,8 @@ interface RawOptions {
   pack?: string;
   packFormat: PackFormat;
   io: IoChoice;
+  keyFile?: string;
+  encrypt?: boolean;
 }
 
 export interface SenderArgs {
@@ -61,6 +64,8 @@ export interface SenderArgs {
   readonly pack: { readonly dir: string; readonly format: PackFormat } | undefined;
   /** Where the block size came from, for the start-up log: "--blocksize", "MTU 9000 (eth0)", … */
   readonly blockSizeFrom: string;
+  /** --key-file and the mode: every datagram sealed (and with --encrypt, encrypted). */
+  readonly auth: { readonly keyFile: string; readonly mode: AuthMode } | undefined;
 }
 
 export function program(): Command {
@@ -89,7 +94,9 @@ export function program(): Command {
     .option('--compress-level <n>', 'with --compress gzip: 1 (fast) .. 9 (small), default 6')
     .option('--pack <dir>', 'send a cpio archive of DIR, as `cd DIR && find . -xdev | cpio -o` would make it')
     .addOption(new Option('--pack-format <format>', 'cpio format for --pack').choices(['crc', 'newc']).default('crc'))
-    .addOption(new Option('--io <path>', 'UDP path: native (batched, GSO) when available, or node:dgram').choices(IO_CHOICES).default('auto'))
+    .option('--key-file <file>', 'pre-shared secret (>= 16 bytes, mode 600): every datagram is authenticated (HMAC-SHA-256)')
+    .option('--encrypt', 'with --key-file: also encrypt every datagram (AES-256-GCM)')
+    .addOption(new Option('--io <path>', 'UDP path: native (batched, GSO) when available, or node:dgram').choices(IO_CHOICES).default(defaultIoChoice()))
     .helpOption('-h, --help', 'show this help')
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
@@ -101,16 +108,26 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
   if (cmd.args.length > 0) throw new UsageError(`unexpected argument: ${cmd.args[0]}`);
   const o = cmd.opts<RawOptions>();
   const portbase = parseIntIn(o.portbase, '--portbase', 1, 65534);
+  if (o.encrypt === true && o.keyFile === undefined) throw new UsageError('--encrypt needs --key-file');
+  const auth = o.keyFile === undefined ? undefined : { keyFile: o.keyFile, mode: (o.encrypt === true ? 'encrypt' : 'mac') as AuthMode };
   const interfaceAddress = resolveInterface(o.interface);
   // The block size follows the interface's MTU (jumbo frames carry ~6x the payload per
   // datagram for the same per-packet cost); --blocksize wins.
-  const mtu = o.blocksize === undefined ? interfaceMtu(interfaceAddress) : undefined;
+  const mtu = interfaceMtu(interfaceAddress);
+  const trailer = auth === undefined ? 0 : authTrailerBytes(auth.mode);
   const blockBytes =
     o.blocksize !== undefined
       ? parseIntIn(o.blocksize, '--blocksize', MIN_BLOCK_BYTES, MAX_BLOCK_BYTES)
       : mtu === undefined
-        ? DEFAULT_BLOCK_BYTES
-        : blockBytesForMtu(mtu.mtu, DATA_HEADER_SIZE, 0);
+        ? DEFAULT_BLOCK_BYTES - trailer
+        : blockBytesForMtu(mtu.mtu, DATA_HEADER_SIZE, trailer);
+  if (o.blocksize !== undefined && mtu !== undefined && blockBytes + DATA_HEADER_SIZE + trailer + IP_UDP_HEADER_BYTES > mtu.mtu) {
+    // IP fragments: one lost fragment loses the datagram, and reassembly memory fills under loss.
+    throw new UsageError(
+      `--blocksize ${blockBytes}: datagrams would exceed the MTU ${mtu.mtu} of ${mtu.name} and fragment; ` +
+        `at most ${mtu.mtu - IP_UDP_HEADER_BYTES - DATA_HEADER_SIZE - trailer}`,
+    );
+  }
   const blockSizeFrom =
     o.blocksize !== undefined ? '--blocksize' : mtu === undefined ? 'default (MTU unknown)' : `MTU ${mtu.mtu} of ${mtu.name}`;
   const fec = o.fec === undefined ? undefined : parseFec(o.fec);
@@ -179,6 +196,7 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
     compress: o.compress === undefined ? undefined : { format: o.compress, level: compressLevel },
     pack: o.pack === undefined ? undefined : { dir: o.pack, format: o.packFormat },
     blockSizeFrom,
+    auth,
   };
 }
 

@@ -193,6 +193,8 @@ export class SenderDriver {
         // Batched data first: control (REQACK, END) must not overtake the data it is about.
         this.dataSocket.flush();
         this.socket.send(t.parts, this.net.portbase + 1, this.net.rdvGroup);
+        // Control is rare and each one matters now (HELLO, START, REQACK): no batching.
+        this.socket.flush();
       } else {
         this.dataSocket.send(t.parts);
       }

@@ -1,0 +1,563 @@
+// common/auth.ts: sealing and opening in both modes, every forgery the opener must drop
+// (with its counter), the replay window's edges, the bound on the source table, the key file
+// checks, and a round trip through SealedUdpSocket over real DgramUdpSockets on loopback
+// multicast (the brief for this layer asks for real sockets; ports 48000-48999 only).
+
+import { randomBytes, randomInt } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AUTH_TAG_SIZE,
+  AUTH_TRAILER_SIZE,
+  authStatsTotal,
+  authTrailerBytes,
+  DatagramOpener,
+  DatagramSealer,
+  DEFAULT_MAX_SOURCES,
+  deriveAuthKeys,
+  loadKeyFile,
+  MAX_KEY_FILE_BYTES,
+  processSealOrigin,
+  REPLAY_WINDOW,
+  SealedUdpSocket,
+  SealOrigin,
+  TRAILER_RING_SLOTS,
+  type AuthKeys,
+  type AuthMode,
+  type AuthStats,
+} from '../../../common/auth.js';
+import { UsageError } from '../../../common/errors.js';
+import { DgramUdpSocket } from '../../../native/udp-socket.js';
+import { decodeDatagram } from '../../../protocol/codec.js';
+import { encodeHeader, HEADER_SIZE, MessageType } from '../../../protocol/header.js';
+import { DATA_HEADER_SIZE, encodeDataHeader } from '../../../protocol/messages/data.js';
+import { mulberry32 } from '../../helpers/prng.js';
+
+const MODES: readonly AuthMode[] = ['mac', 'encrypt'];
+const BLOCK_BYTES = 1448;
+const KEYS: AuthKeys = deriveAuthKeys(Buffer.from('0123456789abcdef0123456789abcdef', 'latin1'));
+const OTHER_KEYS: AuthKeys = deriveAuthKeys(Buffer.from('another secret, just as long....', 'latin1'));
+
+/** A DATA datagram as the sender core sends it: header and payload as two parts. */
+function dataParts(seed: number, payloadBytes = BLOCK_BYTES): [Buffer, Buffer] {
+  const header = Buffer.alloc(DATA_HEADER_SIZE);
+  encodeDataHeader({ sessionId: 0x5e55_1011, seq: seed, sliceNo: 7, sliceBytes: 64 * BLOCK_BYTES, flags: 0, stripe: 0, blockNo: 3 }, header);
+  // A recognisable payload, so "the image does not appear on the wire" has something to look for.
+  const payload = Buffer.alloc(payloadBytes);
+  const rnd = mulberry32(seed);
+  const text = Buffer.from('rackcast image bytes: ', 'latin1');
+  for (let i = 0; i < payloadBytes; i++) payload[i] = i % 32 < text.length ? text[i % 32] : Math.floor(rnd() * 256);
+  return [header, payload];
+}
+
+function concat(parts: readonly Uint8Array[]): Buffer {
+  return Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength)));
+}
+
+function sealOnce(mode: AuthMode, parts: readonly Uint8Array[], origin = new SealOrigin(0x0a0b0c0d, 1000), keys = KEYS): Buffer {
+  return concat(new DatagramSealer(keys, { mode, origin }).seal(parts));
+}
+
+function zeroStats(): AuthStats {
+  return { sealed: 0, opened: 0, tooShort: 0, badTag: 0, replay: 0 };
+}
+
+describe('authStatsTotal', () => {
+  it('adds up the counters of several sockets', () => {
+    const a = { authStats: { sealed: 1, opened: 2, tooShort: 3, badTag: 4, replay: 5 } };
+    const b = { authStats: { sealed: 10, opened: 20, tooShort: 30, badTag: 40, replay: 50 } };
+    expect(authStatsTotal([a, b] as unknown as SealedUdpSocket[])).toEqual({ sealed: 11, opened: 22, tooShort: 33, badTag: 44, replay: 55 });
+    expect(authStatsTotal([])).toEqual(zeroStats());
+  });
+});
+
+describe('trailer size', () => {
+  it('is 4 + 8 + 16 bytes in both modes', () => {
+    expect(AUTH_TRAILER_SIZE).toBe(28);
+    for (const mode of MODES) expect(authTrailerBytes(mode)).toBe(28);
+  });
+});
+
+describe.each(MODES)('%s mode: seal and open', (mode) => {
+  it('round-trips a DATA datagram and leaves the caller parts unchanged', () => {
+    const parts = dataParts(1);
+    const before = concat(parts);
+    const sealer = new DatagramSealer(KEYS, { mode, origin: new SealOrigin(0x1234_5678, 42) });
+    const sealed = concat(sealer.seal(parts));
+    expect(concat(parts)).toEqual(before);
+    expect(sealed.byteLength).toBe(before.byteLength + authTrailerBytes(mode));
+    // The trailer says who and which: source id, counter.
+    const tr = sealed.byteLength - AUTH_TRAILER_SIZE;
+    expect(sealed.readUInt32BE(tr)).toBe(0x1234_5678);
+    expect(sealed.readUInt32BE(tr + 4) * 2 ** 32 + sealed.readUInt32BE(tr + 8)).toBe(42);
+    const opener = new DatagramOpener(KEYS, { mode });
+    const plain = opener.open(sealed);
+    expect(plain).toBeDefined();
+    expect(Buffer.from(plain!)).toEqual(before);
+    expect(decodeDatagram(plain!).ok).toBe(true);
+    expect(sealer.stats).toEqual({ ...zeroStats(), sealed: 1 });
+    expect(opener.stats).toEqual({ ...zeroStats(), opened: 1 });
+  });
+
+  it('round-trips whatever the split into parts, and datagrams that are only a header', () => {
+    const whole = concat(dataParts(2));
+    const splits: Uint8Array[][] = [
+      [whole],
+      [whole.subarray(0, 3), whole.subarray(3, 8), whole.subarray(8)],
+      [whole.subarray(0, 0), whole.subarray(0, 8), whole.subarray(8, 8), whole.subarray(8, 30), whole.subarray(30)],
+      [whole.subarray(0, 5), whole.subarray(5)],
+      [whole.subarray(0, HEADER_SIZE)],
+    ];
+    const sealer = new DatagramSealer(KEYS, { mode });
+    const opener = new DatagramOpener(KEYS, { mode });
+    for (const parts of splits) {
+      const plain = opener.open(concat(sealer.seal(parts)));
+      expect(Buffer.from(plain!)).toEqual(concat(parts));
+    }
+    expect(opener.stats.opened).toBe(splits.length);
+  });
+
+  it('refuses to seal less than a rackcast header (caller misuse)', () => {
+    const sealer = new DatagramSealer(KEYS, { mode });
+    expect(() => sealer.seal([])).toThrow(RangeError);
+    expect(() => sealer.seal([new Uint8Array(HEADER_SIZE - 1)])).toThrow(RangeError);
+    expect(sealer.stats.sealed).toBe(0);
+  });
+
+  it('rejects every single-bit flip anywhere in a sealed datagram as badTag', () => {
+    for (const parts of [dataParts(3), [dataParts(4)[0].subarray(0, HEADER_SIZE)]]) {
+      const sealed = sealOnce(mode, parts);
+      const opener = new DatagramOpener(KEYS, { mode });
+      const bits = sealed.byteLength * 8;
+      for (let bit = 0; bit < bits; bit++) {
+        const forged = Buffer.from(sealed);
+        forged[bit >>> 3] ^= 0x80 >>> (bit & 7);
+        expect(opener.open(forged), `bit ${bit}`).toBeUndefined();
+      }
+      expect(opener.stats).toEqual({ ...zeroStats(), badTag: bits });
+      expect(opener.sourceCount).toBe(0);
+      // The untouched datagram still opens: nothing above was remembered.
+      expect(opener.open(Buffer.from(sealed))).toBeDefined();
+    }
+  });
+
+  it('rejects every truncation, and an extended datagram', () => {
+    const sealed = sealOnce(mode, dataParts(5));
+    const opener = new DatagramOpener(KEYS, { mode });
+    for (let n = 0; n < sealed.byteLength; n++) expect(opener.open(Buffer.from(sealed.subarray(0, n))), `length ${n}`).toBeUndefined();
+    const minSealed = HEADER_SIZE + AUTH_TRAILER_SIZE;
+    expect(opener.stats).toEqual({ ...zeroStats(), tooShort: minSealed, badTag: sealed.byteLength - minSealed });
+    expect(opener.open(Buffer.concat([sealed, Buffer.from([0])]))).toBeUndefined();
+    expect(opener.stats.badTag).toBe(sealed.byteLength - minSealed + 1);
+  });
+
+  it('rejects the replay of a captured datagram', () => {
+    const sealed = sealOnce(mode, dataParts(6));
+    const capture = Buffer.from(sealed); // encrypt mode decrypts in place
+    const opener = new DatagramOpener(KEYS, { mode });
+    expect(opener.open(sealed)).toBeDefined();
+    expect(opener.open(Buffer.from(capture))).toBeUndefined();
+    expect(opener.open(Buffer.from(capture))).toBeUndefined();
+    expect(opener.stats).toEqual({ ...zeroStats(), opened: 1, replay: 2 });
+  });
+
+  it('rejects a datagram sealed with another key, or in the other mode', () => {
+    const opener = new DatagramOpener(KEYS, { mode });
+    expect(opener.open(sealOnce(mode, dataParts(7), undefined, OTHER_KEYS))).toBeUndefined();
+    expect(opener.open(sealOnce(mode === 'mac' ? 'encrypt' : 'mac', dataParts(8)))).toBeUndefined();
+    expect(opener.stats).toEqual({ ...zeroStats(), badTag: 2 });
+  });
+
+  it('rejects plain (unsealed) rackcast datagrams', () => {
+    const opener = new DatagramOpener(KEYS, { mode });
+    const small = Buffer.alloc(HEADER_SIZE);
+    encodeHeader(MessageType.Hello, 1, small);
+    expect(opener.open(small)).toBeUndefined();
+    expect(opener.open(concat(dataParts(9)))).toBeUndefined();
+    expect(opener.open(Buffer.alloc(1500))).toBeUndefined();
+    expect(opener.stats).toEqual({ ...zeroStats(), tooShort: 1, badTag: 2 });
+  });
+
+  it('never throws and never opens random bytes', () => {
+    const rnd = mulberry32(0xa0a0);
+    const opener = new DatagramOpener(KEYS, { mode });
+    for (let i = 0; i < 2000; i++) {
+      const b = Buffer.alloc(Math.floor(rnd() * 1600));
+      for (let j = 0; j < b.byteLength; j++) b[j] = Math.floor(rnd() * 256);
+      expect(opener.open(b)).toBeUndefined();
+    }
+    expect(opener.stats.opened).toBe(0);
+    expect(opener.stats.tooShort + opener.stats.badTag).toBe(2000);
+  });
+});
+
+describe('encrypt mode on the wire', () => {
+  it('keeps the common header readable and the rest, image bytes included, hidden', () => {
+    const parts = dataParts(10);
+    const plain = concat(parts);
+    const sealed = sealOnce('encrypt', parts);
+    expect(sealed.subarray(0, HEADER_SIZE)).toEqual(plain.subarray(0, HEADER_SIZE));
+    // No 8-byte run of the DATA header's own fields or of the payload survives.
+    const body = plain.subarray(HEADER_SIZE);
+    for (let i = 0; i + 8 <= body.byteLength; i++) expect(sealed.indexOf(body.subarray(i, i + 8)), `payload offset ${i}`).toBe(-1);
+    // mac mode, for contrast, sends the datagram as it is.
+    expect(sealOnce('mac', parts).subarray(0, plain.byteLength)).toEqual(plain);
+  });
+
+  it('authenticates the common header it leaves in the clear', () => {
+    const sealed = sealOnce('encrypt', dataParts(11));
+    const opener = new DatagramOpener(KEYS, { mode: 'encrypt' });
+    const otherSession = Buffer.from(sealed);
+    otherSession.writeUInt32BE(0x5e55_1012, 4);
+    expect(opener.open(otherSession)).toBeUndefined();
+    expect(opener.stats.badTag).toBe(1);
+  });
+});
+
+describe('replay window', () => {
+  const SOURCE = 0x00c0_ffee;
+
+  function at(counter: number, source = SOURCE, mode: AuthMode = 'mac'): Buffer {
+    return sealOnce(mode, dataParts(counter % 1000), new SealOrigin(source, counter));
+  }
+
+  function opens(o: DatagramOpener, counter: number, source = SOURCE): boolean {
+    return o.open(at(counter, source)) !== undefined;
+  }
+
+  it('accepts an old counter inside the window once, and nothing at or below its bottom edge', () => {
+    const o = new DatagramOpener(KEYS, { mode: 'mac' });
+    const top = 5000;
+    expect(opens(o, top)).toBe(true);
+    expect(opens(o, top)).toBe(false);
+    expect(opens(o, top - 1000)).toBe(true);
+    expect(opens(o, top - 1000)).toBe(false);
+    expect(opens(o, top - (REPLAY_WINDOW - 1))).toBe(true); // the window's oldest counter
+    expect(opens(o, top - REPLAY_WINDOW)).toBe(false); // just below it
+    expect(opens(o, 0)).toBe(false);
+    expect(o.stats).toEqual({ ...zeroStats(), opened: 3, replay: 4 });
+  });
+
+  it('moves the whole window when a counter jumps far ahead', () => {
+    const o = new DatagramOpener(KEYS, { mode: 'mac' });
+    expect(opens(o, 5000)).toBe(true);
+    const far = 5000 + 1_000_000;
+    expect(opens(o, far)).toBe(true);
+    expect(opens(o, 5001)).toBe(false); // was fresh before the jump, now below the window
+    expect(opens(o, far - 1)).toBe(true);
+    expect(opens(o, far - (REPLAY_WINDOW - 1))).toBe(true);
+    expect(opens(o, far - REPLAY_WINDOW)).toBe(false);
+    expect(o.stats).toEqual({ ...zeroStats(), opened: 4, replay: 2 });
+  });
+
+  it('frees the slots of counters that leave the window when it slides by less than its size', () => {
+    const o = new DatagramOpener(KEYS, { mode: 'mac' });
+    for (let c = 0; c < REPLAY_WINDOW; c++) expect(opens(o, c)).toBe(true);
+    // Jump 6 ahead: counters 1024..1029 reuse the bitmap slots of 0..5, which were all marked.
+    expect(opens(o, REPLAY_WINDOW + 6)).toBe(true);
+    for (let c = REPLAY_WINDOW; c < REPLAY_WINDOW + 6; c++) expect(opens(o, c), `counter ${c}`).toBe(true);
+    expect(opens(o, 6)).toBe(false); // fell out of the window
+    expect(opens(o, 7)).toBe(false); // still inside, seen already
+    expect(opens(o, REPLAY_WINDOW + 6)).toBe(false);
+  });
+
+  it('keeps a window per source id', () => {
+    const o = new DatagramOpener(KEYS, { mode: 'mac' });
+    expect(opens(o, 100, 1)).toBe(true);
+    expect(opens(o, 100, 2)).toBe(true);
+    expect(opens(o, 100, 1)).toBe(false);
+    expect(o.sourceCount).toBe(2);
+  });
+
+  it('handles counters up to 2^53 and drops trailers with a larger one as forged', () => {
+    const o = new DatagramOpener(KEYS, { mode: 'mac' });
+    const top = Number.MAX_SAFE_INTEGER;
+    expect(opens(o, top - 1)).toBe(true);
+    expect(opens(o, top)).toBe(true);
+    expect(opens(o, top)).toBe(false);
+    const forged = at(1);
+    forged.writeUInt32BE(0x0020_0000, forged.byteLength - AUTH_TRAILER_SIZE + 4);
+    expect(o.open(forged)).toBeUndefined();
+    expect(o.stats).toEqual({ ...zeroStats(), opened: 2, replay: 1, badTag: 1 });
+    expect(() => new SealOrigin(1, top + 1)).toThrow(RangeError);
+    const last = new SealOrigin(1, top);
+    expect(last.take()).toBe(top);
+    expect(() => last.take()).toThrow(RangeError);
+  });
+
+  it('checks the window in encrypt mode too', () => {
+    const o = new DatagramOpener(KEYS, { mode: 'encrypt' });
+    const d = at(77, SOURCE, 'encrypt');
+    const copy = Buffer.from(d);
+    expect(o.open(d)).toBeDefined();
+    expect(o.open(copy)).toBeUndefined();
+    expect(o.stats).toEqual({ ...zeroStats(), opened: 1, replay: 1 });
+  });
+});
+
+describe('source table bound', () => {
+  it('creates no entry for 10k forged source ids', () => {
+    const o = new DatagramOpener(KEYS, { mode: 'mac' });
+    const template = sealOnce('mac', dataParts(12));
+    const tr = template.byteLength - AUTH_TRAILER_SIZE;
+    for (let i = 0; i < 10_000; i++) {
+      const f = Buffer.from(template);
+      f.writeUInt32BE(i, tr);
+      randomBytes(AUTH_TAG_SIZE).copy(f, tr + 12);
+      expect(o.open(f)).toBeUndefined();
+    }
+    expect(o.sourceCount).toBe(0);
+    expect(o.stats).toEqual({ ...zeroStats(), badTag: 10_000 });
+  });
+
+  it('stays at its cap with 2000 keyed sources, evicting the least recently authenticated', () => {
+    expect(DEFAULT_MAX_SOURCES).toBe(1024);
+    const o = new DatagramOpener(KEYS, { mode: 'mac' });
+    const first: Buffer[] = [];
+    for (let id = 0; id < 2000; id++) {
+      const d = sealOnce('mac', dataParts(id), new SealOrigin(id, 10));
+      first.push(Buffer.from(d));
+      expect(o.open(d)).toBeDefined();
+      expect(o.sourceCount).toBeLessThanOrEqual(DEFAULT_MAX_SOURCES);
+    }
+    expect(o.sourceCount).toBe(DEFAULT_MAX_SOURCES);
+    // The newest 1024 are remembered: their replays are caught.
+    expect(o.open(Buffer.from(first[1999]))).toBeUndefined();
+    expect(o.open(Buffer.from(first[2000 - DEFAULT_MAX_SOURCES]))).toBeUndefined();
+    expect(o.stats.replay).toBe(2);
+    // An evicted source starts afresh (the documented cost of the bound).
+    expect(o.open(Buffer.from(first[0]))).toBeDefined();
+    expect(o.sourceCount).toBe(DEFAULT_MAX_SOURCES);
+  });
+
+  it('keeps a source that was authenticated recently', () => {
+    const o = new DatagramOpener(KEYS, { mode: 'mac', maxSources: 4 });
+    const a = at(0, 100);
+    expect(o.open(Buffer.from(a))).toBeDefined();
+    for (let id = 1; id <= 3; id++) expect(o.open(at(0, id))).toBeDefined();
+    expect(o.open(at(1, 100))).toBeDefined(); // 100 is the youngest again; 1 is the oldest
+    expect(o.open(at(0, 4))).toBeDefined(); // evicts 1
+    expect(o.open(Buffer.from(a))).toBeUndefined();
+    expect(o.stats.replay).toBe(1);
+    expect(o.open(at(0, 1))).toBeDefined(); // 1 was evicted: fresh again
+    expect(o.sourceCount).toBe(4);
+  });
+
+  function at(counter: number, source: number): Buffer {
+    return sealOnce('mac', dataParts(counter), new SealOrigin(source, counter));
+  }
+});
+
+describe('SealOrigin and the trailer ring', () => {
+  it('draws a random source id and a counter below 2^48, and counts up', () => {
+    const o = SealOrigin.random();
+    expect(o.sourceId).toBeGreaterThanOrEqual(0);
+    expect(o.sourceId).toBeLessThanOrEqual(0xffff_ffff);
+    const c = o.take();
+    expect(c).toBeLessThan(2 ** 48);
+    expect(o.take()).toBe(c + 1);
+    expect(processSealOrigin()).toBe(processSealOrigin());
+  });
+
+  it('never gives two sealers of one process the same nonce', () => {
+    const a = new DatagramSealer(KEYS, { mode: 'encrypt' });
+    const b = new DatagramSealer(KEYS, { mode: 'encrypt' });
+    const seen = new Set<string>();
+    for (let i = 0; i < 500; i++) {
+      for (const s of [a, b]) {
+        const d = concat(s.seal(dataParts(i)));
+        const nonce = d.subarray(d.byteLength - AUTH_TRAILER_SIZE, d.byteLength - AUTH_TAG_SIZE).toString('hex');
+        expect(seen.has(nonce)).toBe(false);
+        seen.add(nonce);
+      }
+    }
+  });
+
+  it('leaves each trailer unchanged for TRAILER_RING_SLOTS - 1 further seals', () => {
+    for (const mode of MODES) {
+      const s = new DatagramSealer(KEYS, { mode, origin: new SealOrigin(9, 0) });
+      const parts = dataParts(13, 64);
+      const firstOut = s.seal(parts);
+      const trailer = firstOut[firstOut.length - 1];
+      const kept = Buffer.from(trailer);
+      const keptAll = concat(firstOut);
+      for (let i = 1; i < TRAILER_RING_SLOTS; i++) s.seal(parts);
+      expect(Buffer.from(trailer)).toEqual(kept);
+      // Every part, the ciphertext in encrypt mode included, is as it was.
+      expect(concat(firstOut)).toEqual(keptAll);
+      const wrapped = s.seal(parts);
+      // The ring wraps here: the same memory, a new counter.
+      expect(wrapped[wrapped.length - 1].buffer).toBe(trailer.buffer);
+      expect(wrapped[wrapped.length - 1].byteOffset).toBe(trailer.byteOffset);
+      expect(Buffer.from(trailer)).not.toEqual(kept);
+    }
+  });
+});
+
+describe('keys', () => {
+  it('derives distinct MAC and encryption keys and a stable fingerprint', () => {
+    const secret = Buffer.from('0123456789abcdef0123456789abcdef', 'latin1');
+    const k = deriveAuthKeys(secret);
+    const mac = k.macKey.export();
+    const enc = k.encKey.export();
+    expect(mac.byteLength).toBe(32);
+    expect(enc.byteLength).toBe(32);
+    expect(mac.equals(enc)).toBe(false);
+    expect(mac.equals(secret)).toBe(false);
+    expect(enc.equals(secret)).toBe(false);
+    expect(k.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+    expect(deriveAuthKeys(secret).fingerprint).toBe(k.fingerprint);
+    expect(OTHER_KEYS.fingerprint).not.toBe(k.fingerprint);
+    expect(() => deriveAuthKeys(new Uint8Array(15))).toThrow(RangeError);
+  });
+});
+
+describe('loadKeyFile', () => {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rackcast-keys-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function keyFile(name: string, content: string | Buffer, mode = 0o600): Promise<string> {
+    const p = join(dir, name);
+    await writeFile(p, content, { mode });
+    await chmod(p, mode); // the umask may have taken bits off, never added them
+    return p;
+  }
+
+  /** The error: a UsageError, one line, naming the file. */
+  async function refusal(path: string): Promise<string> {
+    const e: unknown = await loadKeyFile(path).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(UsageError);
+    const msg = (e as Error).message;
+    expect(msg).not.toMatch(/\n/);
+    expect(msg).toContain(path);
+    return msg;
+  }
+
+  it('reads a good file and ignores a trailing newline', async () => {
+    const a = await loadKeyFile(await keyFile('a', 'correct horse battery staple'));
+    const b = await loadKeyFile(await keyFile('b', 'correct horse battery staple\n'));
+    const c = await loadKeyFile(await keyFile('c', 'correct horse battery staple\r\n', 0o400));
+    expect(b.fingerprint).toBe(a.fingerprint);
+    expect(c.fingerprint).toBe(a.fingerprint);
+    const bin = randomBytes(32);
+    expect((await loadKeyFile(await keyFile('bin', bin))).fingerprint).toBe(deriveAuthKeys(bin).fingerprint);
+  });
+
+  it('accepts exactly 16 bytes of secret and refuses 15', async () => {
+    await expect(loadKeyFile(await keyFile('k16', 'x'.repeat(16) + '\n'))).resolves.toBeDefined();
+    expect(await refusal(await keyFile('k15', 'x'.repeat(15) + '\n'))).toMatch(/15 bytes of secret, at least 16/);
+    expect(await refusal(await keyFile('empty', ''))).toMatch(/0 bytes of secret/);
+  });
+
+  it('refuses a missing file and a directory', async () => {
+    expect(await refusal(join(dir, 'no-such-key'))).toMatch(/no such file/);
+    const sub = join(dir, 'sub');
+    await mkdir(sub, { mode: 0o700 });
+    expect(await refusal(sub)).toMatch(/not a regular file/);
+  });
+
+  it('refuses a key file that group or others may read, as ssh does', async () => {
+    for (const mode of [0o644, 0o640, 0o604, 0o620, 0o601]) {
+      const p = await keyFile(`open-${mode.toString(8)}`, 'a good long secret, but exposed', mode);
+      const msg = await refusal(p);
+      expect(msg).toContain(`permissions 0${mode.toString(8)} are too open`);
+      expect(msg).toContain('chmod 600');
+    }
+  });
+
+  it('refuses a file too long to be a key', async () => {
+    expect(await refusal(await keyFile('huge', Buffer.alloc(MAX_KEY_FILE_BYTES + 1, 1)))).toMatch(/too long/);
+  });
+});
+
+describe('SealedUdpSocket over real dgram sockets on loopback multicast', () => {
+  const GROUP = `239.255.78.${randomInt(1, 255)}`;
+  const LOOPBACK = '127.0.0.1';
+
+  /** One receiving socket on a port of 48000-48999, joined to GROUP on loopback. */
+  async function receiver(): Promise<{ sock: DgramUdpSocket; port: number }> {
+    for (let attempt = 0; ; attempt++) {
+      const port = 48000 + randomInt(0, 1000);
+      const sock = new DgramUdpSocket();
+      try {
+        await sock.bind(port);
+        sock.addMembership(GROUP, LOOPBACK);
+        sock.setRecvBufferSize(4 << 20);
+        return { sock, port };
+      } catch (e) {
+        await sock.close();
+        if (attempt >= 20) throw e;
+      }
+    }
+  }
+
+  async function sender(): Promise<DgramUdpSocket> {
+    const s = new DgramUdpSocket();
+    await s.bind(0, LOOPBACK);
+    s.setMulticastInterface(LOOPBACK);
+    s.setMulticastLoopback(true);
+    s.setMulticastTTL(1);
+    return s;
+  }
+
+  async function until(cond: () => boolean, ms = 5000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  it.each(MODES)('%s: delivers what a keyed peer sends and drops everything else, by reason', async (mode) => {
+    const { sock: rxInner, port } = await receiver();
+    const rx = new SealedUdpSocket(rxInner, KEYS, { mode });
+    const txInner = await sender();
+    const tx = new SealedUdpSocket(txInner, KEYS, { mode });
+    const wrongKey = new SealedUdpSocket(await sender(), OTHER_KEYS, { mode });
+    const plain = await sender();
+    const got: Buffer[] = [];
+    const second: Uint8Array[] = [];
+    rx.onMessage((b) => got.push(Buffer.from(b)));
+    rx.onMessage((b) => second.push(b)); // a second handler: the same datagrams, opened once
+    try {
+      expect(rx.features).toBe(`dgram, ${mode === 'mac' ? 'hmac-sha256' : 'aes-256-gcm'}`);
+      expect(rx.path).toBe('dgram');
+      const N = 200;
+      const sent: Buffer[] = [];
+      let captured: Buffer | undefined;
+      for (let i = 0; i < N; i++) {
+        const parts = dataParts(1000 + i);
+        sent.push(concat(parts));
+        if (i === 0) captured = concat(new DatagramSealer(KEYS, { mode, origin: new SealOrigin(0xdead_beef, 1) }).seal(parts));
+        tx.send(parts, port, GROUP);
+        if (!tx.writable()) await new Promise<void>((r) => tx.onDrain(r));
+        // Let the receiving side read now and then: this one process is both ends.
+        if (i % 16 === 15) await new Promise((r) => setImmediate(r));
+      }
+      wrongKey.send(dataParts(1), port, GROUP);
+      plain.send(dataParts(2), port, GROUP);
+      plain.send([Buffer.alloc(HEADER_SIZE)], port, GROUP);
+      // A keyed datagram, then its replay.
+      plain.send([captured!], port, GROUP);
+      plain.send([captured!], port, GROUP);
+      await until(() => got.length >= N + 1 && rx.authStats.badTag + rx.authStats.tooShort + rx.authStats.replay >= 4);
+      expect(got.slice(0, N)).toEqual(sent);
+      expect(got[N]).toEqual(sent[0]);
+      expect(second.length).toBe(got.length);
+      expect(rx.authStats).toEqual({ sealed: 0, opened: N + 1, tooShort: 1, badTag: 2, replay: 1 });
+      expect(tx.authStats.sealed).toBe(N);
+      expect(rx.stats.datagramsReceived).toBe(N + 5);
+      expect(tx.stats.datagramsSent).toBe(N);
+      expect(rx.authSources).toBe(2);
+    } finally {
+      await Promise.all([rx.close(), tx.close(), wrongKey.close(), plain.close()]);
+    }
+  });
+});

@@ -801,3 +801,61 @@ export function parseLastJson(text: string): Record<string, unknown> | undefined
   const end = text.lastIndexOf('}');
   return start >= 0 && end > start ? asObject(text.slice(start, end + 1)) : undefined;
 }
+
+// ---------------------------------------------------------------- link counters
+
+/** A device's counters, as `ip -s -j link` reports them (stats64). */
+export interface LinkStats {
+  rxBytes: number;
+  rxPackets: number;
+  txBytes: number;
+  txPackets: number;
+  /** Frames the device dropped (rx: no room in a queue; tx: qdisc/driver drops counted by the device). */
+  rxDropped: number;
+  txDropped: number;
+}
+
+/**
+ * Reads one device's counters from `ip -s -j link show dev IF` output; undefined if
+ * the text is not that JSON. Never throws.
+ */
+export function parseLinkStatsJson(text: string): LinkStats | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(v) || v.length !== 1) return undefined;
+  const stats = (v[0] as { stats64?: { rx?: Record<string, unknown>; tx?: Record<string, unknown> } } | null)?.stats64;
+  const n = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) && x >= 0 ? x : undefined);
+  const out = {
+    rxBytes: n(stats?.rx?.bytes),
+    rxPackets: n(stats?.rx?.packets),
+    txBytes: n(stats?.tx?.bytes),
+    txPackets: n(stats?.tx?.packets),
+    rxDropped: n(stats?.rx?.dropped) ?? 0,
+    txDropped: n(stats?.tx?.dropped) ?? 0,
+  };
+  if (out.rxBytes === undefined || out.rxPackets === undefined || out.txBytes === undefined || out.txPackets === undefined) {
+    return undefined;
+  }
+  return out as LinkStats;
+}
+
+/**
+ * Counters of device `ifname` (default eth0, the namespace end of a rack's veth) in
+ * namespace ns. The frames a program put on the wire are the sender's tx counters
+ * (after tc, so what the token bucket dropped is not counted); what receivers sent
+ * back (NAKs, status, IGMP, ARP) are their tx counters.
+ */
+export function readLinkStats(ns: string, ifname = 'eth0'): Promise<LinkStats> {
+  const argv = ['ip', '-n', ns, '-s', '-j', 'link', 'show', 'dev', ifname];
+  return new Promise((resolve, reject) => {
+    execFile(tool('ip'), argv.slice(1), { timeout: 10_000 }, (error, stdout, stderr) => {
+      const stats = error ? undefined : parseLinkStatsJson(String(stdout));
+      if (stats === undefined) reject(new LabCommandError(argv, String(stderr) || error?.message || 'unreadable output'));
+      else resolve(stats);
+    });
+  });
+}

@@ -21,6 +21,7 @@
 // 3 the lab itself failed (a command of ip/nft/tc, disk).
 
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, release, tmpdir } from 'node:os';
@@ -31,12 +32,14 @@ import {
   createRack,
   labSkipReason,
   parseLastJson,
+  readLinkStats,
   sha256File,
   withLabLock,
   writeRandomFile,
   type Rack,
   type RunResult,
 } from './lab.js';
+import { parseBitrate } from '../common/units.js';
 
 const RECEIVER_HEAD_START_MS = 1_000;
 const MB = 1e6;
@@ -53,6 +56,14 @@ interface BenchConfig {
   mtu: number;
   /** Passed to udp-sender as --fec (undefined: repair by NAK only). */
   fec: string | undefined;
+  /** --io for both CLIs (undefined: their default). */
+  io: string | undefined;
+  /** --key-file (mac) or --key-file --encrypt, with a fresh key per run. */
+  auth: 'mac' | 'encrypt' | undefined;
+  /** udp-sender --max-bitrate; the bench then samples the sender's wire rate (pacing check). */
+  maxBitrate: string | undefined;
+  /** Where receivers write (default: the OS temp dir; /dev/shm keeps the disk out of it). */
+  outDir: string | undefined;
   timeoutS: number;
   resultsDir: string;
   keep: boolean;
@@ -86,6 +97,12 @@ interface RunRecord {
   senderMaxRssKiB: number | null;
   receiverMaxRssKiBMax: number | null;
   nftDroppedPerReceiver: number[];
+  /**
+   * With --max-bitrate: the sender's IP-level rate (eth0 tx bytes minus 14 bytes of Ethernet
+   * header per frame) over every 1 s window (100 ms steps) from 1 s after the first data to
+   * 1 s before the end; deviation = (worst window − target) / target.
+   */
+  pacing?: { targetMbitPerS: number; windows: number; minMbitPerS: number; maxMbitPerS: number; worstDeviationPct: number };
   sender: ProcessResult;
   receivers: ReceiverResult[];
   workDir?: string;
@@ -95,7 +112,8 @@ function usage(msg: string): never {
   process.stderr.write(`e2e-lab: ${msg}\n`);
   process.stderr.write(
     'usage: node dist/bench/e2e-lab.js [--receivers N] [--loss PERMILLE] [--burst] [--burst-packets B] ' +
-      '[--size MiB] [--reps R] [--rate 1gbit] [--mtu M] [--timeout S] [--results-dir DIR] [--keep]\n',
+      '[--size MiB] [--reps R] [--rate 1gbit] [--mtu M] [--fec SxR/Z] [--io auto|native|dgram] [--auth none|mac|encrypt] ' +
+      '[--max-bitrate R] [--out-dir DIR] [--timeout S] [--results-dir DIR] [--keep]\n',
   );
   process.exit(2);
 }
@@ -118,6 +136,12 @@ function projectRoot(): string {
   return process.cwd();
 }
 
+function authOption(v: unknown): 'mac' | 'encrypt' | undefined {
+  if (v === undefined || v === 'none') return undefined;
+  if (v === 'mac' || v === 'encrypt') return v;
+  usage(`--auth: expected none, mac or encrypt, got ${String(v)}`);
+}
+
 function parseConfig(root: string): BenchConfig {
   let values: Record<string, unknown>;
   try {
@@ -132,6 +156,10 @@ function parseConfig(root: string): BenchConfig {
         rate: { type: 'string' },
         mtu: { type: 'string' },
         fec: { type: 'string' },
+        io: { type: 'string' },
+        auth: { type: 'string' },
+        'max-bitrate': { type: 'string' },
+        'out-dir': { type: 'string' },
         timeout: { type: 'string' },
         'results-dir': { type: 'string' },
         keep: { type: 'boolean' },
@@ -155,6 +183,10 @@ function parseConfig(root: string): BenchConfig {
     rate: typeof values.rate === 'string' ? values.rate : undefined,
     mtu: intOption(values, 'mtu', 1500, 576, 65535),
     fec: typeof values.fec === 'string' ? values.fec : undefined,
+    io: typeof values.io === 'string' ? values.io : undefined,
+    auth: authOption(values.auth),
+    maxBitrate: typeof values['max-bitrate'] === 'string' ? values['max-bitrate'] : undefined,
+    outDir: typeof values['out-dir'] === 'string' ? resolve(values['out-dir']) : undefined,
     timeoutS: intOption(values, 'timeout', 60 + sizeMiB, 1, 86_400),
     resultsDir: resolve(typeof values['results-dir'] === 'string' ? values['results-dir'] : join(root, 'bench', 'results')),
     keep: values.keep === true,
@@ -240,7 +272,14 @@ async function runOnce(
   const senderCli = join(root, 'dist', 'sender', 'cli.js');
   const receiverCli = join(root, 'dist', 'receiver', 'cli.js');
   const workDir = await mkdtemp(join(tmpdir(), `rackcast-e2e-rep${rep}-`));
-  const outputs = rack.receiverAddrs.map((_, i) => join(workDir, `out-${i + 1}.bin`));
+  const outBase = cfg.outDir === undefined ? workDir : await mkdtemp(join(cfg.outDir, `rackcast-e2e-out${rep}-`));
+  const outputs = rack.receiverAddrs.map((_, i) => join(outBase, `out-${i + 1}.bin`));
+  const common: string[] = [...(cfg.io === undefined ? [] : ['--io', cfg.io])];
+  if (cfg.auth !== undefined) {
+    const keyFile = join(workDir, 'key');
+    await writeFile(keyFile, randomBytes(32), { mode: 0o600 });
+    common.push('--key-file', keyFile, ...(cfg.auth === 'encrypt' ? ['--encrypt'] : []));
+  }
   const timeoutMs = cfg.timeoutS * 1000;
   const droppedBefore = await rack.droppedPackets();
 
@@ -249,7 +288,7 @@ async function runOnce(
       ns,
       [
         process.execPath, receiverCli, '--file', outputs[i], '--interface', rack.receiverAddrs[i], '--json',
-        '--log', join(workDir, `receiver-${i + 1}.log`),
+        '--log', join(workDir, `receiver-${i + 1}.log`), ...common,
       ],
       { timeoutMs: timeoutMs + RECEIVER_HEAD_START_MS },
     ),
@@ -260,8 +299,21 @@ async function runOnce(
     process.execPath, senderCli, '--file', inputPath, '--nokbd', '--min-receivers', String(cfg.receivers),
     '--interface', rack.senderAddr, '--json', '--log', join(workDir, 'sender.log'),
     ...(cfg.fec === undefined ? [] : ['--fec', cfg.fec]),
+    ...(cfg.maxBitrate === undefined ? [] : ['--max-bitrate', cfg.maxBitrate]),
+    ...common,
   ];
+  const samples: { t: number; tx: number }[] = [];
+  let sampling = cfg.maxBitrate !== undefined;
+  const sampler = (async () => {
+    while (sampling) {
+      const st = await readLinkStats(rack.senderNs).catch(() => undefined);
+      if (st !== undefined) samples.push({ t: performance.now(), tx: st.txBytes - 14 * st.txPackets });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
   const [senderRaw, ...receiversRaw] = await Promise.all([rack.run(rack.senderNs, senderArgv, { timeoutMs }), ...receiverRuns]);
+  sampling = false;
+  await sampler;
   const seconds = (performance.now() - started) / 1000;
   const droppedAfter = await rack.droppedPackets();
 
@@ -308,10 +360,37 @@ async function runOnce(
   };
 
   // The images are big; the logs are what a BAD run needs.
+  if (cfg.maxBitrate !== undefined) record.pacing = pacingOf(samples, parseBitrate(cfg.maxBitrate));
   for (const out of outputs) await rm(out, { force: true });
+  if (outBase !== workDir) await rm(outBase, { recursive: true, force: true });
   if (ok && !cfg.keep) await rm(workDir, { recursive: true, force: true });
   else record.workDir = workDir;
   return record;
+}
+
+/** Worst 1-second window of the sender's wire rate against the --max-bitrate target. */
+function pacingOf(samples: readonly { t: number; tx: number }[], targetBps: number): RunRecord['pacing'] {
+  // Steady state: from 1 s after the rate first moves to 1 s before it stops.
+  const moving = samples.findIndex((s, i) => i > 0 && s.tx - samples[i - 1].tx > 10_000);
+  let last = samples.length - 1;
+  while (last > 0 && samples[last].tx - samples[last - 1].tx <= 10_000) last--;
+  const rates: number[] = [];
+  if (moving > 0) {
+    for (let i = moving; i < last; i++) {
+      const a = samples[i];
+      if (a.t < samples[moving].t + 1000) continue;
+      const j = samples.findIndex((b) => b.t >= a.t + 1000);
+      if (j < 0 || samples[j].t > samples[last].t - 1000) break;
+      const b = samples[j];
+      rates.push(((b.tx - a.tx) * 8) / ((b.t - a.t) / 1000));
+    }
+  }
+  const target = targetBps / 1e6;
+  if (rates.length === 0) return { targetMbitPerS: target, windows: 0, minMbitPerS: 0, maxMbitPerS: 0, worstDeviationPct: 0 };
+  const min = Math.min(...rates) / 1e6;
+  const max = Math.max(...rates) / 1e6;
+  const worst = Math.abs(min - target) > Math.abs(max - target) ? min : max;
+  return { targetMbitPerS: target, windows: rates.length, minMbitPerS: min, maxMbitPerS: max, worstDeviationPct: (100 * (worst - target)) / target };
 }
 
 function summaryLine(cfg: BenchConfig, r: RunRecord): string {
@@ -324,6 +403,12 @@ function summaryLine(cfg: BenchConfig, r: RunRecord): string {
     `  MB/s per receiver=${r.mbPerSecondPerReceiver.toFixed(1)}` +
     `  sender CPU s/GB=${fmt(r.senderCpuSecondsPerGB, 2)}` +
     `  receiver CPU s/GB (mean)=${fmt(r.receiverCpuSecondsPerGBMean, 2)}` +
+    (cfg.io === undefined ? '' : `  io=${cfg.io}`) +
+    (cfg.auth === undefined ? '' : `  auth=${cfg.auth}`) +
+    (r.pacing === undefined
+      ? ''
+      : `  pacing ${r.pacing.targetMbitPerS.toFixed(0)} Mbit/s: 1 s windows ${r.pacing.minMbitPerS.toFixed(1)}..${r.pacing.maxMbitPerS.toFixed(1)} ` +
+        `(worst ${r.pacing.worstDeviationPct.toFixed(2)}%, ${r.pacing.windows} windows)`) +
     `  ${r.ok ? 'ok' : 'BAD'}`
   );
 }
@@ -403,7 +488,13 @@ async function main(): Promise<number> {
   };
   await mkdir(cfg.resultsDir, { recursive: true });
   const lossTag = `loss${cfg.lossPermille}${cfg.burst ? 'b' : ''}`;
-  const file = join(cfg.resultsDir, `e2e-lab-${stamp(startedAt)}-rackcast-n${cfg.receivers}-${lossTag}-${cfg.sizeMiB}MiB.json`);
+  const variant =
+    (cfg.mtu === 1500 ? '' : `-mtu${cfg.mtu}`) +
+    (cfg.io === undefined ? '' : `-${cfg.io}`) +
+    (cfg.auth === undefined ? '' : `-${cfg.auth}`) +
+    (cfg.fec === undefined ? '' : `-fec${cfg.fec.replace('/', '_')}`) +
+    (cfg.maxBitrate === undefined ? '' : `-paced${cfg.maxBitrate}`);
+  const file = join(cfg.resultsDir, `e2e-lab-${stamp(startedAt)}-rackcast-n${cfg.receivers}-${lossTag}-${cfg.sizeMiB}MiB${variant}.json`);
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`results: ${file}\n`);
   return runs.every((r) => r.ok) ? 0 : 1;

@@ -163,7 +163,14 @@ int UdpIo::SetMulticastTtl(int ttl) { return SetInt(IPPROTO_IP, IP_MULTICAST_TTL
 
 int UdpIo::SetMulticastLoop(bool on) { return SetInt(IPPROTO_IP, IP_MULTICAST_LOOP, on ? 1 : 0); }
 
-int UdpIo::SetBufferSize(bool send, int bytes) { return SetInt(SOL_SOCKET, send ? SO_SNDBUF : SO_RCVBUF, bytes); }
+// net.core.rmem_max/wmem_max cap SO_RCVBUF/SO_SNDBUF, and a namespace cannot raise them.
+// With CAP_NET_ADMIN (imaging runs as root) the *FORCE variants grant the size asked, so
+// the flow window can cover the scheduling hiccups of a busy receiver; without it they
+// fail with EPERM and the capped request is made instead.
+int UdpIo::SetBufferSize(bool send, int bytes) {
+  if (SetInt(SOL_SOCKET, send ? SO_SNDBUFFORCE : SO_RCVBUFFORCE, bytes) == 0) return 0;
+  return SetInt(SOL_SOCKET, send ? SO_SNDBUF : SO_RCVBUF, bytes);
+}
 
 int UdpIo::GetBufferSize(bool send, int* bytes) {
   socklen_t len = sizeof *bytes;

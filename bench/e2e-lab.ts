@@ -274,7 +274,9 @@ async function runOnce(
   const workDir = await mkdtemp(join(tmpdir(), `rackcast-e2e-rep${rep}-`));
   const outBase = cfg.outDir === undefined ? workDir : await mkdtemp(join(cfg.outDir, `rackcast-e2e-out${rep}-`));
   const outputs = rack.receiverAddrs.map((_, i) => join(outBase, `out-${i + 1}.bin`));
-  const common: string[] = [...(cfg.io === undefined ? [] : ['--io', cfg.io])];
+  // --io P, or SENDER/RECEIVER (e.g. native/dgram) to tell the two sides' costs apart.
+  const [senderIo, receiverIo] = cfg.io === undefined ? [undefined, undefined] : cfg.io.includes('/') ? cfg.io.split('/') : [cfg.io, cfg.io];
+  const common: string[] = [];
   if (cfg.auth !== undefined) {
     const keyFile = join(workDir, 'key');
     await writeFile(keyFile, randomBytes(32), { mode: 0o600 });
@@ -288,7 +290,7 @@ async function runOnce(
       ns,
       [
         process.execPath, receiverCli, '--file', outputs[i], '--interface', rack.receiverAddrs[i], '--json',
-        '--log', join(workDir, `receiver-${i + 1}.log`), ...common,
+        '--log', join(workDir, `receiver-${i + 1}.log`), ...common, ...(receiverIo === undefined ? [] : ['--io', receiverIo]),
       ],
       { timeoutMs: timeoutMs + RECEIVER_HEAD_START_MS },
     ),
@@ -301,6 +303,7 @@ async function runOnce(
     ...(cfg.fec === undefined ? [] : ['--fec', cfg.fec]),
     ...(cfg.maxBitrate === undefined ? [] : ['--max-bitrate', cfg.maxBitrate]),
     ...common,
+    ...(senderIo === undefined ? [] : ['--io', senderIo]),
   ];
   const samples: { t: number; tx: number }[] = [];
   let sampling = cfg.maxBitrate !== undefined;
@@ -490,7 +493,7 @@ async function main(): Promise<number> {
   const lossTag = `loss${cfg.lossPermille}${cfg.burst ? 'b' : ''}`;
   const variant =
     (cfg.mtu === 1500 ? '' : `-mtu${cfg.mtu}`) +
-    (cfg.io === undefined ? '' : `-${cfg.io}`) +
+    (cfg.io === undefined ? '' : `-${cfg.io.replace('/', '-')}`) +
     (cfg.auth === undefined ? '' : `-${cfg.auth}`) +
     (cfg.fec === undefined ? '' : `-fec${cfg.fec.replace('/', '_')}`) +
     (cfg.maxBitrate === undefined ? '' : `-paced${cfg.maxBitrate}`);

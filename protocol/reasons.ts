@@ -16,6 +16,8 @@ export enum Reason {
   SessionFull = 11,
   SizeMismatch = 12,
   LateJoin = 13,
+  /** The receiver lacks a capability the session needs (JOIN without CAP_PARITY_REPAIR). */
+  Incompatible = 14,
 }
 
 export const REASON_NAMES: Readonly<Record<number, string>> = {
@@ -33,9 +35,10 @@ export const REASON_NAMES: Readonly<Record<number, string>> = {
   [Reason.SessionFull]: 'session full',
   [Reason.SizeMismatch]: 'size mismatch',
   [Reason.LateJoin]: 'joined after the transfer started',
+  [Reason.Incompatible]: 'receiver lacks a capability the session needs',
 };
 
-export const MAX_REASON = Reason.LateJoin;
+export const MAX_REASON = Reason.Incompatible;
 
 export function reasonName(r: number): string {
   return REASON_NAMES[r] ?? `reason ${r}`;

@@ -66,7 +66,20 @@ export interface ReceiverConfig {
   readonly coder: ErasureCoder;
   /** Uniform in [0, 1): Math.random in drivers, a seeded PRNG in the simulator. */
   readonly random: () => number;
+  /**
+   * The most image bytes a session may ask us to hold for repair (HELLO's retainSlices x
+   * slice bytes); a HELLO asking more is ignored. Default DEFAULT_MAX_RETAIN_BYTES.
+   */
+  readonly maxRetainBytes?: number;
 }
+
+/**
+ * The first HELLO heard sets how much the receiver holds: up to retainSlices slices, each
+ * with its parity (at most one slice's worth more), plus maxQueuedSlices delivered ones the
+ * sink has not taken. Wire values alone would allow 4096 slices of 4096 x 65000 bytes (a
+ * terabyte); this caps it. The sender CLI's own default is 16 MiB (retainSlices x slice).
+ */
+export const DEFAULT_MAX_RETAIN_BYTES = 1 << 30;
 
 export interface Endpoint {
   readonly address: string;
@@ -115,7 +128,8 @@ export interface ReceiverStats {
   statusSent: number;
   /** Most slices held in memory at once (incomplete, or complete and waiting for the sink). */
   maxHeldSlices: number;
-  drops: Partial<Record<ProtocolErrorCode | 'ERR_AHEAD', number>>;
+  /** ERR_SESSION_TOO_LARGE: a HELLO asked us to hold more than maxRetainBytes (ignored). */
+  drops: Partial<Record<ProtocolErrorCode | 'ERR_AHEAD' | 'ERR_SESSION_TOO_LARGE', number>>;
 }
 
 type State = 'listening' | 'joining' | 'accepted' | 'receiving' | 'verifying' | 'reporting' | 'done';
@@ -275,7 +289,12 @@ export class ReceiverCore {
         if (this.state === 'joining' || this.state === 'accepted') {
           if (this.cfg.startTimeoutMs !== undefined) t = Math.min(t, this.startedAtMs + this.cfg.startTimeoutMs);
         }
-        for (const s of this.slices.values()) if (s.nakAtMs !== undefined && s.nakAtMs < t) t = s.nakAtMs;
+        // NAK timers run only while receiving (advance() fires them only then): a stray
+        // slice left past the image's end would otherwise keep a past deadline while
+        // verifying and wake the driver at once, again and again. Found by the fuzz harness.
+        if (this.state === 'receiving') {
+          for (const s of this.slices.values()) if (s.nakAtMs !== undefined && s.nakAtMs < t) t = s.nakAtMs;
+        }
         return t;
       }
     }
@@ -339,6 +358,8 @@ export class ReceiverCore {
 
   private onFirstHello(from: Endpoint, hello: Hello, now: number): void {
     if ((hello.caps & CAP_PARITY_REPAIR) === 0) return this.countDrop('ERR_BAD_FIELD');
+    const retainBytes = hello.retainSlices * hello.sliceBlocks * hello.blockBytes;
+    if (retainBytes > (this.cfg.maxRetainBytes ?? DEFAULT_MAX_RETAIN_BYTES)) return this.countDrop('ERR_SESSION_TOO_LARGE');
     this.sessionId = hello.sessionId;
     this.senderAddress = from.address;
     this.geo = {
@@ -836,7 +857,7 @@ export class ReceiverCore {
     this.nextStatusAtMs = now + this.cfg.statusIntervalMs;
   }
 
-  private countDrop(code: ProtocolErrorCode | 'ERR_AHEAD'): void {
+  private countDrop(code: ProtocolErrorCode | 'ERR_AHEAD' | 'ERR_SESSION_TOO_LARGE'): void {
     this.stats.drops[code] = (this.stats.drops[code] ?? 0) + 1;
   }
 }

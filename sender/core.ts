@@ -151,6 +151,12 @@ export interface SenderStats {
   paceWaits: number;
   /** Parity sent ahead with the first pass (--fec). */
   proactiveParity: number;
+  /**
+   * Control datagrams not queued because MAX_CONTROL_QUEUE were already waiting (a JOIN
+   * flood answered faster than the driver drains). Not a drop of a received datagram, so
+   * not in `drops`.
+   */
+  controlOverflows: number;
 }
 
 interface StripeRepair {
@@ -170,7 +176,8 @@ interface TxSlice {
   readonly nBlocks: number;
   /** The first pass: the data blocks, then `redundancy` parity per (non-empty) stripe. */
   readonly firstPassCount: number;
-  readonly final: boolean;
+  /** Not readonly: a full last slice of an image of unknown size learns it is final at EOF. */
+  final: boolean;
   /** First-pass progress: datagrams of the first pass sent. */
   nextBlock: number;
   repairs: StripeRepair[] | undefined;
@@ -183,7 +190,7 @@ type Phase = 'announcing' | 'transferring' | 'ending' | 'done';
 const IP_UDP_OVERHEAD = 28;
 /** A receiver's kernel charges roughly this much per queued datagram beyond its payload (skb truesize). */
 const TRUESIZE_OVERHEAD = 768;
-const MAX_CONTROL_QUEUE = 4096;
+export const MAX_CONTROL_QUEUE = 4096;
 /**
  * Data blocks per stripe at most. The code has 256 - k parity symbols for k data blocks:
  * a stripe of 255 would have one, and a receiver missing two blocks could never finish.
@@ -221,6 +228,7 @@ export class SenderCore {
     windowStalls: 0,
     paceWaits: 0,
     proactiveParity: 0,
+    controlOverflows: 0,
   };
 
   private phase: Phase = 'announcing';
@@ -286,6 +294,25 @@ export class SenderCore {
     return [...this.receivers.values()];
   }
 
+  /**
+   * How full the core's tables are (tests check the resource bounds with it): receivers
+   * (<= maxReceivers), retained slices (<= retainSlices), queued control datagrams (<=
+   * MAX_CONTROL_QUEUE), undrained events, stripes with repairs queued (<= retainSlices *
+   * stripes) and the repair datagrams they will send (<= k per stripe).
+   */
+  get tableSizes(): { receivers: number; slices: number; control: number; events: number; repairStripes: number; repairDatagrams: number } {
+    let repairDatagrams = 0;
+    for (const s of this.slices.values()) for (const r of s.repairs ?? []) repairDatagrams += r.queued;
+    return {
+      receivers: this.receivers.size,
+      slices: this.slices.size,
+      control: this.control.length,
+      events: this.events.length,
+      repairStripes: this.repairQueue.length,
+      repairDatagrams,
+    };
+  }
+
   /** Image bytes taken from the source so far. */
   get bytesRead(): number {
     return this.bytesIn;
@@ -305,7 +332,11 @@ export class SenderCore {
   handle(input: SenderInput, now: number): void {
     switch (input.kind) {
       case 'datagram':
-        this.onDatagram(input.from, input.bytes, now);
+        // A datagram dropped at the checks changed nothing, so the clock need not run: its
+        // per-receiver loops cost O(receivers) (4 µs a datagram with 1024 of them, as much
+        // again as reading it), and a flood of junk must cost O(1) a datagram. Whatever is
+        // due still runs at the driver's handleTimeout.
+        if (!this.onDatagram(input.from, input.bytes, now)) return;
         break;
       case 'start':
         this.keyPressed = true;
@@ -313,13 +344,20 @@ export class SenderCore {
       case 'slice':
         this.onSlice(input.bytes);
         break;
-      case 'eof':
+      case 'eof': {
         this.eof = {
           digest: input.digest,
           totalBytes: this.bytesIn,
           totalSlices: this.nextSliceNo,
         };
+        // Size unknown and the image a whole number of slices: the last slice was taken as an
+        // ordinary full one. Its later DATA (repairs) must say it is final, or receivers, who
+        // know the size from END by then, reject them ('DATA final flag') and never complete
+        // it. Found by the fuzz harness (bench/fuzz-engine.ts).
+        const last = this.slices.get(this.nextSliceNo - 1);
+        if (last !== undefined) last.final = true;
         break;
+      }
       case 'abort':
         this.abort(input.detail);
         break;
@@ -343,8 +381,12 @@ export class SenderCore {
       if (s !== undefined) t = Math.min(t, s);
     }
     if (this.nextRoundAtMs !== undefined) t = Math.min(t, this.nextRoundAtMs);
-    if (this.rateBytesPerMs > 0 && this.hasDataReady() && this.tokens < this.packetCost()) {
-      t = Math.min(t, this.tokensAtMs + (this.packetCost() - this.tokens) / this.rateBytesPerMs);
+    // The refill time counts only while the flow window is open: with it shut, the bucket is
+    // not what holds DATA back and is not refilled, so its (past) refill time would wake the
+    // driver at once, again and again, until a STATUS opens the window. And at least 1 µs on:
+    // a deficit of a rounding error would give back tokensAtMs itself, which is now.
+    if (this.rateBytesPerMs > 0 && this.hasDataReady() && this.flowOpen() && this.tokens < this.packetCost()) {
+      t = Math.min(t, this.tokensAtMs + Math.max(0.001, (this.packetCost() - this.tokens) / this.rateBytesPerMs));
     }
     return t;
   }
@@ -379,14 +421,16 @@ export class SenderCore {
 
   // ---- inputs ------------------------------------------------------------------
 
-  private onDatagram(from: Endpoint, bytes: Uint8Array, now: number): void {
+  /** False when the datagram was dropped (and counted) without touching any state. */
+  private onDatagram(from: Endpoint, bytes: Uint8Array, now: number): boolean {
     const r = decodeDatagram(bytes);
     if (!r.ok) return this.countDrop(r.code);
     const m = r.value;
     if (m.msg.sessionId !== this.cfg.sessionId) return this.countDrop('ERR_WRONG_SESSION');
     switch (m.type) {
       case MessageType.Join:
-        return this.onJoin(from, m.msg, now);
+        this.onJoin(from, m.msg, now);
+        return true;
       case MessageType.Status:
         return this.withReceiver(from, m.msg.receiverId, (rcv) => this.onStatus(rcv, m.msg));
       case MessageType.Nak:
@@ -401,12 +445,13 @@ export class SenderCore {
     }
   }
 
-  private withReceiver(from: Endpoint, id: number, fn: (rcv: ReceiverRecord) => void): void {
+  private withReceiver(from: Endpoint, id: number, fn: (rcv: ReceiverRecord) => void): boolean {
     const rcv = this.receivers.get(id);
     if (rcv === undefined) return this.countDrop('ERR_UNKNOWN_RECEIVER');
     if (rcv.address !== from.address) return this.countDrop('ERR_FOREIGN_ADDRESS');
     rcv.heardSinceRound = true;
     fn(rcv);
+    return true;
   }
 
   private onJoin(from: Endpoint, join: Join, now: number): void {
@@ -425,11 +470,12 @@ export class SenderCore {
       );
       return;
     }
-    if (this.receivers.size >= this.cfg.maxReceivers || (join.caps & CAP_PARITY_REPAIR) === 0) {
+    // A receiver that cannot take parity repair is refused as such, not as "session full".
+    const refusal =
+      (join.caps & CAP_PARITY_REPAIR) === 0 ? Reason.Incompatible : this.receivers.size >= this.cfg.maxReceivers ? Reason.SessionFull : undefined;
+    if (refusal !== undefined) {
       this.stats.joinsRefused++;
-      this.queueControl(DROP_SIZE, (b) =>
-        encodeDrop({ sessionId: this.cfg.sessionId, receiverId: join.receiverId, reason: Reason.SessionFull }, b),
-      );
+      this.queueControl(DROP_SIZE, (b) => encodeDrop({ sessionId: this.cfg.sessionId, receiverId: join.receiverId, reason: refusal }, b));
       return;
     }
     this.receivers.set(join.receiverId, {
@@ -524,7 +570,11 @@ export class SenderCore {
     }
     if (add === 0) return;
     if (rep.queued === 0) this.repairQueue.push({ sliceNo: slice.sliceNo, stripe: st });
-    rep.queued += add;
+    // Any k fresh symbols rebuild any k lost blocks of the stripe, so more than k queued never
+    // serves anyone better. Without the cap, a stream of NAKs that each heard the last burst
+    // (a stuck or hostile receiver) queued k more parity per NAK: 1000 NAKs of 20 bytes asked
+    // for 1000 * k datagrams of blockBytes.
+    rep.queued = Math.min(k, rep.queued + add);
   }
 
   private onReport(rcv: ReceiverRecord, rep: Report): void {
@@ -721,7 +771,9 @@ export class SenderCore {
 
   private startDeadline(): number | undefined {
     if (this.cfg.async) return this.createdAtMs + this.cfg.minWaitMs;
-    if (this.firstJoinAtMs === undefined) return undefined;
+    // Everyone who joined has left: nothing can start until the next JOIN, and a deadline
+    // already past would wake the driver at once, forever (shouldStart says no).
+    if (this.firstJoinAtMs === undefined || this.activeCount() === 0) return undefined;
     let t: number | undefined;
     if (this.cfg.minReceivers > 0 && this.activeCount() >= this.cfg.minReceivers) {
       t = this.firstJoinAtMs + this.cfg.minWaitMs;
@@ -922,7 +974,7 @@ export class SenderCore {
 
   private queueControl(size: number, encode: (buf: Uint8Array) => number): void {
     if (this.control.length >= MAX_CONTROL_QUEUE) {
-      this.countDrop('ERR_OUT_OF_WINDOW');
+      this.stats.controlOverflows++;
       return;
     }
     const buf = new Uint8Array(size);
@@ -972,7 +1024,9 @@ export class SenderCore {
     );
   }
 
-  private countDrop(code: ProtocolErrorCode | 'ERR_OWN' | 'ERR_FOREIGN_ADDRESS'): void {
+  /** Counts a dropped datagram by its reason; false, for onDatagram to return. */
+  private countDrop(code: ProtocolErrorCode | 'ERR_OWN' | 'ERR_FOREIGN_ADDRESS'): false {
     this.stats.drops[code] = (this.stats.drops[code] ?? 0) + 1;
+    return false;
   }
 }

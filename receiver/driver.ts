@@ -84,22 +84,20 @@ export class ReceiverDriver {
   }
 
   async run(): Promise<ReceiverOutcome> {
-    await this.bind(this.ctl, this.net.portbase + 1);
-    await this.bind(this.data, this.net.portbase);
+    // Bound to the group, not 0.0.0.0: a socket bound to the wildcard gets every group any
+    // socket on this host joined on that port, so two sessions sharing a port base (other
+    // groups) would mix. The data socket is bound once HELLO names the data group.
+    await this.bind(this.ctl, this.net.portbase + 1, this.net.rdvGroup);
     try {
       this.ctl.addMembership(this.net.rdvGroup, this.net.interfaceAddress);
-      if (this.net.interfaceAddress !== undefined) {
-        this.ctl.setMulticastInterface(this.net.interfaceAddress);
-        this.data.setMulticastInterface(this.net.interfaceAddress);
-      }
+      if (this.net.interfaceAddress !== undefined) this.ctl.setMulticastInterface(this.net.interfaceAddress);
       this.ctl.setMulticastTTL(this.net.ttl);
       this.ctl.setMulticastLoopback(true);
-      this.data.setRecvBufferSize(this.net.rcvBufBytes);
       this.ctl.setRecvBufferSize(1 << 20);
     } catch (e) {
       throw new IoError(`cannot set up multicast on ${this.net.interfaceAddress ?? 'the default interface'}: ${oneLine(e)}`);
     }
-    this.rcvBufBytes = this.data.getRecvBufferSize();
+    this.rcvBufBytes = await this.probeRecvBuffer();
     this.log.info(
       { evt: 'socket.open', portbase: this.net.portbase, rcvbuf: this.rcvBufBytes, asked: this.net.rcvBufBytes, io: this.udp.description },
       'sockets open',
@@ -133,8 +131,35 @@ export class ReceiverDriver {
     this.kick();
   }
 
-  private async bind(s: UdpSocket, port: number): Promise<void> {
-    await s.bind(port).catch((e: unknown) => {
+  /** What the kernel grants the data socket (told to the sender in JOIN), asked of a throwaway socket. */
+  private async probeRecvBuffer(): Promise<number> {
+    const probe = this.udp.create({});
+    try {
+      await probe.bind(0);
+      probe.setRecvBufferSize(this.net.rcvBufBytes);
+      return probe.getRecvBufferSize();
+    } catch (e) {
+      throw new IoError(`cannot set a ${this.net.rcvBufBytes}-byte receive buffer: ${oneLine(e)}`);
+    } finally {
+      await probe.close();
+    }
+  }
+
+  /** Binds the data socket to the group HELLO named and joins it. */
+  private async openData(group: string): Promise<void> {
+    try {
+      await this.data.bind(this.net.portbase, group);
+      if (this.net.interfaceAddress !== undefined) this.data.setMulticastInterface(this.net.interfaceAddress);
+      this.data.setRecvBufferSize(this.net.rcvBufBytes);
+      this.data.addMembership(group, this.net.interfaceAddress);
+    } catch (e) {
+      this.ioError = true;
+      this.abort(Reason.Interrupted, `cannot join ${group} on port ${this.net.portbase}: ${oneLine(e)}`);
+    }
+  }
+
+  private async bind(s: UdpSocket, port: number, address?: string): Promise<void> {
+    await s.bind(port, address).catch((e: unknown) => {
       throw new IoError(`cannot bind UDP port ${port}: ${oneLine(e)}`);
     });
   }
@@ -185,12 +210,7 @@ export class ReceiverDriver {
           this.abort(Reason.ProtocolViolation, `sender sends data to port ${ev.dataPort}, not --portbase ${this.net.portbase}`);
           return;
         }
-        try {
-          this.data.addMembership(ev.dataGroup, this.net.interfaceAddress);
-        } catch (e) {
-          this.ioError = true;
-          this.abort(Reason.Interrupted, `cannot join ${ev.dataGroup}: ${oneLine(e)}`);
-        }
+        void this.openData(ev.dataGroup);
         break;
       case 'accepted':
         this.log.info({ evt: 'accepted', rcv: this.receiverId.toString(16) }, 'accepted');
@@ -221,7 +241,7 @@ export class ReceiverDriver {
     if (this.writing) return;
     this.writing = true;
     try {
-      while (this.queue.length > 0) {
+      while (this.queue.length > 0 && this.finished !== undefined) {
         const b = this.queue[0];
         await this.sink.write(b);
         this.queue.shift();
@@ -234,8 +254,11 @@ export class ReceiverDriver {
         await this.verify(c);
       }
     } catch (e) {
-      this.ioError = true;
       this.queue.length = 0;
+      // Once the core has ended (dropped, timed out, aborted), finish() discards the sink and
+      // a write still in flight fails with it: that is not this receiver's I/O error.
+      if (this.finished === undefined) return;
+      this.ioError = true;
       const reason = /--pipe/.test(oneLine(e)) ? Reason.PipeFailed : Reason.WriteError;
       this.core.handle({ kind: 'abort', reason, detail: oneLine(e) }, this.now());
       this.kick();
@@ -277,6 +300,7 @@ export class ReceiverDriver {
       this.ctl.send([b], this.net.portbase + 1, this.net.rdvGroup);
     }
     this.ctl.flush();
+    this.queue.length = 0; // nothing more is written once the core has ended
     if (!ok || !this.committed) await this.sink.discard();
     this.log.info({ evt: 'done', ok, reason: reasonName(reason), detail, stats: this.core.stats }, 'receiver done');
     // close() lets the queued LEAVE/REPORT go first.

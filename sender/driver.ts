@@ -119,7 +119,9 @@ export class SenderDriver {
 
   private async openSocket(): Promise<void> {
     const s = this.socket;
-    await s.bind(this.net.portbase + 1).catch((e: unknown) => {
+    // Bound to the group, not 0.0.0.0, so another session on this host with the same port
+    // base (other groups) is not heard.
+    await s.bind(this.net.portbase + 1, this.net.rdvGroup).catch((e: unknown) => {
       throw new IoError(`cannot bind UDP port ${this.net.portbase + 1}: ${oneLine(e)}`);
     });
     try {

@@ -97,6 +97,8 @@ interface RunRecord {
   senderMaxRssKiB: number | null;
   receiverMaxRssKiBMax: number | null;
   nftDroppedPerReceiver: number[];
+  /** Datagrams each receiver's kernel dropped for a full socket buffer (Udp RcvbufErrors in its namespace). */
+  rcvbufErrorsPerReceiver: number[];
   /**
    * With --max-bitrate: the sender's IP-level rate (eth0 tx bytes minus 14 bytes of Ethernet
    * header per frame) over every 1 s window (100 ms steps) from 1 s after the first data to
@@ -284,6 +286,7 @@ async function runOnce(
   }
   const timeoutMs = cfg.timeoutS * 1000;
   const droppedBefore = await rack.droppedPackets();
+  const rcvbufBefore = await Promise.all(rack.receiverNs.map((ns) => rcvbufErrors(rack, ns)));
 
   const receiverRuns = rack.receiverNs.map((ns, i) =>
     rack.run(
@@ -319,6 +322,7 @@ async function runOnce(
   await sampler;
   const seconds = (performance.now() - started) / 1000;
   const droppedAfter = await rack.droppedPackets();
+  const rcvbufAfter = await Promise.all(rack.receiverNs.map((ns) => rcvbufErrors(rack, ns)));
 
   const problems: string[] = [];
   const sender = processResult(rack.senderNs, rack.senderAddr, senderRaw);
@@ -358,6 +362,7 @@ async function runOnce(
       ? null
       : Math.max(...receivers.map((r) => num(r.json?.maxRssKiB)!)),
     nftDroppedPerReceiver: droppedAfter.map((n, i) => n - droppedBefore[i]),
+    rcvbufErrorsPerReceiver: rcvbufAfter.map((n, i) => n - rcvbufBefore[i]),
     sender,
     receivers,
   };
@@ -369,6 +374,17 @@ async function runOnce(
   if (ok && !cfg.keep) await rm(workDir, { recursive: true, force: true });
   else record.workDir = workDir;
   return record;
+}
+
+/** Udp RcvbufErrors from /proc/net/snmp, which is per network namespace. */
+async function rcvbufErrors(rack: Rack, ns: string): Promise<number> {
+  const r = await rack.run(ns, ['cat', '/proc/net/snmp'], { timeoutMs: 10_000 });
+  const lines = r.stdout.split('\n').filter((l) => l.startsWith('Udp:'));
+  if (lines.length < 2) return 0;
+  const names = lines[0].trim().split(/\s+/);
+  const values = lines[1].trim().split(/\s+/);
+  const i = names.indexOf('RcvbufErrors');
+  return i < 0 ? 0 : Number(values[i]);
 }
 
 /** Worst 1-second window of the sender's wire rate against the --max-bitrate target. */
@@ -406,6 +422,7 @@ function summaryLine(cfg: BenchConfig, r: RunRecord): string {
     `  MB/s per receiver=${r.mbPerSecondPerReceiver.toFixed(1)}` +
     `  sender CPU s/GB=${fmt(r.senderCpuSecondsPerGB, 2)}` +
     `  receiver CPU s/GB (mean)=${fmt(r.receiverCpuSecondsPerGBMean, 2)}` +
+    `  rcvbuf drops=${r.rcvbufErrorsPerReceiver.reduce((a, b) => a + b, 0)}` +
     (cfg.io === undefined ? '' : `  io=${cfg.io}`) +
     (cfg.auth === undefined ? '' : `  auth=${cfg.auth}`) +
     (r.pacing === undefined

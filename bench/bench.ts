@@ -41,12 +41,12 @@
 // Exit: 0 every point meets the bar, 1 some point misses it, 2 usage error / not root /
 // missing tools, 3 the lab itself failed.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, lstatSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, release, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../common/errors.js';
 import {
@@ -84,6 +84,7 @@ import {
   type ToolName,
 } from './peers.js';
 import { renderLinePlot, type PlotSeries } from './plot.js';
+import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
 
 const MiB = 1024 * 1024;
 const MB = 1e6;
@@ -755,40 +756,6 @@ export function plotsOf(rows: readonly SummaryRow[], meta: Pick<ReportMeta, 'com
 }
 
 // ---------------------------------------------------------------- machine facts
-
-function projectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    dir = dirname(dir);
-  }
-  return process.cwd();
-}
-
-function gitCommit(root: string): { commit: string | null; dirty: boolean | null } {
-  try {
-    const opts = { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] as ('ignore' | 'pipe')[] };
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], opts).toString().trim();
-    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], opts).toString();
-    return { commit, dirty: status.trim().length > 0 };
-  } catch {
-    return { commit: null, dirty: null };
-  }
-}
-
-function cpuModel(): string | null {
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    return m ? m[1].trim() : null;
-  } catch {
-    return null;
-  }
-}
-
-function stamp(d: Date): string {
-  const p = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-}
 
 // ---------------------------------------------------------------- images
 

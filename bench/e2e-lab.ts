@@ -20,13 +20,11 @@
 // Exit: 0 all runs ok, 1 some run BAD, 2 usage error or not root / tools missing,
 // 3 the lab itself failed (a command of ip/nft/tc, disk).
 
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, release, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   createRack,
@@ -40,6 +38,7 @@ import {
   type RunResult,
 } from './lab.js';
 import { parseBitrate } from '../common/units.js';
+import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
 
 const RECEIVER_HEAD_START_MS = 1_000;
 const MB = 1e6;
@@ -128,16 +127,6 @@ function intOption(values: Record<string, unknown>, name: string, dflt: number, 
   return n;
 }
 
-/** The directory holding package.json: works from dist/bench/ and from bench/. */
-function projectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    dir = dirname(dir);
-  }
-  return process.cwd();
-}
-
 function authOption(v: unknown): 'mac' | 'encrypt' | undefined {
   if (v === undefined || v === 'none') return undefined;
   if (v === 'mac' || v === 'encrypt') return v;
@@ -196,30 +185,6 @@ function parseConfig(root: string): BenchConfig {
 }
 
 // ---------------------------------------------------------------- machine facts
-
-function gitCommit(root: string): { commit: string | null; dirty: boolean | null } {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] })
-      .toString()
-      .trim();
-    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).toString();
-    return { commit, dirty: status.trim().length > 0 };
-  } catch {
-    return { commit: null, dirty: null };
-  }
-}
-
-function cpuModel(): string | null {
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    return m ? m[1].trim() : null;
-  } catch {
-    return null;
-  }
-}
 
 // ---------------------------------------------------------------- numbers
 
@@ -431,11 +396,6 @@ function summaryLine(cfg: BenchConfig, r: RunRecord): string {
         `(worst ${r.pacing.worstDeviationPct.toFixed(2)}%, ${r.pacing.windows} windows)`) +
     `  ${r.ok ? 'ok' : 'BAD'}`
   );
-}
-
-function stamp(d: Date): string {
-  const p = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
 // ---------------------------------------------------------------- main

@@ -24,7 +24,7 @@
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, release, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -32,6 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
+import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
 
 const MiB = 1 << 20;
 const MB = 1e6;
@@ -56,10 +57,6 @@ interface Proc {
   wallSeconds: number;
   json: Record<string, unknown> | undefined;
   stderrTail: string;
-}
-
-function projectRoot(): string {
-  return resolve(fileURLToPath(new URL('../../', import.meta.url)));
 }
 
 function parseConfig(argv: string[]): Config | string {
@@ -294,30 +291,6 @@ function line(r: RunRecord): string {
     `  receiver CPU s=${fmt(r.receiverCpuSeconds, 2)}  peak RSS MiB=${fmt(r.receiverMaxRssKiB === null ? null : r.receiverMaxRssKiB / 1024)}` +
     `  sender CPU s=${fmt(r.senderCpuSeconds, 2)}  ${r.ok ? 'ok' : `BAD (${r.problems.join('; ')})`}`
   );
-}
-
-function gitCommit(root: string): { commit: string | null; dirty: boolean | null } {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
-    return { commit, dirty: status.trim().length > 0 };
-  } catch {
-    return { commit: null, dirty: null };
-  }
-}
-
-function cpuModel(): string | null {
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    return m ? m[1].trim() : null;
-  } catch {
-    return null;
-  }
-}
-
-function stamp(d: Date): string {
-  const p = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
 async function main(): Promise<number> {

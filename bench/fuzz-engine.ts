@@ -57,20 +57,10 @@ import { encodeStatus, STATUS_SIZE } from '../protocol/messages/status.js';
 import { MAX_REASON } from '../protocol/reasons.js';
 import { ReceiverCore, type ReceiverConfig } from '../receiver/core.js';
 import { SenderCore, type SenderConfig } from '../sender/core.js';
+import { EventHeap } from './event-heap.js';
+import { mulberry32 } from './prng.js';
 
 // ---- randomness ------------------------------------------------------------------------
-
-/** mulberry32 (Tommy Ettinger, public domain): floats in [0, 1) fixed by the seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class Rng {
   readonly next: () => number;
@@ -627,52 +617,6 @@ interface Flight {
   hostile: boolean;
 }
 
-/** Binary min-heap on (at, seq). */
-class Heap {
-  private readonly a: Flight[] = []; // bounded by the step bound of one run
-  get size(): number {
-    return this.a.length;
-  }
-  peek(): Flight | undefined {
-    return this.a[0];
-  }
-  push(p: Flight): void {
-    const a = this.a;
-    a.push(p);
-    let i = a.length - 1;
-    while (i > 0) {
-      const j = (i - 1) >> 1;
-      if (before(a[j], a[i])) break;
-      [a[i], a[j]] = [a[j], a[i]];
-      i = j;
-    }
-  }
-  pop(): Flight | undefined {
-    const a = this.a;
-    const top = a[0];
-    const last = a.pop();
-    if (a.length > 0 && last !== undefined) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && before(a[l], a[m])) m = l;
-        if (r < a.length && before(a[r], a[m])) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m], a[i]];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
-
-function before(x: Flight, y: Flight): boolean {
-  return x.at < y.at || (x.at === y.at && x.seq < y.seq);
-}
-
 function sumDrops(d: Partial<Record<string, number>>): number {
   let n = 0;
   for (const v of Object.values(d)) n += v ?? 0;
@@ -785,7 +729,7 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
     detail: '',
   }));
 
-  const heap = new Heap();
+  const heap = new EventHeap<Flight>();
   let seq = 0;
   let genuine = 0;
   let hostile = 0;

@@ -1,14 +1,3 @@
-// Seeded PRNG for deterministic tests (mulberry32, Tommy Ettinger's public-domain generator).
-// Tests print the seed on failure so a case can be replayed exactly.
-
-/** Returns a generator of floats in [0, 1) determined entirely by `seed`. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Seeded PRNG for deterministic tests; one generator for tests, simulators and the fuzz
+// harness (bench/prng.ts). Tests print the seed on failure so a case can be replayed exactly.
+export { mulberry32 } from '../../bench/prng.js';

@@ -12,6 +12,7 @@ import { IMAGE_BYTES_UNKNOWN } from '../../protocol/messages/hello.js';
 import { ReceiverCore, type ReceiverConfig, type ReceiverEvent } from '../../receiver/core.js';
 import { SenderCore, type SenderConfig, type SenderEvent } from '../../sender/core.js';
 import { mulberry32 } from '../helpers/prng.js';
+import { EventHeap } from '../../bench/event-heap.js';
 
 export interface LossModel {
   /** Independent loss probability per packet per receiver. */
@@ -85,52 +86,6 @@ interface Pending {
   to: number; // -1 = sender, else receiver index
   from: string;
   bytes: Uint8Array;
-}
-
-/** Binary min-heap on (at, seq): equal times keep send order, so a run is reproducible. */
-class Heap {
-  private readonly a: Pending[] = []; // UNBOUNDED: the packets in flight of one simulation run
-  get size(): number {
-    return this.a.length;
-  }
-  peek(): Pending | undefined {
-    return this.a[0];
-  }
-  push(p: Pending): void {
-    const a = this.a;
-    a.push(p);
-    let i = a.length - 1;
-    while (i > 0) {
-      const j = (i - 1) >> 1;
-      if (less(a[j], a[i])) break;
-      [a[i], a[j]] = [a[j], a[i]];
-      i = j;
-    }
-  }
-  pop(): Pending | undefined {
-    const a = this.a;
-    const top = a[0];
-    const last = a.pop();
-    if (a.length > 0 && last !== undefined) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && less(a[l], a[m])) m = l;
-        if (r < a.length && less(a[r], a[m])) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m], a[i]];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
-
-function less(x: Pending, y: Pending): boolean {
-  return x.at < y.at || (x.at === y.at && x.seq < y.seq);
 }
 
 export function randomImage(bytes: number, seed: number): Uint8Array {
@@ -222,7 +177,7 @@ export function simulate(o: SimOptions): SimResult {
     };
   });
 
-  const heap = new Heap();
+  const heap = new EventHeap<Pending>();
   let seq = 0;
   let linkFreeAt = 0;
   const naksPerSlice = new Map<number, number>();

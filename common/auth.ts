@@ -39,6 +39,7 @@
 
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
+import { decorateUdp, type UdpFactory } from '../native/udp.js';
 import type { IoPath, MessageHandler, UdpSocket, UdpSocketStats } from '../native/udp-socket.js';
 import { HEADER_SIZE } from '../protocol/header.js';
 import { oneLine, UsageError } from './errors.js';
@@ -670,4 +671,22 @@ export function authStatsTotal(sockets: readonly SealedUdpSocket[]): AuthStats {
     for (const k of Object.keys(t) as (keyof AuthStats)[]) t[k] += s.authStats[k];
   }
   return t;
+}
+
+/**
+ * --key-file for a CLI: a factory whose sockets are sealed with the file's keys, and the
+ * added-up auth counters of every socket it made (a driver makes two), for the report.
+ */
+export async function sealedUdpFactory(
+  inner: UdpFactory,
+  auth: { readonly keyFile: string; readonly mode: AuthMode },
+): Promise<{ udp: UdpFactory; authStats: () => AuthStats }> {
+  const keys = await loadKeyFile(auth.keyFile);
+  const sockets: SealedUdpSocket[] = []; // bounded: one per socket the driver opens
+  const udp = decorateUdp(inner, auth.mode === 'encrypt' ? 'aes-256-gcm' : 'hmac-sha256', (s) => {
+    const sealed = new SealedUdpSocket(s, keys, { mode: auth.mode });
+    sockets.push(sealed);
+    return sealed;
+  });
+  return { udp, authStats: () => authStatsTotal(sockets) };
 }

@@ -2,13 +2,13 @@
 // udp-receiver: joins a udp-sender session, writes the image and verifies it.
 
 import { CommanderError } from 'commander';
-import { authStatsTotal, loadKeyFile, SealedUdpSocket } from '../common/auth.js';
+import { sealedUdpFactory, type AuthStats } from '../common/auth.js';
 import { EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, IoError, oneLine, UsageError } from '../common/errors.js';
 import { makeLogger } from '../common/log.js';
 import { ProgressLine } from '../common/progress.js';
 import { formatBytes, formatRate } from '../common/units.js';
 import { loadErasureCoder } from '../native/rs.js';
-import { decorateUdp, udpFactory, type UdpFactory } from '../native/udp.js';
+import { udpFactory, type UdpFactory } from '../native/udp.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
 import { parseReceiverArgs, type ReceiverArgs } from './args.js';
 import { ReceiverDriver, type ReceiverOutcome } from './driver.js';
@@ -17,19 +17,11 @@ import { openSink, type SinkReport } from './sink.js';
 async function main(): Promise<number> {
   let args: ReceiverArgs;
   let udp: UdpFactory;
-  const sealedSockets: SealedUdpSocket[] = []; // the two sockets of the driver, when --key-file
+  let authStats: (() => AuthStats) | undefined; // with --key-file
   try {
     args = parseReceiverArgs(process.argv.slice(2));
     udp = udpFactory(args.net.io);
-    if (args.auth !== undefined) {
-      const keys = await loadKeyFile(args.auth.keyFile);
-      const mode = args.auth.mode;
-      udp = decorateUdp(udp, mode === 'encrypt' ? 'aes-256-gcm' : 'hmac-sha256', (inner) => {
-        const sealed = new SealedUdpSocket(inner, keys, { mode });
-        sealedSockets.push(sealed);
-        return sealed;
-      });
-    }
+    if (args.auth !== undefined) ({ udp, authStats } = await sealedUdpFactory(udp, args.auth));
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.exitCode === 0) return EXIT_OK; // --help
@@ -95,7 +87,7 @@ async function main(): Promise<number> {
     if (warningCount > 0) process.stderr.write(`udp-receiver: ${warningCount} warning(s), e.g. ${warnings.join('; ')}\n`);
   } else {
     // No sender found, but datagrams failed authentication: say so, it is the likely cause.
-    const auth = sealedSockets.length === 0 ? undefined : authStatsTotal(sealedSockets);
+    const auth = authStats?.();
     const hint =
       auth !== undefined && out.sender === '' && auth.badTag + auth.tooShort > 0
         ? ` (${auth.badTag + auth.tooShort} datagrams failed authentication: is the sender using the same --key-file and --encrypt?)`
@@ -116,7 +108,7 @@ async function main(): Promise<number> {
         rcvBufBytes: out.rcvBufBytes,
         stats: out.stats,
         io: out.io,
-        auth: sealedSockets.length === 0 ? undefined : authStatsTotal(sealedSockets),
+        auth: authStats?.(),
         cpuUserMs: usage.userCPUTime / 1000,
         cpuSystemMs: usage.systemCPUTime / 1000,
         maxRssKiB: usage.maxRSS,

@@ -5,13 +5,13 @@
 import { randomInt } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { CommanderError } from 'commander';
-import { authStatsTotal, loadKeyFile, SealedUdpSocket } from '../common/auth.js';
+import { sealedUdpFactory, type AuthStats } from '../common/auth.js';
 import { EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, IoError, oneLine, UsageError } from '../common/errors.js';
 import { makeLogger } from '../common/log.js';
 import { ProgressLine } from '../common/progress.js';
 import { formatBytes, formatRate } from '../common/units.js';
 import { loadErasureCoder } from '../native/rs.js';
-import { decorateUdp, udpFactory, type UdpFactory } from '../native/udp.js';
+import { udpFactory, type UdpFactory } from '../native/udp.js';
 import { reasonName } from '../protocol/reasons.js';
 import { parseSenderArgs, type SenderArgs } from './args.js';
 import type { SenderConfig } from './core.js';
@@ -31,19 +31,11 @@ function table(out: SenderOutcome): string {
 async function main(): Promise<number> {
   let args: SenderArgs;
   let udp: UdpFactory;
-  const sealedSockets: SealedUdpSocket[] = []; // the two sockets of the driver, when --key-file
+  let authStats: (() => AuthStats) | undefined; // with --key-file
   try {
     args = parseSenderArgs(process.argv.slice(2), process.stdin.isTTY === true);
     udp = udpFactory(args.net.io);
-    if (args.auth !== undefined) {
-      const keys = await loadKeyFile(args.auth.keyFile);
-      const mode = args.auth.mode;
-      udp = decorateUdp(udp, mode === 'encrypt' ? 'aes-256-gcm' : 'hmac-sha256', (inner) => {
-        const sealed = new SealedUdpSocket(inner, keys, { mode });
-        sealedSockets.push(sealed);
-        return sealed;
-      });
-    }
+    if (args.auth !== undefined) ({ udp, authStats } = await sealedUdpFactory(udp, args.auth));
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.exitCode === 0) return EXIT_OK; // --help
@@ -163,7 +155,7 @@ async function main(): Promise<number> {
         maxRssKiB: usage.maxRSS,
         compress: compressed,
         io: out.io,
-        auth: sealedSockets.length === 0 ? undefined : authStatsTotal(sealedSockets),
+        auth: authStats?.(),
       }) + '\n',
     );
   }

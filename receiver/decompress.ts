@@ -8,12 +8,16 @@
 // still wait in zlib's readable buffer; LZ4: one block, at most 4 MiB). A stream that is
 // corrupt or ends early fails finish() (or write()) with a one-line IoError naming the
 // problem, so the sink behind never commits.
+//
+// A receiver that joins late writes at offsets (OffsetSink), which no decompressor can
+// take: explicit gzip/lz4 refuse in offsetSink(), and `auto` passes the image on as is
+// but refuses it at its first bytes when they announce gzip or LZ4.
 
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { IoError, oneLine } from '../common/errors.js';
 import { defaultLz4Decoder, type Lz4BlockDecoder } from './lz4-block.js';
 import { Lz4FrameDecoder, Lz4FrameError } from './lz4-frame.js';
-import type { Sink, SinkReport } from './sink.js';
+import type { OffsetSink, Sink, SinkReport } from './sink.js';
 
 export type DecompressMode = 'auto' | 'gzip' | 'lz4' | 'none';
 export type StreamFormat = 'gzip' | 'lz4' | 'none';
@@ -136,6 +140,10 @@ class GunzipSink implements Sink {
   report(): SinkReport {
     return { ...this.inner.report(), decompress: { format: 'gzip', inBytes: this.inBytes, outBytes: this.outBytes } };
   }
+
+  offsetSink(): string {
+    return '--decompress gzip takes the stream only in order';
+  }
 }
 
 class Lz4Sink implements Sink {
@@ -179,6 +187,10 @@ class Lz4Sink implements Sink {
 
   report(): SinkReport {
     return { ...this.inner.report(), decompress: { format: 'lz4', inBytes: this.dec.consumedBytes, outBytes: this.dec.outBytes } };
+  }
+
+  offsetSink(): string {
+    return '--decompress lz4 takes the stream only in order';
   }
 }
 
@@ -232,6 +244,67 @@ class AutoDecompressSink implements Sink {
 
   report(): SinkReport {
     return (this.chosen ?? this.inner).report();
+  }
+
+  offsetSink(): OffsetSink | string {
+    const target = this.inner.offsetSink();
+    return typeof target === 'string' ? target : new SniffingOffsetSink(target);
+  }
+}
+
+/**
+ * `auto` for a receiver that joined late: the image goes to `inner` as sent, unless the
+ * bytes at offset 0 announce gzip or LZ4, which written at offsets could not be
+ * decompressed. That is refused before anything is written there.
+ */
+class SniffingOffsetSink implements OffsetSink {
+  constructor(private readonly inner: OffsetSink) {}
+
+  get description(): string {
+    return this.inner.description;
+  }
+
+  async writeAt(offset: number, buf: Uint8Array): Promise<void> {
+    if (offset === 0 && buf.byteLength > 0) {
+      // A first slice shorter than SNIFF_BYTES is judged on what it has (slices are
+      // never that short in practice).
+      const fmt = sniffFormat(buf.subarray(0, SNIFF_BYTES));
+      if (fmt !== 'none') {
+        throw new IoError(
+          `the image is ${fmt}-compressed, and a receiver that joins late writes it at offsets, so it cannot decompress it: ` +
+            'start this receiver before the sender starts, or give --decompress none to keep the image as sent',
+        );
+      }
+    }
+    await this.inner.writeAt(offset, buf);
+  }
+
+  async write(): Promise<void> {
+    throw new IoError(`write ${this.description}: in offset mode, only writeAt() takes the image`);
+  }
+
+  async digestWritten(bytes: number): Promise<Uint8Array> {
+    return this.inner.digestWritten(bytes);
+  }
+
+  async finish(): Promise<void> {
+    await this.inner.finish();
+  }
+
+  async commit(): Promise<void> {
+    await this.inner.commit();
+  }
+
+  async discard(): Promise<void> {
+    await this.inner.discard();
+  }
+
+  report(): SinkReport {
+    return this.inner.report();
+  }
+
+  offsetSink(): OffsetSink {
+    return this;
   }
 }
 

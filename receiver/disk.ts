@@ -5,12 +5,17 @@
 // beside NAME and renamed after verification; a block device is written in place, and
 // refused while it (or a partition of it) is mounted, used as swap or held by another
 // device (device-mapper, md), unless --force.
+//
+// A receiver that joins late writes at offsets (writeAt): contiguous writes coalesce as
+// above, a jump writes out what is buffered and continues at the new offset. It verifies
+// by reading back what it wrote (digestWritten), before the rename.
 
+import { createHash } from 'node:crypto';
 import { constants as fsc, promises as fsp, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { IoError, oneLine } from '../common/errors.js';
-import type { Sink, SinkReport } from './sink.js';
+import type { OffsetSink, SinkReport } from './sink.js';
 import { dataRuns } from './zero-runs.js';
 
 /** Bytes per write (and per coalescing buffer). */
@@ -23,7 +28,7 @@ export type DiskKind = 'file' | 'block' | 'other';
 export interface DiskReport {
   readonly path: string;
   readonly kind: DiskKind;
-  /** Bytes of the stream written (holes included). */
+  /** Image bytes written: the sum of the lengths given to write()/writeAt() (holes included; each range is written once, so a complete image gives its size). */
   readonly bytes: number;
   /** Of those, left as holes (all-zero blocks not written). */
   readonly holeBytes: number;
@@ -120,12 +125,49 @@ export function blockDeviceUsers(path: string): string[] {
   return why;
 }
 
-export class DiskSink implements Sink {
+/** Whether a process with this PID exists (EPERM: it does, under another user). */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporary files of earlier receivers of `path` whose process is gone (a node
+ * killed or rebooted mid-transfer and started again): they are partial images under a name
+ * no one will rename. One whose PID is alive (or taken by another process) is left alone.
+ */
+async function removeStaleParts(path: string): Promise<void> {
+  const prefix = `.${basename(path)}.rackcast-`;
+  let names: string[];
+  try {
+    names = await fsp.readdir(dirname(path));
+  } catch {
+    return; // the open below says what is wrong with the directory
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.part')) continue;
+    const pid = Number(name.slice(prefix.length, -'.part'.length));
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || pidAlive(pid)) continue;
+    await fsp.unlink(join(dirname(path), name)).catch(() => undefined);
+  }
+}
+
+export class DiskSink implements OffsetSink {
   private readonly bufs: Buffer[] = []; // at most 2
   private cur = 0;
   private fill = 0;
-  /** Stream offset of the current buffer's first byte. */
+  /** Image offset of the current buffer's first byte. */
   private pos = 0;
+  /** Sum of the lengths written, for report(). */
+  private writtenBytes = 0;
+  /** Highest end offset written: a regular file's final size. */
+  private endBytes = 0;
+  private finished = false;
+  private committed = false;
   private inflight: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private holeBytes = 0;
@@ -175,6 +217,7 @@ export class DiskSink implements Sink {
       }
     }
     const temp = join(dirname(path), `.${basename(path)}.rackcast-${process.pid}.part`);
+    await removeStaleParts(path);
     try {
       // A new file: holes are safe, the final size is set with ftruncate.
       return new DiskSink(await fsp.open(temp, 'w', 0o644), 'file', path, temp, true);
@@ -192,18 +235,46 @@ export class DiskSink implements Sink {
     return this.bufs[i];
   }
 
+  offsetSink(): OffsetSink | string {
+    if (this.kind === 'other') return `${this.path} is not a regular file or block device, so it cannot be written out of order`;
+    return this;
+  }
+
   async write(data: Uint8Array): Promise<void> {
+    await this.append(data);
+  }
+
+  async writeAt(offset: number, data: Uint8Array): Promise<void> {
+    if (this.kind === 'other') throw new TypeError(`writeAt on ${this.path}: not a regular file or block device`);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`writeAt: bad offset ${offset}`);
+    if (this.failure !== undefined) throw this.failure;
+    if (offset !== this.pos + this.fill) {
+      // A jump: what is buffered goes out at its own position.
+      if (this.fill > 0) await this.rotate();
+      this.pos = offset;
+    }
+    await this.append(data);
+  }
+
+  /** Appends at pos + fill, writing each buffer out when it is full. */
+  private async append(data: Uint8Array): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
     this.startedAtMs ??= performance.now();
     let off = 0;
     while (off < data.byteLength) {
       const b = this.buffer(this.cur);
-      const take = Math.min(COALESCE_BYTES - this.fill, data.byteLength - off);
+      // After a jump to an unaligned offset, the buffer ends at the next COALESCE_BYTES
+      // boundary, so the writes after it are aligned again. In order, pos is always a
+      // multiple of COALESCE_BYTES and this is the whole buffer.
+      const cap = COALESCE_BYTES - (this.pos % COALESCE_BYTES);
+      const take = Math.min(cap - this.fill, data.byteLength - off);
       b.set(data.subarray(off, off + take), this.fill);
       this.fill += take;
       off += take;
-      if (this.fill === COALESCE_BYTES) await this.rotate();
+      if (this.fill === cap) await this.rotate();
     }
+    this.writtenBytes += data.byteLength;
+    this.endBytes = Math.max(this.endBytes, this.pos + this.fill);
   }
 
   /** The current buffer is complete: write it while the other one fills. */
@@ -255,7 +326,7 @@ export class DiskSink implements Sink {
     if (this.failure !== undefined) throw this.failure;
     try {
       // Holes at the end are not written: the size comes from ftruncate.
-      if (this.kind === 'file') await this.fh.truncate(this.pos);
+      if (this.kind === 'file') await this.fh.truncate(this.endBytes);
       const t0 = performance.now();
       if (this.kind !== 'other') await this.fh.sync();
       this.fsyncSeconds = (performance.now() - t0) / 1000;
@@ -266,12 +337,55 @@ export class DiskSink implements Sink {
     }
     this.seconds = (performance.now() - this.startedAtMs) / 1000;
     this.bufs.length = 0;
+    this.finished = true;
+  }
+
+  async digestWritten(bytes: number): Promise<Uint8Array> {
+    if (this.kind === 'other') throw new TypeError(`digestWritten on ${this.path}: not a regular file or block device`);
+    if (!this.finished) throw new TypeError('digestWritten() before finish()');
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`digestWritten: bad length ${bytes}`);
+    // Until commit, a regular file is still under its temporary name.
+    const readPath = this.committed || this.tempPath === undefined ? this.path : this.tempPath;
+    const fail = (e: unknown) => (e instanceof IoError ? e : new IoError(`read back ${this.path}: ${oneLine(e)}`));
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(readPath, fsc.O_RDONLY);
+    } catch (e) {
+      throw fail(e);
+    }
+    // Two buffers: the next read runs on the thread pool while this one is hashed.
+    const chunk = Math.min(bytes, COALESCE_BYTES);
+    const bufs = [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)];
+    const hash = createHash('sha256');
+    let pending: Promise<{ bytesRead: number }> | undefined;
+    try {
+      let off = 0;
+      let i = 0;
+      if (bytes > 0) pending = fh.read(bufs[i], 0, Math.min(chunk, bytes), 0);
+      while (pending !== undefined) {
+        const { bytesRead } = await pending;
+        pending = undefined;
+        if (bytesRead === 0) throw new IoError(`read back ${this.path}: it ends after ${off} of the ${bytes} bytes expected`);
+        const got = bufs[i].subarray(0, bytesRead);
+        off += bytesRead;
+        i ^= 1;
+        if (off < bytes) pending = fh.read(bufs[i], 0, Math.min(chunk, bytes - off), off);
+        hash.update(got);
+      }
+      return new Uint8Array(hash.digest());
+    } catch (e) {
+      throw fail(e);
+    } finally {
+      await pending?.catch(() => undefined);
+      await fh.close().catch(() => undefined);
+    }
   }
 
   async commit(): Promise<void> {
     if (this.tempPath === undefined) return;
     try {
       await fsp.rename(this.tempPath, this.path);
+      this.committed = true;
       // The rename itself must survive a crash: sync the directory entry too.
       const dir = await fsp.open(dirname(this.path), fsc.O_RDONLY);
       await dir.sync().finally(() => dir.close());
@@ -294,7 +408,7 @@ export class DiskSink implements Sink {
       disk: {
         path: this.path,
         kind: this.kind,
-        bytes: this.pos,
+        bytes: this.writtenBytes,
         holeBytes: this.holeBytes,
         seconds: this.seconds,
         busySeconds: this.busyMs / 1000 + this.fsyncSeconds,

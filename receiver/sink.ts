@@ -6,6 +6,11 @@
 //
 //   network ─► driver (sha256 of the bytes as sent) ─► [gunzip | lz4] ─► [--pipe CMD] ─► disk writer | stdout | cpio unpacker
 //
+// A receiver that joins late (udp-sender --streaming) gets slices J..end first and the
+// head 0..J-1 by repair, so it writes at byte offsets and verifies by reading back what
+// it wrote (OffsetSink). Only the disk writer on a regular file or block device can; every
+// stream stage says, in one line from offsetSink(), why it cannot.
+//
 // Back-pressure: the driver awaits each write() before it tells the core the slice is
 // written, and the core delivers at most maxQueuedSlices unwritten slices. Every stage
 // resolves write() only once its input is consumed and what it made of it has been
@@ -37,6 +42,16 @@ export interface Sink {
   /** Failed: remove what could look like a complete image. Never throws. */
   discard(): Promise<void>;
   report(): SinkReport;
+  /** This sink for writing at offsets, or, when it takes bytes only in order, one line saying why (for the user). Call before any write. */
+  offsetSink(): OffsetSink | string;
+}
+
+/** A sink that takes the image at byte offsets, in any order (a receiver that joined late). */
+export interface OffsetSink extends Sink {
+  /** Writes `buf` at byte `offset` of the image. Each byte range is written at most once; ranges come in any order. Throws IoError. */
+  writeAt(offset: number, buf: Uint8Array): Promise<void>;
+  /** After finish(): the SHA-256 of the first `bytes` bytes as written, read back from the file or device. Throws IoError (e.g. shorter than `bytes`). */
+  digestWritten(bytes: number): Promise<Uint8Array>;
 }
 
 /** Writes to a stream (stdout, a pipe command's stdin), honouring its back-pressure. */
@@ -70,6 +85,9 @@ class StdoutSink implements Sink {
   async discard(): Promise<void> {}
   report(): SinkReport {
     return {};
+  }
+  offsetSink(): string {
+    return 'stdout takes the image only in order';
   }
 }
 
@@ -159,6 +177,10 @@ class PipeSink implements Sink {
 
   report(): SinkReport {
     return this.inner.report();
+  }
+
+  offsetSink(): string {
+    return `${this.description} takes the image only in order`;
   }
 }
 

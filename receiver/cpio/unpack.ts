@@ -523,6 +523,10 @@ export class UnpackSink implements Sink {
     }
   }
 
+  offsetSink(): string {
+    return '--unpack takes the archive only in order';
+  }
+
   report(): SinkReport {
     return {
       unpack: {

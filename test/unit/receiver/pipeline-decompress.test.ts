@@ -87,6 +87,9 @@ class MemorySink implements Sink {
   report(): SinkReport {
     return {};
   }
+  offsetSink(): string {
+    return 'memory takes the image only in order';
+  }
   get bytes(): Buffer {
     return Buffer.concat(this.parts);
   }

@@ -55,7 +55,12 @@ export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = {
 export const CAP_PARITY_REPAIR = 1 << 0;
 /** HELLO: no return channel (--async); receivers send nothing and fail on a slice they cannot rebuild. */
 export const CAP_ASYNC = 1 << 1;
-export const CAPS_SUPPORTED = CAP_PARITY_REPAIR | CAP_ASYNC;
+/**
+ * HELLO: the sender takes receivers after START (--streaming): a late receiver gets the
+ * rest of the image live and the head by repair, re-read from the sender's source.
+ */
+export const CAP_STREAMING = 1 << 2;
+export const CAPS_SUPPORTED = CAP_PARITY_REPAIR | CAP_ASYNC | CAP_STREAMING;
 
 export interface Header {
   readonly type: MessageType;

@@ -52,7 +52,12 @@ async function main(): Promise<number> {
   });
   log.info({ evt: 'io', path: udp.path, description: udp.description }, 'udp path');
   const progress = new ProgressLine(process.stderr, process.stderr.isTTY === true);
-  const driver = new ReceiverDriver({ ...args.core, coder: fec.coder }, args.net, udp, sink, log);
+  const driver = new ReceiverDriver({ ...args.core, coder: fec.coder }, args.net, udp, sink, log, (ev) => {
+    if (ev.kind === 'accepted' && ev.joinSlice > 0) {
+      progress.end();
+      process.stderr.write(`udp-receiver: joined late: slices ${ev.joinSlice}.. with the others, then the head 0..${ev.joinSlice - 1} by repair\n`);
+    }
+  });
   const onSignal = (sig: string) => driver.abort(Reason.Interrupted, `receiver interrupted (${sig})`);
   process.once('SIGINT', () => onSignal('SIGINT'));
   process.once('SIGTERM', () => onSignal('SIGTERM'));
@@ -106,6 +111,7 @@ async function main(): Promise<number> {
         reason: out.ok ? undefined : reasonName(out.reason),
         detail: out.ok ? undefined : out.detail,
         rcvBufBytes: out.rcvBufBytes,
+        joinSlice: out.joinSlice,
         stats: out.stats,
         io: out.io,
         auth: authStats?.(),

@@ -11,6 +11,14 @@
 //   verifying  every slice delivered; the driver finishes the sink and checks the digest.
 //   reporting  REPORT repeats until the sender's REPORT_ACK (or reportTries run out).
 //   done       finished: ok or failed with a reason. Nothing more is sent.
+//
+// Late join (the sender runs with --streaming): a receiver whose first HELLO says the
+// transfer is under way waits for its ACCEPT, which names joinSlice J. It then receives
+// slices J..end with the others (pass A), and afterwards the head 0..J-1, every slice of
+// it NAKed at once within the retention window (pass B, the head pass). Slices are
+// delivered with their byte offsets: the driver writes them in place and verifies by
+// reading the image back. A receiver whose sink takes the image only in order
+// (lateJoinBlocker) says so and ends instead of joining.
 
 import { decodeDatagram } from '../protocol/codec.js';
 import type { ErasureCoder } from '../protocol/fec/erasure-coder.js';
@@ -24,11 +32,11 @@ import {
   totalSlices,
   type Geometry,
 } from '../protocol/geometry.js';
-import { CAP_ASYNC, CAP_PARITY_REPAIR, MessageType, u32ToIpv4 } from '../protocol/header.js';
+import { CAP_ASYNC, CAP_PARITY_REPAIR, CAP_STREAMING, MessageType, u32ToIpv4 } from '../protocol/header.js';
 import { DATA_FLAG_LAST, DATA_FLAG_PARITY, DATA_FLAG_REPAIR, type Data } from '../protocol/messages/data.js';
 import { DROP_ALL, type Drop } from '../protocol/messages/drop.js';
 import { DIGEST_BYTES, type End } from '../protocol/messages/end.js';
-import { IMAGE_BYTES_UNKNOWN, type Hello } from '../protocol/messages/hello.js';
+import { HelloPhase, IMAGE_BYTES_UNKNOWN, type Hello } from '../protocol/messages/hello.js';
 import { encodeJoin, JOIN_SIZE } from '../protocol/messages/join.js';
 import { encodeLeave, leaveLength } from '../protocol/messages/leave.js';
 import { encodeNak, nakLength, type Nak } from '../protocol/messages/nak.js';
@@ -71,6 +79,11 @@ export interface ReceiverConfig {
    * slice bytes); a HELLO asking more is ignored. Default DEFAULT_MAX_RETAIN_BYTES.
    */
   readonly maxRetainBytes?: number;
+  /**
+   * Why this receiver cannot join a transfer already under way: its sink takes the image
+   * only in order (stdout, --pipe, --unpack, a decompressor). Undefined: it writes at offsets.
+   */
+  readonly lateJoinBlocker?: string;
 }
 
 /**
@@ -110,9 +123,13 @@ export type ReceiverEvent =
       readonly dataPort: number;
       readonly imageBytes: number;
     }
-  | { readonly kind: 'accepted' }
+  /** joinSlice > 0: we joined late; slices come from there, the head 0..joinSlice-1 last. */
+  | { readonly kind: 'accepted'; readonly joinSlice: number }
   | { readonly kind: 'started'; readonly windowPackets: number }
-  | { readonly kind: 'deliver'; readonly sliceNo: number; readonly bytes: Uint8Array }
+  /** A complete slice, for the sink: in order within each pass; `offset` is its place in the image. */
+  | { readonly kind: 'deliver'; readonly sliceNo: number; readonly offset: number; readonly bytes: Uint8Array }
+  /** Late join: every slice from joinSlice on is delivered; now the head 0..slices-1. */
+  | { readonly kind: 'head'; readonly slices: number }
   | { readonly kind: 'complete'; readonly totalBytes: number; readonly digest: Uint8Array }
   | { readonly kind: 'done'; readonly ok: boolean; readonly reason: Reason; readonly detail: string };
 
@@ -157,6 +174,8 @@ interface RxSlice {
   due: boolean;
   /** When the NAK timer fires; recomputed then from the need of that moment (see nakTime). */
   nakAtMs: number | undefined;
+  /** A NAK for it went out at least once. */
+  naked: boolean;
   /** The NAK backoff counts from here, with this random share of its band. */
   nakBaseMs: number;
   nakRand: number;
@@ -201,13 +220,20 @@ export class ReceiverCore {
   private readonly out: Uint8Array[] = []; // bounded: a handful per input
   private readonly events: ReceiverEvent[] = []; // drained by the driver every turn
   private readonly slices = new Map<number, RxSlice>(); // keys in [delivered, delivered + retainSlices)
-  private delivered = 0; // slices handed to the sink
-  private written = 0; // slices the sink took
+  private delivered = 0; // next slice to hand to the sink (in the head pass: of the head)
+  private unwritten = 0; // slices handed to the sink and not yet written
+  /** The first HELLO said the transfer was under way: nothing counts before our ACCEPT. */
+  private lateSession = false;
+  /** From a late ACCEPT: the first slice we got live; 0..joinSlice-1 (the head) come last. */
+  private joinSlice = 0;
+  private headPass = false;
   private bytesWritten = 0;
   private frontier = 0; // slices below this are due
   /** Highest slice seen in DATA, and when DATA last arrived: --async decides loss from these. */
   private dataSliceMax = -1;
   private lastDataAtMs = 0;
+  /** The head pass: when a repair for the head last arrived (the sender is still answering). */
+  private lastHeadRepairAtMs = -Infinity;
   private seenSeq = 0;
   private statusSeq = 0; // seenSeq at our last STATUS
   private statusDelivered = 0;
@@ -248,7 +274,7 @@ export class ReceiverCore {
         this.onDatagram(input.from, input.bytes, now);
         break;
       case 'written':
-        this.written += input.slices;
+        this.unwritten -= input.slices;
         this.bytesWritten += input.bytes;
         this.deliverReady(now);
         break;
@@ -326,16 +352,13 @@ export class ReceiverCore {
     // Everything else comes from the sender only.
     if (from.address !== this.senderAddress) return this.countDrop('ERR_WRONG_SENDER');
     this.lastSenderAtMs = now;
+    // Late, not yet taken: the transfer going on is not ours until the ACCEPT says from where.
+    if (this.lateSession && !this.accepted && m.type !== MessageType.Accept && m.type !== MessageType.Drop) return;
     switch (m.type) {
       case MessageType.Hello:
         return;
       case MessageType.Accept:
-        if (m.msg.receiverId === this.cfg.receiverId && !this.accepted) {
-          this.accepted = true;
-          if (this.state === 'joining') this.state = 'accepted';
-          this.nextStatusAtMs = now + this.cfg.statusIntervalMs;
-          this.events.push({ kind: 'accepted' });
-        }
+        if (m.msg.receiverId === this.cfg.receiverId && !this.accepted) this.onAccept(m.msg.joinSlice, now);
         return;
       case MessageType.Start:
         // DATA may overtake START: the window it carries counts whenever it arrives.
@@ -383,12 +406,45 @@ export class ReceiverCore {
       this.async = true;
       this.accepted = true;
       this.nextStatusAtMs = Infinity;
-      this.events.push({ kind: 'accepted' });
+      this.events.push({ kind: 'accepted', joinSlice: 0 });
       this.begin(this.windowPackets);
       return;
     }
+    if (hello.phase !== HelloPhase.Announcing) {
+      // The transfer is under way (this receiver was restarted, or started late).
+      if ((hello.caps & CAP_STREAMING) === 0) {
+        return this.fail(Reason.LateJoin, 'the transfer is already under way, and the sender takes no late receivers (udp-sender --streaming)', now);
+      }
+      if (this.cfg.lateJoinBlocker !== undefined) return this.fail(Reason.LateJoin, this.lateBlockedDetail(), now);
+      this.lateSession = true;
+    }
     this.state = 'joining';
     this.nextJoinAtMs = now;
+  }
+
+  private lateBlockedDetail(): string {
+    return `the transfer is already under way, and a late receiver writes the head of the image last, in place: ${this.cfg.lateJoinBlocker}`;
+  }
+
+  private onAccept(joinSlice: number, now: number): void {
+    this.accepted = true;
+    this.nextStatusAtMs = now + this.cfg.statusIntervalMs;
+    if (joinSlice > 0) {
+      // Taken late: we may have heard the HELLO before START, but the sender counts us from J.
+      if (this.cfg.lateJoinBlocker !== undefined) return this.fail(Reason.LateJoin, this.lateBlockedDetail(), now);
+      if (this.delivered > 0) {
+        return this.fail(Reason.LateJoin, 'the sender took us only after the transfer started, when we had begun from the first slice: start this receiver again to rejoin', now);
+      }
+      this.slices.clear();
+      this.joinSlice = joinSlice;
+      this.delivered = joinSlice;
+      this.statusDelivered = joinSlice;
+      if (joinSlice > this.frontier) this.frontier = joinSlice;
+    }
+    this.events.push({ kind: 'accepted', joinSlice });
+    if (this.state === 'joining') this.state = 'accepted';
+    // START went out long ago: a late receiver begins now.
+    if (this.state === 'accepted' && (this.lateSession || joinSlice > 0)) this.begin(this.windowPackets);
   }
 
   /**
@@ -417,7 +473,9 @@ export class ReceiverCore {
       const f = (d.flags & DATA_FLAG_LAST) !== 0 ? d.sliceNo + 1 : d.sliceNo;
       if (f > this.frontier) this.frontier = f;
     }
-    if (d.sliceNo < this.delivered) {
+    if (d.sliceNo < this.delivered || (this.headPass && d.sliceNo >= this.joinSlice)) {
+      // Had it (in the head pass: everything from joinSlice on), but it counts as seen above:
+      // the sender's flow window follows our seenSeq.
       this.stats.duplicates++;
     } else if (d.sliceNo >= this.delivered + this.retainSlices) {
       // The sender never runs more than retainSlices past the slowest receiver: this is
@@ -476,6 +534,7 @@ export class ReceiverCore {
       }
     }
     this.tryComplete(s);
+    if (this.headPass && (d.flags & DATA_FLAG_REPAIR) !== 0) this.lastHeadRepairAtMs = now;
     if ((d.flags & DATA_FLAG_REPAIR) !== 0 && s.due && !s.complete) {
       // A repair burst is landing: ask again only a backoff after its last packet, with a
       // fresh random backoff so receivers that heard the same burst do not ask in step.
@@ -500,6 +559,7 @@ export class ReceiverCore {
       complete: false,
       due: false,
       nakAtMs: undefined,
+      naked: false,
       nakBaseMs: 0,
       nakRand: 0,
     };
@@ -554,12 +614,14 @@ export class ReceiverCore {
   private deliverReady(now: number): void {
     if (this.state !== 'receiving') return;
     const before = this.delivered;
-    while (this.delivered - this.written < this.cfg.maxQueuedSlices) {
+    const full = fullSliceBytes(this.geo!);
+    while (this.unwritten < this.cfg.maxQueuedSlices) {
       const s = this.slices.get(this.delivered);
       if (s === undefined || !s.complete) break;
       this.slices.delete(this.delivered);
-      this.events.push({ kind: 'deliver', sliceNo: s.sliceNo, bytes: s.buf });
+      this.events.push({ kind: 'deliver', sliceNo: s.sliceNo, offset: s.sliceNo * full, bytes: s.buf });
       this.delivered++;
+      this.unwritten++;
     }
     if (this.delivered !== before) {
       // Retention frees on delivery: tell the sender when a quarter of its hold moved.
@@ -571,17 +633,39 @@ export class ReceiverCore {
 
   private checkComplete(now: number): void {
     const e = this.end;
-    if (this.state !== 'receiving' || e === undefined || this.delivered < e.totalSlices) return;
+    if (this.state !== 'receiving' || e === undefined) return;
+    if (this.joinSlice > 0 && !this.headPass && this.delivered >= e.totalSlices) this.startHead(now);
+    if (this.delivered < (this.headPass ? this.joinSlice : e.totalSlices)) return;
     this.state = 'verifying';
     this.sendStatus(0, now);
     this.events.push({ kind: 'complete', totalBytes: e.totalBytes, digest: e.digest });
+  }
+
+  /**
+   * Late join: slices joinSlice.. are delivered; the head 0..joinSlice-1 comes now. Nothing
+   * of it will come unasked, so every head slice in the window is due at once (the sender
+   * re-reads it from its source and sends the data blocks again).
+   */
+  private startHead(now: number): void {
+    this.headPass = true;
+    this.slices.clear();
+    this.delivered = 0;
+    this.statusDelivered = 0;
+    this.events.push({ kind: 'head', slices: this.joinSlice });
+    this.markDue(now);
+  }
+
+  /** What STATUS says we delivered: in the head pass, everything from the sender's view of retention. */
+  private deliveredForSender(): number {
+    return this.headPass ? this.end!.totalSlices : this.delivered;
   }
 
   /** Schedules a NAK for every due, incomplete slice that has none pending. */
   private markDue(now: number): void {
     if (this.state !== 'receiving') return;
     const g = this.geo!;
-    const limit = Math.min(this.frontier, this.delivered + this.retainSlices);
+    let limit = Math.min(this.frontier, this.delivered + this.retainSlices);
+    if (this.headPass) limit = Math.min(this.delivered + this.retainSlices, this.joinSlice);
     for (let n = this.delivered; n < limit; n++) {
       let s = this.slices.get(n);
       if (s === undefined) {
@@ -642,7 +726,7 @@ export class ReceiverCore {
     if (r.needSlices > this.frontier) this.frontier = r.needSlices;
     this.markDue(now);
     // Only receivers holding the window back answer; one that has everything is not.
-    const behind = this.delivered < r.needSlices || seqDiff(this.seenSeq, r.needSeq) < 0;
+    const behind = this.deliveredForSender() < r.needSlices || seqDiff(this.seenSeq, r.needSeq) < 0;
     if (behind && this.state === 'receiving') this.sendStatus(STATUS_FLAG_REPLY, now);
   }
 
@@ -805,6 +889,13 @@ export class ReceiverCore {
           s.nakAtMs = this.lastDataAtMs + drainMs;
           continue;
         }
+        if (this.headPass && s.naked && now < this.lastHeadRepairAtMs + this.cfg.repairWaitMs) {
+          // The head pass asks for a whole window at once, and the answers come one slice
+          // after the other: while they flow, ours is queued behind them. Asking again
+          // would only repeat it (the sender ignores a request for blocks already queued).
+          s.nakAtMs = this.lastHeadRepairAtMs + this.cfg.repairWaitMs;
+          continue;
+        }
         if (this.async) {
           // Its first pass is over and no repair can come: fail now, naming what is missing.
           const st = s.stripes.findIndex((x) => x.have < x.k);
@@ -833,6 +924,7 @@ export class ReceiverCore {
     encodeNak(msg, buf);
     this.out.push(buf);
     this.stats.naksSent++;
+    s.naked = true;
   }
 
   private sendStatus(flags: number, now: number): void {
@@ -845,7 +937,7 @@ export class ReceiverCore {
         receiverId: this.cfg.receiverId,
         flags: flags | (complete ? STATUS_FLAG_COMPLETE : 0),
         seenSeq: this.seenSeq >>> 0,
-        deliveredSlices: this.delivered,
+        deliveredSlices: this.deliveredForSender(),
         bytesWritten: this.bytesWritten,
       },
       buf,

@@ -1,6 +1,7 @@
 // The receiver's driver: owns the two sockets (data and control), the one timer and
 // the sink; hashes what it writes and checks it against the sender's digest. It makes
-// no protocol decisions.
+// no protocol decisions. A receiver that joined late (udp-sender --streaming) writes
+// each slice at its offset and, at the end, hashes the image read back from the disk.
 
 import { createHash, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -10,7 +11,7 @@ import type { IoChoice, UdpFactory } from '../native/udp.js';
 import type { UdpSocket, UdpSocketStats } from '../native/udp-socket.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
 import { ReceiverCore, type ReceiverConfig, type ReceiverEvent, type ReceiverStats } from './core.js';
-import type { Sink } from './sink.js';
+import type { OffsetSink, Sink } from './sink.js';
 
 export interface ReceiverNetConfig {
   readonly interfaceAddress: string | undefined;
@@ -37,6 +38,8 @@ export interface ReceiverOutcome {
   /** The failure was local I/O (disk, pipe command), not the transfer. */
   readonly ioError: boolean;
   readonly rcvBufBytes: number;
+  /** > 0: joined late; slices joinSlice.. came live, the head after them. */
+  readonly joinSlice: number;
   readonly stats: ReceiverStats;
   /** The UDP path used and the data socket's counters. */
   readonly io: { readonly path: string; readonly description: string; readonly data: Readonly<UdpSocketStats> };
@@ -47,7 +50,12 @@ export class ReceiverDriver {
   private readonly data: UdpSocket;
   private core!: ReceiverCore;
   private readonly hash = createHash('sha256');
-  private readonly queue: Uint8Array[] = []; // bounded by the core's maxQueuedSlices
+  private readonly queue: { offset: number; bytes: Uint8Array }[] = []; // bounded by the core's maxQueuedSlices
+  /** The sink for writing at offsets, if it can; else why not (told to the core). */
+  private readonly offsetSink: OffsetSink | undefined;
+  private readonly lateJoinBlocker: string | undefined;
+  /** Joined late: writes go to offsetSink, and the digest is taken by reading back. */
+  private joinSlice = 0;
   private writing = false;
   private complete: { totalBytes: number; digest: Uint8Array } | undefined;
   private bytesQueued = 0;
@@ -73,6 +81,14 @@ export class ReceiverDriver {
   ) {
     this.ctl = udp.create({ reuseAddr: true });
     this.data = udp.create({ reuseAddr: true });
+    const o = sink.offsetSink();
+    this.offsetSink = typeof o === 'string' ? undefined : o;
+    this.lateJoinBlocker = typeof o === 'string' ? o : undefined;
+  }
+
+  /** The sink in use: the offset-writing one once we joined late. */
+  private get out(): Sink {
+    return this.joinSlice > 0 ? this.offsetSink! : this.sink;
   }
 
   private now(): number {
@@ -103,7 +119,13 @@ export class ReceiverDriver {
       'sockets open',
     );
     this.core = new ReceiverCore(
-      Object.freeze({ ...this.coreOptions, receiverId: this.receiverId, rcvBufBytes: this.rcvBufBytes, random: Math.random }),
+      Object.freeze({
+        ...this.coreOptions,
+        receiverId: this.receiverId,
+        rcvBufBytes: this.rcvBufBytes,
+        random: Math.random,
+        lateJoinBlocker: this.lateJoinBlocker,
+      }),
       this.now(),
     );
     const done = new Promise<ReceiverOutcome>((resolve) => {
@@ -213,7 +235,15 @@ export class ReceiverDriver {
         void this.openData(ev.dataGroup);
         break;
       case 'accepted':
-        this.log.info({ evt: 'accepted', rcv: this.receiverId.toString(16) }, 'accepted');
+        // The core took a late ACCEPT only if the sink can write at offsets (lateJoinBlocker).
+        this.joinSlice = ev.joinSlice;
+        this.log.info(
+          { evt: 'accepted', rcv: this.receiverId.toString(16), joinSlice: ev.joinSlice },
+          ev.joinSlice > 0 ? 'accepted late' : 'accepted',
+        );
+        break;
+      case 'head':
+        this.log.info({ evt: 'head', slices: ev.slices }, 'rest of the image received; fetching the head');
         break;
       case 'started':
         this.startedAtMs = this.now();
@@ -221,9 +251,10 @@ export class ReceiverDriver {
         break;
       case 'deliver':
         this.startedAtMs ??= this.now();
-        this.hash.update(ev.bytes);
+        // Late: slices come out of order; the digest is taken from the disk at the end.
+        if (this.joinSlice === 0) this.hash.update(ev.bytes);
         this.bytesQueued += ev.bytes.byteLength;
-        this.queue.push(ev.bytes);
+        this.queue.push({ offset: ev.offset, bytes: ev.bytes });
         void this.pumpWriter();
         break;
       case 'complete':
@@ -242,8 +273,9 @@ export class ReceiverDriver {
     this.writing = true;
     try {
       while (this.queue.length > 0 && this.finished !== undefined) {
-        const b = this.queue[0];
-        await this.sink.write(b);
+        const { offset, bytes: b } = this.queue[0];
+        if (this.joinSlice > 0) await this.offsetSink!.writeAt(offset, b);
+        else await this.sink.write(b);
         this.queue.shift();
         this.core.handle({ kind: 'written', slices: 1, bytes: b.byteLength }, this.now());
         this.kick();
@@ -268,13 +300,14 @@ export class ReceiverDriver {
   }
 
   private async verify(c: { totalBytes: number; digest: Uint8Array }): Promise<void> {
-    await this.sink.finish();
-    const digest = this.hash.digest();
+    await this.out.finish();
+    // Late: the bytes went out of order; read the image back in order, from what was written.
+    const digest = this.joinSlice > 0 ? Buffer.from(await this.offsetSink!.digestWritten(c.totalBytes)) : this.hash.digest();
     this.digestHex = digest.toString('hex');
     const sameDigest = Buffer.compare(digest, Buffer.from(c.digest)) === 0;
     const ok = sameDigest && this.bytesQueued === c.totalBytes;
     if (ok) {
-      await this.sink.commit();
+      await this.out.commit();
       this.committed = true;
     }
     const detail = ok
@@ -301,7 +334,7 @@ export class ReceiverDriver {
     }
     this.ctl.flush();
     this.queue.length = 0; // nothing more is written once the core has ended
-    if (!ok || !this.committed) await this.sink.discard();
+    if (!ok || !this.committed) await this.out.discard();
     this.log.info({ evt: 'done', ok, reason: reasonName(reason), detail, stats: this.core.stats }, 'receiver done');
     // close() lets the queued LEAVE/REPORT go first.
     await this.ctl.close();
@@ -317,6 +350,7 @@ export class ReceiverDriver {
       detail: ok && !this.committed ? 'not verified' : detail,
       ioError: this.ioError,
       rcvBufBytes: this.rcvBufBytes,
+      joinSlice: this.joinSlice,
       stats: this.core.stats,
       io: { path: this.udp.path, description: this.udp.description, data: { ...this.data.stats } },
     });

@@ -39,6 +39,7 @@ interface RawOptions {
   maxBitrate?: string;
   fec?: string;
   async?: boolean;
+  streaming?: boolean;
   log?: string;
   json?: boolean;
   compress?: CompressFormat;
@@ -88,6 +89,7 @@ export function program(): Command {
     .option('--max-bitrate <rate>', 'pace the data, e.g. 600m for 600 Mbit/s')
     .option('--fec <SxR/Z>', 'forward error correction: S stripes of Z blocks per slice, R parity blocks each sent ahead (e.g. 8x4/32)')
     .option('--async', 'no return channel: receivers send nothing (needs --fec and --max-bitrate)')
+    .option('--streaming', 'take receivers that join after the start (e.g. restarted): they get the rest live and the head re-read from --file')
     .option('--log <file>', 'write JSON logs (pino) to this file')
     .option('--json', 'print a machine-readable report on stdout at the end')
     .addOption(new Option('--compress <format>', 'compress the image on the fly: gzip or lz4').choices(['gzip', 'lz4']))
@@ -140,6 +142,12 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
   if (async && o.maxBitrate === undefined) {
     throw new UsageError('--async needs --max-bitrate: without feedback nothing else keeps the sender from overrunning the receivers');
   }
+  const streaming = o.streaming === true;
+  if (streaming && async) throw new UsageError('--streaming needs a return channel: it cannot go with --async');
+  if (streaming && (o.file === undefined || o.pipe !== undefined || o.compress !== undefined)) {
+    // The head a late receiver missed is read again: only a file or device can be.
+    throw new UsageError('--streaming needs --file (a regular file or block device, without --pipe or --compress): late receivers get the head re-read from it');
+  }
   const minReceivers = o.minReceivers === undefined ? 0 : parseIntIn(o.minReceivers, '--min-receivers', 1, 65535);
   const minWaitMs = o.minWait === undefined ? 0 : parseSeconds(o.minWait, '--min-wait');
   const maxWaitMs = o.maxWait === undefined ? undefined : parseSeconds(o.maxWait, '--max-wait');
@@ -164,6 +172,7 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
       stripes: fec?.stripes ?? 1,
       redundancy: fec?.redundancy ?? 0,
       async,
+      streaming,
       dataGroup,
       dataPort: portbase,
       // About 16 MiB held for repair, whatever the slice size (and the receivers hold as much).

@@ -22,7 +22,9 @@ import { openSource } from './source.js';
 function table(out: SenderOutcome): string {
   const rows = [['receiver', 'address', 'bytes', 'state', 'detail']];
   for (const r of out.receivers) {
-    rows.push([hex(r.id), r.address, String(r.bytesWritten), r.state, r.state === 'verified' ? '' : r.detail || reasonName(r.reason)]);
+    const detail = r.state === 'verified' ? (r.joinSlice > 0 ? `joined late at slice ${r.joinSlice}` : '') : r.detail || reasonName(r.reason);
+    const replaced = r.replacedBy !== 0 ? `; rejoined as ${hex(r.replacedBy)}, verified` : '';
+    rows.push([hex(r.id), r.address, String(r.bytesWritten), r.state, detail + replaced]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
@@ -60,6 +62,11 @@ async function main(): Promise<number> {
       process.stderr.write(`udp-sender: warning: ${message}\n`);
     },
   });
+  if (args.core.streaming && source.readAt === undefined) {
+    await source.close().catch(() => undefined);
+    process.stderr.write(`udp-sender: --streaming needs --file to be a regular file or block device: ${source.description} cannot be read again\n`);
+    return EXIT_USAGE;
+  }
   const cfg: SenderConfig = Object.freeze({
     ...args.core,
     sessionId: randomInt(1, 0xffff_ffff),
@@ -70,7 +77,12 @@ async function main(): Promise<number> {
   let keyboard: ReturnType<typeof createInterface> | undefined;
   const driver = new SenderDriver(cfg, args.net, udp, source, log, (ev, core) => {
     const now = performance.now();
-    if (ev.kind === 'joined') {
+    if (ev.kind === 'joined' && ev.joinSlice > 0) {
+      progress.end();
+      process.stderr.write(
+        `udp-sender: receiver ${hex(ev.receiverId)} (${ev.address}) joined late: slices ${ev.joinSlice}.. with the others, then the head again from ${args.file}\n`,
+      );
+    } else if (ev.kind === 'joined' && core.currentPhase === 'announcing') {
       const n = core.receiverList().length;
       progress.update(now, 0, `${n} receiver(s) joined${args.keyboard ? ' — press Enter to start' : ''}`, true);
     } else if (ev.kind === 'started') {
@@ -147,6 +159,8 @@ async function main(): Promise<number> {
           state: r.state,
           bytes: r.bytesWritten,
           reason: r.state === 'verified' ? undefined : r.detail || reasonName(r.reason),
+          joinSlice: r.joinSlice,
+          replacedBy: r.replacedBy === 0 ? undefined : hex(r.replacedBy),
         })),
         stats: out.stats,
         error: out.error,

@@ -7,12 +7,19 @@
 //   announcing   HELLO goes out every helloIntervalMs; JOINs are accepted (ACCEPT back).
 //                Ends by key press, --min-receivers (+ --min-wait) or --max-wait.
 //   transferring START sent; slices are sent once in order (first pass), paced and
-//                flow-controlled; NAKs are answered with fresh parity; joins refused.
+//                flow-controlled; NAKs are answered with fresh parity; joins refused, or
+//                with --streaming taken late (see below).
 //   ending       every slice sent once and the digest known: END repeats every
 //                endIntervalMs; repairs go on until each receiver reported or was dropped.
 //   done         every receiver is resolved (verified, failed, left or dropped).
+//
+// Late receivers (--streaming): a JOIN after START is taken with the slice the first
+// pass is about to send (ACCEPT's joinSlice J). The receiver takes J.. live with the
+// others, then asks for the head 0..J-1 by NAK. A head slice no longer held is re-read
+// from the source (the driver answers pollReload() with a 'reload' input), and a stripe
+// the receiver has nothing of is answered with its own data blocks, not k parity.
 
-import { CAP_ASYNC, CAP_PARITY_REPAIR, ipv4ToU32, MessageType } from '../protocol/header.js';
+import { CAP_ASYNC, CAP_PARITY_REPAIR, CAP_STREAMING, ipv4ToU32, MessageType } from '../protocol/header.js';
 import { decodeDatagram } from '../protocol/codec.js';
 import type { ErasureCoder } from '../protocol/fec/erasure-coder.js';
 import {
@@ -20,7 +27,9 @@ import {
   blocksInSlice,
   fullSliceBytes,
   maxParity,
+  sliceBytesOf,
   stripeBlocks,
+  totalSlices,
   type Geometry,
 } from '../protocol/geometry.js';
 import { encodeAccept, ACCEPT_SIZE } from '../protocol/messages/accept.js';
@@ -55,6 +64,11 @@ export interface SenderConfig {
   readonly redundancy: number;
   /** No return channel: start after minWaitMs, send everything once (data and parity), END, done. */
   readonly async: boolean;
+  /**
+   * Take JOINs after START (udpcast's --streaming). The head a late receiver missed is
+   * re-read from the source: the driver must be able to answer pollReload().
+   */
+  readonly streaming: boolean;
   readonly dataGroup: string;
   readonly dataPort: number;
   /** IMAGE_BYTES_UNKNOWN for stdin and --pipe. */
@@ -94,11 +108,14 @@ export type SenderInput =
   | { readonly kind: 'slice'; readonly bytes: Uint8Array }
   /** The source ended; digest is the SHA-256 of every byte given in slices. */
   | { readonly kind: 'eof'; readonly digest: Uint8Array }
+  /** Slice `sliceNo` read again from the source, as pollReload() asked (--streaming). */
+  | { readonly kind: 'reload'; readonly sliceNo: number; readonly bytes: Uint8Array }
   /** Stop now (signal, source error): every receiver is told. */
   | { readonly kind: 'abort'; readonly detail: string };
 
 export type SenderEvent =
-  | { readonly kind: 'joined'; readonly receiverId: number; readonly address: string; readonly rcvBufBytes: number }
+  /** joinSlice > 0: a late receiver (--streaming), which gets the head 0..joinSlice-1 by repair. */
+  | { readonly kind: 'joined'; readonly receiverId: number; readonly address: string; readonly rcvBufBytes: number; readonly joinSlice: number }
   | { readonly kind: 'started'; readonly receivers: number; readonly windowPackets: number }
   | { readonly kind: 'dropped'; readonly receiverId: number; readonly reason: Reason; readonly detail: string }
   | { readonly kind: 'reported'; readonly receiverId: number; readonly ok: boolean; readonly detail: string }
@@ -122,6 +139,8 @@ export interface ReceiverRecord {
   reason: Reason;
   detail: string;
   rcvBufBytes: number;
+  /** First slice it got live: 0, or for a late receiver (--streaming) the slice the first pass was at. */
+  readonly joinSlice: number;
   seenSeq: number;
   deliveredSlices: number;
   bytesWritten: number;
@@ -130,6 +149,11 @@ export interface ReceiverRecord {
   retries: number;
   heardSinceRound: boolean;
   progressSinceRound: boolean;
+  /**
+   * Not verified, but a receiver at the same address that joined later (late, with
+   * --streaming: the node restarted) verified: its id. 0: not replaced.
+   */
+  replacedBy: number;
 }
 
 export interface SenderStats {
@@ -157,6 +181,12 @@ export interface SenderStats {
    * not in `drops`.
    */
   controlOverflows: number;
+  /** JOINs taken after START (--streaming). */
+  lateJoins: number;
+  /** Head slices read again from the source for late receivers. */
+  reloads: number;
+  /** Data blocks sent again as repair, to a receiver that had nothing of their stripe. */
+  dataResends: number;
 }
 
 interface StripeRepair {
@@ -168,6 +198,10 @@ interface StripeRepair {
   burstCount: number;
   /** Parity symbols queued but not yet sent. */
   queued: number;
+  /** Data blocks of the stripe still to send again (a receiver had none of them); supersedes parity. */
+  resend: number;
+  /** The stripe's next data block (by index within the stripe) to send again. */
+  resendNext: number;
 }
 
 interface TxSlice {
@@ -229,6 +263,9 @@ export class SenderCore {
     paceWaits: 0,
     proactiveParity: 0,
     controlOverflows: 0,
+    lateJoins: 0,
+    reloads: 0,
+    dataResends: 0,
   };
 
   private phase: Phase = 'announcing';
@@ -236,7 +273,13 @@ export class SenderCore {
   private readonly receivers = new Map<number, ReceiverRecord>(); // bounded by cfg.maxReceivers
   private readonly control: Transmit[] = []; // bounded by MAX_CONTROL_QUEUE
   private readonly events: SenderEvent[] = []; // drained by the driver every turn; bounded by the receivers' events
-  private readonly slices = new Map<number, TxSlice>(); // bounded by cfg.retainSlices
+  private readonly slices = new Map<number, TxSlice>(); // bounded by cfg.retainSlices, plus as many reloaded (below baseSlice)
+  /** Head slices late receivers asked for that are not held: the NAK to answer once reloaded. */
+  private readonly reloadWanted = new Map<number, Nak>(); // bounded by cfg.retainSlices
+  /** Of those, handed to the driver by pollReload() and not yet back. */
+  private readonly reloadOut = new Set<number>(); // subset of reloadWanted
+  /** Reloaded slices held (in `slices`), oldest first; with reloadOut at most cfg.retainSlices. */
+  private readonly reloaded: number[] = [];
   /** Stripes with queued repairs, in NAK order; each (slice, stripe) at most once. */
   private readonly repairQueue: { sliceNo: number; stripe: number }[] = []; // bounded by retainSlices * stripes
   private baseSlice = 0; // lowest slice still held
@@ -296,16 +339,26 @@ export class SenderCore {
 
   /**
    * How full the core's tables are (tests check the resource bounds with it): receivers
-   * (<= maxReceivers), retained slices (<= retainSlices), queued control datagrams (<=
+   * (<= maxReceivers), retained slices (<= retainSlices, and as many again reloaded for
+   * late receivers with --streaming; reloads pending <= retainSlices), queued control datagrams (<=
    * MAX_CONTROL_QUEUE), undrained events, stripes with repairs queued (<= retainSlices *
    * stripes) and the repair datagrams they will send (<= k per stripe).
    */
-  get tableSizes(): { receivers: number; slices: number; control: number; events: number; repairStripes: number; repairDatagrams: number } {
+  get tableSizes(): {
+    receivers: number;
+    slices: number;
+    reloadsPending: number;
+    control: number;
+    events: number;
+    repairStripes: number;
+    repairDatagrams: number;
+  } {
     let repairDatagrams = 0;
-    for (const s of this.slices.values()) for (const r of s.repairs ?? []) repairDatagrams += r.queued;
+    for (const s of this.slices.values()) for (const r of s.repairs ?? []) repairDatagrams += r.queued + r.resend;
     return {
       receivers: this.receivers.size,
       slices: this.slices.size,
+      reloadsPending: this.reloadWanted.size,
       control: this.control.length,
       events: this.events.length,
       repairStripes: this.repairQueue.length,
@@ -358,11 +411,30 @@ export class SenderCore {
         if (last !== undefined) last.final = true;
         break;
       }
+      case 'reload':
+        this.onReload(input.sliceNo, input.bytes, now);
+        break;
       case 'abort':
         this.abort(input.detail);
         break;
     }
     this.advance(now);
+  }
+
+  /**
+   * The next head slice to read again from the source for a late receiver (--streaming),
+   * handed out once: answer it with a 'reload' input. Undefined while none is wanted, or
+   * while the reloaded slices held fill their share (retainSlices) and none is idle yet.
+   */
+  pollReload(): number | undefined {
+    if (this.phase === 'done') return undefined;
+    for (const n of this.reloadWanted.keys()) {
+      if (this.reloadOut.has(n)) continue;
+      if (this.reloaded.length + this.reloadOut.size >= this.cfg.retainSlices && !this.evictReloaded()) return undefined;
+      this.reloadOut.add(n);
+      return n;
+    }
+    return undefined;
   }
 
   handleTimeout(now: number): void {
@@ -460,10 +532,11 @@ export class SenderCore {
     const known = this.receivers.get(join.receiverId);
     if (known !== undefined) {
       // Our ACCEPT was lost: say it again (only to the address that joined).
-      if (known.address === from.address && known.state === 'active') this.sendAccept(join.receiverId);
+      if (known.address === from.address && known.state === 'active') this.sendAccept(join.receiverId, known.joinSlice);
       return;
     }
-    if (this.phase !== 'announcing') {
+    const late = this.phase !== 'announcing';
+    if (late && (!this.cfg.streaming || this.phase === 'done')) {
       this.stats.joinsRefused++;
       this.queueControl(DROP_SIZE, (b) =>
         encodeDrop({ sessionId: this.cfg.sessionId, receiverId: join.receiverId, reason: Reason.LateJoin }, b),
@@ -478,6 +551,10 @@ export class SenderCore {
       this.queueControl(DROP_SIZE, (b) => encodeDrop({ sessionId: this.cfg.sessionId, receiverId: join.receiverId, reason: refusal }, b));
       return;
     }
+    // A late receiver takes the slices from the one the first pass is about to start on: it
+    // holds back neither the flow window (it has seen everything sent) nor retention.
+    const joinSlice = late ? this.lateJoinSlice() : 0;
+    if (late) this.stats.lateJoins++;
     this.receivers.set(join.receiverId, {
       id: join.receiverId,
       address: from.address,
@@ -485,22 +562,31 @@ export class SenderCore {
       reason: Reason.None,
       detail: '',
       rcvBufBytes: join.rcvBufBytes,
-      seenSeq: 0,
-      deliveredSlices: 0,
+      joinSlice,
+      seenSeq: late ? (this.nextSeq - 1) | 0 : 0,
+      deliveredSlices: joinSlice,
       bytesWritten: 0,
       complete: false,
       retries: 0,
       heardSinceRound: true,
       progressSinceRound: true,
+      replacedBy: 0,
     });
     this.firstJoinAtMs ??= now;
-    this.sendAccept(join.receiverId);
+    this.sendAccept(join.receiverId, joinSlice);
     this.events.push({
       kind: 'joined',
       receiverId: join.receiverId,
       address: from.address,
       rcvBufBytes: join.rcvBufBytes,
+      joinSlice,
     });
+  }
+
+  /** The first slice whose first pass has not begun: all of it is still to come. */
+  private lateJoinSlice(): number {
+    const s = this.slices.get(this.sendSliceNo);
+    return s !== undefined && s.nextBlock > 0 ? this.sendSliceNo + 1 : this.sendSliceNo;
   }
 
   private onStatus(rcv: ReceiverRecord, st: Status): void {
@@ -514,7 +600,11 @@ export class SenderCore {
       rcv.deliveredSlices = st.deliveredSlices;
       rcv.progressSinceRound = true;
     }
-    if (st.bytesWritten > rcv.bytesWritten) rcv.bytesWritten = st.bytesWritten;
+    if (st.bytesWritten > rcv.bytesWritten) {
+      // Writing is progress too: a late receiver fetching the head reports it this way.
+      rcv.bytesWritten = st.bytesWritten;
+      rcv.progressSinceRound = true;
+    }
     if ((st.flags & STATUS_FLAG_COMPLETE) !== 0) rcv.complete = true;
     if (rcv.progressSinceRound) rcv.retries = 0;
   }
@@ -526,6 +616,11 @@ export class SenderCore {
       return;
     }
     const slice = this.slices.get(nak.sliceNo);
+    if (slice === undefined && this.cfg.streaming && nak.sliceNo < rcv.joinSlice && nak.sliceNo < this.baseSlice) {
+      // A late receiver's head, no longer held: read it again, then answer this NAK.
+      this.wantReload(nak);
+      return;
+    }
     // A slice already freed (every receiver had it) or not yet sent in full cannot be asked for.
     if (slice === undefined || slice.nextBlock < slice.firstPassCount) {
       this.stats.naksIgnored++;
@@ -548,12 +643,79 @@ export class SenderCore {
       burstAtMs: -Infinity,
       burstCount: 0,
       queued: 0,
+      resend: 0,
+      resendNext: 0,
     }));
+  }
+
+  /** Keeps the NAK for a head slice to reload; a full table drops it (the receiver asks again). */
+  private wantReload(nak: Nak): void {
+    if (!this.reloadWanted.has(nak.sliceNo) && this.reloadWanted.size >= this.cfg.retainSlices) {
+      this.stats.naksIgnored++;
+      return;
+    }
+    this.reloadWanted.set(nak.sliceNo, nak);
+  }
+
+  private onReload(sliceNo: number, bytes: Uint8Array, now: number): void {
+    if (!this.reloadOut.has(sliceNo)) throw new RangeError(`reload of slice ${sliceNo}, which pollReload() did not ask for`);
+    const nak = this.reloadWanted.get(sliceNo)!;
+    this.reloadOut.delete(sliceNo);
+    this.reloadWanted.delete(sliceNo);
+    // --streaming needs a source of known size (a file or device), so every slice's size is known.
+    const want = sliceBytesOf(this.geo, this.cfg.imageBytes, sliceNo);
+    if (this.cfg.imageBytes === IMAGE_BYTES_UNKNOWN || bytes.byteLength !== want) {
+      throw new RangeError(`reloaded slice ${sliceNo} has ${bytes.byteLength} bytes, not ${want}`);
+    }
+    if (this.phase === 'done' || this.slices.has(sliceNo)) return;
+    const nBlocks = blocksInSlice(this.geo, bytes.byteLength);
+    const firstPassCount = nBlocks + this.cfg.redundancy * Math.min(this.cfg.stripes, nBlocks);
+    this.slices.set(sliceNo, {
+      sliceNo,
+      bytes,
+      nBlocks,
+      firstPassCount,
+      final: sliceNo === totalSlices(this.geo, this.cfg.imageBytes) - 1,
+      nextBlock: firstPassCount, // its first pass is long over: NAKs for it are answered
+      repairs: undefined,
+      stripeData: undefined,
+    });
+    this.reloaded.push(sliceNo);
+    this.stats.reloads++;
+    const rcv = this.receivers.get(nak.receiverId);
+    if (rcv !== undefined) this.onNak(rcv, nak, now);
+  }
+
+  /** Frees the oldest reloaded slice with no repair queued; false if every one still has some. */
+  private evictReloaded(): boolean {
+    for (let i = 0; i < this.reloaded.length; i++) {
+      const s = this.slices.get(this.reloaded[i]);
+      if (s !== undefined && (s.repairs ?? []).some((r) => r.queued > 0 || r.resend > 0)) continue;
+      this.slices.delete(this.reloaded[i]);
+      this.reloaded.splice(i, 1);
+      return true;
+    }
+    return false;
   }
 
   /** One stripe's request: top up the current burst, or start a new one (see NAK's heard[]). */
   private requestRepair(slice: TxSlice, st: number, k: number, need: number, heard: number, now: number): void {
     const rep = slice.repairs![st];
+    // A stripe's own data blocks serve every need, and cost no coding: k fresh parity
+    // symbols would take k * k block multiplications (a late receiver's head, or a stripe
+    // lost whole). Once they are queued, nothing more is needed until they went out.
+    if (rep.resend > 0) return;
+    if (need === k && !(now - rep.burstAtMs <= this.cfg.nakHoldMs && heard <= rep.burstStart)) {
+      if (rep.queued === 0) this.repairQueue.push({ sliceNo: slice.sliceNo, stripe: st });
+      rep.queued = 0;
+      rep.resend = k;
+      rep.resendNext = 0;
+      // As a burst of k: requests that did not hear it, within nakHoldMs, add nothing.
+      rep.burstStart = rep.nextParity;
+      rep.burstAtMs = now;
+      rep.burstCount = k;
+      return;
+    }
     const heardBurst = heard > rep.burstStart;
     let add: number;
     if (!heardBurst && now - rep.burstAtMs <= this.cfg.nakHoldMs) {
@@ -569,7 +731,7 @@ export class SenderCore {
       rep.burstCount = need;
     }
     if (add === 0) return;
-    if (rep.queued === 0) this.repairQueue.push({ sliceNo: slice.sliceNo, stripe: st });
+    if (rep.queued === 0) this.repairQueue.push({ sliceNo: slice.sliceNo, stripe: st }); // resend is 0 here
     // Any k fresh symbols rebuild any k lost blocks of the stripe, so more than k queued never
     // serves anyone better. Without the cap, a stream of NAKs that each heard the last burst
     // (a stuck or hostile receiver) queued k more parity per NAK: 1000 NAKs of 20 bytes asked
@@ -818,9 +980,24 @@ export class SenderCore {
     this.nextRoundAtMs = undefined;
     // Async: nobody can report; the sender succeeded when it sent everything.
     let ok = this.cfg.async ? this.eof !== undefined && this.firstPassDone() : this.receivers.size > 0;
-    for (const r of this.receivers.values()) if (r.state !== 'verified') ok = false;
+    this.matchRejoins();
+    for (const r of this.receivers.values()) if (r.state !== 'verified' && r.replacedBy === 0) ok = false;
     this.doneOk = ok;
     this.events.push({ kind: 'done', ok });
+  }
+
+  /**
+   * A node restarted mid-transfer rejoins (--streaming) under a new id: each late receiver
+   * that verified replaces the earliest unverified record from its address that joined
+   * before it, so the rack counts as imaged. The old record keeps its state and reason.
+   */
+  private matchRejoins(): void {
+    const all = [...this.receivers.values()]; // in join order
+    all.forEach((v, i) => {
+      if (v.state !== 'verified' || v.joinSlice === 0) return;
+      const old = all.slice(0, i).find((r) => r.address === v.address && r.state !== 'verified' && r.replacedBy === 0);
+      if (old !== undefined) old.replacedBy = v.id;
+    });
   }
 
   get succeeded(): boolean | undefined {
@@ -835,12 +1012,16 @@ export class SenderCore {
 
   // ---- flow control and retention -------------------------------------------------
 
-  /** The smallest seenSeq and deliveredSlices over receivers still in the session. */
+  /**
+   * The smallest seenSeq and deliveredSlices over receivers still in the session. One that
+   * has every slice (verifying: fsync, or a late receiver reading its image back) needs
+   * nothing more and stops reporting what it sees: it must not hold the others' repairs.
+   */
   private minProgress(): { seen: number; delivered: number } | undefined {
     let seen: number | undefined;
     let delivered = Infinity;
     for (const r of this.receivers.values()) {
-      if (r.state !== 'active') continue;
+      if (r.state !== 'active' || r.complete) continue;
       if (seen === undefined || seqDiff(r.seenSeq, seen) < 0) seen = r.seenSeq;
       delivered = Math.min(delivered, r.deliveredSlices);
     }
@@ -915,10 +1096,20 @@ export class SenderCore {
       const head = this.repairQueue[0];
       const s = this.slices.get(head.sliceNo);
       const rep = s?.repairs?.[head.stripe];
-      if (s === undefined || rep === undefined || rep.queued === 0) {
+      if (s === undefined || rep === undefined || (rep.queued === 0 && rep.resend === 0)) {
         this.repairQueue.shift();
-        if (rep !== undefined) rep.queued = 0;
+        if (rep !== undefined) rep.queued = rep.resend = 0;
         continue;
+      }
+      if (rep.resend > 0) {
+        // The stripe's data blocks again: blocks stripe, stripe + stripes, ...
+        const b = head.stripe + rep.resendNext++ * this.cfg.stripes;
+        if (--rep.resend === 0 && rep.queued === 0) this.repairQueue.shift();
+        const off = b * this.cfg.blockBytes;
+        const payload = s.bytes.subarray(off, off + blockPayloadBytes(this.geo, s.bytes.byteLength, b));
+        this.stats.repairPackets++;
+        this.stats.dataResends++;
+        return this.dataTransmit(s, DATA_FLAG_REPAIR | (s.final ? DATA_FLAG_FINAL_SLICE : 0), 0, b, payload);
       }
       const k = stripeBlocks(this.geo, s.nBlocks, head.stripe);
       const parityIndex = rep.nextParity;
@@ -988,7 +1179,7 @@ export class SenderCore {
       encodeHello(
         {
           sessionId: this.cfg.sessionId,
-          caps: CAP_PARITY_REPAIR | (this.cfg.async ? CAP_ASYNC : 0),
+          caps: CAP_PARITY_REPAIR | (this.cfg.async ? CAP_ASYNC : 0) | (this.cfg.streaming ? CAP_STREAMING : 0),
           blockBytes: this.cfg.blockBytes,
           sliceBlocks: this.cfg.sliceBlocks,
           stripes: this.cfg.stripes,
@@ -1004,8 +1195,8 @@ export class SenderCore {
     );
   }
 
-  private sendAccept(receiverId: number): void {
-    this.queueControl(ACCEPT_SIZE, (b) => encodeAccept({ sessionId: this.cfg.sessionId, receiverId }, b));
+  private sendAccept(receiverId: number, joinSlice: number): void {
+    this.queueControl(ACCEPT_SIZE, (b) => encodeAccept({ sessionId: this.cfg.sessionId, receiverId, joinSlice }, b));
   }
 
   private sendReportAck(receiverId: number): void {

@@ -54,6 +54,8 @@ export class SenderDriver {
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private reading = false;
+  /** Head slices being read again for late receivers (--streaming). */
+  private reloading = 0;
   private sourceDone = false;
   private sendWaiting = false;
   private startedAtMs: number | undefined;
@@ -204,6 +206,7 @@ export class SenderDriver {
     }
     this.dataSocket.flush();
     this.feedSource();
+    this.feedReload();
     this.drainEvents();
     if (this.finished === undefined) return;
     if (sent === SENDS_PER_TURN) {
@@ -268,6 +271,30 @@ export class SenderDriver {
     );
   }
 
+  /** Reads again the head slices a late receiver asked for (two reads in flight at most). */
+  private feedReload(): void {
+    const source = this.source;
+    if (source.readAt === undefined) return;
+    const full = fullSliceBytes({ blockBytes: this.cfg.blockBytes, sliceBlocks: this.cfg.sliceBlocks, stripes: 1, imageBytes: 0 });
+    while (this.reloading < 2) {
+      const sliceNo = this.core.pollReload();
+      if (sliceNo === undefined) return;
+      this.reloading++;
+      const offset = sliceNo * full;
+      source.readAt(offset, Math.min(full, this.cfg.imageBytes - offset)).then(
+        (bytes) => {
+          this.reloading--;
+          this.core.handle({ kind: 'reload', sliceNo, bytes }, this.now());
+          this.kick();
+        },
+        (e: unknown) => {
+          this.reloading--;
+          this.fail(oneLine(e));
+        },
+      );
+    }
+  }
+
   private drainEvents(): void {
     for (let ev = this.core.pollEvent(); ev !== undefined; ev = this.core.pollEvent()) {
       this.logEvent(ev);
@@ -283,7 +310,10 @@ export class SenderDriver {
   private logEvent(ev: SenderEvent): void {
     switch (ev.kind) {
       case 'joined':
-        this.log.info({ evt: 'receiver.joined', rcv: hex(ev.receiverId), address: ev.address, rcvbuf: ev.rcvBufBytes }, 'receiver joined');
+        this.log.info(
+          { evt: 'receiver.joined', rcv: hex(ev.receiverId), address: ev.address, rcvbuf: ev.rcvBufBytes, joinSlice: ev.joinSlice },
+          ev.joinSlice > 0 ? 'receiver joined late' : 'receiver joined',
+        );
         break;
       case 'started':
         this.log.info({ evt: 'transfer.start', receivers: ev.receivers, window: ev.windowPackets }, 'transfer started');

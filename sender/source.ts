@@ -19,6 +19,11 @@ export interface Source {
   readonly description: string;
   /** The next `n` bytes (fewer only at the end); null at the end. Throws IoError. */
   read(n: number): Promise<Uint8Array | null>;
+  /**
+   * Exactly `n` bytes from `offset` again (a late receiver's head, --streaming), into a
+   * buffer of their own. Only sources of known size that can seek have it. Throws IoError.
+   */
+  readAt?(offset: number, n: number): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -59,6 +64,22 @@ class FileSource implements Source {
       throw new IoError(`${this.description} shrank while being sent (${this.pos} of ${this.sizeBytes} bytes)`);
     }
     return have === 0 ? null : buf.subarray(0, have);
+  }
+
+  async readAt(offset: number, n: number): Promise<Uint8Array> {
+    const buf = Buffer.allocUnsafe(n);
+    let have = 0;
+    while (have < n) {
+      let r;
+      try {
+        r = await this.fh.read(buf, have, n - have, offset + have);
+      } catch (e) {
+        throw new IoError(`read ${this.description} again at ${offset}: ${oneLine(e)}`);
+      }
+      if (r.bytesRead === 0) throw new IoError(`${this.description} shrank while being sent (read again at ${offset})`);
+      have += r.bytesRead;
+    }
+    return buf;
   }
 
   async close(): Promise<void> {

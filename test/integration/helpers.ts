@@ -7,8 +7,11 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, openSync } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 
 export const SENDER_CLI = fileURLToPath(new URL('../../dist/sender/cli.js', import.meta.url));
 export const RECEIVER_CLI = fileURLToPath(new URL('../../dist/receiver/cli.js', import.meta.url));
@@ -215,4 +218,48 @@ export function sleep(ms: number): Promise<void> {
 
 export function sumCounts(counts: Record<string, number> | undefined): number {
   return Object.values(counts ?? {}).reduce((a, b) => a + b, 0);
+}
+
+export interface LoopbackFixture {
+  readonly procs: Processes;
+  /** The run's temporary root (set in beforeAll). */
+  readonly root: string;
+  /** A random image of the asked size under root, and its sha256 (hex). */
+  readonly image: string;
+  readonly imageSha: string;
+  /** A fresh directory per call, under root. */
+  testDir(): Promise<string>;
+}
+
+/**
+ * The frame of a loopback suite, to call at the top of its describe block: a temporary
+ * root holding one random image, a directory per test, the processes a test started
+ * killed by PID after it, and the root removed at the end.
+ */
+export function loopbackFixture(name: string, imageBytes: number): LoopbackFixture {
+  let testNo = 0;
+  const fx = {
+    procs: new Processes(),
+    root: '',
+    image: '',
+    imageSha: '',
+    async testDir(): Promise<string> {
+      const d = join(fx.root, `t${++testNo}`);
+      await mkdir(d);
+      return d;
+    },
+  };
+  beforeAll(async () => {
+    fx.root = await mkdtemp(join(tmpdir(), `rackcast-${name}-`));
+    fx.image = join(fx.root, `image${imageBytes >> 20}.bin`);
+    fx.imageSha = await writeRandomFile(fx.image, imageBytes);
+  });
+  afterEach(async () => {
+    const left = await fx.procs.killLeftovers();
+    if (left.length > 0) console.log(`killed leftover processes: ${left.join(', ')}`);
+  });
+  afterAll(async () => {
+    if (fx.root !== '') await rm(fx.root, { recursive: true, force: true });
+  });
+  return fx;
 }

@@ -45,14 +45,19 @@ export interface SimOptions {
   readonly receiver?: Partial<ReceiverConfig>;
   /** Receivers (by index) that stop dead at the given virtual time. */
   readonly kill?: ReadonlyMap<number, number>;
+  /**
+   * Receivers (by index) that come up only at the given virtual time (a restarted node):
+   * they hear nothing before, do not count for --min-receivers, and write at offsets.
+   */
+  readonly join?: ReadonlyMap<number, number>;
   /** Per-receiver sink speed in bytes/ms (undefined: instant). */
   readonly sinkBytesPerMs?: (index: number) => number | undefined;
   readonly maxSteps?: number;
   readonly maxTimeMs?: number;
   /** Drops chosen DATA datagrams on the way to a receiver (exact, deterministic loss). */
   readonly dropData?: (receiver: number, d: Data) => boolean;
-  /** Sees every datagram the sender puts on the wire (for debugging a scenario). */
-  readonly onSenderTransmit?: (atMs: number, bytes: Uint8Array) => void;
+  /** Sees every datagram the sender puts on the wire (for debugging a scenario), and the sender. */
+  readonly onSenderTransmit?: (atMs: number, bytes: Uint8Array, sender: SenderCore) => void;
 }
 
 export interface SimReceiverResult {
@@ -62,6 +67,8 @@ export interface SimReceiverResult {
   readonly ok: boolean;
   readonly detail: string;
   readonly image: Uint8Array;
+  /** > 0: it joined late, at this slice. */
+  readonly joinSlice: number;
   readonly core: ReceiverCore;
 }
 
@@ -120,7 +127,7 @@ export function simulate(o: SimOptions): SimResult {
       dataPort: 9000,
       imageBytes: o.unknownSize ? IMAGE_BYTES_UNKNOWN : o.imageBytes,
       retainSlices: o.retainSlices ?? 16,
-      minReceivers: o.receivers,
+      minReceivers: o.receivers - (o.join?.size ?? 0),
       minWaitMs: o.async ? 120 : 0, // async: three HELLOs (50 ms apart) before the data
       maxWaitMs: 2000,
       waitForKey: false,
@@ -163,6 +170,7 @@ export function simulate(o: SimOptions): SimResult {
       core,
       address: `198.18.0.${11 + (i % 200)}`,
       chunks: [] as Uint8Array[],
+      offsets: [] as number[],
       hash: createHash('sha256'),
       written: 0,
       queue: [] as Uint8Array[],
@@ -171,6 +179,11 @@ export function simulate(o: SimOptions): SimResult {
       ok: false,
       detail: '',
       dead: false,
+      /** Not up yet (o.join). */
+      absentUntil: o.join?.get(i) ?? 0,
+      /** Joined late: slices are written at their offsets here, and hashed from it at the end. */
+      joinSlice: 0,
+      out: undefined as Uint8Array | undefined,
       lossBad: false,
       complete: undefined as { totalBytes: number; digest: Uint8Array } | undefined,
       nextAt: 0,
@@ -204,6 +217,11 @@ export function simulate(o: SimOptions): SimResult {
 
   const pumpSender = (): void => {
     for (let ev = sender.pollEvent(); ev; ev = sender.pollEvent()) senderEvents.push(ev);
+    // --streaming: a late receiver's head, read again from the image.
+    for (let n = sender.pollReload(); n !== undefined; n = sender.pollReload()) {
+      const full = fullSliceBytes({ blockBytes, sliceBlocks, stripes, imageBytes: 0 });
+      sender.handle({ kind: 'reload', sliceNo: n, bytes: image.slice(n * full, Math.min(o.imageBytes, (n + 1) * full)) }, now);
+    }
     while (sender.wantsSlice() && fed < o.imageBytes) {
       const n = Math.min(fullSliceBytes({ blockBytes, sliceBlocks, stripes, imageBytes: 0 }), o.imageBytes - fed);
       sender.handle({ kind: 'slice', bytes: image.subarray(fed, fed + n) }, now);
@@ -217,11 +235,11 @@ export function simulate(o: SimOptions): SimResult {
       const t = sender.pollTransmit(now);
       if (t === undefined) break;
       const bytes = concat(t.parts);
-      o.onSenderTransmit?.(now, bytes);
+      o.onSenderTransmit?.(now, bytes, sender);
       if (o.linkRateBps !== undefined) linkFreeAt = Math.max(linkFreeAt, now) + ((bytes.byteLength + 28) * 8) / (o.linkRateBps / 1000);
       const data = t.to === 'data' && o.dropData !== undefined ? decodeData(bytes) : undefined;
       for (const r of rcvs) {
-        if (r.dead) continue;
+        if (r.dead || now < r.absentUntil) continue;
         if (t.to === 'data' && lost(r)) continue;
         if (data?.ok && o.dropData!(r.index, data.value)) continue;
         if (t.to === 'control' && o.loss !== undefined && rnd() < o.loss.rate) continue;
@@ -249,7 +267,7 @@ export function simulate(o: SimOptions): SimResult {
       // only NAKs are simulated: the rest would cost N^2 events and change nothing.
       if (!(h.ok && h.value.type === MessageType.Nak)) continue;
       for (const other of rcvs) {
-        if (other === r || other.dead) continue;
+        if (other === r || other.dead || now < other.absentUntil) continue;
         if (o.feedbackLoss !== undefined && rnd() < o.feedbackLoss) continue;
         deliverTo(other.index, r.address, b);
       }
@@ -258,8 +276,12 @@ export function simulate(o: SimOptions): SimResult {
 
   const onReceiverEvent = (r: (typeof rcvs)[number], ev: ReceiverEvent): void => {
     switch (ev.kind) {
+      case 'accepted':
+        r.joinSlice = ev.joinSlice;
+        break;
       case 'deliver':
         r.queue.push(ev.bytes);
+        r.offsets.push(ev.offset);
         break;
       case 'complete':
         // As a driver does: verify once the sink has written everything delivered.
@@ -281,9 +303,15 @@ export function simulate(o: SimOptions): SimResult {
       const speed = o.sinkBytesPerMs?.(r.index);
       if (speed !== undefined && now < r.sinkBusyUntil) return;
       const b = r.queue.shift()!;
+      const offset = r.offsets.shift()!;
       if (speed !== undefined) r.sinkBusyUntil = now + b.byteLength / speed;
-      r.chunks.push(b.slice());
-      r.hash.update(b);
+      if (r.joinSlice > 0) {
+        r.out ??= new Uint8Array(o.imageBytes);
+        r.out.set(b, offset);
+      } else {
+        r.chunks.push(b.slice());
+        r.hash.update(b);
+      }
       r.written += b.byteLength;
       r.core.handle({ kind: 'written', slices: 1, bytes: b.byteLength }, now);
       pumpReceiver(r);
@@ -291,7 +319,8 @@ export function simulate(o: SimOptions): SimResult {
     const c = r.complete;
     if (c !== undefined && r.queue.length === 0 && !r.dead) {
       r.complete = undefined;
-      const digest = r.hash.digest();
+      // Late: hash the image as written, in order (the driver reads it back from the disk).
+      const digest = r.joinSlice > 0 ? createHash('sha256').update(r.out!.subarray(0, c.totalBytes)).digest() : r.hash.digest();
       const ok = Buffer.compare(digest, Buffer.from(c.digest)) === 0 && r.written === c.totalBytes;
       r.core.handle({ kind: 'verified', ok, digest, reason: ok ? 0 : 1, detail: ok ? '' : 'digest mismatch' }, now);
       pumpReceiver(r);
@@ -315,6 +344,10 @@ export function simulate(o: SimOptions): SimResult {
     if (o.linkRateBps !== undefined && linkFreeAt > now) next = Math.min(next, linkFreeAt);
     for (const r of rcvs) {
       if (r.dead) continue;
+      if (now < r.absentUntil) {
+        next = Math.min(next, r.absentUntil);
+        continue;
+      }
       if (r.nextAt < next) next = r.nextAt;
     }
     if (o.kill) for (const [i, at] of o.kill) if (!rcvs[i].dead && at > now) next = Math.min(next, at);
@@ -329,7 +362,7 @@ export function simulate(o: SimOptions): SimResult {
         sender.handle({ kind: 'datagram', from: { address: p.from, port: 9001 }, bytes: p.bytes }, now);
       } else {
         const r = rcvs[p.to];
-        if (r.dead) continue;
+        if (r.dead || now < r.absentUntil) continue;
         r.core.handle({ kind: 'datagram', from: { address: p.from, port: 9001 }, bytes: p.bytes }, now);
         pumpReceiver(r);
         drainSink(r);
@@ -340,7 +373,7 @@ export function simulate(o: SimOptions): SimResult {
     if (t !== undefined && t <= now) sender.handleTimeout(now);
     pumpSender();
     for (const r of rcvs) {
-      if (r.dead || (r.nextAt > now && !touched.has(r))) continue;
+      if (r.dead || now < r.absentUntil || (r.nextAt > now && !touched.has(r))) continue;
       const rt = r.core.pollTimeout();
       if (rt !== undefined && rt <= now) r.core.handleTimeout(now);
       drainSink(r);
@@ -366,7 +399,8 @@ export function simulate(o: SimOptions): SimResult {
       done: r.done,
       ok: r.ok,
       detail: r.detail,
-      image: concat(r.chunks),
+      image: r.joinSlice > 0 ? (r.out ?? new Uint8Array(0)) : concat(r.chunks),
+      joinSlice: r.joinSlice,
       core: r.core,
     })),
     timeMs: now,

@@ -6,7 +6,7 @@
 import { decodeDatagram, type Message } from '../../../protocol/codec.js';
 import { CauchyReedSolomon } from '../../../protocol/fec/cauchy-rs.js';
 import { CAP_PARITY_REPAIR, ipv4ToU32, MESSAGE_TYPE_NAMES, type MessageType } from '../../../protocol/header.js';
-import { encodeAccept } from '../../../protocol/messages/accept.js';
+import { ACCEPT_SIZE, encodeAccept } from '../../../protocol/messages/accept.js';
 import { type Data, encodeData } from '../../../protocol/messages/data.js';
 import { encodeDrop } from '../../../protocol/messages/drop.js';
 import { encodeEnd, END_SIZE } from '../../../protocol/messages/end.js';
@@ -50,6 +50,7 @@ export function senderConfig(over: Partial<SenderConfig> = {}): Readonly<SenderC
     stripes: 1,
     redundancy: 0,
     async: false,
+    streaming: false,
     dataGroup: DATA_GROUP,
     dataPort: DATA_PORT,
     imageBytes: 4000,
@@ -192,8 +193,8 @@ export function helloBytes(over: Partial<Hello> = {}): Uint8Array {
   );
 }
 
-export function acceptBytes(receiverId: number, sessionId = SESSION): Uint8Array {
-  return encoded(12, (b) => encodeAccept({ sessionId, receiverId }, b));
+export function acceptBytes(receiverId: number, sessionId = SESSION, joinSlice = 0): Uint8Array {
+  return encoded(ACCEPT_SIZE, (b) => encodeAccept({ sessionId, receiverId, joinSlice }, b));
 }
 
 export function startBytes(windowPackets: number, receivers = 1): Uint8Array {

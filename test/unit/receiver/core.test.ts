@@ -176,7 +176,7 @@ describe('ReceiverCore joining', () => {
     expect(types(drainReceiver(core))).toEqual(['JOIN']);
     drainEvents(core);
     feed(core, acceptBytes(ME), 40);
-    expect(drainEvents(core)).toEqual([{ kind: 'accepted' }]);
+    expect(drainEvents(core)).toEqual([{ kind: 'accepted', joinSlice: 0 }]);
     expect(core.currentState).toBe('accepted');
     core.handleTimeout(61);
     core.handleTimeout(91);
@@ -218,7 +218,7 @@ describe('ReceiverCore joining', () => {
     feed(core, helloBytes(), 1);
     feed(core, acceptBytes(ME), 2);
     feed(core, startBytes(48), 3);
-    expect(drainEvents(core).slice(1)).toEqual([{ kind: 'accepted' }, { kind: 'started', windowPackets: 48 }]);
+    expect(drainEvents(core).slice(1)).toEqual([{ kind: 'accepted', joinSlice: 0 }, { kind: 'started', windowPackets: 48 }]);
     expect(core.currentState).toBe('receiving');
   });
 });

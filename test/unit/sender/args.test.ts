@@ -34,3 +34,21 @@ describe('--async', () => {
     expect(a.core).toMatchObject({ async: true, maxBitrateBps: 100e6 });
   });
 });
+
+describe('--streaming', () => {
+  it('is off by default and on with the flag', () => {
+    expect(parseSenderArgs(base, false).core.streaming).toBe(false);
+    expect(parseSenderArgs([...base, '--streaming'], false).core.streaming).toBe(true);
+  });
+
+  it.each([
+    [['--min-receivers', '1', '--streaming'], /--streaming needs --file/],
+    [[...base, '--streaming', '--pipe', 'gzip -c'], /--streaming needs --file .*without --pipe or --compress/],
+    [[...base, '--streaming', '--compress', 'lz4'], /--streaming needs --file/],
+    [['--pack', '/tmp', '--min-receivers', '1', '--streaming'], /--streaming needs --file/],
+    [['--file', '/dev/null', '--streaming', '--async', '--fec', '8x4/32', '--max-bitrate', '100m'], /--streaming needs a return channel/],
+  ])('refuses %j with a usage error', (argv, message) => {
+    expect(() => parseSenderArgs(argv, false)).toThrow(UsageError);
+    expect(() => parseSenderArgs(argv, false)).toThrow(message);
+  });
+});

@@ -154,9 +154,9 @@ describe('SenderCore announcing', () => {
     join(core, 0, 5, { rcvBufBytes: 123_456 });
     const sent = drainSender(core, 5);
     expect(types(sent)).toEqual(['ACCEPT']);
-    expect(only(sent, MessageType.Accept)).toEqual([{ sessionId: SESSION, receiverId: rcv(0).id }]);
+    expect(only(sent, MessageType.Accept)).toEqual([{ sessionId: SESSION, receiverId: rcv(0).id, joinSlice: 0 }]);
     expect(drainEvents(core)).toEqual([
-      { kind: 'joined', receiverId: rcv(0).id, address: rcv(0).from.address, rcvBufBytes: 123_456 },
+      { kind: 'joined', receiverId: rcv(0).id, address: rcv(0).from.address, rcvBufBytes: 123_456, joinSlice: 0 },
     ]);
     expect(core.stats.joinsReceived).toBe(1);
     expect(core.receiverList().map((r) => [r.id, r.state])).toEqual([[rcv(0).id, 'active']]);
@@ -168,7 +168,7 @@ describe('SenderCore announcing', () => {
     drainSender(core, 5);
     drainEvents(core);
     join(core, 0, 35);
-    expect(only(drainSender(core, 35), MessageType.Accept)).toEqual([{ sessionId: SESSION, receiverId: rcv(0).id }]);
+    expect(only(drainSender(core, 35), MessageType.Accept)).toEqual([{ sessionId: SESSION, receiverId: rcv(0).id, joinSlice: 0 }]);
     expect(drainEvents(core)).toEqual([]);
     expect(core.receiverList()).toHaveLength(1);
     expect(core.stats.joinsReceived).toBe(2);

@@ -23,7 +23,7 @@ const codec: CodecUnderTest<Accept> = {
   length: () => ACCEPT_SIZE,
 };
 
-const GOLDEN: Accept = { sessionId: 0xcafebabe, receiverId: 0x0badf00d };
+const GOLDEN: Accept = { sessionId: 0xcafebabe, receiverId: 0x0badf00d, joinSlice: 0x00012345 };
 
 // Written from the layout table in protocol/messages/accept.ts, one field per string.
 const GOLDEN_HEX = hex(
@@ -32,10 +32,11 @@ const GOLDEN_HEX = hex(
   '03', //       3  type ACCEPT
   'cafebabe', // 4  sessionId
   '0badf00d', // 8  receiverId
+  '00012345', // 12 joinSlice
 );
 
-const MIN: Accept = { sessionId: 0, receiverId: 1 };
-const MAX: Accept = { sessionId: 0xffff_ffff, receiverId: 0xffff_ffff };
+const MIN: Accept = { sessionId: 0, receiverId: 1, joinSlice: 0 };
+const MAX: Accept = { sessionId: 0xffff_ffff, receiverId: 0xffff_ffff, joinSlice: 0xffff_ffff };
 
 describe('ACCEPT golden bytes', () => {
   it('encodes the fixed ACCEPT to the bytes of the layout table', () => {
@@ -60,7 +61,7 @@ describe('ACCEPT round trip', () => {
   });
 
   it('encode returns ACCEPT_SIZE', () => {
-    expect(ACCEPT_SIZE).toBe(12);
+    expect(ACCEPT_SIZE).toBe(16);
     expect(encodeAccept(GOLDEN, new Uint8Array(ACCEPT_SIZE))).toBe(ACCEPT_SIZE);
   });
 });
@@ -76,7 +77,6 @@ describe('ACCEPT truncation and length', () => {
   });
 
   it('another message type is ERR_BAD_TYPE', () => {
-    // REPORT_ACK has the same layout; the type byte alone tells them apart.
     expectErr(decodeAccept(patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.ReportAck))), 'ERR_BAD_TYPE');
   });
 });

@@ -8,17 +8,16 @@
 // the cases it lacks. Assumes `npm run build` (npm test builds first).
 
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { faultSession, mbPerSecond, readLog, sameBaseOtherGroups, waitForLog } from './fault-helpers.js';
 import {
   builtCliMissing,
   describeRun,
   parseJsonReport,
   partFiles,
-  Processes,
+  loopbackFixture,
   RECEIVER_CLI,
   receiverNetArgs,
   SENDER_CLI,
@@ -64,32 +63,8 @@ function seconds(ms: number): string {
 }
 
 describe('faults with real processes on loopback', () => {
-  const procs = new Processes();
-  let root = '';
-  let image = '';
-  let imageSha = '';
-  let testNo = 0;
-
-  async function testDir(): Promise<string> {
-    const d = join(root, `t${++testNo}`);
-    await mkdir(d);
-    return d;
-  }
-
-  beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'rackcast-faults-'));
-    image = join(root, 'image64.bin');
-    imageSha = await writeRandomFile(image, 64 * MiB);
-  });
-
-  afterEach(async () => {
-    const left = await procs.killLeftovers();
-    if (left.length > 0) console.log(`killed leftover processes: ${left.join(', ')}`);
-  });
-
-  afterAll(async () => {
-    if (root !== '') await rm(root, { recursive: true, force: true });
-  });
+  const fx = loopbackFixture('faults', 64 * MiB);
+  const { procs, testDir } = fx;
 
   function startReceivers(s: Session, dir: string, n: number, extra: string[] = []): Proc[] {
     return Array.from({ length: n }, (_, i) =>
@@ -100,7 +75,7 @@ describe('faults with real processes on loopback', () => {
   function startSender(s: Session, dir: string, receivers: number, extra: string[] = []): { proc: Proc; log: string } {
     const log = join(dir, 'sender.log');
     const proc = procs.start('sender', SENDER_CLI, [
-      ...senderNetArgs(s), '--file', image, '--min-receivers', String(receivers), '--max-bitrate', RATE, '--json', '--log', log, ...extra,
+      ...senderNetArgs(s), '--file', fx.image, '--min-receivers', String(receivers), '--max-bitrate', RATE, '--json', '--log', log, ...extra,
     ]);
     return { proc, log };
   }
@@ -136,7 +111,7 @@ describe('faults with real processes on loopback', () => {
     expectExit(r1, 0);
     expectExit(r2, 0);
     expectExit(sr, 1);
-    for (const i of [1, 2]) expect(await sha256File(join(dir, `out${i}.img`))).toBe(imageSha);
+    for (const i of [1, 2]) expect(await sha256File(join(dir, `out${i}.img`))).toBe(fx.imageSha);
     expect(existsSync(join(dir, 'out3.img'))).toBe(false);
 
     const report = parseJsonReport<SenderReport>(sr);

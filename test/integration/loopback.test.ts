@@ -5,17 +5,16 @@
 // hang fails its test with the process's output instead of stalling the run.
 
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   builtCliMissing,
   describeRun,
   newSession,
   parseJsonReport,
   partFiles,
-  Processes,
+  loopbackFixture,
   RECEIVER_CLI,
   receiverNetArgs,
   SENDER_CLI,
@@ -53,33 +52,8 @@ function expectOneLine(r: RunResult): void {
 }
 
 describe('rackcast CLIs on loopback multicast', () => {
-  const procs = new Processes();
-  let root = '';
-  let image64 = '';
-  let image64Sha = '';
-  let testNo = 0;
-
-  /** A fresh directory per test, under the run's temporary root. */
-  async function testDir(): Promise<string> {
-    const d = join(root, `t${++testNo}`);
-    await mkdir(d);
-    return d;
-  }
-
-  beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'rackcast-loopback-'));
-    image64 = join(root, 'image64.bin');
-    image64Sha = await writeRandomFile(image64, 64 * MiB);
-  });
-
-  afterEach(async () => {
-    const left = await procs.killLeftovers();
-    if (left.length > 0) console.log(`killed leftover processes: ${left.join(', ')}`);
-  });
-
-  afterAll(async () => {
-    if (root !== '') await rm(root, { recursive: true, force: true });
-  });
+  const fx = loopbackFixture('loopback', 64 * MiB);
+  const { procs, testDir } = fx;
 
   it('1 sender, 3 receivers, 64 MiB: every copy is byte-identical and verified', async () => {
     const dir = await testDir();
@@ -88,7 +62,7 @@ describe('rackcast CLIs on loopback multicast', () => {
       procs.start(`receiver${i}`, RECEIVER_CLI, [...receiverNetArgs(s), '--file', join(dir, `out${i}.img`), '--json']),
     );
     await sleep(RECEIVER_HEAD_START_MS);
-    const sender = procs.start('sender', SENDER_CLI, [...senderNetArgs(s), '--file', image64, '--min-receivers', '3', '--json']);
+    const sender = procs.start('sender', SENDER_CLI, [...senderNetArgs(s), '--file', fx.image, '--min-receivers', '3', '--json']);
 
     const [sr, rr] = await senderThenReceivers(sender, receivers);
     expectExit(sr, 0);
@@ -97,7 +71,7 @@ describe('rackcast CLIs on loopback multicast', () => {
     const report = parseJsonReport<SenderReport>(sr);
     expect(report.ok).toBe(true);
     expect(report.bytes).toBe(64 * MiB);
-    expect(report.digest).toBe(image64Sha);
+    expect(report.digest).toBe(fx.imageSha);
     expect(report.receivers).toHaveLength(3);
     expect(report.receivers.map((x) => x.state)).toEqual(['verified', 'verified', 'verified']);
     const ids = rr.map((r) => parseJsonReport<ReceiverReport>(r).receiverId).sort();
@@ -105,9 +79,9 @@ describe('rackcast CLIs on loopback multicast', () => {
     for (const r of rr) {
       const rep = parseJsonReport<ReceiverReport>(r);
       expect(rep.ok).toBe(true);
-      expect(rep.digest).toBe(image64Sha);
+      expect(rep.digest).toBe(fx.imageSha);
     }
-    for (const i of [1, 2, 3]) expect(await sha256File(join(dir, `out${i}.img`))).toBe(image64Sha);
+    for (const i of [1, 2, 3]) expect(await sha256File(join(dir, `out${i}.img`))).toBe(fx.imageSha);
     expect(await partFiles(dir)).toEqual([]);
     console.log(`64 MiB to 3 receivers: sender ${(sr.wallMs / 1000).toFixed(2)} s wall`);
   });
@@ -199,7 +173,7 @@ describe('rackcast CLIs on loopback multicast', () => {
     );
     await sleep(RECEIVER_HEAD_START_MS);
     const sender = procs.start('sender', SENDER_CLI, [
-      ...senderNetArgs(s), '--file', image64, '--min-receivers', '3', '--max-bitrate', '200m', '--retries-until-drop', '20', '--json',
+      ...senderNetArgs(s), '--file', fx.image, '--min-receivers', '3', '--max-bitrate', '200m', '--retries-until-drop', '20', '--json',
     ]);
     // 64 MiB at 200 Mbit/s takes about 2.7 s: 1 s in, the transfer is well under way.
     await sleep(1000);
@@ -211,8 +185,8 @@ describe('rackcast CLIs on loopback multicast', () => {
     expectExit(r1, 0);
     expectExit(r2, 0);
     expectExit(sr, 1);
-    expect(await sha256File(join(dir, 'out1.img'))).toBe(image64Sha);
-    expect(await sha256File(join(dir, 'out2.img'))).toBe(image64Sha);
+    expect(await sha256File(join(dir, 'out1.img'))).toBe(fx.imageSha);
+    expect(await sha256File(join(dir, 'out2.img'))).toBe(fx.imageSha);
     // Killed before verification: nothing under the final name (its .part may remain: SIGKILL cannot be cleaned up after).
     expect(existsSync(join(dir, 'out3.img'))).toBe(false);
 
@@ -242,7 +216,7 @@ describe('rackcast CLIs on loopback multicast', () => {
     );
     await sleep(RECEIVER_HEAD_START_MS);
     const sender = procs.start('sender', SENDER_CLI, [
-      ...senderNetArgs(s), '--file', image64, '--min-receivers', '2', '--max-bitrate', '200m',
+      ...senderNetArgs(s), '--file', fx.image, '--min-receivers', '2', '--max-bitrate', '200m',
     ]);
     await sleep(1000);
     const killedAtMs = performance.now();

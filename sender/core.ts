@@ -611,6 +611,11 @@ export class SenderCore {
 
   private onNak(rcv: ReceiverRecord, nak: Nak, now: number): void {
     this.stats.naksReceived++;
+    this.answerNak(rcv, nak, now);
+  }
+
+  /** A NAK as it arrives, or again once the head slice it asked for is reloaded. */
+  private answerNak(rcv: ReceiverRecord, nak: Nak, now: number): void {
     if (rcv.state !== 'active' || nak.need.length !== this.cfg.stripes) {
       this.stats.naksIgnored++;
       return;
@@ -683,7 +688,7 @@ export class SenderCore {
     this.reloaded.push(sliceNo);
     this.stats.reloads++;
     const rcv = this.receivers.get(nak.receiverId);
-    if (rcv !== undefined) this.onNak(rcv, nak, now);
+    if (rcv !== undefined) this.answerNak(rcv, nak, now);
   }
 
   /** Frees the oldest reloaded slice with no repair queued; false if every one still has some. */

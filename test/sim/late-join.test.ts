@@ -43,6 +43,7 @@ describe('late join with --streaming (simulated)', () => {
     // asked for with about one NAK.
     expect(r.sender.stats.dataResends).toBe(64 * j);
     expect(r.receivers[2].core.stats.naksSent).toBeLessThanOrEqual(2 * j);
+    expect(r.sender.stats.naksReceived, 'each NAK counted once, reloaded or not').toBe(r.nakLog.length);
     const dead = r.sender.receiverList().find((x) => x.id === r.receivers[0].id)!;
     expect(dead.state).toBe('dropped');
     const rejoined = r.sender.receiverList().find((x) => x.id === r.receivers[2].id)!;
@@ -54,6 +55,14 @@ describe('late join with --streaming (simulated)', () => {
     const r = late({ seed, loss: { rate: 0.03 } });
     expectVerified(r, 1);
     expectVerified(r, 2);
+  });
+
+  it('with --fec 4x2/16 (four stripes, parity ahead) under 2% loss: the head comes stripe by stripe, and verifies', () => {
+    const r = late({ seed: 9, stripes: 4, sliceBlocks: 64, redundancy: 2, loss: { rate: 0.02 } });
+    expectVerified(r, 1);
+    expectVerified(r, 2);
+    expect(r.receivers[2].joinSlice).toBeGreaterThan(8);
+    expect(r.sender.stats.dataResends).toBeGreaterThanOrEqual(64 * (r.receivers[2].joinSlice - 8));
   });
 
   it('a receiver that comes up after the first pass gets the whole image by repair', () => {

@@ -17,6 +17,7 @@ import type { AuthMode, AuthStats } from '../../common/auth.js';
 import {
   builtCliMissing,
   describeRun,
+  expectExit,
   LOOPBACK,
   newSession,
   parseJsonReport,
@@ -47,11 +48,6 @@ const missing = builtCliMissing();
 if (missing !== undefined) throw new Error(missing);
 
 type WithAuth<T> = T & { readonly auth?: AuthStats };
-
-function expectExit(r: RunResult, code: number): void {
-  expect(r.timedOut, describeRun(r)).toBe(false);
-  expect(r.code, describeRun(r)).toBe(code);
-}
 
 function expectOneLine(r: RunResult): void {
   const lines = stderrLines(r);

@@ -15,6 +15,7 @@ import { faultSession, mbPerSecond, readLog, sameBaseOtherGroups, waitForLog } f
 import {
   builtCliMissing,
   describeRun,
+  expectExit,
   parseJsonReport,
   partFiles,
   loopbackFixture,
@@ -43,11 +44,6 @@ const DEFAULT_DROP_MS = 200 * 25;
 
 const missing = builtCliMissing();
 if (missing !== undefined) throw new Error(missing);
-
-function expectExit(r: RunResult, code: number): void {
-  expect(r.timedOut, describeRun(r)).toBe(false);
-  expect(r.code, describeRun(r)).toBe(code);
-}
 
 /** A failure is one complete, non-empty line on stderr. */
 function expectOneLine(r: RunResult): string {

@@ -16,7 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { faultSession } from './fault-helpers.js';
 import {
   builtCliMissing,
-  describeRun,
+  expectExit,
   parseJsonReport,
   partFiles,
   Processes,
@@ -30,7 +30,6 @@ import {
   sumCounts,
   writeRandomFile,
   type ReceiverReport,
-  type RunResult,
   type SenderReport,
 } from './helpers.js';
 
@@ -41,11 +40,6 @@ const DECODE_CODES = ['ERR_TRUNCATED', 'ERR_BAD_LENGTH', 'ERR_BAD_MAGIC', 'ERR_B
 
 const missing = builtCliMissing();
 if (missing !== undefined) throw new Error(missing);
-
-function expectExit(r: RunResult, code: number): void {
-  expect(r.timedOut, describeRun(r)).toBe(false);
-  expect(r.code, describeRun(r)).toBe(code);
-}
 
 interface SprayReport {
   readonly mode: string;

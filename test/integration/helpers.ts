@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 
 export const SENDER_CLI = fileURLToPath(new URL('../../dist/sender/cli.js', import.meta.url));
 export const RECEIVER_CLI = fileURLToPath(new URL('../../dist/receiver/cli.js', import.meta.url));
@@ -161,6 +161,12 @@ export function describeRun(r: RunResult): string {
     `  stdout: ${r.stdout.trim().slice(-1500)}`,
     `  stderr: ${r.stderr.trim().slice(-1500)}`,
   ].join('\n');
+}
+
+/** The process exited by itself (not killed at its deadline) with this code. */
+export function expectExit(r: RunResult, code: number): void {
+  expect(r.timedOut, describeRun(r)).toBe(false);
+  expect(r.code, describeRun(r)).toBe(code);
 }
 
 /** The lines of a process's stderr; a message is complete only if it ends with a newline. */

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import {
   builtCliMissing,
   describeRun,
+  expectExit,
   newSession,
   parseJsonReport,
   partFiles,
@@ -37,11 +38,6 @@ const RECEIVER_HEAD_START_MS = 300;
 
 const missing = builtCliMissing();
 if (missing !== undefined) throw new Error(missing);
-
-function expectExit(r: RunResult, code: number): void {
-  expect(r.timedOut, describeRun(r)).toBe(false);
-  expect(r.code, describeRun(r)).toBe(code);
-}
 
 /** A usage or I/O error is one complete line on stderr. */
 function expectOneLine(r: RunResult): void {

@@ -18,6 +18,7 @@ import { diffTrees, gnuPack, haveCommand, IS_ROOT, makeTree, snapshot } from '..
 import {
   builtCliMissing,
   describeRun,
+  expectExit,
   newSession,
   parseJsonReport,
   partFiles,
@@ -44,11 +45,6 @@ if (!HAVE_LZ4) console.log('pipeline: the lz4 CLI is not installed (apt-get inst
 
 const missing = builtCliMissing();
 if (missing !== undefined) throw new Error(missing);
-
-function expectExit(r: RunResult, code: number): void {
-  expect(r.timedOut, describeRun(r)).toBe(false);
-  expect(r.code, describeRun(r)).toBe(code);
-}
 
 function expectOneLine(r: RunResult, re: RegExp): void {
   const lines = stderrLines(r);

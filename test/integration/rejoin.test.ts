@@ -17,6 +17,7 @@ import { faultSession, readLog, waitForLog } from './fault-helpers.js';
 import {
   builtCliMissing,
   describeRun,
+  expectExit,
   parseJsonReport,
   partFiles,
   loopbackFixture,
@@ -42,11 +43,6 @@ const RATE = '200m';
 
 const missing = builtCliMissing();
 if (missing !== undefined) throw new Error(missing);
-
-function expectExit(r: RunResult, code: number): void {
-  expect(r.timedOut, describeRun(r)).toBe(false);
-  expect(r.code, describeRun(r)).toBe(code);
-}
 
 /** The one line that says why a CLI failed ("udp-receiver: failed: ...", "udp-sender: --streaming ..."). */
 function failureLine(r: RunResult, prefix: string): string {

@@ -673,18 +673,7 @@ export class SenderCore {
       throw new RangeError(`reloaded slice ${sliceNo} has ${bytes.byteLength} bytes, not ${want}`);
     }
     if (this.phase === 'done' || this.slices.has(sliceNo)) return;
-    const nBlocks = blocksInSlice(this.geo, bytes.byteLength);
-    const firstPassCount = nBlocks + this.cfg.redundancy * Math.min(this.cfg.stripes, nBlocks);
-    this.slices.set(sliceNo, {
-      sliceNo,
-      bytes,
-      nBlocks,
-      firstPassCount,
-      final: sliceNo === totalSlices(this.geo, this.cfg.imageBytes) - 1,
-      nextBlock: firstPassCount, // its first pass is long over: NAKs for it are answered
-      repairs: undefined,
-      stripeData: undefined,
-    });
+    this.slices.set(sliceNo, this.txSlice(sliceNo, bytes, sliceNo === totalSlices(this.geo, this.cfg.imageBytes) - 1, true));
     this.reloaded.push(sliceNo);
     this.stats.reloads++;
     const rcv = this.receivers.get(nak.receiverId);
@@ -782,17 +771,24 @@ export class SenderCore {
     }
     const final =
       bytes.byteLength < full || (this.cfg.imageBytes !== IMAGE_BYTES_UNKNOWN && this.bytesIn === this.cfg.imageBytes);
+    this.slices.set(sliceNo, this.txSlice(sliceNo, bytes, final, false));
+  }
+
+  /** A slice to hold: new from the source, or read again for a late receiver (its first pass long over). */
+  private txSlice(sliceNo: number, bytes: Uint8Array, final: boolean, sent: boolean): TxSlice {
     const nBlocks = blocksInSlice(this.geo, bytes.byteLength);
-    this.slices.set(sliceNo, {
+    const firstPassCount = nBlocks + this.cfg.redundancy * Math.min(this.cfg.stripes, nBlocks);
+    return {
       sliceNo,
       bytes,
       nBlocks,
-      firstPassCount: nBlocks + this.cfg.redundancy * Math.min(this.cfg.stripes, nBlocks),
+      firstPassCount,
       final,
-      nextBlock: 0,
+      // A slice sent in full takes NAKs at once.
+      nextBlock: sent ? firstPassCount : 0,
       repairs: undefined,
       stripeData: undefined,
-    });
+    };
   }
 
   private abort(detail: string): void {

@@ -63,6 +63,8 @@ export class SenderDriver {
   private error: string | undefined;
   private finished: ((o: SenderOutcome) => void) | undefined;
   private windowPackets = 0;
+  /** Bytes of a full slice: what the source is read in. */
+  private readonly sliceBytes: number;
 
   constructor(
     private readonly cfg: Readonly<SenderConfig>,
@@ -73,6 +75,7 @@ export class SenderDriver {
     private readonly onEvent: (ev: SenderEvent, core: SenderCore) => void = () => undefined,
   ) {
     this.core = new SenderCore(cfg, this.now());
+    this.sliceBytes = fullSliceBytes({ blockBytes: cfg.blockBytes, sliceBlocks: cfg.sliceBlocks, stripes: cfg.stripes, imageBytes: cfg.imageBytes });
     this.ioPath = udp.path;
     this.ioDescription = udp.description;
     this.socket = udp.create({ reuseAddr: true });
@@ -247,8 +250,7 @@ export class SenderDriver {
   private feedSource(): void {
     if (this.reading || this.sourceDone || !this.core.wantsSlice()) return;
     this.reading = true;
-    const n = fullSliceBytes({ blockBytes: this.cfg.blockBytes, sliceBlocks: this.cfg.sliceBlocks, stripes: 1, imageBytes: 0 });
-    this.source.read(n).then(
+    this.source.read(this.sliceBytes).then(
       (buf) => {
         this.reading = false;
         const now = this.now();
@@ -275,7 +277,7 @@ export class SenderDriver {
   private feedReload(): void {
     const source = this.source;
     if (source.readAt === undefined) return;
-    const full = fullSliceBytes({ blockBytes: this.cfg.blockBytes, sliceBlocks: this.cfg.sliceBlocks, stripes: 1, imageBytes: 0 });
+    const full = this.sliceBytes;
     while (this.reloading < 2) {
       const sliceNo = this.core.pollReload();
       if (sliceNo === undefined) return;

@@ -21,6 +21,8 @@
 // (lateJoinBlocker) says so and ends instead of joining.
 
 import { decodeDatagram } from '../protocol/codec.js';
+import type { Endpoint } from '../protocol/endpoint.js';
+import { seqDiff } from '../protocol/seq.js';
 import type { ErasureCoder } from '../protocol/fec/erasure-coder.js';
 import {
   blockPayloadBytes,
@@ -94,10 +96,7 @@ export interface ReceiverConfig {
  */
 export const DEFAULT_MAX_RETAIN_BYTES = 1 << 30;
 
-export interface Endpoint {
-  readonly address: string;
-  readonly port: number;
-}
+export type { Endpoint };
 
 export type ReceiverInput =
   | { readonly kind: 'datagram'; readonly from: Endpoint; readonly bytes: Uint8Array }
@@ -187,10 +186,6 @@ interface RxSlice {
  * this long (the tail of the image, when END came first on the control socket).
  */
 const ASYNC_DRAIN_MS = 300;
-
-function seqDiff(a: number, b: number): number {
-  return (a - b) | 0;
-}
 
 export class ReceiverCore {
   readonly stats: ReceiverStats = {

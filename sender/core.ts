@@ -21,6 +21,8 @@
 
 import { CAP_ASYNC, CAP_PARITY_REPAIR, CAP_STREAMING, ipv4ToU32, MessageType } from '../protocol/header.js';
 import { decodeDatagram } from '../protocol/codec.js';
+import type { Endpoint } from '../protocol/endpoint.js';
+import { seqDiff } from '../protocol/seq.js';
 import type { ErasureCoder } from '../protocol/fec/erasure-coder.js';
 import {
   blockPayloadBytes,
@@ -95,10 +97,7 @@ export interface SenderConfig {
   readonly coder: ErasureCoder;
 }
 
-export interface Endpoint {
-  readonly address: string;
-  readonly port: number;
-}
+export type { Endpoint };
 
 export type SenderInput =
   | { readonly kind: 'datagram'; readonly from: Endpoint; readonly bytes: Uint8Array }
@@ -239,10 +238,6 @@ const ASYNC_END_COPIES = 5;
  * once 64 are queued in libuv, and sends at most 256 per turn).
  */
 export const HEADER_RING = 4096;
-
-function seqDiff(a: number, b: number): number {
-  return (a - b) | 0;
-}
 
 export class SenderCore {
   readonly stats: SenderStats = {

@@ -23,7 +23,6 @@ import { CAP_ASYNC, CAP_PARITY_REPAIR, CAP_STREAMING, ipv4ToU32, MessageType } f
 import { decodeDatagram } from '../protocol/codec.js';
 import type { Endpoint } from '../protocol/endpoint.js';
 import { seqDiff } from '../protocol/seq.js';
-import type { ErasureCoder } from '../protocol/fec/erasure-coder.js';
 import {
   blockPayloadBytes,
   blocksInSlice,
@@ -55,49 +54,11 @@ import { encodeReqack, REQACK_SIZE } from '../protocol/messages/reqack.js';
 import { encodeStart, START_SIZE } from '../protocol/messages/start.js';
 import { STATUS_FLAG_COMPLETE, type Status } from '../protocol/messages/status.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
-import type { ProtocolErrorCode } from '../protocol/result.js';
+import { checkSenderConfig, MAX_STRIPE_BLOCKS, type SenderConfig } from './core/config.js';
+import { countDrop, newSenderStats, type SenderStats } from './core/stats.js';
 
-export interface SenderConfig {
-  readonly sessionId: number;
-  readonly blockBytes: number;
-  readonly sliceBlocks: number;
-  readonly stripes: number;
-  /** Proactive parity symbols per stripe, sent with every slice (udpcast's --fec redundancy). */
-  readonly redundancy: number;
-  /** No return channel: start after minWaitMs, send everything once (data and parity), END, done. */
-  readonly async: boolean;
-  /**
-   * Take JOINs after START (udpcast's --streaming). The head a late receiver missed is
-   * re-read from the source: the driver must be able to answer pollReload().
-   */
-  readonly streaming: boolean;
-  readonly dataGroup: string;
-  readonly dataPort: number;
-  /** IMAGE_BYTES_UNKNOWN for stdin and --pipe. */
-  readonly imageBytes: number;
-  readonly retainSlices: number;
-  /** Start when this many receivers joined (0: not a start condition). */
-  readonly minReceivers: number;
-  readonly minWaitMs: number;
-  /** Start this long after the first join even below minReceivers (undefined: never). */
-  readonly maxWaitMs: number | undefined;
-  /** Wait for a 'start' event (Enter on the sender's terminal). */
-  readonly waitForKey: boolean;
-  readonly maxReceivers: number;
-  /** REQACK/END rounds without progress before a receiver is dropped. */
-  readonly retriesUntilDrop: number;
-  /** Token-bucket pacing of DATA in bits per second (undefined: unpaced, flow control only). */
-  readonly maxBitrateBps: number | undefined;
-  readonly helloIntervalMs: number;
-  readonly reqackIntervalMs: number;
-  readonly endIntervalMs: number;
-  /** NAKs for the same stripe within this time of a repair burst top it up instead of starting another. */
-  readonly nakHoldMs: number;
-  readonly windowPacketsMax: number;
-  readonly coder: ErasureCoder;
-}
-
-export type { Endpoint };
+export { MAX_STRIPE_BLOCKS };
+export type { Endpoint, SenderConfig, SenderStats };
 
 export type SenderInput =
   | { readonly kind: 'datagram'; readonly from: Endpoint; readonly bytes: Uint8Array }
@@ -155,39 +116,6 @@ export interface ReceiverRecord {
   replacedBy: number;
 }
 
-export interface SenderStats {
-  dataPackets: number;
-  dataBytes: number;
-  repairPackets: number;
-  controlPackets: number;
-  hellos: number;
-  reqacks: number;
-  ends: number;
-  naksReceived: number;
-  naksIgnored: number;
-  statusReceived: number;
-  joinsReceived: number;
-  joinsRefused: number;
-  drops: Partial<Record<ProtocolErrorCode | 'ERR_OWN' | 'ERR_FOREIGN_ADDRESS', number>>;
-  /** Times the sender wanted to send DATA but the window (flow or retention) was full. */
-  windowStalls: number;
-  paceWaits: number;
-  /** Parity sent ahead with the first pass (--fec). */
-  proactiveParity: number;
-  /**
-   * Control datagrams not queued because MAX_CONTROL_QUEUE were already waiting (a JOIN
-   * flood answered faster than the driver drains). Not a drop of a received datagram, so
-   * not in `drops`.
-   */
-  controlOverflows: number;
-  /** JOINs taken after START (--streaming). */
-  lateJoins: number;
-  /** Head slices read again from the source for late receivers. */
-  reloads: number;
-  /** Data blocks sent again as repair, to a receiver that had nothing of their stripe. */
-  dataResends: number;
-}
-
 interface StripeRepair {
   /** Next fresh parity index (wraps within maxParity(k)). */
   nextParity: number;
@@ -224,12 +152,6 @@ const IP_UDP_OVERHEAD = 28;
 /** A receiver's kernel charges roughly this much per queued datagram beyond its payload (skb truesize). */
 const TRUESIZE_OVERHEAD = 768;
 export const MAX_CONTROL_QUEUE = 4096;
-/**
- * Data blocks per stripe at most. The code has 256 - k parity symbols for k data blocks:
- * a stripe of 255 would have one, and a receiver missing two blocks could never finish.
- * 224 keeps at least 32 fresh symbols for repair.
- */
-export const MAX_STRIPE_BLOCKS = 224;
 /** --async: END copies sent (endIntervalMs apart) before the sender is done. */
 const ASYNC_END_COPIES = 5;
 /**
@@ -240,28 +162,7 @@ const ASYNC_END_COPIES = 5;
 export const HEADER_RING = 4096;
 
 export class SenderCore {
-  readonly stats: SenderStats = {
-    dataPackets: 0,
-    dataBytes: 0,
-    repairPackets: 0,
-    controlPackets: 0,
-    hellos: 0,
-    reqacks: 0,
-    ends: 0,
-    naksReceived: 0,
-    naksIgnored: 0,
-    statusReceived: 0,
-    joinsReceived: 0,
-    joinsRefused: 0,
-    drops: {},
-    windowStalls: 0,
-    paceWaits: 0,
-    proactiveParity: 0,
-    controlOverflows: 0,
-    lateJoins: 0,
-    reloads: 0,
-    dataResends: 0,
-  };
+  readonly stats: SenderStats = newSenderStats();
 
   private phase: Phase = 'announcing';
   private readonly geo: Geometry;
@@ -304,11 +205,7 @@ export class SenderCore {
     private readonly cfg: Readonly<SenderConfig>,
     now: number,
   ) {
-    if (cfg.retainSlices < 2) throw new RangeError('retainSlices must be >= 2');
-    const stripeBlocksMax = Math.ceil(cfg.sliceBlocks / cfg.stripes);
-    if (stripeBlocksMax > MAX_STRIPE_BLOCKS || stripeBlocksMax + cfg.redundancy > 255) {
-      throw new RangeError(`a stripe of ${stripeBlocksMax} blocks (+${cfg.redundancy} parity) leaves too few fresh parity symbols`);
-    }
+    checkSenderConfig(cfg);
     this.geo = {
       blockBytes: cfg.blockBytes,
       sliceBlocks: cfg.sliceBlocks,
@@ -491,9 +388,9 @@ export class SenderCore {
   /** False when the datagram was dropped (and counted) without touching any state. */
   private onDatagram(from: Endpoint, bytes: Uint8Array, now: number): boolean {
     const r = decodeDatagram(bytes);
-    if (!r.ok) return this.countDrop(r.code);
+    if (!r.ok) return countDrop(this.stats, r.code);
     const m = r.value;
-    if (m.msg.sessionId !== this.cfg.sessionId) return this.countDrop('ERR_WRONG_SESSION');
+    if (m.msg.sessionId !== this.cfg.sessionId) return countDrop(this.stats, 'ERR_WRONG_SESSION');
     switch (m.type) {
       case MessageType.Join:
         this.onJoin(from, m.msg, now);
@@ -508,14 +405,14 @@ export class SenderCore {
         return this.withReceiver(from, m.msg.receiverId, (rcv) => this.onLeave(rcv, m.msg));
       default:
         // Our own HELLO/START/END... looped back by the rendezvous group.
-        return this.countDrop('ERR_OWN');
+        return countDrop(this.stats, 'ERR_OWN');
     }
   }
 
   private withReceiver(from: Endpoint, id: number, fn: (rcv: ReceiverRecord) => void): boolean {
     const rcv = this.receivers.get(id);
-    if (rcv === undefined) return this.countDrop('ERR_UNKNOWN_RECEIVER');
-    if (rcv.address !== from.address) return this.countDrop('ERR_FOREIGN_ADDRESS');
+    if (rcv === undefined) return countDrop(this.stats, 'ERR_UNKNOWN_RECEIVER');
+    if (rcv.address !== from.address) return countDrop(this.stats, 'ERR_FOREIGN_ADDRESS');
     rcv.heardSinceRound = true;
     fn(rcv);
     return true;
@@ -1209,11 +1106,5 @@ export class SenderCore {
         b,
       ),
     );
-  }
-
-  /** Counts a dropped datagram by its reason; false, for onDatagram to return. */
-  private countDrop(code: ProtocolErrorCode | 'ERR_OWN' | 'ERR_FOREIGN_ADDRESS'): false {
-    this.stats.drops[code] = (this.stats.drops[code] ?? 0) + 1;
-    return false;
   }
 }

@@ -1,0 +1,61 @@
+// What a SenderCore is built with: validated once by the CLI (sender/args.ts) and here,
+// then frozen. Values that adapt at run time (the flow window, the rate bucket) live in
+// the core's state, never in here. Each component takes the Pick of it that it reads.
+
+import type { ErasureCoder } from '../../protocol/fec/erasure-coder.js';
+
+export interface SenderConfig {
+  readonly sessionId: number;
+  readonly blockBytes: number;
+  readonly sliceBlocks: number;
+  readonly stripes: number;
+  /** Proactive parity symbols per stripe, sent with every slice (udpcast's --fec redundancy). */
+  readonly redundancy: number;
+  /** No return channel: start after minWaitMs, send everything once (data and parity), END, done. */
+  readonly async: boolean;
+  /**
+   * Take JOINs after START (udpcast's --streaming). The head a late receiver missed is
+   * re-read from the source: the driver must be able to answer pollReload().
+   */
+  readonly streaming: boolean;
+  readonly dataGroup: string;
+  readonly dataPort: number;
+  /** IMAGE_BYTES_UNKNOWN for stdin and --pipe. */
+  readonly imageBytes: number;
+  readonly retainSlices: number;
+  /** Start when this many receivers joined (0: not a start condition). */
+  readonly minReceivers: number;
+  readonly minWaitMs: number;
+  /** Start this long after the first join even below minReceivers (undefined: never). */
+  readonly maxWaitMs: number | undefined;
+  /** Wait for a 'start' event (Enter on the sender's terminal). */
+  readonly waitForKey: boolean;
+  readonly maxReceivers: number;
+  /** REQACK/END rounds without progress before a receiver is dropped. */
+  readonly retriesUntilDrop: number;
+  /** Token-bucket pacing of DATA in bits per second (undefined: unpaced, flow control only). */
+  readonly maxBitrateBps: number | undefined;
+  readonly helloIntervalMs: number;
+  readonly reqackIntervalMs: number;
+  readonly endIntervalMs: number;
+  /** NAKs for the same stripe within this time of a repair burst top it up instead of starting another. */
+  readonly nakHoldMs: number;
+  readonly windowPacketsMax: number;
+  readonly coder: ErasureCoder;
+}
+
+/**
+ * Data blocks per stripe at most. The code has 256 - k parity symbols for k data blocks:
+ * a stripe of 255 would have one, and a receiver missing two blocks could never finish.
+ * 224 keeps at least 32 fresh symbols for repair.
+ */
+export const MAX_STRIPE_BLOCKS = 224;
+
+/** Caller misuse (a config the CLI would have refused) throws RangeError. */
+export function checkSenderConfig(cfg: Readonly<SenderConfig>): void {
+  if (cfg.retainSlices < 2) throw new RangeError('retainSlices must be >= 2');
+  const stripeBlocksMax = Math.ceil(cfg.sliceBlocks / cfg.stripes);
+  if (stripeBlocksMax > MAX_STRIPE_BLOCKS || stripeBlocksMax + cfg.redundancy > 255) {
+    throw new RangeError(`a stripe of ${stripeBlocksMax} blocks (+${cfg.redundancy} parity) leaves too few fresh parity symbols`);
+  }
+}

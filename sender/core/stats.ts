@@ -1,0 +1,72 @@
+// The sender's counters (tests assert exact values on them) and their initial value.
+// One object, made by the core and shared by reference with the components that count:
+// each component increments only its own fields, the core reads them all.
+
+import type { ProtocolErrorCode } from '../../protocol/result.js';
+
+/** Why a received datagram was dropped: a decoder's code, or a check the core makes. */
+export type SenderDropCode = ProtocolErrorCode | 'ERR_OWN' | 'ERR_FOREIGN_ADDRESS';
+
+export interface SenderStats {
+  dataPackets: number;
+  dataBytes: number;
+  repairPackets: number;
+  controlPackets: number;
+  hellos: number;
+  reqacks: number;
+  ends: number;
+  naksReceived: number;
+  naksIgnored: number;
+  statusReceived: number;
+  joinsReceived: number;
+  joinsRefused: number;
+  drops: Partial<Record<SenderDropCode, number>>;
+  /** Times the sender wanted to send DATA but the window (flow or retention) was full. */
+  windowStalls: number;
+  paceWaits: number;
+  /** Parity sent ahead with the first pass (--fec). */
+  proactiveParity: number;
+  /**
+   * Control datagrams not queued because MAX_CONTROL_QUEUE were already waiting (a JOIN
+   * flood answered faster than the driver drains). Not a drop of a received datagram, so
+   * not in `drops`.
+   */
+  controlOverflows: number;
+  /** JOINs taken after START (--streaming). */
+  lateJoins: number;
+  /** Head slices read again from the source for late receivers. */
+  reloads: number;
+  /** Data blocks sent again as repair, to a receiver that had nothing of their stripe. */
+  dataResends: number;
+}
+
+export function newSenderStats(): SenderStats {
+  return {
+    dataPackets: 0,
+    dataBytes: 0,
+    repairPackets: 0,
+    controlPackets: 0,
+    hellos: 0,
+    reqacks: 0,
+    ends: 0,
+    naksReceived: 0,
+    naksIgnored: 0,
+    statusReceived: 0,
+    joinsReceived: 0,
+    joinsRefused: 0,
+    drops: {},
+    windowStalls: 0,
+    paceWaits: 0,
+    proactiveParity: 0,
+    controlOverflows: 0,
+    lateJoins: 0,
+    reloads: 0,
+    dataResends: 0,
+  };
+}
+
+/** Counts a dropped datagram by its reason; false, for the caller to return. */
+export function countDrop(stats: SenderStats, code: SenderDropCode): false {
+  stats.drops[code] = (stats.drops[code] ?? 0) + 1;
+  return false;
+}

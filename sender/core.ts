@@ -55,6 +55,7 @@ import { encodeStart, START_SIZE } from '../protocol/messages/start.js';
 import { STATUS_FLAG_COMPLETE, type Status } from '../protocol/messages/status.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
 import { checkSenderConfig, MAX_STRIPE_BLOCKS, type SenderConfig } from './core/config.js';
+import { Timer, TimerTable } from './core/timers.js';
 import { countDrop, newSenderStats, type SenderStats } from './core/stats.js';
 
 export { MAX_STRIPE_BLOCKS };
@@ -188,8 +189,7 @@ export class SenderCore {
   private firstJoinAtMs: number | undefined;
   private readonly createdAtMs: number;
   private keyPressed = false;
-  private nextHelloAtMs: number;
-  private nextRoundAtMs: number | undefined;
+  private readonly timers = new TimerTable();
   private reqackId = 0;
   private blockedSinceMs: number | undefined;
   private tokens: number;
@@ -212,7 +212,7 @@ export class SenderCore {
       stripes: cfg.stripes,
       imageBytes: cfg.imageBytes,
     };
-    this.nextHelloAtMs = now;
+    this.timers.set(Timer.Hello, now);
     this.createdAtMs = now;
     this.rateBytesPerMs = cfg.maxBitrateBps === undefined ? 0 : cfg.maxBitrateBps / 8 / 1000;
     // The driver's timer has about 1 ms resolution: the bucket must hold a few ms of sending.
@@ -338,21 +338,23 @@ export class SenderCore {
   }
 
   pollTimeout(): number | undefined {
-    if (this.phase === 'done') return undefined;
-    let t = this.nextHelloAtMs;
-    if (this.phase === 'announcing') {
-      const s = this.startDeadline();
-      if (s !== undefined) t = Math.min(t, s);
-    }
-    if (this.nextRoundAtMs !== undefined) t = Math.min(t, this.nextRoundAtMs);
+    this.rearmTimers();
+    return this.timers.nextTimeout();
+  }
+
+  /** Start and Pace, from the state they follow (sender/core/timers.ts); none once done. */
+  private rearmTimers(): void {
+    if (this.phase === 'done') return;
+    this.timers.set(Timer.Start, this.phase === 'announcing' ? this.startDeadline() : undefined);
     // The refill time counts only while the flow window is open: with it shut, the bucket is
     // not what holds DATA back and is not refilled, so its (past) refill time would wake the
     // driver at once, again and again, until a STATUS opens the window. And at least 1 µs on:
     // a deficit of a rounding error would give back tokensAtMs itself, which is now.
-    if (this.rateBytesPerMs > 0 && this.hasDataReady() && this.flowOpen() && this.tokens < this.packetCost()) {
-      t = Math.min(t, this.tokensAtMs + Math.max(0.001, (this.packetCost() - this.tokens) / this.rateBytesPerMs));
-    }
-    return t;
+    const paced = this.rateBytesPerMs > 0 && this.hasDataReady() && this.flowOpen() && this.tokens < this.packetCost();
+    this.timers.set(
+      Timer.Pace,
+      paced ? this.tokensAtMs + Math.max(0.001, (this.packetCost() - this.tokens) / this.rateBytesPerMs) : undefined,
+    );
   }
 
   pollTransmit(now: number): Transmit | undefined {
@@ -705,10 +707,10 @@ export class SenderCore {
 
   private advance(now: number): void {
     if (this.phase === 'done') return;
-    if (now >= this.nextHelloAtMs) {
+    if (this.timers.expired(Timer.Hello, now)) {
       this.sendHello();
       // Async receivers can only learn the session from HELLO: keep it frequent all along.
-      this.nextHelloAtMs = now + (this.phase === 'announcing' || this.cfg.async ? this.cfg.helloIntervalMs : 1000);
+      this.timers.set(Timer.Hello, now + (this.phase === 'announcing' || this.cfg.async ? this.cfg.helloIntervalMs : 1000));
     }
     if (this.phase === 'announcing' && this.shouldStart(now)) this.start();
     if (this.phase === 'transferring') {
@@ -719,7 +721,7 @@ export class SenderCore {
     } else if (this.phase === 'ending') {
       this.freeDelivered();
     }
-    if (this.nextRoundAtMs !== undefined && now >= this.nextRoundAtMs) this.round(now);
+    if (this.timers.expired(Timer.Round, now)) this.round(now);
     if (!this.cfg.async && (this.phase === 'transferring' || this.phase === 'ending') && this.activeCount() === 0) {
       this.finish();
     }
@@ -731,7 +733,7 @@ export class SenderCore {
     this.phase = 'ending';
     this.events.push({ kind: 'ending', totalBytes: this.eof.totalBytes, totalSlices: this.eof.totalSlices });
     this.sendEnd();
-    this.nextRoundAtMs = now + this.cfg.endIntervalMs;
+    this.timers.set(Timer.Round, now + this.cfg.endIntervalMs);
   }
 
   /**
@@ -740,14 +742,14 @@ export class SenderCore {
    * dropped, so one dead or stuck node cannot hold the rack (udpcast's --retries-until-drop).
    */
   private round(now: number): void {
-    this.nextRoundAtMs = undefined;
+    this.timers.stop(Timer.Round);
     if (this.phase === 'ending' && this.cfg.async) {
       // Nobody answers: END goes out ASYNC_END_COPIES times, then the sender is done.
       if (this.stats.ends >= ASYNC_END_COPIES) {
         this.finish();
       } else {
         this.sendEnd();
-        this.nextRoundAtMs = now + this.cfg.endIntervalMs;
+        this.timers.set(Timer.Round, now + this.cfg.endIntervalMs);
       }
       return;
     }
@@ -760,7 +762,7 @@ export class SenderCore {
       }
       if (this.phase === 'ending') {
         this.sendEnd();
-        this.nextRoundAtMs = now + this.cfg.endIntervalMs;
+        this.timers.set(Timer.Round, now + this.cfg.endIntervalMs);
       }
       return;
     }
@@ -777,7 +779,7 @@ export class SenderCore {
     this.queueControl(REQACK_SIZE, (b) =>
       encodeReqack({ sessionId: this.cfg.sessionId, reqackId: this.reqackId, needSlices, needSeq: needSeq >>> 0 }, b),
     );
-    this.nextRoundAtMs = now + this.cfg.reqackIntervalMs;
+    this.timers.set(Timer.Round, now + this.cfg.reqackIntervalMs);
   }
 
   private countRetry(rcv: ReceiverRecord, progressed: boolean): void {
@@ -821,7 +823,8 @@ export class SenderCore {
   }
 
   private scheduleRound(at: number): void {
-    if (this.nextRoundAtMs === undefined || at < this.nextRoundAtMs) this.nextRoundAtMs = at;
+    const t = this.timers.get(Timer.Round);
+    if (t === undefined || at < t) this.timers.set(Timer.Round, at);
   }
 
   private startDeadline(): number | undefined {
@@ -870,7 +873,7 @@ export class SenderCore {
   private finish(): void {
     if (this.phase === 'done') return;
     this.phase = 'done';
-    this.nextRoundAtMs = undefined;
+    this.timers.stopAll();
     // Async: nobody can report; the sender succeeded when it sent everything.
     let ok = this.cfg.async ? this.eof !== undefined && this.firstPassDone() : this.receivers.size > 0;
     this.matchRejoins();

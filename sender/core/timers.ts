@@ -1,0 +1,56 @@
+// The sender core's timers: one table, and the next wake-up is the earliest armed timer
+// (quinn-proto's TimerTable). No other deadline exists in the core.
+//
+// What each timer means while armed:
+//   Hello  the next HELLO; armed from the start until the session is done.
+//   Start  announcing only: the session starts then without another JOIN (--min-wait
+//          after --min-receivers joined, --max-wait, or --async's wait).
+//   Round  the next REQACK round (transferring, window full) or END round (ending).
+//   Pace   the token bucket holds DATA back: it holds a datagram's worth by then.
+// Hello and Round are armed when they are scheduled. Start and Pace follow from state that
+// nearly every input changes (who is in the session, the flow window, the bucket), so the
+// core re-arms both from that state when it is asked for the next timeout.
+// Once the session is done every timer is stopped and nextTimeout() is undefined.
+
+export enum Timer {
+  Hello,
+  Start,
+  Round,
+  Pace,
+}
+
+const TIMERS = 4;
+
+export class TimerTable {
+  /** Deadline per Timer (virtual ms); undefined: not armed. Bounded: one slot per Timer. */
+  private readonly at: (number | undefined)[] = new Array<number | undefined>(TIMERS).fill(undefined);
+
+  set(timer: Timer, atMs: number | undefined): void {
+    this.at[timer] = atMs;
+  }
+
+  stop(timer: Timer): void {
+    this.at[timer] = undefined;
+  }
+
+  get(timer: Timer): number | undefined {
+    return this.at[timer];
+  }
+
+  /** Armed and due at `now`. */
+  expired(timer: Timer, now: number): boolean {
+    const t = this.at[timer];
+    return t !== undefined && now >= t;
+  }
+
+  stopAll(): void {
+    this.at.fill(undefined);
+  }
+
+  /** The earliest armed deadline, or undefined when none is armed. */
+  nextTimeout(): number | undefined {
+    let next: number | undefined;
+    for (const t of this.at) if (t !== undefined && (next === undefined || t < next)) next = t;
+    return next;
+  }
+}

@@ -55,6 +55,7 @@ import { encodeStart, START_SIZE } from '../protocol/messages/start.js';
 import { STATUS_FLAG_COMPLETE, type Status } from '../protocol/messages/status.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
 import { checkSenderConfig, MAX_STRIPE_BLOCKS, type SenderConfig } from './core/config.js';
+import { Pacer } from './core/pacer.js';
 import { Timer, TimerTable } from './core/timers.js';
 import { countDrop, newSenderStats, type SenderStats } from './core/stats.js';
 
@@ -149,7 +150,6 @@ interface TxSlice {
 
 type Phase = 'announcing' | 'transferring' | 'ending' | 'done';
 
-const IP_UDP_OVERHEAD = 28;
 /** A receiver's kernel charges roughly this much per queued datagram beyond its payload (skb truesize). */
 const TRUESIZE_OVERHEAD = 768;
 export const MAX_CONTROL_QUEUE = 4096;
@@ -192,10 +192,7 @@ export class SenderCore {
   private readonly timers = new TimerTable();
   private reqackId = 0;
   private blockedSinceMs: number | undefined;
-  private tokens: number;
-  private tokensAtMs: number;
-  private readonly rateBytesPerMs: number;
-  private readonly burstBytes: number;
+  private readonly pacer: Pacer;
   private doneOk: boolean | undefined;
   private readonly headerRing = new Uint8Array(HEADER_RING * DATA_HEADER_SIZE);
   private readonly headerRingView = new DataView(this.headerRing.buffer);
@@ -214,11 +211,7 @@ export class SenderCore {
     };
     this.timers.set(Timer.Hello, now);
     this.createdAtMs = now;
-    this.rateBytesPerMs = cfg.maxBitrateBps === undefined ? 0 : cfg.maxBitrateBps / 8 / 1000;
-    // The driver's timer has about 1 ms resolution: the bucket must hold a few ms of sending.
-    this.burstBytes = Math.max(64 * 1024, this.rateBytesPerMs * 4);
-    this.tokens = this.burstBytes;
-    this.tokensAtMs = now;
+    this.pacer = new Pacer(cfg, this.stats, now);
   }
 
   get currentPhase(): Phase {
@@ -348,13 +341,8 @@ export class SenderCore {
     this.timers.set(Timer.Start, this.phase === 'announcing' ? this.startDeadline() : undefined);
     // The refill time counts only while the flow window is open: with it shut, the bucket is
     // not what holds DATA back and is not refilled, so its (past) refill time would wake the
-    // driver at once, again and again, until a STATUS opens the window. And at least 1 µs on:
-    // a deficit of a rounding error would give back tokensAtMs itself, which is now.
-    const paced = this.rateBytesPerMs > 0 && this.hasDataReady() && this.flowOpen() && this.tokens < this.packetCost();
-    this.timers.set(
-      Timer.Pace,
-      paced ? this.tokensAtMs + Math.max(0.001, (this.packetCost() - this.tokens) / this.rateBytesPerMs) : undefined,
-    );
+    // driver at once, again and again, until a STATUS opens the window.
+    this.timers.set(Timer.Pace, this.pacer.paced && this.hasDataReady() && this.flowOpen() ? this.pacer.readyAt() : undefined);
   }
 
   pollTransmit(now: number): Transmit | undefined {
@@ -368,14 +356,7 @@ export class SenderCore {
       this.noteBlocked(now);
       return undefined;
     }
-    if (this.rateBytesPerMs > 0) {
-      this.refill(now);
-      if (this.tokens < this.packetCost()) {
-        this.stats.paceWaits++;
-        return undefined;
-      }
-      this.tokens -= this.packetCost();
-    }
+    if (!this.pacer.trySend(now)) return undefined;
     const t = this.nextRepair() ?? this.nextFirstPass();
     if (t !== undefined) {
       this.stats.dataPackets++;
@@ -949,15 +930,6 @@ export class SenderCore {
 
   private firstPassDone(): boolean {
     return this.eof !== undefined && this.sendSliceNo >= this.eof.totalSlices;
-  }
-
-  private packetCost(): number {
-    return this.cfg.blockBytes + DATA_HEADER_SIZE + IP_UDP_OVERHEAD;
-  }
-
-  private refill(now: number): void {
-    this.tokens = Math.min(this.burstBytes, this.tokens + (now - this.tokensAtMs) * this.rateBytesPerMs);
-    this.tokensAtMs = now;
   }
 
   // ---- building datagrams --------------------------------------------------------

@@ -19,7 +19,7 @@
 // from the source (the driver answers pollReload() with a 'reload' input), and a stripe
 // the receiver has nothing of is answered with its own data blocks, not k parity.
 
-import { CAP_ASYNC, CAP_PARITY_REPAIR, CAP_STREAMING, ipv4ToU32, MessageType } from '../protocol/header.js';
+import { CAP_PARITY_REPAIR, MessageType } from '../protocol/header.js';
 import { decodeDatagram } from '../protocol/codec.js';
 import type { Endpoint } from '../protocol/endpoint.js';
 import { seqDiff } from '../protocol/seq.js';
@@ -33,34 +33,29 @@ import {
   totalSlices,
   type Geometry,
 } from '../protocol/geometry.js';
-import { encodeAccept, ACCEPT_SIZE } from '../protocol/messages/accept.js';
 import {
   DATA_FLAG_FINAL_SLICE,
   DATA_FLAG_LAST,
   DATA_FLAG_PARITY,
   DATA_FLAG_REPAIR,
   DATA_HEADER_SIZE,
-  writeDataHeader,
 } from '../protocol/messages/data.js';
-import { DROP_ALL, DROP_SIZE, encodeDrop } from '../protocol/messages/drop.js';
-import { encodeEnd, END_SIZE } from '../protocol/messages/end.js';
-import { encodeHello, HELLO_SIZE, HelloPhase, IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
+import { DROP_ALL } from '../protocol/messages/drop.js';
+import { IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
 import type { Join } from '../protocol/messages/join.js';
 import type { Leave } from '../protocol/messages/leave.js';
 import type { Nak } from '../protocol/messages/nak.js';
 import { Outcome, type Report } from '../protocol/messages/report.js';
-import { encodeReportAck, REPORT_ACK_SIZE } from '../protocol/messages/report-ack.js';
-import { encodeReqack, REQACK_SIZE } from '../protocol/messages/reqack.js';
-import { encodeStart, START_SIZE } from '../protocol/messages/start.js';
 import { STATUS_FLAG_COMPLETE, type Status } from '../protocol/messages/status.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
 import { checkSenderConfig, MAX_STRIPE_BLOCKS, type SenderConfig } from './core/config.js';
 import { Pacer } from './core/pacer.js';
+import { HEADER_RING, MAX_CONTROL_QUEUE, Transmitter, type Transmit } from './core/transmit.js';
 import { Timer, TimerTable } from './core/timers.js';
 import { countDrop, newSenderStats, type SenderStats } from './core/stats.js';
 
-export { MAX_STRIPE_BLOCKS };
-export type { Endpoint, SenderConfig, SenderStats };
+export { HEADER_RING, MAX_CONTROL_QUEUE, MAX_STRIPE_BLOCKS };
+export type { Endpoint, SenderConfig, SenderStats, Transmit };
 
 export type SenderInput =
   | { readonly kind: 'datagram'; readonly from: Endpoint; readonly bytes: Uint8Array }
@@ -84,13 +79,6 @@ export type SenderEvent =
   | { readonly kind: 'left'; readonly receiverId: number; readonly reason: Reason; readonly detail: string }
   | { readonly kind: 'ending'; readonly totalBytes: number; readonly totalSlices: number }
   | { readonly kind: 'done'; readonly ok: boolean };
-
-/** Where a datagram goes: the data group, or the rendezvous group that carries all control. */
-export interface Transmit {
-  readonly to: 'data' | 'control';
-  readonly parts: readonly Uint8Array[];
-  readonly bytes: number;
-}
 
 export type ReceiverState = 'active' | 'verified' | 'failed' | 'dropped' | 'left';
 
@@ -152,23 +140,14 @@ type Phase = 'announcing' | 'transferring' | 'ending' | 'done';
 
 /** A receiver's kernel charges roughly this much per queued datagram beyond its payload (skb truesize). */
 const TRUESIZE_OVERHEAD = 768;
-export const MAX_CONTROL_QUEUE = 4096;
 /** --async: END copies sent (endIntervalMs apart) before the sender is done. */
 const ASYNC_END_COPIES = 5;
-/**
- * DATA headers are written into a ring, not allocated per datagram. A slot is reused
- * after HEADER_RING more DATA: the driver never has that many sends in flight (it waits
- * once 64 are queued in libuv, and sends at most 256 per turn).
- */
-export const HEADER_RING = 4096;
-
 export class SenderCore {
   readonly stats: SenderStats = newSenderStats();
 
   private phase: Phase = 'announcing';
   private readonly geo: Geometry;
   private readonly receivers = new Map<number, ReceiverRecord>(); // bounded by cfg.maxReceivers
-  private readonly control: Transmit[] = []; // bounded by MAX_CONTROL_QUEUE
   private readonly events: SenderEvent[] = []; // drained by the driver every turn; bounded by the receivers' events
   private readonly slices = new Map<number, TxSlice>(); // bounded by cfg.retainSlices, plus as many reloaded (below baseSlice)
   /** Head slices late receivers asked for that are not held: the NAK to answer once reloaded. */
@@ -182,7 +161,6 @@ export class SenderCore {
   private baseSlice = 0; // lowest slice still held
   private nextSliceNo = 0; // next slice the driver will give
   private sendSliceNo = 0; // slice in first pass
-  private nextSeq = 1;
   private windowPackets = 0;
   private eof: { digest: Uint8Array; totalBytes: number; totalSlices: number } | undefined;
   private bytesIn = 0;
@@ -190,13 +168,10 @@ export class SenderCore {
   private readonly createdAtMs: number;
   private keyPressed = false;
   private readonly timers = new TimerTable();
-  private reqackId = 0;
   private blockedSinceMs: number | undefined;
   private readonly pacer: Pacer;
+  private readonly tx: Transmitter;
   private doneOk: boolean | undefined;
-  private readonly headerRing = new Uint8Array(HEADER_RING * DATA_HEADER_SIZE);
-  private readonly headerRingView = new DataView(this.headerRing.buffer);
-  private headerRingNext = 0;
 
   constructor(
     private readonly cfg: Readonly<SenderConfig>,
@@ -212,6 +187,7 @@ export class SenderCore {
     this.timers.set(Timer.Hello, now);
     this.createdAtMs = now;
     this.pacer = new Pacer(cfg, this.stats, now);
+    this.tx = new Transmitter(cfg, this.stats);
   }
 
   get currentPhase(): Phase {
@@ -244,7 +220,7 @@ export class SenderCore {
       receivers: this.receivers.size,
       slices: this.slices.size,
       reloadsPending: this.reloadWanted.size,
-      control: this.control.length,
+      control: this.tx.controlQueued,
       events: this.events.length,
       repairStripes: this.repairQueue.length,
       repairDatagrams,
@@ -346,11 +322,8 @@ export class SenderCore {
   }
 
   pollTransmit(now: number): Transmit | undefined {
-    const c = this.control.shift();
-    if (c !== undefined) {
-      this.stats.controlPackets++;
-      return c;
-    }
+    const c = this.tx.pollControl();
+    if (c !== undefined) return c;
     if (this.phase !== 'transferring' && this.phase !== 'ending') return undefined;
     if (!this.hasDataReady() || !this.flowOpen()) {
       this.noteBlocked(now);
@@ -407,15 +380,13 @@ export class SenderCore {
     const known = this.receivers.get(join.receiverId);
     if (known !== undefined) {
       // Our ACCEPT was lost: say it again (only to the address that joined).
-      if (known.address === from.address && known.state === 'active') this.sendAccept(join.receiverId, known.joinSlice);
+      if (known.address === from.address && known.state === 'active') this.tx.accept(join.receiverId, known.joinSlice);
       return;
     }
     const late = this.phase !== 'announcing';
     if (late && (!this.cfg.streaming || this.phase === 'done')) {
       this.stats.joinsRefused++;
-      this.queueControl(DROP_SIZE, (b) =>
-        encodeDrop({ sessionId: this.cfg.sessionId, receiverId: join.receiverId, reason: Reason.LateJoin }, b),
-      );
+      this.tx.drop(join.receiverId, Reason.LateJoin);
       return;
     }
     // A receiver that cannot take parity repair is refused as such, not as "session full".
@@ -423,7 +394,7 @@ export class SenderCore {
       (join.caps & CAP_PARITY_REPAIR) === 0 ? Reason.Incompatible : this.receivers.size >= this.cfg.maxReceivers ? Reason.SessionFull : undefined;
     if (refusal !== undefined) {
       this.stats.joinsRefused++;
-      this.queueControl(DROP_SIZE, (b) => encodeDrop({ sessionId: this.cfg.sessionId, receiverId: join.receiverId, reason: refusal }, b));
+      this.tx.drop(join.receiverId, refusal);
       return;
     }
     // A late receiver takes the slices from the one the first pass is about to start on: it
@@ -438,7 +409,7 @@ export class SenderCore {
       detail: '',
       rcvBufBytes: join.rcvBufBytes,
       joinSlice,
-      seenSeq: late ? (this.nextSeq - 1) | 0 : 0,
+      seenSeq: late ? (this.tx.nextSeq - 1) | 0 : 0,
       deliveredSlices: joinSlice,
       bytesWritten: 0,
       complete: false,
@@ -448,7 +419,7 @@ export class SenderCore {
       replacedBy: 0,
     });
     this.firstJoinAtMs ??= now;
-    this.sendAccept(join.receiverId, joinSlice);
+    this.tx.accept(join.receiverId, joinSlice);
     this.events.push({
       kind: 'joined',
       receiverId: join.receiverId,
@@ -467,7 +438,7 @@ export class SenderCore {
   private onStatus(rcv: ReceiverRecord, st: Status): void {
     this.stats.statusReceived++;
     if (rcv.state !== 'active') return;
-    if (seqDiff(st.seenSeq, rcv.seenSeq) > 0 && seqDiff(st.seenSeq, this.nextSeq) < 0) {
+    if (seqDiff(st.seenSeq, rcv.seenSeq) > 0 && seqDiff(st.seenSeq, this.tx.nextSeq) < 0) {
       rcv.seenSeq = st.seenSeq;
       rcv.progressSinceRound = true;
     }
@@ -610,7 +581,7 @@ export class SenderCore {
 
   private onReport(rcv: ReceiverRecord, rep: Report): void {
     // Always acknowledge: the receiver repeats its REPORT until it hears this.
-    this.sendReportAck(rcv.id);
+    this.tx.reportAck(rcv.id);
     if (rcv.state !== 'active') return;
     rcv.bytesWritten = rep.bytesWritten;
     if (rep.outcome === Outcome.Verified && this.eof !== undefined && rep.bytesWritten === this.eof.totalBytes) {
@@ -677,9 +648,7 @@ export class SenderCore {
     }
     // Three copies: a lost DROP would leave receivers waiting for their receive timeout.
     for (let i = 0; i < 3; i++) {
-      this.queueControl(DROP_SIZE, (b) =>
-        encodeDrop({ sessionId: this.cfg.sessionId, receiverId: DROP_ALL, reason: Reason.SenderAbort }, b),
-      );
+      this.tx.drop(DROP_ALL, Reason.SenderAbort);
     }
     this.finish();
   }
@@ -689,7 +658,7 @@ export class SenderCore {
   private advance(now: number): void {
     if (this.phase === 'done') return;
     if (this.timers.expired(Timer.Hello, now)) {
-      this.sendHello();
+      this.tx.hello(this.phase === 'announcing');
       // Async receivers can only learn the session from HELLO: keep it frequent all along.
       this.timers.set(Timer.Hello, now + (this.phase === 'announcing' || this.cfg.async ? this.cfg.helloIntervalMs : 1000));
     }
@@ -748,18 +717,14 @@ export class SenderCore {
       return;
     }
     if (this.phase !== 'transferring' || this.blockedSinceMs === undefined || !this.isBlocked()) return;
-    const needSeq = (this.nextSeq - 1) | 0;
+    const needSeq = (this.tx.nextSeq - 1) | 0;
     const needSlices = this.baseSlice + 1;
     for (const rcv of this.receivers.values()) {
       if (rcv.state !== 'active') continue;
       const behind = seqDiff(rcv.seenSeq, needSeq) < 0 || rcv.deliveredSlices < needSlices;
       if (behind) this.countRetry(rcv, rcv.progressSinceRound);
     }
-    this.reqackId = (this.reqackId + 1) >>> 0;
-    this.stats.reqacks++;
-    this.queueControl(REQACK_SIZE, (b) =>
-      encodeReqack({ sessionId: this.cfg.sessionId, reqackId: this.reqackId, needSlices, needSeq: needSeq >>> 0 }, b),
-    );
+    this.tx.reqack(needSlices, needSeq);
     this.timers.set(Timer.Round, now + this.cfg.reqackIntervalMs);
   }
 
@@ -777,7 +742,7 @@ export class SenderCore {
     rcv.state = 'dropped';
     rcv.reason = reason;
     rcv.detail = detail;
-    this.queueControl(DROP_SIZE, (b) => encodeDrop({ sessionId: this.cfg.sessionId, receiverId: rcv.id, reason }, b));
+    this.tx.drop(rcv.id, reason);
     this.events.push({ kind: 'dropped', receiverId: rcv.id, reason, detail });
     this.freeDelivered();
   }
@@ -840,14 +805,7 @@ export class SenderCore {
     // it, the kernel's own accounting reserves the rest): a burst past it is lost for sure.
     const perPacket = this.cfg.blockBytes + DATA_HEADER_SIZE + TRUESIZE_OVERHEAD;
     this.windowPackets = Math.max(16, Math.min(this.cfg.windowPacketsMax, Math.floor(minBuf / 2 / perPacket)));
-    for (let i = 0; i < 3; i++) {
-      this.queueControl(START_SIZE, (b) =>
-        encodeStart(
-          { sessionId: this.cfg.sessionId, receivers: this.activeCount(), windowPackets: this.windowPackets },
-          b,
-        ),
-      );
-    }
+    for (let i = 0; i < 3; i++) this.tx.start(this.activeCount(), this.windowPackets);
     this.events.push({ kind: 'started', receivers: this.activeCount(), windowPackets: this.windowPackets });
   }
 
@@ -909,7 +867,7 @@ export class SenderCore {
     if (this.cfg.async) return true; // no return channel: --max-bitrate is the only limit
     const p = this.minProgress();
     if (p === undefined) return true;
-    return seqDiff(this.nextSeq - 1, p.seen) < this.windowPackets;
+    return seqDiff(this.tx.nextSeq - 1, p.seen) < this.windowPackets;
   }
 
   private freeDelivered(): void {
@@ -947,7 +905,7 @@ export class SenderCore {
     if (i < s.nBlocks) {
       const off = i * this.cfg.blockBytes;
       const len = blockPayloadBytes(this.geo, s.bytes.byteLength, i);
-      return this.dataTransmit(s, flags, 0, i, s.bytes.subarray(off, off + len));
+      return this.tx.data(s.sliceNo, s.bytes.byteLength, flags, 0, i, s.bytes.subarray(off, off + len));
     }
     // Proactive parity, interleaved over the stripes: parity 0 of every stripe, then 1...
     const usedStripes = Math.min(this.cfg.stripes, s.nBlocks);
@@ -956,7 +914,7 @@ export class SenderCore {
     const out = new Uint8Array(this.cfg.blockBytes);
     this.cfg.coder.encodeParity(this.stripeData(s)[stripe], parityIndex, out);
     this.stats.proactiveParity++;
-    return this.dataTransmit(s, flags | DATA_FLAG_PARITY, stripe, parityIndex, out);
+    return this.tx.data(s.sliceNo, s.bytes.byteLength, flags | DATA_FLAG_PARITY, stripe, parityIndex, out);
   }
 
   private nextRepair(): Transmit | undefined {
@@ -977,7 +935,7 @@ export class SenderCore {
         const payload = s.bytes.subarray(off, off + blockPayloadBytes(this.geo, s.bytes.byteLength, b));
         this.stats.repairPackets++;
         this.stats.dataResends++;
-        return this.dataTransmit(s, DATA_FLAG_REPAIR | (s.final ? DATA_FLAG_FINAL_SLICE : 0), 0, b, payload);
+        return this.tx.data(s.sliceNo, s.bytes.byteLength, DATA_FLAG_REPAIR | (s.final ? DATA_FLAG_FINAL_SLICE : 0), 0, b, payload);
       }
       const k = stripeBlocks(this.geo, s.nBlocks, head.stripe);
       const parityIndex = rep.nextParity;
@@ -987,7 +945,7 @@ export class SenderCore {
       this.cfg.coder.encodeParity(this.stripeData(s)[head.stripe], parityIndex, out);
       this.stats.repairPackets++;
       const flags = DATA_FLAG_PARITY | DATA_FLAG_REPAIR | (s.final ? DATA_FLAG_FINAL_SLICE : 0);
-      return this.dataTransmit(s, flags, head.stripe, parityIndex, out);
+      return this.tx.data(s.sliceNo, s.bytes.byteLength, flags, head.stripe, parityIndex, out);
     }
     return undefined;
   }
@@ -1009,77 +967,7 @@ export class SenderCore {
     return out;
   }
 
-  private dataTransmit(s: TxSlice, flags: number, stripe: number, blockNo: number, payload: Uint8Array): Transmit {
-    const off = this.headerRingNext * DATA_HEADER_SIZE;
-    this.headerRingNext = (this.headerRingNext + 1) % HEADER_RING;
-    writeDataHeader(
-      this.headerRingView,
-      off,
-      {
-        sessionId: this.cfg.sessionId,
-        seq: this.nextSeq >>> 0,
-        sliceNo: s.sliceNo,
-        sliceBytes: s.bytes.byteLength,
-        flags,
-        stripe,
-        blockNo,
-      },
-    );
-    const header = this.headerRing.subarray(off, off + DATA_HEADER_SIZE);
-    this.nextSeq = (this.nextSeq + 1) | 0;
-    if (this.nextSeq === 0) this.nextSeq = 1;
-    return { to: 'data', parts: [header, payload], bytes: DATA_HEADER_SIZE + payload.byteLength };
-  }
-
-  private queueControl(size: number, encode: (buf: Uint8Array) => number): void {
-    if (this.control.length >= MAX_CONTROL_QUEUE) {
-      this.stats.controlOverflows++;
-      return;
-    }
-    const buf = new Uint8Array(size);
-    const n = encode(buf);
-    this.control.push({ to: 'control', parts: [buf.subarray(0, n)], bytes: n });
-  }
-
-  private sendHello(): void {
-    this.stats.hellos++;
-    this.queueControl(HELLO_SIZE, (b) =>
-      encodeHello(
-        {
-          sessionId: this.cfg.sessionId,
-          caps: CAP_PARITY_REPAIR | (this.cfg.async ? CAP_ASYNC : 0) | (this.cfg.streaming ? CAP_STREAMING : 0),
-          blockBytes: this.cfg.blockBytes,
-          sliceBlocks: this.cfg.sliceBlocks,
-          stripes: this.cfg.stripes,
-          phase: this.phase === 'announcing' ? HelloPhase.Announcing : HelloPhase.Transferring,
-          dataPort: this.cfg.dataPort,
-          dataGroup: ipv4ToU32(this.cfg.dataGroup),
-          imageBytes: this.cfg.imageBytes,
-          retainSlices: this.cfg.retainSlices,
-          redundancy: this.cfg.redundancy,
-        },
-        b,
-      ),
-    );
-  }
-
-  private sendAccept(receiverId: number, joinSlice: number): void {
-    this.queueControl(ACCEPT_SIZE, (b) => encodeAccept({ sessionId: this.cfg.sessionId, receiverId, joinSlice }, b));
-  }
-
-  private sendReportAck(receiverId: number): void {
-    this.queueControl(REPORT_ACK_SIZE, (b) => encodeReportAck({ sessionId: this.cfg.sessionId, receiverId }, b));
-  }
-
   private sendEnd(): void {
-    const e = this.eof;
-    if (e === undefined) return;
-    this.stats.ends++;
-    this.queueControl(END_SIZE, (b) =>
-      encodeEnd(
-        { sessionId: this.cfg.sessionId, totalBytes: e.totalBytes, totalSlices: e.totalSlices, digest: e.digest },
-        b,
-      ),
-    );
+    if (this.eof !== undefined) this.tx.end(this.eof);
   }
 }

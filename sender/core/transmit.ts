@@ -1,0 +1,171 @@
+// Building what the sender core hands to the driver: DATA datagrams (a header from a
+// preallocated ring plus a payload that is a view of the slice or fresh parity) and the
+// queue of control datagrams (HELLO, ACCEPT, START, REQACK, END, DROP, REPORT_ACK).
+//
+// What holds: every DATA carries the next sequence number, which counts 1, 2, ... and
+// wraps past 0 (seq 0 is never sent); the control queue holds at most MAX_CONTROL_QUEUE
+// datagrams (more are counted in controlOverflows, not queued); REQACK ids count up from 1.
+// It decides nothing: the core and its components say what to send, this says how.
+
+import { CAP_ASYNC, CAP_PARITY_REPAIR, CAP_STREAMING, ipv4ToU32 } from '../../protocol/header.js';
+import { encodeAccept, ACCEPT_SIZE } from '../../protocol/messages/accept.js';
+import { DATA_HEADER_SIZE, writeDataHeader } from '../../protocol/messages/data.js';
+import { DROP_SIZE, encodeDrop } from '../../protocol/messages/drop.js';
+import { encodeEnd, END_SIZE } from '../../protocol/messages/end.js';
+import { encodeHello, HELLO_SIZE, HelloPhase } from '../../protocol/messages/hello.js';
+import { encodeReportAck, REPORT_ACK_SIZE } from '../../protocol/messages/report-ack.js';
+import { encodeReqack, REQACK_SIZE } from '../../protocol/messages/reqack.js';
+import { encodeStart, START_SIZE } from '../../protocol/messages/start.js';
+import type { Reason } from '../../protocol/reasons.js';
+import type { SenderConfig } from './config.js';
+import type { SenderStats } from './stats.js';
+
+/** Where a datagram goes: the data group, or the rendezvous group that carries all control. */
+export interface Transmit {
+  readonly to: 'data' | 'control';
+  readonly parts: readonly Uint8Array[];
+  readonly bytes: number;
+}
+
+export const MAX_CONTROL_QUEUE = 4096;
+/**
+ * DATA headers are written into a ring, not allocated per datagram. A slot is reused
+ * after HEADER_RING more DATA: the driver never has that many sends in flight (it waits
+ * once 64 are queued in libuv, and sends at most 256 per turn).
+ */
+export const HEADER_RING = 4096;
+
+/** What END announces: the image as the source gave it. */
+export interface ImageEnd {
+  readonly digest: Uint8Array;
+  readonly totalBytes: number;
+  readonly totalSlices: number;
+}
+
+type TransmitConfig = Pick<
+  SenderConfig,
+  | 'sessionId'
+  | 'async'
+  | 'streaming'
+  | 'blockBytes'
+  | 'sliceBlocks'
+  | 'stripes'
+  | 'dataPort'
+  | 'dataGroup'
+  | 'imageBytes'
+  | 'retainSlices'
+  | 'redundancy'
+>;
+
+export class Transmitter {
+  private readonly control: Transmit[] = []; // bounded by MAX_CONTROL_QUEUE
+  private readonly headerRing = new Uint8Array(HEADER_RING * DATA_HEADER_SIZE);
+  private readonly headerRingView = new DataView(this.headerRing.buffer);
+  private headerRingNext = 0;
+  private seq = 1;
+  private reqackId = 0;
+
+  constructor(
+    private readonly cfg: Readonly<TransmitConfig>,
+    private readonly stats: SenderStats,
+  ) {}
+
+  /** The sequence number the next DATA gets (an int32, never 0). */
+  get nextSeq(): number {
+    return this.seq;
+  }
+
+  get controlQueued(): number {
+    return this.control.length;
+  }
+
+  /** The oldest queued control datagram (counted as sent). */
+  pollControl(): Transmit | undefined {
+    const c = this.control.shift();
+    if (c !== undefined) this.stats.controlPackets++;
+    return c;
+  }
+
+  /** One DATA datagram of slice `sliceNo` (`sliceBytes` long), with the next sequence number. */
+  data(sliceNo: number, sliceBytes: number, flags: number, stripe: number, blockNo: number, payload: Uint8Array): Transmit {
+    const off = this.headerRingNext * DATA_HEADER_SIZE;
+    this.headerRingNext = (this.headerRingNext + 1) % HEADER_RING;
+    writeDataHeader(this.headerRingView, off, {
+      sessionId: this.cfg.sessionId,
+      seq: this.seq >>> 0,
+      sliceNo,
+      sliceBytes,
+      flags,
+      stripe,
+      blockNo,
+    });
+    const header = this.headerRing.subarray(off, off + DATA_HEADER_SIZE);
+    this.seq = (this.seq + 1) | 0;
+    if (this.seq === 0) this.seq = 1;
+    return { to: 'data', parts: [header, payload], bytes: DATA_HEADER_SIZE + payload.byteLength };
+  }
+
+  hello(announcing: boolean): void {
+    this.stats.hellos++;
+    this.queue(HELLO_SIZE, (b) =>
+      encodeHello(
+        {
+          sessionId: this.cfg.sessionId,
+          caps: CAP_PARITY_REPAIR | (this.cfg.async ? CAP_ASYNC : 0) | (this.cfg.streaming ? CAP_STREAMING : 0),
+          blockBytes: this.cfg.blockBytes,
+          sliceBlocks: this.cfg.sliceBlocks,
+          stripes: this.cfg.stripes,
+          phase: announcing ? HelloPhase.Announcing : HelloPhase.Transferring,
+          dataPort: this.cfg.dataPort,
+          dataGroup: ipv4ToU32(this.cfg.dataGroup),
+          imageBytes: this.cfg.imageBytes,
+          retainSlices: this.cfg.retainSlices,
+          redundancy: this.cfg.redundancy,
+        },
+        b,
+      ),
+    );
+  }
+
+  accept(receiverId: number, joinSlice: number): void {
+    this.queue(ACCEPT_SIZE, (b) => encodeAccept({ sessionId: this.cfg.sessionId, receiverId, joinSlice }, b));
+  }
+
+  /** receiverId DROP_ALL: every receiver. */
+  drop(receiverId: number, reason: Reason): void {
+    this.queue(DROP_SIZE, (b) => encodeDrop({ sessionId: this.cfg.sessionId, receiverId, reason }, b));
+  }
+
+  start(receivers: number, windowPackets: number): void {
+    this.queue(START_SIZE, (b) => encodeStart({ sessionId: this.cfg.sessionId, receivers, windowPackets }, b));
+  }
+
+  /** A REQACK with the next id. */
+  reqack(needSlices: number, needSeq: number): void {
+    this.reqackId = (this.reqackId + 1) >>> 0;
+    this.stats.reqacks++;
+    const reqackId = this.reqackId;
+    this.queue(REQACK_SIZE, (b) => encodeReqack({ sessionId: this.cfg.sessionId, reqackId, needSlices, needSeq: needSeq >>> 0 }, b));
+  }
+
+  end(e: ImageEnd): void {
+    this.stats.ends++;
+    this.queue(END_SIZE, (b) =>
+      encodeEnd({ sessionId: this.cfg.sessionId, totalBytes: e.totalBytes, totalSlices: e.totalSlices, digest: e.digest }, b),
+    );
+  }
+
+  reportAck(receiverId: number): void {
+    this.queue(REPORT_ACK_SIZE, (b) => encodeReportAck({ sessionId: this.cfg.sessionId, receiverId }, b));
+  }
+
+  private queue(size: number, encode: (buf: Uint8Array) => number): void {
+    if (this.control.length >= MAX_CONTROL_QUEUE) {
+      this.stats.controlOverflows++;
+      return;
+    }
+    const buf = new Uint8Array(size);
+    const n = encode(buf);
+    this.control.push({ to: 'control', parts: [buf.subarray(0, n)], bytes: n });
+  }
+}

@@ -19,7 +19,7 @@
 // from the source (the driver answers pollReload() with a 'reload' input), and a stripe
 // the receiver has nothing of is answered with its own data blocks, not k parity.
 
-import { CAP_PARITY_REPAIR, MessageType } from '../protocol/header.js';
+import { MessageType } from '../protocol/header.js';
 import { decodeDatagram } from '../protocol/codec.js';
 import type { Endpoint } from '../protocol/endpoint.js';
 import { seqDiff } from '../protocol/seq.js';
@@ -45,17 +45,18 @@ import { IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
 import type { Join } from '../protocol/messages/join.js';
 import type { Leave } from '../protocol/messages/leave.js';
 import type { Nak } from '../protocol/messages/nak.js';
-import { Outcome, type Report } from '../protocol/messages/report.js';
-import { STATUS_FLAG_COMPLETE, type Status } from '../protocol/messages/status.js';
-import { Reason, reasonName } from '../protocol/reasons.js';
+import type { Report } from '../protocol/messages/report.js';
+import type { Status } from '../protocol/messages/status.js';
+import { Reason } from '../protocol/reasons.js';
 import { checkSenderConfig, MAX_STRIPE_BLOCKS, type SenderConfig } from './core/config.js';
+import { Participants, type ReceiverRecord, type ReceiverState } from './core/participants.js';
 import { Pacer } from './core/pacer.js';
 import { HEADER_RING, MAX_CONTROL_QUEUE, Transmitter, type Transmit } from './core/transmit.js';
 import { Timer, TimerTable } from './core/timers.js';
 import { countDrop, newSenderStats, type SenderStats } from './core/stats.js';
 
 export { HEADER_RING, MAX_CONTROL_QUEUE, MAX_STRIPE_BLOCKS };
-export type { Endpoint, SenderConfig, SenderStats, Transmit };
+export type { Endpoint, ReceiverRecord, ReceiverState, SenderConfig, SenderStats, Transmit };
 
 export type SenderInput =
   | { readonly kind: 'datagram'; readonly from: Endpoint; readonly bytes: Uint8Array }
@@ -79,32 +80,6 @@ export type SenderEvent =
   | { readonly kind: 'left'; readonly receiverId: number; readonly reason: Reason; readonly detail: string }
   | { readonly kind: 'ending'; readonly totalBytes: number; readonly totalSlices: number }
   | { readonly kind: 'done'; readonly ok: boolean };
-
-export type ReceiverState = 'active' | 'verified' | 'failed' | 'dropped' | 'left';
-
-export interface ReceiverRecord {
-  readonly id: number;
-  readonly address: string;
-  state: ReceiverState;
-  reason: Reason;
-  detail: string;
-  rcvBufBytes: number;
-  /** First slice it got live: 0, or for a late receiver (--streaming) the slice the first pass was at. */
-  readonly joinSlice: number;
-  seenSeq: number;
-  deliveredSlices: number;
-  bytesWritten: number;
-  complete: boolean;
-  /** REQACK/END rounds since this receiver last made progress (or, ending, was heard). */
-  retries: number;
-  heardSinceRound: boolean;
-  progressSinceRound: boolean;
-  /**
-   * Not verified, but a receiver at the same address that joined later (late, with
-   * --streaming: the node restarted) verified: its id. 0: not replaced.
-   */
-  replacedBy: number;
-}
 
 interface StripeRepair {
   /** Next fresh parity index (wraps within maxParity(k)). */
@@ -147,7 +122,7 @@ export class SenderCore {
 
   private phase: Phase = 'announcing';
   private readonly geo: Geometry;
-  private readonly receivers = new Map<number, ReceiverRecord>(); // bounded by cfg.maxReceivers
+  private readonly participants: Participants;
   private readonly events: SenderEvent[] = []; // drained by the driver every turn; bounded by the receivers' events
   private readonly slices = new Map<number, TxSlice>(); // bounded by cfg.retainSlices, plus as many reloaded (below baseSlice)
   /** Head slices late receivers asked for that are not held: the NAK to answer once reloaded. */
@@ -188,6 +163,7 @@ export class SenderCore {
     this.createdAtMs = now;
     this.pacer = new Pacer(cfg, this.stats, now);
     this.tx = new Transmitter(cfg, this.stats);
+    this.participants = new Participants(cfg);
   }
 
   get currentPhase(): Phase {
@@ -195,7 +171,7 @@ export class SenderCore {
   }
 
   receiverList(): readonly Readonly<ReceiverRecord>[] {
-    return [...this.receivers.values()];
+    return this.participants.list();
   }
 
   /**
@@ -217,7 +193,7 @@ export class SenderCore {
     let repairDatagrams = 0;
     for (const s of this.slices.values()) for (const r of s.repairs ?? []) repairDatagrams += r.queued + r.resend;
     return {
-      receivers: this.receivers.size,
+      receivers: this.participants.size,
       slices: this.slices.size,
       reloadsPending: this.reloadWanted.size,
       control: this.tx.controlQueued,
@@ -366,7 +342,7 @@ export class SenderCore {
   }
 
   private withReceiver(from: Endpoint, id: number, fn: (rcv: ReceiverRecord) => void): boolean {
-    const rcv = this.receivers.get(id);
+    const rcv = this.participants.get(id);
     if (rcv === undefined) return countDrop(this.stats, 'ERR_UNKNOWN_RECEIVER');
     if (rcv.address !== from.address) return countDrop(this.stats, 'ERR_FOREIGN_ADDRESS');
     rcv.heardSinceRound = true;
@@ -377,21 +353,14 @@ export class SenderCore {
   private onJoin(from: Endpoint, join: Join, now: number): void {
     this.stats.joinsReceived++;
     if (this.cfg.async) return; // async receivers never join; a JOIN is a stray
-    const known = this.receivers.get(join.receiverId);
+    const known = this.participants.get(join.receiverId);
     if (known !== undefined) {
       // Our ACCEPT was lost: say it again (only to the address that joined).
       if (known.address === from.address && known.state === 'active') this.tx.accept(join.receiverId, known.joinSlice);
       return;
     }
     const late = this.phase !== 'announcing';
-    if (late && (!this.cfg.streaming || this.phase === 'done')) {
-      this.stats.joinsRefused++;
-      this.tx.drop(join.receiverId, Reason.LateJoin);
-      return;
-    }
-    // A receiver that cannot take parity repair is refused as such, not as "session full".
-    const refusal =
-      (join.caps & CAP_PARITY_REPAIR) === 0 ? Reason.Incompatible : this.receivers.size >= this.cfg.maxReceivers ? Reason.SessionFull : undefined;
+    const refusal = late && (!this.cfg.streaming || this.phase === 'done') ? Reason.LateJoin : this.participants.refusal(join);
     if (refusal !== undefined) {
       this.stats.joinsRefused++;
       this.tx.drop(join.receiverId, refusal);
@@ -401,23 +370,7 @@ export class SenderCore {
     // holds back neither the flow window (it has seen everything sent) nor retention.
     const joinSlice = late ? this.lateJoinSlice() : 0;
     if (late) this.stats.lateJoins++;
-    this.receivers.set(join.receiverId, {
-      id: join.receiverId,
-      address: from.address,
-      state: 'active',
-      reason: Reason.None,
-      detail: '',
-      rcvBufBytes: join.rcvBufBytes,
-      joinSlice,
-      seenSeq: late ? (this.tx.nextSeq - 1) | 0 : 0,
-      deliveredSlices: joinSlice,
-      bytesWritten: 0,
-      complete: false,
-      retries: 0,
-      heardSinceRound: true,
-      progressSinceRound: true,
-      replacedBy: 0,
-    });
+    this.participants.add(join, from.address, joinSlice, late ? (this.tx.nextSeq - 1) | 0 : 0);
     this.firstJoinAtMs ??= now;
     this.tx.accept(join.receiverId, joinSlice);
     this.events.push({
@@ -437,22 +390,7 @@ export class SenderCore {
 
   private onStatus(rcv: ReceiverRecord, st: Status): void {
     this.stats.statusReceived++;
-    if (rcv.state !== 'active') return;
-    if (seqDiff(st.seenSeq, rcv.seenSeq) > 0 && seqDiff(st.seenSeq, this.tx.nextSeq) < 0) {
-      rcv.seenSeq = st.seenSeq;
-      rcv.progressSinceRound = true;
-    }
-    if (st.deliveredSlices > rcv.deliveredSlices && st.deliveredSlices <= this.nextSliceNo) {
-      rcv.deliveredSlices = st.deliveredSlices;
-      rcv.progressSinceRound = true;
-    }
-    if (st.bytesWritten > rcv.bytesWritten) {
-      // Writing is progress too: a late receiver fetching the head reports it this way.
-      rcv.bytesWritten = st.bytesWritten;
-      rcv.progressSinceRound = true;
-    }
-    if ((st.flags & STATUS_FLAG_COMPLETE) !== 0) rcv.complete = true;
-    if (rcv.progressSinceRound) rcv.retries = 0;
+    this.participants.status(rcv, st, this.tx.nextSeq, this.nextSliceNo);
   }
 
   private onNak(rcv: ReceiverRecord, nak: Nak, now: number): void {
@@ -522,7 +460,7 @@ export class SenderCore {
     this.slices.set(sliceNo, this.txSlice(sliceNo, bytes, sliceNo === totalSlices(this.geo, this.cfg.imageBytes) - 1, true));
     this.reloaded.push(sliceNo);
     this.stats.reloads++;
-    const rcv = this.receivers.get(nak.receiverId);
+    const rcv = this.participants.get(nak.receiverId);
     if (rcv !== undefined) this.answerNak(rcv, nak, now);
   }
 
@@ -582,26 +520,13 @@ export class SenderCore {
   private onReport(rcv: ReceiverRecord, rep: Report): void {
     // Always acknowledge: the receiver repeats its REPORT until it hears this.
     this.tx.reportAck(rcv.id);
-    if (rcv.state !== 'active') return;
-    rcv.bytesWritten = rep.bytesWritten;
-    if (rep.outcome === Outcome.Verified && this.eof !== undefined && rep.bytesWritten === this.eof.totalBytes) {
-      rcv.state = 'verified';
-      rcv.deliveredSlices = this.eof.totalSlices;
-      this.events.push({ kind: 'reported', receiverId: rcv.id, ok: true, detail: '' });
-    } else {
-      rcv.state = 'failed';
-      rcv.reason = rep.outcome === Outcome.Verified ? Reason.SizeMismatch : rep.reason;
-      rcv.detail = rep.detail || reasonName(rcv.reason);
-      this.events.push({ kind: 'reported', receiverId: rcv.id, ok: false, detail: rcv.detail });
-    }
+    const r = this.participants.report(rcv, rep, this.eof);
+    if (r !== undefined) this.events.push({ kind: 'reported', receiverId: rcv.id, ok: r.ok, detail: r.detail });
   }
 
   private onLeave(rcv: ReceiverRecord, leave: Leave): void {
-    if (rcv.state !== 'active') return;
-    rcv.state = 'left';
-    rcv.reason = leave.reason;
-    rcv.detail = leave.detail || reasonName(leave.reason);
-    this.events.push({ kind: 'left', receiverId: rcv.id, reason: leave.reason, detail: rcv.detail });
+    const detail = this.participants.leave(rcv, leave);
+    if (detail !== undefined) this.events.push({ kind: 'left', receiverId: rcv.id, reason: leave.reason, detail });
   }
 
   private onSlice(bytes: Uint8Array): void {
@@ -639,13 +564,7 @@ export class SenderCore {
 
   private abort(detail: string): void {
     if (this.phase === 'done') return;
-    for (const rcv of this.receivers.values()) {
-      if (rcv.state === 'active') {
-        rcv.state = 'failed';
-        rcv.reason = Reason.SenderAbort;
-        rcv.detail = detail;
-      }
-    }
+    this.participants.failActive(Reason.SenderAbort, detail);
     // Three copies: a lost DROP would leave receivers waiting for their receive timeout.
     for (let i = 0; i < 3; i++) {
       this.tx.drop(DROP_ALL, Reason.SenderAbort);
@@ -672,7 +591,7 @@ export class SenderCore {
       this.freeDelivered();
     }
     if (this.timers.expired(Timer.Round, now)) this.round(now);
-    if (!this.cfg.async && (this.phase === 'transferring' || this.phase === 'ending') && this.activeCount() === 0) {
+    if (!this.cfg.async && (this.phase === 'transferring' || this.phase === 'ending') && this.participants.activeCount() === 0) {
       this.finish();
     }
   }
@@ -704,12 +623,7 @@ export class SenderCore {
       return;
     }
     if (this.phase === 'ending') {
-      for (const rcv of this.receivers.values()) {
-        if (rcv.state !== 'active') continue;
-        // A receiver with every slice is verifying: being heard (its STATUS heartbeat) is
-        // enough. One still missing slices must make progress, or it holds the end hostage.
-        this.countRetry(rcv, rcv.complete ? rcv.heardSinceRound : rcv.progressSinceRound);
-      }
+      for (const rcv of this.participants.endRound()) this.dropNoAnswer(rcv);
       if (this.phase === 'ending') {
         this.sendEnd();
         this.timers.set(Timer.Round, now + this.cfg.endIntervalMs);
@@ -719,29 +633,16 @@ export class SenderCore {
     if (this.phase !== 'transferring' || this.blockedSinceMs === undefined || !this.isBlocked()) return;
     const needSeq = (this.tx.nextSeq - 1) | 0;
     const needSlices = this.baseSlice + 1;
-    for (const rcv of this.receivers.values()) {
-      if (rcv.state !== 'active') continue;
-      const behind = seqDiff(rcv.seenSeq, needSeq) < 0 || rcv.deliveredSlices < needSlices;
-      if (behind) this.countRetry(rcv, rcv.progressSinceRound);
-    }
+    for (const rcv of this.participants.reqackRound(needSeq, needSlices)) this.dropNoAnswer(rcv);
     this.tx.reqack(needSlices, needSeq);
     this.timers.set(Timer.Round, now + this.cfg.reqackIntervalMs);
   }
 
-  private countRetry(rcv: ReceiverRecord, progressed: boolean): void {
-    if (progressed) {
-      rcv.retries = 0;
-    } else if (++rcv.retries > this.cfg.retriesUntilDrop) {
-      this.dropReceiver(rcv, Reason.NoAnswer, `no answer after ${this.cfg.retriesUntilDrop} retries`);
-    }
-    rcv.heardSinceRound = false;
-    rcv.progressSinceRound = false;
-  }
-
-  private dropReceiver(rcv: ReceiverRecord, reason: Reason, detail: string): void {
-    rcv.state = 'dropped';
-    rcv.reason = reason;
-    rcv.detail = detail;
+  /** Past the retry limit in a round (udpcast's --retries-until-drop). */
+  private dropNoAnswer(rcv: ReceiverRecord): void {
+    const reason = Reason.NoAnswer;
+    const detail = `no answer after ${this.cfg.retriesUntilDrop} retries`;
+    this.participants.drop(rcv, reason, detail);
     this.tx.drop(rcv.id, reason);
     this.events.push({ kind: 'dropped', receiverId: rcv.id, reason, detail });
     this.freeDelivered();
@@ -777,9 +678,9 @@ export class SenderCore {
     if (this.cfg.async) return this.createdAtMs + this.cfg.minWaitMs;
     // Everyone who joined has left: nothing can start until the next JOIN, and a deadline
     // already past would wake the driver at once, forever (shouldStart says no).
-    if (this.firstJoinAtMs === undefined || this.activeCount() === 0) return undefined;
+    if (this.firstJoinAtMs === undefined || this.participants.activeCount() === 0) return undefined;
     let t: number | undefined;
-    if (this.cfg.minReceivers > 0 && this.activeCount() >= this.cfg.minReceivers) {
+    if (this.cfg.minReceivers > 0 && this.participants.activeCount() >= this.cfg.minReceivers) {
       t = this.firstJoinAtMs + this.cfg.minWaitMs;
     }
     if (this.cfg.maxWaitMs !== undefined) {
@@ -791,7 +692,7 @@ export class SenderCore {
 
   private shouldStart(now: number): boolean {
     if (this.cfg.async) return now >= this.startDeadline()!;
-    if (this.activeCount() === 0) return false;
+    if (this.participants.activeCount() === 0) return false;
     if (this.cfg.waitForKey && this.keyPressed) return true;
     const t = this.startDeadline();
     return t !== undefined && now >= t;
@@ -799,14 +700,13 @@ export class SenderCore {
 
   private start(): void {
     this.phase = 'transferring';
-    let minBuf = this.cfg.async ? 0 : Infinity;
-    for (const r of this.receivers.values()) if (r.state === 'active') minBuf = Math.min(minBuf, r.rcvBufBytes);
+    const minBuf = this.cfg.async ? 0 : this.participants.minRcvBufBytes();
     // Never put more in flight than the smallest receiver's socket buffer holds (half of
     // it, the kernel's own accounting reserves the rest): a burst past it is lost for sure.
     const perPacket = this.cfg.blockBytes + DATA_HEADER_SIZE + TRUESIZE_OVERHEAD;
     this.windowPackets = Math.max(16, Math.min(this.cfg.windowPacketsMax, Math.floor(minBuf / 2 / perPacket)));
-    for (let i = 0; i < 3; i++) this.tx.start(this.activeCount(), this.windowPackets);
-    this.events.push({ kind: 'started', receivers: this.activeCount(), windowPackets: this.windowPackets });
+    for (let i = 0; i < 3; i++) this.tx.start(this.participants.activeCount(), this.windowPackets);
+    this.events.push({ kind: 'started', receivers: this.participants.activeCount(), windowPackets: this.windowPackets });
   }
 
   private finish(): void {
@@ -814,64 +714,28 @@ export class SenderCore {
     this.phase = 'done';
     this.timers.stopAll();
     // Async: nobody can report; the sender succeeded when it sent everything.
-    let ok = this.cfg.async ? this.eof !== undefined && this.firstPassDone() : this.receivers.size > 0;
-    this.matchRejoins();
-    for (const r of this.receivers.values()) if (r.state !== 'verified' && r.replacedBy === 0) ok = false;
+    const sent = this.cfg.async ? this.eof !== undefined && this.firstPassDone() : this.participants.size > 0;
+    const imaged = this.participants.settle();
+    const ok = sent && imaged;
     this.doneOk = ok;
     this.events.push({ kind: 'done', ok });
-  }
-
-  /**
-   * A node restarted mid-transfer rejoins (--streaming) under a new id: each late receiver
-   * that verified replaces the earliest unverified record from its address that joined
-   * before it, so the rack counts as imaged. The old record keeps its state and reason.
-   */
-  private matchRejoins(): void {
-    const all = [...this.receivers.values()]; // in join order
-    all.forEach((v, i) => {
-      if (v.state !== 'verified' || v.joinSlice === 0) return;
-      const old = all.slice(0, i).find((r) => r.address === v.address && r.state !== 'verified' && r.replacedBy === 0);
-      if (old !== undefined) old.replacedBy = v.id;
-    });
   }
 
   get succeeded(): boolean | undefined {
     return this.doneOk;
   }
 
-  private activeCount(): number {
-    let n = 0;
-    for (const r of this.receivers.values()) if (r.state === 'active') n++;
-    return n;
-  }
-
   // ---- flow control and retention -------------------------------------------------
-
-  /**
-   * The smallest seenSeq and deliveredSlices over receivers still in the session. One that
-   * has every slice (verifying: fsync, or a late receiver reading its image back) needs
-   * nothing more and stops reporting what it sees: it must not hold the others' repairs.
-   */
-  private minProgress(): { seen: number; delivered: number } | undefined {
-    let seen: number | undefined;
-    let delivered = Infinity;
-    for (const r of this.receivers.values()) {
-      if (r.state !== 'active' || r.complete) continue;
-      if (seen === undefined || seqDiff(r.seenSeq, seen) < 0) seen = r.seenSeq;
-      delivered = Math.min(delivered, r.deliveredSlices);
-    }
-    return seen === undefined ? undefined : { seen, delivered };
-  }
 
   private flowOpen(): boolean {
     if (this.cfg.async) return true; // no return channel: --max-bitrate is the only limit
-    const p = this.minProgress();
+    const p = this.participants.minProgress();
     if (p === undefined) return true;
     return seqDiff(this.tx.nextSeq - 1, p.seen) < this.windowPackets;
   }
 
   private freeDelivered(): void {
-    const p = this.minProgress();
+    const p = this.participants.minProgress();
     // Without a receiver to repair for (async, or all gone), a slice is free once sent.
     const upTo = Math.min(p?.delivered ?? Infinity, this.sendSliceNo);
     while (this.baseSlice < upTo) {

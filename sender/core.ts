@@ -23,23 +23,8 @@ import { MessageType } from '../protocol/header.js';
 import { decodeDatagram } from '../protocol/codec.js';
 import type { Endpoint } from '../protocol/endpoint.js';
 import { seqDiff } from '../protocol/seq.js';
-import {
-  blockPayloadBytes,
-  blocksInSlice,
-  fullSliceBytes,
-  maxParity,
-  sliceBytesOf,
-  stripeBlocks,
-  totalSlices,
-  type Geometry,
-} from '../protocol/geometry.js';
-import {
-  DATA_FLAG_FINAL_SLICE,
-  DATA_FLAG_LAST,
-  DATA_FLAG_PARITY,
-  DATA_FLAG_REPAIR,
-  DATA_HEADER_SIZE,
-} from '../protocol/messages/data.js';
+import { maxParity, sliceBytesOf, stripeBlocks } from '../protocol/geometry.js';
+import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_PARITY, DATA_FLAG_REPAIR, DATA_HEADER_SIZE } from '../protocol/messages/data.js';
 import { DROP_ALL } from '../protocol/messages/drop.js';
 import { IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
 import type { Join } from '../protocol/messages/join.js';
@@ -51,6 +36,7 @@ import { Reason } from '../protocol/reasons.js';
 import { checkSenderConfig, MAX_STRIPE_BLOCKS, type SenderConfig } from './core/config.js';
 import { Participants, type ReceiverRecord, type ReceiverState } from './core/participants.js';
 import { Pacer } from './core/pacer.js';
+import { SliceStore, type StripeRepair, type TxSlice } from './core/slices.js';
 import { HEADER_RING, MAX_CONTROL_QUEUE, Transmitter, type Transmit } from './core/transmit.js';
 import { Timer, TimerTable } from './core/timers.js';
 import { countDrop, newSenderStats, type SenderStats } from './core/stats.js';
@@ -81,36 +67,6 @@ export type SenderEvent =
   | { readonly kind: 'ending'; readonly totalBytes: number; readonly totalSlices: number }
   | { readonly kind: 'done'; readonly ok: boolean };
 
-interface StripeRepair {
-  /** Next fresh parity index (wraps within maxParity(k)). */
-  nextParity: number;
-  /** First parity index of the current burst: a NAK that heard it comes after the burst. */
-  burstStart: number;
-  burstAtMs: number;
-  burstCount: number;
-  /** Parity symbols queued but not yet sent. */
-  queued: number;
-  /** Data blocks of the stripe still to send again (a receiver had none of them); supersedes parity. */
-  resend: number;
-  /** The stripe's next data block (by index within the stripe) to send again. */
-  resendNext: number;
-}
-
-interface TxSlice {
-  readonly sliceNo: number;
-  readonly bytes: Uint8Array;
-  readonly nBlocks: number;
-  /** The first pass: the data blocks, then `redundancy` parity per (non-empty) stripe. */
-  readonly firstPassCount: number;
-  /** Not readonly: a full last slice of an image of unknown size learns it is final at EOF. */
-  final: boolean;
-  /** First-pass progress: datagrams of the first pass sent. */
-  nextBlock: number;
-  repairs: StripeRepair[] | undefined;
-  /** The stripe's data blocks, the short last one zero-padded; built on the first repair. */
-  stripeData: Uint8Array[][] | undefined;
-}
-
 type Phase = 'announcing' | 'transferring' | 'ending' | 'done';
 
 /** A receiver's kernel charges roughly this much per queued datagram beyond its payload (skb truesize). */
@@ -121,10 +77,9 @@ export class SenderCore {
   readonly stats: SenderStats = newSenderStats();
 
   private phase: Phase = 'announcing';
-  private readonly geo: Geometry;
   private readonly participants: Participants;
   private readonly events: SenderEvent[] = []; // drained by the driver every turn; bounded by the receivers' events
-  private readonly slices = new Map<number, TxSlice>(); // bounded by cfg.retainSlices, plus as many reloaded (below baseSlice)
+  private readonly slices: SliceStore;
   /** Head slices late receivers asked for that are not held: the NAK to answer once reloaded. */
   private readonly reloadWanted = new Map<number, Nak>(); // bounded by cfg.retainSlices
   /** Of those, handed to the driver by pollReload() and not yet back. */
@@ -133,12 +88,7 @@ export class SenderCore {
   private readonly reloaded: number[] = [];
   /** Stripes with queued repairs, in NAK order; each (slice, stripe) at most once. */
   private readonly repairQueue: { sliceNo: number; stripe: number }[] = []; // bounded by retainSlices * stripes
-  private baseSlice = 0; // lowest slice still held
-  private nextSliceNo = 0; // next slice the driver will give
-  private sendSliceNo = 0; // slice in first pass
   private windowPackets = 0;
-  private eof: { digest: Uint8Array; totalBytes: number; totalSlices: number } | undefined;
-  private bytesIn = 0;
   private firstJoinAtMs: number | undefined;
   private readonly createdAtMs: number;
   private keyPressed = false;
@@ -153,17 +103,12 @@ export class SenderCore {
     now: number,
   ) {
     checkSenderConfig(cfg);
-    this.geo = {
-      blockBytes: cfg.blockBytes,
-      sliceBlocks: cfg.sliceBlocks,
-      stripes: cfg.stripes,
-      imageBytes: cfg.imageBytes,
-    };
     this.timers.set(Timer.Hello, now);
     this.createdAtMs = now;
     this.pacer = new Pacer(cfg, this.stats, now);
     this.tx = new Transmitter(cfg, this.stats);
     this.participants = new Participants(cfg);
+    this.slices = new SliceStore(cfg, this.stats);
   }
 
   get currentPhase(): Phase {
@@ -205,7 +150,7 @@ export class SenderCore {
 
   /** Image bytes taken from the source so far. */
   get bytesRead(): number {
-    return this.bytesIn;
+    return this.slices.bytesRead;
   }
 
   get window(): number {
@@ -214,9 +159,9 @@ export class SenderCore {
 
   /** True when the driver should read and hand over the next slice. */
   wantsSlice(): boolean {
-    if (this.eof !== undefined) return false;
+    if (this.slices.eof !== undefined) return false;
     if (this.phase !== 'transferring' && this.phase !== 'announcing') return false;
-    return this.nextSliceNo - this.baseSlice < this.cfg.retainSlices;
+    return !this.slices.windowFull();
   }
 
   handle(input: SenderInput, now: number): void {
@@ -232,22 +177,12 @@ export class SenderCore {
         this.keyPressed = true;
         break;
       case 'slice':
-        this.onSlice(input.bytes);
+        if (!this.wantsSlice()) throw new RangeError('slice given while the sender does not want one');
+        this.slices.take(input.bytes);
         break;
-      case 'eof': {
-        this.eof = {
-          digest: input.digest,
-          totalBytes: this.bytesIn,
-          totalSlices: this.nextSliceNo,
-        };
-        // Size unknown and the image a whole number of slices: the last slice was taken as an
-        // ordinary full one. Its later DATA (repairs) must say it is final, or receivers, who
-        // know the size from END by then, reject them ('DATA final flag') and never complete
-        // it. Found by the fuzz harness (bench/fuzz-engine.ts).
-        const last = this.slices.get(this.nextSliceNo - 1);
-        if (last !== undefined) last.final = true;
+      case 'eof':
+        this.slices.takeEnd(input.digest);
         break;
-      }
       case 'reload':
         this.onReload(input.sliceNo, input.bytes, now);
         break;
@@ -368,7 +303,7 @@ export class SenderCore {
     }
     // A late receiver takes the slices from the one the first pass is about to start on: it
     // holds back neither the flow window (it has seen everything sent) nor retention.
-    const joinSlice = late ? this.lateJoinSlice() : 0;
+    const joinSlice = late ? this.slices.lateJoinSlice() : 0;
     if (late) this.stats.lateJoins++;
     this.participants.add(join, from.address, joinSlice, late ? (this.tx.nextSeq - 1) | 0 : 0);
     this.firstJoinAtMs ??= now;
@@ -382,15 +317,9 @@ export class SenderCore {
     });
   }
 
-  /** The first slice whose first pass has not begun: all of it is still to come. */
-  private lateJoinSlice(): number {
-    const s = this.slices.get(this.sendSliceNo);
-    return s !== undefined && s.nextBlock > 0 ? this.sendSliceNo + 1 : this.sendSliceNo;
-  }
-
   private onStatus(rcv: ReceiverRecord, st: Status): void {
     this.stats.statusReceived++;
-    this.participants.status(rcv, st, this.tx.nextSeq, this.nextSliceNo);
+    this.participants.status(rcv, st, this.tx.nextSeq, this.slices.nextSliceNo);
   }
 
   private onNak(rcv: ReceiverRecord, nak: Nak, now: number): void {
@@ -405,7 +334,7 @@ export class SenderCore {
       return;
     }
     const slice = this.slices.get(nak.sliceNo);
-    if (slice === undefined && this.cfg.streaming && nak.sliceNo < rcv.joinSlice && nak.sliceNo < this.baseSlice) {
+    if (slice === undefined && this.cfg.streaming && nak.sliceNo < rcv.joinSlice && nak.sliceNo < this.slices.baseSlice) {
       // A late receiver's head, no longer held: read it again, then answer this NAK.
       this.wantReload(nak);
       return;
@@ -417,7 +346,7 @@ export class SenderCore {
     }
     slice.repairs ??= this.newRepairs(slice);
     for (let st = 0; st < this.cfg.stripes; st++) {
-      const k = stripeBlocks(this.geo, slice.nBlocks, st);
+      const k = stripeBlocks(this.slices.geo, slice.nBlocks, st);
       const need = Math.min(nak.need[st], k);
       if (need === 0) continue;
       this.requestRepair(slice, st, k, need, nak.heard[st], now);
@@ -427,7 +356,7 @@ export class SenderCore {
   /** Fresh parity starts after the proactive indices the first pass already sent. */
   private newRepairs(slice: TxSlice): StripeRepair[] {
     return Array.from({ length: this.cfg.stripes }, (_, st) => ({
-      nextParity: this.cfg.redundancy % maxParity(Math.max(1, stripeBlocks(this.geo, slice.nBlocks, st))),
+      nextParity: this.cfg.redundancy % maxParity(Math.max(1, stripeBlocks(this.slices.geo, slice.nBlocks, st))),
       burstStart: 0,
       burstAtMs: -Infinity,
       burstCount: 0,
@@ -452,12 +381,12 @@ export class SenderCore {
     this.reloadOut.delete(sliceNo);
     this.reloadWanted.delete(sliceNo);
     // --streaming needs a source of known size (a file or device), so every slice's size is known.
-    const want = sliceBytesOf(this.geo, this.cfg.imageBytes, sliceNo);
+    const want = sliceBytesOf(this.slices.geo, this.cfg.imageBytes, sliceNo);
     if (this.cfg.imageBytes === IMAGE_BYTES_UNKNOWN || bytes.byteLength !== want) {
       throw new RangeError(`reloaded slice ${sliceNo} has ${bytes.byteLength} bytes, not ${want}`);
     }
     if (this.phase === 'done' || this.slices.has(sliceNo)) return;
-    this.slices.set(sliceNo, this.txSlice(sliceNo, bytes, sliceNo === totalSlices(this.geo, this.cfg.imageBytes) - 1, true));
+    this.slices.putReloaded(sliceNo, bytes);
     this.reloaded.push(sliceNo);
     this.stats.reloads++;
     const rcv = this.participants.get(nak.receiverId);
@@ -469,7 +398,7 @@ export class SenderCore {
     for (let i = 0; i < this.reloaded.length; i++) {
       const s = this.slices.get(this.reloaded[i]);
       if (s !== undefined && (s.repairs ?? []).some((r) => r.queued > 0 || r.resend > 0)) continue;
-      this.slices.delete(this.reloaded[i]);
+      this.slices.deleteReloaded(this.reloaded[i]);
       this.reloaded.splice(i, 1);
       return true;
     }
@@ -520,46 +449,13 @@ export class SenderCore {
   private onReport(rcv: ReceiverRecord, rep: Report): void {
     // Always acknowledge: the receiver repeats its REPORT until it hears this.
     this.tx.reportAck(rcv.id);
-    const r = this.participants.report(rcv, rep, this.eof);
+    const r = this.participants.report(rcv, rep, this.slices.eof);
     if (r !== undefined) this.events.push({ kind: 'reported', receiverId: rcv.id, ok: r.ok, detail: r.detail });
   }
 
   private onLeave(rcv: ReceiverRecord, leave: Leave): void {
     const detail = this.participants.leave(rcv, leave);
     if (detail !== undefined) this.events.push({ kind: 'left', receiverId: rcv.id, reason: leave.reason, detail });
-  }
-
-  private onSlice(bytes: Uint8Array): void {
-    if (!this.wantsSlice()) throw new RangeError('slice given while the sender does not want one');
-    const full = fullSliceBytes(this.geo);
-    if (bytes.byteLength === 0 || bytes.byteLength > full) throw new RangeError('slice size out of range');
-    const last = this.slices.get(this.nextSliceNo - 1);
-    if (last !== undefined && last.bytes.byteLength < full) throw new RangeError('a short slice must be the last');
-    const sliceNo = this.nextSliceNo++;
-    this.bytesIn += bytes.byteLength;
-    if (this.cfg.imageBytes !== IMAGE_BYTES_UNKNOWN && this.bytesIn > this.cfg.imageBytes) {
-      throw new RangeError('source is longer than the announced image size');
-    }
-    const final =
-      bytes.byteLength < full || (this.cfg.imageBytes !== IMAGE_BYTES_UNKNOWN && this.bytesIn === this.cfg.imageBytes);
-    this.slices.set(sliceNo, this.txSlice(sliceNo, bytes, final, false));
-  }
-
-  /** A slice to hold: new from the source, or read again for a late receiver (its first pass long over). */
-  private txSlice(sliceNo: number, bytes: Uint8Array, final: boolean, sent: boolean): TxSlice {
-    const nBlocks = blocksInSlice(this.geo, bytes.byteLength);
-    const firstPassCount = nBlocks + this.cfg.redundancy * Math.min(this.cfg.stripes, nBlocks);
-    return {
-      sliceNo,
-      bytes,
-      nBlocks,
-      firstPassCount,
-      final,
-      // A slice sent in full takes NAKs at once.
-      nextBlock: sent ? firstPassCount : 0,
-      repairs: undefined,
-      stripeData: undefined,
-    };
   }
 
   private abort(detail: string): void {
@@ -598,9 +494,10 @@ export class SenderCore {
 
   /** The first pass is over and the digest known: END goes out in the same turn. */
   private maybeEnd(now: number): void {
-    if (this.phase !== 'transferring' || this.eof === undefined || !this.firstPassDone()) return;
+    const end = this.slices.eof;
+    if (this.phase !== 'transferring' || end === undefined || !this.slices.firstPassDone()) return;
     this.phase = 'ending';
-    this.events.push({ kind: 'ending', totalBytes: this.eof.totalBytes, totalSlices: this.eof.totalSlices });
+    this.events.push({ kind: 'ending', totalBytes: end.totalBytes, totalSlices: end.totalSlices });
     this.sendEnd();
     this.timers.set(Timer.Round, now + this.cfg.endIntervalMs);
   }
@@ -632,7 +529,7 @@ export class SenderCore {
     }
     if (this.phase !== 'transferring' || this.blockedSinceMs === undefined || !this.isBlocked()) return;
     const needSeq = (this.tx.nextSeq - 1) | 0;
-    const needSlices = this.baseSlice + 1;
+    const needSlices = this.slices.baseSlice + 1;
     for (const rcv of this.participants.reqackRound(needSeq, needSlices)) this.dropNoAnswer(rcv);
     this.tx.reqack(needSlices, needSeq);
     this.timers.set(Timer.Round, now + this.cfg.reqackIntervalMs);
@@ -656,7 +553,7 @@ export class SenderCore {
   private isBlocked(): boolean {
     if (this.phase !== 'transferring') return false;
     if (this.hasDataReady()) return !this.flowOpen();
-    return this.eof === undefined && this.nextSliceNo - this.baseSlice >= this.cfg.retainSlices;
+    return this.slices.eof === undefined && this.slices.windowFull();
   }
 
   private noteBlocked(now: number): void {
@@ -714,7 +611,7 @@ export class SenderCore {
     this.phase = 'done';
     this.timers.stopAll();
     // Async: nobody can report; the sender succeeded when it sent everything.
-    const sent = this.cfg.async ? this.eof !== undefined && this.firstPassDone() : this.participants.size > 0;
+    const sent = this.cfg.async ? this.slices.firstPassDone() : this.participants.size > 0;
     const imaged = this.participants.settle();
     const ok = sent && imaged;
     this.doneOk = ok;
@@ -735,50 +632,22 @@ export class SenderCore {
   }
 
   private freeDelivered(): void {
-    const p = this.participants.minProgress();
     // Without a receiver to repair for (async, or all gone), a slice is free once sent.
-    const upTo = Math.min(p?.delivered ?? Infinity, this.sendSliceNo);
-    while (this.baseSlice < upTo) {
-      this.slices.delete(this.baseSlice);
-      this.baseSlice++;
-    }
+    this.slices.freeBelow(this.participants.minProgress()?.delivered ?? Infinity);
   }
 
   private hasDataReady(): boolean {
-    if (this.repairQueue.length > 0) return true;
-    const s = this.slices.get(this.sendSliceNo);
-    return s !== undefined && s.nextBlock < s.firstPassCount;
-  }
-
-  private firstPassDone(): boolean {
-    return this.eof !== undefined && this.sendSliceNo >= this.eof.totalSlices;
+    return this.repairQueue.length > 0 || this.slices.firstPassReady();
   }
 
   // ---- building datagrams --------------------------------------------------------
 
   private nextFirstPass(): Transmit | undefined {
-    const s = this.slices.get(this.sendSliceNo);
-    if (s === undefined || s.nextBlock >= s.firstPassCount) return undefined;
-    const i = s.nextBlock++;
-    let flags = s.final ? DATA_FLAG_FINAL_SLICE : 0;
-    if (s.nextBlock === s.firstPassCount) {
-      flags |= DATA_FLAG_LAST;
-      this.sendSliceNo++;
-      this.freeDelivered();
-    }
-    if (i < s.nBlocks) {
-      const off = i * this.cfg.blockBytes;
-      const len = blockPayloadBytes(this.geo, s.bytes.byteLength, i);
-      return this.tx.data(s.sliceNo, s.bytes.byteLength, flags, 0, i, s.bytes.subarray(off, off + len));
-    }
-    // Proactive parity, interleaved over the stripes: parity 0 of every stripe, then 1...
-    const usedStripes = Math.min(this.cfg.stripes, s.nBlocks);
-    const stripe = (i - s.nBlocks) % usedStripes;
-    const parityIndex = Math.floor((i - s.nBlocks) / usedStripes);
-    const out = new Uint8Array(this.cfg.blockBytes);
-    this.cfg.coder.encodeParity(this.stripeData(s)[stripe], parityIndex, out);
-    this.stats.proactiveParity++;
-    return this.tx.data(s.sliceNo, s.bytes.byteLength, flags | DATA_FLAG_PARITY, stripe, parityIndex, out);
+    const sending = this.slices.sendSliceNo;
+    const t = this.slices.nextFirstPass(this.tx);
+    // A slice's first pass is over: what every receiver has can go.
+    if (this.slices.sendSliceNo !== sending) this.freeDelivered();
+    return t;
   }
 
   private nextRepair(): Transmit | undefined {
@@ -795,18 +664,16 @@ export class SenderCore {
         // The stripe's data blocks again: blocks stripe, stripe + stripes, ...
         const b = head.stripe + rep.resendNext++ * this.cfg.stripes;
         if (--rep.resend === 0 && rep.queued === 0) this.repairQueue.shift();
-        const off = b * this.cfg.blockBytes;
-        const payload = s.bytes.subarray(off, off + blockPayloadBytes(this.geo, s.bytes.byteLength, b));
+        const payload = this.slices.dataBlock(s, b);
         this.stats.repairPackets++;
         this.stats.dataResends++;
         return this.tx.data(s.sliceNo, s.bytes.byteLength, DATA_FLAG_REPAIR | (s.final ? DATA_FLAG_FINAL_SLICE : 0), 0, b, payload);
       }
-      const k = stripeBlocks(this.geo, s.nBlocks, head.stripe);
+      const k = stripeBlocks(this.slices.geo, s.nBlocks, head.stripe);
       const parityIndex = rep.nextParity;
       rep.nextParity = (rep.nextParity + 1) % maxParity(k);
       if (--rep.queued === 0) this.repairQueue.shift();
-      const out = new Uint8Array(this.cfg.blockBytes);
-      this.cfg.coder.encodeParity(this.stripeData(s)[head.stripe], parityIndex, out);
+      const out = this.slices.parity(s, head.stripe, parityIndex);
       this.stats.repairPackets++;
       const flags = DATA_FLAG_PARITY | DATA_FLAG_REPAIR | (s.final ? DATA_FLAG_FINAL_SLICE : 0);
       return this.tx.data(s.sliceNo, s.bytes.byteLength, flags, head.stripe, parityIndex, out);
@@ -814,24 +681,8 @@ export class SenderCore {
     return undefined;
   }
 
-  private stripeData(s: TxSlice): Uint8Array[][] {
-    if (s.stripeData !== undefined) return s.stripeData;
-    const bb = this.cfg.blockBytes;
-    const out: Uint8Array[][] = Array.from({ length: this.cfg.stripes }, () => []);
-    for (let b = 0; b < s.nBlocks; b++) {
-      let block = s.bytes.subarray(b * bb, (b + 1) * bb);
-      if (block.byteLength < bb) {
-        const padded = new Uint8Array(bb);
-        padded.set(block);
-        block = padded;
-      }
-      out[b % this.cfg.stripes].push(block);
-    }
-    s.stripeData = out;
-    return out;
-  }
-
   private sendEnd(): void {
-    if (this.eof !== undefined) this.tx.end(this.eof);
+    const end = this.slices.eof;
+    if (end !== undefined) this.tx.end(end);
   }
 }

@@ -23,8 +23,8 @@ import { MessageType } from '../protocol/header.js';
 import { decodeDatagram } from '../protocol/codec.js';
 import type { Endpoint } from '../protocol/endpoint.js';
 import { seqDiff } from '../protocol/seq.js';
-import { maxParity, sliceBytesOf, stripeBlocks } from '../protocol/geometry.js';
-import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_PARITY, DATA_FLAG_REPAIR, DATA_HEADER_SIZE } from '../protocol/messages/data.js';
+import { sliceBytesOf } from '../protocol/geometry.js';
+import { DATA_HEADER_SIZE } from '../protocol/messages/data.js';
 import { DROP_ALL } from '../protocol/messages/drop.js';
 import { IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
 import type { Join } from '../protocol/messages/join.js';
@@ -36,7 +36,8 @@ import { Reason } from '../protocol/reasons.js';
 import { checkSenderConfig, MAX_STRIPE_BLOCKS, type SenderConfig } from './core/config.js';
 import { Participants, type ReceiverRecord, type ReceiverState } from './core/participants.js';
 import { Pacer } from './core/pacer.js';
-import { SliceStore, type StripeRepair, type TxSlice } from './core/slices.js';
+import { RepairScheduler, repairsQueued } from './core/repair.js';
+import { SliceStore } from './core/slices.js';
 import { HEADER_RING, MAX_CONTROL_QUEUE, Transmitter, type Transmit } from './core/transmit.js';
 import { Timer, TimerTable } from './core/timers.js';
 import { countDrop, newSenderStats, type SenderStats } from './core/stats.js';
@@ -80,14 +81,13 @@ export class SenderCore {
   private readonly participants: Participants;
   private readonly events: SenderEvent[] = []; // drained by the driver every turn; bounded by the receivers' events
   private readonly slices: SliceStore;
+  private readonly repair: RepairScheduler;
   /** Head slices late receivers asked for that are not held: the NAK to answer once reloaded. */
   private readonly reloadWanted = new Map<number, Nak>(); // bounded by cfg.retainSlices
   /** Of those, handed to the driver by pollReload() and not yet back. */
   private readonly reloadOut = new Set<number>(); // subset of reloadWanted
   /** Reloaded slices held (in `slices`), oldest first; with reloadOut at most cfg.retainSlices. */
   private readonly reloaded: number[] = [];
-  /** Stripes with queued repairs, in NAK order; each (slice, stripe) at most once. */
-  private readonly repairQueue: { sliceNo: number; stripe: number }[] = []; // bounded by retainSlices * stripes
   private windowPackets = 0;
   private firstJoinAtMs: number | undefined;
   private readonly createdAtMs: number;
@@ -109,6 +109,7 @@ export class SenderCore {
     this.tx = new Transmitter(cfg, this.stats);
     this.participants = new Participants(cfg);
     this.slices = new SliceStore(cfg, this.stats);
+    this.repair = new RepairScheduler(cfg, this.stats, this.slices, this.tx);
   }
 
   get currentPhase(): Phase {
@@ -135,16 +136,14 @@ export class SenderCore {
     repairStripes: number;
     repairDatagrams: number;
   } {
-    let repairDatagrams = 0;
-    for (const s of this.slices.values()) for (const r of s.repairs ?? []) repairDatagrams += r.queued + r.resend;
     return {
       receivers: this.participants.size,
       slices: this.slices.size,
       reloadsPending: this.reloadWanted.size,
       control: this.tx.controlQueued,
       events: this.events.length,
-      repairStripes: this.repairQueue.length,
-      repairDatagrams,
+      repairStripes: this.repair.stripesQueued,
+      repairDatagrams: this.repair.datagramsQueued(),
     };
   }
 
@@ -241,7 +240,7 @@ export class SenderCore {
       return undefined;
     }
     if (!this.pacer.trySend(now)) return undefined;
-    const t = this.nextRepair() ?? this.nextFirstPass();
+    const t = this.repair.next() ?? this.nextFirstPass();
     if (t !== undefined) {
       this.stats.dataPackets++;
       this.stats.dataBytes += t.bytes;
@@ -344,26 +343,7 @@ export class SenderCore {
       this.stats.naksIgnored++;
       return;
     }
-    slice.repairs ??= this.newRepairs(slice);
-    for (let st = 0; st < this.cfg.stripes; st++) {
-      const k = stripeBlocks(this.slices.geo, slice.nBlocks, st);
-      const need = Math.min(nak.need[st], k);
-      if (need === 0) continue;
-      this.requestRepair(slice, st, k, need, nak.heard[st], now);
-    }
-  }
-
-  /** Fresh parity starts after the proactive indices the first pass already sent. */
-  private newRepairs(slice: TxSlice): StripeRepair[] {
-    return Array.from({ length: this.cfg.stripes }, (_, st) => ({
-      nextParity: this.cfg.redundancy % maxParity(Math.max(1, stripeBlocks(this.slices.geo, slice.nBlocks, st))),
-      burstStart: 0,
-      burstAtMs: -Infinity,
-      burstCount: 0,
-      queued: 0,
-      resend: 0,
-      resendNext: 0,
-    }));
+    this.repair.answer(slice, nak, now);
   }
 
   /** Keeps the NAK for a head slice to reload; a full table drops it (the receiver asks again). */
@@ -397,53 +377,12 @@ export class SenderCore {
   private evictReloaded(): boolean {
     for (let i = 0; i < this.reloaded.length; i++) {
       const s = this.slices.get(this.reloaded[i]);
-      if (s !== undefined && (s.repairs ?? []).some((r) => r.queued > 0 || r.resend > 0)) continue;
+      if (s !== undefined && repairsQueued(s)) continue;
       this.slices.deleteReloaded(this.reloaded[i]);
       this.reloaded.splice(i, 1);
       return true;
     }
     return false;
-  }
-
-  /** One stripe's request: top up the current burst, or start a new one (see NAK's heard[]). */
-  private requestRepair(slice: TxSlice, st: number, k: number, need: number, heard: number, now: number): void {
-    const rep = slice.repairs![st];
-    // A stripe's own data blocks serve every need, and cost no coding: k fresh parity
-    // symbols would take k * k block multiplications (a late receiver's head, or a stripe
-    // lost whole). Once they are queued, nothing more is needed until they went out.
-    if (rep.resend > 0) return;
-    if (need === k && !(now - rep.burstAtMs <= this.cfg.nakHoldMs && heard <= rep.burstStart)) {
-      if (rep.queued === 0) this.repairQueue.push({ sliceNo: slice.sliceNo, stripe: st });
-      rep.queued = 0;
-      rep.resend = k;
-      rep.resendNext = 0;
-      // As a burst of k: requests that did not hear it, within nakHoldMs, add nothing.
-      rep.burstStart = rep.nextParity;
-      rep.burstAtMs = now;
-      rep.burstCount = k;
-      return;
-    }
-    const heardBurst = heard > rep.burstStart;
-    let add: number;
-    if (!heardBurst && now - rep.burstAtMs <= this.cfg.nakHoldMs) {
-      // Asked before hearing the current burst: one answer sized to the largest
-      // request serves everyone, so only top the burst up.
-      add = Math.max(0, need - rep.burstCount);
-      rep.burstCount = Math.max(rep.burstCount, need);
-    } else {
-      // Asked after the burst (some of it was lost, or it was too small): a new one now.
-      add = need;
-      rep.burstStart = (rep.nextParity + rep.queued) % maxParity(k);
-      rep.burstAtMs = now;
-      rep.burstCount = need;
-    }
-    if (add === 0) return;
-    if (rep.queued === 0) this.repairQueue.push({ sliceNo: slice.sliceNo, stripe: st }); // resend is 0 here
-    // Any k fresh symbols rebuild any k lost blocks of the stripe, so more than k queued never
-    // serves anyone better. Without the cap, a stream of NAKs that each heard the last burst
-    // (a stuck or hostile receiver) queued k more parity per NAK: 1000 NAKs of 20 bytes asked
-    // for 1000 * k datagrams of blockBytes.
-    rep.queued = Math.min(k, rep.queued + add);
   }
 
   private onReport(rcv: ReceiverRecord, rep: Report): void {
@@ -637,7 +576,7 @@ export class SenderCore {
   }
 
   private hasDataReady(): boolean {
-    return this.repairQueue.length > 0 || this.slices.firstPassReady();
+    return this.repair.stripesQueued > 0 || this.slices.firstPassReady();
   }
 
   // ---- building datagrams --------------------------------------------------------
@@ -648,37 +587,6 @@ export class SenderCore {
     // A slice's first pass is over: what every receiver has can go.
     if (this.slices.sendSliceNo !== sending) this.freeDelivered();
     return t;
-  }
-
-  private nextRepair(): Transmit | undefined {
-    while (this.repairQueue.length > 0) {
-      const head = this.repairQueue[0];
-      const s = this.slices.get(head.sliceNo);
-      const rep = s?.repairs?.[head.stripe];
-      if (s === undefined || rep === undefined || (rep.queued === 0 && rep.resend === 0)) {
-        this.repairQueue.shift();
-        if (rep !== undefined) rep.queued = rep.resend = 0;
-        continue;
-      }
-      if (rep.resend > 0) {
-        // The stripe's data blocks again: blocks stripe, stripe + stripes, ...
-        const b = head.stripe + rep.resendNext++ * this.cfg.stripes;
-        if (--rep.resend === 0 && rep.queued === 0) this.repairQueue.shift();
-        const payload = this.slices.dataBlock(s, b);
-        this.stats.repairPackets++;
-        this.stats.dataResends++;
-        return this.tx.data(s.sliceNo, s.bytes.byteLength, DATA_FLAG_REPAIR | (s.final ? DATA_FLAG_FINAL_SLICE : 0), 0, b, payload);
-      }
-      const k = stripeBlocks(this.slices.geo, s.nBlocks, head.stripe);
-      const parityIndex = rep.nextParity;
-      rep.nextParity = (rep.nextParity + 1) % maxParity(k);
-      if (--rep.queued === 0) this.repairQueue.shift();
-      const out = this.slices.parity(s, head.stripe, parityIndex);
-      this.stats.repairPackets++;
-      const flags = DATA_FLAG_PARITY | DATA_FLAG_REPAIR | (s.final ? DATA_FLAG_FINAL_SLICE : 0);
-      return this.tx.data(s.sliceNo, s.bytes.byteLength, flags, head.stripe, parityIndex, out);
-    }
-    return undefined;
   }
 
   private sendEnd(): void {

@@ -23,10 +23,8 @@ import { MessageType } from '../protocol/header.js';
 import { decodeDatagram } from '../protocol/codec.js';
 import type { Endpoint } from '../protocol/endpoint.js';
 import { seqDiff } from '../protocol/seq.js';
-import { sliceBytesOf } from '../protocol/geometry.js';
 import { DATA_HEADER_SIZE } from '../protocol/messages/data.js';
 import { DROP_ALL } from '../protocol/messages/drop.js';
-import { IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
 import type { Join } from '../protocol/messages/join.js';
 import type { Leave } from '../protocol/messages/leave.js';
 import type { Nak } from '../protocol/messages/nak.js';
@@ -36,7 +34,8 @@ import { Reason } from '../protocol/reasons.js';
 import { checkSenderConfig, MAX_STRIPE_BLOCKS, type SenderConfig } from './core/config.js';
 import { Participants, type ReceiverRecord, type ReceiverState } from './core/participants.js';
 import { Pacer } from './core/pacer.js';
-import { RepairScheduler, repairsQueued } from './core/repair.js';
+import { RepairScheduler } from './core/repair.js';
+import { ReloadTable } from './core/reload.js';
 import { SliceStore } from './core/slices.js';
 import { HEADER_RING, MAX_CONTROL_QUEUE, Transmitter, type Transmit } from './core/transmit.js';
 import { Timer, TimerTable } from './core/timers.js';
@@ -82,12 +81,7 @@ export class SenderCore {
   private readonly events: SenderEvent[] = []; // drained by the driver every turn; bounded by the receivers' events
   private readonly slices: SliceStore;
   private readonly repair: RepairScheduler;
-  /** Head slices late receivers asked for that are not held: the NAK to answer once reloaded. */
-  private readonly reloadWanted = new Map<number, Nak>(); // bounded by cfg.retainSlices
-  /** Of those, handed to the driver by pollReload() and not yet back. */
-  private readonly reloadOut = new Set<number>(); // subset of reloadWanted
-  /** Reloaded slices held (in `slices`), oldest first; with reloadOut at most cfg.retainSlices. */
-  private readonly reloaded: number[] = [];
+  private readonly reload: ReloadTable;
   private windowPackets = 0;
   private firstJoinAtMs: number | undefined;
   private readonly createdAtMs: number;
@@ -110,6 +104,7 @@ export class SenderCore {
     this.participants = new Participants(cfg);
     this.slices = new SliceStore(cfg, this.stats);
     this.repair = new RepairScheduler(cfg, this.stats, this.slices, this.tx);
+    this.reload = new ReloadTable(cfg, this.stats, this.slices);
   }
 
   get currentPhase(): Phase {
@@ -139,7 +134,7 @@ export class SenderCore {
     return {
       receivers: this.participants.size,
       slices: this.slices.size,
-      reloadsPending: this.reloadWanted.size,
+      reloadsPending: this.reload.pending,
       control: this.tx.controlQueued,
       events: this.events.length,
       repairStripes: this.repair.stripesQueued,
@@ -198,14 +193,7 @@ export class SenderCore {
    * while the reloaded slices held fill their share (retainSlices) and none is idle yet.
    */
   pollReload(): number | undefined {
-    if (this.phase === 'done') return undefined;
-    for (const n of this.reloadWanted.keys()) {
-      if (this.reloadOut.has(n)) continue;
-      if (this.reloaded.length + this.reloadOut.size >= this.cfg.retainSlices && !this.evictReloaded()) return undefined;
-      this.reloadOut.add(n);
-      return n;
-    }
-    return undefined;
+    return this.phase === 'done' ? undefined : this.reload.poll();
   }
 
   handleTimeout(now: number): void {
@@ -335,7 +323,7 @@ export class SenderCore {
     const slice = this.slices.get(nak.sliceNo);
     if (slice === undefined && this.cfg.streaming && nak.sliceNo < rcv.joinSlice && nak.sliceNo < this.slices.baseSlice) {
       // A late receiver's head, no longer held: read it again, then answer this NAK.
-      this.wantReload(nak);
+      if (!this.reload.want(nak)) this.stats.naksIgnored++;
       return;
     }
     // A slice already freed (every receiver had it) or not yet sent in full cannot be asked for.
@@ -346,43 +334,11 @@ export class SenderCore {
     this.repair.answer(slice, nak, now);
   }
 
-  /** Keeps the NAK for a head slice to reload; a full table drops it (the receiver asks again). */
-  private wantReload(nak: Nak): void {
-    if (!this.reloadWanted.has(nak.sliceNo) && this.reloadWanted.size >= this.cfg.retainSlices) {
-      this.stats.naksIgnored++;
-      return;
-    }
-    this.reloadWanted.set(nak.sliceNo, nak);
-  }
-
   private onReload(sliceNo: number, bytes: Uint8Array, now: number): void {
-    if (!this.reloadOut.has(sliceNo)) throw new RangeError(`reload of slice ${sliceNo}, which pollReload() did not ask for`);
-    const nak = this.reloadWanted.get(sliceNo)!;
-    this.reloadOut.delete(sliceNo);
-    this.reloadWanted.delete(sliceNo);
-    // --streaming needs a source of known size (a file or device), so every slice's size is known.
-    const want = sliceBytesOf(this.slices.geo, this.cfg.imageBytes, sliceNo);
-    if (this.cfg.imageBytes === IMAGE_BYTES_UNKNOWN || bytes.byteLength !== want) {
-      throw new RangeError(`reloaded slice ${sliceNo} has ${bytes.byteLength} bytes, not ${want}`);
-    }
-    if (this.phase === 'done' || this.slices.has(sliceNo)) return;
-    this.slices.putReloaded(sliceNo, bytes);
-    this.reloaded.push(sliceNo);
-    this.stats.reloads++;
+    const nak = this.reload.take(sliceNo, bytes, this.phase === 'done');
+    if (nak === undefined) return;
     const rcv = this.participants.get(nak.receiverId);
     if (rcv !== undefined) this.answerNak(rcv, nak, now);
-  }
-
-  /** Frees the oldest reloaded slice with no repair queued; false if every one still has some. */
-  private evictReloaded(): boolean {
-    for (let i = 0; i < this.reloaded.length; i++) {
-      const s = this.slices.get(this.reloaded[i]);
-      if (s !== undefined && repairsQueued(s)) continue;
-      this.slices.deleteReloaded(this.reloaded[i]);
-      this.reloaded.splice(i, 1);
-      return true;
-    }
-    return false;
   }
 
   private onReport(rcv: ReceiverRecord, rep: Report): void {

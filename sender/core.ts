@@ -32,6 +32,7 @@ import type { Report } from '../protocol/messages/report.js';
 import type { Status } from '../protocol/messages/status.js';
 import { Reason } from '../protocol/reasons.js';
 import { checkSenderConfig, MAX_STRIPE_BLOCKS, type SenderConfig } from './core/config.js';
+import { StartGate } from './core/announce.js';
 import { Participants, type ReceiverRecord, type ReceiverState } from './core/participants.js';
 import { Pacer } from './core/pacer.js';
 import { RepairScheduler } from './core/repair.js';
@@ -83,9 +84,7 @@ export class SenderCore {
   private readonly repair: RepairScheduler;
   private readonly reload: ReloadTable;
   private windowPackets = 0;
-  private firstJoinAtMs: number | undefined;
-  private readonly createdAtMs: number;
-  private keyPressed = false;
+  private readonly startGate: StartGate;
   private readonly timers = new TimerTable();
   private blockedSinceMs: number | undefined;
   private readonly pacer: Pacer;
@@ -98,7 +97,7 @@ export class SenderCore {
   ) {
     checkSenderConfig(cfg);
     this.timers.set(Timer.Hello, now);
-    this.createdAtMs = now;
+    this.startGate = new StartGate(cfg, now);
     this.pacer = new Pacer(cfg, this.stats, now);
     this.tx = new Transmitter(cfg, this.stats);
     this.participants = new Participants(cfg);
@@ -168,7 +167,7 @@ export class SenderCore {
         if (!this.onDatagram(input.from, input.bytes, now)) return;
         break;
       case 'start':
-        this.keyPressed = true;
+        this.startGate.keyPress();
         break;
       case 'slice':
         if (!this.wantsSlice()) throw new RangeError('slice given while the sender does not want one');
@@ -212,7 +211,7 @@ export class SenderCore {
   /** Start and Pace, from the state they follow (sender/core/timers.ts); none once done. */
   private rearmTimers(): void {
     if (this.phase === 'done') return;
-    this.timers.set(Timer.Start, this.phase === 'announcing' ? this.startDeadline() : undefined);
+    this.timers.set(Timer.Start, this.phase === 'announcing' ? this.startGate.deadline(this.participants.activeCount()) : undefined);
     // The refill time counts only while the flow window is open: with it shut, the bucket is
     // not what holds DATA back and is not refilled, so its (past) refill time would wake the
     // driver at once, again and again, until a STATUS opens the window.
@@ -293,7 +292,7 @@ export class SenderCore {
     const joinSlice = late ? this.slices.lateJoinSlice() : 0;
     if (late) this.stats.lateJoins++;
     this.participants.add(join, from.address, joinSlice, late ? (this.tx.nextSeq - 1) | 0 : 0);
-    this.firstJoinAtMs ??= now;
+    this.startGate.joined(now);
     this.tx.accept(join.receiverId, joinSlice);
     this.events.push({
       kind: 'joined',
@@ -372,7 +371,7 @@ export class SenderCore {
       // Async receivers can only learn the session from HELLO: keep it frequent all along.
       this.timers.set(Timer.Hello, now + (this.phase === 'announcing' || this.cfg.async ? this.cfg.helloIntervalMs : 1000));
     }
-    if (this.phase === 'announcing' && this.shouldStart(now)) this.start();
+    if (this.phase === 'announcing' && this.startGate.shouldStart(now, this.participants.activeCount())) this.start();
     if (this.phase === 'transferring') {
       // A NAK may have arrived for slices whose space is needed: free what everyone has.
       this.freeDelivered();
@@ -464,30 +463,6 @@ export class SenderCore {
   private scheduleRound(at: number): void {
     const t = this.timers.get(Timer.Round);
     if (t === undefined || at < t) this.timers.set(Timer.Round, at);
-  }
-
-  private startDeadline(): number | undefined {
-    if (this.cfg.async) return this.createdAtMs + this.cfg.minWaitMs;
-    // Everyone who joined has left: nothing can start until the next JOIN, and a deadline
-    // already past would wake the driver at once, forever (shouldStart says no).
-    if (this.firstJoinAtMs === undefined || this.participants.activeCount() === 0) return undefined;
-    let t: number | undefined;
-    if (this.cfg.minReceivers > 0 && this.participants.activeCount() >= this.cfg.minReceivers) {
-      t = this.firstJoinAtMs + this.cfg.minWaitMs;
-    }
-    if (this.cfg.maxWaitMs !== undefined) {
-      const m = this.firstJoinAtMs + this.cfg.maxWaitMs;
-      t = t === undefined ? m : Math.min(t, m);
-    }
-    return t;
-  }
-
-  private shouldStart(now: number): boolean {
-    if (this.cfg.async) return now >= this.startDeadline()!;
-    if (this.participants.activeCount() === 0) return false;
-    if (this.cfg.waitForKey && this.keyPressed) return true;
-    const t = this.startDeadline();
-    return t !== undefined && now >= t;
   }
 
   private start(): void {

@@ -18,11 +18,25 @@
 // others, then asks for the head 0..J-1 by NAK. A head slice no longer held is re-read
 // from the source (the driver answers pollReload() with a 'reload' input), and a stripe
 // the receiver has nothing of is answered with its own data blocks, not k parity.
+//
+// This file is the dispatcher: it decodes each datagram once, routes it, and runs the
+// phases and the REQACK/END rounds. The parts it dispatches to live beside it in
+// sender/core/, each owning its state and saying at its top what holds:
+//   config.ts        SenderConfig and its checks
+//   stats.ts         the counters and their initial value
+//   timers.ts        the timer table; pollTimeout() is its earliest armed timer
+//   announce.ts      when announcing ends (key, --min-receivers, --min-wait, --max-wait)
+//   pacer.ts         the token bucket (--max-bitrate)
+//   transmit.ts      building DATA (header ring, sequence numbers) and the control queue
+//   participants.ts  the receivers: admission, progress, rounds, the flow-window minimum
+//   slices.ts        the slices held (retention), the first pass, the end of the source
+//   repair.ts        NAK -> repair: parity bursts and data resends, in NAK order
+//   reload.ts        head slices re-read for late receivers (--streaming)
+// Each imports only protocol/ and the files above it in this list, never this one.
 
-import { MessageType } from '../protocol/header.js';
 import { decodeDatagram } from '../protocol/codec.js';
 import type { Endpoint } from '../protocol/endpoint.js';
-import { seqDiff } from '../protocol/seq.js';
+import { MessageType } from '../protocol/header.js';
 import { DATA_HEADER_SIZE } from '../protocol/messages/data.js';
 import { DROP_ALL } from '../protocol/messages/drop.js';
 import type { Join } from '../protocol/messages/join.js';
@@ -31,16 +45,17 @@ import type { Nak } from '../protocol/messages/nak.js';
 import type { Report } from '../protocol/messages/report.js';
 import type { Status } from '../protocol/messages/status.js';
 import { Reason } from '../protocol/reasons.js';
-import { checkSenderConfig, MAX_STRIPE_BLOCKS, type SenderConfig } from './core/config.js';
+import { seqDiff } from '../protocol/seq.js';
 import { StartGate } from './core/announce.js';
-import { Participants, type ReceiverRecord, type ReceiverState } from './core/participants.js';
+import { checkSenderConfig, MAX_STRIPE_BLOCKS, type SenderConfig } from './core/config.js';
 import { Pacer } from './core/pacer.js';
-import { RepairScheduler } from './core/repair.js';
+import { Participants, type ReceiverRecord, type ReceiverState } from './core/participants.js';
 import { ReloadTable } from './core/reload.js';
+import { RepairScheduler } from './core/repair.js';
 import { SliceStore } from './core/slices.js';
-import { HEADER_RING, MAX_CONTROL_QUEUE, Transmitter, type Transmit } from './core/transmit.js';
-import { Timer, TimerTable } from './core/timers.js';
 import { countDrop, newSenderStats, type SenderStats } from './core/stats.js';
+import { Timer, TimerTable } from './core/timers.js';
+import { HEADER_RING, MAX_CONTROL_QUEUE, Transmitter, type Transmit } from './core/transmit.js';
 
 export { HEADER_RING, MAX_CONTROL_QUEUE, MAX_STRIPE_BLOCKS };
 export type { Endpoint, ReceiverRecord, ReceiverState, SenderConfig, SenderStats, Transmit };
@@ -74,21 +89,24 @@ type Phase = 'announcing' | 'transferring' | 'ending' | 'done';
 const TRUESIZE_OVERHEAD = 768;
 /** --async: END copies sent (endIntervalMs apart) before the sender is done. */
 const ASYNC_END_COPIES = 5;
+
 export class SenderCore {
   readonly stats: SenderStats = newSenderStats();
 
   private phase: Phase = 'announcing';
-  private readonly participants: Participants;
   private readonly events: SenderEvent[] = []; // drained by the driver every turn; bounded by the receivers' events
+  private readonly timers = new TimerTable();
+  private readonly startGate: StartGate;
+  private readonly pacer: Pacer;
+  private readonly tx: Transmitter;
+  private readonly participants: Participants;
   private readonly slices: SliceStore;
   private readonly repair: RepairScheduler;
   private readonly reload: ReloadTable;
+  /** The flow window in DATA datagrams, set at START from the smallest receive buffer. */
   private windowPackets = 0;
-  private readonly startGate: StartGate;
-  private readonly timers = new TimerTable();
+  /** Transferring: since when DATA waits for the receivers (a REQACK round is due). */
   private blockedSinceMs: number | undefined;
-  private readonly pacer: Pacer;
-  private readonly tx: Transmitter;
   private doneOk: boolean | undefined;
 
   constructor(
@@ -150,6 +168,10 @@ export class SenderCore {
     return this.windowPackets;
   }
 
+  get succeeded(): boolean | undefined {
+    return this.doneOk;
+  }
+
   /** True when the driver should read and hand over the next slice. */
   wantsSlice(): boolean {
     if (this.slices.eof !== undefined) return false;
@@ -208,16 +230,6 @@ export class SenderCore {
     return this.timers.nextTimeout();
   }
 
-  /** Start and Pace, from the state they follow (sender/core/timers.ts); none once done. */
-  private rearmTimers(): void {
-    if (this.phase === 'done') return;
-    this.timers.set(Timer.Start, this.phase === 'announcing' ? this.startGate.deadline(this.participants.activeCount()) : undefined);
-    // The refill time counts only while the flow window is open: with it shut, the bucket is
-    // not what holds DATA back and is not refilled, so its (past) refill time would wake the
-    // driver at once, again and again, until a STATUS opens the window.
-    this.timers.set(Timer.Pace, this.pacer.paced && this.hasDataReady() && this.flowOpen() ? this.pacer.readyAt() : undefined);
-  }
-
   pollTransmit(now: number): Transmit | undefined {
     const c = this.tx.pollControl();
     if (c !== undefined) return c;
@@ -236,7 +248,7 @@ export class SenderCore {
     return t;
   }
 
-  // ---- inputs ------------------------------------------------------------------
+  // ---- datagrams ---------------------------------------------------------------
 
   /** False when the datagram was dropped (and counted) without touching any state. */
   private onDatagram(from: Endpoint, bytes: Uint8Array, now: number): boolean {
@@ -352,17 +364,7 @@ export class SenderCore {
     if (detail !== undefined) this.events.push({ kind: 'left', receiverId: rcv.id, reason: leave.reason, detail });
   }
 
-  private abort(detail: string): void {
-    if (this.phase === 'done') return;
-    this.participants.failActive(Reason.SenderAbort, detail);
-    // Three copies: a lost DROP would leave receivers waiting for their receive timeout.
-    for (let i = 0; i < 3; i++) {
-      this.tx.drop(DROP_ALL, Reason.SenderAbort);
-    }
-    this.finish();
-  }
-
-  // ---- the clock ---------------------------------------------------------------
+  // ---- phases and rounds -------------------------------------------------------
 
   private advance(now: number): void {
     if (this.phase === 'done') return;
@@ -384,6 +386,17 @@ export class SenderCore {
     if (!this.cfg.async && (this.phase === 'transferring' || this.phase === 'ending') && this.participants.activeCount() === 0) {
       this.finish();
     }
+  }
+
+  private start(): void {
+    this.phase = 'transferring';
+    const minBuf = this.cfg.async ? 0 : this.participants.minRcvBufBytes();
+    // Never put more in flight than the smallest receiver's socket buffer holds (half of
+    // it, the kernel's own accounting reserves the rest): a burst past it is lost for sure.
+    const perPacket = this.cfg.blockBytes + DATA_HEADER_SIZE + TRUESIZE_OVERHEAD;
+    this.windowPackets = Math.max(16, Math.min(this.cfg.windowPacketsMax, Math.floor(minBuf / 2 / perPacket)));
+    for (let i = 0; i < 3; i++) this.tx.start(this.participants.activeCount(), this.windowPackets);
+    this.events.push({ kind: 'started', receivers: this.participants.activeCount(), windowPackets: this.windowPackets });
   }
 
   /** The first pass is over and the digest known: END goes out in the same turn. */
@@ -439,6 +452,35 @@ export class SenderCore {
     this.freeDelivered();
   }
 
+  private abort(detail: string): void {
+    if (this.phase === 'done') return;
+    this.participants.failActive(Reason.SenderAbort, detail);
+    // Three copies: a lost DROP would leave receivers waiting for their receive timeout.
+    for (let i = 0; i < 3; i++) {
+      this.tx.drop(DROP_ALL, Reason.SenderAbort);
+    }
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.phase === 'done') return;
+    this.phase = 'done';
+    this.timers.stopAll();
+    // Async: nobody can report; the sender succeeded when it sent everything.
+    const sent = this.cfg.async ? this.slices.firstPassDone() : this.participants.size > 0;
+    const imaged = this.participants.settle();
+    const ok = sent && imaged;
+    this.doneOk = ok;
+    this.events.push({ kind: 'done', ok });
+  }
+
+  private sendEnd(): void {
+    const end = this.slices.eof;
+    if (end !== undefined) this.tx.end(end);
+  }
+
+  // ---- flow control, retention and timers ------------------------------------------
+
   /**
    * Blocked: DATA is ready but the flow window is full, or the first pass caught up with
    * the source and the retention window is full (the slowest receiver has not taken the
@@ -465,35 +507,6 @@ export class SenderCore {
     if (t === undefined || at < t) this.timers.set(Timer.Round, at);
   }
 
-  private start(): void {
-    this.phase = 'transferring';
-    const minBuf = this.cfg.async ? 0 : this.participants.minRcvBufBytes();
-    // Never put more in flight than the smallest receiver's socket buffer holds (half of
-    // it, the kernel's own accounting reserves the rest): a burst past it is lost for sure.
-    const perPacket = this.cfg.blockBytes + DATA_HEADER_SIZE + TRUESIZE_OVERHEAD;
-    this.windowPackets = Math.max(16, Math.min(this.cfg.windowPacketsMax, Math.floor(minBuf / 2 / perPacket)));
-    for (let i = 0; i < 3; i++) this.tx.start(this.participants.activeCount(), this.windowPackets);
-    this.events.push({ kind: 'started', receivers: this.participants.activeCount(), windowPackets: this.windowPackets });
-  }
-
-  private finish(): void {
-    if (this.phase === 'done') return;
-    this.phase = 'done';
-    this.timers.stopAll();
-    // Async: nobody can report; the sender succeeded when it sent everything.
-    const sent = this.cfg.async ? this.slices.firstPassDone() : this.participants.size > 0;
-    const imaged = this.participants.settle();
-    const ok = sent && imaged;
-    this.doneOk = ok;
-    this.events.push({ kind: 'done', ok });
-  }
-
-  get succeeded(): boolean | undefined {
-    return this.doneOk;
-  }
-
-  // ---- flow control and retention -------------------------------------------------
-
   private flowOpen(): boolean {
     if (this.cfg.async) return true; // no return channel: --max-bitrate is the only limit
     const p = this.participants.minProgress();
@@ -510,8 +523,6 @@ export class SenderCore {
     return this.repair.stripesQueued > 0 || this.slices.firstPassReady();
   }
 
-  // ---- building datagrams --------------------------------------------------------
-
   private nextFirstPass(): Transmit | undefined {
     const sending = this.slices.sendSliceNo;
     const t = this.slices.nextFirstPass(this.tx);
@@ -520,8 +531,13 @@ export class SenderCore {
     return t;
   }
 
-  private sendEnd(): void {
-    const end = this.slices.eof;
-    if (end !== undefined) this.tx.end(end);
+  /** Start and Pace, from the state they follow (sender/core/timers.ts); none once done. */
+  private rearmTimers(): void {
+    if (this.phase === 'done') return;
+    this.timers.set(Timer.Start, this.phase === 'announcing' ? this.startGate.deadline(this.participants.activeCount()) : undefined);
+    // The refill time counts only while the flow window is open: with it shut, the bucket is
+    // not what holds DATA back and is not refilled, so its (past) refill time would wake the
+    // driver at once, again and again, until a STATUS opens the window.
+    this.timers.set(Timer.Pace, this.pacer.paced && this.hasDataReady() && this.flowOpen() ? this.pacer.readyAt() : undefined);
   }
 }

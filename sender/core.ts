@@ -29,6 +29,7 @@
 //   pacer.ts         the token bucket (--max-bitrate)
 //   transmit.ts      building DATA (header ring, sequence numbers) and the control queue
 //   participants.ts  the receivers: admission, progress, rounds, the flow-window minimum
+//   flow.ts          the flow window: its size from START, open or shut
 //   slices.ts        the slices held (retention), the first pass, the end of the source
 //   repair.ts        NAK -> repair: parity bursts and data resends, in NAK order
 //   reload.ts        head slices re-read for late receivers (--streaming)
@@ -37,7 +38,6 @@
 import { decodeDatagram } from '../protocol/codec.js';
 import type { Endpoint } from '../protocol/endpoint.js';
 import { MessageType } from '../protocol/header.js';
-import { DATA_HEADER_SIZE } from '../protocol/messages/data.js';
 import { DROP_ALL } from '../protocol/messages/drop.js';
 import type { Join } from '../protocol/messages/join.js';
 import type { Leave } from '../protocol/messages/leave.js';
@@ -45,9 +45,9 @@ import type { Nak } from '../protocol/messages/nak.js';
 import type { Report } from '../protocol/messages/report.js';
 import type { Status } from '../protocol/messages/status.js';
 import { Reason } from '../protocol/reasons.js';
-import { seqDiff } from '../protocol/seq.js';
 import { StartGate } from './core/announce.js';
 import { checkSenderConfig, MAX_STRIPE_BLOCKS, type SenderConfig } from './core/config.js';
+import { FlowWindow } from './core/flow.js';
 import { Pacer } from './core/pacer.js';
 import { Participants, type ReceiverRecord, type ReceiverState } from './core/participants.js';
 import { ReloadTable } from './core/reload.js';
@@ -85,8 +85,6 @@ export type SenderEvent =
 
 type Phase = 'announcing' | 'transferring' | 'ending' | 'done';
 
-/** A receiver's kernel charges roughly this much per queued datagram beyond its payload (skb truesize). */
-const TRUESIZE_OVERHEAD = 768;
 /** --async: END copies sent (endIntervalMs apart) before the sender is done. */
 const ASYNC_END_COPIES = 5;
 
@@ -100,11 +98,10 @@ export class SenderCore {
   private readonly pacer: Pacer;
   private readonly tx: Transmitter;
   private readonly participants: Participants;
+  private readonly flow: FlowWindow;
   private readonly slices: SliceStore;
   private readonly repair: RepairScheduler;
   private readonly reload: ReloadTable;
-  /** The flow window in DATA datagrams, set at START from the smallest receive buffer. */
-  private windowPackets = 0;
   /** Transferring: since when DATA waits for the receivers (a REQACK round is due). */
   private blockedSinceMs: number | undefined;
   private doneOk: boolean | undefined;
@@ -119,6 +116,7 @@ export class SenderCore {
     this.pacer = new Pacer(cfg, this.stats, now);
     this.tx = new Transmitter(cfg, this.stats);
     this.participants = new Participants(cfg);
+    this.flow = new FlowWindow(cfg, this.participants, this.tx);
     this.slices = new SliceStore(cfg, this.stats);
     this.repair = new RepairScheduler(cfg, this.stats, this.slices, this.tx);
     this.reload = new ReloadTable(cfg, this.stats, this.slices);
@@ -165,7 +163,7 @@ export class SenderCore {
   }
 
   get window(): number {
-    return this.windowPackets;
+    return this.flow.windowPackets;
   }
 
   get succeeded(): boolean | undefined {
@@ -234,7 +232,7 @@ export class SenderCore {
     const c = this.tx.pollControl();
     if (c !== undefined) return c;
     if (this.phase !== 'transferring' && this.phase !== 'ending') return undefined;
-    if (!this.hasDataReady() || !this.flowOpen()) {
+    if (!this.hasDataReady() || !this.flow.open()) {
       this.noteBlocked(now);
       return undefined;
     }
@@ -306,13 +304,7 @@ export class SenderCore {
     this.participants.add(join, from.address, joinSlice, late ? (this.tx.nextSeq - 1) | 0 : 0);
     this.startGate.joined(now);
     this.tx.accept(join.receiverId, joinSlice);
-    this.events.push({
-      kind: 'joined',
-      receiverId: join.receiverId,
-      address: from.address,
-      rcvBufBytes: join.rcvBufBytes,
-      joinSlice,
-    });
+    this.events.push({ kind: 'joined', receiverId: join.receiverId, address: from.address, rcvBufBytes: join.rcvBufBytes, joinSlice });
   }
 
   private onStatus(rcv: ReceiverRecord, st: Status): void {
@@ -390,13 +382,9 @@ export class SenderCore {
 
   private start(): void {
     this.phase = 'transferring';
-    const minBuf = this.cfg.async ? 0 : this.participants.minRcvBufBytes();
-    // Never put more in flight than the smallest receiver's socket buffer holds (half of
-    // it, the kernel's own accounting reserves the rest): a burst past it is lost for sure.
-    const perPacket = this.cfg.blockBytes + DATA_HEADER_SIZE + TRUESIZE_OVERHEAD;
-    this.windowPackets = Math.max(16, Math.min(this.cfg.windowPacketsMax, Math.floor(minBuf / 2 / perPacket)));
-    for (let i = 0; i < 3; i++) this.tx.start(this.participants.activeCount(), this.windowPackets);
-    this.events.push({ kind: 'started', receivers: this.participants.activeCount(), windowPackets: this.windowPackets });
+    const windowPackets = this.flow.size();
+    for (let i = 0; i < 3; i++) this.tx.start(this.participants.activeCount(), windowPackets);
+    this.events.push({ kind: 'started', receivers: this.participants.activeCount(), windowPackets });
   }
 
   /** The first pass is over and the digest known: END goes out in the same turn. */
@@ -456,9 +444,7 @@ export class SenderCore {
     if (this.phase === 'done') return;
     this.participants.failActive(Reason.SenderAbort, detail);
     // Three copies: a lost DROP would leave receivers waiting for their receive timeout.
-    for (let i = 0; i < 3; i++) {
-      this.tx.drop(DROP_ALL, Reason.SenderAbort);
-    }
+    for (let i = 0; i < 3; i++) this.tx.drop(DROP_ALL, Reason.SenderAbort);
     this.finish();
   }
 
@@ -488,7 +474,7 @@ export class SenderCore {
    */
   private isBlocked(): boolean {
     if (this.phase !== 'transferring') return false;
-    if (this.hasDataReady()) return !this.flowOpen();
+    if (this.hasDataReady()) return !this.flow.open();
     return this.slices.eof === undefined && this.slices.windowFull();
   }
 
@@ -505,13 +491,6 @@ export class SenderCore {
   private scheduleRound(at: number): void {
     const t = this.timers.get(Timer.Round);
     if (t === undefined || at < t) this.timers.set(Timer.Round, at);
-  }
-
-  private flowOpen(): boolean {
-    if (this.cfg.async) return true; // no return channel: --max-bitrate is the only limit
-    const p = this.participants.minProgress();
-    if (p === undefined) return true;
-    return seqDiff(this.tx.nextSeq - 1, p.seen) < this.windowPackets;
   }
 
   private freeDelivered(): void {
@@ -538,6 +517,6 @@ export class SenderCore {
     // The refill time counts only while the flow window is open: with it shut, the bucket is
     // not what holds DATA back and is not refilled, so its (past) refill time would wake the
     // driver at once, again and again, until a STATUS opens the window.
-    this.timers.set(Timer.Pace, this.pacer.paced && this.hasDataReady() && this.flowOpen() ? this.pacer.readyAt() : undefined);
+    this.timers.set(Timer.Pace, this.pacer.paced && this.hasDataReady() && this.flow.open() ? this.pacer.readyAt() : undefined);
   }
 }

@@ -1,0 +1,49 @@
+// The flow window: how much DATA may be in flight beyond what every receiver has seen.
+// It is sized once, at START, from the smallest receive buffer of the receivers in the
+// session, and DATA goes only while the newest sequence number sent is less than
+// windowPackets ahead of the oldest seenSeq over the receivers still being served
+// (participants.ts: minProgress). With --async there is no feedback and the window is
+// always open (--max-bitrate is the only limit); with nobody left to serve, too.
+//
+// What holds: windowPackets is 0 until START, then between 16 and windowPacketsMax.
+
+import { DATA_HEADER_SIZE } from '../../protocol/messages/data.js';
+import { seqDiff } from '../../protocol/seq.js';
+import type { SenderConfig } from './config.js';
+import type { Participants } from './participants.js';
+import type { Transmitter } from './transmit.js';
+
+/** A receiver's kernel charges roughly this much per queued datagram beyond its payload (skb truesize). */
+const TRUESIZE_OVERHEAD = 768;
+
+export class FlowWindow {
+  private packets = 0;
+
+  constructor(
+    private readonly cfg: Readonly<Pick<SenderConfig, 'async' | 'blockBytes' | 'windowPacketsMax'>>,
+    private readonly participants: Participants,
+    private readonly tx: Transmitter,
+  ) {}
+
+  get windowPackets(): number {
+    return this.packets;
+  }
+
+  /** At START: sizes the window from the receivers that joined, and returns it. */
+  size(): number {
+    const minBuf = this.cfg.async ? 0 : this.participants.minRcvBufBytes();
+    // Never put more in flight than the smallest receiver's socket buffer holds (half of
+    // it, the kernel's own accounting reserves the rest): a burst past it is lost for sure.
+    const perPacket = this.cfg.blockBytes + DATA_HEADER_SIZE + TRUESIZE_OVERHEAD;
+    this.packets = Math.max(16, Math.min(this.cfg.windowPacketsMax, Math.floor(minBuf / 2 / perPacket)));
+    return this.packets;
+  }
+
+  /** Another DATA datagram may go now. */
+  open(): boolean {
+    if (this.cfg.async) return true; // no return channel: --max-bitrate is the only limit
+    const p = this.participants.minProgress();
+    if (p === undefined) return true;
+    return seqDiff(this.tx.nextSeq - 1, p.seen) < this.packets;
+  }
+}

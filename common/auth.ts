@@ -39,8 +39,8 @@
 
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
-import { decorateUdp, type UdpFactory } from '../native/udp.js';
-import type { IoPath, MessageHandler, UdpSocket, UdpSocketStats } from '../native/udp-socket.js';
+import { decorateUdp, type UdpFactory } from './udp/select.js';
+import type { IoPath, MessageHandler, UdpSocket, UdpSocketStats } from './udp/socket.js';
 import { HEADER_SIZE } from '../protocol/header.js';
 import { oneLine, UsageError } from './errors.js';
 

@@ -10,8 +10,8 @@ import { EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, IoError, oneLine, UsageError
 import { makeLogger } from '../common/log.js';
 import { ProgressLine } from '../common/progress.js';
 import { formatBytes, formatRate } from '../common/units.js';
-import { loadErasureCoder } from '../native/rs.js';
-import { udpFactory, type UdpFactory } from '../native/udp.js';
+import { loadErasureCoder } from '../common/fec.js';
+import { udpFactory, type UdpFactory } from '../common/udp/select.js';
 import { reasonName } from '../protocol/reasons.js';
 import { parseSenderArgs, type SenderArgs } from './args.js';
 import type { SenderConfig } from './core.js';

@@ -29,7 +29,7 @@ import {
   type AuthStats,
 } from '../../../common/auth.js';
 import { UsageError } from '../../../common/errors.js';
-import { DgramUdpSocket } from '../../../native/udp-socket.js';
+import { DgramUdpSocket } from '../../../common/udp/dgram.js';
 import { decodeDatagram } from '../../../protocol/codec.js';
 import { encodeHeader, HEADER_SIZE, MessageType } from '../../../protocol/header.js';
 import { DATA_HEADER_SIZE, encodeDataHeader } from '../../../protocol/messages/data.js';

@@ -2,7 +2,7 @@
 // cli.ts so tests can parse without starting a receiver.
 
 import { Command, Option } from 'commander';
-import type { AuthMode } from '../common/auth.js';
+import type { AuthMode } from '../common/auth/seal.js';
 import { UsageError } from '../common/errors.js';
 import { checkMulticast, resolveInterface } from '../common/net.js';
 import { parseIntIn, parseSeconds } from '../common/units.js';

@@ -2,7 +2,8 @@
 // udp-receiver: joins a udp-sender session, writes the image and verifies it.
 
 import { CommanderError } from 'commander';
-import { sealedUdpFactory, type AuthStats } from '../common/auth.js';
+import type { AuthStats } from '../common/auth/seal.js';
+import { sealedUdpFactory } from '../common/auth/sealed-socket.js';
 import { EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, IoError, oneLine, UsageError } from '../common/errors.js';
 import { makeLogger } from '../common/log.js';
 import { ProgressLine } from '../common/progress.js';

@@ -2,7 +2,7 @@
 // (STYLE 10). Kept apart from cli.ts so tests can parse without starting a sender.
 
 import { Command, Option } from 'commander';
-import { authTrailerBytes, type AuthMode } from '../common/auth.js';
+import { authTrailerBytes, type AuthMode } from '../common/auth/seal.js';
 import { UsageError } from '../common/errors.js';
 import { blockBytesForMtu, interfaceMtu, IP_UDP_HEADER_BYTES } from '../common/mtu.js';
 import { checkMulticast, resolveInterface } from '../common/net.js';

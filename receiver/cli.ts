@@ -13,7 +13,8 @@ import { udpFactory, type UdpFactory } from '../common/udp/select.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
 import { parseReceiverArgs, type ReceiverArgs } from './args.js';
 import { ReceiverDriver, type ReceiverOutcome } from './driver.js';
-import { openSink, type SinkReport } from './sink.js';
+import { openSink } from './sink.js';
+import type { SinkReport } from './sink-types.js';
 
 async function main(): Promise<number> {
   let args: ReceiverArgs;

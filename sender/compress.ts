@@ -58,7 +58,7 @@ function compressor(opts: CompressOptions): Compressor {
     return (chunk) => gzipP(chunk, { level });
   }
   const lz = loadLz4Napi();
-  if (lz === null) throw new IoError('--compress lz4: the lz4-napi module does not load on this platform (use --compress gzip)');
+  if (lz === null) throw new IoError('compress', '--compress lz4: the lz4-napi module does not load on this platform (use --compress gzip)');
   return (chunk) => lz.compressFrame(chunk, { contentChecksum: true });
 }
 
@@ -96,7 +96,7 @@ export class CompressSource implements Source {
 
   private start(chunk: Uint8Array): void {
     const job = this.compress(chunk).catch((e: unknown) => {
-      throw new IoError(`--compress ${this.opts.format}: ${oneLine(e)}`);
+      throw new IoError('compress', `--compress ${this.opts.format}: ${oneLine(e)}`, { cause: e });
     });
     job.catch(() => undefined); // awaited in order by read()
     this.jobs.push(job);

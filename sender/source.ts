@@ -54,14 +54,14 @@ class FileSource implements Source {
       try {
         r = await this.fh.read(buf, have, n - have, this.pos);
       } catch (e) {
-        throw new IoError(`read ${this.description}: ${oneLine(e)}`);
+        throw new IoError('read', `read ${this.description}: ${oneLine(e)}`, { cause: e });
       }
       if (r.bytesRead === 0) break;
       have += r.bytesRead;
       this.pos += r.bytesRead;
     }
     if (this.sizeBytes !== IMAGE_BYTES_UNKNOWN && have < n && this.pos !== this.sizeBytes) {
-      throw new IoError(`${this.description} shrank while being sent (${this.pos} of ${this.sizeBytes} bytes)`);
+      throw new IoError('read', `${this.description} shrank while being sent (${this.pos} of ${this.sizeBytes} bytes)`);
     }
     return have === 0 ? null : buf.subarray(0, have);
   }
@@ -74,9 +74,9 @@ class FileSource implements Source {
       try {
         r = await this.fh.read(buf, have, n - have, offset + have);
       } catch (e) {
-        throw new IoError(`read ${this.description} again at ${offset}: ${oneLine(e)}`);
+        throw new IoError('read', `read ${this.description} again at ${offset}: ${oneLine(e)}`, { cause: e });
       }
-      if (r.bytesRead === 0) throw new IoError(`${this.description} shrank while being sent (read again at ${offset})`);
+      if (r.bytesRead === 0) throw new IoError('read', `${this.description} shrank while being sent (read again at ${offset})`);
       have += r.bytesRead;
     }
     return buf;
@@ -106,7 +106,7 @@ class StreamSource implements Source {
     try {
       b = await this.reader.read(n);
     } catch (e) {
-      throw new IoError(`read ${this.description}: ${oneLine(e)}`);
+      throw new IoError(this.child === undefined ? 'read' : 'pipe', `read ${this.description}: ${oneLine(e)}`, { cause: e });
     }
     // The pipe's output ended: it counts only if the command succeeded.
     if (b === null) await this.exit;
@@ -121,10 +121,10 @@ class StreamSource implements Source {
 
 function childExit(child: ChildProcess, description: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    child.on('error', (e) => reject(new IoError(`${description}: ${oneLine(e)}`)));
+    child.on('error', (e) => reject(new IoError('pipe', `${description}: ${oneLine(e)}`, { cause: e })));
     child.on('close', (code, signal) => {
       if (code === 0) resolve();
-      else reject(new IoError(`${description} failed (${signal ?? `exit ${code}`})`));
+      else reject(new IoError('pipe', `${description} failed (${signal ?? `exit ${code}`})`));
     });
   });
 }
@@ -191,7 +191,7 @@ async function openPlain(opts: SourceOptions): Promise<Source> {
       else if (st.isBlockDevice()) size = blockDeviceBytes(opts.file);
     } catch (e) {
       await fh?.close().catch(() => undefined);
-      throw new IoError(`cannot read ${opts.file}: ${oneLine(e)}`);
+      throw new IoError('open', `cannot read ${opts.file}: ${oneLine(e)}`, { cause: e });
     }
   }
   if (opts.pipe !== undefined) {

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { IMAGE_BYTES_UNKNOWN } from '../../../protocol/messages/hello.js';
 import { wrapDecompress } from '../../../receiver/decompress.js';
-import type { Sink, SinkReport } from '../../../receiver/sink.js';
+import type { Sink, SinkReport } from '../../../receiver/sink-types.js';
 import { CompressSource, type CompressFormat } from '../../../sender/compress.js';
 import type { Source } from '../../../sender/source.js';
 import { mulberry32 } from '../../helpers/prng.js';

@@ -10,7 +10,7 @@ import { parseBitrate, parseIntIn, parseSeconds } from '../common/units.js';
 import { DATA_HEADER_SIZE } from '../protocol/messages/data.js';
 import { MAX_BLOCK_BYTES, MAX_SLICE_BLOCKS, MAX_STRIPES, MIN_BLOCK_BYTES } from '../protocol/messages/hello.js';
 import { defaultIoChoice, IO_CHOICES, type IoChoice } from '../common/udp/select.js';
-import type { CompressFormat } from './compress.js';
+import type { CompressFormat } from './source-types.js';
 import { MAX_STRIPE_BLOCKS, type SenderConfig } from './core.js';
 import type { SenderNetConfig } from './driver.js';
 import type { PackFormat } from './pack.js';

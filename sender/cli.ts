@@ -17,7 +17,6 @@ import { reasonName } from '../protocol/reasons.js';
 import { parseSenderArgs, type SenderArgs } from './args.js';
 import type { SenderConfig } from './core.js';
 import { hex, SenderDriver, type SenderOutcome } from './driver.js';
-import { CompressSource } from './compress.js';
 import { openSource } from './source.js';
 
 function table(out: SenderOutcome): string {
@@ -139,7 +138,7 @@ async function main(): Promise<number> {
       `${args.core.blockBytes}-byte blocks (${args.blockSizeFrom})\n`,
   );
   if (out.error !== undefined) process.stderr.write(`udp-sender: ${out.error}\n`);
-  const compressed = source instanceof CompressSource ? { format: args.compress!.format, inBytes: source.inBytes, outBytes: source.outBytes } : undefined;
+  const compressed = source.report?.().compress;
   if (compressed !== undefined && compressed.outBytes > 0) {
     process.stderr.write(
       `udp-sender: --compress ${compressed.format}: ${formatBytes(compressed.inBytes)} of image sent as ${formatBytes(compressed.outBytes)} ` +

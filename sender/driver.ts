@@ -11,7 +11,7 @@ import type { IoChoice, UdpFactory } from '../common/udp/select.js';
 import type { UdpSocket, UdpSocketStats } from '../common/udp/socket.js';
 import { reasonName } from '../protocol/reasons.js';
 import { SenderCore, type ReceiverRecord, type SenderConfig, type SenderEvent, type SenderStats } from './core.js';
-import type { Source } from './source.js';
+import type { Source } from './source-types.js';
 
 export interface SenderNetConfig {
   /** Local IPv4 address to send from and join on; undefined: the kernel's choice. */

@@ -25,7 +25,7 @@ import { constants as fsc, promises as fsp, type BigIntStats } from 'node:fs';
 import { addBytes } from '../common/cpio-checksum.js';
 import { IoError, oneLine } from '../common/errors.js';
 import { IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
-import type { Source } from './source.js';
+import type { Source, SourceReport } from './source-types.js';
 
 export type PackFormat = 'newc' | 'crc';
 
@@ -179,6 +179,10 @@ export class PackSource implements Source {
     if (this.closed) return;
     this.closed = true;
     await this.chunks.return(undefined);
+  }
+
+  report(): SourceReport {
+    return {};
   }
 
   private emit(b: Uint8Array): Uint8Array {

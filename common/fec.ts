@@ -1,9 +1,10 @@
-// The FEC seam's native side (STYLE principle 14): `NativeReedSolomon` runs the same
-// column-scaled Cauchy code as protocol/fec/cauchy-rs.ts in C++ (the addon's raw binding is
-// native/rs-addon.ts; built by `npm install` into build/Release/rackcast_rs.node), with SIMD
-// kernels picked at run time from the CPU's features: gfni-avx512, gfni-avx2, avx2, ssse3 or
-// scalar. Its output is byte-identical to the TS reference (test/unit/native/rs-differential.test.ts),
-// so the wire never depends on which one a peer runs.
+// The FEC seam's native side, an optional accelerator with the TS reference behind it:
+// `NativeReedSolomon` runs the same column-scaled Cauchy code as protocol/fec/cauchy-rs.ts in
+// C++ (the addon's raw binding is native/rs-addon.ts; built by `npm install` into
+// build/Release/rackcast_rs.node), with SIMD kernels picked at run time from the CPU's
+// features: gfni-avx512, gfni-avx2, avx2, ssse3 or scalar. Its output is byte-identical to the
+// TS reference (test/unit/native/rs-differential.test.ts), so the wire never depends on which
+// one a peer runs.
 //
 // `loadErasureCoder()` is what drivers call: the native coder when the addon loads, else the
 // TS reference plus the reason, which the caller logs once. A missing or broken .node file (no

@@ -1,4 +1,4 @@
-// The native UDP path behind the UdpSocket seam (DESIGN principle 7, STYLE principle 14).
+// The native UDP path behind the UdpSocket seam: an optional accelerator, node:dgram behind it.
 //
 // `NativeUdpSocket` runs the same contract as `DgramUdpSocket` (common/udp/dgram.ts) on the
 // C++ addon built from native/udp.cc + native/udp-io.cc into build/Release/rackcast_udp.node

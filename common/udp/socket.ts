@@ -1,5 +1,4 @@
-// The drivers' UDP socket seam (DESIGN principle 7): one small interface, two paths, all
-// of it in common/udp/:
+// The drivers' UDP socket seam: one small interface, two paths, all of it in common/udp/:
 //
 // - `DgramUdpSocket` (dgram.ts): node:dgram, one datagram per syscall. Always available.
 // - `NativeUdpSocket` (native.ts): the C++ addon (its raw binding is native/udp-addon.ts),

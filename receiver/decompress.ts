@@ -21,6 +21,7 @@ import { ForwardingSink } from './forwarding-sink.js';
 import type { OffsetSink, Sink, SinkReport, StreamFormat } from './sink-types.js';
 
 export type DecompressMode = 'auto' | 'gzip' | 'lz4' | 'none';
+
 /** Bytes `sniffFormat` needs to decide (fewer only when the stream is shorter). */
 export const SNIFF_BYTES = 4;
 const GZIP_MAGIC = [0x1f, 0x8b, 0x08]; // ID1 ID2 CM=deflate (RFC 1952)

@@ -27,7 +27,7 @@
     {
       # UDP I/O with segmentation offload (UDP_SEGMENT / UDP_GRO) and batched syscalls
       # (sendmmsg / recvmmsg), polled in Node's own libuv loop. Linux only: elsewhere the
-      # sources compile to an addon that exports nothing, and native/udp-native.ts says why.
+      # sources compile to an addon that exports nothing, and native/udp-addon.ts says why.
       "target_name": "rackcast_udp",
       "sources": ["native/udp.cc", "native/udp-io.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

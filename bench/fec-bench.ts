@@ -24,7 +24,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import wasmPackage from '@subspace/reed-solomon-erasure.wasm';
 import type { ReedSolomonErasure as WasmCoder } from '@subspace/reed-solomon-erasure.wasm';
-import { NativeReedSolomon, nativeRsStatus } from '../native/rs.js';
+import { NativeReedSolomon, nativeRsStatus } from '../common/fec.js';
 import { CauchyReedSolomon } from '../protocol/fec/cauchy-rs.js';
 import type { ErasureCoder } from '../protocol/fec/erasure-coder.js';
 

@@ -16,13 +16,43 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * What part of the environment failed, set where the error is thrown so the driver and the
+ * CLI decide by it (the receiver reports a failed --pipe command as PIPE_FAILED, any other
+ * write failure as WRITE_ERROR), never by the message text.
+ */
+export type IoErrorKind =
+  /** A file, device or directory cannot be opened or created, or is refused (in use, wrong type). */
+  | 'open'
+  /** Reading the image failed: a file, device, stdin, --pack's tree, or reading back what was written. */
+  | 'read'
+  /** Writing the image failed: a file, device, stdout, unpacked entries, flush, rename. */
+  | 'write'
+  /** A --pipe command failed, exited early, or its stdin or stdout broke. */
+  | 'pipe'
+  /** A UDP socket could not be bound or set up. */
+  | 'socket'
+  /** The stream is not what it claims or cannot be taken as it is: corrupt gzip, LZ4 or cpio, an unsafe entry. */
+  | 'format'
+  /** --compress failed. */
+  | 'compress';
+
 /** A local I/O failure (file, device, socket, pipe command), with a one-line message. */
 export class IoError extends Error {
   readonly code = 'ERR_IO';
-  constructor(message: string) {
-    super(message);
+  constructor(
+    readonly kind: IoErrorKind,
+    message: string,
+    options?: { readonly cause?: unknown },
+  ) {
+    super(message, options);
     this.name = 'IoError';
   }
+}
+
+/** Whether `e` is an IoError of `kind`. */
+export function isIoError(e: unknown, kind: IoErrorKind): e is IoError {
+  return e instanceof IoError && e.kind === kind;
 }
 
 export function oneLine(e: unknown): string {

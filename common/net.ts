@@ -2,19 +2,12 @@
 // multicast address checks.
 
 import { networkInterfaces } from 'node:os';
+import { isIpv4, isMulticastU32, parseIpv4 } from '../protocol/ipv4.js';
 import { UsageError } from './errors.js';
 
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
-export function isIpv4(s: string): boolean {
-  const m = IPV4.exec(s);
-  return m !== null && m.slice(1).every((p) => Number(p) <= 255);
-}
-
 export function isMulticast(s: string): boolean {
-  if (!isIpv4(s)) return false;
-  const first = Number(s.split('.')[0]);
-  return first >= 224 && first <= 239;
+  const n = parseIpv4(s);
+  return n !== undefined && isMulticastU32(n);
 }
 
 export function checkMulticast(s: string, option: string): string {

@@ -5,7 +5,7 @@
 //   bestKernel: string              what new Engine() uses
 //   Engine(kernel?, inverseCacheEntries?)  encode(bufs, desc), decode(bufs, desc), stats(), kernel
 //
-// Calling convention (native/rs.ts builds it; nothing else should call these directly; `desc`
+// Calling convention (common/fec.ts builds it; nothing else should call these directly; `desc`
 // may be longer than needed, so the caller can reuse one scratch array).
 // Reading k Uint8Arrays through Node-API costs ~60 ns each (napi_get_element plus
 // napi_get_typedarray_info): 7.5 us per call at k = 128, more than the arithmetic of one
@@ -37,7 +37,7 @@ namespace rackcast::rs {
 namespace {
 
 constexpr size_t kMaxK = 255;
-/** Outputs per encode call; native/rs.ts splits bigger batches. */
+/** Outputs per encode call; common/fec.ts splits bigger batches. */
 constexpr size_t kMaxOutputs = 255;
 /** Distinct buffers per call: at most one per block. */
 constexpr size_t kMaxBufs = kMaxK + kMaxOutputs;

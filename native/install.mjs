@@ -3,7 +3,7 @@
 // kernels (rackcast_rs.node) and the UDP I/O path (rackcast_udp.node).
 //
 // A failed build is not fatal: rackcast then runs the pure-TS coder and node:dgram, and says
-// why once at start (native/rs.ts loadErasureCoder, native/udp.ts udpFactory). Set
+// why once at start (common/fec.ts loadErasureCoder, common/udp/select.ts udpFactory). Set
 // RACKCAST_REQUIRE_NATIVE=1 to make it fatal instead.
 //
 // node-gyp always builds into ./build; the repository's .gitignore only lists native/build/, so

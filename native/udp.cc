@@ -1,5 +1,5 @@
 // Node-API binding of the native UDP socket (node-addon-api, C++ exceptions off): a Socket
-// class over udp-io.h plus one uv_poll_t on its fd in Node's own event loop. native/udp-native.ts
+// class over udp-io.h plus one uv_poll_t on its fd in Node's own event loop. common/udp/native.ts
 // is the only caller and owns all JS-side memory; the C++ side keeps no JS buffer between calls
 // except the counters array.
 //
@@ -480,7 +480,7 @@ static Napi::Object InitUdp(Napi::Env env, Napi::Object exports) {
 
 #else  // !__linux__
 
-// Not Linux: an addon with no exports, so the build succeeds everywhere; native/udp-native.ts
+// Not Linux: an addon with no exports, so the build succeeds everywhere; native/udp-addon.ts
 // reports "Linux-only" before it would load this.
 static Napi::Object InitUdp(Napi::Env, Napi::Object exports) { return exports; }
 

@@ -119,17 +119,6 @@ export function getU64(v: DataView, off: number): number {
   return hi * 0x1_0000_0000 + lo;
 }
 
-export function ipv4ToU32(addr: string): number {
-  const parts = addr.split('.');
-  if (parts.length !== 4) throw new RangeError(`not an IPv4 address: ${addr}`);
-  let n = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) throw new RangeError(`not an IPv4 address: ${addr}`);
-    n = n * 256 + Number(p);
-  }
-  return n >>> 0;
-}
-
-export function u32ToIpv4(n: number): string {
-  return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
+// The cores (sender/core.ts, receiver/core.ts) and tests import these from here; the codec
+// itself is protocol/ipv4.ts.
+export { ipv4ToU32, u32ToIpv4 } from './ipv4.js';

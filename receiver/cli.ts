@@ -2,17 +2,19 @@
 // udp-receiver: joins a udp-sender session, writes the image and verifies it.
 
 import { CommanderError } from 'commander';
-import { sealedUdpFactory, type AuthStats } from '../common/auth.js';
+import type { AuthStats } from '../common/auth/seal.js';
+import { sealedUdpFactory } from '../common/auth/sealed-socket.js';
 import { EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, IoError, oneLine, UsageError } from '../common/errors.js';
 import { makeLogger } from '../common/log.js';
 import { ProgressLine } from '../common/progress.js';
 import { formatBytes, formatRate } from '../common/units.js';
-import { loadErasureCoder } from '../native/rs.js';
-import { udpFactory, type UdpFactory } from '../native/udp.js';
+import { loadErasureCoder } from '../common/fec.js';
+import { udpFactory, type UdpFactory } from '../common/udp/select.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
 import { parseReceiverArgs, type ReceiverArgs } from './args.js';
 import { ReceiverDriver, type ReceiverOutcome } from './driver.js';
-import { openSink, type SinkReport } from './sink.js';
+import { openSink } from './sink.js';
+import type { SinkReport } from './sink-types.js';
 
 async function main(): Promise<number> {
   let args: ReceiverArgs;

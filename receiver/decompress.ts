@@ -17,18 +17,10 @@ import { createGunzip, type Gunzip } from 'node:zlib';
 import { IoError, oneLine } from '../common/errors.js';
 import { defaultLz4Decoder, type Lz4BlockDecoder } from './lz4-block.js';
 import { Lz4FrameDecoder, Lz4FrameError } from './lz4-frame.js';
-import type { OffsetSink, Sink, SinkReport } from './sink.js';
+import { ForwardingSink } from './forwarding-sink.js';
+import type { OffsetSink, Sink, SinkReport, StreamFormat } from './sink-types.js';
 
 export type DecompressMode = 'auto' | 'gzip' | 'lz4' | 'none';
-export type StreamFormat = 'gzip' | 'lz4' | 'none';
-
-export interface DecompressReport {
-  readonly format: StreamFormat;
-  /** Compressed bytes in. */
-  readonly inBytes: number;
-  /** Decompressed bytes out. */
-  readonly outBytes: number;
-}
 
 /** Bytes `sniffFormat` needs to decide (fewer only when the stream is shorter). */
 export const SNIFF_BYTES = 4;
@@ -56,7 +48,7 @@ function gzipMessage(e: unknown, inBytes: number): string {
   return `gzip: corrupt stream: ${msg} (within the first ${inBytes} compressed bytes)`;
 }
 
-class GunzipSink implements Sink {
+class GunzipSink extends ForwardingSink {
   private readonly z: Gunzip = createGunzip({ chunkSize: 256 << 10 });
   private readonly pumped: Promise<void>;
   /** The pending write's reject, for a pump that stops (then zlib may never call back). */
@@ -65,7 +57,8 @@ class GunzipSink implements Sink {
   private inBytes = 0;
   private outBytes = 0;
 
-  constructor(private readonly inner: Sink) {
+  constructor(inner: Sink) {
+    super(inner);
     // The consumer: zlib's output to the next sink, one chunk at a time. zlib stops
     // inflating while its readable buffer is full, so this paces it.
     this.pumped = (async () => {
@@ -82,12 +75,8 @@ class GunzipSink implements Sink {
     });
   }
 
-  get description(): string {
-    return this.inner.description;
-  }
-
   private wrap(e: unknown): Error {
-    return e instanceof IoError ? e : new IoError(gzipMessage(e, this.inBytes));
+    return e instanceof IoError ? e : new IoError('format', gzipMessage(e, this.inBytes), { cause: e });
   }
 
   /** The error that stopped the pump (zlib's or the next sink's), once it has stopped. */
@@ -99,7 +88,7 @@ class GunzipSink implements Sink {
     return this.wrap(e);
   }
 
-  async write(buf: Uint8Array): Promise<void> {
+  override async write(buf: Uint8Array): Promise<void> {
     this.inBytes += buf.byteLength;
     try {
       await new Promise<void>((resolve, reject) => {
@@ -117,7 +106,7 @@ class GunzipSink implements Sink {
     }
   }
 
-  async finish(): Promise<void> {
+  override async finish(): Promise<void> {
     this.z.end();
     try {
       await this.pumped;
@@ -127,17 +116,13 @@ class GunzipSink implements Sink {
     await this.inner.finish();
   }
 
-  async commit(): Promise<void> {
-    await this.inner.commit();
-  }
-
-  async discard(): Promise<void> {
+  override async discard(): Promise<void> {
     this.z.destroy();
     await this.pumped.catch(() => undefined);
     await this.inner.discard();
   }
 
-  report(): SinkReport {
+  override report(): SinkReport {
     return { ...this.inner.report(), decompress: { format: 'gzip', inBytes: this.inBytes, outBytes: this.outBytes } };
   }
 
@@ -146,46 +131,32 @@ class GunzipSink implements Sink {
   }
 }
 
-class Lz4Sink implements Sink {
+class Lz4Sink extends ForwardingSink {
   private readonly dec: Lz4FrameDecoder;
 
-  constructor(
-    private readonly inner: Sink,
-    decoder: Lz4BlockDecoder,
-  ) {
+  constructor(inner: Sink, decoder: Lz4BlockDecoder) {
+    super(inner);
     this.dec = new Lz4FrameDecoder(decoder);
   }
 
-  get description(): string {
-    return this.inner.description;
-  }
-
-  async write(buf: Uint8Array): Promise<void> {
+  override async write(buf: Uint8Array): Promise<void> {
     try {
       for await (const out of this.dec.write(buf)) await this.inner.write(out);
     } catch (e) {
-      throw e instanceof Lz4FrameError ? new IoError(e.message) : e;
+      throw e instanceof Lz4FrameError ? new IoError('format', e.message, { cause: e }) : e;
     }
   }
 
-  async finish(): Promise<void> {
+  override async finish(): Promise<void> {
     try {
       this.dec.end();
     } catch (e) {
-      throw e instanceof Lz4FrameError ? new IoError(e.message) : e;
+      throw e instanceof Lz4FrameError ? new IoError('format', e.message, { cause: e }) : e;
     }
     await this.inner.finish();
   }
 
-  async commit(): Promise<void> {
-    await this.inner.commit();
-  }
-
-  async discard(): Promise<void> {
-    await this.inner.discard();
-  }
-
-  report(): SinkReport {
+  override report(): SinkReport {
     return { ...this.inner.report(), decompress: { format: 'lz4', inBytes: this.dec.consumedBytes, outBytes: this.dec.outBytes } };
   }
 
@@ -195,17 +166,15 @@ class Lz4Sink implements Sink {
 }
 
 /** Holds the first SNIFF_BYTES, then becomes the decompressor they announce (or none). */
-class AutoDecompressSink implements Sink {
+class AutoDecompressSink extends ForwardingSink {
   private head = new Uint8Array(0);
   private chosen: Sink | undefined;
 
   constructor(
-    private readonly inner: Sink,
+    inner: Sink,
     private readonly decoder: Lz4BlockDecoder,
-  ) {}
-
-  get description(): string {
-    return this.inner.description;
+  ) {
+    super(inner);
   }
 
   private choose(head: Uint8Array): Sink {
@@ -213,7 +182,7 @@ class AutoDecompressSink implements Sink {
     return this.chosen;
   }
 
-  async write(buf: Uint8Array): Promise<void> {
+  override async write(buf: Uint8Array): Promise<void> {
     if (this.chosen !== undefined) return this.chosen.write(buf);
     const joined = new Uint8Array(this.head.byteLength + buf.byteLength);
     joined.set(this.head, 0);
@@ -225,7 +194,7 @@ class AutoDecompressSink implements Sink {
     await this.choose(first).write(first);
   }
 
-  async finish(): Promise<void> {
+  override async finish(): Promise<void> {
     if (this.chosen === undefined) {
       const first = this.head;
       const s = this.choose(first);
@@ -234,15 +203,16 @@ class AutoDecompressSink implements Sink {
     await this.chosen!.finish();
   }
 
-  async commit(): Promise<void> {
+  // Until the first bytes chose a decompressor, the sink behind stands in for it.
+  override async commit(): Promise<void> {
     await (this.chosen ?? this.inner).commit();
   }
 
-  async discard(): Promise<void> {
+  override async discard(): Promise<void> {
     await (this.chosen ?? this.inner).discard();
   }
 
-  report(): SinkReport {
+  override report(): SinkReport {
     return (this.chosen ?? this.inner).report();
   }
 
@@ -257,13 +227,7 @@ class AutoDecompressSink implements Sink {
  * bytes at offset 0 announce gzip or LZ4, which written at offsets could not be
  * decompressed. That is refused before anything is written there.
  */
-class SniffingOffsetSink implements OffsetSink {
-  constructor(private readonly inner: OffsetSink) {}
-
-  get description(): string {
-    return this.inner.description;
-  }
-
+class SniffingOffsetSink extends ForwardingSink<OffsetSink> implements OffsetSink {
   async writeAt(offset: number, buf: Uint8Array): Promise<void> {
     if (offset === 0 && buf.byteLength > 0) {
       // A first slice shorter than SNIFF_BYTES is judged on what it has (slices are
@@ -271,6 +235,7 @@ class SniffingOffsetSink implements OffsetSink {
       const fmt = sniffFormat(buf.subarray(0, SNIFF_BYTES));
       if (fmt !== 'none') {
         throw new IoError(
+          'format',
           `the image is ${fmt}-compressed, and a receiver that joins late writes it at offsets, so it cannot decompress it: ` +
             'start this receiver before the sender starts, or give --decompress none to keep the image as sent',
         );
@@ -279,28 +244,12 @@ class SniffingOffsetSink implements OffsetSink {
     await this.inner.writeAt(offset, buf);
   }
 
-  async write(): Promise<void> {
-    throw new IoError(`write ${this.description}: in offset mode, only writeAt() takes the image`);
+  override async write(): Promise<void> {
+    throw new IoError('write', `write ${this.description}: in offset mode, only writeAt() takes the image`);
   }
 
   async digestWritten(bytes: number): Promise<Uint8Array> {
     return this.inner.digestWritten(bytes);
-  }
-
-  async finish(): Promise<void> {
-    await this.inner.finish();
-  }
-
-  async commit(): Promise<void> {
-    await this.inner.commit();
-  }
-
-  async discard(): Promise<void> {
-    await this.inner.discard();
-  }
-
-  report(): SinkReport {
-    return this.inner.report();
   }
 
   offsetSink(): OffsetSink {

@@ -15,29 +15,13 @@ import { constants as fsc, promises as fsp, readdirSync, readFileSync, realpathS
 import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { IoError, oneLine } from '../common/errors.js';
-import type { OffsetSink, SinkReport } from './sink.js';
+import type { DiskKind, OffsetSink, SinkReport } from './sink-types.js';
 import { dataRuns } from './zero-runs.js';
 
 /** Bytes per write (and per coalescing buffer). */
 export const COALESCE_BYTES = 4 << 20;
 /** Granularity of holes: the page and usual file-system block size. */
 export const HOLE_BLOCK_BYTES = 4096;
-
-export type DiskKind = 'file' | 'block' | 'other';
-
-export interface DiskReport {
-  readonly path: string;
-  readonly kind: DiskKind;
-  /** Image bytes written: the sum of the lengths given to write()/writeAt() (holes included; each range is written once, so a complete image gives its size). */
-  readonly bytes: number;
-  /** Of those, left as holes (all-zero blocks not written). */
-  readonly holeBytes: number;
-  /** From the first byte to the end of fsync (paced by the network and what is before this stage). */
-  readonly seconds: number;
-  /** Time spent in write() calls and fsync: the disk's own share. */
-  readonly busySeconds: number;
-  readonly fsyncSeconds: number;
-}
 
 export interface DiskOptions {
   readonly path: string;
@@ -192,20 +176,20 @@ export class DiskSink implements OffsetSink {
     try {
       st = await fsp.stat(path);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new IoError(`cannot write ${path}: ${oneLine(e)}`);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new IoError('open', `cannot write ${path}: ${oneLine(e)}`, { cause: e });
     }
-    if (st?.isDirectory()) throw new IoError(`cannot write ${path}: is a directory (to unpack an archive into it, give --unpack)`);
+    if (st?.isDirectory()) throw new IoError('open', `cannot write ${path}: is a directory (to unpack an archive into it, give --unpack)`);
     if (st?.isBlockDevice()) {
       if (!opts.force) {
         const why = blockDeviceUsers(path);
-        if (why.length > 0) throw new IoError(`refusing to write ${path}: ${why.join('; ')} (give --force to write it anyway)`);
+        if (why.length > 0) throw new IoError('open', `refusing to write ${path}: ${why.join('; ')} (give --force to write it anyway)`);
       }
       let fh;
       try {
         // O_EXCL on a block device: the kernel refuses it while mounted or claimed.
         fh = await fsp.open(path, fsc.O_WRONLY | (opts.force ? 0 : fsc.O_EXCL));
       } catch (e) {
-        throw new IoError(`cannot write ${path}: ${oneLine(e)}${(e as NodeJS.ErrnoException).code === 'EBUSY' ? ' (in use; --force to write anyway)' : ''}`);
+        throw new IoError('open', `cannot write ${path}: ${oneLine(e)}${(e as NodeJS.ErrnoException).code === 'EBUSY' ? ' (in use; --force to write anyway)' : ''}`, { cause: e });
       }
       return new DiskSink(fh, 'block', path, undefined, opts.sparse);
     }
@@ -213,7 +197,7 @@ export class DiskSink implements OffsetSink {
       try {
         return new DiskSink(await fsp.open(path, 'w'), 'other', path, undefined, false);
       } catch (e) {
-        throw new IoError(`cannot write ${path}: ${oneLine(e)}`);
+        throw new IoError('open', `cannot write ${path}: ${oneLine(e)}`, { cause: e });
       }
     }
     const temp = join(dirname(path), `.${basename(path)}.rackcast-${process.pid}.part`);
@@ -222,7 +206,7 @@ export class DiskSink implements OffsetSink {
       // A new file: holes are safe, the final size is set with ftruncate.
       return new DiskSink(await fsp.open(temp, 'w', 0o644), 'file', path, temp, true);
     } catch (e) {
-      throw new IoError(`cannot write ${path}: ${oneLine(e)}`);
+      throw new IoError('open', `cannot write ${path}: ${oneLine(e)}`, { cause: e });
     }
   }
 
@@ -285,7 +269,7 @@ export class DiskSink implements OffsetSink {
     const n = this.fill;
     const at = this.pos;
     this.inflight = this.writeOut(b.subarray(0, n), at).catch((e: unknown) => {
-      this.failure = new IoError(`write ${this.path}: ${oneLine(e)}`);
+      this.failure = new IoError('write', `write ${this.path}: ${oneLine(e)}`, { cause: e });
     });
     this.pos += n;
     this.fill = 0;
@@ -333,7 +317,7 @@ export class DiskSink implements OffsetSink {
       this.closed = true;
       await this.fh.close();
     } catch (e) {
-      throw new IoError(`flush ${this.path}: ${oneLine(e)}`);
+      throw new IoError('write', `flush ${this.path}: ${oneLine(e)}`, { cause: e });
     }
     this.seconds = (performance.now() - this.startedAtMs) / 1000;
     this.bufs.length = 0;
@@ -346,7 +330,7 @@ export class DiskSink implements OffsetSink {
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`digestWritten: bad length ${bytes}`);
     // Until commit, a regular file is still under its temporary name.
     const readPath = this.committed || this.tempPath === undefined ? this.path : this.tempPath;
-    const fail = (e: unknown) => (e instanceof IoError ? e : new IoError(`read back ${this.path}: ${oneLine(e)}`));
+    const fail = (e: unknown) => (e instanceof IoError ? e : new IoError('read', `read back ${this.path}: ${oneLine(e)}`, { cause: e }));
     let fh: fsp.FileHandle;
     try {
       fh = await fsp.open(readPath, fsc.O_RDONLY);
@@ -365,7 +349,7 @@ export class DiskSink implements OffsetSink {
       while (pending !== undefined) {
         const { bytesRead } = await pending;
         pending = undefined;
-        if (bytesRead === 0) throw new IoError(`read back ${this.path}: it ends after ${off} of the ${bytes} bytes expected`);
+        if (bytesRead === 0) throw new IoError('read', `read back ${this.path}: it ends after ${off} of the ${bytes} bytes expected`);
         const got = bufs[i].subarray(0, bytesRead);
         off += bytesRead;
         i ^= 1;
@@ -390,7 +374,7 @@ export class DiskSink implements OffsetSink {
       const dir = await fsp.open(dirname(this.path), fsc.O_RDONLY);
       await dir.sync().finally(() => dir.close());
     } catch (e) {
-      throw new IoError(`rename to ${this.path}: ${oneLine(e)}`);
+      throw new IoError('write', `rename to ${this.path}: ${oneLine(e)}`, { cause: e });
     }
   }
 

@@ -6,12 +6,12 @@
 import { createHash, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { IoError, oneLine } from '../common/errors.js';
-import type { IoChoice, UdpFactory } from '../native/udp.js';
-import type { UdpSocket, UdpSocketStats } from '../native/udp-socket.js';
+import { IoError, isIoError, oneLine } from '../common/errors.js';
+import type { IoChoice, UdpFactory } from '../common/udp/select.js';
+import type { UdpSocket, UdpSocketStats } from '../common/udp/socket.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
 import { ReceiverCore, type ReceiverConfig, type ReceiverEvent, type ReceiverStats } from './core.js';
-import type { OffsetSink, Sink } from './sink.js';
+import type { OffsetSink, Sink } from './sink-types.js';
 
 export interface ReceiverNetConfig {
   readonly interfaceAddress: string | undefined;
@@ -111,7 +111,7 @@ export class ReceiverDriver {
       this.ctl.setMulticastLoopback(true);
       this.ctl.setRecvBufferSize(1 << 20);
     } catch (e) {
-      throw new IoError(`cannot set up multicast on ${this.net.interfaceAddress ?? 'the default interface'}: ${oneLine(e)}`);
+      throw new IoError('socket', `cannot set up multicast on ${this.net.interfaceAddress ?? 'the default interface'}: ${oneLine(e)}`, { cause: e });
     }
     this.rcvBufBytes = await this.probeRecvBuffer();
     this.log.info(
@@ -161,7 +161,7 @@ export class ReceiverDriver {
       probe.setRecvBufferSize(this.net.rcvBufBytes);
       return probe.getRecvBufferSize();
     } catch (e) {
-      throw new IoError(`cannot set a ${this.net.rcvBufBytes}-byte receive buffer: ${oneLine(e)}`);
+      throw new IoError('socket', `cannot set a ${this.net.rcvBufBytes}-byte receive buffer: ${oneLine(e)}`, { cause: e });
     } finally {
       await probe.close();
     }
@@ -182,7 +182,7 @@ export class ReceiverDriver {
 
   private async bind(s: UdpSocket, port: number, address?: string): Promise<void> {
     await s.bind(port, address).catch((e: unknown) => {
-      throw new IoError(`cannot bind UDP port ${port}: ${oneLine(e)}`);
+      throw new IoError('socket', `cannot bind UDP port ${port}: ${oneLine(e)}`, { cause: e });
     });
   }
 
@@ -291,7 +291,7 @@ export class ReceiverDriver {
       // a write still in flight fails with it: that is not this receiver's I/O error.
       if (this.finished === undefined) return;
       this.ioError = true;
-      const reason = /--pipe/.test(oneLine(e)) ? Reason.PipeFailed : Reason.WriteError;
+      const reason = isIoError(e, 'pipe') ? Reason.PipeFailed : Reason.WriteError;
       this.core.handle({ kind: 'abort', reason, detail: oneLine(e) }, this.now());
       this.kick();
     } finally {

@@ -2,15 +2,15 @@
 // (STYLE 10). Kept apart from cli.ts so tests can parse without starting a sender.
 
 import { Command, Option } from 'commander';
-import { authTrailerBytes, type AuthMode } from '../common/auth.js';
+import { authTrailerBytes, type AuthMode } from '../common/auth/seal.js';
 import { UsageError } from '../common/errors.js';
 import { blockBytesForMtu, interfaceMtu, IP_UDP_HEADER_BYTES } from '../common/mtu.js';
 import { checkMulticast, resolveInterface } from '../common/net.js';
 import { parseBitrate, parseIntIn, parseSeconds } from '../common/units.js';
 import { DATA_HEADER_SIZE } from '../protocol/messages/data.js';
 import { MAX_BLOCK_BYTES, MAX_SLICE_BLOCKS, MAX_STRIPES, MIN_BLOCK_BYTES } from '../protocol/messages/hello.js';
-import { defaultIoChoice, IO_CHOICES, type IoChoice } from '../native/udp.js';
-import type { CompressFormat } from './compress.js';
+import { defaultIoChoice, IO_CHOICES, type IoChoice } from '../common/udp/select.js';
+import type { CompressFormat } from './source-types.js';
 import { MAX_STRIPE_BLOCKS, type SenderConfig } from './core.js';
 import type { SenderNetConfig } from './driver.js';
 import type { PackFormat } from './pack.js';

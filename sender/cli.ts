@@ -5,18 +5,18 @@
 import { randomInt } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { CommanderError } from 'commander';
-import { sealedUdpFactory, type AuthStats } from '../common/auth.js';
+import type { AuthStats } from '../common/auth/seal.js';
+import { sealedUdpFactory } from '../common/auth/sealed-socket.js';
 import { EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, IoError, oneLine, UsageError } from '../common/errors.js';
 import { makeLogger } from '../common/log.js';
 import { ProgressLine } from '../common/progress.js';
 import { formatBytes, formatRate } from '../common/units.js';
-import { loadErasureCoder } from '../native/rs.js';
-import { udpFactory, type UdpFactory } from '../native/udp.js';
+import { loadErasureCoder } from '../common/fec.js';
+import { udpFactory, type UdpFactory } from '../common/udp/select.js';
 import { reasonName } from '../protocol/reasons.js';
 import { parseSenderArgs, type SenderArgs } from './args.js';
 import type { SenderConfig } from './core.js';
 import { hex, SenderDriver, type SenderOutcome } from './driver.js';
-import { CompressSource } from './compress.js';
 import { openSource } from './source.js';
 
 function table(out: SenderOutcome): string {
@@ -138,7 +138,7 @@ async function main(): Promise<number> {
       `${args.core.blockBytes}-byte blocks (${args.blockSizeFrom})\n`,
   );
   if (out.error !== undefined) process.stderr.write(`udp-sender: ${out.error}\n`);
-  const compressed = source instanceof CompressSource ? { format: args.compress!.format, inBytes: source.inBytes, outBytes: source.outBytes } : undefined;
+  const compressed = source.report?.().compress;
   if (compressed !== undefined && compressed.outBytes > 0) {
     process.stderr.write(
       `udp-sender: --compress ${compressed.format}: ${formatBytes(compressed.inBytes)} of image sent as ${formatBytes(compressed.outBytes)} ` +

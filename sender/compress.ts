@@ -16,9 +16,7 @@ import { promisify } from 'node:util';
 import { gzip as gzipCb, type ZlibOptions } from 'node:zlib';
 import { IoError, oneLine } from '../common/errors.js';
 import { IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
-import type { Source } from './source.js';
-
-export type CompressFormat = 'gzip' | 'lz4';
+import type { CompressFormat, Source, SourceReport } from './source-types.js';
 
 /**
  * Input bytes per gzip member / LZ4 frame. LZ4's is smaller: lz4-napi's native heap
@@ -58,7 +56,7 @@ function compressor(opts: CompressOptions): Compressor {
     return (chunk) => gzipP(chunk, { level });
   }
   const lz = loadLz4Napi();
-  if (lz === null) throw new IoError('--compress lz4: the lz4-napi module does not load on this platform (use --compress gzip)');
+  if (lz === null) throw new IoError('compress', '--compress lz4: the lz4-napi module does not load on this platform (use --compress gzip)');
   return (chunk) => lz.compressFrame(chunk, { contentChecksum: true });
 }
 
@@ -81,8 +79,8 @@ export class CompressSource implements Source {
   private chunksIn = 0;
   private closed = false;
   /** Bytes read from the inner source, and compressed bytes produced. */
-  inBytes = 0;
-  outBytes = 0;
+  private inBytes = 0;
+  private outBytes = 0;
 
   constructor(
     private readonly inner: Source,
@@ -96,7 +94,7 @@ export class CompressSource implements Source {
 
   private start(chunk: Uint8Array): void {
     const job = this.compress(chunk).catch((e: unknown) => {
-      throw new IoError(`--compress ${this.opts.format}: ${oneLine(e)}`);
+      throw new IoError('compress', `--compress ${this.opts.format}: ${oneLine(e)}`, { cause: e });
     });
     job.catch(() => undefined); // awaited in order by read()
     this.jobs.push(job);
@@ -172,5 +170,9 @@ export class CompressSource implements Source {
     await this.reading;
     await Promise.allSettled(this.jobs);
     await this.inner.close();
+  }
+
+  report(): SourceReport {
+    return { ...this.inner.report?.(), compress: { format: this.opts.format, inBytes: this.inBytes, outBytes: this.outBytes } };
   }
 }

@@ -7,11 +7,11 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { IoError, oneLine } from '../common/errors.js';
 import { fullSliceBytes } from '../protocol/geometry.js';
-import type { IoChoice, UdpFactory } from '../native/udp.js';
-import type { UdpSocket, UdpSocketStats } from '../native/udp-socket.js';
+import type { IoChoice, UdpFactory } from '../common/udp/select.js';
+import type { UdpSocket, UdpSocketStats } from '../common/udp/socket.js';
 import { reasonName } from '../protocol/reasons.js';
 import { SenderCore, type ReceiverRecord, type SenderConfig, type SenderEvent, type SenderStats } from './core.js';
-import type { Source } from './source.js';
+import type { Source } from './source-types.js';
 
 export interface SenderNetConfig {
   /** Local IPv4 address to send from and join on; undefined: the kernel's choice. */
@@ -127,7 +127,7 @@ export class SenderDriver {
     // Bound to the group, not 0.0.0.0, so another session on this host with the same port
     // base (other groups) is not heard.
     await s.bind(this.net.portbase + 1, this.net.rdvGroup).catch((e: unknown) => {
-      throw new IoError(`cannot bind UDP port ${this.net.portbase + 1}: ${oneLine(e)}`);
+      throw new IoError('socket', `cannot bind UDP port ${this.net.portbase + 1}: ${oneLine(e)}`, { cause: e });
     });
     try {
       s.addMembership(this.net.rdvGroup, this.net.interfaceAddress);
@@ -138,14 +138,14 @@ export class SenderDriver {
       s.setSendBufferSize(4 << 20);
       s.setRecvBufferSize(4 << 20);
     } catch (e) {
-      throw new IoError(`cannot set up multicast on ${this.net.interfaceAddress ?? 'the default interface'}: ${oneLine(e)}`);
+      throw new IoError('socket', `cannot set up multicast on ${this.net.interfaceAddress ?? 'the default interface'}: ${oneLine(e)}`, { cause: e });
     }
     const d = this.dataSocket;
     await (async () => {
       await d.bind(0, this.net.interfaceAddress);
       await d.connect(this.cfg.dataPort, this.cfg.dataGroup);
     })().catch((e: unknown) => {
-      throw new IoError(`cannot open the data socket to ${this.cfg.dataGroup}:${this.cfg.dataPort}: ${oneLine(e)}`);
+      throw new IoError('socket', `cannot open the data socket to ${this.cfg.dataGroup}:${this.cfg.dataPort}: ${oneLine(e)}`, { cause: e });
     });
     try {
       if (this.net.interfaceAddress !== undefined) d.setMulticastInterface(this.net.interfaceAddress);
@@ -153,7 +153,7 @@ export class SenderDriver {
       d.setMulticastLoopback(true);
       d.setSendBufferSize(4 << 20);
     } catch (e) {
-      throw new IoError(`cannot set up the data socket: ${oneLine(e)}`);
+      throw new IoError('socket', `cannot set up the data socket: ${oneLine(e)}`, { cause: e });
     }
     this.log.info(
       {

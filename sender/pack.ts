@@ -25,7 +25,7 @@ import { constants as fsc, promises as fsp, type BigIntStats } from 'node:fs';
 import { addBytes } from '../common/cpio-checksum.js';
 import { IoError, oneLine } from '../common/errors.js';
 import { IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
-import type { Source } from './source.js';
+import type { Source, SourceReport } from './source-types.js';
 
 export type PackFormat = 'newc' | 'crc';
 
@@ -147,7 +147,7 @@ export class PackSource implements Source {
       if (!st.isDirectory()) throw new Error('not a directory');
       return new PackSource(Buffer.from(root), st.dev, opts);
     } catch (e) {
-      throw new IoError(`cannot pack ${opts.dir}: ${oneLine(e)}`);
+      throw new IoError('open', `cannot pack ${opts.dir}: ${oneLine(e)}`, { cause: e });
     }
   }
 
@@ -160,7 +160,7 @@ export class PackSource implements Source {
         try {
           r = await this.chunks.next();
         } catch (e) {
-          throw e instanceof IoError ? e : new IoError(`--pack ${this.opts.dir}: ${oneLine(e)}`);
+          throw e instanceof IoError ? e : new IoError('read', `--pack ${this.opts.dir}: ${oneLine(e)}`, { cause: e });
         }
         if (r.done === true) break;
         this.pending = r.value;
@@ -179,6 +179,10 @@ export class PackSource implements Source {
     if (this.closed) return;
     this.closed = true;
     await this.chunks.return(undefined);
+  }
+
+  report(): SourceReport {
+    return {};
   }
 
   private emit(b: Uint8Array): Uint8Array {
@@ -221,7 +225,7 @@ export class PackSource implements Source {
     try {
       names = await fsp.readdir(dir, { encoding: 'buffer' });
     } catch (e) {
-      throw new IoError(`--pack: cannot read directory ${show(rel ?? Buffer.from('.'))}: ${oneLine(e)}`);
+      throw new IoError('read', `--pack: cannot read directory ${show(rel ?? Buffer.from('.'))}: ${oneLine(e)}`, { cause: e });
     }
     names.sort(Buffer.compare);
     for (const n of names) {
@@ -231,7 +235,7 @@ export class PackSource implements Source {
       try {
         st = await fsp.lstat(abs, { bigint: true });
       } catch (e) {
-        throw new IoError(`--pack: cannot stat ${show(name)}: ${oneLine(e)}`);
+        throw new IoError('read', `--pack: cannot stat ${show(name)}: ${oneLine(e)}`, { cause: e });
       }
       yield { name, abs, st };
       if (st.isDirectory() && st.dev === this.rootDev) yield* this.walk(abs, name);
@@ -266,12 +270,12 @@ export class PackSource implements Source {
       try {
         data = await fsp.readlink(e.abs, { encoding: 'buffer' });
       } catch (err) {
-        throw new IoError(`--pack: cannot read symlink ${show(e.name)}: ${oneLine(err)}`);
+        throw new IoError('read', `--pack: cannot read symlink ${show(e.name)}: ${oneLine(err)}`, { cause: err });
       }
       fileBytes = data.byteLength;
     } else if (type === S_IFREG && withData) {
       if (st.size > BigInt(FIELD_MAX)) {
-        throw new IoError(`--pack: ${show(e.name)} is ${st.size} bytes: cpio ${this.opts.format} stores at most 4 GiB - 1 per file`);
+        throw new IoError('format', `--pack: ${show(e.name)} is ${st.size} bytes: cpio ${this.opts.format} stores at most 4 GiB - 1 per file`);
       }
       fileBytes = Number(st.size);
       if (this.opts.format === 'crc') check = await this.checksum(e, fileBytes);
@@ -307,7 +311,7 @@ export class PackSource implements Source {
     try {
       return await fsp.open(e.abs, fsc.O_RDONLY | fsc.O_NOFOLLOW);
     } catch (err) {
-      throw new IoError(`--pack: cannot read ${show(e.name)}: ${oneLine(err)}`);
+      throw new IoError('read', `--pack: cannot read ${show(e.name)}: ${oneLine(err)}`, { cause: err });
     }
   }
 
@@ -319,7 +323,7 @@ export class PackSource implements Source {
     try {
       for (let pos = 0; pos < bytes; ) {
         const r = await fh.read(buf, 0, Math.min(buf.byteLength, bytes - pos), pos);
-        if (r.bytesRead === 0) throw new IoError(`--pack: ${show(e.name)} shrank while being packed`);
+        if (r.bytesRead === 0) throw new IoError('read', `--pack: ${show(e.name)} shrank while being packed`);
         sum = addBytes(sum, buf.subarray(0, r.bytesRead));
         pos += r.bytesRead;
       }
@@ -340,9 +344,9 @@ export class PackSource implements Source {
         try {
           r = await fh.read(buf, 0, buf.byteLength, pos);
         } catch (err) {
-          throw new IoError(`--pack: cannot read ${show(e.name)}: ${oneLine(err)}`);
+          throw new IoError('read', `--pack: cannot read ${show(e.name)}: ${oneLine(err)}`, { cause: err });
         }
-        if (r.bytesRead === 0) throw new IoError(`--pack: ${show(e.name)} shrank while being packed`);
+        if (r.bytesRead === 0) throw new IoError('read', `--pack: ${show(e.name)} shrank while being packed`);
         const chunk = buf.subarray(0, r.bytesRead);
         if (this.opts.format === 'crc') sum = addBytes(sum, chunk);
         pos += r.bytesRead;
@@ -351,6 +355,6 @@ export class PackSource implements Source {
     } finally {
       await fh.close();
     }
-    if (this.opts.format === 'crc' && sum !== check) throw new IoError(`--pack: ${show(e.name)} changed while being packed`);
+    if (this.opts.format === 'crc' && sum !== check) throw new IoError('read', `--pack: ${show(e.name)} changed while being packed`);
   }
 }

@@ -1,133 +1,22 @@
+// The one composer of the sender's source chain: it picks the stages and puts them in order.
 // Where the image comes from: a regular file or block device (--file), stdin, or a cpio
 // archive of a directory made on the fly (--pack DIR); any of those through a --pipe
 // command (udpcast's sender-side pipe, e.g. "gzip -c"), then optionally compressed
 // (--compress gzip|lz4, which makes the size unknown to the protocol).
+//
+// The interface every stage implements is in sender/source-types.ts; the stages are
+// sender/file-source.ts, sender/stream-source.ts, sender/pack.ts and sender/compress.ts.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { promises as fsp, realpathSync, readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { spawn } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
 import { Readable } from 'node:stream';
-import { ChunkReader } from '../common/chunk-reader.js';
 import { IoError, oneLine } from '../common/errors.js';
 import { IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
-import { CompressSource, type CompressFormat } from './compress.js';
+import { CompressSource } from './compress.js';
+import { blockDeviceBytes, FileSource } from './file-source.js';
 import { PackSource, type PackFormat } from './pack.js';
-
-export interface Source {
-  /** Bytes the source will give, or IMAGE_BYTES_UNKNOWN. */
-  readonly sizeBytes: number;
-  readonly description: string;
-  /** The next `n` bytes (fewer only at the end); null at the end. Throws IoError. */
-  read(n: number): Promise<Uint8Array | null>;
-  /**
-   * Exactly `n` bytes from `offset` again (a late receiver's head, --streaming), into a
-   * buffer of their own. Only sources of known size that can seek have it. Throws IoError.
-   */
-  readAt?(offset: number, n: number): Promise<Uint8Array>;
-  close(): Promise<void>;
-}
-
-/** A block device's size from sysfs (Node cannot seek to the end of a device). */
-function blockDeviceBytes(path: string): number {
-  try {
-    const name = basename(realpathSync(path));
-    const sectors = Number(readFileSync(`/sys/class/block/${name}/size`, 'utf8').trim());
-    return Number.isSafeInteger(sectors) ? sectors * 512 : IMAGE_BYTES_UNKNOWN;
-  } catch {
-    return IMAGE_BYTES_UNKNOWN;
-  }
-}
-
-class FileSource implements Source {
-  private pos = 0;
-  constructor(
-    private readonly fh: fsp.FileHandle,
-    readonly sizeBytes: number,
-    readonly description: string,
-  ) {}
-
-  async read(n: number): Promise<Uint8Array | null> {
-    const buf = Buffer.allocUnsafe(n);
-    let have = 0;
-    while (have < n) {
-      let r;
-      try {
-        r = await this.fh.read(buf, have, n - have, this.pos);
-      } catch (e) {
-        throw new IoError(`read ${this.description}: ${oneLine(e)}`);
-      }
-      if (r.bytesRead === 0) break;
-      have += r.bytesRead;
-      this.pos += r.bytesRead;
-    }
-    if (this.sizeBytes !== IMAGE_BYTES_UNKNOWN && have < n && this.pos !== this.sizeBytes) {
-      throw new IoError(`${this.description} shrank while being sent (${this.pos} of ${this.sizeBytes} bytes)`);
-    }
-    return have === 0 ? null : buf.subarray(0, have);
-  }
-
-  async readAt(offset: number, n: number): Promise<Uint8Array> {
-    const buf = Buffer.allocUnsafe(n);
-    let have = 0;
-    while (have < n) {
-      let r;
-      try {
-        r = await this.fh.read(buf, have, n - have, offset + have);
-      } catch (e) {
-        throw new IoError(`read ${this.description} again at ${offset}: ${oneLine(e)}`);
-      }
-      if (r.bytesRead === 0) throw new IoError(`${this.description} shrank while being sent (read again at ${offset})`);
-      have += r.bytesRead;
-    }
-    return buf;
-  }
-
-  async close(): Promise<void> {
-    await this.fh.close();
-  }
-}
-
-class StreamSource implements Source {
-  readonly sizeBytes = IMAGE_BYTES_UNKNOWN;
-  private readonly reader: ChunkReader;
-  private exit: Promise<void>;
-
-  constructor(
-    stream: NodeJS.ReadableStream,
-    readonly description: string,
-    private readonly child?: ChildProcess,
-  ) {
-    this.reader = new ChunkReader(stream as import('node:stream').Readable);
-    this.exit = child === undefined ? Promise.resolve() : childExit(child, description);
-  }
-
-  async read(n: number): Promise<Uint8Array | null> {
-    let b: Buffer | null;
-    try {
-      b = await this.reader.read(n);
-    } catch (e) {
-      throw new IoError(`read ${this.description}: ${oneLine(e)}`);
-    }
-    // The pipe's output ended: it counts only if the command succeeded.
-    if (b === null) await this.exit;
-    return b;
-  }
-
-  async close(): Promise<void> {
-    if (this.child !== undefined && this.child.exitCode === null) this.child.kill('SIGTERM');
-    await this.exit.catch(() => undefined);
-  }
-}
-
-function childExit(child: ChildProcess, description: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    child.on('error', (e) => reject(new IoError(`${description}: ${oneLine(e)}`)));
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new IoError(`${description} failed (${signal ?? `exit ${code}`})`));
-    });
-  });
-}
+import type { CompressFormat, Source } from './source-types.js';
+import { StreamSource } from './stream-source.js';
 
 export interface SourceOptions {
   readonly file: string | undefined;
@@ -176,6 +65,7 @@ async function openPack(opts: SourceOptions): Promise<Source> {
       await piped.close();
       await pack.close();
     },
+    report: () => ({ ...pack.report(), ...piped.report() }),
   };
 }
 
@@ -191,7 +81,7 @@ async function openPlain(opts: SourceOptions): Promise<Source> {
       else if (st.isBlockDevice()) size = blockDeviceBytes(opts.file);
     } catch (e) {
       await fh?.close().catch(() => undefined);
-      throw new IoError(`cannot read ${opts.file}: ${oneLine(e)}`);
+      throw new IoError('open', `cannot read ${opts.file}: ${oneLine(e)}`, { cause: e });
     }
   }
   if (opts.pipe !== undefined) {

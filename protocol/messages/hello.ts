@@ -16,6 +16,7 @@
 //  35    1 reserved        0
 
 import { encodeHeader, expectHeader, getU64, MessageType, setU64, view } from '../header.js';
+import { isMulticastU32 } from '../ipv4.js';
 import { err, ok, type Result } from '../result.js';
 
 export const HELLO_SIZE = 36;
@@ -107,7 +108,7 @@ export function decodeHello(bytes: Uint8Array): Result<Hello> {
   if (Math.ceil(sliceBlocks / stripes) > 255) return err('ERR_BAD_FIELD', 'HELLO stripe size');
   if (phase > HelloPhase.Transferring) return err('ERR_BAD_FIELD', 'HELLO phase');
   if (dataPort === 0) return err('ERR_BAD_FIELD', 'HELLO dataPort');
-  if (dataGroup >>> 28 !== 0xe) return err('ERR_BAD_FIELD', 'HELLO dataGroup');
+  if (!isMulticastU32(dataGroup)) return err('ERR_BAD_FIELD', 'HELLO dataGroup');
   if (imageBytes < 0 && !unknownSize) return err('ERR_BAD_FIELD', 'HELLO imageBytes');
   if (retainSlices < 1 || retainSlices > MAX_RETAIN_SLICES) return err('ERR_BAD_FIELD', 'HELLO retainSlices');
   if (redundancy > 255 - Math.ceil(sliceBlocks / stripes)) return err('ERR_BAD_FIELD', 'HELLO redundancy');

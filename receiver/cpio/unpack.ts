@@ -46,7 +46,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { IoError, oneLine } from '../../common/errors.js';
-import type { Sink, SinkReport } from '../sink.js';
+import type { Sink, SinkReport, UnpackReport } from '../sink-types.js';
 import { dataRuns } from '../zero-runs.js';
 import {
   CpioError,
@@ -61,7 +61,6 @@ import {
   S_IFREG,
   S_IFSOCK,
   type CpioEvent,
-  type CpioFormat,
   type CpioHeader,
 } from './reader.js';
 
@@ -84,25 +83,6 @@ export interface UnpackOptions {
   readonly asRoot: boolean;
   /** Called for each entry skipped or adjusted (the CLI logs them and prints a count). */
   readonly warn?: (message: string) => void;
-}
-
-export interface UnpackReport {
-  readonly dir: string;
-  readonly format: CpioFormat | undefined;
-  readonly entries: number;
-  readonly files: number;
-  readonly directories: number;
-  readonly symlinks: number;
-  readonly hardLinks: number;
-  readonly devices: number;
-  readonly fifos: number;
-  /** Entries not created (devices without root, sockets). */
-  readonly skipped: number;
-  /** Bytes of file data written (holes included). */
-  readonly dataBytes: number;
-  readonly holeBytes: number;
-  readonly warnings: number;
-  readonly seconds: number;
 }
 
 interface Target {
@@ -206,7 +186,7 @@ export class UnpackSink implements Sink {
       );
       return sink;
     } catch (e) {
-      throw new IoError(`cannot unpack into ${opts.dir}: ${oneLine(e)}`);
+      throw new IoError('open', `cannot unpack into ${opts.dir}: ${oneLine(e)}`, { cause: e });
     }
   }
 
@@ -221,12 +201,12 @@ export class UnpackSink implements Sink {
 
   private wrap(e: unknown): Error {
     if (e instanceof IoError) return e;
-    if (e instanceof CpioError) return new IoError(e.message);
-    return new IoError(`cpio: entry ${this.current}: ${oneLine(e)}`);
+    if (e instanceof CpioError) return new IoError('format', e.message, { cause: e });
+    return new IoError('write', `cpio: entry ${this.current}: ${oneLine(e)}`, { cause: e });
   }
 
   private refuse(t: { display: string }, why: string): never {
-    throw new IoError(`cpio: entry ${t.display}: ${why}`);
+    throw new IoError('format', `cpio: entry ${t.display}: ${why}`);
   }
 
   async write(buf: Uint8Array): Promise<void> {
@@ -443,7 +423,7 @@ export class UnpackSink implements Sink {
     try {
       await execFileP('mknod', ['-m', '600', ...args]);
     } catch (e) {
-      throw new IoError(`cpio: entry ${t.display}: mknod failed: ${oneLine((e as { stderr?: string }).stderr || e)}`);
+      throw new IoError('write', `cpio: entry ${t.display}: mknod failed: ${oneLine((e as { stderr?: string }).stderr || e)}`, { cause: e });
     }
     renameSync(tmp, t.abs);
     if (this.opts.asRoot) lchownSync(t.abs, h.uid, h.gid);
@@ -495,7 +475,7 @@ export class UnpackSink implements Sink {
       // Everything on stable storage before the tree is declared complete (syncfs(2)).
       await execFileP('sync', ['--file-system', this.rootPath]);
     } catch (e) {
-      throw new IoError(`cannot sync ${this.rootPath}: ${oneLine((e as { stderr?: string }).stderr || e)}`);
+      throw new IoError('write', `cannot sync ${this.rootPath}: ${oneLine((e as { stderr?: string }).stderr || e)}`, { cause: e });
     }
     this.seconds = (performance.now() - this.startedAtMs) / 1000;
   }
@@ -507,7 +487,7 @@ export class UnpackSink implements Sink {
       const dir = await fsp.open(this.rootPath, fsc.O_RDONLY);
       await dir.sync().finally(() => dir.close());
     } catch (e) {
-      throw new IoError(`cannot complete ${this.rootPath}: ${oneLine(e)}`);
+      throw new IoError('write', `cannot complete ${this.rootPath}: ${oneLine(e)}`, { cause: e });
     }
   }
 

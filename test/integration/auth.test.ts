@@ -3,7 +3,7 @@
 // appears on the wire); receivers without the key, with another key or in the other mode
 // hear nothing they can use and give up with one line; a keyless host that listens to the
 // session and sprays forgeries and replays does not disturb it, and every forgery is
-// counted as a drop by the sealed sockets (common/auth.ts).
+// counted as a drop by the sealed sockets (common/auth/sealed-socket.ts).
 
 import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes, createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { AuthMode, AuthStats } from '../../common/auth.js';
+import type { AuthMode, AuthStats } from '../../common/auth/seal.js';
 import {
   builtCliMissing,
   describeRun,

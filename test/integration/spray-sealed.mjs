@@ -19,7 +19,7 @@
 
 import { randomBytes, randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
-import { AUTH_TRAILER_SIZE } from '../../dist/common/auth.js';
+import { AUTH_TRAILER_SIZE } from '../../dist/protocol/auth-trailer.js';
 
 const MAGIC = 0x5243;
 const HEADER_SIZE = 8;

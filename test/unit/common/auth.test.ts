@@ -1,35 +1,31 @@
-// common/auth.ts: sealing and opening in both modes, every forgery the opener must drop
-// (with its counter), the replay window's edges, the bound on the source table, the key file
-// checks, and a round trip through SealedUdpSocket over real DgramUdpSockets on loopback
-// multicast (the brief for this layer asks for real sockets; ports 48000-48999 only).
+// common/auth/ (keys.ts, seal.ts, sealed-socket.ts): sealing and opening in both modes,
+// every forgery the opener must drop (with its counter), the replay window's edges, the bound
+// on the source table, the key file checks, and a round trip through SealedUdpSocket over
+// real DgramUdpSockets on loopback multicast (the brief for this layer asks for real sockets;
+// ports 48000-48999 only).
 
 import { randomBytes, randomInt } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deriveAuthKeys, loadKeyFile, MAX_KEY_FILE_BYTES, type AuthKeys } from '../../../common/auth/keys.js';
 import {
-  AUTH_TAG_SIZE,
-  AUTH_TRAILER_SIZE,
-  authStatsTotal,
   authTrailerBytes,
   DatagramOpener,
   DatagramSealer,
   DEFAULT_MAX_SOURCES,
-  deriveAuthKeys,
-  loadKeyFile,
-  MAX_KEY_FILE_BYTES,
   processSealOrigin,
   REPLAY_WINDOW,
-  SealedUdpSocket,
   SealOrigin,
   TRAILER_RING_SLOTS,
-  type AuthKeys,
   type AuthMode,
   type AuthStats,
-} from '../../../common/auth.js';
+} from '../../../common/auth/seal.js';
+import { authStatsTotal, SealedUdpSocket } from '../../../common/auth/sealed-socket.js';
 import { UsageError } from '../../../common/errors.js';
-import { DgramUdpSocket } from '../../../native/udp-socket.js';
+import { DgramUdpSocket } from '../../../common/udp/dgram.js';
+import { AUTH_TAG_SIZE, AUTH_TRAILER_SIZE } from '../../../protocol/auth-trailer.js';
 import { decodeDatagram } from '../../../protocol/codec.js';
 import { encodeHeader, HEADER_SIZE, MessageType } from '../../../protocol/header.js';
 import { DATA_HEADER_SIZE, encodeDataHeader } from '../../../protocol/messages/data.js';

@@ -13,7 +13,7 @@
 // into a failure (for machines that must have it).
 
 import { describe, expect, it } from 'vitest';
-import { NativeReedSolomon, nativeRsStatus } from '../../../native/rs.js';
+import { NativeReedSolomon, nativeRsStatus } from '../../../common/fec.js';
 import { CauchyReedSolomon } from '../../../protocol/fec/cauchy-rs.js';
 import { mulberry32 } from '../../helpers/prng.js';
 

@@ -3,7 +3,7 @@
 // with the TS reference over many random sets is in rs-differential.test.ts.
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { NativeReedSolomon, RS_KERNEL_ENV, loadErasureCoder, nativeRsStatus } from '../../../native/rs.js';
+import { NativeReedSolomon, RS_KERNEL_ENV, loadErasureCoder, nativeRsStatus } from '../../../common/fec.js';
 import { CauchyReedSolomon } from '../../../protocol/fec/cauchy-rs.js';
 import type { ErasureCoder } from '../../../protocol/fec/erasure-coder.js';
 import { mulberry32 } from '../../helpers/prng.js';
@@ -61,7 +61,7 @@ describe('loadErasureCoder', () => {
   it('falls back to the TS reference, with a reason, when the .node file is missing', async () => {
     vi.resetModules();
     vi.doMock('node:fs', async (importOriginal) => ({ ...(await importOriginal<typeof import('node:fs')>()), existsSync: () => false }));
-    const fresh = await import('../../../native/rs.js');
+    const fresh = await import('../../../common/fec.js');
     const got = fresh.loadErasureCoder({ kernel: 'scalar' });
     expect(got.kind).toBe('ts');
     expect(got.coder.name).toBe('ts-cauchy'); // a fresh module graph: not the same class object
@@ -79,7 +79,7 @@ describe('loadErasureCoder', () => {
       },
     }));
     vi.doMock('node:fs', async (importOriginal) => ({ ...(await importOriginal<typeof import('node:fs')>()), existsSync: () => true }));
-    const fresh = await import('../../../native/rs.js');
+    const fresh = await import('../../../common/fec.js');
     const got = fresh.loadErasureCoder();
     expect(got.kind).toBe('ts');
     expect(got.fallbackReason).toMatch(/failed to load: invalid ELF header/);

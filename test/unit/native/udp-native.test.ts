@@ -24,8 +24,10 @@ import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { loadNativeUdp, NativeUdpSocket, UDP_ADDON_FILE, UDP_NO_GRO_ENV, UDP_NO_GSO_ENV } from '../../../native/udp-native.js';
-import { DgramUdpSocket, type UdpSocket } from '../../../native/udp-socket.js';
+import { DgramUdpSocket } from '../../../common/udp/dgram.js';
+import { loadNativeUdp, NativeUdpSocket, UDP_NO_GRO_ENV, UDP_NO_GSO_ENV } from '../../../common/udp/native.js';
+import type { UdpSocket } from '../../../common/udp/socket.js';
+import { UDP_ADDON_FILE } from '../../../native/udp-addon.js';
 import { mulberry32 } from '../../helpers/prng.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -181,7 +183,7 @@ function split(b: Uint8Array, parts: number): Uint8Array[] {
   return [b.subarray(0, 0), b.subarray(0, Math.min(8, b.length)), b.subarray(Math.min(8, b.length))];
 }
 
-/** Batches the native sender must make for `steps` (the batching rule of native/udp-native.ts). */
+/** Batches the native sender must make for `steps` (the batching rule of common/udp/native.ts). */
 function expectedBatches(steps: readonly Step[]): number {
   let batches = 0;
   let cur: { dest: number; seg: number; bytes: number; count: number; closed: boolean } | undefined;

@@ -25,7 +25,8 @@ import {
   ftruncateSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { openSink, type Sink } from '../../../receiver/sink.js';
+import type { Sink } from '../../../receiver/sink-types.js';
+import { openSink } from '../../../receiver/sink.js';
 import { INCOMPLETE_MARKER } from '../../../receiver/cpio/unpack.js';
 
 export const IS_ROOT = process.geteuid?.() === 0;

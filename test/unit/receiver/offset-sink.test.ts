@@ -13,7 +13,8 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IoError } from '../../../common/errors.js';
 import { DiskSink } from '../../../receiver/disk.js';
-import { openSink, type OffsetSink, type SinkOptions } from '../../../receiver/sink.js';
+import type { OffsetSink } from '../../../receiver/sink-types.js';
+import { openSink, type SinkOptions } from '../../../receiver/sink.js';
 import { haveCommand, IS_ROOT } from './cpio-helpers.js';
 
 const MiB = 1 << 20;

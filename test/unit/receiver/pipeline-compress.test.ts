@@ -8,9 +8,9 @@ import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { IMAGE_BYTES_UNKNOWN } from '../../../protocol/messages/hello.js';
 import { wrapDecompress } from '../../../receiver/decompress.js';
-import type { Sink, SinkReport } from '../../../receiver/sink.js';
-import { CompressSource, type CompressFormat } from '../../../sender/compress.js';
-import type { Source } from '../../../sender/source.js';
+import type { Sink, SinkReport } from '../../../receiver/sink-types.js';
+import { CompressSource } from '../../../sender/compress.js';
+import type { CompressFormat, Source } from '../../../sender/source-types.js';
 import { mulberry32 } from '../../helpers/prng.js';
 import { haveCommand } from './cpio-helpers.js';
 

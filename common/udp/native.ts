@@ -1,7 +1,8 @@
-// The native UDP path behind the UdpSocket seam (DESIGN principle 7, STYLE principle 14).
+// The native UDP path behind the UdpSocket seam: an optional accelerator, node:dgram behind it.
 //
-// `NativeUdpSocket` runs the same contract as `DgramUdpSocket` (native/udp-socket.ts) on the
-// C++ addon built from native/udp.cc + native/udp-io.cc into build/Release/rackcast_udp.node:
+// `NativeUdpSocket` runs the same contract as `DgramUdpSocket` (common/udp/dgram.ts) on the
+// C++ addon built from native/udp.cc + native/udp-io.cc into build/Release/rackcast_udp.node
+// (its raw binding, layouts and loader: native/udp-addon.ts):
 //
 // - send() copies each datagram into a batch buffer (one 64 KiB ArrayBuffer; no allocation per
 //   datagram). Equal-size datagrams to one destination gather into a batch; a shorter one may
@@ -18,22 +19,33 @@
 // `loadNativeUdp()` says whether the addon loads and what it can do here; it never throws.
 // RACKCAST_UDP_NO_GSO=1 / RACKCAST_UDP_NO_GRO=1 force sendmmsg / recvmmsg (tests, bug reports).
 
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { MessageHandler, UdpSocket, UdpSocketStats } from './udp-socket.js';
+import { formatIpv4, parseIpv4 } from '../../protocol/ipv4.js';
+import {
+  C_DATAGRAMS_RECEIVED,
+  C_DATAGRAMS_SENT,
+  C_RECV_CALLS,
+  C_SEND_BLOCKED,
+  C_SEND_CALLS,
+  C_SEND_ERRORS,
+  COUNTER_COUNT,
+  EVENT_READABLE,
+  EVENT_WRITABLE,
+  FLAG_GRO,
+  FLAG_GSO,
+  FLAG_REUSE_ADDR,
+  loadUdpAddon,
+  MAX_BATCH_BYTES,
+  MAX_BATCH_DATAGRAMS,
+  META_ENTRIES,
+  RECV_ROOM_BYTES,
+  type NativeSocketHandle,
+} from '../../native/udp-addon.js';
+import type { MessageHandler, UdpSocket, UdpSocketStats } from './socket.js';
 
-/** File name of the built addon (binding.gyp target `rackcast_udp`). */
-export const UDP_ADDON_FILE = 'rackcast_udp.node';
 /** Environment variables that turn the offloads off. */
 export const UDP_NO_GSO_ENV = 'RACKCAST_UDP_NO_GSO';
 export const UDP_NO_GRO_ENV = 'RACKCAST_UDP_NO_GRO';
 
-/** Datagrams per batch: UDP_MAX_SEGMENTS on kernels with UDP_SEGMENT (native/udp-io.h). */
-export const MAX_BATCH_DATAGRAMS = 64;
-/** Bytes per multi-datagram batch (native/udp-io.h kMaxBatchBytes). */
-export const MAX_BATCH_BYTES = 65000;
 /** Largest UDP payload over IPv4. */
 export const MAX_DATAGRAM_BYTES = 65507;
 
@@ -49,99 +61,8 @@ const MAX_FREE_BATCHES = 4;
 
 /** Receive slab; the addon needs RECV_ROOM_BYTES free in it per call. */
 const SLAB_BYTES = 1 << 20;
-const RECV_ROOM_BYTES = 65536;
-/** Datagrams described per recv() call (native/udp-io.h kMinMetaEntries). */
-const META_ENTRIES = 256;
 /** Receive syscalls per wake, so a flood never starves timers and the send path. */
 const MAX_RECV_CALLS_PER_WAKE = 32;
-
-// Indices of the addon's counters (native/udp.cc, counters table).
-const C_DATAGRAMS_SENT = 0;
-const C_SEND_CALLS = 1;
-const C_SEND_BLOCKED = 2;
-const C_SEND_ERRORS = 3;
-const C_DATAGRAMS_RECEIVED = 4;
-const C_RECV_CALLS = 5;
-const COUNTER_COUNT = 6;
-
-// Socket flags and poll events (native/udp.cc).
-const FLAG_REUSE_ADDR = 1;
-const FLAG_GSO = 2;
-const FLAG_GRO = 4;
-const EVENT_READABLE = 1;
-const EVENT_WRITABLE = 2;
-
-/** The addon's socket; the calling convention is documented in native/udp.cc. */
-interface NativeSocketHandle {
-  readonly gso: boolean;
-  readonly gro: boolean;
-  bind(ip: number, port: number): void;
-  connect(ip: number, port: number): void;
-  localAddress(): [number, number];
-  addMembership(group: number, iface: number): void;
-  setMulticastInterface(ip: number): void;
-  setMulticastTTL(ttl: number): void;
-  setMulticastLoopback(on: boolean): void;
-  setBufferSize(send: boolean, bytes: number): void;
-  getBufferSize(send: boolean): number;
-  startReading(): void;
-  setWantWritable(on: boolean): void;
-  sendBatch(buf: ArrayBuffer, segBytes: number, count: number, lastBytes: number, first: number, ip: number, port: number): number;
-  recv(slab: ArrayBuffer, off: number, meta: Uint32Array): number;
-  injectSendErrors(errno: number, calls: number): void;
-  close(): void;
-}
-
-interface NativeUdpAddon {
-  probe(): { gso: boolean; gro: boolean; error?: string };
-  Socket: new (flags: number, counters: Float64Array, onEvent: (events: number, error?: string) => void) => NativeSocketHandle;
-}
-
-type AddonLoad = { readonly ok: true; readonly addon: NativeUdpAddon; readonly gso: boolean; readonly gro: boolean } | { readonly ok: false; readonly reason: string };
-
-let addonLoad: AddonLoad | undefined;
-
-/** Where node-gyp puts the addon, seen from native/ (vitest) or dist/native/ (compiled). */
-function addonCandidates(): string[] {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return [join(here, '..', 'build', 'Release', UDP_ADDON_FILE), join(here, '..', '..', 'build', 'Release', UDP_ADDON_FILE)];
-}
-
-function isAddon(x: unknown): x is NativeUdpAddon {
-  if (typeof x !== 'object' || x === null) return false;
-  const a = x as Partial<NativeUdpAddon>;
-  return typeof a.probe === 'function' && typeof a.Socket === 'function';
-}
-
-/** Loads the addon and probes the kernel once; never throws. */
-function loadAddon(): AddonLoad {
-  if (addonLoad !== undefined) return addonLoad;
-  if (process.platform !== 'linux') {
-    addonLoad = { ok: false, reason: `native UDP I/O is Linux-only (this is ${process.platform})` };
-    return addonLoad;
-  }
-  const candidates = addonCandidates();
-  const path = candidates.find((p) => existsSync(p));
-  if (path === undefined) {
-    addonLoad = { ok: false, reason: `native UDP addon not built (no ${candidates.join(' or ')}; run npm install with a C++ compiler)` };
-    return addonLoad;
-  }
-  try {
-    const loaded: unknown = createRequire(import.meta.url)(path);
-    if (!isAddon(loaded)) {
-      addonLoad = { ok: false, reason: `native UDP addon ${path} has an unexpected shape` };
-      return addonLoad;
-    }
-    const probe = loaded.probe();
-    addonLoad =
-      probe.error !== undefined
-        ? { ok: false, reason: `native UDP addon cannot open a socket: ${probe.error}` }
-        : { ok: true, addon: loaded, gso: probe.gso, gro: probe.gro };
-  } catch (e) {
-    addonLoad = { ok: false, reason: `native UDP addon ${path} failed to load: ${e instanceof Error ? e.message : String(e)}` };
-  }
-  return addonLoad;
-}
 
 function envOff(name: string): boolean {
   return process.env[name] === '1';
@@ -156,27 +77,9 @@ function featureString(gso: boolean, gro: boolean): string {
  * "sendmmsg+recvmmsg", ... (after RACKCAST_UDP_NO_GSO / RACKCAST_UDP_NO_GRO). Never throws.
  */
 export function loadNativeUdp(): { ok: true; features: string } | { ok: false; reason: string } {
-  const load = loadAddon();
+  const load = loadUdpAddon();
   if (!load.ok) return { ok: false, reason: load.reason };
   return { ok: true, features: featureString(load.gso && !envOff(UDP_NO_GSO_ENV), load.gro && !envOff(UDP_NO_GRO_ENV)) };
-}
-
-/** a.b.c.d as a host-order uint32, or undefined when `s` is not a dotted-quad IPv4 literal. */
-export function parseIpv4(s: string): number | undefined {
-  const parts = s.split('.');
-  if (parts.length !== 4) return undefined;
-  let ip = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return undefined;
-    const octet = Number(p);
-    if (octet > 255) return undefined;
-    ip = ip * 256 + octet;
-  }
-  return ip;
-}
-
-export function formatIpv4(ip: number): string {
-  return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
 }
 
 /** A batch being filled, or waiting for the kernel. */
@@ -247,7 +150,7 @@ export class NativeUdpSocket implements UdpSocket {
   readonly #errorHandlers: ((e: Error) => void)[] = [];
 
   constructor(opts: NativeUdpSocketOptions = {}) {
-    const load = loadAddon();
+    const load = loadUdpAddon();
     if (!load.ok) throw new Error(load.reason);
     let flags = 0;
     if (opts.reuseAddr === true) flags |= FLAG_REUSE_ADDR;

@@ -1,12 +1,13 @@
 // Picks the drivers' UDP path once at start-up: `--io auto|native|dgram`.
 //
-// auto: the native addon (native/udp-native.ts: GSO/GRO, batched syscalls) when it loads
+// auto: the native addon (common/udp/native.ts: GSO/GRO, batched syscalls) when it loads
 // and the kernel has what it needs, else node:dgram; the caller logs the choice once.
 // native: the addon or a one-line error (exit 2). dgram: always node:dgram.
 
-import { UsageError } from '../common/errors.js';
-import { loadNativeUdp, NativeUdpSocket } from './udp-native.js';
-import { DgramUdpSocket, type IoPath, type UdpSocket } from './udp-socket.js';
+import { UsageError } from '../errors.js';
+import { DgramUdpSocket } from './dgram.js';
+import { loadNativeUdp, NativeUdpSocket } from './native.js';
+import type { IoPath, UdpSocket } from './socket.js';
 
 export type IoChoice = 'auto' | IoPath;
 

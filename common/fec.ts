@@ -1,10 +1,10 @@
-// The native Reed-Solomon accelerator behind the ErasureCoder seam (STYLE principle 14).
-//
+// The FEC seam's native side, an optional accelerator with the TS reference behind it:
 // `NativeReedSolomon` runs the same column-scaled Cauchy code as protocol/fec/cauchy-rs.ts in
-// C++ (native/*.cc, built by `npm install` into build/Release/rackcast_rs.node), with SIMD
-// kernels picked at run time from the CPU's features: gfni-avx512, gfni-avx2, avx2, ssse3 or
-// scalar. Its output is byte-identical to the TS reference (test/unit/native/rs-differential.test.ts),
-// so the wire never depends on which one a peer runs.
+// C++ (the addon's raw binding is native/rs-addon.ts; built by `npm install` into
+// build/Release/rackcast_rs.node), with SIMD kernels picked at run time from the CPU's
+// features: gfni-avx512, gfni-avx2, avx2, ssse3 or scalar. Its output is byte-identical to the
+// TS reference (test/unit/native/rs-differential.test.ts), so the wire never depends on which
+// one a peer runs.
 //
 // `loadErasureCoder()` is what drivers call: the native coder when the addon loads, else the
 // TS reference plus the reason, which the caller logs once. A missing or broken .node file (no
@@ -13,98 +13,24 @@
 // RACKCAST_RS_KERNEL=<name> forces a kernel (tests, benches, bug reports); `ts` forces the
 // TypeScript reference.
 
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import {
+  DESC_HEADER,
+  DESC_MAX,
+  loadRsAddon,
+  MAX_OUTPUTS_PER_CALL,
+  nativeRsStatus,
+  type BufferRef,
+  type NativeCacheStats,
+  type NativeEngine,
+} from '../native/rs-addon.js';
 import { CauchyReedSolomon, cauchyMaxParity, checkDecodeArgs, checkEncodeArgs } from '../protocol/fec/cauchy-rs.js';
 import type { ErasureCoder } from '../protocol/fec/erasure-coder.js';
 
+// What the addon offers here (benches and tests ask beside the coder).
+export { nativeRsStatus, type NativeCacheStats };
+
 /** Environment variable that forces a kernel name, or `ts` for the TypeScript reference. */
 export const RS_KERNEL_ENV = 'RACKCAST_RS_KERNEL';
-
-/** File name of the built addon (binding.gyp target `rackcast_rs`). */
-export const RS_ADDON_FILE = 'rackcast_rs.node';
-
-export interface NativeCacheStats {
-  /** Coding tables held (one per distinct k, at most 8). */
-  readonly codingTables: number;
-  /** Parity rows built inside those tables. */
-  readonly codingRows: number;
-  /** Decode inverses held (at most inverseCacheEntries; 1 when the cache is off). */
-  readonly decodeEntries: number;
-  /** Bytes held by the tables, inverses and the syndrome scratch. */
-  readonly bytes: number;
-}
-
-/** A backing store as the addon takes it: an ArrayBuffer, or a view standing for its own bytes. */
-type BufferRef = ArrayBuffer | Uint8Array;
-
-/** The addon's engine; `desc` layouts are documented in native/addon.cc. */
-interface NativeEngine {
-  readonly kernel: string;
-  encode(bufs: readonly BufferRef[], desc: Float64Array): void;
-  decode(bufs: readonly BufferRef[], desc: Float64Array): void;
-  stats(): NativeCacheStats;
-}
-
-interface NativeAddon {
-  readonly kernels: readonly { readonly name: string; readonly supported: boolean }[];
-  readonly bestKernel: string;
-  readonly Engine: new (kernel?: string, inverseCacheEntries?: number) => NativeEngine;
-}
-
-type AddonLoad = { readonly ok: true; readonly addon: NativeAddon; readonly path: string } | { readonly ok: false; readonly reason: string };
-
-let addonLoad: AddonLoad | undefined;
-
-/**
- * Where node-gyp puts the addon, seen from this file: native/rs.ts when run from source
- * (vitest), dist/native/rs.js when compiled.
- */
-function addonCandidates(): string[] {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return [join(here, '..', 'build', 'Release', RS_ADDON_FILE), join(here, '..', '..', 'build', 'Release', RS_ADDON_FILE)];
-}
-
-function isAddon(x: unknown): x is NativeAddon {
-  if (typeof x !== 'object' || x === null) return false;
-  const a = x as Partial<NativeAddon>;
-  return Array.isArray(a.kernels) && typeof a.bestKernel === 'string' && typeof a.Engine === 'function';
-}
-
-/** Loads the addon once; never throws. */
-function loadAddon(): AddonLoad {
-  if (addonLoad !== undefined) return addonLoad;
-  const candidates = addonCandidates();
-  const path = candidates.find((p) => existsSync(p));
-  if (path === undefined) {
-    addonLoad = { ok: false, reason: `native addon not built (no ${candidates.join(' or ')}; run npm install with a C++ compiler)` };
-    return addonLoad;
-  }
-  try {
-    const loaded: unknown = createRequire(import.meta.url)(path);
-    addonLoad = isAddon(loaded) ? { ok: true, addon: loaded, path } : { ok: false, reason: `native addon ${path} has an unexpected shape` };
-  } catch (e) {
-    addonLoad = { ok: false, reason: `native addon ${path} failed to load: ${e instanceof Error ? e.message : String(e)}` };
-  }
-  return addonLoad;
-}
-
-/** What the addon offers on this machine, or why it is not there. */
-export function nativeRsStatus():
-  | { readonly loaded: true; readonly path: string; readonly bestKernel: string; readonly kernels: readonly string[]; readonly compiledKernels: readonly string[] }
-  | { readonly loaded: false; readonly reason: string } {
-  const load = loadAddon();
-  if (!load.ok) return { loaded: false, reason: load.reason };
-  return {
-    loaded: true,
-    path: load.path,
-    bestKernel: load.addon.bestKernel,
-    kernels: load.addon.kernels.filter((k) => k.supported).map((k) => k.name),
-    compiledKernels: load.addon.kernels.map((k) => k.name),
-  };
-}
 
 export interface NativeReedSolomonOptions {
   /** Kernel name ('gfni-avx512', 'gfni-avx2', 'avx2', 'ssse3', 'scalar'); default: the best this CPU runs. */
@@ -113,20 +39,8 @@ export interface NativeReedSolomonOptions {
   readonly inverseCacheEntries?: number;
 }
 
-/** Outputs per native encode call (native/addon.cc kMaxOutputs). */
-const MAX_OUTPUTS_PER_CALL = 255;
-
 /** Distinct buffers remembered while describing one call; a repeat further back is just listed twice. */
 const BUFFER_LOOKBACK = 8;
-
-/** Header of a descriptor: k, then n (encode) or l (decode), then the block length. */
-const DESC_HEADER = 3;
-
-/**
- * Largest descriptor: decode with k = 255 and l = 255 lists 2 * 255 indices and 2 * 255 blocks
- * (encode needs at most 3 + 255 + 2 * 510).
- */
-const DESC_MAX = DESC_HEADER + 2 * 255 + 2 * (255 + 255);
 
 /**
  * The native coder. Throws Error when the addon is not loaded, RangeError for an unavailable
@@ -155,7 +69,7 @@ export class NativeReedSolomon implements ErasureCoder {
   readonly #encodeBufs: BufferRef[] = [];
 
   constructor(options: NativeReedSolomonOptions = {}) {
-    const load = loadAddon();
+    const load = loadRsAddon();
     if (!load.ok) throw new Error(load.reason);
     const entries = options.inverseCacheEntries;
     if (entries !== undefined && (!Number.isInteger(entries) || entries < 0)) {
@@ -298,7 +212,7 @@ export function loadErasureCoder(options: LoadErasureCoderOptions = {}): LoadedE
   const requested = (options.kernel ?? process.env[RS_KERNEL_ENV])?.trim() || undefined;
   const cacheOptions = options.inverseCacheEntries === undefined ? {} : { inverseCacheEntries: options.inverseCacheEntries };
   if (requested === 'ts') return { coder: new CauchyReedSolomon(cacheOptions), kind: 'ts' };
-  const load = loadAddon();
+  const load = loadRsAddon();
   if (!load.ok) return { coder: new CauchyReedSolomon(cacheOptions), kind: 'ts', fallbackReason: load.reason };
   const supported = load.addon.kernels.filter((k) => k.supported).map((k) => k.name);
   let fallbackReason: string | undefined;

@@ -1,22 +1,11 @@
 // --key-file / --encrypt: every datagram authenticated (and optionally encrypted) with a
-// pre-shared secret, as a decorator around the drivers' socket seam (native/udp-socket.ts).
-// The cores never see a datagram that failed here: `SealedUdpSocket.onMessage` hands on only
-// authentic, fresh datagrams with the trailer stripped (and the body decrypted), and counts
-// every other one by reason.
+// pre-shared secret. This file seals and opens datagrams (DatagramSealer, DatagramOpener with
+// its replay window); common/auth/sealed-socket.ts puts them around the drivers' socket seam
+// (common/udp/socket.ts), so the cores never see a datagram that failed here; the keys come
+// from common/auth/keys.ts.
 //
-// A sealed datagram is the rackcast datagram with a trailer appended:
-//
-//   mac mode:      | rackcast datagram (header + body), plain          | trailer |
-//   encrypt mode:  | common header (8 bytes), plain | body, AES-256-GCM | trailer |
-//
-// The trailer (the same 28 bytes in both modes, so authTrailerBytes() does not depend on it):
-//
-// off size field
-//   0    4 sourceId   u32 BE, random per process (SealOrigin)
-//   4    8 counter    u64 BE, +1 per datagram the process seals; starts at random below 2^48
-//  12   16 tag        mac:     HMAC-SHA-256(macKey, datagram || sourceId || counter), first 16 bytes
-//                     encrypt: AES-256-GCM tag; nonce = sourceId || counter (96 bits),
-//                              AAD = common header (magic, version, type, sessionId) || sourceId || counter
+// A sealed datagram is the rackcast datagram with a trailer appended, whose byte layout is
+// protocol/auth-trailer.ts: sourceId (random per process, SealOrigin), counter, tag.
 //
 // In encrypt mode the common header stays readable (it is authenticated as AAD) so a
 // capture still shows type and session; everything after it is ciphertext of the same length.
@@ -37,25 +26,22 @@
 //   first, as it would with any sender that died; it cannot be fed data of the live one.)
 // Nothing here hides who talks, how much, or the header; --encrypt hides the image.
 
-import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
-import { decorateUdp, type UdpFactory } from '../native/udp.js';
-import type { IoPath, MessageHandler, UdpSocket, UdpSocketStats } from '../native/udp-socket.js';
-import { HEADER_SIZE } from '../protocol/header.js';
-import { oneLine, UsageError } from './errors.js';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import {
+  AUTH_NONCE_SIZE,
+  AUTH_TAG_SIZE,
+  AUTH_TRAILER_SIZE,
+  decodeTrailerCounter,
+  decodeTrailerSourceId,
+  encodeTrailerIds,
+  MAX_SEAL_COUNTER,
+  MIN_SEALED_SIZE,
+  OFF_TAG,
+} from '../../protocol/auth-trailer.js';
+import { HEADER_SIZE } from '../../protocol/header.js';
+import type { AuthKeys } from './keys.js';
 
 export type AuthMode = 'mac' | 'encrypt';
-
-const OFF_SOURCE_ID = 0;
-const OFF_COUNTER = 4;
-const OFF_TAG = 12;
-/** sourceId + counter: the GCM nonce, and what the MAC covers after the datagram. */
-const NONCE_SIZE = 12;
-export const AUTH_TAG_SIZE = 16;
-export const AUTH_TRAILER_SIZE = OFF_TAG + AUTH_TAG_SIZE;
-
-/** The smallest sealed datagram: a common header and a trailer. */
-const MIN_SEALED_SIZE = HEADER_SIZE + AUTH_TRAILER_SIZE;
 
 /** Counters in one replay window (IPsec's and DTLS's choice of scale; a power of two). */
 export const REPLAY_WINDOW = 1024;
@@ -71,99 +57,12 @@ export const DEFAULT_MAX_SOURCES = 1024;
 export const TRAILER_RING_SLOTS = 4096;
 
 const GCM = 'aes-256-gcm';
-const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
 
 /** Bytes the trailer adds to every datagram: the sender takes them off its block size to stay within the MTU. */
 export function authTrailerBytes(mode: AuthMode): number {
   // GCM encrypts in place (no padding), so both modes add exactly the trailer.
   void mode;
   return AUTH_TRAILER_SIZE;
-}
-
-// ---------------------------------------------------------------------------------------
-// Keys
-
-export interface AuthKeys {
-  /** HMAC-SHA-256 key (mac mode). */
-  readonly macKey: KeyObject;
-  /** AES-256-GCM key (encrypt mode). */
-  readonly encKey: KeyObject;
-  /** 16 hex digits derived from the secret, safe to log: equal on both sides iff the keys are. */
-  readonly fingerprint: string;
-}
-
-export const MIN_SECRET_BYTES = 16;
-/** Larger files are not key files (a device, an image given by mistake). */
-export const MAX_KEY_FILE_BYTES = 4096;
-
-// HKDF (RFC 5869) with a fixed salt and one label per use: the raw secret never keys an
-// algorithm itself, and the MAC key and the encryption key are independent.
-const HKDF_SALT = Buffer.from('rackcast key-file v1', 'latin1');
-const INFO_MAC = Buffer.from('rackcast hmac-sha256 datagram tag', 'latin1');
-const INFO_ENC = Buffer.from('rackcast aes-256-gcm datagram key', 'latin1');
-const INFO_FINGERPRINT = Buffer.from('rackcast key fingerprint', 'latin1');
-
-export function deriveAuthKeys(secret: Uint8Array): AuthKeys {
-  if (secret.byteLength < MIN_SECRET_BYTES) throw new RangeError(`a secret needs at least ${MIN_SECRET_BYTES} bytes, got ${secret.byteLength}`);
-  const derive = (info: Buffer, bytes: number): Buffer => Buffer.from(hkdfSync('sha256', secret, HKDF_SALT, info, bytes));
-  return Object.freeze({
-    macKey: createSecretKey(derive(INFO_MAC, 32)),
-    encKey: createSecretKey(derive(INFO_ENC, 32)),
-    fingerprint: derive(INFO_FINGERPRINT, 8).toString('hex'),
-  });
-}
-
-const OPEN_ERRORS: Readonly<Record<string, string>> = {
-  ENOENT: 'no such file',
-  EACCES: 'permission denied',
-  EISDIR: 'is a directory',
-  ELOOP: 'too many symbolic links',
-  ENOTDIR: 'a path component is not a directory',
-};
-
-/**
- * Reads a --key-file: the secret is the file's bytes, less trailing CR/LF (so a key written
- * with `echo` or an editor matches one written with printf). Refuses, with a one-line
- * UsageError naming the file, a file that cannot be read, is not a regular file, is readable
- * by group or others (as ssh refuses a private key), or holds fewer than 16 bytes of secret.
- */
-export async function loadKeyFile(path: string): Promise<AuthKeys> {
-  const name = `--key-file ${path}`;
-  let fh: FileHandle;
-  try {
-    fh = await open(path, 'r');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`${name}: cannot read it: ${(code !== undefined && OPEN_ERRORS[code]) || oneLine(e)}`);
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new UsageError(`${name}: not a regular file`);
-    const perm = st.mode & 0o777;
-    if ((perm & 0o077) !== 0) {
-      const octal = perm.toString(8).padStart(4, '0');
-      throw new UsageError(
-        `${name}: permissions ${octal} are too open: a key file must not be accessible by group or others; refusing to use it (chmod 600 ${path})`,
-      );
-    }
-    if (st.size > MAX_KEY_FILE_BYTES) throw new UsageError(`${name}: ${st.size} bytes is too long for a key file (at most ${MAX_KEY_FILE_BYTES})`);
-    const raw = await fh.readFile();
-    let end = raw.byteLength;
-    while (end > 0 && (raw[end - 1] === 0x0a || raw[end - 1] === 0x0d)) end--;
-    if (end < MIN_SECRET_BYTES) {
-      throw new UsageError(
-        `${name}: ${end} bytes of secret, at least ${MIN_SECRET_BYTES} needed (make one with: (umask 077; head -c 32 /dev/urandom > ${path}))`,
-      );
-    }
-    const keys = deriveAuthKeys(raw.subarray(0, end));
-    raw.fill(0);
-    return keys;
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError(`${name}: cannot read it: ${oneLine(e)}`);
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -190,7 +89,7 @@ export class SealOrigin {
     firstCounter: number,
   ) {
     if (!Number.isInteger(sourceId) || sourceId < 0 || sourceId > 0xffff_ffff) throw new RangeError(`sourceId out of range: ${sourceId}`);
-    if (!Number.isInteger(firstCounter) || firstCounter < 0 || firstCounter > MAX_COUNTER) throw new RangeError(`counter out of range: ${firstCounter}`);
+    if (!Number.isInteger(firstCounter) || firstCounter < 0 || firstCounter > MAX_SEAL_COUNTER) throw new RangeError(`counter out of range: ${firstCounter}`);
     this.next = firstCounter;
   }
 
@@ -202,7 +101,7 @@ export class SealOrigin {
   /** The next counter; strictly increasing. */
   take(): number {
     // Counters stay exact JavaScript numbers: 2^53 − 2^48 seals is centuries at 10^6/s.
-    if (this.next > MAX_COUNTER) throw new RangeError('seal counter exhausted');
+    if (this.next > MAX_SEAL_COUNTER) throw new RangeError('seal counter exhausted');
     return this.next++;
   }
 }
@@ -261,7 +160,7 @@ export class DatagramSealer {
   private readonly trailers: Buffer[] = []; // bounded: TRAILER_RING_SLOTS
   private readonly nonces: Buffer[] = []; // bounded: TRAILER_RING_SLOTS
   private slot = 0;
-  private readonly aad = Buffer.alloc(HEADER_SIZE + NONCE_SIZE);
+  private readonly aad = Buffer.alloc(HEADER_SIZE + AUTH_NONCE_SIZE);
   /** Encrypt mode: a datagram's body gathered from several parts (grows to the largest, at most 64 KiB). */
   private scratch = Buffer.alloc(0);
 
@@ -284,14 +183,12 @@ export class DatagramSealer {
     if (i === this.trailers.length) {
       const t = this.ring.subarray(i * AUTH_TRAILER_SIZE, (i + 1) * AUTH_TRAILER_SIZE);
       this.trailers.push(t);
-      this.nonces.push(t.subarray(0, NONCE_SIZE));
+      this.nonces.push(t.subarray(0, AUTH_NONCE_SIZE));
     }
     const trailer = this.trailers[i];
     const nonce = this.nonces[i];
     const counter = this.origin.take();
-    trailer.writeUInt32BE(this.origin.sourceId, OFF_SOURCE_ID);
-    trailer.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), OFF_COUNTER);
-    trailer.writeUInt32BE(counter >>> 0, OFF_COUNTER + 4);
+    encodeTrailerIds(trailer, 0, this.origin.sourceId, counter);
     const out = this.mode === 'mac' ? this.sealMac(parts, trailer, nonce) : this.sealEncrypt(parts, bytes, trailer, nonce);
     this.stats.sealed++;
     return out;
@@ -442,7 +339,7 @@ export class DatagramOpener {
   private readonly maxSources: number;
   private readonly sources = new Map<number, ReplayWindow>(); // bounded: maxSources, LRU by Map order
   private lastSourceId = -1;
-  private readonly aad = Buffer.alloc(HEADER_SIZE + NONCE_SIZE);
+  private readonly aad = Buffer.alloc(HEADER_SIZE + AUTH_NONCE_SIZE);
 
   constructor(
     private readonly keys: AuthKeys,
@@ -466,15 +363,14 @@ export class DatagramOpener {
       return undefined;
     }
     const tr = n - AUTH_TRAILER_SIZE;
-    const sourceId = readU32(bytes, tr + OFF_SOURCE_ID);
-    const hi = readU32(bytes, tr + OFF_COUNTER);
+    const sourceId = decodeTrailerSourceId(bytes, tr);
+    const counter = decodeTrailerCounter(bytes, tr);
     // No process seals a counter at or above 2^53 (SealOrigin.take), so such a trailer was
     // not made with the key: count it with the other forgeries.
-    if (hi > 0x1f_ffff) {
+    if (counter < 0) {
       this.stats.badTag++;
       return undefined;
     }
-    const counter = hi * 0x1_0000_0000 + readU32(bytes, tr + OFF_COUNTER + 4);
     const win = this.sources.get(sourceId);
     if (win !== undefined && !win.fresh(counter)) {
       this.stats.replay++;
@@ -504,10 +400,10 @@ export class DatagramOpener {
   private decrypt(bytes: Uint8Array, tr: number): Uint8Array | undefined {
     const aad = this.aad;
     for (let i = 0; i < HEADER_SIZE; i++) aad[i] = bytes[i];
-    for (let i = 0; i < NONCE_SIZE; i++) aad[HEADER_SIZE + i] = bytes[tr + i];
+    for (let i = 0; i < AUTH_NONCE_SIZE; i++) aad[HEADER_SIZE + i] = bytes[tr + i];
     try {
       // authTagLength pins the tag to 16 bytes: node would otherwise accept a shorter one.
-      const d = createDecipheriv(GCM, this.keys.encKey, bytes.subarray(tr, tr + NONCE_SIZE), { authTagLength: AUTH_TAG_SIZE });
+      const d = createDecipheriv(GCM, this.keys.encKey, bytes.subarray(tr, tr + AUTH_NONCE_SIZE), { authTagLength: AUTH_TAG_SIZE });
       d.setAAD(aad);
       d.setAuthTag(bytes.subarray(tr + OFF_TAG, tr + AUTH_TRAILER_SIZE));
       const body = d.update(bytes.subarray(HEADER_SIZE, tr));
@@ -547,146 +443,4 @@ export class DatagramOpener {
     }
     this.lastSourceId = sourceId;
   }
-}
-
-function readU32(b: Uint8Array, off: number): number {
-  return ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]) >>> 0;
-}
-
-// ---------------------------------------------------------------------------------------
-// The socket decorator
-
-export interface SealedSocketOptions {
-  readonly mode: AuthMode;
-  readonly origin?: SealOrigin;
-  readonly maxSources?: number;
-}
-
-/**
- * A UdpSocket that seals what it sends and passes on only authentic, fresh datagrams.
- * Everything else is the inner socket's: binding, multicast, buffers, back-pressure.
- * `stats` is the inner socket's; `authStats` counts sealing and drops by reason.
- */
-export class SealedUdpSocket implements UdpSocket {
-  readonly authStats: AuthStats = newAuthStats();
-  readonly mode: AuthMode;
-  private readonly sealer: DatagramSealer;
-  private readonly opener: DatagramOpener;
-  private readonly handlers: MessageHandler[] = []; // bounded: the driver registers one or two
-
-  constructor(
-    private readonly inner: UdpSocket,
-    keys: AuthKeys,
-    opts: SealedSocketOptions,
-  ) {
-    this.mode = opts.mode;
-    this.sealer = new DatagramSealer(keys, { mode: opts.mode, origin: opts.origin, stats: this.authStats });
-    this.opener = new DatagramOpener(keys, { mode: opts.mode, maxSources: opts.maxSources, stats: this.authStats });
-  }
-
-  get path(): IoPath {
-    return this.inner.path;
-  }
-  get features(): string {
-    return `${this.inner.features}, ${this.mode === 'encrypt' ? 'aes-256-gcm' : 'hmac-sha256'}`;
-  }
-  get stats(): Readonly<UdpSocketStats> {
-    return this.inner.stats;
-  }
-  /** Source ids in the replay table (for tests and the end-of-run stats). */
-  get authSources(): number {
-    return this.opener.sourceCount;
-  }
-
-  bind(port: number, address?: string): Promise<void> {
-    return this.inner.bind(port, address);
-  }
-  connect(port: number, address: string): Promise<void> {
-    return this.inner.connect(port, address);
-  }
-  addMembership(group: string, interfaceAddress?: string): void {
-    this.inner.addMembership(group, interfaceAddress);
-  }
-  setMulticastInterface(address: string): void {
-    this.inner.setMulticastInterface(address);
-  }
-  setMulticastTTL(ttl: number): void {
-    this.inner.setMulticastTTL(ttl);
-  }
-  setMulticastLoopback(on: boolean): void {
-    this.inner.setMulticastLoopback(on);
-  }
-  setSendBufferSize(bytes: number): void {
-    this.inner.setSendBufferSize(bytes);
-  }
-  setRecvBufferSize(bytes: number): void {
-    this.inner.setRecvBufferSize(bytes);
-  }
-  getSendBufferSize(): number {
-    return this.inner.getSendBufferSize();
-  }
-  getRecvBufferSize(): number {
-    return this.inner.getRecvBufferSize();
-  }
-
-  send(parts: readonly Uint8Array[], port?: number, address?: string): void {
-    this.inner.send(this.sealer.seal(parts), port, address);
-  }
-  flush(): void {
-    this.inner.flush();
-  }
-  writable(): boolean {
-    return this.inner.writable();
-  }
-  onDrain(cb: () => void): void {
-    this.inner.onDrain(cb);
-  }
-
-  onMessage(handler: MessageHandler): void {
-    // One listener on the inner socket whatever the number of handlers: a datagram is
-    // opened once (a second open would see its own counter as a replay, and in encrypt mode
-    // the body is decrypted in place).
-    this.handlers.push(handler);
-    if (this.handlers.length === 1) this.inner.onMessage(this.onSealed);
-  }
-
-  private readonly onSealed = (bytes: Uint8Array, address: string, port: number): void => {
-    const plain = this.opener.open(bytes);
-    if (plain === undefined) return;
-    for (const h of this.handlers) h(plain, address, port);
-  };
-
-  onError(handler: (e: Error) => void): void {
-    this.inner.onError(handler);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
-
-/** The auth counters of several sealed sockets (a driver has two), added up for a report. */
-export function authStatsTotal(sockets: readonly SealedUdpSocket[]): AuthStats {
-  const t = newAuthStats();
-  for (const s of sockets) {
-    for (const k of Object.keys(t) as (keyof AuthStats)[]) t[k] += s.authStats[k];
-  }
-  return t;
-}
-
-/**
- * --key-file for a CLI: a factory whose sockets are sealed with the file's keys, and the
- * added-up auth counters of every socket it made (a driver makes two), for the report.
- */
-export async function sealedUdpFactory(
-  inner: UdpFactory,
-  auth: { readonly keyFile: string; readonly mode: AuthMode },
-): Promise<{ udp: UdpFactory; authStats: () => AuthStats }> {
-  const keys = await loadKeyFile(auth.keyFile);
-  const sockets: SealedUdpSocket[] = []; // bounded: one per socket the driver opens
-  const udp = decorateUdp(inner, auth.mode === 'encrypt' ? 'aes-256-gcm' : 'hmac-sha256', (s) => {
-    const sealed = new SealedUdpSocket(s, keys, { mode: auth.mode });
-    sockets.push(sealed);
-    return sealed;
-  });
-  return { udp, authStats: () => authStatsTotal(sockets) };
 }

@@ -1,0 +1,68 @@
+// The drivers' UDP socket seam: one small interface, two paths, all of it in common/udp/:
+//
+// - `DgramUdpSocket` (dgram.ts): node:dgram, one datagram per syscall. Always available.
+// - `NativeUdpSocket` (native.ts): the C++ addon (its raw binding is native/udp-addon.ts),
+//   which batches sends with UDP_SEGMENT (GSO) or sendmmsg and reads with UDP_GRO or recvmmsg.
+// - select.ts picks one at start-up (`--io auto|native|dgram`) and says which once;
+//   common/auth/sealed-socket.ts decorates either (--key-file).
+//
+// Contract for send(): the datagram is `parts` concatenated. The bytes must stay unchanged
+// until the socket is writable() again after a flush() (dgram hands them to libuv, which may
+// queue them; the native path copies them into its batch at once). The sender core's header
+// ring and slice retention keep that promise.
+
+export type IoPath = 'native' | 'dgram';
+
+export type MessageHandler = (bytes: Uint8Array, address: string, port: number) => void;
+
+export interface UdpSocketStats {
+  /** Datagrams handed to the kernel. */
+  datagramsSent: number;
+  /** Send syscalls (sendmsg/sendmmsg/uv_udp_send); equals datagramsSent for dgram. */
+  sendCalls: number;
+  /** Times the kernel buffer was full (EAGAIN/ENOBUFS) and sending waited for it to drain. */
+  sendBlocked: number;
+  /** Datagrams the kernel refused with another error (counted, not fatal: repair covers them). */
+  sendErrors: number;
+  datagramsReceived: number;
+  /** Receive syscalls (recvmsg/recvmmsg); 0 for dgram, which does not say. */
+  recvCalls: number;
+}
+
+export interface UdpSocket {
+  readonly path: IoPath;
+  /** What the path does, for the start-up line: "dgram", "gso+gro", "sendmmsg+recvmmsg", … */
+  readonly features: string;
+  readonly stats: Readonly<UdpSocketStats>;
+  bind(port: number, address?: string): Promise<void>;
+  /** The default destination of send() without an address. */
+  connect(port: number, address: string): Promise<void>;
+  addMembership(group: string, interfaceAddress?: string): void;
+  setMulticastInterface(address: string): void;
+  setMulticastTTL(ttl: number): void;
+  setMulticastLoopback(on: boolean): void;
+  setSendBufferSize(bytes: number): void;
+  setRecvBufferSize(bytes: number): void;
+  getSendBufferSize(): number;
+  getRecvBufferSize(): number;
+  /**
+   * Queues one datagram to the connected destination, or to port/address. The native path
+   * gathers equal-size datagrams to one destination into a batch that goes out on flush()
+   * (or when the batch is full); dgram sends at once.
+   */
+  send(parts: readonly Uint8Array[], port?: number, address?: string): void;
+  /** Sends whatever send() batched. */
+  flush(): void;
+  /** False when the kernel buffer is full: stop sending and wait for onDrain. */
+  writable(): boolean;
+  /** Calls cb once, when the socket is writable() again (soon, if it already is). */
+  onDrain(cb: () => void): void;
+  /** Every datagram received. The bytes are the handler's to keep: they are never reused. */
+  onMessage(handler: MessageHandler): void;
+  onError(handler: (e: Error) => void): void;
+  /** Sends what is still queued or batched (waiting at most CLOSE_WAIT_MS), then closes. */
+  close(): Promise<void>;
+}
+
+/** How long close() waits for queued datagrams to leave. */
+export const CLOSE_WAIT_MS = 1000;

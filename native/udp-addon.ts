@@ -1,0 +1,97 @@
+// The UDP I/O addon's raw binding: what build/Release/rackcast_udp.node exports (built from
+// native/udp.cc + native/udp-io.cc), the JS↔C++ layouts its calls share (counters, flags,
+// poll events, receive metadata; the tables at the top of udp.cc), and whether it loads
+// and what the kernel offers here. The UdpSocket on top of it is common/udp/native.ts.
+
+import { loadAddon } from './load-addon.js';
+
+/** File name of the built addon (binding.gyp target `rackcast_udp`). */
+export const UDP_ADDON_FILE = 'rackcast_udp.node';
+
+/** Datagrams per batch: UDP_MAX_SEGMENTS on kernels with UDP_SEGMENT (native/udp-io.h). */
+export const MAX_BATCH_DATAGRAMS = 64;
+/** Bytes per multi-datagram batch (native/udp-io.h kMaxBatchBytes). */
+export const MAX_BATCH_BYTES = 65000;
+
+/** Free bytes a receive slab needs per recv() call. */
+export const RECV_ROOM_BYTES = 65536;
+/** Datagrams described per recv() call (native/udp-io.h kMinMetaEntries); 4 u32 each: offset, length, source IPv4, source port. */
+export const META_ENTRIES = 256;
+
+// Indices of the addon's counters (native/udp.cc, counters table).
+export const C_DATAGRAMS_SENT = 0;
+export const C_SEND_CALLS = 1;
+export const C_SEND_BLOCKED = 2;
+export const C_SEND_ERRORS = 3;
+export const C_DATAGRAMS_RECEIVED = 4;
+export const C_RECV_CALLS = 5;
+export const COUNTER_COUNT = 6;
+
+// Socket flags and poll events (native/udp.cc).
+export const FLAG_REUSE_ADDR = 1;
+export const FLAG_GSO = 2;
+export const FLAG_GRO = 4;
+export const EVENT_READABLE = 1;
+export const EVENT_WRITABLE = 2;
+
+/** The addon's socket; the calling convention is documented in native/udp.cc. Addresses are host-order u32s. */
+export interface NativeSocketHandle {
+  readonly gso: boolean;
+  readonly gro: boolean;
+  bind(ip: number, port: number): void;
+  connect(ip: number, port: number): void;
+  localAddress(): [number, number];
+  addMembership(group: number, iface: number): void;
+  setMulticastInterface(ip: number): void;
+  setMulticastTTL(ttl: number): void;
+  setMulticastLoopback(on: boolean): void;
+  setBufferSize(send: boolean, bytes: number): void;
+  getBufferSize(send: boolean): number;
+  startReading(): void;
+  setWantWritable(on: boolean): void;
+  sendBatch(buf: ArrayBuffer, segBytes: number, count: number, lastBytes: number, first: number, ip: number, port: number): number;
+  recv(slab: ArrayBuffer, off: number, meta: Uint32Array): number;
+  injectSendErrors(errno: number, calls: number): void;
+  close(): void;
+}
+
+export interface NativeUdpAddon {
+  probe(): { gso: boolean; gro: boolean; error?: string };
+  Socket: new (flags: number, counters: Float64Array, onEvent: (events: number, error?: string) => void) => NativeSocketHandle;
+}
+
+export type UdpAddonLoad =
+  | { readonly ok: true; readonly addon: NativeUdpAddon; readonly gso: boolean; readonly gro: boolean }
+  | { readonly ok: false; readonly reason: string };
+
+function isUdpAddon(x: unknown): x is NativeUdpAddon {
+  if (typeof x !== 'object' || x === null) return false;
+  const a = x as Partial<NativeUdpAddon>;
+  return typeof a.probe === 'function' && typeof a.Socket === 'function';
+}
+
+let udpLoad: UdpAddonLoad | undefined;
+
+/** Loads the addon and probes the kernel once; never throws. */
+export function loadUdpAddon(): UdpAddonLoad {
+  if (udpLoad !== undefined) return udpLoad;
+  if (process.platform !== 'linux') {
+    udpLoad = { ok: false, reason: `native UDP I/O is Linux-only (this is ${process.platform})` };
+    return udpLoad;
+  }
+  const load = loadAddon({ file: UDP_ADDON_FILE, label: 'native UDP addon', isAddon: isUdpAddon });
+  if (!load.ok) {
+    udpLoad = load;
+    return udpLoad;
+  }
+  try {
+    const probe = load.addon.probe();
+    udpLoad =
+      probe.error !== undefined
+        ? { ok: false, reason: `native UDP addon cannot open a socket: ${probe.error}` }
+        : { ok: true, addon: load.addon, gso: probe.gso, gro: probe.gro };
+  } catch (e) {
+    udpLoad = { ok: false, reason: `native UDP addon ${load.path} failed to load: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  return udpLoad;
+}

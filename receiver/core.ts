@@ -23,7 +23,6 @@
 import { decodeDatagram } from '../protocol/codec.js';
 import type { Endpoint } from '../protocol/endpoint.js';
 import { seqDiff } from '../protocol/seq.js';
-import type { ErasureCoder } from '../protocol/fec/erasure-coder.js';
 import {
   blockPayloadBytes,
   blocksInSlice,
@@ -51,102 +50,14 @@ import {
   STATUS_SIZE,
 } from '../protocol/messages/status.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
-import type { ProtocolErrorCode } from '../protocol/result.js';
-
-export interface ReceiverConfig {
-  /** Nonzero, random: addresses are not unique when several receivers share a host. */
-  readonly receiverId: number;
-  /** What the kernel granted the data socket; the sender sizes its window from it. */
-  readonly rcvBufBytes: number;
-  /** Give up if the transfer has not started this long after start-up (undefined: wait forever). */
-  readonly startTimeoutMs: number | undefined;
-  /** Give up when the sender is silent this long once in a session. */
-  readonly receiveTimeoutMs: number;
-  readonly joinIntervalMs: number;
-  /** STATUS heartbeat while in a session. */
-  readonly statusIntervalMs: number;
-  /** NAKs wait a random time up to this (shorter for larger needs), to hear others' first. */
-  readonly nakBackoffMs: number;
-  /** After a NAK (ours or one that covered ours) wait this long for the repair before asking again. */
-  readonly repairWaitMs: number;
-  readonly reportIntervalMs: number;
-  readonly reportTries: number;
-  /** Slices handed to the sink and not yet written; past it, delivery (and our STATUS) waits. */
-  readonly maxQueuedSlices: number;
-  readonly coder: ErasureCoder;
-  /** Uniform in [0, 1): Math.random in drivers, a seeded PRNG in the simulator. */
-  readonly random: () => number;
-  /**
-   * The most image bytes a session may ask us to hold for repair (HELLO's retainSlices x
-   * slice bytes); a HELLO asking more is ignored. Default DEFAULT_MAX_RETAIN_BYTES.
-   */
-  readonly maxRetainBytes?: number;
-  /**
-   * Why this receiver cannot join a transfer already under way: its sink takes the image
-   * only in order (stdout, --pipe, --unpack, a decompressor). Undefined: it writes at offsets.
-   */
-  readonly lateJoinBlocker?: string;
-}
-
-/**
- * The first HELLO heard sets how much the receiver holds: up to retainSlices slices, each
- * with its parity (at most one slice's worth more), plus maxQueuedSlices delivered ones the
- * sink has not taken. Wire values alone would allow 4096 slices of 4096 x 65000 bytes (a
- * terabyte); this caps it. The sender CLI's own default is 16 MiB (retainSlices x slice).
- */
-export const DEFAULT_MAX_RETAIN_BYTES = 1 << 30;
+import { DEFAULT_MAX_RETAIN_BYTES, type ReceiverConfig } from './core/config.js';
+import type { ReceiverEvent, ReceiverInput } from './core/events.js';
+import { countDrop, newReceiverStats, type DropCode, type ReceiverStats } from './core/stats.js';
 
 export type { Endpoint };
-
-export type ReceiverInput =
-  | { readonly kind: 'datagram'; readonly from: Endpoint; readonly bytes: Uint8Array }
-  /** The sink took (wrote) this many delivered slices. */
-  | { readonly kind: 'written'; readonly slices: number; readonly bytes: number }
-  /** The driver finished the sink and compared digests. */
-  | {
-      readonly kind: 'verified';
-      readonly ok: boolean;
-      readonly digest: Uint8Array;
-      readonly reason: Reason;
-      readonly detail: string;
-    }
-  /** Stop now (signal, disk error): the sender is told why. */
-  | { readonly kind: 'abort'; readonly reason: Reason; readonly detail: string };
-
-export type ReceiverEvent =
-  | {
-      readonly kind: 'session';
-      readonly sessionId: number;
-      readonly sender: string;
-      readonly dataGroup: string;
-      readonly dataPort: number;
-      readonly imageBytes: number;
-    }
-  /** joinSlice > 0: we joined late; slices come from there, the head 0..joinSlice-1 last. */
-  | { readonly kind: 'accepted'; readonly joinSlice: number }
-  | { readonly kind: 'started'; readonly windowPackets: number }
-  /** A complete slice, for the sink: in order within each pass; `offset` is its place in the image. */
-  | { readonly kind: 'deliver'; readonly sliceNo: number; readonly offset: number; readonly bytes: Uint8Array }
-  /** Late join: every slice from joinSlice on is delivered; now the head 0..slices-1. */
-  | { readonly kind: 'head'; readonly slices: number }
-  | { readonly kind: 'complete'; readonly totalBytes: number; readonly digest: Uint8Array }
-  | { readonly kind: 'done'; readonly ok: boolean; readonly reason: Reason; readonly detail: string };
-
-export interface ReceiverStats {
-  dataPackets: number;
-  parityPackets: number;
-  duplicates: number;
-  decodedBlocks: number;
-  slicesDecoded: number;
-  naksSent: number;
-  naksSuppressed: number;
-  naksHeard: number;
-  statusSent: number;
-  /** Most slices held in memory at once (incomplete, or complete and waiting for the sink). */
-  maxHeldSlices: number;
-  /** ERR_SESSION_TOO_LARGE: a HELLO asked us to hold more than maxRetainBytes (ignored). */
-  drops: Partial<Record<ProtocolErrorCode | 'ERR_AHEAD' | 'ERR_SESSION_TOO_LARGE', number>>;
-}
+export { DEFAULT_MAX_RETAIN_BYTES, type ReceiverConfig } from './core/config.js';
+export type { ReceiverEvent, ReceiverInput } from './core/events.js';
+export type { ReceiverStats } from './core/stats.js';
 
 type State = 'listening' | 'joining' | 'accepted' | 'receiving' | 'verifying' | 'reporting' | 'done';
 
@@ -188,19 +99,7 @@ interface RxSlice {
 const ASYNC_DRAIN_MS = 300;
 
 export class ReceiverCore {
-  readonly stats: ReceiverStats = {
-    dataPackets: 0,
-    parityPackets: 0,
-    duplicates: 0,
-    decodedBlocks: 0,
-    slicesDecoded: 0,
-    naksSent: 0,
-    naksSuppressed: 0,
-    naksHeard: 0,
-    statusSent: 0,
-    maxHeldSlices: 0,
-    drops: {},
-  };
+  readonly stats: ReceiverStats = newReceiverStats();
 
   private state: State = 'listening';
   private sessionId = 0;
@@ -944,7 +843,7 @@ export class ReceiverCore {
     this.nextStatusAtMs = now + this.cfg.statusIntervalMs;
   }
 
-  private countDrop(code: ProtocolErrorCode | 'ERR_AHEAD' | 'ERR_SESSION_TOO_LARGE'): void {
-    this.stats.drops[code] = (this.stats.drops[code] ?? 0) + 1;
+  private countDrop(code: DropCode): void {
+    countDrop(this.stats, code);
   }
 }

@@ -33,11 +33,11 @@ import {
   totalSlices,
   type Geometry,
 } from '../protocol/geometry.js';
-import { CAP_ASYNC, CAP_PARITY_REPAIR, CAP_STREAMING, MessageType, u32ToIpv4 } from '../protocol/header.js';
+import { CAP_PARITY_REPAIR, MessageType } from '../protocol/header.js';
 import { DATA_FLAG_LAST, DATA_FLAG_PARITY, DATA_FLAG_REPAIR, type Data } from '../protocol/messages/data.js';
 import { DROP_ALL, type Drop } from '../protocol/messages/drop.js';
 import { DIGEST_BYTES, type End } from '../protocol/messages/end.js';
-import { HelloPhase, IMAGE_BYTES_UNKNOWN, type Hello } from '../protocol/messages/hello.js';
+import { IMAGE_BYTES_UNKNOWN, type Hello } from '../protocol/messages/hello.js';
 import { encodeJoin, JOIN_SIZE } from '../protocol/messages/join.js';
 import { encodeLeave, leaveLength } from '../protocol/messages/leave.js';
 import { encodeNak, nakLength, type Nak } from '../protocol/messages/nak.js';
@@ -52,6 +52,7 @@ import {
 import { Reason, reasonName } from '../protocol/reasons.js';
 import { DEFAULT_MAX_RETAIN_BYTES, type ReceiverConfig } from './core/config.js';
 import type { ReceiverEvent, ReceiverInput } from './core/events.js';
+import { Session } from './core/session.js';
 import { countDrop, newReceiverStats, type DropCode, type ReceiverStats } from './core/stats.js';
 
 export type { Endpoint };
@@ -102,22 +103,16 @@ export class ReceiverCore {
   readonly stats: ReceiverStats = newReceiverStats();
 
   private state: State = 'listening';
-  private sessionId = 0;
-  private senderAddress = '';
-  private geo: Geometry | undefined;
-  private retainSlices = 0;
+  /** Made on the first valid HELLO. */
+  private session: Session | undefined;
   /** Our JOIN was answered (always true with --async, where nobody joins). */
   private accepted = false;
-  /** The sender said --async: we send nothing, and a slice we cannot rebuild fails us. */
-  private async = false;
   private windowPackets = 64;
   private readonly out: Uint8Array[] = []; // bounded: a handful per input
   private readonly events: ReceiverEvent[] = []; // drained by the driver every turn
   private readonly slices = new Map<number, RxSlice>(); // keys in [delivered, delivered + retainSlices)
   private delivered = 0; // next slice to hand to the sink (in the head pass: of the head)
   private unwritten = 0; // slices handed to the sink and not yet written
-  /** The first HELLO said the transfer was under way: nothing counts before our ACCEPT. */
-  private lateSession = false;
   /** From a late ACCEPT: the first slice we got live; 0..joinSlice-1 (the head) come last. */
   private joinSlice = 0;
   private headPass = false;
@@ -131,7 +126,6 @@ export class ReceiverCore {
   private seenSeq = 0;
   private statusSeq = 0; // seenSeq at our last STATUS
   private statusDelivered = 0;
-  private end: End | undefined;
   private readonly startedAtMs: number;
   private lastSenderAtMs: number;
   private nextJoinAtMs = 0;
@@ -158,7 +152,7 @@ export class ReceiverCore {
     return {
       delivered: this.delivered,
       bytesWritten: this.bytesWritten,
-      imageBytes: this.end?.totalBytes ?? this.geo?.imageBytes ?? IMAGE_BYTES_UNKNOWN,
+      imageBytes: this.session?.geo.imageBytes ?? IMAGE_BYTES_UNKNOWN,
     };
   }
 
@@ -231,7 +225,7 @@ export class ReceiverCore {
       if (m.type === MessageType.Hello) this.onFirstHello(from, m.msg, now);
       return;
     }
-    if (m.msg.sessionId !== this.sessionId) return this.countDrop('ERR_WRONG_SESSION');
+    if (m.msg.sessionId !== this.session!.sessionId) return this.countDrop('ERR_WRONG_SESSION');
     switch (m.type) {
       case MessageType.Nak:
         return this.onOtherNak(m.msg, now);
@@ -244,10 +238,10 @@ export class ReceiverCore {
         break;
     }
     // Everything else comes from the sender only.
-    if (from.address !== this.senderAddress) return this.countDrop('ERR_WRONG_SENDER');
+    if (from.address !== this.session!.senderAddress) return this.countDrop('ERR_WRONG_SENDER');
     this.lastSenderAtMs = now;
     // Late, not yet taken: the transfer going on is not ours until the ACCEPT says from where.
-    if (this.lateSession && !this.accepted && m.type !== MessageType.Accept && m.type !== MessageType.Drop) return;
+    if (this.session!.late && !this.accepted && m.type !== MessageType.Accept && m.type !== MessageType.Drop) return;
     switch (m.type) {
       case MessageType.Hello:
         return;
@@ -274,43 +268,32 @@ export class ReceiverCore {
   }
 
   private onFirstHello(from: Endpoint, hello: Hello, now: number): void {
-    if ((hello.caps & CAP_PARITY_REPAIR) === 0) return this.countDrop('ERR_BAD_FIELD');
-    const retainBytes = hello.retainSlices * hello.sliceBlocks * hello.blockBytes;
-    if (retainBytes > (this.cfg.maxRetainBytes ?? DEFAULT_MAX_RETAIN_BYTES)) return this.countDrop('ERR_SESSION_TOO_LARGE');
-    this.sessionId = hello.sessionId;
-    this.senderAddress = from.address;
-    this.geo = {
-      blockBytes: hello.blockBytes,
-      sliceBlocks: hello.sliceBlocks,
-      stripes: hello.stripes,
-      imageBytes: hello.imageBytes,
-    };
-    this.retainSlices = hello.retainSlices;
+    const session = Session.open(from, hello, this.cfg.maxRetainBytes ?? DEFAULT_MAX_RETAIN_BYTES);
+    if (typeof session === 'string') return this.countDrop(session);
+    this.session = session;
     this.lastSenderAtMs = now;
     this.events.push({
       kind: 'session',
-      sessionId: hello.sessionId,
-      sender: from.address,
-      dataGroup: u32ToIpv4(hello.dataGroup),
-      dataPort: hello.dataPort,
-      imageBytes: hello.imageBytes,
+      sessionId: session.sessionId,
+      sender: session.senderAddress,
+      dataGroup: session.dataGroup,
+      dataPort: session.dataPort,
+      imageBytes: session.geo.imageBytes,
     });
-    if ((hello.caps & CAP_ASYNC) !== 0) {
+    if (session.async) {
       // No return channel: no JOIN, no ACCEPT; listen from here on.
-      this.async = true;
       this.accepted = true;
       this.nextStatusAtMs = Infinity;
       this.events.push({ kind: 'accepted', joinSlice: 0 });
       this.begin(this.windowPackets);
       return;
     }
-    if (hello.phase !== HelloPhase.Announcing) {
+    if (session.late) {
       // The transfer is under way (this receiver was restarted, or started late).
-      if ((hello.caps & CAP_STREAMING) === 0) {
+      if (!session.streaming) {
         return this.fail(Reason.LateJoin, 'the transfer is already under way, and the sender takes no late receivers (udp-sender --streaming)', now);
       }
       if (this.cfg.lateJoinBlocker !== undefined) return this.fail(Reason.LateJoin, this.lateBlockedDetail(), now);
-      this.lateSession = true;
     }
     this.state = 'joining';
     this.nextJoinAtMs = now;
@@ -338,7 +321,7 @@ export class ReceiverCore {
     this.events.push({ kind: 'accepted', joinSlice });
     if (this.state === 'joining') this.state = 'accepted';
     // START went out long ago: a late receiver begins now.
-    if (this.state === 'accepted' && (this.lateSession || joinSlice > 0)) this.begin(this.windowPackets);
+    if (this.state === 'accepted' && (this.session!.late || joinSlice > 0)) this.begin(this.windowPackets);
   }
 
   /**
@@ -354,12 +337,12 @@ export class ReceiverCore {
   }
 
   private onData(d: Data, now: number): void {
-    const g = this.geo!;
+    const g = this.session!.geo;
     if (this.state === 'accepted' || this.state === 'joining') this.begin(this.windowPackets);
     if (this.state !== 'receiving') return; // verifying/reporting: we have it all
     const c = checkDataAgainstSession(g, d);
     if (!c.ok) return this.countDrop(c.code);
-    if (this.end !== undefined && d.sliceNo >= this.end.totalSlices) return this.countDrop('ERR_BAD_FIELD');
+    if (this.session!.end !== undefined && d.sliceNo >= this.session!.end.totalSlices) return this.countDrop('ERR_BAD_FIELD');
     if (seqDiff(d.seq, this.seenSeq) > 0) this.seenSeq = d.seq;
     if (d.sliceNo > this.dataSliceMax) this.dataSliceMax = d.sliceNo;
     this.lastDataAtMs = now;
@@ -371,7 +354,7 @@ export class ReceiverCore {
       // Had it (in the head pass: everything from joinSlice on), but it counts as seen above:
       // the sender's flow window follows our seenSeq.
       this.stats.duplicates++;
-    } else if (d.sliceNo >= this.delivered + this.retainSlices) {
+    } else if (d.sliceNo >= this.delivered + this.session!.retainSlices) {
       // The sender never runs more than retainSlices past the slowest receiver: this is
       // a stray, or we were dropped without hearing it. Either way we cannot hold it.
       this.countDrop('ERR_AHEAD');
@@ -384,7 +367,7 @@ export class ReceiverCore {
   }
 
   private store(d: Data, now: number): void {
-    const g = this.geo!;
+    const g = this.session!.geo;
     let s = this.slices.get(d.sliceNo);
     if (s !== undefined && s.assumed && s.sliceBytes !== d.sliceBytes) {
       // Its size was a guess (no packet of it had arrived); the first real one corrects it.
@@ -437,7 +420,7 @@ export class ReceiverCore {
   }
 
   private newSlice(sliceNo: number, sliceBytes: number, assumed: boolean): RxSlice {
-    const g = this.geo!;
+    const g = this.session!.geo;
     const nBlocks = blocksInSlice(g, sliceBytes);
     const stripes: RxStripe[] = [];
     for (let st = 0; st < g.stripes; st++) {
@@ -464,7 +447,7 @@ export class ReceiverCore {
 
   /** Decodes every stripe that has k symbols; the slice is complete when all are whole. */
   private tryComplete(s: RxSlice): void {
-    const g = this.geo!;
+    const g = this.session!.geo;
     for (let st = 0; st < g.stripes; st++) if (s.stripes[st].have < s.stripes[st].k) return;
     const nBlocks = s.haveBlock.length;
     let decoded = false;
@@ -508,7 +491,7 @@ export class ReceiverCore {
   private deliverReady(now: number): void {
     if (this.state !== 'receiving') return;
     const before = this.delivered;
-    const full = fullSliceBytes(this.geo!);
+    const full = fullSliceBytes(this.session!.geo);
     while (this.unwritten < this.cfg.maxQueuedSlices) {
       const s = this.slices.get(this.delivered);
       if (s === undefined || !s.complete) break;
@@ -519,14 +502,14 @@ export class ReceiverCore {
     }
     if (this.delivered !== before) {
       // Retention frees on delivery: tell the sender when a quarter of its hold moved.
-      if (this.delivered - this.statusDelivered >= Math.max(1, this.retainSlices >> 2)) this.sendStatus(0, now);
+      if (this.delivered - this.statusDelivered >= Math.max(1, this.session!.retainSlices >> 2)) this.sendStatus(0, now);
       this.markDue(now);
     }
     this.checkComplete(now);
   }
 
   private checkComplete(now: number): void {
-    const e = this.end;
+    const e = this.session!.end;
     if (this.state !== 'receiving' || e === undefined) return;
     if (this.joinSlice > 0 && !this.headPass && this.delivered >= e.totalSlices) this.startHead(now);
     if (this.delivered < (this.headPass ? this.joinSlice : e.totalSlices)) return;
@@ -551,20 +534,20 @@ export class ReceiverCore {
 
   /** What STATUS says we delivered: in the head pass, everything from the sender's view of retention. */
   private deliveredForSender(): number {
-    return this.headPass ? this.end!.totalSlices : this.delivered;
+    return this.headPass ? this.session!.end!.totalSlices : this.delivered;
   }
 
   /** Schedules a NAK for every due, incomplete slice that has none pending. */
   private markDue(now: number): void {
     if (this.state !== 'receiving') return;
-    const g = this.geo!;
-    let limit = Math.min(this.frontier, this.delivered + this.retainSlices);
-    if (this.headPass) limit = Math.min(this.delivered + this.retainSlices, this.joinSlice);
+    const g = this.session!.geo;
+    let limit = Math.min(this.frontier, this.delivered + this.session!.retainSlices);
+    if (this.headPass) limit = Math.min(this.delivered + this.session!.retainSlices, this.joinSlice);
     for (let n = this.delivered; n < limit; n++) {
       let s = this.slices.get(n);
       if (s === undefined) {
         // Not one packet of it arrived: assume a full slice unless the size says otherwise.
-        const known = this.end?.totalBytes ?? (g.imageBytes === IMAGE_BYTES_UNKNOWN ? undefined : g.imageBytes);
+        const known = this.session!.knownImageBytes();
         const bytes = known === undefined ? fullSliceBytes(g) : sliceBytesOf(g, known, n);
         if (bytes <= 0) break;
         s = this.newSlice(n, bytes, known === undefined);
@@ -625,19 +608,16 @@ export class ReceiverCore {
   }
 
   private onEnd(e: End, now: number): void {
-    const g = this.geo!;
+    const session = this.session!;
     if (this.state === 'accepted' || this.state === 'joining') this.begin(this.windowPackets);
-    if (this.end === undefined) {
-      const sizeKnown = g.imageBytes !== IMAGE_BYTES_UNKNOWN;
-      if ((sizeKnown && e.totalBytes !== g.imageBytes) || e.totalSlices !== totalSlices(g, e.totalBytes)) {
+    if (session.end === undefined) {
+      if (!session.learnEnd(e)) {
         return this.fail(Reason.ProtocolViolation, `END disagrees with the session: ${e.totalBytes} bytes`, now);
       }
-      this.end = e;
-      this.geo = { ...g, imageBytes: e.totalBytes };
       if (e.totalSlices > this.frontier) this.frontier = e.totalSlices;
       // A slice whose size was guessed before END may now be known to be short.
       for (const [n, s] of this.slices) {
-        if (s.assumed && s.sliceBytes !== sliceBytesOf(this.geo, e.totalBytes, n)) this.slices.delete(n);
+        if (s.assumed && s.sliceBytes !== sliceBytesOf(session.geo, e.totalBytes, n)) this.slices.delete(n);
       }
     }
     // Every copy of END (it repeats) re-checks: we may have joined late, after the first.
@@ -659,13 +639,13 @@ export class ReceiverCore {
   private onVerified(v: ReceiverInput & { kind: 'verified' }, now: number): void {
     if (this.state !== 'verifying') return;
     this.result = { ok: v.ok, reason: v.ok ? Reason.None : v.reason, detail: v.detail };
-    if (this.async) {
+    if (this.session!.async) {
       this.finishReport(); // nobody to report to
       return;
     }
     this.report = new Uint8Array(
       reportLength({
-        sessionId: this.sessionId,
+        sessionId: this.session!.sessionId,
         receiverId: this.cfg.receiverId,
         outcome: v.ok ? Outcome.Verified : Outcome.Failed,
         reason: this.result.reason,
@@ -676,7 +656,7 @@ export class ReceiverCore {
     );
     encodeReport(
       {
-        sessionId: this.sessionId,
+        sessionId: this.session!.sessionId,
         receiverId: this.cfg.receiverId,
         outcome: v.ok ? Outcome.Verified : Outcome.Failed,
         reason: this.result.reason,
@@ -699,8 +679,8 @@ export class ReceiverCore {
   /** Gives up: tells the sender (LEAVE) and ends. Nothing already delivered is taken back; the driver discards it. */
   private fail(reason: Reason, detail: string, _now: number): void {
     if (this.state === 'done') return;
-    if (this.state !== 'listening' && !this.async) {
-      const msg = { sessionId: this.sessionId, receiverId: this.cfg.receiverId, reason, detail };
+    if (this.state !== 'listening' && !this.session!.async) {
+      const msg = { sessionId: this.session!.sessionId, receiverId: this.cfg.receiverId, reason, detail };
       const buf = new Uint8Array(leaveLength(msg));
       encodeLeave(msg, buf);
       // Twice: a lost LEAVE only costs the sender its retries, but it is cheap to avoid.
@@ -750,7 +730,7 @@ export class ReceiverCore {
       const buf = new Uint8Array(JOIN_SIZE);
       encodeJoin(
         {
-          sessionId: this.sessionId,
+          sessionId: this.session!.sessionId,
           receiverId: this.cfg.receiverId,
           caps: CAP_PARITY_REPAIR,
           rcvBufBytes: this.cfg.rcvBufBytes,
@@ -778,7 +758,7 @@ export class ReceiverCore {
         // END and REQACK (control socket) can overtake data still queued on the data
         // socket: wait until data two slices on has arrived, or the data socket has been
         // quiet a while (one backoff band; with --async, where a miss is final, longer).
-        const drainMs = this.async ? ASYNC_DRAIN_MS : this.cfg.nakBackoffMs / 4;
+        const drainMs = this.session!.async ? ASYNC_DRAIN_MS : this.cfg.nakBackoffMs / 4;
         if (this.dataSliceMax < s.sliceNo + 2 && now < this.lastDataAtMs + drainMs) {
           s.nakAtMs = this.lastDataAtMs + drainMs;
           continue;
@@ -790,7 +770,7 @@ export class ReceiverCore {
           s.nakAtMs = this.lastHeadRepairAtMs + this.cfg.repairWaitMs;
           continue;
         }
-        if (this.async) {
+        if (this.session!.async) {
           // Its first pass is over and no repair can come: fail now, naming what is missing.
           const st = s.stripes.findIndex((x) => x.have < x.k);
           const x = s.stripes[st];
@@ -808,7 +788,7 @@ export class ReceiverCore {
 
   private sendNak(s: RxSlice): void {
     const msg = {
-      sessionId: this.sessionId,
+      sessionId: this.session!.sessionId,
       receiverId: this.cfg.receiverId,
       sliceNo: s.sliceNo,
       need: this.needOf(s),
@@ -822,12 +802,12 @@ export class ReceiverCore {
   }
 
   private sendStatus(flags: number, now: number): void {
-    if (this.async) return;
+    if (this.session!.async) return;
     const buf = new Uint8Array(STATUS_SIZE);
     const complete = this.state === 'verifying' || this.state === 'reporting';
     encodeStatus(
       {
-        sessionId: this.sessionId,
+        sessionId: this.session!.sessionId,
         receiverId: this.cfg.receiverId,
         flags: flags | (complete ? STATUS_FLAG_COMPLETE : 0),
         seenSeq: this.seenSeq >>> 0,

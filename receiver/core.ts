@@ -52,7 +52,9 @@ import {
 import { Reason, reasonName } from '../protocol/reasons.js';
 import { DEFAULT_MAX_RETAIN_BYTES, type ReceiverConfig } from './core/config.js';
 import type { ReceiverEvent, ReceiverInput } from './core/events.js';
+import { Assembly, type SinkProgress } from './core/assembly.js';
 import { Session } from './core/session.js';
+import { needOf, type RxSlice } from './core/slice.js';
 import { countDrop, newReceiverStats, type DropCode, type ReceiverStats } from './core/stats.js';
 
 export type { Endpoint };
@@ -61,36 +63,6 @@ export type { ReceiverEvent, ReceiverInput } from './core/events.js';
 export type { ReceiverStats } from './core/stats.js';
 
 type State = 'listening' | 'joining' | 'accepted' | 'receiving' | 'verifying' | 'reporting' | 'done';
-
-interface RxStripe {
-  /** Symbols (data blocks + kept parity) in hand. */
-  have: number;
-  /** 1 + the highest parity index received (0: none): tells the sender which burst we heard. */
-  heard: number;
-  readonly k: number;
-  /** Parity kept until the stripe can be decoded; at most k - data blocks in hand. */
-  readonly parity: Map<number, Uint8Array>; // bounded by k
-}
-
-interface RxSlice {
-  readonly sliceNo: number;
-  readonly sliceBytes: number;
-  /** True when sliceBytes was assumed (no packet of it yet) and may be corrected. */
-  readonly assumed: boolean;
-  readonly buf: Uint8Array;
-  readonly haveBlock: Uint8Array;
-  readonly stripes: RxStripe[];
-  complete: boolean;
-  /** A packet of a later slice, the LAST flag, a REQACK or END showed its first pass is over. */
-  due: boolean;
-  /** When the NAK timer fires; recomputed then from the need of that moment (see nakTime). */
-  nakAtMs: number | undefined;
-  /** A NAK for it went out at least once. */
-  naked: boolean;
-  /** The NAK backoff counts from here, with this random share of its band. */
-  nakBaseMs: number;
-  nakRand: number;
-}
 
 /**
  * --async: a slice is given up only once DATA from two slices later has arrived (the data
@@ -110,13 +82,9 @@ export class ReceiverCore {
   private windowPackets = 64;
   private readonly out: Uint8Array[] = []; // bounded: a handful per input
   private readonly events: ReceiverEvent[] = []; // drained by the driver every turn
-  private readonly slices = new Map<number, RxSlice>(); // keys in [delivered, delivered + retainSlices)
-  private delivered = 0; // next slice to hand to the sink (in the head pass: of the head)
-  private unwritten = 0; // slices handed to the sink and not yet written
-  /** From a late ACCEPT: the first slice we got live; 0..joinSlice-1 (the head) come last. */
-  private joinSlice = 0;
-  private headPass = false;
-  private bytesWritten = 0;
+  /** Made with the session. */
+  private assembly: Assembly | undefined;
+  private readonly sink: SinkProgress = { unwritten: 0, bytesWritten: 0 };
   private frontier = 0; // slices below this are due
   /** Highest slice seen in DATA, and when DATA last arrived: --async decides loss from these. */
   private dataSliceMax = -1;
@@ -150,8 +118,8 @@ export class ReceiverCore {
 
   get progress(): { delivered: number; bytesWritten: number; imageBytes: number } {
     return {
-      delivered: this.delivered,
-      bytesWritten: this.bytesWritten,
+      delivered: this.assembly?.delivered ?? 0,
+      bytesWritten: this.sink.bytesWritten,
       imageBytes: this.session?.geo.imageBytes ?? IMAGE_BYTES_UNKNOWN,
     };
   }
@@ -162,8 +130,8 @@ export class ReceiverCore {
         this.onDatagram(input.from, input.bytes, now);
         break;
       case 'written':
-        this.unwritten -= input.slices;
-        this.bytesWritten += input.bytes;
+        this.sink.unwritten -= input.slices;
+        this.sink.bytesWritten += input.bytes;
         this.deliverReady(now);
         break;
       case 'verified':
@@ -207,7 +175,7 @@ export class ReceiverCore {
         // slice left past the image's end would otherwise keep a past deadline while
         // verifying and wake the driver at once, again and again. Found by the fuzz harness.
         if (this.state === 'receiving') {
-          for (const s of this.slices.values()) if (s.nakAtMs !== undefined && s.nakAtMs < t) t = s.nakAtMs;
+          for (const s of this.assembly!.held()) if (!s.complete && s.nak.atMs !== undefined && s.nak.atMs < t) t = s.nak.atMs;
         }
         return t;
       }
@@ -271,6 +239,7 @@ export class ReceiverCore {
     const session = Session.open(from, hello, this.cfg.maxRetainBytes ?? DEFAULT_MAX_RETAIN_BYTES);
     if (typeof session === 'string') return this.countDrop(session);
     this.session = session;
+    this.assembly = new Assembly(session, this.cfg, this.sink, this.stats, this.events);
     this.lastSenderAtMs = now;
     this.events.push({
       kind: 'session',
@@ -309,12 +278,10 @@ export class ReceiverCore {
     if (joinSlice > 0) {
       // Taken late: we may have heard the HELLO before START, but the sender counts us from J.
       if (this.cfg.lateJoinBlocker !== undefined) return this.fail(Reason.LateJoin, this.lateBlockedDetail(), now);
-      if (this.delivered > 0) {
+      if (this.assembly!.delivered > 0) {
         return this.fail(Reason.LateJoin, 'the sender took us only after the transfer started, when we had begun from the first slice: start this receiver again to rejoin', now);
       }
-      this.slices.clear();
-      this.joinSlice = joinSlice;
-      this.delivered = joinSlice;
+      this.assembly!.startLate(joinSlice);
       this.statusDelivered = joinSlice;
       if (joinSlice > this.frontier) this.frontier = joinSlice;
     }
@@ -350,169 +317,38 @@ export class ReceiverCore {
       const f = (d.flags & DATA_FLAG_LAST) !== 0 ? d.sliceNo + 1 : d.sliceNo;
       if (f > this.frontier) this.frontier = f;
     }
-    if (d.sliceNo < this.delivered || (this.headPass && d.sliceNo >= this.joinSlice)) {
-      // Had it (in the head pass: everything from joinSlice on), but it counts as seen above:
-      // the sender's flow window follows our seenSeq.
-      this.stats.duplicates++;
-    } else if (d.sliceNo >= this.delivered + this.session!.retainSlices) {
-      // The sender never runs more than retainSlices past the slowest receiver: this is
-      // a stray, or we were dropped without hearing it. Either way we cannot hold it.
-      this.countDrop('ERR_AHEAD');
-    } else {
-      this.store(d, now);
+    const s = this.assembly!.take(d);
+    if (s !== undefined) {
+      if (this.assembly!.pass.kind === 'head' && (d.flags & DATA_FLAG_REPAIR) !== 0) this.lastHeadRepairAtMs = now;
+      if ((d.flags & DATA_FLAG_REPAIR) !== 0 && s.nak.due && !s.complete) {
+        // A repair burst is landing: ask again only a backoff after its last packet, with a
+        // fresh random backoff so receivers that heard the same burst do not ask in step.
+        this.scheduleNak(s, now);
+      }
     }
     this.markDue(now);
     this.deliverReady(now);
     if (seqDiff(this.seenSeq, this.statusSeq) >= Math.max(1, this.windowPackets >> 2)) this.sendStatus(0, now);
   }
 
-  private store(d: Data, now: number): void {
-    const g = this.session!.geo;
-    let s = this.slices.get(d.sliceNo);
-    if (s !== undefined && s.assumed && s.sliceBytes !== d.sliceBytes) {
-      // Its size was a guess (no packet of it had arrived); the first real one corrects it.
-      this.slices.delete(d.sliceNo);
-      s = undefined;
-    }
-    if (s === undefined) {
-      s = this.newSlice(d.sliceNo, d.sliceBytes, false);
-    } else if (s.sliceBytes !== d.sliceBytes) {
-      return this.countDrop('ERR_BAD_FIELD');
-    }
-    if (s.complete) {
-      this.stats.duplicates++;
-      return;
-    }
-    if ((d.flags & DATA_FLAG_PARITY) !== 0) {
-      this.stats.parityPackets++;
-      const st = s.stripes[d.stripe];
-      if (d.blockNo + 1 > st.heard) st.heard = d.blockNo + 1;
-      if (st.have >= st.k || st.parity.has(d.blockNo)) {
-        this.stats.duplicates++;
-        return;
-      }
-      st.parity.set(d.blockNo, d.payload.slice());
-      st.have++;
-    } else {
-      this.stats.dataPackets++;
-      if (s.haveBlock[d.blockNo] === 1) {
-        this.stats.duplicates++;
-        return;
-      }
-      const st = s.stripes[d.blockNo % g.stripes];
-      s.haveBlock[d.blockNo] = 1;
-      s.buf.set(d.payload, d.blockNo * g.blockBytes);
-      if (st.have >= st.k) {
-        // A parity symbol stood in for this block: drop one so `have` stays exact.
-        const firstKey = st.parity.keys().next();
-        if (!firstKey.done) st.parity.delete(firstKey.value);
-      } else {
-        st.have++;
-      }
-    }
-    this.tryComplete(s);
-    if (this.headPass && (d.flags & DATA_FLAG_REPAIR) !== 0) this.lastHeadRepairAtMs = now;
-    if ((d.flags & DATA_FLAG_REPAIR) !== 0 && s.due && !s.complete) {
-      // A repair burst is landing: ask again only a backoff after its last packet, with a
-      // fresh random backoff so receivers that heard the same burst do not ask in step.
-      this.scheduleNak(s, now);
-    }
-  }
-
-  private newSlice(sliceNo: number, sliceBytes: number, assumed: boolean): RxSlice {
-    const g = this.session!.geo;
-    const nBlocks = blocksInSlice(g, sliceBytes);
-    const stripes: RxStripe[] = [];
-    for (let st = 0; st < g.stripes; st++) {
-      stripes.push({ have: 0, heard: 0, k: stripeBlocks(g, nBlocks, st), parity: new Map() });
-    }
-    const s: RxSlice = {
-      sliceNo,
-      sliceBytes,
-      assumed,
-      buf: new Uint8Array(sliceBytes),
-      haveBlock: new Uint8Array(nBlocks),
-      stripes,
-      complete: false,
-      due: false,
-      nakAtMs: undefined,
-      naked: false,
-      nakBaseMs: 0,
-      nakRand: 0,
-    };
-    this.slices.set(sliceNo, s);
-    if (this.slices.size > this.stats.maxHeldSlices) this.stats.maxHeldSlices = this.slices.size;
-    return s;
-  }
-
-  /** Decodes every stripe that has k symbols; the slice is complete when all are whole. */
-  private tryComplete(s: RxSlice): void {
-    const g = this.session!.geo;
-    for (let st = 0; st < g.stripes; st++) if (s.stripes[st].have < s.stripes[st].k) return;
-    const nBlocks = s.haveBlock.length;
-    let decoded = false;
-    for (let st = 0; st < g.stripes; st++) {
-      const stripe = s.stripes[st];
-      if (stripe.parity.size === 0) continue;
-      const data: Uint8Array[] = [];
-      const missing: number[] = [];
-      const missingBlocks: number[] = [];
-      for (let b = st, i = 0; b < nBlocks; b += g.stripes, i++) {
-        const len = blockPayloadBytes(g, s.sliceBytes, b);
-        if (s.haveBlock[b] === 1 && len === g.blockBytes) {
-          data.push(s.buf.subarray(b * g.blockBytes, (b + 1) * g.blockBytes));
-        } else if (s.haveBlock[b] === 1) {
-          const padded = new Uint8Array(g.blockBytes); // the short last block, zero-padded as the sender coded it
-          padded.set(s.buf.subarray(b * g.blockBytes, b * g.blockBytes + len));
-          data.push(padded);
-        } else {
-          data.push(new Uint8Array(g.blockBytes));
-          missing.push(i);
-          missingBlocks.push(b);
-        }
-      }
-      const parity = [...stripe.parity].slice(0, missing.length).map(([index, bytes]) => ({ index, bytes }));
-      this.cfg.coder.decode(data, missing, parity);
-      for (let j = 0; j < missing.length; j++) {
-        const b = missingBlocks[j];
-        const len = blockPayloadBytes(g, s.sliceBytes, b);
-        s.buf.set(data[missing[j]].subarray(0, len), b * g.blockBytes);
-        s.haveBlock[b] = 1;
-      }
-      this.stats.decodedBlocks += missing.length;
-      stripe.parity.clear();
-      decoded = true;
-    }
-    if (decoded) this.stats.slicesDecoded++;
-    s.complete = true;
-    s.nakAtMs = undefined;
-  }
-
   private deliverReady(now: number): void {
     if (this.state !== 'receiving') return;
-    const before = this.delivered;
-    const full = fullSliceBytes(this.session!.geo);
-    while (this.unwritten < this.cfg.maxQueuedSlices) {
-      const s = this.slices.get(this.delivered);
-      if (s === undefined || !s.complete) break;
-      this.slices.delete(this.delivered);
-      this.events.push({ kind: 'deliver', sliceNo: s.sliceNo, offset: s.sliceNo * full, bytes: s.buf });
-      this.delivered++;
-      this.unwritten++;
-    }
-    if (this.delivered !== before) {
+    const asm = this.assembly!;
+    if (asm.deliverReady()) {
       // Retention frees on delivery: tell the sender when a quarter of its hold moved.
-      if (this.delivered - this.statusDelivered >= Math.max(1, this.session!.retainSlices >> 2)) this.sendStatus(0, now);
+      if (asm.delivered - this.statusDelivered >= Math.max(1, this.session!.retainSlices >> 2)) this.sendStatus(0, now);
       this.markDue(now);
     }
     this.checkComplete(now);
   }
 
   private checkComplete(now: number): void {
-    const e = this.session!.end;
+    const e = this.session?.end;
     if (this.state !== 'receiving' || e === undefined) return;
-    if (this.joinSlice > 0 && !this.headPass && this.delivered >= e.totalSlices) this.startHead(now);
-    if (this.delivered < (this.headPass ? this.joinSlice : e.totalSlices)) return;
+    const asm = this.assembly!;
+    const p = asm.pass;
+    if (p.kind === 'live' && p.joinSlice > 0 && asm.passDelivered(e.totalSlices)) this.startHead(e.totalSlices, now);
+    if (!asm.passDelivered(e.totalSlices)) return;
     this.state = 'verifying';
     this.sendStatus(0, now);
     this.events.push({ kind: 'complete', totalBytes: e.totalBytes, digest: e.digest });
@@ -523,45 +359,33 @@ export class ReceiverCore {
    * of it will come unasked, so every head slice in the window is due at once (the sender
    * re-reads it from its source and sends the data blocks again).
    */
-  private startHead(now: number): void {
-    this.headPass = true;
-    this.slices.clear();
-    this.delivered = 0;
+  private startHead(totalSlices: number, now: number): void {
+    const asm = this.assembly!;
+    asm.startHead(totalSlices);
     this.statusDelivered = 0;
-    this.events.push({ kind: 'head', slices: this.joinSlice });
+    this.events.push({ kind: 'head', slices: asm.pass.joinSlice });
     this.markDue(now);
-  }
-
-  /** What STATUS says we delivered: in the head pass, everything from the sender's view of retention. */
-  private deliveredForSender(): number {
-    return this.headPass ? this.session!.end!.totalSlices : this.delivered;
   }
 
   /** Schedules a NAK for every due, incomplete slice that has none pending. */
   private markDue(now: number): void {
     if (this.state !== 'receiving') return;
-    const g = this.session!.geo;
-    let limit = Math.min(this.frontier, this.delivered + this.session!.retainSlices);
-    if (this.headPass) limit = Math.min(this.delivered + this.session!.retainSlices, this.joinSlice);
-    for (let n = this.delivered; n < limit; n++) {
-      let s = this.slices.get(n);
-      if (s === undefined) {
-        // Not one packet of it arrived: assume a full slice unless the size says otherwise.
-        const known = this.session!.knownImageBytes();
-        const bytes = known === undefined ? fullSliceBytes(g) : sliceBytesOf(g, known, n);
-        if (bytes <= 0) break;
-        s = this.newSlice(n, bytes, known === undefined);
-      }
-      if (s.complete || s.due) continue;
-      s.due = true;
+    const asm = this.assembly!;
+    const p = asm.pass;
+    const limit = Math.min(p.kind === 'head' ? p.joinSlice : this.frontier, asm.delivered + this.session!.retainSlices);
+    for (let n = asm.delivered; n < limit; n++) {
+      const s = asm.heldOrAssumed(n);
+      if (s === undefined) break;
+      if (s.complete || s.nak.due) continue;
+      s.nak.due = true;
       this.scheduleNak(s, now);
     }
   }
 
   private scheduleNak(s: RxSlice, baseMs: number): void {
-    s.nakBaseMs = baseMs;
-    s.nakRand = this.cfg.random();
-    s.nakAtMs = this.nakTime(s);
+    s.nak.baseMs = baseMs;
+    s.nak.rand = this.cfg.random();
+    s.nak.atMs = this.nakTime(s);
   }
 
   /**
@@ -574,19 +398,15 @@ export class ReceiverCore {
     let need = 0;
     for (const st of s.stripes) need += Math.max(0, st.k - st.have);
     const band = need >= 4 ? 0 : 4 - Math.max(1, need);
-    return s.nakBaseMs + (this.cfg.nakBackoffMs * (band + s.nakRand)) / 4;
-  }
-
-  private needOf(s: RxSlice): number[] {
-    return s.stripes.map((st) => Math.max(0, st.k - st.have));
+    return s.nak.baseMs + (this.cfg.nakBackoffMs * (band + s.nak.rand)) / 4;
   }
 
   private onOtherNak(nak: Nak, now: number): void {
     this.stats.naksHeard++;
     if (nak.receiverId === this.cfg.receiverId || this.state !== 'receiving') return;
-    const s = this.slices.get(nak.sliceNo);
-    if (s === undefined || s.complete || s.nakAtMs === undefined || !s.due) return;
-    const mine = this.needOf(s);
+    const s = this.assembly!.get(nak.sliceNo);
+    if (s === undefined || s.complete || s.nak.atMs === undefined || !s.nak.due) return;
+    const mine = needOf(s);
     if (nak.need.length !== mine.length || nak.heard.length !== mine.length) return;
     for (let i = 0; i < mine.length; i++) {
       // Only a request as large as ours, made after hearing at least the burst we heard,
@@ -603,7 +423,7 @@ export class ReceiverCore {
     if (r.needSlices > this.frontier) this.frontier = r.needSlices;
     this.markDue(now);
     // Only receivers holding the window back answer; one that has everything is not.
-    const behind = this.deliveredForSender() < r.needSlices || seqDiff(this.seenSeq, r.needSeq) < 0;
+    const behind = this.assembly!.deliveredForSender() < r.needSlices || seqDiff(this.seenSeq, r.needSeq) < 0;
     if (behind && this.state === 'receiving') this.sendStatus(STATUS_FLAG_REPLY, now);
   }
 
@@ -615,10 +435,7 @@ export class ReceiverCore {
         return this.fail(Reason.ProtocolViolation, `END disagrees with the session: ${e.totalBytes} bytes`, now);
       }
       if (e.totalSlices > this.frontier) this.frontier = e.totalSlices;
-      // A slice whose size was guessed before END may now be known to be short.
-      for (const [n, s] of this.slices) {
-        if (s.assumed && s.sliceBytes !== sliceBytesOf(session.geo, e.totalBytes, n)) this.slices.delete(n);
-      }
+      this.assembly!.dropWrongGuesses(e.totalBytes);
     }
     // Every copy of END (it repeats) re-checks: we may have joined late, after the first.
     this.markDue(now);
@@ -649,7 +466,7 @@ export class ReceiverCore {
         receiverId: this.cfg.receiverId,
         outcome: v.ok ? Outcome.Verified : Outcome.Failed,
         reason: this.result.reason,
-        bytesWritten: this.bytesWritten,
+        bytesWritten: this.sink.bytesWritten,
         digest: v.digest,
         detail: v.detail,
       }),
@@ -660,7 +477,7 @@ export class ReceiverCore {
         receiverId: this.cfg.receiverId,
         outcome: v.ok ? Outcome.Verified : Outcome.Failed,
         reason: this.result.reason,
-        bytesWritten: this.bytesWritten,
+        bytesWritten: this.sink.bytesWritten,
         digest: v.digest.byteLength === DIGEST_BYTES ? v.digest : new Uint8Array(DIGEST_BYTES),
         detail: v.detail,
       },
@@ -742,17 +559,17 @@ export class ReceiverCore {
     }
     if (this.state !== 'joining' && now >= this.nextStatusAtMs) this.sendStatus(0, now);
     if (this.state === 'receiving') {
-      for (const s of this.slices.values()) {
-        if (s.nakAtMs === undefined || now < s.nakAtMs) continue;
+      for (const s of this.assembly!.held()) {
+        if (s.nak.atMs === undefined || now < s.nak.atMs) continue;
         if (s.complete) {
-          s.nakAtMs = undefined;
+          s.nak.atMs = undefined;
           continue;
         }
         // Blocks still in flight when the timer was set may have landed since: a smaller
         // need waits for its own (later) band.
         const t = this.nakTime(s);
         if (t > now) {
-          s.nakAtMs = t;
+          s.nak.atMs = t;
           continue;
         }
         // END and REQACK (control socket) can overtake data still queued on the data
@@ -760,14 +577,14 @@ export class ReceiverCore {
         // quiet a while (one backoff band; with --async, where a miss is final, longer).
         const drainMs = this.session!.async ? ASYNC_DRAIN_MS : this.cfg.nakBackoffMs / 4;
         if (this.dataSliceMax < s.sliceNo + 2 && now < this.lastDataAtMs + drainMs) {
-          s.nakAtMs = this.lastDataAtMs + drainMs;
+          s.nak.atMs = this.lastDataAtMs + drainMs;
           continue;
         }
-        if (this.headPass && s.naked && now < this.lastHeadRepairAtMs + this.cfg.repairWaitMs) {
+        if (this.assembly!.pass.kind === 'head' && s.nak.naked && now < this.lastHeadRepairAtMs + this.cfg.repairWaitMs) {
           // The head pass asks for a whole window at once, and the answers come one slice
           // after the other: while they flow, ours is queued behind them. Asking again
           // would only repeat it (the sender ignores a request for blocks already queued).
-          s.nakAtMs = this.lastHeadRepairAtMs + this.cfg.repairWaitMs;
+          s.nak.atMs = this.lastHeadRepairAtMs + this.cfg.repairWaitMs;
           continue;
         }
         if (this.session!.async) {
@@ -791,14 +608,14 @@ export class ReceiverCore {
       sessionId: this.session!.sessionId,
       receiverId: this.cfg.receiverId,
       sliceNo: s.sliceNo,
-      need: this.needOf(s),
+      need: needOf(s),
       heard: s.stripes.map((st) => st.heard),
     };
     const buf = new Uint8Array(nakLength(msg));
     encodeNak(msg, buf);
     this.out.push(buf);
     this.stats.naksSent++;
-    s.naked = true;
+    s.nak.naked = true;
   }
 
   private sendStatus(flags: number, now: number): void {
@@ -811,15 +628,15 @@ export class ReceiverCore {
         receiverId: this.cfg.receiverId,
         flags: flags | (complete ? STATUS_FLAG_COMPLETE : 0),
         seenSeq: this.seenSeq >>> 0,
-        deliveredSlices: this.deliveredForSender(),
-        bytesWritten: this.bytesWritten,
+        deliveredSlices: this.assembly!.deliveredForSender(),
+        bytesWritten: this.sink.bytesWritten,
       },
       buf,
     );
     this.out.push(buf);
     this.stats.statusSent++;
     this.statusSeq = this.seenSeq;
-    this.statusDelivered = this.delivered;
+    this.statusDelivered = this.assembly!.delivered;
     this.nextStatusAtMs = now + this.cfg.statusIntervalMs;
   }
 

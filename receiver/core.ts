@@ -53,6 +53,7 @@ import { Reason, reasonName } from '../protocol/reasons.js';
 import { DEFAULT_MAX_RETAIN_BYTES, type ReceiverConfig } from './core/config.js';
 import type { ReceiverEvent, ReceiverInput } from './core/events.js';
 import { Assembly, type SinkProgress } from './core/assembly.js';
+import { NakScheduler } from './core/nak-scheduler.js';
 import { Session } from './core/session.js';
 import { needOf, type RxSlice } from './core/slice.js';
 import { countDrop, newReceiverStats, type DropCode, type ReceiverStats } from './core/stats.js';
@@ -63,13 +64,6 @@ export type { ReceiverEvent, ReceiverInput } from './core/events.js';
 export type { ReceiverStats } from './core/stats.js';
 
 type State = 'listening' | 'joining' | 'accepted' | 'receiving' | 'verifying' | 'reporting' | 'done';
-
-/**
- * --async: a slice is given up only once DATA from two slices later has arrived (the data
- * socket is FIFO, so its own packets are behind us) or the data socket has been quiet
- * this long (the tail of the image, when END came first on the control socket).
- */
-const ASYNC_DRAIN_MS = 300;
 
 export class ReceiverCore {
   readonly stats: ReceiverStats = newReceiverStats();
@@ -84,13 +78,8 @@ export class ReceiverCore {
   private readonly events: ReceiverEvent[] = []; // drained by the driver every turn
   /** Made with the session. */
   private assembly: Assembly | undefined;
+  private naks: NakScheduler | undefined;
   private readonly sink: SinkProgress = { unwritten: 0, bytesWritten: 0 };
-  private frontier = 0; // slices below this are due
-  /** Highest slice seen in DATA, and when DATA last arrived: --async decides loss from these. */
-  private dataSliceMax = -1;
-  private lastDataAtMs = 0;
-  /** The head pass: when a repair for the head last arrived (the sender is still answering). */
-  private lastHeadRepairAtMs = -Infinity;
   private seenSeq = 0;
   private statusSeq = 0; // seenSeq at our last STATUS
   private statusDelivered = 0;
@@ -175,7 +164,7 @@ export class ReceiverCore {
         // slice left past the image's end would otherwise keep a past deadline while
         // verifying and wake the driver at once, again and again. Found by the fuzz harness.
         if (this.state === 'receiving') {
-          for (const s of this.assembly!.held()) if (!s.complete && s.nak.atMs !== undefined && s.nak.atMs < t) t = s.nak.atMs;
+          t = Math.min(t, this.naks!.nextDeadlineMs());
         }
         return t;
       }
@@ -240,6 +229,7 @@ export class ReceiverCore {
     if (typeof session === 'string') return this.countDrop(session);
     this.session = session;
     this.assembly = new Assembly(session, this.cfg, this.sink, this.stats, this.events);
+    this.naks = new NakScheduler(this.cfg, session, this.assembly, { sendNak: (s) => this.sendNak(s) }, this.stats);
     this.lastSenderAtMs = now;
     this.events.push({
       kind: 'session',
@@ -283,7 +273,7 @@ export class ReceiverCore {
       }
       this.assembly!.startLate(joinSlice);
       this.statusDelivered = joinSlice;
-      if (joinSlice > this.frontier) this.frontier = joinSlice;
+      this.naks!.raiseFrontier(joinSlice);
     }
     this.events.push({ kind: 'accepted', joinSlice });
     if (this.state === 'joining') this.state = 'accepted';
@@ -311,21 +301,9 @@ export class ReceiverCore {
     if (!c.ok) return this.countDrop(c.code);
     if (this.session!.end !== undefined && d.sliceNo >= this.session!.end.totalSlices) return this.countDrop('ERR_BAD_FIELD');
     if (seqDiff(d.seq, this.seenSeq) > 0) this.seenSeq = d.seq;
-    if (d.sliceNo > this.dataSliceMax) this.dataSliceMax = d.sliceNo;
-    this.lastDataAtMs = now;
-    if ((d.flags & DATA_FLAG_REPAIR) === 0) {
-      const f = (d.flags & DATA_FLAG_LAST) !== 0 ? d.sliceNo + 1 : d.sliceNo;
-      if (f > this.frontier) this.frontier = f;
-    }
+    this.naks!.onData(d, now);
     const s = this.assembly!.take(d);
-    if (s !== undefined) {
-      if (this.assembly!.pass.kind === 'head' && (d.flags & DATA_FLAG_REPAIR) !== 0) this.lastHeadRepairAtMs = now;
-      if ((d.flags & DATA_FLAG_REPAIR) !== 0 && s.nak.due && !s.complete) {
-        // A repair burst is landing: ask again only a backoff after its last packet, with a
-        // fresh random backoff so receivers that heard the same burst do not ask in step.
-        this.scheduleNak(s, now);
-      }
-    }
+    if (s !== undefined) this.naks!.onSymbol(s, d, now);
     this.markDue(now);
     this.deliverReady(now);
     if (seqDiff(this.seenSeq, this.statusSeq) >= Math.max(1, this.windowPackets >> 2)) this.sendStatus(0, now);
@@ -367,60 +345,19 @@ export class ReceiverCore {
     this.markDue(now);
   }
 
-  /** Schedules a NAK for every due, incomplete slice that has none pending. */
   private markDue(now: number): void {
-    if (this.state !== 'receiving') return;
-    const asm = this.assembly!;
-    const p = asm.pass;
-    const limit = Math.min(p.kind === 'head' ? p.joinSlice : this.frontier, asm.delivered + this.session!.retainSlices);
-    for (let n = asm.delivered; n < limit; n++) {
-      const s = asm.heldOrAssumed(n);
-      if (s === undefined) break;
-      if (s.complete || s.nak.due) continue;
-      s.nak.due = true;
-      this.scheduleNak(s, now);
-    }
-  }
-
-  private scheduleNak(s: RxSlice, baseMs: number): void {
-    s.nak.baseMs = baseMs;
-    s.nak.rand = this.cfg.random();
-    s.nak.atMs = this.nakTime(s);
-  }
-
-  /**
-   * Larger needs speak first, so one NAK sized to the largest request silences the rest.
-   * The backoff window is cut into four bands by need (>= 4, 3, 2, 1 symbols); within
-   * a band the time is random, so of many equal needs the first heard wins (NORM's
-   * random backoff, ordered by need so that suppression works in one step).
-   */
-  private nakTime(s: RxSlice): number {
-    let need = 0;
-    for (const st of s.stripes) need += Math.max(0, st.k - st.have);
-    const band = need >= 4 ? 0 : 4 - Math.max(1, need);
-    return s.nak.baseMs + (this.cfg.nakBackoffMs * (band + s.nak.rand)) / 4;
+    if (this.state === 'receiving') this.naks!.markDue(now);
   }
 
   private onOtherNak(nak: Nak, now: number): void {
     this.stats.naksHeard++;
     if (nak.receiverId === this.cfg.receiverId || this.state !== 'receiving') return;
-    const s = this.assembly!.get(nak.sliceNo);
-    if (s === undefined || s.complete || s.nak.atMs === undefined || !s.nak.due) return;
-    const mine = needOf(s);
-    if (nak.need.length !== mine.length || nak.heard.length !== mine.length) return;
-    for (let i = 0; i < mine.length; i++) {
-      // Only a request as large as ours, made after hearing at least the burst we heard,
-      // makes the sender send what we need (an older one may only top up its last burst).
-      if (nak.need[i] < mine[i] || nak.heard[i] < s.stripes[i].heard) return;
-    }
-    // Someone asked for at least as much in every stripe: fresh parity serves us too.
-    this.stats.naksSuppressed++;
-    this.scheduleNak(s, now + this.cfg.repairWaitMs);
+    this.naks!.onOtherNak(nak, now);
   }
 
   private onReqack(r: Reqack, now: number): void {
     if (this.state === 'accepted' || this.state === 'joining') this.begin(this.windowPackets);
-    if (r.needSlices > this.frontier) this.frontier = r.needSlices;
+    this.naks!.raiseFrontier(r.needSlices);
     this.markDue(now);
     // Only receivers holding the window back answer; one that has everything is not.
     const behind = this.assembly!.deliveredForSender() < r.needSlices || seqDiff(this.seenSeq, r.needSeq) < 0;
@@ -434,7 +371,7 @@ export class ReceiverCore {
       if (!session.learnEnd(e)) {
         return this.fail(Reason.ProtocolViolation, `END disagrees with the session: ${e.totalBytes} bytes`, now);
       }
-      if (e.totalSlices > this.frontier) this.frontier = e.totalSlices;
+      this.naks!.raiseFrontier(e.totalSlices);
       this.assembly!.dropWrongGuesses(e.totalBytes);
     }
     // Every copy of END (it repeats) re-checks: we may have joined late, after the first.
@@ -559,47 +496,8 @@ export class ReceiverCore {
     }
     if (this.state !== 'joining' && now >= this.nextStatusAtMs) this.sendStatus(0, now);
     if (this.state === 'receiving') {
-      for (const s of this.assembly!.held()) {
-        if (s.nak.atMs === undefined || now < s.nak.atMs) continue;
-        if (s.complete) {
-          s.nak.atMs = undefined;
-          continue;
-        }
-        // Blocks still in flight when the timer was set may have landed since: a smaller
-        // need waits for its own (later) band.
-        const t = this.nakTime(s);
-        if (t > now) {
-          s.nak.atMs = t;
-          continue;
-        }
-        // END and REQACK (control socket) can overtake data still queued on the data
-        // socket: wait until data two slices on has arrived, or the data socket has been
-        // quiet a while (one backoff band; with --async, where a miss is final, longer).
-        const drainMs = this.session!.async ? ASYNC_DRAIN_MS : this.cfg.nakBackoffMs / 4;
-        if (this.dataSliceMax < s.sliceNo + 2 && now < this.lastDataAtMs + drainMs) {
-          s.nak.atMs = this.lastDataAtMs + drainMs;
-          continue;
-        }
-        if (this.assembly!.pass.kind === 'head' && s.nak.naked && now < this.lastHeadRepairAtMs + this.cfg.repairWaitMs) {
-          // The head pass asks for a whole window at once, and the answers come one slice
-          // after the other: while they flow, ours is queued behind them. Asking again
-          // would only repeat it (the sender ignores a request for blocks already queued).
-          s.nak.atMs = this.lastHeadRepairAtMs + this.cfg.repairWaitMs;
-          continue;
-        }
-        if (this.session!.async) {
-          // Its first pass is over and no repair can come: fail now, naming what is missing.
-          const st = s.stripes.findIndex((x) => x.have < x.k);
-          const x = s.stripes[st];
-          return this.fail(
-            Reason.Unrecoverable,
-            `slice ${s.sliceNo} cannot be rebuilt: stripe ${st} has ${x.have} of ${x.k} symbols (--async, no repair)`,
-            now,
-          );
-        }
-        this.sendNak(s);
-        this.scheduleNak(s, now + this.cfg.repairWaitMs);
-      }
+      const lost = this.naks!.fire(now);
+      if (lost !== undefined) return this.fail(Reason.Unrecoverable, lost, now);
     }
   }
 
@@ -615,7 +513,6 @@ export class ReceiverCore {
     encodeNak(msg, buf);
     this.out.push(buf);
     this.stats.naksSent++;
-    s.nak.naked = true;
   }
 
   private sendStatus(flags: number, now: number): void {

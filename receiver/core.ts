@@ -22,40 +22,22 @@
 
 import { decodeDatagram } from '../protocol/codec.js';
 import type { Endpoint } from '../protocol/endpoint.js';
-import { seqDiff } from '../protocol/seq.js';
-import {
-  blockPayloadBytes,
-  blocksInSlice,
-  checkDataAgainstSession,
-  fullSliceBytes,
-  sliceBytesOf,
-  stripeBlocks,
-  totalSlices,
-  type Geometry,
-} from '../protocol/geometry.js';
-import { CAP_PARITY_REPAIR, MessageType } from '../protocol/header.js';
-import { DATA_FLAG_LAST, DATA_FLAG_PARITY, DATA_FLAG_REPAIR, type Data } from '../protocol/messages/data.js';
+import { checkDataAgainstSession } from '../protocol/geometry.js';
+import { MessageType } from '../protocol/header.js';
+import type { Data } from '../protocol/messages/data.js';
 import { DROP_ALL, type Drop } from '../protocol/messages/drop.js';
-import { DIGEST_BYTES, type End } from '../protocol/messages/end.js';
+import type { End } from '../protocol/messages/end.js';
 import { IMAGE_BYTES_UNKNOWN, type Hello } from '../protocol/messages/hello.js';
-import { encodeJoin, JOIN_SIZE } from '../protocol/messages/join.js';
-import { encodeLeave, leaveLength } from '../protocol/messages/leave.js';
-import { encodeNak, nakLength, type Nak } from '../protocol/messages/nak.js';
-import { encodeReport, Outcome, reportLength } from '../protocol/messages/report.js';
+import type { Nak } from '../protocol/messages/nak.js';
 import type { Reqack } from '../protocol/messages/reqack.js';
-import {
-  encodeStatus,
-  STATUS_FLAG_COMPLETE,
-  STATUS_FLAG_REPLY,
-  STATUS_SIZE,
-} from '../protocol/messages/status.js';
+import { STATUS_FLAG_REPLY } from '../protocol/messages/status.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
+import { Assembly, type SinkProgress } from './core/assembly.js';
 import { DEFAULT_MAX_RETAIN_BYTES, type ReceiverConfig } from './core/config.js';
 import type { ReceiverEvent, ReceiverInput } from './core/events.js';
-import { Assembly, type SinkProgress } from './core/assembly.js';
+import { Feedback } from './core/feedback.js';
 import { NakScheduler } from './core/nak-scheduler.js';
 import { Session } from './core/session.js';
-import { needOf, type RxSlice } from './core/slice.js';
 import { countDrop, newReceiverStats, type DropCode, type ReceiverStats } from './core/stats.js';
 
 export type { Endpoint };
@@ -71,22 +53,15 @@ export class ReceiverCore {
   private state: State = 'listening';
   /** Made on the first valid HELLO. */
   private session: Session | undefined;
-  /** Our JOIN was answered (always true with --async, where nobody joins). */
-  private accepted = false;
-  private windowPackets = 64;
   private readonly out: Uint8Array[] = []; // bounded: a handful per input
   private readonly events: ReceiverEvent[] = []; // drained by the driver every turn
   /** Made with the session. */
   private assembly: Assembly | undefined;
   private naks: NakScheduler | undefined;
+  private feedback: Feedback | undefined;
   private readonly sink: SinkProgress = { unwritten: 0, bytesWritten: 0 };
-  private seenSeq = 0;
-  private statusSeq = 0; // seenSeq at our last STATUS
-  private statusDelivered = 0;
   private readonly startedAtMs: number;
   private lastSenderAtMs: number;
-  private nextJoinAtMs = 0;
-  private nextStatusAtMs = 0;
   private nextReportAtMs = 0;
   private reportsLeft = 0;
   private report: Uint8Array | undefined;
@@ -155,8 +130,9 @@ export class ReceiverCore {
         return this.nextReportAtMs;
       default: {
         let t = this.lastSenderAtMs + this.cfg.receiveTimeoutMs;
-        t = Math.min(t, this.state === 'joining' ? this.nextJoinAtMs : this.nextStatusAtMs);
-        if (this.state === 'receiving' && !this.accepted) t = Math.min(t, this.nextJoinAtMs);
+        const fb = this.feedback!;
+        t = Math.min(t, this.state === 'joining' ? fb.nextJoinAtMs : fb.nextStatusAtMs);
+        if (this.state === 'receiving' && !fb.accepted) t = Math.min(t, fb.nextJoinAtMs);
         if (this.state === 'joining' || this.state === 'accepted') {
           if (this.cfg.startTimeoutMs !== undefined) t = Math.min(t, this.startedAtMs + this.cfg.startTimeoutMs);
         }
@@ -198,17 +174,17 @@ export class ReceiverCore {
     if (from.address !== this.session!.senderAddress) return this.countDrop('ERR_WRONG_SENDER');
     this.lastSenderAtMs = now;
     // Late, not yet taken: the transfer going on is not ours until the ACCEPT says from where.
-    if (this.session!.late && !this.accepted && m.type !== MessageType.Accept && m.type !== MessageType.Drop) return;
+    if (this.session!.late && !this.feedback!.accepted && m.type !== MessageType.Accept && m.type !== MessageType.Drop) return;
     switch (m.type) {
       case MessageType.Hello:
         return;
       case MessageType.Accept:
-        if (m.msg.receiverId === this.cfg.receiverId && !this.accepted) this.onAccept(m.msg.joinSlice, now);
+        if (m.msg.receiverId === this.cfg.receiverId && !this.feedback!.accepted) this.onAccept(m.msg.joinSlice, now);
         return;
       case MessageType.Start:
         // DATA may overtake START: the window it carries counts whenever it arrives.
-        this.windowPackets = m.msg.windowPackets;
-        if (this.state === 'accepted' || this.state === 'joining') this.begin(m.msg.windowPackets);
+        this.feedback!.setWindow(m.msg.windowPackets);
+        if (this.state === 'accepted' || this.state === 'joining') this.begin();
         return;
       case MessageType.Data:
         return this.onData(m.msg, now);
@@ -229,7 +205,8 @@ export class ReceiverCore {
     if (typeof session === 'string') return this.countDrop(session);
     this.session = session;
     this.assembly = new Assembly(session, this.cfg, this.sink, this.stats, this.events);
-    this.naks = new NakScheduler(this.cfg, session, this.assembly, { sendNak: (s) => this.sendNak(s) }, this.stats);
+    this.feedback = new Feedback(this.cfg, session, this.assembly, this.sink, this.out, this.stats, now);
+    this.naks = new NakScheduler(this.cfg, session, this.assembly, this.feedback, this.stats);
     this.lastSenderAtMs = now;
     this.events.push({
       kind: 'session',
@@ -241,10 +218,8 @@ export class ReceiverCore {
     });
     if (session.async) {
       // No return channel: no JOIN, no ACCEPT; listen from here on.
-      this.accepted = true;
-      this.nextStatusAtMs = Infinity;
       this.events.push({ kind: 'accepted', joinSlice: 0 });
-      this.begin(this.windowPackets);
+      this.begin();
       return;
     }
     if (session.late) {
@@ -255,7 +230,6 @@ export class ReceiverCore {
       if (this.cfg.lateJoinBlocker !== undefined) return this.fail(Reason.LateJoin, this.lateBlockedDetail(), now);
     }
     this.state = 'joining';
-    this.nextJoinAtMs = now;
   }
 
   private lateBlockedDetail(): string {
@@ -263,8 +237,7 @@ export class ReceiverCore {
   }
 
   private onAccept(joinSlice: number, now: number): void {
-    this.accepted = true;
-    this.nextStatusAtMs = now + this.cfg.statusIntervalMs;
+    this.feedback!.onAccepted(now);
     if (joinSlice > 0) {
       // Taken late: we may have heard the HELLO before START, but the sender counts us from J.
       if (this.cfg.lateJoinBlocker !== undefined) return this.fail(Reason.LateJoin, this.lateBlockedDetail(), now);
@@ -272,13 +245,13 @@ export class ReceiverCore {
         return this.fail(Reason.LateJoin, 'the sender took us only after the transfer started, when we had begun from the first slice: start this receiver again to rejoin', now);
       }
       this.assembly!.startLate(joinSlice);
-      this.statusDelivered = joinSlice;
+      this.feedback!.restartDeliveredCount(joinSlice);
       this.naks!.raiseFrontier(joinSlice);
     }
     this.events.push({ kind: 'accepted', joinSlice });
     if (this.state === 'joining') this.state = 'accepted';
     // START went out long ago: a late receiver begins now.
-    if (this.state === 'accepted' && (this.session!.late || joinSlice > 0)) this.begin(this.windowPackets);
+    if (this.state === 'accepted' && (this.session!.late || joinSlice > 0)) this.begin();
   }
 
   /**
@@ -286,27 +259,26 @@ export class ReceiverCore {
    * counted us, so we take the data and keep repeating JOIN until the ACCEPT comes (or a
    * DROP says we were too late).
    */
-  private begin(windowPackets: number): void {
-    if (this.state === 'joining') this.nextStatusAtMs = this.nextJoinAtMs;
+  private begin(): void {
+    if (this.state === 'joining') this.feedback!.onStartedUnanswered();
     this.state = 'receiving';
-    this.windowPackets = windowPackets;
-    this.events.push({ kind: 'started', windowPackets });
+    this.events.push({ kind: 'started', windowPackets: this.feedback!.windowPackets });
   }
 
   private onData(d: Data, now: number): void {
     const g = this.session!.geo;
-    if (this.state === 'accepted' || this.state === 'joining') this.begin(this.windowPackets);
+    if (this.state === 'accepted' || this.state === 'joining') this.begin();
     if (this.state !== 'receiving') return; // verifying/reporting: we have it all
     const c = checkDataAgainstSession(g, d);
     if (!c.ok) return this.countDrop(c.code);
     if (this.session!.end !== undefined && d.sliceNo >= this.session!.end.totalSlices) return this.countDrop('ERR_BAD_FIELD');
-    if (seqDiff(d.seq, this.seenSeq) > 0) this.seenSeq = d.seq;
+    this.feedback!.onSeq(d.seq);
     this.naks!.onData(d, now);
     const s = this.assembly!.take(d);
     if (s !== undefined) this.naks!.onSymbol(s, d, now);
     this.markDue(now);
     this.deliverReady(now);
-    if (seqDiff(this.seenSeq, this.statusSeq) >= Math.max(1, this.windowPackets >> 2)) this.sendStatus(0, now);
+    if (this.feedback!.windowMoved()) this.sendStatus(0, now);
   }
 
   private deliverReady(now: number): void {
@@ -314,7 +286,7 @@ export class ReceiverCore {
     const asm = this.assembly!;
     if (asm.deliverReady()) {
       // Retention frees on delivery: tell the sender when a quarter of its hold moved.
-      if (asm.delivered - this.statusDelivered >= Math.max(1, this.session!.retainSlices >> 2)) this.sendStatus(0, now);
+      if (this.feedback!.retentionMoved()) this.sendStatus(0, now);
       this.markDue(now);
     }
     this.checkComplete(now);
@@ -340,7 +312,7 @@ export class ReceiverCore {
   private startHead(totalSlices: number, now: number): void {
     const asm = this.assembly!;
     asm.startHead(totalSlices);
-    this.statusDelivered = 0;
+    this.feedback!.restartDeliveredCount(0);
     this.events.push({ kind: 'head', slices: asm.pass.joinSlice });
     this.markDue(now);
   }
@@ -356,17 +328,17 @@ export class ReceiverCore {
   }
 
   private onReqack(r: Reqack, now: number): void {
-    if (this.state === 'accepted' || this.state === 'joining') this.begin(this.windowPackets);
+    if (this.state === 'accepted' || this.state === 'joining') this.begin();
     this.naks!.raiseFrontier(r.needSlices);
     this.markDue(now);
     // Only receivers holding the window back answer; one that has everything is not.
-    const behind = this.assembly!.deliveredForSender() < r.needSlices || seqDiff(this.seenSeq, r.needSeq) < 0;
+    const behind = this.feedback!.isBehind(r.needSlices, r.needSeq);
     if (behind && this.state === 'receiving') this.sendStatus(STATUS_FLAG_REPLY, now);
   }
 
   private onEnd(e: End, now: number): void {
     const session = this.session!;
-    if (this.state === 'accepted' || this.state === 'joining') this.begin(this.windowPackets);
+    if (this.state === 'accepted' || this.state === 'joining') this.begin();
     if (session.end === undefined) {
       if (!session.learnEnd(e)) {
         return this.fail(Reason.ProtocolViolation, `END disagrees with the session: ${e.totalBytes} bytes`, now);
@@ -397,29 +369,7 @@ export class ReceiverCore {
       this.finishReport(); // nobody to report to
       return;
     }
-    this.report = new Uint8Array(
-      reportLength({
-        sessionId: this.session!.sessionId,
-        receiverId: this.cfg.receiverId,
-        outcome: v.ok ? Outcome.Verified : Outcome.Failed,
-        reason: this.result.reason,
-        bytesWritten: this.sink.bytesWritten,
-        digest: v.digest,
-        detail: v.detail,
-      }),
-    );
-    encodeReport(
-      {
-        sessionId: this.session!.sessionId,
-        receiverId: this.cfg.receiverId,
-        outcome: v.ok ? Outcome.Verified : Outcome.Failed,
-        reason: this.result.reason,
-        bytesWritten: this.sink.bytesWritten,
-        digest: v.digest.byteLength === DIGEST_BYTES ? v.digest : new Uint8Array(DIGEST_BYTES),
-        detail: v.detail,
-      },
-      this.report,
-    );
+    this.report = this.feedback!.encodeReport(v.ok, this.result.reason, v.digest, v.detail);
     this.state = 'reporting';
     this.reportsLeft = this.cfg.reportTries;
     this.nextReportAtMs = now;
@@ -434,11 +384,7 @@ export class ReceiverCore {
   private fail(reason: Reason, detail: string, _now: number): void {
     if (this.state === 'done') return;
     if (this.state !== 'listening' && !this.session!.async) {
-      const msg = { sessionId: this.session!.sessionId, receiverId: this.cfg.receiverId, reason, detail };
-      const buf = new Uint8Array(leaveLength(msg));
-      encodeLeave(msg, buf);
-      // Twice: a lost LEAVE only costs the sender its retries, but it is cheap to avoid.
-      this.out.push(buf, buf);
+      this.feedback!.sendLeave(reason, detail);
     }
     this.result = { ok: false, reason, detail };
     this.state = 'done';
@@ -480,61 +426,17 @@ export class ReceiverCore {
     ) {
       return this.fail(Reason.StartTimeout, 'transfer did not start before --start-timeout', now);
     }
-    if ((this.state === 'joining' || (this.state === 'receiving' && !this.accepted)) && now >= this.nextJoinAtMs) {
-      const buf = new Uint8Array(JOIN_SIZE);
-      encodeJoin(
-        {
-          sessionId: this.session!.sessionId,
-          receiverId: this.cfg.receiverId,
-          caps: CAP_PARITY_REPAIR,
-          rcvBufBytes: this.cfg.rcvBufBytes,
-        },
-        buf,
-      );
-      this.out.push(buf);
-      this.nextJoinAtMs = now + this.cfg.joinIntervalMs;
-    }
-    if (this.state !== 'joining' && now >= this.nextStatusAtMs) this.sendStatus(0, now);
+    const fb = this.feedback!;
+    if ((this.state === 'joining' || (this.state === 'receiving' && !fb.accepted)) && now >= fb.nextJoinAtMs) fb.sendJoin(now);
+    if (this.state !== 'joining' && now >= fb.nextStatusAtMs) this.sendStatus(0, now);
     if (this.state === 'receiving') {
       const lost = this.naks!.fire(now);
       if (lost !== undefined) return this.fail(Reason.Unrecoverable, lost, now);
     }
   }
 
-  private sendNak(s: RxSlice): void {
-    const msg = {
-      sessionId: this.session!.sessionId,
-      receiverId: this.cfg.receiverId,
-      sliceNo: s.sliceNo,
-      need: needOf(s),
-      heard: s.stripes.map((st) => st.heard),
-    };
-    const buf = new Uint8Array(nakLength(msg));
-    encodeNak(msg, buf);
-    this.out.push(buf);
-    this.stats.naksSent++;
-  }
-
   private sendStatus(flags: number, now: number): void {
-    if (this.session!.async) return;
-    const buf = new Uint8Array(STATUS_SIZE);
-    const complete = this.state === 'verifying' || this.state === 'reporting';
-    encodeStatus(
-      {
-        sessionId: this.session!.sessionId,
-        receiverId: this.cfg.receiverId,
-        flags: flags | (complete ? STATUS_FLAG_COMPLETE : 0),
-        seenSeq: this.seenSeq >>> 0,
-        deliveredSlices: this.assembly!.deliveredForSender(),
-        bytesWritten: this.sink.bytesWritten,
-      },
-      buf,
-    );
-    this.out.push(buf);
-    this.stats.statusSent++;
-    this.statusSeq = this.seenSeq;
-    this.statusDelivered = this.assembly!.delivered;
-    this.nextStatusAtMs = now + this.cfg.statusIntervalMs;
+    this.feedback!.sendStatus(flags, this.state === 'verifying' || this.state === 'reporting', now);
   }
 
   private countDrop(code: DropCode): void {

@@ -2,7 +2,16 @@
 // sockets), sink progress and the clock; it hands back datagrams for the rendezvous
 // group, the next wake-up time and events: complete slices to write, in order.
 //
-// States (what holds in each):
+// This file is the dispatcher: it decodes each datagram, checks that it belongs to the
+// session, hands it to the part that owns it and moves between the phases. The parts are
+// beside it in receiver/core/:
+//   session.ts        the session the first HELLO announced (END adds the image's size)
+//   assembly.ts       slices (slice.ts): blocks, parity, FEC decoding, in-order delivery
+//   nak-scheduler.ts  when to NAK a slice and when to keep quiet, with its own timers
+//   feedback.ts       what we send (JOIN, STATUS, NAK, LEAVE, REPORT) and its clocks
+//   stats.ts, config.ts, events.ts   counters, configuration, inputs and events
+//
+// Phases (what holds in each, and what each carries: see Phase):
 //   listening  no session yet; the first valid HELLO picks the session and sender.
 //   joining    JOIN repeats every joinIntervalMs until our ACCEPT arrives.
 //   accepted   in the session, waiting for START or the first DATA.
@@ -45,27 +54,62 @@ export { DEFAULT_MAX_RETAIN_BYTES, type ReceiverConfig } from './core/config.js'
 export type { ReceiverEvent, ReceiverInput } from './core/events.js';
 export type { ReceiverStats } from './core/stats.js';
 
-type State = 'listening' | 'joining' | 'accepted' | 'receiving' | 'verifying' | 'reporting' | 'done';
+/** The parts that exist once the first HELLO made a session; every phase after listening holds them. */
+interface InSession {
+  readonly session: Session;
+  readonly assembly: Assembly;
+  readonly naks: NakScheduler;
+  readonly feedback: Feedback;
+}
+
+/** How the receiver ends (in 'reporting': will end, once the sender has our REPORT). */
+interface Verdict {
+  readonly ok: boolean;
+  readonly reason: Reason;
+  readonly detail: string;
+}
+
+type Phase =
+  /** No session: only a HELLO is heard, and only --start-timeout runs. */
+  | { readonly name: 'listening' }
+  /** Our JOIN is unanswered (feedback.accepted is false); nothing has begun. */
+  | { readonly name: 'joining'; readonly rx: InSession }
+  /** ACCEPT in hand; START or the first DATA, REQACK or END begins the transfer. */
+  | { readonly name: 'accepted'; readonly rx: InSession }
+  /**
+   * The data flows. JOIN still repeats while the ACCEPT has not come (the sender may have
+   * counted us and lost it). The only phase where NAK timers run and slices are delivered.
+   */
+  | { readonly name: 'receiving'; readonly rx: InSession }
+  /** Every slice of every pass is delivered (session.end is known); waiting for 'verified'. */
+  | { readonly name: 'verifying'; readonly rx: InSession }
+  /** Never with --async. REPORT repeats every reportIntervalMs, at most reportTries times. */
+  | {
+      readonly name: 'reporting';
+      readonly rx: InSession;
+      readonly verdict: Verdict;
+      readonly report: Uint8Array;
+      reportsLeft: number;
+      nextReportAtMs: number;
+    }
+  /** Finished; rx is there when a HELLO made a session (progress reads it). */
+  | { readonly name: 'done'; readonly rx: InSession | undefined; readonly verdict: Verdict };
+
+type State = Phase['name'];
+/** The phases whose clock is the session's: the sender's silence, JOIN, STATUS and NAKs. */
+type SessionPhase = Extract<Phase, { name: 'joining' | 'accepted' | 'receiving' | 'verifying' }>;
+type ReportingPhase = Extract<Phase, { name: 'reporting' }>;
 
 export class ReceiverCore {
   readonly stats: ReceiverStats = newReceiverStats();
 
-  private state: State = 'listening';
-  /** Made on the first valid HELLO. */
-  private session: Session | undefined;
+  private phase: Phase = { name: 'listening' };
   private readonly out: Uint8Array[] = []; // bounded: a handful per input
   private readonly events: ReceiverEvent[] = []; // drained by the driver every turn
-  /** Made with the session. */
-  private assembly: Assembly | undefined;
-  private naks: NakScheduler | undefined;
-  private feedback: Feedback | undefined;
+  /** The sink's progress counts from start-up, whatever the phase. */
   private readonly sink: SinkProgress = { unwritten: 0, bytesWritten: 0 };
   private readonly startedAtMs: number;
   private lastSenderAtMs: number;
-  private nextReportAtMs = 0;
-  private reportsLeft = 0;
-  private report: Uint8Array | undefined;
-  private result: { ok: boolean; reason: Reason; detail: string } | undefined;
 
   constructor(
     private readonly cfg: Readonly<ReceiverConfig>,
@@ -77,14 +121,15 @@ export class ReceiverCore {
   }
 
   get currentState(): State {
-    return this.state;
+    return this.phase.name;
   }
 
   get progress(): { delivered: number; bytesWritten: number; imageBytes: number } {
+    const rx = this.phase.name === 'listening' ? undefined : this.phase.rx;
     return {
-      delivered: this.assembly?.delivered ?? 0,
+      delivered: rx?.assembly.delivered ?? 0,
       bytesWritten: this.sink.bytesWritten,
-      imageBytes: this.session?.geo.imageBytes ?? IMAGE_BYTES_UNKNOWN,
+      imageBytes: rx?.session.geo.imageBytes ?? IMAGE_BYTES_UNKNOWN,
     };
   }
 
@@ -96,13 +141,13 @@ export class ReceiverCore {
       case 'written':
         this.sink.unwritten -= input.slices;
         this.sink.bytesWritten += input.bytes;
-        this.deliverReady(now);
+        if (this.phase.name === 'receiving') this.deliverReady(this.phase.rx, now);
         break;
       case 'verified':
         this.onVerified(input, now);
         break;
       case 'abort':
-        this.fail(input.reason, input.detail, now);
+        this.fail(input.reason, input.detail);
         break;
     }
     this.advance(now);
@@ -121,47 +166,60 @@ export class ReceiverCore {
   }
 
   pollTimeout(): number | undefined {
-    switch (this.state) {
+    const p = this.phase;
+    switch (p.name) {
       case 'done':
         return undefined;
       case 'listening':
-        return this.cfg.startTimeoutMs === undefined ? undefined : this.startedAtMs + this.cfg.startTimeoutMs;
+        return this.startDeadlineMs();
       case 'reporting':
-        return this.nextReportAtMs;
-      default: {
-        let t = this.lastSenderAtMs + this.cfg.receiveTimeoutMs;
-        const fb = this.feedback!;
-        t = Math.min(t, this.state === 'joining' ? fb.nextJoinAtMs : fb.nextStatusAtMs);
-        if (this.state === 'receiving' && !fb.accepted) t = Math.min(t, fb.nextJoinAtMs);
-        if (this.state === 'joining' || this.state === 'accepted') {
-          if (this.cfg.startTimeoutMs !== undefined) t = Math.min(t, this.startedAtMs + this.cfg.startTimeoutMs);
-        }
-        // NAK timers run only while receiving (advance() fires them only then): a stray
-        // slice left past the image's end would otherwise keep a past deadline while
-        // verifying and wake the driver at once, again and again. Found by the fuzz harness.
-        if (this.state === 'receiving') {
-          t = Math.min(t, this.naks!.nextDeadlineMs());
-        }
-        return t;
-      }
+        return p.nextReportAtMs;
+      default:
+        return this.sessionDeadlineMs(p);
     }
+  }
+
+  private get state(): State {
+    return this.phase.name;
+  }
+
+  private startDeadlineMs(): number | undefined {
+    return this.cfg.startTimeoutMs === undefined ? undefined : this.startedAtMs + this.cfg.startTimeoutMs;
+  }
+
+  private sessionDeadlineMs(p: SessionPhase): number {
+    const fb = p.rx.feedback;
+    let t = this.lastSenderAtMs + this.cfg.receiveTimeoutMs;
+    t = Math.min(t, p.name === 'joining' ? fb.nextJoinAtMs : fb.nextStatusAtMs);
+    if (p.name === 'receiving' && !fb.accepted) t = Math.min(t, fb.nextJoinAtMs);
+    if (p.name === 'joining' || p.name === 'accepted') {
+      const start = this.startDeadlineMs();
+      if (start !== undefined) t = Math.min(t, start);
+    }
+    // NAK timers run only while receiving (advance() fires them only then): a stray
+    // slice left past the image's end would otherwise keep a past deadline while
+    // verifying and wake the driver at once, again and again. Found by the fuzz harness.
+    if (p.name === 'receiving') t = Math.min(t, p.rx.naks.nextDeadlineMs());
+    return t;
   }
 
   // ---- datagrams -------------------------------------------------------------------
 
   private onDatagram(from: Endpoint, bytes: Uint8Array, now: number): void {
-    if (this.state === 'done') return;
+    const p = this.phase;
+    if (p.name === 'done') return;
     const r = decodeDatagram(bytes);
     if (!r.ok) return this.countDrop(r.code);
     const m = r.value;
-    if (this.state === 'listening') {
+    if (p.name === 'listening') {
       if (m.type === MessageType.Hello) this.onFirstHello(from, m.msg, now);
       return;
     }
-    if (m.msg.sessionId !== this.session!.sessionId) return this.countDrop('ERR_WRONG_SESSION');
+    const rx = p.rx;
+    if (m.msg.sessionId !== rx.session.sessionId) return this.countDrop('ERR_WRONG_SESSION');
     switch (m.type) {
       case MessageType.Nak:
-        return this.onOtherNak(m.msg, now);
+        return this.onOtherNak(rx, m.msg, now);
       case MessageType.Join:
       case MessageType.Status:
       case MessageType.Report:
@@ -171,42 +229,42 @@ export class ReceiverCore {
         break;
     }
     // Everything else comes from the sender only.
-    if (from.address !== this.session!.senderAddress) return this.countDrop('ERR_WRONG_SENDER');
+    if (from.address !== rx.session.senderAddress) return this.countDrop('ERR_WRONG_SENDER');
     this.lastSenderAtMs = now;
     // Late, not yet taken: the transfer going on is not ours until the ACCEPT says from where.
-    if (this.session!.late && !this.feedback!.accepted && m.type !== MessageType.Accept && m.type !== MessageType.Drop) return;
+    if (rx.session.late && !rx.feedback.accepted && m.type !== MessageType.Accept && m.type !== MessageType.Drop) return;
     switch (m.type) {
       case MessageType.Hello:
         return;
       case MessageType.Accept:
-        if (m.msg.receiverId === this.cfg.receiverId && !this.feedback!.accepted) this.onAccept(m.msg.joinSlice, now);
+        if (m.msg.receiverId === this.cfg.receiverId && !rx.feedback.accepted) this.onAccept(rx, m.msg.joinSlice, now);
         return;
       case MessageType.Start:
         // DATA may overtake START: the window it carries counts whenever it arrives.
-        this.feedback!.setWindow(m.msg.windowPackets);
-        if (this.state === 'accepted' || this.state === 'joining') this.begin();
+        rx.feedback.setWindow(m.msg.windowPackets);
+        if (this.state === 'accepted' || this.state === 'joining') this.begin(rx);
         return;
       case MessageType.Data:
-        return this.onData(m.msg, now);
+        return this.onData(rx, m.msg, now);
       case MessageType.Reqack:
-        return this.onReqack(m.msg, now);
+        return this.onReqack(rx, m.msg, now);
       case MessageType.End:
-        return this.onEnd(m.msg, now);
+        return this.onEnd(rx, m.msg, now);
       case MessageType.ReportAck:
-        if (m.msg.receiverId === this.cfg.receiverId && this.state === 'reporting') this.finishReport();
+        if (m.msg.receiverId === this.cfg.receiverId && this.phase.name === 'reporting') this.finish(rx, this.phase.verdict);
         return;
       case MessageType.Drop:
-        return this.onDrop(m.msg, now);
+        return this.onDrop(rx, m.msg);
     }
   }
 
   private onFirstHello(from: Endpoint, hello: Hello, now: number): void {
     const session = Session.open(from, hello, this.cfg.maxRetainBytes ?? DEFAULT_MAX_RETAIN_BYTES);
     if (typeof session === 'string') return this.countDrop(session);
-    this.session = session;
-    this.assembly = new Assembly(session, this.cfg, this.sink, this.stats, this.events);
-    this.feedback = new Feedback(this.cfg, session, this.assembly, this.sink, this.out, this.stats, now);
-    this.naks = new NakScheduler(this.cfg, session, this.assembly, this.feedback, this.stats);
+    const assembly = new Assembly(session, this.cfg, this.sink, this.stats, this.events);
+    const feedback = new Feedback(this.cfg, session, assembly, this.sink, this.out, this.stats, now);
+    const naks = new NakScheduler(this.cfg, session, assembly, feedback, this.stats);
+    const rx: InSession = { session, assembly, naks, feedback };
     this.lastSenderAtMs = now;
     this.events.push({
       kind: 'session',
@@ -219,39 +277,46 @@ export class ReceiverCore {
     if (session.async) {
       // No return channel: no JOIN, no ACCEPT; listen from here on.
       this.events.push({ kind: 'accepted', joinSlice: 0 });
-      this.begin();
-      return;
+      return this.begin(rx);
     }
     if (session.late) {
-      // The transfer is under way (this receiver was restarted, or started late).
+      // The transfer is under way (this receiver was restarted, or started late). We never
+      // joined, so there is nobody to tell: no LEAVE.
       if (!session.streaming) {
-        return this.fail(Reason.LateJoin, 'the transfer is already under way, and the sender takes no late receivers (udp-sender --streaming)', now);
+        return this.finish(rx, {
+          ok: false,
+          reason: Reason.LateJoin,
+          detail: 'the transfer is already under way, and the sender takes no late receivers (udp-sender --streaming)',
+        });
       }
-      if (this.cfg.lateJoinBlocker !== undefined) return this.fail(Reason.LateJoin, this.lateBlockedDetail(), now);
+      if (this.cfg.lateJoinBlocker !== undefined) {
+        return this.finish(rx, { ok: false, reason: Reason.LateJoin, detail: this.lateBlockedDetail() });
+      }
     }
-    this.state = 'joining';
+    this.phase = { name: 'joining', rx };
   }
 
   private lateBlockedDetail(): string {
     return `the transfer is already under way, and a late receiver writes the head of the image last, in place: ${this.cfg.lateJoinBlocker}`;
   }
 
-  private onAccept(joinSlice: number, now: number): void {
-    this.feedback!.onAccepted(now);
+  /** Our ACCEPT, in any phase from joining on (it may come late, or be repeated). */
+  private onAccept(rx: InSession, joinSlice: number, now: number): void {
+    rx.feedback.onAccepted(now);
     if (joinSlice > 0) {
       // Taken late: we may have heard the HELLO before START, but the sender counts us from J.
-      if (this.cfg.lateJoinBlocker !== undefined) return this.fail(Reason.LateJoin, this.lateBlockedDetail(), now);
-      if (this.assembly!.delivered > 0) {
-        return this.fail(Reason.LateJoin, 'the sender took us only after the transfer started, when we had begun from the first slice: start this receiver again to rejoin', now);
+      if (this.cfg.lateJoinBlocker !== undefined) return this.fail(Reason.LateJoin, this.lateBlockedDetail());
+      if (rx.assembly.delivered > 0) {
+        return this.fail(Reason.LateJoin, 'the sender took us only after the transfer started, when we had begun from the first slice: start this receiver again to rejoin');
       }
-      this.assembly!.startLate(joinSlice);
-      this.feedback!.restartDeliveredCount(joinSlice);
-      this.naks!.raiseFrontier(joinSlice);
+      rx.assembly.startLate(joinSlice);
+      rx.feedback.restartDeliveredCount(joinSlice);
+      rx.naks.raiseFrontier(joinSlice);
     }
     this.events.push({ kind: 'accepted', joinSlice });
-    if (this.state === 'joining') this.state = 'accepted';
+    if (this.state === 'joining') this.phase = { name: 'accepted', rx };
     // START went out long ago: a late receiver begins now.
-    if (this.state === 'accepted' && (this.session!.late || joinSlice > 0)) this.begin();
+    if (this.state === 'accepted' && (rx.session.late || joinSlice > 0)) this.begin(rx);
   }
 
   /**
@@ -259,48 +324,46 @@ export class ReceiverCore {
    * counted us, so we take the data and keep repeating JOIN until the ACCEPT comes (or a
    * DROP says we were too late).
    */
-  private begin(): void {
-    if (this.state === 'joining') this.feedback!.onStartedUnanswered();
-    this.state = 'receiving';
-    this.events.push({ kind: 'started', windowPackets: this.feedback!.windowPackets });
+  private begin(rx: InSession): void {
+    if (this.state === 'joining') rx.feedback.onStartedUnanswered();
+    this.phase = { name: 'receiving', rx };
+    this.events.push({ kind: 'started', windowPackets: rx.feedback.windowPackets });
   }
 
-  private onData(d: Data, now: number): void {
-    const g = this.session!.geo;
-    if (this.state === 'accepted' || this.state === 'joining') this.begin();
+  private onData(rx: InSession, d: Data, now: number): void {
+    if (this.state === 'accepted' || this.state === 'joining') this.begin(rx);
     if (this.state !== 'receiving') return; // verifying/reporting: we have it all
-    const c = checkDataAgainstSession(g, d);
+    const c = checkDataAgainstSession(rx.session.geo, d);
     if (!c.ok) return this.countDrop(c.code);
-    if (this.session!.end !== undefined && d.sliceNo >= this.session!.end.totalSlices) return this.countDrop('ERR_BAD_FIELD');
-    this.feedback!.onSeq(d.seq);
-    this.naks!.onData(d, now);
-    const s = this.assembly!.take(d);
-    if (s !== undefined) this.naks!.onSymbol(s, d, now);
-    this.markDue(now);
-    this.deliverReady(now);
-    if (this.feedback!.windowMoved()) this.sendStatus(0, now);
+    const end = rx.session.end;
+    if (end !== undefined && d.sliceNo >= end.totalSlices) return this.countDrop('ERR_BAD_FIELD');
+    rx.feedback.onSeq(d.seq);
+    rx.naks.onData(d, now);
+    const s = rx.assembly.take(d);
+    if (s !== undefined) rx.naks.onSymbol(s, d, now);
+    this.markDue(rx, now);
+    this.deliverReady(rx, now);
+    if (rx.feedback.windowMoved()) this.sendStatus(rx, 0, now);
   }
 
-  private deliverReady(now: number): void {
+  private deliverReady(rx: InSession, now: number): void {
     if (this.state !== 'receiving') return;
-    const asm = this.assembly!;
-    if (asm.deliverReady()) {
-      // Retention frees on delivery: tell the sender when a quarter of its hold moved.
-      if (this.feedback!.retentionMoved()) this.sendStatus(0, now);
-      this.markDue(now);
+    if (rx.assembly.deliverReady()) {
+      if (rx.feedback.retentionMoved()) this.sendStatus(rx, 0, now);
+      this.markDue(rx, now);
     }
-    this.checkComplete(now);
+    this.checkComplete(rx, now);
   }
 
-  private checkComplete(now: number): void {
-    const e = this.session?.end;
+  private checkComplete(rx: InSession, now: number): void {
+    const e = rx.session.end;
     if (this.state !== 'receiving' || e === undefined) return;
-    const asm = this.assembly!;
-    const p = asm.pass;
-    if (p.kind === 'live' && p.joinSlice > 0 && asm.passDelivered(e.totalSlices)) this.startHead(e.totalSlices, now);
+    const asm = rx.assembly;
+    const pass = asm.pass;
+    if (pass.kind === 'live' && pass.joinSlice > 0 && asm.passDelivered(e.totalSlices)) this.startHead(rx, e.totalSlices, now);
     if (!asm.passDelivered(e.totalSlices)) return;
-    this.state = 'verifying';
-    this.sendStatus(0, now);
+    this.phase = { name: 'verifying', rx };
+    this.sendStatus(rx, 0, now);
     this.events.push({ kind: 'complete', totalBytes: e.totalBytes, digest: e.digest });
   }
 
@@ -309,134 +372,127 @@ export class ReceiverCore {
    * of it will come unasked, so every head slice in the window is due at once (the sender
    * re-reads it from its source and sends the data blocks again).
    */
-  private startHead(totalSlices: number, now: number): void {
-    const asm = this.assembly!;
-    asm.startHead(totalSlices);
-    this.feedback!.restartDeliveredCount(0);
-    this.events.push({ kind: 'head', slices: asm.pass.joinSlice });
-    this.markDue(now);
+  private startHead(rx: InSession, totalSlices: number, now: number): void {
+    rx.assembly.startHead(totalSlices);
+    rx.feedback.restartDeliveredCount(0);
+    this.events.push({ kind: 'head', slices: rx.assembly.pass.joinSlice });
+    this.markDue(rx, now);
   }
 
-  private markDue(now: number): void {
-    if (this.state === 'receiving') this.naks!.markDue(now);
+  private markDue(rx: InSession, now: number): void {
+    if (this.state === 'receiving') rx.naks.markDue(now);
   }
 
-  private onOtherNak(nak: Nak, now: number): void {
+  private onOtherNak(rx: InSession, nak: Nak, now: number): void {
     this.stats.naksHeard++;
     if (nak.receiverId === this.cfg.receiverId || this.state !== 'receiving') return;
-    this.naks!.onOtherNak(nak, now);
+    rx.naks.onOtherNak(nak, now);
   }
 
-  private onReqack(r: Reqack, now: number): void {
-    if (this.state === 'accepted' || this.state === 'joining') this.begin();
-    this.naks!.raiseFrontier(r.needSlices);
-    this.markDue(now);
+  private onReqack(rx: InSession, r: Reqack, now: number): void {
+    if (this.state === 'accepted' || this.state === 'joining') this.begin(rx);
+    rx.naks.raiseFrontier(r.needSlices);
+    this.markDue(rx, now);
     // Only receivers holding the window back answer; one that has everything is not.
-    const behind = this.feedback!.isBehind(r.needSlices, r.needSeq);
-    if (behind && this.state === 'receiving') this.sendStatus(STATUS_FLAG_REPLY, now);
+    if (rx.feedback.isBehind(r.needSlices, r.needSeq) && this.state === 'receiving') this.sendStatus(rx, STATUS_FLAG_REPLY, now);
   }
 
-  private onEnd(e: End, now: number): void {
-    const session = this.session!;
-    if (this.state === 'accepted' || this.state === 'joining') this.begin();
-    if (session.end === undefined) {
-      if (!session.learnEnd(e)) {
-        return this.fail(Reason.ProtocolViolation, `END disagrees with the session: ${e.totalBytes} bytes`, now);
-      }
-      this.naks!.raiseFrontier(e.totalSlices);
-      this.assembly!.dropWrongGuesses(e.totalBytes);
+  private onEnd(rx: InSession, e: End, now: number): void {
+    if (this.state === 'accepted' || this.state === 'joining') this.begin(rx);
+    if (rx.session.end === undefined) {
+      if (!rx.session.learnEnd(e)) return this.fail(Reason.ProtocolViolation, `END disagrees with the session: ${e.totalBytes} bytes`);
+      rx.naks.raiseFrontier(e.totalSlices);
+      rx.assembly.dropWrongGuesses(e.totalBytes);
     }
     // Every copy of END (it repeats) re-checks: we may have joined late, after the first.
-    this.markDue(now);
-    this.checkComplete(now);
+    this.markDue(rx, now);
+    this.checkComplete(rx, now);
     // Each END is a round of the sender's --retries-until-drop: answer it, with progress
     // while receiving, and as a sign of life while verifying.
-    if (this.state === 'receiving' || this.state === 'verifying') this.sendStatus(STATUS_FLAG_REPLY, now);
+    if (this.state === 'receiving' || this.state === 'verifying') this.sendStatus(rx, STATUS_FLAG_REPLY, now);
   }
 
-  private onDrop(d: Drop, now: number): void {
+  private onDrop(rx: InSession, d: Drop): void {
     if (d.receiverId !== this.cfg.receiverId && d.receiverId !== DROP_ALL) return;
     if (this.state === 'reporting') return; // our REPORT is in; an abort now changes nothing we wrote
-    this.result = { ok: false, reason: d.reason, detail: `dropped by the sender: ${reasonName(d.reason)}` };
-    this.state = 'done';
-    this.events.push({ kind: 'done', ...this.result });
+    this.finish(rx, { ok: false, reason: d.reason, detail: `dropped by the sender: ${reasonName(d.reason)}` });
   }
 
   private onVerified(v: ReceiverInput & { kind: 'verified' }, now: number): void {
-    if (this.state !== 'verifying') return;
-    this.result = { ok: v.ok, reason: v.ok ? Reason.None : v.reason, detail: v.detail };
-    if (this.session!.async) {
-      this.finishReport(); // nobody to report to
-      return;
-    }
-    this.report = this.feedback!.encodeReport(v.ok, this.result.reason, v.digest, v.detail);
-    this.state = 'reporting';
-    this.reportsLeft = this.cfg.reportTries;
-    this.nextReportAtMs = now;
-  }
-
-  private finishReport(): void {
-    this.state = 'done';
-    this.events.push({ kind: 'done', ...this.result! });
+    const p = this.phase;
+    if (p.name !== 'verifying') return;
+    const verdict: Verdict = { ok: v.ok, reason: v.ok ? Reason.None : v.reason, detail: v.detail };
+    if (p.rx.session.async) return this.finish(p.rx, verdict); // nobody to report to
+    const report = p.rx.feedback.encodeReport(v.ok, verdict.reason, v.digest, v.detail);
+    this.phase = { name: 'reporting', rx: p.rx, verdict, report, reportsLeft: this.cfg.reportTries, nextReportAtMs: now };
   }
 
   /** Gives up: tells the sender (LEAVE) and ends. Nothing already delivered is taken back; the driver discards it. */
-  private fail(reason: Reason, detail: string, _now: number): void {
-    if (this.state === 'done') return;
-    if (this.state !== 'listening' && !this.session!.async) {
-      this.feedback!.sendLeave(reason, detail);
-    }
-    this.result = { ok: false, reason, detail };
-    this.state = 'done';
-    this.events.push({ kind: 'done', ...this.result });
+  private fail(reason: Reason, detail: string): void {
+    const p = this.phase;
+    if (p.name === 'done') return;
+    const rx = p.name === 'listening' ? undefined : p.rx;
+    if (rx !== undefined && !rx.session.async) rx.feedback.sendLeave(reason, detail);
+    this.finish(rx, { ok: false, reason, detail });
+  }
+
+  private finish(rx: InSession | undefined, verdict: Verdict): void {
+    this.phase = { name: 'done', rx, verdict };
+    this.events.push({ kind: 'done', ...verdict });
   }
 
   // ---- the clock -------------------------------------------------------------------
 
   private advance(now: number): void {
-    switch (this.state) {
+    const p = this.phase;
+    switch (p.name) {
       case 'done':
         return;
       case 'listening':
-        if (this.cfg.startTimeoutMs !== undefined && now >= this.startedAtMs + this.cfg.startTimeoutMs) {
-          this.fail(Reason.StartTimeout, 'no sender found before --start-timeout', now);
-        }
+        if (this.startTimedOut(now)) this.fail(Reason.StartTimeout, 'no sender found before --start-timeout');
         return;
       case 'reporting':
-        if (now >= this.nextReportAtMs) {
-          if (this.reportsLeft-- <= 0) {
-            // The sender never confirmed; our result stands on our own check.
-            this.finishReport();
-            return;
-          }
-          this.out.push(this.report!);
-          this.nextReportAtMs = now + this.cfg.reportIntervalMs;
-        }
-        return;
+        return this.repeatReport(p, now);
       default:
-        break;
-    }
-    if (now >= this.lastSenderAtMs + this.cfg.receiveTimeoutMs) {
-      return this.fail(Reason.ReceiveTimeout, `sender silent for ${this.cfg.receiveTimeoutMs / 1000} s`, now);
-    }
-    if (
-      (this.state === 'joining' || this.state === 'accepted') &&
-      this.cfg.startTimeoutMs !== undefined &&
-      now >= this.startedAtMs + this.cfg.startTimeoutMs
-    ) {
-      return this.fail(Reason.StartTimeout, 'transfer did not start before --start-timeout', now);
-    }
-    const fb = this.feedback!;
-    if ((this.state === 'joining' || (this.state === 'receiving' && !fb.accepted)) && now >= fb.nextJoinAtMs) fb.sendJoin(now);
-    if (this.state !== 'joining' && now >= fb.nextStatusAtMs) this.sendStatus(0, now);
-    if (this.state === 'receiving') {
-      const lost = this.naks!.fire(now);
-      if (lost !== undefined) return this.fail(Reason.Unrecoverable, lost, now);
+        return this.tick(p, now);
     }
   }
 
-  private sendStatus(flags: number, now: number): void {
-    this.feedback!.sendStatus(flags, this.state === 'verifying' || this.state === 'reporting', now);
+  private startTimedOut(now: number): boolean {
+    const start = this.startDeadlineMs();
+    return start !== undefined && now >= start;
+  }
+
+  /** The session's clock: the sender's silence, --start-timeout, JOIN, STATUS, NAKs. */
+  private tick(p: SessionPhase, now: number): void {
+    const fb = p.rx.feedback;
+    if (now >= this.lastSenderAtMs + this.cfg.receiveTimeoutMs) {
+      return this.fail(Reason.ReceiveTimeout, `sender silent for ${this.cfg.receiveTimeoutMs / 1000} s`);
+    }
+    if ((p.name === 'joining' || p.name === 'accepted') && this.startTimedOut(now)) {
+      return this.fail(Reason.StartTimeout, 'transfer did not start before --start-timeout');
+    }
+    if ((p.name === 'joining' || (p.name === 'receiving' && !fb.accepted)) && now >= fb.nextJoinAtMs) fb.sendJoin(now);
+    if (p.name !== 'joining' && now >= fb.nextStatusAtMs) this.sendStatus(p.rx, 0, now);
+    if (p.name === 'receiving') {
+      const lost = p.rx.naks.fire(now);
+      if (lost !== undefined) this.fail(Reason.Unrecoverable, lost);
+    }
+  }
+
+  private repeatReport(p: ReportingPhase, now: number): void {
+    if (now < p.nextReportAtMs) return;
+    if (p.reportsLeft-- <= 0) {
+      // The sender never confirmed; our result stands on our own check.
+      return this.finish(p.rx, p.verdict);
+    }
+    this.out.push(p.report);
+    p.nextReportAtMs = now + this.cfg.reportIntervalMs;
+  }
+
+  /** STATUS says COMPLETE once everything is delivered. */
+  private sendStatus(rx: InSession, flags: number, now: number): void {
+    rx.feedback.sendStatus(flags, this.state === 'verifying' || this.state === 'reporting', now);
   }
 
   private countDrop(code: DropCode): void {

@@ -7,9 +7,8 @@
 // naming joinSlice J > 0) takes J..end live with the others first, then the head 0..J-1
 // by repair; see Pass.
 
-import type { Data } from '../../protocol/messages/data.js';
-import { DATA_FLAG_PARITY } from '../../protocol/messages/data.js';
 import { blockPayloadBytes, fullSliceBytes, sliceBytesOf } from '../../protocol/geometry.js';
+import { DATA_FLAG_PARITY, type Data } from '../../protocol/messages/data.js';
 import type { ReceiverConfig } from './config.js';
 import type { ReceiverEvent } from './events.js';
 import type { Session } from './session.js';

@@ -63,11 +63,7 @@ interface InSession {
 }
 
 /** How the receiver ends (in 'reporting': will end, once the sender has our REPORT). */
-interface Verdict {
-  readonly ok: boolean;
-  readonly reason: Reason;
-  readonly detail: string;
-}
+type Verdict = { readonly ok: boolean; readonly reason: Reason; readonly detail: string };
 
 type Phase =
   /** No session: only a HELLO is heard, and only --start-timeout runs. */

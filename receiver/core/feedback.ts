@@ -31,6 +31,7 @@ export class Feedback {
   private statusSeq = 0; // seenSeq at our last STATUS
   private statusDelivered = 0; // the assembly's delivered count at our last STATUS
   private joinAtMs: number;
+  /** Set by our ACCEPT, or by the data beginning before it; nothing reads it earlier. */
   private statusAtMs: number;
 
   constructor(

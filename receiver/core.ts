@@ -2,7 +2,16 @@
 // sockets), sink progress and the clock; it hands back datagrams for the rendezvous
 // group, the next wake-up time and events: complete slices to write, in order.
 //
-// States (what holds in each):
+// This file is the dispatcher: it decodes each datagram, checks that it belongs to the
+// session, hands it to the part that owns it and moves between the phases. The parts are
+// beside it in receiver/core/:
+//   session.ts        the session the first HELLO announced (END adds the image's size)
+//   assembly.ts       slices (slice.ts): blocks, parity, FEC decoding, in-order delivery
+//   nak-scheduler.ts  when to NAK a slice and when to keep quiet, with its own timers
+//   feedback.ts       what we send (JOIN, STATUS, NAK, LEAVE, REPORT) and its clocks
+//   stats.ts, config.ts, events.ts   counters, configuration, inputs and events
+//
+// Phases (what holds in each, and what each carries: see Phase):
 //   listening  no session yet; the first valid HELLO picks the session and sender.
 //   joining    JOIN repeats every joinIntervalMs until our ACCEPT arrives.
 //   accepted   in the session, waiting for START or the first DATA.
@@ -22,225 +31,81 @@
 
 import { decodeDatagram } from '../protocol/codec.js';
 import type { Endpoint } from '../protocol/endpoint.js';
-import { seqDiff } from '../protocol/seq.js';
-import type { ErasureCoder } from '../protocol/fec/erasure-coder.js';
-import {
-  blockPayloadBytes,
-  blocksInSlice,
-  checkDataAgainstSession,
-  fullSliceBytes,
-  sliceBytesOf,
-  stripeBlocks,
-  totalSlices,
-  type Geometry,
-} from '../protocol/geometry.js';
-import { CAP_ASYNC, CAP_PARITY_REPAIR, CAP_STREAMING, MessageType, u32ToIpv4 } from '../protocol/header.js';
-import { DATA_FLAG_LAST, DATA_FLAG_PARITY, DATA_FLAG_REPAIR, type Data } from '../protocol/messages/data.js';
+import { checkDataAgainstSession } from '../protocol/geometry.js';
+import { MessageType } from '../protocol/header.js';
+import type { Data } from '../protocol/messages/data.js';
 import { DROP_ALL, type Drop } from '../protocol/messages/drop.js';
-import { DIGEST_BYTES, type End } from '../protocol/messages/end.js';
-import { HelloPhase, IMAGE_BYTES_UNKNOWN, type Hello } from '../protocol/messages/hello.js';
-import { encodeJoin, JOIN_SIZE } from '../protocol/messages/join.js';
-import { encodeLeave, leaveLength } from '../protocol/messages/leave.js';
-import { encodeNak, nakLength, type Nak } from '../protocol/messages/nak.js';
-import { encodeReport, Outcome, reportLength } from '../protocol/messages/report.js';
+import type { End } from '../protocol/messages/end.js';
+import { IMAGE_BYTES_UNKNOWN, type Hello } from '../protocol/messages/hello.js';
+import type { Nak } from '../protocol/messages/nak.js';
 import type { Reqack } from '../protocol/messages/reqack.js';
-import {
-  encodeStatus,
-  STATUS_FLAG_COMPLETE,
-  STATUS_FLAG_REPLY,
-  STATUS_SIZE,
-} from '../protocol/messages/status.js';
+import { STATUS_FLAG_REPLY } from '../protocol/messages/status.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
-import type { ProtocolErrorCode } from '../protocol/result.js';
-
-export interface ReceiverConfig {
-  /** Nonzero, random: addresses are not unique when several receivers share a host. */
-  readonly receiverId: number;
-  /** What the kernel granted the data socket; the sender sizes its window from it. */
-  readonly rcvBufBytes: number;
-  /** Give up if the transfer has not started this long after start-up (undefined: wait forever). */
-  readonly startTimeoutMs: number | undefined;
-  /** Give up when the sender is silent this long once in a session. */
-  readonly receiveTimeoutMs: number;
-  readonly joinIntervalMs: number;
-  /** STATUS heartbeat while in a session. */
-  readonly statusIntervalMs: number;
-  /** NAKs wait a random time up to this (shorter for larger needs), to hear others' first. */
-  readonly nakBackoffMs: number;
-  /** After a NAK (ours or one that covered ours) wait this long for the repair before asking again. */
-  readonly repairWaitMs: number;
-  readonly reportIntervalMs: number;
-  readonly reportTries: number;
-  /** Slices handed to the sink and not yet written; past it, delivery (and our STATUS) waits. */
-  readonly maxQueuedSlices: number;
-  readonly coder: ErasureCoder;
-  /** Uniform in [0, 1): Math.random in drivers, a seeded PRNG in the simulator. */
-  readonly random: () => number;
-  /**
-   * The most image bytes a session may ask us to hold for repair (HELLO's retainSlices x
-   * slice bytes); a HELLO asking more is ignored. Default DEFAULT_MAX_RETAIN_BYTES.
-   */
-  readonly maxRetainBytes?: number;
-  /**
-   * Why this receiver cannot join a transfer already under way: its sink takes the image
-   * only in order (stdout, --pipe, --unpack, a decompressor). Undefined: it writes at offsets.
-   */
-  readonly lateJoinBlocker?: string;
-}
-
-/**
- * The first HELLO heard sets how much the receiver holds: up to retainSlices slices, each
- * with its parity (at most one slice's worth more), plus maxQueuedSlices delivered ones the
- * sink has not taken. Wire values alone would allow 4096 slices of 4096 x 65000 bytes (a
- * terabyte); this caps it. The sender CLI's own default is 16 MiB (retainSlices x slice).
- */
-export const DEFAULT_MAX_RETAIN_BYTES = 1 << 30;
+import { Assembly, type SinkProgress } from './core/assembly.js';
+import { DEFAULT_MAX_RETAIN_BYTES, type ReceiverConfig } from './core/config.js';
+import type { ReceiverEvent, ReceiverInput } from './core/events.js';
+import { Feedback } from './core/feedback.js';
+import { NakScheduler } from './core/nak-scheduler.js';
+import { Session } from './core/session.js';
+import { countDrop, newReceiverStats, type DropCode, type ReceiverStats } from './core/stats.js';
 
 export type { Endpoint };
+export { DEFAULT_MAX_RETAIN_BYTES, type ReceiverConfig } from './core/config.js';
+export type { ReceiverEvent, ReceiverInput } from './core/events.js';
+export type { ReceiverStats } from './core/stats.js';
 
-export type ReceiverInput =
-  | { readonly kind: 'datagram'; readonly from: Endpoint; readonly bytes: Uint8Array }
-  /** The sink took (wrote) this many delivered slices. */
-  | { readonly kind: 'written'; readonly slices: number; readonly bytes: number }
-  /** The driver finished the sink and compared digests. */
+/** The parts that exist once the first HELLO made a session; every phase after listening holds them. */
+interface InSession {
+  readonly session: Session;
+  readonly assembly: Assembly;
+  readonly naks: NakScheduler;
+  readonly feedback: Feedback;
+}
+
+/** How the receiver ends (in 'reporting': will end, once the sender has our REPORT). */
+type Verdict = { readonly ok: boolean; readonly reason: Reason; readonly detail: string };
+
+type Phase =
+  /** No session: only a HELLO is heard, and only --start-timeout runs. */
+  | { readonly name: 'listening' }
+  /** Our JOIN is unanswered (feedback.accepted is false); nothing has begun. */
+  | { readonly name: 'joining'; readonly rx: InSession }
+  /** ACCEPT in hand; START or the first DATA, REQACK or END begins the transfer. */
+  | { readonly name: 'accepted'; readonly rx: InSession }
+  /**
+   * The data flows. JOIN still repeats while the ACCEPT has not come (the sender may have
+   * counted us and lost it). The only phase where NAK timers run and slices are delivered.
+   */
+  | { readonly name: 'receiving'; readonly rx: InSession }
+  /** Every slice of every pass is delivered (session.end is known); waiting for 'verified'. */
+  | { readonly name: 'verifying'; readonly rx: InSession }
+  /** Never with --async. REPORT repeats every reportIntervalMs, at most reportTries times. */
   | {
-      readonly kind: 'verified';
-      readonly ok: boolean;
-      readonly digest: Uint8Array;
-      readonly reason: Reason;
-      readonly detail: string;
+      readonly name: 'reporting';
+      readonly rx: InSession;
+      readonly verdict: Verdict;
+      readonly report: Uint8Array;
+      reportsLeft: number;
+      nextReportAtMs: number;
     }
-  /** Stop now (signal, disk error): the sender is told why. */
-  | { readonly kind: 'abort'; readonly reason: Reason; readonly detail: string };
+  /** Finished; rx is there when a HELLO made a session (progress reads it). */
+  | { readonly name: 'done'; readonly rx: InSession | undefined; readonly verdict: Verdict };
 
-export type ReceiverEvent =
-  | {
-      readonly kind: 'session';
-      readonly sessionId: number;
-      readonly sender: string;
-      readonly dataGroup: string;
-      readonly dataPort: number;
-      readonly imageBytes: number;
-    }
-  /** joinSlice > 0: we joined late; slices come from there, the head 0..joinSlice-1 last. */
-  | { readonly kind: 'accepted'; readonly joinSlice: number }
-  | { readonly kind: 'started'; readonly windowPackets: number }
-  /** A complete slice, for the sink: in order within each pass; `offset` is its place in the image. */
-  | { readonly kind: 'deliver'; readonly sliceNo: number; readonly offset: number; readonly bytes: Uint8Array }
-  /** Late join: every slice from joinSlice on is delivered; now the head 0..slices-1. */
-  | { readonly kind: 'head'; readonly slices: number }
-  | { readonly kind: 'complete'; readonly totalBytes: number; readonly digest: Uint8Array }
-  | { readonly kind: 'done'; readonly ok: boolean; readonly reason: Reason; readonly detail: string };
-
-export interface ReceiverStats {
-  dataPackets: number;
-  parityPackets: number;
-  duplicates: number;
-  decodedBlocks: number;
-  slicesDecoded: number;
-  naksSent: number;
-  naksSuppressed: number;
-  naksHeard: number;
-  statusSent: number;
-  /** Most slices held in memory at once (incomplete, or complete and waiting for the sink). */
-  maxHeldSlices: number;
-  /** ERR_SESSION_TOO_LARGE: a HELLO asked us to hold more than maxRetainBytes (ignored). */
-  drops: Partial<Record<ProtocolErrorCode | 'ERR_AHEAD' | 'ERR_SESSION_TOO_LARGE', number>>;
-}
-
-type State = 'listening' | 'joining' | 'accepted' | 'receiving' | 'verifying' | 'reporting' | 'done';
-
-interface RxStripe {
-  /** Symbols (data blocks + kept parity) in hand. */
-  have: number;
-  /** 1 + the highest parity index received (0: none): tells the sender which burst we heard. */
-  heard: number;
-  readonly k: number;
-  /** Parity kept until the stripe can be decoded; at most k - data blocks in hand. */
-  readonly parity: Map<number, Uint8Array>; // bounded by k
-}
-
-interface RxSlice {
-  readonly sliceNo: number;
-  readonly sliceBytes: number;
-  /** True when sliceBytes was assumed (no packet of it yet) and may be corrected. */
-  readonly assumed: boolean;
-  readonly buf: Uint8Array;
-  readonly haveBlock: Uint8Array;
-  readonly stripes: RxStripe[];
-  complete: boolean;
-  /** A packet of a later slice, the LAST flag, a REQACK or END showed its first pass is over. */
-  due: boolean;
-  /** When the NAK timer fires; recomputed then from the need of that moment (see nakTime). */
-  nakAtMs: number | undefined;
-  /** A NAK for it went out at least once. */
-  naked: boolean;
-  /** The NAK backoff counts from here, with this random share of its band. */
-  nakBaseMs: number;
-  nakRand: number;
-}
-
-/**
- * --async: a slice is given up only once DATA from two slices later has arrived (the data
- * socket is FIFO, so its own packets are behind us) or the data socket has been quiet
- * this long (the tail of the image, when END came first on the control socket).
- */
-const ASYNC_DRAIN_MS = 300;
+type State = Phase['name'];
+/** The phases whose clock is the session's: the sender's silence, JOIN, STATUS and NAKs. */
+type SessionPhase = Extract<Phase, { name: 'joining' | 'accepted' | 'receiving' | 'verifying' }>;
+type ReportingPhase = Extract<Phase, { name: 'reporting' }>;
 
 export class ReceiverCore {
-  readonly stats: ReceiverStats = {
-    dataPackets: 0,
-    parityPackets: 0,
-    duplicates: 0,
-    decodedBlocks: 0,
-    slicesDecoded: 0,
-    naksSent: 0,
-    naksSuppressed: 0,
-    naksHeard: 0,
-    statusSent: 0,
-    maxHeldSlices: 0,
-    drops: {},
-  };
+  readonly stats: ReceiverStats = newReceiverStats();
 
-  private state: State = 'listening';
-  private sessionId = 0;
-  private senderAddress = '';
-  private geo: Geometry | undefined;
-  private retainSlices = 0;
-  /** Our JOIN was answered (always true with --async, where nobody joins). */
-  private accepted = false;
-  /** The sender said --async: we send nothing, and a slice we cannot rebuild fails us. */
-  private async = false;
-  private windowPackets = 64;
+  private phase: Phase = { name: 'listening' };
   private readonly out: Uint8Array[] = []; // bounded: a handful per input
   private readonly events: ReceiverEvent[] = []; // drained by the driver every turn
-  private readonly slices = new Map<number, RxSlice>(); // keys in [delivered, delivered + retainSlices)
-  private delivered = 0; // next slice to hand to the sink (in the head pass: of the head)
-  private unwritten = 0; // slices handed to the sink and not yet written
-  /** The first HELLO said the transfer was under way: nothing counts before our ACCEPT. */
-  private lateSession = false;
-  /** From a late ACCEPT: the first slice we got live; 0..joinSlice-1 (the head) come last. */
-  private joinSlice = 0;
-  private headPass = false;
-  private bytesWritten = 0;
-  private frontier = 0; // slices below this are due
-  /** Highest slice seen in DATA, and when DATA last arrived: --async decides loss from these. */
-  private dataSliceMax = -1;
-  private lastDataAtMs = 0;
-  /** The head pass: when a repair for the head last arrived (the sender is still answering). */
-  private lastHeadRepairAtMs = -Infinity;
-  private seenSeq = 0;
-  private statusSeq = 0; // seenSeq at our last STATUS
-  private statusDelivered = 0;
-  private end: End | undefined;
+  /** The sink's progress counts from start-up, whatever the phase. */
+  private readonly sink: SinkProgress = { unwritten: 0, bytesWritten: 0 };
   private readonly startedAtMs: number;
   private lastSenderAtMs: number;
-  private nextJoinAtMs = 0;
-  private nextStatusAtMs = 0;
-  private nextReportAtMs = 0;
-  private reportsLeft = 0;
-  private report: Uint8Array | undefined;
-  private result: { ok: boolean; reason: Reason; detail: string } | undefined;
 
   constructor(
     private readonly cfg: Readonly<ReceiverConfig>,
@@ -252,14 +117,15 @@ export class ReceiverCore {
   }
 
   get currentState(): State {
-    return this.state;
+    return this.phase.name;
   }
 
   get progress(): { delivered: number; bytesWritten: number; imageBytes: number } {
+    const rx = this.phase.name === 'listening' ? undefined : this.phase.rx;
     return {
-      delivered: this.delivered,
-      bytesWritten: this.bytesWritten,
-      imageBytes: this.end?.totalBytes ?? this.geo?.imageBytes ?? IMAGE_BYTES_UNKNOWN,
+      delivered: rx?.assembly.delivered ?? 0,
+      bytesWritten: this.sink.bytesWritten,
+      imageBytes: rx?.session.geo.imageBytes ?? IMAGE_BYTES_UNKNOWN,
     };
   }
 
@@ -269,15 +135,15 @@ export class ReceiverCore {
         this.onDatagram(input.from, input.bytes, now);
         break;
       case 'written':
-        this.unwritten -= input.slices;
-        this.bytesWritten += input.bytes;
-        this.deliverReady(now);
+        this.sink.unwritten -= input.slices;
+        this.sink.bytesWritten += input.bytes;
+        if (this.phase.name === 'receiving') this.deliverReady(this.phase.rx, now);
         break;
       case 'verified':
         this.onVerified(input, now);
         break;
       case 'abort':
-        this.fail(input.reason, input.detail, now);
+        this.fail(input.reason, input.detail);
         break;
     }
     this.advance(now);
@@ -296,46 +162,60 @@ export class ReceiverCore {
   }
 
   pollTimeout(): number | undefined {
-    switch (this.state) {
+    const p = this.phase;
+    switch (p.name) {
       case 'done':
         return undefined;
       case 'listening':
-        return this.cfg.startTimeoutMs === undefined ? undefined : this.startedAtMs + this.cfg.startTimeoutMs;
+        return this.startDeadlineMs();
       case 'reporting':
-        return this.nextReportAtMs;
-      default: {
-        let t = this.lastSenderAtMs + this.cfg.receiveTimeoutMs;
-        t = Math.min(t, this.state === 'joining' ? this.nextJoinAtMs : this.nextStatusAtMs);
-        if (this.state === 'receiving' && !this.accepted) t = Math.min(t, this.nextJoinAtMs);
-        if (this.state === 'joining' || this.state === 'accepted') {
-          if (this.cfg.startTimeoutMs !== undefined) t = Math.min(t, this.startedAtMs + this.cfg.startTimeoutMs);
-        }
-        // NAK timers run only while receiving (advance() fires them only then): a stray
-        // slice left past the image's end would otherwise keep a past deadline while
-        // verifying and wake the driver at once, again and again. Found by the fuzz harness.
-        if (this.state === 'receiving') {
-          for (const s of this.slices.values()) if (s.nakAtMs !== undefined && s.nakAtMs < t) t = s.nakAtMs;
-        }
-        return t;
-      }
+        return p.nextReportAtMs;
+      default:
+        return this.sessionDeadlineMs(p);
     }
+  }
+
+  private get state(): State {
+    return this.phase.name;
+  }
+
+  private startDeadlineMs(): number | undefined {
+    return this.cfg.startTimeoutMs === undefined ? undefined : this.startedAtMs + this.cfg.startTimeoutMs;
+  }
+
+  private sessionDeadlineMs(p: SessionPhase): number {
+    const fb = p.rx.feedback;
+    let t = this.lastSenderAtMs + this.cfg.receiveTimeoutMs;
+    t = Math.min(t, p.name === 'joining' ? fb.nextJoinAtMs : fb.nextStatusAtMs);
+    if (p.name === 'receiving' && !fb.accepted) t = Math.min(t, fb.nextJoinAtMs);
+    if (p.name === 'joining' || p.name === 'accepted') {
+      const start = this.startDeadlineMs();
+      if (start !== undefined) t = Math.min(t, start);
+    }
+    // NAK timers run only while receiving (advance() fires them only then): a stray
+    // slice left past the image's end would otherwise keep a past deadline while
+    // verifying and wake the driver at once, again and again. Found by the fuzz harness.
+    if (p.name === 'receiving') t = Math.min(t, p.rx.naks.nextDeadlineMs());
+    return t;
   }
 
   // ---- datagrams -------------------------------------------------------------------
 
   private onDatagram(from: Endpoint, bytes: Uint8Array, now: number): void {
-    if (this.state === 'done') return;
+    const p = this.phase;
+    if (p.name === 'done') return;
     const r = decodeDatagram(bytes);
     if (!r.ok) return this.countDrop(r.code);
     const m = r.value;
-    if (this.state === 'listening') {
+    if (p.name === 'listening') {
       if (m.type === MessageType.Hello) this.onFirstHello(from, m.msg, now);
       return;
     }
-    if (m.msg.sessionId !== this.sessionId) return this.countDrop('ERR_WRONG_SESSION');
+    const rx = p.rx;
+    if (m.msg.sessionId !== rx.session.sessionId) return this.countDrop('ERR_WRONG_SESSION');
     switch (m.type) {
       case MessageType.Nak:
-        return this.onOtherNak(m.msg, now);
+        return this.onOtherNak(rx, m.msg, now);
       case MessageType.Join:
       case MessageType.Status:
       case MessageType.Report:
@@ -345,101 +225,94 @@ export class ReceiverCore {
         break;
     }
     // Everything else comes from the sender only.
-    if (from.address !== this.senderAddress) return this.countDrop('ERR_WRONG_SENDER');
+    if (from.address !== rx.session.senderAddress) return this.countDrop('ERR_WRONG_SENDER');
     this.lastSenderAtMs = now;
     // Late, not yet taken: the transfer going on is not ours until the ACCEPT says from where.
-    if (this.lateSession && !this.accepted && m.type !== MessageType.Accept && m.type !== MessageType.Drop) return;
+    if (rx.session.late && !rx.feedback.accepted && m.type !== MessageType.Accept && m.type !== MessageType.Drop) return;
     switch (m.type) {
       case MessageType.Hello:
         return;
       case MessageType.Accept:
-        if (m.msg.receiverId === this.cfg.receiverId && !this.accepted) this.onAccept(m.msg.joinSlice, now);
+        if (m.msg.receiverId === this.cfg.receiverId && !rx.feedback.accepted) this.onAccept(rx, m.msg.joinSlice, now);
         return;
       case MessageType.Start:
         // DATA may overtake START: the window it carries counts whenever it arrives.
-        this.windowPackets = m.msg.windowPackets;
-        if (this.state === 'accepted' || this.state === 'joining') this.begin(m.msg.windowPackets);
+        rx.feedback.setWindow(m.msg.windowPackets);
+        if (this.state === 'accepted' || this.state === 'joining') this.begin(rx);
         return;
       case MessageType.Data:
-        return this.onData(m.msg, now);
+        return this.onData(rx, m.msg, now);
       case MessageType.Reqack:
-        return this.onReqack(m.msg, now);
+        return this.onReqack(rx, m.msg, now);
       case MessageType.End:
-        return this.onEnd(m.msg, now);
+        return this.onEnd(rx, m.msg, now);
       case MessageType.ReportAck:
-        if (m.msg.receiverId === this.cfg.receiverId && this.state === 'reporting') this.finishReport();
+        if (m.msg.receiverId === this.cfg.receiverId && this.phase.name === 'reporting') this.finish(rx, this.phase.verdict);
         return;
       case MessageType.Drop:
-        return this.onDrop(m.msg, now);
+        return this.onDrop(rx, m.msg);
     }
   }
 
   private onFirstHello(from: Endpoint, hello: Hello, now: number): void {
-    if ((hello.caps & CAP_PARITY_REPAIR) === 0) return this.countDrop('ERR_BAD_FIELD');
-    const retainBytes = hello.retainSlices * hello.sliceBlocks * hello.blockBytes;
-    if (retainBytes > (this.cfg.maxRetainBytes ?? DEFAULT_MAX_RETAIN_BYTES)) return this.countDrop('ERR_SESSION_TOO_LARGE');
-    this.sessionId = hello.sessionId;
-    this.senderAddress = from.address;
-    this.geo = {
-      blockBytes: hello.blockBytes,
-      sliceBlocks: hello.sliceBlocks,
-      stripes: hello.stripes,
-      imageBytes: hello.imageBytes,
-    };
-    this.retainSlices = hello.retainSlices;
+    const session = Session.open(from, hello, this.cfg.maxRetainBytes ?? DEFAULT_MAX_RETAIN_BYTES);
+    if (typeof session === 'string') return this.countDrop(session);
+    const assembly = new Assembly(session, this.cfg, this.sink, this.stats, this.events);
+    const feedback = new Feedback(this.cfg, session, assembly, this.sink, this.out, this.stats, now);
+    const naks = new NakScheduler(this.cfg, session, assembly, feedback, this.stats);
+    const rx: InSession = { session, assembly, naks, feedback };
     this.lastSenderAtMs = now;
     this.events.push({
       kind: 'session',
-      sessionId: hello.sessionId,
-      sender: from.address,
-      dataGroup: u32ToIpv4(hello.dataGroup),
-      dataPort: hello.dataPort,
-      imageBytes: hello.imageBytes,
+      sessionId: session.sessionId,
+      sender: session.senderAddress,
+      dataGroup: session.dataGroup,
+      dataPort: session.dataPort,
+      imageBytes: session.geo.imageBytes,
     });
-    if ((hello.caps & CAP_ASYNC) !== 0) {
+    if (session.async) {
       // No return channel: no JOIN, no ACCEPT; listen from here on.
-      this.async = true;
-      this.accepted = true;
-      this.nextStatusAtMs = Infinity;
       this.events.push({ kind: 'accepted', joinSlice: 0 });
-      this.begin(this.windowPackets);
-      return;
+      return this.begin(rx);
     }
-    if (hello.phase !== HelloPhase.Announcing) {
-      // The transfer is under way (this receiver was restarted, or started late).
-      if ((hello.caps & CAP_STREAMING) === 0) {
-        return this.fail(Reason.LateJoin, 'the transfer is already under way, and the sender takes no late receivers (udp-sender --streaming)', now);
+    if (session.late) {
+      // The transfer is under way (this receiver was restarted, or started late). We never
+      // joined, so there is nobody to tell: no LEAVE.
+      if (!session.streaming) {
+        return this.finish(rx, {
+          ok: false,
+          reason: Reason.LateJoin,
+          detail: 'the transfer is already under way, and the sender takes no late receivers (udp-sender --streaming)',
+        });
       }
-      if (this.cfg.lateJoinBlocker !== undefined) return this.fail(Reason.LateJoin, this.lateBlockedDetail(), now);
-      this.lateSession = true;
+      if (this.cfg.lateJoinBlocker !== undefined) {
+        return this.finish(rx, { ok: false, reason: Reason.LateJoin, detail: this.lateBlockedDetail() });
+      }
     }
-    this.state = 'joining';
-    this.nextJoinAtMs = now;
+    this.phase = { name: 'joining', rx };
   }
 
   private lateBlockedDetail(): string {
     return `the transfer is already under way, and a late receiver writes the head of the image last, in place: ${this.cfg.lateJoinBlocker}`;
   }
 
-  private onAccept(joinSlice: number, now: number): void {
-    this.accepted = true;
-    this.nextStatusAtMs = now + this.cfg.statusIntervalMs;
+  /** Our ACCEPT, in any phase from joining on (it may come late, or be repeated). */
+  private onAccept(rx: InSession, joinSlice: number, now: number): void {
+    rx.feedback.onAccepted(now);
     if (joinSlice > 0) {
       // Taken late: we may have heard the HELLO before START, but the sender counts us from J.
-      if (this.cfg.lateJoinBlocker !== undefined) return this.fail(Reason.LateJoin, this.lateBlockedDetail(), now);
-      if (this.delivered > 0) {
-        return this.fail(Reason.LateJoin, 'the sender took us only after the transfer started, when we had begun from the first slice: start this receiver again to rejoin', now);
+      if (this.cfg.lateJoinBlocker !== undefined) return this.fail(Reason.LateJoin, this.lateBlockedDetail());
+      if (rx.assembly.delivered > 0) {
+        return this.fail(Reason.LateJoin, 'the sender took us only after the transfer started, when we had begun from the first slice: start this receiver again to rejoin');
       }
-      this.slices.clear();
-      this.joinSlice = joinSlice;
-      this.delivered = joinSlice;
-      this.statusDelivered = joinSlice;
-      if (joinSlice > this.frontier) this.frontier = joinSlice;
+      rx.assembly.startLate(joinSlice);
+      rx.feedback.restartDeliveredCount(joinSlice);
+      rx.naks.raiseFrontier(joinSlice);
     }
     this.events.push({ kind: 'accepted', joinSlice });
-    if (this.state === 'joining') this.state = 'accepted';
+    if (this.state === 'joining') this.phase = { name: 'accepted', rx };
     // START went out long ago: a late receiver begins now.
-    if (this.state === 'accepted' && (this.lateSession || joinSlice > 0)) this.begin(this.windowPackets);
+    if (this.state === 'accepted' && (rx.session.late || joinSlice > 0)) this.begin(rx);
   }
 
   /**
@@ -447,192 +320,46 @@ export class ReceiverCore {
    * counted us, so we take the data and keep repeating JOIN until the ACCEPT comes (or a
    * DROP says we were too late).
    */
-  private begin(windowPackets: number): void {
-    if (this.state === 'joining') this.nextStatusAtMs = this.nextJoinAtMs;
-    this.state = 'receiving';
-    this.windowPackets = windowPackets;
-    this.events.push({ kind: 'started', windowPackets });
+  private begin(rx: InSession): void {
+    if (this.state === 'joining') rx.feedback.onStartedUnanswered();
+    this.phase = { name: 'receiving', rx };
+    this.events.push({ kind: 'started', windowPackets: rx.feedback.windowPackets });
   }
 
-  private onData(d: Data, now: number): void {
-    const g = this.geo!;
-    if (this.state === 'accepted' || this.state === 'joining') this.begin(this.windowPackets);
+  private onData(rx: InSession, d: Data, now: number): void {
+    if (this.state === 'accepted' || this.state === 'joining') this.begin(rx);
     if (this.state !== 'receiving') return; // verifying/reporting: we have it all
-    const c = checkDataAgainstSession(g, d);
+    const c = checkDataAgainstSession(rx.session.geo, d);
     if (!c.ok) return this.countDrop(c.code);
-    if (this.end !== undefined && d.sliceNo >= this.end.totalSlices) return this.countDrop('ERR_BAD_FIELD');
-    if (seqDiff(d.seq, this.seenSeq) > 0) this.seenSeq = d.seq;
-    if (d.sliceNo > this.dataSliceMax) this.dataSliceMax = d.sliceNo;
-    this.lastDataAtMs = now;
-    if ((d.flags & DATA_FLAG_REPAIR) === 0) {
-      const f = (d.flags & DATA_FLAG_LAST) !== 0 ? d.sliceNo + 1 : d.sliceNo;
-      if (f > this.frontier) this.frontier = f;
-    }
-    if (d.sliceNo < this.delivered || (this.headPass && d.sliceNo >= this.joinSlice)) {
-      // Had it (in the head pass: everything from joinSlice on), but it counts as seen above:
-      // the sender's flow window follows our seenSeq.
-      this.stats.duplicates++;
-    } else if (d.sliceNo >= this.delivered + this.retainSlices) {
-      // The sender never runs more than retainSlices past the slowest receiver: this is
-      // a stray, or we were dropped without hearing it. Either way we cannot hold it.
-      this.countDrop('ERR_AHEAD');
-    } else {
-      this.store(d, now);
-    }
-    this.markDue(now);
-    this.deliverReady(now);
-    if (seqDiff(this.seenSeq, this.statusSeq) >= Math.max(1, this.windowPackets >> 2)) this.sendStatus(0, now);
+    const end = rx.session.end;
+    if (end !== undefined && d.sliceNo >= end.totalSlices) return this.countDrop('ERR_BAD_FIELD');
+    rx.feedback.onSeq(d.seq);
+    rx.naks.onData(d, now);
+    const s = rx.assembly.take(d);
+    if (s !== undefined) rx.naks.onSymbol(s, d, now);
+    this.markDue(rx, now);
+    this.deliverReady(rx, now);
+    if (rx.feedback.windowMoved()) this.sendStatus(rx, 0, now);
   }
 
-  private store(d: Data, now: number): void {
-    const g = this.geo!;
-    let s = this.slices.get(d.sliceNo);
-    if (s !== undefined && s.assumed && s.sliceBytes !== d.sliceBytes) {
-      // Its size was a guess (no packet of it had arrived); the first real one corrects it.
-      this.slices.delete(d.sliceNo);
-      s = undefined;
-    }
-    if (s === undefined) {
-      s = this.newSlice(d.sliceNo, d.sliceBytes, false);
-    } else if (s.sliceBytes !== d.sliceBytes) {
-      return this.countDrop('ERR_BAD_FIELD');
-    }
-    if (s.complete) {
-      this.stats.duplicates++;
-      return;
-    }
-    if ((d.flags & DATA_FLAG_PARITY) !== 0) {
-      this.stats.parityPackets++;
-      const st = s.stripes[d.stripe];
-      if (d.blockNo + 1 > st.heard) st.heard = d.blockNo + 1;
-      if (st.have >= st.k || st.parity.has(d.blockNo)) {
-        this.stats.duplicates++;
-        return;
-      }
-      st.parity.set(d.blockNo, d.payload.slice());
-      st.have++;
-    } else {
-      this.stats.dataPackets++;
-      if (s.haveBlock[d.blockNo] === 1) {
-        this.stats.duplicates++;
-        return;
-      }
-      const st = s.stripes[d.blockNo % g.stripes];
-      s.haveBlock[d.blockNo] = 1;
-      s.buf.set(d.payload, d.blockNo * g.blockBytes);
-      if (st.have >= st.k) {
-        // A parity symbol stood in for this block: drop one so `have` stays exact.
-        const firstKey = st.parity.keys().next();
-        if (!firstKey.done) st.parity.delete(firstKey.value);
-      } else {
-        st.have++;
-      }
-    }
-    this.tryComplete(s);
-    if (this.headPass && (d.flags & DATA_FLAG_REPAIR) !== 0) this.lastHeadRepairAtMs = now;
-    if ((d.flags & DATA_FLAG_REPAIR) !== 0 && s.due && !s.complete) {
-      // A repair burst is landing: ask again only a backoff after its last packet, with a
-      // fresh random backoff so receivers that heard the same burst do not ask in step.
-      this.scheduleNak(s, now);
-    }
-  }
-
-  private newSlice(sliceNo: number, sliceBytes: number, assumed: boolean): RxSlice {
-    const g = this.geo!;
-    const nBlocks = blocksInSlice(g, sliceBytes);
-    const stripes: RxStripe[] = [];
-    for (let st = 0; st < g.stripes; st++) {
-      stripes.push({ have: 0, heard: 0, k: stripeBlocks(g, nBlocks, st), parity: new Map() });
-    }
-    const s: RxSlice = {
-      sliceNo,
-      sliceBytes,
-      assumed,
-      buf: new Uint8Array(sliceBytes),
-      haveBlock: new Uint8Array(nBlocks),
-      stripes,
-      complete: false,
-      due: false,
-      nakAtMs: undefined,
-      naked: false,
-      nakBaseMs: 0,
-      nakRand: 0,
-    };
-    this.slices.set(sliceNo, s);
-    if (this.slices.size > this.stats.maxHeldSlices) this.stats.maxHeldSlices = this.slices.size;
-    return s;
-  }
-
-  /** Decodes every stripe that has k symbols; the slice is complete when all are whole. */
-  private tryComplete(s: RxSlice): void {
-    const g = this.geo!;
-    for (let st = 0; st < g.stripes; st++) if (s.stripes[st].have < s.stripes[st].k) return;
-    const nBlocks = s.haveBlock.length;
-    let decoded = false;
-    for (let st = 0; st < g.stripes; st++) {
-      const stripe = s.stripes[st];
-      if (stripe.parity.size === 0) continue;
-      const data: Uint8Array[] = [];
-      const missing: number[] = [];
-      const missingBlocks: number[] = [];
-      for (let b = st, i = 0; b < nBlocks; b += g.stripes, i++) {
-        const len = blockPayloadBytes(g, s.sliceBytes, b);
-        if (s.haveBlock[b] === 1 && len === g.blockBytes) {
-          data.push(s.buf.subarray(b * g.blockBytes, (b + 1) * g.blockBytes));
-        } else if (s.haveBlock[b] === 1) {
-          const padded = new Uint8Array(g.blockBytes); // the short last block, zero-padded as the sender coded it
-          padded.set(s.buf.subarray(b * g.blockBytes, b * g.blockBytes + len));
-          data.push(padded);
-        } else {
-          data.push(new Uint8Array(g.blockBytes));
-          missing.push(i);
-          missingBlocks.push(b);
-        }
-      }
-      const parity = [...stripe.parity].slice(0, missing.length).map(([index, bytes]) => ({ index, bytes }));
-      this.cfg.coder.decode(data, missing, parity);
-      for (let j = 0; j < missing.length; j++) {
-        const b = missingBlocks[j];
-        const len = blockPayloadBytes(g, s.sliceBytes, b);
-        s.buf.set(data[missing[j]].subarray(0, len), b * g.blockBytes);
-        s.haveBlock[b] = 1;
-      }
-      this.stats.decodedBlocks += missing.length;
-      stripe.parity.clear();
-      decoded = true;
-    }
-    if (decoded) this.stats.slicesDecoded++;
-    s.complete = true;
-    s.nakAtMs = undefined;
-  }
-
-  private deliverReady(now: number): void {
+  private deliverReady(rx: InSession, now: number): void {
     if (this.state !== 'receiving') return;
-    const before = this.delivered;
-    const full = fullSliceBytes(this.geo!);
-    while (this.unwritten < this.cfg.maxQueuedSlices) {
-      const s = this.slices.get(this.delivered);
-      if (s === undefined || !s.complete) break;
-      this.slices.delete(this.delivered);
-      this.events.push({ kind: 'deliver', sliceNo: s.sliceNo, offset: s.sliceNo * full, bytes: s.buf });
-      this.delivered++;
-      this.unwritten++;
+    if (rx.assembly.deliverReady()) {
+      if (rx.feedback.retentionMoved()) this.sendStatus(rx, 0, now);
+      this.markDue(rx, now);
     }
-    if (this.delivered !== before) {
-      // Retention frees on delivery: tell the sender when a quarter of its hold moved.
-      if (this.delivered - this.statusDelivered >= Math.max(1, this.retainSlices >> 2)) this.sendStatus(0, now);
-      this.markDue(now);
-    }
-    this.checkComplete(now);
+    this.checkComplete(rx, now);
   }
 
-  private checkComplete(now: number): void {
-    const e = this.end;
+  private checkComplete(rx: InSession, now: number): void {
+    const e = rx.session.end;
     if (this.state !== 'receiving' || e === undefined) return;
-    if (this.joinSlice > 0 && !this.headPass && this.delivered >= e.totalSlices) this.startHead(now);
-    if (this.delivered < (this.headPass ? this.joinSlice : e.totalSlices)) return;
-    this.state = 'verifying';
-    this.sendStatus(0, now);
+    const asm = rx.assembly;
+    const pass = asm.pass;
+    if (pass.kind === 'live' && pass.joinSlice > 0 && asm.passDelivered(e.totalSlices)) this.startHead(rx, e.totalSlices, now);
+    if (!asm.passDelivered(e.totalSlices)) return;
+    this.phase = { name: 'verifying', rx };
+    this.sendStatus(rx, 0, now);
     this.events.push({ kind: 'complete', totalBytes: e.totalBytes, digest: e.digest });
   }
 
@@ -641,310 +368,130 @@ export class ReceiverCore {
    * of it will come unasked, so every head slice in the window is due at once (the sender
    * re-reads it from its source and sends the data blocks again).
    */
-  private startHead(now: number): void {
-    this.headPass = true;
-    this.slices.clear();
-    this.delivered = 0;
-    this.statusDelivered = 0;
-    this.events.push({ kind: 'head', slices: this.joinSlice });
-    this.markDue(now);
+  private startHead(rx: InSession, totalSlices: number, now: number): void {
+    rx.assembly.startHead(totalSlices);
+    rx.feedback.restartDeliveredCount(0);
+    this.events.push({ kind: 'head', slices: rx.assembly.pass.joinSlice });
+    this.markDue(rx, now);
   }
 
-  /** What STATUS says we delivered: in the head pass, everything from the sender's view of retention. */
-  private deliveredForSender(): number {
-    return this.headPass ? this.end!.totalSlices : this.delivered;
+  private markDue(rx: InSession, now: number): void {
+    if (this.state === 'receiving') rx.naks.markDue(now);
   }
 
-  /** Schedules a NAK for every due, incomplete slice that has none pending. */
-  private markDue(now: number): void {
-    if (this.state !== 'receiving') return;
-    const g = this.geo!;
-    let limit = Math.min(this.frontier, this.delivered + this.retainSlices);
-    if (this.headPass) limit = Math.min(this.delivered + this.retainSlices, this.joinSlice);
-    for (let n = this.delivered; n < limit; n++) {
-      let s = this.slices.get(n);
-      if (s === undefined) {
-        // Not one packet of it arrived: assume a full slice unless the size says otherwise.
-        const known = this.end?.totalBytes ?? (g.imageBytes === IMAGE_BYTES_UNKNOWN ? undefined : g.imageBytes);
-        const bytes = known === undefined ? fullSliceBytes(g) : sliceBytesOf(g, known, n);
-        if (bytes <= 0) break;
-        s = this.newSlice(n, bytes, known === undefined);
-      }
-      if (s.complete || s.due) continue;
-      s.due = true;
-      this.scheduleNak(s, now);
-    }
-  }
-
-  private scheduleNak(s: RxSlice, baseMs: number): void {
-    s.nakBaseMs = baseMs;
-    s.nakRand = this.cfg.random();
-    s.nakAtMs = this.nakTime(s);
-  }
-
-  /**
-   * Larger needs speak first, so one NAK sized to the largest request silences the rest.
-   * The backoff window is cut into four bands by need (>= 4, 3, 2, 1 symbols); within
-   * a band the time is random, so of many equal needs the first heard wins (NORM's
-   * random backoff, ordered by need so that suppression works in one step).
-   */
-  private nakTime(s: RxSlice): number {
-    let need = 0;
-    for (const st of s.stripes) need += Math.max(0, st.k - st.have);
-    const band = need >= 4 ? 0 : 4 - Math.max(1, need);
-    return s.nakBaseMs + (this.cfg.nakBackoffMs * (band + s.nakRand)) / 4;
-  }
-
-  private needOf(s: RxSlice): number[] {
-    return s.stripes.map((st) => Math.max(0, st.k - st.have));
-  }
-
-  private onOtherNak(nak: Nak, now: number): void {
+  private onOtherNak(rx: InSession, nak: Nak, now: number): void {
     this.stats.naksHeard++;
     if (nak.receiverId === this.cfg.receiverId || this.state !== 'receiving') return;
-    const s = this.slices.get(nak.sliceNo);
-    if (s === undefined || s.complete || s.nakAtMs === undefined || !s.due) return;
-    const mine = this.needOf(s);
-    if (nak.need.length !== mine.length || nak.heard.length !== mine.length) return;
-    for (let i = 0; i < mine.length; i++) {
-      // Only a request as large as ours, made after hearing at least the burst we heard,
-      // makes the sender send what we need (an older one may only top up its last burst).
-      if (nak.need[i] < mine[i] || nak.heard[i] < s.stripes[i].heard) return;
-    }
-    // Someone asked for at least as much in every stripe: fresh parity serves us too.
-    this.stats.naksSuppressed++;
-    this.scheduleNak(s, now + this.cfg.repairWaitMs);
+    rx.naks.onOtherNak(nak, now);
   }
 
-  private onReqack(r: Reqack, now: number): void {
-    if (this.state === 'accepted' || this.state === 'joining') this.begin(this.windowPackets);
-    if (r.needSlices > this.frontier) this.frontier = r.needSlices;
-    this.markDue(now);
+  private onReqack(rx: InSession, r: Reqack, now: number): void {
+    if (this.state === 'accepted' || this.state === 'joining') this.begin(rx);
+    rx.naks.raiseFrontier(r.needSlices);
+    this.markDue(rx, now);
     // Only receivers holding the window back answer; one that has everything is not.
-    const behind = this.deliveredForSender() < r.needSlices || seqDiff(this.seenSeq, r.needSeq) < 0;
-    if (behind && this.state === 'receiving') this.sendStatus(STATUS_FLAG_REPLY, now);
+    if (rx.feedback.isBehind(r.needSlices, r.needSeq) && this.state === 'receiving') this.sendStatus(rx, STATUS_FLAG_REPLY, now);
   }
 
-  private onEnd(e: End, now: number): void {
-    const g = this.geo!;
-    if (this.state === 'accepted' || this.state === 'joining') this.begin(this.windowPackets);
-    if (this.end === undefined) {
-      const sizeKnown = g.imageBytes !== IMAGE_BYTES_UNKNOWN;
-      if ((sizeKnown && e.totalBytes !== g.imageBytes) || e.totalSlices !== totalSlices(g, e.totalBytes)) {
-        return this.fail(Reason.ProtocolViolation, `END disagrees with the session: ${e.totalBytes} bytes`, now);
-      }
-      this.end = e;
-      this.geo = { ...g, imageBytes: e.totalBytes };
-      if (e.totalSlices > this.frontier) this.frontier = e.totalSlices;
-      // A slice whose size was guessed before END may now be known to be short.
-      for (const [n, s] of this.slices) {
-        if (s.assumed && s.sliceBytes !== sliceBytesOf(this.geo, e.totalBytes, n)) this.slices.delete(n);
-      }
+  private onEnd(rx: InSession, e: End, now: number): void {
+    if (this.state === 'accepted' || this.state === 'joining') this.begin(rx);
+    if (rx.session.end === undefined) {
+      if (!rx.session.learnEnd(e)) return this.fail(Reason.ProtocolViolation, `END disagrees with the session: ${e.totalBytes} bytes`);
+      rx.naks.raiseFrontier(e.totalSlices);
+      rx.assembly.dropWrongGuesses(e.totalBytes);
     }
     // Every copy of END (it repeats) re-checks: we may have joined late, after the first.
-    this.markDue(now);
-    this.checkComplete(now);
+    this.markDue(rx, now);
+    this.checkComplete(rx, now);
     // Each END is a round of the sender's --retries-until-drop: answer it, with progress
     // while receiving, and as a sign of life while verifying.
-    if (this.state === 'receiving' || this.state === 'verifying') this.sendStatus(STATUS_FLAG_REPLY, now);
+    if (this.state === 'receiving' || this.state === 'verifying') this.sendStatus(rx, STATUS_FLAG_REPLY, now);
   }
 
-  private onDrop(d: Drop, now: number): void {
+  private onDrop(rx: InSession, d: Drop): void {
     if (d.receiverId !== this.cfg.receiverId && d.receiverId !== DROP_ALL) return;
     if (this.state === 'reporting') return; // our REPORT is in; an abort now changes nothing we wrote
-    this.result = { ok: false, reason: d.reason, detail: `dropped by the sender: ${reasonName(d.reason)}` };
-    this.state = 'done';
-    this.events.push({ kind: 'done', ...this.result });
+    this.finish(rx, { ok: false, reason: d.reason, detail: `dropped by the sender: ${reasonName(d.reason)}` });
   }
 
   private onVerified(v: ReceiverInput & { kind: 'verified' }, now: number): void {
-    if (this.state !== 'verifying') return;
-    this.result = { ok: v.ok, reason: v.ok ? Reason.None : v.reason, detail: v.detail };
-    if (this.async) {
-      this.finishReport(); // nobody to report to
-      return;
-    }
-    this.report = new Uint8Array(
-      reportLength({
-        sessionId: this.sessionId,
-        receiverId: this.cfg.receiverId,
-        outcome: v.ok ? Outcome.Verified : Outcome.Failed,
-        reason: this.result.reason,
-        bytesWritten: this.bytesWritten,
-        digest: v.digest,
-        detail: v.detail,
-      }),
-    );
-    encodeReport(
-      {
-        sessionId: this.sessionId,
-        receiverId: this.cfg.receiverId,
-        outcome: v.ok ? Outcome.Verified : Outcome.Failed,
-        reason: this.result.reason,
-        bytesWritten: this.bytesWritten,
-        digest: v.digest.byteLength === DIGEST_BYTES ? v.digest : new Uint8Array(DIGEST_BYTES),
-        detail: v.detail,
-      },
-      this.report,
-    );
-    this.state = 'reporting';
-    this.reportsLeft = this.cfg.reportTries;
-    this.nextReportAtMs = now;
-  }
-
-  private finishReport(): void {
-    this.state = 'done';
-    this.events.push({ kind: 'done', ...this.result! });
+    const p = this.phase;
+    if (p.name !== 'verifying') return;
+    const verdict: Verdict = { ok: v.ok, reason: v.ok ? Reason.None : v.reason, detail: v.detail };
+    if (p.rx.session.async) return this.finish(p.rx, verdict); // nobody to report to
+    const report = p.rx.feedback.encodeReport(v.ok, verdict.reason, v.digest, v.detail);
+    this.phase = { name: 'reporting', rx: p.rx, verdict, report, reportsLeft: this.cfg.reportTries, nextReportAtMs: now };
   }
 
   /** Gives up: tells the sender (LEAVE) and ends. Nothing already delivered is taken back; the driver discards it. */
-  private fail(reason: Reason, detail: string, _now: number): void {
-    if (this.state === 'done') return;
-    if (this.state !== 'listening' && !this.async) {
-      const msg = { sessionId: this.sessionId, receiverId: this.cfg.receiverId, reason, detail };
-      const buf = new Uint8Array(leaveLength(msg));
-      encodeLeave(msg, buf);
-      // Twice: a lost LEAVE only costs the sender its retries, but it is cheap to avoid.
-      this.out.push(buf, buf);
-    }
-    this.result = { ok: false, reason, detail };
-    this.state = 'done';
-    this.events.push({ kind: 'done', ...this.result });
+  private fail(reason: Reason, detail: string): void {
+    const p = this.phase;
+    if (p.name === 'done') return;
+    const rx = p.name === 'listening' ? undefined : p.rx;
+    if (rx !== undefined && !rx.session.async) rx.feedback.sendLeave(reason, detail);
+    this.finish(rx, { ok: false, reason, detail });
+  }
+
+  private finish(rx: InSession | undefined, verdict: Verdict): void {
+    this.phase = { name: 'done', rx, verdict };
+    this.events.push({ kind: 'done', ...verdict });
   }
 
   // ---- the clock -------------------------------------------------------------------
 
   private advance(now: number): void {
-    switch (this.state) {
+    const p = this.phase;
+    switch (p.name) {
       case 'done':
         return;
       case 'listening':
-        if (this.cfg.startTimeoutMs !== undefined && now >= this.startedAtMs + this.cfg.startTimeoutMs) {
-          this.fail(Reason.StartTimeout, 'no sender found before --start-timeout', now);
-        }
+        if (this.startTimedOut(now)) this.fail(Reason.StartTimeout, 'no sender found before --start-timeout');
         return;
       case 'reporting':
-        if (now >= this.nextReportAtMs) {
-          if (this.reportsLeft-- <= 0) {
-            // The sender never confirmed; our result stands on our own check.
-            this.finishReport();
-            return;
-          }
-          this.out.push(this.report!);
-          this.nextReportAtMs = now + this.cfg.reportIntervalMs;
-        }
-        return;
+        return this.repeatReport(p, now);
       default:
-        break;
+        return this.tick(p, now);
     }
+  }
+
+  private startTimedOut(now: number): boolean {
+    const start = this.startDeadlineMs();
+    return start !== undefined && now >= start;
+  }
+
+  /** The session's clock: the sender's silence, --start-timeout, JOIN, STATUS, NAKs. */
+  private tick(p: SessionPhase, now: number): void {
+    const fb = p.rx.feedback;
     if (now >= this.lastSenderAtMs + this.cfg.receiveTimeoutMs) {
-      return this.fail(Reason.ReceiveTimeout, `sender silent for ${this.cfg.receiveTimeoutMs / 1000} s`, now);
+      return this.fail(Reason.ReceiveTimeout, `sender silent for ${this.cfg.receiveTimeoutMs / 1000} s`);
     }
-    if (
-      (this.state === 'joining' || this.state === 'accepted') &&
-      this.cfg.startTimeoutMs !== undefined &&
-      now >= this.startedAtMs + this.cfg.startTimeoutMs
-    ) {
-      return this.fail(Reason.StartTimeout, 'transfer did not start before --start-timeout', now);
+    if ((p.name === 'joining' || p.name === 'accepted') && this.startTimedOut(now)) {
+      return this.fail(Reason.StartTimeout, 'transfer did not start before --start-timeout');
     }
-    if ((this.state === 'joining' || (this.state === 'receiving' && !this.accepted)) && now >= this.nextJoinAtMs) {
-      const buf = new Uint8Array(JOIN_SIZE);
-      encodeJoin(
-        {
-          sessionId: this.sessionId,
-          receiverId: this.cfg.receiverId,
-          caps: CAP_PARITY_REPAIR,
-          rcvBufBytes: this.cfg.rcvBufBytes,
-        },
-        buf,
-      );
-      this.out.push(buf);
-      this.nextJoinAtMs = now + this.cfg.joinIntervalMs;
-    }
-    if (this.state !== 'joining' && now >= this.nextStatusAtMs) this.sendStatus(0, now);
-    if (this.state === 'receiving') {
-      for (const s of this.slices.values()) {
-        if (s.nakAtMs === undefined || now < s.nakAtMs) continue;
-        if (s.complete) {
-          s.nakAtMs = undefined;
-          continue;
-        }
-        // Blocks still in flight when the timer was set may have landed since: a smaller
-        // need waits for its own (later) band.
-        const t = this.nakTime(s);
-        if (t > now) {
-          s.nakAtMs = t;
-          continue;
-        }
-        // END and REQACK (control socket) can overtake data still queued on the data
-        // socket: wait until data two slices on has arrived, or the data socket has been
-        // quiet a while (one backoff band; with --async, where a miss is final, longer).
-        const drainMs = this.async ? ASYNC_DRAIN_MS : this.cfg.nakBackoffMs / 4;
-        if (this.dataSliceMax < s.sliceNo + 2 && now < this.lastDataAtMs + drainMs) {
-          s.nakAtMs = this.lastDataAtMs + drainMs;
-          continue;
-        }
-        if (this.headPass && s.naked && now < this.lastHeadRepairAtMs + this.cfg.repairWaitMs) {
-          // The head pass asks for a whole window at once, and the answers come one slice
-          // after the other: while they flow, ours is queued behind them. Asking again
-          // would only repeat it (the sender ignores a request for blocks already queued).
-          s.nakAtMs = this.lastHeadRepairAtMs + this.cfg.repairWaitMs;
-          continue;
-        }
-        if (this.async) {
-          // Its first pass is over and no repair can come: fail now, naming what is missing.
-          const st = s.stripes.findIndex((x) => x.have < x.k);
-          const x = s.stripes[st];
-          return this.fail(
-            Reason.Unrecoverable,
-            `slice ${s.sliceNo} cannot be rebuilt: stripe ${st} has ${x.have} of ${x.k} symbols (--async, no repair)`,
-            now,
-          );
-        }
-        this.sendNak(s);
-        this.scheduleNak(s, now + this.cfg.repairWaitMs);
-      }
+    if ((p.name === 'joining' || (p.name === 'receiving' && !fb.accepted)) && now >= fb.nextJoinAtMs) fb.sendJoin(now);
+    if (p.name !== 'joining' && now >= fb.nextStatusAtMs) this.sendStatus(p.rx, 0, now);
+    if (p.name === 'receiving') {
+      const lost = p.rx.naks.fire(now);
+      if (lost !== undefined) this.fail(Reason.Unrecoverable, lost);
     }
   }
 
-  private sendNak(s: RxSlice): void {
-    const msg = {
-      sessionId: this.sessionId,
-      receiverId: this.cfg.receiverId,
-      sliceNo: s.sliceNo,
-      need: this.needOf(s),
-      heard: s.stripes.map((st) => st.heard),
-    };
-    const buf = new Uint8Array(nakLength(msg));
-    encodeNak(msg, buf);
-    this.out.push(buf);
-    this.stats.naksSent++;
-    s.naked = true;
+  private repeatReport(p: ReportingPhase, now: number): void {
+    if (now < p.nextReportAtMs) return;
+    if (p.reportsLeft-- <= 0) {
+      // The sender never confirmed; our result stands on our own check.
+      return this.finish(p.rx, p.verdict);
+    }
+    this.out.push(p.report);
+    p.nextReportAtMs = now + this.cfg.reportIntervalMs;
   }
 
-  private sendStatus(flags: number, now: number): void {
-    if (this.async) return;
-    const buf = new Uint8Array(STATUS_SIZE);
-    const complete = this.state === 'verifying' || this.state === 'reporting';
-    encodeStatus(
-      {
-        sessionId: this.sessionId,
-        receiverId: this.cfg.receiverId,
-        flags: flags | (complete ? STATUS_FLAG_COMPLETE : 0),
-        seenSeq: this.seenSeq >>> 0,
-        deliveredSlices: this.deliveredForSender(),
-        bytesWritten: this.bytesWritten,
-      },
-      buf,
-    );
-    this.out.push(buf);
-    this.stats.statusSent++;
-    this.statusSeq = this.seenSeq;
-    this.statusDelivered = this.delivered;
-    this.nextStatusAtMs = now + this.cfg.statusIntervalMs;
+  /** STATUS says COMPLETE once everything is delivered. */
+  private sendStatus(rx: InSession, flags: number, now: number): void {
+    rx.feedback.sendStatus(flags, this.state === 'verifying' || this.state === 'reporting', now);
   }
 
-  private countDrop(code: ProtocolErrorCode | 'ERR_AHEAD' | 'ERR_SESSION_TOO_LARGE'): void {
-    this.stats.drops[code] = (this.stats.drops[code] ?? 0) + 1;
+  private countDrop(code: DropCode): void {
+    countDrop(this.stats, code);
   }
 }

@@ -1,0 +1,39 @@
+// What goes into the receiver core besides the clock (ReceiverInput) and what comes out of
+// it for the driver (ReceiverEvent). Datagrams out are plain bytes (pollTransmit).
+
+import type { Endpoint } from '../../protocol/endpoint.js';
+import type { Reason } from '../../protocol/reasons.js';
+
+export type ReceiverInput =
+  | { readonly kind: 'datagram'; readonly from: Endpoint; readonly bytes: Uint8Array }
+  /** The sink took (wrote) this many delivered slices. */
+  | { readonly kind: 'written'; readonly slices: number; readonly bytes: number }
+  /** The driver finished the sink and compared digests. */
+  | {
+      readonly kind: 'verified';
+      readonly ok: boolean;
+      readonly digest: Uint8Array;
+      readonly reason: Reason;
+      readonly detail: string;
+    }
+  /** Stop now (signal, disk error): the sender is told why. */
+  | { readonly kind: 'abort'; readonly reason: Reason; readonly detail: string };
+
+export type ReceiverEvent =
+  | {
+      readonly kind: 'session';
+      readonly sessionId: number;
+      readonly sender: string;
+      readonly dataGroup: string;
+      readonly dataPort: number;
+      readonly imageBytes: number;
+    }
+  /** joinSlice > 0: we joined late; slices come from there, the head 0..joinSlice-1 last. */
+  | { readonly kind: 'accepted'; readonly joinSlice: number }
+  | { readonly kind: 'started'; readonly windowPackets: number }
+  /** A complete slice, for the sink: in order within each pass; `offset` is its place in the image. */
+  | { readonly kind: 'deliver'; readonly sliceNo: number; readonly offset: number; readonly bytes: Uint8Array }
+  /** Late join: every slice from joinSlice on is delivered; now the head 0..slices-1. */
+  | { readonly kind: 'head'; readonly slices: number }
+  | { readonly kind: 'complete'; readonly totalBytes: number; readonly digest: Uint8Array }
+  | { readonly kind: 'done'; readonly ok: boolean; readonly reason: Reason; readonly detail: string };

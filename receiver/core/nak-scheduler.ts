@@ -1,0 +1,187 @@
+// The NAK policy: when to ask the sender for the symbols a slice still lacks, and when to
+// keep quiet. A slice becomes due once its first pass is over (a packet of a later slice,
+// the LAST flag, a REQACK or END shows it). Its NAK then waits a random backoff, shorter
+// for larger needs, so the largest need speaks first and the fresh parity it brings serves
+// every receiver that heard it (NORM's random backoff and suppression, ordered by need).
+//
+// The scheduler owns one timer per slice (SliceNak, kept on the slice so it lives and dies
+// with it) and the set of armed ones; nextDeadlineMs() is the earliest of those, and the
+// core's pollTimeout asks for nothing else about NAKs.
+
+import { DATA_FLAG_LAST, DATA_FLAG_REPAIR, type Data } from '../../protocol/messages/data.js';
+import type { Nak } from '../../protocol/messages/nak.js';
+import type { Assembly } from './assembly.js';
+import type { ReceiverConfig } from './config.js';
+import type { Session } from './session.js';
+import { needOf, type RxSlice } from './slice.js';
+import type { ReceiverStats } from './stats.js';
+
+/**
+ * --async: a slice is given up only once DATA from two slices later has arrived (the data
+ * socket is FIFO, so its own packets are behind us) or the data socket has been quiet
+ * this long (the tail of the image, when END came first on the control socket).
+ */
+const ASYNC_DRAIN_MS = 300;
+
+/** Where a NAK goes out (feedback.ts encodes it and counts it). */
+export interface NakSender {
+  sendNak(s: RxSlice): void;
+}
+
+export class NakScheduler {
+  /** Slices below this are due: their first pass is over. */
+  private frontier = 0;
+  /** Highest slice seen in DATA, and when DATA last arrived: whether its packets may still be queued. */
+  private dataSliceMax = -1;
+  private lastDataAtMs = 0;
+  /** The head pass: when a repair for the head last arrived (the sender is still answering). */
+  private lastHeadRepairAtMs = -Infinity;
+  /**
+   * Slices whose timer is set. One that completed, lost its timer or left the assembly is
+   * dropped at the next nextDeadlineMs(), which fire() and pollTimeout call every turn.
+   */
+  private readonly armed = new Set<RxSlice>(); // bounded: the slices the assembly holds (retainSlices), and those it let go since the last turn
+
+  constructor(
+    private readonly cfg: Pick<ReceiverConfig, 'nakBackoffMs' | 'repairWaitMs' | 'random'>,
+    private readonly session: Session,
+    private readonly assembly: Assembly,
+    private readonly sender: NakSender,
+    private readonly stats: ReceiverStats,
+  ) {}
+
+  /** Everything below slice n has had its first pass (REQACK, END, a late ACCEPT). */
+  raiseFrontier(n: number): void {
+    if (n > this.frontier) this.frontier = n;
+  }
+
+  /** A DATA packet arrived (before the assembly takes it). */
+  onData(d: Data, now: number): void {
+    if (d.sliceNo > this.dataSliceMax) this.dataSliceMax = d.sliceNo;
+    this.lastDataAtMs = now;
+    if ((d.flags & DATA_FLAG_REPAIR) === 0) this.raiseFrontier((d.flags & DATA_FLAG_LAST) !== 0 ? d.sliceNo + 1 : d.sliceNo);
+  }
+
+  /** The assembly took a symbol it lacked from DATA d into slice s. */
+  onSymbol(s: RxSlice, d: Data, now: number): void {
+    if ((d.flags & DATA_FLAG_REPAIR) === 0) return;
+    if (this.assembly.pass.kind === 'head') this.lastHeadRepairAtMs = now;
+    if (s.nak.due && !s.complete) {
+      // A repair burst is landing: ask again only a backoff after its last packet, with a
+      // fresh random backoff so receivers that heard the same burst do not ask in step.
+      this.arm(s, now);
+    }
+  }
+
+  /** Schedules a NAK for every due, incomplete slice that has none pending. */
+  markDue(now: number): void {
+    const asm = this.assembly;
+    const p = asm.pass;
+    const limit = Math.min(p.kind === 'head' ? p.joinSlice : this.frontier, asm.delivered + this.session.retainSlices);
+    for (let n = asm.delivered; n < limit; n++) {
+      const s = asm.heldOrAssumed(n);
+      if (s === undefined) break;
+      if (s.complete || s.nak.due) continue;
+      s.nak.due = true;
+      this.arm(s, now);
+    }
+  }
+
+  /** Another receiver's NAK: if it asks for at least what we need, its repair serves us too. */
+  onOtherNak(nak: Nak, now: number): void {
+    const s = this.assembly.get(nak.sliceNo);
+    if (s === undefined || s.complete || s.nak.atMs === undefined || !s.nak.due) return;
+    const mine = needOf(s);
+    if (nak.need.length !== mine.length || nak.heard.length !== mine.length) return;
+    for (let i = 0; i < mine.length; i++) {
+      // Only a request as large as ours, made after hearing at least the burst we heard,
+      // makes the sender send what we need (an older one may only top up its last burst).
+      if (nak.need[i] < mine[i] || nak.heard[i] < s.stripes[i].heard) return;
+    }
+    // Someone asked for at least as much in every stripe: fresh parity serves us too.
+    this.stats.naksSuppressed++;
+    this.arm(s, now + this.cfg.repairWaitMs);
+  }
+
+  /**
+   * Sends the NAKs whose time has come, in the order the slices were made. Returns why we
+   * fail when --async leaves a slice we cannot rebuild (nothing can repair it).
+   */
+  fire(now: number): string | undefined {
+    if (now < this.nextDeadlineMs()) return undefined;
+    for (const s of this.assembly.held()) {
+      const t = s.nak;
+      if (t.atMs === undefined || now < t.atMs) continue;
+      if (s.complete) {
+        t.atMs = undefined;
+        continue;
+      }
+      // Blocks still in flight when the timer was set may have landed since: a smaller
+      // need waits for its own (later) band.
+      const at = this.nakTime(s);
+      if (at > now) {
+        t.atMs = at;
+        continue;
+      }
+      // END and REQACK (control socket) can overtake data still queued on the data
+      // socket: wait until data two slices on has arrived, or the data socket has been
+      // quiet a while (one backoff band; with --async, where a miss is final, longer).
+      const drainMs = this.session.async ? ASYNC_DRAIN_MS : this.cfg.nakBackoffMs / 4;
+      if (this.dataSliceMax < s.sliceNo + 2 && now < this.lastDataAtMs + drainMs) {
+        t.atMs = this.lastDataAtMs + drainMs;
+        continue;
+      }
+      if (this.assembly.pass.kind === 'head' && t.naked && now < this.lastHeadRepairAtMs + this.cfg.repairWaitMs) {
+        // The head pass asks for a whole window at once, and the answers come one slice
+        // after the other: while they flow, ours is queued behind them. Asking again
+        // would only repeat it (the sender ignores a request for blocks already queued).
+        t.atMs = this.lastHeadRepairAtMs + this.cfg.repairWaitMs;
+        continue;
+      }
+      if (this.session.async) {
+        // Its first pass is over and no repair can come: fail now, naming what is missing.
+        const st = s.stripes.findIndex((x) => x.have < x.k);
+        const x = s.stripes[st];
+        return `slice ${s.sliceNo} cannot be rebuilt: stripe ${st} has ${x.have} of ${x.k} symbols (--async, no repair)`;
+      }
+      this.sender.sendNak(s);
+      t.naked = true;
+      this.arm(s, now + this.cfg.repairWaitMs);
+    }
+    return undefined;
+  }
+
+  /** The earliest NAK timer (Infinity: none). */
+  nextDeadlineMs(): number {
+    let next = Infinity;
+    for (const s of this.armed) {
+      const at = s.nak.atMs;
+      if (at === undefined || s.complete || this.assembly.get(s.sliceNo) !== s) {
+        this.armed.delete(s);
+        continue;
+      }
+      if (at < next) next = at;
+    }
+    return next;
+  }
+
+  private arm(s: RxSlice, baseMs: number): void {
+    s.nak.baseMs = baseMs;
+    s.nak.rand = this.cfg.random();
+    s.nak.atMs = this.nakTime(s);
+    this.armed.add(s);
+  }
+
+  /**
+   * Larger needs speak first, so one NAK sized to the largest request silences the rest.
+   * The backoff window is cut into four bands by need (>= 4, 3, 2, 1 symbols); within
+   * a band the time is random, so of many equal needs the first heard wins (NORM's
+   * random backoff, ordered by need so that suppression works in one step).
+   */
+  private nakTime(s: RxSlice): number {
+    let need = 0;
+    for (const st of s.stripes) need += Math.max(0, st.k - st.have);
+    const band = need >= 4 ? 0 : 4 - Math.max(1, need);
+    return s.nak.baseMs + (this.cfg.nakBackoffMs * (band + s.nak.rand)) / 4;
+  }
+}

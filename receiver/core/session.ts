@@ -1,0 +1,84 @@
+// The session this receiver takes part in, as the first valid HELLO announced it: who
+// sends (the one address whose control messages count), the slice geometry, how many
+// slices the sender retains, its capabilities and the data group; and, once END says, the
+// image's exact size and digest. It is made on that HELLO and handed to every component
+// that needs it when the component is made, so no code can run before there is a session.
+
+import type { Endpoint } from '../../protocol/endpoint.js';
+import { totalSlices, type Geometry } from '../../protocol/geometry.js';
+import { CAP_ASYNC, CAP_PARITY_REPAIR, CAP_STREAMING, u32ToIpv4 } from '../../protocol/header.js';
+import type { End } from '../../protocol/messages/end.js';
+import { HelloPhase, IMAGE_BYTES_UNKNOWN, type Hello } from '../../protocol/messages/hello.js';
+
+export class Session {
+  readonly sessionId: number;
+  readonly senderAddress: string;
+  readonly dataGroup: string;
+  readonly dataPort: number;
+  /** The sender never runs more than this many slices past the slowest receiver. */
+  readonly retainSlices: number;
+  /** --async: no return channel. We send nothing, and a slice we cannot rebuild fails us. */
+  readonly async: boolean;
+  /** --streaming: the sender takes receivers after the transfer has started. */
+  readonly streaming: boolean;
+  /** The HELLO said the transfer was under way: nothing counts before our ACCEPT names our first slice. */
+  readonly late: boolean;
+  private geometry: Geometry;
+  private endMsg: End | undefined;
+
+  /**
+   * The session a HELLO announces, or why we cannot take part: the sender offers no
+   * parity repair (ERR_BAD_FIELD), or it would have us hold more than maxRetainBytes.
+   */
+  static open(from: Endpoint, hello: Hello, maxRetainBytes: number): Session | 'ERR_BAD_FIELD' | 'ERR_SESSION_TOO_LARGE' {
+    if ((hello.caps & CAP_PARITY_REPAIR) === 0) return 'ERR_BAD_FIELD';
+    const retainBytes = hello.retainSlices * hello.sliceBlocks * hello.blockBytes;
+    if (retainBytes > maxRetainBytes) return 'ERR_SESSION_TOO_LARGE';
+    return new Session(from, hello);
+  }
+
+  private constructor(from: Endpoint, hello: Hello) {
+    this.sessionId = hello.sessionId;
+    this.senderAddress = from.address;
+    this.dataGroup = u32ToIpv4(hello.dataGroup);
+    this.dataPort = hello.dataPort;
+    this.retainSlices = hello.retainSlices;
+    this.async = (hello.caps & CAP_ASYNC) !== 0;
+    this.streaming = (hello.caps & CAP_STREAMING) !== 0;
+    this.late = !this.async && hello.phase !== HelloPhase.Announcing;
+    this.geometry = {
+      blockBytes: hello.blockBytes,
+      sliceBlocks: hello.sliceBlocks,
+      stripes: hello.stripes,
+      imageBytes: hello.imageBytes,
+    };
+  }
+
+  /** imageBytes is IMAGE_BYTES_UNKNOWN until HELLO or END says. */
+  get geo(): Geometry {
+    return this.geometry;
+  }
+
+  /** The sender's END (the image's size and digest), once heard. */
+  get end(): End | undefined {
+    return this.endMsg;
+  }
+
+  /** The image's size, if HELLO or END has told it. */
+  knownImageBytes(): number | undefined {
+    return this.geometry.imageBytes === IMAGE_BYTES_UNKNOWN ? undefined : this.geometry.imageBytes;
+  }
+
+  /**
+   * Takes the first END: from here on the image's size is known. False (and nothing
+   * changes) when it contradicts what HELLO said.
+   */
+  learnEnd(e: End): boolean {
+    const g = this.geometry;
+    const sizeKnown = g.imageBytes !== IMAGE_BYTES_UNKNOWN;
+    if ((sizeKnown && e.totalBytes !== g.imageBytes) || e.totalSlices !== totalSlices(g, e.totalBytes)) return false;
+    this.endMsg = e;
+    this.geometry = { ...g, imageBytes: e.totalBytes };
+    return true;
+  }
+}

@@ -1,0 +1,43 @@
+// The receiver's counters: what tests assert exactly and the driver logs at the end. Every
+// component counts into the one object the core exposes as `stats`.
+
+import type { ProtocolErrorCode } from '../../protocol/result.js';
+
+/** Why a datagram was dropped: its decode error, or a check against the session. */
+export type DropCode = ProtocolErrorCode | 'ERR_AHEAD' | 'ERR_SESSION_TOO_LARGE';
+
+export interface ReceiverStats {
+  dataPackets: number;
+  parityPackets: number;
+  duplicates: number;
+  decodedBlocks: number;
+  slicesDecoded: number;
+  naksSent: number;
+  naksSuppressed: number;
+  naksHeard: number;
+  statusSent: number;
+  /** Most slices held in memory at once (incomplete, or complete and waiting for the sink). */
+  maxHeldSlices: number;
+  /** ERR_SESSION_TOO_LARGE: a HELLO asked us to hold more than maxRetainBytes (ignored). */
+  drops: Partial<Record<DropCode, number>>;
+}
+
+export function newReceiverStats(): ReceiverStats {
+  return {
+    dataPackets: 0,
+    parityPackets: 0,
+    duplicates: 0,
+    decodedBlocks: 0,
+    slicesDecoded: 0,
+    naksSent: 0,
+    naksSuppressed: 0,
+    naksHeard: 0,
+    statusSent: 0,
+    maxHeldSlices: 0,
+    drops: {},
+  };
+}
+
+export function countDrop(stats: ReceiverStats, code: DropCode): void {
+  stats.drops[code] = (stats.drops[code] ?? 0) + 1;
+}

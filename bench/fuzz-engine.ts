@@ -57,8 +57,8 @@ import { encodeStatus, STATUS_SIZE } from '../protocol/messages/status.js';
 import { MAX_REASON } from '../protocol/reasons.js';
 import { ReceiverCore, type ReceiverConfig } from '../receiver/core.js';
 import { SenderCore, type SenderConfig } from '../sender/core.js';
-import { EventHeap } from './event-heap.js';
-import { mulberry32 } from './prng.js';
+import { EventHeap } from '../test/support/event-heap.js';
+import { mulberry32 } from '../test/support/prng.js';
 
 // ---- randomness ------------------------------------------------------------------------
 

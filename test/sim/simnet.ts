@@ -11,8 +11,8 @@ import { decodeData, type Data } from '../../protocol/messages/data.js';
 import { IMAGE_BYTES_UNKNOWN } from '../../protocol/messages/hello.js';
 import { ReceiverCore, type ReceiverConfig, type ReceiverEvent } from '../../receiver/core.js';
 import { SenderCore, type SenderConfig, type SenderEvent } from '../../sender/core.js';
-import { mulberry32 } from '../helpers/prng.js';
-import { EventHeap } from '../../bench/event-heap.js';
+import { mulberry32 } from '../support/prng.js';
+import { EventHeap } from '../support/event-heap.js';
 
 export interface LossModel {
   /** Independent loss probability per packet per receiver. */

@@ -33,7 +33,7 @@ import { DgramUdpSocket } from '../../../native/udp-socket.js';
 import { decodeDatagram } from '../../../protocol/codec.js';
 import { encodeHeader, HEADER_SIZE, MessageType } from '../../../protocol/header.js';
 import { DATA_HEADER_SIZE, encodeDataHeader } from '../../../protocol/messages/data.js';
-import { mulberry32 } from '../../helpers/prng.js';
+import { mulberry32 } from '../../support/prng.js';
 
 const MODES: readonly AuthMode[] = ['mac', 'encrypt'];
 const BLOCK_BYTES = 1448;

@@ -15,7 +15,7 @@
 import { describe, expect, it } from 'vitest';
 import { NativeReedSolomon, nativeRsStatus } from '../../../native/rs.js';
 import { CauchyReedSolomon } from '../../../protocol/fec/cauchy-rs.js';
-import { mulberry32 } from '../../helpers/prng.js';
+import { mulberry32 } from '../../support/prng.js';
 
 const status = nativeRsStatus();
 const SETS = 1000;

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NativeReedSolomon, RS_KERNEL_ENV, loadErasureCoder, nativeRsStatus } from '../../../native/rs.js';
 import { CauchyReedSolomon } from '../../../protocol/fec/cauchy-rs.js';
 import type { ErasureCoder } from '../../../protocol/fec/erasure-coder.js';
-import { mulberry32 } from '../../helpers/prng.js';
+import { mulberry32 } from '../../support/prng.js';
 
 const status = nativeRsStatus();
 const kernels = status.loaded ? status.kernels : [];

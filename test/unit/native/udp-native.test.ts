@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadNativeUdp, NativeUdpSocket, UDP_ADDON_FILE, UDP_NO_GRO_ENV, UDP_NO_GSO_ENV } from '../../../native/udp-native.js';
 import { DgramUdpSocket, type UdpSocket } from '../../../native/udp-socket.js';
-import { mulberry32 } from '../../helpers/prng.js';
+import { mulberry32 } from '../../support/prng.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const ADDON_PATH = join(ROOT, 'build', 'Release', UDP_ADDON_FILE);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpioError, CpioReader, NEWC_HEADER_BYTES, addBytes, type CpioEvent } from '../../../receiver/cpio/reader.js';
 import { encodeNewcHeader, encodeTrailer } from '../../../sender/pack.js';
-import { mulberry32 } from '../../helpers/prng.js';
+import { mulberry32 } from '../../support/prng.js';
 import { gnuPack, haveCommand } from './cpio-helpers.js';
 
 const HAVE_CPIO = haveCommand('cpio');

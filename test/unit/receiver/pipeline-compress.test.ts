@@ -11,7 +11,7 @@ import { wrapDecompress } from '../../../receiver/decompress.js';
 import type { Sink, SinkReport } from '../../../receiver/sink.js';
 import { CompressSource, type CompressFormat } from '../../../sender/compress.js';
 import type { Source } from '../../../sender/source.js';
-import { mulberry32 } from '../../helpers/prng.js';
+import { mulberry32 } from '../../support/prng.js';
 import { haveCommand } from './cpio-helpers.js';
 
 const HAVE_LZ4 = haveCommand('lz4');

@@ -15,7 +15,7 @@ import { decodeLz4Block, loadLz4Napi, napiLz4Decoder, tsLz4Decoder, type Lz4Bloc
 import { Lz4FrameDecoder, Lz4FrameError } from '../../../receiver/lz4-frame.js';
 import { effectiveDecompress, type Sink, type SinkReport } from '../../../receiver/sink.js';
 import { Xxh32, xxh32 } from '../../../receiver/xxh32.js';
-import { mulberry32 } from '../../helpers/prng.js';
+import { mulberry32 } from '../../support/prng.js';
 import { haveCommand } from './cpio-helpers.js';
 
 const HAVE_LZ4 = haveCommand('lz4');

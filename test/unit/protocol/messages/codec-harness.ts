@@ -8,7 +8,7 @@ import { expect } from 'vitest';
 import { decodeDatagram } from '../../../../protocol/codec.js';
 import { HEADER_SIZE, MAGIC, MESSAGE_TYPE_NAMES, type MessageType, VERSION } from '../../../../protocol/header.js';
 import type { ProtocolErrorCode, Result } from '../../../../protocol/result.js';
-import { mulberry32 } from '../../../helpers/prng.js';
+import { mulberry32 } from '../../../support/prng.js';
 
 export interface CodecUnderTest<T> {
   readonly type: MessageType;

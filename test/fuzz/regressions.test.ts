@@ -31,7 +31,7 @@ import {
   senderConfig,
   startBytes,
   statusBytes,
-} from '../unit/helpers/cores.js';
+} from '../support/cores.js';
 
 describe('the last slice of an image of unknown size that is a whole number of slices (seed 166)', () => {
   it('its repairs carry FINAL_SLICE, which receivers that know the size from END require', () => {

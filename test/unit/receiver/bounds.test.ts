@@ -27,7 +27,7 @@ import {
   SESSION,
   startBytes,
   STRANGER,
-} from '../helpers/cores.js';
+} from '../../support/cores.js';
 
 const ME = 0x101;
 type From = { readonly address: string; readonly port: number };

@@ -41,7 +41,7 @@ import {
   startBytes,
   STRANGER,
   types,
-} from '../helpers/cores.js';
+} from '../../support/cores.js';
 
 const ME = 0x101;
 const IMAGE = pattern(950);

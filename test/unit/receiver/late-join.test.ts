@@ -26,7 +26,7 @@ import {
   SESSION,
   startBytes,
   types,
-} from '../helpers/cores.js';
+} from '../../support/cores.js';
 
 const ME = 0x101;
 const IMAGE = pattern(4000);

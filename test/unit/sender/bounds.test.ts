@@ -30,7 +30,7 @@ import {
   SESSION,
   statusBytes,
   types,
-} from '../helpers/cores.js';
+} from '../../support/cores.js';
 
 /** An address for flood source i: 100k distinct ones in 198.18.0.0/15, none in 198.18.0.0/24 (the receivers'). */
 function floodAddress(i: number): { address: string; port: number } {

@@ -31,7 +31,7 @@ import {
   type SentBySender,
   statusBytes,
   types,
-} from '../helpers/cores.js';
+} from '../../support/cores.js';
 
 const DIGEST = pattern(32, 9);
 

@@ -26,7 +26,7 @@ import {
   type SentBySender,
   statusBytes,
   types,
-} from '../helpers/cores.js';
+} from '../../support/cores.js';
 
 const SLICE = 400;
 

@@ -3,25 +3,25 @@
 // tests drive one core at a time with explicit `now` values (STYLE 6, 9): no sockets,
 // no timers, no simulator.
 
-import { decodeDatagram, type Message } from '../../../protocol/codec.js';
-import { CauchyReedSolomon } from '../../../protocol/fec/cauchy-rs.js';
-import { CAP_PARITY_REPAIR, ipv4ToU32, MESSAGE_TYPE_NAMES, type MessageType } from '../../../protocol/header.js';
-import { ACCEPT_SIZE, encodeAccept } from '../../../protocol/messages/accept.js';
-import { type Data, encodeData } from '../../../protocol/messages/data.js';
-import { encodeDrop } from '../../../protocol/messages/drop.js';
-import { encodeEnd, END_SIZE } from '../../../protocol/messages/end.js';
-import { encodeHello, type Hello, HELLO_SIZE } from '../../../protocol/messages/hello.js';
-import { encodeJoin, JOIN_SIZE } from '../../../protocol/messages/join.js';
-import { encodeLeave, type Leave, leaveLength } from '../../../protocol/messages/leave.js';
-import { encodeNak, type Nak, nakLength } from '../../../protocol/messages/nak.js';
-import { encodeReport, type Report, reportLength } from '../../../protocol/messages/report.js';
-import { encodeReportAck } from '../../../protocol/messages/report-ack.js';
-import { encodeReqack, type Reqack } from '../../../protocol/messages/reqack.js';
-import { encodeStart } from '../../../protocol/messages/start.js';
-import { encodeStatus, type Status } from '../../../protocol/messages/status.js';
-import type { Reason } from '../../../protocol/reasons.js';
-import type { ReceiverConfig, ReceiverCore } from '../../../receiver/core.js';
-import type { SenderConfig, SenderCore } from '../../../sender/core.js';
+import { decodeDatagram, type Message } from '../../protocol/codec.js';
+import { CauchyReedSolomon } from '../../protocol/fec/cauchy-rs.js';
+import { CAP_PARITY_REPAIR, ipv4ToU32, MESSAGE_TYPE_NAMES, type MessageType } from '../../protocol/header.js';
+import { ACCEPT_SIZE, encodeAccept } from '../../protocol/messages/accept.js';
+import { type Data, encodeData } from '../../protocol/messages/data.js';
+import { encodeDrop } from '../../protocol/messages/drop.js';
+import { encodeEnd, END_SIZE } from '../../protocol/messages/end.js';
+import { encodeHello, type Hello, HELLO_SIZE } from '../../protocol/messages/hello.js';
+import { encodeJoin, JOIN_SIZE } from '../../protocol/messages/join.js';
+import { encodeLeave, type Leave, leaveLength } from '../../protocol/messages/leave.js';
+import { encodeNak, type Nak, nakLength } from '../../protocol/messages/nak.js';
+import { encodeReport, type Report, reportLength } from '../../protocol/messages/report.js';
+import { encodeReportAck } from '../../protocol/messages/report-ack.js';
+import { encodeReqack, type Reqack } from '../../protocol/messages/reqack.js';
+import { encodeStart } from '../../protocol/messages/start.js';
+import { encodeStatus, type Status } from '../../protocol/messages/status.js';
+import type { Reason } from '../../protocol/reasons.js';
+import type { ReceiverConfig, ReceiverCore } from '../../receiver/core.js';
+import type { SenderConfig, SenderCore } from '../../sender/core.js';
 
 export const SESSION = 0x1234abcd;
 export const OTHER_SESSION = 0x0badf00d;

@@ -12,26 +12,21 @@ import { IMAGE_BYTES_UNKNOWN } from '../../protocol/messages/hello.js';
 import { Reason } from '../../protocol/reasons.js';
 import { ReceiverCore } from '../../receiver/core.js';
 import { SenderCore } from '../../sender/core.js';
+import { pattern } from '../support/bytes.js';
+import { drainEvents, drainReceiver, drainSender, only, receiverConfig, senderConfig } from '../support/cores.js';
 import {
   acceptBytes,
   dataBytes,
-  drainEvents,
-  drainReceiver,
-  drainSender,
   endBytes,
   helloBytes,
   joinBytes,
   leaveBytes,
   nakBytes,
-  only,
-  pattern,
   rcv,
-  receiverConfig,
   SENDER,
-  senderConfig,
   startBytes,
   statusBytes,
-} from '../support/cores.js';
+} from '../support/datagrams.js';
 
 describe('the last slice of an image of unknown size that is a whole number of slices (seed 166)', () => {
   it('its repairs carry FINAL_SLICE, which receivers that know the size from END require', () => {

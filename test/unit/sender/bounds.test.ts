@@ -16,21 +16,9 @@ import { describe, expect, it } from 'vitest';
 import { CAP_ASYNC, CAP_PARITY_REPAIR, MessageType } from '../../../protocol/header.js';
 import { Reason } from '../../../protocol/reasons.js';
 import { MAX_CONTROL_QUEUE, SenderCore, type SenderConfig } from '../../../sender/core.js';
-import {
-  drainEvents,
-  drainSender,
-  joinBytes,
-  leaveBytes,
-  nakBytes,
-  only,
-  pattern,
-  rcv,
-  reportBytes,
-  senderConfig as cfg,
-  SESSION,
-  statusBytes,
-  types,
-} from '../../support/cores.js';
+import { pattern } from '../../support/bytes.js';
+import { drainEvents, drainSender, only, senderConfig as cfg, types } from '../../support/cores.js';
+import { joinBytes, leaveBytes, nakBytes, rcv, reportBytes, SESSION, statusBytes } from '../../support/datagrams.js';
 
 /** An address for flood source i: 100k distinct ones in 198.18.0.0/15, none in 198.18.0.0/24 (the receivers'). */
 function floodAddress(i: number): { address: string; port: number } {

@@ -16,7 +16,7 @@
 // Exit 0 when no property broke, 1 on a violation (printed), 2 on a usage error.
 
 import { arch, cpus, platform } from 'node:os';
-import { addCounts, fuzzDecoders, FuzzViolation, runTransferFuzz, type FuzzMode } from './fuzz-engine.js';
+import { addCounts, fuzzDecoders, FuzzViolation, runTransferFuzz, type FuzzMode } from '../test/support/fuzz/engine.js';
 
 interface Args {
   minutes: number;

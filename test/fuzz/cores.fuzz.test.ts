@@ -22,7 +22,7 @@ import {
   ALL_TYPES,
   type FuzzMode,
   type TransferFuzzResult,
-} from '../../bench/fuzz-engine.js';
+} from '../support/fuzz/engine.js';
 import { MESSAGE_TYPE_NAMES } from '../../protocol/header.js';
 
 const SEEDS = 200;

@@ -4,7 +4,7 @@
 // spin at 100% CPU) or a transfer that could not finish.
 
 import { describe, expect, it } from 'vitest';
-import { runTransferFuzz } from '../../bench/fuzz-engine.js';
+import { runTransferFuzz } from '../support/fuzz/engine.js';
 import { checkDataAgainstSession } from '../../protocol/geometry.js';
 import { MessageType } from '../../protocol/header.js';
 import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_PARITY } from '../../protocol/messages/data.js';

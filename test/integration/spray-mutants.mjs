@@ -20,7 +20,7 @@
 // Plain JavaScript on the build (dist/), so that it runs with node alone.
 
 import dgram from 'node:dgram';
-import { ALL_TYPES, freshPacket, hostileDatagram, mutate, Rng } from '../../dist/bench/fuzz-engine.js';
+import { ALL_TYPES, freshPacket, hostileDatagram, mutate, Rng } from '../../dist/test/support/fuzz/engine.js';
 import { decodeDatagram } from '../../dist/protocol/codec.js';
 import { checkDataAgainstSession } from '../../dist/protocol/geometry.js';
 import { MESSAGE_TYPE_NAMES, MessageType } from '../../dist/protocol/header.js';

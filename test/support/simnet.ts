@@ -11,8 +11,8 @@ import { decodeData, type Data } from '../../protocol/messages/data.js';
 import { IMAGE_BYTES_UNKNOWN } from '../../protocol/messages/hello.js';
 import { ReceiverCore, type ReceiverConfig, type ReceiverEvent } from '../../receiver/core.js';
 import { SenderCore, type SenderConfig, type SenderEvent } from '../../sender/core.js';
-import { mulberry32 } from '../support/prng.js';
-import { EventHeap } from '../support/event-heap.js';
+import { mulberry32 } from './prng.js';
+import { EventHeap } from './event-heap.js';
 
 export interface LossModel {
   /** Independent loss probability per packet per receiver. */
@@ -123,6 +123,7 @@ export function simulate(o: SimOptions): SimResult {
       stripes,
       redundancy: o.redundancy ?? 0,
       async: o.async ?? false,
+      streaming: false,
       dataGroup: '239.192.67.1',
       dataPort: 9000,
       imageBytes: o.unknownSize ? IMAGE_BYTES_UNKNOWN : o.imageBytes,

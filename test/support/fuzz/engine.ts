@@ -29,12 +29,12 @@
 // properties are checked there: no throw, no spin, an end, nobody finishes wrong.
 
 import { createHash } from 'node:crypto';
-import { decodeDatagram, type Message } from '../protocol/codec.js';
-import { CauchyReedSolomon } from '../protocol/fec/cauchy-rs.js';
-import type { ErasureCoder } from '../protocol/fec/erasure-coder.js';
-import { blockPayloadBytes, blocksInSlice, fullSliceBytes, maxParity, stripeBlocks, type Geometry } from '../protocol/geometry.js';
-import { CAP_ASYNC, CAP_PARITY_REPAIR, HEADER_SIZE, MAGIC, MESSAGE_TYPE_NAMES, MessageType, VERSION } from '../protocol/header.js';
-import { encodeAccept, ACCEPT_SIZE } from '../protocol/messages/accept.js';
+import { decodeDatagram, type Message } from '../../../protocol/codec.js';
+import { CauchyReedSolomon } from '../../../protocol/fec/cauchy-rs.js';
+import type { ErasureCoder } from '../../../protocol/fec/erasure-coder.js';
+import { blockPayloadBytes, blocksInSlice, fullSliceBytes, maxParity, stripeBlocks, type Geometry } from '../../../protocol/geometry.js';
+import { CAP_ASYNC, CAP_PARITY_REPAIR, HEADER_SIZE, MAGIC, MESSAGE_TYPE_NAMES, MessageType, VERSION } from '../../../protocol/header.js';
+import { encodeAccept, ACCEPT_SIZE } from '../../../protocol/messages/accept.js';
 import {
   DATA_FLAG_FINAL_SLICE,
   DATA_FLAG_LAST,
@@ -42,23 +42,23 @@ import {
   DATA_FLAG_REPAIR,
   DATA_HEADER_SIZE,
   encodeData,
-} from '../protocol/messages/data.js';
-import { DROP_ALL, DROP_SIZE, encodeDrop } from '../protocol/messages/drop.js';
-import { encodeEnd, END_SIZE } from '../protocol/messages/end.js';
-import { encodeHello, HELLO_SIZE, IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
-import { encodeJoin, JOIN_SIZE } from '../protocol/messages/join.js';
-import { encodeLeave, leaveLength } from '../protocol/messages/leave.js';
-import { encodeNak, nakLength } from '../protocol/messages/nak.js';
-import { encodeReportAck, REPORT_ACK_SIZE } from '../protocol/messages/report-ack.js';
-import { encodeReport, reportLength } from '../protocol/messages/report.js';
-import { encodeReqack, REQACK_SIZE } from '../protocol/messages/reqack.js';
-import { encodeStart, START_SIZE } from '../protocol/messages/start.js';
-import { encodeStatus, STATUS_SIZE } from '../protocol/messages/status.js';
-import { MAX_REASON } from '../protocol/reasons.js';
-import { ReceiverCore, type ReceiverConfig } from '../receiver/core.js';
-import { SenderCore, type SenderConfig } from '../sender/core.js';
-import { EventHeap } from '../test/support/event-heap.js';
-import { mulberry32 } from '../test/support/prng.js';
+} from '../../../protocol/messages/data.js';
+import { DROP_ALL, DROP_SIZE, encodeDrop } from '../../../protocol/messages/drop.js';
+import { encodeEnd, END_SIZE } from '../../../protocol/messages/end.js';
+import { encodeHello, HELLO_SIZE, IMAGE_BYTES_UNKNOWN } from '../../../protocol/messages/hello.js';
+import { encodeJoin, JOIN_SIZE } from '../../../protocol/messages/join.js';
+import { encodeLeave, leaveLength } from '../../../protocol/messages/leave.js';
+import { encodeNak, nakLength } from '../../../protocol/messages/nak.js';
+import { encodeReportAck, REPORT_ACK_SIZE } from '../../../protocol/messages/report-ack.js';
+import { encodeReport, reportLength } from '../../../protocol/messages/report.js';
+import { encodeReqack, REQACK_SIZE } from '../../../protocol/messages/reqack.js';
+import { encodeStart, START_SIZE } from '../../../protocol/messages/start.js';
+import { encodeStatus, STATUS_SIZE } from '../../../protocol/messages/status.js';
+import { MAX_REASON } from '../../../protocol/reasons.js';
+import { ReceiverCore, type ReceiverConfig } from '../../../receiver/core.js';
+import { SenderCore, type SenderConfig } from '../../../sender/core.js';
+import { EventHeap } from '../event-heap.js';
+import { mulberry32 } from '../prng.js';
 
 // ---- randomness ------------------------------------------------------------------------
 

@@ -1,10 +1,10 @@
-// What the fuzz harness (bench/fuzz-engine.ts) found in the cores, each pinned down as a
+// What the fuzz harness (test/support/fuzz/) found in the cores, each pinned down as a
 // small deterministic case next to the seed that first showed it. Each one was a core
 // asking to be woken at or before `now` right after it was handled (its driver would then
 // spin at 100% CPU) or a transfer that could not finish.
 
 import { describe, expect, it } from 'vitest';
-import { runTransferFuzz } from '../support/fuzz/engine.js';
+import { runTransferFuzz } from '../support/fuzz/transfer.js';
 import { checkDataAgainstSession } from '../../protocol/geometry.js';
 import { MessageType } from '../../protocol/header.js';
 import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_PARITY } from '../../protocol/messages/data.js';

@@ -12,3 +12,29 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** Draws of every shape the fuzz harness needs, all from one mulberry32 stream. */
+export class Rng {
+  readonly next: () => number;
+  constructor(seed: number) {
+    this.next = mulberry32(seed);
+  }
+  /** An integer in [lo, hi). */
+  int(lo: number, hi: number): number {
+    return lo + Math.floor(this.next() * (hi - lo));
+  }
+  u32(): number {
+    return (this.int(0, 0x10000) * 0x10000 + this.int(0, 0x10000)) >>> 0;
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(0, xs.length)];
+  }
+  bytes(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.int(0, 256);
+    return out;
+  }
+}

@@ -11,7 +11,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { fuzzDecoders } from '../support/fuzz/decoders.js';
-import { ALL_TYPES, freshPacket, mutate, MUTATIONS } from '../support/fuzz/engine.js';
+import { ALL_TYPES, freshPacket, mutate, MUTATIONS } from '../support/fuzz/hostile.js';
 import { addCounts, FuzzViolation, runTransferFuzz, type FuzzMode, type TransferFuzzResult } from '../support/fuzz/transfer.js';
 import { Rng } from '../support/prng.js';
 import { MESSAGE_TYPE_NAMES } from '../../protocol/header.js';

@@ -21,7 +21,7 @@
 // Plain JavaScript on the build (dist/), so that it runs with node alone.
 
 import dgram from 'node:dgram';
-import { ALL_TYPES, freshPacket, hostileDatagram, mutate } from '../../dist/test/support/fuzz/engine.js';
+import { ALL_TYPES, freshPacket, hostileDatagram, mutate } from '../../dist/test/support/fuzz/hostile.js';
 import { Rng } from '../../dist/test/support/prng.js';
 import { decodeDatagram } from '../../dist/protocol/codec.js';
 import { checkDataAgainstSession } from '../../dist/protocol/geometry.js';

@@ -15,7 +15,7 @@ import { encodeReqack } from '../../../protocol/messages/reqack.js';
 import { encodeStart } from '../../../protocol/messages/start.js';
 import { encodeStatus } from '../../../protocol/messages/status.js';
 import { Rng } from '../prng.js';
-import { ALL_TYPES, freshPacket, hostileDatagram } from './engine.js';
+import { ALL_TYPES, freshPacket, hostileDatagram } from './hostile.js';
 import { FUZZ_SESSION_ID, FuzzViolation } from './transfer.js';
 
 /** Re-encoders for the types whose decode is canonical (REPORT and LEAVE carry text, which decoding may normalise). */

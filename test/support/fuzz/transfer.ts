@@ -38,7 +38,7 @@ import { concat } from '../bytes.js';
 import { EventHeap } from '../event-heap.js';
 import { mulberry32, Rng } from '../prng.js';
 import { expectedReceiverDrop, expectedSenderDrop } from './expected-drops.js';
-import { hostileDatagram } from './engine.js';
+import { hostileDatagram } from './hostile.js';
 
 export type FuzzMode = 'foreign' | 'spoof';
 

@@ -1,292 +1,412 @@
-// A deterministic simulated network for the sans-IO cores (STYLE 8): a virtual clock,
-// one sender and N receivers, per-receiver links with seeded loss (independent or
-// Gilbert-Elliott bursts), latency, jitter (reordering) and duplication, a sender link
-// rate, and a step bound. Everything random comes from one seed, printed on failure.
+// The one simulated network every multi-receiver test drives: the real SenderCore and
+// ReceiverCores on a virtual clock, fed and drained as their drivers do it, and a wire
+// between them (per-receiver loss, latency, jitter, duplication, a sender link rate) that
+// the scenario describes. Everything random comes from generators the scenario hands in,
+// so a seed replays a run exactly; every run has a step and a virtual-time bound.
+//
+// One step, as a driver's event loop runs it: at the next moment anything is due, the
+// sender's and then each receiver's due timer fires, then every datagram due by then is
+// delivered; each core is drained (events, transmits) right after it was handled, and the
+// sender once more at the end (pacing may have released a packet). Timers go first as in
+// Node's event loop, which runs due timers before it polls the sockets.
+//
+// Checked on every run; the first that breaks goes to the scenario's fail():
+// - no core throws on a datagram, a timeout or a poll;
+// - no core spins: right after it was handled at `now` and drained, its pollTimeout() is
+//   undefined or later than `now` (a deadline at or before `now` would make its driver
+//   run again at once, forever);
+// - a Transmit's `bytes` is the length of its parts, and a core's events and transmits
+//   run dry.
+//
+// Scenarios on top of it: ./simulate.ts (a transfer under seeded loss, with dead, late
+// and slow receivers) and ./fuzz/transfer.ts (a transfer under hostile traffic that the
+// scenario injects, with its own invariants around every delivery).
 
 import { createHash } from 'node:crypto';
-import { CauchyReedSolomon } from '../../protocol/fec/cauchy-rs.js';
 import { fullSliceBytes } from '../../protocol/geometry.js';
 import { decodeHeader, MessageType } from '../../protocol/header.js';
-import { decodeData, type Data } from '../../protocol/messages/data.js';
-import { IMAGE_BYTES_UNKNOWN } from '../../protocol/messages/hello.js';
 import { ReceiverCore, type ReceiverConfig, type ReceiverEvent } from '../../receiver/core.js';
 import { SenderCore, type SenderConfig, type SenderEvent } from '../../sender/core.js';
-import { mulberry32 } from './prng.js';
+import { concat } from './bytes.js';
 import { EventHeap } from './event-heap.js';
 
-export interface LossModel {
-  /** Independent loss probability per packet per receiver. */
-  readonly rate: number;
-  /** Gilbert-Elliott: mean burst length in packets (rate is then the long-run loss). */
-  readonly burst?: number;
+export const SENDER_ADDRESS = '198.18.0.1';
+/** The source port of every datagram (the cores take it from the address book, not from here). */
+const PORT = 9001;
+/** Flight.to of a datagram for the sender (else a receiver's index). */
+export const TO_SENDER = -1;
+/** A core whose events and transmits do not run dry in this many rounds is broken. */
+const MAX_PUMP_ROUNDS = 1000;
+
+export interface Flight {
+  readonly at: number;
+  readonly seq: number;
+  /** TO_SENDER, or a receiver's index. */
+  readonly to: number;
+  readonly from: string;
+  readonly bytes: Uint8Array;
+  /** Injected by the scenario, not sent by a core. */
+  readonly hostile: boolean;
 }
 
-export interface SimOptions {
-  readonly receivers: number;
-  readonly imageBytes: number;
-  readonly seed: number;
-  readonly loss?: LossModel;
-  /** Loss on the receivers' feedback path (NAK, STATUS...). */
-  readonly feedbackLoss?: number;
-  readonly latencyMs?: number;
-  readonly jitterMs?: number;
+/** What happens to datagrams on the way: the scenario's loss model draws from its own generators. */
+export interface Wire {
+  readonly latencyMs: number;
+  /** A datagram is delayed by up to this much more (uniform): reordering. */
+  readonly jitterMs: number;
+  /** Probability that a core's datagram arrives twice (undefined: never, and nothing is drawn). */
   readonly duplicate?: number;
-  readonly linkRateBps?: number;
-  readonly blockBytes?: number;
-  readonly sliceBlocks?: number;
-  readonly stripes?: number;
-  /** Proactive parity per stripe (--fec's redundancy). */
-  readonly redundancy?: number;
-  /** --async: receivers send nothing; the sender starts after 120 ms and never waits. */
-  readonly async?: boolean;
-  readonly retainSlices?: number;
-  readonly unknownSize?: boolean;
-  readonly sender?: Partial<SenderConfig>;
-  readonly receiver?: Partial<ReceiverConfig>;
-  /** Receivers (by index) that stop dead at the given virtual time. */
-  readonly kill?: ReadonlyMap<number, number>;
+  /** Is the sender's datagram on `channel` lost on its way to receiver `index`? */
+  downLost(index: number, channel: 'data' | 'control', bytes: Uint8Array): boolean;
+  /** Is receiver `index`'s datagram lost on its way to the sender? */
+  upLost(index: number): boolean;
+  /** Is receiver `from`'s datagram lost on its way to receiver `to` (the rendezvous group)? */
+  peerLost(from: number, to: number): boolean;
+}
+
+export interface SimReceiverSpec {
+  readonly config: Readonly<ReceiverConfig>;
+  readonly address: string;
+  /** Comes up only at this virtual time (a restarted node): hears nothing before. */
+  readonly upAtMs?: number;
+  /** Stops dead at this virtual time. */
+  readonly diesAtMs?: number;
+  /** Its disk writes this many bytes per ms; undefined: a slice is written as it is delivered. */
+  readonly sinkBytesPerMs?: number;
+}
+
+/** How a scenario watches the run and adds traffic of its own. */
+export interface SimHooks {
+  /** Every datagram a core puts on the wire, before the wire sees it (from: TO_SENDER or a receiver index). */
+  onSend?(from: number, bytes: Uint8Array): void;
+  /** After each datagram a core sent was handed to the wire: the moment to inject(). */
+  afterSend?(): void;
+  /** Every datagram as it arrives, delivered or not (a receiver that is gone drops it). */
+  onArrive?(f: Flight): void;
+  /** Around each delivery: `handle` feeds the datagram to its core, checks may surround it. */
+  deliver?(f: Flight, handle: () => void): void;
+}
+
+export interface SimNetOptions {
+  readonly sender: Readonly<SenderConfig>;
+  readonly receivers: readonly SimReceiverSpec[];
+  readonly image: Uint8Array;
+  readonly wire: Wire;
+  /** The generator for the jitter and duplication of the cores' own datagrams. */
+  readonly random: () => number;
   /**
-   * Receivers (by index) that come up only at the given virtual time (a restarted node):
-   * they hear nothing before, do not count for --min-receivers, and write at offsets.
+   * What the other receivers hear of a receiver's datagrams. 'naks' is enough for the
+   * protocol (they act only on NAKs, for suppression, and drop the rest at once) and
+   * saves N^2 events with many receivers; 'all' lets hostile scenarios see everything.
    */
-  readonly join?: ReadonlyMap<number, number>;
-  /** Per-receiver sink speed in bytes/ms (undefined: instant). */
-  readonly sinkBytesPerMs?: (index: number) => number | undefined;
-  readonly maxSteps?: number;
-  readonly maxTimeMs?: number;
-  /** Drops chosen DATA datagrams on the way to a receiver (exact, deterministic loss). */
-  readonly dropData?: (receiver: number, d: Data) => boolean;
-  /** Sees every datagram the sender puts on the wire (for debugging a scenario), and the sender. */
-  readonly onSenderTransmit?: (atMs: number, bytes: Uint8Array, sender: SenderCore) => void;
+  readonly peerTraffic: 'all' | 'naks';
+  /** The sender's link: a datagram occupies it for its size (plus 28 bytes of IP/UDP) at this rate. */
+  readonly linkRateBps?: number;
+  readonly maxSteps: number;
+  readonly maxTimeMs: number;
+  readonly hooks?: SimHooks;
+  /** Raises a broken invariant (default: throws SimViolation). Must throw. */
+  readonly fail?: (message: string) => never;
 }
 
-export interface SimReceiverResult {
-  readonly index: number;
+/** How run() ended: everyone done, nothing left to happen, or a bound hit. */
+export type SimEnd = 'finished' | 'idle' | 'time' | 'steps';
+
+export class SimViolation extends Error {
+  override name = 'SimViolation';
+}
+
+export class SimReceiver {
   readonly id: number;
-  readonly done: boolean;
-  readonly ok: boolean;
-  readonly detail: string;
-  readonly image: Uint8Array;
-  /** > 0: it joined late, at this slice. */
-  readonly joinSlice: number;
   readonly core: ReceiverCore;
+  readonly upAtMs: number;
+  readonly diesAtMs: number;
+  readonly sinkBytesPerMs: number | undefined;
+  /** The session and sender it chose (undefined while it listens). */
+  session: { readonly id: number; readonly sender: string } | undefined;
+  /** > 0: accepted late, at this slice; slices are then written at their offsets. */
+  joinSlice = 0;
+  done = false;
+  ok = false;
+  detail = '';
+  dead = false;
+  /** Bytes handed to its disk. */
+  written = 0;
+  /** Its pollTimeout(), as of the last time it was drained (Infinity: none). */
+  coreAt = Infinity;
+  /** Written in order (joinSlice 0). */
+  readonly chunks: Uint8Array[] = []; // UNBOUNDED: the image, kept to compare
+  private readonly hash = createHash('sha256');
+  /** Written at offsets (joined late): grows as a file does. */
+  private out = new Uint8Array(0);
+  private outBytes = 0;
+  /** Delivered, not yet written by a slow disk. */
+  readonly queue: { readonly offset: number; readonly bytes: Uint8Array }[] = []; // bounded by the core's maxQueuedSlices
+  sinkBusyUntil = 0;
+  /** The 'complete' event, waiting for a slow disk to catch up. */
+  complete: { readonly totalBytes: number; readonly digest: Uint8Array } | undefined;
+
+  constructor(
+    readonly index: number,
+    readonly address: string,
+    spec: SimReceiverSpec,
+    now: number,
+  ) {
+    this.core = new ReceiverCore(spec.config, now);
+    this.id = spec.config.receiverId;
+    this.upAtMs = spec.upAtMs ?? 0;
+    this.diesAtMs = spec.diesAtMs ?? Infinity;
+    this.sinkBytesPerMs = spec.sinkBytesPerMs;
+  }
+
+  write(offset: number, bytes: Uint8Array): void {
+    if (this.joinSlice > 0) {
+      const end = offset + bytes.byteLength;
+      if (end > this.out.byteLength) {
+        const grown = new Uint8Array(Math.max(end, this.out.byteLength * 2));
+        grown.set(this.out.subarray(0, this.outBytes));
+        this.out = grown;
+      }
+      this.out.set(bytes, offset);
+      this.outBytes = Math.max(this.outBytes, end);
+    } else {
+      this.chunks.push(bytes.slice());
+      this.hash.update(bytes);
+    }
+    this.written += bytes.byteLength;
+  }
+
+  /** The digest of what it wrote, as its driver takes it (joined late: read back from the disk). */
+  digest(totalBytes: number): Buffer {
+    if (this.joinSlice > 0) return createHash('sha256').update(this.out.subarray(0, Math.min(totalBytes, this.outBytes))).digest();
+    return this.hash.copy().digest();
+  }
+
+  /** What it wrote, in image order. */
+  image(): Uint8Array {
+    return this.joinSlice > 0 ? this.out.slice(0, this.outBytes) : concat(this.chunks);
+  }
 }
 
-export interface SimResult {
-  readonly image: Uint8Array;
+export class SimNet {
   readonly sender: SenderCore;
-  readonly senderEvents: SenderEvent[];
-  readonly receivers: SimReceiverResult[];
-  readonly timeMs: number;
-  readonly steps: number;
+  readonly receivers: readonly SimReceiver[];
+  /** Every event the sender emitted, in order. */
+  readonly senderEvents: SenderEvent[] = []; // UNBOUNDED: one run's events, for the test
   /** NAK datagrams sent per slice number (all receivers together). */
-  readonly naksPerSlice: Map<number, number>;
+  readonly naksPerSlice = new Map<number, number>(); // UNBOUNDED: one entry per slice at most
   /** Every NAK sent: when, by whom, for which slice, and the first stripe's need. */
-  readonly nakLog: readonly { atMs: number; receiver: number; sliceNo: number; need: number }[];
-  readonly totalSlices: number;
-  readonly seed: number;
-}
+  readonly nakLog: { atMs: number; receiver: number; sliceNo: number; need: number }[] = []; // UNBOUNDED: one run's NAKs
+  now = 0;
+  steps = 0;
+  private readonly heap = new EventHeap<Flight>(); // bounded by the step bound
+  private seq = 0;
+  private linkFreeAt = 0;
+  private fed = 0;
+  private eofSent = false;
+  private started = false;
+  private readonly fullSliceBytes: number;
+  private readonly hooks: SimHooks;
+  private readonly fail: (message: string) => never;
 
-interface Pending {
-  at: number;
-  seq: number;
-  to: number; // -1 = sender, else receiver index
-  from: string;
-  bytes: Uint8Array;
-}
+  constructor(private readonly o: SimNetOptions) {
+    this.hooks = o.hooks ?? {};
+    this.fail =
+      o.fail ??
+      ((message: string): never => {
+        throw new SimViolation(message);
+      });
+    this.sender = new SenderCore(o.sender, this.now);
+    this.receivers = o.receivers.map((spec, i) => new SimReceiver(i, spec.address, spec, this.now));
+    this.fullSliceBytes = fullSliceBytes({ ...o.sender, imageBytes: 0 });
+  }
 
-export function randomImage(bytes: number, seed: number): Uint8Array {
-  const rnd = mulberry32(seed ^ 0x5eed);
-  const out = new Uint8Array(bytes);
-  for (let i = 0; i < bytes; i++) out[i] = (rnd() * 256) | 0;
-  return out;
-}
+  /** Puts a datagram of the scenario's on the wire, `extraMs` late, its jitter drawn from `random`. */
+  inject(to: number, from: string, bytes: Uint8Array, extraMs: number, random: () => number): void {
+    this.heap.push({ at: this.now + this.o.wire.latencyMs + extraMs + random() * this.o.wire.jitterMs, seq: this.seq++, to, from, bytes, hostile: true });
+  }
 
-export function simulate(o: SimOptions): SimResult {
-  const rnd = mulberry32(o.seed);
-  const coder = new CauchyReedSolomon();
-  const blockBytes = o.blockBytes ?? 256;
-  const sliceBlocks = o.sliceBlocks ?? 64;
-  const stripes = o.stripes ?? 1;
-  const image = randomImage(o.imageBytes, o.seed);
-  const latency = o.latencyMs ?? 0.2;
-  const jitter = o.jitterMs ?? 0;
-  const maxSteps = o.maxSteps ?? 5_000_000;
-  const maxTimeMs = o.maxTimeMs ?? 600_000;
-  let now = 0;
+  /** Not up yet, dead, or done: hears and sends nothing. */
+  gone(r: SimReceiver): boolean {
+    return r.dead || r.done || this.now < r.upAtMs;
+  }
 
-  const sender = new SenderCore(
-    Object.freeze({
-      sessionId: 0x1234abcd,
-      blockBytes,
-      sliceBlocks,
-      stripes,
-      redundancy: o.redundancy ?? 0,
-      async: o.async ?? false,
-      streaming: false,
-      dataGroup: '239.192.67.1',
-      dataPort: 9000,
-      imageBytes: o.unknownSize ? IMAGE_BYTES_UNKNOWN : o.imageBytes,
-      retainSlices: o.retainSlices ?? 16,
-      minReceivers: o.receivers - (o.join?.size ?? 0),
-      minWaitMs: o.async ? 120 : 0, // async: three HELLOs (50 ms apart) before the data
-      maxWaitMs: 2000,
-      waitForKey: false,
-      maxReceivers: 4096,
-      retriesUntilDrop: 20,
-      maxBitrateBps: undefined,
-      helloIntervalMs: 50,
-      reqackIntervalMs: 20,
-      endIntervalMs: 50,
-      nakHoldMs: 12,
-      windowPacketsMax: 4096,
-      coder,
-      ...o.sender,
-    }),
-    now,
-  );
+  finished(): boolean {
+    return this.sender.currentPhase === 'done' && this.receivers.every((r) => r.done || r.dead);
+  }
 
-  const rcvs = Array.from({ length: o.receivers }, (_, i) => {
-    const core = new ReceiverCore(
-      Object.freeze({
-        receiverId: 0x100 + i,
-        rcvBufBytes: 8 << 20,
-        startTimeoutMs: undefined,
-        receiveTimeoutMs: 5000,
-        joinIntervalMs: 30,
-        statusIntervalMs: 250,
-        nakBackoffMs: 8,
-        repairWaitMs: 16,
-        reportIntervalMs: 30,
-        reportTries: 20,
-        maxQueuedSlices: 4,
-        coder,
-        random: mulberry32(o.seed * 31 + i + 1),
-        ...o.receiver,
-      }),
-      now,
-    );
-    return {
-      index: i,
-      core,
-      address: `198.18.0.${11 + (i % 200)}`,
-      chunks: [] as Uint8Array[],
-      offsets: [] as number[],
-      hash: createHash('sha256'),
-      written: 0,
-      queue: [] as Uint8Array[],
-      sinkBusyUntil: 0,
-      done: false,
-      ok: false,
-      detail: '',
-      dead: false,
-      /** Not up yet (o.join). */
-      absentUntil: o.join?.get(i) ?? 0,
-      /** Joined late: slices are written at their offsets here, and hashed from it at the end. */
-      joinSlice: 0,
-      out: undefined as Uint8Array | undefined,
-      lossBad: false,
-      complete: undefined as { totalBytes: number; digest: Uint8Array } | undefined,
-      nextAt: 0,
-    };
-  });
+  /** Runs until everyone is done or a bound is hit. */
+  run(): SimEnd {
+    if (!this.started) {
+      this.started = true;
+      this.pumpSender(false);
+      for (const r of this.receivers) {
+        if (this.now < r.upAtMs) r.coreAt = r.core.pollTimeout() ?? Infinity;
+        else this.pumpReceiver(r);
+      }
+    }
+    const { maxSteps, maxTimeMs, linkRateBps } = this.o;
+    while (!this.finished()) {
+      if (++this.steps > maxSteps) return 'steps';
+      let next = this.heap.peek()?.at ?? Infinity;
+      const st = this.sender.pollTimeout();
+      if (st !== undefined) next = Math.min(next, st);
+      if (linkRateBps !== undefined && this.linkFreeAt > this.now) next = Math.min(next, this.linkFreeAt);
+      for (const r of this.receivers) {
+        if (r.dead || r.done) continue;
+        if (this.now < r.upAtMs) {
+          next = Math.min(next, r.upAtMs);
+          continue;
+        }
+        next = Math.min(next, r.coreAt, r.diesAtMs);
+        if (r.queue.length > 0) next = Math.min(next, Math.max(this.now, r.sinkBusyUntil));
+      }
+      if (next === Infinity) return 'idle';
+      this.now = Math.max(this.now, next);
+      if (this.now > maxTimeMs) return 'time';
+      for (const r of this.receivers) if (this.now >= r.diesAtMs) r.dead = true;
 
-  const heap = new EventHeap<Pending>();
-  let seq = 0;
-  let linkFreeAt = 0;
-  const naksPerSlice = new Map<number, number>();
-  const nakLog: { atMs: number; receiver: number; sliceNo: number; need: number }[] = []; // UNBOUNDED: one run's NAKs, for test output
-  const senderEvents: SenderEvent[] = [];
+      const t = this.sender.pollTimeout();
+      if (t !== undefined && t <= this.now) {
+        this.guard('sender.handleTimeout', () => this.sender.handleTimeout(this.now));
+        this.pumpSender();
+      }
+      for (const r of this.receivers) {
+        if (this.gone(r)) continue;
+        const due = r.coreAt <= this.now;
+        if (!due && !(r.queue.length > 0 && r.sinkBusyUntil <= this.now)) continue;
+        if (due) this.guard(`receiver ${r.index}.handleTimeout`, () => r.core.handleTimeout(this.now));
+        this.drainSink(r);
+        this.pumpReceiver(r);
+      }
+      while ((this.heap.peek()?.at ?? Infinity) <= this.now) this.deliver(this.heap.pop()!);
+      this.pumpSender();
+    }
+    return 'finished';
+  }
 
-  const lost = (r: (typeof rcvs)[number]): boolean => {
-    const l = o.loss;
-    if (l === undefined || l.rate <= 0) return false;
-    if (l.burst === undefined || l.burst <= 1) return rnd() < l.rate;
-    // Gilbert-Elliott with all-loss bad state: P(bad->good) = 1/burst, stationary bad share = rate.
-    const pBG = 1 / l.burst;
-    const pGB = (l.rate * pBG) / (1 - l.rate);
-    r.lossBad = r.lossBad ? rnd() >= pBG : rnd() < pGB;
-    return r.lossBad;
-  };
+  private guard<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof SimViolation) throw e;
+      return this.fail(`${what} threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    }
+  }
 
-  const deliverTo = (to: number, from: string, bytes: Uint8Array): void => {
-    const copies = o.duplicate !== undefined && rnd() < o.duplicate ? 2 : 1;
+  private checkNoSpin(who: string, t: number | undefined): void {
+    if (t !== undefined && !(t > this.now)) this.fail(`${who} spins: pollTimeout() = ${t} right after being handled at ${this.now}`);
+    if (t !== undefined && Number.isNaN(t)) this.fail(`${who}: pollTimeout() is NaN`);
+  }
+
+  /** A core's datagram onto the wire (duplicated and delayed as the wire says). */
+  private send(to: number, from: string, bytes: Uint8Array): void {
+    const w = this.o.wire;
+    const copies = w.duplicate !== undefined && this.o.random() < w.duplicate ? 2 : 1;
     for (let c = 0; c < copies; c++) {
-      heap.push({ at: now + latency + rnd() * jitter, seq: seq++, to, from, bytes });
+      this.heap.push({ at: this.now + w.latencyMs + 0 + this.o.random() * w.jitterMs, seq: this.seq++, to, from, bytes, hostile: false });
     }
-  };
+  }
 
-  const pumpSender = (): void => {
-    for (let ev = sender.pollEvent(); ev; ev = sender.pollEvent()) senderEvents.push(ev);
-    // --streaming: a late receiver's head, read again from the image.
-    for (let n = sender.pollReload(); n !== undefined; n = sender.pollReload()) {
-      const full = fullSliceBytes({ blockBytes, sliceBlocks, stripes, imageBytes: 0 });
-      sender.handle({ kind: 'reload', sliceNo: n, bytes: image.slice(n * full, Math.min(o.imageBytes, (n + 1) * full)) }, now);
-    }
-    while (sender.wantsSlice() && fed < o.imageBytes) {
-      const n = Math.min(fullSliceBytes({ blockBytes, sliceBlocks, stripes, imageBytes: 0 }), o.imageBytes - fed);
-      sender.handle({ kind: 'slice', bytes: image.subarray(fed, fed + n) }, now);
-      fed += n;
-    }
-    if (fed === o.imageBytes && !eofSent && sender.currentPhase !== 'announcing') {
-      eofSent = true;
-      sender.handle({ kind: 'eof', digest: createHash('sha256').update(image).digest() }, now);
-    }
-    while (now >= linkFreeAt || o.linkRateBps === undefined) {
-      const t = sender.pollTransmit(now);
-      if (t === undefined) break;
-      const bytes = concat(t.parts);
-      o.onSenderTransmit?.(now, bytes, sender);
-      if (o.linkRateBps !== undefined) linkFreeAt = Math.max(linkFreeAt, now) + ((bytes.byteLength + 28) * 8) / (o.linkRateBps / 1000);
-      const data = t.to === 'data' && o.dropData !== undefined ? decodeData(bytes) : undefined;
-      for (const r of rcvs) {
-        if (r.dead || now < r.absentUntil) continue;
-        if (t.to === 'data' && lost(r)) continue;
-        if (data?.ok && o.dropData!(r.index, data.value)) continue;
-        if (t.to === 'control' && o.loss !== undefined && rnd() < o.loss.rate) continue;
-        deliverTo(r.index, '198.18.0.1', bytes);
+  /** `handled`: the sender was just handled (a fresh core's first deadline may be now). */
+  private pumpSender(handled = true): void {
+    const s = this.sender;
+    const { image, linkRateBps } = this.o;
+    this.guard('sender', () => {
+      for (let ev = s.pollEvent(); ev; ev = s.pollEvent()) this.senderEvents.push(ev);
+      // --streaming: a late receiver's head, read again from the image.
+      for (let n = s.pollReload(); n !== undefined; n = s.pollReload()) {
+        const full = this.fullSliceBytes;
+        s.handle({ kind: 'reload', sliceNo: n, bytes: image.slice(n * full, Math.min(image.byteLength, (n + 1) * full)) }, this.now);
       }
-    }
-    for (let ev = sender.pollEvent(); ev; ev = sender.pollEvent()) senderEvents.push(ev);
-  };
-  let fed = 0;
-  let eofSent = false;
+      while (s.wantsSlice() && this.fed < image.byteLength) {
+        const n = Math.min(this.fullSliceBytes, image.byteLength - this.fed);
+        s.handle({ kind: 'slice', bytes: image.subarray(this.fed, this.fed + n) }, this.now);
+        this.fed += n;
+      }
+      if (this.fed === image.byteLength && !this.eofSent && s.currentPhase !== 'announcing') {
+        this.eofSent = true;
+        s.handle({ kind: 'eof', digest: createHash('sha256').update(image).digest() }, this.now);
+      }
+      for (;;) {
+        if (linkRateBps !== undefined && this.now < this.linkFreeAt) break;
+        const t = s.pollTransmit(this.now);
+        if (t === undefined) break;
+        const bytes = concat(t.parts);
+        if (bytes.byteLength !== t.bytes) this.fail(`sender Transmit.bytes ${t.bytes} != ${bytes.byteLength}`);
+        this.hooks.onSend?.(TO_SENDER, bytes);
+        if (linkRateBps !== undefined) this.linkFreeAt = Math.max(this.linkFreeAt, this.now) + ((bytes.byteLength + 28) * 8) / (linkRateBps / 1000);
+        for (const r of this.receivers) {
+          if (this.gone(r) || this.o.wire.downLost(r.index, t.to, bytes)) continue;
+          this.send(r.index, SENDER_ADDRESS, bytes);
+        }
+        this.hooks.afterSend?.();
+      }
+      for (let ev = s.pollEvent(); ev; ev = s.pollEvent()) this.senderEvents.push(ev);
+    });
+    // A busy link holds transmits back: the sender rightly wants to run again at once.
+    const linkBusy = linkRateBps !== undefined && this.now < this.linkFreeAt;
+    if (handled && !linkBusy) this.checkNoSpin('sender', this.guard('sender.pollTimeout', () => s.pollTimeout()));
+  }
 
-  const pumpReceiver = (r: (typeof rcvs)[number]): void => {
-    if (r.dead) return;
-    for (let ev = r.core.pollEvent(); ev; ev = r.core.pollEvent()) onReceiverEvent(r, ev);
-    for (let b = r.core.pollTransmit(); b; b = r.core.pollTransmit()) {
-      const h = decodeHeader(b);
-      if (h.ok && h.value.type === MessageType.Nak) {
-        const sliceNo = new DataView(b.buffer, b.byteOffset).getUint32(12, false);
-        naksPerSlice.set(sliceNo, (naksPerSlice.get(sliceNo) ?? 0) + 1);
-        nakLog.push({ atMs: now, receiver: r.index, sliceNo, need: b[18] });
+  private pumpReceiver(r: SimReceiver): void {
+    if (this.gone(r)) return;
+    this.guard(`receiver ${r.index}`, () => {
+      for (let round = 0; round < MAX_PUMP_ROUNDS; round++) {
+        let busy = false;
+        for (let ev = r.core.pollEvent(); ev; ev = r.core.pollEvent()) {
+          busy = true;
+          this.onReceiverEvent(r, ev);
+        }
+        for (let b = r.core.pollTransmit(); b !== undefined; b = r.core.pollTransmit()) {
+          busy = true;
+          const h = decodeHeader(b);
+          const nak = h.ok && h.value.type === MessageType.Nak;
+          if (nak) {
+            const sliceNo = new DataView(b.buffer, b.byteOffset).getUint32(12, false);
+            this.naksPerSlice.set(sliceNo, (this.naksPerSlice.get(sliceNo) ?? 0) + 1);
+            this.nakLog.push({ atMs: this.now, receiver: r.index, sliceNo, need: b[18] });
+          }
+          this.hooks.onSend?.(r.index, b);
+          if (!this.o.wire.upLost(r.index)) this.send(TO_SENDER, r.address, b);
+          if (nak || this.o.peerTraffic === 'all') {
+            for (const other of this.receivers) {
+              if (other === r || this.gone(other) || this.o.wire.peerLost(r.index, other.index)) continue;
+              this.send(other.index, r.address, b);
+            }
+          }
+          this.hooks.afterSend?.();
+        }
+        if (!busy) return;
       }
-      if (o.feedbackLoss === undefined || rnd() >= o.feedbackLoss) deliverTo(-1, r.address, b);
-      // The rendezvous group carries it to the other receivers too. They act only on NAKs
-      // (suppression; the core drops other receivers' JOIN/STATUS/REPORT/LEAVE at once), so
-      // only NAKs are simulated: the rest would cost N^2 events and change nothing.
-      if (!(h.ok && h.value.type === MessageType.Nak)) continue;
-      for (const other of rcvs) {
-        if (other === r || other.dead || now < other.absentUntil) continue;
-        if (o.feedbackLoss !== undefined && rnd() < o.feedbackLoss) continue;
-        deliverTo(other.index, r.address, b);
-      }
-    }
-  };
+      this.fail(`receiver ${r.index}: events and transmits did not run dry in ${MAX_PUMP_ROUNDS} rounds`);
+    });
+    if (r.done) return;
+    const t = this.guard('receiver.pollTimeout', () => r.core.pollTimeout());
+    this.checkNoSpin(`receiver ${r.index} (${r.core.currentState})`, t);
+    r.coreAt = t ?? Infinity;
+  }
 
-  const onReceiverEvent = (r: (typeof rcvs)[number], ev: ReceiverEvent): void => {
+  private onReceiverEvent(r: SimReceiver, ev: ReceiverEvent): void {
     switch (ev.kind) {
+      case 'session':
+        r.session = { id: ev.sessionId, sender: ev.sender };
+        break;
       case 'accepted':
         r.joinSlice = ev.joinSlice;
         break;
       case 'deliver':
-        r.queue.push(ev.bytes);
-        r.offsets.push(ev.offset);
+        if (r.sinkBytesPerMs !== undefined) {
+          r.queue.push({ offset: ev.offset, bytes: ev.bytes });
+        } else {
+          r.write(ev.offset, ev.bytes);
+          r.core.handle({ kind: 'written', slices: 1, bytes: ev.bytes.byteLength }, this.now);
+        }
         break;
       case 'complete':
-        // As a driver does: verify once the sink has written everything delivered.
-        r.complete = ev;
+        // As a driver does: verify once the disk has written everything delivered.
+        if (r.queue.length === 0) this.verify(r, ev);
+        else r.complete = ev;
         break;
       case 'done':
         r.done = true;
@@ -296,132 +416,50 @@ export function simulate(o: SimOptions): SimResult {
       default:
         break;
     }
-  };
+  }
 
-  /** Moves delivered slices into the image at the sink's speed. */
-  const drainSink = (r: (typeof rcvs)[number]): void => {
+  private verify(r: SimReceiver, c: { readonly totalBytes: number; readonly digest: Uint8Array }): void {
+    const digest = r.digest(c.totalBytes);
+    const ok = Buffer.compare(digest, Buffer.from(c.digest)) === 0 && r.written === c.totalBytes;
+    r.core.handle({ kind: 'verified', ok, digest, reason: ok ? 0 : 1, detail: ok ? '' : 'digest mismatch' }, this.now);
+  }
+
+  /** A slow disk: writes what was delivered at its speed. */
+  private drainSink(r: SimReceiver): void {
+    const speed = r.sinkBytesPerMs;
+    if (speed === undefined) return;
     while (r.queue.length > 0 && !r.dead) {
-      const speed = o.sinkBytesPerMs?.(r.index);
-      if (speed !== undefined && now < r.sinkBusyUntil) return;
-      const b = r.queue.shift()!;
-      const offset = r.offsets.shift()!;
-      if (speed !== undefined) r.sinkBusyUntil = now + b.byteLength / speed;
-      if (r.joinSlice > 0) {
-        r.out ??= new Uint8Array(o.imageBytes);
-        r.out.set(b, offset);
-      } else {
-        r.chunks.push(b.slice());
-        r.hash.update(b);
-      }
-      r.written += b.byteLength;
-      r.core.handle({ kind: 'written', slices: 1, bytes: b.byteLength }, now);
-      pumpReceiver(r);
+      if (this.now < r.sinkBusyUntil) return;
+      const { offset, bytes } = r.queue.shift()!;
+      r.sinkBusyUntil = this.now + bytes.byteLength / speed;
+      r.write(offset, bytes);
+      this.guard(`receiver ${r.index}.handle`, () => r.core.handle({ kind: 'written', slices: 1, bytes: bytes.byteLength }, this.now));
+      this.pumpReceiver(r);
     }
     const c = r.complete;
     if (c !== undefined && r.queue.length === 0 && !r.dead) {
       r.complete = undefined;
-      // Late: hash the image as written, in order (the driver reads it back from the disk).
-      const digest = r.joinSlice > 0 ? createHash('sha256').update(r.out!.subarray(0, c.totalBytes)).digest() : r.hash.digest();
-      const ok = Buffer.compare(digest, Buffer.from(c.digest)) === 0 && r.written === c.totalBytes;
-      r.core.handle({ kind: 'verified', ok, digest, reason: ok ? 0 : 1, detail: ok ? '' : 'digest mismatch' }, now);
-      pumpReceiver(r);
+      this.guard(`receiver ${r.index}.handle`, () => this.verify(r, c));
+      this.pumpReceiver(r);
     }
-  };
-
-  let steps = 0;
-  /** Receivers whose next wake-up may have changed this step (the rest keep a cached one). */
-  const touched = new Set<(typeof rcvs)[number]>();
-  pumpSender();
-  for (const r of rcvs) {
-    pumpReceiver(r);
-    r.nextAt = r.core.pollTimeout() ?? Infinity;
-  }
-  while (steps++ < maxSteps) {
-    if (sender.currentPhase === 'done' && rcvs.every((r) => r.done || r.dead)) break;
-    // Next moment anything happens.
-    let next = heap.peek()?.at ?? Infinity;
-    const st = sender.pollTimeout();
-    if (st !== undefined) next = Math.min(next, st);
-    if (o.linkRateBps !== undefined && linkFreeAt > now) next = Math.min(next, linkFreeAt);
-    for (const r of rcvs) {
-      if (r.dead) continue;
-      if (now < r.absentUntil) {
-        next = Math.min(next, r.absentUntil);
-        continue;
-      }
-      if (r.nextAt < next) next = r.nextAt;
-    }
-    if (o.kill) for (const [i, at] of o.kill) if (!rcvs[i].dead && at > now) next = Math.min(next, at);
-    if (next === Infinity) break;
-    now = Math.max(now, next);
-    if (now > maxTimeMs) break;
-    if (o.kill) for (const [i, at] of o.kill) if (now >= at) rcvs[i].dead = true;
-
-    while ((heap.peek()?.at ?? Infinity) <= now) {
-      const p = heap.pop()!;
-      if (p.to === -1) {
-        sender.handle({ kind: 'datagram', from: { address: p.from, port: 9001 }, bytes: p.bytes }, now);
-      } else {
-        const r = rcvs[p.to];
-        if (r.dead || now < r.absentUntil) continue;
-        r.core.handle({ kind: 'datagram', from: { address: p.from, port: 9001 }, bytes: p.bytes }, now);
-        pumpReceiver(r);
-        drainSink(r);
-        touched.add(r);
-      }
-    }
-    const t = sender.pollTimeout();
-    if (t !== undefined && t <= now) sender.handleTimeout(now);
-    pumpSender();
-    for (const r of rcvs) {
-      if (r.dead || now < r.absentUntil || (r.nextAt > now && !touched.has(r))) continue;
-      const rt = r.core.pollTimeout();
-      if (rt !== undefined && rt <= now) r.core.handleTimeout(now);
-      drainSink(r);
-      pumpReceiver(r);
-      touched.add(r);
-    }
-    pumpSender();
-    for (const r of touched) {
-      const t = r.core.pollTimeout() ?? Infinity;
-      r.nextAt = r.queue.length > 0 ? Math.min(t, Math.max(now, r.sinkBusyUntil)) : t;
-    }
-    touched.clear();
   }
 
-  const full = fullSliceBytes({ blockBytes, sliceBlocks, stripes, imageBytes: 0 });
-  return {
-    image,
-    sender,
-    senderEvents,
-    receivers: rcvs.map((r) => ({
-      index: r.index,
-      id: 0x100 + r.index,
-      done: r.done,
-      ok: r.ok,
-      detail: r.detail,
-      image: r.joinSlice > 0 ? (r.out ?? new Uint8Array(0)) : concat(r.chunks),
-      joinSlice: r.joinSlice,
-      core: r.core,
-    })),
-    timeMs: now,
-    steps,
-    naksPerSlice,
-    nakLog,
-    totalSlices: Math.ceil(o.imageBytes / full),
-    seed: o.seed,
-  };
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let n = 0;
-  for (const p of parts) n += p.byteLength;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.byteLength;
+  private deliver(f: Flight): void {
+    this.hooks.onArrive?.(f);
+    const from = { address: f.from, port: PORT };
+    if (f.to === TO_SENDER) {
+      const handle = (): void => this.guard('sender.handle', () => this.sender.handle({ kind: 'datagram', from, bytes: f.bytes }, this.now));
+      if (this.hooks.deliver) this.hooks.deliver(f, handle);
+      else handle();
+      this.pumpSender();
+      return;
+    }
+    const r = this.receivers[f.to];
+    if (this.gone(r)) return;
+    const handle = (): void => this.guard(`receiver ${r.index}.handle`, () => r.core.handle({ kind: 'datagram', from, bytes: f.bytes }, this.now));
+    if (this.hooks.deliver) this.hooks.deliver(f, handle);
+    else handle();
+    this.pumpReceiver(r);
+    this.drainSink(r);
   }
-  return out;
 }

@@ -32,11 +32,10 @@ import type { ErasureCoder } from '../../../protocol/fec/erasure-coder.js';
 import type { Geometry } from '../../../protocol/geometry.js';
 import { MESSAGE_TYPE_NAMES, MessageType } from '../../../protocol/header.js';
 import { IMAGE_BYTES_UNKNOWN } from '../../../protocol/messages/hello.js';
-import { ReceiverCore, type ReceiverConfig } from '../../../receiver/core.js';
-import { SenderCore, type SenderConfig } from '../../../sender/core.js';
-import { concat } from '../bytes.js';
-import { EventHeap } from '../event-heap.js';
+import type { ReceiverConfig } from '../../../receiver/core.js';
+import type { SenderConfig } from '../../../sender/core.js';
 import { mulberry32, Rng } from '../prng.js';
+import { type Flight, SENDER_ADDRESS, SimNet, SimViolation, TO_SENDER, type Wire } from '../simnet.js';
 import { expectedReceiverDrop, expectedSenderDrop } from './expected-drops.js';
 import { hostileDatagram } from './hostile.js';
 
@@ -72,7 +71,7 @@ export interface TransferFuzzResult {
   readonly senderOk: boolean | undefined;
 }
 
-export class FuzzViolation extends Error {
+export class FuzzViolation extends SimViolation {
   constructor(
     readonly seed: number,
     readonly mode: FuzzMode,
@@ -83,20 +82,9 @@ export class FuzzViolation extends Error {
   }
 }
 
-const SENDER_ADDR = '198.18.0.1';
 const STRANGER_ADDR = '198.18.0.99';
 /** The session every fuzz scenario runs (and the decoders' fresh packets aim at). */
 export const FUZZ_SESSION_ID = 0x5eed_0001;
-
-interface Flight {
-  at: number;
-  seq: number;
-  /** -1: the sender; else a receiver index. */
-  to: number;
-  from: string;
-  bytes: Uint8Array;
-  hostile: boolean;
-}
 
 function sumDrops(d: Partial<Record<string, number>>): number {
   let n = 0;
@@ -149,9 +137,7 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
     `${hostileRatio.toFixed(2)} hostile per genuine datagram`;
 
   const image = rng.bytes(imageBytes);
-  const digest = createHash('sha256').update(image).digest();
   const geometry: Geometry = { blockBytes, sliceBlocks, stripes, imageBytes: unknownSize ? IMAGE_BYTES_UNKNOWN : imageBytes };
-  let now = 0;
 
   const senderCfg: SenderConfig = Object.freeze({
     sessionId: FUZZ_SESSION_ID,
@@ -182,40 +168,35 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
     windowPacketsMax: 4096,
     coder: sharedCoder,
   });
-  const sender = new SenderCore(senderCfg, now);
   const receiverIds = Array.from({ length: nReceivers }, (_, i) => 0x100 + i);
-  const rcvs = receiverIds.map((id, i) => ({
-    index: i,
-    id,
-    address: `198.18.0.${11 + i}`,
-    core: new ReceiverCore(
-      Object.freeze({
-        receiverId: id,
-        rcvBufBytes: smallWindow ? 16 << 10 : 8 << 20,
-        startTimeoutMs: 20_000,
-        receiveTimeoutMs: 3000,
-        joinIntervalMs: 30,
-        statusIntervalMs: 100,
-        nakBackoffMs: 8,
-        repairWaitMs: 16,
-        reportIntervalMs: 30,
-        reportTries: 20,
-        maxQueuedSlices: 4,
-        coder: sharedCoder,
-        random: mulberry32(o.seed * 31 + i + 1),
-      } satisfies ReceiverConfig),
-      now,
-    ),
-    chunks: [] as Uint8Array[],
-    written: 0,
-    session: undefined as { id: number; sender: string } | undefined,
-    done: false,
-    ok: false,
-    detail: '',
-  }));
+  const receiverConfig = (i: number): ReceiverConfig =>
+    Object.freeze({
+      receiverId: receiverIds[i],
+      rcvBufBytes: smallWindow ? 16 << 10 : 8 << 20,
+      startTimeoutMs: 20_000,
+      receiveTimeoutMs: 3000,
+      joinIntervalMs: 30,
+      statusIntervalMs: 100,
+      nakBackoffMs: 8,
+      repairWaitMs: 16,
+      reportIntervalMs: 30,
+      reportTries: 20,
+      maxQueuedSlices: 4,
+      coder: sharedCoder,
+      random: mulberry32(o.seed * 31 + i + 1),
+    } satisfies ReceiverConfig);
+  // Loss from the seed's generator, in the order the transfer asks: the wire is the
+  // scenario's, and the hostile datagrams below draw from their own generator, so the
+  // genuine traffic's loss and jitter do not depend on how many hostile ones there are
+  // (a seed with --ratio 0 shows the same transfer without them).
+  const wire: Wire = {
+    latencyMs: latency,
+    jitterMs: jitter,
+    downLost: (_i, channel) => (channel === 'data' ? loss > 0 && rng.chance(loss) : loss > 0 && rng.chance(loss / 2)),
+    upLost: () => feedbackLoss !== 0 && rng.chance(feedbackLoss),
+    peerLost: () => rng.chance(feedbackLoss),
+  };
 
-  const heap = new EventHeap<Flight>();
-  let seq = 0;
   let genuine = 0;
   let hostile = 0;
   const hostileByKind: Record<string, number> = {};
@@ -223,18 +204,7 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
   const samples: Uint8Array[] = []; // the last SAMPLES genuine datagrams
   const SAMPLES = 64;
   const byType = new Map<MessageType, Uint8Array>(); // the latest genuine datagram of each type, so rare ones get mutated too
-  let fed = 0;
-  let eofSent = false;
   let sliceHint = 0;
-
-  const guard = <T>(what: string, fn: () => T): T => {
-    try {
-      return fn();
-    } catch (e) {
-      if (e instanceof FuzzViolation) throw e;
-      return fail(`${what} threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    }
-  };
 
   const remember = (bytes: Uint8Array): void => {
     const copy = bytes.slice();
@@ -242,14 +212,6 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
     samples.push(copy);
     if (copy.byteLength >= 4 && MESSAGE_TYPE_NAMES[copy[3]] !== undefined) byType.set(copy[3] as MessageType, copy);
     if (copy.byteLength >= 16 && copy[3] === MessageType.Data) sliceHint = new DataView(copy.buffer).getUint32(12, false);
-  };
-
-  const send = (to: number, from: string, bytes: Uint8Array, hostileDatagram: boolean, extraMs = 0): void => {
-    // Hostile datagrams draw from their own generator, so the genuine traffic's loss and
-    // jitter do not depend on how many hostile ones there are (a seed with --ratio 0 shows
-    // the same transfer without them).
-    const r = hostileDatagram ? inj : rng;
-    heap.push({ at: now + latency + extraMs + r.next() * jitter, seq: seq++, to, from, bytes, hostile: hostileDatagram });
   };
 
   /** After a genuine datagram went out: maybe some hostile ones, to random targets. */
@@ -261,11 +223,11 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
       const h = hostileDatagram(inj, { sessionId: FUZZ_SESSION_ID, geometry, receiverIds, sliceHint }, pool);
       // Receivers that still listen take the first HELLO of anyone (udpcast does too): aim
       // only at those in a session, or a stranger would simply become their sender.
-      const targets = [-1, ...rcvs.filter((r) => r.session !== undefined && !r.done).map((r) => r.index)];
+      const targets = [TO_SENDER, ...net.receivers.filter((r) => r.session !== undefined && !r.done).map((r) => r.index)];
       const to = inj.pick(targets);
       let from = STRANGER_ADDR;
-      if (o.mode === 'spoof') from = to === -1 ? (inj.chance(0.8) ? inj.pick(rcvs).address : STRANGER_ADDR) : SENDER_ADDR;
-      if (o.mode === 'foreign' && to === -1 && (sender.currentPhase === 'announcing' || streaming)) {
+      if (o.mode === 'spoof') from = to === TO_SENDER ? (inj.chance(0.8) ? inj.pick(net.receivers).address : STRANGER_ADDR) : SENDER_ADDRESS;
+      if (o.mode === 'foreign' && to === TO_SENDER && (net.sender.currentPhase === 'announcing' || streaming)) {
         // Anyone may join a session: a stranger's valid JOIN while announcing (or any time,
         // with --streaming) is a receiver (it would then be dropped for its silence and fail
         // the sender). Not a fault.
@@ -276,131 +238,38 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
       hostileByKind[h.kind] = (hostileByKind[h.kind] ?? 0) + 1;
       const typeName = h.type === undefined ? 'none' : MESSAGE_TYPE_NAMES[h.type];
       hostileByType[typeName] = (hostileByType[typeName] ?? 0) + 1;
-      send(to, from, h.bytes, true, inj.next() * 3);
+      net.inject(to, from, h.bytes, inj.next() * 3, inj.next);
     }
   };
 
-  const checkNoSpin = (who: string, t: number | undefined): void => {
-    if (t !== undefined && !(t > now)) fail(`${who} spins: pollTimeout() = ${t} right after being handled at ${now}`);
-    if (t !== undefined && Number.isNaN(t)) fail(`${who}: pollTimeout() is NaN`);
+  const trace = (p: Flight): void => {
+    const d = decodeDatagram(p.bytes);
+    o.trace!(
+      `${net.now.toFixed(3)} ${p.from} -> ${p.to === TO_SENDER ? 'sender' : `receiver ${p.to}`}${p.hostile ? ' HOSTILE' : ''} ` +
+        `${d.ok ? `${MESSAGE_TYPE_NAMES[d.value.type]} ${JSON.stringify(d.value.msg, (k, v) => (k === 'payload' || k === 'digest' ? undefined : v))}` : d.code}`,
+    );
   };
 
-  /** `handled`: the sender was just handled (a fresh core's first deadline may be now). */
-  const pumpSender = (handled = true): void => {
-    guard('sender', () => {
-      for (let ev = sender.pollEvent(); ev; ev = sender.pollEvent()) {
-        /* events are read only to keep the queue drained */
-      }
-      while (sender.wantsSlice() && fed < imageBytes) {
-        const n = Math.min(sliceBytesFull, imageBytes - fed);
-        sender.handle({ kind: 'slice', bytes: image.subarray(fed, fed + n) }, now);
-        fed += n;
-      }
-      if (fed === imageBytes && !eofSent && sender.currentPhase !== 'announcing') {
-        eofSent = true;
-        sender.handle({ kind: 'eof', digest }, now);
-      }
-      for (let t = sender.pollTransmit(now); t !== undefined; t = sender.pollTransmit(now)) {
-        const bytes = concat(t.parts);
-        if (bytes.byteLength !== t.bytes) fail(`sender Transmit.bytes ${t.bytes} != ${bytes.byteLength}`);
-        genuine++;
-        remember(bytes);
-        for (const r of rcvs) {
-          if (r.done) continue;
-          if (t.to === 'data' && loss > 0 && rng.chance(loss)) continue;
-          if (t.to === 'control' && loss > 0 && rng.chance(loss / 2)) continue;
-          send(r.index, SENDER_ADDR, bytes, false);
-        }
-        inject();
-      }
-      for (let ev = sender.pollEvent(); ev; ev = sender.pollEvent()) {
-        /* drained */
-      }
-    });
-    if (handled) checkNoSpin('sender', guard('sender.pollTimeout', () => sender.pollTimeout()));
-  };
-
-  const pumpReceiver = (r: (typeof rcvs)[number]): void => {
-    if (r.done) return;
-    guard(`receiver ${r.index}`, () => {
-      for (let round = 0; round < 1000; round++) {
-        let busy = false;
-        for (let ev = r.core.pollEvent(); ev; ev = r.core.pollEvent()) {
-          busy = true;
-          switch (ev.kind) {
-            case 'session':
-              r.session = { id: ev.sessionId, sender: ev.sender };
-              break;
-            case 'deliver':
-              r.chunks.push(ev.bytes.slice());
-              r.written += ev.bytes.byteLength;
-              r.core.handle({ kind: 'written', slices: 1, bytes: ev.bytes.byteLength }, now);
-              break;
-            case 'complete': {
-              const got = createHash('sha256');
-              for (const c of r.chunks) got.update(c);
-              const d = got.digest();
-              const ok = Buffer.compare(d, Buffer.from(ev.digest)) === 0 && r.written === ev.totalBytes;
-              r.core.handle({ kind: 'verified', ok, digest: d, reason: ok ? 0 : 1, detail: ok ? '' : 'digest mismatch' }, now);
-              break;
-            }
-            case 'done':
-              r.done = true;
-              r.ok = ev.ok;
-              r.detail = ev.detail;
-              break;
-            default:
-              break;
-          }
-        }
-        for (let b = r.core.pollTransmit(); b !== undefined; b = r.core.pollTransmit()) {
-          busy = true;
-          genuine++;
-          remember(b);
-          if (feedbackLoss === 0 || !rng.chance(feedbackLoss)) send(-1, r.address, b, false);
-          for (const other of rcvs) if (other !== r && !other.done && !rng.chance(feedbackLoss)) send(other.index, r.address, b, false);
-          inject();
-        }
-        if (!busy) return;
-      }
-      fail(`receiver ${r.index}: events and transmits did not run dry in 1000 rounds`);
-    });
-    if (!r.done) checkNoSpin(`receiver ${r.index} (${r.core.currentState})`, guard('receiver.pollTimeout', () => r.core.pollTimeout()));
-  };
-
-  const senderReceivers = (): Map<number, string> => new Map(sender.receiverList().map((x) => [x.id, x.address]));
-
-  const deliver = (p: Flight): void => {
-    if (o.trace !== undefined) {
-      const d = decodeDatagram(p.bytes);
-      o.trace(`${now.toFixed(3)} ${p.from} -> ${p.to === -1 ? 'sender' : `receiver ${p.to}`}${p.hostile ? ' HOSTILE' : ''} ${d.ok ? `${MESSAGE_TYPE_NAMES[d.value.type]} ${JSON.stringify(d.value.msg, (k, v) => (k === 'payload' || k === 'digest' ? undefined : v))}` : d.code}`);
+  /** Every hostile datagram is dropped and counted once, by the reason the outer checks predict. */
+  const checkCounted = (p: Flight, handle: () => void): void => {
+    let who: string;
+    let expected: string | undefined;
+    let drops: () => Partial<Record<string, number>>;
+    if (p.to === TO_SENDER) {
+      const senderReceivers = new Map(net.sender.receiverList().map((x) => [x.id, x.address]));
+      who = 'sender';
+      expected = p.hostile && net.sender.currentPhase !== 'done' ? expectedSenderDrop(p.bytes, p.from, FUZZ_SESSION_ID, senderReceivers) : undefined;
+      drops = () => net.sender.stats.drops;
+    } else {
+      const r = net.receivers[p.to];
+      const state = r.core.currentState;
+      who = `receiver ${r.index} (${state})`;
+      expected = p.hostile && state !== 'done' ? expectedReceiverDrop(p.bytes, p.from, r.session) : undefined;
+      drops = () => r.core.stats.drops;
     }
-    if (p.to === -1) {
-      const expected = p.hostile ? expectedSenderDrop(p.bytes, p.from, FUZZ_SESSION_ID, senderReceivers()) : undefined;
-      const before = { ...sender.stats.drops } as Record<string, number>;
-      const phase = sender.currentPhase;
-      guard('sender.handle', () => sender.handle({ kind: 'datagram', from: { address: p.from, port: 9001 }, bytes: p.bytes }, now));
-      checkCounted('sender', phase === 'done' ? undefined : expected, before, sender.stats.drops, p);
-      pumpSender();
-      return;
-    }
-    const r = rcvs[p.to];
-    if (r.done) return;
-    const state = r.core.currentState;
-    const expected = p.hostile && state !== 'done' ? expectedReceiverDrop(p.bytes, p.from, r.session) : undefined;
-    const before = { ...r.core.stats.drops } as Record<string, number>;
-    guard(`receiver ${r.index}.handle`, () => r.core.handle({ kind: 'datagram', from: { address: p.from, port: 9001 }, bytes: p.bytes }, now));
-    checkCounted(`receiver ${r.index} (${state})`, expected, before, r.core.stats.drops, p);
-    pumpReceiver(r);
-  };
-
-  const checkCounted = (
-    who: string,
-    expected: string | undefined,
-    before: Record<string, number>,
-    after: Partial<Record<string, number>>,
-    p: Flight,
-  ): void => {
+    const before = { ...drops() } as Record<string, number>;
+    handle();
+    const after = drops();
     const added = sumDrops(after) - sumDrops(before);
     const hex = Buffer.from(p.bytes.subarray(0, 64)).toString('hex');
     if (added > 1) fail(`${who} counted one datagram ${added} times (${hex})`);
@@ -409,56 +278,53 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
     }
   };
 
-  let steps = 0;
-  pumpSender(false);
-  for (const r of rcvs) pumpReceiver(r);
-  const finished = (): boolean => sender.currentPhase === 'done' && rcvs.every((r) => r.done);
-  while (!finished()) {
-    if (++steps > maxSteps) fail(`no end after ${maxSteps} steps (t=${now.toFixed(1)} ms, sender ${sender.currentPhase}, receivers ${rcvs.map((r) => r.core.currentState).join(',')})`);
-    let next = heap.peek()?.at ?? Infinity;
-    const st = sender.pollTimeout();
-    if (st !== undefined) next = Math.min(next, st);
-    for (const r of rcvs) {
-      if (r.done) continue;
-      const t = r.core.pollTimeout();
-      if (t !== undefined) next = Math.min(next, t);
-    }
-    if (next === Infinity) fail(`stuck: nothing in flight and no core wants a wake-up (sender ${sender.currentPhase}, receivers ${rcvs.map((r) => r.core.currentState).join(',')})`);
-    now = Math.max(now, next);
-    if (now > maxTimeMs) fail(`no end within ${maxTimeMs} ms of virtual time (sender ${sender.currentPhase}, receivers ${rcvs.map((r) => r.core.currentState).join(',')})`);
-    // Timeouts first, as a driver's timer fires before it reads the socket: a core is not
-    // bound to run its clock on a datagram it drops (the sender does not), so a deadline
-    // that is due must have been handled before "handled at now" can be checked.
-    const t = sender.pollTimeout();
-    if (t !== undefined && t <= now) {
-      guard('sender.handleTimeout', () => sender.handleTimeout(now));
-      pumpSender();
-    }
-    for (const r of rcvs) {
-      if (r.done) continue;
-      const rt = r.core.pollTimeout();
-      if (rt !== undefined && rt <= now) {
-        guard(`receiver ${r.index}.handleTimeout`, () => r.core.handleTimeout(now));
-        pumpReceiver(r);
-      }
-    }
-    while ((heap.peek()?.at ?? Infinity) <= now) deliver(heap.pop()!);
-    pumpSender();
+  const net: SimNet = new SimNet({
+    sender: senderCfg,
+    receivers: receiverIds.map((_, i) => ({ config: receiverConfig(i), address: `198.18.0.${11 + i}` })),
+    image,
+    wire,
+    random: rng.next,
+    peerTraffic: 'all',
+    maxSteps,
+    maxTimeMs,
+    hooks: {
+      onSend: (_from, bytes) => {
+        genuine++;
+        remember(bytes);
+      },
+      afterSend: inject,
+      onArrive: o.trace === undefined ? undefined : trace,
+      deliver: checkCounted,
+    },
+    fail,
+  });
+
+  const states = (): string => `sender ${net.sender.currentPhase}, receivers ${net.receivers.map((r) => r.core.currentState).join(',')}`;
+  switch (net.run()) {
+    case 'steps':
+      return fail(`no end after ${maxSteps} steps (t=${net.now.toFixed(1)} ms, ${states()})`);
+    case 'idle':
+      return fail(`stuck: nothing in flight and no core wants a wake-up (${states()})`);
+    case 'time':
+      return fail(`no end within ${maxTimeMs} ms of virtual time (${states()})`);
+    case 'finished':
+      break;
   }
 
   // Nobody finishes wrong.
-  for (const r of rcvs) {
+  for (const r of net.receivers) {
     if (!r.ok) continue;
-    const got = concat(r.chunks);
+    const got = r.image();
     if (got.byteLength !== image.byteLength || Buffer.compare(Buffer.from(got), Buffer.from(image)) !== 0) {
       fail(`receiver ${r.index} reports ok but holds ${got.byteLength} bytes that differ from the ${image.byteLength}-byte image`);
     }
   }
+  const sender = net.sender;
   const table = sender.receiverList();
   if (o.mode === 'foreign') {
     // Nothing was forged in a peer's name: the transfer must be as if the stranger was not there.
     const lossy = asyncMode && loss > 0;
-    for (const r of rcvs) {
+    for (const r of net.receivers) {
       if (!r.ok && !lossy) fail(`receiver ${r.index} failed under foreign datagrams: ${r.detail}`);
     }
     if (!asyncMode) {
@@ -473,19 +339,19 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
 
   const drops: Record<string, number> = {};
   for (const [k, v] of Object.entries(sender.stats.drops)) drops[`sender.${k}`] = v ?? 0;
-  for (const r of rcvs) for (const [k, v] of Object.entries(r.core.stats.drops)) drops[`receiver.${k}`] = (drops[`receiver.${k}`] ?? 0) + (v ?? 0);
+  for (const r of net.receivers) for (const [k, v] of Object.entries(r.core.stats.drops)) drops[`receiver.${k}`] = (drops[`receiver.${k}`] ?? 0) + (v ?? 0);
   return {
     seed: o.seed,
     mode: o.mode,
     description,
-    timeMs: now,
-    steps,
+    timeMs: net.now,
+    steps: net.steps,
     genuine,
     hostile,
     hostileByKind,
     hostileByType,
     drops,
-    receiversOk: rcvs.filter((r) => r.ok).length,
+    receiversOk: net.receivers.filter((r) => r.ok).length,
     receivers: nReceivers,
     senderOk: sender.succeeded,
   };

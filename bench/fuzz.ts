@@ -1,4 +1,4 @@
-// The long fuzz run (`npm run fuzz`): the harness of test/fuzz (test/support/fuzz/) for
+// The long fuzz run (`npm run fuzz`): the harness of test/sim/fuzz (test/support/fuzz/) for
 // minutes instead of seconds. Seeds run in order from --seed (default: from the clock,
 // printed), alternating 'foreign' (hostile datagrams from a stranger's address: every
 // receiver must verify) and 'spoof' (in the peers' own names: no throw, no spin, an end,

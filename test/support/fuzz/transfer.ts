@@ -4,7 +4,7 @@
 // at the receivers. Everything random comes from the seed, so a failure is replayed
 // exactly with that seed.
 //
-// Used by test/fuzz/*.test.ts (a fixed, fast seed count in `npm test`) and bench/fuzz.ts
+// Used by test/sim/fuzz/*.test.ts (a fixed, fast seed count in `npm test`) and bench/fuzz.ts
 // (the long run, minutes).
 //
 // What a run checks (FuzzViolation names the first that fails):

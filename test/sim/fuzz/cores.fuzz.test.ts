@@ -10,11 +10,11 @@
 // with `node dist/bench/fuzz.js --seed N --mode MODE --runs 1` (after npm run build).
 
 import { describe, expect, it } from 'vitest';
-import { fuzzDecoders } from '../support/fuzz/decoders.js';
-import { ALL_TYPES, freshPacket, mutate, MUTATIONS } from '../support/fuzz/hostile.js';
-import { addCounts, FuzzViolation, runTransferFuzz, type FuzzMode, type TransferFuzzResult } from '../support/fuzz/transfer.js';
-import { Rng } from '../support/prng.js';
-import { MESSAGE_TYPE_NAMES } from '../../protocol/header.js';
+import { fuzzDecoders } from '../../support/fuzz/decoders.js';
+import { ALL_TYPES, freshPacket, mutate, MUTATIONS } from '../../support/fuzz/hostile.js';
+import { addCounts, FuzzViolation, runTransferFuzz, type FuzzMode, type TransferFuzzResult } from '../../support/fuzz/transfer.js';
+import { Rng } from '../../support/prng.js';
+import { MESSAGE_TYPE_NAMES } from '../../../protocol/header.js';
 
 const SEEDS = 200;
 const FLOOD_SEEDS = 40;

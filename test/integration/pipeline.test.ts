@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { INCOMPLETE_MARKER } from '../../receiver/cpio/unpack.js';
-import { diffTrees, gnuPack, haveCommand, IS_ROOT, makeTree, snapshot } from '../unit/receiver/cpio-helpers.js';
+import { diffTrees, gnuPack, makeTree, snapshot } from '../support/cpio-tree.js';
+import { haveCommand, IS_ROOT } from '../support/host.js';
 import {
   builtCliMissing,
   describeRun,

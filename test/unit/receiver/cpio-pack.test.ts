@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IoError } from '../../../common/errors.js';
 import { CpioReader } from '../../../receiver/cpio/reader.js';
 import { PackSource, type PackFormat } from '../../../sender/pack.js';
-import { diffTrees, GNU_CPIO_MTIMES, gnuPack, gnuUnpack, haveCommand, makeTree, ourUnpack, snapshot } from './cpio-helpers.js';
+import { diffTrees, GNU_CPIO_MTIMES, gnuPack, gnuUnpack, makeTree, ourUnpack, snapshot } from '../../support/cpio-tree.js';
+import { haveCommand } from '../../support/host.js';
 
 const HAVE_CPIO = haveCommand('cpio');
 if (!HAVE_CPIO) console.log('cpio-pack: GNU cpio is not installed (apt-get install cpio): read-back by GNU cpio skipped');

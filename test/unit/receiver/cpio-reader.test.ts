@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpioError, CpioReader, NEWC_HEADER_BYTES, addBytes, type CpioEvent } from '../../../receiver/cpio/reader.js';
 import { encodeNewcHeader, encodeTrailer } from '../../../sender/pack.js';
 import { mulberry32 } from '../../support/prng.js';
-import { gnuPack, haveCommand } from './cpio-helpers.js';
+import { gnuPack } from '../../support/cpio-tree.js';
+import { haveCommand } from '../../support/host.js';
 
 const HAVE_CPIO = haveCommand('cpio');
 if (!HAVE_CPIO) console.log('cpio-reader: GNU cpio is not installed (apt-get install cpio; bench/lab-deps.sh does it as root): archive tests skipped');

@@ -13,7 +13,8 @@ import { addBytes } from '../../../receiver/cpio/reader.js';
 import { INCOMPLETE_MARKER } from '../../../receiver/cpio/unpack.js';
 import { openSink } from '../../../receiver/sink.js';
 import { encodeNewcHeader, encodeTrailer, type NewcFields } from '../../../sender/pack.js';
-import { diffTrees, GNU_CPIO_MTIMES, gnuPack, gnuUnpack, haveCommand, IS_ROOT, makeTree, ourUnpack, snapshot } from './cpio-helpers.js';
+import { diffTrees, GNU_CPIO_MTIMES, gnuPack, gnuUnpack, makeTree, ourUnpack, snapshot } from '../../support/cpio-tree.js';
+import { haveCommand, IS_ROOT } from '../../support/host.js';
 
 const HAVE_CPIO = haveCommand('cpio');
 if (!HAVE_CPIO) console.log('cpio-unpack: GNU cpio is not installed (apt-get install cpio): comparisons with cpio -idm skipped');

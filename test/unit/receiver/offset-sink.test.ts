@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IoError } from '../../../common/errors.js';
 import { DiskSink } from '../../../receiver/disk.js';
 import { openSink, type OffsetSink, type SinkOptions } from '../../../receiver/sink.js';
-import { haveCommand, IS_ROOT } from './cpio-helpers.js';
+import { haveCommand, IS_ROOT } from '../../support/host.js';
 
 const MiB = 1 << 20;
 /** A slice as the driver delivers it: 127 blocks of 1456 bytes + 432. */

@@ -12,7 +12,7 @@ import type { Sink, SinkReport } from '../../../receiver/sink.js';
 import { CompressSource, type CompressFormat } from '../../../sender/compress.js';
 import type { Source } from '../../../sender/source.js';
 import { mulberry32 } from '../../support/prng.js';
-import { haveCommand } from './cpio-helpers.js';
+import { haveCommand } from '../../support/host.js';
 
 const HAVE_LZ4 = haveCommand('lz4');
 if (!HAVE_LZ4) console.log('pipeline-compress: the lz4 CLI is not installed (apt-get install lz4): lz4 interop skipped');

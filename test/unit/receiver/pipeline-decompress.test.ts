@@ -16,7 +16,7 @@ import { Lz4FrameDecoder, Lz4FrameError } from '../../../receiver/lz4-frame.js';
 import { effectiveDecompress, type Sink, type SinkReport } from '../../../receiver/sink.js';
 import { Xxh32, xxh32 } from '../../../receiver/xxh32.js';
 import { mulberry32 } from '../../support/prng.js';
-import { haveCommand } from './cpio-helpers.js';
+import { haveCommand } from '../../support/host.js';
 
 const HAVE_LZ4 = haveCommand('lz4');
 if (!HAVE_LZ4) console.log('pipeline-decompress: the lz4 CLI is not installed (apt-get install lz4): interop with it skipped');

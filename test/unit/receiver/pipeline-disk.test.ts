@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IoError } from '../../../common/errors.js';
 import { blockDeviceUsers, COALESCE_BYTES, DiskSink } from '../../../receiver/disk.js';
-import { haveCommand, IS_ROOT } from './cpio-helpers.js';
+import { haveCommand, IS_ROOT } from '../../support/host.js';
 
 const MiB = 1 << 20;
 

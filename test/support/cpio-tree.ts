@@ -1,7 +1,7 @@
 // Shared by the cpio and pipeline tests: a source tree with every entry type this
-// machine lets us make, GNU cpio run on it, our unpacker fed in chunks, and a tree walk
-// that compares two trees (names, types, modes, owners, sizes, contents, link targets,
-// device numbers, mtimes, hard-link groups).
+// machine lets us make (mkfifo, and mknod as root), GNU cpio run on it, our unpacker fed
+// in chunks, and a tree walk that compares two trees (names, types, modes, owners, sizes,
+// contents, link targets, device numbers, mtimes, hard-link groups).
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -25,14 +25,9 @@ import {
   ftruncateSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { openSink, type Sink } from '../../../receiver/sink.js';
-import { INCOMPLETE_MARKER } from '../../../receiver/cpio/unpack.js';
-
-export const IS_ROOT = process.geteuid?.() === 0;
-
-export function haveCommand(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
+import { INCOMPLETE_MARKER } from '../../receiver/cpio/unpack.js';
+import { openSink, type Sink } from '../../receiver/sink.js';
+import { IS_ROOT } from './host.js';
 
 const B = (s: string | number[]): Buffer => (typeof s === 'string' ? Buffer.from(s) : Buffer.from(s));
 

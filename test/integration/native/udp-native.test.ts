@@ -543,7 +543,7 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
       const shell = [
         'ip link set lo up',
         'tc qdisc add dev lo root tbf rate 200mbit burst 64kb limit 4mb',
-        `exec "${process.execPath}" "${vitest}" run test/unit/native/udp-native.test.ts -t "${NETNS_CASE}" --reporter=default --reporter=json --outputFile.json="${out}"`,
+        `exec "${process.execPath}" "${vitest}" run test/integration/native/udp-native.test.ts -t "${NETNS_CASE}" --reporter=default --reporter=json --outputFile.json="${out}"`,
       ].join(' && ');
       const result = await new Promise<{ code: number | null; output: string }>((resolve) => {
         execFile('unshare', ['-n', 'sh', '-c', shell], { cwd: ROOT, env: { ...process.env, [NETNS_ENV]: '1' }, timeout: 90_000 }, (error, stdout, stderr) =>

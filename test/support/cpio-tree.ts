@@ -25,6 +25,7 @@ import {
   ftruncateSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { CpioReader, type CpioEvent } from '../../receiver/cpio/reader.js';
 import { INCOMPLETE_MARKER } from '../../receiver/cpio/unpack.js';
 import { openSink, type Sink } from '../../receiver/sink.js';
 import { IS_ROOT } from './host.js';
@@ -263,4 +264,54 @@ export async function ourUnpack(
     throw e;
   }
   return { sink, warnings };
+}
+
+/** One entry as the cpio reader reports it (data as hex). */
+export interface CpioRec {
+  name: string;
+  mode: number;
+  nlink: number;
+  mtime: number;
+  fileBytes: number;
+  ino: number;
+  uid: number;
+  target?: string;
+  data: string;
+}
+
+/** Everything the cpio reader says about an archive when fed in these pieces. */
+export function readCpio(pieces: readonly Uint8Array[]): { recs: CpioRec[]; trailer: boolean } {
+  const r = new CpioReader();
+  const recs: CpioRec[] = [];
+  let trailer = false;
+  let cur: CpioRec | undefined;
+  let data: Buffer[] = [];
+  const on = (ev: CpioEvent): void => {
+    switch (ev.kind) {
+      case 'entry': {
+        const h = ev.header;
+        cur = { name: h.name.toString('latin1'), mode: h.mode, nlink: h.nlink, mtime: h.mtime, fileBytes: h.fileBytes, ino: h.ino, uid: h.uid, data: '' };
+        if (ev.symlinkTarget !== undefined) cur.target = ev.symlinkTarget.toString('latin1');
+        data = [];
+        break;
+      }
+      case 'data':
+        data.push(Buffer.from(ev.bytes));
+        break;
+      case 'entryEnd':
+        cur!.data = Buffer.concat(data).toString('hex');
+        recs.push(cur!);
+        cur = undefined;
+        break;
+      case 'trailer':
+        trailer = true;
+        break;
+    }
+  };
+  for (const piece of pieces) {
+    r.feed(piece);
+    for (let ev = r.poll(); ev !== undefined; ev = r.poll()) on(ev);
+  }
+  r.end();
+  return { recs, trailer };
 }

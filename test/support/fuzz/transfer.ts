@@ -25,7 +25,6 @@
 // far as the protocol can tell (one forged DROP ends a receiver), so only the safety
 // properties are checked there: no throw, no spin, an end, nobody finishes wrong.
 
-import { createHash } from 'node:crypto';
 import { decodeDatagram } from '../../../protocol/codec.js';
 import { CauchyReedSolomon } from '../../../protocol/fec/cauchy-rs.js';
 import type { ErasureCoder } from '../../../protocol/fec/erasure-coder.js';

@@ -279,6 +279,7 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
   for (const combo of COMBOS) {
     const name = `${combo.gso ? 'gso' : 'sendmmsg'}+${combo.gro ? 'gro' : 'recvmmsg'}`;
     const runnable = (!combo.gso || supported.startsWith('gso')) && (!combo.gro || supported.endsWith('gro'));
+    if (!runnable) console.warn(`udp-native: ${name} skipped: the kernel offers ${supported}`);
 
     it.skipIf(!runnable)(`${name}: native -> dgram, every byte, order, source and counters`, async () => {
       const groups = groupsFor();
@@ -401,6 +402,7 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
     expect({ ...tx.s.stats }).toMatchObject({ datagramsSent: 2, sendCalls: 2, sendBlocked: 0, sendErrors: 3 });
   });
 
+  if (status.ok && !supported.startsWith('gso')) console.warn(`udp-native: the GSO fallback case is skipped: the kernel offers ${supported}`);
   it.skipIf(!supported.startsWith('gso'))('GSO rejected as unsupported (EIO) falls back to sendmmsg for good', async () => {
     const groups = groupsFor();
     const tx = await sender(() => nativeSocket({ gso: true, gro: true }));
@@ -570,6 +572,7 @@ function netnsUnavailable(): string | undefined {
 }
 
 // Runs only in the child started above, inside its own network namespace.
+if (status.ok && !inNetns) console.info('udp-native: the kernel-buffer cases are skipped here: they run in the real-EAGAIN case\'s own namespace');
 describe.skipIf(!status.ok || !inNetns)('NativeUdpSocket when the kernel buffer fills', () => {
   for (const gso of [true, false]) {
     it(`${NETNS_CASE} (${gso ? 'gso' : 'sendmmsg'})`, async () => {

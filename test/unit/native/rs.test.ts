@@ -10,6 +10,7 @@ import { mulberry32 } from '../../support/prng.js';
 
 const status = nativeRsStatus();
 const kernels = status.loaded ? status.kernels : [];
+if (!status.loaded) console.warn(`rs.test.ts: native RS addon not available, its tests are skipped: ${status.reason}`);
 
 function randomBlocks(seed: number, k: number, len: number): Uint8Array[] {
   const rand = mulberry32(seed);

@@ -1,4 +1,4 @@
-// Differential test (STYLE principle 14): the native Reed-Solomon engine must produce exactly
+// Differential test: the native Reed-Solomon engine must produce exactly
 // the bytes of the TS reference, for every kernel this CPU can run. Parity goes on the wire, so
 // one differing byte would make a native sender and a TS receiver (or the reverse) disagree.
 //

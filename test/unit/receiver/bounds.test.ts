@@ -1,4 +1,4 @@
-// Resource bounds of the receiver core under floods (issue 5, part 4). What it holds is set
+// Resource bounds of the receiver core under floods. What it holds is set
 // by the first HELLO it takes: at most retainSlices slices (keys in [delivered, delivered +
 // retainSlices)), each a slice buffer plus at most k parity symbols per stripe (one more
 // slice's worth), and the delivered slices the sink has not taken yet (maxQueuedSlices, in

@@ -1,4 +1,4 @@
-// Resource bounds of the sender core under floods (issue 5, part 4): JOINs from 100k
+// Resource bounds of the sender core under floods: JOINs from 100k
 // addresses, NAKs from receivers it never heard of, NAKs asking for the most they can, and
 // STATUS/REPORT/LEAVE storms. Every table the core keeps is checked through `tableSizes`
 // (nothing keyed by wire data grows past its bound), and so is what a flood makes it send.

@@ -33,15 +33,15 @@ import { EventHeap } from './event-heap.js';
 export const SENDER_ADDRESS = '198.18.0.1';
 /** The source port of every datagram (the cores take it from the address book, not from here). */
 const PORT = 9001;
-/** Flight.to of a datagram for the sender (else a receiver's index). */
-export const TO_SENDER = -1;
+/** The sender where a receiver's index could be (Flight.to, SimHooks.onSend's `from`). */
+export const SENDER_INDEX = -1;
 /** A core whose events and transmits do not run dry in this many rounds is broken. */
 const MAX_PUMP_ROUNDS = 1000;
 
 export interface Flight {
   readonly at: number;
   readonly seq: number;
-  /** TO_SENDER, or a receiver's index. */
+  /** SENDER_INDEX, or a receiver's index. */
   readonly to: number;
   readonly from: string;
   readonly bytes: Uint8Array;
@@ -77,7 +77,7 @@ export interface SimReceiverSpec {
 
 /** How a scenario watches the run and adds traffic of its own. */
 export interface SimHooks {
-  /** Every datagram a core puts on the wire, before the wire sees it (from: TO_SENDER or a receiver index). */
+  /** Every datagram a core puts on the wire, before the wire sees it (from: SENDER_INDEX or a receiver's index). */
   onSend?(from: number, bytes: Uint8Array): void;
   /** After each datagram a core sent was handed to the wire: the moment to inject(). */
   afterSend?(): void;
@@ -118,6 +118,7 @@ export class SimViolation extends Error {
 
 export class SimReceiver {
   readonly id: number;
+  readonly address: string;
   readonly core: ReceiverCore;
   readonly upAtMs: number;
   readonly diesAtMs: number;
@@ -148,12 +149,12 @@ export class SimReceiver {
 
   constructor(
     readonly index: number,
-    readonly address: string,
     spec: SimReceiverSpec,
     now: number,
   ) {
     this.core = new ReceiverCore(spec.config, now);
     this.id = spec.config.receiverId;
+    this.address = spec.address;
     this.upAtMs = spec.upAtMs ?? 0;
     this.diesAtMs = spec.diesAtMs ?? Infinity;
     this.sinkBytesPerMs = spec.sinkBytesPerMs;
@@ -217,7 +218,7 @@ export class SimNet {
         throw new SimViolation(message);
       });
     this.sender = new SenderCore(o.sender, this.now);
-    this.receivers = o.receivers.map((spec, i) => new SimReceiver(i, spec.address, spec, this.now));
+    this.receivers = o.receivers.map((spec, i) => new SimReceiver(i, spec, this.now));
     this.fullSliceBytes = fullSliceBytes({ ...o.sender, imageBytes: 0 });
   }
 
@@ -334,7 +335,7 @@ export class SimNet {
         if (t === undefined) break;
         const bytes = concat(t.parts);
         if (bytes.byteLength !== t.bytes) this.fail(`sender Transmit.bytes ${t.bytes} != ${bytes.byteLength}`);
-        this.hooks.onSend?.(TO_SENDER, bytes);
+        this.hooks.onSend?.(SENDER_INDEX, bytes);
         if (linkRateBps !== undefined) this.linkFreeAt = Math.max(this.linkFreeAt, this.now) + ((bytes.byteLength + 28) * 8) / (linkRateBps / 1000);
         for (const r of this.receivers) {
           if (this.gone(r) || this.o.wire.downLost(r.index, t.to, bytes)) continue;
@@ -368,7 +369,7 @@ export class SimNet {
             this.nakLog.push({ atMs: this.now, receiver: r.index, sliceNo, need: b[18] });
           }
           this.hooks.onSend?.(r.index, b);
-          if (!this.o.wire.upLost(r.index)) this.send(TO_SENDER, r.address, b);
+          if (!this.o.wire.upLost(r.index)) this.send(SENDER_INDEX, r.address, b);
           if (nak || this.o.peerTraffic === 'all') {
             for (const other of this.receivers) {
               if (other === r || this.gone(other) || this.o.wire.peerLost(r.index, other.index)) continue;
@@ -447,7 +448,7 @@ export class SimNet {
   private deliver(f: Flight): void {
     this.hooks.onArrive?.(f);
     const from = { address: f.from, port: PORT };
-    if (f.to === TO_SENDER) {
+    if (f.to === SENDER_INDEX) {
       const handle = (): void => this.guard('sender.handle', () => this.sender.handle({ kind: 'datagram', from, bytes: f.bytes }, this.now));
       if (this.hooks.deliver) this.hooks.deliver(f, handle);
       else handle();

@@ -12,7 +12,7 @@ import type { ReceiverConfig, ReceiverCore } from '../../receiver/core.js';
 import type { SenderConfig, SenderCore, SenderEvent } from '../../sender/core.js';
 import { randomImage } from './bytes.js';
 import { mulberry32 } from './prng.js';
-import { SimNet, SimViolation, type Wire } from './simnet.js';
+import { SimNet, SimViolation, SENDER_INDEX, type Wire } from './simnet.js';
 
 export interface LossModel {
   /** Independent loss probability per packet per receiver. */
@@ -195,7 +195,14 @@ export function simulate(o: SimOptions): SimResult {
     linkRateBps: o.linkRateBps,
     maxSteps: o.maxSteps ?? 5_000_000,
     maxTimeMs: o.maxTimeMs ?? 600_000,
-    hooks: onSenderTransmit === undefined ? undefined : { onSend: (from, bytes) => void (from < 0 && onSenderTransmit(net.now, bytes, net.sender)) },
+    hooks:
+      onSenderTransmit === undefined
+        ? undefined
+        : {
+            onSend: (from, bytes) => {
+              if (from === SENDER_INDEX) onSenderTransmit(net.now, bytes, net.sender);
+            },
+          },
     fail: (message) => {
       throw new SimViolation(`seed ${o.seed}: ${message}`);
     },

@@ -34,7 +34,7 @@ import { IMAGE_BYTES_UNKNOWN } from '../../../protocol/messages/hello.js';
 import type { ReceiverConfig } from '../../../receiver/core.js';
 import type { SenderConfig } from '../../../sender/core.js';
 import { mulberry32, Rng } from '../prng.js';
-import { type Flight, SENDER_ADDRESS, SimNet, SimViolation, TO_SENDER, type Wire } from '../simnet.js';
+import { type Flight, SENDER_ADDRESS, SimNet, SimViolation, SENDER_INDEX, type Wire } from '../simnet.js';
 import { expectedReceiverDrop, expectedSenderDrop } from './expected-drops.js';
 import { hostileDatagram } from './hostile.js';
 
@@ -222,11 +222,11 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
       const h = hostileDatagram(inj, { sessionId: FUZZ_SESSION_ID, geometry, receiverIds, sliceHint }, pool);
       // Receivers that still listen take the first HELLO of anyone (udpcast does too): aim
       // only at those in a session, or a stranger would simply become their sender.
-      const targets = [TO_SENDER, ...net.receivers.filter((r) => r.session !== undefined && !r.done).map((r) => r.index)];
+      const targets = [SENDER_INDEX, ...net.receivers.filter((r) => r.session !== undefined && !r.done).map((r) => r.index)];
       const to = inj.pick(targets);
       let from = STRANGER_ADDR;
-      if (o.mode === 'spoof') from = to === TO_SENDER ? (inj.chance(0.8) ? inj.pick(net.receivers).address : STRANGER_ADDR) : SENDER_ADDRESS;
-      if (o.mode === 'foreign' && to === TO_SENDER && (net.sender.currentPhase === 'announcing' || streaming)) {
+      if (o.mode === 'spoof') from = to === SENDER_INDEX ? (inj.chance(0.8) ? inj.pick(net.receivers).address : STRANGER_ADDR) : SENDER_ADDRESS;
+      if (o.mode === 'foreign' && to === SENDER_INDEX && (net.sender.currentPhase === 'announcing' || streaming)) {
         // Anyone may join a session: a stranger's valid JOIN while announcing (or any time,
         // with --streaming) is a receiver (it would then be dropped for its silence and fail
         // the sender). Not a fault.
@@ -244,7 +244,7 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
   const trace = (p: Flight): void => {
     const d = decodeDatagram(p.bytes);
     o.trace!(
-      `${net.now.toFixed(3)} ${p.from} -> ${p.to === TO_SENDER ? 'sender' : `receiver ${p.to}`}${p.hostile ? ' HOSTILE' : ''} ` +
+      `${net.now.toFixed(3)} ${p.from} -> ${p.to === SENDER_INDEX ? 'sender' : `receiver ${p.to}`}${p.hostile ? ' HOSTILE' : ''} ` +
         `${d.ok ? `${MESSAGE_TYPE_NAMES[d.value.type]} ${JSON.stringify(d.value.msg, (k, v) => (k === 'payload' || k === 'digest' ? undefined : v))}` : d.code}`,
     );
   };
@@ -254,7 +254,7 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
     let who: string;
     let expected: string | undefined;
     let drops: () => Partial<Record<string, number>>;
-    if (p.to === TO_SENDER) {
+    if (p.to === SENDER_INDEX) {
       const senderReceivers = new Map(net.sender.receiverList().map((x) => [x.id, x.address]));
       who = 'sender';
       expected = p.hostile && net.sender.currentPhase !== 'done' ? expectedSenderDrop(p.bytes, p.from, FUZZ_SESSION_ID, senderReceivers) : undefined;

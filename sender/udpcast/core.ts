@@ -413,6 +413,7 @@ export class UdpcastSenderCore {
   private noteAnswer(s: TxSlice, clNr: number, nowMs: number): void {
     const byte = clNr >> 3;
     const bit = 1 << (clNr & 7);
+    s.answeredEver[byte] |= bit;
     if ((s.answered[byte] & bit) !== 0) return;
     s.answered[byte] |= bit;
     if (s.roundSentAtMs !== undefined) {
@@ -542,12 +543,25 @@ export class UdpcastSenderCore {
     this.stats.rateBps = Math.round(this.pacer.rateBps);
   }
 
+  /**
+   * Every live receiver answered some REQACK of this slice, so it holds the slice in its
+   * ring. A stock receiver whose first datagram of a slice belongs to the next one exits
+   * ("Dropped by server"): it happens when a CPU-starved receiver's socket buffer overflows
+   * for a whole slice. So the next slice waits for this proof.
+   */
+  private allHaveSeen(s: TxSlice): boolean {
+    for (const r of this.byAddress.values()) {
+      if (r.state === 'connected' && (s.answeredEver[r.clNr >> 3] & (1 << (r.clNr & 7))) === 0) return false;
+    }
+    return true;
+  }
+
   /** Slices enter the window up to maxInFlightSlices, each after the previous one's first pass; then the end slice. */
   private admit(): void {
     if (this.phase !== 'sending') return;
     if (this.sourceQueue.length > 0 && this.window.length < this.cfg.maxInFlightSlices) {
       const prev = this.window[this.window.length - 1];
-      if (prev === undefined || prev.roundSentAtMs !== undefined) {
+      if (prev === undefined || prev.acked || (prev.roundSentAtMs !== undefined && this.allHaveSeen(prev))) {
         const bytes = this.sourceQueue.shift()!;
         this.window.push(new TxSlice(this.nextSliceNo++, bytes, this.cfg.blockBytes, this.cfg.fec));
       }

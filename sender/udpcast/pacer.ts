@@ -29,9 +29,9 @@ export interface PacerConfig {
 /** First-round loss shares remembered to find the floor. */
 const LOSS_HISTORY = 16;
 /** A slice's loss this far above the floor counts as overflow. */
-const EXCESS_LOSS = 0.02;
-const DECREASE = 0.8;
-const INCREASE = 0.04;
+const EXCESS_LOSS = 0.05;
+const DECREASE = 0.85;
+const INCREASE = 0.1;
 
 export class Pacer {
   private rateBytesPerMs: number;

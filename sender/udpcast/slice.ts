@@ -32,6 +32,8 @@ export class TxSlice {
   /** First-pass datagrams sent so far: data blocks, then proactive FEC blocks in udpcast's order. */
   firstPassSent = 0;
   readonly firstPassTotal: number;
+  /** Clients that answered any round of this slice: a stock receiver that did has this slice in its ring. */
+  readonly answeredEver = new Uint8Array(READY_SET_BYTES);
   /** Clients that answered the current round. */
   readonly answered = new Uint8Array(READY_SET_BYTES);
   /** The current round's REQACK went out at this time (undefined: not yet). */

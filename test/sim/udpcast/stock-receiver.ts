@@ -158,7 +158,9 @@ export class StockReceiverModel {
 
   private findSlice(sliceNo: number): RxSlice | undefined {
     if (sliceNo <= this.currentSliceNo) return this.ring.find((s) => s.sliceNo === sliceNo);
-    if (sliceNo > this.receivedSliceNo + 2) {
+    // receivedata.c findSlice(): any slice but the next one, or one more than two past the
+    // last complete one, is fatal.
+    if (sliceNo > this.receivedSliceNo + 2 || sliceNo !== this.currentSliceNo + 1) {
       this.exit(`Dropped by server now=${sliceNo} last=${this.receivedSliceNo}`, true);
       return undefined;
     }

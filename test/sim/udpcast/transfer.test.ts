@@ -49,7 +49,7 @@ describe('udpcast sender core ↔ modelled stock receivers', () => {
   });
 
   it('a receiver killed mid-transfer is dropped after retriesUntilDrop silent rounds; the others complete', () => {
-    const r = simulateUdpcast({ receivers: 4, imageBytes: 600_000, seed: 0x41, loss: 0.02, kill: new Map([[2, 80]]) });
+    const r = simulateUdpcast({ receivers: 4, imageBytes: 3_000_000, seed: 0x41, loss: 0.02, kill: new Map([[2, 70]]) });
     const states = r.sender.receivers().map((x) => x.state);
     expect(states).toEqual(['complete', 'complete', 'dropped', 'complete']);
     expect(r.sender.receivers()[2].detail).toMatch(/no answer to 40 REQACK rounds/);

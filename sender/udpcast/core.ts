@@ -38,6 +38,7 @@ import { encodeHello, HELLO_SIZE } from '../../protocol/udpcast/hello.js';
 import { encodeReqack, REQACK_SIZE } from '../../protocol/udpcast/reqack.js';
 import { CAP_BIG_ENDIAN, MAX_CLIENTS, MAX_SLICE_BLOCKS, OP_HELLO, SENDER_CAPABILITIES } from '../../protocol/udpcast/wire.js';
 import { Pacer } from './pacer.js';
+import { Participants, type UdpcastReceiverRecord } from './participants.js';
 import { TxSlice } from './slice.js';
 
 export interface UdpcastSenderConfig {
@@ -71,21 +72,7 @@ export interface UdpcastSenderConfig {
   readonly pacing: { readonly startRateBps: number; readonly minRateBps: number; readonly maxRateBps: number; readonly burstBytes: number; readonly fixed: boolean };
 }
 
-export type UdpcastReceiverState = 'connected' | 'complete' | 'dropped' | 'left' | 'unconfirmed';
-
-export interface UdpcastReceiverRecord {
-  readonly clNr: number;
-  readonly address: string;
-  state: UdpcastReceiverState;
-  /** Why it is dropped or left, or what "complete" cannot say. */
-  detail: string;
-  /** SO_RCVBUF it reported (udpcast's senders never read it). */
-  readonly rcvbufBytes: number;
-  /** Slices it acknowledged. */
-  slicesAcked: number;
-  /** REQACK rounds in a row it answered nothing. */
-  silentRounds: number;
-}
+export type { UdpcastReceiverRecord, UdpcastReceiverState } from './participants.js';
 
 export type UdpcastSenderEvent =
   | { readonly kind: 'connected'; readonly clNr: number; readonly address: string; readonly again: boolean }
@@ -147,8 +134,7 @@ export class UdpcastSenderCore {
   };
   /** Bytes of image taken from the source. */
   bytesRead = 0;
-  private readonly byAddress = new Map<string, UdpcastReceiverRecord>(); // bounded: MAX_CLIENTS
-  private readonly byClNr: (UdpcastReceiverRecord | undefined)[] = new Array(MAX_CLIENTS);
+  private readonly participants = new Participants();
   private readonly control: UdpcastTransmit[] = [];
   private readonly events: UdpcastSenderEvent[] = [];
   /** Unacknowledged slices, oldest first. Bounded: maxInFlightSlices + the end slice. */
@@ -183,7 +169,7 @@ export class UdpcastSenderCore {
   }
 
   receivers(): readonly Readonly<UdpcastReceiverRecord>[] {
-    return [...this.byAddress.values()].sort((a, b) => a.clNr - b.clNr);
+    return this.participants.list();
   }
 
   get currentDataAddress(): string {
@@ -216,7 +202,7 @@ export class UdpcastSenderCore {
   }
 
   private live(): UdpcastReceiverRecord[] {
-    return [...this.byAddress.values()].filter((r) => r.state === 'connected');
+    return this.participants.live();
   }
 
   handle(ev: UdpcastSenderInput, nowMs: number): void {
@@ -257,7 +243,7 @@ export class UdpcastSenderCore {
       this.onConnectReq(address, m.msg.capabilities, m.msg.rcvbufBytes, nowMs);
       return;
     }
-    const rec = this.byAddress.get(address);
+    const rec = this.participants.get(address);
     if (rec === undefined || (rec.state !== 'connected' && m.kind !== 'disconnect')) {
       this.drop('unknown-receiver');
       return;
@@ -288,7 +274,7 @@ export class UdpcastSenderCore {
   private onConnectReq(address: string, capabilities: number, rcvbufBytes: number, nowMs: number): void {
     if (this.phase !== 'waiting') {
       // udpcast's sender ignores these too: a stock receiver expects slice 0 and cannot join late.
-      if (!this.byAddress.has(address) && !this.late.has(address) && this.late.size < MAX_CLIENTS) {
+      if (this.participants.get(address) === undefined && !this.late.has(address) && this.late.size < MAX_CLIENTS) {
         this.late.add(address);
         this.emit({ kind: 'late-connect', address });
       }
@@ -300,19 +286,15 @@ export class UdpcastSenderCore {
       this.drop('little-endian-receiver');
       return;
     }
-    let rec = this.byAddress.get(address);
+    let rec = this.participants.get(address);
     const again = rec !== undefined;
     if (rec === undefined) {
-      const clNr = this.freeClNr();
-      const refuse = clNr === undefined || (this.cfg.pointToPoint === 'always' && this.byAddress.size >= 1);
-      if (refuse) {
+      rec = this.cfg.pointToPoint === 'always' && this.participants.size >= 1 ? undefined : this.participants.add(address, rcvbufBytes);
+      if (rec === undefined) {
         this.queueControl(address, this.connectReply(CL_NR_REFUSED, address));
         this.drop('refused-connect-req');
         return;
       }
-      rec = { clNr: clNr!, address, state: 'connected', detail: '', rcvbufBytes: rcvbufBytes === 0 ? 65536 : rcvbufBytes, slicesAcked: 0, silentRounds: 0 };
-      this.byAddress.set(address, rec);
-      this.byClNr[rec.clNr] = rec;
     } else if (rec.state !== 'connected') {
       // It left (DISCONNECT) and came back before the start: take it again.
       rec.state = 'connected';
@@ -325,11 +307,6 @@ export class UdpcastSenderCore {
     this.queueControl(address, this.connectReply(rec.clNr, address));
     this.replyAgain.set(address, { left: REPLY_COPIES - 1, atMs: nowMs + this.cfg.startGraceMs / REPLY_COPIES });
     this.emit({ kind: 'connected', clNr: rec.clNr, address, again });
-  }
-
-  private freeClNr(): number | undefined {
-    for (let i = 0; i < MAX_CLIENTS; i++) if (this.byClNr[i] === undefined) return i;
-    return undefined;
   }
 
   private connectReply(clNr: number, address: string): Uint8Array {
@@ -428,7 +405,7 @@ export class UdpcastSenderCore {
 
   /** Every live receiver not yet ready has answered this round. */
   private allAnswered(s: TxSlice): boolean {
-    for (const r of this.byAddress.values()) {
+    for (const r of this.participants.all()) {
       if (r.state !== 'connected' || s.isReady(r.clNr)) continue;
       if ((s.answered[r.clNr >> 3] & (1 << (r.clNr & 7))) === 0) return false;
     }
@@ -436,7 +413,7 @@ export class UdpcastSenderCore {
   }
 
   private allReady(s: TxSlice): boolean {
-    for (const r of this.byAddress.values()) if (r.state === 'connected' && !s.isReady(r.clNr)) return false;
+    for (const r of this.participants.all()) if (r.state === 'connected' && !s.isReady(r.clNr)) return false;
     return true;
   }
 
@@ -459,7 +436,7 @@ export class UdpcastSenderCore {
     }
     for (const [address, a] of this.replyAgain) {
       if (nowMs < a.atMs) continue;
-      const r = this.byAddress.get(address);
+      const r = this.participants.get(address);
       if (r !== undefined && r.state === 'connected') this.queueControl(address, this.connectReply(r.clNr, address));
       a.left--;
       a.atMs = nowMs + this.cfg.startGraceMs / REPLY_COPIES;
@@ -501,7 +478,7 @@ export class UdpcastSenderCore {
     // Receivers dropped or gone: a slice nobody live waits for is done.
     if (this.live().length === 0) {
       // Everyone confirmed the end, or left, or was dropped.
-      const complete = [...this.byAddress.values()].every((r) => r.state === 'complete');
+      const complete = this.participants.everyoneComplete();
       this.finish(complete, complete ? '' : 'no receiver left');
       return;
     }
@@ -550,7 +527,7 @@ export class UdpcastSenderCore {
    * for a whole slice. So the next slice waits for this proof.
    */
   private allHaveSeen(s: TxSlice): boolean {
-    for (const r of this.byAddress.values()) {
+    for (const r of this.participants.all()) {
       if (r.state === 'connected' && (s.answeredEver[r.clNr >> 3] & (1 << (r.clNr & 7))) === 0) return false;
     }
     return true;
@@ -615,8 +592,7 @@ export class UdpcastSenderCore {
     this.phase = 'done';
     this.doneDetail = detail;
     this.window.length = 0;
-    const everyoneComplete = [...this.byAddress.values()].every((r) => r.state === 'complete');
-    this.emit({ kind: 'done', ok: ok && everyoneComplete && this.aborted === undefined && this.byAddress.size > 0, detail: this.aborted ?? detail });
+    this.emit({ kind: 'done', ok: ok && this.participants.everyoneComplete() && this.aborted === undefined, detail: this.aborted ?? detail });
   }
 
   get doneReason(): string {

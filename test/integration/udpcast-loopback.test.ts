@@ -94,6 +94,20 @@ describe.skipIf(skip !== undefined)('udp-sender --protocol udpcast → Debian ud
     if (name === 'fec') expect(rep.stats.fecBlocks).toBe(Math.ceil((16 << 20) / (1024 * 1456)) * 8 * 4);
   });
 
+  it('--pipe: the sender gzips on the fly, the stock receiver gunzips with its own --pipe; the image arrives identical', async () => {
+    const s = newSession();
+    const out = join(dir, 'piped.out');
+    const rcv = stockReceiver(['--interface', 'lo', '--nokbd', '--portbase', String(s.portbase), '--pipe', 'gzip -dc', '--file', out], 60_000);
+    await sleep(300);
+    const sender = procs.start('udp-sender', SENDER_CLI, [
+      '--protocol', 'udpcast', '--interface', 'lo', '--nokbd', '--min-receivers', '1', '--portbase', String(s.portbase),
+      '--file', input, '--pipe', 'gzip -1 -c', '--json',
+    ], { timeoutMs: 60_000 });
+    expectExit(await sender.result, 0);
+    expect((await rcv.result).code).toBe(0);
+    expect(await sha256File(out)).toBe(inputSha);
+  });
+
   it('a receiver killed mid-transfer is dropped and named; the sender exits 1 instead of hanging', async () => {
     const s = newSession();
     const out = join(dir, 'killed.out');

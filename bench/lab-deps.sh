@@ -3,6 +3,8 @@
 # netns/veth/bridge and tc, nftables for injected loss, and the pipeline's tools below. Installed from Debian's packages when missing; a
 # non-root run only says what is missing (the lab tests then skip with a clear line).
 set -euo pipefail
+# The netboot builder's and the PXE VM test's packages (qemu, iPXE, dnsmasq, busybox-static, ...).
+bash "$(dirname "$0")/../netboot/deps.sh"
 need=()
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v tc >/dev/null 2>&1 || need+=(iproute2)

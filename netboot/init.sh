@@ -57,18 +57,15 @@ set +f
 [ -n "$DEBUG" ] && set -x
 log "booted $(uname -r), plan $PLAN"
 
-# Modules: see the top of this file.
-while read -r m; do
-  [ -n "$m" ] && modprobe -q "$m"
-done < /etc/rackcast/modules.always
+# Modules: see the top of this file. One modprobe per pass (each program start costs tens
+# of milliseconds on a slow or emulated CPU), not one per device.
+modprobe -qa $(cat /etc/rackcast/modules.always)
 count_modules() { wc -l < /proc/modules; }
 pass=0
 before=-1
 while [ "$pass" -lt 3 ] && [ "$before" != "$(count_modules)" ]; do
   before=$(count_modules)
-  for f in /sys/bus/pci/devices/*/modalias /sys/bus/*/devices/*/modalias; do
-    [ -r "$f" ] && modprobe -q "$(cat "$f")" 2>/dev/null
-  done
+  modprobe -qa $(cat /sys/bus/*/devices/*/modalias 2>/dev/null | sort -u) 2>/dev/null
   pass=$((pass + 1))
 done
 
@@ -85,7 +82,7 @@ i=0
 while [ -z "$(nics)" ] && [ "$i" -lt 10 ]; do
   sleep 1
   i=$((i + 1))
-  [ "$i" = 3 ] && while read -r m; do modprobe -q "$m"; done < /etc/rackcast/modules.hardware
+  [ "$i" = 3 ] && modprobe -qa $(cat /etc/rackcast/modules.hardware)
 done
 log "modules: $(count_modules) loaded; NICs: $(echo $(nics))"
 [ -z "$(nics)" ] && shell "no network interface"

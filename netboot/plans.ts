@@ -28,7 +28,7 @@ export async function loadPlans(plans: readonly { readonly name: string; readonl
 
 /** The message of a failed Result, whatever the validator calls it. */
 function failureMessage(r: Record<string, unknown>): string {
-  for (const k of ['detail', 'message', 'error']) {
+  for (const k of ['errors', 'detail', 'message', 'error']) {
     const v = r[k];
     if (typeof v === 'string') return v;
     if (typeof v === 'object' && v !== null && typeof (v as { message?: unknown }).message === 'string') return (v as { message: string }).message;

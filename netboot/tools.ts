@@ -9,21 +9,29 @@ import { basename, dirname, join } from 'node:path';
 export const REQUIRED_TOOLS: readonly string[] = [
   'sfdisk',
   'mke2fs',
+  'mkfs.ext2',
+  'mkfs.ext3',
   'mkfs.ext4',
   'e2fsck',
   'fsck.ext4',
   'tune2fs',
   'mkfs.xfs',
+  'xfs_repair',
   'mkfs.fat',
   'mkfs.vfat',
+  'fsck.fat',
+  'fsck.vfat',
   'mkswap',
   'blkid',
   'wipefs',
+  'partx',
+  'losetup',
+  'blockdev',
   'extlinux',
 ];
 
 /** Taken when the host has them. */
-export const OPTIONAL_TOOLS: readonly string[] = ['partx', 'xfs_admin', 'sgdisk'];
+export const OPTIONAL_TOOLS: readonly string[] = ['sgdisk'];
 
 /** Data files the tools read. */
 export const TOOL_DATA: readonly string[] = ['/etc/mke2fs.conf', '/usr/lib/syslinux/mbr/mbr.bin', '/usr/lib/syslinux/mbr/gptmbr.bin', '/usr/lib/syslinux/mbr/altmbr.bin'];
@@ -32,11 +40,19 @@ export const TOOL_DATA: readonly string[] = ['/etc/mke2fs.conf', '/usr/lib/sysli
 export const TOOL_PACKAGE: Readonly<Record<string, string>> = {
   sfdisk: 'fdisk',
   mke2fs: 'e2fsprogs',
+  'mkfs.ext2': 'e2fsprogs',
+  'mkfs.ext3': 'e2fsprogs',
   'mkfs.ext4': 'e2fsprogs',
   e2fsck: 'e2fsprogs',
   'fsck.ext4': 'e2fsprogs',
   tune2fs: 'e2fsprogs',
   'mkfs.xfs': 'xfsprogs',
+  xfs_repair: 'xfsprogs',
+  'fsck.fat': 'dosfstools',
+  'fsck.vfat': 'dosfstools',
+  partx: 'util-linux',
+  losetup: 'mount',
+  blockdev: 'util-linux',
   'mkfs.fat': 'dosfstools',
   'mkfs.vfat': 'dosfstools',
   mkswap: 'util-linux',

@@ -43,8 +43,7 @@ const skip = skipReason();
 if (skip !== undefined) console.log(`netboot-image.test.ts: skipped: ${skip}`);
 const isRoot = process.getuid?.() === 0;
 
-/** The plan every build here embeds. */
-const VM_PLAN = { disk: '/dev/vda' };
+const VM_PLAN = fileURLToPath(new URL('../fixtures/netboot/vm-plan.json', import.meta.url));
 
 async function build(work: string, out: string, planFile: string, extra: string[] = []): Promise<{ code: number | null; text: string; wallMs: number }> {
   const tmp = await mkdtemp(join(work, 'tmp-'));
@@ -66,7 +65,7 @@ describe.skipIf(skip !== undefined)('rackcast-netboot builds a reproducible boot
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'rackcast-netboot-image-'));
     plan = join(work, 'rack.json');
-    await writeFile(plan, `${JSON.stringify(VM_PLAN)}\n`);
+    await writeFile(plan, readFileSync(VM_PLAN));
   });
 
   afterAll(async () => {

@@ -7,7 +7,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { appendFileSync, createReadStream, existsSync, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -103,6 +103,8 @@ export class BoundedProcess {
     readonly name: string,
     argv: readonly string[],
     timeoutMs: number,
+    /** Also append every line here (a VM's console, kept for a look after a failure). */
+    private readonly logFile?: string,
   ) {
     this.child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     const onData = (b: Buffer): void => this.feed(b.toString('latin1'));
@@ -137,6 +139,7 @@ export class BoundedProcess {
     if (text === '') return;
     const line = { tMs: performance.now() - this.startMs, text };
     this.lines.push(line);
+    if (this.logFile !== undefined) appendFileSync(this.logFile, `[${(line.tMs / 1000).toFixed(1).padStart(6)}] ${text}\n`);
     this.waiters = this.waiters.filter((w) => {
       if (!w.re.test(text)) return true;
       w.resolve(line);

@@ -71,3 +71,25 @@ describe('rackcast-netboot options', () => {
     expect(() => sourceDateEpoch({ SOURCE_DATE_EPOCH: 'yesterday' })).toThrow(/SOURCE_DATE_EPOCH/);
   });
 });
+
+describe('plans', () => {
+  it('takes a plan the agent accepts and refuses one it does not, naming the file and every error', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { fileURLToPath } = await import('node:url');
+    const { loadPlans } = await import('../../../netboot/plans.js');
+    const good = fileURLToPath(new URL('../../fixtures/netboot/vm-plan.json', import.meta.url));
+    const ok = await loadPlans([{ name: 'vm', file: good }]);
+    expect(ok.map((p) => p.name)).toEqual(['vm']);
+    const dir = mkdtempSync(join(tmpdir(), 'rackcast-plans-'));
+    try {
+      const bad = join(dir, 'bad.json');
+      writeFileSync(bad, '{"version": 1, "no": "such plan"}');
+      await expect(loadPlans([{ name: 'bad', file: bad }])).rejects.toThrow(/--plan .*bad\.json: 2 error\(s\): no: unknown key .*; disk: missing/);
+      await expect(loadPlans([{ name: 'x', file: join(dir, 'missing.json') }])).rejects.toThrow(/--plan .*missing\.json: .*ENOENT/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

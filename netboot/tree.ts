@@ -9,7 +9,7 @@
 // under usr, so ldd's answers and the real tools' paths land where the dynamic loader and
 // PATH look for them.
 
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 
 /** What part of the image an entry belongs to (the manifest adds sizes up by part). */
 export type Part = 'node' | 'libs' | 'rackcast' | 'modules' | 'tools' | 'busybox' | 'init';
@@ -67,7 +67,9 @@ export class ImageTree {
     const st = statSync(source); // follows symlinks: the image gets the content
     if (!st.isFile()) throw new Error(`${source} is not a regular file`);
     const mode = opt.mode ?? st.mode & 0o7777;
-    this.put(path, { kind: 'file', source, bytes: st.size, mode, part: opt.part }, opt.replace === true);
+    // By its real path: /lib/x86_64-linux-gnu/libc.so.6 from one ldd and /usr/lib/... from
+    // another are the same file, not a conflict.
+    this.put(path, { kind: 'file', source: realpathSync(source), bytes: st.size, mode, part: opt.part }, opt.replace === true);
   }
 
   addData(path: string, data: Buffer | string, opt: AddOptions): void {

@@ -26,7 +26,7 @@ export const VM_TOOLS: Readonly<Record<string, string>> = {
   gzip: 'gzip',
   'ssh-keygen': 'openssh-client',
   busybox: 'busybox-static',
-  zstd: 'zstd',
+  xz: 'xz-utils',
 };
 /** qemu's own choice of boot ROM for virtio-net-pci (Debian's ipxe-qemu; found through its firmware path). */
 export const PXE_ROM = '/usr/lib/ipxe/qemu/efi-virtio.rom';

@@ -49,12 +49,12 @@ describe('parseMetaDepends', () => {
 
 describe('rackcast-netboot options', () => {
   it('takes plans, modules, compression and a kernel source', () => {
-    const a = parseNetbootArgs(['--out', '/srv/tftp', '--plan', 'a/rack1.json', '--plan', 'b/db.json', '--modules', 'i40e,tg3', '--modules', 'bnxt_en', '--compress', 'xz', '--kernel-deb', 'k.deb']);
+    const a = parseNetbootArgs(['--out', '/srv/tftp', '--plan', 'a/rack1.json', '--plan', 'b/db.json', '--modules', 'i40e,tg3', '--modules', 'bnxt_en', '--compress', 'zstd', '--kernel-deb', 'k.deb']);
     expect(a.plans.map((p) => p.name)).toEqual(['rack1', 'db']);
     expect(a.extraModules).toEqual(['i40e', 'tg3', 'bnxt_en']);
-    expect(a.compression).toBe('xz');
+    expect(a.compression).toBe('zstd');
     expect(a.kernel.kind).toBe('deb');
-    expect(parseNetbootArgs(['--out', 'o', '--plan', 'p.json']).compression).toBe('zstd');
+    expect(parseNetbootArgs(['--out', 'o', '--plan', 'p.json']).compression).toBe('xz');
   });
   it('refuses what it cannot build, in one line', () => {
     expect(() => parseNetbootArgs(['--plan', 'p.json'])).toThrow(/--out DIR is required/);

@@ -47,6 +47,12 @@ const LOCK_WAIT_S = 1200;
 const CLONE_TIMEOUT_MS = 600_000;
 const DISK_BOOT_TIMEOUT_MS = 300_000;
 const SENDER_GRACE_MS = 30_000;
+/**
+ * 60 s without progress before the sender drops a VM (the default, 200 rounds, is 5 s): an
+ * emulated one-vCPU guest on a shared two-core host can stall that long, and a dropped VM
+ * here would say nothing about netboot.
+ */
+const SENDER_RETRIES_UNTIL_DROP = 2400;
 const DATA_FILE = 'kept-by-second-clone.txt';
 
 /** Paths the clone may change (the agent's fixups) or add; everything else must match the source. */
@@ -188,7 +194,10 @@ describe.skipIf(skipReason !== undefined)('netboot: two VMs PXE-boot rackcast an
   async function cloneRound(round: number): Promise<BoundedProcess[]> {
     const sender = new BoundedProcess(
       'udp-sender',
-      net.argv([process.execPath, SENDER_CLI, '--file', nodeImage, '--nokbd', '--min-receivers', String(vms.length), '--interface', HOST_ADDR, '--json', '--log', join(work, `sender-${round}.log`)]),
+      net.argv([
+        process.execPath, SENDER_CLI, '--file', nodeImage, '--nokbd', '--min-receivers', String(vms.length), '--interface', HOST_ADDR,
+        '--retries-until-drop', String(SENDER_RETRIES_UNTIL_DROP), '--json', '--log', join(work, `sender-${round}.log`),
+      ]),
       CLONE_TIMEOUT_MS,
     );
     cleanup.push(`stop sender ${round}`, () => sender.kill());

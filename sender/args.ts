@@ -11,6 +11,7 @@ import { DATA_HEADER_SIZE } from '../protocol/messages/data.js';
 import { MAX_BLOCK_BYTES, MAX_SLICE_BLOCKS, MAX_STRIPES, MIN_BLOCK_BYTES } from '../protocol/messages/hello.js';
 import { defaultIoChoice, IO_CHOICES, type IoChoice } from '../common/udp/select.js';
 import type { CompressFormat } from './source-types.js';
+import { MAX_ZSTD_LEVEL } from './compress-zstd.js';
 import { MAX_STRIPE_BLOCKS, type SenderConfig } from './core.js';
 import type { SenderNetConfig } from './driver.js';
 import type { PackFormat } from './pack.js';
@@ -93,8 +94,8 @@ export function program(): Command {
     .option('--streaming', 'take receivers that join after the start (e.g. restarted): they get the rest live and the head re-read from --file')
     .option('--log <file>', 'write JSON logs (pino) to this file')
     .option('--json', 'print a machine-readable report on stdout at the end')
-    .addOption(new Option('--compress <format>', 'compress the image on the fly: gzip or lz4').choices(['gzip', 'lz4']))
-    .option('--compress-level <n>', 'with --compress gzip: 1 (fast) .. 9 (small), default 6')
+    .addOption(new Option('--compress <format>', 'compress the image on the fly: gzip, lz4 or zstd').choices(['gzip', 'lz4', 'zstd']))
+    .option('--compress-level <n>', 'with --compress gzip: 1 (fast) .. 9 (small), default 6; zstd: 1 .. 19, default 3')
     .option('--pack <dir>', 'send a cpio archive of DIR, as `cd DIR && find . -xdev | cpio -o` would make it')
     .addOption(new Option('--pack-format <format>', 'cpio format for --pack').choices(['crc', 'newc']).default('crc'))
     .option('--key-file <file>', 'pre-shared secret (>= 16 bytes, mode 600): every datagram is authenticated (HMAC-SHA-256)')
@@ -156,8 +157,9 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
   const rdvGroup = checkMulticast(o.mcastRdvAddress, '--mcast-rdv-address');
   // The data source is stdin unless --file: then Enter cannot be read from it.
   if (o.pack !== undefined && o.file !== undefined) throw new UsageError('--pack and --file exclude each other');
-  if (o.compressLevel !== undefined && o.compress !== 'gzip') throw new UsageError('--compress-level needs --compress gzip');
-  const compressLevel = o.compressLevel === undefined ? undefined : parseIntIn(o.compressLevel, '--compress-level', 1, 9);
+  if (o.compressLevel !== undefined && o.compress !== 'gzip' && o.compress !== 'zstd') throw new UsageError('--compress-level needs --compress gzip or zstd');
+  const compressLevel =
+    o.compressLevel === undefined ? undefined : parseIntIn(o.compressLevel, '--compress-level', 1, o.compress === 'zstd' ? MAX_ZSTD_LEVEL : 9);
   const keyboard = o.kbd !== false && stdinIsTty && (o.file !== undefined || o.pack !== undefined);
   if (!async && !keyboard && minReceivers === 0 && maxWaitMs === undefined) {
     throw new UsageError(

@@ -229,7 +229,8 @@ describe('receiver pipeline on loopback multicast', () => {
       ['receiver: --unpack with --file', RECEIVER_CLI, [...receiverNetArgs(s), '--unpack', '/tmp/x', '--file', '/tmp/y']],
       ['receiver: --decompress zip', RECEIVER_CLI, [...receiverNetArgs(s), '--decompress', 'zip']],
       ['sender: --pack with --file', SENDER_CLI, [...senderNetArgs(s), '--min-receivers', '1', '--pack', '/tmp', '--file', '/etc/hostname']],
-      ['sender: --compress zstd', SENDER_CLI, [...senderNetArgs(s), '--min-receivers', '1', '--compress', 'zstd']],
+      ['sender: --compress xz', SENDER_CLI, [...senderNetArgs(s), '--min-receivers', '1', '--compress', 'xz']],
+      ['sender: --compress-level 20 with zstd', SENDER_CLI, [...senderNetArgs(s), '--min-receivers', '1', '--compress', 'zstd', '--compress-level', '20']],
       ['sender: --compress-level without gzip', SENDER_CLI, [...senderNetArgs(s), '--min-receivers', '1', '--compress', 'lz4', '--compress-level', '3']],
       ['sender: --pack-format odc', SENDER_CLI, [...senderNetArgs(s), '--min-receivers', '1', '--pack', '/tmp', '--pack-format', 'odc']],
     ];

@@ -26,7 +26,8 @@ const LAYERS: Readonly<Record<string, readonly string[] | '*'>> = {
   sender: ['protocol', 'native', 'common'],
   receiver: ['protocol', 'native', 'common'],
   clone: ['protocol', 'native', 'common', 'receiver'],
-  netboot: ['protocol', 'native', 'common', 'receiver'],
+  // The boot-image builder validates the plans it embeds with the agent's own validator.
+  netboot: ['protocol', 'native', 'common', 'receiver', 'clone'],
   bench: '*',
 };
 

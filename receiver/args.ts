@@ -1,4 +1,4 @@
-// udp-receiver's options: commander → parse → validate (STYLE 10). Kept apart from
+// udp-receiver's options: commander → parse → validate (docs/ARCHITECTURE.md, principle 5). Kept apart from
 // cli.ts so tests can parse without starting a receiver.
 
 import { Command, Option } from 'commander';

@@ -1,5 +1,5 @@
 // udp-sender's options: commander → parse → validate → a plain config the CLI freezes
-// (STYLE 10). Kept apart from cli.ts so tests can parse without starting a sender.
+// (docs/ARCHITECTURE.md, principle 5). Kept apart from cli.ts so tests can parse without starting a sender.
 
 import { Command, Option } from 'commander';
 import { authTrailerBytes, type AuthMode } from '../common/auth/seal.js';

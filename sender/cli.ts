@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // udp-sender: streams an image to every udp-receiver on the segment over multicast.
-// Flow: commander → parse → validate → frozen config → driver (STYLE 10).
+// Flow: commander → parse → validate → frozen config → driver (docs/ARCHITECTURE.md, principle 5).
 
 import { randomInt } from 'node:crypto';
 import { createInterface } from 'node:readline';

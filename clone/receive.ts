@@ -7,11 +7,11 @@
 // In-process rather than spawning the CLI: one Node start less on a slow node, and the
 // outcome (verified, digest, bytes, failure reason) arrives as an object, not as text.
 
-import { sealedUdpFactory } from '../common/auth.js';
+import { sealedUdpFactory } from '../common/auth/sealed-socket.js';
 import { oneLine } from '../common/errors.js';
 import { makeLogger } from '../common/log.js';
-import { loadErasureCoder } from '../native/rs.js';
-import { udpFactory } from '../native/udp.js';
+import { loadErasureCoder } from '../common/fec.js';
+import { udpFactory } from '../common/udp/select.js';
 import { reasonName } from '../protocol/reasons.js';
 import { parseReceiverArgs } from '../receiver/args.js';
 import { ReceiverDriver } from '../receiver/driver.js';

@@ -9,7 +9,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CommanderError } from 'commander';
-import { loadKeyFile } from '../common/auth.js';
+import { loadKeyFile } from '../common/auth/keys.js';
 import { EXIT_IO, EXIT_OK, EXIT_USAGE, oneLine, UsageError } from '../common/errors.js';
 import { parseNetbootArgs, sourceDateEpoch, type NetbootArgs } from './args.js';
 import { buildImage, type BuildConfig } from './build.js';

@@ -9,7 +9,7 @@
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -162,6 +162,9 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
   }
 
   /** The agent (and a sender for the image, unless none), with its own state dir and log. */
+  /** The last agent run's output, for a failure to mount what it left. */
+  let lastAgentOut = '';
+
   async function clone(plan: Record<string, unknown>, opts: { image?: string; s?: Session; hostname?: string; args?: string[]; senderArgs?: string[]; killSenderAfterMs?: number } = {}): Promise<CloneRun> {
     const d = join(work, `run${++runNo}`);
     mkdirSync(d);
@@ -181,6 +184,7 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
       setTimeout(() => sender.kill('SIGKILL'), opts.killSenderAfterMs);
     }
     const r = await agent.result;
+    lastAgentOut = r.stdout;
     if (sender !== undefined) sender.shortenDeadline(2000);
     return { r, out: r.stdout.trim().split('\n'), state: join(d, 'state'), logFile: join(d, 'clone.log') };
   }
@@ -200,8 +204,37 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     expect(c.out.filter((l) => l.startsWith('rackcast-clone: failed at'))).toHaveLength(1);
   }
 
+  /**
+   * Waits until nothing the agent mounted from the disk is still alive, then makes the image
+   * file show what the agent wrote. Two things on this host can make the file lag the disk:
+   * - A process that entered a new mount namespace while the agent's file systems were mounted
+   *   (`ip netns exec`, as the namespace tests running beside this file do) holds copies of
+   *   those mounts: the agent's umount returns, but the file system is written back and closed
+   *   only when that process exits. Its stacked loops (the offset case) stay attached till then.
+   * - The agent writes through the disk's loop device (its partitions, or loops stacked on it)
+   *   and the test reads the file through loops of its own; each block device has its own page
+   *   cache, so the disk loop's caches are written back and dropped.
+   * A node has one mount namespace and one path to its disk; neither applies there.
+   */
+  async function settle(disk: Disk): Promise<void> {
+    const name = disk.loop.replace('/dev/', '');
+    const parts = (): string[] => (existsSync(`/sys/block/${name}`) ? readdirSync(`/sys/block/${name}`).filter((f) => f.startsWith(`${name}p`)) : []);
+    const busy = (): string[] => [
+      ...parts().filter((p) => existsSync(`/sys/fs/ext4/${p}`)),
+      ...sh('losetup', ['-n', '-O', 'NAME', '-j', disk.loop]).split('\n').filter((l) => l.trim() !== ''),
+    ];
+    const deadline = Date.now() + 60_000;
+    while (busy().length > 0) {
+      if (Date.now() > deadline) throw new Error(`the agent's file systems on ${disk.loop} are still in use after 60 s: ${busy().join(', ')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    sh('sync', []);
+    for (const dev of [disk.loop, ...parts().map((p) => `/dev/${p}`)]) if (existsSync(dev)) sh('blockdev', ['--flushbufs', dev]);
+  }
+
   /** The disk image's partitions (from its table), each mounted read-only through a loop device at its offset. */
-  function mountPartition(disk: Disk, n: number): string {
+  async function mountPartition(disk: Disk, n: number): Promise<string> {
+    await settle(disk);
     const j = JSON.parse(sh('sfdisk', ['-J', disk.file])) as { partitiontable: { partitions: { start: number; size: number }[] } };
     const p = j.partitiontable.partitions[n - 1];
     const dir = join(work, `chk${++runNo}`);
@@ -209,7 +242,13 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     // Our own read-only loop at the offset (mount -o loop refuses a file the disk's loop overlaps).
     const loop = sh('losetup', ['-r', '-f', '--show', '-o', String(p.start * 512), '--sizelimit', String(p.size * 512), disk.file]).trim();
     loops.push(loop);
-    sh('mount', ['-o', 'ro', loop, dir]);
+    sh('blockdev', ['--flushbufs', loop]);
+    try {
+      sh('mount', ['-o', 'ro', loop, dir]);
+    } catch (e) {
+      const steps = lastAgentOut.split('\n').filter((l) => /umount|losetup|finish|failed/.test(l));
+      throw new Error(`${(e as Error).message}\nmounts: ${sh('findmnt', ['-rn', '-o', 'SOURCE,TARGET'])}\nagent: ${steps.join('\n')}`);
+    }
     mounts.push(dir);
     return dir;
   }
@@ -256,8 +295,9 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     expect(summary.partitions.map((p: { action: string }) => p.action)).toEqual(['formatted', 'formatted', 'formatted']);
 
     // The MBR's boot code is syslinux's gptmbr.bin; the rest of sector 0 (the protective MBR) is sfdisk's.
+    await settle(disk);
     expect(firstBytes(disk.file, 440).equals(readFileSync(join(MBR_DIR, 'gptmbr.bin')).subarray(0, 440))).toBe(true);
-    const root = mountPartition(disk, 2);
+    const root = await mountPartition(disk, 2);
     expect(readFileSync(join(root, 'srv/payload.bin')).equals(readFileSync(join(work, 'golden/srv/payload.bin')))).toBe(true);
     expect(existsSync(join(root, '.rackcast-incomplete'))).toBe(false);
     expect(readFileSync(join(root, 'etc/hostname'), 'utf8')).toBe('node07\n');
@@ -288,6 +328,7 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     } finally {
       sh('losetup', ['-d', dataLoop]);
     }
+    await settle(disk);
     const s2 = newSession();
     const plan2 = { ...planFor(disk, s2), fixups: { hostname: ['dhcp', { fixed: 'fallback' }], sshHostKeys: 'keep' } };
     const dry2 = await clone(plan2, { args: ['--dry-run'] });
@@ -298,10 +339,10 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     const c2 = await clone(plan2, { image: zst, s: s2, hostname: 'fromdhcp.rack.example' });
     expectDone(c2);
     expect(JSON.parse(readFileSync(join(c2.state, 'result.json'), 'utf8'))).toMatchObject({ table: 'kept', host: 'fromdhcp' });
-    const data = mountPartition(disk, 3);
+    const data = await mountPartition(disk, 3);
     expect(readFileSync(join(data, 'keep-me.txt'), 'utf8')).toBe('precious\n');
     unmount(data);
-    const root2 = mountPartition(disk, 2);
+    const root2 = await mountPartition(disk, 2);
     expect(readFileSync(join(root2, 'etc/hostname'), 'utf8')).toBe('fromdhcp\n');
     unmount(root2);
 
@@ -309,12 +350,13 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     const fd = openSync(disk.file, 'r+');
     writeSync(fd, randomBytes(4096), 0, 4096, dataOff.start + 1024);
     closeSync(fd);
+    await settle(disk);
     const s3 = newSession();
     const c3 = await clone(planFor(disk, s3), { image: gz, s: s3 });
     expectDone(c3);
     expect(c3.r.stdout).toMatch(/partition 3 \(data\) cannot be kept: blkid finds no file system/);
     expect(c3.r.stdout).toMatch(/decision: wipe/);
-    const data3 = mountPartition(disk, 3);
+    const data3 = await mountPartition(disk, 3);
     expect(existsSync(join(data3, 'keep-me.txt'))).toBe(false);
     unmount(data3);
   });
@@ -340,9 +382,10 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     expectDone(c);
     expect(c.r.stdout).toMatch(/partition 2: \/dev\/loop\d+ \(loop device at offset 17825792, 120 MiB\)/);
     expect(c.r.stdout).toMatch(/\(zstd, \d+ bytes decompressed\)/);
+    await settle(disk);
     expect(firstBytes(disk.file, 440).equals(readFileSync(join(MBR_DIR, 'mbr.bin')).subarray(0, 440))).toBe(true);
     expect(sh('sfdisk', ['-d', disk.file])).toMatch(/start=\s*34816, size=\s*245760, type=83, bootable/);
-    const root = mountPartition(disk, 2);
+    const root = await mountPartition(disk, 2);
     expect(readFileSync(join(root, 'etc/hostname'), 'utf8')).toBe('rack1-n3\n');
     expect(readFileSync(join(root, 'etc/fstab'), 'utf8')).toMatch(/^UUID=[0-9a-f-]{36} \/ ext4 /m);
     expect(readFileSync(join(root, 'boot/extlinux/extlinux.conf'), 'utf8')).toMatch(/APPEND root=UUID=[0-9a-f-]{36} ro quiet/);
@@ -357,8 +400,9 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     const s = newSession();
     const c = await clone(planFor(disk, s, { fixups: { hostname: [{ fixed: 'n1' }], sshHostKeys: 'regenerate' } }), { image: gzNoSsh, s });
     expectFailedAt(c, 'fixups', /the image has no ssh-keygen \(\/usr\/bin\/ssh-keygen\) to make new SSH host keys: install openssh-client in the image, or set fixups\.sshHostKeys to "keep"$/);
+    await settle(disk);
     expect(firstBytes(disk.file, 440).equals(Buffer.alloc(440))).toBe(true);
-    const root = mountPartition(disk, 2);
+    const root = await mountPartition(disk, 2);
     expect(existsSync(join(root, 'boot/extlinux'))).toBe(false);
     unmount(root);
   });
@@ -384,8 +428,9 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     const s = newSession();
     const c = await clone(planFor(disk, s), { image: gzBig, s, senderArgs: ['--max-bitrate', '40m'], killSenderAfterMs: 2500 });
     expectFailedAt(c, 'receive', /the image did not verify: /);
+    await settle(disk);
     expect(firstBytes(disk.file, 440).equals(Buffer.alloc(440))).toBe(true);
-    const root = mountPartition(disk, 2);
+    const root = await mountPartition(disk, 2);
     expect(existsSync(join(root, '.rackcast-incomplete'))).toBe(true);
     expect(existsSync(join(root, 'boot/extlinux'))).toBe(false);
     unmount(root);
@@ -397,6 +442,7 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     const s = newSession();
     const c = await clone(planFor(disk, s, { bootloader: { kind: 'extlinux', kernel: '/boot/vmlinuz-missing' }, onFailure: 'shell' }), { image: gz, s });
     expectFailedAt(c, 'bootloader', /the image has no kernel at \/boot\/vmlinuz-missing \(bootloader\.kernel\)$/);
+    await settle(disk);
     expect(firstBytes(disk.file, 440).equals(Buffer.alloc(440))).toBe(true);
     expect(readFileSync(join(c.state, 'on-failure'), 'utf8')).toBe('shell\n');
     const s2 = newSession();

@@ -150,7 +150,7 @@ describe.skipIf(skip !== undefined)('rackcast-netboot builds a reproducible boot
       return r.stdout.toString() + r.stderr.toString();
     };
     const probe = [
-      "const rs = await import('/opt/rackcast/dist/native/rs.js');",
+      "const rs = await import('/opt/rackcast/dist/native/rs-addon.js');",
       "const { createRequire } = await import('node:module');",
       "const { readdirSync } = await import('node:fs');",
       "const req = createRequire('/opt/rackcast/package.json');",

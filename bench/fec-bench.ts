@@ -173,7 +173,9 @@ function benchCoder(coder: ErasureCoder, label: string, kernel: string, k: numbe
   const outputs = Array.from({ length: m }, () => new Uint8Array(shard));
   const received = (missing: readonly number[]): Uint8Array[] => {
     const rx = data.slice();
-    missing.forEach((j, u) => (rx[j] = outputs[u]));
+    missing.forEach((j, u) => {
+      rx[j] = outputs[u];
+    });
     return rx;
   };
   const rxSets = patterns.map(received);

@@ -230,7 +230,11 @@ let heldLock: ChildProcess | undefined;
 export async function acquireLabLock(opts: { waitSeconds?: number } = {}): Promise<LabLock> {
   if (lockDepth > 0) {
     lockDepth++;
-    return { release: async () => void (lockDepth = Math.max(0, lockDepth - 1)) };
+    return {
+      release: async () => {
+        lockDepth = Math.max(0, lockDepth - 1);
+      },
+    };
   }
   const waitSeconds = opts.waitSeconds ?? 3600;
   const child = spawn(

@@ -136,7 +136,10 @@ export function summarize(
   for (const r of runs) {
     const id = `${pointId(r.key)}#${r.config}`;
     let g = groups.get(id);
-    if (g === undefined) groups.set(id, (g = { key: r.key, config: r.config, runs: [] }));
+    if (g === undefined) {
+      g = { key: r.key, config: r.config, runs: [] };
+      groups.set(id, g);
+    }
     g.runs.push(r);
   }
   const rows: SummaryRow[] = [];

@@ -436,6 +436,7 @@ export function ensureCommands(cmds: readonly string[], opts: { install: boolean
 export function packageVersions(pkgs: readonly string[]): Record<string, string | null> {
   const out: Record<string, string | null> = {};
   for (const p of pkgs) {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's format, not a template
     const r = spawnSync('dpkg-query', ['-W', '-f', '${Version}', p], { encoding: 'utf8' });
     out[p] = r.status === 0 && r.stdout.trim().length > 0 ? r.stdout.trim() : null;
   }

@@ -534,9 +534,10 @@ function splitPath(path: string): (string | number)[] | undefined {
   const out: (string | number)[] = [];
   const re = /([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|(\.)/gy;
   let expectName = true;
-  let m: RegExpExecArray | null;
   let pos = 0;
-  while (pos < path.length && (m = re.exec(path)) !== null) {
+  while (pos < path.length) {
+    const m = re.exec(path);
+    if (m === null) break;
     pos = re.lastIndex;
     if (m[1] !== undefined) {
       if (!expectName) return undefined;

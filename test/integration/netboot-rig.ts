@@ -135,6 +135,7 @@ export class BoundedProcess {
 
   private push(raw: string): void {
     // iPXE and the kernel write escape sequences; keep the text.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the terminal sequences removed here
     const text = raw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/[^\x20-\x7e]/g, '').trimEnd();
     if (text === '') return;
     const line = { tMs: performance.now() - this.startMs, text };

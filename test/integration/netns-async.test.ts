@@ -133,7 +133,9 @@ function checkCommon(t: Transfer): void {
   expect(senderStats?.proactiveParity, `sender sent parity ahead\n${t.report}`).toBeGreaterThan(0);
 
   // The loss rule really dropped datagrams at every receiver during this transfer.
-  t.dropped.forEach((n, i) => expect(n, `nft drops at receiver ${i + 1}\n${t.report}`).toBeGreaterThan(0));
+  t.dropped.forEach((n, i) => {
+    expect(n, `nft drops at receiver ${i + 1}\n${t.report}`).toBeGreaterThan(0);
+  });
 
   t.receivers.forEach((rr, i) => {
     expect(rr.timedOut, `receiver ${i + 1} hung\n${t.report}`).toBe(false);
@@ -147,7 +149,9 @@ function checkCommon(t: Transfer): void {
 }
 
 async function checkAllVerified(t: Transfer, inputSha: string): Promise<void> {
-  t.receivers.forEach((rr, i) => expect(rr.code, `receiver ${i + 1} exit\n${t.report}`).toBe(0));
+  t.receivers.forEach((rr, i) => {
+    expect(rr.code, `receiver ${i + 1} exit\n${t.report}`).toBe(0);
+  });
   for (let i = 0; i < RECEIVERS; i++) {
     expect(existsSync(t.outputs[i]), `receiver ${i + 1} wrote no file\n${t.report}`).toBe(true);
     expect(await sha256File(t.outputs[i]), `receiver ${i + 1} output differs from the input`).toBe(inputSha);

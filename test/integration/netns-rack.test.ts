@@ -125,7 +125,9 @@ describe.skipIf(skipReason !== undefined)('rackcast in a namespaced rack: 1 send
     ].join('\n');
 
     expect(sender.code, report).toBe(0);
-    receivers.forEach((rr, i) => expect(rr.code, `receiver ${i + 1}\n${report}`).toBe(0));
+    receivers.forEach((rr, i) => {
+      expect(rr.code, `receiver ${i + 1}\n${report}`).toBe(0);
+    });
 
     for (let i = 0; i < RECEIVERS; i++) {
       expect(existsSync(outputs[i]), `receiver ${i + 1} wrote no file`).toBe(true);
@@ -181,7 +183,9 @@ describe.skipIf(skipReason !== undefined)('rackcast in a namespaced rack: 1 send
       ...receivers.map((rr, i) => `receiver ${i + 1}: exit ${rr.code}\n${rr.stderr.trim()}`),
     ].join('\n');
     expect(sender.code, report).toBe(0);
-    receivers.forEach((rr, i) => expect(rr.code, `receiver ${i + 1}\n${report}`).toBe(0));
+    receivers.forEach((rr, i) => {
+      expect(rr.code, `receiver ${i + 1}\n${report}`).toBe(0);
+    });
     for (let i = 0; i < RECEIVERS; i++) expect(await sha256File(outputs[i]), `receiver ${i + 1}`).toBe(inputSha);
     const late = parseLastJson(receivers[3].stdout)!;
     const senderJson = parseLastJson(sender.stdout)!;

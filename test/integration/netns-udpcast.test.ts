@@ -78,7 +78,8 @@ describe.skipIf(skipReason !== undefined)('udp-sender --protocol udpcast → 4 s
   });
 
   async function run(rack: Rack, style: Style, senderExtra: readonly string[], opts: { kill?: number; killAfterMs?: number } = {}) {
-    const portbase = (port += 2);
+    port += 2;
+    const portbase = port;
     const outs = rack.receiverAddrs.map((_, i) => join(dir, `out-${portbase}-${i + 1}.bin`));
     const rdv = style === 'clonezilla' ? ['--mcast-all-address', '239.192.70.2'] : style === 'fog' ? ['--ttl', '32', '--mcast-rdv-address', rack.senderAddr] : [];
     const receivers = rack.receiverNs.map((ns, i) =>

@@ -254,6 +254,7 @@ describe('receiver pipeline on loopback multicast', () => {
       loops.push(dev);
       return dev;
     }
+    // biome-ignore lint/suspicious/noDuplicateTestHooks: this is the hook of describe.skipIf(…)'s own block, which Biome does not see as a block
     afterAll(() => {
       if (mounted !== undefined) spawnSync('umount', [mounted]);
       for (const l of loops) spawnSync('losetup', ['-d', l]);

@@ -289,6 +289,7 @@ describe('the layer check itself', () => {
       "// import { x } from './x.js';",
       "/* import { y } from './y.js'; */",
       "const s = 'http://example/ import z from \"./z.js\"';",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: source text for the import scanner, with a template in it
       "const u = `${s} import w from './w.js'`;",
       "import dgram from 'node:dgram';",
     ].join('\n');

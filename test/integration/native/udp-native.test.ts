@@ -328,7 +328,9 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
       // A second pass over the kept views: later receives must not have written over them.
       const steps = plan().filter((s) => s.kind === 'send');
       const want: Uint8Array[][] = [[], []];
-      steps.forEach((st, seq) => want[st.dest].push(payload(seq, st.len)));
+      steps.forEach((st, seq) => {
+        want[st.dest].push(payload(seq, st.len));
+      });
       expectStream('kept views dest 0', rx[0].got, want[0], tx.port);
       expectStream('kept views dest 1', rx[1].got, want[1], tx.port);
     });

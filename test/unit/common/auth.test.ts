@@ -21,7 +21,7 @@ import {
   type AuthMode,
   type AuthStats,
 } from '../../../common/auth/seal.js';
-import { authStatsTotal, SealedUdpSocket } from '../../../common/auth/sealed-socket.js';
+import { authStatsTotal, type SealedUdpSocket } from '../../../common/auth/sealed-socket.js';
 import { AUTH_TAG_SIZE, AUTH_TRAILER_SIZE } from '../../../protocol/auth-trailer.js';
 import { UsageError } from '../../../common/errors.js';
 import { decodeDatagram } from '../../../protocol/codec.js';

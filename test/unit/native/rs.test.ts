@@ -176,7 +176,9 @@ describe.skipIf(!status.loaded)('NativeReedSolomon', () => {
     const indices = Array.from({ length: 300 }, (_, t) => t % 254);
     const outs = indices.map(() => new Uint8Array(40));
     rs.encodeParities(data, indices, outs);
-    indices.forEach((index, t) => expect(outs[t]).toEqual(parityOf(ts, data, index)));
+    indices.forEach((index, t) => {
+      expect(outs[t]).toEqual(parityOf(ts, data, index));
+    });
   });
 
   it.each(kernels)('%s: a lost block may share memory with the parity symbol that rebuilds it', (kernel) => {

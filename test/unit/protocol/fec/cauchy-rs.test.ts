@@ -120,7 +120,9 @@ describe('CauchyReedSolomon', () => {
     const indices = [0, 7, 3, 243];
     const outs = indices.map(() => new Uint8Array(101));
     rs.encodeParities(data, indices, outs);
-    indices.forEach((index, t) => expect(outs[t]).toEqual(encode(rs, data, index)));
+    indices.forEach((index, t) => {
+      expect(outs[t]).toEqual(encode(rs, data, index));
+    });
     expect(() => rs.encodeParities(data, [0, 1], [new Uint8Array(101)])).toThrow(RangeError);
   });
 

@@ -24,7 +24,10 @@ function recordedSlices(): Map<number, { bytes: number; stripes: number; data: M
   const slices = new Map<number, { bytes: number; stripes: number; data: Map<number, Uint8Array>; fec: Map<number, Uint8Array> }>();
   const get = (n: number, bytes: number) => {
     let s = slices.get(n);
-    if (s === undefined) slices.set(n, (s = { bytes, stripes: 0, data: new Map(), fec: new Map() }));
+    if (s === undefined) {
+      s = { bytes, stripes: 0, data: new Map(), fec: new Map() };
+      slices.set(n, s);
+    }
     return s;
   };
   for (const d of recordedSession('fec')) {

@@ -33,7 +33,7 @@ function skipReason(): string | undefined {
     ['/usr/lib/ipxe/undionly.kpxe', 'ipxe'],
     ['/usr/sbin/mkfs.xfs', 'xfsprogs'],
   ]) {
-    if (!existsSync(cmd)) return `missing ${cmd} (${pkg}): run bash netboot/deps.sh as root`;
+    if (!existsSync(cmd!)) return `missing ${cmd} (${pkg}): run bash netboot/deps.sh as root`;
   }
   if (!existsSync(AGENT_PLAN)) return `the clone agent is not built (${AGENT_PLAN} missing)`;
   return undefined;

@@ -168,7 +168,7 @@ export function simulateUdpcast(o: UdpcastSimOptions): UdpcastSimResult {
     while (heap.size > 0 && heap.peek()!.at <= now) {
       const p = heap.pop()!;
       if (p.to === -1) sender.handle({ kind: 'datagram', from: { address: p.from, port: 9000 }, bytes: p.bytes }, now);
-      else if (!dead(p.to)) receivers[p.to].receive(p.from, p.via, p.bytes, now);
+      else if (!dead(p.to)) receivers[p.to]!.receive(p.from, p.via, p.bytes, now);
     }
     for (const r of receivers) r.tick(now);
     fromReceivers();

@@ -150,7 +150,7 @@ describe('clone plan', () => {
     if (!r.ok) return;
     expect(r.plan.disk).toEqual({ kind: 'path', path: '/dev/vdb' });
     expect(r.plan.receiver.portbase).toBe(9002);
-    expect(r.plan.partitions[1].size).toMatchObject({ kind: 'bytes', bytes: 30 * 1024 ** 3 });
+    expect(r.plan.partitions[1]!.size).toMatchObject({ kind: 'bytes', bytes: 30 * 1024 ** 3 });
     expect(r.plan.onSuccess).toBe('shell');
     const bad = parsePlan(EXAMPLE, ['partitions[1].size=12Q']);
     expect(bad.ok ? [] : bad.errors).toContain('partitions[1].size: "12Q" is not a size (e.g. 512M, 20G, 40%, rest)');

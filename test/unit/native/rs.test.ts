@@ -18,7 +18,7 @@ function randomBlocks(seed: number, k: number, len: number): Uint8Array[] {
 }
 
 function parityOf(coder: ErasureCoder, data: readonly Uint8Array[], index: number): Uint8Array {
-  const out = new Uint8Array(data[0].length);
+  const out = new Uint8Array(data[0]!.length);
   coder.encodeParity(data, index, out);
   return out;
 }
@@ -107,7 +107,7 @@ describe.skipIf(!status.loaded)('NativeReedSolomon', () => {
     for (const len of [1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 1448, 1456, 4099]) {
       const blocks = randomBlocks(len, 13, len);
       const xor = new Uint8Array(len);
-      for (const b of blocks) for (let i = 0; i < len; i++) xor[i] ^= b[i];
+      for (const b of blocks) for (let i = 0; i < len; i++) xor[i]! ^= b[i]!;
       expect(parityOf(rs, blocks, 0)).toEqual(xor);
     }
   });

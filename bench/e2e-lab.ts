@@ -257,7 +257,7 @@ async function runOnce(
     rack.run(
       ns,
       [
-        process.execPath, receiverCli, '--file', outputs[i], '--interface', rack.receiverAddrs[i], '--json',
+        process.execPath, receiverCli, '--file', outputs[i]!, '--interface', rack.receiverAddrs[i]!, '--json',
         '--log', join(workDir, `receiver-${i + 1}.log`), ...common, ...(receiverIo === undefined ? [] : ['--io', receiverIo]),
       ],
       { timeoutMs: timeoutMs + RECEIVER_HEAD_START_MS },
@@ -298,12 +298,12 @@ async function runOnce(
 
   const receivers: ReceiverResult[] = [];
   for (let i = 0; i < cfg.receivers; i++) {
-    const base = processResult(rack.receiverNs[i], rack.receiverAddrs[i], receiversRaw[i]);
+    const base = processResult(rack.receiverNs[i]!, rack.receiverAddrs[i]!, receiversRaw[i]!);
     let outputBytes: number | null = null;
     let sha256Ok = false;
-    if (existsSync(outputs[i])) {
-      outputBytes = (await stat(outputs[i])).size;
-      sha256Ok = outputBytes === imageBytes && (await sha256File(outputs[i])) === inputSha;
+    if (existsSync(outputs[i]!)) {
+      outputBytes = (await stat(outputs[i]!)).size;
+      sha256Ok = outputBytes === imageBytes && (await sha256File(outputs[i]!)) === inputSha;
     }
     if (base.exitCode !== 0) problems.push(`receiver ${i + 1} exit ${base.exitCode}${base.timedOut ? ' (timed out)' : ''}`);
     if (!sha256Ok) problems.push(`receiver ${i + 1} output ${outputBytes === null ? 'missing' : 'differs from the input'}`);
@@ -326,8 +326,8 @@ async function runOnce(
     receiverMaxRssKiBMax: receivers.some((r) => num(r.json?.maxRssKiB) === null)
       ? null
       : Math.max(...receivers.map((r) => num(r.json?.maxRssKiB)!)),
-    nftDroppedPerReceiver: droppedAfter.map((n, i) => n - droppedBefore[i]),
-    rcvbufErrorsPerReceiver: rcvbufAfter.map((n, i) => n - rcvbufBefore[i]),
+    nftDroppedPerReceiver: droppedAfter.map((n, i) => n - droppedBefore[i]!),
+    rcvbufErrorsPerReceiver: rcvbufAfter.map((n, i) => n - rcvbufBefore[i]!),
     sender,
     receivers,
   };
@@ -346,8 +346,8 @@ async function rcvbufErrors(rack: Rack, ns: string): Promise<number> {
   const r = await rack.run(ns, ['cat', '/proc/net/snmp'], { timeoutMs: 10_000 });
   const lines = r.stdout.split('\n').filter((l) => l.startsWith('Udp:'));
   if (lines.length < 2) return 0;
-  const names = lines[0].trim().split(/\s+/);
-  const values = lines[1].trim().split(/\s+/);
+  const names = lines[0]!.trim().split(/\s+/);
+  const values = lines[1]!.trim().split(/\s+/);
   const i = names.indexOf('RcvbufErrors');
   return i < 0 ? 0 : Number(values[i]);
 }
@@ -355,17 +355,17 @@ async function rcvbufErrors(rack: Rack, ns: string): Promise<number> {
 /** Worst 1-second window of the sender's wire rate against the --max-bitrate target. */
 function pacingOf(samples: readonly { t: number; tx: number }[], targetBps: number): RunRecord['pacing'] {
   // Steady state: from 1 s after the rate first moves to 1 s before it stops.
-  const moving = samples.findIndex((s, i) => i > 0 && s.tx - samples[i - 1].tx > 10_000);
+  const moving = samples.findIndex((s, i) => i > 0 && s.tx - samples[i - 1]!.tx > 10_000);
   let last = samples.length - 1;
-  while (last > 0 && samples[last].tx - samples[last - 1].tx <= 10_000) last--;
+  while (last > 0 && samples[last]!.tx - samples[last - 1]!.tx <= 10_000) last--;
   const rates: number[] = [];
   if (moving > 0) {
     for (let i = moving; i < last; i++) {
-      const a = samples[i];
-      if (a.t < samples[moving].t + 1000) continue;
+      const a = samples[i]!;
+      if (a.t < samples[moving]!.t + 1000) continue;
       const j = samples.findIndex((b) => b.t >= a.t + 1000);
-      if (j < 0 || samples[j].t > samples[last].t - 1000) break;
-      const b = samples[j];
+      if (j < 0 || samples[j]!.t > samples[last]!.t - 1000) break;
+      const b = samples[j]!;
       rates.push(((b.tx - a.tx) * 8) / ((b.t - a.t) / 1000));
     }
   }

@@ -39,7 +39,7 @@ interface Run {
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
 }
 const nums = (s: string): number[] => s.split(',').filter(Boolean).map(Number);
 
@@ -64,7 +64,7 @@ async function once(rack: Rack, tool: Tool, input: string, inputSha: string, wor
   const n = rack.receiverNs.length;
   const outs = rack.receiverNs.map((_, i) => join(work, `${tool}-${portbase}-${i}.bin`));
   const timeoutMs = TIMEOUT_S * 1000;
-  const rcv = rack.receiverNs.map((ns, i) => rack.run(ns, ['udp-receiver', '--nokbd', '--interface', 'eth0', '--portbase', String(portbase), '--file', outs[i]], { timeoutMs }));
+  const rcv = rack.receiverNs.map((ns, i) => rack.run(ns, ['udp-receiver', '--nokbd', '--interface', 'eth0', '--portbase', String(portbase), '--file', outs[i]!], { timeoutMs }));
   await new Promise((r) => setTimeout(r, 300));
   const argv =
     tool === 'rackcast'
@@ -117,7 +117,7 @@ async function once(rack: Rack, tool: Tool, input: string, inputSha: string, wor
 function median(xs: number[]): number | null {
   if (xs.length === 0) return null;
   const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
 async function main(): Promise<void> {

@@ -59,7 +59,7 @@ export class Commands {
 
 function spawnCollect(argv: readonly string[], input: string | Uint8Array | undefined, timeoutMs: number): Promise<CmdResult> {
   return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));

@@ -25,7 +25,7 @@ export interface FixupsSummary {
 /** The first source that gives a name: DHCP's option 12, the MAC map, a fixed name. */
 export function chooseHostname(sources: readonly HostnameSource[], env: NetEnv): { name: string; from: string } | undefined {
   for (const s of sources) {
-    if (s.from === 'dhcp' && env.HOSTNAME !== undefined && env.HOSTNAME !== '') return { name: env.HOSTNAME.split('.')[0], from: 'dhcp' };
+    if (s.from === 'dhcp' && env.HOSTNAME !== undefined && env.HOSTNAME !== '') return { name: env.HOSTNAME.split('.')[0]!, from: 'dhcp' };
     if (s.from === 'mac-map' && env.MAC !== undefined) {
       const n = s.map.get(env.MAC.toLowerCase());
       if (n !== undefined) return { name: n, from: `mac-map (${env.MAC})` };

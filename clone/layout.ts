@@ -81,7 +81,7 @@ export function normaliseDump(dump: string): string {
       continue;
     }
     const m = /^([a-z-]+):\s*(.*)$/.exec(line);
-    if (m !== null && !DROP_HEADERS.has(m[1])) out.push(`${m[1]}: ${m[2]}`);
+    if (m !== null && !DROP_HEADERS.has(m[1]!)) out.push(`${m[1]}: ${m[2]}`);
   }
   return out.join('\n');
 }

@@ -19,7 +19,7 @@ export function parseNetEnv(text: string): NetEnv {
     if (line === '' || line.startsWith('#')) continue;
     const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
     if (m === null) continue;
-    let v = m[2];
+    let v = m[2]!;
     let value = '';
     // Concatenated quoted and bare parts, as sh reads them: 'it'\''s' → it's.
     while (v.length > 0) {
@@ -43,7 +43,7 @@ export function parseNetEnv(text: string): NetEnv {
         v = v.slice(1);
       }
     }
-    out[m[1]] = value;
+    out[m[1]!] = value;
   }
   if (out.MAC !== undefined) out.MAC = out.MAC.toLowerCase();
   return out;

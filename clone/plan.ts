@@ -121,7 +121,7 @@ export function parseSize(text: string): SizeSpec | undefined {
   if (p !== null) return { kind: 'percent', percent: Number(p[1]), text: t };
   const m = SIZE_RE.exec(t);
   if (m === null) return undefined;
-  return { kind: 'bytes', bytes: Math.floor(Number(m[1]) * UNIT[m[2].toUpperCase()]), text: t };
+  return { kind: 'bytes', bytes: Math.floor(Number(m[1]) * UNIT[m[2]!.toUpperCase()]!), text: t };
 }
 
 /** A valid host name: dot-separated RFC 1123 labels, at most 253 characters. */
@@ -534,9 +534,10 @@ function splitPath(path: string): (string | number)[] | undefined {
   const out: (string | number)[] = [];
   const re = /([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|(\.)/gy;
   let expectName = true;
-  let m: RegExpExecArray | null;
   let pos = 0;
-  while (pos < path.length && (m = re.exec(path)) !== null) {
+  while (pos < path.length) {
+    const m = re.exec(path);
+    if (m === null) break;
     pos = re.lastIndex;
     if (m[1] !== undefined) {
       if (!expectName) return undefined;
@@ -579,7 +580,7 @@ export function applySets(value: unknown, sets: readonly string[]): { ok: true; 
     let node: Json = copy;
     let ok = true;
     for (let i = 0; i < path.length - 1; i++) {
-      const k = path[i];
+      const k = path[i]!;
       const next: Json | undefined = typeof k === 'number' ? (Array.isArray(node) ? node[k] : undefined) : isObj(node) ? node[k] : undefined;
       if (next === undefined && typeof k === 'string' && isObj(node) && typeof path[i + 1] === 'string') {
         node[k] = {};
@@ -594,7 +595,7 @@ export function applySets(value: unknown, sets: readonly string[]): { ok: true; 
       node = next;
     }
     if (!ok) continue;
-    const last = path[path.length - 1];
+    const last = path[path.length - 1]!;
     const existing = typeof last === 'number' ? (Array.isArray(node) ? node[last] : undefined) : isObj(node) ? node[last] : undefined;
     if (existing !== undefined && typeof existing === 'object' && existing !== null) {
       errors.push(`--set ${show(s)}: ${s.slice(0, eq)} is not a single value (only scalar fields can be set)`);

@@ -112,9 +112,7 @@ function etcFiles(tree: ImageTree): void {
   for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'mnt', 'var/log']) tree.addDir(d);
 }
 
-export interface BuildProgress {
-  (line: string): void;
-}
+export type BuildProgress = (line: string) => void;
 
 export async function buildImage(cfg: Readonly<BuildConfig>, progress: BuildProgress = () => {}): Promise<Manifest> {
   const t0 = performance.now();

@@ -33,9 +33,9 @@ const COMPLETE_MARK = '.rackcast-complete';
 export function parseMetaDepends(showOutput: string): { name: string; version: string } | undefined {
   const dep = /^Depends:\s*(.*)$/m.exec(showOutput);
   if (dep === null) return undefined;
-  for (const alt of dep[1].split(/[,|]/)) {
+  for (const alt of dep[1]!.split(/[,|]/)) {
     const m = /^\s*(linux-image-[0-9][^\s(]*)\s*(?:\(=\s*([^)\s]+)\s*\))?/.exec(alt);
-    if (m !== null) return { name: m[1], version: m[2] ?? '' };
+    if (m !== null) return { name: m[1]!, version: m[2] ?? '' };
   }
   return undefined;
 }
@@ -54,7 +54,7 @@ async function kernelVersionIn(root: string, wanted: string | undefined): Promis
   }
   if (versions.length === 0) throw new ToolError(`${root} has no boot/vmlinuz-VERSION with lib/modules/VERSION`);
   if (versions.length > 1) throw new ToolError(`${root} has several kernels (${versions.join(', ')}): choose one with --kernel-version`);
-  return versions[0];
+  return versions[0]!;
 }
 
 async function ensureDepmod(root: string, version: string): Promise<void> {
@@ -113,7 +113,7 @@ export async function resolveKernel(src: KernelSource, cacheDir: string): Promis
       await runTool('apt-get', ['download', '-q', spec], { cwd: dl, timeoutMs: 900_000 });
       const debs = (await readdir(dl)).filter((f) => f.endsWith('.deb'));
       if (debs.length !== 1) throw new ToolError(`apt-get download ${spec} left ${debs.length} .deb files`);
-      await unpackDeb(join(dl, debs[0]), cacheDir, key);
+      await unpackDeb(join(dl, debs[0]!), cacheDir, key);
     } finally {
       await rm(dl, { recursive: true, force: true });
     }

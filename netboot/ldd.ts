@@ -16,14 +16,14 @@ export function parseLdd(output: string, what: string): string[] {
     if (line === '' || line.includes('statically linked') || line.includes('not a dynamic executable')) continue;
     const arrow = /^(\S+)\s+=>\s+(.*)$/.exec(line);
     if (arrow !== null) {
-      const target = arrow[2].trim();
+      const target = arrow[2]!.trim();
       if (target.startsWith('not found')) throw new ToolError(`${what} needs ${arrow[1]}, which ldd cannot find on this host`);
       const path = /^(\/\S+)/.exec(target);
-      if (path !== null) libs.push(path[1]);
+      if (path !== null) libs.push(path[1]!);
       continue; // "linux-vdso.so.1 =>  (0x...)" on older glibc
     }
     const bare = /^(\/\S+)\s+\(0x[0-9a-f]+\)$/.exec(line);
-    if (bare !== null) libs.push(bare[1]);
+    if (bare !== null) libs.push(bare[1]!);
   }
   return libs;
 }

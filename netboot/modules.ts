@@ -45,13 +45,13 @@ export function parseShowDepends(output: string, modulesDir: string): { files: s
     const line = raw.trim();
     const ins = /^insmod\s+(\S+)/.exec(line);
     if (ins !== null) {
-      const rel = relative(modulesDir, ins[1]);
+      const rel = relative(modulesDir, ins[1]!);
       if (rel.startsWith('..')) throw new ToolError(`modprobe named ${ins[1]}, outside ${modulesDir}`);
       files.push(rel);
       continue;
     }
     const b = /^builtin\s+(\S+)/.exec(line);
-    if (b !== null) builtin.push(b[1]);
+    if (b !== null) builtin.push(b[1]!);
   }
   return { files, builtin };
 }

@@ -26,7 +26,7 @@ export const MERGED_USR_DIRS: readonly string[] = ['bin', 'sbin', 'lib', 'lib64'
 /** Where a host path goes in the image: relative, with /bin, /sbin, /lib, /lib64 under usr. */
 export function imagePath(hostPath: string): string {
   const rel = hostPath.replace(/^\/+/, '').replace(/\/+$/, '');
-  const top = rel.split('/')[0];
+  const top = rel.split('/')[0]!;
   return MERGED_USR_DIRS.includes(top) ? `usr/${rel}` : rel;
 }
 

@@ -7,7 +7,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
 export function detailBytes(detail: string): Uint8Array {
-  let b = encoder.encode(detail);
+  const b = encoder.encode(detail);
   if (b.byteLength <= MAX_DETAIL_BYTES) return b;
   // Cut at MAX_DETAIL_BYTES, less the last character if the cut splits it: find where
   // that character starts (continuation bytes are 10xxxxxx) and how long its lead says it is.

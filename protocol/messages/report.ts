@@ -25,7 +25,7 @@ const OFF_DETAIL_BYTES = 14;
 const OFF_BYTES_WRITTEN = 16;
 const OFF_DIGEST = 24;
 
-export const enum Outcome {
+export enum Outcome {
   Verified = 0,
   Failed = 1,
 }

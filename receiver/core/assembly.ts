@@ -92,7 +92,7 @@ export class Assembly {
   private store(d: Data): RxSlice | undefined {
     const g = this.session.geo;
     let s = this.slices.get(d.sliceNo);
-    if (s !== undefined && s.assumed && s.sliceBytes !== d.sliceBytes) {
+    if (s?.assumed && s.sliceBytes !== d.sliceBytes) {
       // Its size was a guess (no packet of it had arrived); the first real one corrects it.
       this.slices.delete(d.sliceNo);
       s = undefined;

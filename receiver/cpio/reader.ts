@@ -125,6 +125,7 @@ export class CpioError extends Error {
 /** A name for messages: UTF-8 where it is, escapes elsewhere, one line. */
 export function printableName(name: Uint8Array): string {
   const s = Buffer.from(name.buffer, name.byteOffset, name.byteLength).toString('utf8');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this escapes
   return s.replace(/[\u0000-\u001f\u007f\ufffd]/g, (c) => (c === '\ufffd' ? '?' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
 

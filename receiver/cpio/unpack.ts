@@ -47,7 +47,7 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { IoError, oneLine } from '../../common/errors.js';
 import { syncFileSystem } from '../../common/syncfs.js';
-import type { Sink, SinkReport, UnpackReport } from '../sink-types.js';
+import type { Sink, SinkReport } from '../sink-types.js';
 import { dataRuns } from '../zero-runs.js';
 import {
   CpioError,

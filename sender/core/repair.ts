@@ -50,7 +50,8 @@ export class RepairScheduler {
 
   /** A NAK for a slice sent in full (the core checked the receiver and the slice). */
   answer(slice: TxSlice, nak: Nak, now: number): void {
-    const repairs = (slice.repairs ??= this.newRepairs(slice));
+    slice.repairs ??= this.newRepairs(slice);
+    const repairs = slice.repairs;
     for (let st = 0; st < this.cfg.stripes; st++) {
       const k = stripeBlocks(this.slices.geo, slice.nBlocks, st);
       const need = Math.min(nak.need[st], k);

@@ -232,7 +232,7 @@ export class UdpcastSenderCore {
     this.advance(nowMs);
   }
 
-  private onDatagram(address: string, port: number, bytes: Uint8Array, nowMs: number): void {
+  private onDatagram(address: string, _port: number, bytes: Uint8Array, nowMs: number): void {
     const r = decodeUdpcastDatagram(bytes, this.cfg.blockBytes);
     if (!r.ok) {
       this.drop(r.code);

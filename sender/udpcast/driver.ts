@@ -59,7 +59,7 @@ export class UdpcastSenderDriver {
   private finished: ((o: UdpcastOutcome) => void) | undefined;
 
   constructor(
-    private readonly cfg: Readonly<UdpcastSenderConfig>,
+    cfg: Readonly<UdpcastSenderConfig>,
     private readonly net: Readonly<UdpcastNetConfig>,
     private readonly udp: UdpFactory,
     private readonly source: Source,

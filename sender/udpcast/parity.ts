@@ -26,7 +26,10 @@ export function nativeUdpcastParityCoder(rs: ErasureCoder): UdpcastParityCoder {
     prepare(blocks, blockBytes): NativePrepared {
       tsUdpcastParityCoder.prepare(blocks, blockBytes); // the same argument checks
       let zero = zeros.get(blockBytes);
-      if (zero === undefined) zeros.set(blockBytes, (zero = new Uint8Array(blockBytes)));
+      if (zero === undefined) {
+        zero = new Uint8Array(blockBytes);
+        zeros.set(blockBytes, zero);
+      }
       const one = new Uint8Array(blocks.length * blockBytes);
       const scaled: Uint8Array[] = [];
       for (let j = 0; j < MAX_STRIPE_BLOCKS; j++) {

@@ -198,7 +198,7 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
   function expectFailedAt(c: CloneRun, step: keyof typeof EXIT_CODES, re: RegExp): void {
     expect(c.r.timedOut, describeRun(c.r)).toBe(false);
     expect(c.r.code, describeRun(c.r)).toBe(EXIT_CODES[step]);
-    const last = c.out[c.out.length - 1];
+    const last = c.out[c.out.length - 1]!;
     expect(last.startsWith(`rackcast-clone: failed at ${step}: `), describeRun(c.r)).toBe(true);
     expect(last).toMatch(re);
     expect(c.out.filter((l) => l.startsWith('rackcast-clone: failed at'))).toHaveLength(1);
@@ -236,7 +236,7 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
   async function mountPartition(disk: Disk, n: number): Promise<string> {
     await settle(disk);
     const j = JSON.parse(sh('sfdisk', ['-J', disk.file])) as { partitiontable: { partitions: { start: number; size: number }[] } };
-    const p = j.partitiontable.partitions[n - 1];
+    const p = j.partitiontable.partitions[n - 1]!;
     const dir = join(work, `chk${++runNo}`);
     mkdirSync(dir);
     // Our own read-only loop at the offset (mount -o loop refuses a file the disk's loop overlaps).
@@ -255,7 +255,7 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
 
   function partitionOffset(disk: Disk, n: number): { start: number; size: number } {
     const j = JSON.parse(sh('sfdisk', ['-J', disk.file])) as { partitiontable: { partitions: { start: number; size: number }[] } };
-    const p = j.partitiontable.partitions[n - 1];
+    const p = j.partitiontable.partitions[n - 1]!;
     return { start: p.start * 512, size: p.size * 512 };
   }
 
@@ -367,7 +367,7 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     expectDone(await clone(planFor(disk, s, { bootloader: { kind: 'none' } }), { image: gz, s }));
     const before = sha(disk.file);
     const other = planFor(disk, newSession(), { onTableMismatch: 'fail', bootloader: { kind: 'none' } });
-    (other.partitions as Record<string, unknown>[])[0].size = '24M';
+    (other.partitions as Record<string, unknown>[])[0]!.size = '24M';
     const c = await clone(other);
     expectFailedAt(c, 'table', /the disk's table differs from the plan \(first difference: want "1: start=2048, size=49152, .*", disk has "1: start=2048, size=32768, .*"\), and onTableMismatch is "fail"/);
     expect(sha(disk.file)).toBe(before);
@@ -418,7 +418,7 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
   it('mkfs fails (an extended option mkfs.ext4 refuses): stops at mkfs', async () => {
     const disk = newDisk(200);
     const plan = planFor(disk, newSession());
-    (plan.partitions as Record<string, unknown>[])[1].mkfsOptions = ['-E', 'no-such-option=1'];
+    (plan.partitions as Record<string, unknown>[])[1]!.mkfsOptions = ['-E', 'no-such-option=1'];
     const c = await clone(plan);
     expectFailedAt(c, 'mkfs', /^rackcast-clone: failed at mkfs: mkfs\.ext4 failed \(exit 1\): /);
   });
@@ -453,8 +453,8 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
   it('a plan with a mistake is refused before anything is touched (exit 2), every error printed with its field', async () => {
     const disk = newDisk(200);
     const plan = planFor(disk, newSession());
-    (plan.partitions as Record<string, unknown>[])[1].size = '12Q';
-    (plan.partitions as Record<string, unknown>[])[0].keep = true;
+    (plan.partitions as Record<string, unknown>[])[1]!.size = '12Q';
+    (plan.partitions as Record<string, unknown>[])[0]!.keep = true;
     const before = sha(disk.file);
     const c = await clone(plan);
     expect(c.r.code).toBe(2);

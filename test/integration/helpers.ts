@@ -181,7 +181,7 @@ export function stderrLines(r: RunResult): string[] {
 export function parseJsonReport<T = Record<string, unknown>>(r: RunResult): T {
   const lines = r.stdout.trim().split('\n').filter((l) => l !== '');
   if (lines.length === 0) throw new Error(`${r.name}: no JSON report on stdout\n${describeRun(r)}`);
-  return JSON.parse(lines[lines.length - 1]) as T;
+  return JSON.parse(lines[lines.length - 1]!) as T;
 }
 
 export interface SenderReport {

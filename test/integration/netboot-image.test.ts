@@ -33,7 +33,7 @@ function skipReason(): string | undefined {
     ['/usr/lib/ipxe/undionly.kpxe', 'ipxe'],
     ['/usr/sbin/mkfs.xfs', 'xfsprogs'],
   ]) {
-    if (!existsSync(cmd)) return `missing ${cmd} (${pkg}): run bash netboot/deps.sh as root`;
+    if (!existsSync(cmd!)) return `missing ${cmd} (${pkg}): run bash netboot/deps.sh as root`;
   }
   if (!existsSync(AGENT_PLAN)) return `the clone agent is not built (${AGENT_PLAN} missing)`;
   return undefined;
@@ -96,6 +96,7 @@ describe.skipIf(skip !== undefined)('rackcast-netboot builds a reproducible boot
     expect(manifest.initrd.compression).toBe('xz');
     expect(manifest.initrd.compressedBytes).toBeLessThanOrEqual(32 * 1024 * 1024); // the goal
     expect(manifest.sourceDateEpoch).toBe(Number(EPOCH));
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: an iPXE setting, expanded by iPXE
     expect(readFileSync(join(work, 'a', 'boot.ipxe'), 'utf8')).toContain('BOOTIF=01-${net0/mac:hexhyp}');
   }, 2 * BUILD_TIMEOUT_MS);
 

@@ -72,7 +72,7 @@ export class Cleanup {
 
 /** Runs a command to completion; throws with its stderr on a non-zero exit. */
 export function sh(argv: readonly string[], opts: { input?: string | Buffer; timeoutMs?: number; okCodes?: number[] } = {}): string {
-  const r = spawnSync(argv[0], argv.slice(1), { input: opts.input, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 << 20 });
+  const r = spawnSync(argv[0]!, argv.slice(1), { input: opts.input, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 << 20 });
   const code = r.status ?? -1;
   if (r.error !== undefined || !(code === 0 || (opts.okCodes ?? []).includes(code))) {
     throw new Error(`${argv.join(' ')}: ${r.error?.message ?? `exit ${code}`}: ${r.stderr?.toString().trim().slice(-500)}`);
@@ -106,7 +106,7 @@ export class BoundedProcess {
     /** Also append every line here (a VM's console, kept for a look after a failure). */
     private readonly logFile?: string,
   ) {
-    this.child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     const onData = (b: Buffer): void => this.feed(b.toString('latin1'));
     this.child.stdout!.on('data', onData);
     this.child.stderr!.on('data', onData);
@@ -135,6 +135,7 @@ export class BoundedProcess {
 
   private push(raw: string): void {
     // iPXE and the kernel write escape sequences; keep the text.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the terminal sequences removed here
     const text = raw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/[^\x20-\x7e]/g, '').trimEnd();
     if (text === '') return;
     const line = { tMs: performance.now() - this.startMs, text };

@@ -213,8 +213,8 @@ describe.skipIf(skipReason !== undefined)('netboot: two VMs PXE-boot rackcast an
     const senderDeadline = setTimeout(() => sender.kill(), SENDER_GRACE_MS);
     const s = await sender.exited;
     clearTimeout(senderDeadline);
-    for (const [i, c] of consoles.entries()) report.push(`clone ${round} ${formatTimes(vms[i].name, cloneTimes(c), ended[i].wallMs / 1000)}`);
-    const why = consoles.map((c, i) => `${c.name}: exit ${ended[i].code}${ended[i].timedOut ? ' (timed out)' : ''}\n${c.tail(60)}`).join('\n');
+    for (const [i, c] of consoles.entries()) report.push(`clone ${round} ${formatTimes(vms[i]!.name, cloneTimes(c), ended[i]!.wallMs / 1000)}`);
+    const why = consoles.map((c, i) => `${c.name}: exit ${ended[i]!.code}${ended[i]!.timedOut ? ' (timed out)' : ''}\n${c.tail(60)}`).join('\n');
     for (const c of consoles) expect(c.find(/rackcast-clone: done/), why).toBeDefined();
     for (const e of ended) expect(e.timedOut, why).toBe(false);
     expect(s.code, `udp-sender:\n${sender.tail()}\n${why}`).toBe(0);
@@ -236,8 +236,8 @@ describe.skipIf(skipReason !== undefined)('netboot: two VMs PXE-boot rackcast an
     const parts = partitions(vm.disk);
     const probe = (p: Partition, tag: string): string => sh(['blkid', '-p', '-o', 'value', '-s', tag, '-O', String(p.startBytes), vm.disk], { okCodes: [2] }).trim();
     const labels = parts.map((p) => probe(p, 'LABEL'));
-    const rootPart = parts[labels.indexOf(ROOT_LABEL)];
-    const dataPart = parts[labels.indexOf('data')];
+    const rootPart = parts[labels.indexOf(ROOT_LABEL)]!;
+    const dataPart = parts[labels.indexOf('data')]!;
     expect(rootPart, `${vm.name}: partition labels ${labels.join(',')}`).toBeDefined();
     expect(dataPart, `${vm.name}: partition labels ${labels.join(',')}`).toBeDefined();
     const rootDir = await mountPartition(vm.disk, rootPart, { readOnly: false, cleanup: c });
@@ -284,8 +284,8 @@ describe.skipIf(skipReason !== undefined)('netboot: two VMs PXE-boot rackcast an
     const ended = await Promise.all(boots.map((b) => b.exited));
     for (const [i, b] of boots.entries()) {
       const line = b.find(new RegExp(`${BOOTED_MARKER} host=`));
-      report.push(`disk boot ${vms[i].name}: marker at ${line === undefined ? '-' : (line.tMs / 1000).toFixed(1)} s, qemu ${(ended[i].wallMs / 1000).toFixed(0)} s`);
-      expect(line?.text, `${vms[i].name}:\n${b.tail()}`).toMatch(new RegExp(`${BOOTED_MARKER} host=${vms[i].name} key=[0-9a-f]{16}`));
+      report.push(`disk boot ${vms[i]!.name}: marker at ${line === undefined ? '-' : (line.tMs / 1000).toFixed(1)} s, qemu ${(ended[i]!.wallMs / 1000).toFixed(0)} s`);
+      expect(line?.text, `${vms[i]!.name}:\n${b.tail()}`).toMatch(new RegExp(`${BOOTED_MARKER} host=${vms[i]!.name} key=[0-9a-f]{16}`));
     }
   }, DISK_BOOT_TIMEOUT_MS + 30_000);
 

@@ -59,7 +59,7 @@ describe.skipIf(why !== undefined)('zstd through the CLIs on loopback multicast'
     await sleep(300);
     const sender = procs.start('sender', SENDER_CLI, [...senderNetArgs(s), '--min-receivers', '1', ...senderArgs]);
     const [sr, [rr]] = await senderThenReceivers(sender, [r]);
-    return [sr, rr];
+    return [sr, rr!];
   }
 
   function dir(): string {
@@ -121,7 +121,7 @@ describe.skipIf(why !== undefined)('zstd through the CLIs on loopback multicast'
     if (kind === 'truncated') bad = zst.subarray(0, zst.length - 7);
     else {
       bad = Buffer.from(zst);
-      bad[Math.floor(bad.length / 2)] ^= 0xff;
+      bad[Math.floor(bad.length / 2)]! ^= 0xff;
     }
     writeFileSync(join(d, 'bad.img.zst'), bad);
     const out = join(d, 'out.img');

@@ -102,8 +102,8 @@ describe.skipIf(why !== undefined)('udp-receiver with busybox applets only on PA
       const sender = procs.start('sender', SENDER_CLI, [...senderNetArgs(s), '--min-receivers', '1', '--file', image]);
       const [sr, [rr]] = await senderThenReceivers(sender, [r]);
       expectExit(sr, 0);
-      expectExit(rr, 0);
-      expect(rr.stderr, describeRun(rr)).toMatch(new RegExp(`${kind === 'gz' ? 'gzip' : 'zstd'}: .* decompressed`));
+      expectExit(rr!, 0);
+      expect(rr!.stderr, describeRun(rr!)).toMatch(new RegExp(`${kind === 'gz' ? 'gzip' : 'zstd'}: .* decompressed`));
       expect(existsSync(join(out, INCOMPLETE_MARKER))).toBe(false);
       expect(diffTrees(snapshot(src), snapshot(out))).toEqual([]);
     });

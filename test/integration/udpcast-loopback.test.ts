@@ -123,7 +123,7 @@ describe.skipIf(skip !== undefined)('udp-sender --protocol udpcast → Debian ud
     expectExit(sr, 1);
     const rep = parseJsonReport<UdpcastReport>(sr);
     expect(rep.receivers.map((x) => x.state)).toEqual(['dropped']);
-    expect(rep.receivers[0].detail).toMatch(/no answer to 40 REQACK rounds/);
+    expect(rep.receivers[0]!.detail).toMatch(/no answer to 40 REQACK rounds/);
     expect(sr.stderr).toMatch(/receiver #0 \(127\.0\.0\.1\) dropped: no answer/);
     expect((await rcv.result).signal).toBe('SIGKILL');
   });

@@ -108,7 +108,7 @@ export function drainEvents<E>(core: { pollEvent(): E | undefined }): E[] {
 
 /** Message type names in order, for asserting exactly what went out. */
 export function types(ms: readonly (Message | SentBySender)[]): string[] {
-  return ms.map((x) => MESSAGE_TYPE_NAMES[('m' in x ? x.m : x).type]);
+  return ms.map((x) => MESSAGE_TYPE_NAMES[('m' in x ? x.m : x).type]!);
 }
 
 export type MsgOf<T extends MessageType> = Extract<Message, { readonly type: T }>['msg'];

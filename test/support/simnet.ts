@@ -366,7 +366,7 @@ export class SimNet {
           if (nak) {
             const sliceNo = new DataView(b.buffer, b.byteOffset).getUint32(12, false);
             this.naksPerSlice.set(sliceNo, (this.naksPerSlice.get(sliceNo) ?? 0) + 1);
-            this.nakLog.push({ atMs: this.now, receiver: r.index, sliceNo, need: b[18] });
+            this.nakLog.push({ atMs: this.now, receiver: r.index, sliceNo, need: b[18]! });
           }
           this.hooks.onSend?.(r.index, b);
           if (!this.o.wire.upLost(r.index)) this.send(SENDER_INDEX, r.address, b);
@@ -455,7 +455,7 @@ export class SimNet {
       this.pumpSender();
       return;
     }
-    const r = this.receivers[f.to];
+    const r = this.receivers[f.to]!;
     if (this.gone(r)) return;
     const handle = (): void => this.guard(`receiver ${r.index}.handle`, () => r.core.handle({ kind: 'datagram', from, bytes: f.bytes }, this.now));
     if (this.hooks.deliver) this.hooks.deliver(f, handle);

@@ -104,7 +104,7 @@ describe.skipIf(!HAVE_SFDISK)('table comparison', () => {
     expect(j.extents.map((e) => [e.number, e.startBytes, e.sizeBytes])).toEqual([
       [1, 1 << 20, 512 << 20],
       [2, 513 << 20, Math.floor((2 * GiB * 0.3) / 2 ** 20) * 2 ** 20],
-      [3, (513 << 20) + Math.floor((2 * GiB * 0.3) / 2 ** 20) * 2 ** 20, j.extents[2].sizeBytes],
+      [3, (513 << 20) + Math.floor((2 * GiB * 0.3) / 2 ** 20) * 2 ** 20, j.extents[2]!.sizeBytes],
     ]);
   });
 });

@@ -106,7 +106,10 @@ export function simulateUdpcast(o: UdpcastSimOptions): UdpcastSimResult {
   const events: UdpcastSenderEvent[] = [];
   let offset = 0;
   let eofSent = false;
-  const dead = (i: number): boolean => o.kill !== undefined && o.kill.has(i) && now >= o.kill.get(i)!;
+  const dead = (i: number): boolean => {
+    const atMs = o.kill?.get(i);
+    return atMs !== undefined && now >= atMs;
+  };
 
   const fromReceivers = (): void => {
     receivers.forEach((r, i) => {
@@ -132,7 +135,7 @@ export function simulateUdpcast(o: UdpcastSimOptions): UdpcastSimResult {
     });
   };
 
-  receivers.forEach((r) => r.start());
+  for (const r of receivers) r.start();
   fromReceivers();
   let steps = 0;
   for (; steps < maxSteps; steps++) {
@@ -165,7 +168,7 @@ export function simulateUdpcast(o: UdpcastSimOptions): UdpcastSimResult {
     while (heap.size > 0 && heap.peek()!.at <= now) {
       const p = heap.pop()!;
       if (p.to === -1) sender.handle({ kind: 'datagram', from: { address: p.from, port: 9000 }, bytes: p.bytes }, now);
-      else if (!dead(p.to)) receivers[p.to].receive(p.from, p.via, p.bytes, now);
+      else if (!dead(p.to)) receivers[p.to]!.receive(p.from, p.via, p.bytes, now);
     }
     for (const r of receivers) r.tick(now);
     fromReceivers();

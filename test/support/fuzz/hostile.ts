@@ -295,7 +295,7 @@ export function mutate(rng: Rng, src: Uint8Array, kind: Mutation = rng.pick(MUTA
   switch (kind) {
     case 'bitflip': {
       const n = rng.int(1, 4);
-      for (let i = 0; i < n && b.byteLength > 0; i++) b[rng.int(0, b.byteLength)] ^= 1 << rng.int(0, 8);
+      for (let i = 0; i < n && b.byteLength > 0; i++) b[rng.int(0, b.byteLength)]! ^= 1 << rng.int(0, 8);
       break;
     }
     case 'byte':
@@ -383,5 +383,5 @@ export function hostileDatagram(rng: Rng, t: Target, samples: readonly Uint8Arra
     bytes = freshPacket(rng, rng.pick(ALL_TYPES), t).subarray(0, rng.int(0, HEADER_SIZE));
     kind = 'short-header';
   }
-  return { bytes, kind, type: bytes.byteLength >= 4 && MESSAGE_TYPE_NAMES[bytes[3]] !== undefined ? (bytes[3] as MessageType) : undefined };
+  return { bytes, kind, type: bytes.byteLength >= 4 && MESSAGE_TYPE_NAMES[bytes[3]!] !== undefined ? (bytes[3] as MessageType) : undefined };
 }

@@ -23,8 +23,11 @@ function base(): Record<string, unknown> {
   };
 }
 
-function errorsOf(mutate: (p: Record<string, any>) => void): readonly string[] {
-  const p = base() as Record<string, any>;
+// biome-ignore lint/suspicious/noExplicitAny: the cases write any shape into a plan on purpose, to see the validator refuse it
+type AnyPlan = Record<string, any>;
+
+function errorsOf(mutate: (p: AnyPlan) => void): readonly string[] {
+  const p = base() as AnyPlan;
   mutate(p);
   const r = validatePlan(p);
   return r.ok ? [] : r.errors;
@@ -67,11 +70,11 @@ describe('clone plan', () => {
   });
 
   // Each case: what is wrong, and the error it must give (the field's path first).
-  const cases: [string, (p: Record<string, any>) => void, string | RegExp][] = [
+  const cases: [string, (p: AnyPlan) => void, string | RegExp][] = [
     ['a size that is not one', (p) => (p.partitions[1].size = '12Q'), 'partitions[1].size: "12Q" is not a size (e.g. 512M, 20G, 40%, rest)'],
     ['two rest partitions', (p) => (p.partitions[1].size = 'rest'), /^partitions\[2\]\.size: only one partition can be "rest" \(partitions\[1\] is already\)$/],
-    ['rest not last', (p) => ((p.partitions[2].size = '1G'), (p.partitions[0].size = 'rest')), 'partitions[0].size: "rest" must be the last partition (the ones after it would get no space)'],
-    ['sizes over 100%', (p) => ((p.partitions[0].size = '70%'), (p.partitions[2].size = '31%')), 'partitions: sizes add up to 141% of the disk (over 100%)'],
+    ['rest not last', (p) => { p.partitions[2].size = '1G'; p.partitions[0].size = 'rest'; }, 'partitions[0].size: "rest" must be the last partition (the ones after it would get no space)'],
+    ['sizes over 100%', (p) => { p.partitions[0].size = '70%'; p.partitions[2].size = '31%'; }, 'partitions: sizes add up to 141% of the disk (over 100%)'],
     ['a percentage over 100', (p) => (p.partitions[1].size = '120%'), 'partitions[1].size: "120%" is not a share of the disk in (0%, 100%]'],
     ['keep without a file system', (p) => ((p.partitions[0].keep = true)), 'partitions[0].keep: needs a file system to check and keep (fs is swap)'],
     ['keep on the partition the image is unpacked into', (p) => (p.partitions[1].keep = true), /^partitions\[1\]\.keep: the image is unpacked into this partition/],
@@ -85,17 +88,17 @@ describe('clone plan', () => {
     ['an unknown file system', (p) => (p.partitions[1].fs = 'btrfs'), 'partitions[1].fs: "btrfs" is not one of ext4, ext3, ext2, xfs, vfat, swap, none'],
     ['an unknown partition type', (p) => (p.partitions[1].type = 'windows'), /^partitions\[1\]\.type: "windows" is not one of linux, swap, efi/],
     ['ext4 on a swap partition', (p) => (p.partitions[0].fs = 'ext4'), 'partitions[0].fs: "ext4" on a swap partition (use swap or none)'],
-    ['bios-boot on a dos table', (p) => ((p.table = 'dos'), (p.partitions[0] = { size: '1M', type: 'bios-boot', fs: 'none' })), 'partitions[0].type: bios-boot exists on gpt tables only'],
-    ['five partitions on dos', (p) => ((p.table = 'dos'), p.partitions.unshift({ size: '1G', fs: 'none' }, { size: '1G', fs: 'none' })), 'partitions: 5 partitions: a dos table holds at most 4 here (primary partitions only)'],
+    ['bios-boot on a dos table', (p) => { p.table = 'dos'; p.partitions[0] = { size: '1M', type: 'bios-boot', fs: 'none' }; }, 'partitions[0].type: bios-boot exists on gpt tables only'],
+    ['five partitions on dos', (p) => { p.table = 'dos'; p.partitions.unshift({ size: '1G', fs: 'none' }, { size: '1G', fs: 'none' }); }, 'partitions: 5 partitions: a dos table holds at most 4 here (primary partitions only)'],
     ['a label too long for ext4', (p) => (p.partitions[1].label = 'a-label-far-too-long'), /^partitions\[1\]\.label: "a-label-far-too-long" is not a label for ext4 \(1\.\.16 characters/],
     ['the same label twice', (p) => (p.partitions[2].label = 'root'), 'partitions[2].label: "root" is also the label of partitions[1]'],
     ['the same mount point twice', (p) => (p.partitions[2].mount = '/'), /^partitions\[2\]\.mount: "\/" is also the mount point of partitions\[1\]/],
     ['a relative mount point', (p) => (p.partitions[2].mount = 'data'), 'partitions[2].mount: "data" is not an absolute path (without "..")'],
     ['a mount point on swap', (p) => (p.partitions[0].mount = '/swap'), 'partitions[0].mount: a swap partition has nothing to mount'],
-    ['no root partition', (p) => ((p.image = { kind: 'unpack', into: '/data' }), (p.partitions[2].keep = false), delete p.partitions[1].mount), 'partitions: no partition is mounted at "/" (the root the image is unpacked into)'],
+    ['no root partition', (p) => { p.image = { kind: 'unpack', into: '/data' }; p.partitions[2].keep = false; delete p.partitions[1].mount; }, 'partitions: no partition is mounted at "/" (the root the image is unpacked into)'],
     ['fstab by label without a label', (p) => delete p.partitions[2].label, 'partitions[2].label: missing: fixups.fstab is "label" and fstab lists this partition'],
     ['a bad pinned UUID', (p) => (p.partitions[1].uuid = '1234'), 'partitions[1].uuid: "1234" is not a UUID (8-4-4-4-12 hex digits)'],
-    ['features on xfs', (p) => ((p.partitions[2].fs = 'xfs'), (p.partitions[2].features = '^64bit')), 'partitions[2].features: mke2fs features apply to ext2/3/4, not xfs'],
+    ['features on xfs', (p) => { p.partitions[2].fs = 'xfs'; p.partitions[2].features = '^64bit'; }, 'partitions[2].features: mke2fs features apply to ext2/3/4, not xfs'],
     ['disk path and rule together', (p) => (p.disk = { path: '/dev/vda', rule: 'largest' }), 'disk.rule: not with disk.path (a path or a rule, not both)'],
     ['an unknown disk rule', (p) => (p.disk = { rule: 'fastest' }), 'disk.rule: "fastest" is not one of largest, first'],
     ['a bad minimum size', (p) => (p.disk = { rule: 'largest', minSize: '40%' }), 'disk.minSize: "40%" is not a size (e.g. 8G, 512M)'],
@@ -108,7 +111,7 @@ describe('clone plan', () => {
     ['an unknown ssh setting', (p) => (p.fixups = { sshHostKeys: 'rotate' }), 'fixups.sshHostKeys: "rotate" is not one of regenerate, keep'],
     ['extlinux without a kernel', (p) => (p.bootloader = { kind: 'extlinux' }), 'bootloader.kernel: missing (a string)'],
     ['an unknown bootloader', (p) => (p.bootloader = { kind: 'lilo' }), 'bootloader.kind: "lilo" is not one of none, extlinux, grub'],
-    ['a bootloader with a whole-disk image', (p) => ((p.image = { kind: 'raw', disk: true }), (p.partitions[2].keep = false)), 'bootloader.kind: "extlinux" with a whole-disk image (it carries its own boot code): use none'],
+    ['a bootloader with a whole-disk image', (p) => { p.image = { kind: 'raw', disk: true }; p.partitions[2].keep = false; }, 'bootloader.kind: "extlinux" with a whole-disk image (it carries its own boot code): use none'],
     ['an unknown end action', (p) => (p.onSuccess = 'halt'), 'onSuccess: "halt" is not one of reboot, poweroff, shell'],
     ['an unknown failure action', (p) => (p.onFailure = 'cry'), 'onFailure: "cry" is not one of retry, poweroff, reboot, shell'],
     ['a keep with onTableMismatch spelled wrong', (p) => (p.onTableMismatch = 'keep'), 'onTableMismatch: "keep" is not one of wipe, fail'],
@@ -147,7 +150,7 @@ describe('clone plan', () => {
     if (!r.ok) return;
     expect(r.plan.disk).toEqual({ kind: 'path', path: '/dev/vdb' });
     expect(r.plan.receiver.portbase).toBe(9002);
-    expect(r.plan.partitions[1].size).toMatchObject({ kind: 'bytes', bytes: 30 * 1024 ** 3 });
+    expect(r.plan.partitions[1]!.size).toMatchObject({ kind: 'bytes', bytes: 30 * 1024 ** 3 });
     expect(r.plan.onSuccess).toBe('shell');
     const bad = parsePlan(EXAMPLE, ['partitions[1].size=12Q']);
     expect(bad.ok ? [] : bad.errors).toContain('partitions[1].size: "12Q" is not a size (e.g. 512M, 20G, 40%, rest)');

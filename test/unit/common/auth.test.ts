@@ -21,7 +21,7 @@ import {
   type AuthMode,
   type AuthStats,
 } from '../../../common/auth/seal.js';
-import { authStatsTotal, SealedUdpSocket } from '../../../common/auth/sealed-socket.js';
+import { authStatsTotal, type SealedUdpSocket } from '../../../common/auth/sealed-socket.js';
 import { AUTH_TAG_SIZE, AUTH_TRAILER_SIZE } from '../../../protocol/auth-trailer.js';
 import { UsageError } from '../../../common/errors.js';
 import { decodeDatagram } from '../../../protocol/codec.js';
@@ -106,7 +106,7 @@ describe.each(MODES)('%s mode: seal and open', (mode) => {
       const bits = sealed.byteLength * 8;
       for (let bit = 0; bit < bits; bit++) {
         const forged = Buffer.from(sealed);
-        forged[bit >>> 3] ^= 0x80 >>> (bit & 7);
+        forged[bit >>> 3]! ^= 0x80 >>> (bit & 7);
         expect(opener.open(forged), `bit ${bit}`).toBeUndefined();
       }
       expect(opener.stats).toEqual({ ...zeroStats(), badTag: bits });
@@ -297,11 +297,11 @@ describe('source table bound', () => {
     }
     expect(o.sourceCount).toBe(DEFAULT_MAX_SOURCES);
     // The newest 1024 are remembered: their replays are caught.
-    expect(o.open(Buffer.from(first[1999]))).toBeUndefined();
-    expect(o.open(Buffer.from(first[2000 - DEFAULT_MAX_SOURCES]))).toBeUndefined();
+    expect(o.open(Buffer.from(first[1999]!))).toBeUndefined();
+    expect(o.open(Buffer.from(first[2000 - DEFAULT_MAX_SOURCES]!))).toBeUndefined();
     expect(o.stats.replay).toBe(2);
     // An evicted source starts afresh (the documented cost of the bound).
-    expect(o.open(Buffer.from(first[0]))).toBeDefined();
+    expect(o.open(Buffer.from(first[0]!))).toBeDefined();
     expect(o.sourceCount).toBe(DEFAULT_MAX_SOURCES);
   });
 
@@ -353,7 +353,7 @@ describe('SealOrigin and the trailer ring', () => {
       const s = new DatagramSealer(KEYS, { mode, origin: new SealOrigin(9, 0) });
       const parts = dataParts(13, 64);
       const firstOut = s.seal(parts);
-      const trailer = firstOut[firstOut.length - 1];
+      const trailer = firstOut[firstOut.length - 1]!;
       const kept = Buffer.from(trailer);
       const keptAll = joinParts(firstOut);
       for (let i = 1; i < TRAILER_RING_SLOTS; i++) s.seal(parts);
@@ -362,8 +362,8 @@ describe('SealOrigin and the trailer ring', () => {
       expect(joinParts(firstOut)).toEqual(keptAll);
       const wrapped = s.seal(parts);
       // The ring wraps here: the same memory, a new counter.
-      expect(wrapped[wrapped.length - 1].buffer).toBe(trailer.buffer);
-      expect(wrapped[wrapped.length - 1].byteOffset).toBe(trailer.byteOffset);
+      expect(wrapped[wrapped.length - 1]!.buffer).toBe(trailer.buffer);
+      expect(wrapped[wrapped.length - 1]!.byteOffset).toBe(trailer.byteOffset);
       expect(Buffer.from(trailer)).not.toEqual(kept);
     }
   });

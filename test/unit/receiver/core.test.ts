@@ -50,24 +50,24 @@ function feed(core: ReceiverCore, bytes: Uint8Array, now: number, from: From = S
 }
 
 function sliceOf(n: number): Uint8Array {
-  return IMAGE.subarray(n * 400, n * 400 + SLICE_BYTES[n]);
+  return IMAGE.subarray(n * 400, n * 400 + SLICE_BYTES[n]!);
 }
 
 let seq = 0;
 
 /** Data block `b` of slice `n`, as the sender sends it on the first pass. */
 function block(n: number, b: number, o: { seq?: number } = {}): Uint8Array {
-  const nBlocks = Math.ceil(SLICE_BYTES[n] / 100);
+  const nBlocks = Math.ceil(SLICE_BYTES[n]! / 100);
   const flags = (n === 2 ? DATA_FLAG_FINAL_SLICE : 0) | (b === nBlocks - 1 ? DATA_FLAG_LAST : 0);
   const payload = sliceOf(n).subarray(b * 100, (b + 1) * 100);
-  const sliceBytes = SLICE_BYTES[n];
+  const sliceBytes = SLICE_BYTES[n]!;
   return dataBytes({ seq: o.seq ?? ++seq, sliceNo: n, sliceBytes, flags, stripe: 0, blockNo: b, payload });
 }
 
 /** Parity symbol `index` of slice `n` (one stripe), the short last block zero-padded. */
 function parityOf(n: number, index: number): Uint8Array {
   const blocks: Uint8Array[] = [];
-  for (let b = 0; b * 100 < SLICE_BYTES[n]; b++) {
+  for (let b = 0; b * 100 < SLICE_BYTES[n]!; b++) {
     const padded = new Uint8Array(100);
     padded.set(sliceOf(n).subarray(b * 100, (b + 1) * 100));
     blocks.push(padded);
@@ -80,11 +80,11 @@ function parityOf(n: number, index: number): Uint8Array {
 function parity(n: number, index: number): Uint8Array {
   const flags = DATA_FLAG_PARITY | DATA_FLAG_REPAIR | (n === 2 ? DATA_FLAG_FINAL_SLICE : 0);
   const payload = parityOf(n, index);
-  return dataBytes({ seq: ++seq, sliceNo: n, sliceBytes: SLICE_BYTES[n], flags, stripe: 0, blockNo: index, payload });
+  return dataBytes({ seq: ++seq, sliceNo: n, sliceBytes: SLICE_BYTES[n]!, flags, stripe: 0, blockNo: index, payload });
 }
 
 function feedSlice(core: ReceiverCore, n: number, now: number): void {
-  for (let b = 0; b * 100 < SLICE_BYTES[n]; b++) feed(core, block(n, b), now);
+  for (let b = 0; b * 100 < SLICE_BYTES[n]!; b++) feed(core, block(n, b), now);
 }
 
 /** HELLO at 1, ACCEPT at 2, START (window 64) at 3; everything drained: state receiving. */
@@ -304,7 +304,7 @@ describe('ReceiverCore NAK', () => {
     for (const b of [0, 3]) feed(core, block(0, b), 100);
     expect(core.pollTimeout()).toBe(125);
     core.handleTimeout(125);
-    expect(only(drainReceiver(core), MessageType.Nak)[0].need).toEqual([2]);
+    expect(only(drainReceiver(core), MessageType.Nak)[0]!.need).toEqual([2]);
   });
 
   it('stays quiet when another receiver asked for as much, having heard as much', () => {

@@ -109,7 +109,7 @@ describe('a JOIN flood from 100k addresses', () => {
       core.handle({ kind: 'datagram', from: floodAddress(i), bytes: joinBytes({ receiverId: rcv(0).id }) }, 2);
     }
     expect(drainSender(core, 2).filter((s) => s.to === 'control')).toEqual([]);
-    expect(core.receiverList()[0].address).toBe(rcv(0).from.address);
+    expect(core.receiverList()[0]!.address).toBe(rcv(0).from.address);
   });
 });
 
@@ -235,7 +235,7 @@ describe('STATUS, REPORT and LEAVE storms', () => {
         2,
       );
     }
-    const r = core.receiverList()[0];
+    const r = core.receiverList()[0]!;
     expect(r.deliveredSlices).toBe(0);
     expect(r.seenSeq).toBe(0);
     // The other receiver still holds every slice back: none freed on the flood's word.

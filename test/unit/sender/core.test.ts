@@ -92,7 +92,7 @@ function stripeBlocksOf(slice: Uint8Array, blockBytes: number, stripes: number, 
 }
 
 function parity(blocks: Uint8Array[], index: number): Uint8Array {
-  const out = new Uint8Array(blocks[0].byteLength);
+  const out = new Uint8Array(blocks[0]!.byteLength);
   coder.encodeParity(blocks, index, out);
   return out;
 }
@@ -140,7 +140,7 @@ describe('SenderCore announcing', () => {
   it('announces an unknown image size as IMAGE_BYTES_UNKNOWN', () => {
     const core = new SenderCore(cfg({ imageBytes: IMAGE_BYTES_UNKNOWN }), 0);
     core.handleTimeout(0);
-    expect(only(drainSender(core, 0), MessageType.Hello)[0].imageBytes).toBe(IMAGE_BYTES_UNKNOWN);
+    expect(only(drainSender(core, 0), MessageType.Hello)[0]!.imageBytes).toBe(IMAGE_BYTES_UNKNOWN);
   });
 
   it('answers a JOIN with an ACCEPT for that receiverId and a joined event', () => {
@@ -219,7 +219,7 @@ describe('SenderCore start conditions', () => {
   ])('window %s', (_name, rcvBufBytes, windowPacketsMax, want) => {
     const core = announcing({ minReceivers: 1, windowPacketsMax });
     join(core, 0, 3, { rcvBufBytes });
-    expect(only(drainSender(core, 3), MessageType.Start)[0].windowPackets).toBe(want);
+    expect(only(drainSender(core, 3), MessageType.Start)[0]!.windowPackets).toBe(want);
   });
 
   it('counts minWaitMs from the first join', () => {
@@ -246,7 +246,7 @@ describe('SenderCore start conditions', () => {
     core.handleTimeout(520);
     const sent = drainSender(core, 520);
     expect(types(sent)).toEqual(['START', 'START', 'START']);
-    expect(only(sent, MessageType.Start)[0].receivers).toBe(2);
+    expect(only(sent, MessageType.Start)[0]!.receivers).toBe(2);
   });
 
   it('with waitForKey, starts only on the start input', () => {
@@ -376,13 +376,13 @@ describe('SenderCore repairs', () => {
     nak(core, 22, 0, [3], [0]);
     const topUp = dataOf(drainSender(core, 22));
     expect(topUp.map((d) => d.blockNo)).toEqual([2]);
-    expect(Buffer.from(topUp[0].payload)).toEqual(Buffer.from(parity(blocks, 2)));
+    expect(Buffer.from(topUp[0]!.payload)).toEqual(Buffer.from(parity(blocks, 2)));
 
     // Heard that burst (parity 0..2): a new burst at once, even inside the hold.
     nak(core, 23, 0, [1], [3]);
     const next = dataOf(drainSender(core, 23));
     expect(next.map((d) => [d.seq, d.blockNo])).toEqual([[8, 3]]);
-    expect(Buffer.from(next[0].payload)).toEqual(Buffer.from(parity(blocks, 3)));
+    expect(Buffer.from(next[0]!.payload)).toEqual(Buffer.from(parity(blocks, 3)));
 
     expect(core.stats.naksReceived).toBe(3);
     expect(core.stats.naksIgnored).toBe(0);
@@ -425,7 +425,7 @@ describe('SenderCore repairs', () => {
     expect(sent.map((d) => [d.stripe, d.blockNo, d.flags])).toEqual([
       [1, 0, DATA_FLAG_PARITY | DATA_FLAG_REPAIR | DATA_FLAG_FINAL_SLICE],
     ]);
-    expect(Buffer.from(sent[0].payload)).toEqual(Buffer.from(parity(stripeBlocksOf(slice, 100, 2, 1), 0)));
+    expect(Buffer.from(sent[0]!.payload)).toEqual(Buffer.from(parity(stripeBlocksOf(slice, 100, 2, 1), 0)));
   });
 });
 
@@ -471,8 +471,8 @@ describe('SenderCore REQACK rounds and drops', () => {
       [42, 1],
       [62, 2],
     ]) {
-      core.handleTimeout(t);
-      expect(types(drainSender(core, t))).toEqual(['REQACK']);
+      core.handleTimeout(t!);
+      expect(types(drainSender(core, t!))).toEqual(['REQACK']);
       expect(retriesOf(core, 1)).toBe(retries);
       expect(retriesOf(core, 0)).toBe(0);
     }
@@ -505,10 +505,10 @@ describe('SenderCore REQACK rounds and drops', () => {
       [102, 1],
       [122, 2],
     ]) {
-      core.handleTimeout(t);
-      const sent = drainSender(core, t);
+      core.handleTimeout(t!);
+      const sent = drainSender(core, t!);
       expect(types(sent)).toEqual(['REQACK']);
-      expect(only(sent, MessageType.Reqack)[0].needSeq).toBe(20);
+      expect(only(sent, MessageType.Reqack)[0]!.needSeq).toBe(20);
       expect(retriesOf(core, 1)).toBe(retries);
     }
     core.handleTimeout(142);

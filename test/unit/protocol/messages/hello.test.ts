@@ -217,8 +217,8 @@ describe('HELLO field ranges', () => {
     ]) {
       const r = decodeHello(
         patched(codec, GOLDEN, (v) => {
-          v.setUint32(24, hi, false);
-          v.setUint32(28, lo, false);
+          v.setUint32(24, hi!, false);
+          v.setUint32(28, lo!, false);
         }),
       );
       expectErr(r, 'ERR_BAD_FIELD');

@@ -37,7 +37,7 @@ function events(c: UdpcastSenderCore): UdpcastSenderEvent[] {
 
 function kinds(ts: UdpcastTransmit[]): string[] {
   return ts.map((t) => {
-    const r = decodeUdpcastDatagram(t.parts.length === 1 ? t.parts[0] : Uint8Array.from([...t.parts[0], ...t.parts[1]]), B);
+    const r = decodeUdpcastDatagram(t.parts.length === 1 ? t.parts[0]! : Uint8Array.from([...t.parts[0]!, ...t.parts[1]!]), B);
     if (!r.ok) return `bad:${r.code}`;
     const m = r.value;
     if (m.kind === 'data') return `data ${m.msg.sliceNo}.${m.msg.blockNo}`;
@@ -124,7 +124,7 @@ describe('udpcast sender core', () => {
     c.handle(dg(ok(1)), 53);
     expect(c.phase).toBe('done');
     expect(events(c).filter((e) => e.kind !== 'connected').map((e) => e.kind)).toEqual(['started', 'ending', 'complete', 'done']);
-    expect(c.receivers()[0].state).toBe('complete');
+    expect(c.receivers()[0]!.state).toBe('complete');
   });
 
   it('a stale RETRANSMIT (older round) still adds its blocks but is not this round\'s answer', () => {
@@ -151,7 +151,7 @@ describe('udpcast sender core', () => {
     c.handle(dg(retransmit(0, 0, [5], 8), C), 51);
     const ts = drain(c, 51);
     expect(kinds(ts)).toEqual(['data 0.5', 'reqack 0 r1 ready']);
-    const r = decodeUdpcastDatagram(ts[1].parts[0], B);
+    const r = decodeUdpcastDatagram(ts[1]!.parts[0]!, B);
     expect(r.ok && r.value.kind === 'reqack' && bitIsSet(r.value.msg.readySet, 0) && !bitIsSet(r.value.msg.readySet, 1)).toBe(true);
   });
 
@@ -167,8 +167,8 @@ describe('udpcast sender core', () => {
     c.handleTimeout(110);
     drain(c, 110);
     c.handleTimeout(140);
-    expect(c.receivers()[0].state).toBe('dropped');
-    expect(c.receivers()[0].detail).toMatch(/no answer to 3 REQACK rounds/);
+    expect(c.receivers()[0]!.state).toBe('dropped');
+    expect(c.receivers()[0]!.detail).toMatch(/no answer to 3 REQACK rounds/);
     expect(c.stats.roundTimeouts).toBe(3);
     expect(c.phase).toBe('done');
   });

@@ -18,8 +18,8 @@ describe.skipIf(skip !== undefined)('udpcast parity on the native kernels', () =
     const rand = mulberry32(0x5eed5);
     const n = (m: number) => Math.floor(rand() * m);
     for (let round = 0; round < 200; round++) {
-      const bb = [64, 1456, 1000][round % 3];
-      const k = round < 2 ? [1, 128][round] : 1 + n(128);
+      const bb = [64, 1456, 1000][round % 3]!;
+      const k = round < 2 ? [1, 128][round]! : 1 + n(128);
       const blocks = Array.from({ length: k }, () => Uint8Array.from({ length: bb }, () => n(256)));
       const rows = [...new Set(Array.from({ length: 1 + n(8) }, () => (round === 1 ? 127 : n(128))))];
       const a = rows.map(() => new Uint8Array(bb));

@@ -242,8 +242,8 @@ function gitCommit(root: string): { commit: string | null; dirty: boolean | null
 function cpuInfo(): { model: string | null; flags: string[] } {
   try {
     const text = readFileSync('/proc/cpuinfo', 'utf8');
-    const model = /^model name\s*:\s*(.+)$/m.exec(text)?.[1]!.trim() ?? null;
-    const all = /^flags\s*:\s*(.+)$/m.exec(text)?.[1]!.trim().split(/\s+/) ?? [];
+    const model = /^model name\s*:\s*(.+)$/m.exec(text)?.[1]?.trim() ?? null;
+    const all = /^flags\s*:\s*(.+)$/m.exec(text)?.[1]?.trim().split(/\s+/) ?? [];
     const wanted = ['sse2', 'ssse3', 'sse4_1', 'avx', 'avx2', 'avx512f', 'avx512bw', 'avx512vl', 'avx512vbmi', 'gfni', 'vpclmulqdq'];
     return { model, flags: wanted.filter((f) => all.includes(f)) };
   } catch {

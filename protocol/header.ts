@@ -99,7 +99,7 @@ export function expectHeader(bytes: Uint8Array, type: MessageType, size: number)
   const h = decodeHeader(bytes);
   if (!h.ok) return h;
   if (h.value.type !== type) return err('ERR_BAD_TYPE', `expected ${MESSAGE_TYPE_NAMES[type]}`);
-  if (bytes.byteLength < size) return err('ERR_TRUNCATED', MESSAGE_TYPE_NAMES[type]);
+  if (bytes.byteLength < size) return err('ERR_TRUNCATED', MESSAGE_TYPE_NAMES[type]!);
   return h;
 }
 

@@ -273,7 +273,7 @@ export class ReceiverDriver {
     this.writing = true;
     try {
       while (this.queue.length > 0 && this.finished !== undefined) {
-        const { offset, bytes: b } = this.queue[0];
+        const { offset, bytes: b } = this.queue[0]!;
         if (this.joinSlice > 0) await this.offsetSink!.writeAt(offset, b);
         else await this.sink.write(b);
         this.queue.shift();

@@ -28,8 +28,8 @@ function table(out: SenderOutcome): string {
     const replaced = r.replacedBy !== 0 ? `; rejoined as ${hex(r.replacedBy)}, verified` : '';
     rows.push([hex(r.id), r.address, String(r.bytesWritten), r.state, detail + replaced]);
   }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
 }
 
 async function main(): Promise<number> {

@@ -155,7 +155,7 @@ export class CompressSource implements Source {
     const buf = Buffer.allocUnsafe(want);
     let have = 0;
     while (have < want) {
-      const head = this.ready[0];
+      const head = this.ready[0]!;
       const take = Math.min(head.byteLength, want - have);
       head.copy(buf, have, 0, take);
       have += take;

@@ -185,8 +185,8 @@ export class DatagramSealer {
       this.trailers.push(t);
       this.nonces.push(t.subarray(0, AUTH_NONCE_SIZE));
     }
-    const trailer = this.trailers[i];
-    const nonce = this.nonces[i];
+    const trailer = this.trailers[i]!;
+    const nonce = this.nonces[i]!;
     const counter = this.origin.take();
     encodeTrailerIds(trailer, 0, this.origin.sourceId, counter);
     const out = this.mode === 'mac' ? this.sealMac(parts, trailer, nonce) : this.sealEncrypt(parts, bytes, trailer, nonce);
@@ -211,7 +211,7 @@ export class DatagramSealer {
     const aad = this.aad;
     // The common header goes out as the caller's bytes when the first part holds it (it
     // always does: the cores encode headers whole); otherwise as a copy.
-    const first = parts[0];
+    const first = parts[0]!;
     let header: Uint8Array;
     if (first.byteLength >= HEADER_SIZE) {
       header = first.subarray(0, HEADER_SIZE);
@@ -250,13 +250,13 @@ export class DatagramSealer {
   private gatherBody(parts: readonly Uint8Array[], bodyBytes: number): Uint8Array {
     let skip = HEADER_SIZE;
     let i = 0;
-    while (i < parts.length && skip >= parts[i].byteLength) skip -= parts[i++].byteLength;
-    if (i === parts.length) return parts[0].subarray(0, 0);
-    if (parts[i].byteLength - skip === bodyBytes) return parts[i].subarray(skip);
+    while (i < parts.length && skip >= parts[i]!.byteLength) skip -= parts[i++]!.byteLength;
+    if (i === parts.length) return parts[0]!.subarray(0, 0);
+    if (parts[i]!.byteLength - skip === bodyBytes) return parts[i]!.subarray(skip);
     if (this.scratch.byteLength < bodyBytes) this.scratch = Buffer.alloc(Math.max(bodyBytes, 2 * this.scratch.byteLength));
     let at = 0;
     for (; i < parts.length; i++) {
-      const p = parts[i];
+      const p = parts[i]!;
       this.scratch.set(skip > 0 ? p.subarray(skip) : p, at);
       at += p.byteLength - skip;
       skip = 0;
@@ -284,7 +284,7 @@ class ReplayWindow {
     if (counter > this.highest) return true;
     if (this.highest - counter >= REPLAY_WINDOW) return false;
     const bit = counter % REPLAY_WINDOW;
-    return (this.seen[bit >>> 5] & (1 << (bit & 31))) === 0;
+    return (this.seen[bit >>> 5]! & (1 << (bit & 31))) === 0;
   }
 
   /** Records an authentic counter that fresh() allowed. */
@@ -304,12 +304,12 @@ class ReplayWindow {
 
   private mark(counter: number): void {
     const bit = counter % REPLAY_WINDOW;
-    this.seen[bit >>> 5] |= 1 << (bit & 31);
+    this.seen[bit >>> 5]! |= 1 << (bit & 31);
   }
 
   private clear(counter: number): void {
     const bit = counter % REPLAY_WINDOW;
-    this.seen[bit >>> 5] &= ~(1 << (bit & 31));
+    this.seen[bit >>> 5]! &= ~(1 << (bit & 31));
   }
 }
 
@@ -393,14 +393,14 @@ export class DatagramOpener {
     const d = h.digest();
     // Constant time over the 16 bytes, without the two views timingSafeEqual would need.
     let diff = 0;
-    for (let i = 0; i < AUTH_TAG_SIZE; i++) diff |= d[i] ^ bytes[tagAt + i];
+    for (let i = 0; i < AUTH_TAG_SIZE; i++) diff |= d[i]! ^ bytes[tagAt + i]!;
     return diff === 0 ? bytes.subarray(0, tr) : undefined;
   }
 
   private decrypt(bytes: Uint8Array, tr: number): Uint8Array | undefined {
     const aad = this.aad;
-    for (let i = 0; i < HEADER_SIZE; i++) aad[i] = bytes[i];
-    for (let i = 0; i < AUTH_NONCE_SIZE; i++) aad[HEADER_SIZE + i] = bytes[tr + i];
+    for (let i = 0; i < HEADER_SIZE; i++) aad[i] = bytes[i]!;
+    for (let i = 0; i < AUTH_NONCE_SIZE; i++) aad[HEADER_SIZE + i] = bytes[tr + i]!;
     try {
       // authTagLength pins the tag to 16 bytes: node would otherwise accept a shorter one.
       const d = createDecipheriv(GCM, this.keys.encKey, bytes.subarray(tr, tr + AUTH_NONCE_SIZE), { authTagLength: AUTH_TAG_SIZE });

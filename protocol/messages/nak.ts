@@ -52,8 +52,8 @@ export function encodeNak(msg: Nak, buf: Uint8Array, off = 0): number {
   v.setUint8(OFF_STRIPES, msg.need.length);
   v.setUint8(OFF_RESERVED, 0);
   for (let i = 0; i < n; i++) {
-    v.setUint8(NAK_HEADER_SIZE + i, Math.min(255, msg.need[i]));
-    v.setUint8(NAK_HEADER_SIZE + n + i, Math.min(255, msg.heard[i]));
+    v.setUint8(NAK_HEADER_SIZE + i, Math.min(255, msg.need[i]!));
+    v.setUint8(NAK_HEADER_SIZE + n + i, Math.min(255, msg.heard[i]!));
   }
   return len;
 }

@@ -96,7 +96,7 @@ export class NakScheduler {
     for (let i = 0; i < mine.length; i++) {
       // Only a request as large as ours, made after hearing at least the burst we heard,
       // makes the sender send what we need (an older one may only top up its last burst).
-      if (nak.need[i] < mine[i] || nak.heard[i] < s.stripes[i].heard) return;
+      if (nak.need[i]! < mine[i]! || nak.heard[i]! < s.stripes[i]!.heard) return;
     }
     // Someone asked for at least as much in every stripe: fresh parity serves us too.
     this.stats.naksSuppressed++;
@@ -141,7 +141,7 @@ export class NakScheduler {
       if (this.session.async) {
         // Its first pass is over and no repair can come: fail now, naming what is missing.
         const st = s.stripes.findIndex((x) => x.have < x.k);
-        const x = s.stripes[st];
+        const x = s.stripes[st]!;
         return `slice ${s.sliceNo} cannot be rebuilt: stripe ${st} has ${x.have} of ${x.k} symbols (--async, no repair)`;
       }
       this.sender.sendNak(s);

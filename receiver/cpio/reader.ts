@@ -311,7 +311,7 @@ export class CpioReader {
   private num(off: number, width: number, radix: 8 | 16, field: string): number {
     let v = 0;
     for (let i = off; i < off + width; i++) {
-      const d = HEX[this.acc[i]];
+      const d = HEX[this.acc[i]!]!;
       if (d < 0 || d >= radix) {
         this.bad('ERR_CPIO_BAD_HEADER', `bad ${field} field "${printableName(this.acc.subarray(off, off + width))}"`);
       }

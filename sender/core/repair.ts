@@ -54,16 +54,16 @@ export class RepairScheduler {
     const repairs = slice.repairs;
     for (let st = 0; st < this.cfg.stripes; st++) {
       const k = stripeBlocks(this.slices.geo, slice.nBlocks, st);
-      const need = Math.min(nak.need[st], k);
+      const need = Math.min(nak.need[st]!, k);
       if (need === 0) continue;
-      this.request(slice.sliceNo, repairs[st], st, k, need, nak.heard[st], now);
+      this.request(slice.sliceNo, repairs[st]!, st, k, need, nak.heard[st]!, now);
     }
   }
 
   /** The next repair datagram, or undefined when none is queued. */
   next(): Transmit | undefined {
     while (this.queue.length > 0) {
-      const head = this.queue[0];
+      const head = this.queue[0]!;
       const s = this.slices.get(head.sliceNo);
       const rep = s?.repairs?.[head.stripe];
       if (s === undefined || rep === undefined || (rep.queued === 0 && rep.resend === 0)) {

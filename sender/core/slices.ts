@@ -219,7 +219,7 @@ export class SliceStore {
   /** Parity symbol `parityIndex` of one stripe of the slice, freshly encoded. */
   parity(s: TxSlice, stripe: number, parityIndex: number): Uint8Array {
     const out = new Uint8Array(this.cfg.blockBytes);
-    this.cfg.coder.encodeParity(this.stripeData(s)[stripe], parityIndex, out);
+    this.cfg.coder.encodeParity(this.stripeData(s)[stripe]!, parityIndex, out);
     return out;
   }
 
@@ -234,7 +234,7 @@ export class SliceStore {
         padded.set(block);
         block = padded;
       }
-      out[b % this.cfg.stripes].push(block);
+      out[b % this.cfg.stripes]!.push(block);
     }
     s.stripeData = out;
     return out;

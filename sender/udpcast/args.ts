@@ -33,13 +33,13 @@ const RACKCAST_ONLY: Readonly<Record<string, string>> = {
 const UDPCAST_ONLY = ['--full-duplex', '--half-duplex', '--pointopoint', '--nopointopoint', '--mcast-all-address', '--max-slice-size', '--rexmit-hello-interval', '--repair'];
 
 function optionName(arg: string): string {
-  return arg.split('=')[0];
+  return arg.split('=')[0]!;
 }
 
 /** The protocol asked for with --protocol NAME or --protocol=NAME (default rackcast). */
 export function protocolOf(argv: readonly string[]): 'rackcast' | 'udpcast' {
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
+    const a = argv[i]!;
     const v = a === '--protocol' ? argv[i + 1] : a.startsWith('--protocol=') ? a.slice('--protocol='.length) : undefined;
     if (v === undefined) continue;
     if (v === 'rackcast' || v === 'udpcast') return v;

@@ -30,8 +30,8 @@ export function receiverTable(receivers: readonly Readonly<UdpcastReceiverRecord
     const detail = r.state === 'complete' ? '' : r.detail;
     rows.push([`#${r.clNr}`, r.address, String(r.slicesAcked), state, detail]);
   }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-  return rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  return rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
 }
 
 export async function runUdpcastSender(argv: readonly string[]): Promise<number> {

@@ -390,9 +390,9 @@ export class UdpcastSenderCore {
   private noteAnswer(s: TxSlice, clNr: number, nowMs: number): void {
     const byte = clNr >> 3;
     const bit = 1 << (clNr & 7);
-    s.answeredEver[byte] |= bit;
-    if ((s.answered[byte] & bit) !== 0) return;
-    s.answered[byte] |= bit;
+    s.answeredEver[byte]! |= bit!;
+    if ((s.answered[byte]! & bit) !== 0) return;
+    s.answered[byte]! |= bit!;
     if (s.roundSentAtMs !== undefined) {
       const rtt = Math.max(0, nowMs - s.roundSentAtMs);
       this.srttMs = 0.875 * this.srttMs + 0.125 * rtt;
@@ -407,7 +407,7 @@ export class UdpcastSenderCore {
   private allAnswered(s: TxSlice): boolean {
     for (const r of this.participants.all()) {
       if (r.state !== 'connected' || s.isReady(r.clNr)) continue;
-      if ((s.answered[r.clNr >> 3] & (1 << (r.clNr & 7))) === 0) return false;
+      if ((s.answered[r.clNr >> 3]! & (1 << (r.clNr & 7))) === 0) return false;
     }
     return true;
   }
@@ -447,7 +447,7 @@ export class UdpcastSenderCore {
     this.phase = 'sending';
     this.replyAgain.clear();
     const live = this.live();
-    if (this.cfg.pointToPoint === 'always' || (this.cfg.pointToPoint === 'auto' && live.length === 1)) this.dataAddress = live[0].address;
+    if (this.cfg.pointToPoint === 'always' || (this.cfg.pointToPoint === 'auto' && live.length === 1)) this.dataAddress = live[0]!.address;
     this.emit({ kind: 'started', receivers: live.length, dataAddress: this.dataAddress });
   }
 
@@ -528,7 +528,7 @@ export class UdpcastSenderCore {
    */
   private allHaveSeen(s: TxSlice): boolean {
     for (const r of this.participants.all()) {
-      if (r.state === 'connected' && (s.answeredEver[r.clNr >> 3] & (1 << (r.clNr & 7))) === 0) return false;
+      if (r.state === 'connected' && (s.answeredEver[r.clNr >> 3]! & (1 << (r.clNr & 7))) === 0) return false;
     }
     return true;
   }
@@ -552,7 +552,7 @@ export class UdpcastSenderCore {
 
   private countSilence(s: TxSlice): void {
     for (const r of this.live()) {
-      if (s.isReady(r.clNr) || (s.answered[r.clNr >> 3] & (1 << (r.clNr & 7))) !== 0) continue;
+      if (s.isReady(r.clNr) || (s.answered[r.clNr >> 3]! & (1 << (r.clNr & 7))) !== 0) continue;
       r.silentRounds++;
       if (r.silentRounds >= this.cfg.retriesUntilDrop) {
         this.dropReceiver(r, `no answer to ${r.silentRounds} REQACK rounds in a row (at slice ${s.sliceNo}${s.isEnd ? ', the end' : ''}): dead or unreachable`);
@@ -584,7 +584,7 @@ export class UdpcastSenderCore {
     s.queue.length = 0;
     this.reportLoss(s);
     s.release();
-    while (this.window.length > 0 && this.window[0].acked) this.window.shift();
+    while (this.window.length > 0 && this.window[0]!.acked) this.window.shift();
   }
 
   private finish(ok: boolean, detail: string): void {
@@ -611,7 +611,7 @@ export class UdpcastSenderCore {
       if (s.acked) continue;
       // Repairs of the current round, then (once planned and sent) the next REQACK.
       if (s.queue.length > 0) {
-        const item = s.queue[0];
+        const item = s.queue[0]!;
         const size = this.cfg.blockBytes;
         if (!this.pacer.take(size, nowMs)) return undefined;
         s.queue.shift();

@@ -38,7 +38,7 @@ export function nativeUdpcastParityCoder(rs: ErasureCoder): UdpcastParityCoder {
           continue;
         }
         const out = one.subarray(j * blockBytes, (j + 1) * blockBytes);
-        mulAddRow(out, blocks[j], gfInv(MAX_STRIPE_BLOCKS + j), blockBytes);
+        mulAddRow(out, blocks[j]!, gfInv(MAX_STRIPE_BLOCKS + j), blockBytes);
         scaled.push(out);
       }
       return { blockBytes, k: blocks.length, scaled };
@@ -48,7 +48,7 @@ export function nativeUdpcastParityCoder(rs: ErasureCoder): UdpcastParityCoder {
       if (rows.length !== outs.length) throw new RangeError('rows and outs differ in length');
       for (const r of rows) if (!Number.isInteger(r) || r < 0 || r >= MAX_STRIPE_BLOCKS) throw new RangeError(`udpcast FEC row must be 0..127, got ${r}`);
       if (rs.encodeParities !== undefined) rs.encodeParities(s.scaled, rows, outs);
-      else for (let t = 0; t < rows.length; t++) rs.encodeParity(s.scaled, rows[t], outs[t]);
+      else for (let t = 0; t < rows.length; t++) rs.encodeParity(s.scaled, rows[t]!, outs[t]!);
     },
   };
 }

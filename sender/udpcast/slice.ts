@@ -105,7 +105,7 @@ export class TxSlice {
 
   unmarkReady(clNr: number): void {
     if (!bitIsSet(this.readySet, clNr)) return;
-    this.readySet[clNr >> 3] &= ~(1 << (clNr & 7));
+    this.readySet[clNr >> 3]! &= ~(1 << (clNr & 7));
     this.nrReady--;
   }
 
@@ -156,7 +156,7 @@ export class TxSlice {
             mine.push(j);
           }
         }
-        const deficit = m - this.roundParity[s];
+        const deficit = m - this.roundParity[s]!;
         if (deficit <= 0) continue;
         maxDeficit = Math.max(maxDeficit, deficit);
         for (const j of mine) {
@@ -167,9 +167,9 @@ export class TxSlice {
         }
       }
       if (maxDeficit === 0) continue;
-      if (parityRepair && union.length > maxDeficit && this.nextRow[s] + maxDeficit <= MAX_FEC_ROWS) {
-        for (let t = 0; t < maxDeficit; t++) this.queue.push({ kind: 'fec', stripe: s, row: this.nextRow[s]++ });
-        this.roundParity[s] += maxDeficit;
+      if (parityRepair && union.length > maxDeficit && this.nextRow[s]! + maxDeficit <= MAX_FEC_ROWS) {
+        for (let t = 0; t < maxDeficit; t++) this.queue.push({ kind: 'fec', stripe: s, row: this.nextRow[s]!++ });
+        this.roundParity[s]! += maxDeficit!;
         added += maxDeficit;
       } else {
         union.sort((a, b) => a - b);

@@ -1,3 +1,7 @@
+// Why one file of ~870 lines: the lock, the rack's setup and teardown, the stale-rack
+// sweep and the link probes all share the naming scheme and the state directory described
+// here; a reader debugging a lab run needs them side by side.
+//
 // The network lab: a "rack" on one machine. A sender and N receivers, each in its
 // own network namespace, joined by one bridge (the switch). Same recipe as
 // ../shared/lab/netlab.sh, with names that cannot collide with its mls/mlr*/mlbr:

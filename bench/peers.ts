@@ -1,3 +1,6 @@
+// Why one file of ~580 lines: one section per peer (its RunPlan and the parser of its
+// output), so adding or checking a peer touches one place.
+//
 // The tools `npm run bench` compares, and how each one runs in the lab (bench/lab.ts):
 // rackcast (this project's CLIs), Debian's udpcast (udp-sender / udp-receiver) and
 // Debian's UFTP (uftp / uftpd).

@@ -1,3 +1,7 @@
+// Why one file of ~620 lines: the validator walks the plan's fields in the order
+// docs/clone-plan.md lists them, one small check per field; split, the order a reader
+// follows from the document would be lost.
+//
 // The clone plan: what a bare node does to its disk (docs/clone-plan.md describes every
 // field). One JSON file, validated here by the same code the agent runs, so a plan the boot
 // image builder accepted is a plan the agent can carry out. Every error names its field by

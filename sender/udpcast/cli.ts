@@ -51,7 +51,9 @@ export async function runUdpcastSender(argv: readonly string[]): Promise<number>
   }
   const log = makeLogger(args.log, 'sender');
   const coder = loadUdpcastParityCoder();
-  if (coder.fallbackReason !== undefined) log.info({ evt: 'fec.coder', coder: coder.coder.name, fallback: coder.fallbackReason }, 'udpcast FEC on the TypeScript coder');
+  if (coder.fallbackReason !== undefined) {
+    log.info({ evt: 'fec.coder', coder: coder.coder.name, fallback: coder.fallbackReason }, coder.native ? 'udpcast FEC on another native kernel' : 'udpcast FEC on the TypeScript coder');
+  }
   let source;
   try {
     source = await openSource({

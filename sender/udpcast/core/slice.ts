@@ -1,5 +1,5 @@
 // One slice on its way to stock receivers: its first pass, its REQACK rounds and the repair
-// each round needs. Pure bookkeeping; the core (core.ts) decides when.
+// each round needs. Pure bookkeeping; the core (../core.ts) decides when.
 //
 // Repair: each round, every receiver that answered RETRANSMIT says which data blocks it
 // holds. Per stripe, a receiver missing m blocks needs m symbols: its missing data blocks or
@@ -13,8 +13,8 @@
 // a slice (a stock receiver drops a FEC block it already holds), and there are 128 per
 // stripe; past that, data.
 
-import { minStripes, stripeBlockCount, stripeBlockNo, type PreparedStripe, type UdpcastParityCoder } from '../../protocol/udpcast/fec-code.js';
-import { BITMAP_BYTES, bitIsSet, MAX_FEC_ROWS, READY_SET_BYTES, setBit } from '../../protocol/udpcast/wire.js';
+import { minStripes, stripeBlockCount, stripeBlockNo, type PreparedStripe, type UdpcastParityCoder } from '../../../protocol/udpcast/fec-code.js';
+import { BITMAP_BYTES, bitIsSet, MAX_FEC_ROWS, READY_SET_BYTES, setBit } from '../../../protocol/udpcast/wire.js';
 
 export type Repair = { readonly kind: 'data'; readonly blockNo: number } | { readonly kind: 'fec'; readonly stripe: number; readonly row: number };
 

@@ -1,0 +1,92 @@
+// What goes in and out of the udpcast sender core (../core.ts): its configuration, inputs,
+// events, transmits and counters. Plain data; the core's parts import it, never the core.
+
+import type { UdpcastParityCoder } from '../../../protocol/udpcast/fec-code.js';
+
+export interface UdpcastSenderConfig {
+  readonly blockBytes: number;
+  /** Data blocks per slice (<= 1024; with --fec: stripes x stripe size). */
+  readonly sliceBlocks: number;
+  /** --fec: parity sent with every slice's first pass. */
+  readonly fec: { readonly stripes: number; readonly redundancy: number } | undefined;
+  /** Repair with udpcast parity rows when that takes fewer datagrams than the missing data. */
+  readonly parityRepair: boolean;
+  readonly coder: UdpcastParityCoder;
+  /** The data group advertised in HELLO and CONNECT_REPLY. */
+  readonly dataGroup: string;
+  /** Unicast data to a single receiver: 'auto' (udpcast's default: when exactly one joined), 'always', 'never'. */
+  readonly pointToPoint: 'auto' | 'always' | 'never';
+  /** 2 (full duplex: the next slice goes out while one awaits its OKs) or 1 (half duplex). */
+  readonly maxInFlightSlices: 1 | 2;
+  readonly minReceivers: number;
+  readonly minWaitMs: number;
+  readonly maxWaitMs: number | undefined;
+  /** Start only at start() (Enter) or a GO, unless min/max-wait start it first. */
+  readonly waitForKey: boolean;
+  /** Time after the last CONNECT_REPLY before the first DATA. */
+  readonly startGraceMs: number;
+  readonly helloIntervalMs: number;
+  readonly retriesUntilDrop: number;
+  /** Shortest wait for a round's answers. */
+  readonly roundMinMs: number;
+  readonly roundMaxMs: number;
+  /** Adaptive pacing between minRateBps and maxRateBps, or a fixed rate. */
+  readonly pacing: { readonly startRateBps: number; readonly minRateBps: number; readonly maxRateBps: number; readonly burstBytes: number; readonly fixed: boolean };
+}
+
+export type UdpcastSenderEvent =
+  | { readonly kind: 'connected'; readonly clNr: number; readonly address: string; readonly again: boolean }
+  | { readonly kind: 'late-connect'; readonly address: string }
+  | { readonly kind: 'started'; readonly receivers: number; readonly dataAddress: string }
+  | { readonly kind: 'dropped'; readonly clNr: number; readonly address: string; readonly detail: string }
+  | { readonly kind: 'left'; readonly clNr: number; readonly address: string; readonly detail: string }
+  | { readonly kind: 'complete'; readonly clNr: number; readonly address: string }
+  | { readonly kind: 'ending'; readonly slices: number; readonly bytes: number }
+  | { readonly kind: 'done'; readonly ok: boolean; readonly detail: string };
+
+export type UdpcastSenderInput =
+  | { readonly kind: 'datagram'; readonly from: { readonly address: string; readonly port: number }; readonly bytes: Uint8Array }
+  | { readonly kind: 'slice'; readonly bytes: Uint8Array }
+  | { readonly kind: 'eof' }
+  | { readonly kind: 'start' }
+  | { readonly kind: 'abort'; readonly detail: string };
+
+/** `to`: 'rendezvous' (HELLO), or the IPv4 address; the port is always the receivers' (portbase). */
+export interface UdpcastTransmit {
+  readonly to: string;
+  readonly parts: readonly Uint8Array[];
+  /** Data-plane (paced, batchable) or control. */
+  readonly paced: boolean;
+}
+
+export interface UdpcastSenderStats {
+  dataBlocks: number;
+  rexmitBlocks: number;
+  fecBlocks: number;
+  repairFecBlocks: number;
+  reqacks: number;
+  rounds: number;
+  roundTimeouts: number;
+  hellos: number;
+  connectReplies: number;
+  oks: number;
+  retransmits: number;
+  /** Datagrams dropped at input, by reason. */
+  drops: Record<string, number>;
+  pacerDecreases: number;
+  rateBps: number;
+}
+
+export function newUdpcastSenderStats(): UdpcastSenderStats {
+  return {
+    dataBlocks: 0, rexmitBlocks: 0, fecBlocks: 0, repairFecBlocks: 0, reqacks: 0, rounds: 0, roundTimeouts: 0, hellos: 0,
+    connectReplies: 0, oks: 0, retransmits: 0, drops: {}, pacerDecreases: 0, rateBps: 0,
+  };
+}
+
+/** Counts a datagram dropped at input. */
+export function countDrop(stats: UdpcastSenderStats, reason: string): void {
+  stats.drops[reason] = (stats.drops[reason] ?? 0) + 1;
+}
+
+export type UdpcastPhase = 'waiting' | 'sending' | 'ending' | 'done';

@@ -143,6 +143,7 @@ export async function runUdpcastSender(argv: readonly string[]): Promise<number>
         receivers: out.receivers.map((r) => ({ clNr: r.clNr, address: r.address, state: r.state, slices: r.slicesAcked, detail: r.detail })),
         stats: out.stats,
         io: out.io,
+        timer: out.timer,
         fecCoder: coder.coder.name,
         error: out.error,
         cpuUserMs: usage.userCPUTime / 1000,

@@ -48,8 +48,10 @@ import { Participants, type UdpcastReceiverRecord } from './core/participants.js
 import { TxSlice } from './core/slice.js';
 import { blockTransmit, ControlQueue, reqackTransmit } from './core/transmit.js';
 import {
+  countAnswerDelay,
   countDrop,
   newUdpcastSenderStats,
+  ROUND_BUCKETS,
   type UdpcastPhase,
   type UdpcastSenderConfig,
   type UdpcastSenderEvent,
@@ -85,6 +87,9 @@ export class UdpcastSenderCore {
   private endSlice: TxSlice | undefined;
   private doneDetail = '';
   private aborted: string | undefined;
+  /** Since when pollTransmit has had nothing to send, and why (stats.waitMs). */
+  private idleSinceMs: number | undefined;
+  private idleFor: keyof UdpcastSenderStats['waitMs'] = 'answers';
 
   constructor(
     private readonly cfg: Readonly<UdpcastSenderConfig>,
@@ -270,6 +275,7 @@ export class UdpcastSenderCore {
     if (s.roundSentAtMs !== undefined) {
       const rtt = Math.max(0, nowMs - s.roundSentAtMs);
       this.srttMs = 0.875 * this.srttMs + 0.125 * rtt;
+      countAnswerDelay(this.stats, rtt);
     }
   }
 
@@ -318,7 +324,7 @@ export class UdpcastSenderCore {
     for (const s of [...this.window, ...(this.endSlice ? [this.endSlice] : [])]) {
       if (s.roundSentAtMs === undefined || s.acked) continue;
       if (this.allReady(s)) {
-        this.sliceAcked(s);
+        this.sliceAcked(s, nowMs);
         continue;
       }
       const timedOut = nowMs >= s.roundSentAtMs + this.roundTimeoutMs();
@@ -328,29 +334,30 @@ export class UdpcastSenderCore {
           this.countSilence(s);
           if (this.phase === 'done') return;
           if (this.allReady(s)) {
-            this.sliceAcked(s);
+            this.sliceAcked(s, nowMs);
             continue;
           }
         }
         s.roundFlushed = true;
         s.planRepairs(this.cfg.parityRepair);
-        if (s.rxmit === 0) this.reportLoss(s);
+        if (s.rxmit === 0) this.reportLoss(s, nowMs);
         if (s.rxmit >= this.cfg.retriesUntilDrop) this.dropUnfinished(s);
       }
     }
-    this.admit();
+    this.admit(nowMs);
     if (this.phase === 'ending' && this.endSlice !== undefined && this.endSlice.roundSentAtMs !== undefined && this.allReady(this.endSlice)) {
       this.finish(true, '');
     }
   }
 
   /** The pacer learns each slice's first-round loss once. */
-  private reportLoss(s: TxSlice): void {
+  private reportLoss(s: TxSlice, nowMs: number): void {
     if (s.firstRoundReported || s.isEnd) return;
     s.firstRoundReported = true;
-    this.pacer.onSliceLoss(s.firstRoundLoss);
+    this.pacer.onSliceLoss(s.firstRoundLoss, nowMs);
     this.stats.pacerDecreases = this.pacer.decreases;
     this.stats.rateBps = Math.round(this.pacer.rateBps);
+    this.stats.rateMeanBps = Math.round(this.pacer.meanRateBps(nowMs));
   }
 
   /**
@@ -367,13 +374,15 @@ export class UdpcastSenderCore {
   }
 
   /** Slices enter the window up to maxInFlightSlices, each after the previous one's first pass; then the end slice. */
-  private admit(): void {
+  private admit(nowMs: number): void {
     if (this.phase !== 'sending') return;
     if (this.sourceQueue.length > 0 && this.window.length < this.cfg.maxInFlightSlices) {
       const prev = this.window[this.window.length - 1];
       if (prev === undefined || prev.acked || (prev.roundSentAtMs !== undefined && this.allHaveSeen(prev))) {
         const bytes = this.sourceQueue.shift()!;
-        this.window.push(new TxSlice(this.nextSliceNo++, bytes, this.cfg.blockBytes, this.cfg.fec));
+        const s = new TxSlice(this.nextSliceNo++, bytes, this.cfg.blockBytes, this.cfg.fec);
+        s.admittedAtMs = nowMs;
+        this.window.push(s);
       }
     }
     if (this.eof && this.sourceQueue.length === 0 && this.window.length === 0 && this.endSlice === undefined) {
@@ -411,11 +420,16 @@ export class UdpcastSenderCore {
    * Every live receiver said OK. The slice leaves the window only once every older one has
    * too: a stock receiver exits at a slice more than two past its last complete one.
    */
-  private sliceAcked(s: TxSlice): void {
+  private sliceAcked(s: TxSlice, nowMs: number): void {
     if (s.isEnd || s.acked) return;
     s.acked = true;
+    this.stats.slicesAcked++;
+    this.stats.sliceRounds[Math.min(s.rxmit, ROUND_BUCKETS - 1)]++;
+    const firstReqack = s.firstReqackAtMs ?? nowMs;
+    this.stats.firstPassMs += firstReqack - s.admittedAtMs;
+    this.stats.repairMs += nowMs - firstReqack;
     s.queue.length = 0;
-    this.reportLoss(s);
+    this.reportLoss(s, nowMs);
     s.release();
     while (this.window.length > 0 && this.window[0].acked) this.window.shift();
   }
@@ -438,7 +452,23 @@ export class UdpcastSenderCore {
     const c = this.control.shift();
     if (c !== undefined) return c;
     if (this.phase !== 'sending' && this.phase !== 'ending') return undefined;
-    this.admit();
+    this.admit(nowMs);
+    const t = this.nextTransmit(nowMs);
+    if (t !== undefined) {
+      if (this.idleSinceMs !== undefined) this.stats.waitMs[this.idleFor] += nowMs - this.idleSinceMs;
+      this.idleSinceMs = undefined;
+    } else if (this.idleSinceMs === undefined) {
+      this.idleSinceMs = nowMs;
+      this.idleFor = this.pacerBlocked ? 'pacer' : this.sourceQueue.length === 0 && !this.eof && this.window.length < this.cfg.maxInFlightSlices ? 'source' : 'answers';
+    }
+    return t;
+  }
+
+  /** The pacer refused the last datagram nextTransmit() had. */
+  private pacerBlocked = false;
+
+  private nextTransmit(nowMs: number): UdpcastTransmit | undefined {
+    this.pacerBlocked = false;
     const slices = this.endSlice === undefined ? this.window : [...this.window, this.endSlice];
     for (const s of slices) {
       if (s.acked) continue;
@@ -446,7 +476,10 @@ export class UdpcastSenderCore {
       if (s.queue.length > 0) {
         const item = s.queue[0];
         const size = this.cfg.blockBytes;
-        if (!this.pacer.take(size, nowMs)) return undefined;
+        if (!this.pacer.take(size, nowMs)) {
+          this.pacerBlocked = true;
+          return undefined;
+        }
         s.queue.shift();
         return blockTransmit(s, item, true, this.dataAddress, this.cfg.coder, this.stats);
       }
@@ -455,7 +488,10 @@ export class UdpcastSenderCore {
         // First pass.
         if (s.firstPassSent < s.firstPassTotal) {
           const item = s.firstPassItem(s.firstPassSent);
-          if (!this.pacer.take(this.cfg.blockBytes, nowMs)) return undefined;
+          if (!this.pacer.take(this.cfg.blockBytes, nowMs)) {
+            this.pacerBlocked = true;
+            return undefined;
+          }
           s.firstPassSent++;
           return blockTransmit(s, item, false, this.dataAddress, this.cfg.coder, this.stats);
         }

@@ -45,6 +45,9 @@ export class TxSlice {
   /** The first round's largest missing share (for the pacer), once known. */
   firstRoundLoss = 0;
   firstRoundReported = false;
+  /** When its first datagram could go, and when its first REQACK went (for the stats). */
+  admittedAtMs = 0;
+  firstReqackAtMs: number | undefined;
   /** Unicast copies of the end REQACK still to send this round (the end slice only). */
   readonly unicastQueue: string[] = [];
 
@@ -117,6 +120,7 @@ export class TxSlice {
     this.pending.length = 0;
     this.roundFlushed = false;
     this.roundSentAtMs = nowMs;
+    this.firstReqackAtMs ??= nowMs;
   }
 
   /** A RETRANSMIT for this round: haveMap bit i = data block i held. Returns the missing share. */

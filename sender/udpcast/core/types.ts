@@ -75,18 +75,44 @@ export interface UdpcastSenderStats {
   drops: Record<string, number>;
   pacerDecreases: number;
   rateBps: number;
+  /** The pacer's rate averaged over time. */
+  rateMeanBps: number;
+  /** Data slices every live receiver acknowledged. */
+  slicesAcked: number;
+  /** Slices by the REQACK rounds they took beyond the first (last bucket: that many or more). */
+  sliceRounds: number[];
+  /** Summed over slices: first datagram to first REQACK, and first REQACK to the last OK. */
+  firstPassMs: number;
+  repairMs: number;
+  /** Answers (OK, RETRANSMIT) by their delay after the round's REQACK: under 1, 2, 4, ... 128 ms, and later. */
+  answerDelayMs: number[];
+  /** Time with nothing to send, by what it waited for: tokens (the pacer), receivers' answers, the source. */
+  waitMs: { pacer: number; answers: number; source: number };
 }
+
+/** Buckets of sliceRounds and answerDelayMs. */
+export const ROUND_BUCKETS = 16;
+export const DELAY_BUCKETS = 9;
 
 export function newUdpcastSenderStats(): UdpcastSenderStats {
   return {
     dataBlocks: 0, rexmitBlocks: 0, fecBlocks: 0, repairFecBlocks: 0, reqacks: 0, rounds: 0, roundTimeouts: 0, hellos: 0,
-    connectReplies: 0, oks: 0, retransmits: 0, drops: {}, pacerDecreases: 0, rateBps: 0,
+    connectReplies: 0, oks: 0, retransmits: 0, drops: {}, pacerDecreases: 0, rateBps: 0, rateMeanBps: 0,
+    slicesAcked: 0, sliceRounds: new Array<number>(ROUND_BUCKETS).fill(0), firstPassMs: 0, repairMs: 0,
+    answerDelayMs: new Array<number>(DELAY_BUCKETS).fill(0), waitMs: { pacer: 0, answers: 0, source: 0 },
   };
 }
 
 /** Counts a datagram dropped at input. */
 export function countDrop(stats: UdpcastSenderStats, reason: string): void {
   stats.drops[reason] = (stats.drops[reason] ?? 0) + 1;
+}
+
+/** Counts one answer that came delayMs after its round's REQACK. */
+export function countAnswerDelay(stats: UdpcastSenderStats, delayMs: number): void {
+  let b = 0;
+  while (b < DELAY_BUCKETS - 1 && delayMs >= 1 << b) b++;
+  stats.answerDelayMs[b]++;
 }
 
 export type UdpcastPhase = 'waiting' | 'sending' | 'ending' | 'done';

@@ -125,6 +125,13 @@ describe('udpcast sender core', () => {
     expect(c.phase).toBe('done');
     expect(events(c).filter((e) => e.kind !== 'connected').map((e) => e.kind)).toEqual(['started', 'ending', 'complete', 'done']);
     expect(c.receivers()[0].state).toBe('complete');
+    // One data slice, one round beyond the first; every answer 1 ms after its REQACK (bucket
+    // [1, 2) ms); first pass at once (t = 50), repair from its REQACK (50) to the OK (52).
+    expect(c.stats.slicesAcked).toBe(1);
+    expect(c.stats.sliceRounds.slice(0, 3)).toEqual([0, 1, 0]);
+    expect(c.stats.answerDelayMs).toEqual([0, 3, 0, 0, 0, 0, 0, 0, 0]);
+    expect(c.stats.firstPassMs).toBe(0);
+    expect(c.stats.repairMs).toBe(2);
   });
 
   it('a stale RETRANSMIT (older round) still adds its blocks but is not this round\'s answer', () => {

@@ -255,15 +255,21 @@ export class UdpcastSenderCore {
       this.drop('retransmit-unknown-slice');
       return;
     }
-    // An answer to an older round still says what was missing then: its map is taken (it
-    // can only ask for more), but it does not count as an answer to this round. (udpcast's
+    if (rxmit > s.rxmit) {
+      this.drop('retransmit-future-round');
+      return;
+    }
+    // An answer to an older round still says what was missing then: what has not been re-sent
+    // since is taken (slice.ts), but it does not count as an answer to this round. (udpcast's
     // own sender compares rxmit without ntohl, so its late-answer filter never works:
     // docs/udpcast-wire.md §7, quirk 4.)
     if (rxmit === s.rxmit) this.noteAnswer(s, rec.clNr, nowMs);
     else this.drop('late-retransmit');
-    const loss = s.addRetransmit(haveMap);
+    const loss = s.addRetransmit(haveMap, rxmit);
     if (s.rxmit === 0) s.firstRoundLoss = Math.max(s.firstRoundLoss, loss);
-    if (s.roundFlushed) s.planRepairs(this.cfg.parityRepair);
+    // Missing data goes out at once, as udpcast's own sender does; parity waits for the
+    // round's answers, since one row serves every receiver that misses a block of its stripe.
+    if (s.roundFlushed || !this.cfg.parityRepair) s.planRepairs(this.cfg.parityRepair);
   }
 
   private noteAnswer(s: TxSlice, clNr: number, nowMs: number): void {
@@ -495,21 +501,53 @@ export class UdpcastSenderCore {
           s.firstPassSent++;
           return blockTransmit(s, item, false, this.dataAddress, this.cfg.coder, this.stats);
         }
-        s.newRound(nowMs);
-        return reqackTransmit(s, this.dataAddress, true, this.stats);
+        return this.startRound(s, nowMs);
       }
       if (s.roundFlushed) {
         s.rxmit++;
         this.stats.rounds++;
-        s.newRound(nowMs);
-        if (s.isEnd) {
-          // Receivers that saw the end listen only to unicast; those that missed it only to the group.
-          for (const r of this.live()) if (!s.isReady(r.clNr) && r.address !== this.dataAddress) s.unicastQueue.push(r.address);
+        return this.startRound(s, nowMs);
+      }
+      if (s.reqackCopiesLeft > 0) {
+        s.reqackCopiesLeft--;
+        this.stats.reqackRepeats++;
+        return reqackTransmit(s, this.dataAddress, true, this.stats);
+      }
+      if (s.reqackAgainAtMs !== undefined && nowMs >= s.reqackAgainAtMs) {
+        if (this.allAnswered(s)) {
+          s.reqackAgainAtMs = undefined;
+          continue;
         }
+        s.reqackAgainWaitMs *= 2;
+        s.reqackAgainAtMs = nowMs + s.reqackAgainWaitMs;
+        this.stats.reqackRepeats++;
+        if (s.isEnd) this.queueEndUnicast(s, true);
         return reqackTransmit(s, this.dataAddress, true, this.stats);
       }
     }
     return undefined;
+  }
+
+  /** The REQACK that opens round s.rxmit (its copies follow), and when it goes again to late answerers. */
+  private startRound(s: TxSlice, nowMs: number): UdpcastTransmit {
+    s.newRound(nowMs, this.cfg.reqackCopies);
+    s.reqackAgainWaitMs = Math.max(this.cfg.reqackRepeatMinMs, 2 * this.srttMs);
+    s.reqackAgainAtMs = s.reqackAgainWaitMs < this.roundTimeoutMs() ? nowMs + s.reqackAgainWaitMs : undefined;
+    if (s.isEnd && s.rxmit > 0) this.queueEndUnicast(s, false);
+    return reqackTransmit(s, this.dataAddress, true, this.stats);
+  }
+
+  /**
+   * Receivers that saw the end listen only to unicast, those that missed it only to the group
+   * (docs/udpcast-wire.md §7, quirk 2): the end REQACK goes to both, unicast to each receiver
+   * not ready (and, with `unanswered`, that has not answered this round).
+   */
+  private queueEndUnicast(s: TxSlice, unanswered: boolean): void {
+    for (const r of this.live()) {
+      if (s.isReady(r.clNr) || r.address === this.dataAddress) continue;
+      if (unanswered && (s.answered[r.clNr >> 3] & (1 << (r.clNr & 7))) !== 0) continue;
+      s.unicastQueue.push(r.address);
+    }
   }
 
   /** The next time handleTimeout must run, or undefined when only input can move things. */
@@ -521,7 +559,8 @@ export class UdpcastSenderCore {
     for (const s of slices) {
       if (s.acked) continue;
       if (s.roundSentAtMs !== undefined && !s.roundFlushed) {
-        const due = s.roundSentAtMs + this.roundTimeoutMs();
+        let due = s.roundSentAtMs + this.roundTimeoutMs();
+        if (s.reqackAgainAtMs !== undefined) due = Math.min(due, s.reqackAgainAtMs);
         t = t === undefined ? due : Math.min(t, due);
       }
       if (s.queue.length > 0 || (s.roundSentAtMs === undefined && s.firstPassSent < s.firstPassTotal)) {

@@ -30,6 +30,16 @@ export interface UdpcastSenderConfig {
   /** Shortest wait for a round's answers. */
   readonly roundMinMs: number;
   readonly roundMaxMs: number;
+  /**
+   * Each round's REQACK goes this many times back to back (1: once, as udpcast's own sender
+   * does): a lost REQACK leaves its receiver silent until the round times out.
+   */
+  readonly reqackCopies: number;
+  /**
+   * The REQACK goes again (same round) to a receiver that has not answered after twice the
+   * smoothed answer delay, at least this long, doubling each time, until the round times out.
+   */
+  readonly reqackRepeatMinMs: number;
   /** Adaptive pacing between minRateBps and maxRateBps, or a fixed rate. */
   readonly pacing: { readonly startRateBps: number; readonly minRateBps: number; readonly maxRateBps: number; readonly burstBytes: number; readonly fixed: boolean };
 }
@@ -65,6 +75,8 @@ export interface UdpcastSenderStats {
   fecBlocks: number;
   repairFecBlocks: number;
   reqacks: number;
+  /** REQACKs sent again within a round (copies and repeats to receivers that had not answered). */
+  reqackRepeats: number;
   rounds: number;
   roundTimeouts: number;
   hellos: number;
@@ -96,7 +108,7 @@ export const DELAY_BUCKETS = 9;
 
 export function newUdpcastSenderStats(): UdpcastSenderStats {
   return {
-    dataBlocks: 0, rexmitBlocks: 0, fecBlocks: 0, repairFecBlocks: 0, reqacks: 0, rounds: 0, roundTimeouts: 0, hellos: 0,
+    dataBlocks: 0, rexmitBlocks: 0, fecBlocks: 0, repairFecBlocks: 0, reqacks: 0, reqackRepeats: 0, rounds: 0, roundTimeouts: 0, hellos: 0,
     connectReplies: 0, oks: 0, retransmits: 0, drops: {}, pacerDecreases: 0, rateBps: 0, rateMeanBps: 0,
     slicesAcked: 0, sliceRounds: new Array<number>(ROUND_BUCKETS).fill(0), firstPassMs: 0, repairMs: 0,
     answerDelayMs: new Array<number>(DELAY_BUCKETS).fill(0), waitMs: { pacer: 0, answers: 0, source: 0 },

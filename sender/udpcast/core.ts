@@ -38,6 +38,7 @@
 //   handshake.ts     the waiting phase: HELLO, CONNECT_REPLY, when the transfer starts
 //   pacer.ts         the token bucket and its adaptation to reported loss
 //   slice.ts         one slice in flight: first pass, rounds, the repairs each round needs
+//   rounds.ts        the REQACK rounds' clock (timeouts, repeats) and who has answered
 // Each imports only protocol/ and the files above it in this list, never this one.
 
 import { decodeUdpcastDatagram } from '../../protocol/udpcast/codec.js';
@@ -45,19 +46,20 @@ import { MAX_CLIENTS, MAX_SLICE_BLOCKS } from '../../protocol/udpcast/wire.js';
 import { Handshake } from './core/handshake.js';
 import { Pacer } from './core/pacer.js';
 import { Participants, type UdpcastReceiverRecord } from './core/participants.js';
+import { hasAnswered, Rounds } from './core/rounds.js';
 import { TxSlice } from './core/slice.js';
 import { blockTransmit, ControlQueue, reqackTransmit } from './core/transmit.js';
 import {
-  countAnswerDelay,
   countDrop,
+  countSliceAcked,
   newUdpcastSenderStats,
-  ROUND_BUCKETS,
   type UdpcastPhase,
   type UdpcastSenderConfig,
   type UdpcastSenderEvent,
   type UdpcastSenderInput,
   type UdpcastSenderStats,
   type UdpcastTransmit,
+  WaitClock,
 } from './core/types.js';
 
 export type { UdpcastReceiverRecord, UdpcastReceiverState } from './core/participants.js';
@@ -82,14 +84,13 @@ export class UdpcastSenderCore {
   private readonly sourceQueue: Uint8Array[] = []; // bounded: wantsSlice() asks for one at a time
   private eof = false;
   private dataAddress = '';
-  /** Smoothed answer latency of REQACK rounds. */
-  private srttMs = 10;
+  private readonly rounds: Rounds;
   private endSlice: TxSlice | undefined;
   private doneDetail = '';
   private aborted: string | undefined;
-  /** Since when pollTransmit has had nothing to send, and why (stats.waitMs). */
-  private idleSinceMs: number | undefined;
-  private idleFor: keyof UdpcastSenderStats['waitMs'] = 'answers';
+  private readonly waitClock = new WaitClock(this.stats);
+  /** The pacer refused the last datagram nextTransmit() had. */
+  private pacerBlocked = false;
 
   constructor(
     private readonly cfg: Readonly<UdpcastSenderConfig>,
@@ -99,6 +100,7 @@ export class UdpcastSenderCore {
     this.pacer = new Pacer(cfg.pacing, nowMs);
     this.handshake = new Handshake(cfg, this.participants, this.control, this.stats, (ev) => this.emit(ev), nowMs);
     this.dataAddress = cfg.dataGroup;
+    this.rounds = new Rounds(cfg, this.participants, this.stats);
   }
 
   receivers(): readonly Readonly<UdpcastReceiverRecord>[] {
@@ -238,7 +240,7 @@ export class UdpcastSenderCore {
       this.drop('ok-unknown-slice');
       return;
     }
-    this.noteAnswer(s, rec.clNr, nowMs);
+    this.rounds.noteAnswer(s, rec.clNr, nowMs);
     if (s.markReady(rec.clNr)) {
       rec.slicesAcked++;
       if (s.isEnd) {
@@ -263,44 +265,13 @@ export class UdpcastSenderCore {
     // since is taken (slice.ts), but it does not count as an answer to this round. (udpcast's
     // own sender compares rxmit without ntohl, so its late-answer filter never works:
     // docs/udpcast-wire.md §7, quirk 4.)
-    if (rxmit === s.rxmit) this.noteAnswer(s, rec.clNr, nowMs);
+    if (rxmit === s.rxmit) this.rounds.noteAnswer(s, rec.clNr, nowMs);
     else this.drop('late-retransmit');
     const loss = s.addRetransmit(haveMap, rxmit);
     if (s.rxmit === 0) s.firstRoundLoss = Math.max(s.firstRoundLoss, loss);
     // Missing data goes out at once, as udpcast's own sender does; parity waits for the
     // round's answers, since one row serves every receiver that misses a block of its stripe.
     if (s.roundFlushed || !this.cfg.parityRepair) s.planRepairs(this.cfg.parityRepair);
-  }
-
-  private noteAnswer(s: TxSlice, clNr: number, nowMs: number): void {
-    const byte = clNr >> 3;
-    const bit = 1 << (clNr & 7);
-    s.answeredEver[byte] |= bit;
-    if ((s.answered[byte] & bit) !== 0) return;
-    s.answered[byte] |= bit;
-    if (s.roundSentAtMs !== undefined) {
-      const rtt = Math.max(0, nowMs - s.roundSentAtMs);
-      this.srttMs = 0.875 * this.srttMs + 0.125 * rtt;
-      countAnswerDelay(this.stats, rtt);
-    }
-  }
-
-  private roundTimeoutMs(): number {
-    return Math.min(this.cfg.roundMaxMs, Math.max(this.cfg.roundMinMs, 3 * this.srttMs));
-  }
-
-  /** Every live receiver not yet ready has answered this round. */
-  private allAnswered(s: TxSlice): boolean {
-    for (const r of this.participants.all()) {
-      if (r.state !== 'connected' || s.isReady(r.clNr)) continue;
-      if ((s.answered[r.clNr >> 3] & (1 << (r.clNr & 7))) === 0) return false;
-    }
-    return true;
-  }
-
-  private allReady(s: TxSlice): boolean {
-    for (const r of this.participants.all()) if (r.state === 'connected' && !s.isReady(r.clNr)) return false;
-    return true;
   }
 
   // ---------------------------------------------------------------- state machine
@@ -329,17 +300,17 @@ export class UdpcastSenderCore {
     }
     for (const s of [...this.window, ...(this.endSlice ? [this.endSlice] : [])]) {
       if (s.roundSentAtMs === undefined || s.acked) continue;
-      if (this.allReady(s)) {
+      if (this.rounds.allReady(s)) {
         this.sliceAcked(s, nowMs);
         continue;
       }
-      const timedOut = nowMs >= s.roundSentAtMs + this.roundTimeoutMs();
-      if (!s.roundFlushed && (this.allAnswered(s) || timedOut)) {
-        if (!this.allAnswered(s)) {
+      const timedOut = nowMs >= s.roundSentAtMs + this.rounds.timeoutMs();
+      if (!s.roundFlushed && (this.rounds.allAnswered(s) || timedOut)) {
+        if (!this.rounds.allAnswered(s)) {
           this.stats.roundTimeouts++;
           this.countSilence(s);
           if (this.phase === 'done') return;
-          if (this.allReady(s)) {
+          if (this.rounds.allReady(s)) {
             this.sliceAcked(s, nowMs);
             continue;
           }
@@ -351,7 +322,7 @@ export class UdpcastSenderCore {
       }
     }
     this.admit(nowMs);
-    if (this.phase === 'ending' && this.endSlice !== undefined && this.endSlice.roundSentAtMs !== undefined && this.allReady(this.endSlice)) {
+    if (this.phase === 'ending' && this.endSlice !== undefined && this.endSlice.roundSentAtMs !== undefined && this.rounds.allReady(this.endSlice)) {
       this.finish(true, '');
     }
   }
@@ -366,25 +337,12 @@ export class UdpcastSenderCore {
     this.stats.rateMeanBps = Math.round(this.pacer.meanRateBps(nowMs));
   }
 
-  /**
-   * Every live receiver answered some REQACK of this slice, so it holds the slice in its
-   * ring. A stock receiver whose first datagram of a slice belongs to the next one exits
-   * ("Dropped by server"): it happens when a CPU-starved receiver's socket buffer overflows
-   * for a whole slice. So the next slice waits for this proof.
-   */
-  private allHaveSeen(s: TxSlice): boolean {
-    for (const r of this.participants.all()) {
-      if (r.state === 'connected' && (s.answeredEver[r.clNr >> 3] & (1 << (r.clNr & 7))) === 0) return false;
-    }
-    return true;
-  }
-
   /** Slices enter the window up to maxInFlightSlices, each after the previous one's first pass; then the end slice. */
   private admit(nowMs: number): void {
     if (this.phase !== 'sending') return;
     if (this.sourceQueue.length > 0 && this.window.length < this.cfg.maxInFlightSlices) {
       const prev = this.window[this.window.length - 1];
-      if (prev === undefined || prev.acked || (prev.roundSentAtMs !== undefined && this.allHaveSeen(prev))) {
+      if (prev === undefined || prev.acked || (prev.roundSentAtMs !== undefined && this.rounds.allHaveSeen(prev))) {
         const bytes = this.sourceQueue.shift()!;
         const s = new TxSlice(this.nextSliceNo++, bytes, this.cfg.blockBytes, this.cfg.fec);
         s.admittedAtMs = nowMs;
@@ -400,7 +358,7 @@ export class UdpcastSenderCore {
 
   private countSilence(s: TxSlice): void {
     for (const r of this.live()) {
-      if (s.isReady(r.clNr) || (s.answered[r.clNr >> 3] & (1 << (r.clNr & 7))) !== 0) continue;
+      if (s.isReady(r.clNr) || hasAnswered(s, r.clNr)) continue;
       r.silentRounds++;
       if (r.silentRounds >= this.cfg.retriesUntilDrop) {
         this.dropReceiver(r, `no answer to ${r.silentRounds} REQACK rounds in a row (at slice ${s.sliceNo}${s.isEnd ? ', the end' : ''}): dead or unreachable`);
@@ -429,11 +387,7 @@ export class UdpcastSenderCore {
   private sliceAcked(s: TxSlice, nowMs: number): void {
     if (s.isEnd || s.acked) return;
     s.acked = true;
-    this.stats.slicesAcked++;
-    this.stats.sliceRounds[Math.min(s.rxmit, ROUND_BUCKETS - 1)]++;
-    const firstReqack = s.firstReqackAtMs ?? nowMs;
-    this.stats.firstPassMs += firstReqack - s.admittedAtMs;
-    this.stats.repairMs += nowMs - firstReqack;
+    countSliceAcked(this.stats, s.rxmit, s.admittedAtMs, s.firstReqackAtMs ?? nowMs, nowMs);
     s.queue.length = 0;
     this.reportLoss(s, nowMs);
     s.release();
@@ -460,18 +414,10 @@ export class UdpcastSenderCore {
     if (this.phase !== 'sending' && this.phase !== 'ending') return undefined;
     this.admit(nowMs);
     const t = this.nextTransmit(nowMs);
-    if (t !== undefined) {
-      if (this.idleSinceMs !== undefined) this.stats.waitMs[this.idleFor] += nowMs - this.idleSinceMs;
-      this.idleSinceMs = undefined;
-    } else if (this.idleSinceMs === undefined) {
-      this.idleSinceMs = nowMs;
-      this.idleFor = this.pacerBlocked ? 'pacer' : this.sourceQueue.length === 0 && !this.eof && this.window.length < this.cfg.maxInFlightSlices ? 'source' : 'answers';
-    }
+    if (t !== undefined) this.waitClock.sent(nowMs);
+    else this.waitClock.idle(nowMs, this.pacerBlocked ? 'pacer' : this.sourceQueue.length === 0 && !this.eof && this.window.length < this.cfg.maxInFlightSlices ? 'source' : 'answers');
     return t;
   }
-
-  /** The pacer refused the last datagram nextTransmit() had. */
-  private pacerBlocked = false;
 
   private nextTransmit(nowMs: number): UdpcastTransmit | undefined {
     this.pacerBlocked = false;
@@ -513,15 +459,8 @@ export class UdpcastSenderCore {
         this.stats.reqackRepeats++;
         return reqackTransmit(s, this.dataAddress, true, this.stats);
       }
-      if (s.reqackAgainAtMs !== undefined && nowMs >= s.reqackAgainAtMs) {
-        if (this.allAnswered(s)) {
-          s.reqackAgainAtMs = undefined;
-          continue;
-        }
-        s.reqackAgainWaitMs *= 2;
-        s.reqackAgainAtMs = nowMs + s.reqackAgainWaitMs;
-        this.stats.reqackRepeats++;
-        if (s.isEnd) this.queueEndUnicast(s, true);
+      if (this.rounds.repeatNow(s, nowMs)) {
+        if (s.isEnd) this.rounds.queueEndUnicast(s, this.dataAddress, true);
         return reqackTransmit(s, this.dataAddress, true, this.stats);
       }
     }
@@ -530,24 +469,9 @@ export class UdpcastSenderCore {
 
   /** The REQACK that opens round s.rxmit (its copies follow), and when it goes again to late answerers. */
   private startRound(s: TxSlice, nowMs: number): UdpcastTransmit {
-    s.newRound(nowMs, this.cfg.reqackCopies);
-    s.reqackAgainWaitMs = Math.max(this.cfg.reqackRepeatMinMs, 2 * this.srttMs);
-    s.reqackAgainAtMs = s.reqackAgainWaitMs < this.roundTimeoutMs() ? nowMs + s.reqackAgainWaitMs : undefined;
-    if (s.isEnd && s.rxmit > 0) this.queueEndUnicast(s, false);
+    this.rounds.open(s, nowMs);
+    if (s.isEnd && s.rxmit > 0) this.rounds.queueEndUnicast(s, this.dataAddress, false);
     return reqackTransmit(s, this.dataAddress, true, this.stats);
-  }
-
-  /**
-   * Receivers that saw the end listen only to unicast, those that missed it only to the group
-   * (docs/udpcast-wire.md §7, quirk 2): the end REQACK goes to both, unicast to each receiver
-   * not ready (and, with `unanswered`, that has not answered this round).
-   */
-  private queueEndUnicast(s: TxSlice, unanswered: boolean): void {
-    for (const r of this.live()) {
-      if (s.isReady(r.clNr) || r.address === this.dataAddress) continue;
-      if (unanswered && (s.answered[r.clNr >> 3] & (1 << (r.clNr & 7))) !== 0) continue;
-      s.unicastQueue.push(r.address);
-    }
   }
 
   /** The next time handleTimeout must run, or undefined when only input can move things. */
@@ -559,8 +483,7 @@ export class UdpcastSenderCore {
     for (const s of slices) {
       if (s.acked) continue;
       if (s.roundSentAtMs !== undefined && !s.roundFlushed) {
-        let due = s.roundSentAtMs + this.roundTimeoutMs();
-        if (s.reqackAgainAtMs !== undefined) due = Math.min(due, s.reqackAgainAtMs);
+        const due = this.rounds.dueMs(s);
         t = t === undefined ? due : Math.min(t, due);
       }
       if (s.queue.length > 0 || (s.roundSentAtMs === undefined && s.firstPassSent < s.firstPassTotal)) {

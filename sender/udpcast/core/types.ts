@@ -127,4 +127,33 @@ export function countAnswerDelay(stats: UdpcastSenderStats, delayMs: number): vo
   stats.answerDelayMs[b]++;
 }
 
+/** Counts a data slice every live receiver acknowledged, after rxmit rounds beyond the first. */
+export function countSliceAcked(stats: UdpcastSenderStats, rxmit: number, admittedAtMs: number, firstReqackAtMs: number, nowMs: number): void {
+  stats.slicesAcked++;
+  stats.sliceRounds[Math.min(rxmit, ROUND_BUCKETS - 1)]++;
+  stats.firstPassMs += firstReqackAtMs - admittedAtMs;
+  stats.repairMs += nowMs - firstReqackAtMs;
+}
+
+/** Sums the time pollTransmit had nothing to send by what it waited for (stats.waitMs). */
+export class WaitClock {
+  private sinceMs: number | undefined;
+  private reason: keyof UdpcastSenderStats['waitMs'] = 'answers';
+
+  constructor(private readonly stats: UdpcastSenderStats) {}
+
+  /** A datagram went at nowMs: an idle stretch, if any, ends. */
+  sent(nowMs: number): void {
+    if (this.sinceMs !== undefined) this.stats.waitMs[this.reason] += nowMs - this.sinceMs;
+    this.sinceMs = undefined;
+  }
+
+  /** Nothing could go at nowMs, for `reason`: an idle stretch begins unless one is running. */
+  idle(nowMs: number, reason: keyof UdpcastSenderStats['waitMs']): void {
+    if (this.sinceMs !== undefined) return;
+    this.sinceMs = nowMs;
+    this.reason = reason;
+  }
+}
+
 export type UdpcastPhase = 'waiting' | 'sending' | 'ending' | 'done';

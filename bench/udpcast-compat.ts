@@ -229,7 +229,7 @@ async function main(): Promise<void> {
     '',
     `\`${command}\` — commit ${git.commit ?? '?'}${git.dirty ? ' (dirty)' : ''}, Node ${process.version}, ${machine.cpu ?? '?'} x${machine.cores}, udpcast ${machine.packages.udpcast ?? '?'}, ${SIZE_MIB} MiB random image, copies in ${OUT_DIR}.`,
     '',
-    'Wall = sender start → last receiver done (what an admin waits for; the ratio the bar is checked on). MB/s per receiver from the transfer time (start line → last receiver done). Median over the runs that completed, spread min-max in brackets.',
+    'Wall = sender start → last receiver done (what an admin waits for; it includes udpcast’s 2 s wait before its start). MB/s per receiver from the transfer time (start line → last receiver done). Median over the runs that completed, spread min-max in brackets.',
     '',
     '| receivers | loss | rackcast wall s | udpcast wall s | ratio (wall) | rackcast MB/s | udpcast MB/s | ratio (MB/s) | rackcast ok/runs | udpcast ok/runs (hangs) |',
     '|---|---|---|---|---|---|---|---|---|---|',

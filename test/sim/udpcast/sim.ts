@@ -85,6 +85,8 @@ export function simConfig(o: Pick<UdpcastSimOptions, 'receivers' | 'blockBytes' 
     retriesUntilDrop: 40,
     roundMinMs: 5,
     roundMaxMs: 200,
+    reqackCopies: 2,
+    reqackRepeatMinMs: 2,
     pacing: { startRateBps: 400e6, minRateBps: 10e6, maxRateBps: 2e9, burstBytes: 32 * 1500, fixed: false },
     ...o.sender,
   };

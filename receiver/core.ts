@@ -390,7 +390,7 @@ export class ReceiverCore {
     rx.naks.raiseFrontier(r.needSlices);
     this.markDue(rx, now);
     // Only receivers holding the window back answer; one that has everything is not.
-    if (rx.feedback.isBehind(r.needSlices, r.needSeq) && this.state === 'receiving') this.sendStatus(rx, STATUS_FLAG_REPLY, now);
+    if (rx.feedback.isBehind(r.needSlices, r.needSeq) && this.state === 'receiving') this.sendStatus(rx, STATUS_FLAG_REPLY, now, r.reqackId);
   }
 
   private onEnd(rx: InSession, e: End, now: number): void {
@@ -487,8 +487,8 @@ export class ReceiverCore {
   }
 
   /** STATUS says COMPLETE once everything is delivered. */
-  private sendStatus(rx: InSession, flags: number, now: number): void {
-    rx.feedback.sendStatus(flags, this.state === 'verifying' || this.state === 'reporting', now);
+  private sendStatus(rx: InSession, flags: number, now: number, reqackId = 0): void {
+    rx.feedback.sendStatus(flags, this.state === 'verifying' || this.state === 'reporting', now, reqackId);
   }
 
   private countDrop(code: DropCode): void {

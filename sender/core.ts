@@ -426,7 +426,7 @@ export class SenderCore {
     const needSeq = (this.tx.nextSeq - 1) | 0;
     const needSlices = this.slices.baseSlice + 1;
     for (const rcv of this.participants.reqackRound(needSeq, needSlices)) this.dropNoAnswer(rcv);
-    this.tx.reqack(needSlices, needSeq);
+    this.tx.reqack(needSlices, needSeq, this.participants.activeCount());
     this.timers.set(Timer.Round, now + this.cfg.reqackIntervalMs);
   }
 

@@ -10,7 +10,7 @@ import { encodeJoin, JOIN_SIZE } from '../../protocol/messages/join.js';
 import { encodeLeave, leaveLength } from '../../protocol/messages/leave.js';
 import { encodeNak, nakLength } from '../../protocol/messages/nak.js';
 import { encodeReport, Outcome, reportLength } from '../../protocol/messages/report.js';
-import { encodeStatus, STATUS_FLAG_COMPLETE, STATUS_SIZE } from '../../protocol/messages/status.js';
+import { encodeStatus, LOSS_PPM_ALL, STATUS_FLAG_COMPLETE, STATUS_FLAG_REPLY, STATUS_SIZE } from '../../protocol/messages/status.js';
 import type { Reason } from '../../protocol/reasons.js';
 import { seqDiff } from '../../protocol/seq.js';
 import type { Assembly, SinkProgress } from './assembly.js';
@@ -28,6 +28,9 @@ export class Feedback {
   /** The sender's flow window in packets (START); a STATUS goes out every quarter of it. */
   private window = 64;
   private seenSeq = 0;
+  /** The first DATA seq read (undefined: none yet) and DATA read since: STATUS's lossPpm. */
+  private firstSeq: number | undefined;
+  private dataRead = 0;
   private statusSeq = 0; // seenSeq at our last STATUS
   private statusDelivered = 0; // the assembly's delivered count at our last STATUS
   private joinAtMs: number;
@@ -89,7 +92,20 @@ export class Feedback {
 
   /** A DATA packet's sequence number: STATUS tells the sender the newest we saw. */
   onSeq(seq: number): void {
+    if (this.firstSeq === undefined) this.firstSeq = seq;
+    this.dataRead++;
     if (seqDiff(seq, this.seenSeq) > 0) this.seenSeq = seq;
+  }
+
+  /**
+   * DATA lost per million over the sequence numbers from the first DATA read to the newest.
+   * Duplicates count as read, so a network that duplicates hides as much loss.
+   */
+  lossPpm(): number {
+    if (this.firstSeq === undefined) return 0;
+    const spanned = seqDiff(this.seenSeq, this.firstSeq) + 1;
+    if (spanned <= 0 || this.dataRead >= spanned) return 0;
+    return Math.min(LOSS_PPM_ALL, Math.round(((spanned - this.dataRead) / spanned) * LOSS_PPM_ALL));
   }
 
   /** A quarter of the sender's window arrived since our last STATUS. */
@@ -122,18 +138,23 @@ export class Feedback {
     this.joinAtMs = now + this.cfg.joinIntervalMs;
   }
 
-  /** `complete`: everything is delivered (the sender stops counting us as behind). */
-  sendStatus(flags: number, complete: boolean, now: number): void {
+  /**
+   * `complete`: everything is delivered (the sender stops counting us as behind).
+   * `reqackId`: the REQACK this answers (STATUS_FLAG_REPLY goes with it), 0 for none.
+   */
+  sendStatus(flags: number, complete: boolean, now: number, reqackId = 0): void {
     if (this.session.async) return;
     const buf = new Uint8Array(STATUS_SIZE);
     encodeStatus(
       {
         sessionId: this.session.sessionId,
         receiverId: this.cfg.receiverId,
-        flags: flags | (complete ? STATUS_FLAG_COMPLETE : 0),
+        flags: flags | (complete ? STATUS_FLAG_COMPLETE : 0) | (reqackId !== 0 ? STATUS_FLAG_REPLY : 0),
         seenSeq: this.seenSeq >>> 0,
         deliveredSlices: this.assembly.deliveredForSender(),
         bytesWritten: this.sink.bytesWritten,
+        reqackId,
+        lossPpm: this.lossPpm(),
       },
       buf,
     );

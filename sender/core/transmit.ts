@@ -140,12 +140,17 @@ export class Transmitter {
     this.queue(START_SIZE, (b) => encodeStart({ sessionId: this.cfg.sessionId, receivers, windowPackets }, b));
   }
 
-  /** A REQACK with the next id. */
-  reqack(needSlices: number, needSeq: number): void {
-    this.reqackId = (this.reqackId + 1) >>> 0;
+  /** A REQACK with the next id (ids count from 1 and skip 0 when they wrap: 0 names no REQACK). */
+  reqack(needSlices: number, needSeq: number, groupSize: number): void {
+    this.reqackId = (this.reqackId + 1) >>> 0 || 1;
     this.stats.reqacks++;
     const reqackId = this.reqackId;
-    this.queue(REQACK_SIZE, (b) => encodeReqack({ sessionId: this.cfg.sessionId, reqackId, needSlices, needSeq: needSeq >>> 0 }, b));
+    this.queue(REQACK_SIZE, (b) =>
+      encodeReqack(
+        { sessionId: this.cfg.sessionId, reqackId, needSlices, needSeq: needSeq >>> 0, flags: 0, answerWindowMs: 0, groupSize, heartbeatMs: 0 },
+        b,
+      ),
+    );
   }
 
   end(e: ImageEnd): void {

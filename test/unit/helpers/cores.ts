@@ -16,7 +16,7 @@ import { encodeLeave, type Leave, leaveLength } from '../../../protocol/messages
 import { encodeNak, type Nak, nakLength } from '../../../protocol/messages/nak.js';
 import { encodeReport, type Report, reportLength } from '../../../protocol/messages/report.js';
 import { encodeReportAck } from '../../../protocol/messages/report-ack.js';
-import { encodeReqack, type Reqack } from '../../../protocol/messages/reqack.js';
+import { encodeReqack, REQACK_SIZE, type Reqack } from '../../../protocol/messages/reqack.js';
 import { encodeStart } from '../../../protocol/messages/start.js';
 import { encodeStatus, type Status } from '../../../protocol/messages/status.js';
 import type { Reason } from '../../../protocol/reasons.js';
@@ -141,7 +141,7 @@ export function joinBytes(o: {
 
 export function statusBytes(o: Partial<Status> & { receiverId: number }): Uint8Array {
   return encoded(64, (b) =>
-    encodeStatus({ sessionId: SESSION, flags: 0, seenSeq: 0, deliveredSlices: 0, bytesWritten: 0, ...o }, b),
+    encodeStatus({ sessionId: SESSION, flags: 0, seenSeq: 0, deliveredSlices: 0, bytesWritten: 0, reqackId: 0, lossPpm: 0, ...o }, b),
   );
 }
 
@@ -206,8 +206,11 @@ export function dataBytes(d: Omit<Data, 'sessionId'> & { sessionId?: number }): 
   return encoded(24 + d.payload.byteLength, (b) => encodeData(msg, b));
 }
 
-export function reqackBytes(o: Omit<Reqack, 'sessionId'>): Uint8Array {
-  return encoded(20, (b) => encodeReqack({ sessionId: SESSION, ...o }, b));
+/** A REQACK; without flags, a small session's (answered at once, no heartbeat from it). */
+export function reqackBytes(o: Pick<Reqack, 'reqackId' | 'needSlices' | 'needSeq'> & Partial<Reqack>): Uint8Array {
+  return encoded(REQACK_SIZE, (b) =>
+    encodeReqack({ sessionId: SESSION, flags: 0, answerWindowMs: 0, groupSize: 1, heartbeatMs: 0, ...o }, b),
+  );
 }
 
 export function endBytes(totalBytes: number, totalSlices: number, digest: Uint8Array): Uint8Array {

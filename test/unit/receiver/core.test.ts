@@ -264,7 +264,7 @@ describe('ReceiverCore delivery', () => {
     drainReceiver(core);
     feed(core, reqackBytes({ reqackId: 1, needSlices: 1, needSeq: 8 }), 11);
     expect(only(drainReceiver(core), MessageType.Status)).toEqual([
-      { sessionId: SESSION, receiverId: ME, flags: STATUS_FLAG_REPLY, seenSeq: 4, deliveredSlices: 1, bytesWritten: 0 },
+      { sessionId: SESSION, receiverId: ME, flags: STATUS_FLAG_REPLY, seenSeq: 4, deliveredSlices: 1, bytesWritten: 0, reqackId: 1, lossPpm: 0 },
     ]);
     feed(core, reqackBytes({ reqackId: 2, needSlices: 1, needSeq: 4 }), 12);
     expect(drainReceiver(core)).toEqual([]);

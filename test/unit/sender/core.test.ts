@@ -460,7 +460,9 @@ describe('SenderCore REQACK rounds and drops', () => {
     core.handleTimeout(22);
     const first = drainSender(core, 22);
     expect(types(first)).toEqual(['REQACK']);
-    expect(only(first, MessageType.Reqack)).toEqual([{ sessionId: SESSION, reqackId: 1, needSlices: 1, needSeq: 16 }]);
+    expect(only(first, MessageType.Reqack)).toEqual([
+      { sessionId: SESSION, reqackId: 1, needSlices: 1, needSeq: 16, flags: 0, answerWindowMs: 0, groupSize: 2, heartbeatMs: 0 },
+    ]);
     expect(core.pollTimeout()).toBe(42);
     core.handleTimeout(41);
     expect(drainSender(core, 41)).toEqual([]);

@@ -30,7 +30,7 @@ const GOLDEN: Nak = { sessionId: 0x01020304, receiverId: 9, sliceNo: 65536, need
 // Written from the layout table in protocol/messages/nak.ts, one field per string.
 const GOLDEN_HEX = hex(
   '5243', //     0  magic 'RC'
-  '01', //       2  version 1
+  '02', //       2  version 2
   '06', //       3  type NAK
   '01020304', // 4  sessionId
   '00000009', // 8  receiverId 9

@@ -851,8 +851,10 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
         remember(bytes);
         for (const r of rcvs) {
           if (r.done) continue;
+          // ACCEPT and REPORT_ACK go to one receiver alone.
+          if (typeof t.to === 'object' && t.to.address !== r.address) continue;
           if (t.to === 'data' && loss > 0 && rng.chance(loss)) continue;
-          if (t.to === 'control' && loss > 0 && rng.chance(loss / 2)) continue;
+          if (t.to !== 'data' && loss > 0 && rng.chance(loss / 2)) continue;
           send(r.index, SENDER_ADDR, bytes, false);
         }
         inject();
@@ -897,12 +899,16 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
               break;
           }
         }
-        for (let b = r.core.pollTransmit(); b !== undefined; b = r.core.pollTransmit()) {
+        for (let t = r.core.pollTransmit(); t !== undefined; t = r.core.pollTransmit()) {
           busy = true;
           genuine++;
+          const b = t.bytes;
           remember(b);
           if (feedbackLoss === 0 || !rng.chance(feedbackLoss)) send(-1, r.address, b, false);
-          for (const other of rcvs) if (other !== r && !other.done && !rng.chance(feedbackLoss)) send(other.index, r.address, b, false);
+          // The rendezvous group (NAKs) reaches the other receivers too; the rest is the sender's alone.
+          if (t.to === 'group') {
+            for (const other of rcvs) if (other !== r && !other.done && !rng.chance(feedbackLoss)) send(other.index, r.address, b, false);
+          }
           inject();
         }
         if (!busy) return;

@@ -1,6 +1,7 @@
-// The receiver's protocol engine: a sans-IO state machine. Fed datagrams (from both
-// sockets), sink progress and the clock; it hands back datagrams for the rendezvous
-// group, the next wake-up time and events: complete slices to write, in order.
+// The receiver's protocol engine: a sans-IO state machine. Fed datagrams (from every
+// socket), sink progress and the clock; it hands back datagrams (each for the sender
+// alone or for the rendezvous group), the next wake-up time and events: complete slices
+// to write, in order.
 //
 // This file is the dispatcher: it decodes each datagram, checks that it belongs to the
 // session, hands it to the part that owns it and moves between the phases. The parts are
@@ -43,7 +44,7 @@ import { STATUS_FLAG_REPLY } from '../protocol/messages/status.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
 import { Assembly, type SinkProgress } from './core/assembly.js';
 import { DEFAULT_MAX_RETAIN_BYTES, type ReceiverConfig } from './core/config.js';
-import type { ReceiverEvent, ReceiverInput } from './core/events.js';
+import type { ReceiverEvent, ReceiverInput, ReceiverTransmit } from './core/events.js';
 import { Feedback } from './core/feedback.js';
 import { NakScheduler } from './core/nak-scheduler.js';
 import { Session } from './core/session.js';
@@ -51,7 +52,7 @@ import { countDrop, newReceiverStats, type DropCode, type ReceiverStats } from '
 
 export type { Endpoint };
 export { DEFAULT_MAX_RETAIN_BYTES, type ReceiverConfig } from './core/config.js';
-export type { ReceiverEvent, ReceiverInput } from './core/events.js';
+export type { ReceiverEvent, ReceiverInput, ReceiverTransmit } from './core/events.js';
 export type { ReceiverStats } from './core/stats.js';
 
 /** The parts that exist once the first HELLO made a session; every phase after listening holds them. */
@@ -100,7 +101,7 @@ export class ReceiverCore {
   readonly stats: ReceiverStats = newReceiverStats();
 
   private phase: Phase = { name: 'listening' };
-  private readonly out: Uint8Array[] = []; // bounded: a handful per input
+  private readonly out: ReceiverTransmit[] = []; // bounded: a handful per input
   private readonly events: ReceiverEvent[] = []; // drained by the driver every turn
   /** The sink's progress counts from start-up, whatever the phase. */
   private readonly sink: SinkProgress = { unwritten: 0, bytesWritten: 0 };
@@ -153,7 +154,7 @@ export class ReceiverCore {
     this.advance(now);
   }
 
-  pollTransmit(): Uint8Array | undefined {
+  pollTransmit(): ReceiverTransmit | undefined {
     return this.out.shift();
   }
 
@@ -482,7 +483,7 @@ export class ReceiverCore {
       // The sender never confirmed; our result stands on our own check.
       return this.finish(p.rx, p.verdict);
     }
-    this.out.push(p.report);
+    p.rx.feedback.sendReport(p.report);
     p.nextReportAtMs = now + this.cfg.reportIntervalMs;
   }
 

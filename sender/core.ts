@@ -287,23 +287,23 @@ export class SenderCore {
     const known = this.participants.get(join.receiverId);
     if (known !== undefined) {
       // Our ACCEPT was lost: say it again (only to the address that joined).
-      if (known.address === from.address && known.state === 'active') this.tx.accept(join.receiverId, known.joinSlice);
+      if (known.address === from.address && known.state === 'active') this.tx.accept(join.receiverId, known.joinSlice, known.endpoint);
       return;
     }
     const late = this.phase !== 'announcing';
     const refusal = late && (!this.cfg.streaming || this.phase === 'done') ? Reason.LateJoin : this.participants.refusal(join);
     if (refusal !== undefined) {
       this.stats.joinsRefused++;
-      this.tx.drop(join.receiverId, refusal);
+      this.tx.drop(join.receiverId, refusal, from);
       return;
     }
     // A late receiver takes the slices from the one the first pass is about to start on: it
     // holds back neither the flow window (it has seen everything sent) nor retention.
     const joinSlice = late ? this.slices.lateJoinSlice() : 0;
     if (late) this.stats.lateJoins++;
-    this.participants.add(join, from.address, joinSlice, late ? (this.tx.nextSeq - 1) | 0 : 0);
+    this.participants.add(join, from, joinSlice, late ? (this.tx.nextSeq - 1) | 0 : 0);
     this.startGate.joined(now);
-    this.tx.accept(join.receiverId, joinSlice);
+    this.tx.accept(join.receiverId, joinSlice, from);
     this.events.push({ kind: 'joined', receiverId: join.receiverId, address: from.address, rcvBufBytes: join.rcvBufBytes, joinSlice });
   }
 
@@ -346,7 +346,7 @@ export class SenderCore {
 
   private onReport(rcv: ReceiverRecord, rep: Report): void {
     // Always acknowledge: the receiver repeats its REPORT until it hears this.
-    this.tx.reportAck(rcv.id);
+    this.tx.reportAck(rcv.id, rcv.endpoint);
     const r = this.participants.report(rcv, rep, this.slices.eof);
     if (r !== undefined) this.events.push({ kind: 'reported', receiverId: rcv.id, ok: r.ok, detail: r.detail });
   }

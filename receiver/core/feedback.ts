@@ -1,7 +1,9 @@
-// What the receiver says to the rendezvous group, and the clocks for it: JOIN until the
-// sender answers with our ACCEPT, STATUS (how far we delivered and wrote, the newest DATA
-// sequence number we saw: the sender's flow window follows it), NAKs (the scheduler
-// decides when; this encodes them), LEAVE and REPORT. Everything goes to the core's
+// What the receiver says, and the clocks for it: JOIN until the sender answers with our
+// ACCEPT, STATUS (how far we delivered and wrote, the newest DATA sequence number we saw:
+// the sender's flow window follows it), NAKs (the scheduler decides when; this encodes
+// them), LEAVE and REPORT. NAKs go to the rendezvous group, where the other receivers hear
+// them and keep quiet; everything else goes to the sender alone (its control endpoint),
+// so no receiver spends anything on another's STATUS. Everything goes to the core's
 // outgoing queue. With --async the receiver has no return channel and sends nothing.
 
 import { CAP_PARITY_REPAIR } from '../../protocol/header.js';
@@ -15,6 +17,7 @@ import type { Reason } from '../../protocol/reasons.js';
 import { seqDiff } from '../../protocol/seq.js';
 import type { Assembly, SinkProgress } from './assembly.js';
 import type { ReceiverConfig } from './config.js';
+import type { ReceiverTransmit } from './events.js';
 import type { Session } from './session.js';
 import { needOf, type RxSlice } from './slice.js';
 import type { ReceiverStats } from './stats.js';
@@ -42,7 +45,7 @@ export class Feedback {
     private readonly session: Session,
     private readonly assembly: Assembly,
     private readonly sink: SinkProgress,
-    private readonly out: Uint8Array[],
+    private readonly out: ReceiverTransmit[],
     private readonly stats: ReceiverStats,
     now: number,
   ) {
@@ -134,7 +137,7 @@ export class Feedback {
       },
       buf,
     );
-    this.out.push(buf);
+    this.toSender(buf);
     this.joinAtMs = now + this.cfg.joinIntervalMs;
   }
 
@@ -158,7 +161,7 @@ export class Feedback {
       },
       buf,
     );
-    this.out.push(buf);
+    this.toSender(buf);
     this.stats.statusSent++;
     this.statusSeq = this.seenSeq;
     this.statusDelivered = this.assembly.delivered;
@@ -175,7 +178,7 @@ export class Feedback {
     };
     const buf = new Uint8Array(nakLength(msg));
     encodeNak(msg, buf);
-    this.out.push(buf);
+    this.out.push({ to: 'group', bytes: buf });
     this.stats.naksSent++;
   }
 
@@ -184,7 +187,17 @@ export class Feedback {
     const buf = new Uint8Array(leaveLength(msg));
     encodeLeave(msg, buf);
     // Twice: a lost LEAVE only costs the sender its retries, but it is cheap to avoid.
-    this.out.push(buf, buf);
+    this.toSender(buf);
+    this.toSender(buf);
+  }
+
+  /** Queues our REPORT (encodeReport made it) once more. */
+  sendReport(report: Uint8Array): void {
+    this.toSender(report);
+  }
+
+  private toSender(bytes: Uint8Array): void {
+    this.out.push({ to: this.session.senderControl, bytes });
   }
 
   /** Our final word, encoded once and repeated until the sender's REPORT_ACK. */

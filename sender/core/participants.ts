@@ -8,6 +8,7 @@
 // 'dropped'); seenSeq and deliveredSlices only grow. It sends nothing and emits no
 // events: the core does both, from what these methods return.
 
+import type { Endpoint } from '../../protocol/endpoint.js';
 import { CAP_PARITY_REPAIR } from '../../protocol/header.js';
 import type { Join } from '../../protocol/messages/join.js';
 import type { Leave } from '../../protocol/messages/leave.js';
@@ -23,6 +24,8 @@ export type ReceiverState = 'active' | 'verified' | 'failed' | 'dropped' | 'left
 export interface ReceiverRecord {
   readonly id: number;
   readonly address: string;
+  /** Where its JOIN came from: what answers it alone (ACCEPT, REPORT_ACK) goes there. */
+  readonly endpoint: Endpoint;
   state: ReceiverState;
   reason: Reason;
   detail: string;
@@ -82,10 +85,11 @@ export class Participants {
   }
 
   /** A new receiver, having seen DATA up to `seenSeq` and holding slices below `joinSlice`. */
-  add(join: Join, address: string, joinSlice: number, seenSeq: number): void {
+  add(join: Join, from: Endpoint, joinSlice: number, seenSeq: number): void {
     this.records.set(join.receiverId, {
       id: join.receiverId,
-      address,
+      address: from.address,
+      endpoint: { address: from.address, port: from.port },
       state: 'active',
       reason: Reason.None,
       detail: '',

@@ -1,12 +1,15 @@
 // Building what the sender core hands to the driver: DATA datagrams (a header from a
 // preallocated ring plus a payload that is a view of the slice or fresh parity) and the
-// queue of control datagrams (HELLO, ACCEPT, START, REQACK, END, DROP, REPORT_ACK).
+// queue of control datagrams: HELLO, START, REQACK, END and DROP to the rendezvous group,
+// and what answers one receiver alone (ACCEPT, REPORT_ACK, a refused JOIN's DROP) to the
+// endpoint its JOIN came from, so no other receiver spends anything on it.
 //
 // What holds: every DATA carries the next sequence number, which counts 1, 2, ... and
 // wraps past 0 (seq 0 is never sent); the control queue holds at most MAX_CONTROL_QUEUE
 // datagrams (more are counted in controlOverflows, not queued); REQACK ids count up from 1.
 // It decides nothing: the core and its components say what to send, this says how.
 
+import type { Endpoint } from '../../protocol/endpoint.js';
 import { CAP_ASYNC, CAP_PARITY_REPAIR, CAP_STREAMING, ipv4ToU32 } from '../../protocol/header.js';
 import { encodeAccept, ACCEPT_SIZE } from '../../protocol/messages/accept.js';
 import { DATA_HEADER_SIZE, writeDataHeader } from '../../protocol/messages/data.js';
@@ -20,9 +23,12 @@ import type { Reason } from '../../protocol/reasons.js';
 import type { SenderConfig } from './config.js';
 import type { SenderStats } from './stats.js';
 
-/** Where a datagram goes: the data group, or the rendezvous group that carries all control. */
+/**
+ * Where a datagram goes: the data group, the rendezvous group (every receiver's control
+ * socket), or one receiver's endpoint (unicast).
+ */
 export interface Transmit {
-  readonly to: 'data' | 'control';
+  readonly to: 'data' | 'control' | Endpoint;
   readonly parts: readonly Uint8Array[];
   readonly bytes: number;
 }
@@ -127,13 +133,13 @@ export class Transmitter {
     );
   }
 
-  accept(receiverId: number, joinSlice: number): void {
-    this.queue(ACCEPT_SIZE, (b) => encodeAccept({ sessionId: this.cfg.sessionId, receiverId, joinSlice }, b));
+  accept(receiverId: number, joinSlice: number, to: Endpoint): void {
+    this.queue(ACCEPT_SIZE, (b) => encodeAccept({ sessionId: this.cfg.sessionId, receiverId, joinSlice }, b), to);
   }
 
-  /** receiverId DROP_ALL: every receiver. */
-  drop(receiverId: number, reason: Reason): void {
-    this.queue(DROP_SIZE, (b) => encodeDrop({ sessionId: this.cfg.sessionId, receiverId, reason }, b));
+  /** receiverId DROP_ALL: every receiver. To the rendezvous group, or to `to` alone (a refused JOIN). */
+  drop(receiverId: number, reason: Reason, to: Endpoint | 'control' = 'control'): void {
+    this.queue(DROP_SIZE, (b) => encodeDrop({ sessionId: this.cfg.sessionId, receiverId, reason }, b), to);
   }
 
   start(receivers: number, windowPackets: number): void {
@@ -160,17 +166,17 @@ export class Transmitter {
     );
   }
 
-  reportAck(receiverId: number): void {
-    this.queue(REPORT_ACK_SIZE, (b) => encodeReportAck({ sessionId: this.cfg.sessionId, receiverId }, b));
+  reportAck(receiverId: number, to: Endpoint): void {
+    this.queue(REPORT_ACK_SIZE, (b) => encodeReportAck({ sessionId: this.cfg.sessionId, receiverId }, b), to);
   }
 
-  private queue(size: number, encode: (buf: Uint8Array) => number): void {
+  private queue(size: number, encode: (buf: Uint8Array) => number, to: Endpoint | 'control' = 'control'): void {
     if (this.control.length >= MAX_CONTROL_QUEUE) {
       this.stats.controlOverflows++;
       return;
     }
     const buf = new Uint8Array(size);
     const n = encode(buf);
-    this.control.push({ to: 'control', parts: [buf.subarray(0, n)], bytes: n });
+    this.control.push({ to, parts: [buf.subarray(0, n)], bytes: n });
   }
 }

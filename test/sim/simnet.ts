@@ -92,8 +92,13 @@ interface Pending {
   seq: number;
   to: number; // -1 = sender, else receiver index
   from: string;
+  fromPort: number;
   bytes: Uint8Array;
 }
+
+/** The sender's port; receiver i sends from RECEIVER_PORT_BASE + i, so each has an endpoint of its own. */
+const SENDER_PORT = 9001;
+const RECEIVER_PORT_BASE = 10_000;
 
 export function randomImage(bytes: number, seed: number): Uint8Array {
   const rnd = mulberry32(seed ^ 0x5eed);
@@ -208,10 +213,10 @@ export function simulate(o: SimOptions): SimResult {
     return r.lossBad;
   };
 
-  const deliverTo = (to: number, from: string, bytes: Uint8Array): void => {
+  const deliverTo = (to: number, from: string, bytes: Uint8Array, fromPort = SENDER_PORT): void => {
     const copies = o.duplicate !== undefined && rnd() < o.duplicate ? 2 : 1;
     for (let c = 0; c < copies; c++) {
-      heap.push({ at: now + latency + rnd() * jitter, seq: seq++, to, from, bytes });
+      heap.push({ at: now + latency + rnd() * jitter, seq: seq++, to, from, fromPort, bytes });
     }
   };
 
@@ -238,11 +243,13 @@ export function simulate(o: SimOptions): SimResult {
       o.onSenderTransmit?.(now, bytes, sender);
       if (o.linkRateBps !== undefined) linkFreeAt = Math.max(linkFreeAt, now) + ((bytes.byteLength + 28) * 8) / (o.linkRateBps / 1000);
       const data = t.to === 'data' && o.dropData !== undefined ? decodeData(bytes) : undefined;
-      for (const r of rcvs) {
+      // ACCEPT and REPORT_ACK go to one receiver's endpoint alone.
+      const only = typeof t.to === 'object' ? t.to.port - RECEIVER_PORT_BASE : undefined;
+      for (const r of only === undefined ? rcvs : rcvs.slice(only, only + 1)) {
         if (r.dead || now < r.absentUntil) continue;
         if (t.to === 'data' && lost(r)) continue;
         if (data?.ok && o.dropData!(r.index, data.value)) continue;
-        if (t.to === 'control' && o.loss !== undefined && rnd() < o.loss.rate) continue;
+        if (t.to !== 'data' && o.loss !== undefined && rnd() < o.loss.rate) continue;
         deliverTo(r.index, '198.18.0.1', bytes);
       }
     }
@@ -254,22 +261,23 @@ export function simulate(o: SimOptions): SimResult {
   const pumpReceiver = (r: (typeof rcvs)[number]): void => {
     if (r.dead) return;
     for (let ev = r.core.pollEvent(); ev; ev = r.core.pollEvent()) onReceiverEvent(r, ev);
-    for (let b = r.core.pollTransmit(); b; b = r.core.pollTransmit()) {
+    for (let t = r.core.pollTransmit(); t; t = r.core.pollTransmit()) {
+      const b = t.bytes;
       const h = decodeHeader(b);
       if (h.ok && h.value.type === MessageType.Nak) {
         const sliceNo = new DataView(b.buffer, b.byteOffset).getUint32(12, false);
         naksPerSlice.set(sliceNo, (naksPerSlice.get(sliceNo) ?? 0) + 1);
         nakLog.push({ atMs: now, receiver: r.index, sliceNo, need: b[18] });
       }
-      if (o.feedbackLoss === undefined || rnd() >= o.feedbackLoss) deliverTo(-1, r.address, b);
-      // The rendezvous group carries it to the other receivers too. They act only on NAKs
-      // (suppression; the core drops other receivers' JOIN/STATUS/REPORT/LEAVE at once), so
-      // only NAKs are simulated: the rest would cost N^2 events and change nothing.
-      if (!(h.ok && h.value.type === MessageType.Nak)) continue;
+      const port = RECEIVER_PORT_BASE + r.index;
+      if (o.feedbackLoss === undefined || rnd() >= o.feedbackLoss) deliverTo(-1, r.address, b, port);
+      // The rendezvous group (NAKs) carries it to the other receivers too; the rest goes to
+      // the sender alone.
+      if (t.to !== 'group') continue;
       for (const other of rcvs) {
         if (other === r || other.dead || now < other.absentUntil) continue;
         if (o.feedbackLoss !== undefined && rnd() < o.feedbackLoss) continue;
-        deliverTo(other.index, r.address, b);
+        deliverTo(other.index, r.address, b, port);
       }
     }
   };
@@ -359,11 +367,11 @@ export function simulate(o: SimOptions): SimResult {
     while ((heap.peek()?.at ?? Infinity) <= now) {
       const p = heap.pop()!;
       if (p.to === -1) {
-        sender.handle({ kind: 'datagram', from: { address: p.from, port: 9001 }, bytes: p.bytes }, now);
+        sender.handle({ kind: 'datagram', from: { address: p.from, port: p.fromPort }, bytes: p.bytes }, now);
       } else {
         const r = rcvs[p.to];
         if (r.dead || now < r.absentUntil) continue;
-        r.core.handle({ kind: 'datagram', from: { address: p.from, port: 9001 }, bytes: p.bytes }, now);
+        r.core.handle({ kind: 'datagram', from: { address: p.from, port: p.fromPort }, bytes: p.bytes }, now);
         pumpReceiver(r);
         drainSink(r);
         touched.add(r);

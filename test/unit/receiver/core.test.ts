@@ -23,6 +23,7 @@ import {
   acceptBytes,
   coder,
   dataBytes,
+  decode,
   dropBytes,
   drainEvents,
   drainReceiver,
@@ -464,6 +465,40 @@ describe('ReceiverCore ending', () => {
     core.handleTimeout(120);
     expect(drainReceiver(core)).toEqual([]);
     expect(drainEvents(core)).toEqual([{ kind: 'done', ok: true, reason: Reason.None, detail: '' }]);
+  });
+});
+
+describe('ReceiverCore destinations', () => {
+  const CONTROL = { address: SENDER.address, port: 45_678 };
+
+  it('sends JOIN, STATUS, REPORT and LEAVE to the source of the HELLO alone, and NAKs to the group', () => {
+    seq = 0;
+    const core = new ReceiverCore(receiverConfig(), 0);
+    feed(core, helloBytes(), 1, CONTROL);
+    const sent = (): [string, unknown][] => {
+      const out: [string, unknown][] = [];
+      for (let t = core.pollTransmit(); t !== undefined; t = core.pollTransmit()) out.push([types([decode(t.bytes)])[0], t.to]);
+      return out;
+    };
+    expect(sent()).toEqual([['JOIN', CONTROL]]);
+    // ACCEPT, START and DATA may come from other ports of the sender (its data socket).
+    feed(core, acceptBytes(ME), 2);
+    feed(core, startBytes(64), 3);
+    feed(core, block(0, 0), 4);
+    feed(core, block(0, 2), 4);
+    feed(core, block(0, 3), 4);
+    feed(core, block(1, 0), 5);
+    core.handleTimeout(50);
+    feed(core, reqackBytes({ reqackId: 3, needSlices: 1, needSeq: 100 }), 60);
+    expect(sent()).toEqual([
+      ['NAK', 'group'],
+      ['STATUS', CONTROL],
+    ]);
+    core.handle({ kind: 'abort', reason: Reason.Interrupted, detail: 'test' }, 61);
+    expect(sent()).toEqual([
+      ['LEAVE', CONTROL],
+      ['LEAVE', CONTROL],
+    ]);
   });
 });
 

@@ -200,6 +200,28 @@ describe('SenderCore announcing', () => {
     expect(core.receiverList().map((r) => r.id)).toEqual([rcv(0).id, rcv(1).id]);
     expect(drainEvents(core).map((e) => e.kind)).toEqual(['joined', 'joined']);
   });
+
+  it('answers one receiver alone (ACCEPT, a refusal, REPORT_ACK) at the endpoint its JOIN came from; HELLO and START go to the group', () => {
+    const core = announcing({ minReceivers: 1, imageBytes: 400 });
+    const at = { address: rcv(0).from.address, port: 40_123 };
+    core.handle({ kind: 'datagram', from: at, bytes: joinBytes({ receiverId: rcv(0).id }) }, 5);
+    core.handle(from(1, joinBytes({ receiverId: rcv(1).id })), 5);
+    const sent = drainSender(core, 5);
+    // The first JOIN starts the transfer; the second is refused as late.
+    expect(sent.map((x) => [types([x])[0], x.to])).toEqual([
+      ['ACCEPT', at],
+      ['START', 'control'],
+      ['START', 'control'],
+      ['START', 'control'],
+      ['DROP', rcv(1).from],
+    ]);
+    expect(core.receiverList()[0].endpoint).toEqual(at);
+    core.handle({ kind: 'slice', bytes: pattern(400) }, 6);
+    core.handle({ kind: 'eof', digest: DIGEST }, 6);
+    drainSender(core, 6);
+    core.handle({ kind: 'datagram', from: at, bytes: reportBytes({ receiverId: rcv(0).id, bytesWritten: 400, digest: DIGEST }) }, 7);
+    expect(drainSender(core, 7).map((x) => [types([x])[0], x.to])).toEqual([['REPORT_ACK', at]]);
+  });
 });
 
 describe('SenderCore start conditions', () => {

@@ -133,7 +133,8 @@ export const FIELDS: Readonly<Record<MessageType, readonly Field[]>> = {
     { name: 'sliceNo', off: 12, size: 4 },
     { name: 'stripes', off: 16, size: 1 },
     { name: 'reserved', off: 17, size: 1 },
-    { name: 'need[0]', off: 18, size: 1 },
+    { name: 'seenSeq', off: 18, size: 4 },
+    { name: 'need[0]', off: 22, size: 1 },
   ],
   [MessageType.Status]: [
     { name: 'receiverId', off: 8, size: 4 },
@@ -284,6 +285,7 @@ export function freshPacket(rng: Rng, type: MessageType, t: Target): Uint8Array 
         sessionId,
         receiverId: rid(),
         sliceNo: sliceNo(),
+        seenSeq: edgy(rng, rng.int(0, 1000), 0xffff_ffff),
         need: Array.from({ length: n }, () => edgy(rng, rng.int(0, 4), 255)),
         heard: Array.from({ length: n }, () => edgy(rng, rng.int(0, 4), 255)),
       };
@@ -724,6 +726,9 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
     endIntervalMs: 50,
     nakHoldMs: 12,
     windowPacketsMax: 4096,
+      maxReportingReceivers: 8,
+      answerWindowMs: 2,
+      heartbeatMs: 250,
     coder: sharedCoder,
   });
   const sender = new SenderCore(senderCfg, now);

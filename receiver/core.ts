@@ -9,7 +9,8 @@
 //   session.ts        the session the first HELLO announced (END adds the image's size)
 //   assembly.ts       slices (slice.ts): blocks, parity, FEC decoding, in-order delivery
 //   nak-scheduler.ts  when to NAK a slice and when to keep quiet, with its own timers
-//   feedback.ts       what we send (JOIN, STATUS, NAK, LEAVE, REPORT) and its clocks
+//   feedback.ts       what we send (JOIN, STATUS, NAK, LEAVE, REPORT), where, and its clocks
+//   backoff.ts        how random waits spread when many receivers wait for the same thing
 //   stats.ts, config.ts, events.ts   counters, configuration, inputs and events
 //
 // Phases (what holds in each, and what each carries: see Phase):
@@ -187,7 +188,7 @@ export class ReceiverCore {
   private sessionDeadlineMs(p: SessionPhase): number {
     const fb = p.rx.feedback;
     let t = this.lastSenderAtMs + this.cfg.receiveTimeoutMs;
-    t = Math.min(t, p.name === 'joining' ? fb.nextJoinAtMs : fb.nextStatusAtMs);
+    t = Math.min(t, p.name === 'joining' ? fb.nextJoinAtMs : fb.nextStatusAtMs, fb.nextAnswerAtMs);
     if (p.name === 'receiving' && !fb.accepted) t = Math.min(t, fb.nextJoinAtMs);
     if (p.name === 'joining' || p.name === 'accepted') {
       const start = this.startDeadlineMs();
@@ -340,13 +341,13 @@ export class ReceiverCore {
     if (s !== undefined) rx.naks.onSymbol(s, d, now);
     this.markDue(rx, now);
     this.deliverReady(rx, now);
-    if (rx.feedback.windowMoved()) this.sendStatus(rx, 0, now);
+    if (rx.feedback.reportsProgress && rx.feedback.windowMoved()) this.sendStatus(rx, 0, now);
   }
 
   private deliverReady(rx: InSession, now: number): void {
     if (this.state !== 'receiving') return;
     if (rx.assembly.deliverReady()) {
-      if (rx.feedback.retentionMoved()) this.sendStatus(rx, 0, now);
+      if (rx.feedback.reportsProgress && rx.feedback.retentionMoved()) this.sendStatus(rx, 0, now);
       this.markDue(rx, now);
     }
     this.checkComplete(rx, now);
@@ -360,7 +361,8 @@ export class ReceiverCore {
     if (pass.kind === 'live' && pass.joinSlice > 0 && asm.passDelivered(e.totalSlices)) this.startHead(rx, e.totalSlices, now);
     if (!asm.passDelivered(e.totalSlices)) return;
     this.phase = { name: 'verifying', rx };
-    this.sendStatus(rx, 0, now);
+    // Quiet: only a receiver the sender waits for says it (the rest say it with REPORT).
+    if (rx.feedback.reportsProgress) this.sendStatus(rx, 0, now);
     this.events.push({ kind: 'complete', totalBytes: e.totalBytes, digest: e.digest });
   }
 
@@ -391,7 +393,7 @@ export class ReceiverCore {
     rx.naks.raiseFrontier(r.needSlices);
     this.markDue(rx, now);
     // Only receivers holding the window back answer; one that has everything is not.
-    if (rx.feedback.isBehind(r.needSlices, r.needSeq) && this.state === 'receiving') this.sendStatus(rx, STATUS_FLAG_REPLY, now, r.reqackId);
+    rx.feedback.onReqack(r, this.state === 'receiving', now);
   }
 
   private onEnd(rx: InSession, e: End, now: number): void {
@@ -405,8 +407,9 @@ export class ReceiverCore {
     this.markDue(rx, now);
     this.checkComplete(rx, now);
     // Each END is a round of the sender's --retries-until-drop: answer it, with progress
-    // while receiving, and as a sign of life while verifying.
-    if (this.state === 'receiving' || this.state === 'verifying') this.sendStatus(rx, STATUS_FLAG_REPLY, now);
+    // while receiving, and as a sign of life while verifying. Not in a quiet session: a
+    // STATUS from every receiver each round is what it avoids (its REQACKs ask instead).
+    if ((this.state === 'receiving' || this.state === 'verifying') && !rx.feedback.quiet) this.sendStatus(rx, STATUS_FLAG_REPLY, now);
   }
 
   private onDrop(rx: InSession, d: Drop): void {
@@ -471,6 +474,7 @@ export class ReceiverCore {
     }
     if ((p.name === 'joining' || (p.name === 'receiving' && !fb.accepted)) && now >= fb.nextJoinAtMs) fb.sendJoin(now);
     if (p.name !== 'joining' && now >= fb.nextStatusAtMs) this.sendStatus(p.rx, 0, now);
+    if (fb.answerDue(now)) fb.sendAnswer(p.name === 'verifying', now);
     if (p.name === 'receiving') {
       const lost = p.rx.naks.fire(now);
       if (lost !== undefined) this.fail(Reason.Unrecoverable, lost);

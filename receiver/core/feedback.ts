@@ -5,6 +5,16 @@
 // them and keep quiet; everything else goes to the sender alone (its control endpoint),
 // so no receiver spends anything on another's STATUS. Everything goes to the core's
 // outgoing queue. With --async the receiver has no return channel and sends nothing.
+//
+// When STATUS goes out depends on the session (docs/ARCHITECTURE.md, "How feedback
+// scales"). In a small one: each quarter of the sender's flow window read and of its
+// retention delivered, at once in answer to a REQACK we are behind on, and every
+// statusIntervalMs. Once a REQACK with REQACK_FLAG_QUIET is heard the session is quiet:
+// we answer a REQACK only if we are behind its thresholds, after a random wait within its
+// answer window (the further behind, the sooner), and not at all if a later copy of it
+// shows that someone worse already answered; while a REQACK finds us behind we are
+// "limiting" and report each quarter as in a small session; otherwise we keep silent but
+// for a heartbeat at least every heartbeatMs the REQACK names.
 
 import { CAP_PARITY_REPAIR } from '../../protocol/header.js';
 import { DIGEST_BYTES } from '../../protocol/messages/end.js';
@@ -12,11 +22,13 @@ import { encodeJoin, JOIN_SIZE } from '../../protocol/messages/join.js';
 import { encodeLeave, leaveLength } from '../../protocol/messages/leave.js';
 import { encodeNak, nakLength } from '../../protocol/messages/nak.js';
 import { encodeReport, Outcome, reportLength } from '../../protocol/messages/report.js';
+import { REQACK_FLAG_QUIET, type Reqack } from '../../protocol/messages/reqack.js';
 import { encodeStatus, LOSS_PPM_ALL, STATUS_FLAG_COMPLETE, STATUS_FLAG_REPLY, STATUS_SIZE } from '../../protocol/messages/status.js';
 import type { Reason } from '../../protocol/reasons.js';
 import { seqDiff } from '../../protocol/seq.js';
 import type { Assembly, SinkProgress } from './assembly.js';
 import type { ReceiverConfig } from './config.js';
+import { spreadByGroup } from './backoff.js';
 import type { ReceiverTransmit } from './events.js';
 import type { Session } from './session.js';
 import { needOf, type RxSlice } from './slice.js';
@@ -39,9 +51,18 @@ export class Feedback {
   private joinAtMs: number;
   /** Set by our ACCEPT, or by the data beginning before it; nothing reads it earlier. */
   private statusAtMs: number;
+  /** A quiet session (a REQACK said so): silent unless behind, and a heartbeat. */
+  private quietSession = false;
+  private heartbeatMs = 0;
+  private group = 1;
+  /** Quiet: the last REQACK found us behind; we report as we go until one does not. */
+  private limitingNow = false;
+  /** Quiet: an answer waits until then, naming answerId (undefined: none waits). */
+  private answerAtMs: number | undefined;
+  private answerId = 0;
 
   constructor(
-    private readonly cfg: Pick<ReceiverConfig, 'receiverId' | 'rcvBufBytes' | 'joinIntervalMs' | 'statusIntervalMs'>,
+    private readonly cfg: Pick<ReceiverConfig, 'receiverId' | 'rcvBufBytes' | 'joinIntervalMs' | 'statusIntervalMs' | 'random'>,
     private readonly session: Session,
     private readonly assembly: Assembly,
     private readonly sink: SinkProgress,
@@ -70,6 +91,26 @@ export class Feedback {
   /** When the next STATUS heartbeat is due. */
   get nextStatusAtMs(): number {
     return this.statusAtMs;
+  }
+
+  /** Quiet session: when our answer to a REQACK is due (Infinity: none waits). */
+  get nextAnswerAtMs(): number {
+    return this.answerAtMs ?? Infinity;
+  }
+
+  /** A REQACK said the session is quiet. */
+  get quiet(): boolean {
+    return this.quietSession;
+  }
+
+  /** Receivers in the session, as the last REQACK said (1 until one did): it scales random waits. */
+  get groupSize(): number {
+    return this.group;
+  }
+
+  /** A small session, or a quiet one whose last REQACK found us behind: we report as we go. */
+  get reportsProgress(): boolean {
+    return !this.quietSession || this.limitingNow;
   }
 
   /** START (or a repeat of it) named the sender's window. */
@@ -126,6 +167,64 @@ export class Feedback {
     return this.assembly.deliveredForSender() < needSlices || seqDiff(this.seenSeq, needSeq) < 0;
   }
 
+  /**
+   * A REQACK while we take data (`receiving`) or not (we have every slice). In a small
+   * session: answered at once if we are behind. In a quiet one (this REQACK or an earlier
+   * one said so): an answer after a random wait if we are behind, none if a later copy
+   * shows we are not (someone worse answered); our heartbeat follows the REQACK's.
+   */
+  onReqack(r: Reqack, receiving: boolean, now: number): void {
+    if ((r.flags & REQACK_FLAG_QUIET) !== 0) {
+      if (!this.quietSession) this.statusAtMs = now + this.nextHeartbeatMs(r.heartbeatMs);
+      this.quietSession = true;
+      this.heartbeatMs = r.heartbeatMs;
+      this.group = Math.max(1, r.groupSize);
+    }
+    const behind = receiving && this.isBehind(r.needSlices, r.needSeq);
+    if (!this.quietSession) {
+      if (behind) this.sendStatus(STATUS_FLAG_REPLY, false, now, r.reqackId);
+      return;
+    }
+    this.limitingNow = behind;
+    if (!behind) {
+      this.answerAtMs = undefined;
+      return;
+    }
+    this.answerId = r.reqackId;
+    this.answerAtMs ??= now + this.answerDelayMs(r);
+  }
+
+  /** Quiet session: our answer is due. */
+  answerDue(now: number): boolean {
+    return this.answerAtMs !== undefined && now >= this.answerAtMs;
+  }
+
+  /** Sends the answer that is due, naming the last REQACK that found us behind. */
+  sendAnswer(complete: boolean, now: number): void {
+    this.answerAtMs = undefined;
+    this.sendStatus(STATUS_FLAG_REPLY, complete, now, this.answerId);
+  }
+
+  /**
+   * The further behind, the sooner: four bands by how many slices short of the REQACK's
+   * needSlices we are (4 or more, 3, 2, 1; behind only in what we read: the last band),
+   * each a quarter of the answer window, and a random place in the band. So the worst
+   * answer tends to reach the sender first, and its next copy of the REQACK silences the
+   * rest. The place in the band is drawn from a truncated exponential whose mass moves
+   * later as the group grows (NORM's feedback timers), so even many receivers in one band
+   * start answering one at a time.
+   */
+  private answerDelayMs(r: Reqack): number {
+    const short = r.needSlices - this.assembly.deliveredForSender();
+    const band = short >= 4 ? 0 : short >= 1 ? 4 - short : 3;
+    return (r.answerWindowMs * (band + spreadByGroup(this.cfg.random(), this.group))) / 4;
+  }
+
+  /** The next heartbeat: somewhere in the second half of the interval, so they do not come in step. */
+  private nextHeartbeatMs(heartbeatMs: number): number {
+    return heartbeatMs * (0.5 + 0.5 * this.cfg.random());
+  }
+
   sendJoin(now: number): void {
     const buf = new Uint8Array(JOIN_SIZE);
     encodeJoin(
@@ -165,7 +264,7 @@ export class Feedback {
     this.stats.statusSent++;
     this.statusSeq = this.seenSeq;
     this.statusDelivered = this.assembly.delivered;
-    this.statusAtMs = now + this.cfg.statusIntervalMs;
+    this.statusAtMs = now + (this.quietSession ? this.nextHeartbeatMs(this.heartbeatMs) : this.cfg.statusIntervalMs);
   }
 
   sendNak(s: RxSlice): void {
@@ -173,6 +272,7 @@ export class Feedback {
       sessionId: this.session.sessionId,
       receiverId: this.cfg.receiverId,
       sliceNo: s.sliceNo,
+      seenSeq: this.seenSeq >>> 0,
       need: needOf(s),
       heard: s.stripes.map((st) => st.heard),
     };
@@ -216,3 +316,4 @@ export class Feedback {
     return buf;
   }
 }
+

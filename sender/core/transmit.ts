@@ -5,7 +5,8 @@
 // endpoint its JOIN came from, so no other receiver spends anything on it.
 //
 // What holds: every DATA carries the next sequence number, which counts 1, 2, ... and
-// wraps past 0 (seq 0 is never sent); the control queue holds at most MAX_CONTROL_QUEUE
+// wraps past 0 (seq 0 is never sent), and sentCount counts every DATA sent (the n-th DATA
+// sent carries seqOfCount(n)); the control queue holds at most MAX_CONTROL_QUEUE
 // datagrams (more are counted in controlOverflows, not queued); REQACK ids count up from 1.
 // It decides nothing: the core and its components say what to send, this says how.
 
@@ -17,7 +18,7 @@ import { DROP_SIZE, encodeDrop } from '../../protocol/messages/drop.js';
 import { encodeEnd, END_SIZE } from '../../protocol/messages/end.js';
 import { encodeHello, HELLO_SIZE, HelloPhase } from '../../protocol/messages/hello.js';
 import { encodeReportAck, REPORT_ACK_SIZE } from '../../protocol/messages/report-ack.js';
-import { encodeReqack, REQACK_SIZE } from '../../protocol/messages/reqack.js';
+import { encodeReqack, REQACK_FLAG_QUIET, REQACK_SIZE } from '../../protocol/messages/reqack.js';
 import { encodeStart, START_SIZE } from '../../protocol/messages/start.js';
 import type { Reason } from '../../protocol/reasons.js';
 import type { SenderConfig } from './config.js';
@@ -40,6 +41,14 @@ export const MAX_CONTROL_QUEUE = 4096;
  * once 64 are queued in libuv, and sends at most 256 per turn).
  */
 export const HEADER_RING = 4096;
+
+/** Distinct DATA sequence numbers: 1 .. 2^32 - 1 (0 is never sent). */
+const SEQ_SPAN = 0xffff_ffff;
+
+/** The seq (an int32, as the core keeps seqs) of the n-th DATA sent, n >= 1. */
+export function seqOfCount(n: number): number {
+  return (1 + ((n - 1) % SEQ_SPAN)) | 0;
+}
 
 /** What END announces: the image as the source gave it. */
 export interface ImageEnd {
@@ -69,6 +78,7 @@ export class Transmitter {
   private readonly headerRingView = new DataView(this.headerRing.buffer);
   private headerRingNext = 0;
   private seq = 1;
+  private sent = 0;
   private reqackId = 0;
 
   constructor(
@@ -79,6 +89,16 @@ export class Transmitter {
   /** The sequence number the next DATA gets (an int32, never 0). */
   get nextSeq(): number {
     return this.seq;
+  }
+
+  /** DATA sent so far: the last one sent is the sentCount-th. */
+  get sentCount(): number {
+    return this.sent;
+  }
+
+  /** The seq of the last DATA sent (0 before the first). */
+  get lastSeq(): number {
+    return this.sent === 0 ? 0 : seqOfCount(this.sent);
   }
 
   get controlQueued(): number {
@@ -108,6 +128,7 @@ export class Transmitter {
     const header = this.headerRing.subarray(off, off + DATA_HEADER_SIZE);
     this.seq = (this.seq + 1) | 0;
     if (this.seq === 0) this.seq = 1;
+    this.sent++;
     return { to: 'data', parts: [header, payload], bytes: DATA_HEADER_SIZE + payload.byteLength };
   }
 
@@ -146,17 +167,35 @@ export class Transmitter {
     this.queue(START_SIZE, (b) => encodeStart({ sessionId: this.cfg.sessionId, receivers, windowPackets }, b));
   }
 
-  /** A REQACK with the next id (ids count from 1 and skip 0 when they wrap: 0 names no REQACK). */
-  reqack(needSlices: number, needSeq: number, groupSize: number): void {
+  /**
+   * A REQACK with the next id (ids count from 1 and skip 0 when they wrap: 0 names no
+   * REQACK); returns the id. `quiet`: a quiet session's probe (sender/core/probe.ts).
+   */
+  reqack(
+    needSlices: number,
+    needSeq: number,
+    groupSize: number,
+    quiet?: { readonly answerWindowMs: number; readonly heartbeatMs: number },
+  ): number {
     this.reqackId = (this.reqackId + 1) >>> 0 || 1;
     this.stats.reqacks++;
     const reqackId = this.reqackId;
     this.queue(REQACK_SIZE, (b) =>
       encodeReqack(
-        { sessionId: this.cfg.sessionId, reqackId, needSlices, needSeq: needSeq >>> 0, flags: 0, answerWindowMs: 0, groupSize, heartbeatMs: 0 },
+        {
+          sessionId: this.cfg.sessionId,
+          reqackId,
+          needSlices,
+          needSeq: needSeq >>> 0,
+          flags: quiet === undefined ? 0 : REQACK_FLAG_QUIET,
+          answerWindowMs: quiet === undefined ? 0 : Math.min(0xffff, quiet.answerWindowMs),
+          groupSize,
+          heartbeatMs: quiet === undefined ? 0 : quiet.heartbeatMs,
+        },
         b,
       ),
     );
+    return reqackId;
   }
 
   end(e: ImageEnd): void {

@@ -67,6 +67,9 @@ export function senderConfig(over: Partial<SenderConfig> = {}): Readonly<SenderC
     endIntervalMs: 50,
     nakHoldMs: 12,
     windowPacketsMax: 4096,
+    maxReportingReceivers: 8,
+    answerWindowMs: 4,
+    heartbeatMs: 1000,
     coder,
     ...over,
   });
@@ -146,7 +149,7 @@ export function statusBytes(o: Partial<Status> & { receiverId: number }): Uint8A
 }
 
 export function nakBytes(o: Partial<Nak> & { receiverId: number; sliceNo: number; need: number[] }): Uint8Array {
-  const msg: Nak = { sessionId: SESSION, heard: o.need.map(() => 0), ...o };
+  const msg: Nak = { sessionId: SESSION, seenSeq: 0, heard: o.need.map(() => 0), ...o };
   return encoded(nakLength(msg), (b) => encodeNak(msg, b));
 }
 

@@ -282,7 +282,7 @@ describe('ReceiverCore NAK', () => {
     expect(drainReceiver(core)).toEqual([]);
     core.handleTimeout(135);
     expect(only(drainReceiver(core), MessageType.Nak)).toEqual([
-      { sessionId: SESSION, receiverId: ME, sliceNo: 0, need: [1], heard: [0] },
+      { sessionId: SESSION, receiverId: ME, sliceNo: 0, seenSeq: 3, need: [1], heard: [0] },
     ]);
     expect(core.stats.naksSent).toBe(1);
     expect(core.pollTimeout()).toBe(135 + 50 + 35);
@@ -301,7 +301,7 @@ describe('ReceiverCore NAK', () => {
     expect(core.pollTimeout()).toBe(145);
     core.handleTimeout(145);
     expect(only(drainReceiver(core), MessageType.Nak)).toEqual([
-      { sessionId: SESSION, receiverId: ME, sliceNo: 0, need: [1], heard: [0] },
+      { sessionId: SESSION, receiverId: ME, sliceNo: 0, seenSeq: 4, need: [1], heard: [0] },
     ]);
   });
 
@@ -337,7 +337,7 @@ describe('ReceiverCore NAK', () => {
     expect(core.stats.naksSuppressed).toBe(0);
     core.handleTimeout(125);
     expect(only(drainReceiver(core), MessageType.Nak)).toEqual([
-      { sessionId: SESSION, receiverId: ME, sliceNo: 0, need: [2], heard: [0] },
+      { sessionId: SESSION, receiverId: ME, sliceNo: 0, seenSeq: 2, need: [2], heard: [0] },
     ]);
   });
 
@@ -353,7 +353,7 @@ describe('ReceiverCore NAK', () => {
     expect(core.stats.naksSuppressed).toBe(0);
     core.handleTimeout(165);
     expect(only(drainReceiver(core), MessageType.Nak)).toEqual([
-      { sessionId: SESSION, receiverId: ME, sliceNo: 0, need: [1], heard: [1] },
+      { sessionId: SESSION, receiverId: ME, sliceNo: 0, seenSeq: 3, need: [1], heard: [1] },
     ]);
   });
 });

@@ -3,11 +3,12 @@
 // the LAST flag, a REQACK or END shows it). Its NAK then waits a random backoff, shorter
 // for larger needs, so the largest need speaks first and the fresh parity it brings serves
 // every receiver that heard it (NORM's random backoff and suppression, ordered by need).
-// In a quiet session (many receivers) the order is finer: a band for each need up to 8,
-// then a place that moves one band earlier with each doubling of the need (16, 32, ...,
-// 256), so that after a burst of loss the largest need still tends to speak first; and the
+// In a quiet session (many receivers) the order is finer: a band for each need up to 6,
+// then a place that moves two bands earlier with each doubling of the need (up to 256),
+// so that after a burst of loss the largest need still tends to speak first; and the
 // place within a band is drawn so that of many receivers few go first (spreadByGroup,
-// receiver/core/backoff.ts). That keeps the NAKs per slice near what ten receivers send.
+// receiver/core/backoff.ts). That keeps the NAKs per slice near what ten receivers send:
+// in the simulator, what is left is receivers that ask before the first NAK reaches them.
 //
 // The scheduler owns one timer per slice (SliceNak, kept on the slice so it lives and dies
 // with it) and the set of armed ones; nextDeadlineMs() is the earliest of those, and the
@@ -39,10 +40,11 @@ export interface NakSender {
 
 /** Backoff bands by need in a small session: >= 4, 3, 2, 1. */
 const BANDS = 4;
-/** A quiet session: a band per need up to this, then a band per doubling up to 256 (the most a stripe can need). */
-const QUIET_LINEAR = 8;
-/** 8 bands for needs 1..8, 5 for the doublings 8 → 256. */
-const QUIET_BANDS = QUIET_LINEAR + 5;
+/** A quiet session: a band per need up to this, then BANDS_PER_DOUBLING per doubling up to 256 (the most a stripe can need). */
+const QUIET_LINEAR = 6;
+const BANDS_PER_DOUBLING = 2;
+/** 6 bands for needs 1..6, and about 10.8 for 6 → 256: 16.8 bands of about half a millisecond at the CLI's 8 ms. */
+const QUIET_BANDS = QUIET_LINEAR + BANDS_PER_DOUBLING * Math.log2(256 / QUIET_LINEAR);
 /**
  * Past QUIET_LINEAR the random share is a quarter of a band: needs 17 and 22 (a third of a
  * doubling apart) must not swap places, or the smaller speaks first and does not silence
@@ -52,12 +54,12 @@ const QUIET_LOG_SPREAD = 0.25;
 
 /**
  * A quiet session's place for a need >= 1, in bands from the start of the backoff: need 1
- * waits longest (QUIET_BANDS - 1), need 8 waits 5 bands, and every doubling past 8 one band
- * less, continuously (need 256 and more: 0).
+ * waits longest (QUIET_BANDS - 1), need 6 waits the log region's width, and every doubling
+ * past 6 takes BANDS_PER_DOUBLING off, continuously (need 256 and more: 0).
  */
 export function quietPlace(need: number): number {
   if (need <= QUIET_LINEAR) return QUIET_BANDS - need;
-  return Math.max(0, QUIET_BANDS - QUIET_LINEAR - Math.log2(need / QUIET_LINEAR));
+  return Math.max(0, QUIET_BANDS - QUIET_LINEAR - BANDS_PER_DOUBLING * Math.log2(need / QUIET_LINEAR));
 }
 
 export class NakScheduler {

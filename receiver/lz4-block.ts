@@ -1,4 +1,4 @@
-// LZ4 block decoding behind one interface (STYLE 14): a pure-TS decoder (the default)
+// LZ4 block decoding behind one interface (docs/ARCHITECTURE.md, principle 10): a pure-TS decoder (the default)
 // and lz4-napi's native one. Both take the block and the 64 KiB before it (a linked
 // block's dictionary) and return the block's output, or throw on malformed input.
 //

@@ -1,5 +1,5 @@
 // udp-sender's options: commander → parse → validate → a plain config the CLI freezes
-// (STYLE 10). Kept apart from cli.ts so tests can parse without starting a sender.
+// (docs/ARCHITECTURE.md, principle 5). Kept apart from cli.ts so tests can parse without starting a sender.
 
 import { Command, Option } from 'commander';
 import { authTrailerBytes, type AuthMode } from '../common/auth/seal.js';
@@ -12,6 +12,7 @@ import { DATA_HEADER_SIZE } from '../protocol/messages/data.js';
 import { MAX_BLOCK_BYTES, MAX_SLICE_BLOCKS, MAX_STRIPES, MIN_BLOCK_BYTES } from '../protocol/messages/hello.js';
 import { defaultIoChoice, IO_CHOICES, type IoChoice } from '../common/udp/select.js';
 import type { CompressFormat } from './source-types.js';
+import { MAX_ZSTD_LEVEL } from './compress-zstd.js';
 import { MAX_STRIPE_BLOCKS, type SenderConfig } from './core.js';
 import type { SenderNetConfig } from './driver.js';
 import type { PackFormat } from './pack.js';
@@ -73,6 +74,7 @@ export interface SenderArgs {
 export function program(): Command {
   return new Command('udp-sender')
     .description('Send an image to every udp-receiver over UDP multicast (rackcast).')
+    .addOption(new Option('--protocol <name>', "wire protocol: rackcast, or udpcast for stock udp-receivers (see udp-sender --protocol udpcast --help)").choices(['rackcast', 'udpcast']).default('rackcast'))
     .option('-f, --file <path>', 'image to send: a file or block device (default: stdin)')
     .option('-p, --pipe <cmd>', 'send the image through this shell command first, e.g. "gzip -c"')
     .option('--portbase <n>', 'UDP ports: data on N, control on N+1', String(DEFAULT_PORTBASE))
@@ -93,8 +95,8 @@ export function program(): Command {
     .option('--streaming', 'take receivers that join after the start (e.g. restarted): they get the rest live and the head re-read from --file')
     .option('--log <file>', 'write JSON logs (pino) to this file')
     .option('--json', 'print a machine-readable report on stdout at the end')
-    .addOption(new Option('--compress <format>', 'compress the image on the fly: gzip or lz4').choices(['gzip', 'lz4']))
-    .option('--compress-level <n>', 'with --compress gzip: 1 (fast) .. 9 (small), default 6')
+    .addOption(new Option('--compress <format>', 'compress the image on the fly: gzip, lz4 or zstd').choices(['gzip', 'lz4', 'zstd']))
+    .option('--compress-level <n>', 'with --compress gzip: 1 (fast) .. 9 (small), default 6; zstd: 1 .. 19, default 3')
     .option('--pack <dir>', 'send a cpio archive of DIR, as `cd DIR && find . -xdev | cpio -o` would make it')
     .addOption(new Option('--pack-format <format>', 'cpio format for --pack').choices(['crc', 'newc']).default('crc'))
     .option('--key-file <file>', 'pre-shared secret (>= 16 bytes, mode 600): every datagram is authenticated (HMAC-SHA-256)')
@@ -156,8 +158,9 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
   const rdvGroup = checkMulticast(o.mcastRdvAddress, '--mcast-rdv-address');
   // The data source is stdin unless --file: then Enter cannot be read from it.
   if (o.pack !== undefined && o.file !== undefined) throw new UsageError('--pack and --file exclude each other');
-  if (o.compressLevel !== undefined && o.compress !== 'gzip') throw new UsageError('--compress-level needs --compress gzip');
-  const compressLevel = o.compressLevel === undefined ? undefined : parseIntIn(o.compressLevel, '--compress-level', 1, 9);
+  if (o.compressLevel !== undefined && o.compress !== 'gzip' && o.compress !== 'zstd') throw new UsageError('--compress-level needs --compress gzip or zstd');
+  const compressLevel =
+    o.compressLevel === undefined ? undefined : parseIntIn(o.compressLevel, '--compress-level', 1, o.compress === 'zstd' ? MAX_ZSTD_LEVEL : 9);
   const keyboard = o.kbd !== false && stdinIsTty && (o.file !== undefined || o.pack !== undefined);
   if (!async && !keyboard && minReceivers === 0 && maxWaitMs === undefined) {
     throw new UsageError(

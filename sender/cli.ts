@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // udp-sender: streams an image to every udp-receiver on the segment over multicast.
-// Flow: commander → parse → validate → frozen config → driver (STYLE 10).
+// Flow: commander → parse → validate → frozen config → driver (docs/ARCHITECTURE.md, principle 5).
 
 import { randomInt } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -18,6 +18,8 @@ import { parseSenderArgs, type SenderArgs } from './args.js';
 import type { SenderConfig } from './core.js';
 import { hex, SenderDriver, type SenderOutcome } from './driver.js';
 import { openSource } from './source.js';
+import { protocolOf, udpcastOnlyOptionIn } from './udpcast/args.js';
+import { runUdpcastSender } from './udpcast/cli.js';
 
 function table(out: SenderOutcome): string {
   const rows = [['receiver', 'address', 'bytes', 'state', 'detail']];
@@ -35,6 +37,10 @@ async function main(): Promise<number> {
   let udp: UdpFactory;
   let authStats: (() => AuthStats) | undefined; // with --key-file
   try {
+    // --protocol udpcast: stock udp-receivers (sender/udpcast/).
+    if (protocolOf(process.argv.slice(2)) === 'udpcast') return await runUdpcastSender(process.argv.slice(2));
+    const foreign = udpcastOnlyOptionIn(process.argv.slice(2));
+    if (foreign !== undefined) throw new UsageError(foreign);
     args = parseSenderArgs(process.argv.slice(2), process.stdin.isTTY === true);
     udp = udpFactory(args.net.io);
     if (args.auth !== undefined) ({ udp, authStats } = await sealedUdpFactory(udp, args.auth));

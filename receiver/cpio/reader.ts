@@ -1,5 +1,5 @@
 // A streaming cpio reader: pure (no I/O), fed chunks split anywhere, polled for events
-// (STYLE 6). It keeps only the header being read (at most HEADER + MAX_NAME_BYTES) and a
+// (as the cores are: docs/ARCHITECTURE.md, principle 1). It keeps only the header being read (at most HEADER + MAX_NAME_BYTES) and a
 // symlink's target; file data is handed out as views of the chunk it came in. It checks
 // every header field, and the crc format's checksum per file. Formats, as GNU cpio
 // writes them (cpio(5), GNU cpio `copyin.c`):

@@ -46,6 +46,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { IoError, oneLine } from '../../common/errors.js';
+import { syncFileSystem } from '../../common/syncfs.js';
 import type { Sink, SinkReport, UnpackReport } from '../sink-types.js';
 import { dataRuns } from '../zero-runs.js';
 import {
@@ -471,12 +472,9 @@ export class UnpackSink implements Sink {
     } catch (e) {
       throw this.wrap(e);
     }
-    try {
-      // Everything on stable storage before the tree is declared complete (syncfs(2)).
-      await execFileP('sync', ['--file-system', this.rootPath]);
-    } catch (e) {
-      throw new IoError('write', `cannot sync ${this.rootPath}: ${oneLine((e as { stderr?: string }).stderr || e)}`, { cause: e });
-    }
+    // Everything on stable storage before the tree is declared complete (syncfs(2); a
+    // busybox initramfs has no GNU `sync --file-system`).
+    await syncFileSystem(this.rootPath);
     this.seconds = (performance.now() - this.startedAtMs) / 1000;
   }
 

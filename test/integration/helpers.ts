@@ -82,6 +82,8 @@ export interface StartOptions {
   readonly stdoutFile?: string;
   /** The process is killed (SIGKILL) after this long and the result says timedOut. */
   readonly timeoutMs?: number;
+  /** The child's whole environment (default: this process's). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** Every process a test starts; `killLeftovers` ends them by PID and only them. */
@@ -92,7 +94,7 @@ export class Processes {
     const outFd = opts.stdoutFile === undefined ? undefined : openSync(opts.stdoutFile, 'w');
     const stdio: StdioOptions = [opts.stdin === undefined ? 'ignore' : 'pipe', outFd ?? 'pipe', 'pipe'];
     const startedAtMs = performance.now();
-    const child = spawn(process.execPath, [script, ...args], { stdio });
+    const child = spawn(process.execPath, [script, ...args], { stdio, env: opts.env });
     // The child holds its own copy of the descriptor.
     if (outFd !== undefined) closeSync(outFd);
     if (child.pid === undefined) throw new Error(`${name}: spawn failed`);
@@ -194,6 +196,8 @@ export interface ReceiverReport {
   readonly ok: boolean;
   readonly receiverId: string;
   readonly bytes: number;
+  /** Seconds from the start of the transfer to its end. */
+  readonly seconds: number;
   readonly digest: string;
   readonly reason?: string;
   readonly detail?: string;

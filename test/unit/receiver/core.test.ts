@@ -1,7 +1,7 @@
 // ReceiverCore driven directly: hand-made datagrams in, explicit `now`, every transmit
 // decoded. The session (helpers/cores.ts helloBytes): 100-byte blocks, 4 blocks a slice,
 // 1 stripe, 950 bytes = slices of 400, 400 and 150 (blocks of 100 and 50); retainSlices 4.
-// `random` is 0.5, so a NAK backoff (receiver/core.ts `nakTime`) is
+// `random` is 0.5, so a NAK backoff (receiver/core/nak-scheduler.ts `nakTime`) is
 // nakBackoffMs (40) * (band + 0.5) / 4, band = 4 - need below 4: 35 ms for need 1, 25 ms
 // for need 2. After a NAK (ours, or one that silenced ours) the next counts from
 // repairWaitMs (50) later, with a fresh backoff on top.
@@ -19,30 +19,24 @@ import { STATUS_FLAG_COMPLETE, STATUS_FLAG_REPLY } from '../../../protocol/messa
 import { Outcome } from '../../../protocol/messages/report.js';
 import { Reason } from '../../../protocol/reasons.js';
 import { ReceiverCore, type ReceiverConfig, type ReceiverEvent } from '../../../receiver/core.js';
+import { pattern } from '../../support/bytes.js';
+import { coder, decode, drainEvents, drainReceiver, only, receiverConfig, types } from '../../support/cores.js';
 import {
   acceptBytes,
-  coder,
   dataBytes,
-  decode,
   dropBytes,
-  drainEvents,
-  drainReceiver,
   endBytes,
   helloBytes,
   nakBytes,
-  only,
   OTHER_SESSION,
-  pattern,
   rcv,
-  receiverConfig,
   reportAckBytes,
   reqackBytes,
   SENDER,
   SESSION,
   startBytes,
   STRANGER,
-  types,
-} from '../helpers/cores.js';
+} from '../../support/datagrams.js';
 
 const ME = 0x101;
 const IMAGE = pattern(950);
@@ -395,7 +389,7 @@ describe('ReceiverCore ending', () => {
   it('fails with ProtocolViolation and sends LEAVE when END disagrees with HELLO', () => {
     const core = receiving();
     feed(core, endBytes(951, 3, DIGEST), 10);
-    // Sent twice on purpose (receiver/core.ts `fail`): a lost LEAVE costs the sender its retries.
+    // Sent twice on purpose (receiver/core/feedback.ts `sendLeave`, from `fail`): a lost LEAVE costs the sender its retries.
     const sent = drainReceiver(core);
     expect(types(sent)).toEqual(['LEAVE', 'LEAVE']);
     expect(only(sent, MessageType.Leave)[0]).toMatchObject({ receiverId: ME, reason: Reason.ProtocolViolation });

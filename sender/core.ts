@@ -428,19 +428,20 @@ export class SenderCore {
   /**
    * A probe round asking what the sender needs to keep going: receivers that have not read
    * what went out an eighth of a window ago, or hold fewer slices than the first pass less a
-   * quarter of the retention (in the ending phase: fewer than all), answer. An eighth: a
-   * round's credit is the lesser of its thresholds and those of the round before (a quarter
-   * window earlier), so the window stays open three eighths past the credit, more than
-   * a round takes to end; and a receiver keeping up lags by what is in flight, far less.
+   * quarter of the retention (`endRound`: fewer than all), answer. An eighth: a round's
+   * credit is the lesser of its thresholds and those of the round before (a quarter window
+   * earlier), so the window stays open three eighths past the credit, more than a round
+   * takes to end; and a receiver keeping up lags by what is in flight, far less. Only the
+   * END round (every endIntervalMs) asks for all slices: when END goes out, a thousand
+   * receivers are still repairing their last slices, and a round asking for all of them
+   * then would be answered by hundreds at once; endIntervalMs later, only the stuck answer.
    */
-  private beginProbe(now: number): void {
+  private beginProbe(now: number, endRound = false): void {
     if (this.probe.inProgress) return;
     const needAbs = this.tx.sentCount - Math.floor(this.flow.windowPackets / 8);
     const end = this.slices.eof;
     const needSlices =
-      this.phase === 'ending' && end !== undefined
-        ? end.totalSlices
-        : this.slices.sendSliceNo - Math.max(1, Math.floor(this.cfg.retainSlices / 4));
+      endRound && end !== undefined ? end.totalSlices : this.slices.sendSliceNo - Math.max(1, Math.floor(this.cfg.retainSlices / 4));
     this.probe.begin(now, needAbs, needSlices, this.participants.activeCount());
   }
 
@@ -486,7 +487,7 @@ export class SenderCore {
       if (this.phase === 'ending') {
         this.sendEnd();
         // Quiet: END is not answered; a probe round finds who still misses slices.
-        if (quiet) this.beginProbe(now);
+        if (quiet) this.beginProbe(now, true);
         this.timers.set(Timer.Round, now + this.cfg.endIntervalMs);
       }
       return;

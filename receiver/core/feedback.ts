@@ -12,8 +12,9 @@
 // statusIntervalMs. Once a REQACK with REQACK_FLAG_QUIET is heard the session is quiet:
 // we answer a REQACK only if we are behind its thresholds, after a random wait within its
 // answer window (the further behind, the sooner), and not at all if a later copy of it
-// shows that someone worse already answered; while a REQACK finds us behind we are
-// "limiting" and report each quarter as in a small session; otherwise we keep silent but
+// shows that someone worse already answered; once our answer went, and while REQACKs
+// find us behind, we are "limiting" and report each quarter as in a small session;
+// otherwise we keep silent but
 // for a heartbeat at least every heartbeatMs the REQACK names.
 
 import { CAP_PARITY_REPAIR } from '../../protocol/header.js';
@@ -55,7 +56,7 @@ export class Feedback {
   private quietSession = false;
   private heartbeatMs = 0;
   private group = 1;
-  /** Quiet: the last REQACK found us behind; we report as we go until one does not. */
+  /** Quiet: our answer to a REQACK went (we were the worst heard); we report as we go until a REQACK finds us not behind. */
   private limitingNow = false;
   /** Quiet: an answer waits until then, naming answerId (undefined: none waits). */
   private answerAtMs: number | undefined;
@@ -185,8 +186,8 @@ export class Feedback {
       if (behind) this.sendStatus(STATUS_FLAG_REPLY, false, now, r.reqackId);
       return;
     }
-    this.limitingNow = behind;
     if (!behind) {
+      this.limitingNow = false;
       this.answerAtMs = undefined;
       return;
     }
@@ -202,6 +203,11 @@ export class Feedback {
   /** Sends the answer that is due, naming the last REQACK that found us behind. */
   sendAnswer(complete: boolean, now: number): void {
     this.answerAtMs = undefined;
+    // Limiting only once our answer went: no later copy showed someone worse. Were every
+    // receiver behind the first copy limiting at once, each would report at its next DATA,
+    // before that copy could silence it (hundreds a slice when END finds a thousand
+    // receivers still repairing their last slices).
+    this.limitingNow = true;
     this.sendStatus(STATUS_FLAG_REPLY, complete, now, this.answerId);
   }
 

@@ -67,6 +67,8 @@ export interface SimOptions {
   readonly keepImages?: boolean;
   /** The erasure coder of every core (default: the TypeScript reference). */
   readonly coder?: ErasureCoder;
+  /** Sees every DATA the seeded loss (`loss`) took from a receiver, as it is lost. */
+  readonly onDataLost?: (receiver: number, d: Data) => void;
 }
 
 export interface SimReceiverResult {
@@ -128,7 +130,13 @@ function seededWire(o: SimOptions, rnd: () => number): Wire {
     jitterMs: o.jitterMs ?? 0,
     duplicate: o.duplicate,
     downLost: (i, channel, bytes) => {
-      if (channel === 'data' && lost(i)) return true;
+      if (channel === 'data' && lost(i)) {
+        if (o.onDataLost !== undefined) {
+          const d = data(bytes);
+          if (d !== undefined) o.onDataLost(i, d);
+        }
+        return true;
+      }
       if (channel === 'data' && o.dropData !== undefined) {
         const d = data(bytes);
         if (d !== undefined && o.dropData(i, d)) return true;

@@ -1,5 +1,5 @@
 // ReceiverCore driven directly: hand-made datagrams in, explicit `now`, every transmit
-// decoded. The session (helpers/cores.ts helloBytes): 100-byte blocks, 4 blocks a slice,
+// decoded. The session (test/support/cores.ts, helloBytes in test/support/datagrams.ts): 100-byte blocks, 4 blocks a slice,
 // 1 stripe, 950 bytes = slices of 400, 400 and 150 (blocks of 100 and 50); retainSlices 4.
 // `random` is 0.5, so a NAK backoff (receiver/core/nak-scheduler.ts `nakTime`) is
 // nakBackoffMs (40) * (band + 0.5) / 4, band = 4 - need below 4: 35 ms for need 1, 25 ms

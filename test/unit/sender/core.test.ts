@@ -1,5 +1,5 @@
 // SenderCore driven directly: hand-made datagrams in, explicit `now`, every transmit
-// decoded. Geometry (helpers/cores.ts): 100-byte blocks, 4 blocks a slice, 1 stripe; a
+// decoded. Geometry (test/support/cores.ts): 100-byte blocks, 4 blocks a slice, 1 stripe; a
 // JOIN's default rcvBufBytes (1000) gives the smallest window, 16 packets.
 
 import { describe, expect, it } from 'vitest';

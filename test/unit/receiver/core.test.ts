@@ -15,6 +15,7 @@ import {
   DATA_FLAG_PARITY,
   DATA_FLAG_REPAIR,
 } from '../../../protocol/messages/data.js';
+import { REQACK_FLAG_QUIET } from '../../../protocol/messages/reqack.js';
 import { STATUS_FLAG_COMPLETE, STATUS_FLAG_REPLY } from '../../../protocol/messages/status.js';
 import { Outcome } from '../../../protocol/messages/report.js';
 import { Reason } from '../../../protocol/reasons.js';
@@ -263,6 +264,29 @@ describe('ReceiverCore delivery', () => {
     ]);
     feed(core, reqackBytes({ reqackId: 2, needSlices: 1, needSeq: 4 }), 12);
     expect(drainReceiver(core)).toEqual([]);
+  });
+
+  it('in a quiet session, says nothing of its progress between a REQACK that finds it behind and its answer', () => {
+    const core = receiving();
+    feedSlice(core, 0, 10);
+    drainReceiver(core);
+    const quiet = { flags: REQACK_FLAG_QUIET, answerWindowMs: 4, groupSize: 1000, heartbeatMs: 60_000 };
+    feed(core, reqackBytes({ reqackId: 1, needSlices: 3, needSeq: 100, ...quiet }), 11);
+    expect(drainReceiver(core)).toEqual([]);
+    // A slice delivered while the answer waits: still behind, but not yet the one the sender
+    // follows (a later copy may show someone worse answered), so no progress STATUS.
+    feedSlice(core, 1, 12);
+    expect(drainReceiver(core)).toEqual([]);
+    const answerAt = core.pollTimeout()!;
+    expect(answerAt).toBeGreaterThan(12);
+    expect(answerAt).toBeLessThan(11 + 4);
+    core.handleTimeout(answerAt);
+    expect(only(drainReceiver(core), MessageType.Status)).toEqual([
+      { sessionId: SESSION, receiverId: ME, flags: STATUS_FLAG_REPLY, seenSeq: 8, deliveredSlices: 2, bytesWritten: 0, reqackId: 1, lossPpm: 0 },
+    ]);
+    // Answered: now it reports as it goes, like a small session's receiver.
+    feedSlice(core, 2, answerAt + 1);
+    expect(only(drainReceiver(core), MessageType.Status).map((m) => m.deliveredSlices)).toEqual([3]);
   });
 });
 

@@ -37,10 +37,15 @@ import {
   type Rack,
   type RunResult,
 } from './lab.js';
+import { blockBytesForMtu } from '../common/mtu.js';
 import { parseBitrate } from '../common/units.js';
+import { AUTH_TRAILER_SIZE } from '../protocol/auth-trailer.js';
+import { DATA_HEADER_SIZE } from '../protocol/messages/data.js';
 import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
 
 const RECEIVER_HEAD_START_MS = 1_000;
+/** The CLI's default --slice-blocks (the bench does not change it). */
+const SLICE_BLOCKS = 128;
 const MB = 1e6;
 const GB = 1e9;
 
@@ -98,6 +103,13 @@ interface RunRecord {
   nftDroppedPerReceiver: number[];
   /** Datagrams each receiver's kernel dropped for a full socket buffer (Udp RcvbufErrors in its namespace). */
   rcvbufErrorsPerReceiver: number[];
+  /**
+   * Frames that reached the sender's link (its eth0 rx counter) during the run: what the
+   * receivers sent it (JOIN, STATUS, REPORT, LEAVE) and the NAKs the group carries to it,
+   * plus a few IGMP and ARP frames. Per slice of the image (128 blocks at the run's MTU).
+   */
+  senderLinkRxFrames: number;
+  controlFramesPerSlice: number;
   /**
    * With --max-bitrate: the sender's IP-level rate (eth0 tx bytes minus 14 bytes of Ethernet
    * header per frame) over every 1 s window (100 ms steps) from 1 s after the first data to
@@ -251,6 +263,7 @@ async function runOnce(
   }
   const timeoutMs = cfg.timeoutS * 1000;
   const droppedBefore = await rack.droppedPackets();
+  const senderRxBefore = (await readLinkStats(rack.senderNs)).rxPackets;
   const rcvbufBefore = await Promise.all(rack.receiverNs.map((ns) => rcvbufErrors(rack, ns)));
 
   const receiverRuns = rack.receiverNs.map((ns, i) =>
@@ -287,6 +300,8 @@ async function runOnce(
   await sampler;
   const seconds = (performance.now() - started) / 1000;
   const droppedAfter = await rack.droppedPackets();
+  const senderLinkRxFrames = (await readLinkStats(rack.senderNs)).rxPackets - senderRxBefore;
+  const slices = Math.max(1, Math.ceil(imageBytes / (SLICE_BLOCKS * blockBytesForMtu(cfg.mtu, DATA_HEADER_SIZE, cfg.auth === undefined ? 0 : AUTH_TRAILER_SIZE))));
   const rcvbufAfter = await Promise.all(rack.receiverNs.map((ns) => rcvbufErrors(rack, ns)));
 
   const problems: string[] = [];
@@ -328,6 +343,8 @@ async function runOnce(
       : Math.max(...receivers.map((r) => num(r.json?.maxRssKiB)!)),
     nftDroppedPerReceiver: droppedAfter.map((n, i) => n - droppedBefore[i]!),
     rcvbufErrorsPerReceiver: rcvbufAfter.map((n, i) => n - rcvbufBefore[i]!),
+    senderLinkRxFrames,
+    controlFramesPerSlice: senderLinkRxFrames / slices,
     sender,
     receivers,
   };
@@ -388,6 +405,7 @@ function summaryLine(cfg: BenchConfig, r: RunRecord): string {
     `  sender CPU s/GB=${fmt(r.senderCpuSecondsPerGB, 2)}` +
     `  receiver CPU s/GB (mean)=${fmt(r.receiverCpuSecondsPerGBMean, 2)}` +
     `  rcvbuf drops=${r.rcvbufErrorsPerReceiver.reduce((a, b) => a + b, 0)}` +
+    `  control frames at the sender per slice=${r.controlFramesPerSlice.toFixed(2)}` +
     (cfg.io === undefined ? '' : `  io=${cfg.io}`) +
     (cfg.auth === undefined ? '' : `  auth=${cfg.auth}`) +
     (r.pacing === undefined

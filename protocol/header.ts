@@ -2,7 +2,8 @@
 //
 // off size field
 //   0    2 magic      0x5243 ('RC')
-//   2    1 version    1
+//   2    1 version    2 (1: receivers multicast all their feedback; 2: STATUS, JOIN,
+//                         REPORT and LEAVE go to the sender alone, see docs/ARCHITECTURE.md)
 //   3    1 type       MessageType
 //   4    4 sessionId  u32 BE, chosen at random by the sender
 //
@@ -11,7 +12,7 @@
 import { err, ok, type Result } from './result.js';
 
 export const MAGIC = 0x5243;
-export const VERSION = 1;
+export const VERSION = 2;
 export const HEADER_SIZE = 8;
 
 export const OFF_MAGIC = 0;

@@ -4,6 +4,7 @@
 import { Command, Option } from 'commander';
 import { authTrailerBytes, type AuthMode } from '../common/auth/seal.js';
 import { UsageError } from '../common/errors.js';
+import { MAX_RECEIVERS } from '../common/limits.js';
 import { blockBytesForMtu, interfaceMtu, IP_UDP_HEADER_BYTES } from '../common/mtu.js';
 import { checkMulticast, resolveInterface } from '../common/net.js';
 import { parseBitrate, parseIntIn, parseSeconds } from '../common/units.js';
@@ -184,7 +185,7 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
       minWaitMs,
       maxWaitMs,
       waitForKey: keyboard,
-      maxReceivers: 1024,
+      maxReceivers: MAX_RECEIVERS,
       retriesUntilDrop: parseIntIn(o.retriesUntilDrop, '--retries-until-drop', 1, 1_000_000),
       maxBitrateBps: o.maxBitrate === undefined ? undefined : parseBitrate(o.maxBitrate),
       helloIntervalMs: 200,
@@ -192,6 +193,11 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
       endIntervalMs: 100,
       nakHoldMs: 15,
       windowPacketsMax: 4096,
+      // Up to 8 receivers each report as they go (the quarter-window STATUS costs them 2-3 a
+      // slice together); more make the session quiet (sender/core/probe.ts).
+      maxReportingReceivers: 8,
+      answerWindowMs: 4,
+      heartbeatMs: 500,
     },
     net: {
       interfaceAddress,

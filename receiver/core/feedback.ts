@@ -1,8 +1,21 @@
-// What the receiver says to the rendezvous group, and the clocks for it: JOIN until the
-// sender answers with our ACCEPT, STATUS (how far we delivered and wrote, the newest DATA
-// sequence number we saw: the sender's flow window follows it), NAKs (the scheduler
-// decides when; this encodes them), LEAVE and REPORT. Everything goes to the core's
+// What the receiver says, and the clocks for it: JOIN until the sender answers with our
+// ACCEPT, STATUS (how far we delivered and wrote, the newest DATA sequence number we saw:
+// the sender's flow window follows it), NAKs (the scheduler decides when; this encodes
+// them), LEAVE and REPORT. NAKs go to the rendezvous group, where the other receivers hear
+// them and keep quiet; everything else goes to the sender alone (its control endpoint),
+// so no receiver spends anything on another's STATUS. Everything goes to the core's
 // outgoing queue. With --async the receiver has no return channel and sends nothing.
+//
+// When STATUS goes out depends on the session (docs/ARCHITECTURE.md, "How feedback
+// scales"). In a small one: each quarter of the sender's flow window read and of its
+// retention delivered, at once in answer to a REQACK we are behind on, and every
+// statusIntervalMs. Once a REQACK with REQACK_FLAG_QUIET is heard the session is quiet:
+// we answer a REQACK only if we are behind its thresholds, after a random wait within its
+// answer window (the further behind, the sooner), and not at all if a later copy of it
+// shows that someone worse already answered; once our answer went, and while REQACKs
+// find us behind, we are "limiting" and report each quarter as in a small session;
+// otherwise we keep silent but
+// for a heartbeat at least every heartbeatMs the REQACK names.
 
 import { CAP_PARITY_REPAIR } from '../../protocol/header.js';
 import { DIGEST_BYTES } from '../../protocol/messages/end.js';
@@ -10,11 +23,14 @@ import { encodeJoin, JOIN_SIZE } from '../../protocol/messages/join.js';
 import { encodeLeave, leaveLength } from '../../protocol/messages/leave.js';
 import { encodeNak, nakLength } from '../../protocol/messages/nak.js';
 import { encodeReport, Outcome, reportLength } from '../../protocol/messages/report.js';
-import { encodeStatus, STATUS_FLAG_COMPLETE, STATUS_SIZE } from '../../protocol/messages/status.js';
+import { REQACK_FLAG_QUIET, type Reqack } from '../../protocol/messages/reqack.js';
+import { encodeStatus, LOSS_PPM_ALL, STATUS_FLAG_COMPLETE, STATUS_FLAG_REPLY, STATUS_SIZE } from '../../protocol/messages/status.js';
 import type { Reason } from '../../protocol/reasons.js';
 import { seqDiff } from '../../protocol/seq.js';
 import type { Assembly, SinkProgress } from './assembly.js';
 import type { ReceiverConfig } from './config.js';
+import { spreadByGroup } from './backoff.js';
+import type { ReceiverTransmit } from './events.js';
 import type { Session } from './session.js';
 import { needOf, type RxSlice } from './slice.js';
 import type { ReceiverStats } from './stats.js';
@@ -28,18 +44,30 @@ export class Feedback {
   /** The sender's flow window in packets (START); a STATUS goes out every quarter of it. */
   private window = 64;
   private seenSeq = 0;
+  /** The first DATA seq read (undefined: none yet) and DATA read since: STATUS's lossPpm. */
+  private firstSeq: number | undefined;
+  private dataRead = 0;
   private statusSeq = 0; // seenSeq at our last STATUS
   private statusDelivered = 0; // the assembly's delivered count at our last STATUS
   private joinAtMs: number;
   /** Set by our ACCEPT, or by the data beginning before it; nothing reads it earlier. */
   private statusAtMs: number;
+  /** A quiet session (a REQACK said so): silent unless behind, and a heartbeat. */
+  private quietSession = false;
+  private heartbeatMs = 0;
+  private group = 1;
+  /** Quiet: our answer to a REQACK went (we were the worst heard); we report as we go until a REQACK finds us not behind. */
+  private limitingNow = false;
+  /** Quiet: an answer waits until then, naming answerId (undefined: none waits). */
+  private answerAtMs: number | undefined;
+  private answerId = 0;
 
   constructor(
-    private readonly cfg: Pick<ReceiverConfig, 'receiverId' | 'rcvBufBytes' | 'joinIntervalMs' | 'statusIntervalMs'>,
+    private readonly cfg: Pick<ReceiverConfig, 'receiverId' | 'rcvBufBytes' | 'joinIntervalMs' | 'statusIntervalMs' | 'random'>,
     private readonly session: Session,
     private readonly assembly: Assembly,
     private readonly sink: SinkProgress,
-    private readonly out: Uint8Array[],
+    private readonly out: ReceiverTransmit[],
     private readonly stats: ReceiverStats,
     now: number,
   ) {
@@ -66,6 +94,26 @@ export class Feedback {
     return this.statusAtMs;
   }
 
+  /** Quiet session: when our answer to a REQACK is due (Infinity: none waits). */
+  get nextAnswerAtMs(): number {
+    return this.answerAtMs ?? Infinity;
+  }
+
+  /** A REQACK said the session is quiet. */
+  get quiet(): boolean {
+    return this.quietSession;
+  }
+
+  /** Receivers in the session, as the last REQACK said (1 until one did): it scales random waits. */
+  get groupSize(): number {
+    return this.group;
+  }
+
+  /** A small session, or a quiet one whose last REQACK found us behind: we report as we go. */
+  get reportsProgress(): boolean {
+    return !this.quietSession || this.limitingNow;
+  }
+
   /** START (or a repeat of it) named the sender's window. */
   setWindow(windowPackets: number): void {
     this.window = windowPackets;
@@ -89,7 +137,20 @@ export class Feedback {
 
   /** A DATA packet's sequence number: STATUS tells the sender the newest we saw. */
   onSeq(seq: number): void {
+    if (this.firstSeq === undefined) this.firstSeq = seq;
+    this.dataRead++;
     if (seqDiff(seq, this.seenSeq) > 0) this.seenSeq = seq;
+  }
+
+  /**
+   * DATA lost per million over the sequence numbers from the first DATA read to the newest.
+   * Duplicates count as read, so a network that duplicates hides as much loss.
+   */
+  lossPpm(): number {
+    if (this.firstSeq === undefined) return 0;
+    const spanned = seqDiff(this.seenSeq, this.firstSeq) + 1;
+    if (spanned <= 0 || this.dataRead >= spanned) return 0;
+    return Math.min(LOSS_PPM_ALL, Math.round(((spanned - this.dataRead) / spanned) * LOSS_PPM_ALL));
   }
 
   /** A quarter of the sender's window arrived since our last STATUS. */
@@ -107,6 +168,69 @@ export class Feedback {
     return this.assembly.deliveredForSender() < needSlices || seqDiff(this.seenSeq, needSeq) < 0;
   }
 
+  /**
+   * A REQACK while we take data (`receiving`) or not (we have every slice). In a small
+   * session: answered at once if we are behind. In a quiet one (this REQACK or an earlier
+   * one said so): an answer after a random wait if we are behind, none if a later copy
+   * shows we are not (someone worse answered); our heartbeat follows the REQACK's.
+   */
+  onReqack(r: Reqack, receiving: boolean, now: number): void {
+    if ((r.flags & REQACK_FLAG_QUIET) !== 0) {
+      if (!this.quietSession) this.statusAtMs = now + this.nextHeartbeatMs(r.heartbeatMs);
+      this.quietSession = true;
+      this.heartbeatMs = r.heartbeatMs;
+      this.group = Math.max(1, r.groupSize);
+    }
+    const behind = receiving && this.isBehind(r.needSlices, r.needSeq);
+    if (!this.quietSession) {
+      if (behind) this.sendStatus(STATUS_FLAG_REPLY, false, now, r.reqackId);
+      return;
+    }
+    if (!behind) {
+      this.limitingNow = false;
+      this.answerAtMs = undefined;
+      return;
+    }
+    this.answerId = r.reqackId;
+    this.answerAtMs ??= now + this.answerDelayMs(r);
+  }
+
+  /** Quiet session: our answer is due. */
+  answerDue(now: number): boolean {
+    return this.answerAtMs !== undefined && now >= this.answerAtMs;
+  }
+
+  /** Sends the answer that is due, naming the last REQACK that found us behind. */
+  sendAnswer(complete: boolean, now: number): void {
+    this.answerAtMs = undefined;
+    // Limiting only once our answer went: no later copy showed someone worse. Were every
+    // receiver behind the first copy limiting at once, each would report at its next DATA,
+    // before that copy could silence it (hundreds a slice when END finds a thousand
+    // receivers still repairing their last slices).
+    this.limitingNow = true;
+    this.sendStatus(STATUS_FLAG_REPLY, complete, now, this.answerId);
+  }
+
+  /**
+   * The further behind, the sooner: four bands by how many slices short of the REQACK's
+   * needSlices we are (4 or more, 3, 2, 1; behind only in what we read: the last band),
+   * each a quarter of the answer window, and a random place in the band. So the worst
+   * answer tends to reach the sender first, and its next copy of the REQACK silences the
+   * rest. The place in the band is drawn from a truncated exponential whose mass moves
+   * later as the group grows (NORM's feedback timers), so even many receivers in one band
+   * start answering one at a time.
+   */
+  private answerDelayMs(r: Reqack): number {
+    const short = r.needSlices - this.assembly.deliveredForSender();
+    const band = short >= 4 ? 0 : short >= 1 ? 4 - short : 3;
+    return (r.answerWindowMs * (band + spreadByGroup(this.cfg.random(), this.group))) / 4;
+  }
+
+  /** The next heartbeat: somewhere in the second half of the interval, so they do not come in step. */
+  private nextHeartbeatMs(heartbeatMs: number): number {
+    return heartbeatMs * (0.5 + 0.5 * this.cfg.random());
+  }
+
   sendJoin(now: number): void {
     const buf = new Uint8Array(JOIN_SIZE);
     encodeJoin(
@@ -118,30 +242,35 @@ export class Feedback {
       },
       buf,
     );
-    this.out.push(buf);
+    this.toSender(buf);
     this.joinAtMs = now + this.cfg.joinIntervalMs;
   }
 
-  /** `complete`: everything is delivered (the sender stops counting us as behind). */
-  sendStatus(flags: number, complete: boolean, now: number): void {
+  /**
+   * `complete`: everything is delivered (the sender stops counting us as behind).
+   * `reqackId`: the REQACK this answers (STATUS_FLAG_REPLY goes with it), 0 for none.
+   */
+  sendStatus(flags: number, complete: boolean, now: number, reqackId = 0): void {
     if (this.session.async) return;
     const buf = new Uint8Array(STATUS_SIZE);
     encodeStatus(
       {
         sessionId: this.session.sessionId,
         receiverId: this.cfg.receiverId,
-        flags: flags | (complete ? STATUS_FLAG_COMPLETE : 0),
+        flags: flags | (complete ? STATUS_FLAG_COMPLETE : 0) | (reqackId !== 0 ? STATUS_FLAG_REPLY : 0),
         seenSeq: this.seenSeq >>> 0,
         deliveredSlices: this.assembly.deliveredForSender(),
         bytesWritten: this.sink.bytesWritten,
+        reqackId,
+        lossPpm: this.lossPpm(),
       },
       buf,
     );
-    this.out.push(buf);
+    this.toSender(buf);
     this.stats.statusSent++;
     this.statusSeq = this.seenSeq;
     this.statusDelivered = this.assembly.delivered;
-    this.statusAtMs = now + this.cfg.statusIntervalMs;
+    this.statusAtMs = now + (this.quietSession ? this.nextHeartbeatMs(this.heartbeatMs) : this.cfg.statusIntervalMs);
   }
 
   sendNak(s: RxSlice): void {
@@ -149,12 +278,13 @@ export class Feedback {
       sessionId: this.session.sessionId,
       receiverId: this.cfg.receiverId,
       sliceNo: s.sliceNo,
+      seenSeq: this.seenSeq >>> 0,
       need: needOf(s),
       heard: s.stripes.map((st) => st.heard),
     };
     const buf = new Uint8Array(nakLength(msg));
     encodeNak(msg, buf);
-    this.out.push(buf);
+    this.out.push({ to: 'group', bytes: buf });
     this.stats.naksSent++;
   }
 
@@ -163,7 +293,17 @@ export class Feedback {
     const buf = new Uint8Array(leaveLength(msg));
     encodeLeave(msg, buf);
     // Twice: a lost LEAVE only costs the sender its retries, but it is cheap to avoid.
-    this.out.push(buf, buf);
+    this.toSender(buf);
+    this.toSender(buf);
+  }
+
+  /** Queues our REPORT (encodeReport made it) once more. */
+  sendReport(report: Uint8Array): void {
+    this.toSender(report);
+  }
+
+  private toSender(bytes: Uint8Array): void {
+    this.out.push({ to: this.session.senderControl, bytes });
   }
 
   /** Our final word, encoded once and repeated until the sender's REPORT_ACK. */
@@ -182,3 +322,4 @@ export class Feedback {
     return buf;
   }
 }
+

@@ -36,6 +36,8 @@ export interface StripeRepair {
   resend: number;
   /** The stripe's next data block (by index within the stripe) to send again. */
   resendNext: number;
+  /** The seq of the last repair DATA sent for the stripe (undefined: none yet). */
+  lastSentSeq: number | undefined;
 }
 
 export interface TxSlice {

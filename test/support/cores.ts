@@ -44,6 +44,9 @@ export function senderConfig(over: Partial<SenderConfig> = {}): Readonly<SenderC
     endIntervalMs: 50,
     nakHoldMs: 12,
     windowPacketsMax: 4096,
+    maxReportingReceivers: 8,
+    answerWindowMs: 4,
+    heartbeatMs: 1000,
     coder,
     ...over,
   });
@@ -78,7 +81,7 @@ export function decode(bytes: Uint8Array): Message {
 }
 
 export interface SentBySender {
-  readonly to: 'data' | 'control';
+  readonly to: 'data' | 'control' | { readonly address: string; readonly port: number };
   readonly m: Message;
   readonly bytes: Uint8Array;
 }
@@ -96,7 +99,7 @@ export function drainSender(core: SenderCore, now: number): SentBySender[] {
 
 export function drainReceiver(core: ReceiverCore): Message[] {
   const out: Message[] = [];
-  for (let b = core.pollTransmit(); b !== undefined; b = core.pollTransmit()) out.push(decode(b));
+  for (let t = core.pollTransmit(); t !== undefined; t = core.pollTransmit()) out.push(decode(t.bytes));
   return out;
 }
 

@@ -1,7 +1,7 @@
 // A small deterministic simulator for the udpcast sender core against modelled stock
 // receivers (stock-receiver.ts): virtual time, per-receiver seeded loss on the data path and
 // on feedback, latency, receivers that die or start late, and a step bound. The seed is in
-// every failure message. (test/sim/simnet.ts drives rackcast's own cores; udpcast's
+// every failure message. (test/support/simnet.ts drives rackcast's own cores; udpcast's
 // addressing — group, unicast, rendezvous — and its receiver model fit it badly.)
 
 import { createHash } from 'node:crypto';

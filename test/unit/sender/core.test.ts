@@ -1,5 +1,5 @@
 // SenderCore driven directly: hand-made datagrams in, explicit `now`, every transmit
-// decoded. Geometry (helpers/cores.ts): 100-byte blocks, 4 blocks a slice, 1 stripe; a
+// decoded. Geometry (test/support/cores.ts): 100-byte blocks, 4 blocks a slice, 1 stripe; a
 // JOIN's default rcvBufBytes (1000) gives the smallest window, 16 packets.
 
 import { describe, expect, it } from 'vitest';
@@ -193,6 +193,28 @@ describe('SenderCore announcing', () => {
     expect(core.stats.joinsRefused).toBe(1);
     expect(core.receiverList().map((r) => r.id)).toEqual([rcv(0).id, rcv(1).id]);
     expect(drainEvents(core).map((e) => e.kind)).toEqual(['joined', 'joined']);
+  });
+
+  it('answers one receiver alone (ACCEPT, a refusal, REPORT_ACK) at the endpoint its JOIN came from; HELLO and START go to the group', () => {
+    const core = announcing({ minReceivers: 1, imageBytes: 400 });
+    const at = { address: rcv(0).from.address, port: 40_123 };
+    core.handle({ kind: 'datagram', from: at, bytes: joinBytes({ receiverId: rcv(0).id }) }, 5);
+    core.handle(from(1, joinBytes({ receiverId: rcv(1).id })), 5);
+    const sent = drainSender(core, 5);
+    // The first JOIN starts the transfer; the second is refused as late.
+    expect(sent.map((x) => [types([x])[0], x.to])).toEqual([
+      ['ACCEPT', at],
+      ['START', 'control'],
+      ['START', 'control'],
+      ['START', 'control'],
+      ['DROP', rcv(1).from],
+    ]);
+    expect(core.receiverList()[0]!.endpoint).toEqual(at);
+    core.handle({ kind: 'slice', bytes: pattern(400) }, 6);
+    core.handle({ kind: 'eof', digest: DIGEST }, 6);
+    drainSender(core, 6);
+    core.handle({ kind: 'datagram', from: at, bytes: reportBytes({ receiverId: rcv(0).id, bytesWritten: 400, digest: DIGEST }) }, 7);
+    expect(drainSender(core, 7).map((x) => [types([x])[0], x.to])).toEqual([['REPORT_ACK', at]]);
   });
 });
 
@@ -454,7 +476,9 @@ describe('SenderCore REQACK rounds and drops', () => {
     core.handleTimeout(22);
     const first = drainSender(core, 22);
     expect(types(first)).toEqual(['REQACK']);
-    expect(only(first, MessageType.Reqack)).toEqual([{ sessionId: SESSION, reqackId: 1, needSlices: 1, needSeq: 16 }]);
+    expect(only(first, MessageType.Reqack)).toEqual([
+      { sessionId: SESSION, reqackId: 1, needSlices: 1, needSeq: 16, flags: 0, answerWindowMs: 0, groupSize: 2, heartbeatMs: 0 },
+    ]);
     expect(core.pollTimeout()).toBe(42);
     core.handleTimeout(41);
     expect(drainSender(core, 41)).toEqual([]);

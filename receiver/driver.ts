@@ -85,6 +85,8 @@ export class ReceiverDriver {
     private readonly sink: Sink,
     private readonly log: Logger,
     private readonly onEvent: (ev: ReceiverEvent, core: ReceiverCore) => void = () => undefined,
+    /** Milliseconds on a monotonic clock; a unit test gives the fake clock its timers run on. */
+    private readonly clock: () => number = () => performance.now(),
   ) {
     this.ctl = udp.create({ reuseAddr: true });
     this.data = udp.create({ reuseAddr: true });
@@ -100,7 +102,7 @@ export class ReceiverDriver {
   }
 
   private now(): number {
-    return performance.now();
+    return this.clock();
   }
 
   get receiver(): ReceiverCore {

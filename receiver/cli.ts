@@ -119,6 +119,7 @@ async function main(): Promise<number> {
         auth: authStats?.(),
         cpuUserMs: usage.userCPUTime / 1000,
         cpuSystemMs: usage.systemCPUTime / 1000,
+        cpu: out.cpu,
         maxRssKiB: usage.maxRSS,
         output: sink.report(),
       }) + '\n',

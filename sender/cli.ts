@@ -166,6 +166,7 @@ async function main(): Promise<number> {
         error: out.error,
         cpuUserMs: usage.userCPUTime / 1000,
         cpuSystemMs: usage.systemCPUTime / 1000,
+        cpu: out.cpu,
         maxRssKiB: usage.maxRSS,
         compress: compressed,
         io: out.io,

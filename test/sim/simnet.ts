@@ -4,7 +4,9 @@
 // rate, and a step bound. Everything random comes from one seed, printed on failure.
 
 import { createHash } from 'node:crypto';
+import { PlacementTable, placeDatagram, PlaceResult, RECORD_WORDS } from '../../common/udp/placement.js';
 import { CauchyReedSolomon } from '../../protocol/fec/cauchy-rs.js';
+import { parseIpv4 } from '../../protocol/ipv4.js';
 import { fullSliceBytes } from '../../protocol/geometry.js';
 import { decodeHeader, MessageType } from '../../protocol/header.js';
 import { decodeData, type Data } from '../../protocol/messages/data.js';
@@ -56,6 +58,13 @@ export interface SimOptions {
   readonly maxTimeMs?: number;
   /** Drops chosen DATA datagrams on the way to a receiver (exact, deterministic loss). */
   readonly dropData?: (receiver: number, d: Data) => boolean;
+  /**
+   * Receivers hold their slices in a PlacementTable, and every datagram goes through the TS
+   * placement first (common/udp/placement.ts), as the drivers' data socket does: a DATA block
+   * of an open slice reaches the core as a 'placed' record. Everything else is unchanged, so a
+   * run with and without it must end the same (test/sim/placement.test.ts).
+   */
+  readonly placement?: boolean;
   /** Sees every datagram the sender puts on the wire (for debugging a scenario), and the sender. */
   readonly onSenderTransmit?: (atMs: number, bytes: Uint8Array, sender: SenderCore) => void;
 }
@@ -70,6 +79,9 @@ export interface SimReceiverResult {
   /** > 0: it joined late, at this slice. */
   readonly joinSlice: number;
   readonly core: ReceiverCore;
+  /** With `placement`: its slice memory, and the DATA it took as placed records. */
+  readonly memory: PlacementTable | undefined;
+  readonly placed: number;
 }
 
 export interface SimResult {
@@ -146,6 +158,7 @@ export function simulate(o: SimOptions): SimResult {
   );
 
   const rcvs = Array.from({ length: o.receivers }, (_, i) => {
+    const memory = o.placement === true ? new PlacementTable() : undefined;
     const core = new ReceiverCore(
       Object.freeze({
         receiverId: 0x100 + i,
@@ -161,6 +174,7 @@ export function simulate(o: SimOptions): SimResult {
         maxQueuedSlices: 4,
         coder,
         random: mulberry32(o.seed * 31 + i + 1),
+        ...(memory === undefined ? {} : { sliceMemory: memory }),
         ...o.receiver,
       }),
       now,
@@ -168,6 +182,8 @@ export function simulate(o: SimOptions): SimResult {
     return {
       index: i,
       core,
+      memory,
+      placed: 0,
       address: `198.18.0.${11 + (i % 200)}`,
       chunks: [] as Uint8Array[],
       offsets: [] as number[],
@@ -313,6 +329,8 @@ export function simulate(o: SimOptions): SimResult {
         r.hash.update(b);
       }
       r.written += b.byteLength;
+      // The sink took it: the slice's memory goes back to the pool (and may be placed into again).
+      r.memory?.release(b);
       r.core.handle({ kind: 'written', slices: 1, bytes: b.byteLength }, now);
       pumpReceiver(r);
     }
@@ -328,6 +346,7 @@ export function simulate(o: SimOptions): SimResult {
   };
 
   let steps = 0;
+  const record = new Uint32Array(RECORD_WORDS);
   /** Receivers whose next wake-up may have changed this step (the rest keep a cached one). */
   const touched = new Set<(typeof rcvs)[number]>();
   pumpSender();
@@ -363,7 +382,13 @@ export function simulate(o: SimOptions): SimResult {
       } else {
         const r = rcvs[p.to];
         if (r.dead || now < r.absentUntil) continue;
-        r.core.handle({ kind: 'datagram', from: { address: p.from, port: 9001 }, bytes: p.bytes }, now);
+        const m = r.memory;
+        if (m !== undefined && placeDatagram(m.words, m.pool, p.bytes, parseIpv4(p.from) ?? 0, record, 0) === PlaceResult.Placed) {
+          r.placed++;
+          r.core.handle({ kind: 'placed', records: record, first: 0, count: 1 }, now);
+        } else {
+          r.core.handle({ kind: 'datagram', from: { address: p.from, port: 9001 }, bytes: p.bytes }, now);
+        }
         pumpReceiver(r);
         drainSink(r);
         touched.add(r);
@@ -402,6 +427,8 @@ export function simulate(o: SimOptions): SimResult {
       image: r.joinSlice > 0 ? (r.out ?? new Uint8Array(0)) : concat(r.chunks),
       joinSlice: r.joinSlice,
       core: r.core,
+      memory: r.memory,
+      placed: r.placed,
     })),
     timeMs: now,
     steps,

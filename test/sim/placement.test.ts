@@ -5,7 +5,7 @@
 // FEC stripes, an image of unknown size, --async, a receiver killed, late joiners.
 
 import { describe, expect, it } from 'vitest';
-import { simulate, type SimOptions, type SimResult } from './simnet.js';
+import { simulate, type SimOptions, type SimResult } from '../support/simulate.js';
 
 const SCENARIOS: readonly (readonly [string, SimOptions])[] = [
   ['clean, 2 receivers', { receivers: 2, imageBytes: 300_000, seed: 101 }],

@@ -22,7 +22,7 @@ import { IMAGE_BYTES_UNKNOWN } from '../../../protocol/messages/hello.js';
 import { MessageType } from '../../../protocol/header.js';
 import { FINAL_CLEAR, FINAL_SET, ReceiverCore, type ReceiverEvent } from '../../../receiver/core.js';
 import { SenderCore } from '../../../sender/core.js';
-import { mulberry32 } from '../../helpers/prng.js';
+import { mulberry32 } from '../../support/prng.js';
 
 const SENDER = '198.18.0.1';
 const SENDER_IP = 0xc6120001;

@@ -1,114 +1,21 @@
 // The receiver's decompressors: XXH32 against reference values; the TS LZ4 block decoder
-// against lz4-napi on the same blocks (with and without a dictionary); LZ4 frames made by
-// the `lz4` CLI in all its flavours (linked blocks, block checksums, content size, no
-// content checksum, several frames, skippable frames) read back whatever the chunking;
-// gzip and LZ4 corrupt or truncated streams fail with a one-line error naming the
-// problem; --decompress auto picks by magic bytes.
+// against lz4-napi on the same blocks (with and without a dictionary) and on random
+// input; gzip and LZ4 corrupt or truncated streams fail with a one-line error naming the
+// problem; --decompress auto picks by magic bytes; back-pressure holds. Streams made by
+// the `lz4` and `gzip` CLIs are read in test/integration/receiver/decompress.test.ts.
 
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { IoError } from '../../../common/errors.js';
-import { sniffFormat, wrapDecompress, type DecompressMode } from '../../../receiver/decompress.js';
-import { decodeLz4Block, loadLz4Napi, napiLz4Decoder, tsLz4Decoder, type Lz4BlockDecoder } from '../../../receiver/lz4-block.js';
-import { Lz4FrameDecoder, Lz4FrameError } from '../../../receiver/lz4-frame.js';
-import type { Sink, SinkReport } from '../../../receiver/sink-types.js';
+import { sniffFormat, wrapDecompress } from '../../../receiver/decompress.js';
+import { decodeLz4Block, napiLz4Decoder } from '../../../receiver/lz4-block.js';
 import { effectiveDecompress } from '../../../receiver/sink.js';
 import { Xxh32, xxh32 } from '../../../receiver/xxh32.js';
-import { mulberry32 } from '../../helpers/prng.js';
-import { haveCommand } from './cpio-helpers.js';
+import { chunks, DECODERS, MemorySink, napi, sample, through } from '../../support/decompress.js';
+import { mulberry32 } from '../../support/prng.js';
 
-const HAVE_LZ4 = haveCommand('lz4');
-if (!HAVE_LZ4) console.log('pipeline-decompress: the lz4 CLI is not installed (apt-get install lz4): interop with it skipped');
-const napi = loadLz4Napi();
-if (napi === null) console.log('pipeline-decompress: lz4-napi does not load here: only the TS decoder is tested');
-const DECODERS: Lz4BlockDecoder[] = napi === null ? [tsLz4Decoder()] : [napiLz4Decoder(napi), tsLz4Decoder()];
-
-/** Seeded data that compresses somewhat: runs, repeats and noise. */
-function sample(seed: number, bytes: number): Buffer {
-  const rnd = mulberry32(seed);
-  const b = Buffer.alloc(bytes);
-  let i = 0;
-  while (i < bytes) {
-    const kind = rnd();
-    const n = Math.min(bytes - i, 1 + Math.floor(rnd() * 3000));
-    if (kind < 0.3) b.fill(Math.floor(rnd() * 256), i, i + n);
-    else if (kind < 0.6 && i > 70_000) b.copy(b, i, i - 1 - Math.floor(rnd() * 65_000), i - 1 - Math.floor(rnd() * 65_000) + n);
-    else for (let k = 0; k < n; k++) b[i + k] = rnd() < 0.7 ? 0x61 + Math.floor(rnd() * 8) : Math.floor(rnd() * 256);
-    i += n;
-  }
-  return b;
-}
-
-function chunks(b: Uint8Array, seed: number, max = 70_000): Uint8Array[] {
-  const rnd = mulberry32(seed);
-  const out: Uint8Array[] = [];
-  for (let off = 0; off < b.byteLength; ) {
-    const n = 1 + Math.floor(rnd() * max);
-    out.push(b.subarray(off, off + n));
-    off += n;
-  }
-  return out;
-}
-
-async function decodeFrames(input: Uint8Array, decoder: Lz4BlockDecoder, seed = 1): Promise<Buffer> {
-  const d = new Lz4FrameDecoder(decoder);
-  const out: Uint8Array[] = [];
-  for (const c of chunks(input, seed)) for await (const o of d.write(c)) out.push(o);
-  d.end();
-  return Buffer.concat(out);
-}
-
-function lz4Cli(args: string[], input: Uint8Array): Buffer {
-  const r = spawnSync('lz4', [...args, '-c'], { input, maxBuffer: 1 << 30 });
-  if (r.status !== 0) throw new Error(`lz4 ${args.join(' ')}: ${r.stderr.toString()}`);
-  return r.stdout;
-}
-
-/** Collects what it is given. */
-class MemorySink implements Sink {
-  readonly description = 'memory';
-  readonly parts: Buffer[] = [];
-  finished = false;
-  committed = false;
-  discarded = false;
-  async write(buf: Uint8Array): Promise<void> {
-    this.parts.push(Buffer.from(buf));
-  }
-  async finish(): Promise<void> {
-    this.finished = true;
-  }
-  async commit(): Promise<void> {
-    this.committed = true;
-  }
-  async discard(): Promise<void> {
-    this.discarded = true;
-  }
-  report(): SinkReport {
-    return {};
-  }
-  offsetSink(): string {
-    return 'memory takes the image only in order';
-  }
-  get bytes(): Buffer {
-    return Buffer.concat(this.parts);
-  }
-}
-
-/** Runs `input` through a decompressing sink: the output, or the error of write/finish. */
-async function through(mode: DecompressMode, input: Uint8Array, seed = 3): Promise<{ out: Buffer; error?: Error; sink: MemorySink; report: SinkReport }> {
-  const inner = new MemorySink();
-  const s = wrapDecompress(inner, mode, DECODERS[0]);
-  try {
-    for (const c of chunks(input, seed)) await s.write(c);
-    await s.finish();
-  } catch (e) {
-    await s.discard();
-    return { out: inner.bytes, error: e as Error, sink: inner, report: s.report() };
-  }
-  return { out: inner.bytes, sink: inner, report: s.report() };
-}
+if (napi === null) console.log('decompress.test.ts: lz4-napi does not load here: only the TS decoder is tested, the tests that need lz4-napi are skipped');
 
 describe('xxh32', () => {
   it('matches the reference values', () => {
@@ -160,52 +67,6 @@ describe('LZ4 block decoders', () => {
   });
 });
 
-describe.skipIf(!HAVE_LZ4)('LZ4 frames from the lz4 CLI', () => {
-  const data = sample(42, 3_000_000);
-  const flavours: [string, string[]][] = [
-    ['default (4 MiB blocks, independent, content checksum)', []],
-    ['linked 64 KiB blocks (-BD -B4)', ['-BD', '-B4']],
-    ['block checksums (-BX), 256 KiB blocks', ['-BX', '-B5']],
-    ['content size, no content checksum', ['--content-size', '--no-frame-crc']],
-    ['-9 linked 1 MiB blocks', ['-9', '-BD', '-B6']],
-  ];
-  for (const decoder of DECODERS) {
-    it.each(flavours)(`${decoder.name} decoder: %s`, async (_label, args) => {
-      const framed = lz4Cli(args, data);
-      for (const seed of [1, 2]) expect((await decodeFrames(framed, decoder, seed)).equals(data)).toBe(true);
-    });
-  }
-
-  it('several frames, a skippable frame between them, and an empty frame', async () => {
-    const a = sample(1, 100_000);
-    const b = sample(2, 70_000);
-    const skippable = Buffer.concat([Buffer.from([0x53, 0x2a, 0x4d, 0x18, 5, 0, 0, 0]), Buffer.from('hello')]);
-    const input = Buffer.concat([lz4Cli([], a), skippable, lz4Cli([], Buffer.alloc(0)), lz4Cli(['-BD', '-B4'], b)]);
-    for (const d of DECODERS) expect((await decodeFrames(input, d)).equals(Buffer.concat([a, b]))).toBe(true);
-  });
-
-  it('every truncated prefix of a frame fails at end() or before', async () => {
-    const framed = lz4Cli(['-BX', '-B4'], sample(5, 200_000));
-    for (let n = 0; n < framed.length; n += n < 64 ? 1 : 997) {
-      await expect(decodeFrames(framed.subarray(0, n), DECODERS[0]), `prefix ${n}`).rejects.toBeInstanceOf(Lz4FrameError);
-    }
-  });
-
-  it('a flipped byte is caught: in a block (corrupt or checksum), in the header (HC), in the content checksum', async () => {
-    const data = sample(6, 300_000);
-    const framed = lz4Cli(['-B4'], data);
-    const inBlock = Buffer.from(framed);
-    inBlock[framed.length >> 1] ^= 0x10;
-    await expect(decodeFrames(inBlock, DECODERS[0])).rejects.toThrow(/lz4: (corrupt block|content checksum mismatch|block of)/);
-    const inHeader = Buffer.from(framed);
-    inHeader[5] ^= 0x40; // BD: block size id 4 → 0
-    await expect(decodeFrames(inHeader, DECODERS[0])).rejects.toThrow(/lz4: (frame header checksum mismatch|invalid block size id)/);
-    const inChecksum = Buffer.from(framed);
-    inChecksum[framed.length - 1] ^= 1;
-    await expect(decodeFrames(inChecksum, DECODERS[0])).rejects.toThrow(/lz4: content checksum mismatch \(frame says [0-9a-f]{8}, data has [0-9a-f]{8}\)/);
-  });
-});
-
 describe('decompressing sinks', () => {
   const data = sample(9, 2_000_000);
 
@@ -216,17 +77,6 @@ describe('decompressing sinks', () => {
       expect(r.error).toBeUndefined();
       expect(r.out.equals(data)).toBe(true);
       expect(r.report.decompress).toEqual({ format: 'gzip', inBytes: gz.length, outBytes: data.length });
-    }
-  });
-
-  it('gzip: what the gzip CLI writes (-1, -9, two files concatenated) comes out whole', async () => {
-    const gz = (args: string[], input: Buffer) => spawnSync('gzip', [...args, '-c'], { input, maxBuffer: 1 << 30 }).stdout;
-    const a = data.subarray(0, 700_000);
-    const b = data.subarray(700_000);
-    for (const input of [gz(['-1'], data), gz(['-9'], data), Buffer.concat([gz([], a), gz([], b)])]) {
-      const r = await through('auto', input);
-      expect(r.error).toBeUndefined();
-      expect(r.out.equals(data)).toBe(true);
     }
   });
 
@@ -253,9 +103,8 @@ describe('decompressing sinks', () => {
     expect((await through('gzip', trailing)).error?.message).toMatch(/^gzip: corrupt stream: incorrect header check/);
   });
 
-  it('lz4 through the sink; truncated and empty streams fail', async () => {
-    if (napi === null) return;
-    const framed = await napi.compressFrame(data, { contentChecksum: true });
+  it.skipIf(napi === null)('lz4 through the sink; truncated and empty streams fail', async () => {
+    const framed = await napi!.compressFrame(data, { contentChecksum: true });
     const r = await through('auto', framed);
     expect(r.error).toBeUndefined();
     expect(r.out.equals(data)).toBe(true);

@@ -1,29 +1,20 @@
-// Hostile and broken datagrams against both cores (issue 5, part 1): a fixed, fast seed
-// count for `npm test`; `npm run fuzz` runs the same engine (bench/fuzz-engine.ts) for
+// Hostile and broken datagrams against both cores: a fixed, fast seed count for
+// `npm test`; `npm run fuzz` runs the same harness (test/support/fuzz/transfer.ts) for
 // minutes. Each seed builds its own session (receivers, geometry, image size known or not,
 // --fec, --async, pacing, loss, reordering) and runs a whole transfer while an injector
 // sends, for every genuine datagram, 0.1..2 hostile ones at the sender and at the
 // receivers: mutations of real packets of every type (bit flips, truncation, extension,
 // out-of-range fields, wrong session, wrong version, wrong magic, a changed type, spliced
-// bodies), fresh packets with random fields, random bytes. See the engine's header for the
+// bodies), fresh packets with random fields, random bytes. See the harness's header for the
 // properties checked on every datagram and at the end. A failure names the seed; replay it
 // with `node dist/bench/fuzz.js --seed N --mode MODE --runs 1` (after npm run build).
 
 import { describe, expect, it } from 'vitest';
-import {
-  addCounts,
-  fuzzDecoders,
-  FuzzViolation,
-  mutate,
-  MUTATIONS,
-  Rng,
-  runTransferFuzz,
-  freshPacket,
-  ALL_TYPES,
-  type FuzzMode,
-  type TransferFuzzResult,
-} from '../../bench/fuzz-engine.js';
-import { MESSAGE_TYPE_NAMES } from '../../protocol/header.js';
+import { fuzzDecoders } from '../../support/fuzz/decoders.js';
+import { ALL_TYPES, freshPacket, mutate, MUTATIONS } from '../../support/fuzz/hostile.js';
+import { addCounts, FuzzViolation, runTransferFuzz, type FuzzMode, type TransferFuzzResult } from '../../support/fuzz/transfer.js';
+import { Rng } from '../../support/prng.js';
+import { MESSAGE_TYPE_NAMES } from '../../../protocol/header.js';
 
 const SEEDS = 200;
 const FLOOD_SEEDS = 40;

@@ -1,7 +1,6 @@
 // udp-sender --pack: our cpio writer (sender/pack.ts) read back by GNU cpio (`cpio -idm`,
 // which also checks the crc format's checksums) and by our unpacker: both trees equal
 // the source. Hard links carry their data once, on the last link, as GNU cpio writes them.
-// (Sender-side; it lives here with the other cpio tests.)
 
 import { spawnSync } from 'node:child_process';
 import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,10 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IoError } from '../../../common/errors.js';
 import { CpioReader } from '../../../receiver/cpio/reader.js';
 import { PackSource, type PackFormat } from '../../../sender/pack.js';
-import { diffTrees, GNU_CPIO_MTIMES, gnuPack, gnuUnpack, haveCommand, makeTree, ourUnpack, snapshot } from './cpio-helpers.js';
+import { diffTrees, GNU_CPIO_MTIMES, gnuPack, gnuUnpack, makeTree, ourUnpack, snapshot } from '../../support/cpio-tree.js';
+import { haveCommand } from '../../support/host.js';
 
 const HAVE_CPIO = haveCommand('cpio');
-if (!HAVE_CPIO) console.log('cpio-pack: GNU cpio is not installed (apt-get install cpio): read-back by GNU cpio skipped');
+if (!HAVE_CPIO) console.log('pack.test.ts: GNU cpio is not installed (apt-get install cpio): read-back by GNU cpio skipped');
 
 async function packAll(dir: string, format: PackFormat, readBytes = 185_344): Promise<{ bytes: Buffer; warnings: string[] }> {
   const warnings: string[] = [];

@@ -1,37 +1,32 @@
-// What the fuzz harness (bench/fuzz-engine.ts) found in the cores, each pinned down as a
+// What the fuzz harness (test/support/fuzz/) found in the cores, each pinned down as a
 // small deterministic case next to the seed that first showed it. Each one was a core
 // asking to be woken at or before `now` right after it was handled (its driver would then
 // spin at 100% CPU) or a transfer that could not finish.
 
 import { describe, expect, it } from 'vitest';
-import { runTransferFuzz } from '../../bench/fuzz-engine.js';
-import { checkDataAgainstSession } from '../../protocol/geometry.js';
-import { MessageType } from '../../protocol/header.js';
-import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_PARITY } from '../../protocol/messages/data.js';
-import { IMAGE_BYTES_UNKNOWN } from '../../protocol/messages/hello.js';
-import { Reason } from '../../protocol/reasons.js';
-import { ReceiverCore } from '../../receiver/core.js';
-import { SenderCore } from '../../sender/core.js';
+import { runTransferFuzz } from '../../support/fuzz/transfer.js';
+import { checkDataAgainstSession } from '../../../protocol/geometry.js';
+import { MessageType } from '../../../protocol/header.js';
+import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_PARITY } from '../../../protocol/messages/data.js';
+import { IMAGE_BYTES_UNKNOWN } from '../../../protocol/messages/hello.js';
+import { Reason } from '../../../protocol/reasons.js';
+import { ReceiverCore } from '../../../receiver/core.js';
+import { SenderCore } from '../../../sender/core.js';
+import { pattern } from '../../support/bytes.js';
+import { drainEvents, drainReceiver, drainSender, only, receiverConfig, senderConfig } from '../../support/cores.js';
 import {
   acceptBytes,
   dataBytes,
-  drainEvents,
-  drainReceiver,
-  drainSender,
   endBytes,
   helloBytes,
   joinBytes,
   leaveBytes,
   nakBytes,
-  only,
-  pattern,
   rcv,
-  receiverConfig,
   SENDER,
-  senderConfig,
   startBytes,
   statusBytes,
-} from '../unit/helpers/cores.js';
+} from '../../support/datagrams.js';
 
 describe('the last slice of an image of unknown size that is a whole number of slices (seed 166)', () => {
   it('its repairs carry FINAL_SLICE, which receivers that know the size from END require', () => {

@@ -1,37 +1,20 @@
-// The disk writer (receiver/disk.ts): a regular file comes out identical whatever the
-// write sizes, with holes for all-zero blocks and its exact size when it ends in zeros,
-// under its name only after commit; a full file system is a one-line IoError. As root:
-// a loop device written in place and read back identical (also with --sparse on a
-// zeroed device), and a mounted one refused unless --force.
+// The disk writer (receiver/disk.ts) where it needs root: a full file system is a
+// one-line IoError and leaves no file; a loop device written in place and read back
+// identical (also with --sparse on a zeroed device), and a mounted one refused unless
+// --force. Regular files: test/unit/receiver/disk.test.ts.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IoError } from '../../../common/errors.js';
-import { blockDeviceUsers, COALESCE_BYTES, DiskSink } from '../../../receiver/disk.js';
-import { haveCommand, IS_ROOT } from './cpio-helpers.js';
+import { blockDeviceUsers, DiskSink } from '../../../receiver/disk.js';
+import { imageWithZeroRuns as image, writeAll } from '../../support/disk-images.js';
+import { haveCommand, IS_ROOT } from '../../support/host.js';
 
 const MiB = 1 << 20;
-
-/** An image with data, long zero runs and a zero tail. */
-function image(bytes: number): Buffer {
-  const b = Buffer.alloc(bytes);
-  for (let off = 0; off < bytes; off += 3 * MiB) randomBytes(Math.min(MiB + 1234, bytes - off)).copy(b, off);
-  b.fill(0, bytes - 2 * MiB);
-  return b;
-}
-
-async function writeAll(sink: DiskSink, data: Buffer, sizes: readonly number[]): Promise<void> {
-  let i = 0;
-  for (let off = 0; off < data.length; i++) {
-    const n = sizes[i % sizes.length];
-    await sink.write(data.subarray(off, off + n));
-    off += n;
-  }
-}
 
 function readDevice(path: string, bytes: number): Buffer {
   const b = Buffer.alloc(bytes);
@@ -44,6 +27,8 @@ function readDevice(path: string, bytes: number): Buffer {
   return b;
 }
 
+if (!IS_ROOT) console.log('disk.test.ts: not root: the full file system test (it mounts a tmpfs) is skipped');
+
 describe('disk writer: regular files', () => {
   let dir = '';
   beforeAll(() => {
@@ -51,39 +36,6 @@ describe('disk writer: regular files', () => {
   });
   afterAll(() => {
     if (dir !== '') rmSync(dir, { recursive: true, force: true });
-  });
-
-  it('identical whatever the write sizes; zero blocks become holes; the size is exact; renamed on commit', async () => {
-    const data = image(3 * COALESCE_BYTES + 4097);
-    const path = join(dir, 'out.img');
-    const sink = await DiskSink.open({ path, sparse: false, force: false });
-    await writeAll(sink, data, [1, 4095, 185_344, COALESCE_BYTES + 3, 7]);
-    await sink.finish();
-    expect(existsSync(path)).toBe(false);
-    expect(readdirSync(dir).some((f) => f.endsWith('.part'))).toBe(true);
-    await sink.commit();
-    expect(readdirSync(dir)).toEqual(['out.img']);
-    const st = statSync(path);
-    expect(st.size).toBe(data.length);
-    expect(readFileSync(path).equals(data)).toBe(true);
-    const r = sink.report().disk!;
-    expect(r.kind).toBe('file');
-    expect(r.bytes).toBe(data.length);
-    expect(r.holeBytes).toBeGreaterThan(4 * MiB);
-    expect(st.blocks * 512).toBeLessThan(data.length - 4 * MiB);
-  });
-
-  it('discard removes the temporary file and leaves nothing under the name', async () => {
-    const path = join(dir, 'failed.img');
-    const sink = await DiskSink.open({ path, sparse: false, force: false });
-    await sink.write(randomBytes(5 * MiB));
-    await sink.discard();
-    expect(existsSync(path)).toBe(false);
-    expect(readdirSync(dir).filter((f) => f.startsWith('.failed'))).toEqual([]);
-  });
-
-  it('a directory is refused with a hint', async () => {
-    await expect(DiskSink.open({ path: dir, sparse: false, force: false })).rejects.toThrow(/is a directory \(to unpack an archive into it, give --unpack\)/);
   });
 
   it.skipIf(!IS_ROOT)('a full file system: one-line IoError, no file left', async () => {
@@ -110,7 +62,9 @@ describe('disk writer: regular files', () => {
 });
 
 const LOOP_OK = IS_ROOT && haveCommand('losetup');
-if (!LOOP_OK) console.log('pipeline-disk: loop-device tests need root and losetup: skipped');
+if (!LOOP_OK) console.log('disk.test.ts: loop-device tests need root and losetup: skipped');
+const HAVE_MKFS = haveCommand('mkfs.ext4');
+if (LOOP_OK && !HAVE_MKFS) console.log('disk.test.ts: mkfs.ext4 missing (apt-get install e2fsprogs): the mounted-device refusals are skipped');
 
 describe.skipIf(!LOOP_OK)('disk writer: block devices (loop devices, as root)', () => {
   let dir = '';
@@ -159,11 +113,7 @@ describe.skipIf(!LOOP_OK)('disk writer: block devices (loop devices, as root)', 
     expect(sink.report().disk!.holeBytes).toBeGreaterThan(10 * MiB);
   });
 
-  it('a device with a mounted partition is refused, naming the partition', async () => {
-    if (!haveCommand('mkfs.ext4')) {
-      console.log('pipeline-disk: mkfs.ext4 missing: mounted-partition refusal not tested');
-      return;
-    }
+  it.skipIf(!HAVE_MKFS)('a device with a mounted partition is refused, naming the partition', async ({ skip }) => {
     // An MBR with one Linux partition from sector 2048 to the end (written by hand: no fdisk needed).
     const file = join(dir, 'partitioned.img');
     execFileSync('truncate', ['-s', String(32 * MiB), file]);
@@ -181,8 +131,9 @@ describe.skipIf(!LOOP_OK)('disk writer: block devices (loop devices, as root)', 
     const part = `${dev}p1`;
     for (let i = 0; i < 50 && !existsSync(part); i++) await new Promise((r) => setTimeout(r, 20));
     if (!existsSync(part)) {
-      console.log(`pipeline-disk: ${part} did not appear (no partition scanning for loop devices here): not tested`);
-      return;
+      const why = `${part} did not appear (the kernel scans no partition tables on loop devices here)`;
+      console.log(`disk.test.ts: skipped: ${why}`);
+      skip(why);
     }
     execFileSync('mkfs.ext4', ['-q', part]);
     const mnt = join(dir, 'pmnt');
@@ -196,11 +147,7 @@ describe.skipIf(!LOOP_OK)('disk writer: block devices (loop devices, as root)', 
     mounted = undefined;
   });
 
-  it('a mounted device is refused (one line, saying where), and opened with --force', async () => {
-    if (!haveCommand('mkfs.ext4')) {
-      console.log('pipeline-disk: mkfs.ext4 missing: mounted-device refusal not tested');
-      return;
-    }
+  it.skipIf(!HAVE_MKFS)('a mounted device is refused (one line, saying where), and opened with --force', async () => {
     const dev = loop(32 * MiB);
     execFileSync('mkfs.ext4', ['-q', dev]);
     mounted = join(dir, 'mnt');

@@ -1,69 +1,20 @@
 // The streaming cpio reader on archives made by GNU cpio (crc, newc, odc): the same
 // events whatever the chunking (split at every byte boundary, byte by byte, random
 // chunks); every truncated prefix fails at end(); corrupt data, headers and names fail
-// with a stable code naming the entry; random input never throws anything else.
+// with a stable code naming the entry.
 
 import { spawnSync } from 'node:child_process';
 import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CpioError, CpioReader, NEWC_HEADER_BYTES, addBytes, type CpioEvent } from '../../../receiver/cpio/reader.js';
-import { encodeNewcHeader, encodeTrailer } from '../../../sender/pack.js';
-import { mulberry32 } from '../../helpers/prng.js';
-import { gnuPack, haveCommand } from './cpio-helpers.js';
+import { CpioError, NEWC_HEADER_BYTES } from '../../../../receiver/cpio/reader.js';
+import { gnuPack, readCpio as read } from '../../../support/cpio-tree.js';
+import { haveCommand } from '../../../support/host.js';
+import { mulberry32 } from '../../../support/prng.js';
 
 const HAVE_CPIO = haveCommand('cpio');
-if (!HAVE_CPIO) console.log('cpio-reader: GNU cpio is not installed (apt-get install cpio; bench/lab-deps.sh does it as root): archive tests skipped');
-
-interface Rec {
-  name: string;
-  mode: number;
-  nlink: number;
-  mtime: number;
-  fileBytes: number;
-  ino: number;
-  uid: number;
-  target?: string;
-  data: string;
-}
-
-/** Everything the reader says about `archive` when fed in these pieces. */
-function read(pieces: readonly Uint8Array[]): { recs: Rec[]; trailer: boolean } {
-  const r = new CpioReader();
-  const recs: Rec[] = [];
-  let trailer = false;
-  let cur: Rec | undefined;
-  let data: Buffer[] = [];
-  const on = (ev: CpioEvent): void => {
-    switch (ev.kind) {
-      case 'entry': {
-        const h = ev.header;
-        cur = { name: h.name.toString('latin1'), mode: h.mode, nlink: h.nlink, mtime: h.mtime, fileBytes: h.fileBytes, ino: h.ino, uid: h.uid, data: '' };
-        if (ev.symlinkTarget !== undefined) cur.target = ev.symlinkTarget.toString('latin1');
-        data = [];
-        break;
-      }
-      case 'data':
-        data.push(Buffer.from(ev.bytes));
-        break;
-      case 'entryEnd':
-        cur!.data = Buffer.concat(data).toString('hex');
-        recs.push(cur!);
-        cur = undefined;
-        break;
-      case 'trailer':
-        trailer = true;
-        break;
-    }
-  };
-  for (const piece of pieces) {
-    r.feed(piece);
-    for (let ev = r.poll(); ev !== undefined; ev = r.poll()) on(ev);
-  }
-  r.end();
-  return { recs, trailer };
-}
+if (!HAVE_CPIO) console.log('cpio/reader.test.ts: GNU cpio is not installed (apt-get install cpio; bench/lab-deps.sh does it as root): archive tests skipped');
 
 function splitAt(b: Uint8Array, ...cuts: number[]): Uint8Array[] {
   const out: Uint8Array[] = [];
@@ -194,86 +145,6 @@ describe.skipIf(!HAVE_CPIO)('cpio reader on GNU cpio archives', () => {
     const odc = Buffer.from(archives.get('odc')!);
     odc[20] = 0x39; // '9' inside the first header's mode field
     expect(() => read([odc])).toThrow(expect.objectContaining({ code: 'ERR_CPIO_BAD_HEADER' }));
-  });
-});
-
-describe('cpio reader on hand-made archives', () => {
-  const fields = { ino: 1, mode: 0o100644, uid: 0, gid: 0, nlink: 1, mtime: 0, fileBytes: 0, devMajor: 0, devMinor: 0, rdevMajor: 0, rdevMinor: 0, check: 0 };
-
-  it('round-trips our own headers (crc checksum as the reader computes it)', () => {
-    const data = Buffer.from('0123456789');
-    const check = addBytes(0, data);
-    const a = Buffer.concat([
-      encodeNewcHeader('crc', { ...fields, fileBytes: data.byteLength, check }, Buffer.from('f')),
-      data,
-      Buffer.alloc(2),
-      encodeTrailer('crc', 0),
-    ]);
-    const { recs } = read([a]);
-    expect(recs).toHaveLength(1);
-    expect(recs[0].data).toBe(data.toString('hex'));
-  });
-
-  it('names: not NUL-terminated, NUL inside, empty, too long', () => {
-    const h = encodeNewcHeader('newc', fields, Buffer.from('abc'));
-    const noNul = Buffer.from(h);
-    noNul[NEWC_HEADER_BYTES + 3] = 0x41;
-    expect(() => read([noNul, encodeTrailer('newc', 0)])).toThrow(expect.objectContaining({ code: 'ERR_CPIO_NAME' }));
-    const inner = Buffer.from(h);
-    inner[NEWC_HEADER_BYTES + 1] = 0;
-    expect(() => read([inner, encodeTrailer('newc', 0)])).toThrow(expect.objectContaining({ code: 'ERR_CPIO_NAME' }));
-    const empty = Buffer.from(h);
-    empty.write('00000000', 94, 'latin1');
-    expect(() => read([empty])).toThrow(expect.objectContaining({ code: 'ERR_CPIO_NAME' }));
-    const long = Buffer.from(h);
-    long.write('00100000', 94, 'latin1');
-    expect(() => read([long])).toThrow(expect.objectContaining({ code: 'ERR_CPIO_NAME' }));
-  });
-
-  it('an empty input is an error at end(), not an empty archive', () => {
-    expect(() => read([])).toThrow(/empty archive/);
-  });
-
-  it('feed() before the previous chunk was polled to the end is misuse', () => {
-    const r = new CpioReader();
-    r.feed(encodeNewcHeader('newc', { ...fields, fileBytes: 4 }, Buffer.from('f')));
-    expect(() => r.feed(new Uint8Array(4))).toThrow(expect.objectContaining({ code: 'ERR_CPIO_MISUSE' }));
-  });
-
-  it('random bytes (and random bytes after a valid header) only ever raise CpioError', () => {
-    const head = encodeNewcHeader('crc', { ...fields, fileBytes: 100 }, Buffer.from('x'));
-    for (let seed = 1; seed <= 300; seed++) {
-      const rnd = mulberry32(seed);
-      const junk = Buffer.alloc(1 + Math.floor(rnd() * 400));
-      for (let i = 0; i < junk.length; i++) junk[i] = rnd() < 0.5 ? 0x30 + Math.floor(rnd() * 10) : Math.floor(rnd() * 256);
-      for (const input of [junk, Buffer.concat([head, junk])]) {
-        try {
-          read([input]);
-        } catch (e) {
-          expect(e, `seed ${seed}`).toBeInstanceOf(CpioError);
-        }
-      }
-    }
-  });
-
-  it('the crc sum (SWAR) equals a plain byte loop at any offset and length', () => {
-    const rnd = mulberry32(77);
-    const big = Buffer.alloc(70_000);
-    for (let i = 0; i < big.length; i++) big[i] = rnd() < 0.3 ? 255 : Math.floor(rnd() * 256);
-    for (let k = 0; k < 300; k++) {
-      const off = Math.floor(rnd() * 1000);
-      const len = k < 20 ? k : Math.floor(rnd() * (big.length - off));
-      const part = big.subarray(off, off + len);
-      let want = 0;
-      for (const b of part) want = (want + b) % 2 ** 32;
-      expect(addBytes(0, part), `offset ${off} length ${len}`).toBe(want);
-    }
-  });
-
-  it('the crc sum is the byte sum modulo 2^32', () => {
-    expect(addBytes(0, Buffer.from([1, 2, 255]))).toBe(258);
-    expect(addBytes(0xffff_ffff, Buffer.from([2]))).toBe(1);
-    expect(addBytes(0, Buffer.alloc(1 << 20, 0xff))).toBe(255 * (1 << 20));
   });
 });
 

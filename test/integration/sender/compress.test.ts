@@ -1,7 +1,7 @@
-// udp-sender --compress (sender/compress.ts; it lives here with the other pipeline
-// tests): the output is read by the `gzip` and `lz4` CLIs and by the receiver's
-// decompressors and equals the input; reads are full slices but the last; an empty
-// image still makes a valid stream; the size is unknown to the protocol.
+// udp-sender --compress (sender/compress.ts): the output is read by the `gzip` and `lz4`
+// CLIs and by the receiver's decompressors and equals the input; reads are full slices
+// but the last; an empty image still makes a valid stream; the size is unknown to the
+// protocol.
 
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -11,11 +11,11 @@ import { wrapDecompress } from '../../../receiver/decompress.js';
 import type { Sink, SinkReport } from '../../../receiver/sink-types.js';
 import { CompressSource } from '../../../sender/compress.js';
 import type { CompressFormat, Source } from '../../../sender/source-types.js';
-import { mulberry32 } from '../../helpers/prng.js';
-import { haveCommand } from './cpio-helpers.js';
+import { mulberry32 } from '../../support/prng.js';
+import { haveCommand } from '../../support/host.js';
 
 const HAVE_LZ4 = haveCommand('lz4');
-if (!HAVE_LZ4) console.log('pipeline-compress: the lz4 CLI is not installed (apt-get install lz4): lz4 interop skipped');
+if (!HAVE_LZ4) console.log('compress.test.ts: the lz4 CLI is not installed (apt-get install lz4): lz4 interop skipped');
 const SLICE_BYTES = 128 * 1448;
 
 function sample(seed: number, bytes: number): Buffer {

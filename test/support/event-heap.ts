@@ -1,4 +1,4 @@
-// The event queue of the seeded simulators (test/sim/simnet.ts, bench/fuzz-engine.ts):
+// The event queue of the simulator (./simnet.ts):
 // a binary min-heap on (at, seq), so equal times keep send order and a run is reproducible.
 
 export interface Timed {

@@ -1,7 +1,7 @@
 // Shared by the cpio and pipeline tests: a source tree with every entry type this
-// machine lets us make, GNU cpio run on it, our unpacker fed in chunks, and a tree walk
-// that compares two trees (names, types, modes, owners, sizes, contents, link targets,
-// device numbers, mtimes, hard-link groups).
+// machine lets us make (mkfifo, and mknod as root), GNU cpio run on it, our unpacker fed
+// in chunks, and a tree walk that compares two trees (names, types, modes, owners, sizes,
+// contents, link targets, device numbers, mtimes, hard-link groups).
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -25,15 +25,11 @@ import {
   ftruncateSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import type { Sink } from '../../../receiver/sink-types.js';
-import { openSink } from '../../../receiver/sink.js';
-import { INCOMPLETE_MARKER } from '../../../receiver/cpio/unpack.js';
-
-export const IS_ROOT = process.geteuid?.() === 0;
-
-export function haveCommand(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
+import { CpioReader, type CpioEvent } from '../../receiver/cpio/reader.js';
+import { INCOMPLETE_MARKER } from '../../receiver/cpio/unpack.js';
+import type { Sink } from '../../receiver/sink-types.js';
+import { openSink } from '../../receiver/sink.js';
+import { IS_ROOT } from './host.js';
 
 const B = (s: string | number[]): Buffer => (typeof s === 'string' ? Buffer.from(s) : Buffer.from(s));
 
@@ -269,4 +265,54 @@ export async function ourUnpack(
     throw e;
   }
   return { sink, warnings };
+}
+
+/** One entry as the cpio reader reports it (data as hex). */
+export interface CpioRec {
+  name: string;
+  mode: number;
+  nlink: number;
+  mtime: number;
+  fileBytes: number;
+  ino: number;
+  uid: number;
+  target?: string;
+  data: string;
+}
+
+/** Everything the cpio reader says about an archive when fed in these pieces. */
+export function readCpio(pieces: readonly Uint8Array[]): { recs: CpioRec[]; trailer: boolean } {
+  const r = new CpioReader();
+  const recs: CpioRec[] = [];
+  let trailer = false;
+  let cur: CpioRec | undefined;
+  let data: Buffer[] = [];
+  const on = (ev: CpioEvent): void => {
+    switch (ev.kind) {
+      case 'entry': {
+        const h = ev.header;
+        cur = { name: h.name.toString('latin1'), mode: h.mode, nlink: h.nlink, mtime: h.mtime, fileBytes: h.fileBytes, ino: h.ino, uid: h.uid, data: '' };
+        if (ev.symlinkTarget !== undefined) cur.target = ev.symlinkTarget.toString('latin1');
+        data = [];
+        break;
+      }
+      case 'data':
+        data.push(Buffer.from(ev.bytes));
+        break;
+      case 'entryEnd':
+        cur!.data = Buffer.concat(data).toString('hex');
+        recs.push(cur!);
+        cur = undefined;
+        break;
+      case 'trailer':
+        trailer = true;
+        break;
+    }
+  };
+  for (const piece of pieces) {
+    r.feed(piece);
+    for (let ev = r.poll(); ev !== undefined; ev = r.poll()) on(ev);
+  }
+  r.end();
+  return { recs, trailer };
 }

@@ -79,6 +79,15 @@ export class SenderDriver {
   private readonly fecCpu = { ms: 0 };
   private hashMs = 0;
   private sendLoopMs = 0;
+  /**
+   * Slices are read into these (a source with readInto), slice n into n % length, made as
+   * first needed. The core asks for slice n only while it holds fewer than retainSlices
+   * (sender/core/slices.ts), all of them n - retainSlices + 1 or later: slice n - length left
+   * the core before n is read, and its datagrams left the socket long before (every receiver
+   * had it; dgram queues only the last 64 sends). Repair parity is the core's own memory.
+   */
+  private readonly sliceRing: Uint8Array[] = []; // bounded: cfg.retainSlices + 1
+  private slicesRead = 0;
 
   constructor(
     private readonly cfg: Readonly<SenderConfig>,
@@ -264,10 +273,22 @@ export class SenderDriver {
     this.turn();
   };
 
+  /** The next slice from the source: into the ring when the source can, else a buffer of its own. */
+  private async readSlice(): Promise<Uint8Array | null> {
+    const source = this.source;
+    if (source.readInto === undefined) return source.read(this.sliceBytes);
+    const slot = this.slicesRead % (this.cfg.retainSlices + 1);
+    this.sliceRing[slot] ??= new Uint8Array(this.sliceBytes);
+    const n = await source.readInto(this.sliceRing[slot]);
+    if (n === 0) return null;
+    this.slicesRead++;
+    return this.sliceRing[slot].subarray(0, n);
+  }
+
   private feedSource(): void {
     if (this.reading || this.sourceDone || !this.core.wantsSlice()) return;
     this.reading = true;
-    this.source.read(this.sliceBytes).then(
+    this.readSlice().then(
       (buf) => {
         this.reading = false;
         const now = this.now();

@@ -667,4 +667,16 @@ describe('SenderCore pacing', () => {
     expect(core.stats.dataPackets).toBe(63);
     expect(core.stats.paceWaits).toBe(3);
   });
+
+  it('counts the --key-file trailer: each packet costs 28 bytes more', () => {
+    // A packet costs 1000 + 24 + 28 (seal) + 28 = 1080 bytes; 65 536 / 1080 = 60, 736 left.
+    const core = started(1, { blockBytes: 1000, sliceBlocks: 16, imageBytes: 160_000, maxBitrateBps: 8000, sealBytes: 28 }, 8 << 20);
+    const image = pattern(160_000);
+    for (let n = 0; n < 5; n++) core.handle({ kind: 'slice', bytes: image.subarray(n * 16_000, (n + 1) * 16_000) }, 10);
+    expect(dataOf(drainSender(core, 10))).toHaveLength(60);
+    // 1080 - 736 = 344 more tokens take 344 ms.
+    expect(core.pollTimeout()).toBe(354);
+    expect(core.pollTransmit(353)).toBeUndefined();
+    expect(core.pollTransmit(354)?.to).toBe('data');
+  });
 });

@@ -95,6 +95,8 @@ export interface NativeUdpAddon {
   probe(): { gso: boolean; gro: boolean; error?: string };
   /** The calling thread's CPU time in ns (CLOCK_THREAD_CPUTIME_ID). */
   threadCpuNs(): number;
+  /** The index of the view's first byte whose address is a multiple of `align` (a power of two). */
+  alignOffset(view: Uint8Array, align: number): number;
   /** The addon's DATA placement alone (0 placed, 1 raw, 2 raw + stop): the differential test's handle on it. */
   placeDatagram(table: Uint32Array, pool: Uint8Array, bytes: Uint8Array, srcIp: number, rec: Uint32Array): number;
   Socket: new (flags: number, counters: Float64Array, onEvent: (events: number, error?: string) => void) => NativeSocketHandle;
@@ -107,7 +109,7 @@ export type UdpAddonLoad =
 function isUdpAddon(x: unknown): x is NativeUdpAddon {
   if (typeof x !== 'object' || x === null) return false;
   const a = x as Partial<NativeUdpAddon>;
-  return typeof a.probe === 'function' && typeof a.Socket === 'function' && typeof a.threadCpuNs === 'function';
+  return typeof a.probe === 'function' && typeof a.Socket === 'function' && typeof a.threadCpuNs === 'function' && typeof a.alignOffset === 'function';
 }
 
 let udpLoad: UdpAddonLoad | undefined;

@@ -25,6 +25,8 @@
 //   threadCpuNs(): number            the calling thread's CPU time in ns (CLOCK_THREAD_CPUTIME_ID)
 //   placeDatagram(table, pool, bytes, srcIp, rec): number   PlaceDatagram alone (0 placed, 1 raw,
 //                                    2 raw + stop), for the differential test
+//   alignOffset(view, align): number the index of the view's first byte at an address that is a
+//                                    multiple of align (O_DIRECT buffers)
 //     injectSendErrors(errno, calls) test hook: the next `calls` send syscalls fail with errno
 //     close()                        stops the poll, closes the fd; idempotent
 //     gso, gro                       what the socket does now (GSO can turn off at run time)
@@ -574,6 +576,27 @@ static Napi::Value PlaceDatagramJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<int>(r));
 }
 
+/**
+ * alignOffset(view: Uint8Array, align): the index of the view's first byte whose address is a
+ * multiple of align (a power of two), for O_DIRECT buffers (receiver/disk.ts). The bytes of an
+ * ArrayBuffer this size never move.
+ */
+static Napi::Value AlignOffsetJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "alignOffset(view: Uint8Array, align: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const uint32_t align = info[1].As<Napi::Number>().Uint32Value();
+  if (align == 0 || (align & (align - 1)) != 0) {
+    Napi::RangeError::New(env, "align must be a power of two").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const uintptr_t at = reinterpret_cast<uintptr_t>(info[0].As<Napi::Uint8Array>().Data());
+  return Napi::Number::New(env, double((align - (at & (align - 1))) & (align - 1)));
+}
+
 static Napi::Value ThreadCpuNsJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(rackcast::udp::ThreadCpuNs()));
 }
@@ -582,6 +605,7 @@ static Napi::Object InitUdp(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New<rackcast::udp::Probe>(env, "probe"));
   exports.Set("threadCpuNs", Napi::Function::New<ThreadCpuNsJs>(env, "threadCpuNs"));
   exports.Set("placeDatagram", Napi::Function::New<PlaceDatagramJs>(env, "placeDatagram"));
+  exports.Set("alignOffset", Napi::Function::New<AlignOffsetJs>(env, "alignOffset"));
   exports.Set("Socket", rackcast::udp::Socket::Define(env));
   return exports;
 }

@@ -17,6 +17,8 @@ import { parseSenderArgs, type SenderArgs } from './args.js';
 import type { SenderConfig } from './core.js';
 import { hex, SenderDriver, type SenderOutcome } from './driver.js';
 import { openSource } from './source.js';
+import { protocolOf, udpcastOnlyOptionIn } from './udpcast/args.js';
+import { runUdpcastSender } from './udpcast/cli.js';
 
 function table(out: SenderOutcome): string {
   const rows = [['receiver', 'address', 'bytes', 'state', 'detail']];
@@ -34,6 +36,10 @@ async function main(): Promise<number> {
   let udp: UdpFactory;
   let authStats: (() => AuthStats) | undefined; // with --key-file
   try {
+    // --protocol udpcast: stock udp-receivers (sender/udpcast/).
+    if (protocolOf(process.argv.slice(2)) === 'udpcast') return await runUdpcastSender(process.argv.slice(2));
+    const foreign = udpcastOnlyOptionIn(process.argv.slice(2));
+    if (foreign !== undefined) throw new UsageError(foreign);
     args = parseSenderArgs(process.argv.slice(2), process.stdin.isTTY === true);
     udp = udpFactory(args.net.io);
     if (args.auth !== undefined) {

@@ -3,6 +3,7 @@
 // sender's window, the image size) live in the components, never here.
 
 import type { ErasureCoder } from '../../protocol/fec/erasure-coder.js';
+import type { SliceMemory } from './slice.js';
 
 export interface ReceiverConfig {
   /** Nonzero, random: addresses are not unique when several receivers share a host. */
@@ -37,6 +38,8 @@ export interface ReceiverConfig {
    * only in order (stdout, --pipe, --unpack, a decompressor). Undefined: it writes at offsets.
    */
   readonly lateJoinBlocker?: string;
+  /** Where slices' bytes live (default: fresh heap memory per slice). The driver's pool lets the data socket place DATA into them. */
+  readonly sliceMemory?: SliceMemory;
 }
 
 /**

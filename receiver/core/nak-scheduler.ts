@@ -14,7 +14,7 @@
 // with it) and the set of armed ones; nextDeadlineMs() is the earliest of those, and the
 // core's pollTimeout asks for nothing else about NAKs.
 
-import { DATA_FLAG_LAST, DATA_FLAG_REPAIR, type Data } from '../../protocol/messages/data.js';
+import { DATA_FLAG_LAST, DATA_FLAG_REPAIR, type DataHeader } from '../../protocol/messages/data.js';
 import type { Nak } from '../../protocol/messages/nak.js';
 import type { Assembly } from './assembly.js';
 import type { ReceiverConfig } from './config.js';
@@ -102,7 +102,7 @@ export class NakScheduler {
   }
 
   /** A DATA packet arrived (before the assembly takes it). */
-  onData(d: Data, now: number): void {
+  onData(d: DataHeader, now: number): void {
     if (d.sliceNo > this.dataSliceMax) this.dataSliceMax = d.sliceNo;
     this.lastDataAtMs = now;
     if ((d.flags & DATA_FLAG_REPAIR) === 0) {
@@ -113,7 +113,7 @@ export class NakScheduler {
   }
 
   /** The assembly took a symbol it lacked from DATA d into slice s. */
-  onSymbol(s: RxSlice, d: Data, now: number): void {
+  onSymbol(s: RxSlice, d: DataHeader, now: number): void {
     if ((d.flags & DATA_FLAG_REPAIR) === 0) return;
     if (this.assembly.pass.kind === 'head') this.lastHeadRepairAtMs = now;
     if (s.nak.askedAtMs !== undefined) {

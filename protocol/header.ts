@@ -33,6 +33,8 @@ export enum MessageType {
   ReportAck = 11,
   Leave = 12,
   Drop = 13,
+  CloneReport = 14,
+  CloneReportAck = 15,
 }
 
 export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = {
@@ -49,6 +51,8 @@ export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = {
   [MessageType.ReportAck]: 'REPORT_ACK',
   [MessageType.Leave]: 'LEAVE',
   [MessageType.Drop]: 'DROP',
+  [MessageType.CloneReport]: 'CLONE_REPORT',
+  [MessageType.CloneReportAck]: 'CLONE_REPORT_ACK',
 };
 
 /** Capability bits exchanged in HELLO and JOIN, as udpcast does, so features can change without a version bump. */

@@ -220,7 +220,8 @@ export class ReceiverCore {
       case MessageType.Status:
       case MessageType.Report:
       case MessageType.Leave:
-        return; // other receivers' feedback: nothing for us
+      case MessageType.CloneReport:
+        return; // other receivers' feedback (and clone agents' reports): nothing for us
       default:
         break;
     }

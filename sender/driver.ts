@@ -10,7 +10,7 @@ import { fullSliceBytes } from '../protocol/geometry.js';
 import type { IoChoice, UdpFactory } from '../common/udp/select.js';
 import type { UdpSocket, UdpSocketStats } from '../common/udp/socket.js';
 import { reasonName } from '../protocol/reasons.js';
-import { SenderCore, type ReceiverRecord, type SenderConfig, type SenderEvent, type SenderStats } from './core.js';
+import { SenderCore, type CloneReport, type CloneReportState, type ReceiverRecord, type SenderConfig, type SenderEvent, type SenderStats } from './core.js';
 import type { Source } from './source-types.js';
 
 export interface SenderNetConfig {
@@ -34,6 +34,8 @@ export interface SenderOutcome {
   /** The UDP path used and the data socket's syscall counters. */
   readonly io: { readonly path: string; readonly description: string; readonly data: Readonly<UdpSocketStats> };
   readonly error?: string;
+  /** --clone-reports: per receiver (in the order of `receivers`), its clone agent's report or why there is none. */
+  readonly cloneReports?: readonly { readonly state: CloneReportState; readonly report?: CloneReport }[];
 }
 
 /** Sends at most this many datagrams per turn of the event loop, so incoming feedback is read in between. */
@@ -332,6 +334,14 @@ export class SenderDriver {
       case 'ending':
         this.log.info({ evt: 'transfer.sent', bytes: ev.totalBytes, slices: ev.totalSlices }, 'image sent once');
         break;
+      case 'clone-reported': {
+        const r = ev.report;
+        this.log.info(
+          { evt: 'receiver.clone', rcv: hex(ev.receiverId), host: r.host, outcome: r.outcome, failedStep: r.failedStep, table: r.table, fixups: r.fixups, bootloader: r.bootloader, detail: r.detail },
+          'clone reported',
+        );
+        break;
+      }
       case 'done':
         this.log.info({ evt: 'transfer.done', ok: ev.ok, stats: this.core.stats }, 'transfer done');
         break;
@@ -361,6 +371,7 @@ export class SenderDriver {
       seconds: this.startedAtMs === undefined ? 0 : (end - this.startedAtMs) / 1000,
       digest: this.digestHex,
       receivers: this.core.receiverList(),
+      cloneReports: this.core.cloneReportsShown ? this.core.receiverList().map((r) => this.core.cloneReportOf(r.id)) : undefined,
       stats: this.core.stats,
       windowPackets: this.windowPackets,
       io: { path: this.ioPath, description: this.ioDescription, data: { ...this.dataSocket.stats } },

@@ -165,10 +165,15 @@ export function decodeCloneReport(bytes: Uint8Array): Result<CloneReport> {
   if (failedStep > MAX_CLONE_STEP || (outcome === CloneOutcome.Done) !== (failedStep === 0)) return err('ERR_BAD_FIELD', 'CLONE_REPORT failedStep');
   if (table > CloneTable.FromImage) return err('ERR_BAD_FIELD', 'CLONE_REPORT table');
   if (fixups > CloneStage.None || (fixups === CloneStage.Failed && outcome === CloneOutcome.Done)) return err('ERR_BAD_FIELD', 'CLONE_REPORT fixups');
-  if (bootloader > CloneStage.None || (bootloader === CloneStage.Failed && outcome === CloneOutcome.Done)) return err('ERR_BAD_FIELD', 'CLONE_REPORT bootloader');
+  if (bootloader > CloneStage.None || (bootloader === CloneStage.Failed && outcome === CloneOutcome.Done))
+    return err('ERR_BAD_FIELD', 'CLONE_REPORT bootloader');
   // An installed or failed bootloader has a kind; "none" has none; not run: the plan's kind.
   const kindNone = bootloaderKind === CloneBootloader.None;
-  if (bootloaderKind > CloneBootloader.Grub || (bootloader === CloneStage.None && !kindNone) || ((bootloader === CloneStage.Ok || bootloader === CloneStage.Failed) && kindNone)) {
+  if (
+    bootloaderKind > CloneBootloader.Grub ||
+    (bootloader === CloneStage.None && !kindNone) ||
+    ((bootloader === CloneStage.Ok || bootloader === CloneStage.Failed) && kindNone)
+  ) {
     return err('ERR_BAD_FIELD', 'CLONE_REPORT bootloaderKind');
   }
   let host = '';

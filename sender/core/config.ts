@@ -41,6 +41,12 @@ export interface SenderConfig {
   /** NAKs for the same stripe within this time of a repair burst top it up instead of starting another. */
   readonly nakHoldMs: number;
   readonly windowPacketsMax: number;
+  /**
+   * --clone-reports: how long the session stays open after the transfer for the clone
+   * agents' CLONE_REPORTs of the receivers that verified. Undefined: no wait, and the
+   * final table has no clone columns (reports that arrive are still acknowledged).
+   */
+  readonly cloneReportsMs?: number;
   readonly coder: ErasureCoder;
 }
 

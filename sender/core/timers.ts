@@ -7,19 +7,23 @@
 //          after --min-receivers joined, --max-wait, or --async's wait).
 //   Round  the next REQACK round (transferring, window full) or END round (ending).
 //   Pace   the token bucket holds DATA back: it holds a datagram's worth by then.
+//   CloneReports  the transfer is over (--clone-reports): the wait for the clone agents'
+//          reports ends then at the latest. The only timer armed after the transfer.
 // Hello and Round are armed when they are scheduled. Start and Pace follow from state that
 // nearly every input changes (who is in the session, the flow window, the bucket), so the
 // core re-arms both from that state when it is asked for the next timeout.
-// Once the session is done every timer is stopped and nextTimeout() is undefined.
+// Once the transfer is over every timer is stopped but CloneReports (while that wait is
+// open), and once the session is done nextTimeout() is undefined.
 
 export enum Timer {
   Hello,
   Start,
   Round,
   Pace,
+  CloneReports,
 }
 
-const TIMERS = 4;
+const TIMERS = 5;
 
 export class TimerTable {
   /** Deadline per Timer (virtual ms); undefined: not armed. Bounded: one slot per Timer. */

@@ -1,6 +1,7 @@
 // Building what the sender core hands to the driver: DATA datagrams (a header from a
 // preallocated ring plus a payload that is a view of the slice or fresh parity) and the
-// queue of control datagrams (HELLO, ACCEPT, START, REQACK, END, DROP, REPORT_ACK).
+// queue of control datagrams (HELLO, ACCEPT, START, REQACK, END, DROP, REPORT_ACK,
+// CLONE_REPORT_ACK).
 //
 // What holds: every DATA carries the next sequence number, which counts 1, 2, ... and
 // wraps past 0 (seq 0 is never sent); the control queue holds at most MAX_CONTROL_QUEUE
@@ -9,6 +10,7 @@
 
 import { CAP_ASYNC, CAP_PARITY_REPAIR, CAP_STREAMING, ipv4ToU32 } from '../../protocol/header.js';
 import { encodeAccept, ACCEPT_SIZE } from '../../protocol/messages/accept.js';
+import { CLONE_REPORT_ACK_SIZE, encodeCloneReportAck } from '../../protocol/messages/clone-report-ack.js';
 import { DATA_HEADER_SIZE, writeDataHeader } from '../../protocol/messages/data.js';
 import { DROP_SIZE, encodeDrop } from '../../protocol/messages/drop.js';
 import { encodeEnd, END_SIZE } from '../../protocol/messages/end.js';
@@ -157,6 +159,10 @@ export class Transmitter {
 
   reportAck(receiverId: number): void {
     this.queue(REPORT_ACK_SIZE, (b) => encodeReportAck({ sessionId: this.cfg.sessionId, receiverId }, b));
+  }
+
+  cloneReportAck(receiverId: number): void {
+    this.queue(CLONE_REPORT_ACK_SIZE, (b) => encodeCloneReportAck({ sessionId: this.cfg.sessionId, receiverId }, b));
   }
 
   private queue(size: number, encode: (buf: Uint8Array) => number): void {

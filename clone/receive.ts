@@ -22,6 +22,9 @@ import { StepError } from './steps.js';
 
 export interface ReceiveSummary {
   verified: boolean;
+  /** The session and the id this node joined it with (0 in a dry run): what its clone report names. */
+  sessionId: number;
+  receiverId: number;
   bytes: number;
   digest: string;
   sender: string;
@@ -66,7 +69,9 @@ export async function receiveImage(opts: { argv: string[]; log: CloneLog; logFil
     throw new StepError('receive', oneLine(e));
   });
   log.line('receive', `waiting for the sender on port ${args.net.portbase} (group ${args.net.rdvGroup}, ${udp.description}) into ${sink.description}`);
+  let sessionId = 0;
   const driver = new ReceiverDriver({ ...args.core, coder: fec.coder }, args.net, udp, sink, plog, (ev) => {
+    if (ev.kind === 'session') sessionId = ev.sessionId;
     if (ev.kind === 'session') log.line('receive', `session from ${ev.sender}${ev.imageBytes >= 0 ? `, ${ev.imageBytes} bytes` : ''}`);
     if (ev.kind === 'started') log.line('receive', 'transfer started');
   });
@@ -82,6 +87,8 @@ export async function receiveImage(opts: { argv: string[]; log: CloneLog; logFil
   if (warnings > 0) log.line('receive', `${warnings} warning(s) while unpacking (entries skipped)`);
   return {
     verified: true,
+    sessionId,
+    receiverId: out.receiverId,
     bytes: out.bytes,
     digest: out.digest,
     sender: out.sender,

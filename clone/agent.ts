@@ -338,7 +338,7 @@ class Run {
     const argv = receiverArgv(this.o.plan.receiver, this.o.env.IFACE, target);
     if (this.o.dryRun) {
       this.line(`would receive the image in this process, as udp-receiver ${argv.join(' ')}`);
-      return { verified: false, sessionId: 0, receiverId: 0, bytes: 0, digest: '', sender: '', seconds: 0 };
+      return { verified: false, sessionId: 0, receiverId: 0, cloneReports: false, bytes: 0, digest: '', sender: '', seconds: 0 };
     }
     const r = await receiveImage({ argv, log: this.o.log, logFile: this.o.receiverLogFile });
     this.receiverArgv = argv;
@@ -349,13 +349,18 @@ class Run {
 
 /**
  * Runs the plan, then reports the clone to the sender when the image had verified (done, or
- * failed at a later step); never throws (a failure is in the summary).
+ * failed at a later step) and the sender's HELLO asked for it; never throws (a failure is in
+ * the summary).
  */
 export async function runAgent(o: AgentOptions): Promise<CloneSummary> {
   const run = new Run(o);
   const s = await run.run();
   const img = s.image;
   if (!o.dryRun && img !== undefined && img.verified && img.receiverId !== 0 && run.receiverArgv !== undefined) {
+    if (!img.cloneReports) {
+      o.log.line('report', 'the sender does not wait for clone reports (udp-sender --clone-reports): none sent');
+      return s;
+    }
     const session = { sessionId: img.sessionId, receiverId: img.receiverId, senderAddress: img.sender, receiverArgv: run.receiverArgv };
     const report = cloneReportOf(s, o.plan.bootloader.kind, session);
     s.reported = await sendCloneReport({ report, session, log: o.log, giveUpMs: o.reportGiveUpMs ?? DEFAULT_GIVE_UP_MS });

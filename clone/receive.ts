@@ -25,6 +25,8 @@ export interface ReceiveSummary {
   /** The session and the id this node joined it with (0 in a dry run): what its clone report names. */
   sessionId: number;
   receiverId: number;
+  /** The sender's HELLO asked for a clone report (udp-sender --clone-reports). */
+  cloneReports: boolean;
   bytes: number;
   digest: string;
   sender: string;
@@ -70,8 +72,9 @@ export async function receiveImage(opts: { argv: string[]; log: CloneLog; logFil
   });
   log.line('receive', `waiting for the sender on port ${args.net.portbase} (group ${args.net.rdvGroup}, ${udp.description}) into ${sink.description}`);
   let sessionId = 0;
+  let cloneReports = false;
   const driver = new ReceiverDriver({ ...args.core, coder: fec.coder }, args.net, udp, sink, plog, (ev) => {
-    if (ev.kind === 'session') sessionId = ev.sessionId;
+    if (ev.kind === 'session') ({ sessionId, cloneReports } = ev);
     if (ev.kind === 'session') log.line('receive', `session from ${ev.sender}${ev.imageBytes >= 0 ? `, ${ev.imageBytes} bytes` : ''}`);
     if (ev.kind === 'started') log.line('receive', 'transfer started');
   });
@@ -89,6 +92,7 @@ export async function receiveImage(opts: { argv: string[]; log: CloneLog; logFil
     verified: true,
     sessionId,
     receiverId: out.receiverId,
+    cloneReports,
     bytes: out.bytes,
     digest: out.digest,
     sender: out.sender,

@@ -1,7 +1,9 @@
 // The clone, reported to the sender (CLONE_REPORT, protocol/messages/clone-report.ts): what
 // the agent's summary says, in the wire's words, sent from this process on a socket of its
 // own once the outcome is known — after the last step, or at the failing step when the
-// image had verified (before that the sender knows already: the receiver's REPORT or LEAVE).
+// image had verified (before that the sender knows already: the receiver's REPORT or LEAVE),
+// and only to a sender whose HELLO asked for it (CAP_CLONE_REPORTS, udp-sender
+// --clone-reports): another would not acknowledge it, and the node would wait in vain.
 // The socket is set up as the receiver's control socket was (same options, parsed by
 // receiver/args.ts from the same argv, sealed with the same --key-file), so the report
 // travels the way the transfer's own feedback did. clone/report-core.ts decides what to

@@ -64,7 +64,14 @@ export const CAP_ASYNC = 1 << 1;
  * rest of the image live and the head by repair, re-read from the sender's source.
  */
 export const CAP_STREAMING = 1 << 2;
-export const CAPS_SUPPORTED = CAP_PARITY_REPAIR | CAP_ASYNC | CAP_STREAMING;
+/**
+ * HELLO: the sender waits for the clone agents' reports after the transfer (--clone-reports):
+ * a receiver that is part of a clone (rackcast-clone) sends CLONE_REPORT when its clone
+ * ended. Without it an agent does not send one, so it does not wait for an ack that no
+ * sender will give.
+ */
+export const CAP_CLONE_REPORTS = 1 << 3;
+export const CAPS_SUPPORTED = CAP_PARITY_REPAIR | CAP_ASYNC | CAP_STREAMING | CAP_CLONE_REPORTS;
 
 export interface Header {
   readonly type: MessageType;

@@ -270,6 +270,7 @@ export class ReceiverCore {
       dataGroup: session.dataGroup,
       dataPort: session.dataPort,
       imageBytes: session.geo.imageBytes,
+      cloneReports: session.cloneReports,
     });
     if (session.async) {
       // No return channel: no JOIN, no ACCEPT; listen from here on.

@@ -8,7 +8,7 @@
 // datagrams (more are counted in controlOverflows, not queued); REQACK ids count up from 1.
 // It decides nothing: the core and its components say what to send, this says how.
 
-import { CAP_ASYNC, CAP_PARITY_REPAIR, CAP_STREAMING, ipv4ToU32 } from '../../protocol/header.js';
+import { CAP_ASYNC, CAP_CLONE_REPORTS, CAP_PARITY_REPAIR, CAP_STREAMING, ipv4ToU32 } from '../../protocol/header.js';
 import { encodeAccept, ACCEPT_SIZE } from '../../protocol/messages/accept.js';
 import { CLONE_REPORT_ACK_SIZE, encodeCloneReportAck } from '../../protocol/messages/clone-report-ack.js';
 import { DATA_HEADER_SIZE, writeDataHeader } from '../../protocol/messages/data.js';
@@ -57,6 +57,7 @@ type TransmitConfig = Pick<
   | 'imageBytes'
   | 'retainSlices'
   | 'redundancy'
+  | 'cloneReportsMs'
 >;
 
 export class Transmitter {
@@ -113,7 +114,11 @@ export class Transmitter {
       encodeHello(
         {
           sessionId: this.cfg.sessionId,
-          caps: CAP_PARITY_REPAIR | (this.cfg.async ? CAP_ASYNC : 0) | (this.cfg.streaming ? CAP_STREAMING : 0),
+          caps:
+            CAP_PARITY_REPAIR |
+            (this.cfg.async ? CAP_ASYNC : 0) |
+            (this.cfg.streaming ? CAP_STREAMING : 0) |
+            (this.cfg.cloneReportsMs !== undefined ? CAP_CLONE_REPORTS : 0),
           blockBytes: this.cfg.blockBytes,
           sliceBlocks: this.cfg.sliceBlocks,
           stripes: this.cfg.stripes,

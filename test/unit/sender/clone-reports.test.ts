@@ -3,7 +3,7 @@
 // Geometry (support/cores.ts): 100-byte blocks, 4 a slice; a 400-byte image is one slice.
 
 import { describe, expect, it } from 'vitest';
-import { MessageType } from '../../../protocol/header.js';
+import { CAP_CLONE_REPORTS, CAP_PARITY_REPAIR, MessageType } from '../../../protocol/header.js';
 import { CloneBootloader, CloneOutcome, CloneStage, CloneTable } from '../../../protocol/messages/clone-report.js';
 import { cloneColumns, cloneJson, cloneProblems } from '../../../sender/clone-table.js';
 import { SenderCore, type SenderConfig } from '../../../sender/core.js';
@@ -34,6 +34,17 @@ function transferred(n: number, over: Partial<SenderConfig>, verify = n): Sender
 const DONE_07 = { host: 'node07', table: CloneTable.Written, fixups: CloneStage.Ok, bootloader: CloneStage.Ok, bootloaderKind: CloneBootloader.Extlinux };
 
 describe('SenderCore: clone reports (--clone-reports)', () => {
+  it('HELLO asks the clone agents for their reports (CAP_CLONE_REPORTS) only with --clone-reports', () => {
+    for (const [over, caps] of [
+      [{ cloneReportsMs: 0 }, CAP_PARITY_REPAIR | CAP_CLONE_REPORTS],
+      [{}, CAP_PARITY_REPAIR],
+    ] as const) {
+      const core = new SenderCore(cfg(over), 0);
+      core.handleTimeout(0);
+      expect(only(drainSender(core, 0), MessageType.Hello).map((h) => h.caps)).toEqual([caps]);
+    }
+  });
+
   it('keeps the session open after the transfer until every verified receiver reported, acks each report, then is done', () => {
     const core = transferred(2, { cloneReportsMs: 5000 });
     const ev = drainEvents(core);

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../../../protocol/header.js';
-import {
-  CLONE_REPORT_ACK_SIZE,
-  type CloneReportAck,
-  decodeCloneReportAck,
-  encodeCloneReportAck,
-} from '../../../../protocol/messages/clone-report-ack.js';
+import { CLONE_REPORT_ACK_SIZE, type CloneReportAck, decodeCloneReportAck, encodeCloneReportAck } from '../../../../protocol/messages/clone-report-ack.js';
 import {
   type CodecUnderTest,
   encodeToBytes,
@@ -90,7 +85,11 @@ describe('CLONE_REPORT_ACK field ranges', () => {
 
 describe('CLONE_REPORT_ACK random input', () => {
   it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(codec, 0xc1a, [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)));
+    const counts = fuzzDecoder(
+      codec,
+      0xc1a,
+      [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)),
+    );
     expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

@@ -61,6 +61,8 @@ export class SenderDriver {
   private sourceDone = false;
   private sendWaiting = false;
   private startedAtMs: number | undefined;
+  /** When the transfer was over: the rate counts to here, not to the end of a --clone-reports wait. */
+  private transferEndMs: number | undefined;
   private digestHex = '';
   private error: string | undefined;
   private finished: ((o: SenderOutcome) => void) | undefined;
@@ -300,6 +302,7 @@ export class SenderDriver {
   }
 
   private drainEvents(): void {
+    if (this.transferEndMs === undefined && this.core.currentPhase === 'done') this.transferEndMs = this.now();
     for (let ev = this.core.pollEvent(); ev !== undefined; ev = this.core.pollEvent()) {
       this.logEvent(ev);
       this.onEvent(ev, this.core);
@@ -364,7 +367,7 @@ export class SenderDriver {
     // close() lets queued datagrams (the last REPORT_ACK, DROP) go first.
     await this.socket.close();
     await this.dataSocket.close();
-    const end = this.now();
+    const end = this.transferEndMs ?? this.now();
     resolve({
       ok: ok && this.error === undefined,
       bytes: this.core.bytesRead,

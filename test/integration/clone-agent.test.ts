@@ -311,7 +311,7 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     }
     expect(readFileSync(c.logFile, 'utf8')).toContain('rackcast-clone: done');
     const summary = JSON.parse(readFileSync(join(c.state, 'result.json'), 'utf8'));
-    expect(summary).toMatchObject({ ok: true, host: 'node07', table: 'written', image: { verified: true }, bootloader: { kind: 'extlinux', installed: true } });
+    expect(summary).toMatchObject({ ok: true, host: 'node07', table: 'written', image: { verified: true, cloneReports: true }, bootloader: { kind: 'extlinux', installed: true }, reported: 'acked' });
     expect(summary.partitions.map((p: { action: string }) => p.action)).toEqual(['formatted', 'formatted', 'formatted']);
 
     // The MBR's boot code is syslinux's gptmbr.bin; the rest of sector 0 (the protective MBR) is sfdisk's.
@@ -396,12 +396,23 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     expect(readFileSync(join(c.state, 'on-failure'), 'utf8')).toBe('retry\n');
   });
 
-  it('DOS, node.cpio.zst, partitions through loop devices by offset: mbr.bin, the boot flag, a fixed host name', async () => {
+  it('DOS, node.cpio.zst, partitions through loop devices by offset: mbr.bin, the boot flag, a fixed host name; encrypted, the clone report too', async () => {
     const disk = newDisk(200);
     const s = newSession();
+    const key = join(work, `rack${++runNo}.key`);
+    writeFileSync(key, randomBytes(32).toString('hex'), { mode: 0o600 });
     const plan = planFor(disk, s, { fixups: { hostname: [{ fixed: 'rack1-n3' }], sshHostKeys: 'keep', fstab: 'uuid' }, onSuccess: 'shell' }, 'dos');
-    const c = await clone(plan, { image: zst, s, args: ['--partition-devices', 'loop'] });
+    (plan.receiver as Record<string, unknown>).keyFile = key;
+    (plan.receiver as Record<string, unknown>).encrypt = true;
+    const c = await clone(plan, { image: zst, s, args: ['--partition-devices', 'loop'], senderArgs: ['--key-file', key, '--encrypt', '--clone-reports', '30', '--json'], awaitSender: true });
     expectDone(c);
+    // The report went sealed with the session's key (the sender opens only sealed datagrams).
+    expect(c.r.stdout).toMatch(/report: the sender confirmed the clone report/);
+    const sr = c.sender!;
+    expect(sr.code, describeRun(sr)).toBe(0);
+    const sj = parseJsonReport<{ receivers: { clone?: Record<string, unknown> }[]; auth: { opened: number } }>(sr);
+    expect(sj.receivers[0]!.clone).toMatchObject({ state: 'reported', ok: true, host: 'rack1-n3', table: 'written', fixups: 'ok', bootloader: 'extlinux' });
+    expect(sj.auth.opened).toBeGreaterThan(0);
     expect(c.r.stdout).toMatch(/partition 2: \/dev\/loop\d+ \(loop device at offset 17825792, 120 MiB\)/);
     expect(c.r.stdout).toMatch(/\(zstd, \d+ bytes decompressed\)/);
     await settle(disk);

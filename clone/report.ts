@@ -4,15 +4,16 @@
 // image had verified (before that the sender knows already: the receiver's REPORT or LEAVE),
 // and only to a sender whose HELLO asked for it (CAP_CLONE_REPORTS, udp-sender
 // --clone-reports): another would not acknowledge it, and the node would wait in vain.
-// The socket is set up as the receiver's control socket was (same options, parsed by
-// receiver/args.ts from the same argv, sealed with the same --key-file), so the report
-// travels the way the transfer's own feedback did. clone/report-core.ts decides what to
+// The sockets are set up from the receiver's own options (parsed by receiver/args.ts from
+// the same argv, sealed with the same --key-file), so the report travels the way the
+// transfer's own feedback did. clone/report-core.ts decides what to
 // send and when.
 
 import { performance } from 'node:perf_hooks';
 import { sealedUdpFactory } from '../common/auth/sealed-socket.js';
 import { oneLine } from '../common/errors.js';
 import { udpFactory } from '../common/udp/select.js';
+import type { UdpSocket } from '../common/udp/socket.js';
 import {
   CLONE_STEP_NAMES,
   CloneBootloader,
@@ -120,21 +121,28 @@ export async function sendCloneReport(o: {
   }
   const net = args.net;
   let udp = udpFactory(net.io);
-  let socket;
+  // Two sockets: the report goes out from one of its own (an ephemeral port, where an ack
+  // sent back to the report's source arrives), and the rendezvous group's, where an ack
+  // sent to the group arrives; either ack counts.
+  const sockets: UdpSocket[] = []; // bounded: two
   try {
     if (args.auth !== undefined) ({ udp } = await sealedUdpFactory(udp, args.auth));
-    socket = udp.create({ reuseAddr: true });
-    await socket.bind(net.portbase + 1, net.rdvGroup);
-    socket.addMembership(net.rdvGroup, net.interfaceAddress);
-    if (net.interfaceAddress !== undefined) socket.setMulticastInterface(net.interfaceAddress);
-    socket.setMulticastTTL(net.ttl);
-    socket.setMulticastLoopback(true);
+    const group = udp.create({ reuseAddr: true });
+    sockets.push(group);
+    await group.bind(net.portbase + 1, net.rdvGroup);
+    group.addMembership(net.rdvGroup, net.interfaceAddress);
+    const out = udp.create({});
+    sockets.push(out);
+    await out.bind(0, net.interfaceAddress);
+    if (net.interfaceAddress !== undefined) out.setMulticastInterface(net.interfaceAddress);
+    out.setMulticastTTL(net.ttl);
+    out.setMulticastLoopback(true);
   } catch (e) {
     log.line('report', `cannot report to the sender: ${oneLine(e)}`);
-    await socket?.close().catch(() => undefined);
+    for (const s of sockets) await s.close().catch(() => undefined);
     return 'not-sent';
   }
-  const s = socket;
+  const s = sockets[1]!;
   const now = (): number => performance.now();
   const core = new CloneReporter({ report: o.report, senderAddress: o.session.senderAddress, giveUpMs: o.giveUpMs }, now());
   const outcome = await new Promise<ReporterOutcome>((resolve) => {
@@ -152,15 +160,17 @@ export async function sendCloneReport(o: {
       if (timer !== undefined) clearTimeout(timer);
       if (at !== undefined) timer = setTimeout(turn, Math.max(0, at - now()));
     };
-    s.onMessage((bytes, address) => {
-      core.handle(address, bytes, now());
-      turn();
-    });
-    // A send error (no route yet) is not the end: the next copy may go.
-    s.onError(() => undefined);
+    for (const sock of sockets) {
+      sock.onMessage((bytes, address) => {
+        core.handle(address, bytes, now());
+        turn();
+      });
+      // A send error (no route yet) is not the end: the next copy may go.
+      sock.onError(() => undefined);
+    }
     turn();
   });
-  await s.close().catch(() => undefined);
+  for (const sock of sockets) await sock.close().catch(() => undefined);
   const sends = core.stats.sends;
   if (outcome === 'acked') log.line('report', `the sender confirmed the clone report (${sends} send${sends === 1 ? '' : 's'})`);
   else log.line('report', `the sender did not confirm the clone report (${sends} sends in ${(o.giveUpMs / 1000).toFixed(0)} s); going on`);

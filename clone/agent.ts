@@ -29,6 +29,8 @@ import type { NetEnv } from './net-env.js';
 import { PartitionDevices, type PartitionDevice } from './partdev.js';
 import type { ClonePlan, PartitionPlan } from './plan.js';
 import { receiveImage, receiverArgv, type ReceiveSummary } from './receive.js';
+import { cloneReportOf, sendCloneReport } from './report.js';
+import { DEFAULT_GIVE_UP_MS } from './report-core.js';
 import { StepError, type Step } from './steps.js';
 
 export interface AgentOptions {
@@ -44,9 +46,11 @@ export interface AgentOptions {
   readonly receiverLogFile?: string;
   /** loop: partitions through loop devices by offset even where the kernel has nodes for them. */
   readonly partitionDevices?: 'auto' | 'loop';
+  /** How long the clone report is repeated without the sender's ack (default DEFAULT_GIVE_UP_MS). */
+  readonly reportGiveUpMs?: number;
 }
 
-/** What the node did, for the console, /run/rackcast/result.json and (later) the sender's table. */
+/** What the node did, for the console, /run/rackcast/result.json and the sender's table (CLONE_REPORT). */
 export interface CloneSummary {
   ok: boolean;
   dryRun: boolean;
@@ -63,6 +67,8 @@ export interface CloneSummary {
   fixups?: FixupsSummary;
   bootloader?: BootloaderSummary;
   seconds: number;
+  /** The clone report to the sender: confirmed by it, not confirmed in time, or not sent (no socket). */
+  reported?: 'acked' | 'unconfirmed' | 'not-sent';
 }
 
 const DEFAULT_SIZES_LOG_MIB = (b: number): string => `${(b / (1 << 20)).toFixed(0)} MiB`;
@@ -77,6 +83,8 @@ class Run {
   private diskPath = '';
   private extents: PartitionExtent[] = [];
   private step: Step = 'disk';
+  /** The udp-receiver arguments the image came with; the clone report goes out the same way. */
+  receiverArgv: string[] | undefined;
 
   constructor(private readonly o: AgentOptions) {
     this.cmd = new Commands(o.log, o.dryRun);
@@ -330,15 +338,32 @@ class Run {
     const argv = receiverArgv(this.o.plan.receiver, this.o.env.IFACE, target);
     if (this.o.dryRun) {
       this.line(`would receive the image in this process, as udp-receiver ${argv.join(' ')}`);
-      return { verified: false, bytes: 0, digest: '', sender: '', seconds: 0 };
+      return { verified: false, sessionId: 0, receiverId: 0, cloneReports: false, bytes: 0, digest: '', sender: '', seconds: 0 };
     }
     const r = await receiveImage({ argv, log: this.o.log, logFile: this.o.receiverLogFile });
+    this.receiverArgv = argv;
     this.line(`verified sha256 ${r.digest}: ${r.bytes} bytes from ${r.sender} in ${r.seconds.toFixed(1)} s${r.format !== undefined && r.format !== 'none' ? ` (${r.format}, ${r.outBytes} bytes decompressed)` : ''}`);
     return r;
   }
 }
 
-/** Runs the plan; never throws (a failure is in the summary). */
+/**
+ * Runs the plan, then reports the clone to the sender when the image had verified (done, or
+ * failed at a later step) and the sender's HELLO asked for it; never throws (a failure is in
+ * the summary).
+ */
 export async function runAgent(o: AgentOptions): Promise<CloneSummary> {
-  return new Run(o).run();
+  const run = new Run(o);
+  const s = await run.run();
+  const img = s.image;
+  if (!o.dryRun && img !== undefined && img.verified && img.receiverId !== 0 && run.receiverArgv !== undefined) {
+    if (!img.cloneReports) {
+      o.log.line('report', 'the sender does not wait for clone reports (udp-sender --clone-reports): none sent');
+      return s;
+    }
+    const session = { sessionId: img.sessionId, receiverId: img.receiverId, senderAddress: img.sender, receiverArgv: run.receiverArgv };
+    const report = cloneReportOf(s, o.plan.bootloader.kind, session);
+    s.reported = await sendCloneReport({ report, session, log: o.log, giveUpMs: o.reportGiveUpMs ?? DEFAULT_GIVE_UP_MS });
+  }
+  return s;
 }

@@ -3,7 +3,7 @@
 //
 //   rackcast-clone --plan FILE [--net-env FILE] [--set FIELD=VALUE ...] [--dry-run]
 //                  [--root DIR] [--log-file FILE] [--state-dir DIR] [--no-end-action]
-//                  [--partition-devices auto|loop] [--receiver-log FILE]
+//                  [--partition-devices auto|loop] [--receiver-log FILE] [--report-timeout S]
 //
 // The boot image's /init runs it (NETBOOT-CONTRACT.md); it also runs by hand on a running
 // Linux, e.g. with --dry-run to see the keep/wipe decision for a disk and every command.
@@ -35,6 +35,7 @@ interface Options {
   endAction: boolean;
   receiverLog?: string;
   partitionDevices: 'auto' | 'loop';
+  reportTimeout: string;
 }
 
 const EXIT_INTERNAL = 1;
@@ -65,6 +66,7 @@ function program(): Command {
     .option('--state-dir <dir>', 'where on-failure and result.json go for /init', '/run/rackcast')
     .option('--no-end-action', 'never reboot or power off (tests, manual runs)')
     .option('--receiver-log <file>', 'JSON logs of the in-process receiver (pino)')
+    .option('--report-timeout <s>', "repeat the clone report to the sender (udp-sender --clone-reports) at most this long without its ack, then go on", '20')
     .addOption(
       new Option('--partition-devices <how>', "auto: the kernel's partition nodes when they match the table, else loop devices by offset; loop: always loop devices")
         .choices(['auto', 'loop'])
@@ -123,7 +125,21 @@ async function main(): Promise<number> {
     writeState(o.stateDir, 'on-failure', `${plan.onFailure}\n`);
     return EXIT_CODES.plan;
   }
-  const summary: CloneSummary = await runAgent({ plan, env, dryRun: o.dryRun === true, log, rootDir: o.root, receiverLogFile: o.receiverLog, partitionDevices: o.partitionDevices });
+  const reportTimeoutS = Number(o.reportTimeout);
+  if (!/^\d+(\.\d+)?$/.test(o.reportTimeout) || reportTimeoutS > 3600) {
+    log.bare(`rackcast-clone: failed at plan: --report-timeout: not a number of seconds (0..3600): "${o.reportTimeout}"`);
+    return EXIT_CODES.plan;
+  }
+  const summary: CloneSummary = await runAgent({
+    plan,
+    env,
+    dryRun: o.dryRun === true,
+    log,
+    rootDir: o.root,
+    receiverLogFile: o.receiverLog,
+    partitionDevices: o.partitionDevices,
+    reportGiveUpMs: reportTimeoutS * 1000,
+  });
   const json = JSON.stringify(summary);
   log.line('summary', json);
   if (o.dryRun !== true) writeState(o.stateDir, 'result.json', `${json}\n`);

@@ -22,6 +22,11 @@ import { StepError } from './steps.js';
 
 export interface ReceiveSummary {
   verified: boolean;
+  /** The session and the id this node joined it with (0 in a dry run): what its clone report names. */
+  sessionId: number;
+  receiverId: number;
+  /** The sender's HELLO asked for a clone report (udp-sender --clone-reports). */
+  cloneReports: boolean;
   bytes: number;
   digest: string;
   sender: string;
@@ -66,7 +71,10 @@ export async function receiveImage(opts: { argv: string[]; log: CloneLog; logFil
     throw new StepError('receive', oneLine(e));
   });
   log.line('receive', `waiting for the sender on port ${args.net.portbase} (group ${args.net.rdvGroup}, ${udp.description}) into ${sink.description}`);
+  let sessionId = 0;
+  let cloneReports = false;
   const driver = new ReceiverDriver({ ...args.core, coder: fec.coder }, args.net, udp, sink, plog, (ev) => {
+    if (ev.kind === 'session') ({ sessionId, cloneReports } = ev);
     if (ev.kind === 'session') log.line('receive', `session from ${ev.sender}${ev.imageBytes >= 0 ? `, ${ev.imageBytes} bytes` : ''}`);
     if (ev.kind === 'started') log.line('receive', 'transfer started');
   });
@@ -82,6 +90,9 @@ export async function receiveImage(opts: { argv: string[]; log: CloneLog; logFil
   if (warnings > 0) log.line('receive', `${warnings} warning(s) while unpacking (entries skipped)`);
   return {
     verified: true,
+    sessionId,
+    receiverId: out.receiverId,
+    cloneReports,
     bytes: out.bytes,
     digest: out.digest,
     sender: out.sender,

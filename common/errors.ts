@@ -7,6 +7,11 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 /** The environment failed: a file, device, socket or pipe command. */
 export const EXIT_IO = 3;
+/**
+ * udp-sender --clone-reports: every receiver verified its image, but some node's clone
+ * (rackcast-clone) failed after the transfer, or its report did not arrive in time.
+ */
+export const EXIT_CLONE = 4;
 
 export class UsageError extends Error {
   readonly code = 'ERR_USAGE';

@@ -3,6 +3,8 @@
 
 import { decodeHeader, MessageType } from './header.js';
 import { decodeAccept, type Accept } from './messages/accept.js';
+import { decodeCloneReport, type CloneReport } from './messages/clone-report.js';
+import { decodeCloneReportAck, type CloneReportAck } from './messages/clone-report-ack.js';
 import { decodeData, type Data } from './messages/data.js';
 import { decodeDrop, type Drop } from './messages/drop.js';
 import { decodeEnd, type End } from './messages/end.js';
@@ -30,7 +32,9 @@ export type Message =
   | { readonly type: MessageType.Report; readonly msg: Report }
   | { readonly type: MessageType.ReportAck; readonly msg: ReportAck }
   | { readonly type: MessageType.Leave; readonly msg: Leave }
-  | { readonly type: MessageType.Drop; readonly msg: Drop };
+  | { readonly type: MessageType.Drop; readonly msg: Drop }
+  | { readonly type: MessageType.CloneReport; readonly msg: CloneReport }
+  | { readonly type: MessageType.CloneReportAck; readonly msg: CloneReportAck };
 
 function tag<T extends Message['type'], M>(type: T, r: Result<M>): Result<Message> {
   return r.ok ? ok({ type, msg: r.value } as unknown as Message) : r;
@@ -66,5 +70,9 @@ export function decodeDatagram(bytes: Uint8Array): Result<Message> {
       return tag(MessageType.Leave, decodeLeave(bytes));
     case MessageType.Drop:
       return tag(MessageType.Drop, decodeDrop(bytes));
+    case MessageType.CloneReport:
+      return tag(MessageType.CloneReport, decodeCloneReport(bytes));
+    case MessageType.CloneReportAck:
+      return tag(MessageType.CloneReportAck, decodeCloneReportAck(bytes));
   }
 }

@@ -34,6 +34,8 @@ export enum MessageType {
   ReportAck = 11,
   Leave = 12,
   Drop = 13,
+  CloneReport = 14,
+  CloneReportAck = 15,
 }
 
 export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = {
@@ -50,6 +52,8 @@ export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = {
   [MessageType.ReportAck]: 'REPORT_ACK',
   [MessageType.Leave]: 'LEAVE',
   [MessageType.Drop]: 'DROP',
+  [MessageType.CloneReport]: 'CLONE_REPORT',
+  [MessageType.CloneReportAck]: 'CLONE_REPORT_ACK',
 };
 
 /** Capability bits exchanged in HELLO and JOIN, as udpcast does, so features can change without a version bump. */
@@ -61,7 +65,14 @@ export const CAP_ASYNC = 1 << 1;
  * rest of the image live and the head by repair, re-read from the sender's source.
  */
 export const CAP_STREAMING = 1 << 2;
-export const CAPS_SUPPORTED = CAP_PARITY_REPAIR | CAP_ASYNC | CAP_STREAMING;
+/**
+ * HELLO: the sender waits for the clone agents' reports after the transfer (--clone-reports):
+ * a receiver that is part of a clone (rackcast-clone) sends CLONE_REPORT when its clone
+ * ended. Without it an agent does not send one, so it does not wait for an ack that no
+ * sender will give.
+ */
+export const CAP_CLONE_REPORTS = 1 << 3;
+export const CAPS_SUPPORTED = CAP_PARITY_REPAIR | CAP_ASYNC | CAP_STREAMING | CAP_CLONE_REPORTS;
 
 export interface Header {
   readonly type: MessageType;

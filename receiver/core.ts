@@ -228,7 +228,8 @@ export class ReceiverCore {
       case MessageType.Status:
       case MessageType.Report:
       case MessageType.Leave:
-        return; // other receivers' feedback: nothing for us
+      case MessageType.CloneReport:
+        return; // other receivers' feedback (and clone agents' reports): nothing for us
       default:
         break;
     }
@@ -277,6 +278,7 @@ export class ReceiverCore {
       dataGroup: session.dataGroup,
       dataPort: session.dataPort,
       imageBytes: session.geo.imageBytes,
+      cloneReports: session.cloneReports,
     });
     if (session.async) {
       // No return channel: no JOIN, no ACCEPT; listen from here on.

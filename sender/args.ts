@@ -51,6 +51,7 @@ interface RawOptions {
   io: IoChoice;
   keyFile?: string;
   encrypt?: boolean;
+  cloneReports?: string;
 }
 
 export interface SenderArgs {
@@ -95,6 +96,7 @@ export function program(): Command {
     .option('--streaming', 'take receivers that join after the start (e.g. restarted): they get the rest live and the head re-read from --file')
     .option('--log <file>', 'write JSON logs (pino) to this file')
     .option('--json', 'print a machine-readable report on stdout at the end')
+    .option('--clone-reports <s>', 'after the transfer, wait up to S seconds for the clone reports (rackcast-clone) of the receivers that verified; the table shows host, table, fixups, bootloader')
     .addOption(new Option('--compress <format>', 'compress the image on the fly: gzip, lz4 or zstd').choices(['gzip', 'lz4', 'zstd']))
     .option('--compress-level <n>', 'with --compress gzip: 1 (fast) .. 9 (small), default 6; zstd: 1 .. 19, default 3')
     .option('--pack <dir>', 'send a cpio archive of DIR, as `cd DIR && find . -xdev | cpio -o` would make it')
@@ -146,6 +148,8 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
     throw new UsageError('--async needs --max-bitrate: without feedback nothing else keeps the sender from overrunning the receivers');
   }
   const streaming = o.streaming === true;
+  const cloneReportsMs = o.cloneReports === undefined ? undefined : parseSeconds(o.cloneReports, '--clone-reports');
+  if (cloneReportsMs !== undefined && async) throw new UsageError('--clone-reports needs a return channel: it cannot go with --async');
   if (streaming && async) throw new UsageError('--streaming needs a return channel: it cannot go with --async');
   if (streaming && (o.file === undefined || o.pipe !== undefined || o.compress !== undefined)) {
     // The head a late receiver missed is read again: only a file or device can be.
@@ -200,6 +204,7 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
       maxReportingReceivers: 8,
       answerWindowMs: 4,
       heartbeatMs: 500,
+      cloneReportsMs,
     },
     net: {
       interfaceAddress,

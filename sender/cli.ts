@@ -6,7 +6,7 @@ import { randomInt } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { CommanderError } from 'commander';
 import type { AuthStats } from '../common/auth/seal.js';
-import { EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, IoError, oneLine, UsageError } from '../common/errors.js';
+import { EXIT_CLONE, EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, IoError, oneLine, UsageError } from '../common/errors.js';
 import { makeLogger } from '../common/log.js';
 import { ProgressLine } from '../common/progress.js';
 import { formatBytes, formatRate } from '../common/units.js';
@@ -14,19 +14,23 @@ import { loadErasureCoder } from '../common/fec.js';
 import { udpFactory, type UdpFactory } from '../common/udp/select.js';
 import { reasonName } from '../protocol/reasons.js';
 import { parseSenderArgs, type SenderArgs } from './args.js';
+import { cloneColumns, cloneJson, cloneProblems } from './clone-table.js';
 import type { SenderConfig } from './core.js';
 import { hex, SenderDriver, type SenderOutcome } from './driver.js';
 import { openSource } from './source.js';
 import { protocolOf, udpcastOnlyOptionIn } from './udpcast/args.js';
 import { runUdpcastSender } from './udpcast/cli.js';
 
-function table(out: SenderOutcome): string {
-  const rows = [['receiver', 'address', 'bytes', 'state', 'detail']];
-  for (const r of out.receivers) {
+function table(out: SenderOutcome, cloneWaitS: number | undefined): string {
+  const clones = out.cloneReports;
+  const rows = [['receiver', 'address', 'bytes', 'state', ...(clones === undefined ? [] : ['host', 'table', 'fixups', 'bootloader']), 'detail']];
+  out.receivers.forEach((r, i) => {
     const detail = r.state === 'verified' ? (r.joinSlice > 0 ? `joined late at slice ${r.joinSlice}` : '') : r.detail || reasonName(r.reason);
     const replaced = r.replacedBy !== 0 ? `; rejoined as ${hex(r.replacedBy)}, verified` : '';
-    rows.push([hex(r.id), r.address, String(r.bytesWritten), r.state, detail + replaced]);
-  }
+    const c = clones?.[i] === undefined ? undefined : cloneColumns(clones[i]!, cloneWaitS ?? 0);
+    const more = [detail + replaced, c?.detail ?? ''].filter((s) => s !== '').join('; ');
+    rows.push([hex(r.id), r.address, String(r.bytesWritten), r.state, ...(c === undefined ? [] : [c.host, c.table, c.fixups, c.bootloader]), more]);
+  });
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
 }
@@ -137,9 +141,10 @@ async function main(): Promise<number> {
   keyboard?.close();
   progress.end();
   const usage = process.resourceUsage();
+  const cloneWaitS = args.core.cloneReportsMs === undefined ? undefined : args.core.cloneReportsMs / 1000;
   process.stderr.write(
     `udp-sender: ${formatBytes(out.bytes)} in ${out.seconds.toFixed(2)} s (${formatRate(out.bytes, out.seconds * 1000)}), ` +
-      `sha256 ${out.digest || '-'}\n${table(out)}\n`,
+      `sha256 ${out.digest || '-'}\n${table(out, cloneWaitS)}\n`,
   );
   const io = out.io.data;
   process.stderr.write(
@@ -147,6 +152,9 @@ async function main(): Promise<number> {
       `${args.core.blockBytes}-byte blocks (${args.blockSizeFrom})\n`,
   );
   if (out.error !== undefined) process.stderr.write(`udp-sender: ${out.error}\n`);
+  if (out.cloneReports !== undefined && cloneProblems(out.cloneReports) > 0) {
+    process.stderr.write(`udp-sender: ${cloneProblems(out.cloneReports)} node(s) verified the image but did not finish their clone (see the table)\n`);
+  }
   const compressed = source.report?.().compress;
   if (compressed !== undefined && compressed.outBytes > 0) {
     process.stderr.write(
@@ -162,7 +170,7 @@ async function main(): Promise<number> {
         seconds: out.seconds,
         digest: out.digest,
         windowPackets: out.windowPackets,
-        receivers: out.receivers.map((r) => ({
+        receivers: out.receivers.map((r, i) => ({
           id: hex(r.id),
           address: r.address,
           state: r.state,
@@ -170,6 +178,7 @@ async function main(): Promise<number> {
           reason: r.state === 'verified' ? undefined : r.detail || reasonName(r.reason),
           joinSlice: r.joinSlice,
           replacedBy: r.replacedBy === 0 ? undefined : hex(r.replacedBy),
+          clone: out.cloneReports?.[i] === undefined ? undefined : cloneJson(out.cloneReports[i]!),
         })),
         stats: out.stats,
         error: out.error,
@@ -186,7 +195,8 @@ async function main(): Promise<number> {
   log.flush?.();
   if (interrupted) return EXIT_FAILED;
   if (out.error !== undefined && out.receivers.every((r) => r.state !== 'verified')) return EXIT_IO;
-  return out.ok ? EXIT_OK : EXIT_FAILED;
+  if (!out.ok) return EXIT_FAILED;
+  return out.cloneReports !== undefined && cloneProblems(out.cloneReports) > 0 ? EXIT_CLONE : EXIT_OK;
 }
 
 main().then(

@@ -11,7 +11,10 @@
 //                with --streaming taken late (see below).
 //   ending       every slice sent once and the digest known: END repeats every
 //                endIntervalMs; repairs go on until each receiver reported or was dropped.
-//   done         every receiver is resolved (verified, failed, left or dropped).
+//   done         every receiver is resolved (verified, failed, left or dropped). With
+//                --clone-reports the 'done' event waits until the clone agents of the
+//                receivers that verified sent their CLONE_REPORT, or the wait ran out;
+//                only CLONE_REPORTs are answered meanwhile (an abort ends the wait).
 //
 // Feedback (docs/ARCHITECTURE.md, "How feedback scales"): with at most
 // maxReportingReceivers at START every receiver reports its progress as it goes, and a
@@ -44,12 +47,14 @@
 //   slices.ts        the slices held (retention), the first pass, the end of the source
 //   repair.ts        NAK -> repair: parity bursts and data resends, in NAK order
 //   reload.ts        head slices re-read for late receivers (--streaming)
+//   clone-reports.ts the clone agents' CLONE_REPORTs and the wait for them (--clone-reports)
 // Each imports only protocol/ and the files above it in this list, never this one.
 
 import { decodeDatagram } from '../protocol/codec.js';
 import type { Endpoint } from '../protocol/endpoint.js';
 import { MessageType } from '../protocol/header.js';
 import { DROP_ALL } from '../protocol/messages/drop.js';
+import type { CloneReport } from '../protocol/messages/clone-report.js';
 import type { Join } from '../protocol/messages/join.js';
 import type { Leave } from '../protocol/messages/leave.js';
 import type { Nak } from '../protocol/messages/nak.js';
@@ -57,6 +62,7 @@ import type { Report } from '../protocol/messages/report.js';
 import type { Status } from '../protocol/messages/status.js';
 import { Reason } from '../protocol/reasons.js';
 import { StartGate } from './core/announce.js';
+import { CloneReports, type CloneReportState } from './core/clone-reports.js';
 import { checkSenderConfig, MAX_STRIPE_BLOCKS, type SenderConfig } from './core/config.js';
 import { FlowWindow } from './core/flow.js';
 import { Pacer } from './core/pacer.js';
@@ -70,7 +76,7 @@ import { Timer, TimerTable } from './core/timers.js';
 import { HEADER_RING, MAX_CONTROL_QUEUE, seqOfCount, Transmitter, type Transmit } from './core/transmit.js';
 
 export { HEADER_RING, MAX_CONTROL_QUEUE, MAX_STRIPE_BLOCKS };
-export type { Endpoint, ReceiverRecord, ReceiverState, SenderConfig, SenderStats, Transmit };
+export type { CloneReport, CloneReportState, Endpoint, ReceiverRecord, ReceiverState, SenderConfig, SenderStats, Transmit };
 
 export type SenderInput =
   | { readonly kind: 'datagram'; readonly from: Endpoint; readonly bytes: Uint8Array }
@@ -93,6 +99,8 @@ export type SenderEvent =
   | { readonly kind: 'reported'; readonly receiverId: number; readonly ok: boolean; readonly detail: string }
   | { readonly kind: 'left'; readonly receiverId: number; readonly reason: Reason; readonly detail: string }
   | { readonly kind: 'ending'; readonly totalBytes: number; readonly totalSlices: number }
+  /** A clone agent's CLONE_REPORT, the first from that receiver (repeats are only counted). */
+  | { readonly kind: 'clone-reported'; readonly receiverId: number; readonly report: CloneReport }
   | { readonly kind: 'done'; readonly ok: boolean };
 
 type Phase = 'announcing' | 'transferring' | 'ending' | 'done';
@@ -121,6 +129,7 @@ export class SenderCore {
   private readonly repair: RepairScheduler;
   private readonly reload: ReloadTable;
   private readonly probe: ProbeRounds;
+  private readonly cloneReports: CloneReports;
   /** Transferring: since when DATA waits for the receivers (a REQACK round is due). */
   private blockedSinceMs: number | undefined;
   private doneOk: boolean | undefined;
@@ -140,6 +149,7 @@ export class SenderCore {
     this.repair = new RepairScheduler(cfg, this.stats, this.slices, this.tx);
     this.reload = new ReloadTable(cfg, this.stats, this.slices);
     this.probe = new ProbeRounds(cfg, this.participants, this.tx, seqOfCount);
+    this.cloneReports = new CloneReports(cfg, this.stats);
   }
 
   get currentPhase(): Phase {
@@ -148,6 +158,17 @@ export class SenderCore {
 
   receiverList(): readonly Readonly<ReceiverRecord>[] {
     return this.participants.list();
+  }
+
+  /** A receiver's clone report, if its agent sent one, and what the table says of it. */
+  cloneReportOf(receiverId: number): { readonly state: CloneReportState; readonly report?: CloneReport } {
+    const rcv = this.participants.get(receiverId);
+    return { state: this.cloneReports.state(receiverId, rcv?.state === 'verified'), report: this.cloneReports.get(receiverId) };
+  }
+
+  /** --clone-reports was given: the table has the clone columns. */
+  get cloneReportsShown(): boolean {
+    return this.cloneReports.waitsAtAll;
   }
 
   /**
@@ -287,6 +308,8 @@ export class SenderCore {
         return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.onReport(rcv, m.msg));
       case MessageType.Leave:
         return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.onLeave(rcv, m.msg));
+      case MessageType.CloneReport:
+        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.onCloneReport(rcv, m.msg, from));
       default:
         // Our own HELLO/START/END... looped back by the rendezvous group.
         return countDrop(this.stats, 'ERR_OWN');
@@ -379,10 +402,19 @@ export class SenderCore {
     if (detail !== undefined) this.events.push({ kind: 'left', receiverId: rcv.id, reason: leave.reason, detail });
   }
 
+  private onCloneReport(rcv: ReceiverRecord, rep: CloneReport, from: Endpoint): void {
+    // Always acknowledge, also a repeat: the agent repeats its report until it hears this.
+    this.tx.cloneReportAck(rcv.id, from);
+    if (this.cloneReports.take(rcv.id, rep)) this.events.push({ kind: 'clone-reported', receiverId: rcv.id, report: rep });
+  }
+
   // ---- phases and rounds -------------------------------------------------------
 
   private advance(now: number): void {
-    if (this.phase === 'done') return;
+    if (this.phase === 'done') {
+      if (this.cloneReports.deadline !== undefined && this.cloneReports.settled(now)) this.closeCloneReports();
+      return;
+    }
     if (this.timers.expired(Timer.Hello, now)) {
       this.tx.hello(this.phase === 'announcing');
       // Async receivers can only learn the session from HELLO: keep it frequent all along.
@@ -400,7 +432,7 @@ export class SenderCore {
     }
     if (this.timers.expired(Timer.Round, now)) this.round(now);
     if (!this.cfg.async && (this.phase === 'transferring' || this.phase === 'ending') && this.participants.activeCount() === 0) {
-      this.finish();
+      this.finish(now);
     }
   }
 
@@ -474,7 +506,7 @@ export class SenderCore {
     if (this.phase === 'ending' && this.cfg.async) {
       // Nobody answers: END goes out ASYNC_END_COPIES times, then the sender is done.
       if (this.stats.ends >= ASYNC_END_COPIES) {
-        this.finish();
+        this.finish(now);
       } else {
         this.sendEnd();
         this.timers.set(Timer.Round, now + this.cfg.endIntervalMs);
@@ -512,14 +544,18 @@ export class SenderCore {
   }
 
   private abort(detail: string): void {
-    if (this.phase === 'done') return;
+    if (this.phase === 'done') {
+      if (this.cloneReports.deadline !== undefined) this.closeCloneReports();
+      return;
+    }
     this.participants.failActive(Reason.SenderAbort, detail);
     // Three copies: a lost DROP would leave receivers waiting for their receive timeout.
     for (let i = 0; i < 3; i++) this.tx.drop(DROP_ALL, Reason.SenderAbort);
     this.finish();
   }
 
-  private finish(): void {
+  /** The transfer is over; `now` undefined (an abort): no wait for clone reports. */
+  private finish(now?: number): void {
     if (this.phase === 'done') return;
     this.phase = 'done';
     this.timers.stopAll();
@@ -528,7 +564,19 @@ export class SenderCore {
     const imaged = this.participants.settle();
     const ok = sent && imaged;
     this.doneOk = ok;
-    this.events.push({ kind: 'done', ok });
+    const verified = this.participants.list().filter((r) => r.state === 'verified').map((r) => r.id);
+    if (now !== undefined && this.cloneReports.open(now, verified)) {
+      this.timers.set(Timer.CloneReports, this.cloneReports.deadline);
+      return;
+    }
+    this.closeCloneReports();
+  }
+
+  /** The session is done: the clone reports' wait (if any) is over too. */
+  private closeCloneReports(): void {
+    this.timers.stopAll();
+    this.cloneReports.close();
+    this.events.push({ kind: 'done', ok: this.doneOk === true });
   }
 
   private sendEnd(): void {

@@ -12,7 +12,7 @@ import { fullSliceBytes } from '../protocol/geometry.js';
 import type { IoChoice, UdpFactory } from '../common/udp/select.js';
 import type { UdpSocket, UdpSocketStats } from '../common/udp/socket.js';
 import { reasonName } from '../protocol/reasons.js';
-import { SenderCore, type ReceiverRecord, type SenderConfig, type SenderEvent, type SenderStats, type Transmit } from './core.js';
+import { SenderCore, type CloneReport, type CloneReportState, type ReceiverRecord, type SenderConfig, type SenderEvent, type SenderStats, type Transmit } from './core.js';
 import type { Source } from './source-types.js';
 
 export interface SenderNetConfig {
@@ -44,6 +44,8 @@ export interface SenderOutcome {
    */
   readonly cpu: CpuBreakdown;
   readonly error?: string;
+  /** --clone-reports: per receiver (in the order of `receivers`), its clone agent's report or why there is none. */
+  readonly cloneReports?: readonly { readonly state: CloneReportState; readonly report?: CloneReport }[];
 }
 
 /** Sends at most this many datagrams per turn of the event loop, so incoming feedback is read in between. */
@@ -82,6 +84,8 @@ export class SenderDriver {
   private sourceDone = false;
   private sendWaiting = false;
   private startedAtMs: number | undefined;
+  /** When the transfer was over: the rate counts to here, not to the end of a --clone-reports wait. */
+  private transferEndMs: number | undefined;
   private digestHex = '';
   private error: string | undefined;
   private finished: ((o: SenderOutcome) => void) | undefined;
@@ -366,6 +370,7 @@ export class SenderDriver {
   }
 
   private drainEvents(): void {
+    if (this.transferEndMs === undefined && this.core.currentPhase === 'done') this.transferEndMs = this.now();
     for (let ev = this.core.pollEvent(); ev !== undefined; ev = this.core.pollEvent()) {
       this.logEvent(ev);
       this.onEvent(ev, this.core);
@@ -400,6 +405,14 @@ export class SenderDriver {
       case 'ending':
         this.log.info({ evt: 'transfer.sent', bytes: ev.totalBytes, slices: ev.totalSlices }, 'image sent once');
         break;
+      case 'clone-reported': {
+        const r = ev.report;
+        this.log.info(
+          { evt: 'receiver.clone', rcv: hex(ev.receiverId), host: r.host, outcome: r.outcome, failedStep: r.failedStep, table: r.table, fixups: r.fixups, bootloader: r.bootloader, detail: r.detail },
+          'clone reported',
+        );
+        break;
+      }
       case 'done':
         this.log.info({ evt: 'transfer.done', ok: ev.ok, stats: this.core.stats }, 'transfer done');
         break;
@@ -423,13 +436,14 @@ export class SenderDriver {
     await this.socket.close();
     await this.rendezvous.close();
     await this.dataSocket.close();
-    const end = this.now();
+    const end = this.transferEndMs ?? this.now();
     resolve({
       ok: ok && this.error === undefined,
       bytes: this.core.bytesRead,
       seconds: this.startedAtMs === undefined ? 0 : (end - this.startedAtMs) / 1000,
       digest: this.digestHex,
       receivers: this.core.receiverList(),
+      cloneReports: this.core.cloneReportsShown ? this.core.receiverList().map((r) => this.core.cloneReportOf(r.id)) : undefined,
       stats: this.core.stats,
       windowPackets: this.windowPackets,
       io: { path: this.ioPath, description: this.ioDescription, data: { ...this.dataSocket.stats } },

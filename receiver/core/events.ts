@@ -38,6 +38,8 @@ export type ReceiverEvent =
       readonly dataGroup: string;
       readonly dataPort: number;
       readonly imageBytes: number;
+      /** The sender asks clone agents for their CLONE_REPORT (udp-sender --clone-reports). */
+      readonly cloneReports: boolean;
     }
   /** joinSlice > 0: we joined late; slices come from there, the head 0..joinSlice-1 last. */
   | { readonly kind: 'accepted'; readonly joinSlice: number }

@@ -6,7 +6,7 @@
 
 import type { Endpoint } from '../../protocol/endpoint.js';
 import { totalSlices, type Geometry } from '../../protocol/geometry.js';
-import { CAP_ASYNC, CAP_PARITY_REPAIR, CAP_STREAMING, u32ToIpv4 } from '../../protocol/header.js';
+import { CAP_ASYNC, CAP_CLONE_REPORTS, CAP_PARITY_REPAIR, CAP_STREAMING, u32ToIpv4 } from '../../protocol/header.js';
 import type { End } from '../../protocol/messages/end.js';
 import { HelloPhase, IMAGE_BYTES_UNKNOWN, type Hello } from '../../protocol/messages/hello.js';
 
@@ -23,6 +23,8 @@ export class Session {
   readonly async: boolean;
   /** --streaming: the sender takes receivers after the transfer has started. */
   readonly streaming: boolean;
+  /** The sender waits for a CLONE_REPORT from a receiver that is part of a clone (CAP_CLONE_REPORTS). */
+  readonly cloneReports: boolean;
   /** The HELLO said the transfer was under way: nothing counts before our ACCEPT names our first slice. */
   readonly late: boolean;
   private geometry: Geometry;
@@ -48,6 +50,7 @@ export class Session {
     this.retainSlices = hello.retainSlices;
     this.async = (hello.caps & CAP_ASYNC) !== 0;
     this.streaming = (hello.caps & CAP_STREAMING) !== 0;
+    this.cloneReports = (hello.caps & CAP_CLONE_REPORTS) !== 0;
     this.late = !this.async && hello.phase !== HelloPhase.Announcing;
     this.geometry = {
       blockBytes: hello.blockBytes,

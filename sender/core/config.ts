@@ -54,6 +54,12 @@ export interface SenderConfig {
   readonly answerWindowMs: number;
   /** Quiet session: a receiver's STATUS heartbeat, at least (it grows with the group, sender/core/probe.ts). */
   readonly heartbeatMs: number;
+  /**
+   * --clone-reports: how long the session stays open after the transfer for the clone
+   * agents' CLONE_REPORTs of the receivers that verified. Undefined: no wait, and the
+   * final table has no clone columns (reports that arrive are still acknowledged).
+   */
+  readonly cloneReportsMs?: number;
   readonly coder: ErasureCoder;
 }
 

@@ -38,6 +38,9 @@ export interface SenderStats {
   reloads: number;
   /** Data blocks sent again as repair, to a receiver that had nothing of their stripe. */
   dataResends: number;
+  /** CLONE_REPORTs taken (one per receiver) and repeats of one already taken. */
+  cloneReports: number;
+  cloneReportDuplicates: number;
 }
 
 export function newSenderStats(): SenderStats {
@@ -62,6 +65,8 @@ export function newSenderStats(): SenderStats {
     lateJoins: 0,
     reloads: 0,
     dataResends: 0,
+    cloneReports: 0,
+    cloneReportDuplicates: 0,
   };
 }
 

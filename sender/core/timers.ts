@@ -9,11 +9,14 @@
 //   Pace   the token bucket holds DATA back: it holds a datagram's worth by then.
 //   Probe  quiet session: the probe round in progress sends a copy of its REQACK or ends
 //          (sender/core/probe.ts).
+//   CloneReports  the transfer is over (--clone-reports): the wait for the clone agents'
+//          reports ends then at the latest. The only timer armed after the transfer.
 // Hello and Round are armed when they are scheduled. Start, Pace and Probe follow from
 // state that nearly every input changes (who is in the session, the flow window, the
 // bucket, the round), so the core re-arms them from that state when it is asked for the
 // next timeout.
-// Once the session is done every timer is stopped and nextTimeout() is undefined.
+// Once the transfer is over every timer is stopped but CloneReports (while that wait is
+// open), and once the session is done nextTimeout() is undefined.
 
 export enum Timer {
   Hello,
@@ -21,6 +24,7 @@ export enum Timer {
   Round,
   Pace,
   Probe,
+  CloneReports,
 }
 
 const TIMERS = 5;

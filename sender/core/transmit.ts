@@ -1,8 +1,9 @@
 // Building what the sender core hands to the driver: DATA datagrams (a header from a
 // preallocated ring plus a payload that is a view of the slice or fresh parity) and the
 // queue of control datagrams: HELLO, START, REQACK, END and DROP to the rendezvous group,
-// and what answers one receiver alone (ACCEPT, REPORT_ACK, a refused JOIN's DROP) to the
-// endpoint its JOIN came from, so no other receiver spends anything on it.
+// and what answers one receiver alone (ACCEPT, REPORT_ACK, CLONE_REPORT_ACK, a refused
+// JOIN's DROP) to the endpoint its datagram came from, so no other receiver spends
+// anything on it.
 //
 // What holds: every DATA carries the next sequence number, which counts 1, 2, ... and
 // wraps past 0 (seq 0 is never sent), and sentCount counts every DATA sent (the n-th DATA
@@ -11,8 +12,9 @@
 // It decides nothing: the core and its components say what to send, this says how.
 
 import type { Endpoint } from '../../protocol/endpoint.js';
-import { CAP_ASYNC, CAP_PARITY_REPAIR, CAP_STREAMING, ipv4ToU32 } from '../../protocol/header.js';
+import { CAP_ASYNC, CAP_CLONE_REPORTS, CAP_PARITY_REPAIR, CAP_STREAMING, ipv4ToU32 } from '../../protocol/header.js';
 import { encodeAccept, ACCEPT_SIZE } from '../../protocol/messages/accept.js';
+import { CLONE_REPORT_ACK_SIZE, encodeCloneReportAck } from '../../protocol/messages/clone-report-ack.js';
 import { DATA_HEADER_SIZE, writeDataHeader } from '../../protocol/messages/data.js';
 import { DROP_SIZE, encodeDrop } from '../../protocol/messages/drop.js';
 import { encodeEnd, END_SIZE } from '../../protocol/messages/end.js';
@@ -70,6 +72,7 @@ type TransmitConfig = Pick<
   | 'imageBytes'
   | 'retainSlices'
   | 'redundancy'
+  | 'cloneReportsMs'
 >;
 
 export class Transmitter {
@@ -138,7 +141,11 @@ export class Transmitter {
       encodeHello(
         {
           sessionId: this.cfg.sessionId,
-          caps: CAP_PARITY_REPAIR | (this.cfg.async ? CAP_ASYNC : 0) | (this.cfg.streaming ? CAP_STREAMING : 0),
+          caps:
+            CAP_PARITY_REPAIR |
+            (this.cfg.async ? CAP_ASYNC : 0) |
+            (this.cfg.streaming ? CAP_STREAMING : 0) |
+            (this.cfg.cloneReportsMs !== undefined ? CAP_CLONE_REPORTS : 0),
           blockBytes: this.cfg.blockBytes,
           sliceBlocks: this.cfg.sliceBlocks,
           stripes: this.cfg.stripes,
@@ -207,6 +214,11 @@ export class Transmitter {
 
   reportAck(receiverId: number, to: Endpoint): void {
     this.queue(REPORT_ACK_SIZE, (b) => encodeReportAck({ sessionId: this.cfg.sessionId, receiverId }, b), to);
+  }
+
+  /** To the agent's own socket: it listens there (and on the group) for the acknowledgement. */
+  cloneReportAck(receiverId: number, to: Endpoint): void {
+    this.queue(CLONE_REPORT_ACK_SIZE, (b) => encodeCloneReportAck({ sessionId: this.cfg.sessionId, receiverId }, b), to);
   }
 
   private queue(size: number, encode: (buf: Uint8Array) => number, to: Endpoint | 'control' = 'control'): void {

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../../clone/steps.js';
 import { haveCommand, IS_ROOT } from '../support/host.js';
-import { describeRun, newSession, Processes, SENDER_CLI, senderNetArgs, type RunResult, type Session } from './helpers.js';
+import { describeRun, newSession, parseJsonReport, Processes, SENDER_CLI, senderNetArgs, type RunResult, type Session } from './helpers.js';
 
 const CLONE_CLI = fileURLToPath(new URL('../../dist/clone/cli.js', import.meta.url));
 const TOOLS = ['sfdisk', 'losetup', 'mkfs.ext4', 'mkswap', 'extlinux', 'cpio', 'zstd', 'wipefs', 'blkid', 'e2fsck', 'ssh-keygen'];
@@ -156,6 +156,8 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
 
   interface CloneRun {
     readonly r: RunResult;
+    /** The sender's run, when the test waited for it (awaitSender). */
+    readonly sender?: RunResult;
     readonly out: string[];
     readonly state: string;
     readonly logFile: string;
@@ -165,7 +167,10 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
   /** The last agent run's output, for a failure to mount what it left. */
   let lastAgentOut = '';
 
-  async function clone(plan: Record<string, unknown>, opts: { image?: string; s?: Session; hostname?: string; args?: string[]; senderArgs?: string[]; killSenderAfterMs?: number } = {}): Promise<CloneRun> {
+  async function clone(
+    plan: Record<string, unknown>,
+    opts: { image?: string; s?: Session; hostname?: string; args?: string[]; senderArgs?: string[]; killSenderAfterMs?: number; awaitSender?: boolean } = {},
+  ): Promise<CloneRun> {
     const d = join(work, `run${++runNo}`);
     mkdirSync(d);
     writeFileSync(join(d, 'plan.json'), JSON.stringify(plan));
@@ -185,8 +190,11 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     }
     const r = await agent.result;
     lastAgentOut = r.stdout;
-    if (sender !== undefined) sender.shortenDeadline(2000);
-    return { r, out: r.stdout.trim().split('\n'), state: join(d, 'state'), logFile: join(d, 'clone.log') };
+    if (sender !== undefined && opts.awaitSender !== true) sender.shortenDeadline(2000);
+    // The agent reported before it exited: a sender waiting for clone reports ends soon after.
+    if (sender !== undefined && opts.awaitSender === true) sender.shortenDeadline(10_000);
+    const senderRun = opts.awaitSender === true ? await sender?.result : undefined;
+    return { r, sender: senderRun, out: r.stdout.trim().split('\n'), state: join(d, 'state'), logFile: join(d, 'clone.log') };
   }
 
   function expectDone(c: CloneRun): void {
@@ -281,8 +289,20 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     expect(dry.r.stdout).toMatch(/would receive the image in this process, as udp-receiver --portbase \d+/);
     expect(existsSync(join(dry.state, 'on-failure'))).toBe(false);
 
-    const c = await clone(plan, { image: gz, s });
+    const c = await clone(plan, { image: gz, s, senderArgs: ['--clone-reports', '30', '--json'], awaitSender: true });
     expectDone(c);
+    // The sender heard the whole clone: its table and --json show the node's host, table, fixups, bootloader.
+    expect(c.r.stdout).toMatch(/report: the sender confirmed the clone report \(\d+ sends?\)/);
+    const sr = c.sender!;
+    expect(sr.timedOut, describeRun(sr)).toBe(false);
+    expect(sr.code, describeRun(sr)).toBe(0);
+    expect(sr.stderr).toMatch(/receiver +address +bytes +state +host +table +fixups +bootloader +detail/);
+    expect(sr.stderr).toMatch(/[0-9a-f]{8} +127\.0\.0\.1 +\d+ +verified +node07 +written +ok +extlinux\n/);
+    const sj = parseJsonReport<{ ok: boolean; receivers: { state: string; clone?: Record<string, unknown> }[]; stats: Record<string, number> }>(sr);
+    expect(sj.ok).toBe(true);
+    expect(sj.receivers).toHaveLength(1);
+    expect(sj.receivers[0]!.clone).toMatchObject({ state: 'reported', ok: true, host: 'node07', table: 'written', partitionsFormatted: 3, partitionsKept: 0, fixups: 'ok', bootloader: 'extlinux' });
+    expect(sj.stats.cloneReports).toBe(1);
     expect(c.r.stdout).toMatch(/receive: verified sha256 [0-9a-f]{64}: \d+ bytes from 127\.0\.0\.1 .*\(gzip, \d+ bytes decompressed\)/);
     expect(c.r.stdout).toMatch(/end action reboot not performed \(--no-end-action\)/);
     // Each step logged with its time, to the console and /tmp/clone.log's stand-in.
@@ -291,7 +311,7 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     }
     expect(readFileSync(c.logFile, 'utf8')).toContain('rackcast-clone: done');
     const summary = JSON.parse(readFileSync(join(c.state, 'result.json'), 'utf8'));
-    expect(summary).toMatchObject({ ok: true, host: 'node07', table: 'written', image: { verified: true }, bootloader: { kind: 'extlinux', installed: true } });
+    expect(summary).toMatchObject({ ok: true, host: 'node07', table: 'written', image: { verified: true, cloneReports: true }, bootloader: { kind: 'extlinux', installed: true }, reported: 'acked' });
     expect(summary.partitions.map((p: { action: string }) => p.action)).toEqual(['formatted', 'formatted', 'formatted']);
 
     // The MBR's boot code is syslinux's gptmbr.bin; the rest of sector 0 (the protective MBR) is sfdisk's.
@@ -338,6 +358,8 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     expect(dry2.r.stdout).toMatch(/decision: keep the table/);
     const c2 = await clone(plan2, { image: zst, s: s2, hostname: 'fromdhcp.rack.example' });
     expectDone(c2);
+    // A sender without --clone-reports does not ask for the report: none is sent, nobody waits.
+    expect(c2.r.stdout).toMatch(/report: the sender does not wait for clone reports \(udp-sender --clone-reports\): none sent/);
     expect(JSON.parse(readFileSync(join(c2.state, 'result.json'), 'utf8'))).toMatchObject({ table: 'kept', host: 'fromdhcp' });
     const data = await mountPartition(disk, 3);
     expect(readFileSync(join(data, 'keep-me.txt'), 'utf8')).toBe('precious\n');
@@ -374,12 +396,23 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     expect(readFileSync(join(c.state, 'on-failure'), 'utf8')).toBe('retry\n');
   });
 
-  it('DOS, node.cpio.zst, partitions through loop devices by offset: mbr.bin, the boot flag, a fixed host name', async () => {
+  it('DOS, node.cpio.zst, partitions through loop devices by offset: mbr.bin, the boot flag, a fixed host name; encrypted, the clone report too', async () => {
     const disk = newDisk(200);
     const s = newSession();
+    const key = join(work, `rack${++runNo}.key`);
+    writeFileSync(key, randomBytes(32).toString('hex'), { mode: 0o600 });
     const plan = planFor(disk, s, { fixups: { hostname: [{ fixed: 'rack1-n3' }], sshHostKeys: 'keep', fstab: 'uuid' }, onSuccess: 'shell' }, 'dos');
-    const c = await clone(plan, { image: zst, s, args: ['--partition-devices', 'loop'] });
+    (plan.receiver as Record<string, unknown>).keyFile = key;
+    (plan.receiver as Record<string, unknown>).encrypt = true;
+    const c = await clone(plan, { image: zst, s, args: ['--partition-devices', 'loop'], senderArgs: ['--key-file', key, '--encrypt', '--clone-reports', '30', '--json'], awaitSender: true });
     expectDone(c);
+    // The report went sealed with the session's key (the sender opens only sealed datagrams).
+    expect(c.r.stdout).toMatch(/report: the sender confirmed the clone report/);
+    const sr = c.sender!;
+    expect(sr.code, describeRun(sr)).toBe(0);
+    const sj = parseJsonReport<{ receivers: { clone?: Record<string, unknown> }[]; auth: { opened: number } }>(sr);
+    expect(sj.receivers[0]!.clone).toMatchObject({ state: 'reported', ok: true, host: 'rack1-n3', table: 'written', fixups: 'ok', bootloader: 'extlinux' });
+    expect(sj.auth.opened).toBeGreaterThan(0);
     expect(c.r.stdout).toMatch(/partition 2: \/dev\/loop\d+ \(loop device at offset 17825792, 120 MiB\)/);
     expect(c.r.stdout).toMatch(/\(zstd, \d+ bytes decompressed\)/);
     await settle(disk);
@@ -440,8 +473,21 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
   it('the plan names a kernel the image lacks: stops at bootloader; grub without grub-install in the image likewise', async () => {
     const disk = newDisk(200);
     const s = newSession();
-    const c = await clone(planFor(disk, s, { bootloader: { kind: 'extlinux', kernel: '/boot/vmlinuz-missing' }, onFailure: 'shell' }), { image: gz, s });
+    const c = await clone(planFor(disk, s, { bootloader: { kind: 'extlinux', kernel: '/boot/vmlinuz-missing' }, onFailure: 'shell' }), {
+      image: gz,
+      s,
+      senderArgs: ['--clone-reports', '30', '--json'],
+      awaitSender: true,
+    });
     expectFailedAt(c, 'bootloader', /the image has no kernel at \/boot\/vmlinuz-missing \(bootloader\.kernel\)$/);
+    // The image verified, so the sender hears how the clone failed: exit 4, the step in its table.
+    const sr = c.sender!;
+    expect(sr.timedOut, describeRun(sr)).toBe(false);
+    expect(sr.code, describeRun(sr)).toBe(4);
+    expect(sr.stderr).toMatch(/verified +node07 +written +ok +extlinux failed +clone failed at bootloader: the image has no kernel at \/boot\/vmlinuz-missing/);
+    expect(sr.stderr).toMatch(/udp-sender: 1 node\(s\) verified the image but did not finish their clone/);
+    const sj = parseJsonReport<{ ok: boolean; receivers: { state: string; clone?: Record<string, unknown> }[] }>(sr);
+    expect(sj.receivers[0]).toMatchObject({ state: 'verified', clone: { state: 'reported', ok: false, host: 'node07', failedStep: 'bootloader', fixups: 'ok', bootloader: 'extlinux failed' } });
     await settle(disk);
     expect(firstBytes(disk.file, 440).equals(Buffer.alloc(440))).toBe(true);
     expect(readFileSync(join(c.state, 'on-failure'), 'utf8')).toBe('shell\n');

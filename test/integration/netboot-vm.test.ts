@@ -54,6 +54,8 @@ const SENDER_GRACE_MS = 30_000;
  */
 const SENDER_RETRIES_UNTIL_DROP = 2400;
 const DATA_FILE = 'kept-by-second-clone.txt';
+/** udp-sender --clone-reports: the agents report right after their bootloader, seconds after the transfer. */
+const SENDER_CLONE_REPORTS_S = 120;
 
 /** Paths the clone may change (the agent's fixups) or add; everything else must match the source. */
 const FIXUP_PATHS: readonly RegExp[] = [
@@ -197,6 +199,8 @@ describe.skipIf(skipReason !== undefined)('netboot: two VMs PXE-boot rackcast an
       net.argv([
         process.execPath, SENDER_CLI, '--file', nodeImage, '--nokbd', '--min-receivers', String(vms.length), '--interface', HOST_ADDR,
         '--retries-until-drop', String(SENDER_RETRIES_UNTIL_DROP), '--json', '--log', join(work, `sender-${round}.log`),
+        // Each agent reports its whole clone before it powers off; the sender waits for both.
+        '--clone-reports', String(SENDER_CLONE_REPORTS_S),
       ]),
       CLONE_TIMEOUT_MS,
     );
@@ -220,13 +224,19 @@ describe.skipIf(skipReason !== undefined)('netboot: two VMs PXE-boot rackcast an
     expect(s.code, `udp-sender:\n${sender.tail()}\n${why}`).toBe(0);
     const json = sender.lines.map((l) => l.text).find((t) => t.startsWith('{'));
     expect(json, 'the sender printed its JSON report').toBeDefined();
-    const out = JSON.parse(json!) as { ok: boolean; seconds: number; receivers: { address: string; state: string }[] };
+    const out = JSON.parse(json!) as { ok: boolean; seconds: number; receivers: { address: string; state: string; clone?: { host?: string; table?: string; fixups?: string; bootloader?: string } }[] };
     report.push(`clone ${round} sender: one session, ${out.seconds.toFixed(1)} s from start to end, process ${(s.wallMs / 1000).toFixed(0)} s (it starts before the VMs boot)`);
     // ONE session served both VMs, and each verified its copy.
     expect(out.ok).toBe(true);
     // The address may carry a port: compare the IPv4 part.
     const ipv4 = (a: string): string => /\d+\.\d+\.\d+\.\d+/.exec(a)?.[0] ?? a;
     expect(out.receivers.map((r) => `${ipv4(r.address)} ${r.state}`).sort()).toEqual(vms.map((vm) => `${vm.ip} verified`));
+    // The sender's table knows each node's whole clone (CLONE_REPORT): the first writes the
+    // table, the second keeps it (and /data).
+    const table = round === 1 ? 'written' : 'kept';
+    expect(out.receivers.map((r) => `${ipv4(r.address)} ${r.clone?.host} ${r.clone?.table} ${r.clone?.fixups} ${r.clone?.bootloader}`).sort()).toEqual(
+      vms.map((vm) => `${vm.ip} ${vm.name} ${table} ok extlinux`),
+    );
     return consoles;
   }
 

@@ -6,6 +6,8 @@
 import { CAP_PARITY_REPAIR, ipv4ToU32 } from '../../protocol/header.js';
 import { ACCEPT_SIZE, encodeAccept } from '../../protocol/messages/accept.js';
 import { type Data, DATA_HEADER_SIZE, encodeData } from '../../protocol/messages/data.js';
+import { CLONE_REPORT_ACK_SIZE, encodeCloneReportAck } from '../../protocol/messages/clone-report-ack.js';
+import { type CloneReport, cloneReportLength, encodeCloneReport } from '../../protocol/messages/clone-report.js';
 import { DROP_SIZE, encodeDrop } from '../../protocol/messages/drop.js';
 import { encodeEnd, END_SIZE } from '../../protocol/messages/end.js';
 import { encodeHello, type Hello, HELLO_SIZE } from '../../protocol/messages/hello.js';
@@ -80,6 +82,30 @@ export function reportBytes(o: Partial<Report> & { receiverId: number }): Uint8A
     ...o,
   };
   return encoded(reportLength(msg), (b) => encodeReport(msg, b));
+}
+
+/** A clone agent's report: by default a whole clone done (table written, extlinux installed). */
+export function cloneReportBytes(o: Partial<CloneReport> & { receiverId: number }): Uint8Array {
+  const msg: CloneReport = {
+    sessionId: SESSION,
+    outcome: 0,
+    failedStep: 0,
+    table: 1,
+    fixups: 1,
+    bootloader: 1,
+    bootloaderKind: 1,
+    partitionsFormatted: 3,
+    partitionsKept: 0,
+    elapsedMs: 0,
+    host: '',
+    detail: '',
+    ...o,
+  };
+  return encoded(cloneReportLength(msg), (b) => encodeCloneReport(msg, b));
+}
+
+export function cloneReportAckBytes(receiverId: number, sessionId = SESSION): Uint8Array {
+  return encoded(CLONE_REPORT_ACK_SIZE, (b) => encodeCloneReportAck({ sessionId, receiverId }, b));
 }
 
 export function leaveBytes(o: Partial<Leave> & { receiverId: number; reason: Reason }): Uint8Array {

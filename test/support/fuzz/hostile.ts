@@ -17,6 +17,8 @@ import { IMAGE_BYTES_UNKNOWN } from '../../../protocol/messages/hello.js';
 import { MAX_REASON } from '../../../protocol/reasons.js';
 import {
   acceptBytes,
+  cloneReportAckBytes,
+  cloneReportBytes,
   dataBytes,
   dropBytes,
   endBytes,
@@ -126,6 +128,21 @@ export const FIELDS: Readonly<Record<MessageType, readonly Field[]>> = {
     { name: 'reason', off: 12, size: 1 },
     { name: 'reserved', off: 13, size: 3 },
   ],
+  [MessageType.CloneReport]: [
+    { name: 'receiverId', off: 8, size: 4 },
+    { name: 'outcome', off: 12, size: 1 },
+    { name: 'failedStep', off: 13, size: 1 },
+    { name: 'table', off: 14, size: 1 },
+    { name: 'fixups', off: 15, size: 1 },
+    { name: 'bootloader', off: 16, size: 1 },
+    { name: 'bootloaderKind', off: 17, size: 1 },
+    { name: 'partitionsFormatted', off: 18, size: 1 },
+    { name: 'partitionsKept', off: 19, size: 1 },
+    { name: 'elapsedMs', off: 20, size: 4 },
+    { name: 'hostBytes', off: 24, size: 1 },
+    { name: 'detailBytes', off: 25, size: 1 },
+  ],
+  [MessageType.CloneReportAck]: [{ name: 'receiverId', off: 8, size: 4 }],
 };
 
 export const ALL_TYPES: readonly MessageType[] = Object.keys(MESSAGE_TYPE_NAMES)
@@ -278,6 +295,26 @@ export function freshPacket(rng: Rng, type: MessageType, t: Target): Uint8Array 
     }
     case MessageType.Drop:
       return dropBytes(rng.chance(0.3) ? DROP_ALL : rid(), rng.int(0, MAX_REASON + 1), sessionId);
+    case MessageType.CloneReport: {
+      const done = rng.chance(0.6);
+      return cloneReportBytes({
+        sessionId,
+        receiverId: rid(),
+        outcome: done ? 0 : 1,
+        failedStep: done ? 0 : rng.int(1, 11),
+        table: rng.int(0, 4),
+        fixups: rng.pick(done ? [0, 1, 3] : [0, 1, 2, 3]),
+        bootloader: 1,
+        bootloaderKind: rng.int(1, 3),
+        partitionsFormatted: rng.int(0, 256),
+        partitionsKept: rng.int(0, 256),
+        elapsedMs: rng.u32(),
+        host: 'n'.repeat(rng.int(0, 65)),
+        detail: rng.chance(0.5) ? '' : 'x'.repeat(rng.int(0, 300)),
+      });
+    }
+    case MessageType.CloneReportAck:
+      return cloneReportAckBytes(rid(), sessionId);
   }
 }
 

@@ -3,6 +3,8 @@ import { decodeDatagram } from '../../../protocol/codec.js';
 import { MESSAGE_TYPE_NAMES, MessageType, VERSION } from '../../../protocol/header.js';
 import { decodeAccept } from '../../../protocol/messages/accept.js';
 import { decodeData } from '../../../protocol/messages/data.js';
+import { decodeCloneReport } from '../../../protocol/messages/clone-report.js';
+import { decodeCloneReportAck } from '../../../protocol/messages/clone-report-ack.js';
 import { decodeDrop } from '../../../protocol/messages/drop.js';
 import { decodeEnd } from '../../../protocol/messages/end.js';
 import { decodeHello } from '../../../protocol/messages/hello.js';
@@ -33,6 +35,8 @@ const CASES: readonly (readonly [string, MessageType, (b: Uint8Array) => Result<
   ['report-ack', MessageType.ReportAck, decodeReportAck],
   ['leave', MessageType.Leave, decodeLeave],
   ['drop', MessageType.Drop, decodeDrop],
+  ['clone-report', MessageType.CloneReport, decodeCloneReport],
+  ['clone-report-ack', MessageType.CloneReportAck, decodeCloneReportAck],
 ];
 
 const code = (r: Result<unknown>): string => (r.ok ? 'ok' : r.code);
@@ -93,7 +97,7 @@ describe('decodeDatagram', () => {
     expect(code(decodeDatagram(fromHex('4352 02 01 00000000')))).toBe('ERR_BAD_MAGIC');
     expect(code(decodeDatagram(fromHex('5243 01 01 00000000')))).toBe('ERR_BAD_VERSION');
     expect(code(decodeDatagram(fromHex('5243 02 00 00000000')))).toBe('ERR_BAD_TYPE');
-    expect(code(decodeDatagram(fromHex('5243 02 0e 00000000')))).toBe('ERR_BAD_TYPE');
+    expect(code(decodeDatagram(fromHex('5243 02 10 00000000')))).toBe('ERR_BAD_TYPE');
   });
 
   it('never throws and always returns a result, for any type byte', () => {

@@ -7,7 +7,7 @@
 // repairWaitMs (50) later, with a fresh backoff on top.
 
 import { describe, expect, it } from 'vitest';
-import { CAP_PARITY_REPAIR, MessageType } from '../../../protocol/header.js';
+import { CAP_CLONE_REPORTS, CAP_PARITY_REPAIR, MessageType } from '../../../protocol/header.js';
 import {
   type Data,
   DATA_FLAG_FINAL_SLICE,
@@ -142,6 +142,12 @@ describe('ReceiverCore listening', () => {
 });
 
 describe('ReceiverCore joining', () => {
+  it("says whether the sender's HELLO asks clone agents for their reports (CAP_CLONE_REPORTS)", () => {
+    const core = new ReceiverCore(receiverConfig(), 0);
+    feed(core, helloBytes({ caps: CAP_PARITY_REPAIR | CAP_CLONE_REPORTS }), 1);
+    expect(drainEvents(core)).toEqual([expect.objectContaining({ kind: 'session', cloneReports: true })]);
+  });
+
   it('takes the session from HELLO and sends JOIN at once', () => {
     const core = new ReceiverCore(receiverConfig(), 0);
     feed(core, helloBytes(), 1);
@@ -153,6 +159,7 @@ describe('ReceiverCore joining', () => {
         dataGroup: '239.192.67.1',
         dataPort: 9000,
         imageBytes: 950,
+        cloneReports: false,
       },
     ]);
     expect(only(drainReceiver(core), MessageType.Join)).toEqual([

@@ -1,9 +1,10 @@
 // ReceiverDriver with its real ReceiverCore, over in-memory sockets (support/fake-udp.ts), an
 // in-memory sink and a fake clock: the driver's own jobs, seen from outside. It re-arms its one
-// timer to the core's pollTimeout(), sends every datagram the core queues, writes every
-// delivered slice in order, one write at a time, and at the end closes its sockets and settles
-// the sink once. The session (support/datagrams.ts helloBytes): 100-byte blocks, 4 a slice,
-// 950 bytes = slices of 400, 400 and 150.
+// timer to the core's pollTimeout(), sends every datagram the core queues from its feedback
+// socket to where the core says (NAK to the rendezvous group, the rest to the sender's control
+// endpoint), writes every delivered slice in order, one write at a time, and at the end closes
+// its sockets and settles the sink once. The session (support/datagrams.ts helloBytes):
+// 100-byte blocks, 4 a slice, 950 bytes = slices of 400, 400 and 150.
 //
 // Only setTimeout, clearTimeout and Date are faked. The driver's setImmediate stays real: under
 // fake timers an immediate queued while the clock advances runs 1 ms of fake time late, which
@@ -21,7 +22,7 @@ import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST } from '../../../protocol/message
 import { Outcome } from '../../../protocol/messages/report.js';
 import { STATUS_FLAG_COMPLETE } from '../../../protocol/messages/status.js';
 import { Reason } from '../../../protocol/reasons.js';
-import { ReceiverCore, type ReceiverEvent } from '../../../receiver/core.js';
+import { ReceiverCore, type ReceiverEvent, type ReceiverTransmit } from '../../../receiver/core.js';
 import { type ReceiverCoreOptions, type ReceiverNetConfig, ReceiverDriver, type ReceiverOutcome } from '../../../receiver/driver.js';
 import type { OffsetSink, Sink, SinkReport } from '../../../receiver/sink-types.js';
 import { pattern } from '../../support/bytes.js';
@@ -35,6 +36,12 @@ const DIGEST = new Uint8Array(createHash('sha256').update(IMAGE).digest());
 const RDV_GROUP = '239.192.67.2';
 /** HELLO names DATA_PORT as the data port: the driver insists it is --portbase. */
 const NET: ReceiverNetConfig = { interfaceAddress: undefined, rdvGroup: RDV_GROUP, portbase: DATA_PORT, ttl: 1, rcvBufBytes: 1 << 20, io: 'dgram' };
+/**
+ * The sender's sockets, as sender/driver.ts binds them: control and data on ephemeral ports
+ * of their own, so the port our unicast goes to is not the rendezvous port (portbase + 1).
+ */
+const SENDER_CTL = { address: SENDER.address, port: 41_234 } as const;
+const SENDER_DATA = { address: SENDER.address, port: 41_235 } as const;
 
 function sliceOf(n: number): Uint8Array {
   return IMAGE.subarray(n * 400, n * 400 + SLICE_BYTES[n]!);
@@ -136,17 +143,22 @@ interface Rig {
   readonly driver: ReceiverDriver;
   readonly ctl: FakeUdpSocket;
   readonly data: FakeUdpSocket;
+  readonly fb: FakeUdpSocket;
   readonly probe: FakeUdpSocket;
+  /** Every socket the driver made. */
+  readonly sockets: readonly FakeUdpSocket[];
   readonly sink: MemorySink;
   readonly logs: LogRecord[];
   readonly events: ReceiverEvent[];
   /** The outcome once run() resolved. */
   result(): ReceiverOutcome | undefined;
-  /** A datagram from the sender on the control socket (HELLO, ACCEPT, START, END, REPORT_ACK). */
+  /** A datagram the sender sends the rendezvous group, on the control socket (HELLO, START, END). */
   fromSender(bytes: Uint8Array): Promise<void>;
+  /** The sender's answer to this receiver alone, on the feedback socket it came from (ACCEPT, REPORT_ACK). */
+  answerFromSender(bytes: Uint8Array): Promise<void>;
   /** DATA from the sender on the data socket. */
   dataFromSender(bytes: readonly Uint8Array[]): Promise<void>;
-  /** The messages sent so far, decoded. */
+  /** The messages sent so far (all from the feedback socket), decoded. */
   sent(): ReturnType<typeof decode>[];
 }
 
@@ -176,42 +188,48 @@ async function startReceiver(over: Partial<ReceiverCoreOptions> = {}): Promise<R
     outcome = o;
   });
   await settle();
-  // The constructor makes control, then data; run() makes a throwaway that asks the receive buffer.
-  const [ctl, data, probe] = sockets;
-  if (ctl === undefined || data === undefined || probe === undefined) throw new Error(`the driver made ${sockets.length} sockets, not 3`);
-  expect(sockets).toHaveLength(3);
+  // The constructor makes control, data and feedback; run() makes a throwaway that asks the receive buffer.
+  const [ctl, data, fb, probe] = sockets;
+  if (ctl === undefined || data === undefined || fb === undefined || probe === undefined) throw new Error(`the driver made ${sockets.length} sockets, not 4`);
+  expect(sockets).toHaveLength(4);
   return {
     driver,
     ctl,
     data,
+    fb,
     probe,
+    sockets,
     sink,
     logs,
     events,
     result: () => outcome,
     fromSender: async (bytes) => {
-      ctl.deliver(bytes, SENDER.address, SENDER.port);
+      ctl.deliver(bytes, SENDER_CTL.address, SENDER_CTL.port);
+      await settle();
+    },
+    answerFromSender: async (bytes) => {
+      fb.deliver(bytes, SENDER_CTL.address, SENDER_CTL.port);
       await settle();
     },
     dataFromSender: async (list) => {
-      for (const bytes of list) data.deliver(bytes, SENDER.address, SENDER.port);
+      for (const bytes of list) data.deliver(bytes, SENDER_DATA.address, SENDER_DATA.port);
       await settle();
     },
-    sent: () => ctl.sent.map(decode),
+    sent: () => fb.sent.map(decode),
   };
 }
 
 /** HELLO, our ACCEPT and START at the current time: the receiver is receiving. */
 async function joined(rig: Rig): Promise<void> {
   await rig.fromSender(helloBytes());
-  await rig.fromSender(acceptBytes(rig.driver.receiverId));
+  await rig.answerFromSender(acceptBytes(rig.driver.receiverId));
   await rig.fromSender(startBytes(64));
   expect(rig.driver.receiver.currentState).toBe('receiving');
 }
 
 describe('ReceiverDriver', () => {
-  /** What the core handed out of pollTransmit(), across all cores of the test, in order. */
-  let polled: Uint8Array[];
+  /** What the core handed out of pollTransmit(), across all cores of the test, in order (the bytes copied as they came out). */
+  let polled: ReceiverTransmit[];
   /** The `now` of every handleTimeout(): when the driver's timer woke the core. */
   let wakes: number[];
 
@@ -228,9 +246,9 @@ describe('ReceiverDriver', () => {
     });
     const original = ReceiverCore.prototype.pollTransmit;
     vi.spyOn(ReceiverCore.prototype, 'pollTransmit').mockImplementation(function (this: ReceiverCore) {
-      const b = original.call(this);
-      if (b !== undefined) polled.push(b);
-      return b;
+      const t = original.call(this);
+      if (t !== undefined) polled.push({ to: t.to, bytes: t.bytes.slice() });
+      return t;
     });
   });
 
@@ -239,11 +257,30 @@ describe('ReceiverDriver', () => {
     vi.useRealTimers();
   });
 
-  /** Everything the core queued went out on the control socket, in order, to the rendezvous group, and nothing is left. */
+  /**
+   * Everything the core queued went out on the feedback socket, in order, each where the core
+   * said, and nothing is left; and where the core said is right: a NAK to the rendezvous group
+   * (the other receivers hear it), every other message to the sender's control socket alone.
+   */
   function expectAllSent(rig: Rig): void {
-    expect(rig.ctl.sends.map((s) => Buffer.from(s.bytes))).toEqual(polled.map((b) => Buffer.from(b)));
-    for (const s of rig.ctl.sends) expect([s.port, s.address]).toEqual([NET.portbase + 1, RDV_GROUP]);
+    expect(polled.length).toBeGreaterThan(0);
+    expect(rig.fb.sends.map((s) => Buffer.from(s.bytes))).toEqual(polled.map((t) => Buffer.from(t.bytes)));
+    const group = { port: NET.portbase + 1, address: RDV_GROUP };
+    const sender = { port: SENDER_CTL.port, address: SENDER_CTL.address };
+    rig.fb.sends.forEach((s, i) => {
+      const type = decode(s.bytes).type;
+      const where = type === MessageType.Nak ? group : sender;
+      expect({ type, port: s.port, address: s.address }).toEqual({ type, ...where });
+      expect(polled[i]!.to).toEqual(type === MessageType.Nak ? 'group' : sender);
+    });
+    expect(rig.ctl.sent).toEqual([]);
     expect(rig.data.sent).toEqual([]);
+    expect(rig.probe.sent).toEqual([]);
+  }
+
+  /** Every socket the driver made closed exactly once. */
+  function expectAllClosedOnce(rig: Rig): void {
+    expect(rig.sockets.map((s) => s.closeCalls)).toEqual([1, 1, 1, 1]);
   }
 
   describe('its one timer follows the core', () => {
@@ -251,12 +288,16 @@ describe('ReceiverDriver', () => {
       const rig = await startReceiver();
       expect(rig.ctl.binds).toEqual([{ port: NET.portbase + 1, address: RDV_GROUP }]);
       expect(rig.ctl.memberships).toEqual([{ group: RDV_GROUP, interfaceAddress: undefined }]);
+      // Feedback: an ephemeral port of its own on the interface (any, here), in no group.
+      expect(rig.fb.binds).toEqual([{ port: 0, address: undefined }]);
+      expect(rig.fb.memberships).toEqual([]);
       expect(rig.probe.closeCalls).toBe(1);
       expect(rig.data.binds).toEqual([]);
       expect(rig.driver.receiver.pollTimeout()).toBeUndefined();
       expect(vi.getTimerCount()).toBe(0);
       await advance(60_000);
       expect(rig.ctl.sent).toEqual([]);
+      expect(rig.fb.sent).toEqual([]);
       expect(rig.result()).toBeUndefined();
     });
 
@@ -270,6 +311,7 @@ describe('ReceiverDriver', () => {
       expect(rig.result()).toMatchObject({ ok: false, reason: Reason.StartTimeout, detail: 'no sender found before --start-timeout' });
       // No session, nobody to tell: nothing sent.
       expect(rig.ctl.sent).toEqual([]);
+      expect(rig.fb.sent).toEqual([]);
       expect(vi.getTimerCount()).toBe(0);
     });
 
@@ -299,7 +341,7 @@ describe('ReceiverDriver', () => {
       expect(wakes).toEqual([30, 60]);
       // ACCEPT at 60: JOIN stops; the deadline is now the sender's silence (5000 ms), and
       // the timer moved there: the core is not woken at 90 for nothing.
-      await rig.fromSender(acceptBytes(rig.driver.receiverId));
+      await rig.answerFromSender(acceptBytes(rig.driver.receiverId));
       expect(rig.driver.receiver.pollTimeout()).toBe(60 + 5000);
       expect(vi.getTimerCount()).toBe(1);
       await advance(1000);
@@ -327,7 +369,8 @@ describe('ReceiverDriver', () => {
       await advance(1);
       expect(wakes).toEqual([135]);
       const naks = only(rig.sent(), MessageType.Nak);
-      expect(naks).toEqual([{ sessionId: expect.any(Number), receiverId: rig.driver.receiverId, sliceNo: 0, need: [1], heard: [0] }]);
+      // seenSeq: the highest DATA seq read when it asked, b3's (4).
+      expect(naks).toEqual([{ sessionId: expect.any(Number), receiverId: rig.driver.receiverId, sliceNo: 0, seenSeq: 4, need: [1], heard: [0] }]);
       expect(rig.driver.receiver.stats.naksSent).toBe(1);
       // No repair: the next NAK after repairWaitMs (50) plus a fresh backoff (35).
       expect(rig.driver.receiver.pollTimeout()).toBe(135 + 50 + 35);
@@ -423,7 +466,7 @@ describe('ReceiverDriver', () => {
       const complete = only(rig.sent(), MessageType.Status).filter((s) => (s.flags & STATUS_FLAG_COMPLETE) !== 0);
       expect(complete.length).toBeGreaterThanOrEqual(1);
       expect(rig.result()).toBeUndefined();
-      await rig.fromSender(reportAckBytes(rig.driver.receiverId));
+      await rig.answerFromSender(reportAckBytes(rig.driver.receiverId));
       const out = rig.result();
       expect(out).toMatchObject({
         ok: true,
@@ -439,15 +482,15 @@ describe('ReceiverDriver', () => {
       expect(out?.io).toEqual({ path: 'dgram', description: 'fake', data: expect.objectContaining({ datagramsReceived: 10 }) });
       expect(out?.stats).toMatchObject({ dataPackets: 10, duplicates: 0, naksSent: 0, drops: {} });
       // Everything closed once; the sink committed and never discarded; no timer left.
-      expect([rig.ctl.closeCalls, rig.data.closeCalls, rig.probe.closeCalls]).toEqual([1, 1, 1]);
+      expectAllClosedOnce(rig);
       expect(rig.sink.calls).toEqual(['write', 'write', 'write', 'finish', 'commit']);
       expect(vi.getTimerCount()).toBe(0);
       expect(rig.logs.filter((r) => r.evt === 'verify')).toEqual([expect.objectContaining({ ok: true, digest: Buffer.from(DIGEST).toString('hex') })]);
       expect(rig.logs.filter((r) => r.evt === 'done')).toEqual([expect.objectContaining({ ok: true, reason: 'none' })]);
       expectAllSent(rig);
       // The sender's last word again (its REPORT_ACK repeated): nothing more happens.
-      await rig.fromSender(reportAckBytes(rig.driver.receiverId));
-      expect(rig.ctl.closeCalls).toBe(1);
+      await rig.answerFromSender(reportAckBytes(rig.driver.receiverId));
+      expectAllClosedOnce(rig);
       expect(rig.logs.filter((r) => r.evt === 'done')).toHaveLength(1);
     });
 
@@ -470,7 +513,7 @@ describe('ReceiverDriver', () => {
       expect(only(rig.sent(), MessageType.Report)).toHaveLength(3);
       expect(rig.result()).toMatchObject({ ok: true, bytes: 950, reason: Reason.None });
       expect(rig.sink.calls).toEqual(['write', 'write', 'write', 'finish', 'commit']);
-      expect([rig.ctl.closeCalls, rig.data.closeCalls]).toEqual([1, 1]);
+      expectAllClosedOnce(rig);
       expect(vi.getTimerCount()).toBe(0);
       expectAllSent(rig);
     });
@@ -498,14 +541,14 @@ describe('ReceiverDriver', () => {
       expect(only(rig.sent(), MessageType.Leave)).toEqual([leave, leave]);
       // What was written is discarded, never committed; no verification was attempted.
       expect(rig.sink.calls).toEqual(['write', 'discard']);
-      expect([rig.ctl.closeCalls, rig.data.closeCalls, rig.probe.closeCalls]).toEqual([1, 1, 1]);
+      expectAllClosedOnce(rig);
       expect(vi.getTimerCount()).toBe(0);
       expect(rig.logs.filter((r) => r.evt === 'done')).toEqual([expect.objectContaining({ ok: false, reason: 'receive timeout' })]);
       expectAllSent(rig);
       // Time goes on: nothing more.
       await advance(60_000);
       expect(rig.sink.calls).toEqual(['write', 'discard']);
-      expect(rig.ctl.closeCalls).toBe(1);
+      expectAllClosedOnce(rig);
     });
 
     it('a HELLO naming another data port: ends at once, its LEAVE sent before the sockets close, no data socket bound', async () => {
@@ -517,7 +560,7 @@ describe('ReceiverDriver', () => {
       expect(only(rig.sent(), MessageType.Leave)[0]).toMatchObject({ reason: Reason.ProtocolViolation, detail });
       expect(rig.data.binds).toEqual([]);
       expect(rig.sink.calls).toEqual(['discard']);
-      expect([rig.ctl.closeCalls, rig.data.closeCalls, rig.probe.closeCalls]).toEqual([1, 1, 1]);
+      expectAllClosedOnce(rig);
       expect(vi.getTimerCount()).toBe(0);
       expectAllSent(rig);
     });
@@ -531,12 +574,12 @@ describe('ReceiverDriver', () => {
       await rig.fromSender(endBytes(950, 3, wrong));
       const reports = only(rig.sent(), MessageType.Report);
       expect(reports).toEqual([expect.objectContaining({ outcome: Outcome.Failed, reason: Reason.DigestMismatch })]);
-      await rig.fromSender(reportAckBytes(rig.driver.receiverId));
+      await rig.answerFromSender(reportAckBytes(rig.driver.receiverId));
       const out = rig.result();
       expect(out).toMatchObject({ ok: false, reason: Reason.DigestMismatch, digest: Buffer.from(DIGEST).toString('hex') });
       expect(out?.detail).toMatch(/^digest mismatch: got sha256 [0-9a-f]{64}, sender has [0-9a-f]{64}$/);
       expect(rig.sink.calls).toEqual(['write', 'write', 'write', 'finish', 'discard']);
-      expect([rig.ctl.closeCalls, rig.data.closeCalls]).toEqual([1, 1]);
+      expectAllClosedOnce(rig);
       expectAllSent(rig);
     });
 
@@ -558,7 +601,7 @@ describe('ReceiverDriver', () => {
         expect.objectContaining({ reason: Reason.WriteError }),
       ]);
       expect(rig.sink.calls).toEqual(['write', 'discard']);
-      expect([rig.ctl.closeCalls, rig.data.closeCalls]).toEqual([1, 1]);
+      expectAllClosedOnce(rig);
       expect(vi.getTimerCount()).toBe(0);
       expectAllSent(rig);
     });
@@ -576,7 +619,7 @@ describe('ReceiverDriver', () => {
       const leave = expect.objectContaining({ reason: Reason.Interrupted, detail: 'receiver interrupted (SIGINT)' });
       expect(only(rig.sent(), MessageType.Leave)).toEqual([leave, leave]);
       expect(rig.sink.calls).toEqual(['write', 'discard']);
-      expect([rig.ctl.closeCalls, rig.data.closeCalls, rig.probe.closeCalls]).toEqual([1, 1, 1]);
+      expectAllClosedOnce(rig);
       expect(rig.logs.filter((r) => r.evt === 'done')).toHaveLength(1);
       expect(vi.getTimerCount()).toBe(0);
       expectAllSent(rig);
@@ -589,7 +632,7 @@ describe('ReceiverDriver', () => {
       await settle();
       expect(rig.result()).toMatchObject({ ok: false, reason: Reason.Interrupted, detail: 'socket: recvmsg: ENOMEM', ioError: true });
       expect(rig.sink.calls).toEqual(['discard']);
-      expect([rig.ctl.closeCalls, rig.data.closeCalls]).toEqual([1, 1]);
+      expectAllClosedOnce(rig);
       expectAllSent(rig);
     });
   });

@@ -479,7 +479,8 @@ describe('ReceiverDriver', () => {
         ioError: false,
         joinSlice: 0,
       });
-      expect(out?.io).toEqual({ path: 'dgram', description: 'fake', data: expect.objectContaining({ datagramsReceived: 10 }) });
+      // The fake socket places nothing (no setPlacement): every DATA went through onMessage.
+      expect(out?.io).toEqual({ path: 'dgram', description: 'fake', data: expect.objectContaining({ datagramsReceived: 10 }), placed: 0 });
       expect(out?.stats).toMatchObject({ dataPackets: 10, duplicates: 0, naksSent: 0, drops: {} });
       // Everything closed once; the sink committed and never discarded; no timer left.
       expectAllClosedOnce(rig);

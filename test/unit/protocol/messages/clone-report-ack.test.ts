@@ -28,7 +28,7 @@ const GOLDEN: CloneReportAck = { sessionId: 0x01020304, receiverId: 42 };
 // Written from the layout table in protocol/messages/clone-report-ack.ts, one field per string.
 const GOLDEN_HEX = hex(
   '5243', //     0  magic 'RC'
-  '01', //       2  version 1
+  '02', //       2  version 2
   '0f', //       3  type CLONE_REPORT_ACK (15)
   '01020304', // 4  sessionId
   '0000002a', // 8  receiverId 42

@@ -58,7 +58,7 @@ const GOLDEN: CloneReport = {
 // Written from the layout table in protocol/messages/clone-report.ts, one field per string.
 const GOLDEN_HEX = hex(
   '5243', //     0  magic 'RC'
-  '01', //       2  version 1
+  '02', //       2  version 2
   '0e', //       3  type CLONE_REPORT (14)
   '01020304', // 4  sessionId
   '0000002a', // 8  receiverId 42

@@ -9,6 +9,7 @@
 // Both receivers must verify a byte-identical image, the sender must list both verified,
 // and the drops must be counted by reason. Assumes `npm run build` (npm test builds first).
 
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,14 +82,32 @@ describe('mutated datagrams of every type sprayed at a running transfer', () => 
     await mkdir(dir);
     const s = faultSession();
     const receivers = [1, 2].map((i) =>
-      procs.start(`receiver${i}`, RECEIVER_CLI, [...receiverNetArgs(s), '--file', join(dir, `out${i}.img`), '--json']),
+      procs.start(`receiver${i}`, RECEIVER_CLI, [...receiverNetArgs(s), '--file', join(dir, `out${i}.img`), '--json', '--log', join(dir, `r${i}.log`)]),
     );
-    // The sprayer listens before the sender starts, to hear HELLO, JOIN and START.
-    const spray = procs.start('spray', SPRAY_MUTANTS, [String(s.portbase), s.dataGroup, s.rdvGroup, mode, String(0x5eed + n)], { timeoutMs: 90_000 });
+    // The sprayer listens before the sender starts, to hear HELLO and START on the group.
+    // JOIN, STATUS and REPORT go to the sender alone, so the receivers' ids reach it through
+    // a file this test writes from the receivers' logs once they are accepted.
+    const idsFile = join(dir, 'ids.txt');
+    const spray = procs.start('spray', SPRAY_MUTANTS, [String(s.portbase), s.dataGroup, s.rdvGroup, mode, String(0x5eed + n), idsFile], { timeoutMs: 90_000 });
+    let idsWritten = false;
+    const idsPoll = setInterval(() => {
+      if (idsWritten) return;
+      const ids = [1, 2].flatMap((i) => {
+        const log = join(dir, `r${i}.log`);
+        if (!existsSync(log)) return [];
+        const m = /"evt":"accepted","rcv":"([0-9a-f]+)"/.exec(readFileSync(log, 'utf8'));
+        return m === null ? [] : [m[1]!];
+      });
+      if (ids.length === 2) {
+        writeFileSync(idsFile, `${ids.join('\n')}\n`);
+        idsWritten = true;
+      }
+    }, 20);
     await sleep(RECEIVER_HEAD_START_MS);
     const sender = procs.start('sender', SENDER_CLI, [...senderNetArgs(s), '--file', image, '--min-receivers', '2', '--max-bitrate', '200m', '--json']);
 
     const [sr, rr] = await senderThenReceivers(sender, receivers);
+    clearInterval(idsPoll);
     spray.kill('SIGTERM');
     const sprayR = await spray.result;
     expectExit(sprayR, 0);

@@ -1,6 +1,8 @@
 // A hostile talker for fuzz-live.test.ts: listens to a running transfer on loopback (the
 // rendezvous group for HELLO, START, STATUS, NAK, REPORT...; the data group for a few DATA),
-// learns the real session id, geometry and receiver ids, and once the transfer has started
+// learns the real session id, geometry and receiver ids (from what crosses the group, and,
+// since JOIN, STATUS and REPORT go to the sender alone, from IDS_FILE: hex ids one per line,
+// which the test writes from the receivers' logs), and once the transfer has started
 // sprays mutations of the packets it heard, of every type, at the data and control ports:
 // bit flips, truncation, extension, out-of-range fields, wrong session, wrong version, wrong
 // magic, a changed type, spliced bodies (test/support/fuzz/hostile.ts, the same generators
@@ -21,6 +23,7 @@
 // Plain JavaScript on the build (dist/), so that it runs with node alone.
 
 import dgram from 'node:dgram';
+import { existsSync, readFileSync } from 'node:fs';
 import { ALL_TYPES, freshPacket, hostileDatagram, mutate } from '../../dist/test/support/fuzz/hostile.js';
 import { Rng } from '../../dist/test/support/prng.js';
 import { decodeDatagram } from '../../dist/protocol/codec.js';
@@ -33,7 +36,7 @@ const MAX_SEND_QUEUE = 256;
 const DATA_SAMPLES = 64;
 const SAMPLES_PER_TYPE = 8;
 
-const [portbaseText, dataGroup, rdvGroup, mode, seedText] = process.argv.slice(2);
+const [portbaseText, dataGroup, rdvGroup, mode, seedText, idsFile] = process.argv.slice(2);
 const portbase = Number(portbaseText);
 if (!Number.isInteger(portbase) || (mode !== 'foreign' && mode !== 'same')) {
   process.stderr.write('usage: spray-mutants.mjs PORTBASE DATA_GROUP RDV_GROUP foreign|same [SEED]\n');
@@ -112,7 +115,17 @@ function hostile(type) {
   return { bytes: m.bytes, kind: m.kind };
 }
 
+/** The receiver ids the test learned from the receivers' logs (what an attacker on the receivers' own hosts would know). */
+function readIdsFile() {
+  if (idsFile === undefined || !existsSync(idsFile)) return;
+  for (const line of readFileSync(idsFile, 'utf8').split('\n')) {
+    const id = Number.parseInt(line.trim(), 16);
+    if (Number.isInteger(id) && id > 0 && receiverIds.size < MAX_RECEIVER_IDS) receiverIds.add(id);
+  }
+}
+
 function round() {
+  readIdsFile();
   if (out.getSendQueueCount() > MAX_SEND_QUEUE) return;
   counts.rounds++;
   for (const type of [...ALL_TYPES, undefined, undefined]) {

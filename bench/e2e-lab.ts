@@ -1,3 +1,6 @@
+// Why over 500 lines (~530): one end-to-end lab run and its report, CPU breakdown included;
+// the report formatting could move beside bench/cpu-breakdown.ts.
+//
 // End-to-end bench on the namespace lab (bench/lab.ts): one rackcast sender and N
 // receivers, random UDP loss at each receiver, a random image of --size MiB.
 //

@@ -1,3 +1,6 @@
+// Why over 500 lines (~550): quiet sessions added the answer-window handling to the
+// dispatch; the next part to move out is the REQACK handling into receiver/core/feedback.ts.
+//
 // The receiver's protocol engine: a sans-IO state machine. Fed datagrams (from every
 // socket), sink progress and the clock; it hands back datagrams (each for the sender
 // alone or for the rendezvous group), the next wake-up time and events: complete slices

@@ -1,3 +1,7 @@
+// Why over 500 lines (~640): the dispatcher grew back past 500 with quiet sessions' probe
+// rounds and the clone reports; the next part to move out is the REQACK/END round logic
+// ("phases and rounds" and "quiet sessions" below) into sender/core/rounds.ts.
+//
 // The sender's protocol engine: a sans-IO state machine (quinn's model). It is fed
 // datagrams, slices of the image and the clock; it hands back datagrams to send
 // (`pollTransmit`), the next time it wants to be woken (`pollTimeout`) and events for

@@ -1,3 +1,7 @@
+// Why over 500 lines (~550): the receiver table and the heaps that keep its minimum in
+// O(log n) change together (every progress update re-keys a heap); the quiet-session credit
+// bookkeeping is the part that could move out next.
+//
 // The receivers in the session: one record per receiver id, in join order, and what the
 // sender knows of each (state, progress and when it moved, retries). Admission, progress
 // from STATUS, outcomes from REPORT and LEAVE, retry counting in REQACK/END rounds, and the

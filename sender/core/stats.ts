@@ -41,6 +41,8 @@ export interface SenderStats {
   /** CLONE_REPORTs taken (one per receiver) and repeats of one already taken. */
   cloneReports: number;
   cloneReportDuplicates: number;
+  /** Slices whose read completed after the session was done (the last receiver left): dropped. */
+  slicesAfterDone: number;
 }
 
 export function newSenderStats(): SenderStats {
@@ -67,6 +69,7 @@ export function newSenderStats(): SenderStats {
     dataResends: 0,
     cloneReports: 0,
     cloneReportDuplicates: 0,
+    slicesAfterDone: 0,
   };
 }
 

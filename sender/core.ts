@@ -64,7 +64,11 @@ export type SenderInput =
   | { readonly kind: 'datagram'; readonly from: Endpoint; readonly bytes: Uint8Array }
   /** Enter on the sender's terminal. */
   | { readonly kind: 'start' }
-  /** The next slice of the image: fullSliceBytes except the last. Only when wantsSlice(). */
+  /**
+   * The next slice of the image: fullSliceBytes except the last. Only after wantsSlice() said
+   * yes (a driver reads while the core runs on: see wantsSlice); once the session is done it
+   * is discarded.
+   */
   | { readonly kind: 'slice'; readonly bytes: Uint8Array }
   /** The source ended; digest is the SHA-256 of every byte given in slices. */
   | { readonly kind: 'eof'; readonly digest: Uint8Array }
@@ -170,7 +174,14 @@ export class SenderCore {
     return this.doneOk;
   }
 
-  /** True when the driver should read and hand over the next slice. */
+  /**
+   * True when the driver should read and hand over the next slice. Once true it stays true
+   * until a slice or the end of the source is given, or the session is done: only a slice
+   * fills the window, and the phases that want none come after the end of the source
+   * ('ending') or end everything ('done'). So a read started on a yes may always be handed
+   * over when it completes; a slice that arrives after the session ended (the last receiver
+   * left, an abort) is dropped and counted.
+   */
   wantsSlice(): boolean {
     if (this.slices.eof !== undefined) return false;
     if (this.phase !== 'transferring' && this.phase !== 'announcing') return false;
@@ -190,6 +201,10 @@ export class SenderCore {
         this.startGate.keyPress();
         break;
       case 'slice':
+        if (this.phase === 'done') {
+          this.stats.slicesAfterDone++;
+          return;
+        }
         if (!this.wantsSlice()) throw new RangeError('slice given while the sender does not want one');
         this.slices.take(input.bytes);
         break;

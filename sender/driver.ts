@@ -253,6 +253,9 @@ export class SenderDriver {
     this.source.read(this.sliceBytes).then(
       (buf) => {
         this.reading = false;
+        // finish() has begun (the session ended while this read was out): the slice is
+        // nobody's any more, and the source may be closing.
+        if (this.finished === undefined) return;
         const now = this.now();
         if (buf === null) {
           this.sourceDone = true;
@@ -268,6 +271,8 @@ export class SenderDriver {
       (e: unknown) => {
         this.reading = false;
         this.sourceDone = true;
+        // A read that failed because finish() closed the source is not the transfer's error.
+        if (this.finished === undefined) return;
         this.fail(oneLine(e));
       },
     );
@@ -286,11 +291,13 @@ export class SenderDriver {
       source.readAt(offset, Math.min(full, this.cfg.imageBytes - offset)).then(
         (bytes) => {
           this.reloading--;
+          if (this.finished === undefined) return;
           this.core.handle({ kind: 'reload', sliceNo, bytes }, this.now());
           this.kick();
         },
         (e: unknown) => {
           this.reloading--;
+          if (this.finished === undefined) return;
           this.fail(oneLine(e));
         },
       );

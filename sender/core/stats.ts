@@ -38,6 +38,8 @@ export interface SenderStats {
   reloads: number;
   /** Data blocks sent again as repair, to a receiver that had nothing of their stripe. */
   dataResends: number;
+  /** Slices whose read completed after the session was done (the last receiver left): dropped. */
+  slicesAfterDone: number;
 }
 
 export function newSenderStats(): SenderStats {
@@ -62,6 +64,7 @@ export function newSenderStats(): SenderStats {
     lateJoins: 0,
     reloads: 0,
     dataResends: 0,
+    slicesAfterDone: 0,
   };
 }
 

@@ -350,6 +350,22 @@ describe('SenderCore first pass and flow control', () => {
     feedSlices(core, image, 2, 1, 3);
     expect(core.wantsSlice()).toBe(false);
   });
+
+  it('a slice asked for while the last receiver leaves is dropped and counted once the session is done', () => {
+    // The driver reads while the core runs on: the read began on a yes, and the receiver's
+    // LEAVE ended the session before the bytes came back.
+    const core = started(1);
+    const image = pattern(4000);
+    feedSlices(core, image, 0, 1, 2);
+    expect(core.wantsSlice()).toBe(true);
+    core.handle(from(0, leaveBytes({ receiverId: rcv(0).id, reason: Reason.PipeFailed })), 3);
+    expect(core.currentPhase).toBe('done');
+    expect(core.wantsSlice()).toBe(false);
+    core.handle({ kind: 'slice', bytes: image.subarray(400, 800) }, 4);
+    expect(core.stats.slicesAfterDone).toBe(1);
+    expect(core.bytesRead).toBe(400);
+    expect(core.succeeded).toBe(false);
+  });
 });
 
 describe('SenderCore repairs', () => {

@@ -688,6 +688,8 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
     minWaitMs: asyncMode ? 150 : 0,
     maxWaitMs: 3000,
     waitForKey: false,
+    roster: [],
+    startTimeoutMs: undefined,
     maxReceivers: 16,
     // As the CLI (200 rounds of 25 ms against a 500 ms heartbeat): a receiver whose last
     // STATUS was lost and that is no longer behind does not answer REQACK, and only its

@@ -32,6 +32,8 @@ interface RawOptions {
   blocksize?: string;
   sliceBlocks: string;
   minReceivers?: string;
+  hosts?: string;
+  startTimeout?: string;
   minWait?: string;
   maxWait?: string;
   kbd: boolean;
@@ -52,7 +54,10 @@ interface RawOptions {
 }
 
 export interface SenderArgs {
-  readonly core: Omit<SenderConfig, 'sessionId' | 'imageBytes' | 'coder'>;
+  /** The roster is filled in by the CLI from hostsFile (it resolves names). */
+  readonly core: Omit<SenderConfig, 'sessionId' | 'imageBytes' | 'coder' | 'roster'>;
+  /** --hosts: the rack's hosts, one per line. */
+  readonly hostsFile: string | undefined;
   readonly net: SenderNetConfig;
   readonly file: string | undefined;
   readonly pipe: string | undefined;
@@ -82,6 +87,8 @@ export function program(): Command {
     .option('--blocksize <bytes>', `payload bytes per datagram (default: from the interface MTU, ${DEFAULT_BLOCK_BYTES} for 1500)`)
     .addOption(new Option('--slice-blocks <n>', 'blocks per slice').default('128').hideHelp())
     .option('--min-receivers <n>', 'start as soon as N receivers have joined')
+    .option('--hosts <file>', "the rack's hosts, one per line (name, IPv4 address or MAC; # comments): start once all joined, refuse others, fail for any missing")
+    .option('--start-timeout <s>', 'give up (exit 1) if the transfer has not started S seconds after start-up')
     .option('--min-wait <s>', 'with --min-receivers: wait at least S seconds after the first join')
     .option('--max-wait <s>', 'start S seconds after the first join even with fewer receivers')
     .option('--nokbd', 'do not wait for Enter on the terminal to start')
@@ -149,6 +156,12 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
     throw new UsageError('--streaming needs --file (a regular file or block device, without --pipe or --compress): late receivers get the head re-read from it');
   }
   const minReceivers = o.minReceivers === undefined ? 0 : parseIntIn(o.minReceivers, '--min-receivers', 1, 65535);
+  if (o.hosts !== undefined && minReceivers > 0) {
+    throw new UsageError('--hosts and --min-receivers exclude each other: with --hosts the transfer starts once every listed host joined');
+  }
+  if (o.hosts !== undefined && async) throw new UsageError('--hosts needs a return channel: async receivers never join');
+  const startTimeoutMs = o.startTimeout === undefined ? undefined : parseSeconds(o.startTimeout, '--start-timeout');
+  if (startTimeoutMs !== undefined && async) throw new UsageError('--start-timeout needs a return channel: an --async sender starts by itself');
   const minWaitMs = o.minWait === undefined ? 0 : parseSeconds(o.minWait, '--min-wait');
   const maxWaitMs = o.maxWait === undefined ? undefined : parseSeconds(o.maxWait, '--max-wait');
   const dataGroup = checkMulticast(o.mcastDataAddress, '--mcast-data-address');
@@ -158,11 +171,11 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
   if (o.compressLevel !== undefined && o.compress !== 'gzip') throw new UsageError('--compress-level needs --compress gzip');
   const compressLevel = o.compressLevel === undefined ? undefined : parseIntIn(o.compressLevel, '--compress-level', 1, 9);
   const keyboard = o.kbd !== false && stdinIsTty && (o.file !== undefined || o.pack !== undefined);
-  if (!async && !keyboard && minReceivers === 0 && maxWaitMs === undefined) {
+  if (!async && !keyboard && minReceivers === 0 && maxWaitMs === undefined && o.hosts === undefined) {
     throw new UsageError(
       o.kbd === false || (o.file === undefined && o.pack === undefined)
-        ? 'nothing would start the transfer: give --min-receivers N or --max-wait S'
-        : 'stdin is not a terminal, so Enter cannot start the transfer: give --min-receivers N or --max-wait S',
+        ? 'nothing would start the transfer: give --min-receivers N, --hosts FILE or --max-wait S'
+        : 'stdin is not a terminal, so Enter cannot start the transfer: give --min-receivers N, --hosts FILE or --max-wait S',
     );
   }
   return {
@@ -181,6 +194,7 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
       minWaitMs,
       maxWaitMs,
       waitForKey: keyboard,
+      startTimeoutMs,
       maxReceivers: 1024,
       retriesUntilDrop: parseIntIn(o.retriesUntilDrop, '--retries-until-drop', 1, 1_000_000),
       maxBitrateBps: o.maxBitrate === undefined ? undefined : parseBitrate(o.maxBitrate),
@@ -197,6 +211,7 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
       ttl: parseIntIn(o.ttl, '--ttl', 0, 255),
       io: o.io,
     },
+    hostsFile: o.hosts,
     file: o.file,
     pipe: o.pipe,
     keyboard,

@@ -15,29 +15,50 @@ import { loadErasureCoder } from '../common/fec.js';
 import { udpFactory, type UdpFactory } from '../common/udp/select.js';
 import { reasonName } from '../protocol/reasons.js';
 import { parseSenderArgs, type SenderArgs } from './args.js';
-import type { SenderConfig } from './core.js';
+import type { ReceiverRecord, RosterHost, SenderConfig } from './core.js';
 import { hex, SenderDriver, type SenderOutcome } from './driver.js';
+import { loadHosts } from './hosts-file.js';
 import { openSource } from './source.js';
 
+/** The final table: one row per receiver, and with --hosts one per host that never joined, in file order. */
 function table(out: SenderOutcome): string {
-  const rows = [['receiver', 'address', 'bytes', 'state', 'detail']];
-  for (const r of out.receivers) {
+  const withHosts = out.hosts.length > 0;
+  const rows = [[...(withHosts ? ['host'] : []), 'receiver', 'address', 'bytes', 'state', 'detail']];
+  const row = (r: Readonly<ReceiverRecord>): void => {
     const detail = r.state === 'verified' ? (r.joinSlice > 0 ? `joined late at slice ${r.joinSlice}` : '') : r.detail || reasonName(r.reason);
     const replaced = r.replacedBy !== 0 ? `; rejoined as ${hex(r.replacedBy)}, verified` : '';
-    rows.push([hex(r.id), r.address, String(r.bytesWritten), r.state, detail + replaced]);
+    rows.push([...(withHosts ? [r.host ?? '-'] : []), hex(r.id), r.address, String(r.bytesWritten), r.state, detail + replaced]);
+  };
+  if (withHosts) {
+    const byId = new Map(out.receivers.map((r) => [r.id, r]));
+    for (const { host, receiverIds } of out.hosts) {
+      if (receiverIds.length === 0) rows.push([host.name, '-', host.addresses.join(',') || '-', '0', 'missing', 'never joined']);
+      for (const id of receiverIds) row(byId.get(id)!);
+    }
+  } else {
+    for (const r of out.receivers) row(r);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
+}
+
+/** A listed host's outcome: missing (never joined), verified (every receiver of it verified, or was replaced by a rejoin that did), or failed. */
+function hostState(out: SenderOutcome, ids: readonly number[]): 'missing' | 'verified' | 'failed' {
+  if (ids.length === 0) return 'missing';
+  const recs = ids.map((id) => out.receivers.find((r) => r.id === id)!);
+  return recs.every((r) => r.state === 'verified' || r.replacedBy !== 0) ? 'verified' : 'failed';
 }
 
 async function main(): Promise<number> {
   let args: SenderArgs;
   let udp: UdpFactory;
   let authStats: (() => AuthStats) | undefined; // with --key-file
+  let roster: RosterHost[] = [];
   try {
     args = parseSenderArgs(process.argv.slice(2), process.stdin.isTTY === true);
     udp = udpFactory(args.net.io);
     if (args.auth !== undefined) ({ udp, authStats } = await sealedUdpFactory(udp, args.auth));
+    if (args.hostsFile !== undefined) roster = await loadHosts(args.hostsFile);
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.exitCode === 0) return EXIT_OK; // --help
@@ -69,6 +90,7 @@ async function main(): Promise<number> {
   }
   const cfg: SenderConfig = Object.freeze({
     ...args.core,
+    roster,
     sessionId: randomInt(1, 0xffff_ffff),
     imageBytes: source.sizeBytes,
     coder: fec.coder,
@@ -84,7 +106,13 @@ async function main(): Promise<number> {
       );
     } else if (ev.kind === 'joined' && core.currentPhase === 'announcing') {
       const n = core.receiverList().length;
-      progress.update(now, 0, `${n} receiver(s) joined${args.keyboard ? ' — press Enter to start' : ''}`, true);
+      const hosts = roster.length > 0 ? `; ${core.hostsJoined()} of ${roster.length} hosts` : '';
+      progress.update(now, 0, `${n} receiver(s) joined${hosts}${args.keyboard ? ' — press Enter to start' : ''}`, true);
+    } else if (ev.kind === 'startTimedOut') {
+      progress.end();
+      const joined = roster.length > 0 ? `${core.hostsJoined()} of ${roster.length} hosts` : `${ev.receivers} receiver(s)`;
+      const wanted = args.core.minReceivers > 0 ? ` of --min-receivers ${args.core.minReceivers}` : '';
+      process.stderr.write(`udp-sender: --start-timeout: the transfer did not start: ${joined}${wanted} joined; nothing was sent\n`);
     } else if (ev.kind === 'started') {
       keyboard?.close();
     } else if (ev.kind === 'dropped' || ev.kind === 'left') {
@@ -132,6 +160,10 @@ async function main(): Promise<number> {
     `udp-sender: ${formatBytes(out.bytes)} in ${out.seconds.toFixed(2)} s (${formatRate(out.bytes, out.seconds * 1000)}), ` +
       `sha256 ${out.digest || '-'}\n${table(out)}\n`,
   );
+  const missing = out.hosts.filter((h) => h.receiverIds.length === 0).map((h) => h.host.name);
+  if (missing.length > 0) {
+    process.stderr.write(`udp-sender: ${missing.length} of ${out.hosts.length} hosts never joined: ${missing.join(', ')}\n`);
+  }
   const io = out.io.data;
   process.stderr.write(
     `udp-sender: UDP I/O ${out.io.description}: ${io.datagramsSent} data datagrams in ${io.sendCalls} sends; ` +
@@ -162,6 +194,8 @@ async function main(): Promise<number> {
           joinSlice: r.joinSlice,
           replacedBy: r.replacedBy === 0 ? undefined : hex(r.replacedBy),
         })),
+        hosts: out.hosts.length === 0 ? undefined : out.hosts.map((h) => ({ name: h.host.name, state: hostState(out, h.receiverIds), receivers: h.receiverIds.map(hex) })),
+        startTimedOut: out.startTimedOut || undefined,
         stats: out.stats,
         error: out.error,
         cpuUserMs: usage.userCPUTime / 1000,

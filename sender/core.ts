@@ -22,10 +22,12 @@
 // This file is the dispatcher: it decodes each datagram once, routes it, and runs the
 // phases and the REQACK/END rounds. The parts it dispatches to live beside it in
 // sender/core/, each owning its state and saying at its top what holds:
-//   config.ts        SenderConfig and its checks
+//   config.ts        SenderConfig and its checks (it takes roster.ts's RosterHost)
 //   stats.ts         the counters and their initial value
 //   timers.ts        the timer table; pollTimeout() is its earliest armed timer
-//   announce.ts      when announcing ends (key, --min-receivers, --min-wait, --max-wait)
+//   roster.ts        the hosts --hosts lists, and which receivers are whose
+//   announce.ts      when announcing ends (key, --min-receivers or --hosts, --min-wait,
+//                    --max-wait), and when the sender gives up (--start-timeout)
 //   pacer.ts         the token bucket (--max-bitrate)
 //   transmit.ts      building DATA (header ring, sequence numbers) and the control queue
 //   participants.ts  the receivers: admission, progress, rounds, the flow-window minimum
@@ -51,6 +53,7 @@ import { FlowWindow } from './core/flow.js';
 import { Pacer } from './core/pacer.js';
 import { Participants, type ReceiverRecord, type ReceiverState } from './core/participants.js';
 import { ReloadTable } from './core/reload.js';
+import { Roster, type RosterHost } from './core/roster.js';
 import { RepairScheduler } from './core/repair.js';
 import { SliceStore } from './core/slices.js';
 import { countDrop, newSenderStats, type SenderStats } from './core/stats.js';
@@ -58,7 +61,7 @@ import { Timer, TimerTable } from './core/timers.js';
 import { HEADER_RING, MAX_CONTROL_QUEUE, Transmitter, type Transmit } from './core/transmit.js';
 
 export { HEADER_RING, MAX_CONTROL_QUEUE, MAX_STRIPE_BLOCKS };
-export type { Endpoint, ReceiverRecord, ReceiverState, SenderConfig, SenderStats, Transmit };
+export type { Endpoint, ReceiverRecord, ReceiverState, RosterHost, SenderConfig, SenderStats, Transmit };
 
 export type SenderInput =
   | { readonly kind: 'datagram'; readonly from: Endpoint; readonly bytes: Uint8Array }
@@ -79,8 +82,18 @@ export type SenderInput =
 
 export type SenderEvent =
   /** joinSlice > 0: a late receiver (--streaming), which gets the head 0..joinSlice-1 by repair. */
-  | { readonly kind: 'joined'; readonly receiverId: number; readonly address: string; readonly rcvBufBytes: number; readonly joinSlice: number }
+  | {
+      readonly kind: 'joined';
+      readonly receiverId: number;
+      readonly address: string;
+      /** Its --hosts line, or undefined without --hosts. */
+      readonly host: string | undefined;
+      readonly rcvBufBytes: number;
+      readonly joinSlice: number;
+    }
   | { readonly kind: 'started'; readonly receivers: number; readonly windowPackets: number }
+  /** --start-timeout passed before the session started: it ends now (a 'done' follows), nothing was sent. */
+  | { readonly kind: 'startTimedOut'; readonly receivers: number }
   | { readonly kind: 'dropped'; readonly receiverId: number; readonly reason: Reason; readonly detail: string }
   | { readonly kind: 'reported'; readonly receiverId: number; readonly ok: boolean; readonly detail: string }
   | { readonly kind: 'left'; readonly receiverId: number; readonly reason: Reason; readonly detail: string }
@@ -99,6 +112,7 @@ export class SenderCore {
   private readonly events: SenderEvent[] = []; // drained by the driver every turn; bounded by the receivers' events
   private readonly timers = new TimerTable();
   private readonly startGate: StartGate;
+  private readonly roster: Roster;
   private readonly pacer: Pacer;
   private readonly tx: Transmitter;
   private readonly participants: Participants;
@@ -117,6 +131,7 @@ export class SenderCore {
     checkSenderConfig(cfg);
     this.timers.set(Timer.Hello, now);
     this.startGate = new StartGate(cfg, now);
+    this.roster = new Roster(cfg.roster);
     this.pacer = new Pacer(cfg, this.stats, now);
     this.tx = new Transmitter(cfg, this.stats);
     this.participants = new Participants(cfg);
@@ -132,6 +147,16 @@ export class SenderCore {
 
   receiverList(): readonly Readonly<ReceiverRecord>[] {
     return this.participants.list();
+  }
+
+  /** The hosts --hosts listed, in file order, each with its receivers (none: it never joined). */
+  hostList(): readonly { readonly host: RosterHost; readonly receiverIds: readonly number[] }[] {
+    return this.roster.list();
+  }
+
+  /** Hosts with a receiver in the session now (without --hosts: 0). */
+  hostsJoined(): number {
+    return this.roster.hostsWith((id) => this.participants.get(id)?.state === 'active');
   }
 
   /**
@@ -306,7 +331,13 @@ export class SenderCore {
       return;
     }
     const late = this.phase !== 'announcing';
-    const refusal = late && (!this.cfg.streaming || this.phase === 'done') ? Reason.LateJoin : this.participants.refusal(join);
+    const host = this.roster.hostOf(from.address, undefined);
+    const refusal =
+      late && (!this.cfg.streaming || this.phase === 'done')
+        ? Reason.LateJoin
+        : this.roster.listed && host === undefined
+          ? Reason.NotListed
+          : this.participants.refusal(join);
     if (refusal !== undefined) {
       this.stats.joinsRefused++;
       this.tx.drop(join.receiverId, refusal);
@@ -316,10 +347,19 @@ export class SenderCore {
     // holds back neither the flow window (it has seen everything sent) nor retention.
     const joinSlice = late ? this.slices.lateJoinSlice() : 0;
     if (late) this.stats.lateJoins++;
-    this.participants.add(join, from.address, joinSlice, late ? (this.tx.nextSeq - 1) | 0 : 0);
+    const hostName = host === undefined ? undefined : this.roster.nameOf(host);
+    this.participants.add(join, from.address, hostName, joinSlice, late ? (this.tx.nextSeq - 1) | 0 : 0);
+    if (host !== undefined) this.roster.attach(host, join.receiverId);
     this.startGate.joined(now);
     this.tx.accept(join.receiverId, joinSlice);
-    this.events.push({ kind: 'joined', receiverId: join.receiverId, address: from.address, rcvBufBytes: join.rcvBufBytes, joinSlice });
+    this.events.push({
+      kind: 'joined',
+      receiverId: join.receiverId,
+      address: from.address,
+      host: hostName,
+      rcvBufBytes: join.rcvBufBytes,
+      joinSlice,
+    });
   }
 
   private onStatus(rcv: ReceiverRecord, st: Status): void {
@@ -380,7 +420,14 @@ export class SenderCore {
       // Async receivers can only learn the session from HELLO: keep it frequent all along.
       this.timers.set(Timer.Hello, now + (this.phase === 'announcing' || this.cfg.async ? this.cfg.helloIntervalMs : 1000));
     }
-    if (this.phase === 'announcing' && this.startGate.shouldStart(now, this.participants.activeCount())) this.start();
+    if (this.phase === 'announcing') {
+      if (this.startGate.shouldStart(now, this.participants.activeCount(), this.enoughJoined())) {
+        this.start();
+      } else if (now >= (this.startGate.giveUpAt() ?? Infinity)) {
+        this.giveUp();
+        return;
+      }
+    }
     if (this.phase === 'transferring') {
       // A NAK may have arrived for slices whose space is needed: free what everyone has.
       this.freeDelivered();
@@ -395,7 +442,22 @@ export class SenderCore {
     }
   }
 
+  /** Everyone the start waits for is here: --min-receivers of them, or a receiver of every host --hosts lists. */
+  private enoughJoined(): boolean {
+    if (this.roster.listed) return this.hostsJoined() === this.roster.size;
+    return this.cfg.minReceivers > 0 && this.participants.activeCount() >= this.cfg.minReceivers;
+  }
+
+  /** --start-timeout: nothing was sent; whoever joined is told, and the session fails. */
+  private giveUp(): void {
+    this.events.push({ kind: 'startTimedOut', receivers: this.participants.activeCount() });
+    this.participants.failActive(Reason.StartTimeout, 'the transfer did not start before the sender\'s --start-timeout');
+    for (let i = 0; i < 3; i++) this.tx.drop(DROP_ALL, Reason.StartTimeout);
+    this.finish();
+  }
+
   private start(): void {
+    this.timers.stop(Timer.GiveUp);
     this.phase = 'transferring';
     const windowPackets = this.flow.size();
     for (let i = 0; i < 3; i++) this.tx.start(this.participants.activeCount(), windowPackets);
@@ -469,7 +531,8 @@ export class SenderCore {
     this.timers.stopAll();
     // Async: nobody can report; the sender succeeded when it sent everything.
     const sent = this.cfg.async ? this.slices.firstPassDone() : this.participants.size > 0;
-    const imaged = this.participants.settle();
+    // Every receiver verified, and (--hosts) every host listed had one.
+    const imaged = this.participants.settle() && this.roster.missing().length === 0;
     const ok = sent && imaged;
     this.doneOk = ok;
     this.events.push({ kind: 'done', ok });
@@ -528,7 +591,9 @@ export class SenderCore {
   /** Start and Pace, from the state they follow (sender/core/timers.ts); none once done. */
   private rearmTimers(): void {
     if (this.phase === 'done') return;
-    this.timers.set(Timer.Start, this.phase === 'announcing' ? this.startGate.deadline(this.participants.activeCount()) : undefined);
+    const announcing = this.phase === 'announcing';
+    this.timers.set(Timer.Start, announcing ? this.startGate.deadline(this.participants.activeCount(), this.enoughJoined()) : undefined);
+    this.timers.set(Timer.GiveUp, announcing ? this.startGate.giveUpAt() : undefined);
     // The refill time counts only while the flow window is open: with it shut, the bucket is
     // not what holds DATA back and is not refilled, so its (past) refill time would wake the
     // driver at once, again and again, until a STATUS opens the window.

@@ -10,7 +10,7 @@ import { fullSliceBytes } from '../protocol/geometry.js';
 import type { IoChoice, UdpFactory } from '../common/udp/select.js';
 import type { UdpSocket, UdpSocketStats } from '../common/udp/socket.js';
 import { reasonName } from '../protocol/reasons.js';
-import { SenderCore, type ReceiverRecord, type SenderConfig, type SenderEvent, type SenderStats } from './core.js';
+import { SenderCore, type ReceiverRecord, type RosterHost, type SenderConfig, type SenderEvent, type SenderStats } from './core.js';
 import type { Source } from './source-types.js';
 
 export interface SenderNetConfig {
@@ -29,6 +29,10 @@ export interface SenderOutcome {
   readonly seconds: number;
   readonly digest: string;
   readonly receivers: readonly Readonly<ReceiverRecord>[];
+  /** --hosts: every host listed, with its receivers' ids (none: it never joined). */
+  readonly hosts: readonly { readonly host: RosterHost; readonly receiverIds: readonly number[] }[];
+  /** --start-timeout passed before the transfer started. */
+  readonly startTimedOut: boolean;
   readonly stats: SenderStats;
   readonly windowPackets: number;
   /** The UDP path used and the data socket's syscall counters. */
@@ -63,6 +67,7 @@ export class SenderDriver {
   private error: string | undefined;
   private finished: ((o: SenderOutcome) => void) | undefined;
   private windowPackets = 0;
+  private startTimedOut = false;
   /** Bytes of a full slice: what the source is read in. */
   private readonly sliceBytes: number;
 
@@ -312,6 +317,7 @@ export class SenderDriver {
         this.startedAtMs = this.now();
         this.windowPackets = ev.windowPackets;
       }
+      if (ev.kind === 'startTimedOut') this.startTimedOut = true;
       if (ev.kind === 'done') void this.finish(ev.ok);
     }
   }
@@ -320,12 +326,15 @@ export class SenderDriver {
     switch (ev.kind) {
       case 'joined':
         this.log.info(
-          { evt: 'receiver.joined', rcv: hex(ev.receiverId), address: ev.address, rcvbuf: ev.rcvBufBytes, joinSlice: ev.joinSlice },
+          { evt: 'receiver.joined', rcv: hex(ev.receiverId), address: ev.address, host: ev.host, rcvbuf: ev.rcvBufBytes, joinSlice: ev.joinSlice },
           ev.joinSlice > 0 ? 'receiver joined late' : 'receiver joined',
         );
         break;
       case 'started':
         this.log.info({ evt: 'transfer.start', receivers: ev.receivers, window: ev.windowPackets }, 'transfer started');
+        break;
+      case 'startTimedOut':
+        this.log.warn({ evt: 'start.timeout', receivers: ev.receivers }, 'not started before --start-timeout');
         break;
       case 'dropped':
         this.log.warn({ evt: 'receiver.dropped', rcv: hex(ev.receiverId), reason: reasonName(ev.reason), detail: ev.detail }, 'receiver dropped');
@@ -368,6 +377,8 @@ export class SenderDriver {
       seconds: this.startedAtMs === undefined ? 0 : (end - this.startedAtMs) / 1000,
       digest: this.digestHex,
       receivers: this.core.receiverList(),
+      hosts: this.core.hostList(),
+      startTimedOut: this.startTimedOut,
       stats: this.core.stats,
       windowPackets: this.windowPackets,
       io: { path: this.ioPath, description: this.ioDescription, data: { ...this.dataSocket.stats } },

@@ -3,6 +3,7 @@
 // the core's state, never in here. Each component takes the Pick of it that it reads.
 
 import type { ErasureCoder } from '../../protocol/fec/erasure-coder.js';
+import type { RosterHost } from './roster.js';
 
 export interface SenderConfig {
   readonly sessionId: number;
@@ -30,6 +31,14 @@ export interface SenderConfig {
   readonly maxWaitMs: number | undefined;
   /** Wait for a 'start' event (Enter on the sender's terminal). */
   readonly waitForKey: boolean;
+  /**
+   * The rack's hosts (--hosts), empty when none were listed. Listed: the session starts once
+   * every host has a receiver in it (or at maxWaitMs), a receiver of no listed host is
+   * refused, and a host that never joined fails the session.
+   */
+  readonly roster: readonly RosterHost[];
+  /** Give up if the session has not started this long after the sender came up (undefined: wait forever). */
+  readonly startTimeoutMs: number | undefined;
   readonly maxReceivers: number;
   /** REQACK/END rounds without progress before a receiver is dropped. */
   readonly retriesUntilDrop: number;
@@ -54,6 +63,8 @@ export const MAX_STRIPE_BLOCKS = 224;
 /** Caller misuse (a config the CLI would have refused) throws RangeError. */
 export function checkSenderConfig(cfg: Readonly<SenderConfig>): void {
   if (cfg.retainSlices < 2) throw new RangeError('retainSlices must be >= 2');
+  if (cfg.roster.length > 0 && cfg.minReceivers > 0) throw new RangeError('a roster and minReceivers exclude each other');
+  if (cfg.roster.length > cfg.maxReceivers) throw new RangeError('more hosts than maxReceivers');
   const stripeBlocksMax = Math.ceil(cfg.sliceBlocks / cfg.stripes);
   if (stripeBlocksMax > MAX_STRIPE_BLOCKS || stripeBlocksMax + cfg.redundancy > 255) {
     throw new RangeError(`a stripe of ${stripeBlocksMax} blocks (+${cfg.redundancy} parity) leaves too few fresh parity symbols`);

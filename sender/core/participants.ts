@@ -23,6 +23,8 @@ export type ReceiverState = 'active' | 'verified' | 'failed' | 'dropped' | 'left
 export interface ReceiverRecord {
   readonly id: number;
   readonly address: string;
+  /** The --hosts line it is, or undefined without --hosts. */
+  readonly host: string | undefined;
   state: ReceiverState;
   reason: Reason;
   detail: string;
@@ -81,11 +83,12 @@ export class Participants {
     return this.records.size >= this.cfg.maxReceivers ? Reason.SessionFull : undefined;
   }
 
-  /** A new receiver, having seen DATA up to `seenSeq` and holding slices below `joinSlice`. */
-  add(join: Join, address: string, joinSlice: number, seenSeq: number): void {
+  /** A new receiver (of --hosts line `host`), having seen DATA up to `seenSeq` and holding slices below `joinSlice`. */
+  add(join: Join, address: string, host: string | undefined, joinSlice: number, seenSeq: number): void {
     this.records.set(join.receiverId, {
       id: join.receiverId,
       address,
+      host,
       state: 'active',
       reason: Reason.None,
       detail: '',

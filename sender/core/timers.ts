@@ -7,9 +7,10 @@
 //          after --min-receivers joined, --max-wait, or --async's wait).
 //   Round  the next REQACK round (transferring, window full) or END round (ending).
 //   Pace   the token bucket holds DATA back: it holds a datagram's worth by then.
-// Hello and Round are armed when they are scheduled. Start and Pace follow from state that
+//   GiveUp announcing only, with --start-timeout: the sender gives up then unless it started.
+// Hello and Round are armed when they are scheduled. Start, GiveUp and Pace follow from state that
 // nearly every input changes (who is in the session, the flow window, the bucket), so the
-// core re-arms both from that state when it is asked for the next timeout.
+// core re-arms them from that state when it is asked for the next timeout.
 // Once the session is done every timer is stopped and nextTimeout() is undefined.
 
 export enum Timer {
@@ -17,9 +18,10 @@ export enum Timer {
   Start,
   Round,
   Pace,
+  GiveUp,
 }
 
-const TIMERS = 4;
+const TIMERS = 5;
 
 export class TimerTable {
   /** Deadline per Timer (virtual ms); undefined: not armed. Bounded: one slot per Timer. */

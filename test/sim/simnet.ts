@@ -131,6 +131,8 @@ export function simulate(o: SimOptions): SimResult {
       minWaitMs: o.async ? 120 : 0, // async: three HELLOs (50 ms apart) before the data
       maxWaitMs: 2000,
       waitForKey: false,
+      roster: [],
+      startTimeoutMs: undefined,
       maxReceivers: 4096,
       retriesUntilDrop: 20,
       maxBitrateBps: undefined,

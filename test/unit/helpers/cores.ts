@@ -59,6 +59,8 @@ export function senderConfig(over: Partial<SenderConfig> = {}): Readonly<SenderC
     minWaitMs: 0,
     maxWaitMs: undefined,
     waitForKey: false,
+    roster: [],
+    startTimeoutMs: undefined,
     maxReceivers: 16,
     retriesUntilDrop: 2,
     maxBitrateBps: undefined,

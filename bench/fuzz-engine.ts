@@ -45,6 +45,7 @@ import {
 } from '../protocol/messages/data.js';
 import { DROP_ALL, DROP_SIZE, encodeDrop } from '../protocol/messages/drop.js';
 import { encodeEnd, END_SIZE } from '../protocol/messages/end.js';
+import { encodeHeartbeat, HEARTBEAT_SIZE, LIMIT_MAX } from '../protocol/messages/heartbeat.js';
 import { encodeHello, HELLO_SIZE, IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
 import { encodeJoin, JOIN_SIZE } from '../protocol/messages/join.js';
 import { encodeLeave, leaveLength } from '../protocol/messages/leave.js';
@@ -172,6 +173,21 @@ export const FIELDS: Readonly<Record<MessageType, readonly Field[]>> = {
     { name: 'receiverId', off: 8, size: 4 },
     { name: 'reason', off: 12, size: 1 },
     { name: 'reserved', off: 13, size: 3 },
+  ],
+  [MessageType.Heartbeat]: [
+    { name: 'receiverId', off: 8, size: 4 },
+    { name: 'limit', off: 12, size: 1 },
+    { name: 'flags', off: 13, size: 1 },
+    { name: 'cpuPermille', off: 14, size: 2 },
+    { name: 'elapsedMs', off: 16, size: 4 },
+    { name: 'bytesWritten', off: 20, size: 8 },
+    { name: 'outputBytes', off: 28, size: 8 },
+    { name: 'sinkBusyMs', off: 36, size: 4 },
+    { name: 'outputBusyMs', off: 40, size: 4 },
+    { name: 'packetsRead', off: 44, size: 4 },
+    { name: 'packetsSent', off: 48, size: 4 },
+    { name: 'repairedBlocks', off: 52, size: 4 },
+    { name: 'deliveredSlices', off: 56, size: 4 },
   ],
 };
 
@@ -330,6 +346,28 @@ export function freshPacket(rng: Rng, type: MessageType, t: Target): Uint8Array 
       return encoded(DROP_SIZE, (b) =>
         encodeDrop({ sessionId, receiverId: rng.chance(0.3) ? DROP_ALL : rid(), reason: rng.int(0, MAX_REASON + 1) }, b),
       );
+    case MessageType.Heartbeat:
+      return encoded(HEARTBEAT_SIZE, (b) =>
+        encodeHeartbeat(
+          {
+            sessionId,
+            receiverId: rid(),
+            limit: rng.int(0, LIMIT_MAX + 1),
+            flags: rng.int(0, 2),
+            cpuPermille: edgy(rng, rng.int(0, 1001), 0xffff),
+            elapsedMs: edgy(rng, rng.int(0, 100_000), 0xffff_ffff),
+            bytesWritten: edgy(rng, rng.int(0, 1 << 20), 2 ** 53 - 1),
+            outputBytes: edgy(rng, rng.int(0, 1 << 20), 2 ** 53 - 1),
+            sinkBusyMs: edgy(rng, rng.int(0, 100_000), 0xffff_ffff),
+            outputBusyMs: edgy(rng, rng.int(0, 100_000), 0xffff_ffff),
+            packetsRead: rng.u32(),
+            packetsSent: rng.u32(),
+            repairedBlocks: rng.u32(),
+            deliveredSlices: edgy(rng, (t.sliceHint ?? 0) + rng.int(-2, 3), 0xffff_ffff),
+          },
+          b,
+        ),
+      );
   }
 }
 
@@ -409,7 +447,7 @@ export function mutate(rng: Rng, src: Uint8Array, kind: Mutation = rng.pick(MUTA
       break;
     case 'type':
       // Another known type (the body is then read with the wrong layout) or an unknown one.
-      if (b.byteLength >= 4) b[3] = rng.chance(0.8) ? rng.pick(ALL_TYPES) : rng.pick([0, 14, 15, 127, 255]);
+      if (b.byteLength >= 4) b[3] = rng.chance(0.8) ? rng.pick(ALL_TYPES) : rng.pick([0, ALL_TYPES.length + 1, ALL_TYPES.length + 2, 127, 255]);
       break;
     case 'zero-body':
       b.fill(0, Math.min(b.byteLength, HEADER_SIZE));
@@ -477,6 +515,7 @@ const REENCODE: Partial<Record<MessageType, (msg: never, buf: Uint8Array) => num
   [MessageType.End]: encodeEnd,
   [MessageType.ReportAck]: encodeReportAck,
   [MessageType.Drop]: encodeDrop,
+  [MessageType.Heartbeat]: encodeHeartbeat,
 };
 
 /**
@@ -517,7 +556,14 @@ export function fuzzDecoders(seed: number, count: number, sessionId = SESSION_ID
 
 // ---- what a core must count ---------------------------------------------------------------
 
-const RECEIVER_TO_SENDER = new Set([MessageType.Join, MessageType.Status, MessageType.Nak, MessageType.Report, MessageType.Leave]);
+const RECEIVER_TO_SENDER = new Set([
+  MessageType.Join,
+  MessageType.Status,
+  MessageType.Nak,
+  MessageType.Report,
+  MessageType.Leave,
+  MessageType.Heartbeat,
+]);
 
 /**
  * The drop code the receiver core's outer checks must count for `bytes` (undefined: not
@@ -717,6 +763,7 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
         receiveTimeoutMs: 3000,
         joinIntervalMs: 30,
         statusIntervalMs: 100,
+        heartbeatIntervalMs: 60,
         nakBackoffMs: 8,
         repairWaitMs: 16,
         reportIntervalMs: 30,

@@ -6,6 +6,7 @@ import { decodeAccept, type Accept } from './messages/accept.js';
 import { decodeData, type Data } from './messages/data.js';
 import { decodeDrop, type Drop } from './messages/drop.js';
 import { decodeEnd, type End } from './messages/end.js';
+import { decodeHeartbeat, type Heartbeat } from './messages/heartbeat.js';
 import { decodeHello, type Hello } from './messages/hello.js';
 import { decodeJoin, type Join } from './messages/join.js';
 import { decodeLeave, type Leave } from './messages/leave.js';
@@ -30,7 +31,8 @@ export type Message =
   | { readonly type: MessageType.Report; readonly msg: Report }
   | { readonly type: MessageType.ReportAck; readonly msg: ReportAck }
   | { readonly type: MessageType.Leave; readonly msg: Leave }
-  | { readonly type: MessageType.Drop; readonly msg: Drop };
+  | { readonly type: MessageType.Drop; readonly msg: Drop }
+  | { readonly type: MessageType.Heartbeat; readonly msg: Heartbeat };
 
 function tag<T extends Message['type'], M>(type: T, r: Result<M>): Result<Message> {
   return r.ok ? ok({ type, msg: r.value } as unknown as Message) : r;
@@ -66,5 +68,7 @@ export function decodeDatagram(bytes: Uint8Array): Result<Message> {
       return tag(MessageType.Leave, decodeLeave(bytes));
     case MessageType.Drop:
       return tag(MessageType.Drop, decodeDrop(bytes));
+    case MessageType.Heartbeat:
+      return tag(MessageType.Heartbeat, decodeHeartbeat(bytes));
   }
 }

@@ -33,6 +33,7 @@ export enum MessageType {
   ReportAck = 11,
   Leave = 12,
   Drop = 13,
+  Heartbeat = 14,
 }
 
 export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = {
@@ -49,6 +50,7 @@ export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = {
   [MessageType.ReportAck]: 'REPORT_ACK',
   [MessageType.Leave]: 'LEAVE',
   [MessageType.Drop]: 'DROP',
+  [MessageType.Heartbeat]: 'HEARTBEAT',
 };
 
 /** Capability bits exchanged in HELLO and JOIN, as udpcast does, so features can change without a version bump. */

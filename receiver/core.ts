@@ -8,7 +8,8 @@
 //   session.ts        the session the first HELLO announced (END adds the image's size)
 //   assembly.ts       slices (slice.ts): blocks, parity, FEC decoding, in-order delivery
 //   nak-scheduler.ts  when to NAK a slice and when to keep quiet, with its own timers
-//   feedback.ts       what we send (JOIN, STATUS, NAK, LEAVE, REPORT) and its clocks
+//   feedback.ts       what we send (JOIN, STATUS, HEARTBEAT, NAK, LEAVE, REPORT) and its clocks
+//   load.ts           how we are doing, for HEARTBEAT: sink back-pressure, loss, what limits us
 //   stats.ts, config.ts, events.ts   counters, configuration, inputs and events
 //
 // Phases (what holds in each, and what each carries: see Phase):
@@ -45,6 +46,7 @@ import { Assembly, type SinkProgress } from './core/assembly.js';
 import { DEFAULT_MAX_RETAIN_BYTES, type ReceiverConfig } from './core/config.js';
 import type { ReceiverEvent, ReceiverInput } from './core/events.js';
 import { Feedback } from './core/feedback.js';
+import { LoadMeter } from './core/load.js';
 import { NakScheduler } from './core/nak-scheduler.js';
 import { Session } from './core/session.js';
 import { countDrop, newReceiverStats, type DropCode, type ReceiverStats } from './core/stats.js';
@@ -60,6 +62,7 @@ interface InSession {
   readonly assembly: Assembly;
   readonly naks: NakScheduler;
   readonly feedback: Feedback;
+  readonly load: LoadMeter;
 }
 
 /** How the receiver ends (in 'reporting': will end, once the sender has our REPORT). */
@@ -142,11 +145,16 @@ export class ReceiverCore {
       case 'verified':
         this.onVerified(input, now);
         break;
+      case 'load':
+        if (this.phase.name !== 'listening') this.phase.rx?.load.setPipeline(input);
+        break;
       case 'abort':
         this.fail(input.reason, input.detail);
         break;
     }
     this.advance(now);
+    // Whether a delivered slice waits for the sink changes only in here.
+    if (this.phase.name !== 'listening') this.phase.rx?.load.sinkWaiting(this.sink.unwritten > 0, now);
   }
 
   handleTimeout(now: number): void {
@@ -192,6 +200,7 @@ export class ReceiverCore {
       const start = this.startDeadlineMs();
       if (start !== undefined) t = Math.min(t, start);
     }
+    if (p.name !== 'joining') t = Math.min(t, fb.nextHeartbeatAtMs);
     // NAK timers run only while receiving (advance() fires them only then): a stray
     // slice left past the image's end would otherwise keep a past deadline while
     // verifying and wake the driver at once, again and again. Found by the fuzz harness.
@@ -220,6 +229,7 @@ export class ReceiverCore {
       case MessageType.Status:
       case MessageType.Report:
       case MessageType.Leave:
+      case MessageType.Heartbeat:
         return; // other receivers' feedback: nothing for us
       default:
         break;
@@ -237,7 +247,7 @@ export class ReceiverCore {
         return;
       case MessageType.Start:
         // DATA may overtake START: the window it carries counts whenever it arrives.
-        rx.feedback.setWindow(m.msg.windowPackets);
+        rx.feedback.setWindow(m.msg.windowPackets, m.msg.receivers);
         if (this.state === 'accepted' || this.state === 'joining') this.begin(rx);
         return;
       case MessageType.Data:
@@ -260,7 +270,7 @@ export class ReceiverCore {
     const assembly = new Assembly(session, this.cfg, this.sink, this.stats, this.events);
     const feedback = new Feedback(this.cfg, session, assembly, this.sink, this.out, this.stats, now);
     const naks = new NakScheduler(this.cfg, session, assembly, feedback, this.stats);
-    const rx: InSession = { session, assembly, naks, feedback };
+    const rx: InSession = { session, assembly, naks, feedback, load: new LoadMeter(now) };
     this.lastSenderAtMs = now;
     this.events.push({
       kind: 'session',
@@ -334,6 +344,7 @@ export class ReceiverCore {
     const end = rx.session.end;
     if (end !== undefined && d.sliceNo >= end.totalSlices) return this.countDrop('ERR_BAD_FIELD');
     rx.feedback.onSeq(d.seq);
+    rx.load.onData(d.seq);
     rx.naks.onData(d, now);
     const s = rx.assembly.take(d);
     if (s !== undefined) rx.naks.onSymbol(s, d, now);
@@ -470,6 +481,7 @@ export class ReceiverCore {
     }
     if ((p.name === 'joining' || (p.name === 'receiving' && !fb.accepted)) && now >= fb.nextJoinAtMs) fb.sendJoin(now);
     if (p.name !== 'joining' && now >= fb.nextStatusAtMs) this.sendStatus(p.rx, 0, now);
+    if (p.name !== 'joining' && now >= fb.nextHeartbeatAtMs) fb.sendHeartbeat(p.rx.load.snapshot(now), false, now);
     if (p.name === 'receiving') {
       const lost = p.rx.naks.fire(now);
       if (lost !== undefined) this.fail(Reason.Unrecoverable, lost);

@@ -4,14 +4,14 @@
 // each slice at its offset and, at the end, hashes the image read back from the disk.
 
 import { createHash, randomInt } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { IoError, isIoError, oneLine } from '../common/errors.js';
 import type { IoChoice, UdpFactory } from '../common/udp/select.js';
 import type { UdpSocket, UdpSocketStats } from '../common/udp/socket.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
 import { ReceiverCore, type ReceiverConfig, type ReceiverEvent, type ReceiverStats } from './core.js';
-import type { OffsetSink, Sink } from './sink-types.js';
+import type { OffsetSink, Sink, SinkReport } from './sink-types.js';
 
 export interface ReceiverNetConfig {
   readonly interfaceAddress: string | undefined;
@@ -45,6 +45,20 @@ export interface ReceiverOutcome {
   readonly io: { readonly path: string; readonly description: string; readonly data: Readonly<UdpSocketStats> };
 }
 
+/** How often the driver tells the core what it measured of the pipeline and the event loop (for HEARTBEAT). */
+const LOAD_SAMPLE_MS = 200;
+
+/**
+ * The pipeline's last stage, where the image leaves the receiver: a --pipe command (what it
+ * does with the bytes is its own), else the unpacker, the disk writer or stdout.
+ */
+export function outputStage(r: SinkReport): { bytes: number; busySeconds: number } {
+  if (r.pipe !== undefined) return r.pipe;
+  if (r.unpack !== undefined) return { bytes: r.unpack.dataBytes, busySeconds: r.unpack.busySeconds };
+  if (r.disk !== undefined) return r.disk;
+  return r.stdout ?? { bytes: 0, busySeconds: 0 };
+}
+
 export class ReceiverDriver {
   private readonly ctl: UdpSocket;
   private readonly data: UdpSocket;
@@ -69,6 +83,8 @@ export class ReceiverDriver {
   private ioError = false;
   private committed = false;
   private rcvBufBytes = 0;
+  private loadAtMs = 0;
+  private elu: EventLoopUtilization | undefined;
   readonly receiverId = randomInt(1, 0xffff_ffff);
 
   constructor(
@@ -194,7 +210,24 @@ export class ReceiverDriver {
     });
   }
 
+  /** What the pipeline and the event loop did since the last sample, for the core's HEARTBEAT. */
+  private sampleLoad(now: number): void {
+    if (now - this.loadAtMs < LOAD_SAMPLE_MS) return;
+    this.loadAtMs = now;
+    const elu = performance.eventLoopUtilization();
+    const busy = this.elu === undefined ? 0 : performance.eventLoopUtilization(elu, this.elu).utilization;
+    this.elu = elu;
+    const r = this.out.report();
+    const out = outputStage(r);
+    const decompressing = r.decompress !== undefined && r.decompress.format !== 'none';
+    this.core.handle(
+      { kind: 'load', cpuPermille: Math.round(busy * 1000), outputBytes: out.bytes, outputBusyMs: out.busySeconds * 1000, decompressing },
+      now,
+    );
+  }
+
   private turn(): void {
+    this.sampleLoad(this.now());
     for (let b = this.core.pollTransmit(); b !== undefined; b = this.core.pollTransmit()) {
       this.ctl.send([b], this.net.portbase + 1, this.net.rdvGroup);
     }

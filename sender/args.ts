@@ -43,6 +43,7 @@ interface RawOptions {
   async?: boolean;
   streaming?: boolean;
   log?: string;
+  events?: string;
   json?: boolean;
   compress?: CompressFormat;
   compressLevel?: string;
@@ -63,6 +64,8 @@ export interface SenderArgs {
   readonly pipe: string | undefined;
   readonly keyboard: boolean;
   readonly log: string | undefined;
+  /** --events FILE|-: JSON lines of what happens to each node. */
+  readonly events: string | undefined;
   readonly json: boolean;
   /** Compress the image on the fly (the size becomes unknown to the receivers). */
   readonly compress: { readonly format: CompressFormat; readonly level?: number } | undefined;
@@ -99,6 +102,7 @@ export function program(): Command {
     .option('--streaming', 'take receivers that join after the start (e.g. restarted): they get the rest live and the head re-read from --file')
     .option('--log <file>', 'write JSON logs (pino) to this file')
     .option('--json', 'print a machine-readable report on stdout at the end')
+    .option('--events <file|->', 'write JSON lines of what happens to each node (join, start, progress, slow, catch-up, dropped, verified, failed) to FILE or stdout')
     .addOption(new Option('--compress <format>', 'compress the image on the fly: gzip or lz4').choices(['gzip', 'lz4']))
     .option('--compress-level <n>', 'with --compress gzip: 1 (fast) .. 9 (small), default 6')
     .option('--pack <dir>', 'send a cpio archive of DIR, as `cd DIR && find . -xdev | cpio -o` would make it')
@@ -216,6 +220,7 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
     pipe: o.pipe,
     keyboard,
     log: o.log,
+    events: o.events,
     json: o.json === true,
     compress: o.compress === undefined ? undefined : { format: o.compress, level: compressLevel },
     pack: o.pack === undefined ? undefined : { dir: o.pack, format: o.packFormat },

@@ -9,7 +9,6 @@ import type { AuthStats } from '../common/auth/seal.js';
 import { sealedUdpFactory } from '../common/auth/sealed-socket.js';
 import { EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, IoError, oneLine, UsageError } from '../common/errors.js';
 import { makeLogger } from '../common/log.js';
-import { ProgressLine } from '../common/progress.js';
 import { formatBytes, formatRate } from '../common/units.js';
 import { loadErasureCoder } from '../common/fec.js';
 import { udpFactory, type UdpFactory } from '../common/udp/select.js';
@@ -17,7 +16,9 @@ import { reasonName } from '../protocol/reasons.js';
 import { parseSenderArgs, type SenderArgs } from './args.js';
 import type { ReceiverRecord, RosterHost, SenderConfig } from './core.js';
 import { hex, SenderDriver, type SenderOutcome } from './driver.js';
+import { EventsLog, nodeFields } from './events-log.js';
 import { loadHosts } from './hosts-file.js';
+import { Monitor } from './monitor.js';
 import { openSource } from './source.js';
 
 /** The final table: one row per receiver, and with --hosts one per host that never joined, in file order. */
@@ -95,34 +96,43 @@ async function main(): Promise<number> {
     imageBytes: source.sizeBytes,
     coder: fec.coder,
   });
-  const progress = new ProgressLine(process.stderr, process.stderr.isTTY === true);
+  let events: EventsLog | undefined;
+  if (args.events !== undefined) {
+    events = new EventsLog(args.events, performance.now());
+    try {
+      await events.open();
+    } catch (e) {
+      await source.close().catch(() => undefined);
+      process.stderr.write(`udp-sender: --events ${args.events}: ${oneLine(e)}\n`);
+      return EXIT_IO;
+    }
+  }
   let keyboard: ReturnType<typeof createInterface> | undefined;
+  // The driver is made below; the monitor reads its core between turns.
+  let driverRef: SenderDriver | undefined;
+  const monitor = new Monitor(() => driverRef!.sender, source.sizeBytes, events, process.stderr.isTTY === true ? process.stderr : undefined);
   const driver = new SenderDriver(cfg, args.net, udp, source, log, (ev, core) => {
     const now = performance.now();
+    monitor.onEvent(ev, now);
     if (ev.kind === 'joined' && ev.joinSlice > 0) {
-      progress.end();
-      process.stderr.write(
-        `udp-sender: receiver ${hex(ev.receiverId)} (${ev.address}) joined late: slices ${ev.joinSlice}.. with the others, then the head again from ${args.file}\n`,
+      monitor.message(
+        `udp-sender: receiver ${hex(ev.receiverId)} (${ev.address}) joined late: slices ${ev.joinSlice}.. with the others, then the head again from ${args.file}`,
       );
-    } else if (ev.kind === 'joined' && core.currentPhase === 'announcing') {
-      const n = core.receiverList().length;
-      const hosts = roster.length > 0 ? `; ${core.hostsJoined()} of ${roster.length} hosts` : '';
-      progress.update(now, 0, `${n} receiver(s) joined${hosts}${args.keyboard ? ' — press Enter to start' : ''}`, true);
     } else if (ev.kind === 'startTimedOut') {
-      progress.end();
       const joined = roster.length > 0 ? `${core.hostsJoined()} of ${roster.length} hosts` : `${ev.receivers} receiver(s)`;
       const wanted = args.core.minReceivers > 0 ? ` of --min-receivers ${args.core.minReceivers}` : '';
-      process.stderr.write(`udp-sender: --start-timeout: the transfer did not start: ${joined}${wanted} joined; nothing was sent\n`);
+      monitor.message(`udp-sender: --start-timeout: the transfer did not start: ${joined}${wanted} joined; nothing was sent`);
     } else if (ev.kind === 'started') {
       keyboard?.close();
     } else if (ev.kind === 'dropped' || ev.kind === 'left') {
-      progress.end();
-      process.stderr.write(`udp-sender: receiver ${hex(ev.receiverId)} ${ev.kind}: ${ev.detail}\n`);
+      monitor.message(`udp-sender: receiver ${hex(ev.receiverId)} ${ev.kind}: ${ev.detail}`);
     }
   });
+  driverRef = driver;
   if (args.keyboard) {
     keyboard = createInterface({ input: process.stdin });
     keyboard.once('line', () => driver.start());
+    monitor.message('udp-sender: press Enter to start the transfer');
   }
   let interrupted = false;
   const onSignal = (sig: string) => {
@@ -131,30 +141,22 @@ async function main(): Promise<number> {
   };
   process.once('SIGINT', () => onSignal('SIGINT'));
   process.once('SIGTERM', () => onSignal('SIGTERM'));
-  const ticker = setInterval(() => {
-    const core = driver.sender;
-    const active = core.receiverList().filter((r) => r.state === 'active').length;
-    const s = core.stats;
-    const repairPct = s.dataPackets > 0 ? ((100 * s.repairPackets) / s.dataPackets).toFixed(1) : '0.0';
-    if (core.currentPhase !== 'announcing') {
-      progress.update(performance.now(), core.bytesRead, `${active} receiver(s)  repair ${repairPct}%  ${core.currentPhase}`);
-    }
-  }, 250);
-  ticker.unref();
+  monitor.start();
   let out: SenderOutcome;
   try {
     out = await driver.run();
   } catch (e) {
-    clearInterval(ticker);
-    progress.end();
+    monitor.stop();
     keyboard?.close();
+    await events?.close();
     await source.close().catch(() => undefined);
     process.stderr.write(`udp-sender: ${oneLine(e)}\n`);
     return EXIT_IO;
   }
-  clearInterval(ticker);
+  monitor.stop();
   keyboard?.close();
-  progress.end();
+  const finalNodes = monitor.nodes();
+  await events?.close();
   const usage = process.resourceUsage();
   process.stderr.write(
     `udp-sender: ${formatBytes(out.bytes)} in ${out.seconds.toFixed(2)} s (${formatRate(out.bytes, out.seconds * 1000)}), ` +
@@ -185,15 +187,19 @@ async function main(): Promise<number> {
         seconds: out.seconds,
         digest: out.digest,
         windowPackets: out.windowPackets,
-        receivers: out.receivers.map((r) => ({
-          id: hex(r.id),
-          address: r.address,
-          state: r.state,
-          bytes: r.bytesWritten,
-          reason: r.state === 'verified' ? undefined : r.detail || reasonName(r.reason),
-          joinSlice: r.joinSlice,
-          replacedBy: r.replacedBy === 0 ? undefined : hex(r.replacedBy),
-        })),
+        receivers: out.receivers.map((r) => {
+          const v = finalNodes.find((n) => n.id === hex(r.id));
+          return {
+            ...(v === undefined ? {} : nodeFields(v)),
+            id: hex(r.id),
+            address: r.address,
+            state: r.state,
+            bytes: r.bytesWritten,
+            reason: r.state === 'verified' ? undefined : r.detail || reasonName(r.reason),
+            joinSlice: r.joinSlice,
+            replacedBy: r.replacedBy === 0 ? undefined : hex(r.replacedBy),
+          };
+        }),
         hosts: out.hosts.length === 0 ? undefined : out.hosts.map((h) => ({ name: h.host.name, state: hostState(out, h.receiverIds), receivers: h.receiverIds.map(hex) })),
         startTimedOut: out.startTimedOut || undefined,
         stats: out.stats,

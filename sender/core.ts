@@ -42,6 +42,7 @@ import type { Endpoint } from '../protocol/endpoint.js';
 import { MessageType } from '../protocol/header.js';
 import { DROP_ALL } from '../protocol/messages/drop.js';
 import type { Join } from '../protocol/messages/join.js';
+import type { Heartbeat } from '../protocol/messages/heartbeat.js';
 import type { Leave } from '../protocol/messages/leave.js';
 import type { Nak } from '../protocol/messages/nak.js';
 import type { Report } from '../protocol/messages/report.js';
@@ -240,7 +241,7 @@ export class SenderCore {
         this.onReload(input.sliceNo, input.bytes, now);
         break;
       case 'abort':
-        this.abort(input.detail);
+        this.abort(input.detail, now);
         break;
     }
     this.advance(now);
@@ -303,9 +304,11 @@ export class SenderCore {
       case MessageType.Nak:
         return this.withReceiver(from, m.msg.receiverId, (rcv) => this.onNak(rcv, m.msg, now));
       case MessageType.Report:
-        return this.withReceiver(from, m.msg.receiverId, (rcv) => this.onReport(rcv, m.msg));
+        return this.withReceiver(from, m.msg.receiverId, (rcv) => this.onReport(rcv, m.msg, now));
       case MessageType.Leave:
-        return this.withReceiver(from, m.msg.receiverId, (rcv) => this.onLeave(rcv, m.msg));
+        return this.withReceiver(from, m.msg.receiverId, (rcv) => this.onLeave(rcv, m.msg, now));
+      case MessageType.Heartbeat:
+        return this.withReceiver(from, m.msg.receiverId, (rcv) => this.onHeartbeat(rcv, m.msg, now));
       default:
         // Our own HELLO/START/END... looped back by the rendezvous group.
         return countDrop(this.stats, 'ERR_OWN');
@@ -348,7 +351,7 @@ export class SenderCore {
     const joinSlice = late ? this.slices.lateJoinSlice() : 0;
     if (late) this.stats.lateJoins++;
     const hostName = host === undefined ? undefined : this.roster.nameOf(host);
-    this.participants.add(join, from.address, hostName, joinSlice, late ? (this.tx.nextSeq - 1) | 0 : 0);
+    this.participants.add(join, from.address, hostName, joinSlice, late ? (this.tx.nextSeq - 1) | 0 : 0, now);
     if (host !== undefined) this.roster.attach(host, join.receiverId);
     this.startGate.joined(now);
     this.tx.accept(join.receiverId, joinSlice);
@@ -399,16 +402,22 @@ export class SenderCore {
     if (rcv !== undefined) this.answerNak(rcv, nak, now);
   }
 
-  private onReport(rcv: ReceiverRecord, rep: Report): void {
+  private onReport(rcv: ReceiverRecord, rep: Report, now: number): void {
     // Always acknowledge: the receiver repeats its REPORT until it hears this.
     this.tx.reportAck(rcv.id);
-    const r = this.participants.report(rcv, rep, this.slices.eof);
+    const r = this.participants.report(rcv, rep, this.slices.eof, now);
     if (r !== undefined) this.events.push({ kind: 'reported', receiverId: rcv.id, ok: r.ok, detail: r.detail });
   }
 
-  private onLeave(rcv: ReceiverRecord, leave: Leave): void {
-    const detail = this.participants.leave(rcv, leave);
+  private onLeave(rcv: ReceiverRecord, leave: Leave, now: number): void {
+    const detail = this.participants.leave(rcv, leave, now);
     if (detail !== undefined) this.events.push({ kind: 'left', receiverId: rcv.id, reason: leave.reason, detail });
+  }
+
+  /** A receiver's health report: figures for the table and the slow-node policy, nothing else. */
+  private onHeartbeat(rcv: ReceiverRecord, hb: Heartbeat, now: number): void {
+    this.stats.heartbeatsReceived++;
+    this.participants.heartbeat(rcv, hb, now);
   }
 
   // ---- phases and rounds -------------------------------------------------------
@@ -424,7 +433,7 @@ export class SenderCore {
       if (this.startGate.shouldStart(now, this.participants.activeCount(), this.enoughJoined())) {
         this.start();
       } else if (now >= (this.startGate.giveUpAt() ?? Infinity)) {
-        this.giveUp();
+        this.giveUp(now);
         return;
       }
     }
@@ -449,9 +458,9 @@ export class SenderCore {
   }
 
   /** --start-timeout: nothing was sent; whoever joined is told, and the session fails. */
-  private giveUp(): void {
+  private giveUp(now: number): void {
     this.events.push({ kind: 'startTimedOut', receivers: this.participants.activeCount() });
-    this.participants.failActive(Reason.StartTimeout, 'the transfer did not start before the sender\'s --start-timeout');
+    this.participants.failActive(Reason.StartTimeout, 'the transfer did not start before the sender\'s --start-timeout', now);
     for (let i = 0; i < 3; i++) this.tx.drop(DROP_ALL, Reason.StartTimeout);
     this.finish();
   }
@@ -492,7 +501,7 @@ export class SenderCore {
       return;
     }
     if (this.phase === 'ending') {
-      for (const rcv of this.participants.endRound()) this.dropNoAnswer(rcv);
+      for (const rcv of this.participants.endRound()) this.dropNoAnswer(rcv, now);
       if (this.phase === 'ending') {
         this.sendEnd();
         this.timers.set(Timer.Round, now + this.cfg.endIntervalMs);
@@ -502,24 +511,24 @@ export class SenderCore {
     if (this.phase !== 'transferring' || this.blockedSinceMs === undefined || !this.isBlocked()) return;
     const needSeq = (this.tx.nextSeq - 1) | 0;
     const needSlices = this.slices.baseSlice + 1;
-    for (const rcv of this.participants.reqackRound(needSeq, needSlices)) this.dropNoAnswer(rcv);
+    for (const rcv of this.participants.reqackRound(needSeq, needSlices)) this.dropNoAnswer(rcv, now);
     this.tx.reqack(needSlices, needSeq);
     this.timers.set(Timer.Round, now + this.cfg.reqackIntervalMs);
   }
 
   /** Past the retry limit in a round (udpcast's --retries-until-drop). */
-  private dropNoAnswer(rcv: ReceiverRecord): void {
+  private dropNoAnswer(rcv: ReceiverRecord, now: number): void {
     const reason = Reason.NoAnswer;
     const detail = `no answer after ${this.cfg.retriesUntilDrop} retries`;
-    this.participants.drop(rcv, reason, detail);
+    this.participants.drop(rcv, reason, detail, now);
     this.tx.drop(rcv.id, reason);
     this.events.push({ kind: 'dropped', receiverId: rcv.id, reason, detail });
     this.freeDelivered();
   }
 
-  private abort(detail: string): void {
+  private abort(detail: string, now: number): void {
     if (this.phase === 'done') return;
-    this.participants.failActive(Reason.SenderAbort, detail);
+    this.participants.failActive(Reason.SenderAbort, detail, now);
     // Three copies: a lost DROP would leave receivers waiting for their receive timeout.
     for (let i = 0; i < 3; i++) this.tx.drop(DROP_ALL, Reason.SenderAbort);
     this.finish();

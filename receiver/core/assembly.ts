@@ -8,7 +8,7 @@
 // by repair; see Pass.
 
 import { blockPayloadBytes, fullSliceBytes, sliceBytesOf } from '../../protocol/geometry.js';
-import { DATA_FLAG_PARITY, type Data } from '../../protocol/messages/data.js';
+import { DATA_FLAG_PARITY, DATA_FLAG_REPAIR, type Data } from '../../protocol/messages/data.js';
 import type { ReceiverConfig } from './config.js';
 import type { ReceiverEvent } from './events.js';
 import type { Session } from './session.js';
@@ -125,6 +125,7 @@ export class Assembly {
       }
       const st = s.stripes[d.blockNo % g.stripes];
       s.haveBlock[d.blockNo] = 1;
+      if ((d.flags & DATA_FLAG_REPAIR) !== 0) this.stats.resentBlocks++;
       s.buf.set(d.payload, d.blockNo * g.blockBytes);
       if (st.have >= st.k) {
         // A parity symbol stood in for this block: drop one so `have` stays exact.

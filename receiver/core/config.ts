@@ -16,6 +16,12 @@ export interface ReceiverConfig {
   readonly joinIntervalMs: number;
   /** STATUS heartbeat while in a session. */
   readonly statusIntervalMs: number;
+  /**
+   * HEARTBEAT (how this receiver is doing, for the sender's table and slow-node policy) at
+   * least this far apart, and 1 ms per receiver START counted, so the sender hears at most
+   * about a thousand a second whatever the rack's size.
+   */
+  readonly heartbeatIntervalMs: number;
   /** NAKs wait a random time up to this (shorter for larger needs), to hear others' first. */
   readonly nakBackoffMs: number;
   /** After a NAK (ours or one that covered ours) wait this long for the repair before asking again. */

@@ -3,6 +3,7 @@
 
 import type { Endpoint } from '../../protocol/endpoint.js';
 import type { Reason } from '../../protocol/reasons.js';
+import type { PipelineLoad } from './load.js';
 
 export type ReceiverInput =
   | { readonly kind: 'datagram'; readonly from: Endpoint; readonly bytes: Uint8Array }
@@ -16,6 +17,8 @@ export type ReceiverInput =
       readonly reason: Reason;
       readonly detail: string;
     }
+  /** What the driver measured of the pipeline and the process since its last report (for HEARTBEAT). */
+  | ({ readonly kind: 'load' } & PipelineLoad)
   /** Stop now (signal, disk error): the sender is told why. */
   | { readonly kind: 'abort'; readonly reason: Reason; readonly detail: string };
 

@@ -1,11 +1,14 @@
 // What the receiver says to the rendezvous group, and the clocks for it: JOIN until the
 // sender answers with our ACCEPT, STATUS (how far we delivered and wrote, the newest DATA
-// sequence number we saw: the sender's flow window follows it), NAKs (the scheduler
-// decides when; this encodes them), LEAVE and REPORT. Everything goes to the core's
-// outgoing queue. With --async the receiver has no return channel and sends nothing.
+// sequence number we saw: the sender's flow window follows it), HEARTBEAT (how we are
+// doing: rates, loss, what limits us; at a low rate, for the sender's table and slow-node
+// policy), NAKs (the scheduler decides when; this encodes them), LEAVE and REPORT.
+// Everything goes to the core's outgoing queue. With --async the receiver has no return
+// channel and sends nothing.
 
 import { CAP_PARITY_REPAIR } from '../../protocol/header.js';
 import { DIGEST_BYTES } from '../../protocol/messages/end.js';
+import { encodeHeartbeat, HEARTBEAT_FLAG_CATCH_UP, HEARTBEAT_SIZE } from '../../protocol/messages/heartbeat.js';
 import { encodeJoin, JOIN_SIZE } from '../../protocol/messages/join.js';
 import { encodeLeave, leaveLength } from '../../protocol/messages/leave.js';
 import { encodeNak, nakLength } from '../../protocol/messages/nak.js';
@@ -33,9 +36,13 @@ export class Feedback {
   private joinAtMs: number;
   /** Set by our ACCEPT, or by the data beginning before it; nothing reads it earlier. */
   private statusAtMs: number;
+  /** The next HEARTBEAT: set with the STATUS clock (from our ACCEPT on), Infinity before and with --async. */
+  private heartbeatAtMs = Infinity;
+  /** Receivers in the session, as START said: the heartbeat interval grows with them. */
+  private receivers = 1;
 
   constructor(
-    private readonly cfg: Pick<ReceiverConfig, 'receiverId' | 'rcvBufBytes' | 'joinIntervalMs' | 'statusIntervalMs'>,
+    private readonly cfg: Pick<ReceiverConfig, 'receiverId' | 'rcvBufBytes' | 'joinIntervalMs' | 'statusIntervalMs' | 'heartbeatIntervalMs'>,
     private readonly session: Session,
     private readonly assembly: Assembly,
     private readonly sink: SinkProgress,
@@ -66,20 +73,71 @@ export class Feedback {
     return this.statusAtMs;
   }
 
-  /** START (or a repeat of it) named the sender's window. */
-  setWindow(windowPackets: number): void {
-    this.window = windowPackets;
+  /** When the next HEARTBEAT is due (Infinity: none, before our ACCEPT and with --async). */
+  get nextHeartbeatAtMs(): number {
+    return this.heartbeatAtMs;
   }
 
-  /** Our ACCEPT arrived: JOIN stops and the STATUS heartbeat counts from now. */
+  /** START (or a repeat of it) named the sender's window and how many receivers it took. */
+  setWindow(windowPackets: number, receivers: number): void {
+    this.window = windowPackets;
+    this.receivers = Math.max(1, receivers);
+  }
+
+  /** Our ACCEPT arrived: JOIN stops, and the STATUS and HEARTBEAT clocks count from now. */
   onAccepted(now: number): void {
     this.answered = true;
     this.statusAtMs = now + this.cfg.statusIntervalMs;
+    if (this.heartbeatAtMs === Infinity) this.heartbeatAtMs = now + this.cfg.heartbeatIntervalMs;
   }
 
   /** The data began before our ACCEPT: STATUS goes out on the JOIN clock until it comes. */
   onStartedUnanswered(): void {
     this.statusAtMs = this.joinAtMs;
+  }
+
+  /**
+   * How we are doing, from the core's LoadMeter snapshot; the next one is due an interval
+   * on (heartbeatIntervalMs, or 1 ms per receiver in the session if that is longer).
+   */
+  sendHeartbeat(
+    x: {
+      elapsedMs: number;
+      sinkBusyMs: number;
+      packetsRead: number;
+      packetsSent: number;
+      cpuPermille: number;
+      outputBytes: number;
+      outputBusyMs: number;
+      limit: number;
+    },
+    catchUp: boolean,
+    now: number,
+  ): void {
+    this.heartbeatAtMs = now + Math.max(this.cfg.heartbeatIntervalMs, this.receivers);
+    if (this.session.async) return;
+    const buf = new Uint8Array(HEARTBEAT_SIZE);
+    encodeHeartbeat(
+      {
+        sessionId: this.session.sessionId,
+        receiverId: this.cfg.receiverId,
+        limit: x.limit,
+        flags: catchUp ? HEARTBEAT_FLAG_CATCH_UP : 0,
+        cpuPermille: x.cpuPermille,
+        elapsedMs: x.elapsedMs,
+        bytesWritten: this.sink.bytesWritten,
+        outputBytes: x.outputBytes,
+        sinkBusyMs: x.sinkBusyMs,
+        outputBusyMs: x.outputBusyMs,
+        packetsRead: x.packetsRead,
+        packetsSent: x.packetsSent,
+        repairedBlocks: (this.stats.decodedBlocks + this.stats.resentBlocks) >>> 0,
+        deliveredSlices: this.assembly.delivered,
+      },
+      buf,
+    );
+    this.out.push(buf);
+    this.stats.heartbeatsSent++;
   }
 
   /** Delivery moved to another pass (late join): the quarter-of-retention rule counts from `delivered`. */

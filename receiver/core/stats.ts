@@ -11,7 +11,10 @@ export interface ReceiverStats {
   parityPackets: number;
   duplicates: number;
   decodedBlocks: number;
+  /** Data blocks taken from a resend (DATA_FLAG_REPAIR on a data block), not rebuilt. */
+  resentBlocks: number;
   slicesDecoded: number;
+  heartbeatsSent: number;
   naksSent: number;
   naksSuppressed: number;
   naksHeard: number;
@@ -28,7 +31,9 @@ export function newReceiverStats(): ReceiverStats {
     parityPackets: 0,
     duplicates: 0,
     decodedBlocks: 0,
+    resentBlocks: 0,
     slicesDecoded: 0,
+    heartbeatsSent: 0,
     naksSent: 0,
     naksSuppressed: 0,
     naksHeard: 0,

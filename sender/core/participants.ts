@@ -9,6 +9,7 @@
 // events: the core does both, from what these methods return.
 
 import { CAP_PARITY_REPAIR } from '../../protocol/header.js';
+import type { Heartbeat } from '../../protocol/messages/heartbeat.js';
 import type { Join } from '../../protocol/messages/join.js';
 import type { Leave } from '../../protocol/messages/leave.js';
 import { Outcome, type Report } from '../../protocol/messages/report.js';
@@ -16,6 +17,7 @@ import { STATUS_FLAG_COMPLETE, type Status } from '../../protocol/messages/statu
 import { Reason, reasonName } from '../../protocol/reasons.js';
 import { seqDiff } from '../../protocol/seq.js';
 import type { SenderConfig } from './config.js';
+import { ReceiverHealth } from './health.js';
 import type { ImageEnd } from './transmit.js';
 
 export type ReceiverState = 'active' | 'verified' | 'failed' | 'dropped' | 'left';
@@ -44,6 +46,17 @@ export interface ReceiverRecord {
    * --streaming: the node restarted) verified: its id. 0: not replaced.
    */
   replacedBy: number;
+  /**
+   * Served by the catch-up pass, not the first: it holds back neither the flow window nor
+   * retention, and gets what it lacks after the first pass (a slow node the policy moved
+   * there, or a late receiver whose sink takes the image only in order).
+   */
+  catchUp: boolean;
+  /** When its JOIN was taken, and when it left 'active' (undefined: still active). */
+  readonly joinedAtMs: number;
+  resolvedAtMs: number | undefined;
+  /** What its HEARTBEATs say: rates, loss, repair share, what limits it. */
+  readonly health: ReceiverHealth;
 }
 
 /** The least progress over the receivers the sender still serves. */
@@ -55,7 +68,7 @@ export interface MinProgress {
 export class Participants {
   private readonly records = new Map<number, ReceiverRecord>(); // bounded by cfg.maxReceivers
 
-  constructor(private readonly cfg: Readonly<Pick<SenderConfig, 'maxReceivers' | 'retriesUntilDrop'>>) {}
+  constructor(private readonly cfg: Readonly<Pick<SenderConfig, 'maxReceivers' | 'retriesUntilDrop' | 'blockBytes'>>) {}
 
   get size(): number {
     return this.records.size;
@@ -84,7 +97,7 @@ export class Participants {
   }
 
   /** A new receiver (of --hosts line `host`), having seen DATA up to `seenSeq` and holding slices below `joinSlice`. */
-  add(join: Join, address: string, host: string | undefined, joinSlice: number, seenSeq: number): void {
+  add(join: Join, address: string, host: string | undefined, joinSlice: number, seenSeq: number, now: number): void {
     this.records.set(join.receiverId, {
       id: join.receiverId,
       address,
@@ -102,6 +115,10 @@ export class Participants {
       heardSinceRound: true,
       progressSinceRound: true,
       replacedBy: 0,
+      catchUp: false,
+      joinedAtMs: now,
+      resolvedAtMs: undefined,
+      health: new ReceiverHealth(this.cfg.blockBytes),
     });
   }
 
@@ -129,12 +146,26 @@ export class Participants {
   }
 
   /**
+   * A HEARTBEAT: its figures, and what it wrote (progress, as in STATUS: a receiver whose
+   * STATUS went astray but that keeps writing is alive).
+   */
+  heartbeat(rcv: ReceiverRecord, hb: Heartbeat, now: number): void {
+    if (!rcv.health.take(hb, now) || rcv.state !== 'active') return;
+    if (hb.bytesWritten > rcv.bytesWritten) {
+      rcv.bytesWritten = hb.bytesWritten;
+      rcv.progressSinceRound = true;
+      rcv.retries = 0;
+    }
+  }
+
+  /**
    * A REPORT from an active receiver: verified only with the whole image (`end` known and
    * every byte written), else failed. Undefined when it was resolved already.
    */
-  report(rcv: ReceiverRecord, rep: Report, end: ImageEnd | undefined): { ok: boolean; detail: string } | undefined {
+  report(rcv: ReceiverRecord, rep: Report, end: ImageEnd | undefined, now: number): { ok: boolean; detail: string } | undefined {
     if (rcv.state !== 'active') return undefined;
     rcv.bytesWritten = rep.bytesWritten;
+    rcv.resolvedAtMs = now;
     if (rep.outcome === Outcome.Verified && end !== undefined && rep.bytesWritten === end.totalBytes) {
       rcv.state = 'verified';
       rcv.deliveredSlices = end.totalSlices;
@@ -147,25 +178,28 @@ export class Participants {
   }
 
   /** A LEAVE from an active receiver: its detail; undefined when it was resolved already. */
-  leave(rcv: ReceiverRecord, leave: Leave): string | undefined {
+  leave(rcv: ReceiverRecord, leave: Leave, now: number): string | undefined {
     if (rcv.state !== 'active') return undefined;
     rcv.state = 'left';
+    rcv.resolvedAtMs = now;
     rcv.reason = leave.reason;
     rcv.detail = leave.detail || reasonName(leave.reason);
     return rcv.detail;
   }
 
-  drop(rcv: ReceiverRecord, reason: Reason, detail: string): void {
+  drop(rcv: ReceiverRecord, reason: Reason, detail: string, now: number): void {
     rcv.state = 'dropped';
+    rcv.resolvedAtMs = now;
     rcv.reason = reason;
     rcv.detail = detail;
   }
 
   /** The sender stops: every active receiver failed with `reason`. */
-  failActive(reason: Reason, detail: string): void {
+  failActive(reason: Reason, detail: string, now: number): void {
     for (const rcv of this.records.values()) {
       if (rcv.state === 'active') {
         rcv.state = 'failed';
+        rcv.resolvedAtMs = now;
         rcv.reason = reason;
         rcv.detail = detail;
       }

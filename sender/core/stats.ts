@@ -18,6 +18,7 @@ export interface SenderStats {
   naksReceived: number;
   naksIgnored: number;
   statusReceived: number;
+  heartbeatsReceived: number;
   joinsReceived: number;
   joinsRefused: number;
   drops: Partial<Record<SenderDropCode, number>>;
@@ -54,6 +55,7 @@ export function newSenderStats(): SenderStats {
     naksReceived: 0,
     naksIgnored: 0,
     statusReceived: 0,
+    heartbeatsReceived: 0,
     joinsReceived: 0,
     joinsRefused: 0,
     drops: {},

@@ -83,6 +83,7 @@ export function receiverConfig(over: Partial<ReceiverConfig> = {}): Readonly<Rec
     receiveTimeoutMs: 5000,
     joinIntervalMs: 30,
     statusIntervalMs: 100_000,
+    heartbeatIntervalMs: 100_000,
     nakBackoffMs: 40,
     repairWaitMs: 50,
     reportIntervalMs: 30,

@@ -5,6 +5,7 @@ import { decodeAccept } from '../../../protocol/messages/accept.js';
 import { decodeData } from '../../../protocol/messages/data.js';
 import { decodeDrop } from '../../../protocol/messages/drop.js';
 import { decodeEnd } from '../../../protocol/messages/end.js';
+import { decodeHeartbeat } from '../../../protocol/messages/heartbeat.js';
 import { decodeHello } from '../../../protocol/messages/hello.js';
 import { decodeJoin } from '../../../protocol/messages/join.js';
 import { decodeLeave } from '../../../protocol/messages/leave.js';
@@ -33,6 +34,7 @@ const CASES: readonly (readonly [string, MessageType, (b: Uint8Array) => Result<
   ['report-ack', MessageType.ReportAck, decodeReportAck],
   ['leave', MessageType.Leave, decodeLeave],
   ['drop', MessageType.Drop, decodeDrop],
+  ['heartbeat', MessageType.Heartbeat, decodeHeartbeat],
 ];
 
 const code = (r: Result<unknown>): string => (r.ok ? 'ok' : r.code);
@@ -93,7 +95,7 @@ describe('decodeDatagram', () => {
     expect(code(decodeDatagram(fromHex('4352 01 01 00000000')))).toBe('ERR_BAD_MAGIC');
     expect(code(decodeDatagram(fromHex('5243 02 01 00000000')))).toBe('ERR_BAD_VERSION');
     expect(code(decodeDatagram(fromHex('5243 01 00 00000000')))).toBe('ERR_BAD_TYPE');
-    expect(code(decodeDatagram(fromHex('5243 01 0e 00000000')))).toBe('ERR_BAD_TYPE');
+    expect(code(decodeDatagram(fromHex('5243 01 0f 00000000')))).toBe('ERR_BAD_TYPE');
   });
 
   it('never throws and always returns a result, for any type byte', () => {

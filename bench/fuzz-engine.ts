@@ -724,6 +724,7 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
     sliceBlocks,
     stripes,
     redundancy,
+    carouselPasses: 1,
     async: asyncMode,
     streaming,
     dataGroup: '239.192.67.1',

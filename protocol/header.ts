@@ -62,7 +62,13 @@ export const CAP_ASYNC = 1 << 1;
  * rest of the image live and the head by repair, re-read from the sender's source.
  */
 export const CAP_STREAMING = 1 << 2;
-export const CAPS_SUPPORTED = CAP_PARITY_REPAIR | CAP_ASYNC | CAP_STREAMING;
+/**
+ * HELLO, --async with a carousel: the image is sent again after the pass under way, so a
+ * slice missed now comes again. Cleared in the HELLOs of the last pass: from then on a
+ * slice a receiver cannot rebuild is lost for good.
+ */
+export const CAP_MORE_PASSES = 1 << 3;
+export const CAPS_SUPPORTED = CAP_PARITY_REPAIR | CAP_ASYNC | CAP_STREAMING | CAP_MORE_PASSES;
 
 export interface Header {
   readonly type: MessageType;

@@ -241,6 +241,8 @@ export class ReceiverCore {
     if (rx.session.late && !rx.feedback.accepted && m.type !== MessageType.Accept && m.type !== MessageType.Drop) return;
     switch (m.type) {
       case MessageType.Hello:
+        // A carousel's last pass began: slices put off to it are due again.
+        if (rx.session.lastPassBegan(m.msg) && this.state === 'receiving') rx.naks.lastPassBegan(now);
         return;
       case MessageType.Accept:
         if (m.msg.receiverId === this.cfg.receiverId && !rx.feedback.accepted) this.onAccept(rx, m.msg.joinSlice, now);

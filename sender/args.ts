@@ -16,6 +16,18 @@ import type { SenderNetConfig } from './driver.js';
 import type { PackFormat } from './pack.js';
 
 export const DEFAULT_PORTBASE = 9000;
+/**
+ * --async without --min-wait: HELLOs for this long before the first slice. Receivers already
+ * waiting hear the first HELLO within one HELLO interval (200 ms) and join the data group at
+ * once; the rest is room for a switch's IGMP snooping to let the group through.
+ */
+export const ASYNC_DEFAULT_ANNOUNCE_MS = 2000;
+/**
+ * --async from a file or device without --carousel: the image goes twice, so one slice lost
+ * beyond what --fec repairs, or a receiver that started a little late, does not fail the
+ * node. Receivers that have everything after the first pass finish then.
+ */
+export const ASYNC_DEFAULT_PASSES = 2;
 export const DEFAULT_DATA_GROUP = '239.192.67.1';
 export const DEFAULT_RDV_GROUP = '239.192.67.2';
 /** 1500-byte MTU − 20 (IPv4) − 8 (UDP) − the DATA header. */
@@ -41,6 +53,7 @@ interface RawOptions {
   maxBitrate?: string;
   fec?: string;
   async?: boolean;
+  carousel?: string;
   streaming?: boolean;
   log?: string;
   events?: string;
@@ -59,6 +72,8 @@ export interface SenderArgs {
   readonly core: Omit<SenderConfig, 'sessionId' | 'imageBytes' | 'coder' | 'roster'>;
   /** --hosts: the rack's hosts, one per line. */
   readonly hostsFile: string | undefined;
+  /** --carousel N as given; undefined: the CLI picks (ASYNC_DEFAULT_PASSES if the source can be read again). */
+  readonly carousel: number | undefined;
   readonly net: SenderNetConfig;
   readonly file: string | undefined;
   readonly pipe: string | undefined;
@@ -99,6 +114,7 @@ export function program(): Command {
     .option('--max-bitrate <rate>', 'pace the data, e.g. 600m for 600 Mbit/s')
     .option('--fec <SxR/Z>', 'forward error correction: S stripes of Z blocks per slice, R parity blocks each sent ahead (e.g. 8x4/32)')
     .option('--async', 'no return channel: receivers send nothing (needs --fec and --max-bitrate)')
+    .option('--carousel <n>', `with --async: send the image N times, so a receiver that missed a slice or came late completes from a later pass (default ${ASYNC_DEFAULT_PASSES} from a file or device, else 1)`)
     .option('--streaming', 'take receivers that join after the start (e.g. restarted): they get the rest live and the head re-read from --file')
     .option('--log <file>', 'write JSON logs (pino) to this file')
     .option('--json', 'print a machine-readable report on stdout at the end')
@@ -153,6 +169,11 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
   if (async && o.maxBitrate === undefined) {
     throw new UsageError('--async needs --max-bitrate: without feedback nothing else keeps the sender from overrunning the receivers');
   }
+  const carousel = o.carousel === undefined ? undefined : parseIntIn(o.carousel, '--carousel', 1, 1000);
+  if (carousel !== undefined && !async) throw new UsageError('--carousel needs --async: with a return channel, receivers ask for what they miss');
+  if (carousel !== undefined && carousel > 1 && (o.file === undefined || o.pipe !== undefined || o.compress !== undefined)) {
+    throw new UsageError('--carousel needs --file (a regular file or block device, without --pipe or --compress): every pass reads it again');
+  }
   const streaming = o.streaming === true;
   if (streaming && async) throw new UsageError('--streaming needs a return channel: it cannot go with --async');
   if (streaming && (o.file === undefined || o.pipe !== undefined || o.compress !== undefined)) {
@@ -166,7 +187,9 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
   if (o.hosts !== undefined && async) throw new UsageError('--hosts needs a return channel: async receivers never join');
   const startTimeoutMs = o.startTimeout === undefined ? undefined : parseSeconds(o.startTimeout, '--start-timeout');
   if (startTimeoutMs !== undefined && async) throw new UsageError('--start-timeout needs a return channel: an --async sender starts by itself');
-  const minWaitMs = o.minWait === undefined ? 0 : parseSeconds(o.minWait, '--min-wait');
+  // --async without --min-wait announces long enough for receivers already waiting to hear a
+  // HELLO and join the data group before the first slice goes.
+  const minWaitMs = o.minWait === undefined ? (async ? ASYNC_DEFAULT_ANNOUNCE_MS : 0) : parseSeconds(o.minWait, '--min-wait');
   const maxWaitMs = o.maxWait === undefined ? undefined : parseSeconds(o.maxWait, '--max-wait');
   const dataGroup = checkMulticast(o.mcastDataAddress, '--mcast-data-address');
   const rdvGroup = checkMulticast(o.mcastRdvAddress, '--mcast-rdv-address');
@@ -189,6 +212,7 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
       stripes: fec?.stripes ?? 1,
       redundancy: fec?.redundancy ?? 0,
       async,
+      carouselPasses: carousel ?? 1,
       streaming,
       dataGroup,
       dataPort: portbase,
@@ -216,6 +240,7 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
       io: o.io,
     },
     hostsFile: o.hosts,
+    carousel,
     file: o.file,
     pipe: o.pipe,
     keyboard,

@@ -13,7 +13,7 @@ import { formatBytes, formatRate } from '../common/units.js';
 import { loadErasureCoder } from '../common/fec.js';
 import { udpFactory, type UdpFactory } from '../common/udp/select.js';
 import { reasonName } from '../protocol/reasons.js';
-import { parseSenderArgs, type SenderArgs } from './args.js';
+import { ASYNC_DEFAULT_PASSES, parseSenderArgs, type SenderArgs } from './args.js';
 import type { ReceiverRecord, RosterHost, SenderConfig } from './core.js';
 import { hex, SenderDriver, type SenderOutcome } from './driver.js';
 import { EventsLog, nodeFields } from './events-log.js';
@@ -89,8 +89,15 @@ async function main(): Promise<number> {
     process.stderr.write(`udp-sender: --streaming needs --file to be a regular file or block device: ${source.description} cannot be read again\n`);
     return EXIT_USAGE;
   }
+  // --async repeats the image (a carousel) when the source can be read again.
+  let carouselPasses = args.carousel ?? 1;
+  if (args.core.async && args.carousel === undefined) {
+    if (source.readAt !== undefined) carouselPasses = ASYNC_DEFAULT_PASSES;
+    else process.stderr.write(`udp-sender: --async: ${source.description} cannot be read again, so the image goes once (no carousel)\n`);
+  }
   const cfg: SenderConfig = Object.freeze({
     ...args.core,
+    carouselPasses,
     roster,
     sessionId: randomInt(1, 0xffff_ffff),
     imageBytes: source.sizeBytes,

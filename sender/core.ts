@@ -99,6 +99,8 @@ export type SenderEvent =
   | { readonly kind: 'reported'; readonly receiverId: number; readonly ok: boolean; readonly detail: string }
   | { readonly kind: 'left'; readonly receiverId: number; readonly reason: Reason; readonly detail: string }
   | { readonly kind: 'ending'; readonly totalBytes: number; readonly totalSlices: number }
+  /** --async --carousel: pass `pass` (2..carouselPasses) begins; the driver reads the image again from slice 0. */
+  | { readonly kind: 'pass'; readonly pass: number }
   | { readonly kind: 'done'; readonly ok: boolean };
 
 type Phase = 'announcing' | 'transferring' | 'ending' | 'done';
@@ -124,6 +126,8 @@ export class SenderCore {
   /** Transferring: since when DATA waits for the receivers (a REQACK round is due). */
   private blockedSinceMs: number | undefined;
   private doneOk: boolean | undefined;
+  /** ENDs sent before 'ending' (one between the passes of a carousel): --async counts its copies after. */
+  private endsBeforeEnding = 0;
 
   constructor(
     private readonly cfg: Readonly<SenderConfig>,
@@ -201,6 +205,19 @@ export class SenderCore {
   }
 
   /**
+   * The pass of the image being sent (1, or later with --carousel). From pass 2 on, the
+   * driver reads slice nextSliceNo at its offset (the source was read to its end once).
+   */
+  get pass(): number {
+    return this.slices.pass;
+  }
+
+  /** The slice the driver's next read is for. */
+  get nextSliceNo(): number {
+    return this.slices.nextSliceNo;
+  }
+
+  /**
    * True when the driver should read and hand over the next slice. Once true it stays true
    * until a slice or the end of the source is given, or the session is done: only a slice
    * fills the window, and the phases that want none come after the end of the source
@@ -209,7 +226,7 @@ export class SenderCore {
    * left, an abort) is dropped and counted.
    */
   wantsSlice(): boolean {
-    if (this.slices.eof !== undefined) return false;
+    if (!this.slices.wantsMore()) return false;
     if (this.phase !== 'transferring' && this.phase !== 'announcing') return false;
     return !this.slices.windowFull();
   }
@@ -425,7 +442,7 @@ export class SenderCore {
   private advance(now: number): void {
     if (this.phase === 'done') return;
     if (this.timers.expired(Timer.Hello, now)) {
-      this.tx.hello(this.phase === 'announcing');
+      this.tx.hello(this.phase === 'announcing', this.slices.pass < this.cfg.carouselPasses);
       // Async receivers can only learn the session from HELLO: keep it frequent all along.
       this.timers.set(Timer.Hello, now + (this.phase === 'announcing' || this.cfg.async ? this.cfg.helloIntervalMs : 1000));
     }
@@ -473,11 +490,25 @@ export class SenderCore {
     this.events.push({ kind: 'started', receivers: this.participants.activeCount(), windowPackets });
   }
 
-  /** The first pass is over and the digest known: END goes out in the same turn. */
+  /**
+   * The first pass is over and the digest known: END goes out in the same turn. With a
+   * carousel and passes to go, the next pass begins instead (after one END, so a receiver
+   * that came late learns the image's size and digest now), announced by a HELLO at once.
+   */
   private maybeEnd(now: number): void {
     const end = this.slices.eof;
     if (this.phase !== 'transferring' || end === undefined || !this.slices.firstPassDone()) return;
+    if (this.slices.pass < this.cfg.carouselPasses && this.slices.size === 0) {
+      this.sendEnd();
+      this.slices.restartPass();
+      // Ahead of the pass's first DATA: a receiver must know whether this pass is the last.
+      this.tx.hello(false, this.slices.pass < this.cfg.carouselPasses);
+      this.timers.set(Timer.Hello, now + this.cfg.helloIntervalMs);
+      this.events.push({ kind: 'pass', pass: this.slices.pass });
+      return;
+    }
     this.phase = 'ending';
+    this.endsBeforeEnding = this.stats.ends;
     this.events.push({ kind: 'ending', totalBytes: end.totalBytes, totalSlices: end.totalSlices });
     this.sendEnd();
     this.timers.set(Timer.Round, now + this.cfg.endIntervalMs);
@@ -492,7 +523,7 @@ export class SenderCore {
     this.timers.stop(Timer.Round);
     if (this.phase === 'ending' && this.cfg.async) {
       // Nobody answers: END goes out ASYNC_END_COPIES times, then the sender is done.
-      if (this.stats.ends >= ASYNC_END_COPIES) {
+      if (this.stats.ends - this.endsBeforeEnding >= ASYNC_END_COPIES) {
         this.finish();
       } else {
         this.sendEnd();

@@ -253,7 +253,12 @@ export class SenderDriver {
   };
 
   private feedSource(): void {
-    if (this.reading || this.sourceDone || !this.core.wantsSlice()) return;
+    if (this.reading || !this.core.wantsSlice()) return;
+    if (this.core.pass > 1) {
+      this.feedAgain();
+      return;
+    }
+    if (this.sourceDone) return;
     this.reading = true;
     this.source.read(this.sliceBytes).then(
       (buf) => {
@@ -277,6 +282,31 @@ export class SenderDriver {
         this.reading = false;
         this.sourceDone = true;
         // A read that failed because finish() closed the source is not the transfer's error.
+        if (this.finished === undefined) return;
+        this.fail(oneLine(e));
+      },
+    );
+  }
+
+  /** A later pass of a carousel (--async --carousel): the slice the core wants, read at its offset. */
+  private feedAgain(): void {
+    const source = this.source;
+    if (source.readAt === undefined) {
+      this.fail(`${source.description} cannot be read again for another pass`);
+      return;
+    }
+    const sliceNo = this.core.nextSliceNo;
+    const offset = sliceNo * this.sliceBytes;
+    this.reading = true;
+    source.readAt(offset, Math.min(this.sliceBytes, this.core.bytesRead - offset)).then(
+      (bytes) => {
+        this.reading = false;
+        if (this.finished === undefined) return;
+        this.core.handle({ kind: 'slice', bytes }, this.now());
+        this.kick();
+      },
+      (e: unknown) => {
+        this.reading = false;
         if (this.finished === undefined) return;
         this.fail(oneLine(e));
       },
@@ -347,6 +377,9 @@ export class SenderDriver {
         break;
       case 'ending':
         this.log.info({ evt: 'transfer.sent', bytes: ev.totalBytes, slices: ev.totalSlices }, 'image sent once');
+        break;
+      case 'pass':
+        this.log.info({ evt: 'transfer.pass', pass: ev.pass }, 'carousel: the image again');
         break;
       case 'done':
         this.log.info({ evt: 'transfer.done', ok: ev.ok, stats: this.core.stats }, 'transfer done');

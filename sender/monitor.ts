@@ -85,6 +85,9 @@ export class Monitor {
       case 'ending':
         e?.emit('sent', { bytes: ev.totalBytes, slices: ev.totalSlices }, now);
         break;
+      case 'pass':
+        e?.emit('pass', { pass: ev.pass }, now);
+        break;
       case 'done':
         for (const h of core.hostList()) if (h.receiverIds.length === 0) e?.emit('missing', { host: h.host.name, address: h.host.addresses.join(',') }, now);
         e?.emit('done', { ok: ev.ok }, now);

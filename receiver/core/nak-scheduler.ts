@@ -138,6 +138,13 @@ export class NakScheduler {
         t.atMs = this.lastHeadRepairAtMs + this.cfg.repairWaitMs;
         continue;
       }
+      if (this.session.async && this.session.morePasses) {
+        // A carousel sends the image again: the slice waits for the next pass (no timer
+        // until the last pass begins, see lastPassBegan).
+        t.atMs = undefined;
+        this.stats.slicesPutOff++;
+        continue;
+      }
       if (this.session.async) {
         // Its first pass is over and no repair can come: fail now, naming what is missing.
         const st = s.stripes.findIndex((x) => x.have < x.k);
@@ -149,6 +156,18 @@ export class NakScheduler {
       this.arm(s, now + this.cfg.repairWaitMs);
     }
     return undefined;
+  }
+
+  /**
+   * --async, a carousel's last pass began: every due slice still incomplete (put off to a
+   * later pass) gets its timer again, to be judged once this pass has gone by it.
+   */
+  lastPassBegan(now: number): void {
+    // What the earlier pass sent says nothing about where this one is: a slice is judged
+    // only once this pass's DATA has gone two slices past it (or the data went quiet).
+    this.dataSliceMax = -1;
+    this.lastDataAtMs = now;
+    for (const s of this.assembly.held()) if (s.nak.due && !s.complete && s.nak.atMs === undefined) this.arm(s, now);
   }
 
   /** The earliest NAK timer (Infinity: none). */

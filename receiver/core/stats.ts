@@ -18,6 +18,8 @@ export interface ReceiverStats {
   naksSent: number;
   naksSuppressed: number;
   naksHeard: number;
+  /** --async with a carousel: times a slice that could not be rebuilt was left for the next pass. */
+  slicesPutOff: number;
   statusSent: number;
   /** Most slices held in memory at once (incomplete, or complete and waiting for the sink). */
   maxHeldSlices: number;
@@ -37,6 +39,7 @@ export function newReceiverStats(): ReceiverStats {
     naksSent: 0,
     naksSuppressed: 0,
     naksHeard: 0,
+    slicesPutOff: 0,
     statusSent: 0,
     maxHeldSlices: 0,
     drops: {},

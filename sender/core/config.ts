@@ -15,6 +15,12 @@ export interface SenderConfig {
   /** No return channel: start after minWaitMs, send everything once (data and parity), END, done. */
   readonly async: boolean;
   /**
+   * --async: send the image this many times (a carousel), so a receiver that missed a slice,
+   * or came late, completes from a later pass. 1: once. The driver reads later passes again
+   * from the source, so more than 1 needs a source that can be read again.
+   */
+  readonly carouselPasses: number;
+  /**
    * Take JOINs after START (udpcast's --streaming). The head a late receiver missed is
    * re-read from the source: the driver must be able to answer pollReload().
    */
@@ -65,6 +71,7 @@ export function checkSenderConfig(cfg: Readonly<SenderConfig>): void {
   if (cfg.retainSlices < 2) throw new RangeError('retainSlices must be >= 2');
   if (cfg.roster.length > 0 && cfg.minReceivers > 0) throw new RangeError('a roster and minReceivers exclude each other');
   if (cfg.roster.length > cfg.maxReceivers) throw new RangeError('more hosts than maxReceivers');
+  if (!(cfg.carouselPasses >= 1) || (cfg.carouselPasses > 1 && !cfg.async)) throw new RangeError('carouselPasses is 1, or more with async');
   const stripeBlocksMax = Math.ceil(cfg.sliceBlocks / cfg.stripes);
   if (stripeBlocksMax > MAX_STRIPE_BLOCKS || stripeBlocksMax + cfg.redundancy > 255) {
     throw new RangeError(`a stripe of ${stripeBlocksMax} blocks (+${cfg.redundancy} parity) leaves too few fresh parity symbols`);

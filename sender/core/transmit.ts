@@ -7,7 +7,7 @@
 // datagrams (more are counted in controlOverflows, not queued); REQACK ids count up from 1.
 // It decides nothing: the core and its components say what to send, this says how.
 
-import { CAP_ASYNC, CAP_PARITY_REPAIR, CAP_STREAMING, ipv4ToU32 } from '../../protocol/header.js';
+import { CAP_ASYNC, CAP_MORE_PASSES, CAP_PARITY_REPAIR, CAP_STREAMING, ipv4ToU32 } from '../../protocol/header.js';
 import { encodeAccept, ACCEPT_SIZE } from '../../protocol/messages/accept.js';
 import { DATA_HEADER_SIZE, writeDataHeader } from '../../protocol/messages/data.js';
 import { DROP_SIZE, encodeDrop } from '../../protocol/messages/drop.js';
@@ -105,13 +105,16 @@ export class Transmitter {
     return { to: 'data', parts: [header, payload], bytes: DATA_HEADER_SIZE + payload.byteLength };
   }
 
-  hello(announcing: boolean): void {
+  /** `morePasses`: a carousel will send the image again after the pass under way. */
+  hello(announcing: boolean, morePasses: boolean): void {
     this.stats.hellos++;
+    const caps =
+      CAP_PARITY_REPAIR | (this.cfg.async ? CAP_ASYNC : 0) | (this.cfg.streaming ? CAP_STREAMING : 0) | (morePasses ? CAP_MORE_PASSES : 0);
     this.queue(HELLO_SIZE, (b) =>
       encodeHello(
         {
           sessionId: this.cfg.sessionId,
-          caps: CAP_PARITY_REPAIR | (this.cfg.async ? CAP_ASYNC : 0) | (this.cfg.streaming ? CAP_STREAMING : 0),
+          caps,
           blockBytes: this.cfg.blockBytes,
           sliceBlocks: this.cfg.sliceBlocks,
           stripes: this.cfg.stripes,

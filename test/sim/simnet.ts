@@ -39,6 +39,8 @@ export interface SimOptions {
   readonly redundancy?: number;
   /** --async: receivers send nothing; the sender starts after 120 ms and never waits. */
   readonly async?: boolean;
+  /** --async --carousel: the image goes this many times (the sender reads it again at each slice's offset). */
+  readonly carousel?: number;
   readonly retainSlices?: number;
   readonly unknownSize?: boolean;
   readonly sender?: Partial<SenderConfig>;
@@ -123,6 +125,7 @@ export function simulate(o: SimOptions): SimResult {
       stripes,
       redundancy: o.redundancy ?? 0,
       async: o.async ?? false,
+      carouselPasses: o.carousel ?? 1,
       dataGroup: '239.192.67.1',
       dataPort: 9000,
       imageBytes: o.unknownSize ? IMAGE_BYTES_UNKNOWN : o.imageBytes,
@@ -227,8 +230,16 @@ export function simulate(o: SimOptions): SimResult {
       const full = fullSliceBytes({ blockBytes, sliceBlocks, stripes, imageBytes: 0 });
       sender.handle({ kind: 'reload', sliceNo: n, bytes: image.slice(n * full, Math.min(o.imageBytes, (n + 1) * full)) }, now);
     }
-    while (sender.wantsSlice() && fed < o.imageBytes) {
-      const n = Math.min(fullSliceBytes({ blockBytes, sliceBlocks, stripes, imageBytes: 0 }), o.imageBytes - fed);
+    const full = fullSliceBytes({ blockBytes, sliceBlocks, stripes, imageBytes: 0 });
+    while (sender.wantsSlice()) {
+      if (sender.pass > 1) {
+        // A later pass of a carousel: the slice at its offset, as the driver reads it.
+        const off = sender.nextSliceNo * full;
+        sender.handle({ kind: 'slice', bytes: image.subarray(off, Math.min(o.imageBytes, off + full)) }, now);
+        continue;
+      }
+      if (fed >= o.imageBytes) break;
+      const n = Math.min(full, o.imageBytes - fed);
       sender.handle({ kind: 'slice', bytes: image.subarray(fed, fed + n) }, now);
       fed += n;
     }

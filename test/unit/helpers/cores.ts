@@ -50,6 +50,7 @@ export function senderConfig(over: Partial<SenderConfig> = {}): Readonly<SenderC
     stripes: 1,
     redundancy: 0,
     async: false,
+    carouselPasses: 1,
     streaming: false,
     dataGroup: DATA_GROUP,
     dataPort: DATA_PORT,

@@ -52,3 +52,29 @@ describe('--streaming', () => {
     expect(() => parseSenderArgs(argv, false)).toThrow(message);
   });
 });
+
+describe('--async start and --carousel', () => {
+  const asyncArgs = ['--file', '/dev/null', '--async', '--fec', '8x4/32', '--max-bitrate', '100m'];
+
+  it('announces 2 s by default, so receivers already waiting are in the data group before the first slice', () => {
+    expect(parseSenderArgs(asyncArgs, false).core.minWaitMs).toBe(2000);
+    expect(parseSenderArgs([...asyncArgs, '--min-wait', '0.5'], false).core.minWaitMs).toBe(500);
+    expect(parseSenderArgs(base, false).core.minWaitMs).toBe(0);
+  });
+
+  it('--carousel N: passes as given; left to the CLI when not given', () => {
+    expect(parseSenderArgs([...asyncArgs, '--carousel', '3'], false).core.carouselPasses).toBe(3);
+    expect(parseSenderArgs(asyncArgs, false).carousel).toBeUndefined();
+    expect(parseSenderArgs(asyncArgs, false).core.carouselPasses).toBe(1);
+  });
+
+  it('--carousel needs --async, and a file to read again', () => {
+    expect(() => parseSenderArgs([...base, '--carousel', '2'], false)).toThrow(/--carousel needs --async/);
+    expect(() => parseSenderArgs(['--async', '--fec', '8x4/32', '--max-bitrate', '100m', '--carousel', '2'], false)).toThrow(
+      /--carousel needs --file/,
+    );
+    expect(() => parseSenderArgs([...asyncArgs, '--compress', 'lz4', '--carousel', '2'], false)).toThrow(/--carousel needs --file/);
+    expect(() => parseSenderArgs([...asyncArgs, '--carousel', '0'], false)).toThrow(/--carousel: must be between 1 and 1000/);
+    expect(parseSenderArgs(['--async', '--fec', '8x4/32', '--max-bitrate', '100m', '--carousel', '1'], false).core.carouselPasses).toBe(1);
+  });
+});

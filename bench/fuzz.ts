@@ -1,4 +1,4 @@
-// The long fuzz run (`npm run fuzz`): the engine of test/fuzz (bench/fuzz-engine.ts) for
+// The long fuzz run (`npm run fuzz`): the harness of test/sim/fuzz (test/support/fuzz/) for
 // minutes instead of seconds. Seeds run in order from --seed (default: from the clock,
 // printed), alternating 'foreign' (hostile datagrams from a stranger's address: every
 // receiver must verify) and 'spoof' (in the peers' own names: no throw, no spin, an end,
@@ -16,7 +16,8 @@
 // Exit 0 when no property broke, 1 on a violation (printed), 2 on a usage error.
 
 import { arch, cpus, platform } from 'node:os';
-import { addCounts, fuzzDecoders, FuzzViolation, runTransferFuzz, type FuzzMode } from './fuzz-engine.js';
+import { fuzzDecoders } from '../test/support/fuzz/decoders.js';
+import { addCounts, FuzzViolation, runTransferFuzz, type FuzzMode } from '../test/support/fuzz/transfer.js';
 
 interface Args {
   minutes: number;

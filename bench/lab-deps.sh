@@ -16,6 +16,9 @@ command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
 command -v losetup >/dev/null 2>&1 || need+=(mount)
 # bench/slow-node.ts throttles one receiver's output to a fixed rate with pv -L.
 command -v pv >/dev/null 2>&1 || need+=(pv)
+# Debian's udp-receiver: the stock receiver `udp-sender --protocol udpcast` is tested against
+# (test/integration/udpcast-*.test.ts, netns-udpcast.test.ts).
+command -v udp-receiver >/dev/null 2>&1 || need+=(udpcast)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then
   echo "lab-deps: missing ${need[*]} (install as root: apt-get install ${need[*]}); root-only lab tests will be skipped" >&2

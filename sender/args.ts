@@ -95,6 +95,7 @@ export interface SenderArgs {
 export function program(): Command {
   return new Command('udp-sender')
     .description('Send an image to every udp-receiver over UDP multicast (rackcast).')
+    .addOption(new Option('--protocol <name>', "wire protocol: rackcast, or udpcast for stock udp-receivers (see udp-sender --protocol udpcast --help)").choices(['rackcast', 'udpcast']).default('rackcast'))
     .option('-f, --file <path>', 'image to send: a file or block device (default: stdin)')
     .option('-p, --pipe <cmd>', 'send the image through this shell command first, e.g. "gzip -c"')
     .option('--portbase <n>', 'UDP ports: data on N, control on N+1', String(DEFAULT_PORTBASE))

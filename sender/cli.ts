@@ -20,6 +20,8 @@ import { EventsLog, nodeFields } from './events-log.js';
 import { loadHosts } from './hosts-file.js';
 import { Monitor } from './monitor.js';
 import { openSource } from './source.js';
+import { protocolOf, udpcastOnlyOptionIn } from './udpcast/args.js';
+import { runUdpcastSender } from './udpcast/cli.js';
 
 /** The final table: one row per receiver, and with --hosts one per host that never joined, in file order. */
 function table(out: SenderOutcome): string {
@@ -56,6 +58,10 @@ async function main(): Promise<number> {
   let authStats: (() => AuthStats) | undefined; // with --key-file
   let roster: RosterHost[] = [];
   try {
+    // --protocol udpcast: stock udp-receivers (sender/udpcast/).
+    if (protocolOf(process.argv.slice(2)) === 'udpcast') return await runUdpcastSender(process.argv.slice(2));
+    const foreign = udpcastOnlyOptionIn(process.argv.slice(2));
+    if (foreign !== undefined) throw new UsageError(foreign);
     args = parseSenderArgs(process.argv.slice(2), process.stdin.isTTY === true);
     udp = udpFactory(args.net.io);
     if (args.auth !== undefined) ({ udp, authStats } = await sealedUdpFactory(udp, args.auth));

@@ -183,7 +183,7 @@ export class SliceStore {
     // Size unknown and the image a whole number of slices: the last slice was taken as an
     // ordinary full one. Its later DATA (repairs) must say it is final, or receivers, who
     // know the size from END by then, reject them ('DATA final flag') and never complete
-    // it. Found by the fuzz harness (bench/fuzz-engine.ts).
+    // it. Found by the fuzz harness (test/support/fuzz/).
     const last = this.held.get(this.next - 1);
     if (last !== undefined) last.final = true;
   }

@@ -83,7 +83,7 @@ describe.skipIf(missingCli !== undefined)('--events and --json per node, on loop
       expect(r.done).toBe(1);
       expect(r.seconds).toBeGreaterThan(0);
       // The average over the transfer: the bytes over its seconds, rounded to 10 kB/s.
-      expect(r.MBps).toBeCloseTo(r.bytes / 1e6 / r.seconds, 1);
+      expect(r.MBps).toBeCloseTo((r.bytes ?? 0) / 1e6 / r.seconds, 1);
     }
     console.log(`--events: ${lines.length} lines (${progress.length} progress); e.g.\n${[lines[0], lines[kinds.indexOf('progress')], lines.at(-2)].join('\n')}`);
   });

@@ -1,4 +1,4 @@
-// Faults with real processes on loopback multicast (issue 5, part 3): a receiver killed
+// Faults with real processes on loopback multicast: a receiver killed
 // mid-transfer, one frozen (SIGSTOP) and woken after it was dropped, the sender killed
 // while announcing and mid-transfer (receivers writing a file and stdout), and two
 // transfers at once on different port bases and on the same port base with different

@@ -1,6 +1,7 @@
-// Hostile datagrams at a running transfer of the real CLIs on loopback multicast (issue 5,
-// part 1, processes). spray-mutants.mjs listens to the session first, so its mutations carry
-// the real session id and the real receivers' ids and get past the session check:
+// Hostile datagrams at a running transfer of the real CLIs on loopback multicast (the
+// processes' side of test/sim/fuzz/). spray-mutants.mjs listens to the session first, so
+// its mutations carry the real session id and the real receivers' ids and get past the
+// session check:
 //   foreign  from 127.0.0.2, another address than every peer's: all mutations, valid or not
 //   same     from 127.0.0.1, the peers' own address: only what the decoders or the session's
 //            geometry reject (a valid datagram from a peer's address is that peer, without

@@ -194,6 +194,8 @@ export interface ReceiverReport {
   readonly ok: boolean;
   readonly receiverId: string;
   readonly bytes: number;
+  /** Seconds from the start of the transfer to its end. */
+  readonly seconds: number;
   readonly digest: string;
   readonly reason?: string;
   readonly detail?: string;

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { waitForLog } from './fault-helpers.js';
 import {
   builtCliMissing,
   describeRun,
@@ -168,11 +169,17 @@ describe('rackcast CLIs on loopback multicast', () => {
       procs.start(`receiver${i}`, RECEIVER_CLI, [...receiverNetArgs(s), '--file', join(dir, `out${i}.img`), '--json']),
     );
     await sleep(RECEIVER_HEAD_START_MS);
+    const log = join(dir, 'sender.log');
     const sender = procs.start('sender', SENDER_CLI, [
       ...senderNetArgs(s), '--file', fx.image, '--min-receivers', '3', '--max-bitrate', '200m', '--retries-until-drop', '20', '--json',
+      '--log', log,
     ]);
-    // 64 MiB at 200 Mbit/s takes about 2.7 s: 1 s in, the transfer is well under way.
-    await sleep(1000);
+    // Kill only once all three are in the transfer: on a loaded machine a receiver can still be
+    // starting a second after the sender, and killed before it joined the sender would wait for
+    // it forever (--min-receivers 3). 64 MiB at 200 Mbit/s takes about 2.7 s: 0.5 s after START
+    // the transfer is well under way.
+    await waitForLog(log, 'transfer.start');
+    await sleep(500);
     const victim = receivers[2];
     victim.kill('SIGKILL');
 
@@ -211,10 +218,13 @@ describe('rackcast CLIs on loopback multicast', () => {
       ]),
     );
     await sleep(RECEIVER_HEAD_START_MS);
+    const log = join(dir, 'sender.log');
     const sender = procs.start('sender', SENDER_CLI, [
-      ...senderNetArgs(s), '--file', fx.image, '--min-receivers', '2', '--max-bitrate', '200m',
+      ...senderNetArgs(s), '--file', fx.image, '--min-receivers', '2', '--max-bitrate', '200m', '--log', log,
     ]);
-    await sleep(1000);
+    // Killed before both joined, the receivers would never be in a session and never time out.
+    await waitForLog(log, 'transfer.start');
+    await sleep(500);
     const killedAtMs = performance.now();
     sender.kill('SIGKILL');
 

@@ -1,4 +1,4 @@
-// Faults in a namespaced rack (issue 5, part 3; root only): a receiver whose disk fills (an
+// Faults in a namespaced rack (root only): a receiver whose disk fills (an
 // 8 MiB tmpfs mounted for the test, a 32 MiB image) and a receiver killed mid-transfer with
 // the time the sender took to drop it and the survivors' throughput against a run without
 // the fault. The rack (bench/lab.ts): a sender and 4 receivers in their own namespaces on

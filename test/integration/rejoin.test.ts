@@ -1,4 +1,4 @@
-// A receiver restarted mid-transfer rejoins (udp-sender --streaming, issue 5), with real
+// A receiver restarted mid-transfer rejoins (udp-sender --streaming), with real
 // processes on loopback multicast: the restarted process (a new receiver id, same file)
 // takes the rest of the image live with the others, then the head by repair, re-read from
 // the sender's --file, and verifies by reading its file back. Where a rejoin cannot work

@@ -3,8 +3,9 @@
 // learns the real session id, geometry and receiver ids, and once the transfer has started
 // sprays mutations of the packets it heard, of every type, at the data and control ports:
 // bit flips, truncation, extension, out-of-range fields, wrong session, wrong version, wrong
-// magic, a changed type, spliced bodies (bench/fuzz-engine.ts, the same engine as the core
-// fuzz tests), plus fresh packets of every type with the real session id and random fields.
+// magic, a changed type, spliced bodies (test/support/fuzz/hostile.ts, the same generators
+// as the core fuzz tests), plus fresh packets of every type with the real session id and
+// random fields.
 //
 //   foreign  sends from 127.0.0.2: another address than the sender's and the receivers'
 //            (127.0.0.1). Everything is sent, valid or not: the real session id gets the
@@ -20,7 +21,8 @@
 // Plain JavaScript on the build (dist/), so that it runs with node alone.
 
 import dgram from 'node:dgram';
-import { ALL_TYPES, freshPacket, hostileDatagram, mutate, Rng } from '../../dist/bench/fuzz-engine.js';
+import { ALL_TYPES, freshPacket, hostileDatagram, mutate } from '../../dist/test/support/fuzz/hostile.js';
+import { Rng } from '../../dist/test/support/prng.js';
 import { decodeDatagram } from '../../dist/protocol/codec.js';
 import { checkDataAgainstSession } from '../../dist/protocol/geometry.js';
 import { MESSAGE_TYPE_NAMES, MessageType } from '../../dist/protocol/header.js';

@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { Reason } from '../../protocol/reasons.js';
-import { simulate, type SimOptions, type SimResult } from './simnet.js';
+import { simulate, type SimOptions, type SimResult } from '../support/simulate.js';
 
 function expectAllIdentical(r: SimResult): void {
   for (const x of r.receivers) {

@@ -1,29 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../../common/errors.js';
-import {
-  aliasesAt,
-  median,
-  parseBenchArgs,
-  parseLossList,
-  parseRateList,
-  parseToolList,
-  peerFailures,
-  plotsOf,
-  ratio,
-  renderMarkdown,
-  requiredRatio,
-  runOrder,
-  runTimeoutMs,
-  sectionsOf,
-  summarize,
-  summaryLines,
-  tableRow,
-  verdicts,
-  type FileKind,
-  type PointKey,
-  type ReportMeta,
-  type RunRecord,
-} from '../../../bench/bench.js';
+import { parseBenchArgs, parseLossList, parseRateList, parseToolList, runTimeoutMs, type FileKind } from '../../../bench/matrix-args.js';
+import { plotsOf } from '../../../bench/matrix-plots.js';
+import { renderMarkdown, sectionsOf, summaryLines, tableRow, type ReportMeta } from '../../../bench/matrix-report.js';
+import { aliasesAt, runOrder } from '../../../bench/matrix-runs.js';
+import { median, peerFailures, ratio, requiredRatio, summarize, verdicts, type PointKey, type RunRecord } from '../../../bench/matrix-summary.js';
 import { RACKCAST_BEST_FEC, UDPCAST_FEC, type ConfigId } from '../../../bench/peers.js';
 
 const MiB = 1024 * 1024;

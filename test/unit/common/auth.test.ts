@@ -1,15 +1,14 @@
-// common/auth/ (keys.ts, seal.ts, sealed-socket.ts): sealing and opening in both modes,
-// every forgery the opener must drop (with its counter), the replay window's edges, the bound
-// on the source table, the key file checks, and a round trip through SealedUdpSocket over
-// real DgramUdpSockets on loopback multicast (the brief for this layer asks for real sockets;
-// ports 48000-48999 only).
+// common/auth/ (keys.ts, seal.ts, sealed-socket.ts): sealing and opening in both modes, every forgery the opener must drop
+// (with its counter), the replay window's edges, the bound on the source table, the key file
+// checks. The round trip through SealedUdpSocket over real sockets is in
+// test/integration/common/auth.test.ts.
 
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deriveAuthKeys, loadKeyFile, MAX_KEY_FILE_BYTES, type AuthKeys } from '../../../common/auth/keys.js';
+import { deriveAuthKeys, loadKeyFile, MAX_KEY_FILE_BYTES } from '../../../common/auth/keys.js';
 import {
   authTrailerBytes,
   DatagramOpener,
@@ -23,37 +22,15 @@ import {
   type AuthStats,
 } from '../../../common/auth/seal.js';
 import { authStatsTotal, SealedUdpSocket } from '../../../common/auth/sealed-socket.js';
-import { UsageError } from '../../../common/errors.js';
-import { DgramUdpSocket } from '../../../common/udp/dgram.js';
 import { AUTH_TAG_SIZE, AUTH_TRAILER_SIZE } from '../../../protocol/auth-trailer.js';
+import { UsageError } from '../../../common/errors.js';
 import { decodeDatagram } from '../../../protocol/codec.js';
 import { encodeHeader, HEADER_SIZE, MessageType } from '../../../protocol/header.js';
-import { DATA_HEADER_SIZE, encodeDataHeader } from '../../../protocol/messages/data.js';
-import { mulberry32 } from '../../helpers/prng.js';
-
-const MODES: readonly AuthMode[] = ['mac', 'encrypt'];
-const BLOCK_BYTES = 1448;
-const KEYS: AuthKeys = deriveAuthKeys(Buffer.from('0123456789abcdef0123456789abcdef', 'latin1'));
-const OTHER_KEYS: AuthKeys = deriveAuthKeys(Buffer.from('another secret, just as long....', 'latin1'));
-
-/** A DATA datagram as the sender core sends it: header and payload as two parts. */
-function dataParts(seed: number, payloadBytes = BLOCK_BYTES): [Buffer, Buffer] {
-  const header = Buffer.alloc(DATA_HEADER_SIZE);
-  encodeDataHeader({ sessionId: 0x5e55_1011, seq: seed, sliceNo: 7, sliceBytes: 64 * BLOCK_BYTES, flags: 0, stripe: 0, blockNo: 3 }, header);
-  // A recognisable payload, so "the image does not appear on the wire" has something to look for.
-  const payload = Buffer.alloc(payloadBytes);
-  const rnd = mulberry32(seed);
-  const text = Buffer.from('rackcast image bytes: ', 'latin1');
-  for (let i = 0; i < payloadBytes; i++) payload[i] = i % 32 < text.length ? text[i % 32] : Math.floor(rnd() * 256);
-  return [header, payload];
-}
-
-function concat(parts: readonly Uint8Array[]): Buffer {
-  return Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength)));
-}
+import { mulberry32 } from '../../support/prng.js';
+import { dataParts, joinParts, KEYS, MODES, OTHER_KEYS } from '../../support/sealing.js';
 
 function sealOnce(mode: AuthMode, parts: readonly Uint8Array[], origin = new SealOrigin(0x0a0b0c0d, 1000), keys = KEYS): Buffer {
-  return concat(new DatagramSealer(keys, { mode, origin }).seal(parts));
+  return joinParts(new DatagramSealer(keys, { mode, origin }).seal(parts));
 }
 
 function zeroStats(): AuthStats {
@@ -79,10 +56,10 @@ describe('trailer size', () => {
 describe.each(MODES)('%s mode: seal and open', (mode) => {
   it('round-trips a DATA datagram and leaves the caller parts unchanged', () => {
     const parts = dataParts(1);
-    const before = concat(parts);
+    const before = joinParts(parts);
     const sealer = new DatagramSealer(KEYS, { mode, origin: new SealOrigin(0x1234_5678, 42) });
-    const sealed = concat(sealer.seal(parts));
-    expect(concat(parts)).toEqual(before);
+    const sealed = joinParts(sealer.seal(parts));
+    expect(joinParts(parts)).toEqual(before);
     expect(sealed.byteLength).toBe(before.byteLength + authTrailerBytes(mode));
     // The trailer says who and which: source id, counter.
     const tr = sealed.byteLength - AUTH_TRAILER_SIZE;
@@ -98,7 +75,7 @@ describe.each(MODES)('%s mode: seal and open', (mode) => {
   });
 
   it('round-trips whatever the split into parts, and datagrams that are only a header', () => {
-    const whole = concat(dataParts(2));
+    const whole = joinParts(dataParts(2));
     const splits: Uint8Array[][] = [
       [whole],
       [whole.subarray(0, 3), whole.subarray(3, 8), whole.subarray(8)],
@@ -109,8 +86,8 @@ describe.each(MODES)('%s mode: seal and open', (mode) => {
     const sealer = new DatagramSealer(KEYS, { mode });
     const opener = new DatagramOpener(KEYS, { mode });
     for (const parts of splits) {
-      const plain = opener.open(concat(sealer.seal(parts)));
-      expect(Buffer.from(plain!)).toEqual(concat(parts));
+      const plain = opener.open(joinParts(sealer.seal(parts)));
+      expect(Buffer.from(plain!)).toEqual(joinParts(parts));
     }
     expect(opener.stats.opened).toBe(splits.length);
   });
@@ -171,7 +148,7 @@ describe.each(MODES)('%s mode: seal and open', (mode) => {
     const small = Buffer.alloc(HEADER_SIZE);
     encodeHeader(MessageType.Hello, 1, small);
     expect(opener.open(small)).toBeUndefined();
-    expect(opener.open(concat(dataParts(9)))).toBeUndefined();
+    expect(opener.open(joinParts(dataParts(9)))).toBeUndefined();
     expect(opener.open(Buffer.alloc(1500))).toBeUndefined();
     expect(opener.stats).toEqual({ ...zeroStats(), tooShort: 1, badTag: 2 });
   });
@@ -192,7 +169,7 @@ describe.each(MODES)('%s mode: seal and open', (mode) => {
 describe('encrypt mode on the wire', () => {
   it('keeps the common header readable and the rest, image bytes included, hidden', () => {
     const parts = dataParts(10);
-    const plain = concat(parts);
+    const plain = joinParts(parts);
     const sealed = sealOnce('encrypt', parts);
     expect(sealed.subarray(0, HEADER_SIZE)).toEqual(plain.subarray(0, HEADER_SIZE));
     // No 8-byte run of the DATA header's own fields or of the payload survives.
@@ -363,7 +340,7 @@ describe('SealOrigin and the trailer ring', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 500; i++) {
       for (const s of [a, b]) {
-        const d = concat(s.seal(dataParts(i)));
+        const d = joinParts(s.seal(dataParts(i)));
         const nonce = d.subarray(d.byteLength - AUTH_TRAILER_SIZE, d.byteLength - AUTH_TAG_SIZE).toString('hex');
         expect(seen.has(nonce)).toBe(false);
         seen.add(nonce);
@@ -378,11 +355,11 @@ describe('SealOrigin and the trailer ring', () => {
       const firstOut = s.seal(parts);
       const trailer = firstOut[firstOut.length - 1];
       const kept = Buffer.from(trailer);
-      const keptAll = concat(firstOut);
+      const keptAll = joinParts(firstOut);
       for (let i = 1; i < TRAILER_RING_SLOTS; i++) s.seal(parts);
       expect(Buffer.from(trailer)).toEqual(kept);
       // Every part, the ciphertext in encrypt mode included, is as it was.
-      expect(concat(firstOut)).toEqual(keptAll);
+      expect(joinParts(firstOut)).toEqual(keptAll);
       const wrapped = s.seal(parts);
       // The ring wraps here: the same memory, a new counter.
       expect(wrapped[wrapped.length - 1].buffer).toBe(trailer.buffer);
@@ -473,87 +450,5 @@ describe('loadKeyFile', () => {
 
   it('refuses a file too long to be a key', async () => {
     expect(await refusal(await keyFile('huge', Buffer.alloc(MAX_KEY_FILE_BYTES + 1, 1)))).toMatch(/too long/);
-  });
-});
-
-describe('SealedUdpSocket over real dgram sockets on loopback multicast', () => {
-  const GROUP = `239.255.78.${randomInt(1, 255)}`;
-  const LOOPBACK = '127.0.0.1';
-
-  /** One receiving socket on a port of 48000-48999, joined to GROUP on loopback. */
-  async function receiver(): Promise<{ sock: DgramUdpSocket; port: number }> {
-    for (let attempt = 0; ; attempt++) {
-      const port = 48000 + randomInt(0, 1000);
-      const sock = new DgramUdpSocket();
-      try {
-        await sock.bind(port);
-        sock.addMembership(GROUP, LOOPBACK);
-        sock.setRecvBufferSize(4 << 20);
-        return { sock, port };
-      } catch (e) {
-        await sock.close();
-        if (attempt >= 20) throw e;
-      }
-    }
-  }
-
-  async function sender(): Promise<DgramUdpSocket> {
-    const s = new DgramUdpSocket();
-    await s.bind(0, LOOPBACK);
-    s.setMulticastInterface(LOOPBACK);
-    s.setMulticastLoopback(true);
-    s.setMulticastTTL(1);
-    return s;
-  }
-
-  async function until(cond: () => boolean, ms = 5000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-  }
-
-  it.each(MODES)('%s: delivers what a keyed peer sends and drops everything else, by reason', async (mode) => {
-    const { sock: rxInner, port } = await receiver();
-    const rx = new SealedUdpSocket(rxInner, KEYS, { mode });
-    const txInner = await sender();
-    const tx = new SealedUdpSocket(txInner, KEYS, { mode });
-    const wrongKey = new SealedUdpSocket(await sender(), OTHER_KEYS, { mode });
-    const plain = await sender();
-    const got: Buffer[] = [];
-    const second: Uint8Array[] = [];
-    rx.onMessage((b) => got.push(Buffer.from(b)));
-    rx.onMessage((b) => second.push(b)); // a second handler: the same datagrams, opened once
-    try {
-      expect(rx.features).toBe(`dgram, ${mode === 'mac' ? 'hmac-sha256' : 'aes-256-gcm'}`);
-      expect(rx.path).toBe('dgram');
-      const N = 200;
-      const sent: Buffer[] = [];
-      let captured: Buffer | undefined;
-      for (let i = 0; i < N; i++) {
-        const parts = dataParts(1000 + i);
-        sent.push(concat(parts));
-        if (i === 0) captured = concat(new DatagramSealer(KEYS, { mode, origin: new SealOrigin(0xdead_beef, 1) }).seal(parts));
-        tx.send(parts, port, GROUP);
-        if (!tx.writable()) await new Promise<void>((r) => tx.onDrain(r));
-        // Let the receiving side read now and then: this one process is both ends.
-        if (i % 16 === 15) await new Promise((r) => setImmediate(r));
-      }
-      wrongKey.send(dataParts(1), port, GROUP);
-      plain.send(dataParts(2), port, GROUP);
-      plain.send([Buffer.alloc(HEADER_SIZE)], port, GROUP);
-      // A keyed datagram, then its replay.
-      plain.send([captured!], port, GROUP);
-      plain.send([captured!], port, GROUP);
-      await until(() => got.length >= N + 1 && rx.authStats.badTag + rx.authStats.tooShort + rx.authStats.replay >= 4);
-      expect(got.slice(0, N)).toEqual(sent);
-      expect(got[N]).toEqual(sent[0]);
-      expect(second.length).toBe(got.length);
-      expect(rx.authStats).toEqual({ sealed: 0, opened: N + 1, tooShort: 1, badTag: 2, replay: 1 });
-      expect(tx.authStats.sealed).toBe(N);
-      expect(rx.stats.datagramsReceived).toBe(N + 5);
-      expect(tx.stats.datagramsSent).toBe(N);
-      expect(rx.authSources).toBe(2);
-    } finally {
-      await Promise.all([rx.close(), tx.close(), wrongKey.close(), plain.close()]);
-    }
   });
 });

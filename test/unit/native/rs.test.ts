@@ -6,10 +6,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NativeReedSolomon, RS_KERNEL_ENV, loadErasureCoder, nativeRsStatus } from '../../../common/fec.js';
 import { CauchyReedSolomon } from '../../../protocol/fec/cauchy-rs.js';
 import type { ErasureCoder } from '../../../protocol/fec/erasure-coder.js';
-import { mulberry32 } from '../../helpers/prng.js';
+import { mulberry32 } from '../../support/prng.js';
 
 const status = nativeRsStatus();
 const kernels = status.loaded ? status.kernels : [];
+if (!status.loaded) console.warn(`rs.test.ts: native RS addon not available, its tests are skipped: ${status.reason}`);
 
 function randomBlocks(seed: number, k: number, len: number): Uint8Array[] {
   const rand = mulberry32(seed);

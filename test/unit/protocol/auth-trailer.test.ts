@@ -14,7 +14,7 @@ import {
   OFF_TAG,
 } from '../../../protocol/auth-trailer.js';
 import { HEADER_SIZE } from '../../../protocol/header.js';
-import { mulberry32 } from '../../helpers/prng.js';
+import { mulberry32 } from '../../support/prng.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 

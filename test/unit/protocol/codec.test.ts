@@ -16,7 +16,7 @@ import { decodeReqack } from '../../../protocol/messages/reqack.js';
 import { decodeStart } from '../../../protocol/messages/start.js';
 import { decodeStatus } from '../../../protocol/messages/status.js';
 import type { Result } from '../../../protocol/result.js';
-import { mulberry32 } from '../../helpers/prng.js';
+import { mulberry32 } from '../../support/prng.js';
 import { fromHex, readGolden } from './messages/codec-harness.js';
 
 // The golden datagram of each type (test/fixtures/golden/*.hex) and its own decoder.

@@ -14,7 +14,7 @@ import {
   u32ToIpv4,
   VERSION,
 } from '../../../protocol/header.js';
-import { mulberry32 } from '../../helpers/prng.js';
+import { mulberry32 } from '../../support/prng.js';
 import { fromHex, hex, toHex } from './messages/codec-harness.js';
 
 const TYPE_CODES = Object.keys(MESSAGE_TYPE_NAMES).map(Number);

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { formatIpv4, ipv4ToU32, isIpv4, isMulticastU32, parseIpv4 } from '../../../protocol/ipv4.js';
-import { mulberry32 } from '../../helpers/prng.js';
+import { mulberry32 } from '../../support/prng.js';
 
 describe('IPv4 codec', () => {
   it('golden values both ways', () => {

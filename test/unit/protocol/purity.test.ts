@@ -1,4 +1,4 @@
-// STYLE principle 1: protocol/ holds bytes, numbers and pure functions. No sockets, timers,
+// protocol/ holds bytes, numbers and pure functions. No sockets, timers,
 // files, processes or logger, no wall clock, and no Node Buffer (Uint8Array + DataView only).
 
 import { readdirSync, readFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeDetail, detailBytes, MAX_DETAIL_BYTES } from '../../../protocol/text.js';
-import { mulberry32 } from '../../helpers/prng.js';
+import { mulberry32 } from '../../support/prng.js';
 import { BOUNDARY_DETAILS, longestPrefixWithin, utf8 } from './messages/detail-text.js';
 
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

@@ -1,4 +1,4 @@
-// Resource bounds of the receiver core under floods (issue 5, part 4). What it holds is set
+// Resource bounds of the receiver core under floods. What it holds is set
 // by the first HELLO it takes: at most retainSlices slices (keys in [delivered, delivered +
 // retainSlices)), each a slice buffer plus at most k parity symbols per stripe (one more
 // slice's worth), and the delivered slices the sink has not taken yet (maxQueuedSlices, in
@@ -12,22 +12,20 @@
 import { describe, expect, it } from 'vitest';
 import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_PARITY, DATA_FLAG_REPAIR } from '../../../protocol/messages/data.js';
 import { DEFAULT_MAX_RETAIN_BYTES, ReceiverCore, type ReceiverConfig } from '../../../receiver/core.js';
+import { pattern } from '../../support/bytes.js';
+import { drainEvents, drainReceiver, receiverConfig } from '../../support/cores.js';
 import {
   acceptBytes,
   dataBytes,
-  drainEvents,
-  drainReceiver,
   endBytes,
   helloBytes,
   nakBytes,
-  pattern,
-  receiverConfig,
   reqackBytes,
   SENDER,
   SESSION,
   startBytes,
   STRANGER,
-} from '../helpers/cores.js';
+} from '../../support/datagrams.js';
 
 const ME = 0x101;
 type From = { readonly address: string; readonly port: number };

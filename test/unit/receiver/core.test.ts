@@ -19,29 +19,24 @@ import { STATUS_FLAG_COMPLETE, STATUS_FLAG_REPLY } from '../../../protocol/messa
 import { Outcome } from '../../../protocol/messages/report.js';
 import { Reason } from '../../../protocol/reasons.js';
 import { ReceiverCore, type ReceiverConfig, type ReceiverEvent } from '../../../receiver/core.js';
+import { pattern } from '../../support/bytes.js';
+import { coder, drainEvents, drainReceiver, only, receiverConfig, types } from '../../support/cores.js';
 import {
   acceptBytes,
-  coder,
   dataBytes,
   dropBytes,
-  drainEvents,
-  drainReceiver,
   endBytes,
   helloBytes,
   nakBytes,
-  only,
   OTHER_SESSION,
-  pattern,
   rcv,
-  receiverConfig,
   reportAckBytes,
   reqackBytes,
   SENDER,
   SESSION,
   startBytes,
   STRANGER,
-  types,
-} from '../helpers/cores.js';
+} from '../../support/datagrams.js';
 
 const ME = 0x101;
 const IMAGE = pattern(950);

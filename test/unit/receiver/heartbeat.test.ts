@@ -8,7 +8,9 @@ import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_REPAIR } from '../../.
 import { HEARTBEAT_FLAG_CATCH_UP, Limit } from '../../../protocol/messages/heartbeat.js';
 import { ReceiverCore } from '../../../receiver/core.js';
 import { classifyLimit, LoadMeter } from '../../../receiver/core/load.js';
-import { acceptBytes, dataBytes, drainEvents, drainReceiver, helloBytes, only, pattern, receiverConfig, SENDER, startBytes } from '../helpers/cores.js';
+import { pattern } from '../../support/bytes.js';
+import { drainEvents, drainReceiver, only, receiverConfig } from '../../support/cores.js';
+import { acceptBytes, dataBytes, helloBytes, SENDER, startBytes } from '../../support/datagrams.js';
 
 const ME = 0x101;
 const IMAGE = pattern(950);

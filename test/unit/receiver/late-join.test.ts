@@ -11,22 +11,18 @@ import { HelloPhase } from '../../../protocol/messages/hello.js';
 import { STATUS_FLAG_COMPLETE } from '../../../protocol/messages/status.js';
 import { Reason } from '../../../protocol/reasons.js';
 import { ReceiverCore, type ReceiverConfig, type ReceiverEvent } from '../../../receiver/core.js';
+import { pattern } from '../../support/bytes.js';
+import { drainEvents, drainReceiver, only, receiverConfig, types } from '../../support/cores.js';
 import {
   acceptBytes,
   dataBytes,
-  drainEvents,
-  drainReceiver,
   endBytes,
   helloBytes,
-  only,
-  pattern,
-  receiverConfig,
   reqackBytes,
   SENDER,
   SESSION,
   startBytes,
-  types,
-} from '../helpers/cores.js';
+} from '../../support/datagrams.js';
 
 const ME = 0x101;
 const IMAGE = pattern(4000);

@@ -1,12 +1,12 @@
 // Writing at offsets (a receiver that joined late): the disk writer takes slices in any
-// order on a regular file or a block device, comes out identical with its exact size,
-// and reads back what it wrote for the digest. Every stage that takes bytes only in
-// order says so in one line, and `auto` decompression refuses a compressed image at its
-// first slice before writing it. Real files, no mocks; the loop device needs root.
+// order on a regular file, comes out identical with its exact size, and reads back what
+// it wrote for the digest. Every stage that takes bytes only in order says so in one
+// line, and `auto` decompression refuses a compressed image at its first slice before
+// writing it. Real files, no mocks; the same on a loop device (root) is in
+// test/integration/receiver/offset-sink.test.ts.
 
-import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -15,58 +15,9 @@ import { IoError } from '../../../common/errors.js';
 import { DiskSink } from '../../../receiver/disk.js';
 import type { OffsetSink } from '../../../receiver/sink-types.js';
 import { openSink, type SinkOptions } from '../../../receiver/sink.js';
-import { haveCommand, IS_ROOT } from './cpio-helpers.js';
+import { hex, lateJoinOrder, sha256, shuffled, SLICE_BYTES, sliceCount, sliceImage as image, writeSlices } from '../../support/disk-images.js';
 
 const MiB = 1 << 20;
-/** A slice as the driver delivers it: 127 blocks of 1456 bytes + 432. */
-const SLICE_BYTES = 185_344;
-
-/** Random data with a 2 MiB zero run (holes) inside the head and a zero tail (the end is a hole: the size comes from ftruncate). */
-function image(bytes: number): Buffer {
-  const b = randomBytes(bytes);
-  b.fill(0, MiB, 3 * MiB);
-  b.fill(0, bytes - 300_000);
-  return b;
-}
-
-function sha256(b: Uint8Array): string {
-  return createHash('sha256').update(b).digest('hex');
-}
-
-function hex(b: Uint8Array): string {
-  return Buffer.from(b).toString('hex');
-}
-
-/** mulberry32: a seeded order, reproducible from the printed seed. */
-function shuffled(n: number, seed: number): number[] {
-  let s = seed >>> 0;
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-  const order = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  return order;
-}
-
-function sliceCount(bytes: number): number {
-  return Math.ceil(bytes / SLICE_BYTES);
-}
-
-/** The late joiner's order: slices J..end with the others, then the head 0..J-1 by repair. */
-function lateJoinOrder(n: number, j: number): number[] {
-  return [...Array.from({ length: n - j }, (_, i) => j + i), ...Array.from({ length: j }, (_, i) => i)];
-}
-
-async function writeSlices(sink: OffsetSink, data: Buffer, order: readonly number[]): Promise<void> {
-  for (const i of order) await sink.writeAt(i * SLICE_BYTES, data.subarray(i * SLICE_BYTES, (i + 1) * SLICE_BYTES));
-}
 
 async function offsetSinkOf(opts: SinkOptions): Promise<{ close: () => Promise<void>; target: OffsetSink | string }> {
   const s = await openSink(opts);
@@ -210,42 +161,6 @@ describe('offset writes: regular files', () => {
     expect(readFileSync(path).equals(data)).toBe(true);
     expect(target.report()).toMatchObject({ disk: { kind: 'file', bytes: data.length } });
     expect(target.report().decompress).toBeUndefined();
-  });
-});
-
-const LOOP_OK = IS_ROOT && haveCommand('losetup');
-if (!LOOP_OK) console.log('offset-sink: the loop-device test needs root and losetup: skipped');
-
-describe('offset writes: block devices', () => {
-  it.skipIf(!LOOP_OK)('a loop device written out of order reads back right', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rackcast-offset-loop-'));
-    const backing = join(dir, 'backing.img');
-    let dev: string | undefined;
-    try {
-      execFileSync('truncate', ['-s', String(16 * MiB), backing]);
-      dev = execFileSync('losetup', ['--find', '--show', backing], { encoding: 'utf8' }).trim();
-      const data = image(12 * MiB);
-      const sink = await DiskSink.open({ path: dev, sparse: false, force: true });
-      expect(sink.offsetSink()).toBe(sink);
-      const n = sliceCount(data.length);
-      await writeSlices(sink, data, lateJoinOrder(n, Math.floor(n / 3)));
-      await sink.finish();
-      expect(hex(await sink.digestWritten(data.length))).toBe(sha256(data));
-      await sink.commit();
-      expect(sink.report().disk).toMatchObject({ kind: 'block', bytes: data.length, holeBytes: 0 });
-      // And through an fd of the test's own.
-      const back = Buffer.alloc(data.length);
-      const fd = openSync(dev, 'r');
-      try {
-        for (let off = 0; off < back.length; ) off += readSync(fd, back, off, back.length - off, off);
-      } finally {
-        closeSync(fd);
-      }
-      expect(back.equals(data)).toBe(true);
-    } finally {
-      if (dev !== undefined) spawnSync('losetup', ['-d', dev]);
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 });
 

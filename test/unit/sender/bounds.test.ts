@@ -1,4 +1,4 @@
-// Resource bounds of the sender core under floods (issue 5, part 4): JOINs from 100k
+// Resource bounds of the sender core under floods: JOINs from 100k
 // addresses, NAKs from receivers it never heard of, NAKs asking for the most they can, and
 // STATUS/REPORT/LEAVE storms. Every table the core keeps is checked through `tableSizes`
 // (nothing keyed by wire data grows past its bound), and so is what a flood makes it send.
@@ -16,21 +16,9 @@ import { describe, expect, it } from 'vitest';
 import { CAP_ASYNC, CAP_PARITY_REPAIR, MessageType } from '../../../protocol/header.js';
 import { Reason } from '../../../protocol/reasons.js';
 import { MAX_CONTROL_QUEUE, SenderCore, type SenderConfig } from '../../../sender/core.js';
-import {
-  drainEvents,
-  drainSender,
-  joinBytes,
-  leaveBytes,
-  nakBytes,
-  only,
-  pattern,
-  rcv,
-  reportBytes,
-  senderConfig as cfg,
-  SESSION,
-  statusBytes,
-  types,
-} from '../helpers/cores.js';
+import { pattern } from '../../support/bytes.js';
+import { drainEvents, drainSender, only, senderConfig as cfg, types } from '../../support/cores.js';
+import { joinBytes, leaveBytes, nakBytes, rcv, reportBytes, SESSION, statusBytes } from '../../support/datagrams.js';
 
 /** An address for flood source i: 100k distinct ones in 198.18.0.0/15, none in 198.18.0.0/24 (the receivers'). */
 function floodAddress(i: number): { address: string; port: number } {

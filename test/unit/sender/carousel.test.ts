@@ -1,12 +1,13 @@
 // SenderCore with --async --carousel N (sender/core/slices.ts, core.ts maybeEnd): the
 // passes, what HELLO says in each, and what the driver is asked to read. Geometry
-// (helpers/cores.ts): 100-byte blocks, 4 a slice, 1 stripe; 1000 bytes = 3 slices (400,
+// (test/support/cores.ts): 100-byte blocks, 4 a slice, 1 stripe; 1000 bytes = 3 slices (400,
 // 400, 200); redundancy 1, so a pass is 3 slices of 4 + 1, 4 + 1 and 2 + 1 datagrams.
 
 import { describe, expect, it } from 'vitest';
 import { CAP_MORE_PASSES, MessageType } from '../../../protocol/header.js';
 import { SenderCore } from '../../../sender/core.js';
-import { drainEvents, drainSender, only, pattern, senderConfig, types } from '../helpers/cores.js';
+import { pattern } from '../../support/bytes.js';
+import { drainEvents, drainSender, only, senderConfig, types } from '../../support/cores.js';
 
 const IMAGE = pattern(1000);
 

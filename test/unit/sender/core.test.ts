@@ -14,24 +14,18 @@ import { HelloPhase, IMAGE_BYTES_UNKNOWN } from '../../../protocol/messages/hell
 import { Outcome } from '../../../protocol/messages/report.js';
 import { Reason } from '../../../protocol/reasons.js';
 import { SenderCore, type SenderConfig } from '../../../sender/core.js';
+import { pattern } from '../../support/bytes.js';
+import { coder, drainEvents, drainSender, only, senderConfig as cfg, type SentBySender, types } from '../../support/cores.js';
 import {
-  coder,
-  drainEvents,
-  drainSender,
   joinBytes,
   leaveBytes,
   nakBytes,
-  only,
   OTHER_SESSION,
-  pattern,
   rcv,
   reportBytes,
-  senderConfig as cfg,
   SESSION,
-  type SentBySender,
   statusBytes,
-  types,
-} from '../helpers/cores.js';
+} from '../../support/datagrams.js';
 
 const DIGEST = pattern(32, 9);
 

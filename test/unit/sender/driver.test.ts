@@ -1,6 +1,6 @@
-// SenderDriver with an in-memory UDP factory (helpers/fake-udp.ts) and a source whose reads
+// SenderDriver with an in-memory UDP factory (test/support/fake-udp.ts) and a source whose reads
 // the test completes by hand: the races between the driver's own I/O and the core, staged
-// exactly. Geometry (helpers/cores.ts): 100-byte blocks, 4 a slice, 4000 bytes.
+// exactly. Geometry (test/support/cores.ts): 100-byte blocks, 4 a slice, 4000 bytes.
 
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -9,8 +9,10 @@ import { MessageType } from '../../../protocol/header.js';
 import { Reason } from '../../../protocol/reasons.js';
 import { SenderDriver } from '../../../sender/driver.js';
 import type { Source } from '../../../sender/source-types.js';
-import { joinBytes, leaveBytes, pattern, rcv, senderConfig } from '../helpers/cores.js';
-import { fakeUdp } from '../helpers/fake-udp.js';
+import { pattern } from '../../support/bytes.js';
+import { senderConfig } from '../../support/cores.js';
+import { joinBytes, leaveBytes, rcv } from '../../support/datagrams.js';
+import { fakeUdp } from '../../support/fake-udp.js';
 
 /** A source whose read() waits until the test calls `complete()`. */
 class HeldSource implements Source {

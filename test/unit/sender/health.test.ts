@@ -9,7 +9,8 @@ import { SenderCore } from '../../../sender/core.js';
 import { renderTable } from '../../../sender/live-table.js';
 import type { NodeView } from '../../../sender/node-view.js';
 import { slowestFirst } from '../../../sender/node-view.js';
-import { drainSender, joinBytes, rcv, senderConfig, SESSION } from '../helpers/cores.js';
+import { drainSender, senderConfig } from '../../support/cores.js';
+import { joinBytes, rcv, SESSION } from '../../support/datagrams.js';
 
 function hb(o: Partial<Heartbeat>): Heartbeat {
   return {

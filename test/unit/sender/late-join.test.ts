@@ -11,22 +11,9 @@ import { HelloPhase } from '../../../protocol/messages/hello.js';
 import { STATUS_FLAG_COMPLETE } from '../../../protocol/messages/status.js';
 import { Reason } from '../../../protocol/reasons.js';
 import { SenderCore, type SenderConfig, type Transmit } from '../../../sender/core.js';
-import {
-  concat,
-  decode,
-  drainEvents,
-  drainSender,
-  joinBytes,
-  nakBytes,
-  only,
-  pattern,
-  rcv,
-  senderConfig as cfg,
-  SESSION,
-  type SentBySender,
-  statusBytes,
-  types,
-} from '../helpers/cores.js';
+import { concat, pattern } from '../../support/bytes.js';
+import { decode, drainEvents, drainSender, only, senderConfig as cfg, type SentBySender, types } from '../../support/cores.js';
+import { joinBytes, nakBytes, rcv, SESSION, statusBytes } from '../../support/datagrams.js';
 
 const SLICE = 400;
 

@@ -1,7 +1,7 @@
 // --hosts and --start-timeout: the hosts file as the CLI reads it (sender/hosts-file.ts),
 // and the sender core with a roster (sender/core/roster.ts, announce.ts): who may join,
 // when the session starts, who never showed up, and giving up on a start that never comes.
-// Receivers 0..2 are 198.18.0.11..13 (helpers/cores.ts).
+// Receivers 0..2 are 198.18.0.11..13 (test/support/cores.ts).
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,19 +15,9 @@ import { Reason } from '../../../protocol/reasons.js';
 import { parseSenderArgs } from '../../../sender/args.js';
 import { SenderCore, type RosterHost, type SenderConfig } from '../../../sender/core.js';
 import { loadHosts, parseHosts } from '../../../sender/hosts-file.js';
-import {
-  drainEvents,
-  drainSender,
-  joinBytes,
-  only,
-  pattern,
-  rcv,
-  reportBytes,
-  senderConfig as cfg,
-  SESSION,
-  statusBytes,
-  types,
-} from '../helpers/cores.js';
+import { pattern } from '../../support/bytes.js';
+import { drainEvents, drainSender, only, senderConfig as cfg, types } from '../../support/cores.js';
+import { joinBytes, rcv, reportBytes, SESSION, statusBytes } from '../../support/datagrams.js';
 
 describe('hosts file', () => {
   it('takes names, IPv4 addresses and MACs, one a line, with comments and blank lines', () => {

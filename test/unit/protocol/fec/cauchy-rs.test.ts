@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CauchyReedSolomon, cauchyCoefficient } from '../../../../protocol/fec/cauchy-rs.js';
 import type { ErasureCoder } from '../../../../protocol/fec/erasure-coder.js';
 import { gfDiv, gfInv, gfMul } from '../../../../protocol/fec/gf256.js';
-import { mulberry32 } from '../../../helpers/prng.js';
+import { mulberry32 } from '../../../support/prng.js';
 
 function randomBytes(rand: () => number, n: number): Uint8Array {
   const out = new Uint8Array(n);

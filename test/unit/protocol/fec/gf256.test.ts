@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GF_POLYNOMIAL, gfDiv, gfExp, gfInv, gfLog, gfMul, mulAddRow } from '../../../../protocol/fec/gf256.js';
-import { mulberry32 } from '../../../helpers/prng.js';
+import { mulberry32 } from '../../../support/prng.js';
 
 /** Shift-and-add multiply with reduction by 0x11D: independent of the tables under test. */
 function slowMul(a: number, b: number): number {

@@ -1,14 +1,14 @@
-// Shared machinery for the four codec tests every message gets (STYLE principle 5,
-// after mqtt-packet): golden bytes, round trip, every truncated prefix fails, and random
-// input never throws. Each message's test file states its own cases; this file only
-// holds the loops so that they are the same for every message.
+// Shared machinery for the four codec tests every message gets (after mqtt-packet):
+// golden bytes, round trip, every truncated prefix fails, and random input never throws.
+// Each message's test file states its own cases; this file only holds the loops so that
+// they are the same for every message.
 
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { decodeDatagram } from '../../../../protocol/codec.js';
 import { HEADER_SIZE, MAGIC, MESSAGE_TYPE_NAMES, type MessageType, VERSION } from '../../../../protocol/header.js';
 import type { ProtocolErrorCode, Result } from '../../../../protocol/result.js';
-import { mulberry32 } from '../../../helpers/prng.js';
+import { mulberry32 } from '../../../support/prng.js';
 
 export interface CodecUnderTest<T> {
   readonly type: MessageType;

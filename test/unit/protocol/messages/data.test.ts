@@ -12,7 +12,7 @@ import {
   encodeDataHeader,
   type Data,
 } from '../../../../protocol/messages/data.js';
-import { mulberry32 } from '../../../helpers/prng.js';
+import { mulberry32 } from '../../../support/prng.js';
 import {
   type CodecUnderTest,
   encodeToBytes,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../../../protocol/header.js';
 import { MAX_STRIPES } from '../../../../protocol/messages/hello.js';
 import { decodeNak, encodeNak, NAK_HEADER_SIZE, nakLength, type Nak } from '../../../../protocol/messages/nak.js';
-import { mulberry32 } from '../../../helpers/prng.js';
+import { mulberry32 } from '../../../support/prng.js';
 import {
   type CodecUnderTest,
   encodeToBytes,

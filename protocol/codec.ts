@@ -3,6 +3,7 @@
 
 import { decodeHeader, MessageType } from './header.js';
 import { decodeAccept, type Accept } from './messages/accept.js';
+import { decodeCatchUp, type CatchUp } from './messages/catch-up.js';
 import { decodeData, type Data } from './messages/data.js';
 import { decodeDrop, type Drop } from './messages/drop.js';
 import { decodeEnd, type End } from './messages/end.js';
@@ -32,7 +33,8 @@ export type Message =
   | { readonly type: MessageType.ReportAck; readonly msg: ReportAck }
   | { readonly type: MessageType.Leave; readonly msg: Leave }
   | { readonly type: MessageType.Drop; readonly msg: Drop }
-  | { readonly type: MessageType.Heartbeat; readonly msg: Heartbeat };
+  | { readonly type: MessageType.Heartbeat; readonly msg: Heartbeat }
+  | { readonly type: MessageType.CatchUp; readonly msg: CatchUp };
 
 function tag<T extends Message['type'], M>(type: T, r: Result<M>): Result<Message> {
   return r.ok ? ok({ type, msg: r.value } as unknown as Message) : r;
@@ -70,5 +72,7 @@ export function decodeDatagram(bytes: Uint8Array): Result<Message> {
       return tag(MessageType.Drop, decodeDrop(bytes));
     case MessageType.Heartbeat:
       return tag(MessageType.Heartbeat, decodeHeartbeat(bytes));
+    case MessageType.CatchUp:
+      return tag(MessageType.CatchUp, decodeCatchUp(bytes));
   }
 }

@@ -34,6 +34,7 @@ export enum MessageType {
   Leave = 12,
   Drop = 13,
   Heartbeat = 14,
+  CatchUp = 15,
 }
 
 export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = {
@@ -51,6 +52,7 @@ export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = {
   [MessageType.Leave]: 'LEAVE',
   [MessageType.Drop]: 'DROP',
   [MessageType.Heartbeat]: 'HEARTBEAT',
+  [MessageType.CatchUp]: 'CATCHUP',
 };
 
 /** Capability bits exchanged in HELLO and JOIN, as udpcast does, so features can change without a version bump. */
@@ -68,7 +70,24 @@ export const CAP_STREAMING = 1 << 2;
  * slice a receiver cannot rebuild is lost for good.
  */
 export const CAP_MORE_PASSES = 1 << 3;
-export const CAPS_SUPPORTED = CAP_PARITY_REPAIR | CAP_ASYNC | CAP_STREAMING | CAP_MORE_PASSES;
+/**
+ * HELLO: the sender serves a catch-up pass (its source can be read again): a receiver too
+ * slow for the rack is moved there instead of holding it back, and a late receiver (with
+ * --streaming) whose output takes the image only in order takes all of it there.
+ */
+export const CAP_CATCH_UP = 1 << 4;
+/**
+ * HELLO: the image begins with a gzip or LZ4 stream's magic bytes, so a receiver that
+ * decompresses by magic takes it only in order (a late one: in the catch-up pass).
+ */
+export const CAP_IMAGE_COMPRESSED = 1 << 5;
+/**
+ * JOIN, late (--streaming): this receiver takes the image only in order (its output is a
+ * stream, an unpacker or a decompressor), so it takes all of it in the catch-up pass.
+ */
+export const CAP_IN_ORDER = 1 << 6;
+export const CAPS_SUPPORTED =
+  CAP_PARITY_REPAIR | CAP_ASYNC | CAP_STREAMING | CAP_MORE_PASSES | CAP_CATCH_UP | CAP_IMAGE_COMPRESSED | CAP_IN_ORDER;
 
 export interface Header {
   readonly type: MessageType;

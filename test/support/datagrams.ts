@@ -8,6 +8,7 @@ import { ACCEPT_SIZE, encodeAccept } from '../../protocol/messages/accept.js';
 import { type Data, DATA_HEADER_SIZE, encodeData } from '../../protocol/messages/data.js';
 import { DROP_SIZE, encodeDrop } from '../../protocol/messages/drop.js';
 import { encodeEnd, END_SIZE } from '../../protocol/messages/end.js';
+import { CATCH_UP_SIZE, encodeCatchUp, type CatchUp } from '../../protocol/messages/catch-up.js';
 import { encodeHeartbeat, HEARTBEAT_SIZE, type Heartbeat } from '../../protocol/messages/heartbeat.js';
 import { encodeHello, type Hello, HELLO_SIZE } from '../../protocol/messages/hello.js';
 import { encodeJoin, JOIN_SIZE } from '../../protocol/messages/join.js';
@@ -156,6 +157,11 @@ export function heartbeatBytes(o: Partial<Heartbeat> & { receiverId: number }): 
     ...o,
   };
   return encoded(HEARTBEAT_SIZE, (b) => encodeHeartbeat(msg, b));
+}
+
+export function catchUpBytes(o: Partial<CatchUp> & { receiverId: number }): Uint8Array {
+  const msg: CatchUp = { sessionId: SESSION, why: 1, rateKBps: 0, paceKBps: 0, ...o };
+  return encoded(CATCH_UP_SIZE, (b) => encodeCatchUp(msg, b));
 }
 
 export function dropBytes(receiverId: number, reason: Reason, sessionId = SESSION): Uint8Array {

@@ -13,6 +13,7 @@ import { blockPayloadBytes, blocksInSlice, fullSliceBytes, maxParity, stripeBloc
 import { CAP_ASYNC, CAP_PARITY_REPAIR, HEADER_SIZE, MAGIC, MESSAGE_TYPE_NAMES, MessageType, VERSION } from '../../../protocol/header.js';
 import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_PARITY, DATA_FLAG_REPAIR } from '../../../protocol/messages/data.js';
 import { DROP_ALL } from '../../../protocol/messages/drop.js';
+import { CATCH_UP_WHY_MAX } from '../../../protocol/messages/catch-up.js';
 import { LIMIT_MAX } from '../../../protocol/messages/heartbeat.js';
 import { IMAGE_BYTES_UNKNOWN } from '../../../protocol/messages/hello.js';
 import { MAX_REASON } from '../../../protocol/reasons.js';
@@ -20,6 +21,7 @@ import {
   acceptBytes,
   dataBytes,
   dropBytes,
+  catchUpBytes,
   endBytes,
   heartbeatBytes,
   helloBytes,
@@ -134,6 +136,13 @@ export const FIELDS: Readonly<Record<MessageType, readonly Field[]>> = {
     { name: 'packetsSent', off: 48, size: 4 },
     { name: 'repairedBlocks', off: 52, size: 4 },
     { name: 'deliveredSlices', off: 56, size: 4 },
+  ],
+  [MessageType.CatchUp]: [
+    { name: 'receiverId', off: 8, size: 4 },
+    { name: 'why', off: 12, size: 1 },
+    { name: 'reserved', off: 13, size: 3 },
+    { name: 'rateKBps', off: 16, size: 4 },
+    { name: 'paceKBps', off: 20, size: 4 },
   ],
 };
 
@@ -288,6 +297,8 @@ export function freshPacket(rng: Rng, type: MessageType, t: Target): Uint8Array 
         repairedBlocks: rng.u32(),
         deliveredSlices: edgy(rng, (t.sliceHint ?? 0) + rng.int(-2, 3), 0xffff_ffff),
       });
+    case MessageType.CatchUp:
+      return catchUpBytes({ sessionId, receiverId: rid(), why: rng.int(1, CATCH_UP_WHY_MAX + 1), rateKBps: rng.u32(), paceKBps: rng.u32() });
   }
 }
 

@@ -5,6 +5,7 @@ import { decodeAccept } from '../../../protocol/messages/accept.js';
 import { decodeData } from '../../../protocol/messages/data.js';
 import { decodeDrop } from '../../../protocol/messages/drop.js';
 import { decodeEnd } from '../../../protocol/messages/end.js';
+import { decodeCatchUp } from '../../../protocol/messages/catch-up.js';
 import { decodeHeartbeat } from '../../../protocol/messages/heartbeat.js';
 import { decodeHello } from '../../../protocol/messages/hello.js';
 import { decodeJoin } from '../../../protocol/messages/join.js';
@@ -35,6 +36,7 @@ const CASES: readonly (readonly [string, MessageType, (b: Uint8Array) => Result<
   ['leave', MessageType.Leave, decodeLeave],
   ['drop', MessageType.Drop, decodeDrop],
   ['heartbeat', MessageType.Heartbeat, decodeHeartbeat],
+  ['catch-up', MessageType.CatchUp, decodeCatchUp],
 ];
 
 const code = (r: Result<unknown>): string => (r.ok ? 'ok' : r.code);
@@ -95,7 +97,7 @@ describe('decodeDatagram', () => {
     expect(code(decodeDatagram(fromHex('4352 01 01 00000000')))).toBe('ERR_BAD_MAGIC');
     expect(code(decodeDatagram(fromHex('5243 02 01 00000000')))).toBe('ERR_BAD_VERSION');
     expect(code(decodeDatagram(fromHex('5243 01 00 00000000')))).toBe('ERR_BAD_TYPE');
-    expect(code(decodeDatagram(fromHex('5243 01 0f 00000000')))).toBe('ERR_BAD_TYPE');
+    expect(code(decodeDatagram(fromHex('5243 01 10 00000000')))).toBe('ERR_BAD_TYPE');
   });
 
   it('never throws and always returns a result, for any type byte', () => {

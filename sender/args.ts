@@ -55,6 +55,8 @@ interface RawOptions {
   async?: boolean;
   carousel?: string;
   streaming?: boolean;
+  minRate?: string;
+  catchUp: boolean;
   log?: string;
   events?: string;
   json?: boolean;
@@ -117,6 +119,8 @@ export function program(): Command {
     .option('--async', 'no return channel: receivers send nothing (needs --fec and --max-bitrate)')
     .option('--carousel <n>', `with --async: send the image N times, so a receiver that missed a slice or came late completes from a later pass (default ${ASYNC_DEFAULT_PASSES} from a file or device, else 1)`)
     .option('--streaming', 'take receivers that join after the start (e.g. restarted): they get the rest live and the head re-read from --file')
+    .option('--min-rate <rate>', 'move a receiver the rack waits for to the catch-up pass when it writes slower than RATE (bits/s like --max-bitrate: 80m = 10 MB/s)')
+    .option('--no-catch-up', 'no catch-up pass: the rack keeps the pace of its slowest receiver (as udpcast)')
     .option('--log <file>', 'write JSON logs (pino) to this file')
     .option('--json', 'print a machine-readable report on stdout at the end')
     .option('--events <file|->', 'write JSON lines of what happens to each node (join, start, progress, slow, catch-up, dropped, verified, failed) to FILE or stdout')
@@ -176,6 +180,10 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
     throw new UsageError('--carousel needs --file (a regular file or block device, without --pipe or --compress): every pass reads it again');
   }
   const streaming = o.streaming === true;
+  const minRateBytesPerSec = o.minRate === undefined ? undefined : parseBitrate(o.minRate, '--min-rate') / 8;
+  if (minRateBytesPerSec !== undefined && (async || !o.catchUp)) {
+    throw new UsageError(`--min-rate needs the catch-up pass: it cannot go with ${async ? '--async' : '--no-catch-up'}`);
+  }
   if (streaming && async) throw new UsageError('--streaming needs a return channel: it cannot go with --async');
   if (streaming && (o.file === undefined || o.pipe !== undefined || o.compress !== undefined)) {
     // The head a late receiver missed is read again: only a file or device can be.
@@ -215,6 +223,9 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
       async,
       carouselPasses: carousel ?? 1,
       streaming,
+      // The CLI turns it off when the source cannot be read again (and says so).
+      catchUp: o.catchUp && !async,
+      minRateBytesPerSec,
       dataGroup,
       dataPort: portbase,
       // About 16 MiB held for repair, whatever the slice size (and the receivers hold as much).

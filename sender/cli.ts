@@ -13,6 +13,7 @@ import { formatBytes, formatRate } from '../common/units.js';
 import { loadErasureCoder } from '../common/fec.js';
 import { udpFactory, type UdpFactory } from '../common/udp/select.js';
 import { reasonName } from '../protocol/reasons.js';
+import { CatchUpWhy } from '../protocol/messages/catch-up.js';
 import { ASYNC_DEFAULT_PASSES, parseSenderArgs, type SenderArgs } from './args.js';
 import type { ReceiverRecord, RosterHost, SenderConfig } from './core.js';
 import { hex, SenderDriver, type SenderOutcome } from './driver.js';
@@ -95,6 +96,14 @@ async function main(): Promise<number> {
     process.stderr.write(`udp-sender: --streaming needs --file to be a regular file or block device: ${source.description} cannot be read again\n`);
     return EXIT_USAGE;
   }
+  // The catch-up pass reads the source again: without that, the slowest receiver sets the pace.
+  let catchUp = args.core.catchUp;
+  if (catchUp && source.readAt === undefined) {
+    catchUp = false;
+    process.stderr.write(
+      `udp-sender: ${source.description} cannot be read again, so there is no catch-up pass: a slow receiver holds the rack to its pace (save the image to a file and give --file)\n`,
+    );
+  }
   // --async repeats the image (a carousel) when the source can be read again.
   let carouselPasses = args.carousel ?? 1;
   if (args.core.async && args.carousel === undefined) {
@@ -103,6 +112,7 @@ async function main(): Promise<number> {
   }
   const cfg: SenderConfig = Object.freeze({
     ...args.core,
+    catchUp,
     carouselPasses,
     roster,
     sessionId: randomInt(1, 0xffff_ffff),
@@ -139,6 +149,15 @@ async function main(): Promise<number> {
       keyboard?.close();
     } else if (ev.kind === 'dropped' || ev.kind === 'left') {
       monitor.message(`udp-sender: receiver ${hex(ev.receiverId)} ${ev.kind}: ${ev.detail}`);
+    } else if (ev.kind === 'movedToCatchUp') {
+      const r = core.receiverList().find((x) => x.id === ev.receiverId);
+      const who = `receiver ${hex(ev.receiverId)} (${r?.host ?? r?.address ?? '?'})`;
+      const mb = (b: number): string => `${(b / 1e6).toFixed(1)} MB/s`;
+      monitor.message(
+        ev.why === CatchUpWhy.LateInOrder
+          ? `udp-sender: ${who} joined late and takes the image only in order: all of it in the catch-up pass`
+          : `udp-sender: ${who} writes ${mb(ev.rateBps)}, below ${ev.why === CatchUpWhy.BelowMinRate ? '--min-rate' : "the rack's pace"} (${mb(ev.paceBps)}): moved to the catch-up pass`,
+      );
     }
   });
   driverRef = driver;

@@ -19,6 +19,16 @@
 // from the source (the driver answers pollReload() with a 'reload' input), and a stripe
 // the receiver has nothing of is answered with its own data blocks, not k parity.
 //
+// The catch-up pass (cfg.catchUp: the source can be read again): a receiver the slow-node
+// policy finds too slow for the rack (sender/core/slow-policy.ts, judged in REQACK rounds)
+// is told so (CATCHUP) and from then on holds back neither the flow window nor retention;
+// it keeps what it can of the first pass, in order, and asks for nothing. Once the first
+// pass is over (ending), it asks for the rest by NAK like a late receiver's head: slices
+// re-read from the source, answered with their data blocks, paced by the flow window of
+// the receivers still being served. With --streaming, a late receiver whose output takes
+// the image only in order (JOIN's CAP_IN_ORDER) joins the catch-up pass at once and takes
+// the whole image there.
+//
 // This file is the dispatcher: it decodes each datagram once, routes it, and runs the
 // phases and the REQACK/END rounds. The parts it dispatches to live beside it in
 // sender/core/, each owning its state and saying at its top what holds:
@@ -34,12 +44,15 @@
 //   flow.ts          the flow window: its size from START, open or shut
 //   slices.ts        the slices held (retention), the first pass, the end of the source
 //   repair.ts        NAK -> repair: parity bursts and data resends, in NAK order
-//   reload.ts        head slices re-read for late receivers (--streaming)
+//   reload.ts        slices re-read: a late receiver's head (--streaming), the catch-up pass
+//   health.ts        each receiver's figures from its HEARTBEATs (rates, loss, what limits it)
+//   slow-policy.ts   who stops holding the first pass back and goes to the catch-up pass
 // Each imports only protocol/ and the files above it in this list, never this one.
 
 import { decodeDatagram } from '../protocol/codec.js';
 import type { Endpoint } from '../protocol/endpoint.js';
-import { MessageType } from '../protocol/header.js';
+import { CAP_IN_ORDER, MessageType } from '../protocol/header.js';
+import { CatchUpWhy } from '../protocol/messages/catch-up.js';
 import { DROP_ALL } from '../protocol/messages/drop.js';
 import type { Join } from '../protocol/messages/join.js';
 import type { Heartbeat } from '../protocol/messages/heartbeat.js';
@@ -54,6 +67,7 @@ import { FlowWindow } from './core/flow.js';
 import { Pacer } from './core/pacer.js';
 import { Participants, type ReceiverRecord, type ReceiverState } from './core/participants.js';
 import { ReloadTable } from './core/reload.js';
+import { SlowPolicy } from './core/slow-policy.js';
 import { Roster, type RosterHost } from './core/roster.js';
 import { RepairScheduler } from './core/repair.js';
 import { SliceStore } from './core/slices.js';
@@ -93,6 +107,14 @@ export type SenderEvent =
       readonly joinSlice: number;
     }
   | { readonly kind: 'started'; readonly receivers: number; readonly windowPackets: number }
+  /**
+   * The receiver goes to the catch-up pass: the slow-node policy found it too slow (rates in
+   * bytes per second: its own, and the pace it fell below), or it joined late and takes the
+   * image only in order (rates 0).
+   */
+  | { readonly kind: 'movedToCatchUp'; readonly receiverId: number; readonly why: CatchUpWhy; readonly rateBps: number; readonly paceBps: number }
+  /** The first pass is over: the catch-up pass begins for this receiver. */
+  | { readonly kind: 'catchUpBegan'; readonly receiverId: number }
   /** --start-timeout passed before the session started: it ends now (a 'done' follows), nothing was sent. */
   | { readonly kind: 'startTimedOut'; readonly receivers: number }
   | { readonly kind: 'dropped'; readonly receiverId: number; readonly reason: Reason; readonly detail: string }
@@ -123,6 +145,7 @@ export class SenderCore {
   private readonly slices: SliceStore;
   private readonly repair: RepairScheduler;
   private readonly reload: ReloadTable;
+  private readonly slowPolicy: SlowPolicy;
   /** Transferring: since when DATA waits for the receivers (a REQACK round is due). */
   private blockedSinceMs: number | undefined;
   private doneOk: boolean | undefined;
@@ -144,6 +167,7 @@ export class SenderCore {
     this.slices = new SliceStore(cfg, this.stats);
     this.repair = new RepairScheduler(cfg, this.stats, this.slices, this.tx);
     this.reload = new ReloadTable(cfg, this.stats, this.slices);
+    this.slowPolicy = new SlowPolicy(cfg);
   }
 
   get currentPhase(): Phase {
@@ -290,7 +314,7 @@ export class SenderCore {
     const c = this.tx.pollControl();
     if (c !== undefined) return c;
     if (this.phase !== 'transferring' && this.phase !== 'ending') return undefined;
-    if (!this.hasDataReady() || !this.flow.open()) {
+    if (!this.hasDataReady() || !this.flowOpen()) {
       this.noteBlocked(now);
       return undefined;
     }
@@ -351,9 +375,11 @@ export class SenderCore {
       return;
     }
     const late = this.phase !== 'announcing';
+    // Late and in order: the whole image in the catch-up pass, which it must be able to have.
+    const inOrder = late && (join.caps & CAP_IN_ORDER) !== 0;
     const host = this.roster.hostOf(from.address, undefined);
     const refusal =
-      late && (!this.cfg.streaming || this.phase === 'done')
+      late && (!this.cfg.streaming || this.phase === 'done' || (inOrder && !this.cfg.catchUp))
         ? Reason.LateJoin
         : this.roster.listed && host === undefined
           ? Reason.NotListed
@@ -380,6 +406,24 @@ export class SenderCore {
       rcvBufBytes: join.rcvBufBytes,
       joinSlice,
     });
+    if (inOrder) this.moveToCatchUp(this.participants.get(join.receiverId)!, CatchUpWhy.LateInOrder, 0, 0, now);
+  }
+
+  /** `rcv` stops holding the first pass back and gets what it lacks in the catch-up pass. */
+  private moveToCatchUp(rcv: ReceiverRecord, why: CatchUpWhy, rateBps: number, paceBps: number, now: number): void {
+    this.participants.moveToCatchUp(rcv, why, now);
+    this.stats.movedToCatchUp++;
+    this.tellCatchUp(rcv, rateBps, paceBps, now);
+    this.events.push({ kind: 'movedToCatchUp', receiverId: rcv.id, why, rateBps, paceBps });
+    if (this.phase === 'ending') this.events.push({ kind: 'catchUpBegan', receiverId: rcv.id });
+    // Retention it held back is free now.
+    this.freeDelivered();
+  }
+
+  /** CATCHUP to `rcv` (twice: it is cheap, and a lost one costs its NAKs until it is told again). */
+  private tellCatchUp(rcv: ReceiverRecord, rateBps: number, paceBps: number, now: number): void {
+    for (let i = 0; i < 2; i++) this.tx.catchUp(rcv.id, rcv.catchUpWhy ?? CatchUpWhy.Slow, rateBps, paceBps);
+    rcv.catchUpToldAtMs = now;
   }
 
   private onStatus(rcv: ReceiverRecord, st: Status): void {
@@ -398,9 +442,17 @@ export class SenderCore {
       this.stats.naksIgnored++;
       return;
     }
+    if (rcv.catchUp && this.phase === 'transferring') {
+      // Nothing is repaired for it before the first pass is over: it did not hear (or
+      // forgot) that it is in the catch-up pass. Told again, at most every endIntervalMs.
+      this.stats.catchUpNaksIgnored++;
+      if (now - rcv.catchUpToldAtMs >= this.cfg.endIntervalMs) this.tellCatchUp(rcv, 0, 0, now);
+      return;
+    }
     const slice = this.slices.get(nak.sliceNo);
-    if (slice === undefined && this.cfg.streaming && nak.sliceNo < rcv.joinSlice && nak.sliceNo < this.slices.baseSlice) {
-      // A late receiver's head, no longer held: read it again, then answer this NAK.
+    const head = this.cfg.streaming && nak.sliceNo < rcv.joinSlice;
+    if (slice === undefined && (head || rcv.catchUp) && nak.sliceNo < this.slices.baseSlice) {
+      // A late receiver's head, or the catch-up pass, no longer held: read it again, then answer this NAK.
       if (!this.reload.want(nak)) this.stats.naksIgnored++;
       return;
     }
@@ -442,7 +494,7 @@ export class SenderCore {
   private advance(now: number): void {
     if (this.phase === 'done') return;
     if (this.timers.expired(Timer.Hello, now)) {
-      this.tx.hello(this.phase === 'announcing', this.slices.pass < this.cfg.carouselPasses);
+      this.tx.hello(this.phase === 'announcing', this.slices.pass < this.cfg.carouselPasses, this.slices.compressed);
       // Async receivers can only learn the session from HELLO: keep it frequent all along.
       this.timers.set(Timer.Hello, now + (this.phase === 'announcing' || this.cfg.async ? this.cfg.helloIntervalMs : 1000));
     }
@@ -485,6 +537,7 @@ export class SenderCore {
   private start(): void {
     this.timers.stop(Timer.GiveUp);
     this.phase = 'transferring';
+    for (const r of this.participants.list()) r.health.restart();
     const windowPackets = this.flow.size();
     for (let i = 0; i < 3; i++) this.tx.start(this.participants.activeCount(), windowPackets);
     this.events.push({ kind: 'started', receivers: this.participants.activeCount(), windowPackets });
@@ -502,7 +555,7 @@ export class SenderCore {
       this.sendEnd();
       this.slices.restartPass();
       // Ahead of the pass's first DATA: a receiver must know whether this pass is the last.
-      this.tx.hello(false, this.slices.pass < this.cfg.carouselPasses);
+      this.tx.hello(false, this.slices.pass < this.cfg.carouselPasses, this.slices.compressed);
       this.timers.set(Timer.Hello, now + this.cfg.helloIntervalMs);
       this.events.push({ kind: 'pass', pass: this.slices.pass });
       return;
@@ -510,6 +563,7 @@ export class SenderCore {
     this.phase = 'ending';
     this.endsBeforeEnding = this.stats.ends;
     this.events.push({ kind: 'ending', totalBytes: end.totalBytes, totalSlices: end.totalSlices });
+    for (const r of this.participants.list()) if (r.state === 'active' && r.catchUp) this.events.push({ kind: 'catchUpBegan', receiverId: r.id });
     this.sendEnd();
     this.timers.set(Timer.Round, now + this.cfg.endIntervalMs);
   }
@@ -542,7 +596,12 @@ export class SenderCore {
     if (this.phase !== 'transferring' || this.blockedSinceMs === undefined || !this.isBlocked()) return;
     const needSeq = (this.tx.nextSeq - 1) | 0;
     const needSlices = this.slices.baseSlice + 1;
-    for (const rcv of this.participants.reqackRound(needSeq, needSlices)) this.dropNoAnswer(rcv, now);
+    const { over, behind } = this.participants.reqackRound(needSeq, needSlices);
+    for (const rcv of over) this.dropNoAnswer(rcv, now);
+    // Whoever holds the first pass back and is too slow for the rack goes to the catch-up pass.
+    for (const d of this.slowPolicy.round(this.participants.firstPassReceivers(), behind, now)) {
+      this.moveToCatchUp(d.rcv, d.why, d.rateBps, d.paceBps, now);
+    }
     this.tx.reqack(needSlices, needSeq);
     this.timers.set(Timer.Round, now + this.cfg.reqackIntervalMs);
   }
@@ -592,7 +651,7 @@ export class SenderCore {
    */
   private isBlocked(): boolean {
     if (this.phase !== 'transferring') return false;
-    if (this.hasDataReady()) return !this.flow.open();
+    if (this.hasDataReady()) return !this.flowOpen();
     return this.slices.eof === undefined && this.slices.windowFull();
   }
 
@@ -612,8 +671,14 @@ export class SenderCore {
   }
 
   private freeDelivered(): void {
-    // Without a receiver to repair for (async, or all gone), a slice is free once sent.
-    this.slices.freeBelow(this.participants.minProgress()?.delivered ?? Infinity);
+    // Without a receiver to repair for (async, or all gone, or only catch-up receivers, who
+    // get what they lack read again), a slice is free once sent.
+    this.slices.freeBelow(this.participants.minProgress(true)?.delivered ?? Infinity);
+  }
+
+  /** The flow window: the catch-up receivers pace it only once the first pass is over. */
+  private flowOpen(): boolean {
+    return this.flow.open(this.phase === 'ending');
   }
 
   private hasDataReady(): boolean {
@@ -637,6 +702,6 @@ export class SenderCore {
     // The refill time counts only while the flow window is open: with it shut, the bucket is
     // not what holds DATA back and is not refilled, so its (past) refill time would wake the
     // driver at once, again and again, until a STATUS opens the window.
-    this.timers.set(Timer.Pace, this.pacer.paced && this.hasDataReady() && this.flow.open() ? this.pacer.readyAt() : undefined);
+    this.timers.set(Timer.Pace, this.pacer.paced && this.hasDataReady() && this.flowOpen() ? this.pacer.readyAt() : undefined);
   }
 }

@@ -3,12 +3,21 @@
 // lines (sender/events-log.ts). It reads the core between turns (the driver's onEvent and a
 // ticker) and never changes it.
 
+import { CatchUpWhy } from '../protocol/messages/catch-up.js';
 import { IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
 import type { SenderCore, SenderEvent } from './core.js';
 import { hex } from './driver.js';
 import { EventsLog, nodeFields, PROGRESS_EVERY_MS } from './events-log.js';
 import { LiveTable, renderTable } from './live-table.js';
 import { missingView, nodeView, slowestFirst, type NodeView } from './node-view.js';
+
+const CATCH_UP_WHY_NAMES: Readonly<Record<CatchUpWhy, string>> = {
+  [CatchUpWhy.Slow]: 'slow',
+  [CatchUpWhy.BelowMinRate]: 'min-rate',
+  [CatchUpWhy.LateInOrder]: 'late-in-order',
+};
+
+const round2 = (x: number): number => Number(x.toFixed(2));
 
 /** The table is redrawn this often. */
 const DRAW_EVERY_MS = 500;
@@ -87,6 +96,18 @@ export class Monitor {
         break;
       case 'pass':
         e?.emit('pass', { pass: ev.pass }, now);
+        break;
+      case 'movedToCatchUp':
+        // A late receiver that takes the image in order is not slow: its 'catch-up' line comes when the pass begins.
+        if (ev.why === CatchUpWhy.LateInOrder) break;
+        e?.emit(
+          'slow',
+          { ...node(ev.receiverId), why: CATCH_UP_WHY_NAMES[ev.why], MBps: round2(ev.rateBps / 1e6), paceMBps: ev.paceBps > 0 ? round2(ev.paceBps / 1e6) : undefined },
+          now,
+        );
+        break;
+      case 'catchUpBegan':
+        e?.emit('catch-up', node(ev.receiverId), now);
         break;
       case 'done':
         for (const h of core.hostList()) if (h.receiverIds.length === 0) e?.emit('missing', { host: h.host.name, address: h.host.addresses.join(',') }, now);

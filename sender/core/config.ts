@@ -25,6 +25,16 @@ export interface SenderConfig {
    * re-read from the source: the driver must be able to answer pollReload().
    */
   readonly streaming: boolean;
+  /**
+   * Serve a catch-up pass: the driver can read the source again (pollReload). A receiver the
+   * slow-node policy (sender/core/slow-policy.ts) finds too slow stops holding the first
+   * pass back and gets what it lacks after it; with --streaming, a late receiver that takes
+   * the image only in order gets all of it there. False (stdin, a pipe, --compress, or
+   * --no-catch-up): the rack keeps the pace of its slowest receiver, as udpcast does.
+   */
+  readonly catchUp: boolean;
+  /** --min-rate: a receiver the sender waits for that writes slower than this (bytes/s) goes to the catch-up pass. */
+  readonly minRateBytesPerSec: number | undefined;
   readonly dataGroup: string;
   readonly dataPort: number;
   /** IMAGE_BYTES_UNKNOWN for stdin and --pipe. */
@@ -72,6 +82,7 @@ export function checkSenderConfig(cfg: Readonly<SenderConfig>): void {
   if (cfg.roster.length > 0 && cfg.minReceivers > 0) throw new RangeError('a roster and minReceivers exclude each other');
   if (cfg.roster.length > cfg.maxReceivers) throw new RangeError('more hosts than maxReceivers');
   if (!(cfg.carouselPasses >= 1) || (cfg.carouselPasses > 1 && !cfg.async)) throw new RangeError('carouselPasses is 1, or more with async');
+  if (cfg.catchUp && cfg.async) throw new RangeError('a catch-up pass needs a return channel');
   const stripeBlocksMax = Math.ceil(cfg.sliceBlocks / cfg.stripes);
   if (stripeBlocksMax > MAX_STRIPE_BLOCKS || stripeBlocksMax + cfg.redundancy > 255) {
     throw new RangeError(`a stripe of ${stripeBlocksMax} blocks (+${cfg.redundancy} parity) leaves too few fresh parity symbols`);

@@ -2,7 +2,8 @@
 // It is sized once, at START, from the smallest receive buffer of the receivers in the
 // session, and DATA goes only while the newest sequence number sent is less than
 // windowPackets ahead of the oldest seenSeq over the receivers still being served
-// (participants.ts: minProgress). With --async there is no feedback and the window is
+// (participants.ts: minProgress; receivers in the catch-up pass only once the first pass is
+// over). With --async there is no feedback and the window is
 // always open (--max-bitrate is the only limit); with nobody left to serve, too.
 //
 // What holds: windowPackets is 0 until START, then between 16 and windowPacketsMax.
@@ -39,10 +40,10 @@ export class FlowWindow {
     return this.packets;
   }
 
-  /** Another DATA datagram may go now. */
-  open(): boolean {
+  /** Another DATA datagram may go now; `catchUpFlows`: the first pass is over, the catch-up receivers pace what goes. */
+  open(catchUpFlows: boolean): boolean {
     if (this.cfg.async) return true; // no return channel: --max-bitrate is the only limit
-    const p = this.participants.minProgress();
+    const p = this.participants.minProgress(catchUpFlows);
     if (p === undefined) return true;
     return seqDiff(this.tx.nextSeq - 1, p.seen) < this.packets;
   }

@@ -17,6 +17,8 @@ import { HEARTBEAT_FLAG_CATCH_UP, Limit } from '../../protocol/messages/heartbea
 export const HEALTH_SAMPLES = 16;
 /** Rates and shares are taken over this much of the receiver's time (or what the samples span). */
 export const RATE_WINDOW_MS = 2000;
+/** A sink busy less than this share of the time still counts as this busy: no capacity is infinite. */
+const MIN_BUSY_SHARE = 0.05;
 
 interface Sample {
   /** When it arrived, on the sender's clock. */
@@ -44,6 +46,8 @@ export interface HealthFigures {
   readonly repairShare: number | undefined;
   /** Its event loop's busy share in its last interval. */
   readonly cpuShare: number | undefined;
+  /** The receiver's time the rates and shares above are taken over (0: none yet). */
+  readonly spanMs: number;
   readonly limit: Limit;
   /** It said it is in the catch-up pass. */
   readonly catchUp: boolean;
@@ -56,6 +60,7 @@ const u32 = (a: number, b: number): number => (a - b) >>> 0;
 export class ReceiverHealth {
   private readonly samples: Sample[] = []; // bounded by HEALTH_SAMPLES
   private last: Heartbeat | undefined;
+  private capacity: number | undefined;
   private fig: HealthFigures = {
     rateBps: undefined,
     outputBps: undefined,
@@ -63,6 +68,7 @@ export class ReceiverHealth {
     sinkBusyShare: undefined,
     repairShare: undefined,
     cpuShare: undefined,
+    spanMs: 0,
     limit: Limit.Unknown,
     catchUp: false,
     heardAtMs: undefined,
@@ -74,9 +80,31 @@ export class ReceiverHealth {
     return this.fig;
   }
 
-  /** Heartbeats taken (that were newer than the one before). */
+  /** Heartbeats taken (that were newer than the one before), at most HEALTH_SAMPLES. */
   get heard(): number {
     return this.samples.length;
+  }
+
+  /**
+   * What it could take, as far as its figures tell: the rate it wrote at over the share of
+   * the time its sink or its CPU was busy (a node that wrote 8 MB/s with its sink busy a
+   * quarter of the time could have taken 32). A receiver that neither wrote nor was busy in
+   * the window (starved: the rack waits for someone else) keeps what it showed last.
+   * Undefined before it showed anything.
+   */
+  capacityBps(): number | undefined {
+    return this.capacity;
+  }
+
+  /**
+   * The transfer starts: what came before (a receiver idle while the sender announced) says
+   * nothing about its pace. Rates count from the next heartbeats; the last limit and CPU
+   * share stay for the table.
+   */
+  restart(): void {
+    this.samples.length = 0;
+    this.capacity = undefined;
+    this.fig = { ...this.fig, rateBps: undefined, outputBps: undefined, lossShare: undefined, sinkBusyShare: undefined, spanMs: 0 };
   }
 
   /** Takes a heartbeat at `now`; false when it was not newer than the last and changed nothing. */
@@ -96,6 +124,11 @@ export class ReceiverHealth {
     if (this.samples.length > HEALTH_SAMPLES) this.samples.shift();
     this.last = hb;
     this.fig = this.compute(now);
+    const f = this.fig;
+    if (f.rateBps !== undefined && (f.rateBps > 0 || (f.sinkBusyShare ?? 0) > 0 || (f.cpuShare ?? 0) > 0)) {
+      const busy = Math.max(f.sinkBusyShare ?? 0, f.cpuShare ?? 0, MIN_BUSY_SHARE);
+      this.capacity = f.rateBps / Math.min(1, busy);
+    }
     return true;
   }
 
@@ -117,13 +150,14 @@ export class ReceiverHealth {
       heardAtMs: now,
     };
     if (oldest === undefined) {
-      return { ...common, rateBps: undefined, outputBps: undefined, lossShare: undefined, sinkBusyShare: undefined };
+      return { ...common, rateBps: undefined, outputBps: undefined, lossShare: undefined, sinkBusyShare: undefined, spanMs: 0 };
     }
     const dtMs = newest.elapsedMs - oldest.elapsedMs;
     const sent = u32(newest.packetsSent, oldest.packetsSent);
     const read = u32(newest.packetsRead, oldest.packetsRead);
     return {
       ...common,
+      spanMs: dtMs,
       rateBps: (Math.max(0, newest.bytesWritten - oldest.bytesWritten) * 1000) / dtMs,
       outputBps: (Math.max(0, newest.outputBytes - oldest.outputBytes) * 1000) / dtMs,
       lossShare: sent > 0 ? Math.max(0, Math.min(1, 1 - read / sent)) : 0,

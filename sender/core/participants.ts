@@ -12,6 +12,7 @@ import { CAP_PARITY_REPAIR } from '../../protocol/header.js';
 import type { Heartbeat } from '../../protocol/messages/heartbeat.js';
 import type { Join } from '../../protocol/messages/join.js';
 import type { Leave } from '../../protocol/messages/leave.js';
+import type { CatchUpWhy } from '../../protocol/messages/catch-up.js';
 import { Outcome, type Report } from '../../protocol/messages/report.js';
 import { STATUS_FLAG_COMPLETE, type Status } from '../../protocol/messages/status.js';
 import { Reason, reasonName } from '../../protocol/reasons.js';
@@ -52,6 +53,11 @@ export interface ReceiverRecord {
    * there, or a late receiver whose sink takes the image only in order).
    */
   catchUp: boolean;
+  /** Why it is in the catch-up pass, and since when (undefined: it is not). */
+  catchUpWhy: CatchUpWhy | undefined;
+  catchUpAtMs: number | undefined;
+  /** When CATCHUP was last sent to it (it is repeated if it asks for repairs before END). */
+  catchUpToldAtMs: number;
   /** When its JOIN was taken, and when it left 'active' (undefined: still active). */
   readonly joinedAtMs: number;
   resolvedAtMs: number | undefined;
@@ -116,6 +122,9 @@ export class Participants {
       progressSinceRound: true,
       replacedBy: 0,
       catchUp: false,
+      catchUpWhy: undefined,
+      catchUpAtMs: undefined,
+      catchUpToldAtMs: -Infinity,
       joinedAtMs: now,
       resolvedAtMs: undefined,
       health: new ReceiverHealth(this.cfg.blockBytes),
@@ -223,16 +232,36 @@ export class Participants {
   /**
    * A REQACK round: a receiver behind what the sender needs (DATA up to `needSeq`, slices
    * below `needSlices`) and without progress since the last round gets a retry counted.
-   * Returns the receivers past the retry limit, in join order, for the core to drop.
+   * Receivers in the catch-up pass are not waited for, so not counted. Returns the
+   * receivers past the retry limit, in join order, for the core to drop, and the ids of
+   * all that are behind (the ones the sender waits for: the slow-node policy's question).
    */
-  reqackRound(needSeq: number, needSlices: number): ReceiverRecord[] {
+  reqackRound(needSeq: number, needSlices: number): { over: ReceiverRecord[]; behind: Set<number> } {
     const over: ReceiverRecord[] = [];
+    const behind = new Set<number>(); // bounded by the receivers
     for (const rcv of this.records.values()) {
-      if (rcv.state !== 'active') continue;
-      const behind = seqDiff(rcv.seenSeq, needSeq) < 0 || rcv.deliveredSlices < needSlices;
-      if (behind) this.countRetry(rcv, rcv.progressSinceRound, over);
+      if (rcv.state !== 'active' || rcv.catchUp) continue;
+      if (seqDiff(rcv.seenSeq, needSeq) < 0 || rcv.deliveredSlices < needSlices) {
+        behind.add(rcv.id);
+        this.countRetry(rcv, rcv.progressSinceRound, over);
+      }
     }
-    return over;
+    return { over, behind };
+  }
+
+  /** The active receivers the first pass is for: not in the catch-up pass, not yet complete. */
+  firstPassReceivers(): ReceiverRecord[] {
+    const out: ReceiverRecord[] = [];
+    for (const r of this.records.values()) if (r.state === 'active' && !r.catchUp && !r.complete) out.push(r);
+    return out;
+  }
+
+  /** `rcv` goes to the catch-up pass at `now`, for `why`. */
+  moveToCatchUp(rcv: ReceiverRecord, why: CatchUpWhy, now: number): void {
+    rcv.catchUp = true;
+    rcv.catchUpWhy = why;
+    rcv.catchUpAtMs = now;
+    rcv.retries = 0;
   }
 
   private countRetry(rcv: ReceiverRecord, progressed: boolean, over: ReceiverRecord[]): void {
@@ -249,14 +278,18 @@ export class Participants {
    * The smallest seenSeq and deliveredSlices over receivers still in the session. One that
    * has every slice (verifying: fsync, or a late receiver reading its image back) needs
    * nothing more and stops reporting what it sees: it must not hold the others' repairs.
+   * One in the catch-up pass never holds retention (what it lacks is read again from the
+   * source), and holds the flow window only once the first pass is over (`catchUpFlows`):
+   * the catch-up pass is paced by the receivers it serves.
    */
-  minProgress(): MinProgress | undefined {
+  minProgress(catchUpFlows: boolean): MinProgress | undefined {
     let seen: number | undefined;
     let delivered = Infinity;
     for (const r of this.records.values()) {
       if (r.state !== 'active' || r.complete) continue;
+      if (r.catchUp && !catchUpFlows) continue;
       if (seen === undefined || seqDiff(r.seenSeq, seen) < 0) seen = r.seenSeq;
-      delivered = Math.min(delivered, r.deliveredSlices);
+      if (!r.catchUp) delivered = Math.min(delivered, r.deliveredSlices);
     }
     return seen === undefined ? undefined : { seen, delivered };
   }

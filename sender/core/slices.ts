@@ -23,6 +23,7 @@ import {
 } from '../../protocol/geometry.js';
 import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_PARITY } from '../../protocol/messages/data.js';
 import { IMAGE_BYTES_UNKNOWN } from '../../protocol/messages/hello.js';
+import { startsCompressed } from '../../protocol/image-magic.js';
 import type { SenderConfig } from './config.js';
 import type { SenderStats } from './stats.js';
 import type { ImageEnd, Transmit, Transmitter } from './transmit.js';
@@ -70,6 +71,7 @@ export class SliceStore {
   private bytesIn = 0;
   private end: ImageEnd | undefined;
   private passNo = 1;
+  private compressedImage = false;
 
   constructor(
     private readonly cfg: Readonly<SlicesConfig>,
@@ -98,6 +100,11 @@ export class SliceStore {
   /** Image bytes taken from the source so far (in the first pass: later passes read the same bytes). */
   get bytesRead(): number {
     return this.bytesIn;
+  }
+
+  /** The image's first bytes are a gzip or LZ4 stream's (known once slice 0 was taken). */
+  get compressed(): boolean {
+    return this.compressedImage;
   }
 
   /** The pass being sent: 1, or later in a carousel. */
@@ -164,6 +171,7 @@ export class SliceStore {
       return;
     }
     const sliceNo = this.next++;
+    if (sliceNo === 0) this.compressedImage = startsCompressed(bytes);
     this.bytesIn += bytes.byteLength;
     if (this.cfg.imageBytes !== IMAGE_BYTES_UNKNOWN && this.bytesIn > this.cfg.imageBytes) {
       throw new RangeError('source is longer than the announced image size');

@@ -41,6 +41,10 @@ export interface SenderStats {
   dataResends: number;
   /** Slices whose read completed after the session was done (the last receiver left): dropped. */
   slicesAfterDone: number;
+  /** Receivers moved to the catch-up pass (by the slow-node policy, or late and in order). */
+  movedToCatchUp: number;
+  /** NAKs from receivers in the catch-up pass before the first pass was over (not answered). */
+  catchUpNaksIgnored: number;
 }
 
 export function newSenderStats(): SenderStats {
@@ -67,6 +71,8 @@ export function newSenderStats(): SenderStats {
     reloads: 0,
     dataResends: 0,
     slicesAfterDone: 0,
+    movedToCatchUp: 0,
+    catchUpNaksIgnored: 0,
   };
 }
 

@@ -7,7 +7,16 @@
 // datagrams (more are counted in controlOverflows, not queued); REQACK ids count up from 1.
 // It decides nothing: the core and its components say what to send, this says how.
 
-import { CAP_ASYNC, CAP_MORE_PASSES, CAP_PARITY_REPAIR, CAP_STREAMING, ipv4ToU32 } from '../../protocol/header.js';
+import {
+  CAP_ASYNC,
+  CAP_CATCH_UP,
+  CAP_IMAGE_COMPRESSED,
+  CAP_MORE_PASSES,
+  CAP_PARITY_REPAIR,
+  CAP_STREAMING,
+  ipv4ToU32,
+} from '../../protocol/header.js';
+import { CATCH_UP_SIZE, encodeCatchUp, type CatchUpWhy } from '../../protocol/messages/catch-up.js';
 import { encodeAccept, ACCEPT_SIZE } from '../../protocol/messages/accept.js';
 import { DATA_HEADER_SIZE, writeDataHeader } from '../../protocol/messages/data.js';
 import { DROP_SIZE, encodeDrop } from '../../protocol/messages/drop.js';
@@ -47,6 +56,7 @@ type TransmitConfig = Pick<
   | 'sessionId'
   | 'async'
   | 'streaming'
+  | 'catchUp'
   | 'blockBytes'
   | 'sliceBlocks'
   | 'stripes'
@@ -105,11 +115,19 @@ export class Transmitter {
     return { to: 'data', parts: [header, payload], bytes: DATA_HEADER_SIZE + payload.byteLength };
   }
 
-  /** `morePasses`: a carousel will send the image again after the pass under way. */
-  hello(announcing: boolean, morePasses: boolean): void {
+  /**
+   * `morePasses`: a carousel will send the image again after the pass under way;
+   * `compressed`: the image's first bytes are a gzip or LZ4 stream's.
+   */
+  hello(announcing: boolean, morePasses: boolean, compressed: boolean): void {
     this.stats.hellos++;
     const caps =
-      CAP_PARITY_REPAIR | (this.cfg.async ? CAP_ASYNC : 0) | (this.cfg.streaming ? CAP_STREAMING : 0) | (morePasses ? CAP_MORE_PASSES : 0);
+      CAP_PARITY_REPAIR |
+      (this.cfg.async ? CAP_ASYNC : 0) |
+      (this.cfg.streaming ? CAP_STREAMING : 0) |
+      (morePasses ? CAP_MORE_PASSES : 0) |
+      (this.cfg.catchUp ? CAP_CATCH_UP : 0) |
+      (compressed ? CAP_IMAGE_COMPRESSED : 0);
     this.queue(HELLO_SIZE, (b) =>
       encodeHello(
         {
@@ -155,6 +173,14 @@ export class Transmitter {
     this.stats.ends++;
     this.queue(END_SIZE, (b) =>
       encodeEnd({ sessionId: this.cfg.sessionId, totalBytes: e.totalBytes, totalSlices: e.totalSlices, digest: e.digest }, b),
+    );
+  }
+
+  /** Moves a receiver to the catch-up pass (rates in bytes per second, 0: none). */
+  catchUp(receiverId: number, why: CatchUpWhy, rateBps: number, paceBps: number): void {
+    const kB = (x: number): number => Math.min(0xffff_ffff, Math.round(x / 1000));
+    this.queue(CATCH_UP_SIZE, (b) =>
+      encodeCatchUp({ sessionId: this.cfg.sessionId, receiverId, why, rateKBps: kB(rateBps), paceKBps: kB(paceBps) }, b),
     );
   }
 

@@ -29,6 +29,8 @@ export function senderConfig(over: Partial<SenderConfig> = {}): Readonly<SenderC
     async: false,
     carouselPasses: 1,
     streaming: false,
+    catchUp: false,
+    minRateBytesPerSec: undefined,
     dataGroup: DATA_GROUP,
     dataPort: DATA_PORT,
     imageBytes: 4000,

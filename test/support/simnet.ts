@@ -73,6 +73,8 @@ export interface SimReceiverSpec {
   readonly diesAtMs?: number;
   /** Its disk writes this many bytes per ms; undefined: a slice is written as it is delivered. */
   readonly sinkBytesPerMs?: number;
+  /** Its disk writes nothing from the first virtual time to the second (a stall); needs sinkBytesPerMs. */
+  readonly sinkStall?: readonly [number, number];
 }
 
 /** How a scenario watches the run and adds traffic of its own. */
@@ -123,11 +125,14 @@ export class SimReceiver {
   readonly upAtMs: number;
   readonly diesAtMs: number;
   readonly sinkBytesPerMs: number | undefined;
+  readonly sinkStall: readonly [number, number] | undefined;
   /** The session and sender it chose (undefined while it listens). */
   session: { readonly id: number; readonly sender: string } | undefined;
   /** > 0: accepted late, at this slice; slices are then written at their offsets. */
   joinSlice = 0;
   done = false;
+  /** When it ended (virtual ms). */
+  doneAtMs = Infinity;
   ok = false;
   detail = '';
   dead = false;
@@ -158,6 +163,7 @@ export class SimReceiver {
     this.upAtMs = spec.upAtMs ?? 0;
     this.diesAtMs = spec.diesAtMs ?? Infinity;
     this.sinkBytesPerMs = spec.sinkBytesPerMs;
+    this.sinkStall = spec.sinkStall;
   }
 
   write(offset: number, bytes: Uint8Array): void {
@@ -194,6 +200,8 @@ export class SimNet {
   readonly receivers: readonly SimReceiver[];
   /** Every event the sender emitted, in order. */
   readonly senderEvents: SenderEvent[] = []; // UNBOUNDED: one run's events, for the test
+  /** When each of senderEvents came out (virtual ms), index for index. */
+  readonly senderEventsAt: number[] = []; // UNBOUNDED: as senderEvents
   /** NAK datagrams sent per slice number (all receivers together). */
   readonly naksPerSlice = new Map<number, number>(); // UNBOUNDED: one entry per slice at most
   /** Every NAK sent: when, by whom, for which slice, and the first stripe's need. */
@@ -314,7 +322,7 @@ export class SimNet {
     const s = this.sender;
     const { image, linkRateBps } = this.o;
     this.guard('sender', () => {
-      for (let ev = s.pollEvent(); ev; ev = s.pollEvent()) this.senderEvents.push(ev);
+      for (let ev = s.pollEvent(); ev; ev = s.pollEvent()) this.senderEvent(ev);
       // --streaming: a late receiver's head, read again from the image.
       for (let n = s.pollReload(); n !== undefined; n = s.pollReload()) {
         const full = this.fullSliceBytes;
@@ -350,11 +358,16 @@ export class SimNet {
         }
         this.hooks.afterSend?.();
       }
-      for (let ev = s.pollEvent(); ev; ev = s.pollEvent()) this.senderEvents.push(ev);
+      for (let ev = s.pollEvent(); ev; ev = s.pollEvent()) this.senderEvent(ev);
     });
     // A busy link holds transmits back: the sender rightly wants to run again at once.
     const linkBusy = linkRateBps !== undefined && this.now < this.linkFreeAt;
     if (handled && !linkBusy) this.checkNoSpin('sender', this.guard('sender.pollTimeout', () => s.pollTimeout()));
+  }
+
+  private senderEvent(ev: SenderEvent): void {
+    this.senderEvents.push(ev);
+    this.senderEventsAt.push(this.now);
   }
 
   private pumpReceiver(r: SimReceiver): void {
@@ -418,6 +431,7 @@ export class SimNet {
         break;
       case 'done':
         r.done = true;
+        r.doneAtMs = this.now;
         r.ok = ev.ok;
         r.detail = ev.detail;
         break;
@@ -438,6 +452,10 @@ export class SimNet {
     if (speed === undefined) return;
     while (r.queue.length > 0 && !r.dead) {
       if (this.now < r.sinkBusyUntil) return;
+      if (r.sinkStall !== undefined && this.now >= r.sinkStall[0] && this.now < r.sinkStall[1]) {
+        r.sinkBusyUntil = r.sinkStall[1];
+        return;
+      }
       const { offset, bytes } = r.queue.shift()!;
       r.sinkBusyUntil = this.now + bytes.byteLength / speed;
       r.write(offset, bytes);

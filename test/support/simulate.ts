@@ -45,6 +45,8 @@ export interface SimOptions {
   readonly unknownSize?: boolean;
   readonly sender?: Partial<SenderConfig>;
   readonly receiver?: Partial<ReceiverConfig>;
+  /** One receiver's own settings, over `receiver` (e.g. an output that takes the image only in order). */
+  readonly receiverFor?: (index: number) => Partial<ReceiverConfig> | undefined;
   /** Receivers (by index) that stop dead at the given virtual time. */
   readonly kill?: ReadonlyMap<number, number>;
   /**
@@ -54,6 +56,8 @@ export interface SimOptions {
   readonly join?: ReadonlyMap<number, number>;
   /** Per-receiver sink speed in bytes/ms (undefined: instant). */
   readonly sinkBytesPerMs?: (index: number) => number | undefined;
+  /** Per-receiver sink stall: it writes nothing in [from, to) of virtual time (needs sinkBytesPerMs). */
+  readonly sinkStall?: (index: number) => readonly [number, number] | undefined;
   readonly maxSteps?: number;
   readonly maxTimeMs?: number;
   /** Drops chosen DATA datagrams on the way to a receiver (exact, deterministic loss). */
@@ -72,12 +76,16 @@ export interface SimReceiverResult {
   /** > 0: it joined late, at this slice. */
   readonly joinSlice: number;
   readonly core: ReceiverCore;
+  /** When it ended (virtual ms; Infinity: it did not). */
+  readonly doneAtMs: number;
 }
 
 export interface SimResult {
   readonly image: Uint8Array;
   readonly sender: SenderCore;
   readonly senderEvents: SenderEvent[];
+  /** When each of senderEvents came out (virtual ms), index for index. */
+  readonly senderEventsAt: readonly number[];
   readonly receivers: SimReceiverResult[];
   readonly timeMs: number;
   readonly steps: number;
@@ -150,6 +158,8 @@ export function simulate(o: SimOptions): SimResult {
       async: o.async ?? false,
       carouselPasses: o.carousel ?? 1,
       streaming: false,
+      catchUp: false,
+      minRateBytesPerSec: undefined,
       dataGroup: '239.192.67.1',
       dataPort: 9000,
       imageBytes: o.unknownSize ? IMAGE_BYTES_UNKNOWN : o.imageBytes,
@@ -190,11 +200,13 @@ export function simulate(o: SimOptions): SimResult {
         coder,
         random: mulberry32(o.seed * 31 + i + 1),
         ...o.receiver,
+        ...o.receiverFor?.(i),
       }),
       address: `198.18.0.${11 + (i % 200)}`,
       upAtMs: o.join?.get(i),
       diesAtMs: o.kill?.get(i),
       sinkBytesPerMs: o.sinkBytesPerMs?.(i),
+      sinkStall: o.sinkStall?.(i),
     })),
     image,
     wire: seededWire(o, rnd),
@@ -221,6 +233,7 @@ export function simulate(o: SimOptions): SimResult {
     image,
     sender: net.sender,
     senderEvents: net.senderEvents,
+    senderEventsAt: net.senderEventsAt,
     receivers: net.receivers.map((r) => ({
       index: r.index,
       id: r.id,
@@ -230,6 +243,7 @@ export function simulate(o: SimOptions): SimResult {
       image: r.image(),
       joinSlice: r.joinSlice,
       core: r.core,
+      doneAtMs: r.doneAtMs,
     })),
     timeMs: net.now,
     steps: net.steps,

@@ -147,6 +147,8 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
     async: asyncMode,
     carouselPasses: 1,
     streaming,
+    catchUp: false,
+    minRateBytesPerSec: undefined,
     dataGroup: '239.192.67.1',
     dataPort: 9000,
     imageBytes: geometry.imageBytes,

@@ -60,6 +60,7 @@ describe('ReceiverHealth', () => {
       sinkBusyShare: 0.5,
       repairShare: 0.01,
       cpuShare: 0.4,
+      spanMs: 500,
       limit: Limit.Disk,
       catchUp: false,
       heardAtMs: 600,

@@ -28,12 +28,20 @@
 // it NAKed at once within the retention window (pass B, the head pass). Slices are
 // delivered with their byte offsets: the driver writes them in place and verifies by
 // reading the image back. A receiver whose sink takes the image only in order
-// (lateJoinBlocker) says so and ends instead of joining.
+// (lateJoinBlocker, or a compressed image it decompresses by magic) takes the whole image
+// in the catch-up pass instead, if the sender serves one; else it says so and ends.
+//
+// The catch-up pass (the sender's CATCHUP: we are too slow for the rack; or late and in
+// order, as above): we stop asking for repairs while the first pass goes on, keep our
+// place (deliver in order what we have, hold the retention window, let go of what lies
+// beyond it), and once the first pass is over (END) ask for everything we lack, the whole
+// window at once, as a head pass does; the sender reads it again from its source.
 
 import { decodeDatagram } from '../protocol/codec.js';
 import type { Endpoint } from '../protocol/endpoint.js';
 import { checkDataAgainstSession } from '../protocol/geometry.js';
 import { MessageType } from '../protocol/header.js';
+import { CatchUpWhy, type CatchUp } from '../protocol/messages/catch-up.js';
 import type { Data } from '../protocol/messages/data.js';
 import { DROP_ALL, type Drop } from '../protocol/messages/drop.js';
 import type { End } from '../protocol/messages/end.js';
@@ -63,6 +71,8 @@ interface InSession {
   readonly naks: NakScheduler;
   readonly feedback: Feedback;
   readonly load: LoadMeter;
+  /** Late, and our output takes the image only in order: the whole image in the catch-up pass. */
+  lateInOrder: boolean;
 }
 
 /** How the receiver ends (in 'reporting': will end, once the sender has our REPORT). */
@@ -263,6 +273,8 @@ export class ReceiverCore {
         return;
       case MessageType.Drop:
         return this.onDrop(rx, m.msg);
+      case MessageType.CatchUp:
+        return this.onCatchUp(rx, m.msg, now);
     }
   }
 
@@ -272,7 +284,7 @@ export class ReceiverCore {
     const assembly = new Assembly(session, this.cfg, this.sink, this.stats, this.events);
     const feedback = new Feedback(this.cfg, session, assembly, this.sink, this.out, this.stats, now);
     const naks = new NakScheduler(this.cfg, session, assembly, feedback, this.stats);
-    const rx: InSession = { session, assembly, naks, feedback, load: new LoadMeter(now) };
+    const rx: InSession = { session, assembly, naks, feedback, load: new LoadMeter(now), lateInOrder: false };
     this.lastSenderAtMs = now;
     this.events.push({
       kind: 'session',
@@ -297,7 +309,11 @@ export class ReceiverCore {
           detail: 'the transfer is already under way, and the sender takes no late receivers (udp-sender --streaming)',
         });
       }
-      if (this.cfg.lateJoinBlocker !== undefined) {
+      const inOrder = this.cfg.lateJoinBlocker !== undefined || (this.cfg.decompressesByMagic === true && session.imageCompressed);
+      if (inOrder && session.catchUpOffered) {
+        rx.lateInOrder = true;
+        feedback.joinInOrder();
+      } else if (this.cfg.lateJoinBlocker !== undefined) {
         return this.finish(rx, { ok: false, reason: Reason.LateJoin, detail: this.lateBlockedDetail() });
       }
     }
@@ -311,6 +327,15 @@ export class ReceiverCore {
   /** Our ACCEPT, in any phase from joining on (it may come late, or be repeated). */
   private onAccept(rx: InSession, joinSlice: number, now: number): void {
     rx.feedback.onAccepted(now);
+    if (rx.lateInOrder) {
+      // The whole image in order, in the catch-up pass: nothing of the first pass is ours to
+      // ask for (what we hear of it within our window, from slice 0, we keep).
+      this.events.push({ kind: 'accepted', joinSlice: 0 });
+      if (this.state === 'joining') this.phase = { name: 'accepted', rx };
+      if (this.state === 'accepted') this.begin(rx);
+      this.enterCatchUp(rx, CatchUpWhy.LateInOrder, 0, 0, now);
+      return;
+    }
     if (joinSlice > 0) {
       // Taken late: we may have heard the HELLO before START, but the sender counts us from J.
       if (this.cfg.lateJoinBlocker !== undefined) return this.fail(Reason.LateJoin, this.lateBlockedDetail());
@@ -392,6 +417,26 @@ export class ReceiverCore {
     if (this.state === 'receiving') rx.naks.markDue(now);
   }
 
+  /** The sender's CATCHUP for us: too slow for the rack, or (repeated) late and in order. */
+  private onCatchUp(rx: InSession, c: CatchUp, now: number): void {
+    if (c.receiverId !== this.cfg.receiverId || this.state !== 'receiving' || rx.naks.inCatchUp) return;
+    this.enterCatchUp(rx, c.why, c.rateKBps, c.paceKBps, now);
+  }
+
+  private enterCatchUp(rx: InSession, why: CatchUpWhy, rateKBps: number, paceKBps: number, now: number): void {
+    rx.naks.putOff();
+    this.events.push({ kind: 'catchUp', why, rateKBps, paceKBps });
+    // The first pass may be over already (END came first): fetch at once.
+    if (rx.session.end !== undefined) this.beginCatchUp(rx, now);
+  }
+
+  /** The first pass is over: what we lack comes now. */
+  private beginCatchUp(rx: InSession, now: number): void {
+    if (!rx.naks.waiting) return;
+    rx.naks.fetch(now);
+    this.events.push({ kind: 'catchUpBegan', fromSlice: rx.assembly.delivered });
+  }
+
   private onOtherNak(rx: InSession, nak: Nak, now: number): void {
     this.stats.naksHeard++;
     if (nak.receiverId === this.cfg.receiverId || this.state !== 'receiving') return;
@@ -402,8 +447,11 @@ export class ReceiverCore {
     if (this.state === 'accepted' || this.state === 'joining') this.begin(rx);
     rx.naks.raiseFrontier(r.needSlices);
     this.markDue(rx, now);
-    // Only receivers holding the window back answer; one that has everything is not.
-    if (rx.feedback.isBehind(r.needSlices, r.needSeq) && this.state === 'receiving') this.sendStatus(rx, STATUS_FLAG_REPLY, now);
+    // Only receivers holding the window back answer; one that has everything is not, and
+    // one in the catch-up pass is not waited for.
+    if (rx.feedback.isBehind(r.needSlices, r.needSeq) && this.state === 'receiving' && !rx.naks.inCatchUp) {
+      this.sendStatus(rx, STATUS_FLAG_REPLY, now);
+    }
   }
 
   private onEnd(rx: InSession, e: End, now: number): void {
@@ -413,6 +461,8 @@ export class ReceiverCore {
       rx.naks.raiseFrontier(e.totalSlices);
       rx.assembly.dropWrongGuesses(e.totalBytes);
     }
+    // The first pass is over: the catch-up pass, if we are in it, fetches the rest.
+    if (this.state === 'receiving') this.beginCatchUp(rx, now);
     // Every copy of END (it repeats) re-checks: we may have joined late, after the first.
     this.markDue(rx, now);
     this.checkComplete(rx, now);
@@ -483,7 +533,7 @@ export class ReceiverCore {
     }
     if ((p.name === 'joining' || (p.name === 'receiving' && !fb.accepted)) && now >= fb.nextJoinAtMs) fb.sendJoin(now);
     if (p.name !== 'joining' && now >= fb.nextStatusAtMs) this.sendStatus(p.rx, 0, now);
-    if (p.name !== 'joining' && now >= fb.nextHeartbeatAtMs) fb.sendHeartbeat(p.rx.load.snapshot(now), false, now);
+    if (p.name !== 'joining' && now >= fb.nextHeartbeatAtMs) fb.sendHeartbeat(p.rx.load.snapshot(now), p.rx.naks.inCatchUp, now);
     if (p.name === 'receiving') {
       const lost = p.rx.naks.fire(now);
       if (lost !== undefined) this.fail(Reason.Unrecoverable, lost);

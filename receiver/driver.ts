@@ -278,6 +278,12 @@ export class ReceiverDriver {
       case 'head':
         this.log.info({ evt: 'head', slices: ev.slices }, 'rest of the image received; fetching the head');
         break;
+      case 'catchUp':
+        this.log.info({ evt: 'catchUp', why: ev.why, rateKBps: ev.rateKBps, paceKBps: ev.paceKBps }, 'moved to the catch-up pass');
+        break;
+      case 'catchUpBegan':
+        this.log.info({ evt: 'catchUp.begin', fromSlice: ev.fromSlice }, 'catch-up pass begins');
+        break;
       case 'started':
         this.startedAtMs = this.now();
         this.log.info({ evt: 'transfer.start', window: ev.windowPackets }, 'transfer started');

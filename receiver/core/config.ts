@@ -43,6 +43,11 @@ export interface ReceiverConfig {
    * only in order (stdout, --pipe, --unpack, a decompressor). Undefined: it writes at offsets.
    */
   readonly lateJoinBlocker?: string;
+  /**
+   * The output decompresses by magic (`auto`): an image that begins with a gzip or LZ4
+   * stream (HELLO's CAP_IMAGE_COMPRESSED) is taken only in order.
+   */
+  readonly decompressesByMagic?: boolean;
 }
 
 /**

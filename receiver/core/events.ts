@@ -2,6 +2,7 @@
 // it for the driver (ReceiverEvent). Datagrams out are plain bytes (pollTransmit).
 
 import type { Endpoint } from '../../protocol/endpoint.js';
+import type { CatchUpWhy } from '../../protocol/messages/catch-up.js';
 import type { Reason } from '../../protocol/reasons.js';
 import type { PipelineLoad } from './load.js';
 
@@ -36,6 +37,14 @@ export type ReceiverEvent =
   | { readonly kind: 'started'; readonly windowPackets: number }
   /** A complete slice, for the sink: in order within each pass; `offset` is its place in the image. */
   | { readonly kind: 'deliver'; readonly sliceNo: number; readonly offset: number; readonly bytes: Uint8Array }
+  /**
+   * We are in the catch-up pass: the sender found us too slow for the rack (rates in kB/s:
+   * ours, and the pace we fell below), or we joined late and take the image only in order.
+   * What we lack comes once the first pass is over.
+   */
+  | { readonly kind: 'catchUp'; readonly why: CatchUpWhy; readonly rateKBps: number; readonly paceKBps: number }
+  /** The first pass is over: the catch-up pass fetches the rest, from slice fromSlice on, in order. */
+  | { readonly kind: 'catchUpBegan'; readonly fromSlice: number }
   /** Late join: every slice from joinSlice on is delivered; now the head 0..slices-1. */
   | { readonly kind: 'head'; readonly slices: number }
   | { readonly kind: 'complete'; readonly totalBytes: number; readonly digest: Uint8Array }

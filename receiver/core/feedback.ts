@@ -6,7 +6,7 @@
 // Everything goes to the core's outgoing queue. With --async the receiver has no return
 // channel and sends nothing.
 
-import { CAP_PARITY_REPAIR } from '../../protocol/header.js';
+import { CAP_IN_ORDER, CAP_PARITY_REPAIR } from '../../protocol/header.js';
 import { DIGEST_BYTES } from '../../protocol/messages/end.js';
 import { encodeHeartbeat, HEARTBEAT_FLAG_CATCH_UP, HEARTBEAT_SIZE } from '../../protocol/messages/heartbeat.js';
 import { encodeJoin, JOIN_SIZE } from '../../protocol/messages/join.js';
@@ -40,6 +40,8 @@ export class Feedback {
   private heartbeatAtMs = Infinity;
   /** Receivers in the session, as START said: the heartbeat interval grows with them. */
   private receivers = 1;
+  /** JOIN says CAP_IN_ORDER: we are late and take the image only in order (the catch-up pass). */
+  private inOrder = false;
 
   constructor(
     private readonly cfg: Pick<ReceiverConfig, 'receiverId' | 'rcvBufBytes' | 'joinIntervalMs' | 'statusIntervalMs' | 'heartbeatIntervalMs'>,
@@ -71,6 +73,11 @@ export class Feedback {
   /** When the next STATUS heartbeat is due. */
   get nextStatusAtMs(): number {
     return this.statusAtMs;
+  }
+
+  /** Our JOINs say we take the image only in order (late, for the catch-up pass). */
+  joinInOrder(): void {
+    this.inOrder = true;
   }
 
   /** When the next HEARTBEAT is due (Infinity: none, before our ACCEPT and with --async). */
@@ -171,7 +178,7 @@ export class Feedback {
       {
         sessionId: this.session.sessionId,
         receiverId: this.cfg.receiverId,
-        caps: CAP_PARITY_REPAIR,
+        caps: CAP_PARITY_REPAIR | (this.inOrder ? CAP_IN_ORDER : 0),
         rcvBufBytes: this.cfg.rcvBufBytes,
       },
       buf,

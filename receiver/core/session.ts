@@ -6,7 +6,15 @@
 
 import type { Endpoint } from '../../protocol/endpoint.js';
 import { totalSlices, type Geometry } from '../../protocol/geometry.js';
-import { CAP_ASYNC, CAP_MORE_PASSES, CAP_PARITY_REPAIR, CAP_STREAMING, u32ToIpv4 } from '../../protocol/header.js';
+import {
+  CAP_ASYNC,
+  CAP_CATCH_UP,
+  CAP_IMAGE_COMPRESSED,
+  CAP_MORE_PASSES,
+  CAP_PARITY_REPAIR,
+  CAP_STREAMING,
+  u32ToIpv4,
+} from '../../protocol/header.js';
 import type { End } from '../../protocol/messages/end.js';
 import { HelloPhase, IMAGE_BYTES_UNKNOWN, type Hello } from '../../protocol/messages/hello.js';
 
@@ -21,6 +29,10 @@ export class Session {
   readonly async: boolean;
   /** --streaming: the sender takes receivers after the transfer has started. */
   readonly streaming: boolean;
+  /** The sender serves a catch-up pass (it can read its source again). */
+  readonly catchUpOffered: boolean;
+  /** The image begins with a gzip or LZ4 stream's magic: decompressed by magic, it is taken only in order. */
+  readonly imageCompressed: boolean;
   /** The HELLO said the transfer was under way: nothing counts before our ACCEPT names our first slice. */
   readonly late: boolean;
   /**
@@ -50,6 +62,8 @@ export class Session {
     this.retainSlices = hello.retainSlices;
     this.async = (hello.caps & CAP_ASYNC) !== 0;
     this.streaming = (hello.caps & CAP_STREAMING) !== 0;
+    this.catchUpOffered = (hello.caps & CAP_CATCH_UP) !== 0;
+    this.imageCompressed = (hello.caps & CAP_IMAGE_COMPRESSED) !== 0;
     this.late = !this.async && hello.phase !== HelloPhase.Announcing;
     this.more = this.async && (hello.caps & CAP_MORE_PASSES) !== 0;
     this.geometry = {

@@ -30,6 +30,8 @@ export function nodeFields(v: NodeView): EventFields {
     limit: v.limit === '-' ? undefined : v.limit,
     seconds: r(v.seconds, 2),
     reason: v.detail === '' ? undefined : v.detail,
+    catchUp: v.catchUp,
+    catchUpAtS: r(v.catchUpAtSeconds, 2),
   };
 }
 

@@ -9,13 +9,8 @@ import type { SenderCore, SenderEvent } from './core.js';
 import { hex } from './driver.js';
 import { EventsLog, nodeFields, PROGRESS_EVERY_MS } from './events-log.js';
 import { LiveTable, renderTable } from './live-table.js';
-import { missingView, nodeView, slowestFirst, type NodeView } from './node-view.js';
+import { CATCH_UP_WHY_NAMES, missingView, nodeView, slowestFirst, type NodeView } from './node-view.js';
 
-const CATCH_UP_WHY_NAMES: Readonly<Record<CatchUpWhy, string>> = {
-  [CatchUpWhy.Slow]: 'slow',
-  [CatchUpWhy.BelowMinRate]: 'min-rate',
-  [CatchUpWhy.LateInOrder]: 'late-in-order',
-};
 
 const round2 = (x: number): number => Number(x.toFixed(2));
 

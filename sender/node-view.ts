@@ -2,11 +2,19 @@
 // (sender/live-table.ts), the --events lines (sender/events-log.ts) and --json. Made from
 // the core's receiver records and the HEARTBEAT figures it keeps (sender/core/health.ts).
 
+import { CatchUpWhy } from '../protocol/messages/catch-up.js';
 import { LIMIT_NAMES } from '../protocol/messages/heartbeat.js';
 import { IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
 import { reasonName } from '../protocol/reasons.js';
 import type { ReceiverRecord, RosterHost } from './core.js';
 import { hex } from './driver.js';
+
+/** Why a node went to the catch-up pass, as --events and --json name it. */
+export const CATCH_UP_WHY_NAMES: Readonly<Record<CatchUpWhy, string>> = {
+  [CatchUpWhy.Slow]: 'slow',
+  [CatchUpWhy.BelowMinRate]: 'min-rate',
+  [CatchUpWhy.LateInOrder]: 'late-in-order',
+};
 
 export type NodeState = 'joined' | 'live' | 'catch-up' | 'verifying' | 'verified' | 'failed' | 'dropped' | 'left' | 'missing';
 
@@ -32,6 +40,9 @@ export interface NodeView {
   readonly detail: string;
   /** From its JOIN (or the start, whichever is later) to its end; undefined while it runs. */
   readonly seconds: number | undefined;
+  /** Why it went to the catch-up pass (CATCH_UP_WHY_NAMES), and when, in seconds from the start; undefined: it did not. */
+  readonly catchUp: string | undefined;
+  readonly catchUpAtSeconds: number | undefined;
 }
 
 /** `imageBytes`: the size if known (IMAGE_BYTES_UNKNOWN otherwise); `startedAtMs`: the transfer's START, on the core's clock. */
@@ -59,6 +70,8 @@ export function nodeView(
     limit: active ? LIMIT_NAMES[f.limit] : '-',
     detail: r.state === 'verified' || active ? '' : r.detail || reasonName(r.reason),
     seconds,
+    catchUp: r.catchUpWhy === undefined ? undefined : CATCH_UP_WHY_NAMES[r.catchUpWhy],
+    catchUpAtSeconds: r.catchUpAtMs === undefined || o.startedAtMs === undefined ? undefined : Math.max(0, r.catchUpAtMs - o.startedAtMs) / 1000,
   };
 }
 
@@ -78,6 +91,8 @@ export function missingView(h: RosterHost): NodeView {
     limit: '-',
     detail: 'never joined',
     seconds: undefined,
+    catchUp: undefined,
+    catchUpAtSeconds: undefined,
   };
 }
 

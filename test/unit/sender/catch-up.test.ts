@@ -10,6 +10,7 @@ import { DATA_FLAG_REPAIR } from '../../../protocol/messages/data.js';
 import { Reason } from '../../../protocol/reasons.js';
 import { SenderCore, type SenderConfig } from '../../../sender/core.js';
 import { MIN_SPAN_MS, SLOW_HOLD_MS } from '../../../sender/core/slow-policy.js';
+import { nodeView } from '../../../sender/node-view.js';
 import { pattern } from '../../support/bytes.js';
 import { drainEvents, drainSender, only, senderConfig, types } from '../../support/cores.js';
 import { heartbeatBytes, joinBytes, nakBytes, rcv, statusBytes } from '../../support/datagrams.js';
@@ -84,6 +85,13 @@ describe('SenderCore slow-node policy', () => {
     ]);
     expect(core.receiverList().map((r) => r.catchUp)).toEqual([false, false, true]);
     expect(core.stats.movedToCatchUp).toBe(1);
+    // The table, --events and --json say why and when (START was at 0).
+    const views = core.receiverList().map((r) => nodeView(r, { imageBytes: 4000, announcing: false, startedAtMs: 0 }));
+    expect(views.map((v) => [v.state, v.catchUp, v.catchUpAtSeconds])).toEqual([
+      ['live', undefined, undefined],
+      ['live', undefined, undefined],
+      ['catch-up', 'slow', 1.102],
+    ]);
     // Retention no longer waits for it.
     expect(core.wantsSlice()).toBe(true);
   });

@@ -116,6 +116,8 @@ function node(name: string, state: NodeView['state'], done: number, rateMBps: nu
     limit,
     detail: state === 'failed' ? 'digest mismatch' : state === 'missing' ? 'never joined' : '',
     seconds: state === 'verified' ? 12.34 : undefined,
+    catchUp: state === 'catch-up' ? 'slow' : undefined,
+    catchUpAtSeconds: state === 'catch-up' ? 1.2 : undefined,
   };
 }
 

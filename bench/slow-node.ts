@@ -2,10 +2,12 @@
 // pace, and does the slow one still end verified?
 //
 //   npm run build && node dist/bench/slow-node.js [--reps 3] [--mode raw,cpio] [--receivers 6]
-//       [--size 256] [--cpio-tree 128] [--slow-share 0.25]
+//       [--size 256] [--cpio-tree 128] [--slow-share 0.25 | --slow-mbps M] [--variants alone,six,slow,held]
 //
 // Each rep, each mode, three runs on one rack (no loss, no rate limit):
 //   alone     receivers-1 healthy receivers, no slow node in the rack (the reference)
+//   six       all receivers healthy (the last one's disk unthrottled): what one more node
+//             costs on a lab where every node shares the same two cores, slow or not
 //   slow      the same plus one slow receiver, the sender as shipped (catch-up pass)
 //   held      the same, with udp-sender --no-catch-up (the rack keeps the slow node's pace)
 // raw: a crypto-random image to --file; cpio: a cpio.gz of system files to --unpack DIR.
@@ -14,7 +16,8 @@
 // the root blkio cgroup (so the kernel's writeback to it is throttled too) and the
 // device's dirty page cache held to DIRTY_BYTES with strict_limit (so the writer waits
 // for the disk instead of filling memory). The throttle is --slow-share of the healthy
-// receivers' output rate in rep 1's 'alone' run; what the slow node really got is the
+// receivers' output rate in rep 1's 'alone' run (or --slow-mbps MB/s, the same for every
+// mode: that first run may share the machine with something else); what the slow node really got is the
 // 'held' run's pace next to 'alone' (the rack moves at the slow node's pace there).
 // Times are from the sender's spawn to each receiver's exit (it exits once verified).
 // Each output is checked here too: sha256 of the file, or the unpacked tree against GNU
@@ -42,7 +45,7 @@ const BLKIO_ROOT = '/sys/fs/cgroup/blkio';
 const RUN_TIMEOUT_MS = 600_000;
 
 type Mode = 'raw' | 'cpio';
-type Variant = 'alone' | 'slow' | 'held';
+type Variant = 'alone' | 'six' | 'slow' | 'held';
 
 interface ReceiverOutcome {
   slow: boolean;
@@ -145,6 +148,8 @@ async function main(): Promise<number> {
       size: { type: 'string', default: '256' },
       'cpio-tree': { type: 'string', default: '128' },
       'slow-share': { type: 'string', default: '0.25' },
+      'slow-mbps': { type: 'string' },
+      variants: { type: 'string', default: 'alone,six,slow,held' },
       'results-dir': { type: 'string' },
     },
   });
@@ -196,13 +201,14 @@ async function main(): Promise<number> {
           expected = await treeDigest(ref);
           await rm(ref, { recursive: true, force: true });
         }
-        let throttleBps = 0;
+        let throttleBps = values['slow-mbps'] === undefined ? 0 : Number(values['slow-mbps']) * 1e6;
+        if (throttleBps > 0) throttles[mode] = throttleBps;
         const one = async (rep: number, variant: Variant): Promise<RunOutcome> => {
           const dir = join(work, `${mode}-${rep}-${variant}`);
           await mkdir(dir);
-          const withSlow = variant !== 'alone';
+          const withSlow = variant === 'slow' || variant === 'held';
           await disk.clear(withSlow ? throttleBps : 0);
-          const count = withSlow ? n : n - 1;
+          const count = variant === 'alone' ? n - 1 : n;
           const outOf = (i: number): string => {
             const base = i === n - 1 ? join(disk.mnt, `${rep}-${variant}`) : join(dir, `out${i}`);
             return mode === 'raw' ? `${base}.img` : base;
@@ -247,8 +253,9 @@ async function main(): Promise<number> {
           const healthy = receivers.filter((x) => !x.slow).map((x) => x.seconds);
           const events = (await readFile(eventsFile, 'utf8').catch(() => ''))
             .split('\n')
-            .filter((l) => l.includes('"slow"') || l.includes('"catch-up"'))
-            .map((l) => JSON.parse(l) as unknown);
+            .filter((l) => l.trim() !== '')
+            .map((l) => JSON.parse(l) as { event?: string })
+            .filter((e) => e.event === 'slow' || e.event === 'catch-up');
           return {
             mode,
             rep,
@@ -264,10 +271,10 @@ async function main(): Promise<number> {
           };
         };
         for (let rep = 1; rep <= reps; rep++) {
-          for (const variant of ['alone', 'slow', 'held'] as const) {
+          for (const variant of (['alone', 'six', 'slow', 'held'] as const).filter((v) => values.variants.split(',').includes(v))) {
             if (variant === 'slow' && throttleBps === 0) {
               // A quarter (--slow-share) of what a healthy receiver wrote per second alone.
-              const alone = outcomes.at(-1)!;
+              const alone = outcomes.find((o) => o.mode === mode && o.variant === 'alone')!;
               const outBytes = mode === 'raw' ? Number(values.size) * MiB : Number(JSON.parse(await readFile(`${image}.json`, 'utf8')).treeBytes);
               throttleBps = (share * outBytes) / alone.healthyMedianSeconds;
               throttles[mode] = throttleBps;
@@ -295,8 +302,8 @@ async function main(): Promise<number> {
     for (const mode of modes) {
       for (let rep = 1; rep <= reps; rep++) {
         const get = (v: Variant): RunOutcome | undefined => outcomes.find((o) => o.mode === mode && o.rep === rep && o.variant === v);
-        const [a, s, h] = [get('alone'), get('slow'), get('held')];
-        if (a === undefined || s === undefined || h === undefined) continue;
+        const [a, x, s, h] = [get('alone'), get('six'), get('slow'), get('held')];
+        if (a === undefined || s === undefined) continue;
         const row = {
           mode,
           rep,
@@ -305,13 +312,16 @@ async function main(): Promise<number> {
           ratioMax: s.healthyMaxSeconds / a.healthyMaxSeconds,
           ratioMedian: s.healthyMedianSeconds / a.healthyMedianSeconds,
           slowNodeS: s.slowSeconds,
-          heldHealthyMaxS: h.healthyMaxSeconds,
-          heldRatio: h.healthyMaxSeconds / a.healthyMaxSeconds,
+          sixHealthyMaxS: x?.healthyMaxSeconds,
+          ratioMaxVsSix: x === undefined ? undefined : s.healthyMaxSeconds / x.healthyMaxSeconds,
+          heldHealthyMaxS: h?.healthyMaxSeconds,
+          heldRatio: h === undefined ? undefined : h.healthyMaxSeconds / a.healthyMaxSeconds,
         };
         summary.push(row);
         say(
-          `${mode} rep ${rep}: healthy with a slow node ${row.ratioMax.toFixed(3)}x of alone (max; median ${row.ratioMedian.toFixed(3)}x); ` +
-            `slow node done at ${row.slowNodeS?.toFixed(2)} s; with --no-catch-up the healthy ones take ${row.heldRatio.toFixed(2)}x`,
+          `${mode} rep ${rep}: healthy with a slow node ${row.ratioMax.toFixed(3)}x of alone (max; median ${row.ratioMedian.toFixed(3)}x)` +
+            `${row.ratioMaxVsSix === undefined ? '' : `, ${row.ratioMaxVsSix.toFixed(3)}x of six healthy`}; ` +
+            `slow node done at ${row.slowNodeS?.toFixed(2)} s; with --no-catch-up the healthy ones take ${row.heldRatio?.toFixed(2) ?? '(not run)'}x`,
         );
       }
     }

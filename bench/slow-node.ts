@@ -250,12 +250,15 @@ async function main(): Promise<number> {
             const problem = ok ? '' : r.code !== 0 ? (r.stderr.trim().split('\n').at(-1) ?? '') : 'output differs';
             receivers.push({ slow: i === n - 1, exit: r.code, seconds: atMs / 1000, ok, problem });
           }
-          const healthy = receivers.filter((x) => !x.slow).map((x) => x.seconds);
           const events = (await readFile(eventsFile, 'utf8').catch(() => ''))
             .split('\n')
             .filter((l) => l.trim() !== '')
             .map((l) => JSON.parse(l) as { event?: string })
             .filter((e) => e.event === 'slow' || e.event === 'catch-up');
+          // Each run's outputs go once checked: 5 copies of the image a run would fill /dev/shm.
+          await rm(dir, { recursive: true, force: true });
+          const healthy = receivers.filter((x) => !x.slow).map((x) => x.seconds);
+
           return {
             mode,
             rep,

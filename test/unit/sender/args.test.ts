@@ -78,3 +78,23 @@ describe('--async start and --carousel', () => {
     expect(parseSenderArgs(['--async', '--fec', '8x4/32', '--max-bitrate', '100m', '--carousel', '1'], false).core.carouselPasses).toBe(1);
   });
 });
+
+describe('the catch-up pass', () => {
+  it('is on by default, off with --no-catch-up and with --async (no return channel)', () => {
+    expect(parseSenderArgs(base, false).core).toMatchObject({ catchUp: true, minRateBytesPerSec: undefined });
+    expect(parseSenderArgs([...base, '--no-catch-up'], false).core.catchUp).toBe(false);
+    const a = parseSenderArgs(['--file', '/dev/null', '--async', '--fec', '8x4/32', '--max-bitrate', '100m'], false);
+    expect(a.core.catchUp).toBe(false);
+  });
+
+  it('--min-rate is a bit rate like --max-bitrate, kept in bytes per second', () => {
+    expect(parseSenderArgs([...base, '--min-rate', '80m'], false).core.minRateBytesPerSec).toBe(10e6);
+  });
+
+  it('--min-rate needs the catch-up pass: refused with --no-catch-up and with --async, naming which', () => {
+    expect(() => parseSenderArgs([...base, '--min-rate', '80m', '--no-catch-up'], false)).toThrow(/--min-rate needs the catch-up pass: it cannot go with --no-catch-up/);
+    expect(() =>
+      parseSenderArgs(['--file', '/dev/null', '--async', '--fec', '8x4/32', '--max-bitrate', '100m', '--min-rate', '80m'], false),
+    ).toThrow(/--min-rate needs the catch-up pass: it cannot go with --async/);
+  });
+});

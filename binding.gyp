@@ -33,6 +33,26 @@
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc": ["-O2", "-Wall", "-Wextra", "-fvisibility=hidden"]
+    },
+    {
+      # zstd for the receiver's decompressor and the sender's --compress zstd, linked against
+      # Debian's libzstd when native/probe-zstd.mjs finds libzstd-dev; otherwise built without it
+      # (the addon then says why, and the rest of rackcast is unaffected).
+      "target_name": "rackcast_zstd",
+      "sources": ["native/zstd.cc"],
+      "variables": { "have_zstd": "<!(node native/probe-zstd.mjs)" },
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags_cc": ["-O2", "-Wall", "-Wextra", "-fvisibility=hidden"],
+      "conditions": [["have_zstd==1", { "defines": ["RACKCAST_HAVE_ZSTD"], "libraries": ["-lzstd"] }]]
+    },
+    {
+      # System calls Node lacks (syncfs(2)), for the cpio unpacker's final sync.
+      "target_name": "rackcast_sys",
+      "sources": ["native/sys.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags_cc": ["-O2", "-Wall", "-Wextra", "-fvisibility=hidden"]
     }
   ]
 }

@@ -16,7 +16,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createRack, labSkipReason, parseLastJson, sha256File, withLabLock, writeRandomFile, type Rack, type RunResult } from './lab.js';
+import { createRack, labSkipReason, parseLastJson, sha256File, withLabLock, writeRandomFile, type RunResult } from './lab.js';
 import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
 
 const HEAD_START_MS = 500;
@@ -65,7 +65,7 @@ async function main(): Promise<number> {
         const dir = join(work, name);
         await mkdir(dir);
         const start = (i: number): Promise<RunResult> =>
-          rack.run(rack.receiverNs[i], [process.execPath, receiverCli, '--file', join(dir, `out${i}`), '--interface', rack.receiverAddrs[i], '--json'], {
+          rack.run(rack.receiverNs[i]!, [process.execPath, receiverCli, '--file', join(dir, `out${i}`), '--interface', rack.receiverAddrs[i]!, '--json'], {
             timeoutMs: 120_000,
           });
         const runsR: Promise<RunResult>[] = [];

@@ -2,7 +2,7 @@
 // loss, on the namespace lab (bench/lab.ts). Needs root.
 //
 //   npm run bench                     the full matrix (long: run it on a quiet machine)
-//   npm run bench -- --quick          CI size: N=2, loss 0 and 5%, 32 MiB, one rep (< 3 min)
+//   npm run bench -- --quick          CI size: N=2, loss 0 and 5%, 32 MiB, one rep (about 35 s)
 //   npm run bench -- --receivers 1,4 --loss 0,5 --rate none --tools rackcast,udpcast \
 //                    --file random --reps 3 --size 256
 //

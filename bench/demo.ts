@@ -97,12 +97,12 @@ async function main(): Promise<number> {
     for (let i = 0; i < RECEIVERS; i++) {
       const out = join(dir, `node${i + 1}.img`);
       const got = await sha256File(out).catch(() => '(no file)');
-      const j = JSON.parse(rs[i].stdout.trim() || '{}') as { bytes?: number; seconds?: number };
+      const j = JSON.parse(rs[i]!.stdout.trim() || '{}') as { bytes?: number; seconds?: number };
       const rate = j.seconds ? (j.bytes! / 1e6 / j.seconds).toFixed(1) : '-';
-      const ok = rs[i].code === 0 && got === want;
+      const ok = rs[i]!.code === 0 && got === want;
       allOk &&= ok;
-      console.log(`  node${i + 1}.img   ${String(rs[i].code).padEnd(4)}  ${(got === want ? 'yes' : 'NO').padEnd(14)}  ${rate}`);
-      if (rs[i].code !== 0) process.stderr.write(rs[i].stderr);
+      console.log(`  node${i + 1}.img   ${String(rs[i]!.code).padEnd(4)}  ${(got === want ? 'yes' : 'NO').padEnd(14)}  ${rate}`);
+      if (rs[i]!.code !== 0) process.stderr.write(rs[i]!.stderr);
     }
     console.log(
       `\n  sender exit ${s.code}, ${report.seconds?.toFixed(2)} s, ${report.stats?.dataPackets} datagrams ` +

@@ -37,10 +37,15 @@ import {
   type Rack,
   type RunResult,
 } from './lab.js';
+import { blockBytesForMtu } from '../common/mtu.js';
 import { parseBitrate } from '../common/units.js';
+import { AUTH_TRAILER_SIZE } from '../protocol/auth-trailer.js';
+import { DATA_HEADER_SIZE } from '../protocol/messages/data.js';
 import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
 
 const RECEIVER_HEAD_START_MS = 1_000;
+/** The CLI's default --slice-blocks (the bench does not change it). */
+const SLICE_BLOCKS = 128;
 const MB = 1e6;
 const GB = 1e9;
 
@@ -98,6 +103,13 @@ interface RunRecord {
   nftDroppedPerReceiver: number[];
   /** Datagrams each receiver's kernel dropped for a full socket buffer (Udp RcvbufErrors in its namespace). */
   rcvbufErrorsPerReceiver: number[];
+  /**
+   * Frames that reached the sender's link (its eth0 rx counter) during the run: what the
+   * receivers sent it (JOIN, STATUS, REPORT, LEAVE) and the NAKs the group carries to it,
+   * plus a few IGMP and ARP frames. Per slice of the image (128 blocks at the run's MTU).
+   */
+  senderLinkRxFrames: number;
+  controlFramesPerSlice: number;
   /**
    * With --max-bitrate: the sender's IP-level rate (eth0 tx bytes minus 14 bytes of Ethernet
    * header per frame) over every 1 s window (100 ms steps) from 1 s after the first data to
@@ -251,13 +263,14 @@ async function runOnce(
   }
   const timeoutMs = cfg.timeoutS * 1000;
   const droppedBefore = await rack.droppedPackets();
+  const senderRxBefore = (await readLinkStats(rack.senderNs)).rxPackets;
   const rcvbufBefore = await Promise.all(rack.receiverNs.map((ns) => rcvbufErrors(rack, ns)));
 
   const receiverRuns = rack.receiverNs.map((ns, i) =>
     rack.run(
       ns,
       [
-        process.execPath, receiverCli, '--file', outputs[i], '--interface', rack.receiverAddrs[i], '--json',
+        process.execPath, receiverCli, '--file', outputs[i]!, '--interface', rack.receiverAddrs[i]!, '--json',
         '--log', join(workDir, `receiver-${i + 1}.log`), ...common, ...(receiverIo === undefined ? [] : ['--io', receiverIo]),
       ],
       { timeoutMs: timeoutMs + RECEIVER_HEAD_START_MS },
@@ -287,6 +300,8 @@ async function runOnce(
   await sampler;
   const seconds = (performance.now() - started) / 1000;
   const droppedAfter = await rack.droppedPackets();
+  const senderLinkRxFrames = (await readLinkStats(rack.senderNs)).rxPackets - senderRxBefore;
+  const slices = Math.max(1, Math.ceil(imageBytes / (SLICE_BLOCKS * blockBytesForMtu(cfg.mtu, DATA_HEADER_SIZE, cfg.auth === undefined ? 0 : AUTH_TRAILER_SIZE))));
   const rcvbufAfter = await Promise.all(rack.receiverNs.map((ns) => rcvbufErrors(rack, ns)));
 
   const problems: string[] = [];
@@ -298,12 +313,12 @@ async function runOnce(
 
   const receivers: ReceiverResult[] = [];
   for (let i = 0; i < cfg.receivers; i++) {
-    const base = processResult(rack.receiverNs[i], rack.receiverAddrs[i], receiversRaw[i]);
+    const base = processResult(rack.receiverNs[i]!, rack.receiverAddrs[i]!, receiversRaw[i]!);
     let outputBytes: number | null = null;
     let sha256Ok = false;
-    if (existsSync(outputs[i])) {
-      outputBytes = (await stat(outputs[i])).size;
-      sha256Ok = outputBytes === imageBytes && (await sha256File(outputs[i])) === inputSha;
+    if (existsSync(outputs[i]!)) {
+      outputBytes = (await stat(outputs[i]!)).size;
+      sha256Ok = outputBytes === imageBytes && (await sha256File(outputs[i]!)) === inputSha;
     }
     if (base.exitCode !== 0) problems.push(`receiver ${i + 1} exit ${base.exitCode}${base.timedOut ? ' (timed out)' : ''}`);
     if (!sha256Ok) problems.push(`receiver ${i + 1} output ${outputBytes === null ? 'missing' : 'differs from the input'}`);
@@ -326,8 +341,10 @@ async function runOnce(
     receiverMaxRssKiBMax: receivers.some((r) => num(r.json?.maxRssKiB) === null)
       ? null
       : Math.max(...receivers.map((r) => num(r.json?.maxRssKiB)!)),
-    nftDroppedPerReceiver: droppedAfter.map((n, i) => n - droppedBefore[i]),
-    rcvbufErrorsPerReceiver: rcvbufAfter.map((n, i) => n - rcvbufBefore[i]),
+    nftDroppedPerReceiver: droppedAfter.map((n, i) => n - droppedBefore[i]!),
+    rcvbufErrorsPerReceiver: rcvbufAfter.map((n, i) => n - rcvbufBefore[i]!),
+    senderLinkRxFrames,
+    controlFramesPerSlice: senderLinkRxFrames / slices,
     sender,
     receivers,
   };
@@ -346,8 +363,8 @@ async function rcvbufErrors(rack: Rack, ns: string): Promise<number> {
   const r = await rack.run(ns, ['cat', '/proc/net/snmp'], { timeoutMs: 10_000 });
   const lines = r.stdout.split('\n').filter((l) => l.startsWith('Udp:'));
   if (lines.length < 2) return 0;
-  const names = lines[0].trim().split(/\s+/);
-  const values = lines[1].trim().split(/\s+/);
+  const names = lines[0]!.trim().split(/\s+/);
+  const values = lines[1]!.trim().split(/\s+/);
   const i = names.indexOf('RcvbufErrors');
   return i < 0 ? 0 : Number(values[i]);
 }
@@ -355,17 +372,17 @@ async function rcvbufErrors(rack: Rack, ns: string): Promise<number> {
 /** Worst 1-second window of the sender's wire rate against the --max-bitrate target. */
 function pacingOf(samples: readonly { t: number; tx: number }[], targetBps: number): RunRecord['pacing'] {
   // Steady state: from 1 s after the rate first moves to 1 s before it stops.
-  const moving = samples.findIndex((s, i) => i > 0 && s.tx - samples[i - 1].tx > 10_000);
+  const moving = samples.findIndex((s, i) => i > 0 && s.tx - samples[i - 1]!.tx > 10_000);
   let last = samples.length - 1;
-  while (last > 0 && samples[last].tx - samples[last - 1].tx <= 10_000) last--;
+  while (last > 0 && samples[last]!.tx - samples[last - 1]!.tx <= 10_000) last--;
   const rates: number[] = [];
   if (moving > 0) {
     for (let i = moving; i < last; i++) {
-      const a = samples[i];
-      if (a.t < samples[moving].t + 1000) continue;
+      const a = samples[i]!;
+      if (a.t < samples[moving]!.t + 1000) continue;
       const j = samples.findIndex((b) => b.t >= a.t + 1000);
-      if (j < 0 || samples[j].t > samples[last].t - 1000) break;
-      const b = samples[j];
+      if (j < 0 || samples[j]!.t > samples[last]!.t - 1000) break;
+      const b = samples[j]!;
       rates.push(((b.tx - a.tx) * 8) / ((b.t - a.t) / 1000));
     }
   }
@@ -388,6 +405,7 @@ function summaryLine(cfg: BenchConfig, r: RunRecord): string {
     `  sender CPU s/GB=${fmt(r.senderCpuSecondsPerGB, 2)}` +
     `  receiver CPU s/GB (mean)=${fmt(r.receiverCpuSecondsPerGBMean, 2)}` +
     `  rcvbuf drops=${r.rcvbufErrorsPerReceiver.reduce((a, b) => a + b, 0)}` +
+    `  control frames at the sender per slice=${r.controlFramesPerSlice.toFixed(2)}` +
     (cfg.io === undefined ? '' : `  io=${cfg.io}`) +
     (cfg.auth === undefined ? '' : `  auth=${cfg.auth}`) +
     (r.pacing === undefined

@@ -87,7 +87,7 @@ function lossPattern(next: () => number, k: number, m: number): number[] {
   const pool = Array.from({ length: k }, (_, i) => i);
   for (let i = 0; i < m; i++) {
     const j = i + (next() % (k - i));
-    [pool[i], pool[j]] = [pool[j], pool[i]];
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
   }
   return pool.slice(0, m).sort((a, b) => a - b);
 }
@@ -100,7 +100,7 @@ interface Rate {
 
 function median(xs: number[]): number {
   xs.sort((a, b) => a - b);
-  return xs[Math.floor(xs.length / 2)];
+  return xs[Math.floor(xs.length / 2)]!;
 }
 
 /** Median MB/s of `runs` timed runs of `op` (each call consuming `bytes`), after a warm-up. */
@@ -157,36 +157,38 @@ function benchCoder(coder: ErasureCoder, label: string, kernel: string, k: numbe
   const indices = Array.from({ length: m }, (_, t) => t);
   const batch = (): void => {
     if (coder.encodeParities !== undefined) coder.encodeParities(data, indices, parity);
-    else for (let t = 0; t < m; t++) coder.encodeParity(data, t, parity[t]);
+    else for (let t = 0; t < m; t++) coder.encodeParity(data, t, parity[t]!);
   };
   const perSymbol = (): void => {
-    for (let t = 0; t < m; t++) coder.encodeParity(data, t, parity[t]);
+    for (let t = 0; t < m; t++) coder.encodeParity(data, t, parity[t]!);
   };
   const encodeBatchMBps = measure(batch, bytes, opts);
   const encodePerSymbolMBps = coder.encodeParities !== undefined ? measure(perSymbol, bytes, opts) : null;
 
   // Decode: m lost data blocks rebuilt into scratch outputs from parity 0..m-1.
   batch();
-  const symbols = indices.map((index) => ({ index, bytes: parity[index] }));
+  const symbols = indices.map((index) => ({ index, bytes: parity[index]! }));
   const next = xorshift(0x1055);
   const patterns = Array.from({ length: FRESH_PATTERNS }, () => lossPattern(next, k, m));
   const outputs = Array.from({ length: m }, () => new Uint8Array(shard));
   const received = (missing: readonly number[]): Uint8Array[] => {
     const rx = data.slice();
-    missing.forEach((j, u) => (rx[j] = outputs[u]));
+    missing.forEach((j, u) => {
+      rx[j] = outputs[u]!;
+    });
     return rx;
   };
   const rxSets = patterns.map(received);
-  const check = rxSets[0];
-  coder.decode(check, patterns[0], symbols);
-  for (const j of patterns[0]) {
-    if (Buffer.compare(check[j], data[j]) !== 0) throw new Error(`${label}/${kernel} ${k}+${m}: decode is wrong`);
+  const check = rxSets[0]!;
+  coder.decode(check, patterns[0]!, symbols);
+  for (const j of patterns[0]!) {
+    if (Buffer.compare(check[j]!, data[j]!) !== 0) throw new Error(`${label}/${kernel} ${k}+${m}: decode is wrong`);
   }
-  const decodeSameLossMBps = measure(() => coder.decode(rxSets[0], patterns[0], symbols), bytes, opts);
+  const decodeSameLossMBps = measure(() => coder.decode(rxSets[0]!, patterns[0]!, symbols), bytes, opts);
   let p = 0;
   const decodeNewLossMBps = measure(
     () => {
-      coder.decode(rxSets[p], patterns[p], symbols);
+      coder.decode(rxSets[p]!, patterns[p]!, symbols);
       p = (p + 1) % FRESH_PATTERNS;
     },
     bytes,
@@ -210,15 +212,15 @@ function benchWasm(wasm: WasmCoder, k: number, m: number, opts: Options): Row {
   const patterns = Array.from({ length: FRESH_PATTERNS }, () => lossPattern(next, k, m));
   // Data shards lost, parity shards all present: exactly m losses among k + m.
   const flags = patterns.map((missing) => Array.from({ length: k + m }, (_, i) => !missing.includes(i)));
-  for (const j of patterns[0]) data[j].fill(0);
-  const rc = wasm.reconstruct(whole, k, m, flags[0]);
+  for (const j of patterns[0]!) data[j]!.fill(0);
+  const rc = wasm.reconstruct(whole, k, m, flags[0]!);
   if (rc !== ReedSolomonErasure.RESULT_OK) throw new Error(`wasm reconstruct failed: ${rc}`);
-  for (const j of patterns[0]) if (Buffer.compare(data[j], original[j]) !== 0) throw new Error('wasm reconstruct is wrong');
-  const decodeSameLossMBps = measure(() => wasm.reconstruct(whole, k, m, flags[0]), bytes, opts);
+  for (const j of patterns[0]!) if (Buffer.compare(data[j]!, original[j]!) !== 0) throw new Error('wasm reconstruct is wrong');
+  const decodeSameLossMBps = measure(() => wasm.reconstruct(whole, k, m, flags[0]!), bytes, opts);
   let p = 0;
   const decodeNewLossMBps = measure(
     () => {
-      wasm.reconstruct(whole, k, m, flags[p]);
+      wasm.reconstruct(whole, k, m, flags[p]!);
       p = (p + 1) % FRESH_PATTERNS;
     },
     bytes,
@@ -240,8 +242,8 @@ function gitCommit(root: string): { commit: string | null; dirty: boolean | null
 function cpuInfo(): { model: string | null; flags: string[] } {
   try {
     const text = readFileSync('/proc/cpuinfo', 'utf8');
-    const model = /^model name\s*:\s*(.+)$/m.exec(text)?.[1].trim() ?? null;
-    const all = /^flags\s*:\s*(.+)$/m.exec(text)?.[1].trim().split(/\s+/) ?? [];
+    const model = /^model name\s*:\s*(.+)$/m.exec(text)?.[1]?.trim() ?? null;
+    const all = /^flags\s*:\s*(.+)$/m.exec(text)?.[1]?.trim().split(/\s+/) ?? [];
     const wanted = ['sse2', 'ssse3', 'sse4_1', 'avx', 'avx2', 'avx512f', 'avx512bw', 'avx512vl', 'avx512vbmi', 'gfni', 'vpclmulqdq'];
     return { model, flags: wanted.filter((f) => all.includes(f)) };
   } catch {
@@ -264,8 +266,8 @@ function printTable(rows: readonly Row[], clock: keyof Rate): void {
     fmt(r.decodeSameLossMBps[clock]),
     fmt(r.decodeNewLossMBps[clock]),
   ]);
-  const widths = head.map((h, c) => Math.max(h.length, ...body.map((b) => b[c].length)));
-  const line = (cells: readonly string[]): string => cells.map((cell, c) => (c < 3 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
+  const widths = head.map((h, c) => Math.max(h.length, ...body.map((b) => b[c]!.length)));
+  const line = (cells: readonly string[]): string => cells.map((cell, c) => (c < 3 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
   console.log(line(head));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const b of body) console.log(line(b));
@@ -307,7 +309,7 @@ async function main(): Promise<void> {
       console.log(`goal ${shape}: no native coder`);
       continue;
     }
-    const goal = GOAL_ENCODE_MBPS[shape];
+    const goal = GOAL_ENCODE_MBPS[shape]!;
     const encode = r.encodeBatchMBps.wall;
     const decode = Math.min(r.decodeSameLossMBps.wall, r.decodeNewLossMBps.wall);
     console.log(

@@ -110,7 +110,7 @@ function main(): number {
   let lastReport = started;
   let seed = a.seed;
   for (let i = 0; i < a.runs && performance.now() < deadline; i++, seed++) {
-    const mode = a.modes[i % a.modes.length];
+    const mode = a.modes[i % a.modes.length]!;
     const big = a.big || seed % 3 === 0;
     try {
       addCounts(totals.decoderResults, fuzzDecoders(seed, 20_000));

@@ -1,3 +1,7 @@
+// Why one file of ~870 lines: the lock, the rack's setup and teardown, the stale-rack
+// sweep and the link probes all share the naming scheme and the state directory described
+// here; a reader debugging a lab run needs them side by side.
+//
 // The network lab: a "rack" on one machine. A sender and N receivers, each in its
 // own network namespace, joined by one bridge (the switch). Same recipe as
 // ../shared/lab/netlab.sh, with names that cannot collide with its mls/mlr*/mlbr:
@@ -188,7 +192,7 @@ export class LabCommandError extends Error {
 function sh(argv: readonly string[], input?: string): Promise<void> {
   const [cmd, ...args] = argv;
   return new Promise((resolve, reject) => {
-    const child = execFile(tool(cmd), args, { timeout: 30_000 }, (error, _stdout, stderr) => {
+    const child = execFile(tool(cmd!), args, { timeout: 30_000 }, (error, _stdout, stderr) => {
       if (error) reject(new LabCommandError(argv, String(stderr) || error.message));
       else resolve();
     });
@@ -200,7 +204,7 @@ function sh(argv: readonly string[], input?: string): Promise<void> {
 /** Best effort, synchronous: used from the 'exit' handler, where nothing async runs. */
 function shSync(argv: readonly string[]): void {
   const [cmd, ...args] = argv;
-  spawnSync(tool(cmd), args, { stdio: 'ignore', timeout: 10_000 });
+  spawnSync(tool(cmd!), args, { stdio: 'ignore', timeout: 10_000 });
 }
 
 function isAlive(pid: number): boolean {
@@ -230,7 +234,11 @@ let heldLock: ChildProcess | undefined;
 export async function acquireLabLock(opts: { waitSeconds?: number } = {}): Promise<LabLock> {
   if (lockDepth > 0) {
     lockDepth++;
-    return { release: async () => void (lockDepth = Math.max(0, lockDepth - 1)) };
+    return {
+      release: async () => {
+        lockDepth = Math.max(0, lockDepth - 1);
+      },
+    };
   }
   const waitSeconds = opts.waitSeconds ?? 3600;
   const child = spawn(
@@ -468,8 +476,8 @@ class RackImpl implements Rack {
       ]);
     }
     for (let i = 0; i < this.receiverNs.length; i++) {
-      const ns = this.receiverNs[i];
-      await this.addNode(ns, this.hostIf(i + 1), this.receiverAddrs[i]);
+      const ns = this.receiverNs[i]!;
+      await this.addNode(ns, this.hostIf(i + 1), this.receiverAddrs[i]!);
       const rule = this.lossRule();
       if (rule !== undefined) {
         await sh(
@@ -724,7 +732,7 @@ export async function multicastPing(
   const timeoutMs = opts.timeoutMs ?? 20_000;
   if (!/^239\.\d+\.\d+\.\d+$/.test(group)) throw new RangeError(`lab: ping group must be in 239.0.0.0/8, got ${group}`);
   const receivers = rack.receiverNs.map((ns, i) => {
-    const child = rack.exec(ns, [process.execPath, '-e', PING_RECEIVER, group, String(port), rack.receiverAddrs[i], String(timeoutMs)], {
+    const child = rack.exec(ns, [process.execPath, '-e', PING_RECEIVER, group, String(port), rack.receiverAddrs[i]!, String(timeoutMs)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -793,8 +801,8 @@ export function parseLastJson(text: string): Record<string, unknown> | undefined
   };
   const lines = text.split('\n').map((l) => l.trim());
   for (let i = lines.length - 1; i >= 0; i--) {
-    if (!lines[i].startsWith('{')) continue;
-    const v = asObject(lines[i]);
+    if (!lines[i]!.startsWith('{')) continue;
+    const v = asObject(lines[i]!);
     if (v !== undefined) return v;
   }
   const start = text.indexOf('{');

@@ -31,7 +31,7 @@ export function gitCommit(root: string): { commit: string | null; dirty: boolean
 export function cpuModel(): string | null {
   try {
     const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    return m ? m[1].trim() : null;
+    return m ? m[1]!.trim() : null;
   } catch {
     return null;
   }

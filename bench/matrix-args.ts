@@ -135,8 +135,8 @@ export function parseToolList(raw: string): ConfigId[] {
   };
   const out = new Set<ConfigId>();
   for (const s of list(raw, 'tools')) {
-    if (s === 'all') CONFIG_IDS.forEach((c) => out.add(c));
-    else if (s === 'rackcast' || s === 'udpcast' || s === 'uftp') configsOfTool(s).forEach((c) => out.add(c));
+    if (s === 'all') for (const c of CONFIG_IDS) out.add(c);
+    else if (s === 'rackcast' || s === 'udpcast' || s === 'uftp') for (const c of configsOfTool(s)) out.add(c);
     else if (single[s] !== undefined) out.add(single[s]);
     else {
       throw new UsageError(

@@ -65,7 +65,8 @@ export function sectionsOf(rows: readonly SummaryRow[]): { title: string; file: 
     let s = out.find((x) => x.file === r.key.file && x.rate === r.key.rate && x.lossMode === r.key.lossMode);
     if (s === undefined) {
       const title = `${r.key.file === 'random' ? 'random image' : 'cpio.gz image'}, rate cap ${r.key.rate}, ${r.key.lossMode} loss`;
-      out.push((s = { title, file: r.key.file, rate: r.key.rate, lossMode: r.key.lossMode, rows: [] }));
+      s = { title, file: r.key.file, rate: r.key.rate, lossMode: r.key.lossMode, rows: [] };
+      out.push(s);
     }
     s.rows.push(r);
   }

@@ -129,7 +129,7 @@ export async function runOne(env: RunEnv, rack: Rack, key: PointKey, config: Con
   const droppedBefore = await rack.droppedPackets();
 
   const receivers = plan.receivers.map((argv, i) =>
-    startMeasured(rack, rack.receiverNs[i], argv, {
+    startMeasured(rack, rack.receiverNs[i]!, argv, {
       timeFile: join(workDir, `time-receiver-${i + 1}.txt`),
       timeoutMs: timeoutMs + RECEIVER_HEAD_START_MS + RECEIVER_EXIT_GRACE_MS,
       cwd: workDir,
@@ -201,7 +201,7 @@ export async function runOne(env: RunEnv, rack: Rack, key: PointKey, config: Con
   }
   let verifiedCopies = 0;
   for (let i = 0; i < plan.outputs.length; i++) {
-    const out = plan.outputs[i];
+    const out = plan.outputs[i]!;
     let size = -1;
     try {
       size = statSync(out).size;
@@ -239,9 +239,9 @@ export async function runOne(env: RunEnv, rack: Rack, key: PointKey, config: Con
     senderMaxRssKiB: sender?.usage?.maxRssKiB ?? null,
     wireBytes,
     wireBytesPerImageByte: wireBytes / image.bytes,
-    feedbackPackets: receiversAfter.reduce((a, s, i) => a + s.txPackets - receiversBefore[i].txPackets, 0),
-    feedbackBytes: receiversAfter.reduce((a, s, i) => a + s.txBytes - receiversBefore[i].txBytes, 0),
-    nftDropped: droppedAfter.map((n, i) => n - droppedBefore[i]),
+    feedbackPackets: receiversAfter.reduce((a, s, i) => a + s.txPackets - receiversBefore[i]!.txPackets, 0),
+    feedbackBytes: receiversAfter.reduce((a, s, i) => a + s.txBytes - receiversBefore[i]!.txBytes, 0),
+    nftDropped: droppedAfter.map((n, i) => n - droppedBefore[i]!),
     verifiedCopies,
     detail,
   };
@@ -255,7 +255,7 @@ export async function runOne(env: RunEnv, rack: Rack, key: PointKey, config: Con
       `# ${describePoint(key)} ${config} rep ${rep}`,
       `## sender: ${plan.sender.join(' ')}`,
       sender === undefined ? '(not started)' : `${exitOf(sender)}\n${tail(sender.stderr, 20_000)}\n${tail(sender.stdout, 5_000)}`,
-      ...rcv.map((r, i) => `## receiver ${i + 1}: ${plan.receivers[i].join(' ')}\n${exitOf(r)}\n${tail(r.stderr, 20_000)}\n${tail(r.stdout, 5_000)}`),
+      ...rcv.map((r, i) => `## receiver ${i + 1}: ${plan.receivers[i]!.join(' ')}\n${exitOf(r)}\n${tail(r.stderr, 20_000)}\n${tail(r.stdout, 5_000)}`),
     ];
     const logsDir = env.cfg.keep ? workDir : join(env.logsRoot, basename(workDir));
     await mkdir(logsDir, { recursive: true });
@@ -285,7 +285,7 @@ export function runOrder(configs: readonly ConfigId[], rep: number): ConfigId[] 
   }
   const interleaved: ConfigId[] = [];
   for (let i = 0; interleaved.length < configs.length; i++) {
-    for (const cs of byTool.values()) if (i < cs.length) interleaved.push(cs[i]);
+    for (const cs of byTool.values()) if (i < cs.length) interleaved.push(cs[i]!);
   }
   const k = (rep - 1) % Math.max(1, interleaved.length);
   return [...interleaved.slice(k), ...interleaved.slice(0, k)];

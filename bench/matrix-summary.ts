@@ -103,9 +103,9 @@ export function median(xs: readonly number[]): number | null {
   if (xs.length === 0) return null;
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
-  if (s.length % 2 === 1) return s[mid];
-  const lo = s[mid - 1];
-  const hi = s[mid];
+  if (s.length % 2 === 1) return s[mid]!;
+  const lo = s[mid - 1]!;
+  const hi = s[mid]!;
   return lo === hi ? lo : (lo + hi) / 2;
 }
 
@@ -136,7 +136,10 @@ export function summarize(
   for (const r of runs) {
     const id = `${pointId(r.key)}#${r.config}`;
     let g = groups.get(id);
-    if (g === undefined) groups.set(id, (g = { key: r.key, config: r.config, runs: [] }));
+    if (g === undefined) {
+      g = { key: r.key, config: r.config, runs: [] };
+      groups.set(id, g);
+    }
     g.runs.push(r);
   }
   const rows: SummaryRow[] = [];
@@ -148,7 +151,7 @@ export function summarize(
       key: g.key,
       config: g.config,
       label: TOOL_CONFIGS[g.config].label,
-      fec: g.runs[0].fec,
+      fec: g.runs[0]!.fec,
       runs: g.runs.length,
       verifiedRuns: ok.length,
       medianSeconds: secs === null || !Number.isFinite(secs) ? null : secs,

@@ -1,3 +1,6 @@
+// Why one file of ~580 lines: one section per peer (its RunPlan and the parser of its
+// output), so adding or checking a peer touches one place.
+//
 // The tools `npm run bench` compares, and how each one runs in the lab (bench/lab.ts):
 // rackcast (this project's CLIs), Debian's udpcast (udp-sender / udp-receiver) and
 // Debian's UFTP (uftp / uftpd).
@@ -109,7 +112,7 @@ export function parseFecTable(text: string): FecTable {
     if (m === null) throw new RangeError(`FEC table entry "${part}" is not LOSS%=SPEC (e.g. 5=8x4/32 or 0=none)`);
     const permille = Math.round(Number(m[1]) * 10);
     if (!(permille >= 0 && permille <= 1000)) throw new RangeError(`FEC table entry "${part}": loss must be 0..100%`);
-    const spec = m[2].trim();
+    const spec = m[2]!.trim();
     if (spec !== 'none' && !FEC_SPEC_RE.test(spec)) {
       throw new RangeError(`FEC table entry "${part}": spec must look like 8x4/32 or none`);
     }
@@ -196,7 +199,7 @@ export function planRun(id: ConfigId, ctx: PlanContext): RunPlan {
         ...(fec === undefined ? [] : ['--fec', fec]),
       ],
       receivers: ctx.receiverAddrs.map((addr, i) => [
-        ctx.nodePath, join(ctx.root, 'dist', 'receiver', 'cli.js'), '--file', outputs[i], '--interface', addr, '--json',
+        ctx.nodePath, join(ctx.root, 'dist', 'receiver', 'cli.js'), '--file', outputs[i]!, '--interface', addr, '--json',
       ]),
       receiversAreDaemons: false,
       outputs,
@@ -262,7 +265,7 @@ export function parseTimeReport(text: string): TimeUsage | undefined {
   const f = line.trim().split(/\s+/).slice(1).map(Number);
   if (f.length !== 5 || f.some((x) => !Number.isFinite(x))) return undefined;
   const sig = /Command terminated by signal (\d+)/.exec(text);
-  const usage: TimeUsage = { wallSeconds: f[0], userSeconds: f[1], systemSeconds: f[2], maxRssKiB: f[3], exitStatus: f[4] };
+  const usage: TimeUsage = { wallSeconds: f[0]!, userSeconds: f[1]!, systemSeconds: f[2]!, maxRssKiB: f[3]!, exitStatus: f[4]! };
   if (sig !== null) usage.terminatedBySignal = Number(sig[1]);
   return usage;
 }
@@ -296,7 +299,7 @@ export function parseUdpSenderStderr(text: string): UdpSenderReport {
   for (const l of lines) {
     const m = /bytes=\s*([\d ]+?)\s+re-xmits=\s*(\d+)/.exec(l);
     if (m !== null) {
-      bytes = udpcastNumber(m[1]);
+      bytes = udpcastNumber(m[1]!);
       rexmits = Number(m[2]);
     }
   }
@@ -318,7 +321,7 @@ export function parseUdpReceiverStderr(text: string): UdpReceiverReport {
   let bytes: number | undefined;
   for (const l of lines) {
     const m = /^\s*bytes=\s*([\d ]+?)\s+\(/.exec(l);
-    if (m !== null) bytes = udpcastNumber(m[1]);
+    if (m !== null) bytes = udpcastNumber(m[1]!);
   }
   return { bytes, complete: lines.some(isTransferComplete) };
 }
@@ -337,11 +340,11 @@ export function parseUftpStatus(text: string): UftpStatus {
   const out: UftpStatus = { connects: [], results: [], stats: [] };
   for (const raw of text.split('\n')) {
     const f = raw.trim().split(';');
-    if (f[0] === 'CONNECT' && f.length >= 3) out.connects.push({ target: f[2], ok: f[1] === 'success' });
+    if (f[0] === 'CONNECT' && f.length >= 3) out.connects.push({ target: f[2]!, ok: f[1] === 'success' });
     else if (f[0] === 'RESULT' && f.length >= 6) {
-      out.results.push({ target: f[1], file: f[2], sizeKB: parseFloat(f[3]), status: f[4], speedKBps: parseFloat(f[5]) });
+      out.results.push({ target: f[1]!, file: f[2]!, sizeKB: parseFloat(f[3]!), status: f[4]!, speedKBps: parseFloat(f[5]!) });
     } else if (f[0] === 'STATS' && f.length >= 8) {
-      out.stats.push({ target: f[1], copied: Number(f[2]), seconds: parseFloat(f[6]), speedKBps: parseFloat(f[7]) });
+      out.stats.push({ target: f[1]!, copied: Number(f[2]), seconds: parseFloat(f[6]!), speedKBps: parseFloat(f[7]!) });
     }
   }
   return out;
@@ -436,6 +439,7 @@ export function ensureCommands(cmds: readonly string[], opts: { install: boolean
 export function packageVersions(pkgs: readonly string[]): Record<string, string | null> {
   const out: Record<string, string | null> = {};
   for (const p of pkgs) {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's format, not a template
     const r = spawnSync('dpkg-query', ['-W', '-f', '${Version}', p], { encoding: 'utf8' });
     out[p] = r.status === 0 && r.stdout.trim().length > 0 ? r.stdout.trim() : null;
   }

@@ -2,10 +2,20 @@
 // and groups), through the stages after the network:
 //
 //   gzip-cpio   node.cpio.gz (GNU cpio crc | gzip -6 of a generated tree) → --unpack DIR
-//   lz4-disk    a raw image sent with --compress lz4 → --file out.img (auto-decompressed)
+//   zstd-cpio   node.cpio.zst (the same archive | zstd -3) → --unpack DIR
+//   gzip-disk   a raw image sent with --compress gzip (level 6) → --file out.img (auto-decompressed)
+//   lz4-disk    the same image sent with --compress lz4 → --file out.img
+//   zstd-disk   the same image sent with --compress zstd (level 3) → --file out.img
 //   raw-disk    the same image sent as is → --file out.img (the baseline)
 //
+// and, before them, the decompressors alone, in this process: the image compressed by the
+// gzip (-6), lz4 (-1) and zstd (-3) CLIs, fed through the receiver's sinks
+// (receiver/decompress.ts) in 1 MiB pieces into a sink that drops the output; CPU seconds
+// (user + system) per GB of decompressed output:
+//   decode zstd  in=…MiB out=…MiB  CPU s=…  CPU s/GB=…  MB/s=…
+//
 //   npm run build && node dist/bench/pipeline-bench.js [--size MiB] [--reps R] [--out-dir DIR] [--results-dir DIR] [--keep]
+//     [--scenarios gzip-cpio,zstd-disk,...]
 //
 // --size: MiB of image data (tree contents / raw image), default 256. --out-dir: where
 // the receiver writes (default: beside the inputs, in the temporary directory; give a
@@ -25,13 +35,15 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, release, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
+import { wrapDecompress } from '../receiver/decompress.js';
+import type { Sink, SinkReport } from '../receiver/sink-types.js';
 import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
 
 const MiB = 1 << 20;
@@ -40,8 +52,9 @@ const RECEIVER_HEAD_START_MS = 400;
 const SENDER_CLI = fileURLToPath(new URL('../sender/cli.js', import.meta.url));
 const RECEIVER_CLI = fileURLToPath(new URL('../receiver/cli.js', import.meta.url));
 
-type Scenario = 'gzip-cpio' | 'lz4-disk' | 'raw-disk';
-const SCENARIOS: readonly Scenario[] = ['gzip-cpio', 'lz4-disk', 'raw-disk'];
+type Scenario = 'gzip-cpio' | 'zstd-cpio' | 'gzip-disk' | 'lz4-disk' | 'zstd-disk' | 'raw-disk';
+const SCENARIOS: readonly Scenario[] = ['gzip-cpio', 'zstd-cpio', 'gzip-disk', 'lz4-disk', 'zstd-disk', 'raw-disk'];
+type DecodeFormat = 'gzip' | 'lz4' | 'zstd';
 
 interface Config {
   sizeMiB: number;
@@ -49,6 +62,7 @@ interface Config {
   reps: number;
   resultsDir: string;
   keep: boolean;
+  scenarios: readonly Scenario[];
 }
 
 interface Proc {
@@ -70,6 +84,7 @@ function parseConfig(argv: string[]): Config | string {
         'out-dir': { type: 'string' },
         'results-dir': { type: 'string' },
         keep: { type: 'boolean' },
+        scenarios: { type: 'string' },
       },
     }));
   } catch (e) {
@@ -79,12 +94,16 @@ function parseConfig(argv: string[]): Config | string {
   const reps = Number(values.reps ?? '1');
   if (!Number.isInteger(sizeMiB) || sizeMiB < 1) return `--size: a whole number of MiB >= 1, got ${values.size}`;
   if (!Number.isInteger(reps) || reps < 1) return `--reps: a whole number >= 1, got ${values.reps}`;
+  const scenarios = values.scenarios === undefined ? SCENARIOS : (values.scenarios.split(',') as Scenario[]);
+  const unknown = scenarios.find((x) => !SCENARIOS.includes(x));
+  if (unknown !== undefined) return `--scenarios: unknown "${unknown}" (${SCENARIOS.join(', ')})`;
   return {
     sizeMiB,
     outDir: values['out-dir'] === undefined ? undefined : resolve(values['out-dir']),
     reps,
     resultsDir: resolve(values['results-dir'] ?? join(projectRoot(), 'bench', 'results')),
     keep: values.keep === true,
+    scenarios,
   };
 }
 
@@ -228,31 +247,38 @@ async function runOne(
   scenario: Scenario,
   rep: number,
   outDir: string,
-  inputs: { image: string; imageSha: string; gz: string; tree: string; treeDigest: string; imageBytes: number; treeBytes: number },
+  inputs: { image: string; imageSha: string; gz: string; zst: string; tree: string; treeDigest: string; imageBytes: number; treeBytes: number },
 ): Promise<RunRecord> {
   const portbase = 2 * randomInt(10_000, 30_000);
   const third = randomInt(0, 256) === 67 ? 68 : randomInt(0, 256);
   const net = ['--interface', '127.0.0.1', '--portbase', String(portbase), '--mcast-rdv-address', `239.193.${third}.2`];
   const out = join(outDir, `${scenario}-${rep}`);
   await rm(out, { recursive: true, force: true });
-  const receiverArgs = scenario === 'gzip-cpio' ? ['--unpack', out] : ['--file', `${out}.img`];
-  const senderArgs =
-    scenario === 'gzip-cpio' ? ['--file', inputs.gz] : scenario === 'lz4-disk' ? ['--file', inputs.image, '--compress', 'lz4'] : ['--file', inputs.image];
+  const cpioScenario = scenario === 'gzip-cpio' || scenario === 'zstd-cpio';
+  const receiverArgs = cpioScenario ? ['--unpack', out] : ['--file', `${out}.img`];
+  const senderArgs: Record<Scenario, string[]> = {
+    'gzip-cpio': ['--file', inputs.gz],
+    'zstd-cpio': ['--file', inputs.zst],
+    'gzip-disk': ['--file', inputs.image, '--compress', 'gzip'],
+    'lz4-disk': ['--file', inputs.image, '--compress', 'lz4'],
+    'zstd-disk': ['--file', inputs.image, '--compress', 'zstd'],
+    'raw-disk': ['--file', inputs.image],
+  };
   const timeoutMs = 60_000 + 1_000 * (inputs.imageBytes / MiB);
   const receiverP = run(RECEIVER_CLI, [...net, ...receiverArgs, '--json'], timeoutMs);
   await new Promise((r) => setTimeout(r, RECEIVER_HEAD_START_MS));
   const senderP = run(
     SENDER_CLI,
-    [...net, '--mcast-data-address', `239.193.${third}.1`, '--min-receivers', '1', '--json', ...senderArgs],
+    [...net, '--mcast-data-address', `239.193.${third}.1`, '--min-receivers', '1', '--json', ...senderArgs[scenario]],
     timeoutMs,
   );
   const [sender, receiver] = await Promise.all([senderP, receiverP]);
   const problems: string[] = [];
   if (sender.code !== 0) problems.push(`sender exit ${sender.code ?? sender.signal}: ${sender.stderrTail}`);
   if (receiver.code !== 0) problems.push(`receiver exit ${receiver.code ?? receiver.signal}: ${receiver.stderrTail}`);
-  const imageBytes = scenario === 'gzip-cpio' ? inputs.treeBytes : inputs.imageBytes;
+  const imageBytes = cpioScenario ? inputs.treeBytes : inputs.imageBytes;
   if (receiver.code === 0) {
-    if (scenario === 'gzip-cpio') {
+    if (cpioScenario) {
       if ((await treeDigest(out)) !== inputs.treeDigest) problems.push('unpacked tree differs from the source');
     } else if ((await sha256File(`${out}.img`)) !== inputs.imageSha) {
       problems.push('output differs from the image');
@@ -280,6 +306,69 @@ async function runOne(
   };
 }
 
+interface DecodeRecord {
+  format: DecodeFormat;
+  inBytes: number;
+  outBytes: number;
+  cpuSeconds: number;
+  wallSeconds: number;
+  cpuSecondsPerGB: number;
+  ok: boolean;
+}
+
+/** Output dropped, bytes counted. */
+class NullSink implements Sink {
+  readonly description = 'null';
+  bytes = 0;
+  readonly hash = createHash('sha256');
+  async write(buf: Uint8Array): Promise<void> {
+    this.bytes += buf.byteLength;
+    this.hash.update(buf);
+  }
+  async finish(): Promise<void> {}
+  async commit(): Promise<void> {}
+  async discard(): Promise<void> {}
+  report(): SinkReport {
+    return {};
+  }
+  offsetSink(): string {
+    return 'null';
+  }
+}
+
+/** The image compressed by the format's CLI, then decoded through the receiver's sink; CPU of the decode alone. */
+async function decodeOnly(format: DecodeFormat, image: string, work: string): Promise<DecodeRecord> {
+  const compressed = join(work, `image.${format}`);
+  const cmd = { gzip: `gzip -6 -c '${image}'`, lz4: `lz4 -1 -c -q '${image}'`, zstd: `zstd -3 -c -q '${image}'` }[format];
+  const made = spawnSync('sh', ['-c', `${cmd} > '${compressed}'`]);
+  if (made.status !== 0) throw new Error(`${cmd} failed: ${made.stderr.toString()}`);
+  const input = await readFile(compressed);
+  await rm(compressed);
+  // The hash of the output is taken outside the measured CPU: measure it alone first.
+  const plain = await readFile(image);
+  const inner = new NullSink();
+  const sink = wrapDecompress(inner, format);
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  for (let off = 0; off < input.byteLength; off += MiB) await sink.write(input.subarray(off, off + MiB));
+  await sink.finish();
+  const c = process.cpuUsage(c0);
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const h0 = process.cpuUsage();
+  createHash('sha256').update(plain).digest();
+  const hashCpu = process.cpuUsage(h0);
+  const cpuSeconds = Math.max(0, (c.user + c.system - hashCpu.user - hashCpu.system) / 1e6);
+  const ok = inner.bytes === plain.byteLength && inner.hash.digest('hex') === createHash('sha256').update(plain).digest('hex');
+  return { format, inBytes: input.byteLength, outBytes: inner.bytes, cpuSeconds, wallSeconds, cpuSecondsPerGB: cpuSeconds / (inner.bytes / 1e9), ok };
+}
+
+function decodeLine(d: DecodeRecord): string {
+  return (
+    `decode ${d.format.padEnd(4)}  in=${fmt(d.inBytes / MiB)}MiB out=${fmt(d.outBytes / MiB)}MiB  CPU s=${fmt(d.cpuSeconds, 2)}` +
+    `  CPU s/GB=${fmt(d.cpuSecondsPerGB, 2)}  MB/s=${fmt(d.outBytes / MB / d.wallSeconds)}  ${d.ok ? 'ok' : 'BAD'}`
+  );
+}
+
 function fmt(v: number | null, digits = 1): string {
   return v === null ? '-' : v.toFixed(digits);
 }
@@ -305,9 +394,11 @@ async function main(): Promise<number> {
       return 2;
     }
   }
-  if (spawnSync('sh', ['-c', 'command -v cpio']).status !== 0) {
-    process.stderr.write('pipeline-bench: GNU cpio is missing (apt-get install cpio)\n');
-    return 2;
+  for (const tool of ['cpio', 'lz4', 'zstd']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
+      process.stderr.write(`pipeline-bench: ${tool} is missing (apt-get install ${tool})\n`);
+      return 2;
+    }
   }
   const startedAt = new Date();
   const work = await mkdtemp(join(tmpdir(), 'rackcast-pipeline-bench-'));
@@ -322,10 +413,20 @@ async function main(): Promise<number> {
     if (made.status !== 0) throw new Error(`cpio -o failed: ${made.stderr.toString()}`);
     const gz = join(work, 'node.cpio.gz');
     await pipeline(createReadStream(cpio), createGzip({ level: 6 }), createWriteStream(gz));
+    const zst = join(work, 'node.cpio.zst');
+    const zMade = spawnSync('zstd', ['-q', '-3', cpio, '-o', zst]);
+    if (zMade.status !== 0) throw new Error(`zstd failed: ${zMade.stderr.toString()}`);
+    const decodes: DecodeRecord[] = [];
+    for (const f of ['gzip', 'lz4', 'zstd'] as const) {
+      const d = await decodeOnly(f, image, work);
+      decodes.push(d);
+      process.stdout.write(`${decodeLine(d)}\n`);
+    }
     const inputs = {
       image,
       imageSha: await sha256File(image),
       gz,
+      zst,
       tree,
       treeDigest: await treeDigest(tree),
       imageBytes: cfg.sizeMiB * MiB,
@@ -337,7 +438,7 @@ async function main(): Promise<number> {
     await mkdir(outDir, { recursive: true });
     try {
       for (let rep = 1; rep <= cfg.reps; rep++) {
-        for (const s of SCENARIOS) {
+        for (const s of cfg.scenarios) {
           const r = await runOne(s, rep, outDir, inputs);
           runs.push(r);
           process.stdout.write(`${line(r)}\n`);
@@ -355,14 +456,16 @@ async function main(): Promise<number> {
       cpuModel: cpuModel(),
       cores: availableParallelism(),
       kernel: release(),
-      config: { ...cfg, imageBytes: inputs.imageBytes, cpioBytes: inputs.treeBytes, gzBytes: (await lstat(gz)).size },
+      config: { ...cfg, imageBytes: inputs.imageBytes, cpioBytes: inputs.treeBytes, gzBytes: (await lstat(gz)).size, zstBytes: (await lstat(zst)).size },
       units: {
         imageMBps: '1e6 bytes of decompressed image (raw image, or cpio archive for gzip-cpio) per receiver second',
         wireMBps: '1e6 bytes on the network per receiver second',
         receiverSeconds: 'receiver --json seconds: first data to verified (includes fsync / sync)',
         cpuSeconds: 'user+system CPU seconds of the whole process, from its --json',
         maxRssKiB: 'peak resident set of the process, from its --json',
+        decodeCpuSecondsPerGB: 'user+system CPU seconds of this process per 1e9 bytes of decompressed output, decoder alone (receiver sinks into a null sink)',
       },
+      decodes,
       runs,
     };
     await mkdir(cfg.resultsDir, { recursive: true });
@@ -370,7 +473,7 @@ async function main(): Promise<number> {
     const file = join(cfg.resultsDir, `pipeline-bench-${stamp(startedAt)}-${cfg.sizeMiB}MiB${where}.json`);
     await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
     process.stdout.write(`results: ${file}\n`);
-    return runs.every((r) => r.ok) ? 0 : 1;
+    return runs.every((r) => r.ok) && decodes.every((d) => d.ok) ? 0 : 1;
   } finally {
     if (cfg.keep) process.stdout.write(`kept ${work}\n`);
     else await rm(work, { recursive: true, force: true });

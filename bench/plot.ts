@@ -85,7 +85,7 @@ export function renderLinePlot(opts: PlotOptions): string {
   if (xMax === xMin) [xMin, xMax] = [xMin - 1, xMax + 1];
   const ys = opts.series.flatMap((s) => s.points.map((p) => p.y).filter((y): y is number => y !== null && Number.isFinite(y)));
   const yTicks = niceTicks(0, Math.max(0, ...ys));
-  const yMax = yTicks[yTicks.length - 1];
+  const yMax = yTicks[yTicks.length - 1]!;
 
   const px = (x: number): number => MARGIN_LEFT + ((x - xMin) / (xMax - xMin)) * plotW;
   const py = (y: number): number => MARGIN_TOP + plotH - (y / yMax) * plotH;

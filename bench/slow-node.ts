@@ -32,7 +32,7 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } fro
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createRack, labSkipReason, parseLastJson, sha256File, withLabLock, writeRandomFile, type Rack, type RunResult } from './lab.js';
+import { createRack, labSkipReason, parseLastJson, sha256File, withLabLock, writeRandomFile, type RunResult } from './lab.js';
 import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
 import { cpioImage } from './matrix-images.js';
 
@@ -77,7 +77,7 @@ class SlowDisk {
   private loop = '';
   private majMin = '';
   readonly mnt: string;
-  constructor(private readonly work: string) {
+  constructor(work: string) {
     this.mnt = join(work, 'slow-mnt');
   }
 
@@ -136,7 +136,7 @@ async function treeDigest(root: string): Promise<string> {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 async function main(): Promise<number> {
@@ -218,8 +218,8 @@ async function main(): Promise<number> {
           const start = (i: number): Promise<{ r: RunResult; atMs: number }> =>
             rack
               .run(
-                rack.receiverNs[i],
-                [process.execPath, receiverCli, mode === 'raw' ? '--file' : '--unpack', outOf(i), '--interface', rack.receiverAddrs[i], '--json'],
+                rack.receiverNs[i]!,
+                [process.execPath, receiverCli, mode === 'raw' ? '--file' : '--unpack', outOf(i), '--interface', rack.receiverAddrs[i]!, '--json'],
                 { timeoutMs: RUN_TIMEOUT_MS },
               )
               .then((r) => ({ r, atMs: performance.now() - t0 }));
@@ -239,7 +239,7 @@ async function main(): Promise<number> {
           const [s, ...done] = await Promise.all([sender, ...rs]);
           const receivers: ReceiverOutcome[] = [];
           for (let i = 0; i < done.length; i++) {
-            const { r, atMs } = done[i];
+            const { r, atMs } = done[i]!;
             let got = '';
             try {
               got = mode === 'raw' ? await sha256File(outOf(i)) : await treeDigest(outOf(i));

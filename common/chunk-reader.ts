@@ -46,6 +46,6 @@ export class ChunkReader {
       });
     }
     if (have === 0) return null;
-    return parts.length === 1 ? parts[0] : Buffer.concat(parts, have);
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, have);
   }
 }

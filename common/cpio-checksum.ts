@@ -9,13 +9,13 @@ export function addBytes(sum: number, bytes: Uint8Array): number {
   let i = 0;
   const n = bytes.byteLength;
   const head = Math.min(n, (4 - (bytes.byteOffset & 3)) & 3);
-  for (; i < head; i++) s += bytes[i];
+  for (; i < head; i++) s += bytes[i]!;
   const words = (n - i) >>> 2;
   if (words > 0) {
     const w = new Uint32Array(bytes.buffer, bytes.byteOffset + i, words);
     let lanes = 0;
     for (let k = 0; k < words; k++) {
-      const x = w[k];
+      const x = w[k]!;
       lanes = (lanes + (x & 0x00ff00ff) + ((x >>> 8) & 0x00ff00ff)) | 0;
       if ((k & 127) === 127) {
         s += (lanes & 0xffff) + (lanes >>> 16);
@@ -25,6 +25,6 @@ export function addBytes(sum: number, bytes: Uint8Array): number {
     s += (lanes & 0xffff) + (lanes >>> 16);
     i += words * 4;
   }
-  for (; i < n; i++) s += bytes[i];
+  for (; i < n; i++) s += bytes[i]!;
   return (sum + s) % 0x1_0000_0000;
 }

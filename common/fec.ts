@@ -105,18 +105,18 @@ export class NativeReedSolomon implements ErasureCoder {
     if (parityIndices.length !== outs.length) {
       throw new RangeError(`encodeParities needs one output per parity index: ${parityIndices.length} indices, ${outs.length} outputs`);
     }
-    for (let t = 0; t < outs.length; t++) checkEncodeArgs(data, parityIndices[t], outs[t]);
+    for (let t = 0; t < outs.length; t++) checkEncodeArgs(data, parityIndices[t]!, outs[t]!);
     const k = data.length;
     for (let first = 0; first < outs.length; first += MAX_OUTPUTS_PER_CALL) {
       const n = Math.min(MAX_OUTPUTS_PER_CALL, outs.length - first);
       const desc = this.#desc;
       desc[0] = k;
       desc[1] = n;
-      desc[2] = outs[first].length;
-      for (let t = 0; t < n; t++) desc[DESC_HEADER + t] = parityIndices[first + t];
+      desc[2] = outs[first]!.length;
+      for (let t = 0; t < n; t++) desc[DESC_HEADER + t] = parityIndices[first + t]!;
       this.#describeEncodeData(data, DESC_HEADER + n);
       let at = DESC_HEADER + n + 2 * k;
-      for (let t = 0; t < n; t++, at += 2) this.#describe(outs[first + t], at);
+      for (let t = 0; t < n; t++, at += 2) this.#describe(outs[first + t]!, at);
       this.#call(false);
     }
   }
@@ -131,12 +131,12 @@ export class NativeReedSolomon implements ErasureCoder {
     desc[1] = l;
     desc[2] = len;
     for (let u = 0; u < l; u++) {
-      desc[DESC_HEADER + u] = missing[u];
-      desc[DESC_HEADER + l + u] = parity[u].index;
+      desc[DESC_HEADER + u] = missing[u]!;
+      desc[DESC_HEADER + l + u] = parity[u]!.index;
     }
     let at = DESC_HEADER + 2 * l;
-    for (let j = 0; j < k; j++, at += 2) this.#describe(data[j], at);
-    for (let t = 0; t < l; t++, at += 2) this.#describe(parity[t].bytes, at);
+    for (let j = 0; j < k; j++, at += 2) this.#describe(data[j]!, at);
+    for (let t = 0; t < l; t++, at += 2) this.#describe(parity[t]!.bytes, at);
     this.#call(true);
   }
 
@@ -149,16 +149,16 @@ export class NativeReedSolomon implements ErasureCoder {
     for (let j = 0; same && j < k; j++) same = blocks[j] === data[j];
     if (same) {
       const pairs = this.#encodePairs;
-      for (let i = 0; i < 2 * k; i++) desc[at + i] = pairs[i];
+      for (let i = 0; i < 2 * k; i++) desc[at + i] = pairs[i]!;
       for (const b of this.#encodeBufs) this.#bufs.push(b);
       return;
     }
     blocks.length = 0;
     this.#encodeBufs.length = 0;
-    for (let j = 0; j < k; j++) this.#describe(data[j], at + 2 * j);
-    for (let i = 0; i < 2 * k; i++) this.#encodePairs[i] = desc[at + i];
+    for (let j = 0; j < k; j++) this.#describe(data[j]!, at + 2 * j);
+    for (let i = 0; i < 2 * k; i++) this.#encodePairs[i] = desc[at + i]!;
     for (const b of this.#bufs) this.#encodeBufs.push(b);
-    for (let j = 0; j < k; j++) blocks.push(data[j]);
+    for (let j = 0; j < k; j++) blocks.push(data[j]!);
   }
 
   /** Writes (buffer number, byte offset) for `block` at desc[at], adding its buffer to #bufs if new. */

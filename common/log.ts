@@ -1,4 +1,4 @@
-// pino in the drivers and CLIs only (STYLE 12): --log FILE gets JSON records; without
+// pino in the drivers and CLIs only (docs/ARCHITECTURE.md, principle 7): --log FILE gets JSON records; without
 // it logs are off (the CLI prints its own one-line messages).
 
 import pino, { type Logger } from 'pino';

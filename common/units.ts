@@ -10,7 +10,7 @@ const BINARY: Readonly<Record<string, number>> = { '': 1, k: 1024, m: 1024 ** 2,
 export function parseBitrate(text: string, option = '--max-bitrate'): number {
   const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:bps|bit|b)?$/i.exec(text.trim());
   if (m === null) throw new UsageError(`${option}: not a rate: "${text}" (e.g. 600m for 600 Mbit/s)`);
-  const v = Number(m[1]) * SUFFIX[m[2].toLowerCase()];
+  const v = Number(m[1]) * SUFFIX[m[2]!.toLowerCase()]!;
   if (!(v > 0) || !Number.isFinite(v)) throw new UsageError(`${option}: must be > 0: "${text}"`);
   return v;
 }
@@ -19,7 +19,7 @@ export function parseBitrate(text: string, option = '--max-bitrate'): number {
 export function parseBytes(text: string, option: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
   if (m === null) throw new UsageError(`${option}: not a size: "${text}"`);
-  const v = Math.floor(Number(m[1]) * BINARY[m[2].toLowerCase()]);
+  const v = Math.floor(Number(m[1]) * BINARY[m[2]!.toLowerCase()]!);
   if (!Number.isSafeInteger(v)) throw new UsageError(`${option}: too large: "${text}"`);
   return v;
 }

@@ -1,6 +1,8 @@
 // `npm install` hook: builds the native addons with node-gyp (offline: the machine's C++
 // compiler and the Node headers npm points node-gyp at with `nodedir`): the Reed-Solomon
-// kernels (rackcast_rs.node) and the UDP I/O path (rackcast_udp.node).
+// kernels (rackcast_rs.node), the UDP I/O path (rackcast_udp.node), zstd through Debian's
+// libzstd (rackcast_zstd.node, built without it when libzstd-dev is missing) and syncfs(2)
+// (rackcast_sys.node).
 //
 // A failed build is not fatal: rackcast then runs the pure-TS coder and node:dgram, and says
 // why once at start (common/fec.ts loadErasureCoder, common/udp/select.ts udpFactory). Set
@@ -27,8 +29,8 @@ writeFileSync(join(root, 'build', '.gitignore'), '# Built by native/install.mjs 
 
 if (run.status !== 0) {
   const why = run.error ? run.error.message : `node-gyp exited with ${run.status ?? run.signal}`;
-  console.warn(`rackcast: the native addons (Reed-Solomon, UDP I/O) were not built (${why}).`);
-  console.warn('rackcast: FEC falls back to the pure-TypeScript coder and UDP I/O to node:dgram (correct, slower).');
+  console.warn(`rackcast: the native addons (Reed-Solomon, UDP I/O, zstd, syncfs) were not built (${why}).`);
+  console.warn('rackcast: FEC falls back to the pure-TypeScript coder and UDP I/O to node:dgram (correct, slower); zstd is unavailable; syncs run `sync -f`.');
   if (required) {
     console.error('rackcast: RACKCAST_REQUIRE_NATIVE=1, failing the install.');
     process.exit(1);

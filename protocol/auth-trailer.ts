@@ -59,7 +59,7 @@ export function decodeTrailerCounter(bytes: Uint8Array, at: number): number {
 // Byte by byte rather than through a DataView: the sealer and opener run these once per
 // datagram on views of other buffers, and a DataView per call would be an allocation each.
 function getU32(b: Uint8Array, off: number): number {
-  return ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]) >>> 0;
+  return ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0;
 }
 
 function setU32(b: Uint8Array, off: number, n: number): void {

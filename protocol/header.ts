@@ -2,7 +2,8 @@
 //
 // off size field
 //   0    2 magic      0x5243 ('RC')
-//   2    1 version    1
+//   2    1 version    2 (1: receivers multicast all their feedback; 2: STATUS, JOIN,
+//                         REPORT and LEAVE go to the sender alone, see docs/ARCHITECTURE.md)
 //   3    1 type       MessageType
 //   4    4 sessionId  u32 BE, chosen at random by the sender
 //
@@ -11,7 +12,7 @@
 import { err, ok, type Result } from './result.js';
 
 export const MAGIC = 0x5243;
-export const VERSION = 1;
+export const VERSION = 2;
 export const HEADER_SIZE = 8;
 
 export const OFF_MAGIC = 0;
@@ -126,7 +127,7 @@ export function expectHeader(bytes: Uint8Array, type: MessageType, size: number)
   const h = decodeHeader(bytes);
   if (!h.ok) return h;
   if (h.value.type !== type) return err('ERR_BAD_TYPE', `expected ${MESSAGE_TYPE_NAMES[type]}`);
-  if (bytes.byteLength < size) return err('ERR_TRUNCATED', MESSAGE_TYPE_NAMES[type]);
+  if (bytes.byteLength < size) return err('ERR_TRUNCATED', MESSAGE_TYPE_NAMES[type]!);
   return h;
 }
 

@@ -1,4 +1,4 @@
-// udp-receiver's options: commander → parse → validate (STYLE 10). Kept apart from
+// udp-receiver's options: commander → parse → validate (docs/ARCHITECTURE.md, principle 5). Kept apart from
 // cli.ts so tests can parse without starting a receiver.
 
 import { Command, Option } from 'commander';
@@ -66,8 +66,8 @@ export function program(): Command {
     .option('--json', 'print a machine-readable report on stdout at the end (needs --file or --unpack)')
     .option('--unpack <dir>', 'extract the image, a cpio archive (newc, crc, odc), into DIR')
     .addOption(
-      new Option('--decompress <format>', 'decompress the stream: auto (by its first bytes), gzip, lz4 or none')
-        .choices(['auto', 'gzip', 'lz4', 'none'])
+      new Option('--decompress <format>', 'decompress the stream: auto (by its first bytes), gzip, lz4, zstd or none')
+        .choices(['auto', 'gzip', 'lz4', 'zstd', 'none'])
         .default('auto'),
     )
     .option('--sparse', 'leave all-zero blocks unwritten on a device (it must read as zeros) and in unpacked files')

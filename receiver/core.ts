@@ -1,6 +1,7 @@
-// The receiver's protocol engine: a sans-IO state machine. Fed datagrams (from both
-// sockets), sink progress and the clock; it hands back datagrams for the rendezvous
-// group, the next wake-up time and events: complete slices to write, in order.
+// The receiver's protocol engine: a sans-IO state machine. Fed datagrams (from every
+// socket), sink progress and the clock; it hands back datagrams (each for the sender
+// alone or for the rendezvous group), the next wake-up time and events: complete slices
+// to write, in order.
 //
 // This file is the dispatcher: it decodes each datagram, checks that it belongs to the
 // session, hands it to the part that owns it and moves between the phases. The parts are
@@ -8,7 +9,8 @@
 //   session.ts        the session the first HELLO announced (END adds the image's size)
 //   assembly.ts       slices (slice.ts): blocks, parity, FEC decoding, in-order delivery
 //   nak-scheduler.ts  when to NAK a slice and when to keep quiet, with its own timers
-//   feedback.ts       what we send (JOIN, STATUS, HEARTBEAT, NAK, LEAVE, REPORT) and its clocks
+//   feedback.ts       what we send (JOIN, STATUS, HEARTBEAT, NAK, LEAVE, REPORT), where, and its clocks
+//   backoff.ts        how random waits spread when many receivers wait for the same thing
 //   load.ts           how we are doing, for HEARTBEAT: sink back-pressure, loss, what limits us
 //   stats.ts, config.ts, events.ts   counters, configuration, inputs and events
 //
@@ -52,7 +54,7 @@ import { STATUS_FLAG_REPLY } from '../protocol/messages/status.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
 import { Assembly, type SinkProgress } from './core/assembly.js';
 import { DEFAULT_MAX_RETAIN_BYTES, type ReceiverConfig } from './core/config.js';
-import type { ReceiverEvent, ReceiverInput } from './core/events.js';
+import type { ReceiverEvent, ReceiverInput, ReceiverTransmit } from './core/events.js';
 import { Feedback } from './core/feedback.js';
 import { LoadMeter } from './core/load.js';
 import { NakScheduler } from './core/nak-scheduler.js';
@@ -61,7 +63,7 @@ import { countDrop, newReceiverStats, type DropCode, type ReceiverStats } from '
 
 export type { Endpoint };
 export { DEFAULT_MAX_RETAIN_BYTES, type ReceiverConfig } from './core/config.js';
-export type { ReceiverEvent, ReceiverInput } from './core/events.js';
+export type { ReceiverEvent, ReceiverInput, ReceiverTransmit } from './core/events.js';
 export type { ReceiverStats } from './core/stats.js';
 
 /** The parts that exist once the first HELLO made a session; every phase after listening holds them. */
@@ -113,7 +115,7 @@ export class ReceiverCore {
   readonly stats: ReceiverStats = newReceiverStats();
 
   private phase: Phase = { name: 'listening' };
-  private readonly out: Uint8Array[] = []; // bounded: a handful per input
+  private readonly out: ReceiverTransmit[] = []; // bounded: a handful per input
   private readonly events: ReceiverEvent[] = []; // drained by the driver every turn
   /** The sink's progress counts from start-up, whatever the phase. */
   private readonly sink: SinkProgress = { unwritten: 0, bytesWritten: 0 };
@@ -171,7 +173,7 @@ export class ReceiverCore {
     this.advance(now);
   }
 
-  pollTransmit(): Uint8Array | undefined {
+  pollTransmit(): ReceiverTransmit | undefined {
     return this.out.shift();
   }
 
@@ -204,7 +206,7 @@ export class ReceiverCore {
   private sessionDeadlineMs(p: SessionPhase): number {
     const fb = p.rx.feedback;
     let t = this.lastSenderAtMs + this.cfg.receiveTimeoutMs;
-    t = Math.min(t, p.name === 'joining' ? fb.nextJoinAtMs : fb.nextStatusAtMs);
+    t = Math.min(t, p.name === 'joining' ? fb.nextJoinAtMs : fb.nextStatusAtMs, fb.nextAnswerAtMs);
     if (p.name === 'receiving' && !fb.accepted) t = Math.min(t, fb.nextJoinAtMs);
     if (p.name === 'joining' || p.name === 'accepted') {
       const start = this.startDeadlineMs();
@@ -377,13 +379,13 @@ export class ReceiverCore {
     if (s !== undefined) rx.naks.onSymbol(s, d, now);
     this.markDue(rx, now);
     this.deliverReady(rx, now);
-    if (rx.feedback.windowMoved()) this.sendStatus(rx, 0, now);
+    if (rx.feedback.reportsProgress && rx.feedback.windowMoved()) this.sendStatus(rx, 0, now);
   }
 
   private deliverReady(rx: InSession, now: number): void {
     if (this.state !== 'receiving') return;
     if (rx.assembly.deliverReady()) {
-      if (rx.feedback.retentionMoved()) this.sendStatus(rx, 0, now);
+      if (rx.feedback.reportsProgress && rx.feedback.retentionMoved()) this.sendStatus(rx, 0, now);
       this.markDue(rx, now);
     }
     this.checkComplete(rx, now);
@@ -397,7 +399,8 @@ export class ReceiverCore {
     if (pass.kind === 'live' && pass.joinSlice > 0 && asm.passDelivered(e.totalSlices)) this.startHead(rx, e.totalSlices, now);
     if (!asm.passDelivered(e.totalSlices)) return;
     this.phase = { name: 'verifying', rx };
-    this.sendStatus(rx, 0, now);
+    // Quiet: only a receiver the sender waits for says it (the rest say it with REPORT).
+    if (rx.feedback.reportsProgress) this.sendStatus(rx, 0, now);
     this.events.push({ kind: 'complete', totalBytes: e.totalBytes, digest: e.digest });
   }
 
@@ -434,6 +437,7 @@ export class ReceiverCore {
   private beginCatchUp(rx: InSession, now: number): void {
     if (!rx.naks.waiting) return;
     rx.naks.fetch(now);
+    rx.feedback.reportAsWeGo();
     this.events.push({ kind: 'catchUpBegan', fromSlice: rx.assembly.delivered });
   }
 
@@ -448,10 +452,8 @@ export class ReceiverCore {
     rx.naks.raiseFrontier(r.needSlices);
     this.markDue(rx, now);
     // Only receivers holding the window back answer; one that has everything is not, and
-    // one in the catch-up pass is not waited for.
-    if (rx.feedback.isBehind(r.needSlices, r.needSeq) && this.state === 'receiving' && !rx.naks.inCatchUp) {
-      this.sendStatus(rx, STATUS_FLAG_REPLY, now);
-    }
+    // one in the catch-up pass is not waited for (the sender serves it apart).
+    rx.feedback.onReqack(r, this.state === 'receiving' && !rx.naks.inCatchUp, now);
   }
 
   private onEnd(rx: InSession, e: End, now: number): void {
@@ -467,8 +469,9 @@ export class ReceiverCore {
     this.markDue(rx, now);
     this.checkComplete(rx, now);
     // Each END is a round of the sender's --retries-until-drop: answer it, with progress
-    // while receiving, and as a sign of life while verifying.
-    if (this.state === 'receiving' || this.state === 'verifying') this.sendStatus(rx, STATUS_FLAG_REPLY, now);
+    // while receiving, and as a sign of life while verifying. Not in a quiet session: a
+    // STATUS from every receiver each round is what it avoids (its REQACKs ask instead).
+    if ((this.state === 'receiving' || this.state === 'verifying') && !rx.feedback.quiet) this.sendStatus(rx, STATUS_FLAG_REPLY, now);
   }
 
   private onDrop(rx: InSession, d: Drop): void {
@@ -534,6 +537,7 @@ export class ReceiverCore {
     if ((p.name === 'joining' || (p.name === 'receiving' && !fb.accepted)) && now >= fb.nextJoinAtMs) fb.sendJoin(now);
     if (p.name !== 'joining' && now >= fb.nextStatusAtMs) this.sendStatus(p.rx, 0, now);
     if (p.name !== 'joining' && now >= fb.nextHeartbeatAtMs) fb.sendHeartbeat(p.rx.load.snapshot(now), p.rx.naks.inCatchUp, now);
+    if (fb.answerDue(now)) fb.sendAnswer(p.name === 'verifying', now);
     if (p.name === 'receiving') {
       const lost = p.rx.naks.fire(now);
       if (lost !== undefined) this.fail(Reason.Unrecoverable, lost);
@@ -546,13 +550,13 @@ export class ReceiverCore {
       // The sender never confirmed; our result stands on our own check.
       return this.finish(p.rx, p.verdict);
     }
-    this.out.push(p.report);
+    p.rx.feedback.sendReport(p.report);
     p.nextReportAtMs = now + this.cfg.reportIntervalMs;
   }
 
   /** STATUS says COMPLETE once everything is delivered. */
-  private sendStatus(rx: InSession, flags: number, now: number): void {
-    rx.feedback.sendStatus(flags, this.state === 'verifying' || this.state === 'reporting', now);
+  private sendStatus(rx: InSession, flags: number, now: number, reqackId = 0): void {
+    rx.feedback.sendStatus(flags, this.state === 'verifying' || this.state === 'reporting', now, reqackId);
   }
 
   private countDrop(code: DropCode): void {

@@ -1,7 +1,8 @@
 // Decompression in the receiver's pipeline: a Sink in front of another Sink. gzip runs in
 // node:zlib's stream (inflate on the libuv threadpool); LZ4 frames are parsed and decoded
 // here (receiver/lz4-frame.ts, lz4-block.ts). `auto` picks by the
-// first bytes: 1f 8b 08 → gzip, 04 22 4d 18 → LZ4 frame, anything else is passed on as is.
+// first bytes: 1f 8b 08 → gzip, 04 22 4d 18 → LZ4 frame, 28 b5 2f fd → zstd (receiver/zstd.ts),
+// anything else is passed on as is.
 //
 // Back-pressure: write() resolves only when its input has been consumed and the output
 // made from it has been handed to the next sink (gzip: up to one 256 KiB output chunk may
@@ -19,13 +20,15 @@ import { defaultLz4Decoder, type Lz4BlockDecoder } from './lz4-block.js';
 import { Lz4FrameDecoder, Lz4FrameError } from './lz4-frame.js';
 import { ForwardingSink } from './forwarding-sink.js';
 import type { OffsetSink, Sink, SinkReport, StreamFormat } from './sink-types.js';
+import { ZstdSink } from './zstd.js';
 
-export type DecompressMode = 'auto' | 'gzip' | 'lz4' | 'none';
+export type DecompressMode = 'auto' | 'gzip' | 'lz4' | 'zstd' | 'none';
 
 /** Bytes `sniffFormat` needs to decide (fewer only when the stream is shorter). */
 export const SNIFF_BYTES = 4;
 const GZIP_MAGIC = [0x1f, 0x8b, 0x08]; // ID1 ID2 CM=deflate (RFC 1952)
 const LZ4_MAGIC = [0x04, 0x22, 0x4d, 0x18];
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd]; // RFC 8878 §3.1.1, little-endian 0xFD2FB528
 
 function startsWith(b: Uint8Array, magic: readonly number[]): boolean {
   return b.byteLength >= magic.length && magic.every((m, i) => b[i] === m);
@@ -35,6 +38,7 @@ function startsWith(b: Uint8Array, magic: readonly number[]): boolean {
 export function sniffFormat(head: Uint8Array): StreamFormat {
   if (startsWith(head, GZIP_MAGIC)) return 'gzip';
   if (startsWith(head, LZ4_MAGIC)) return 'lz4';
+  if (startsWith(head, ZSTD_MAGIC)) return 'zstd';
   return 'none';
 }
 
@@ -266,6 +270,8 @@ export function wrapDecompress(inner: Sink, mode: DecompressMode, decoder: Lz4Bl
       return new GunzipSink(inner);
     case 'lz4':
       return new Lz4Sink(inner, decoder);
+    case 'zstd':
+      return new ZstdSink(inner);
     case 'auto':
       return new AutoDecompressSink(inner, decoder);
   }

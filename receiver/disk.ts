@@ -72,7 +72,7 @@ export function blockDeviceUsers(path: string): string[] {
   const why: string[] = [];
   for (const line of readOr('/proc/self/mountinfo', '').split('\n')) {
     const f = line.split(' ');
-    if (f.length > 4 && devs.has(f[2])) why.push(`${devs.get(f[2])} is mounted at ${unescapeMount(f[4])}`);
+    if (f.length > 4 && devs.has(f[2]!)) why.push(`${devs.get(f[2]!)} is mounted at ${unescapeMount(f[4]!)}`);
   }
   for (const line of readOr('/proc/self/mounts', '').split('\n')) {
     const [source, mountPoint] = line.split(' ');
@@ -345,15 +345,15 @@ export class DiskSink implements OffsetSink {
     try {
       let off = 0;
       let i = 0;
-      if (bytes > 0) pending = fh.read(bufs[i], 0, Math.min(chunk, bytes), 0);
+      if (bytes > 0) pending = fh.read(bufs[i]!, 0, Math.min(chunk, bytes), 0);
       while (pending !== undefined) {
         const { bytesRead } = await pending;
         pending = undefined;
         if (bytesRead === 0) throw new IoError('read', `read back ${this.path}: it ends after ${off} of the ${bytes} bytes expected`);
-        const got = bufs[i].subarray(0, bytesRead);
+        const got = bufs[i]!.subarray(0, bytesRead);
         off += bytesRead;
         i ^= 1;
-        if (off < bytes) pending = fh.read(bufs[i], 0, Math.min(chunk, bytes - off), off);
+        if (off < bytes) pending = fh.read(bufs[i]!, 0, Math.min(chunk, bytes - off), off);
         hash.update(got);
       }
       return new Uint8Array(hash.digest());

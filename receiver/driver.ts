@@ -1,5 +1,5 @@
-// The receiver's driver: owns the two sockets (data and control), the one timer and
-// the sink; hashes what it writes and checks it against the sender's digest. It makes
+// The receiver's driver: owns the three sockets (data, control and feedback), the one
+// timer and the sink; hashes what it writes and checks it against the sender's digest. It makes
 // no protocol decisions. A receiver that joined late (udp-sender --streaming) writes
 // each slice at its offset and, at the end, hashes the image read back from the disk.
 
@@ -60,8 +60,15 @@ export function outputStage(r: SinkReport): { bytes: number; busySeconds: number
 }
 
 export class ReceiverDriver {
+  /** Control: bound to portbase+1 in the rendezvous group; hears the sender and the other receivers' NAKs. */
   private readonly ctl: UdpSocket;
   private readonly data: UdpSocket;
+  /**
+   * Feedback: an ephemeral port of its own. Everything the core sends leaves from it: to
+   * the sender's control endpoint (STATUS, JOIN, REPORT, LEAVE) or to the rendezvous group
+   * (NAK). The sender answers this receiver alone (ACCEPT, REPORT_ACK) where it came from.
+   */
+  private readonly fb: UdpSocket;
   private core!: ReceiverCore;
   private readonly hash = createHash('sha256');
   private readonly queue: { offset: number; bytes: Uint8Array }[] = []; // bounded by the core's maxQueuedSlices
@@ -94,9 +101,12 @@ export class ReceiverDriver {
     private readonly sink: Sink,
     private readonly log: Logger,
     private readonly onEvent: (ev: ReceiverEvent, core: ReceiverCore) => void = () => undefined,
+    /** Milliseconds on a monotonic clock; a unit test gives the fake clock its timers run on. */
+    private readonly clock: () => number = () => performance.now(),
   ) {
     this.ctl = udp.create({ reuseAddr: true });
     this.data = udp.create({ reuseAddr: true });
+    this.fb = udp.create({});
     const o = sink.offsetSink();
     this.offsetSink = typeof o === 'string' ? undefined : o;
     this.lateJoinBlocker = typeof o === 'string' ? o : undefined;
@@ -108,7 +118,7 @@ export class ReceiverDriver {
   }
 
   private now(): number {
-    return performance.now();
+    return this.clock();
   }
 
   get receiver(): ReceiverCore {
@@ -120,12 +130,15 @@ export class ReceiverDriver {
     // socket on this host joined on that port, so two sessions sharing a port base (other
     // groups) would mix. The data socket is bound once HELLO names the data group.
     await this.bind(this.ctl, this.net.portbase + 1, this.net.rdvGroup);
+    await this.fb.bind(0, this.net.interfaceAddress).catch((e: unknown) => {
+      throw new IoError('socket', `cannot open the feedback socket on ${this.net.interfaceAddress ?? 'any address'}: ${oneLine(e)}`, { cause: e });
+    });
     try {
       this.ctl.addMembership(this.net.rdvGroup, this.net.interfaceAddress);
-      if (this.net.interfaceAddress !== undefined) this.ctl.setMulticastInterface(this.net.interfaceAddress);
-      this.ctl.setMulticastTTL(this.net.ttl);
-      this.ctl.setMulticastLoopback(true);
       this.ctl.setRecvBufferSize(1 << 20);
+      if (this.net.interfaceAddress !== undefined) this.fb.setMulticastInterface(this.net.interfaceAddress);
+      this.fb.setMulticastTTL(this.net.ttl);
+      this.fb.setMulticastLoopback(true);
     } catch (e) {
       throw new IoError('socket', `cannot set up multicast on ${this.net.interfaceAddress ?? 'the default interface'}: ${oneLine(e)}`, { cause: e });
     }
@@ -153,6 +166,7 @@ export class ReceiverDriver {
     };
     this.ctl.onMessage(onMessage);
     this.data.onMessage(onMessage);
+    this.fb.onMessage(onMessage);
     const onSocketError = (e: Error): void => {
       this.ioError = true;
       this.core.handle({ kind: 'abort', reason: Reason.Interrupted, detail: `socket: ${oneLine(e)}` }, this.now());
@@ -160,6 +174,7 @@ export class ReceiverDriver {
     };
     this.ctl.onError(onSocketError);
     this.data.onError(onSocketError);
+    this.fb.onError(onSocketError);
     this.kick();
     return done;
   }
@@ -228,10 +243,7 @@ export class ReceiverDriver {
 
   private turn(): void {
     this.sampleLoad(this.now());
-    for (let b = this.core.pollTransmit(); b !== undefined; b = this.core.pollTransmit()) {
-      this.ctl.send([b], this.net.portbase + 1, this.net.rdvGroup);
-    }
-    this.ctl.flush();
+    this.sendAll();
     for (let ev = this.core.pollEvent(); ev !== undefined; ev = this.core.pollEvent()) this.onCoreEvent(ev);
     if (this.finished === undefined) return;
     // The one timer, moved only when the core's deadline moves (most turns leave it as is).
@@ -241,6 +253,15 @@ export class ReceiverDriver {
     this.timer = undefined;
     this.timerAtMs = t;
     if (t !== undefined) this.timer = setTimeout(this.onTimer, Math.max(0, t - this.now()));
+  }
+
+  /** What the core has to send: NAKs to the rendezvous group, the rest to the sender alone. */
+  private sendAll(): void {
+    for (let t = this.core.pollTransmit(); t !== undefined; t = this.core.pollTransmit()) {
+      if (t.to === 'group') this.fb.send([t.bytes], this.net.portbase + 1, this.net.rdvGroup);
+      else this.fb.send([t.bytes], t.to.port, t.to.address);
+    }
+    this.fb.flush();
   }
 
   private readonly onTimer = (): void => {
@@ -312,7 +333,7 @@ export class ReceiverDriver {
     this.writing = true;
     try {
       while (this.queue.length > 0 && this.finished !== undefined) {
-        const { offset, bytes: b } = this.queue[0];
+        const { offset, bytes: b } = this.queue[0]!;
         if (this.joinSlice > 0) await this.offsetSink!.writeAt(offset, b);
         else await this.sink.write(b);
         this.queue.shift();
@@ -368,14 +389,12 @@ export class ReceiverDriver {
     this.finished = undefined;
     if (this.timer !== undefined) clearTimeout(this.timer);
     // A last LEAVE/REPORT may still be queued in the core.
-    for (let b = this.core.pollTransmit(); b !== undefined; b = this.core.pollTransmit()) {
-      this.ctl.send([b], this.net.portbase + 1, this.net.rdvGroup);
-    }
-    this.ctl.flush();
+    this.sendAll();
     this.queue.length = 0; // nothing more is written once the core has ended
     if (!ok || !this.committed) await this.out.discard();
     this.log.info({ evt: 'done', ok, reason: reasonName(reason), detail, stats: this.core.stats }, 'receiver done');
     // close() lets the queued LEAVE/REPORT go first.
+    await this.fb.close();
     await this.ctl.close();
     await this.data.close();
     resolve({

@@ -1,4 +1,4 @@
-// LZ4 block decoding behind one interface (STYLE 14): a pure-TS decoder (the default)
+// LZ4 block decoding behind one interface (docs/ARCHITECTURE.md, principle 10): a pure-TS decoder (the default)
 // and lz4-napi's native one. Both take the block and the 64 KiB before it (a linked
 // block's dictionary) and return the block's output, or throw on malformed input.
 //
@@ -54,12 +54,12 @@ export function decodeLz4BlockInto(src: Uint8Array, dict: Uint8Array, out: Uint8
   };
   for (;;) {
     if (s >= n) fail('missing token');
-    const token = src[s++];
+    const token = src[s++]!;
     let lit = token >>> 4;
     if (lit === 15) {
       for (;;) {
         if (s >= n) fail('truncated literal length');
-        const b = src[s++];
+        const b = src[s++]!;
         lit += b;
         if (b !== 255) break;
       }
@@ -67,7 +67,7 @@ export function decodeLz4BlockInto(src: Uint8Array, dict: Uint8Array, out: Uint8
     if (s + lit > n) fail('literals past the end of the block');
     if (d + lit > maxBytes) fail('output larger than the block size');
     if (lit < SHORT_COPY) {
-      for (let k = 0; k < lit; k++) out[d + k] = src[s + k];
+      for (let k = 0; k < lit; k++) out[d + k] = src[s + k]!;
     } else {
       out.set(src.subarray(s, s + lit), d);
     }
@@ -75,14 +75,14 @@ export function decodeLz4BlockInto(src: Uint8Array, dict: Uint8Array, out: Uint8
     d += lit;
     if (s === n) break; // the last sequence: literals only
     if (s + 2 > n) fail('truncated match offset');
-    const offset = src[s] | (src[s + 1] << 8);
+    const offset = src[s]! | (src[s + 1]! << 8);
     s += 2;
     if (offset === 0) fail('zero match offset');
     let len = (token & 15) + 4;
     if ((token & 15) === 15) {
       for (;;) {
         if (s >= n) fail('truncated match length');
-        const b = src[s++];
+        const b = src[s++]!;
         len += b;
         if (b !== 255) break;
       }
@@ -101,7 +101,7 @@ export function decodeLz4BlockInto(src: Uint8Array, dict: Uint8Array, out: Uint8
     }
     if (len < SHORT_COPY) {
       // Forward byte copy: also right for overlapping matches (a repeating pattern).
-      for (let k = 0; k < len; k++) out[d + k] = out[from + k];
+      for (let k = 0; k < len; k++) out[d + k] = out[from + k]!;
     } else if (d - from >= len) {
       out.copyWithin(d, from, from + len);
     } else {

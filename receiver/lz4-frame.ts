@@ -54,7 +54,7 @@ type State =
   | 'skip';
 
 function u32le(b: Uint8Array, i: number): number {
-  return (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)) >>> 0;
+  return (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0;
 }
 
 export class Lz4FrameDecoder {
@@ -163,8 +163,8 @@ export class Lz4FrameDecoder {
         break;
       }
       case 'descriptor': {
-        this.flg = f[0];
-        this.bd = f[1];
+        this.flg = f[0]!;
+        this.bd = f[1]!;
         if (this.flg >>> FLG_VERSION_SHIFT !== 1) this.fail(`unsupported frame version ${this.flg >>> FLG_VERSION_SHIFT}`);
         if ((this.flg & FLG_RESERVED) !== 0 || (this.bd & BD_RESERVED) !== 0) this.fail('reserved bits set in the frame descriptor');
         if ((this.flg & FLG_DICT_ID) !== 0) this.fail('frames that need a dictionary are not supported');

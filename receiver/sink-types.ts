@@ -53,7 +53,7 @@ export interface OffsetSink extends Sink {
   digestWritten(bytes: number): Promise<Uint8Array>;
 }
 
-export type StreamFormat = 'gzip' | 'lz4' | 'none';
+export type StreamFormat = 'gzip' | 'lz4' | 'zstd' | 'none';
 
 export interface DecompressReport {
   readonly format: StreamFormat;

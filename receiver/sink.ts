@@ -46,13 +46,13 @@ export interface SinkOptions {
 
 /**
  * `auto` decompresses by magic bytes, except where the user asked for the bytes as sent:
- * behind --pipe (the command decides) or into a --file named *.gz, *.tgz or *.lz4.
+ * behind --pipe (the command decides) or into a --file named *.gz, *.tgz, *.lz4 or *.zst.
  */
 export function effectiveDecompress(opts: Pick<SinkOptions, 'file' | 'pipe' | 'unpack' | 'decompress'>): DecompressMode {
   const mode = opts.decompress ?? 'auto';
   if (mode !== 'auto') return mode;
   if (opts.pipe !== undefined) return 'none';
-  if (opts.unpack === undefined && opts.file !== undefined && /\.(gz|tgz|lz4)$/i.test(opts.file)) return 'none';
+  if (opts.unpack === undefined && opts.file !== undefined && /\.(gz|tgz|lz4|zst)$/i.test(opts.file)) return 'none';
   return 'auto';
 }
 

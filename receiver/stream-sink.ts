@@ -127,9 +127,13 @@ export class PipeSink extends ForwardingSink {
         this.onExit = reject;
         writeStream(this.child.stdin!, buf, this.description, 'pipe').then(resolve, reject);
       });
-    } catch (e) {
+    } catch (caught) {
+      let e = caught;
       // If the command died, its exit status says more than a closed pipe does.
-      if (this.child.exitCode !== null || this.child.signalCode !== null) await this.exit.catch((x: unknown) => (e = x));
+      if (this.child.exitCode !== null || this.child.signalCode !== null)
+        await this.exit.catch((x: unknown) => {
+          e = x;
+        });
       throw this.copyError ?? e;
     } finally {
       this.onExit = undefined;

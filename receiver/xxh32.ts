@@ -19,7 +19,7 @@ function round(acc: number, lane: number): number {
 }
 
 function u32le(b: Uint8Array, i: number): number {
-  return b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24);
+  return b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
 }
 
 export class Xxh32 {
@@ -97,7 +97,7 @@ export class Xxh32 {
       h = Math.imul(rotl(h, 17), P4);
     }
     for (; i < this.tailBytes; i++) {
-      h = (h + Math.imul(t[i], P5)) | 0;
+      h = (h + Math.imul(t[i]!, P5)) | 0;
       h = Math.imul(rotl(h, 11), P1);
     }
     h ^= h >>> 15;

@@ -1,9 +1,10 @@
 // udp-sender's options: commander → parse → validate → a plain config the CLI freezes
-// (STYLE 10). Kept apart from cli.ts so tests can parse without starting a sender.
+// (docs/ARCHITECTURE.md, principle 5). Kept apart from cli.ts so tests can parse without starting a sender.
 
 import { Command, Option } from 'commander';
 import { authTrailerBytes, type AuthMode } from '../common/auth/seal.js';
 import { UsageError } from '../common/errors.js';
+import { MAX_RECEIVERS } from '../common/limits.js';
 import { blockBytesForMtu, interfaceMtu, IP_UDP_HEADER_BYTES } from '../common/mtu.js';
 import { checkMulticast, resolveInterface } from '../common/net.js';
 import { parseBitrate, parseIntIn, parseSeconds } from '../common/units.js';
@@ -11,6 +12,7 @@ import { DATA_HEADER_SIZE } from '../protocol/messages/data.js';
 import { MAX_BLOCK_BYTES, MAX_SLICE_BLOCKS, MAX_STRIPES, MIN_BLOCK_BYTES } from '../protocol/messages/hello.js';
 import { defaultIoChoice, IO_CHOICES, type IoChoice } from '../common/udp/select.js';
 import type { CompressFormat } from './source-types.js';
+import { MAX_ZSTD_LEVEL } from './compress-zstd.js';
 import { MAX_STRIPE_BLOCKS, type SenderConfig } from './core.js';
 import type { SenderNetConfig } from './driver.js';
 import type { PackFormat } from './pack.js';
@@ -124,8 +126,8 @@ export function program(): Command {
     .option('--log <file>', 'write JSON logs (pino) to this file')
     .option('--json', 'print a machine-readable report on stdout at the end')
     .option('--events <file|->', 'write JSON lines of what happens to each node (join, start, progress, slow, catch-up, dropped, verified, failed) to FILE or stdout')
-    .addOption(new Option('--compress <format>', 'compress the image on the fly: gzip or lz4').choices(['gzip', 'lz4']))
-    .option('--compress-level <n>', 'with --compress gzip: 1 (fast) .. 9 (small), default 6')
+    .addOption(new Option('--compress <format>', 'compress the image on the fly: gzip, lz4 or zstd').choices(['gzip', 'lz4', 'zstd']))
+    .option('--compress-level <n>', 'with --compress gzip: 1 (fast) .. 9 (small), default 6; zstd: 1 .. 19, default 3')
     .option('--pack <dir>', 'send a cpio archive of DIR, as `cd DIR && find . -xdev | cpio -o` would make it')
     .addOption(new Option('--pack-format <format>', 'cpio format for --pack').choices(['crc', 'newc']).default('crc'))
     .option('--key-file <file>', 'pre-shared secret (>= 16 bytes, mode 600): every datagram is authenticated (HMAC-SHA-256)')
@@ -204,8 +206,9 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
   const rdvGroup = checkMulticast(o.mcastRdvAddress, '--mcast-rdv-address');
   // The data source is stdin unless --file: then Enter cannot be read from it.
   if (o.pack !== undefined && o.file !== undefined) throw new UsageError('--pack and --file exclude each other');
-  if (o.compressLevel !== undefined && o.compress !== 'gzip') throw new UsageError('--compress-level needs --compress gzip');
-  const compressLevel = o.compressLevel === undefined ? undefined : parseIntIn(o.compressLevel, '--compress-level', 1, 9);
+  if (o.compressLevel !== undefined && o.compress !== 'gzip' && o.compress !== 'zstd') throw new UsageError('--compress-level needs --compress gzip or zstd');
+  const compressLevel =
+    o.compressLevel === undefined ? undefined : parseIntIn(o.compressLevel, '--compress-level', 1, o.compress === 'zstd' ? MAX_ZSTD_LEVEL : 9);
   const keyboard = o.kbd !== false && stdinIsTty && (o.file !== undefined || o.pack !== undefined);
   if (!async && !keyboard && minReceivers === 0 && maxWaitMs === undefined && o.hosts === undefined) {
     throw new UsageError(
@@ -235,7 +238,7 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
       maxWaitMs,
       waitForKey: keyboard,
       startTimeoutMs,
-      maxReceivers: 1024,
+      maxReceivers: MAX_RECEIVERS,
       retriesUntilDrop: parseIntIn(o.retriesUntilDrop, '--retries-until-drop', 1, 1_000_000),
       maxBitrateBps: o.maxBitrate === undefined ? undefined : parseBitrate(o.maxBitrate),
       helloIntervalMs: 200,
@@ -243,6 +246,11 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
       endIntervalMs: 100,
       nakHoldMs: 15,
       windowPacketsMax: 4096,
+      // Up to 8 receivers each report as they go (the quarter-window STATUS costs them 2-3 a
+      // slice together); more make the session quiet (sender/core/probe.ts).
+      maxReportingReceivers: 8,
+      answerWindowMs: 4,
+      heartbeatMs: 500,
     },
     net: {
       interfaceAddress,

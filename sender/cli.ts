@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // udp-sender: streams an image to every udp-receiver on the segment over multicast.
-// Flow: commander → parse → validate → frozen config → driver (STYLE 10).
+// Flow: commander → parse → validate → frozen config → driver (docs/ARCHITECTURE.md, principle 5).
 
 import { randomInt } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -42,8 +42,8 @@ function table(out: SenderOutcome): string {
   } else {
     for (const r of out.receivers) row(r);
   }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
 }
 
 /** A listed host's outcome: missing (never joined), verified (every receiver of it verified, or was replaced by a rejoin that did), or failed. */

@@ -13,6 +13,15 @@
 //                endIntervalMs; repairs go on until each receiver reported or was dropped.
 //   done         every receiver is resolved (verified, failed, left or dropped).
 //
+// Feedback (docs/ARCHITECTURE.md, "How feedback scales"): with at most
+// maxReportingReceivers at START every receiver reports its progress as it goes, and a
+// REQACK goes out only while the window is full. With more, the session is quiet: the
+// receivers keep silent unless a probe round (probe.ts, a REQACK with thresholds, every
+// quarter window of DATA and at once when the window shuts) finds them behind, and send a
+// STATUS heartbeat; the sender counts a round's silence as progress. Either way the work
+// per DATA and per datagram received is O(1) or O(log receivers); only the REQACK/END
+// rounds (tens of milliseconds apart) walk every receiver.
+//
 // Late receivers (--streaming): a JOIN after START is taken with the slice the first
 // pass is about to send (ACCEPT's joinSlice J). The receiver takes J.. live with the
 // others, then asks for the head 0..J-1 by NAK. A head slice no longer held is re-read
@@ -40,8 +49,10 @@
 //                    --max-wait), and when the sender gives up (--start-timeout)
 //   pacer.ts         the token bucket (--max-bitrate)
 //   transmit.ts      building DATA (header ring, sequence numbers) and the control queue
+//   min-heap.ts      an indexed min-heap (the least progress over the receivers, kept as it changes)
 //   participants.ts  the receivers: admission, progress, rounds, the flow-window minimum
 //   flow.ts          the flow window: its size from START, open or shut
+//   probe.ts         a quiet session's probe rounds: silence that counts as "not behind"
 //   slices.ts        the slices held (retention), the first pass, the end of the source
 //   repair.ts        NAK -> repair: parity bursts and data resends, in NAK order
 //   reload.ts        slices re-read: a late receiver's head (--streaming), the catch-up pass
@@ -66,6 +77,7 @@ import { checkSenderConfig, MAX_STRIPE_BLOCKS, type SenderConfig } from './core/
 import { FlowWindow } from './core/flow.js';
 import { Pacer } from './core/pacer.js';
 import { Participants, type ReceiverRecord, type ReceiverState } from './core/participants.js';
+import { ProbeRounds } from './core/probe.js';
 import { ReloadTable } from './core/reload.js';
 import { SlowPolicy } from './core/slow-policy.js';
 import { Roster, type RosterHost } from './core/roster.js';
@@ -73,7 +85,7 @@ import { RepairScheduler } from './core/repair.js';
 import { SliceStore } from './core/slices.js';
 import { countDrop, newSenderStats, type SenderStats } from './core/stats.js';
 import { Timer, TimerTable } from './core/timers.js';
-import { HEADER_RING, MAX_CONTROL_QUEUE, Transmitter, type Transmit } from './core/transmit.js';
+import { HEADER_RING, MAX_CONTROL_QUEUE, seqOfCount, Transmitter, type Transmit } from './core/transmit.js';
 
 export { HEADER_RING, MAX_CONTROL_QUEUE, MAX_STRIPE_BLOCKS };
 export type { Endpoint, ReceiverRecord, ReceiverState, RosterHost, SenderConfig, SenderStats, Transmit };
@@ -129,6 +141,12 @@ type Phase = 'announcing' | 'transferring' | 'ending' | 'done';
 
 /** --async: END copies sent (endIntervalMs apart) before the sender is done. */
 const ASYNC_END_COPIES = 5;
+/**
+ * A quiet session sends END this many times when the first pass is over: its receivers do
+ * not answer END (a STATUS from each would be N datagrams a round), so a copy costs one
+ * datagram, and a receiver that lost END would wait a whole endIntervalMs for the next.
+ */
+const QUIET_END_COPIES = 3;
 
 export class SenderCore {
   readonly stats: SenderStats = newSenderStats();
@@ -146,6 +164,7 @@ export class SenderCore {
   private readonly repair: RepairScheduler;
   private readonly reload: ReloadTable;
   private readonly slowPolicy: SlowPolicy;
+  private readonly probe: ProbeRounds;
   /** Transferring: since when DATA waits for the receivers (a REQACK round is due). */
   private blockedSinceMs: number | undefined;
   private doneOk: boolean | undefined;
@@ -168,6 +187,7 @@ export class SenderCore {
     this.repair = new RepairScheduler(cfg, this.stats, this.slices, this.tx);
     this.reload = new ReloadTable(cfg, this.stats, this.slices);
     this.slowPolicy = new SlowPolicy(cfg);
+    this.probe = new ProbeRounds(cfg, this.participants, this.tx, seqOfCount);
   }
 
   get currentPhase(): Phase {
@@ -323,6 +343,7 @@ export class SenderCore {
     if (t !== undefined) {
       this.stats.dataPackets++;
       this.stats.dataBytes += t.bytes;
+      if (this.participants.quiet && this.probe.dataSent(this.probeEveryPackets())) this.beginProbe(now);
     }
     this.maybeEnd(now);
     return t;
@@ -341,26 +362,27 @@ export class SenderCore {
         this.onJoin(from, m.msg, now);
         return true;
       case MessageType.Status:
-        return this.withReceiver(from, m.msg.receiverId, (rcv) => this.onStatus(rcv, m.msg));
+        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.onStatus(rcv, m.msg, now));
       case MessageType.Nak:
-        return this.withReceiver(from, m.msg.receiverId, (rcv) => this.onNak(rcv, m.msg, now));
+        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.onNak(rcv, m.msg, now));
       case MessageType.Report:
-        return this.withReceiver(from, m.msg.receiverId, (rcv) => this.onReport(rcv, m.msg, now));
+        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.onReport(rcv, m.msg, now));
       case MessageType.Leave:
-        return this.withReceiver(from, m.msg.receiverId, (rcv) => this.onLeave(rcv, m.msg, now));
+        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.onLeave(rcv, m.msg, now));
       case MessageType.Heartbeat:
-        return this.withReceiver(from, m.msg.receiverId, (rcv) => this.onHeartbeat(rcv, m.msg, now));
+        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.onHeartbeat(rcv, m.msg, now));
       default:
         // Our own HELLO/START/END... looped back by the rendezvous group.
         return countDrop(this.stats, 'ERR_OWN');
     }
   }
 
-  private withReceiver(from: Endpoint, id: number, fn: (rcv: ReceiverRecord) => void): boolean {
+  private withReceiver(from: Endpoint, id: number, now: number, fn: (rcv: ReceiverRecord) => void): boolean {
     const rcv = this.participants.get(id);
     if (rcv === undefined) return countDrop(this.stats, 'ERR_UNKNOWN_RECEIVER');
     if (rcv.address !== from.address) return countDrop(this.stats, 'ERR_FOREIGN_ADDRESS');
-    rcv.heardSinceRound = true;
+    if (rcv.state === 'active') this.participants.heard(rcv, now);
+    else rcv.heardSinceRound = true;
     fn(rcv);
     return true;
   }
@@ -371,7 +393,7 @@ export class SenderCore {
     const known = this.participants.get(join.receiverId);
     if (known !== undefined) {
       // Our ACCEPT was lost: say it again (only to the address that joined).
-      if (known.address === from.address && known.state === 'active') this.tx.accept(join.receiverId, known.joinSlice);
+      if (known.address === from.address && known.state === 'active') this.tx.accept(join.receiverId, known.joinSlice, known.endpoint);
       return;
     }
     const late = this.phase !== 'announcing';
@@ -383,10 +405,12 @@ export class SenderCore {
         ? Reason.LateJoin
         : this.roster.listed && host === undefined
           ? Reason.NotListed
-          : this.participants.refusal(join);
+          : inOrder && !this.participants.catchUpHasRoom()
+            ? Reason.SessionFull
+            : this.participants.refusal(join);
     if (refusal !== undefined) {
       this.stats.joinsRefused++;
-      this.tx.drop(join.receiverId, refusal);
+      this.tx.drop(join.receiverId, refusal, from);
       return;
     }
     // A late receiver takes the slices from the one the first pass is about to start on: it
@@ -394,10 +418,10 @@ export class SenderCore {
     const joinSlice = late ? this.slices.lateJoinSlice() : 0;
     if (late) this.stats.lateJoins++;
     const hostName = host === undefined ? undefined : this.roster.nameOf(host);
-    this.participants.add(join, from.address, hostName, joinSlice, late ? (this.tx.nextSeq - 1) | 0 : 0, now);
+    this.participants.add(join, from, hostName, joinSlice, late ? this.tx.lastSeq : 0, late ? this.tx.sentCount : 0, now);
     if (host !== undefined) this.roster.attach(host, join.receiverId);
     this.startGate.joined(now);
-    this.tx.accept(join.receiverId, joinSlice);
+    this.tx.accept(join.receiverId, joinSlice, from);
     this.events.push({
       kind: 'joined',
       receiverId: join.receiverId,
@@ -426,9 +450,10 @@ export class SenderCore {
     rcv.catchUpToldAtMs = now;
   }
 
-  private onStatus(rcv: ReceiverRecord, st: Status): void {
+  private onStatus(rcv: ReceiverRecord, st: Status, now: number): void {
     this.stats.statusReceived++;
-    this.participants.status(rcv, st, this.tx.nextSeq, this.slices.nextSliceNo);
+    this.participants.status(rcv, st, this.tx.lastSeq, this.tx.sentCount, this.slices.nextSliceNo, now);
+    if (st.reqackId !== 0 && rcv.state === 'active') this.probe.answer(rcv, st.reqackId, this.participants.seenAbsOf(rcv));
   }
 
   private onNak(rcv: ReceiverRecord, nak: Nak, now: number): void {
@@ -473,7 +498,7 @@ export class SenderCore {
 
   private onReport(rcv: ReceiverRecord, rep: Report, now: number): void {
     // Always acknowledge: the receiver repeats its REPORT until it hears this.
-    this.tx.reportAck(rcv.id);
+    this.tx.reportAck(rcv.id, rcv.endpoint);
     const r = this.participants.report(rcv, rep, this.slices.eof, now);
     if (r !== undefined) this.events.push({ kind: 'reported', receiverId: rcv.id, ok: r.ok, detail: r.detail });
   }
@@ -500,12 +525,13 @@ export class SenderCore {
     }
     if (this.phase === 'announcing') {
       if (this.startGate.shouldStart(now, this.participants.activeCount(), this.enoughJoined())) {
-        this.start();
+        this.start(now);
       } else if (now >= (this.startGate.giveUpAt() ?? Infinity)) {
         this.giveUp(now);
         return;
       }
     }
+    if (this.participants.quiet) this.tickProbe(now);
     if (this.phase === 'transferring') {
       // A NAK may have arrived for slices whose space is needed: free what everyone has.
       this.freeDelivered();
@@ -534,13 +560,55 @@ export class SenderCore {
     this.finish();
   }
 
-  private start(): void {
+  private start(now: number): void {
     this.timers.stop(Timer.GiveUp);
     this.phase = 'transferring';
     for (const r of this.participants.list()) r.health.restart();
     const windowPackets = this.flow.size();
-    for (let i = 0; i < 3; i++) this.tx.start(this.participants.activeCount(), windowPackets);
-    this.events.push({ kind: 'started', receivers: this.participants.activeCount(), windowPackets });
+    const receivers = this.participants.activeCount();
+    for (let i = 0; i < 3; i++) this.tx.start(receivers, windowPackets);
+    if (!this.cfg.async && receivers > this.cfg.maxReportingReceivers) {
+      // A quiet session: the first round tells the receivers so (and the heartbeat); it
+      // asks nothing (nobody is behind slice 0), so it costs one datagram and no answer.
+      this.participants.goQuiet(now);
+      this.probe.begin(now, 0, 0, receivers);
+    }
+    this.events.push({ kind: 'started', receivers, windowPackets });
+  }
+
+  // ---- quiet sessions: probe rounds ------------------------------------------------
+
+  /** A round every quarter window of DATA: the credit must grow as fast as the data goes. */
+  private probeEveryPackets(): number {
+    return Math.max(1, Math.floor(this.flow.windowPackets / 4));
+  }
+
+  /**
+   * A probe round asking what the sender needs to keep going: receivers that have not read
+   * what went out an eighth of a window ago, or hold fewer slices than the first pass less a
+   * quarter of the retention (`endRound`: fewer than all), answer. An eighth: a round's
+   * credit is the lesser of its thresholds and those of the round before (a quarter window
+   * earlier), so the window stays open three eighths past the credit, more than a round
+   * takes to end; and a receiver keeping up lags by what is in flight, far less. Only the
+   * END round (every endIntervalMs) asks for all slices: when END goes out, a thousand
+   * receivers are still repairing their last slices, and a round asking for all of them
+   * then would be answered by hundreds at once; endIntervalMs later, only the stuck answer.
+   */
+  private beginProbe(now: number, endRound = false): void {
+    if (this.probe.inProgress) return;
+    const needAbs = this.tx.sentCount - Math.floor(this.flow.windowPackets / 8);
+    const end = this.slices.eof;
+    const needSlices =
+      endRound && end !== undefined ? end.totalSlices : this.slices.sendSliceNo - Math.max(1, Math.floor(this.cfg.retainSlices / 4));
+    this.probe.begin(now, needAbs, needSlices, this.participants.activeCount());
+  }
+
+  private tickProbe(now: number): void {
+    if (this.phase !== 'transferring' && this.phase !== 'ending') return;
+    this.participants.expireSilent(now, this.probe.liveMs);
+    if (this.probe.tick(now)) this.freeDelivered();
+    // DATA (or a repair) waits for the window: ask now rather than at the next round.
+    if (!this.probe.inProgress && this.hasDataReady() && !this.flowOpen()) this.beginProbe(now);
   }
 
   /**
@@ -564,7 +632,8 @@ export class SenderCore {
     this.endsBeforeEnding = this.stats.ends;
     this.events.push({ kind: 'ending', totalBytes: end.totalBytes, totalSlices: end.totalSlices });
     for (const r of this.participants.list()) if (r.state === 'active' && r.catchUp) this.events.push({ kind: 'catchUpBegan', receiverId: r.id });
-    this.sendEnd();
+    const copies = this.participants.quiet ? QUIET_END_COPIES : 1;
+    for (let i = 0; i < copies; i++) this.sendEnd();
     this.timers.set(Timer.Round, now + this.cfg.endIntervalMs);
   }
 
@@ -585,24 +654,31 @@ export class SenderCore {
       }
       return;
     }
+    const quiet = this.participants.quiet;
     if (this.phase === 'ending') {
-      for (const rcv of this.participants.endRound()) this.dropNoAnswer(rcv, now);
+      for (const rcv of this.participants.endRound(this.probe.lastEnded, now, this.probe.liveMs)) this.dropNoAnswer(rcv, now);
       if (this.phase === 'ending') {
         this.sendEnd();
+        // Quiet: END is not answered; a probe round finds who still misses slices.
+        if (quiet) this.beginProbe(now, true);
         this.timers.set(Timer.Round, now + this.cfg.endIntervalMs);
       }
       return;
     }
     if (this.phase !== 'transferring' || this.blockedSinceMs === undefined || !this.isBlocked()) return;
-    const needSeq = (this.tx.nextSeq - 1) | 0;
     const needSlices = this.slices.baseSlice + 1;
-    const { over, behind } = this.participants.reqackRound(needSeq, needSlices);
+    const { over, behind } = this.participants.reqackRound(this.tx.sentCount, needSlices, this.probe.lastEnded);
     for (const rcv of over) this.dropNoAnswer(rcv, now);
-    // Whoever holds the first pass back and is too slow for the rack goes to the catch-up pass.
+    // Whoever holds the first pass back and is too slow for the rack goes to the catch-up
+    // pass, while it has room (participants.ts: MAX_CATCH_UP); past that the rack keeps
+    // their pace, as without a catch-up pass.
     for (const d of this.slowPolicy.round(this.participants.firstPassReceivers(), behind, now)) {
+      if (!this.participants.catchUpHasRoom()) break;
       this.moveToCatchUp(d.rcv, d.why, d.rateBps, d.paceBps, now);
     }
-    this.tx.reqack(needSlices, needSeq);
+    // Quiet: the probe rounds ask (tickProbe starts one as soon as the window shuts).
+    if (!quiet) this.tx.reqack(needSlices, this.tx.lastSeq, this.participants.activeCount());
+    else this.beginProbe(now);
     this.timers.set(Timer.Round, now + this.cfg.reqackIntervalMs);
   }
 
@@ -673,7 +749,7 @@ export class SenderCore {
   private freeDelivered(): void {
     // Without a receiver to repair for (async, or all gone, or only catch-up receivers, who
     // get what they lack read again), a slice is free once sent.
-    this.slices.freeBelow(this.participants.minProgress(true)?.delivered ?? Infinity);
+    this.slices.freeBelow(this.participants.minDelivered());
   }
 
   /** The flow window: the catch-up receivers pace it only once the first pass is over. */
@@ -703,5 +779,6 @@ export class SenderCore {
     // not what holds DATA back and is not refilled, so its (past) refill time would wake the
     // driver at once, again and again, until a STATUS opens the window.
     this.timers.set(Timer.Pace, this.pacer.paced && this.hasDataReady() && this.flowOpen() ? this.pacer.readyAt() : undefined);
+    this.timers.set(Timer.Probe, this.participants.quiet ? this.probe.nextTimeoutMs() : undefined);
   }
 }

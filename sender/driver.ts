@@ -10,7 +10,7 @@ import { fullSliceBytes } from '../protocol/geometry.js';
 import type { IoChoice, UdpFactory } from '../common/udp/select.js';
 import type { UdpSocket, UdpSocketStats } from '../common/udp/socket.js';
 import { reasonName } from '../protocol/reasons.js';
-import { SenderCore, type ReceiverRecord, type RosterHost, type SenderConfig, type SenderEvent, type SenderStats } from './core.js';
+import { SenderCore, type ReceiverRecord, type RosterHost, type SenderConfig, type SenderEvent, type SenderStats, type Transmit } from './core.js';
 import type { Source } from './source-types.js';
 
 export interface SenderNetConfig {
@@ -44,8 +44,21 @@ export interface SenderOutcome {
 const SENDS_PER_TURN = 256;
 
 export class SenderDriver {
-  /** Control: bound to portbase+1 in the rendezvous group; hears the receivers. */
+  /**
+   * Control: an ephemeral port of its own. It sends HELLO, START, REQACK, END and DROP to
+   * the rendezvous group and what answers one receiver (ACCEPT, REPORT_ACK) to that
+   * receiver alone, and it hears the receivers' STATUS, JOIN, REPORT and LEAVE, which they
+   * send to the source of our HELLO. A port of its own, not portbase+1: two senders on one
+   * host (other groups, the same port base) must not share where their receivers answer,
+   * and a socket bound to the wildcard address on portbase+1 would also hear every group
+   * joined on this host on that port.
+   */
   private readonly socket: UdpSocket;
+  /**
+   * Rendezvous: bound to portbase+1 in the rendezvous group; hears the receivers' NAKs,
+   * which go to the group so that receivers hear each other's and keep quiet. Sends nothing.
+   */
+  private readonly rendezvous: UdpSocket;
   /**
    * Data: connected to the data group, so a send does no address lookup (dgram resolves
    * the address of every unconnected send, on a nextTick), and the native path can batch.
@@ -83,7 +96,8 @@ export class SenderDriver {
     this.sliceBytes = fullSliceBytes({ blockBytes: cfg.blockBytes, sliceBlocks: cfg.sliceBlocks, stripes: cfg.stripes, imageBytes: cfg.imageBytes });
     this.ioPath = udp.path;
     this.ioDescription = udp.description;
-    this.socket = udp.create({ reuseAddr: true });
+    this.socket = udp.create({});
+    this.rendezvous = udp.create({ reuseAddr: true });
     this.dataSocket = udp.create({});
   }
 
@@ -100,11 +114,14 @@ export class SenderDriver {
     const done = new Promise<SenderOutcome>((resolve) => {
       this.finished = resolve;
     });
-    this.socket.onMessage((bytes, address, port) => {
+    const onMessage = (bytes: Uint8Array, address: string, port: number): void => {
       this.core.handle({ kind: 'datagram', from: { address, port }, bytes }, this.now());
       this.kick();
-    });
+    };
+    this.socket.onMessage(onMessage);
+    this.rendezvous.onMessage(onMessage);
     this.socket.onError((e) => this.fail(`socket: ${oneLine(e)}`));
+    this.rendezvous.onError((e) => this.fail(`rendezvous socket: ${oneLine(e)}`));
     this.dataSocket.onError((e) => this.fail(`data socket: ${oneLine(e)}`));
     this.kick();
     return done;
@@ -128,14 +145,19 @@ export class SenderDriver {
   }
 
   private async openSocket(): Promise<void> {
-    const s = this.socket;
+    const r = this.rendezvous;
     // Bound to the group, not 0.0.0.0, so another session on this host with the same port
     // base (other groups) is not heard.
-    await s.bind(this.net.portbase + 1, this.net.rdvGroup).catch((e: unknown) => {
+    await r.bind(this.net.portbase + 1, this.net.rdvGroup).catch((e: unknown) => {
       throw new IoError('socket', `cannot bind UDP port ${this.net.portbase + 1}: ${oneLine(e)}`, { cause: e });
     });
+    const s = this.socket;
+    await s.bind(0, this.net.interfaceAddress).catch((e: unknown) => {
+      throw new IoError('socket', `cannot open the control socket on ${this.net.interfaceAddress ?? 'any address'}: ${oneLine(e)}`, { cause: e });
+    });
     try {
-      s.addMembership(this.net.rdvGroup, this.net.interfaceAddress);
+      r.addMembership(this.net.rdvGroup, this.net.interfaceAddress);
+      r.setRecvBufferSize(4 << 20);
       if (this.net.interfaceAddress !== undefined) s.setMulticastInterface(this.net.interfaceAddress);
       s.setMulticastTTL(this.net.ttl);
       // Receivers on this same host must hear us too.
@@ -201,14 +223,14 @@ export class SenderDriver {
       const t = this.core.pollTransmit(now);
       if (t === undefined) break;
       sent++;
-      if (t.to === 'control') {
+      if (t.to === 'data') {
+        this.dataSocket.send(t.parts);
+      } else {
         // Batched data first: control (REQACK, END) must not overtake the data it is about.
         this.dataSocket.flush();
-        this.socket.send(t.parts, this.net.portbase + 1, this.net.rdvGroup);
+        this.sendControl(t);
         // Control is rare and each one matters now (HELLO, START, REQACK): no batching.
         this.socket.flush();
-      } else {
-        this.dataSocket.send(t.parts);
       }
       if ((sent & 31) === 0) now = this.now();
     }
@@ -222,6 +244,12 @@ export class SenderDriver {
       return;
     }
     this.arm();
+  }
+
+  /** To the rendezvous group, or (ACCEPT, REPORT_ACK) to one receiver's endpoint. */
+  private sendControl(t: Transmit): void {
+    if (t.to === 'control') this.socket.send(t.parts, this.net.portbase + 1, this.net.rdvGroup);
+    else if (t.to !== 'data') this.socket.send(t.parts, t.to.port, t.to.address);
   }
 
   private readonly onDrain = (): void => {
@@ -396,12 +424,13 @@ export class SenderDriver {
     const now = this.now();
     for (let t = this.core.pollTransmit(now); t !== undefined; t = this.core.pollTransmit(now)) {
       if (t.to === 'data') continue; // the transfer is over: only control matters now
-      this.socket.send(t.parts, this.net.portbase + 1, this.net.rdvGroup);
+      this.sendControl(t);
     }
     this.socket.flush();
     await this.source.close().catch(() => undefined);
     // close() lets queued datagrams (the last REPORT_ACK, DROP) go first.
     await this.socket.close();
+    await this.rendezvous.close();
     await this.dataSocket.close();
     const end = this.now();
     resolve({

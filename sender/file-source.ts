@@ -1,7 +1,7 @@
 // A regular file or block device given as --file: read in order, and read again at an
 // offset for a receiver that joined late (--streaming).
 
-import { promises as fsp, readFileSync, realpathSync } from 'node:fs';
+import { type promises as fsp, readFileSync, realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { IoError, oneLine } from '../common/errors.js';
 import { IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';

@@ -34,7 +34,7 @@ export function parseHosts(text: string, file: string): HostLine[] {
     const bad = (why: string): never => {
       throw new UsageError(`--hosts ${file}: line ${lineNo}: ${why}`);
     };
-    const content = lines[i].replace(/#.*$/, '').trim();
+    const content = lines[i]!.replace(/#.*$/, '').trim();
     if (content === '') continue;
     if (/\s/.test(content)) bad(`one host per line, got "${content}"`);
     const h = classify(content);
@@ -57,7 +57,7 @@ function classify(token: string): Omit<HostLine, 'line'> | string {
   if (ip !== null) {
     const octets = ip.slice(1).map(Number);
     if (octets.some((o) => o > 255)) return `not an IPv4 address: "${token}"`;
-    if (octets[0] === 0 || octets[0] >= 224) return `not a host's address: "${token}" (0.x, multicast or reserved)`;
+    if (octets[0] === 0 || octets[0]! >= 224) return `not a host's address: "${token}" (0.x, multicast or reserved)`;
     return { kind: 'address', value: octets.join('.') };
   }
   if (token.length <= 253 && !/^[\d.]+$/.test(token) && token.split('.').every((l) => LABEL.test(l))) {

@@ -65,7 +65,7 @@ function lastCell(v: NodeView): string {
 const NAME_MIN = 8;
 const NAME_MAX = 24;
 
-function fit(s: string, w: number): string {
+function clip(s: string, w: number): string {
   return s.length > w ? `${s.slice(0, Math.max(1, w - 1))}~` : s;
 }
 
@@ -97,20 +97,21 @@ export function renderTable(s: TableSummary, nodes: readonly NodeView[], size: {
   const longest = nodes.reduce((a, n) => Math.max(a, label(n).length), 4);
   const nameWidth = Math.max(NAME_MIN, Math.min(NAME_MAX, longest, width - rowWidth(cols)));
   const line = (name: string, cells: string[]): string => {
-    let out = fit(name, nameWidth).padEnd(nameWidth);
+    let out = clip(name, nameWidth).padEnd(nameWidth);
     cols.forEach((c, i) => {
       // The last column (what limits a node, or why it failed) may run to the edge.
-      if (i === cols.length - 1) out += ` ${cells[i]}`;
-      else if (c.title === 'state') out += ` ${fit(cells[i], c.width).padEnd(c.width)}`;
-      else out += ` ${fit(cells[i], c.width).padStart(c.width)}`;
+      const cell = cells[i] ?? '';
+      if (i === cols.length - 1) out += ` ${cell}`;
+      else if (c.title === 'state') out += ` ${clip(cell, c.width).padEnd(c.width)}`;
+      else out += ` ${clip(cell, c.width).padStart(c.width)}`;
     });
-    return fit(out.trimEnd(), width);
+    return clip(out.trimEnd(), width);
   };
-  const lines = [fit(summary, width), line('node', cols.map((c) => c.title))];
+  const lines = [clip(summary, width), line('node', cols.map((c) => c.title))];
   const room = Math.max(1, size.rows - lines.length - 1);
   const shown = nodes.length <= room ? nodes : nodes.slice(0, room - 1);
   for (const n of shown) lines.push(line(label(n), cols.map((c) => c.cell(n))));
-  if (shown.length < nodes.length) lines.push(fit(`... ${nodes.length - shown.length} more: ${countStates(nodes.slice(shown.length))}`, width));
+  if (shown.length < nodes.length) lines.push(clip(`... ${nodes.length - shown.length} more: ${countStates(nodes.slice(shown.length))}`, width));
   return lines;
 }
 

@@ -7,7 +7,7 @@ import { CatchUpWhy } from '../protocol/messages/catch-up.js';
 import { IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
 import type { SenderCore, SenderEvent } from './core.js';
 import { hex } from './driver.js';
-import { EventsLog, nodeFields, PROGRESS_EVERY_MS } from './events-log.js';
+import { type EventsLog, nodeFields, PROGRESS_EVERY_MS } from './events-log.js';
 import { LiveTable, renderTable } from './live-table.js';
 import { CATCH_UP_WHY_NAMES, missingView, nodeView, slowestFirst, type NodeView } from './node-view.js';
 

@@ -67,7 +67,7 @@ export function nodeView(
     lossShare: f.lossShare,
     repairShare: f.repairShare,
     outputBps: active ? f.outputBps : undefined,
-    limit: active ? LIMIT_NAMES[f.limit] : '-',
+    limit: active ? (LIMIT_NAMES[f.limit] ?? '-') : '-',
     detail: r.state === 'verified' || active ? '' : r.detail || reasonName(r.reason),
     seconds,
     catchUp: r.catchUpWhy === undefined ? undefined : CATCH_UP_WHY_NAMES[r.catchUpWhy],

@@ -243,7 +243,7 @@ export class PackSource implements Source {
   }
 
   private async *linkGroup(group: readonly Entry[]): AsyncGenerator<Uint8Array> {
-    for (let i = 0; i < group.length; i++) yield* this.entry(group[i], i === group.length - 1);
+    for (let i = 0; i < group.length; i++) yield* this.entry(group[i]!, i === group.length - 1);
   }
 
   private inoFor(e: Entry): number {

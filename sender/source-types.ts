@@ -6,7 +6,7 @@
 // Stages: sender/file-source.ts, sender/stream-source.ts (stdin, a --pipe command's output),
 // sender/pack.ts, sender/compress.ts.
 
-export type CompressFormat = 'gzip' | 'lz4';
+export type CompressFormat = 'gzip' | 'lz4' | 'zstd';
 
 export interface CompressReport {
   readonly format: CompressFormat;

@@ -15,7 +15,10 @@
 //   the source id and counter; a wrong tag is dropped as `badTag` before a core parses anything.
 // - replay within a run: per source id, the highest counter seen and a 1024-counter sliding
 //   window (IPsec's anti-replay window, RFC 4303 §3.4.3; DTLS does the same); a counter below
-//   the window or seen already is dropped as `replay`. The window is per socket: the sender's
+//   the window or seen already is dropped as `replay`. The table of sources holds every
+//   source a session can have (common/limits.ts), and lets one go only when it has been
+//   silent for a minute: a source still talking is never forgotten, so its old datagrams
+//   can never be replayed to it as new. The window is per socket: the sender's
 //   data and control sockets share one counter, and data queued in the kernel's send buffer
 //   (thousands of datagrams) can be overtaken by a control datagram, which one shared window
 //   would turn into false replays. So a datagram copied to a receiver's other socket (data ↔
@@ -38,15 +41,28 @@ import {
   MIN_SEALED_SIZE,
   OFF_TAG,
 } from '../../protocol/auth-trailer.js';
+import { performance } from 'node:perf_hooks';
 import { HEADER_SIZE } from '../../protocol/header.js';
+import { MAX_RECEIVERS } from '../limits.js';
 import type { AuthKeys } from './keys.js';
 
 export type AuthMode = 'mac' | 'encrypt';
 
 /** Counters in one replay window (IPsec's and DTLS's choice of scale; a power of two). */
 export const REPLAY_WINDOW = 1024;
-/** Source ids remembered per socket by default (least recently authenticated go first). */
-export const DEFAULT_MAX_SOURCES = 1024;
+/**
+ * Source ids remembered per socket by default: every receiver a session takes, the sender,
+ * and room for receivers restarted (a new process, a new source id) while their old ids
+ * wait out DEFAULT_SOURCE_IDLE_MS. A window is about 300 bytes with its map entry: 5 MB
+ * when full.
+ */
+export const DEFAULT_MAX_SOURCES = MAX_RECEIVERS + 1024;
+/**
+ * A source silent this long may give its place to a new one when the table is full. Every
+ * live peer talks far more often: a receiver sends a STATUS at least every 17 s (the
+ * heartbeat of the largest session, sender/core/probe.ts), the sender a HELLO every second.
+ */
+export const DEFAULT_SOURCE_IDLE_MS = 60_000;
 /**
  * Trailers in each socket's ring. A slot is written again 4096 seals later; the send()
  * contract needs its bytes unchanged until the datagram has left: dgram holds at most 64
@@ -131,10 +147,16 @@ export interface AuthStats {
    * crypto), so a forgery that copies a seen source id and counter is counted here too.
    */
   replay: number;
+  /**
+   * Authentic, but from a new source while the table was full of sources heard within
+   * the idle time: more keyed peers than a session takes. Dropped, so no live source's
+   * window is ever given up.
+   */
+  sourcesFull: number;
 }
 
 export function newAuthStats(): AuthStats {
-  return { sealed: 0, opened: 0, tooShort: 0, badTag: 0, replay: 0 };
+  return { sealed: 0, opened: 0, tooShort: 0, badTag: 0, replay: 0, sourcesFull: 0 };
 }
 
 export interface SealerOptions {
@@ -185,8 +207,8 @@ export class DatagramSealer {
       this.trailers.push(t);
       this.nonces.push(t.subarray(0, AUTH_NONCE_SIZE));
     }
-    const trailer = this.trailers[i];
-    const nonce = this.nonces[i];
+    const trailer = this.trailers[i]!;
+    const nonce = this.nonces[i]!;
     const counter = this.origin.take();
     encodeTrailerIds(trailer, 0, this.origin.sourceId, counter);
     const out = this.mode === 'mac' ? this.sealMac(parts, trailer, nonce) : this.sealEncrypt(parts, bytes, trailer, nonce);
@@ -211,7 +233,7 @@ export class DatagramSealer {
     const aad = this.aad;
     // The common header goes out as the caller's bytes when the first part holds it (it
     // always does: the cores encode headers whole); otherwise as a copy.
-    const first = parts[0];
+    const first = parts[0]!;
     let header: Uint8Array;
     if (first.byteLength >= HEADER_SIZE) {
       header = first.subarray(0, HEADER_SIZE);
@@ -250,13 +272,13 @@ export class DatagramSealer {
   private gatherBody(parts: readonly Uint8Array[], bodyBytes: number): Uint8Array {
     let skip = HEADER_SIZE;
     let i = 0;
-    while (i < parts.length && skip >= parts[i].byteLength) skip -= parts[i++].byteLength;
-    if (i === parts.length) return parts[0].subarray(0, 0);
-    if (parts[i].byteLength - skip === bodyBytes) return parts[i].subarray(skip);
+    while (i < parts.length && skip >= parts[i]!.byteLength) skip -= parts[i++]!.byteLength;
+    if (i === parts.length) return parts[0]!.subarray(0, 0);
+    if (parts[i]!.byteLength - skip === bodyBytes) return parts[i]!.subarray(skip);
     if (this.scratch.byteLength < bodyBytes) this.scratch = Buffer.alloc(Math.max(bodyBytes, 2 * this.scratch.byteLength));
     let at = 0;
     for (; i < parts.length; i++) {
-      const p = parts[i];
+      const p = parts[i]!;
       this.scratch.set(skip > 0 ? p.subarray(skip) : p, at);
       at += p.byteLength - skip;
       skip = 0;
@@ -272,10 +294,13 @@ export class DatagramSealer {
  */
 class ReplayWindow {
   highest: number;
+  /** When the source last authenticated a datagram (the opener's clock). */
+  heardAtMs: number;
   private readonly seen = new Uint32Array(REPLAY_WINDOW / 32);
 
-  constructor(counter: number) {
+  constructor(counter: number, nowMs: number) {
     this.highest = counter;
+    this.heardAtMs = nowMs;
     this.mark(counter);
   }
 
@@ -284,7 +309,7 @@ class ReplayWindow {
     if (counter > this.highest) return true;
     if (this.highest - counter >= REPLAY_WINDOW) return false;
     const bit = counter % REPLAY_WINDOW;
-    return (this.seen[bit >>> 5] & (1 << (bit & 31))) === 0;
+    return (this.seen[bit >>> 5]! & (1 << (bit & 31))) === 0;
   }
 
   /** Records an authentic counter that fresh() allowed. */
@@ -304,12 +329,12 @@ class ReplayWindow {
 
   private mark(counter: number): void {
     const bit = counter % REPLAY_WINDOW;
-    this.seen[bit >>> 5] |= 1 << (bit & 31);
+    this.seen[bit >>> 5]! |= 1 << (bit & 31);
   }
 
   private clear(counter: number): void {
     const bit = counter % REPLAY_WINDOW;
-    this.seen[bit >>> 5] &= ~(1 << (bit & 31));
+    this.seen[bit >>> 5]! &= ~(1 << (bit & 31));
   }
 }
 
@@ -317,6 +342,10 @@ export interface OpenerOptions {
   readonly mode: AuthMode;
   /** Source ids remembered; DEFAULT_MAX_SOURCES when not given. */
   readonly maxSources?: number;
+  /** A full table lets a source go only after this long without a datagram; DEFAULT_SOURCE_IDLE_MS when not given. */
+  readonly sourceIdleMs?: number;
+  /** Milliseconds, monotonic; performance.now when not given (tests give their own). */
+  readonly now?: () => number;
   /** Counted into; one is made when not given. */
   readonly stats?: AuthStats;
 }
@@ -327,17 +356,20 @@ export interface OpenerOptions {
  *
  * Order of checks, cheapest first: length, replay window (a counter already seen costs no
  * crypto), tag, then the window is updated. A source id enters the table only after its tag
- * verified, so a host without the key cannot add a single entry; the table is still bounded
- * (maxSources, least recently authenticated evicted) because keyed peers are many in a large
- * rack. A source that was evicted starts a new window when heard again, so its older
- * datagrams could be replayed once more: keep maxSources above the number of hosts that
- * talk to one socket.
+ * verified, so a host without the key cannot add a single entry. The table is bounded
+ * (maxSources) because keyed peers are many in a large rack, and sized to hold every peer a
+ * session has. When it is full, the least recently heard source gives its place only if it
+ * has been silent for sourceIdleMs (a peer gone, or restarted under a new id); otherwise
+ * the new source is refused (`sourcesFull`). A window is never dropped while its source
+ * talks, so no live source's old datagrams can be replayed to it as new.
  */
 export class DatagramOpener {
   readonly stats: AuthStats;
   private readonly mode: AuthMode;
   private readonly maxSources: number;
-  private readonly sources = new Map<number, ReplayWindow>(); // bounded: maxSources, LRU by Map order
+  private readonly sourceIdleMs: number;
+  private readonly now: () => number;
+  private readonly sources = new Map<number, ReplayWindow>(); // bounded: maxSources, least recently heard first (Map order)
   private lastSourceId = -1;
   private readonly aad = Buffer.alloc(HEADER_SIZE + AUTH_NONCE_SIZE);
 
@@ -347,6 +379,8 @@ export class DatagramOpener {
   ) {
     this.mode = opts.mode;
     this.maxSources = opts.maxSources ?? DEFAULT_MAX_SOURCES;
+    this.sourceIdleMs = opts.sourceIdleMs ?? DEFAULT_SOURCE_IDLE_MS;
+    this.now = opts.now ?? (() => performance.now());
     if (!Number.isInteger(this.maxSources) || this.maxSources < 1) throw new RangeError(`maxSources must be >= 1: ${this.maxSources}`);
     this.stats = opts.stats ?? newAuthStats();
   }
@@ -381,9 +415,21 @@ export class DatagramOpener {
       this.stats.badTag++;
       return undefined;
     }
+    if (win === undefined && this.sources.size >= this.maxSources && !this.oldestIdle()) {
+      // Full of live sources: none may be given up, and a source whose later datagrams
+      // could not be checked for replay is not taken.
+      this.stats.sourcesFull++;
+      return undefined;
+    }
     this.remember(sourceId, counter, win);
     this.stats.opened++;
     return plain;
+  }
+
+  /** The least recently heard source has been silent for sourceIdleMs. */
+  private oldestIdle(): boolean {
+    const oldest = this.sources.values().next();
+    return oldest.done !== true && this.now() - oldest.value.heardAtMs >= this.sourceIdleMs;
   }
 
   private verifyMac(bytes: Uint8Array, tr: number): Uint8Array | undefined {
@@ -393,14 +439,14 @@ export class DatagramOpener {
     const d = h.digest();
     // Constant time over the 16 bytes, without the two views timingSafeEqual would need.
     let diff = 0;
-    for (let i = 0; i < AUTH_TAG_SIZE; i++) diff |= d[i] ^ bytes[tagAt + i];
+    for (let i = 0; i < AUTH_TAG_SIZE; i++) diff |= d[i]! ^ bytes[tagAt + i]!;
     return diff === 0 ? bytes.subarray(0, tr) : undefined;
   }
 
   private decrypt(bytes: Uint8Array, tr: number): Uint8Array | undefined {
     const aad = this.aad;
-    for (let i = 0; i < HEADER_SIZE; i++) aad[i] = bytes[i];
-    for (let i = 0; i < AUTH_NONCE_SIZE; i++) aad[HEADER_SIZE + i] = bytes[tr + i];
+    for (let i = 0; i < HEADER_SIZE; i++) aad[i] = bytes[i]!;
+    for (let i = 0; i < AUTH_NONCE_SIZE; i++) aad[HEADER_SIZE + i] = bytes[tr + i]!;
     try {
       // authTagLength pins the tag to 16 bytes: node would otherwise accept a shorter one.
       const d = createDecipheriv(GCM, this.keys.encKey, bytes.subarray(tr, tr + AUTH_NONCE_SIZE), { authTagLength: AUTH_TAG_SIZE });
@@ -427,19 +473,23 @@ export class DatagramOpener {
   }
 
   private remember(sourceId: number, counter: number, win: ReplayWindow | undefined): void {
+    const nowMs = this.now();
     if (win !== undefined) {
       win.accept(counter);
-      // Move to the young end of the Map; skipped while one source talks, the usual case.
+      win.heardAtMs = nowMs;
+      // Move to the young end of the Map; skipped while one source talks, the usual case
+      // (it is at the young end already).
       if (sourceId !== this.lastSourceId) {
         this.sources.delete(sourceId);
         this.sources.set(sourceId, win);
       }
     } else {
+      // open() refused a new source unless there is room or the oldest is idle.
       if (this.sources.size >= this.maxSources) {
         const oldest = this.sources.keys().next();
         if (oldest.done !== true) this.sources.delete(oldest.value);
       }
-      this.sources.set(sourceId, new ReplayWindow(counter));
+      this.sources.set(sourceId, new ReplayWindow(counter, nowMs));
     }
     this.lastSourceId = sourceId;
   }

@@ -232,7 +232,7 @@ export class NativeUdpSocket implements UdpSocket {
   send(parts: readonly Uint8Array[], port?: number, address?: string): void {
     if (!this.#open) throw new Error('send on a closed socket');
     let len = 0;
-    for (let i = 0; i < parts.length; i++) len += parts[i].byteLength;
+    for (let i = 0; i < parts.length; i++) len += parts[i]!.byteLength;
     if (len > MAX_DATAGRAM_BYTES) throw new RangeError(`datagram of ${len} bytes is larger than ${MAX_DATAGRAM_BYTES}`);
     let ip = 0;
     let dport = 0;
@@ -251,7 +251,7 @@ export class NativeUdpSocket implements UdpSocket {
     }
     if (b.count === 0) {
       if (this.#pending.length >= MAX_PENDING_BATCHES) {
-        this.#counters[C_SEND_ERRORS]++;
+        this.#counters[C_SEND_ERRORS]!++;
         return;
       }
       b.segBytes = len;
@@ -263,8 +263,8 @@ export class NativeUdpSocket implements UdpSocket {
     }
     let at = b.used;
     for (let i = 0; i < parts.length; i++) {
-      b.bytes.set(parts[i], at);
-      at += parts[i].byteLength;
+      b.bytes.set(parts[i]!, at);
+      at += parts[i]!.byteLength;
     }
     b.used = at;
     b.lastBytes = len;
@@ -351,7 +351,7 @@ export class NativeUdpSocket implements UdpSocket {
   #pump(): void {
     const q = this.#pending;
     while (q.length > 0) {
-      const b = q[0];
+      const b = q[0]!;
       b.first = this.#h.sendBatch(b.buf, b.segBytes, b.count, b.lastBytes, b.first, b.ip, b.port);
       if (b.first < b.count) {
         if (!this.#waitingWritable) {
@@ -412,18 +412,18 @@ export class NativeUdpSocket implements UdpSocket {
       }
       if (n === 0) return;
       // Claim the bytes before any handler runs, so nothing can land on them again.
-      this.#slabOff = meta[4 * (n - 1)] + meta[4 * (n - 1) + 1];
+      this.#slabOff = meta[4 * (n - 1)]! + meta[4 * (n - 1) + 1]!;
       const handlers = this.#handlers;
       for (let k = 0; k < n; k++) {
         const e = 4 * k;
-        const ip = meta[e + 2];
+        const ip = meta[e + 2]!;
         if (ip !== this.#lastSrcIp) {
           this.#lastSrcIp = ip;
           this.#lastSrcText = formatIpv4(ip);
         }
         const bytes = new Uint8Array(slab, meta[e], meta[e + 1]);
-        const port = meta[e + 3];
-        for (let i = 0; i < handlers.length; i++) handlers[i](bytes, this.#lastSrcText, port);
+        const port = meta[e + 3]!;
+        for (let i = 0; i < handlers.length; i++) handlers[i]!(bytes, this.#lastSrcText, port);
         if (!this.#open) return;
       }
     }

@@ -74,8 +74,8 @@ export function checkEncodeArgs(data: readonly Uint8Array[], parityIndex: number
   checkParityIndex(k, parityIndex);
   const blockBytes = out.length;
   for (let j = 0; j < k; j++) {
-    if (data[j].length !== blockBytes) {
-      throw new RangeError(`data block ${j} has ${data[j].length} bytes, parity output has ${blockBytes}`);
+    if (data[j]!.length !== blockBytes) {
+      throw new RangeError(`data block ${j} has ${data[j]!.length} bytes, parity output has ${blockBytes}`);
     }
   }
 }
@@ -92,10 +92,10 @@ export function checkDecodeArgs(
   if (parity.length !== l) {
     throw new RangeError(`decode needs exactly one parity symbol per missing block: ${l} missing, ${parity.length} parity`);
   }
-  const blockBytes = data[0].length;
+  const blockBytes = data[0]!.length;
   for (let j = 1; j < k; j++) {
-    if (data[j].length !== blockBytes) {
-      throw new RangeError(`data block ${j} has ${data[j].length} bytes, block 0 has ${blockBytes}`);
+    if (data[j]!.length !== blockBytes) {
+      throw new RangeError(`data block ${j} has ${data[j]!.length} bytes, block 0 has ${blockBytes}`);
     }
   }
   const isMissing = new Uint8Array(k);
@@ -108,7 +108,7 @@ export function checkDecodeArgs(
   }
   const seenParity = new Uint8Array(GF_SIZE);
   for (let t = 0; t < l; t++) {
-    const { index, bytes } = parity[t];
+    const { index, bytes } = parity[t]!;
     checkParityIndex(k, index);
     if (seenParity[index] !== 0) throw new RangeError(`parity index ${index} given twice`);
     seenParity[index] = 1;
@@ -144,7 +144,7 @@ function invertCauchySubmatrix(k: number, missing: readonly number[], parityIdx:
   const a = new Uint8Array(l * l);
   const inv = new Uint8Array(l * l);
   for (let t = 0; t < l; t++) {
-    for (let u = 0; u < l; u++) a[t * l + u] = coefficient(k, parityIdx[t], missing[u]);
+    for (let u = 0; u < l; u++) a[t * l + u] = coefficient(k, parityIdx[t]!, missing[u]!);
     inv[t * l + t] = 1;
   }
   for (let col = 0; col < l; col++) {
@@ -159,26 +159,26 @@ function invertCauchySubmatrix(k: number, missing: readonly number[], parityIdx:
         const p = pivot * l + c;
         const q = col * l + c;
         let tmp = a[p];
-        a[p] = a[q];
-        a[q] = tmp;
+        a[p] = a[q]!;
+        a[q] = tmp!;
         tmp = inv[p];
-        inv[p] = inv[q];
-        inv[q] = tmp;
+        inv[p] = inv[q]!;
+        inv[q] = tmp!;
       }
     }
     const colRow = col * l;
-    const scale = gfInv(a[colRow + col]);
+    const scale = gfInv(a[colRow + col]!);
     if (scale !== 1) {
       for (let c = 0; c < l; c++) {
-        a[colRow + c] = gfMul(a[colRow + c], scale);
-        inv[colRow + c] = gfMul(inv[colRow + c], scale);
+        a[colRow + c] = gfMul(a[colRow + c]!, scale);
+        inv[colRow + c] = gfMul(inv[colRow + c]!, scale);
       }
     }
     const pivotA = a.subarray(colRow, colRow + l);
     const pivotInv = inv.subarray(colRow, colRow + l);
     for (let r = 0; r < l; r++) {
       if (r === col) continue;
-      const factor = a[r * l + col];
+      const factor = a[r * l + col]!;
       if (factor === 0) continue;
       mulAddRow(a.subarray(r * l, r * l + l), pivotA, factor, l);
       mulAddRow(inv.subarray(r * l, r * l + l), pivotInv, factor, l);
@@ -226,20 +226,20 @@ export class CauchyReedSolomon implements ErasureCoder {
     const k = data.length;
     const blockBytes = out.length;
     // c'(i, 0) is 1 only for parity 0; copying the first term saves a zero fill and a pass.
-    if (parityIndex === 0) out.set(data[0]);
+    if (parityIndex === 0) out.set(data[0]!);
     else {
       out.fill(0);
-      mulAddRow(out, data[0], coefficient(k, parityIndex, 0), blockBytes);
+      mulAddRow(out, data[0]!, coefficient(k, parityIndex, 0), blockBytes);
     }
     // Parity 0: every coefficient is 1 and mulAddRow takes its XOR path.
-    for (let j = 1; j < k; j++) mulAddRow(out, data[j], coefficient(k, parityIndex, j), blockBytes);
+    for (let j = 1; j < k; j++) mulAddRow(out, data[j]!, coefficient(k, parityIndex, j), blockBytes);
   }
 
   encodeParities(data: readonly Uint8Array[], parityIndices: readonly number[], outs: readonly Uint8Array[]): void {
     if (parityIndices.length !== outs.length) {
       throw new RangeError(`encodeParities needs one output per parity index: ${parityIndices.length} indices, ${outs.length} outputs`);
     }
-    for (let t = 0; t < parityIndices.length; t++) this.encodeParity(data, parityIndices[t], outs[t]);
+    for (let t = 0; t < parityIndices.length; t++) this.encodeParity(data, parityIndices[t]!, outs[t]!);
   }
 
   decode(data: Uint8Array[], missing: readonly number[], parity: readonly { index: number; bytes: Uint8Array }[]): void {
@@ -258,11 +258,11 @@ export class CauchyReedSolomon implements ErasureCoder {
     const syndromes = new Array<Uint8Array>(l);
     for (let t = 0; t < l; t++) {
       const s = this.#scratch.subarray(t * stride, t * stride + blockBytes);
-      s.set(parity[t].bytes);
-      const p = parityIdx[t];
+      s.set(parity[t]!.bytes);
+      const p = parityIdx[t]!;
       // Parity 0 (all coefficients 1): mulAddRow's XOR path.
       for (let j = 0; j < k; j++) {
-        if (isMissing[j] === 0) mulAddRow(s, data[j], p === 0 ? 1 : coefficient(k, p, j), blockBytes);
+        if (isMissing[j] === 0) mulAddRow(s, data[j]!, p === 0 ? 1 : coefficient(k, p, j), blockBytes);
       }
       syndromes[t] = s;
     }
@@ -270,12 +270,12 @@ export class CauchyReedSolomon implements ErasureCoder {
     // The parity bytes were copied above, so outputs may alias them.
     const inv = this.#inverseFor(k, missing, parityIdx);
     for (let u = 0; u < l; u++) {
-      const out = data[missing[u]];
+      const out = data[missing[u]!]!;
       // One loss repaired by parity 0: the inverse is [1] and the block is the syndrome itself.
-      if (inv[u * l] === 1 && l === 1) out.set(syndromes[0]);
+      if (inv[u * l] === 1 && l === 1) out.set(syndromes[0]!);
       else {
         out.fill(0);
-        for (let t = 0; t < l; t++) mulAddRow(out, syndromes[t], inv[u * l + t], blockBytes);
+        for (let t = 0; t < l; t++) mulAddRow(out, syndromes[t]!, inv[u * l + t]!, blockBytes);
       }
     }
   }

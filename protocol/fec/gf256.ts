@@ -37,13 +37,13 @@ const MUL = new Uint8Array(GF_SIZE * GF_SIZE);
   }
   // Entries 510 and 511 are never reached (max log sum is 254 + 254 = 508); fill them anyway
   // so the table is a clean periodic sequence.
-  EXP[2 * GF_SIZE - 2] = EXP[0];
-  EXP[2 * GF_SIZE - 1] = EXP[1];
+  EXP[2 * GF_SIZE - 2] = EXP[0]!;
+  EXP[2 * GF_SIZE - 1] = EXP[1]!;
 
   for (let a = 1; a < GF_SIZE; a++) {
-    const logA = LOG[a];
+    const logA = LOG[a]!;
     const row = a << 8;
-    for (let b = 1; b < GF_SIZE; b++) MUL[row | b] = EXP[logA + LOG[b]];
+    for (let b = 1; b < GF_SIZE; b++) MUL[row | b] = EXP[logA + LOG[b]!]!;
   }
   // Row 0 and column 0 stay 0 from the zero-initialised allocation.
 }
@@ -51,31 +51,31 @@ const MUL = new Uint8Array(GF_SIZE * GF_SIZE);
 /** a * b in GF(256). */
 export function gfMul(a: number, b: number): number {
   if (a === 0 || b === 0) return 0;
-  return EXP[LOG[a] + LOG[b]];
+  return EXP[LOG[a]! + LOG[b]!]!;
 }
 
 /** a / b in GF(256). Throws RangeError when b is 0. */
 export function gfDiv(a: number, b: number): number {
   if (b === 0) throw new RangeError('gfDiv: division by zero in GF(256)');
   if (a === 0) return 0;
-  return EXP[LOG[a] + (GF_SIZE - 1) - LOG[b]];
+  return EXP[LOG[a]! + (GF_SIZE - 1) - LOG[b]!]!;
 }
 
 /** The multiplicative inverse of a in GF(256). Throws RangeError when a is 0. */
 export function gfInv(a: number): number {
   if (a === 0) throw new RangeError('gfInv: 0 has no inverse in GF(256)');
-  return EXP[(GF_SIZE - 1) - LOG[a]];
+  return EXP[(GF_SIZE - 1) - LOG[a]!]!;
 }
 
 /** alpha^i for any integer i >= 0 (alpha = 2). */
 export function gfExp(i: number): number {
-  return EXP[i % (GF_SIZE - 1)];
+  return EXP[i % (GF_SIZE - 1)]!;
 }
 
 /** log_alpha(a) for a in 1..255. Throws RangeError when a is 0. */
 export function gfLog(a: number): number {
   if (a === 0) throw new RangeError('gfLog: 0 has no logarithm in GF(256)');
-  return LOG[a];
+  return LOG[a]!;
 }
 
 /**
@@ -110,43 +110,43 @@ export function mulAddRow(dst: Uint8Array, src: Uint8Array, coef: number, len: n
     const head = (4 - (dOff & 3)) & 3;
     const words = (len - head) >> 2;
     if (coef === 1) {
-      for (; i < head; i++) dst[i] ^= src[i];
+      for (; i < head; i++) dst[i]! ^= src[i]!;
       const d32 = new Int32Array(dst.buffer, dOff + head, words);
       const s32 = new Int32Array(src.buffer, src.byteOffset + head, words);
-      for (let w = 0; w < words; w++) d32[w] ^= s32[w];
-      for (i = head + (words << 2); i < len; i++) dst[i] ^= src[i];
+      for (let w = 0; w < words; w++) d32[w]! ^= s32[w]!;
+      for (i = head + (words << 2); i < len; i++) dst[i]! ^= src[i]!;
       return;
     }
     const row = MUL.subarray(coef << 8, (coef << 8) + GF_SIZE);
-    for (; i < head; i++) dst[i] ^= row[src[i]];
+    for (; i < head; i++) dst[i]! ^= row[src[i]!]!;
     const d32 = new Int32Array(dst.buffer, dOff + head, words);
     const s32 = new Int32Array(src.buffer, src.byteOffset + head, words);
     for (let w = 0; w < words; w++) {
-      const v = s32[w];
-      d32[w] ^=
-        row[v & 0xff] | (row[(v >>> 8) & 0xff] << 8) | (row[(v >>> 16) & 0xff] << 16) | (row[v >>> 24] << 24);
+      const v = s32[w]!;
+      d32[w]! ^=
+        row[v & 0xff]! | (row[(v >>> 8) & 0xff]! << 8) | (row[(v >>> 16) & 0xff]! << 16) | (row[v >>> 24]! << 24);
     }
-    for (i = head + (words << 2); i < len; i++) dst[i] ^= row[src[i]];
+    for (i = head + (words << 2); i < len; i++) dst[i]! ^= row[src[i]!]!;
     return;
   }
 
   const end4 = len & ~3;
   if (coef === 1) {
     for (; i < end4; i += 4) {
-      dst[i] ^= src[i];
-      dst[i + 1] ^= src[i + 1];
-      dst[i + 2] ^= src[i + 2];
-      dst[i + 3] ^= src[i + 3];
+      dst[i]! ^= src[i]!;
+      dst[i + 1]! ^= src[i + 1]!;
+      dst[i + 2]! ^= src[i + 2]!;
+      dst[i + 3]! ^= src[i + 3]!;
     }
-    for (; i < len; i++) dst[i] ^= src[i];
+    for (; i < len; i++) dst[i]! ^= src[i]!;
     return;
   }
   const row = MUL.subarray(coef << 8, (coef << 8) + GF_SIZE);
   for (; i < end4; i += 4) {
-    dst[i] ^= row[src[i]];
-    dst[i + 1] ^= row[src[i + 1]];
-    dst[i + 2] ^= row[src[i + 2]];
-    dst[i + 3] ^= row[src[i + 3]];
+    dst[i]! ^= row[src[i]!]!;
+    dst[i + 1]! ^= row[src[i + 1]!]!;
+    dst[i + 2]! ^= row[src[i + 2]!]!;
+    dst[i + 3]! ^= row[src[i + 3]!]!;
   }
-  for (; i < len; i++) dst[i] ^= row[src[i]];
+  for (; i < len; i++) dst[i]! ^= row[src[i]!]!;
 }

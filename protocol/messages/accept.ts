@@ -1,4 +1,5 @@
-// ACCEPT — sender → rendezvous group. Tells one receiver that its JOIN was taken.
+// ACCEPT — sender → one receiver (unicast, to the endpoint its JOIN came from). Tells it
+// that its JOIN was taken.
 //
 // off size field
 //   0    8 header          (type 3)

@@ -80,7 +80,7 @@ export function dataLength(msg: Data): number {
 }
 
 /**
- * Checks what the datagram alone can tell; `checkDataAgainstSession` (protocol/session.ts)
+ * Checks what the datagram alone can tell; `checkDataAgainstSession` (protocol/geometry.ts)
  * checks the rest against the session's geometry.
  */
 export function decodeData(bytes: Uint8Array): Result<Data> {

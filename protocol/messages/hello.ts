@@ -39,7 +39,7 @@ export const MAX_SLICE_BLOCKS = 4096;
 export const MAX_STRIPES = 128;
 export const MAX_RETAIN_SLICES = 4096;
 
-export const enum HelloPhase {
+export enum HelloPhase {
   Announcing = 0,
   Transferring = 1,
 }

@@ -1,5 +1,7 @@
-// JOIN — receiver → rendezvous group. Asks to take part in the announced session;
-// repeated until the sender's ACCEPT arrives.
+// JOIN — receiver → the sender's control endpoint (unicast: the source of the HELLO).
+// Asks to take part in the announced session; repeated until the sender's ACCEPT arrives.
+// The endpoint it comes from is where the sender answers this receiver alone (ACCEPT,
+// REPORT_ACK).
 //
 // off size field
 //   0    8 header          (type 2; sessionId of the HELLO being answered)

@@ -1,6 +1,6 @@
-// LEAVE — receiver → rendezvous group. The receiver gives up before the end
-// (interrupted, its disk failed, a timeout) and says why, so the sender stops waiting
-// for it at once instead of after --retries-until-drop.
+// LEAVE — receiver → the sender's control endpoint (unicast). The receiver gives up
+// before the end (interrupted, its disk failed, a timeout) and says why, so the sender
+// stops waiting for it at once instead of after --retries-until-drop.
 //
 // off size field
 //   0    8 header          (type 12)

@@ -4,7 +4,9 @@
 // answer sized to the largest request serves every receiver (NORM-style suppression).
 // `heard` tells the sender whether the request was made before or after the receiver
 // heard its latest repair burst: a request older than the burst only tops it up, a
-// newer one starts a fresh burst at once (udpcast's rxmitId, per stripe).
+// newer one starts a fresh burst at once (udpcast's rxmitId, per stripe). `seenSeq` tells
+// it when the receiver lost the whole burst: a receiver that has read DATA sent after the
+// burst's last symbol, and heard none of it, needs a fresh one too.
 //
 // off size field
 //   0    8 header          (type 6)
@@ -12,23 +14,27 @@
 //  12    4 sliceNo         u32
 //  16    1 stripes         u8 n, 1..128: entries in each array (the session's stripe count)
 //  17    1 reserved        0
-//  18    n need[]          u8 per stripe: symbols still missing (0..255)
-//  18+n  n heard[]         u8 per stripe: 1 + the highest parity index received, 0 = none
+//  18    4 seenSeq         u32 highest DATA seq the receiver had read when it asked (0 = none)
+//  22    n need[]          u8 per stripe: symbols still missing (0..255)
+//  22+n  n heard[]         u8 per stripe: 1 + the highest parity index received, 0 = none
 
 import { encodeHeader, expectHeader, MessageType, view } from '../header.js';
 import { err, ok, type Result } from '../result.js';
 import { MAX_STRIPES } from './hello.js';
 
-export const NAK_HEADER_SIZE = 18;
+export const NAK_HEADER_SIZE = 22;
 const OFF_RECEIVER_ID = 8;
 const OFF_SLICE_NO = 12;
 const OFF_STRIPES = 16;
 const OFF_RESERVED = 17;
+const OFF_SEEN_SEQ = 18;
 
 export interface Nak {
   readonly sessionId: number;
   readonly receiverId: number;
   readonly sliceNo: number;
+  /** The highest DATA seq the receiver had read when it asked (0: none). */
+  readonly seenSeq: number;
   /** need[stripe]: symbols still missing in that stripe. */
   readonly need: readonly number[];
   /** heard[stripe]: 1 + the highest parity index received for that stripe, 0 for none. */
@@ -51,9 +57,10 @@ export function encodeNak(msg: Nak, buf: Uint8Array, off = 0): number {
   v.setUint32(OFF_SLICE_NO, msg.sliceNo >>> 0, false);
   v.setUint8(OFF_STRIPES, msg.need.length);
   v.setUint8(OFF_RESERVED, 0);
+  v.setUint32(OFF_SEEN_SEQ, msg.seenSeq >>> 0, false);
   for (let i = 0; i < n; i++) {
-    v.setUint8(NAK_HEADER_SIZE + i, Math.min(255, msg.need[i]));
-    v.setUint8(NAK_HEADER_SIZE + n + i, Math.min(255, msg.heard[i]));
+    v.setUint8(NAK_HEADER_SIZE + i, Math.min(255, msg.need[i]!));
+    v.setUint8(NAK_HEADER_SIZE + n + i, Math.min(255, msg.heard[i]!));
   }
   return len;
 }
@@ -75,5 +82,12 @@ export function decodeNak(bytes: Uint8Array): Result<Nak> {
     need.push(v.getUint8(NAK_HEADER_SIZE + i));
     heard.push(v.getUint8(NAK_HEADER_SIZE + stripes + i));
   }
-  return ok({ sessionId: h.value.sessionId, receiverId, sliceNo: v.getUint32(OFF_SLICE_NO, false), need, heard });
+  return ok({
+    sessionId: h.value.sessionId,
+    receiverId,
+    sliceNo: v.getUint32(OFF_SLICE_NO, false),
+    seenSeq: v.getUint32(OFF_SEEN_SEQ, false),
+    need,
+    heard,
+  });
 }

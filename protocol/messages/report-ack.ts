@@ -1,5 +1,5 @@
-// REPORT_ACK — sender → rendezvous group. Confirms a receiver's final REPORT, so the
-// receiver can stop repeating it and exit.
+// REPORT_ACK — sender → one receiver (unicast, to the endpoint its JOIN came from).
+// Confirms the receiver's final REPORT, so it can stop repeating it and exit.
 //
 // off size field
 //   0    8 header          (type 11)

@@ -1,5 +1,5 @@
-// REPORT — receiver → rendezvous group. The receiver's final word: verified, or failed
-// and why. Repeated until the sender's REPORT_ACK.
+// REPORT — receiver → the sender's control endpoint (unicast). The receiver's final
+// word: verified, or failed and why. Repeated until the sender's REPORT_ACK.
 //
 // off size field
 //   0    8 header          (type 10)
@@ -25,7 +25,7 @@ const OFF_DETAIL_BYTES = 14;
 const OFF_BYTES_WRITTEN = 16;
 const OFF_DIGEST = 24;
 
-export const enum Outcome {
+export enum Outcome {
   Verified = 0,
   Failed = 1,
 }

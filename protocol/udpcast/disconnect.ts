@@ -9,7 +9,7 @@ import { OP_DISCONNECT, view } from './wire.js';
 
 export const DISCONNECT_SIZE = 4;
 
-export interface UdpcastDisconnect {}
+export type UdpcastDisconnect = Record<string, never>;
 
 export function encodeDisconnect(_msg: UdpcastDisconnect, buf: Uint8Array, off = 0): number {
   const v = view(buf.subarray(off, off + DISCONNECT_SIZE));

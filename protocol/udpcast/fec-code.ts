@@ -82,11 +82,11 @@ export const tsUdpcastParityCoder: UdpcastParityCoder = {
     const s = stripe as TsPrepared;
     if (rows.length !== outs.length) throw new RangeError('rows and outs differ in length');
     for (let t = 0; t < rows.length; t++) {
-      checkRow(rows[t]);
-      const out = outs[t];
+      checkRow(rows[t]!);
+      const out = outs[t]!;
       if (out.byteLength !== s.blockBytes) throw new RangeError(`parity output of ${out.byteLength} bytes, expected ${s.blockBytes}`);
       out.fill(0);
-      for (let j = 0; j < s.k; j++) mulAddRow(out, s.blocks[j], udpcastCoefficient(rows[t], j), s.blockBytes);
+      for (let j = 0; j < s.k; j++) mulAddRow(out, s.blocks[j]!, udpcastCoefficient(rows[t]!, j), s.blockBytes);
     }
   },
 };
@@ -101,21 +101,21 @@ function invertInPlace(m: Uint8Array, n: number): boolean {
     if (pivot === n) return false;
     if (pivot !== col) {
       for (let c = 0; c < n; c++) {
-        [m[col * n + c], m[pivot * n + c]] = [m[pivot * n + c], m[col * n + c]];
-        [inv[col * n + c], inv[pivot * n + c]] = [inv[pivot * n + c], inv[col * n + c]];
+        [m[col * n + c], m[pivot * n + c]] = [m[pivot * n + c]!, m[col * n + c]!];
+        [inv[col * n + c], inv[pivot * n + c]] = [inv[pivot * n + c]!, inv[col * n + c]!];
       }
     }
-    const scale = gfInv(m[col * n + col]);
+    const scale = gfInv(m[col * n + col]!);
     for (let c = 0; c < n; c++) {
-      m[col * n + c] = gfMul(m[col * n + c], scale);
-      inv[col * n + c] = gfMul(inv[col * n + c], scale);
+      m[col * n + c] = gfMul(m[col * n + c]!, scale);
+      inv[col * n + c] = gfMul(inv[col * n + c]!, scale);
     }
     for (let r = 0; r < n; r++) {
-      const f = m[r * n + col];
+      const f = m[r * n + col]!;
       if (r === col || f === 0) continue;
       for (let c = 0; c < n; c++) {
-        m[r * n + c] ^= gfMul(f, m[col * n + c]);
-        inv[r * n + c] ^= gfMul(f, inv[col * n + c]);
+        m[r * n + c]! ^= gfMul(f, m[col * n + c]!)!;
+        inv[r * n + c]! ^= gfMul(f, inv[col * n + c]!)!;
       }
     }
   }
@@ -150,15 +150,15 @@ export function decodeUdpcastStripe(
     if (seenRows.has(p.row)) throw new RangeError(`parity row ${p.row} given twice`);
     seenRows.add(p.row);
     const y = p.bytes.slice(0, blockBytes);
-    for (let j = 0; j < blocks.length; j++) if (isErased[j] === 0) mulAddRow(y, blocks[j], udpcastCoefficient(p.row, j), blockBytes);
+    for (let j = 0; j < blocks.length; j++) if (isErased[j] === 0) mulAddRow(y, blocks[j]!, udpcastCoefficient(p.row, j), blockBytes);
     return y;
   });
   const m = new Uint8Array(l * l);
-  for (let a = 0; a < l; a++) for (let b = 0; b < l; b++) m[a * l + b] = udpcastCoefficient(parity[a].row, erased[b]);
+  for (let a = 0; a < l; a++) for (let b = 0; b < l; b++) m[a * l + b] = udpcastCoefficient(parity[a]!.row, erased[b]!);
   if (!invertInPlace(m, l)) throw new RangeError('singular udpcast FEC system (cannot happen for distinct rows)');
   for (let b = 0; b < l; b++) {
-    const target = blocks[erased[b]];
+    const target = blocks[erased[b]!]!;
     target.fill(0);
-    for (let a = 0; a < l; a++) mulAddRow(target, reduced[a], m[b * l + a], blockBytes);
+    for (let a = 0; a < l; a++) mulAddRow(target, reduced[a]!, m[b * l + a]!, blockBytes);
   }
 }

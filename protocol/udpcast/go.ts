@@ -9,7 +9,7 @@ import { OP_GO, view } from './wire.js';
 
 export const GO_SIZE = 4;
 
-export interface UdpcastGo {}
+export type UdpcastGo = Record<string, never>;
 
 export function encodeGo(_msg: UdpcastGo, buf: Uint8Array, off = 0): number {
   const v = view(buf.subarray(off, off + GO_SIZE));

@@ -79,7 +79,7 @@ export function writeIpv4(address: string, buf: Uint8Array, off: number): void {
   if (parts.length !== 4) throw new RangeError(`not an IPv4 address: ${address}`);
   for (let i = 0; i < 4; i++) {
     const n = Number(parts[i]);
-    if (!/^\d{1,3}$/.test(parts[i]) || n > 255) throw new RangeError(`not an IPv4 address: ${address}`);
+    if (!/^\d{1,3}$/.test(parts[i]!) || n > 255) throw new RangeError(`not an IPv4 address: ${address}`);
     buf[off + i] = n;
   }
 }
@@ -90,13 +90,13 @@ export function readIpv4(buf: Uint8Array, off: number): string {
 
 /** LSB-first bitmaps, as udpcast's BIT_ISSET/SET_BIT. Indices are the caller's to range-check. */
 export function bitIsSet(map: Uint8Array, i: number): boolean {
-  return (map[i >> 3] & (1 << (i & 7))) !== 0;
+  return (map[i >> 3]! & (1 << (i & 7))) !== 0;
 }
 
 export function setBit(map: Uint8Array, i: number): void {
-  map[i >> 3] |= 1 << (i & 7);
+  map[i >> 3]! |= 1 << (i & 7);
 }
 
 export function clearBit(map: Uint8Array, i: number): void {
-  map[i >> 3] &= ~(1 << (i & 7));
+  map[i >> 3]! &= ~(1 << (i & 7));
 }

@@ -92,7 +92,7 @@ export class Assembly {
   private store(d: Data): RxSlice | undefined {
     const g = this.session.geo;
     let s = this.slices.get(d.sliceNo);
-    if (s !== undefined && s.assumed && s.sliceBytes !== d.sliceBytes) {
+    if (s?.assumed && s.sliceBytes !== d.sliceBytes) {
       // Its size was a guess (no packet of it had arrived); the first real one corrects it.
       this.slices.delete(d.sliceNo);
       s = undefined;
@@ -109,7 +109,7 @@ export class Assembly {
     }
     if ((d.flags & DATA_FLAG_PARITY) !== 0) {
       this.stats.parityPackets++;
-      const st = s.stripes[d.stripe];
+      const st = s.stripes[d.stripe]!;
       if (d.blockNo + 1 > st.heard) st.heard = d.blockNo + 1;
       if (st.have >= st.k || st.parity.has(d.blockNo)) {
         this.stats.duplicates++;
@@ -123,7 +123,7 @@ export class Assembly {
         this.stats.duplicates++;
         return undefined;
       }
-      const st = s.stripes[d.blockNo % g.stripes];
+      const st = s.stripes[d.blockNo % g.stripes]!;
       s.haveBlock[d.blockNo] = 1;
       if ((d.flags & DATA_FLAG_REPAIR) !== 0) this.stats.resentBlocks++;
       s.buf.set(d.payload, d.blockNo * g.blockBytes);
@@ -164,11 +164,11 @@ export class Assembly {
   /** Decodes every stripe that has k symbols; the slice is complete when all are whole. */
   private tryComplete(s: RxSlice): void {
     const g = this.session.geo;
-    for (let st = 0; st < g.stripes; st++) if (s.stripes[st].have < s.stripes[st].k) return;
+    for (let st = 0; st < g.stripes; st++) if (s.stripes[st]!.have < s.stripes[st]!.k) return;
     const nBlocks = s.haveBlock.length;
     let decoded = false;
     for (let st = 0; st < g.stripes; st++) {
-      const stripe = s.stripes[st];
+      const stripe = s.stripes[st]!;
       if (stripe.parity.size === 0) continue;
       const data: Uint8Array[] = [];
       const missing: number[] = [];
@@ -190,9 +190,9 @@ export class Assembly {
       const parity = [...stripe.parity].slice(0, missing.length).map(([index, bytes]) => ({ index, bytes }));
       this.cfg.coder.decode(data, missing, parity);
       for (let j = 0; j < missing.length; j++) {
-        const b = missingBlocks[j];
+        const b = missingBlocks[j]!;
         const len = blockPayloadBytes(g, s.sliceBytes, b);
-        s.buf.set(data[missing[j]].subarray(0, len), b * g.blockBytes);
+        s.buf.set(data[missing[j]!]!.subarray(0, len), b * g.blockBytes);
         s.haveBlock[b] = 1;
       }
       this.stats.decodedBlocks += missing.length;

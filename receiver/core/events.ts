@@ -1,5 +1,5 @@
-// What goes into the receiver core besides the clock (ReceiverInput) and what comes out of
-// it for the driver (ReceiverEvent). Datagrams out are plain bytes (pollTransmit).
+// What goes into the receiver core besides the clock (ReceiverInput), what comes out of it
+// for the driver (ReceiverEvent), and the datagrams it sends (ReceiverTransmit).
 
 import type { Endpoint } from '../../protocol/endpoint.js';
 import type { CatchUpWhy } from '../../protocol/messages/catch-up.js';
@@ -49,3 +49,13 @@ export type ReceiverEvent =
   | { readonly kind: 'head'; readonly slices: number }
   | { readonly kind: 'complete'; readonly totalBytes: number; readonly digest: Uint8Array }
   | { readonly kind: 'done'; readonly ok: boolean; readonly reason: Reason; readonly detail: string };
+
+/**
+ * A datagram to send: to the sender alone (its control endpoint, the source of the HELLO
+ * the session came from: STATUS, JOIN, REPORT, LEAVE), or to the rendezvous group (NAK,
+ * which the other receivers hear too and keep quiet for).
+ */
+export interface ReceiverTransmit {
+  readonly to: Endpoint | 'group';
+  readonly bytes: Uint8Array;
+}

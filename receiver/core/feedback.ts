@@ -1,10 +1,26 @@
-// What the receiver says to the rendezvous group, and the clocks for it: JOIN until the
-// sender answers with our ACCEPT, STATUS (how far we delivered and wrote, the newest DATA
-// sequence number we saw: the sender's flow window follows it), HEARTBEAT (how we are
-// doing: rates, loss, what limits us; at a low rate, for the sender's table and slow-node
-// policy), NAKs (the scheduler decides when; this encodes them), LEAVE and REPORT.
-// Everything goes to the core's outgoing queue. With --async the receiver has no return
-// channel and sends nothing.
+// What the receiver says, and the clocks for it: JOIN until the sender answers with our
+// ACCEPT, STATUS (how far we delivered and wrote, the newest DATA sequence number we saw:
+// the sender's flow window follows it), HEARTBEAT (how we are doing: rates, loss, what
+// limits us; at a low rate, for the sender's table and slow-node policy), NAKs (the
+// scheduler decides when; this encodes them), LEAVE and REPORT. NAKs go to the rendezvous
+// group, where the other receivers hear them and keep quiet; everything else goes to the
+// sender alone (its control endpoint), so no receiver spends anything on another's STATUS
+// or HEARTBEAT. Everything goes to the core's outgoing queue. With --async the receiver
+// has no return channel and sends nothing.
+//
+// Two clocks share the word "heartbeat" and are not the same thing: the HEARTBEAT message
+// (heartbeatAtMs, every heartbeatIntervalMs of our config) and, in a quiet session, the
+// STATUS that goes out at least every heartbeatMs a REQACK names (quietStatusEveryMs here).
+//
+// When STATUS goes out depends on the session (docs/ARCHITECTURE.md, "How feedback
+// scales"). In a small one: each quarter of the sender's flow window read and of its
+// retention delivered, at once in answer to a REQACK we are behind on, and every
+// statusIntervalMs. Once a REQACK with REQACK_FLAG_QUIET is heard the session is quiet:
+// we answer a REQACK only if we are behind its thresholds, after a random wait within its
+// answer window (the further behind, the sooner), and not at all if a later copy of it
+// shows that someone worse already answered; once our answer went, and while REQACKs
+// find us behind, we are "limiting" and report each quarter as in a small session;
+// otherwise we keep silent but for a STATUS at least every heartbeatMs the REQACK names.
 
 import { CAP_IN_ORDER, CAP_PARITY_REPAIR } from '../../protocol/header.js';
 import { DIGEST_BYTES } from '../../protocol/messages/end.js';
@@ -13,11 +29,14 @@ import { encodeJoin, JOIN_SIZE } from '../../protocol/messages/join.js';
 import { encodeLeave, leaveLength } from '../../protocol/messages/leave.js';
 import { encodeNak, nakLength } from '../../protocol/messages/nak.js';
 import { encodeReport, Outcome, reportLength } from '../../protocol/messages/report.js';
-import { encodeStatus, STATUS_FLAG_COMPLETE, STATUS_SIZE } from '../../protocol/messages/status.js';
+import { REQACK_FLAG_QUIET, type Reqack } from '../../protocol/messages/reqack.js';
+import { encodeStatus, LOSS_PPM_ALL, STATUS_FLAG_COMPLETE, STATUS_FLAG_REPLY, STATUS_SIZE } from '../../protocol/messages/status.js';
 import type { Reason } from '../../protocol/reasons.js';
 import { seqDiff } from '../../protocol/seq.js';
 import type { Assembly, SinkProgress } from './assembly.js';
 import type { ReceiverConfig } from './config.js';
+import { spreadByGroup } from './backoff.js';
+import type { ReceiverTransmit } from './events.js';
 import type { Session } from './session.js';
 import { needOf, type RxSlice } from './slice.js';
 import type { ReceiverStats } from './stats.js';
@@ -31,24 +50,39 @@ export class Feedback {
   /** The sender's flow window in packets (START); a STATUS goes out every quarter of it. */
   private window = 64;
   private seenSeq = 0;
+  /** The first DATA seq read (undefined: none yet) and DATA read since: STATUS's lossPpm. */
+  private firstSeq: number | undefined;
+  private dataRead = 0;
   private statusSeq = 0; // seenSeq at our last STATUS
   private statusDelivered = 0; // the assembly's delivered count at our last STATUS
   private joinAtMs: number;
   /** Set by our ACCEPT, or by the data beginning before it; nothing reads it earlier. */
   private statusAtMs: number;
-  /** The next HEARTBEAT: set with the STATUS clock (from our ACCEPT on), Infinity before and with --async. */
+  /** The next HEARTBEAT message: set with the STATUS clock (from our ACCEPT on), Infinity before and with --async. */
   private heartbeatAtMs = Infinity;
-  /** Receivers in the session, as START said: the heartbeat interval grows with them. */
+  /** Receivers in the session, as START said: the HEARTBEAT interval grows with them. */
   private receivers = 1;
   /** JOIN says CAP_IN_ORDER: we are late and take the image only in order (the catch-up pass). */
   private inOrder = false;
+  /** A quiet session (a REQACK said so): silent unless behind, and a STATUS every quietStatusEveryMs. */
+  private quietSession = false;
+  /** Quiet session: the REQACK's heartbeatMs, the longest we keep STATUS back (not the HEARTBEAT message's clock). */
+  private quietStatusEveryMs = 0;
+  private group = 1;
+  /** Quiet: our answer to a REQACK went (we were the worst heard); we report as we go until a REQACK finds us not behind. */
+  private limitingNow = false;
+  /** Quiet: an answer waits until then, naming answerId (undefined: none waits). */
+  private answerAtMs: number | undefined;
+  private answerId = 0;
+  /** In the catch-up pass: the sender paces it by what we report, so we report as we go. */
+  private pacesCatchUp = false;
 
   constructor(
-    private readonly cfg: Pick<ReceiverConfig, 'receiverId' | 'rcvBufBytes' | 'joinIntervalMs' | 'statusIntervalMs' | 'heartbeatIntervalMs'>,
+    private readonly cfg: Pick<ReceiverConfig, 'receiverId' | 'rcvBufBytes' | 'joinIntervalMs' | 'statusIntervalMs' | 'heartbeatIntervalMs' | 'random'>,
     private readonly session: Session,
     private readonly assembly: Assembly,
     private readonly sink: SinkProgress,
-    private readonly out: Uint8Array[],
+    private readonly out: ReceiverTransmit[],
     private readonly stats: ReceiverStats,
     now: number,
   ) {
@@ -78,6 +112,34 @@ export class Feedback {
   /** Our JOINs say we take the image only in order (late, for the catch-up pass). */
   joinInOrder(): void {
     this.inOrder = true;
+  }
+
+  /** Quiet session: when our answer to a REQACK is due (Infinity: none waits). */
+  get nextAnswerAtMs(): number {
+    return this.answerAtMs ?? Infinity;
+  }
+
+  /** A REQACK said the session is quiet. */
+  get quiet(): boolean {
+    return this.quietSession;
+  }
+
+  /** Receivers in the session, as the last REQACK said (1 until one did): it scales random waits. */
+  get groupSize(): number {
+    return this.group;
+  }
+
+  /**
+   * A small session, a quiet one whose last REQACK found us behind, or we are in the
+   * catch-up pass (once the first pass is over, it goes at our pace): we report as we go.
+   */
+  get reportsProgress(): boolean {
+    return !this.quietSession || this.limitingNow || this.pacesCatchUp;
+  }
+
+  /** We are in the catch-up pass: from now on we report as we go, even in a quiet session. */
+  reportAsWeGo(): void {
+    this.pacesCatchUp = true;
   }
 
   /** When the next HEARTBEAT is due (Infinity: none, before our ACCEPT and with --async). */
@@ -143,7 +205,7 @@ export class Feedback {
       },
       buf,
     );
-    this.out.push(buf);
+    this.toSender(buf);
     this.stats.heartbeatsSent++;
   }
 
@@ -154,7 +216,20 @@ export class Feedback {
 
   /** A DATA packet's sequence number: STATUS tells the sender the newest we saw. */
   onSeq(seq: number): void {
+    if (this.firstSeq === undefined) this.firstSeq = seq;
+    this.dataRead++;
     if (seqDiff(seq, this.seenSeq) > 0) this.seenSeq = seq;
+  }
+
+  /**
+   * DATA lost per million over the sequence numbers from the first DATA read to the newest.
+   * Duplicates count as read, so a network that duplicates hides as much loss.
+   */
+  lossPpm(): number {
+    if (this.firstSeq === undefined) return 0;
+    const spanned = seqDiff(this.seenSeq, this.firstSeq) + 1;
+    if (spanned <= 0 || this.dataRead >= spanned) return 0;
+    return Math.min(LOSS_PPM_ALL, Math.round(((spanned - this.dataRead) / spanned) * LOSS_PPM_ALL));
   }
 
   /** A quarter of the sender's window arrived since our last STATUS. */
@@ -172,6 +247,69 @@ export class Feedback {
     return this.assembly.deliveredForSender() < needSlices || seqDiff(this.seenSeq, needSeq) < 0;
   }
 
+  /**
+   * A REQACK while we take data (`receiving`) or not (we have every slice). In a small
+   * session: answered at once if we are behind. In a quiet one (this REQACK or an earlier
+   * one said so): an answer after a random wait if we are behind, none if a later copy
+   * shows we are not (someone worse answered); our heartbeat follows the REQACK's.
+   */
+  onReqack(r: Reqack, receiving: boolean, now: number): void {
+    if ((r.flags & REQACK_FLAG_QUIET) !== 0) {
+      if (!this.quietSession) this.statusAtMs = now + this.nextQuietStatusMs(r.heartbeatMs);
+      this.quietSession = true;
+      this.quietStatusEveryMs = r.heartbeatMs;
+      this.group = Math.max(1, r.groupSize);
+    }
+    const behind = receiving && this.isBehind(r.needSlices, r.needSeq);
+    if (!this.quietSession) {
+      if (behind) this.sendStatus(STATUS_FLAG_REPLY, false, now, r.reqackId);
+      return;
+    }
+    if (!behind) {
+      this.limitingNow = false;
+      this.answerAtMs = undefined;
+      return;
+    }
+    this.answerId = r.reqackId;
+    this.answerAtMs ??= now + this.answerDelayMs(r);
+  }
+
+  /** Quiet session: our answer is due. */
+  answerDue(now: number): boolean {
+    return this.answerAtMs !== undefined && now >= this.answerAtMs;
+  }
+
+  /** Sends the answer that is due, naming the last REQACK that found us behind. */
+  sendAnswer(complete: boolean, now: number): void {
+    this.answerAtMs = undefined;
+    // Limiting only once our answer went: no later copy showed someone worse. Were every
+    // receiver behind the first copy limiting at once, each would report at its next DATA,
+    // before that copy could silence it (hundreds a slice when END finds a thousand
+    // receivers still repairing their last slices).
+    this.limitingNow = true;
+    this.sendStatus(STATUS_FLAG_REPLY, complete, now, this.answerId);
+  }
+
+  /**
+   * The further behind, the sooner: four bands by how many slices short of the REQACK's
+   * needSlices we are (4 or more, 3, 2, 1; behind only in what we read: the last band),
+   * each a quarter of the answer window, and a random place in the band. So the worst
+   * answer tends to reach the sender first, and its next copy of the REQACK silences the
+   * rest. The place in the band is drawn from a truncated exponential whose mass moves
+   * later as the group grows (NORM's feedback timers), so even many receivers in one band
+   * start answering one at a time.
+   */
+  private answerDelayMs(r: Reqack): number {
+    const short = r.needSlices - this.assembly.deliveredForSender();
+    const band = short >= 4 ? 0 : short >= 1 ? 4 - short : 3;
+    return (r.answerWindowMs * (band + spreadByGroup(this.cfg.random(), this.group))) / 4;
+  }
+
+  /** Quiet session: the next STATUS, somewhere in the second half of the REQACK's heartbeatMs, so they do not come in step. */
+  private nextQuietStatusMs(everyMs: number): number {
+    return everyMs * (0.5 + 0.5 * this.cfg.random());
+  }
+
   sendJoin(now: number): void {
     const buf = new Uint8Array(JOIN_SIZE);
     encodeJoin(
@@ -183,30 +321,35 @@ export class Feedback {
       },
       buf,
     );
-    this.out.push(buf);
+    this.toSender(buf);
     this.joinAtMs = now + this.cfg.joinIntervalMs;
   }
 
-  /** `complete`: everything is delivered (the sender stops counting us as behind). */
-  sendStatus(flags: number, complete: boolean, now: number): void {
+  /**
+   * `complete`: everything is delivered (the sender stops counting us as behind).
+   * `reqackId`: the REQACK this answers (STATUS_FLAG_REPLY goes with it), 0 for none.
+   */
+  sendStatus(flags: number, complete: boolean, now: number, reqackId = 0): void {
     if (this.session.async) return;
     const buf = new Uint8Array(STATUS_SIZE);
     encodeStatus(
       {
         sessionId: this.session.sessionId,
         receiverId: this.cfg.receiverId,
-        flags: flags | (complete ? STATUS_FLAG_COMPLETE : 0),
+        flags: flags | (complete ? STATUS_FLAG_COMPLETE : 0) | (reqackId !== 0 ? STATUS_FLAG_REPLY : 0),
         seenSeq: this.seenSeq >>> 0,
         deliveredSlices: this.assembly.deliveredForSender(),
         bytesWritten: this.sink.bytesWritten,
+        reqackId,
+        lossPpm: this.lossPpm(),
       },
       buf,
     );
-    this.out.push(buf);
+    this.toSender(buf);
     this.stats.statusSent++;
     this.statusSeq = this.seenSeq;
     this.statusDelivered = this.assembly.delivered;
-    this.statusAtMs = now + this.cfg.statusIntervalMs;
+    this.statusAtMs = now + (this.quietSession ? this.nextQuietStatusMs(this.quietStatusEveryMs) : this.cfg.statusIntervalMs);
   }
 
   sendNak(s: RxSlice): void {
@@ -214,12 +357,13 @@ export class Feedback {
       sessionId: this.session.sessionId,
       receiverId: this.cfg.receiverId,
       sliceNo: s.sliceNo,
+      seenSeq: this.seenSeq >>> 0,
       need: needOf(s),
       heard: s.stripes.map((st) => st.heard),
     };
     const buf = new Uint8Array(nakLength(msg));
     encodeNak(msg, buf);
-    this.out.push(buf);
+    this.out.push({ to: 'group', bytes: buf });
     this.stats.naksSent++;
   }
 
@@ -228,7 +372,17 @@ export class Feedback {
     const buf = new Uint8Array(leaveLength(msg));
     encodeLeave(msg, buf);
     // Twice: a lost LEAVE only costs the sender its retries, but it is cheap to avoid.
-    this.out.push(buf, buf);
+    this.toSender(buf);
+    this.toSender(buf);
+  }
+
+  /** Queues our REPORT (encodeReport made it) once more. */
+  sendReport(report: Uint8Array): void {
+    this.toSender(report);
+  }
+
+  private toSender(bytes: Uint8Array): void {
+    this.out.push({ to: this.session.senderControl, bytes });
   }
 
   /** Our final word, encoded once and repeated until the sender's REPORT_ACK. */
@@ -247,3 +401,4 @@ export class Feedback {
     return buf;
   }
 }
+

@@ -3,6 +3,12 @@
 // the LAST flag, a REQACK or END shows it). Its NAK then waits a random backoff, shorter
 // for larger needs, so the largest need speaks first and the fresh parity it brings serves
 // every receiver that heard it (NORM's random backoff and suppression, ordered by need).
+// In a quiet session (many receivers) the order is finer: a band for each need up to 6,
+// then a place that moves two bands earlier with each doubling of the need (up to 256),
+// so that after a burst of loss the largest need still tends to speak first; and the
+// place within a band is drawn so that of many receivers few go first (spreadByGroup,
+// receiver/core/backoff.ts). That keeps the NAKs per slice near what ten receivers send:
+// in the simulator, what is left is receivers that ask before the first NAK reaches them.
 //
 // The scheduler owns one timer per slice (SliceNak, kept on the slice so it lives and dies
 // with it) and the set of armed ones; nextDeadlineMs() is the earliest of those, and the
@@ -18,6 +24,7 @@ import { DATA_FLAG_LAST, DATA_FLAG_REPAIR, type Data } from '../../protocol/mess
 import type { Nak } from '../../protocol/messages/nak.js';
 import type { Assembly } from './assembly.js';
 import type { ReceiverConfig } from './config.js';
+import { spreadByGroup } from './backoff.js';
 import type { Session } from './session.js';
 import { needOf, type RxSlice } from './slice.js';
 import type { ReceiverStats } from './stats.js';
@@ -29,14 +36,46 @@ import type { ReceiverStats } from './stats.js';
  */
 const ASYNC_DRAIN_MS = 300;
 
-/** Where a NAK goes out (feedback.ts encodes it and counts it). */
+/** Where a NAK goes out (feedback.ts encodes it and counts it), and what it knows of the group. */
 export interface NakSender {
   sendNak(s: RxSlice): void;
+  /** The session is quiet (many receivers): finer bands, spread by the group's size. */
+  readonly quiet: boolean;
+  readonly groupSize: number;
+}
+
+/** Backoff bands by need in a small session: >= 4, 3, 2, 1. */
+const BANDS = 4;
+/** A quiet session: a band per need up to this, then BANDS_PER_DOUBLING per doubling up to 256 (the most a stripe can need). */
+const QUIET_LINEAR = 6;
+const BANDS_PER_DOUBLING = 2;
+/** 6 bands for needs 1..6, and about 10.8 for 6 → 256: 16.8 bands of about half a millisecond at the CLI's 8 ms. */
+const QUIET_BANDS = QUIET_LINEAR + BANDS_PER_DOUBLING * Math.log2(256 / QUIET_LINEAR);
+/**
+ * Past QUIET_LINEAR the random share is a quarter of a band: needs 17 and 22 (a third of a
+ * doubling apart) must not swap places, or the smaller speaks first and does not silence
+ * the larger.
+ */
+const QUIET_LOG_SPREAD = 0.25;
+
+/**
+ * A quiet session's place for a need >= 1, in bands from the start of the backoff: need 1
+ * waits longest (QUIET_BANDS - 1), need 6 waits the log region's width, and every doubling
+ * past 6 takes BANDS_PER_DOUBLING off, continuously (need 256 and more: 0).
+ */
+export function quietPlace(need: number): number {
+  if (need <= QUIET_LINEAR) return QUIET_BANDS - need;
+  return Math.max(0, QUIET_BANDS - QUIET_LINEAR - BANDS_PER_DOUBLING * Math.log2(need / QUIET_LINEAR));
 }
 
 export class NakScheduler {
   /** Slices below this are due: their first pass is over. */
   private frontier = 0;
+  /**
+   * Slices below this were shown due by first-pass DATA itself (a later slice, or the LAST
+   * flag): the data socket delivers in order, so nothing of them is still queued there.
+   */
+  private dataFrontier = 0;
   /** Highest slice seen in DATA, and when DATA last arrived: whether its packets may still be queued. */
   private dataSliceMax = -1;
   private lastDataAtMs = 0;
@@ -44,6 +83,13 @@ export class NakScheduler {
   private lastHeadRepairAtMs = -Infinity;
   /** The catch-up pass: 'waiting' for the first pass to end (no NAKs), then 'fetching' what we lack. */
   private catchUp: 'no' | 'waiting' | 'fetching' = 'no';
+  /**
+   * From a NAK that covers a slice to the first repair for it (smoothed; undefined until
+   * measured): after a NAK the next one for the slice waits a few of these, not all of
+   * repairWaitMs. With many receivers some receiver loses a repair in nearly every slice,
+   * and the time it takes to ask again is the tail of every slice.
+   */
+  private repairRttMs: number | undefined;
   /**
    * Slices whose timer is set. One that completed, lost its timer or left the assembly is
    * dropped at the next nextDeadlineMs(), which fire() and pollTimeout call every turn.
@@ -92,13 +138,22 @@ export class NakScheduler {
   onData(d: Data, now: number): void {
     if (d.sliceNo > this.dataSliceMax) this.dataSliceMax = d.sliceNo;
     this.lastDataAtMs = now;
-    if ((d.flags & DATA_FLAG_REPAIR) === 0) this.raiseFrontier((d.flags & DATA_FLAG_LAST) !== 0 ? d.sliceNo + 1 : d.sliceNo);
+    if ((d.flags & DATA_FLAG_REPAIR) === 0) {
+      const n = (d.flags & DATA_FLAG_LAST) !== 0 ? d.sliceNo + 1 : d.sliceNo;
+      this.raiseFrontier(n);
+      if (n > this.dataFrontier) this.dataFrontier = n;
+    }
   }
 
   /** The assembly took a symbol it lacked from DATA d into slice s. */
   onSymbol(s: RxSlice, d: Data, now: number): void {
     if ((d.flags & DATA_FLAG_REPAIR) === 0 || this.catchUp === 'waiting') return;
     if (this.byRepair()) this.lastHeadRepairAtMs = now;
+    if (s.nak.askedAtMs !== undefined) {
+      const sample = now - s.nak.askedAtMs;
+      this.repairRttMs = this.repairRttMs === undefined ? sample : (7 * this.repairRttMs + sample) / 8;
+      s.nak.askedAtMs = undefined;
+    }
     if (s.nak.due && !s.complete) {
       // A repair burst is landing: ask again only a backoff after its last packet, with a
       // fresh random backoff so receivers that heard the same burst do not ask in step.
@@ -129,11 +184,23 @@ export class NakScheduler {
     for (let i = 0; i < mine.length; i++) {
       // Only a request as large as ours, made after hearing at least the burst we heard,
       // makes the sender send what we need (an older one may only top up its last burst).
-      if (nak.need[i] < mine[i] || nak.heard[i] < s.stripes[i].heard) return;
+      if (nak.need[i]! < mine[i]! || nak.heard[i]! < s.stripes[i]!.heard) return;
     }
     // Someone asked for at least as much in every stripe: fresh parity serves us too.
     this.stats.naksSuppressed++;
-    this.arm(s, now + this.cfg.repairWaitMs);
+    s.nak.asked = true;
+    s.nak.askedAtMs ??= now;
+    this.arm(s, now + this.repairWaitMs());
+  }
+
+  /**
+   * How long to wait for the repair a NAK asked for before the backoff to ask again: three
+   * measured round trips, at most repairWaitMs (all of it until one was measured). Asking
+   * too early costs one NAK: the sender only tops up a burst that the NAK did not hear.
+   */
+  private repairWaitMs(): number {
+    if (this.repairRttMs === undefined) return this.cfg.repairWaitMs;
+    return Math.min(this.cfg.repairWaitMs, Math.max(1, 3 * this.repairRttMs));
   }
 
   /**
@@ -158,9 +225,13 @@ export class NakScheduler {
       }
       // END and REQACK (control socket) can overtake data still queued on the data
       // socket: wait until data two slices on has arrived, or the data socket has been
-      // quiet a while (one backoff band; with --async, where a miss is final, longer).
+      // quiet a while (one backoff band; with --async, where a miss is final, longer). A
+      // slice the data itself showed due needs no wait (but with --async, where a block
+      // merely late in the network would be a failure). Waiting there would also release
+      // every receiver's NAK for the slice at the same moment, and none would hear another.
       const drainMs = this.session.async ? ASYNC_DRAIN_MS : this.cfg.nakBackoffMs / 4;
-      if (this.dataSliceMax < s.sliceNo + 2 && now < this.lastDataAtMs + drainMs) {
+      const shownByData = s.sliceNo < this.dataFrontier && !this.session.async;
+      if (!shownByData && this.dataSliceMax < s.sliceNo + 2 && now < this.lastDataAtMs + drainMs) {
         t.atMs = this.lastDataAtMs + drainMs;
         continue;
       }
@@ -181,12 +252,14 @@ export class NakScheduler {
       if (this.session.async) {
         // Its first pass is over and no repair can come: fail now, naming what is missing.
         const st = s.stripes.findIndex((x) => x.have < x.k);
-        const x = s.stripes[st];
+        const x = s.stripes[st]!;
         return `slice ${s.sliceNo} cannot be rebuilt: stripe ${st} has ${x.have} of ${x.k} symbols (--async, no repair)`;
       }
       this.sender.sendNak(s);
       t.naked = true;
-      this.arm(s, now + this.cfg.repairWaitMs);
+      t.asked = true;
+      t.askedAtMs = now;
+      this.arm(s, now + this.repairWaitMs());
     }
     return undefined;
   }
@@ -233,12 +306,21 @@ export class NakScheduler {
    * Larger needs speak first, so one NAK sized to the largest request silences the rest.
    * The backoff window is cut into four bands by need (>= 4, 3, 2, 1 symbols); within
    * a band the time is random, so of many equal needs the first heard wins (NORM's
-   * random backoff, ordered by need so that suppression works in one step).
+   * random backoff, ordered by need so that suppression works in one step). A quiet
+   * session has QUIET_BANDS bands (quietPlace), and its random share comes from
+   * spreadByGroup. There, a slice asked for once already waits one band only: the
+   * receivers asking again are the few that lost the repair, and with many receivers a
+   * few lose it in nearly every slice, so their wait is the tail of every slice.
    */
   private nakTime(s: RxSlice): number {
     let need = 0;
     for (const st of s.stripes) need += Math.max(0, st.k - st.have);
-    const band = need >= 4 ? 0 : 4 - Math.max(1, need);
-    return s.nak.baseMs + (this.cfg.nakBackoffMs * (band + s.nak.rand)) / 4;
+    if (this.sender.quiet) {
+      const spread = spreadByGroup(s.nak.rand, this.sender.groupSize);
+      const place = s.nak.asked ? spread : quietPlace(Math.max(1, need)) + (need > QUIET_LINEAR ? QUIET_LOG_SPREAD * spread : spread);
+      return s.nak.baseMs + (this.cfg.nakBackoffMs * place) / QUIET_BANDS;
+    }
+    const band = need >= BANDS ? 0 : BANDS - Math.max(1, need);
+    return s.nak.baseMs + (this.cfg.nakBackoffMs * (band + s.nak.rand)) / BANDS;
   }
 }

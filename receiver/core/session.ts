@@ -1,7 +1,7 @@
 // The session this receiver takes part in, as the first valid HELLO announced it: who
-// sends (the one address whose control messages count), the slice geometry, how many
-// slices the sender retains, its capabilities and the data group; and, once END says, the
-// image's exact size and digest. It is made on that HELLO and handed to every component
+// sends (the one address whose control messages count, and the endpoint our feedback goes
+// to), the slice geometry, how many slices the sender retains, its capabilities and the
+// data group; and, once END says, the image's exact size and digest. It is made on that HELLO and handed to every component
 // that needs it when the component is made, so no code can run before there is a session.
 
 import type { Endpoint } from '../../protocol/endpoint.js';
@@ -21,6 +21,8 @@ import { HelloPhase, IMAGE_BYTES_UNKNOWN, type Hello } from '../../protocol/mess
 export class Session {
   readonly sessionId: number;
   readonly senderAddress: string;
+  /** Where our STATUS, JOIN, REPORT and LEAVE go: the sender's control socket, which sent the HELLO. */
+  readonly senderControl: Endpoint;
   readonly dataGroup: string;
   readonly dataPort: number;
   /** The sender never runs more than this many slices past the slowest receiver. */
@@ -57,6 +59,7 @@ export class Session {
   private constructor(from: Endpoint, hello: Hello) {
     this.sessionId = hello.sessionId;
     this.senderAddress = from.address;
+    this.senderControl = { address: from.address, port: from.port };
     this.dataGroup = u32ToIpv4(hello.dataGroup);
     this.dataPort = hello.dataPort;
     this.retainSlices = hello.retainSlices;

@@ -23,9 +23,13 @@ export interface SliceNak {
   atMs: number | undefined;
   /** A NAK for it went out at least once. */
   naked: boolean;
+  /** A NAK that covered it went out: ours, or another receiver's that silenced ours. */
+  asked: boolean;
   /** The NAK backoff counts from here, with this random share of its band. */
   baseMs: number;
   rand: number;
+  /** When a NAK that covers us went out (ours, or one we heard): the first repair after it times the round trip. */
+  askedAtMs: number | undefined;
 }
 
 export interface RxSlice {
@@ -55,7 +59,7 @@ export function newRxSlice(g: Geometry, sliceNo: number, sliceBytes: number, ass
     haveBlock: new Uint8Array(nBlocks),
     stripes,
     complete: false,
-    nak: { due: false, atMs: undefined, naked: false, baseMs: 0, rand: 0 },
+    nak: { due: false, atMs: undefined, naked: false, asked: false, baseMs: 0, rand: 0, askedAtMs: undefined },
   };
 }
 

@@ -1,5 +1,5 @@
 // A streaming cpio reader: pure (no I/O), fed chunks split anywhere, polled for events
-// (STYLE 6). It keeps only the header being read (at most HEADER + MAX_NAME_BYTES) and a
+// (as the cores are: docs/ARCHITECTURE.md, principle 1). It keeps only the header being read (at most HEADER + MAX_NAME_BYTES) and a
 // symlink's target; file data is handed out as views of the chunk it came in. It checks
 // every header field, and the crc format's checksum per file. Formats, as GNU cpio
 // writes them (cpio(5), GNU cpio `copyin.c`):
@@ -125,6 +125,7 @@ export class CpioError extends Error {
 /** A name for messages: UTF-8 where it is, escapes elsewhere, one line. */
 export function printableName(name: Uint8Array): string {
   const s = Buffer.from(name.buffer, name.byteOffset, name.byteLength).toString('utf8');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this escapes
   return s.replace(/[\u0000-\u001f\u007f\ufffd]/g, (c) => (c === '\ufffd' ? '?' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
 
@@ -310,7 +311,7 @@ export class CpioReader {
   private num(off: number, width: number, radix: 8 | 16, field: string): number {
     let v = 0;
     for (let i = off; i < off + width; i++) {
-      const d = HEX[this.acc[i]];
+      const d = HEX[this.acc[i]!]!;
       if (d < 0 || d >= radix) {
         this.bad('ERR_CPIO_BAD_HEADER', `bad ${field} field "${printableName(this.acc.subarray(off, off + width))}"`);
       }

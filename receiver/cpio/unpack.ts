@@ -46,7 +46,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { IoError, oneLine } from '../../common/errors.js';
-import type { Sink, SinkReport, UnpackReport } from '../sink-types.js';
+import { syncFileSystem } from '../../common/syncfs.js';
+import type { Sink, SinkReport } from '../sink-types.js';
 import { dataRuns } from '../zero-runs.js';
 import {
   CpioError,
@@ -248,7 +249,7 @@ export class UnpackSink implements Sink {
     const parts = split(h.name);
     if (parts.some(isDotDot)) this.refuse({ display }, '".." in the path refused (it could be written outside the directory)');
     if (parts.length === 0) return undefined;
-    if (parts.length === 1 && parts[0].equals(MARKER_BYTES)) this.refuse({ display }, `${INCOMPLETE_MARKER} is rackcast's own marker name`);
+    if (parts.length === 1 && parts[0]!.equals(MARKER_BYTES)) this.refuse({ display }, `${INCOMPLETE_MARKER} is rackcast's own marker name`);
     const rel = joinParts(parts);
     return { parts, rel, abs: Buffer.concat([this.root, Buffer.from([SLASH]), rel]), display };
   }
@@ -257,17 +258,17 @@ export class UnpackSink implements Sink {
   private ensureParents(t: Target): void {
     let rel: Buffer | undefined;
     for (let i = 0; i < t.parts.length - 1; i++) {
-      rel = rel === undefined ? t.parts[0] : Buffer.concat([rel, Buffer.from([SLASH]), t.parts[i]]);
-      const key = rel.toString('latin1');
+      rel = rel === undefined ? t.parts[0] : Buffer.concat([rel, Buffer.from([SLASH]), t.parts[i]!]);
+      const key = rel!.toString('latin1');
       if (this.knownDirs.has(key)) continue;
-      const abs = Buffer.concat([this.root, Buffer.from([SLASH]), rel]);
+      const abs = Buffer.concat([this.root, Buffer.from([SLASH]), rel!]);
       const st = lstatSync(abs, { throwIfNoEntry: false });
       if (st === undefined) {
         mkdirSync(abs, 0o755);
       } else if (st.isSymbolicLink()) {
-        this.refuse(t, `refusing to write through the symlink ${printableName(rel)} (it could lead outside the directory)`);
+        this.refuse(t, `refusing to write through the symlink ${printableName(rel!)} (it could lead outside the directory)`);
       } else if (!st.isDirectory()) {
-        this.refuse(t, `${printableName(rel)} is not a directory`);
+        this.refuse(t, `${printableName(rel!)} is not a directory`);
       }
       this.knownDirs.add(key);
     }
@@ -441,17 +442,17 @@ export class UnpackSink implements Sink {
     for (const g of this.links.values()) {
       if (g.path !== undefined || g.deferred.length === 0) continue;
       const [first, ...rest] = g.deferred;
-      this.current = first.target.display;
-      this.ensureParents(first.target);
-      this.clear(first.target, false);
-      const fd = openSync(first.target.abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+      this.current = first!.target.display;
+      this.ensureParents(first!.target);
+      this.clear(first!.target, false);
+      const fd = openSync(first!.target.abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
       try {
-        this.applyStat(fd, first.header);
+        this.applyStat(fd, first!.header);
       } finally {
         closeSync(fd);
       }
       this.counts.files++;
-      g.path = first.target.abs;
+      g.path = first!.target.abs;
       for (const d of rest) this.makeLink(g.path, d.target);
       g.deferred = [];
     }
@@ -476,12 +477,9 @@ export class UnpackSink implements Sink {
     } catch (e) {
       throw this.wrap(e);
     }
-    try {
-      // Everything on stable storage before the tree is declared complete (syncfs(2)).
-      await execFileP('sync', ['--file-system', this.rootPath]);
-    } catch (e) {
-      throw new IoError('write', `cannot sync ${this.rootPath}: ${oneLine((e as { stderr?: string }).stderr || e)}`, { cause: e });
-    }
+    // Everything on stable storage before the tree is declared complete (syncfs(2); a
+    // busybox initramfs has no GNU `sync --file-system`).
+    await syncFileSystem(this.rootPath);
     this.seconds = (performance.now() - this.startedAtMs) / 1000;
   }
 

@@ -2,6 +2,7 @@
 // then frozen. Values that adapt at run time (the flow window, the rate bucket) live in
 // the core's state, never in here. Each component takes the Pick of it that it reads.
 
+import { MAX_RECEIVERS } from '../../common/limits.js';
 import type { ErasureCoder } from '../../protocol/fec/erasure-coder.js';
 import type { RosterHost } from './roster.js';
 
@@ -66,6 +67,16 @@ export interface SenderConfig {
   /** NAKs for the same stripe within this time of a repair burst top it up instead of starting another. */
   readonly nakHoldMs: number;
   readonly windowPacketsMax: number;
+  /**
+   * With more receivers than this at START the session is quiet: receivers report only
+   * when a probe finds them behind, and as a heartbeat (sender/core/probe.ts). With at most
+   * this many, every receiver reports its progress as it goes.
+   */
+  readonly maxReportingReceivers: number;
+  /** Quiet session: receivers behind a probe answer within this long (and the round ends 1.5 times it + 1 ms after it began). */
+  readonly answerWindowMs: number;
+  /** Quiet session: a receiver's STATUS heartbeat, at least (it grows with the group, sender/core/probe.ts). */
+  readonly heartbeatMs: number;
   readonly coder: ErasureCoder;
 }
 
@@ -83,6 +94,9 @@ export function checkSenderConfig(cfg: Readonly<SenderConfig>): void {
   if (cfg.roster.length > cfg.maxReceivers) throw new RangeError('more hosts than maxReceivers');
   if (!(cfg.carouselPasses >= 1) || (cfg.carouselPasses > 1 && !cfg.async)) throw new RangeError('carouselPasses is 1, or more with async');
   if (cfg.catchUp && cfg.async) throw new RangeError('a catch-up pass needs a return channel');
+  if (cfg.maxReceivers > MAX_RECEIVERS) throw new RangeError(`maxReceivers must be <= ${MAX_RECEIVERS}`);
+  if (!(cfg.answerWindowMs >= 1 && cfg.answerWindowMs <= 0xffff)) throw new RangeError('answerWindowMs must be 1..65535');
+  if (!(cfg.heartbeatMs >= 1)) throw new RangeError('heartbeatMs must be >= 1');
   const stripeBlocksMax = Math.ceil(cfg.sliceBlocks / cfg.stripes);
   if (stripeBlocksMax > MAX_STRIPE_BLOCKS || stripeBlocksMax + cfg.redundancy > 255) {
     throw new RangeError(`a stripe of ${stripeBlocksMax} blocks (+${cfg.redundancy} parity) leaves too few fresh parity symbols`);

@@ -1,15 +1,14 @@
 // The flow window: how much DATA may be in flight beyond what every receiver has seen.
 // It is sized once, at START, from the smallest receive buffer of the receivers in the
-// session, and DATA goes only while the newest sequence number sent is less than
-// windowPackets ahead of the oldest seenSeq over the receivers still being served
-// (participants.ts: minProgress; receivers in the catch-up pass only once the first pass is
-// over). With --async there is no feedback and the window is
+// session, and DATA goes only while the DATA sent is less than windowPackets ahead of the
+// least read over the receivers still being served (participants.ts keeps that least in a
+// heap, so the check before each DATA is O(1); receivers in the catch-up pass count only
+// once the first pass is over). With --async there is no feedback and the window is
 // always open (--max-bitrate is the only limit); with nobody left to serve, too.
 //
 // What holds: windowPackets is 0 until START, then between 16 and windowPacketsMax.
 
 import { DATA_HEADER_SIZE } from '../../protocol/messages/data.js';
-import { seqDiff } from '../../protocol/seq.js';
 import type { SenderConfig } from './config.js';
 import type { Participants } from './participants.js';
 import type { Transmitter } from './transmit.js';
@@ -43,8 +42,6 @@ export class FlowWindow {
   /** Another DATA datagram may go now; `catchUpFlows`: the first pass is over, the catch-up receivers pace what goes. */
   open(catchUpFlows: boolean): boolean {
     if (this.cfg.async) return true; // no return channel: --max-bitrate is the only limit
-    const p = this.participants.minProgress(catchUpFlows);
-    if (p === undefined) return true;
-    return seqDiff(this.tx.nextSeq - 1, p.seen) < this.packets;
+    return this.tx.sentCount - this.participants.minSeenAbs(catchUpFlows) < this.packets;
   }
 }

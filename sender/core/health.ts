@@ -134,11 +134,11 @@ export class ReceiverHealth {
 
   private compute(now: number): HealthFigures {
     const hb = this.last!;
-    const newest = this.samples[this.samples.length - 1];
+    const newest = this.samples[this.samples.length - 1]!; // take() added one
     // The oldest sample still within the window (at least the one before the newest).
     let oldest: Sample | undefined;
     for (let i = this.samples.length - 2; i >= 0; i--) {
-      oldest = this.samples[i];
+      oldest = this.samples[i]!;
       if (newest.elapsedMs - oldest.elapsedMs >= RATE_WINDOW_MS) break;
     }
     const blocks = hb.bytesWritten / this.blockBytes;

@@ -1,47 +1,99 @@
 // The receivers in the session: one record per receiver id, in join order, and what the
-// sender knows of each (state, progress, retries). Admission, progress from STATUS,
-// outcomes from REPORT and LEAVE, retry counting in REQACK/END rounds, and the minimum
-// progress over them that the flow window and slice retention follow.
+// sender knows of each (state, progress and when it moved, retries). Admission, progress
+// from STATUS, outcomes from REPORT and LEAVE, retry counting in REQACK/END rounds, and the
+// least progress over them that the flow window and slice retention follow.
+//
+// That least progress is kept as it changes, never searched for: the receivers still
+// served sit in min-heaps keyed by how far they have read (seenSeq, as an absolute count of
+// DATA) and how many slices they hold (deliveredSlices), so a STATUS costs O(log n) and the
+// flow window's check before each DATA O(1), whatever the number of receivers.
+//
+// A receiver in the catch-up pass (a slow node the policy moved there, or a late receiver
+// whose sink takes the image only in order) is taken out of the heaps: it holds neither
+// the flow window nor retention during the first pass. Once the first pass is over the
+// catch-up pass is paced by the receivers it serves, so the flow window's least read is
+// then the lesser of the heaps' and of the catch-up receivers' (`catchUpFlows`). There are
+// at most MAX_CATCH_UP of them (the pass is for a few slow nodes, not for the rack), kept
+// in a set whose least seenAbs is recomputed only when one of them reports or leaves: the
+// check before each DATA stays O(1).
+//
+// In a quiet session (sender/core/probe.ts) most receivers stay silent, and the sender
+// counts their silence: when a probe round ends, every receiver that could have answered
+// it and did not is taken to be at least where the round asked (the group credit). A
+// receiver is "credited" once two rounds it could have heard have ended; until then (just
+// joined, or heard again after a silence) and once it has been silent longer than its
+// heartbeat allows (stale: gone, frozen, or cut off), only what it reported counts. So
+// the progress of a receiver still served is
+//   credited:    max(reported, group credit)
+//   uncredited:  reported
+// and the least of it is min(max(credit, min over credited), min over uncredited): two
+// pairs of heaps. In a small session nothing is credited and the credit stays -Infinity.
 //
 // What holds: at most maxReceivers records, never removed (the final table lists every
 // receiver); a record leaves 'active' once, for good ('verified', 'failed', 'left',
-// 'dropped'); seenSeq and deliveredSlices only grow. It sends nothing and emits no
-// events: the core does both, from what these methods return.
+// 'dropped'); seenSeq and deliveredSlices only grow. An active receiver that has not every
+// slice and is not in the catch-up pass is in exactly one pair of heaps (credited or not);
+// any other record is in none. An active receiver in the catch-up pass that has not every
+// slice is in the catch-up set, and no other record is.
+// It sends nothing and emits no events: the core does both, from what these methods return.
 
+import type { Endpoint } from '../../protocol/endpoint.js';
 import { CAP_PARITY_REPAIR } from '../../protocol/header.js';
+import type { CatchUpWhy } from '../../protocol/messages/catch-up.js';
 import type { Heartbeat } from '../../protocol/messages/heartbeat.js';
 import type { Join } from '../../protocol/messages/join.js';
 import type { Leave } from '../../protocol/messages/leave.js';
-import type { CatchUpWhy } from '../../protocol/messages/catch-up.js';
 import { Outcome, type Report } from '../../protocol/messages/report.js';
 import { STATUS_FLAG_COMPLETE, type Status } from '../../protocol/messages/status.js';
 import { Reason, reasonName } from '../../protocol/reasons.js';
 import { seqDiff } from '../../protocol/seq.js';
 import type { SenderConfig } from './config.js';
 import { ReceiverHealth } from './health.js';
+import { MinHeap } from './min-heap.js';
 import type { ImageEnd } from './transmit.js';
 
 export type ReceiverState = 'active' | 'verified' | 'failed' | 'dropped' | 'left';
 
+/** At most this many receivers are in the catch-up pass at once; the slow-node policy moves no more. */
+export const MAX_CATCH_UP = 64;
+
+/**
+ * What the sender knows of one receiver. The progress fields and their times are what a
+ * policy reading per-receiver rates can rely on: a receiver's own reports, never the group
+ * credit (a silent receiver's fields move only when it speaks).
+ */
 export interface ReceiverRecord {
   readonly id: number;
   readonly address: string;
   /** The --hosts line it is, or undefined without --hosts. */
   readonly host: string | undefined;
+  /** Where its JOIN came from: what answers it alone (ACCEPT, REPORT_ACK) goes there. */
+  readonly endpoint: Endpoint;
   state: ReceiverState;
   reason: Reason;
   detail: string;
   rcvBufBytes: number;
   /** First slice it got live: 0, or for a late receiver (--streaming) the slice the first pass was at. */
   readonly joinSlice: number;
+  /** Highest DATA seq it reported reading (u32 as on the wire). */
   seenSeq: number;
   deliveredSlices: number;
   bytesWritten: number;
+  /** When seenSeq, deliveredSlices and bytesWritten last grew (the sender's clock; the join time until then). */
+  seenAtMs: number;
+  deliveredAtMs: number;
+  writtenAtMs: number;
+  /** DATA lost per million, as its last STATUS said. */
+  lossPpm: number;
+  /** When the sender last heard it (any datagram). */
+  heardAtMs: number;
   complete: boolean;
   /** REQACK/END rounds since this receiver last made progress (or, ending, was heard). */
   retries: number;
   heardSinceRound: boolean;
   progressSinceRound: boolean;
+  /** Quiet session: the last probe round it answered (0: none). */
+  answeredRound: number;
   /**
    * Not verified, but a receiver at the same address that joined later (late, with
    * --streaming: the node restarted) verified: its id. 0: not replaced.
@@ -65,14 +117,63 @@ export interface ReceiverRecord {
   readonly health: ReceiverHealth;
 }
 
+/** A record and the sender's bookkeeping for it (never shown outside this file and the core). */
+interface Tracked extends ReceiverRecord {
+  /** seenSeq as a count of DATA sent (1 for the first), so that heaps can order it. */
+  seenAbs: number;
+  seqSlot: number;
+  slicesSlot: number;
+  /** In the credited heaps (true), the uncredited ones (false), or none (not served). */
+  credited: boolean;
+  /** The first probe round whose end may credit it (Infinity: stale, until heard again). */
+  creditFromRound: number;
+  /** Counts its stays in the uncredited queue, so an entry left from an earlier stay is known. */
+  queueEpoch: number;
+}
+
 /** The least progress over the receivers the sender still serves. */
 export interface MinProgress {
-  readonly seen: number;
+  /** seenSeq as an absolute count of DATA sent (see Participants.absSeq). */
+  readonly seenAbs: number;
   readonly delivered: number;
 }
 
+const seqSlots = {
+  key: (r: Tracked) => r.seenAbs,
+  slot: (r: Tracked) => r.seqSlot,
+  setSlot: (r: Tracked, i: number) => {
+    r.seqSlot = i;
+  },
+};
+const sliceSlots = {
+  key: (r: Tracked) => r.deliveredSlices,
+  slot: (r: Tracked) => r.slicesSlot,
+  setSlot: (r: Tracked, i: number) => {
+    r.slicesSlot = i;
+  },
+};
+
 export class Participants {
-  private readonly records = new Map<number, ReceiverRecord>(); // bounded by cfg.maxReceivers
+  private readonly records = new Map<number, Tracked>(); // bounded by cfg.maxReceivers
+  private active = 0;
+  private readonly credSeq = new MinHeap<Tracked>(seqSlots);
+  private readonly credSlices = new MinHeap<Tracked>(sliceSlots);
+  private readonly uncredSeq = new MinHeap<Tracked>(seqSlots);
+  private readonly uncredSlices = new MinHeap<Tracked>(sliceSlots);
+  /** The group credit: every credited receiver has read at least this much and holds this many slices. */
+  private creditSeqAbs = -Infinity;
+  private creditSlices = -Infinity;
+  /** Quiet session: served receivers, least recently heard first (a Set keeps insertion order). */
+  private readonly byHeard = new Set<Tracked>(); // bounded by the records
+  /** Uncredited receivers in order of creditFromRound (entries from an earlier stay are skipped). */
+  private readonly uncreditedQueue: { rcv: Tracked; epoch: number }[] = []; // bounded: compacted past 2 x records
+  private quietMode = false;
+  /** The next probe round to be sent (a receiver heard from now on can be credited from the one after). */
+  private nextRound = 1;
+  /** Active receivers in the catch-up pass without every slice (outside the heaps). */
+  private readonly catchUpSet = new Set<Tracked>(); // bounded: MAX_CATCH_UP
+  /** The least seenAbs over catchUpSet (Infinity when empty), recomputed when one of them changes. */
+  private catchUpSeenAbs = Infinity;
 
   constructor(private readonly cfg: Readonly<Pick<SenderConfig, 'maxReceivers' | 'retriesUntilDrop' | 'blockBytes'>>) {}
 
@@ -90,9 +191,7 @@ export class Participants {
   }
 
   activeCount(): number {
-    let n = 0;
-    for (const r of this.records.values()) if (r.state === 'active') n++;
-    return n;
+    return this.active;
   }
 
   /** Why a JOIN from an unknown id is refused, or undefined when it may join. */
@@ -102,12 +201,16 @@ export class Participants {
     return this.records.size >= this.cfg.maxReceivers ? Reason.SessionFull : undefined;
   }
 
-  /** A new receiver (of --hosts line `host`), having seen DATA up to `seenSeq` and holding slices below `joinSlice`. */
-  add(join: Join, address: string, host: string | undefined, joinSlice: number, seenSeq: number, now: number): void {
-    this.records.set(join.receiverId, {
+  /**
+   * A new receiver (of --hosts line `host`), having seen DATA up to `seenSeq` (`seenAbs`
+   * as a count of DATA sent) and holding slices below `joinSlice`.
+   */
+  add(join: Join, from: Endpoint, host: string | undefined, joinSlice: number, seenSeq: number, seenAbs: number, now: number): void {
+    const r: Tracked = {
       id: join.receiverId,
-      address,
+      address: from.address,
       host,
+      endpoint: { address: from.address, port: from.port },
       state: 'active',
       reason: Reason.None,
       detail: '',
@@ -116,10 +219,16 @@ export class Participants {
       seenSeq,
       deliveredSlices: joinSlice,
       bytesWritten: 0,
+      seenAtMs: now,
+      deliveredAtMs: now,
+      writtenAtMs: now,
+      lossPpm: 0,
+      heardAtMs: now,
       complete: false,
       retries: 0,
       heardSinceRound: true,
       progressSinceRound: true,
+      answeredRound: 0,
       replacedBy: 0,
       catchUp: false,
       catchUpWhy: undefined,
@@ -128,30 +237,68 @@ export class Participants {
       joinedAtMs: now,
       resolvedAtMs: undefined,
       health: new ReceiverHealth(this.cfg.blockBytes),
-    });
+      seenAbs,
+      seqSlot: -1,
+      slicesSlot: -1,
+      credited: false,
+      creditFromRound: Infinity,
+      queueEpoch: 0,
+    };
+    this.records.set(r.id, r);
+    this.active++;
+    this.serve(r);
+  }
+
+  /** A datagram from an active receiver (any type) was heard at `now`. */
+  heard(rcv: ReceiverRecord, now: number): void {
+    const r = rcv as Tracked;
+    r.heardAtMs = now;
+    r.heardSinceRound = true;
+    if (!this.quietMode || !this.served(r)) return;
+    // Least recently heard first: move it to the young end.
+    this.byHeard.delete(r);
+    this.byHeard.add(r);
+    // Heard again after a silence: counts again, from rounds it can hear from now on.
+    if (!r.credited && r.creditFromRound === Infinity) this.awaitCredit(r);
   }
 
   /**
-   * A STATUS: progress only counts forward and within what was sent (seq below `nextSeq`,
-   * slices below `nextSliceNo`), so a stale or forged one cannot open the window.
+   * A STATUS: progress only counts forward and within what was sent (seq up to the last
+   * DATA sent, `lastSeq` being its seq and `lastAbs` its count; slices below `nextSliceNo`),
+   * so a stale or forged one cannot open the window.
    */
-  status(rcv: ReceiverRecord, st: Status, nextSeq: number, nextSliceNo: number): void {
-    if (rcv.state !== 'active') return;
-    if (seqDiff(st.seenSeq, rcv.seenSeq) > 0 && seqDiff(st.seenSeq, nextSeq) < 0) {
-      rcv.seenSeq = st.seenSeq;
-      rcv.progressSinceRound = true;
+  status(rcv: ReceiverRecord, st: Status, lastSeq: number, lastAbs: number, nextSliceNo: number, now: number): void {
+    const r = rcv as Tracked;
+    if (r.state !== 'active') return;
+    const behindLast = seqDiff(lastSeq, st.seenSeq);
+    if (seqDiff(st.seenSeq, r.seenSeq) > 0 && behindLast >= 0 && lastAbs - behindLast > r.seenAbs) {
+      r.seenSeq = st.seenSeq;
+      r.seenAbs = lastAbs - behindLast;
+      r.seenAtMs = now;
+      r.progressSinceRound = true;
+      this.rekey(r, 'seq');
+      if (this.catchUpSet.has(r)) this.catchUpSeenAbs = this.leastCatchUpSeenAbs();
     }
-    if (st.deliveredSlices > rcv.deliveredSlices && st.deliveredSlices <= nextSliceNo) {
-      rcv.deliveredSlices = st.deliveredSlices;
-      rcv.progressSinceRound = true;
+    if (st.deliveredSlices > r.deliveredSlices && st.deliveredSlices <= nextSliceNo) {
+      r.deliveredSlices = st.deliveredSlices;
+      r.deliveredAtMs = now;
+      r.progressSinceRound = true;
+      this.rekey(r, 'slices');
     }
-    if (st.bytesWritten > rcv.bytesWritten) {
+    if (st.bytesWritten > r.bytesWritten) {
       // Writing is progress too: a late receiver fetching the head reports it this way.
-      rcv.bytesWritten = st.bytesWritten;
-      rcv.progressSinceRound = true;
+      r.bytesWritten = st.bytesWritten;
+      r.writtenAtMs = now;
+      r.progressSinceRound = true;
     }
-    if ((st.flags & STATUS_FLAG_COMPLETE) !== 0) rcv.complete = true;
-    if (rcv.progressSinceRound) rcv.retries = 0;
+    r.lossPpm = st.lossPpm;
+    if ((st.flags & STATUS_FLAG_COMPLETE) !== 0 && !r.complete) {
+      // It has every slice: it needs nothing more and stops reporting what it sees, so it
+      // must not hold the others' window or repairs.
+      r.complete = true;
+      this.unserve(r);
+    }
+    if (r.progressSinceRound) r.retries = 0;
   }
 
   /**
@@ -162,6 +309,7 @@ export class Participants {
     if (!rcv.health.take(hb, now) || rcv.state !== 'active') return;
     if (hb.bytesWritten > rcv.bytesWritten) {
       rcv.bytesWritten = hb.bytesWritten;
+      rcv.writtenAtMs = now;
       rcv.progressSinceRound = true;
       rcv.retries = 0;
     }
@@ -174,13 +322,12 @@ export class Participants {
   report(rcv: ReceiverRecord, rep: Report, end: ImageEnd | undefined, now: number): { ok: boolean; detail: string } | undefined {
     if (rcv.state !== 'active') return undefined;
     rcv.bytesWritten = rep.bytesWritten;
-    rcv.resolvedAtMs = now;
     if (rep.outcome === Outcome.Verified && end !== undefined && rep.bytesWritten === end.totalBytes) {
-      rcv.state = 'verified';
+      this.resolve(rcv, 'verified', now);
       rcv.deliveredSlices = end.totalSlices;
       return { ok: true, detail: '' };
     }
-    rcv.state = 'failed';
+    this.resolve(rcv, 'failed', now);
     rcv.reason = rep.outcome === Outcome.Verified ? Reason.SizeMismatch : rep.reason;
     rcv.detail = rep.detail || reasonName(rcv.reason);
     return { ok: false, detail: rcv.detail };
@@ -189,16 +336,14 @@ export class Participants {
   /** A LEAVE from an active receiver: its detail; undefined when it was resolved already. */
   leave(rcv: ReceiverRecord, leave: Leave, now: number): string | undefined {
     if (rcv.state !== 'active') return undefined;
-    rcv.state = 'left';
-    rcv.resolvedAtMs = now;
+    this.resolve(rcv, 'left', now);
     rcv.reason = leave.reason;
     rcv.detail = leave.detail || reasonName(leave.reason);
     return rcv.detail;
   }
 
   drop(rcv: ReceiverRecord, reason: Reason, detail: string, now: number): void {
-    rcv.state = 'dropped';
-    rcv.resolvedAtMs = now;
+    if (rcv.state === 'active') this.resolve(rcv, 'dropped', now);
     rcv.reason = reason;
     rcv.detail = detail;
   }
@@ -207,43 +352,168 @@ export class Participants {
   failActive(reason: Reason, detail: string, now: number): void {
     for (const rcv of this.records.values()) {
       if (rcv.state === 'active') {
-        rcv.state = 'failed';
-        rcv.resolvedAtMs = now;
+        this.resolve(rcv, 'failed', now);
         rcv.reason = reason;
         rcv.detail = detail;
       }
     }
   }
 
+  // ---- quiet sessions: credit from probe rounds ------------------------------------
+
+  get quiet(): boolean {
+    return this.quietMode;
+  }
+
+  /**
+   * From START on, receivers report only when a probe finds them behind (sender/core/
+   * probe.ts): silence starts to count. Everyone serves as uncredited until two rounds
+   * it could hear have ended.
+   */
+  goQuiet(now: number): void {
+    if (this.quietMode) return;
+    this.quietMode = true;
+    for (const r of this.records.values()) {
+      if (!this.served(r)) continue;
+      r.heardAtMs = now;
+      this.byHeard.add(r);
+      this.awaitCredit(r);
+    }
+  }
+
+  /** Probe round `round` is about to go out. */
+  roundSent(round: number): void {
+    this.nextRound = Math.max(this.nextRound, round + 1);
+  }
+
+  /**
+   * Probe round `round` has ended: every credited receiver has read at least `seenAbs` and
+   * holds `slices` (the least of the thresholds of this round and the one before, which
+   * the round computed), and receivers waiting for credit since before the round before
+   * are credited now.
+   */
+  credit(round: number, seenAbs: number, slices: number): void {
+    if (seenAbs > this.creditSeqAbs) this.creditSeqAbs = seenAbs;
+    if (slices > this.creditSlices) this.creditSlices = slices;
+    const q = this.uncreditedQueue;
+    let i = 0;
+    for (; i < q.length; i++) {
+      const { rcv, epoch } = q[i]!;
+      if (epoch !== rcv.queueEpoch || !this.served(rcv) || rcv.credited) continue; // an earlier stay
+      if (rcv.creditFromRound > round) break;
+      this.moveTo(rcv, true);
+    }
+    q.splice(0, i);
+  }
+
+  /**
+   * Receivers silent for `liveMs` or longer (heartbeats lost, or the receiver gone or
+   * frozen) stop being credited: only what they reported counts until they are heard
+   * again. Returns how many went stale.
+   */
+  expireSilent(now: number, liveMs: number): number {
+    let n = 0;
+    for (const r of this.byHeard) {
+      if (now - r.heardAtMs < liveMs) break;
+      this.byHeard.delete(r);
+      r.creditFromRound = Infinity;
+      if (r.credited) this.moveTo(r, false);
+      n++;
+    }
+    return n;
+  }
+
+  // ---- the least progress ----------------------------------------------------------
+
+  /**
+   * The least seenSeq (as a count of DATA) and deliveredSlices over receivers still served;
+   * undefined when none is. A receiver that has every slice (verifying: fsync, or a late
+   * receiver reading its image back) needs nothing more and is not served. One in the
+   * catch-up pass never holds retention (what it lacks is read again from the source), and
+   * holds the flow window only once the first pass is over (`catchUpFlows`): the catch-up
+   * pass is paced by the receivers it serves.
+   */
+  minProgress(catchUpFlows: boolean): MinProgress | undefined {
+    const seenAbs = this.minSeenAbs(catchUpFlows);
+    if (seenAbs === Infinity) return undefined;
+    return { seenAbs, delivered: this.minDelivered() };
+  }
+
+  /** minProgress().seenAbs without building an object (checked before every DATA); Infinity when none is served. */
+  minSeenAbs(catchUpFlows: boolean): number {
+    const served = Math.min(Math.max(this.creditSeqAbs, this.credSeq.minKey()), this.uncredSeq.minKey());
+    return catchUpFlows ? Math.min(served, this.catchUpSeenAbs) : served;
+  }
+
+  /** minProgress().delivered without building an object; Infinity when none is served (catch-up receivers never count). */
+  minDelivered(): number {
+    return Math.min(Math.max(this.creditSlices, this.credSlices.minKey()), this.uncredSlices.minKey());
+  }
+
+  /** seenSeq of an active receiver as a count of DATA sent. */
+  seenAbsOf(rcv: ReceiverRecord): number {
+    return (rcv as Tracked).seenAbs;
+  }
+
+  /** The smallest socket buffer of the active receivers (Infinity without one). */
+  minRcvBufBytes(): number {
+    let minBuf = Infinity;
+    for (const r of this.records.values()) if (r.state === 'active') minBuf = Math.min(minBuf, r.rcvBufBytes);
+    return minBuf;
+  }
+
+  // ---- rounds ------------------------------------------------------------------------
+
   /**
    * An END round: a receiver with every slice is verifying, and being heard (its STATUS
    * heartbeat) is enough; one still missing slices must make progress, or it holds the end
-   * hostage. Returns the receivers past the retry limit, in join order, for the core to drop.
+   * hostage. In a quiet session a receiver still missing slices is known only if it
+   * answered the last probe round (`lastRound`); any other must only have been heard
+   * within `liveMs` (its NAKs, its heartbeat). Returns the receivers past the retry limit,
+   * in join order, for the core to drop.
    */
-  endRound(): ReceiverRecord[] {
+  endRound(lastRound: number, now: number, liveMs: number): ReceiverRecord[] {
     const over: ReceiverRecord[] = [];
     for (const rcv of this.records.values()) {
       if (rcv.state !== 'active') continue;
-      this.countRetry(rcv, rcv.complete ? rcv.heardSinceRound : rcv.progressSinceRound, over);
+      if (!this.quietMode) {
+        this.countRetry(rcv, rcv.complete ? rcv.heardSinceRound : rcv.progressSinceRound, over);
+      } else if (!rcv.complete && rcv.answeredRound >= lastRound && lastRound > 0) {
+        this.countRetry(rcv, rcv.progressSinceRound, over);
+      } else {
+        // Silent by design (a heartbeat every so often): only a silence longer than the
+        // heartbeat allows counts.
+        this.countRetry(rcv, now - rcv.heardAtMs < liveMs, over);
+      }
     }
     return over;
   }
 
   /**
-   * A REQACK round: a receiver behind what the sender needs (DATA up to `needSeq`, slices
-   * below `needSlices`) and without progress since the last round gets a retry counted.
+   * A REQACK round: a receiver behind what the sender needs (DATA up to the count
+   * `needAbs`, slices below `needSlices`) and without progress since the last round gets a
+   * retry counted. In a quiet session only a receiver known to be behind counts: one that
+   * answered the last probe round (`lastRound`) or is not credited; a credited one that
+   * kept quiet is at least the group credit, and the next probe round will tell more.
    * Receivers in the catch-up pass are not waited for, so not counted. Returns the
    * receivers past the retry limit, in join order, for the core to drop, and the ids of
    * all that are behind (the ones the sender waits for: the slow-node policy's question).
    */
-  reqackRound(needSeq: number, needSlices: number): { over: ReceiverRecord[]; behind: Set<number> } {
+  reqackRound(needAbs: number, needSlices: number, lastRound: number): { over: ReceiverRecord[]; behind: Set<number> } {
     const over: ReceiverRecord[] = [];
     const behind = new Set<number>(); // bounded by the receivers
     for (const rcv of this.records.values()) {
-      if (rcv.state !== 'active' || rcv.catchUp) continue;
-      if (seqDiff(rcv.seenSeq, needSeq) < 0 || rcv.deliveredSlices < needSlices) {
-        behind.add(rcv.id);
-        this.countRetry(rcv, rcv.progressSinceRound, over);
+      const r = rcv;
+      if (r.state !== 'active' || r.complete || r.catchUp) continue;
+      if (this.quietMode && r.credited && r.answeredRound < lastRound) {
+        r.retries = 0;
+        r.heardSinceRound = false;
+        r.progressSinceRound = false;
+        continue;
+      }
+      if (r.seenAbs < needAbs || r.deliveredSlices < needSlices) {
+        behind.add(r.id);
+        this.countRetry(r, r.progressSinceRound, over);
       }
     }
     return { over, behind };
@@ -256,12 +526,23 @@ export class Participants {
     return out;
   }
 
-  /** `rcv` goes to the catch-up pass at `now`, for `why`. */
+  /** Room for another receiver in the catch-up pass (at most MAX_CATCH_UP at once). */
+  catchUpHasRoom(): boolean {
+    return this.catchUpSet.size < MAX_CATCH_UP;
+  }
+
+  /** `rcv` goes to the catch-up pass at `now`, for `why`: out of the heaps, into the catch-up set. */
   moveToCatchUp(rcv: ReceiverRecord, why: CatchUpWhy, now: number): void {
-    rcv.catchUp = true;
-    rcv.catchUpWhy = why;
-    rcv.catchUpAtMs = now;
-    rcv.retries = 0;
+    const r = rcv as Tracked;
+    if (r.catchUp || r.state !== 'active') return;
+    r.catchUp = true;
+    r.catchUpWhy = why;
+    r.catchUpAtMs = now;
+    r.retries = 0;
+    if (!this.served(r)) return; // complete already: it needs nothing
+    this.unserve(r);
+    this.catchUpSet.add(r);
+    if (r.seenAbs < this.catchUpSeenAbs) this.catchUpSeenAbs = r.seenAbs;
   }
 
   private countRetry(rcv: ReceiverRecord, progressed: boolean, over: ReceiverRecord[]): void {
@@ -272,33 +553,6 @@ export class Participants {
     }
     rcv.heardSinceRound = false;
     rcv.progressSinceRound = false;
-  }
-
-  /**
-   * The smallest seenSeq and deliveredSlices over receivers still in the session. One that
-   * has every slice (verifying: fsync, or a late receiver reading its image back) needs
-   * nothing more and stops reporting what it sees: it must not hold the others' repairs.
-   * One in the catch-up pass never holds retention (what it lacks is read again from the
-   * source), and holds the flow window only once the first pass is over (`catchUpFlows`):
-   * the catch-up pass is paced by the receivers it serves.
-   */
-  minProgress(catchUpFlows: boolean): MinProgress | undefined {
-    let seen: number | undefined;
-    let delivered = Infinity;
-    for (const r of this.records.values()) {
-      if (r.state !== 'active' || r.complete) continue;
-      if (r.catchUp && !catchUpFlows) continue;
-      if (seen === undefined || seqDiff(r.seenSeq, seen) < 0) seen = r.seenSeq;
-      if (!r.catchUp) delivered = Math.min(delivered, r.deliveredSlices);
-    }
-    return seen === undefined ? undefined : { seen, delivered };
-  }
-
-  /** The smallest socket buffer of the active receivers (Infinity without one). */
-  minRcvBufBytes(): number {
-    let minBuf = Infinity;
-    for (const r of this.records.values()) if (r.state === 'active') minBuf = Math.min(minBuf, r.rcvBufBytes);
-    return minBuf;
   }
 
   /**
@@ -324,5 +578,84 @@ export class Participants {
       const old = all.slice(0, i).find((r) => r.address === v.address && r.state !== 'verified' && r.replacedBy === 0);
       if (old !== undefined) old.replacedBy = v.id;
     });
+  }
+
+  // ---- the heaps ---------------------------------------------------------------------
+
+  /** Active and without every slice: its progress holds the window and retention. */
+  private served(r: Tracked): boolean {
+    return r.seqSlot >= 0;
+  }
+
+  /** Into the heaps: credited only in a small session, where there is no credit to apply. */
+  private serve(r: Tracked): void {
+    r.credited = !this.quietMode;
+    this.heapsOf(r.credited).seq.insert(r);
+    this.heapsOf(r.credited).slices.insert(r);
+    if (this.quietMode) {
+      this.byHeard.add(r);
+      this.awaitCredit(r);
+    }
+  }
+
+  /** Out of the heaps (and, in the catch-up pass, out of the catch-up set). */
+  private unserve(r: Tracked): void {
+    if (this.catchUpSet.delete(r)) this.catchUpSeenAbs = this.leastCatchUpSeenAbs();
+    const h = this.heapsOf(r.credited);
+    h.seq.remove(r);
+    h.slices.remove(r);
+    this.byHeard.delete(r);
+    r.creditFromRound = Infinity;
+  }
+
+  private resolve(rcv: ReceiverRecord, state: ReceiverState, now: number): void {
+    const r = rcv as Tracked;
+    if (r.state === 'active') this.active--;
+    r.state = state;
+    r.resolvedAtMs = now;
+    this.unserve(r);
+  }
+
+  /** A scan of the catch-up set: at most MAX_CATCH_UP, and only when one of them changed. */
+  private leastCatchUpSeenAbs(): number {
+    let least = Infinity;
+    for (const r of this.catchUpSet) if (r.seenAbs < least) least = r.seenAbs;
+    return least;
+  }
+
+  /** Uncredited from now; credited once two probe rounds it can hear have ended. */
+  private awaitCredit(r: Tracked): void {
+    if (r.credited) this.moveTo(r, false);
+    r.creditFromRound = this.nextRound + 1;
+    r.queueEpoch++;
+    this.uncreditedQueue.push({ rcv: r, epoch: r.queueEpoch });
+    if (this.uncreditedQueue.length > 2 * this.records.size + 16) this.compactQueue();
+  }
+
+  private compactQueue(): void {
+    const live = this.uncreditedQueue.filter(({ rcv, epoch }) => epoch === rcv.queueEpoch && this.served(rcv) && !rcv.credited);
+    this.uncreditedQueue.length = 0;
+    this.uncreditedQueue.push(...live);
+  }
+
+  private moveTo(r: Tracked, credited: boolean): void {
+    if (r.credited === credited) return;
+    const from = this.heapsOf(r.credited);
+    from.seq.remove(r);
+    from.slices.remove(r);
+    r.credited = credited;
+    const to = this.heapsOf(credited);
+    to.seq.insert(r);
+    to.slices.insert(r);
+  }
+
+  private rekey(r: Tracked, which: 'seq' | 'slices'): void {
+    if (!this.served(r)) return;
+    const h = this.heapsOf(r.credited);
+    (which === 'seq' ? h.seq : h.slices).update(r);
+  }
+
+  private heapsOf(credited: boolean): { seq: MinHeap<Tracked>; slices: MinHeap<Tracked> } {
+    return credited ? { seq: this.credSeq, slices: this.credSlices } : { seq: this.uncredSeq, slices: this.uncredSlices };
   }
 }

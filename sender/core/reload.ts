@@ -90,9 +90,9 @@ export class ReloadTable {
   /** Frees the oldest reloaded slice with no repair queued; false if every one still has some. */
   private evict(): boolean {
     for (let i = 0; i < this.reloaded.length; i++) {
-      const s = this.slices.get(this.reloaded[i]);
+      const s = this.slices.get(this.reloaded[i]!);
       if (s !== undefined && repairsQueued(s)) continue;
-      this.slices.deleteReloaded(this.reloaded[i]);
+      this.slices.deleteReloaded(this.reloaded[i]!);
       this.reloaded.splice(i, 1);
       return true;
     }

@@ -4,7 +4,8 @@
 // one burst serves different losses at different receivers), or the stripe's own data
 // blocks when a receiver has none of them. NAKs within nakHoldMs of a burst that did not
 // hear it only top the burst up to the largest need (NORM-style suppression on the
-// sender's side).
+// sender's side), unless the receiver had read DATA sent after the burst's last symbol
+// (NAK's seenSeq): then it lost the whole burst, and gets a new one at once.
 //
 // What holds: each (slice, stripe) is in the queue at most once, in NAK order, while it
 // has parity queued or data blocks to resend; a stripe never has more than k queued; a
@@ -15,6 +16,7 @@
 import { maxParity, stripeBlocks } from '../../protocol/geometry.js';
 import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_PARITY, DATA_FLAG_REPAIR } from '../../protocol/messages/data.js';
 import type { Nak } from '../../protocol/messages/nak.js';
+import { seqDiff } from '../../protocol/seq.js';
 import type { SenderConfig } from './config.js';
 import type { SliceStore, StripeRepair, TxSlice } from './slices.js';
 import type { SenderStats } from './stats.js';
@@ -50,19 +52,20 @@ export class RepairScheduler {
 
   /** A NAK for a slice sent in full (the core checked the receiver and the slice). */
   answer(slice: TxSlice, nak: Nak, now: number): void {
-    const repairs = (slice.repairs ??= this.newRepairs(slice));
+    slice.repairs ??= this.newRepairs(slice);
+    const repairs = slice.repairs;
     for (let st = 0; st < this.cfg.stripes; st++) {
       const k = stripeBlocks(this.slices.geo, slice.nBlocks, st);
-      const need = Math.min(nak.need[st], k);
+      const need = Math.min(nak.need[st]!, k);
       if (need === 0) continue;
-      this.request(slice.sliceNo, repairs[st], st, k, need, nak.heard[st], now);
+      this.request(slice.sliceNo, repairs[st]!, st, k, need, nak.heard[st]!, nak.seenSeq, now);
     }
   }
 
   /** The next repair datagram, or undefined when none is queued. */
   next(): Transmit | undefined {
     while (this.queue.length > 0) {
-      const head = this.queue[0];
+      const head = this.queue[0]!;
       const s = this.slices.get(head.sliceNo);
       const rep = s?.repairs?.[head.stripe];
       if (s === undefined || rep === undefined || (rep.queued === 0 && rep.resend === 0)) {
@@ -77,7 +80,9 @@ export class RepairScheduler {
         const payload = this.slices.dataBlock(s, b);
         this.stats.repairPackets++;
         this.stats.dataResends++;
-        return this.tx.data(s.sliceNo, s.bytes.byteLength, DATA_FLAG_REPAIR | (s.final ? DATA_FLAG_FINAL_SLICE : 0), 0, b, payload);
+        const t = this.tx.data(s.sliceNo, s.bytes.byteLength, DATA_FLAG_REPAIR | (s.final ? DATA_FLAG_FINAL_SLICE : 0), 0, b, payload);
+        rep.lastSentSeq = this.tx.lastSeq;
+        return t;
       }
       const k = stripeBlocks(this.slices.geo, s.nBlocks, head.stripe);
       const parityIndex = rep.nextParity;
@@ -86,7 +91,9 @@ export class RepairScheduler {
       const out = this.slices.parity(s, head.stripe, parityIndex);
       this.stats.repairPackets++;
       const flags = DATA_FLAG_PARITY | DATA_FLAG_REPAIR | (s.final ? DATA_FLAG_FINAL_SLICE : 0);
-      return this.tx.data(s.sliceNo, s.bytes.byteLength, flags, head.stripe, parityIndex, out);
+      const t = this.tx.data(s.sliceNo, s.bytes.byteLength, flags, head.stripe, parityIndex, out);
+      rep.lastSentSeq = this.tx.lastSeq;
+      return t;
     }
     return undefined;
   }
@@ -101,16 +108,21 @@ export class RepairScheduler {
       queued: 0,
       resend: 0,
       resendNext: 0,
+      lastSentSeq: undefined,
     }));
   }
 
-  /** One stripe's request: top up the current burst, or start a new one (see NAK's heard[]). */
-  private request(sliceNo: number, rep: StripeRepair, st: number, k: number, need: number, heard: number, now: number): void {
+  /** One stripe's request: top up the current burst, or start a new one (see NAK's heard[] and seenSeq). */
+  private request(sliceNo: number, rep: StripeRepair, st: number, k: number, need: number, heard: number, seenSeq: number, now: number): void {
     // A stripe's own data blocks serve every need, and cost no coding: k fresh parity
     // symbols would take k * k block multiplications (a late receiver's head, or a stripe
     // lost whole). Once they are queued, nothing more is needed until they went out.
     if (rep.resend > 0) return;
-    if (need === k && !(now - rep.burstAtMs <= this.cfg.nakHoldMs && heard <= rep.burstStart)) {
+    // Had read past the burst's last symbol without hearing any of it: the burst was lost there.
+    const passedBurst =
+      rep.queued === 0 && rep.lastSentSeq !== undefined && seenSeq !== 0 && seqDiff(seenSeq, rep.lastSentSeq) >= 0;
+    const heardBurst = heard > rep.burstStart || passedBurst;
+    if (need === k && !(now - rep.burstAtMs <= this.cfg.nakHoldMs && !heardBurst)) {
       if (rep.queued === 0) this.queue.push({ sliceNo, stripe: st });
       rep.queued = 0;
       rep.resend = k;
@@ -121,7 +133,6 @@ export class RepairScheduler {
       rep.burstCount = k;
       return;
     }
-    const heardBurst = heard > rep.burstStart;
     let add: number;
     if (!heardBurst && now - rep.burstAtMs <= this.cfg.nakHoldMs) {
       // Asked before hearing the current burst: one answer sized to the largest

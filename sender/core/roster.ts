@@ -50,12 +50,12 @@ export class Roster {
   }
 
   nameOf(host: number): string {
-    return this.hosts[host].name;
+    return this.hosts[host]!.name;
   }
 
   /** Receiver `receiverId` is host `host`'s. */
   attach(host: number, receiverId: number): void {
-    this.members[host].push(receiverId);
+    this.members[host]!.push(receiverId);
   }
 
   /** Hosts with at least one receiver for which `counts` holds (e.g. active). */
@@ -67,11 +67,11 @@ export class Roster {
 
   /** Every host, in file order, with its receivers in join order. */
   list(): { readonly host: RosterHost; readonly receiverIds: readonly number[] }[] {
-    return this.hosts.map((host, i) => ({ host, receiverIds: this.members[i] }));
+    return this.hosts.map((host, i) => ({ host, receiverIds: this.members[i]! }));
   }
 
   /** The hosts that have no receiver at all, in file order. */
   missing(): RosterHost[] {
-    return this.hosts.filter((_, i) => this.members[i].length === 0);
+    return this.hosts.filter((_, i) => this.members[i]!.length === 0);
   }
 }

@@ -42,6 +42,8 @@ export interface StripeRepair {
   resend: number;
   /** The stripe's next data block (by index within the stripe) to send again. */
   resendNext: number;
+  /** The seq of the last repair DATA sent for the stripe (undefined: none yet). */
+  lastSentSeq: number | undefined;
 }
 
 export interface TxSlice {
@@ -264,7 +266,7 @@ export class SliceStore {
   /** Parity symbol `parityIndex` of one stripe of the slice, freshly encoded. */
   parity(s: TxSlice, stripe: number, parityIndex: number): Uint8Array {
     const out = new Uint8Array(this.cfg.blockBytes);
-    this.cfg.coder.encodeParity(this.stripeData(s)[stripe], parityIndex, out);
+    this.cfg.coder.encodeParity(this.stripeData(s)[stripe]!, parityIndex, out);
     return out;
   }
 
@@ -279,7 +281,7 @@ export class SliceStore {
         padded.set(block);
         block = padded;
       }
-      out[b % this.cfg.stripes].push(block);
+      out[b % this.cfg.stripes]!.push(block);
     }
     s.stripeData = out;
     return out;

@@ -8,9 +8,12 @@
 //   Round  the next REQACK round (transferring, window full) or END round (ending).
 //   Pace   the token bucket holds DATA back: it holds a datagram's worth by then.
 //   GiveUp announcing only, with --start-timeout: the sender gives up then unless it started.
-// Hello and Round are armed when they are scheduled. Start, GiveUp and Pace follow from state that
-// nearly every input changes (who is in the session, the flow window, the bucket), so the
-// core re-arms them from that state when it is asked for the next timeout.
+//   Probe  quiet session: the probe round in progress sends a copy of its REQACK or ends
+//          (sender/core/probe.ts).
+// Hello and Round are armed when they are scheduled. Start, GiveUp, Pace and Probe follow
+// from state that nearly every input changes (who is in the session, the flow window, the
+// bucket, the round), so the core re-arms them from that state when it is asked for the
+// next timeout.
 // Once the session is done every timer is stopped and nextTimeout() is undefined.
 
 export enum Timer {
@@ -19,9 +22,10 @@ export enum Timer {
   Round,
   Pace,
   GiveUp,
+  Probe,
 }
 
-const TIMERS = 5;
+const TIMERS = 6;
 
 export class TimerTable {
   /** Deadline per Timer (virtual ms); undefined: not armed. Bounded: one slot per Timer. */

@@ -1,12 +1,16 @@
 // Building what the sender core hands to the driver: DATA datagrams (a header from a
 // preallocated ring plus a payload that is a view of the slice or fresh parity) and the
-// queue of control datagrams (HELLO, ACCEPT, START, REQACK, END, DROP, REPORT_ACK).
+// queue of control datagrams: HELLO, START, REQACK, END and DROP to the rendezvous group,
+// and what answers one receiver alone (ACCEPT, REPORT_ACK, a refused JOIN's DROP) to the
+// endpoint its JOIN came from, so no other receiver spends anything on it.
 //
 // What holds: every DATA carries the next sequence number, which counts 1, 2, ... and
-// wraps past 0 (seq 0 is never sent); the control queue holds at most MAX_CONTROL_QUEUE
+// wraps past 0 (seq 0 is never sent), and sentCount counts every DATA sent (the n-th DATA
+// sent carries seqOfCount(n)); the control queue holds at most MAX_CONTROL_QUEUE
 // datagrams (more are counted in controlOverflows, not queued); REQACK ids count up from 1.
 // It decides nothing: the core and its components say what to send, this says how.
 
+import type { Endpoint } from '../../protocol/endpoint.js';
 import {
   CAP_ASYNC,
   CAP_CATCH_UP,
@@ -23,15 +27,18 @@ import { DROP_SIZE, encodeDrop } from '../../protocol/messages/drop.js';
 import { encodeEnd, END_SIZE } from '../../protocol/messages/end.js';
 import { encodeHello, HELLO_SIZE, HelloPhase } from '../../protocol/messages/hello.js';
 import { encodeReportAck, REPORT_ACK_SIZE } from '../../protocol/messages/report-ack.js';
-import { encodeReqack, REQACK_SIZE } from '../../protocol/messages/reqack.js';
+import { encodeReqack, REQACK_FLAG_QUIET, REQACK_SIZE } from '../../protocol/messages/reqack.js';
 import { encodeStart, START_SIZE } from '../../protocol/messages/start.js';
 import type { Reason } from '../../protocol/reasons.js';
 import type { SenderConfig } from './config.js';
 import type { SenderStats } from './stats.js';
 
-/** Where a datagram goes: the data group, or the rendezvous group that carries all control. */
+/**
+ * Where a datagram goes: the data group, the rendezvous group (every receiver's control
+ * socket), or one receiver's endpoint (unicast).
+ */
 export interface Transmit {
-  readonly to: 'data' | 'control';
+  readonly to: 'data' | 'control' | Endpoint;
   readonly parts: readonly Uint8Array[];
   readonly bytes: number;
 }
@@ -43,6 +50,14 @@ export const MAX_CONTROL_QUEUE = 4096;
  * once 64 are queued in libuv, and sends at most 256 per turn).
  */
 export const HEADER_RING = 4096;
+
+/** Distinct DATA sequence numbers: 1 .. 2^32 - 1 (0 is never sent). */
+const SEQ_SPAN = 0xffff_ffff;
+
+/** The seq (an int32, as the core keeps seqs) of the n-th DATA sent, n >= 1. */
+export function seqOfCount(n: number): number {
+  return (1 + ((n - 1) % SEQ_SPAN)) | 0;
+}
 
 /** What END announces: the image as the source gave it. */
 export interface ImageEnd {
@@ -73,6 +88,7 @@ export class Transmitter {
   private readonly headerRingView = new DataView(this.headerRing.buffer);
   private headerRingNext = 0;
   private seq = 1;
+  private sent = 0;
   private reqackId = 0;
 
   constructor(
@@ -83,6 +99,16 @@ export class Transmitter {
   /** The sequence number the next DATA gets (an int32, never 0). */
   get nextSeq(): number {
     return this.seq;
+  }
+
+  /** DATA sent so far: the last one sent is the sentCount-th. */
+  get sentCount(): number {
+    return this.sent;
+  }
+
+  /** The seq of the last DATA sent (0 before the first). */
+  get lastSeq(): number {
+    return this.sent === 0 ? 0 : seqOfCount(this.sent);
   }
 
   get controlQueued(): number {
@@ -112,6 +138,7 @@ export class Transmitter {
     const header = this.headerRing.subarray(off, off + DATA_HEADER_SIZE);
     this.seq = (this.seq + 1) | 0;
     if (this.seq === 0) this.seq = 1;
+    this.sent++;
     return { to: 'data', parts: [header, payload], bytes: DATA_HEADER_SIZE + payload.byteLength };
   }
 
@@ -148,25 +175,48 @@ export class Transmitter {
     );
   }
 
-  accept(receiverId: number, joinSlice: number): void {
-    this.queue(ACCEPT_SIZE, (b) => encodeAccept({ sessionId: this.cfg.sessionId, receiverId, joinSlice }, b));
+  accept(receiverId: number, joinSlice: number, to: Endpoint): void {
+    this.queue(ACCEPT_SIZE, (b) => encodeAccept({ sessionId: this.cfg.sessionId, receiverId, joinSlice }, b), to);
   }
 
-  /** receiverId DROP_ALL: every receiver. */
-  drop(receiverId: number, reason: Reason): void {
-    this.queue(DROP_SIZE, (b) => encodeDrop({ sessionId: this.cfg.sessionId, receiverId, reason }, b));
+  /** receiverId DROP_ALL: every receiver. To the rendezvous group, or to `to` alone (a refused JOIN). */
+  drop(receiverId: number, reason: Reason, to: Endpoint | 'control' = 'control'): void {
+    this.queue(DROP_SIZE, (b) => encodeDrop({ sessionId: this.cfg.sessionId, receiverId, reason }, b), to);
   }
 
   start(receivers: number, windowPackets: number): void {
     this.queue(START_SIZE, (b) => encodeStart({ sessionId: this.cfg.sessionId, receivers, windowPackets }, b));
   }
 
-  /** A REQACK with the next id. */
-  reqack(needSlices: number, needSeq: number): void {
-    this.reqackId = (this.reqackId + 1) >>> 0;
+  /**
+   * A REQACK with the next id (ids count from 1 and skip 0 when they wrap: 0 names no
+   * REQACK); returns the id. `quiet`: a quiet session's probe (sender/core/probe.ts).
+   */
+  reqack(
+    needSlices: number,
+    needSeq: number,
+    groupSize: number,
+    quiet?: { readonly answerWindowMs: number; readonly heartbeatMs: number },
+  ): number {
+    this.reqackId = (this.reqackId + 1) >>> 0 || 1;
     this.stats.reqacks++;
     const reqackId = this.reqackId;
-    this.queue(REQACK_SIZE, (b) => encodeReqack({ sessionId: this.cfg.sessionId, reqackId, needSlices, needSeq: needSeq >>> 0 }, b));
+    this.queue(REQACK_SIZE, (b) =>
+      encodeReqack(
+        {
+          sessionId: this.cfg.sessionId,
+          reqackId,
+          needSlices,
+          needSeq: needSeq >>> 0,
+          flags: quiet === undefined ? 0 : REQACK_FLAG_QUIET,
+          answerWindowMs: quiet === undefined ? 0 : Math.min(0xffff, quiet.answerWindowMs),
+          groupSize,
+          heartbeatMs: quiet === undefined ? 0 : quiet.heartbeatMs,
+        },
+        b,
+      ),
+    );
+    return reqackId;
   }
 
   end(e: ImageEnd): void {
@@ -176,7 +226,10 @@ export class Transmitter {
     );
   }
 
-  /** Moves a receiver to the catch-up pass (rates in bytes per second, 0: none). */
+  /**
+   * Moves a receiver to the catch-up pass (rates in bytes per second, 0: none). To the
+   * rendezvous group, as DROP: a change of who the rack waits for.
+   */
   catchUp(receiverId: number, why: CatchUpWhy, rateBps: number, paceBps: number): void {
     const kB = (x: number): number => Math.min(0xffff_ffff, Math.round(x / 1000));
     this.queue(CATCH_UP_SIZE, (b) =>
@@ -184,17 +237,17 @@ export class Transmitter {
     );
   }
 
-  reportAck(receiverId: number): void {
-    this.queue(REPORT_ACK_SIZE, (b) => encodeReportAck({ sessionId: this.cfg.sessionId, receiverId }, b));
+  reportAck(receiverId: number, to: Endpoint): void {
+    this.queue(REPORT_ACK_SIZE, (b) => encodeReportAck({ sessionId: this.cfg.sessionId, receiverId }, b), to);
   }
 
-  private queue(size: number, encode: (buf: Uint8Array) => number): void {
+  private queue(size: number, encode: (buf: Uint8Array) => number, to: Endpoint | 'control' = 'control'): void {
     if (this.control.length >= MAX_CONTROL_QUEUE) {
       this.stats.controlOverflows++;
       return;
     }
     const buf = new Uint8Array(size);
     const n = encode(buf);
-    this.control.push({ to: 'control', parts: [buf.subarray(0, n)], bytes: n });
+    this.control.push({ to, parts: [buf.subarray(0, n)], bytes: n });
   }
 }

@@ -30,8 +30,8 @@ export function receiverTable(receivers: readonly Readonly<UdpcastReceiverRecord
     const detail = r.state === 'complete' ? '' : r.detail;
     rows.push([`#${r.clNr}`, r.address, String(r.slicesAcked), state, detail]);
   }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-  return rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  return rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
 }
 
 export async function runUdpcastSender(argv: readonly string[]): Promise<number> {
@@ -51,7 +51,9 @@ export async function runUdpcastSender(argv: readonly string[]): Promise<number>
   }
   const log = makeLogger(args.log, 'sender');
   const coder = loadUdpcastParityCoder();
-  if (coder.fallbackReason !== undefined) log.info({ evt: 'fec.coder', coder: coder.coder.name, fallback: coder.fallbackReason }, 'udpcast FEC on the TypeScript coder');
+  if (coder.fallbackReason !== undefined) {
+    log.info({ evt: 'fec.coder', coder: coder.coder.name, fallback: coder.fallbackReason }, coder.native ? 'udpcast FEC on another native kernel' : 'udpcast FEC on the TypeScript coder');
+  }
   let source;
   try {
     source = await openSource({
@@ -141,6 +143,7 @@ export async function runUdpcastSender(argv: readonly string[]): Promise<number>
         receivers: out.receivers.map((r) => ({ clNr: r.clNr, address: r.address, state: r.state, slices: r.slicesAcked, detail: r.detail })),
         stats: out.stats,
         io: out.io,
+        timer: out.timer,
         fecCoder: coder.coder.name,
         error: out.error,
         cpuUserMs: usage.userCPUTime / 1000,

@@ -37,6 +37,8 @@ export interface UdpcastOutcome {
   readonly stats: UdpcastSenderStats;
   readonly dataAddress: string;
   readonly io: { readonly description: string; readonly data: Readonly<UdpSocketStats> };
+  /** The one timer: how often it fired, and how late after the time the core asked for (summed). */
+  readonly timer: { readonly fires: number; readonly lateMs: number; readonly turns: number };
   readonly error?: string;
   /** The error was local I/O (the source), not the network. */
   readonly ioError: boolean;
@@ -57,9 +59,11 @@ export class UdpcastSenderDriver {
   private error: string | undefined;
   private ioError = false;
   private finished: ((o: UdpcastOutcome) => void) | undefined;
+  private timerDueMs = 0;
+  private readonly timerStats = { fires: 0, lateMs: 0, turns: 0 };
 
   constructor(
-    private readonly cfg: Readonly<UdpcastSenderConfig>,
+    cfg: Readonly<UdpcastSenderConfig>,
     private readonly net: Readonly<UdpcastNetConfig>,
     private readonly udp: UdpFactory,
     private readonly source: Source,
@@ -147,6 +151,7 @@ export class UdpcastSenderDriver {
   }
 
   private turn(): void {
+    this.timerStats.turns++;
     let now = performance.now();
     const due = this.core.pollTimeout();
     if (due !== undefined && due <= now) this.core.handleTimeout(now);
@@ -197,11 +202,14 @@ export class UdpcastSenderDriver {
       this.kick();
       return;
     }
+    this.timerDueMs = t;
     this.timer = setTimeout(this.onTimer, delay);
   }
 
   private readonly onTimer = (): void => {
     this.timer = undefined;
+    this.timerStats.fires++;
+    this.timerStats.lateMs += Math.max(0, performance.now() - this.timerDueMs);
     this.turn();
   };
 
@@ -263,6 +271,7 @@ export class UdpcastSenderDriver {
       stats: this.core.stats,
       dataAddress: this.core.currentDataAddress,
       io: { description: this.udp.description, data: { ...this.main.stats } },
+      timer: { ...this.timerStats },
       error: this.error,
       ioError: this.ioError,
     });

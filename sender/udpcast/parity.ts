@@ -9,7 +9,7 @@
 // multiply per data byte, once per stripe, however many rows follow), with the stripe padded
 // to 128 blocks by zeros (which add nothing), gives udpcast's parity row i exactly.
 
-import { loadErasureCoder } from '../../common/fec.js';
+import { loadErasureCoder, RS_KERNEL_ENV, type LoadErasureCoderOptions } from '../../common/fec.js';
 import type { ErasureCoder } from '../../protocol/fec/erasure-coder.js';
 import { gfInv, mulAddRow } from '../../protocol/fec/gf256.js';
 import { tsUdpcastParityCoder, type PreparedStripe, type UdpcastParityCoder } from '../../protocol/udpcast/fec-code.js';
@@ -19,14 +19,18 @@ interface NativePrepared extends PreparedStripe {
   readonly scaled: readonly Uint8Array[];
 }
 
-export function nativeUdpcastParityCoder(rs: ErasureCoder): UdpcastParityCoder {
+/** `kernel`, when known, goes into the coder's name (the sender's --json reports it). */
+export function nativeUdpcastParityCoder(rs: ErasureCoder, kernel?: string): UdpcastParityCoder {
   const zeros = new Map<number, Uint8Array>(); // bounded: one per block size in use
   return {
-    name: `udpcast-on-${rs.name}`,
+    name: `udpcast-on-${rs.name}${kernel === undefined ? '' : `-${kernel}`}`,
     prepare(blocks, blockBytes): NativePrepared {
       tsUdpcastParityCoder.prepare(blocks, blockBytes); // the same argument checks
       let zero = zeros.get(blockBytes);
-      if (zero === undefined) zeros.set(blockBytes, (zero = new Uint8Array(blockBytes)));
+      if (zero === undefined) {
+        zero = new Uint8Array(blockBytes);
+        zeros.set(blockBytes, zero);
+      }
       const one = new Uint8Array(blocks.length * blockBytes);
       const scaled: Uint8Array[] = [];
       for (let j = 0; j < MAX_STRIPE_BLOCKS; j++) {
@@ -35,7 +39,7 @@ export function nativeUdpcastParityCoder(rs: ErasureCoder): UdpcastParityCoder {
           continue;
         }
         const out = one.subarray(j * blockBytes, (j + 1) * blockBytes);
-        mulAddRow(out, blocks[j], gfInv(MAX_STRIPE_BLOCKS + j), blockBytes);
+        mulAddRow(out, blocks[j]!, gfInv(MAX_STRIPE_BLOCKS + j), blockBytes);
         scaled.push(out);
       }
       return { blockBytes, k: blocks.length, scaled };
@@ -45,14 +49,26 @@ export function nativeUdpcastParityCoder(rs: ErasureCoder): UdpcastParityCoder {
       if (rows.length !== outs.length) throw new RangeError('rows and outs differ in length');
       for (const r of rows) if (!Number.isInteger(r) || r < 0 || r >= MAX_STRIPE_BLOCKS) throw new RangeError(`udpcast FEC row must be 0..127, got ${r}`);
       if (rs.encodeParities !== undefined) rs.encodeParities(s.scaled, rows, outs);
-      else for (let t = 0; t < rows.length; t++) rs.encodeParity(s.scaled, rows[t], outs[t]);
+      else for (let t = 0; t < rows.length; t++) rs.encodeParity(s.scaled, rows[t]!, outs[t]!);
     },
   };
 }
 
-/** The fastest udpcast coder here: on the native kernels when they load, else the TS reference (and why). */
-export function loadUdpcastParityCoder(): { readonly coder: UdpcastParityCoder; readonly fallbackReason: string | undefined } {
-  const rs = loadErasureCoder();
-  if (rs.kind !== 'native') return { coder: tsUdpcastParityCoder, fallbackReason: rs.fallbackReason ?? 'the TypeScript coder was asked for (RACKCAST_RS_KERNEL=ts)' };
-  return { coder: nativeUdpcastParityCoder(rs.coder), fallbackReason: undefined };
+export interface LoadedUdpcastParityCoder {
+  readonly coder: UdpcastParityCoder;
+  /** True when the coder runs on the native kernels. */
+  readonly native: boolean;
+  /** Set when the result is not what was asked for, or not native: log it once. */
+  readonly fallbackReason: string | undefined;
+}
+
+/**
+ * The fastest udpcast coder here: on the native kernels when they load, else the TS reference
+ * (and why). `loadErasureCoder` names the kernel it picked ('gfni-avx512', 'avx2', ...) or
+ * 'ts' in `kind`, so native is "not 'ts'" (a class check would fail across module graphs).
+ */
+export function loadUdpcastParityCoder(options: LoadErasureCoderOptions = {}): LoadedUdpcastParityCoder {
+  const rs = loadErasureCoder(options);
+  if (rs.kind === 'ts') return { coder: tsUdpcastParityCoder, native: false, fallbackReason: rs.fallbackReason ?? `the TypeScript coder was asked for (${RS_KERNEL_ENV}=ts)` };
+  return { coder: nativeUdpcastParityCoder(rs.coder, rs.kind), native: true, fallbackReason: rs.fallbackReason };
 }

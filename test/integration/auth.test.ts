@@ -53,7 +53,7 @@ function expectOneLine(r: RunResult): void {
   const lines = stderrLines(r);
   expect(r.stderr.endsWith('\n'), describeRun(r)).toBe(true);
   expect(lines, describeRun(r)).toHaveLength(1);
-  expect(lines[0].trim().length, describeRun(r)).toBeGreaterThan(0);
+  expect(lines[0]!.trim().length, describeRun(r)).toBeGreaterThan(0);
 }
 
 /** RACKCAST_TEST_IO=dgram|native runs these tests on one UDP path; the CLIs' default otherwise. */
@@ -189,10 +189,10 @@ describe('--key-file / --encrypt on loopback multicast', () => {
       const [sr, [goodR]] = await senderThenReceivers(sender, [good]);
       const badR = await Promise.all(bad.map((p) => p.result));
       expectExit(sr, 0);
-      expectExit(goodR, 0);
+      expectExit(goodR!, 0);
       expect(await sha256File(out('keyed'))).toBe(imageSha);
       const report = parseJsonReport<WithAuth<SenderReport>>(sr);
-      const goodId = parseJsonReport<ReceiverReport>(goodR).receiverId;
+      const goodId = parseJsonReport<ReceiverReport>(goodR!).receiverId;
       // Only the keyed receiver joined. (The others never found a session to join: the
       // keyless one cannot parse a sealed HELLO either, so the sender hears nothing from them.)
       expect(report.receivers.map((x) => x.id)).toEqual([goodId]);

@@ -60,7 +60,7 @@ describe.skipIf(missingCli !== undefined)('--events and --json per node, on loop
       expect(Number.isNaN(Date.parse(e.ts))).toBe(false);
       expect(e.t).toBeGreaterThanOrEqual(0);
     }
-    for (let i = 1; i < events.length; i++) expect(events[i].t).toBeGreaterThanOrEqual(events[i - 1].t);
+    for (let i = 1; i < events.length; i++) expect(events[i]!.t).toBeGreaterThanOrEqual(events[i - 1]!.t);
     const kinds = events.map((e) => e.event);
     expect(kinds.slice(0, 3)).toEqual(['join', 'join', 'start']);
     expect(kinds.slice(-4)).toEqual(['sent', 'verified', 'verified', 'done']);
@@ -95,7 +95,7 @@ describe.skipIf(missingCli !== undefined)('--events and --json per node, on loop
     await sleep(300);
     const sender = fx.procs.start('sender', SENDER_CLI, [...senderNetArgs(s), '--file', fx.image, '--min-receivers', '1', '--events', '-', '--json']);
     const [sr, [rr]] = await senderThenReceivers(sender, [r]);
-    expectExit(rr, 0);
+    expectExit(rr!, 0);
     expectExit(sr, 0);
     const out = sr.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(out.slice(0, -1).map((e) => e.event)).toEqual(['join', 'start', 'sent', 'verified', 'done']);

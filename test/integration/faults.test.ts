@@ -50,8 +50,8 @@ function expectOneLine(r: RunResult): string {
   const lines = stderrLines(r);
   expect(r.stderr.endsWith('\n'), describeRun(r)).toBe(true);
   expect(lines, describeRun(r)).toHaveLength(1);
-  expect(lines[0].trim().length, describeRun(r)).toBeGreaterThan(0);
-  return lines[0];
+  expect(lines[0]!.trim().length, describeRun(r)).toBeGreaterThan(0);
+  return lines[0]!;
 }
 
 function seconds(ms: number): string {
@@ -100,25 +100,25 @@ describe('faults with real processes on loopback', () => {
     const [start] = await waitForLog(sender.log, 'transfer.start');
     await sleep(500);
     const killedAt = Date.now();
-    receivers[2].kill('SIGKILL');
+    receivers[2]!.kill('SIGKILL');
 
     const [sr, [r1, r2, r3]] = await senderThenReceivers(sender.proc, receivers);
-    expect(r3.signal, describeRun(r3)).toBe('SIGKILL');
-    expectExit(r1, 0);
-    expectExit(r2, 0);
+    expect(r3!.signal, describeRun(r3!)).toBe('SIGKILL');
+    expectExit(r1!, 0);
+    expectExit(r2!, 0);
     expectExit(sr, 1);
     for (const i of [1, 2]) expect(await sha256File(join(dir, `out${i}.img`))).toBe(fx.imageSha);
     expect(existsSync(join(dir, 'out3.img'))).toBe(false);
 
     const report = parseJsonReport<SenderReport>(sr);
-    const survivors = [r1, r2].map((r) => parseJsonReport<ReceiverReport>(r));
+    const survivors = [r1!, r2!].map((r) => parseJsonReport<ReceiverReport>(r));
     const dead = report.receivers.filter((x) => !survivors.some((v) => v.receiverId === x.id));
     expect(dead).toHaveLength(1);
-    expect(dead[0].state).toBe('dropped');
+    expect(dead[0]!.state).toBe('dropped');
     expect(report.receivers.filter((x) => x.state === 'verified')).toHaveLength(2);
     const [drop] = (await readLog(sender.log)).filter((x) => x.evt === 'receiver.dropped');
-    expect(drop?.rcv, 'the sender logged the drop').toBe(dead[0].id);
-    const dropMs = drop.time - killedAt;
+    expect(drop?.rcv, 'the sender logged the drop').toBe(dead[0]!.id);
+    const dropMs = drop!.time - killedAt;
     // Bounded: the retries (5 s by default) plus scheduling slack; never the whole transfer's worth of waiting.
     expect(dropMs).toBeGreaterThan(0);
     expect(dropMs).toBeLessThan(DEFAULT_DROP_MS + 5000);
@@ -127,10 +127,10 @@ describe('faults with real processes on loopback', () => {
     expect(secs).toBeLessThan(base.seconds * 3 + dropMs / 1000 + 5);
     const [done] = (await readLog(sender.log)).filter((x) => x.evt === 'transfer.done');
     console.log(
-      `receiver killed ${seconds(killedAt - start.time)} after START: dropped ${seconds(dropMs)} later (${dead[0].reason}); ` +
+      `receiver killed ${seconds(killedAt - start!.time)} after START: dropped ${seconds(dropMs)} later (${dead[0]!.reason}); ` +
         `survivors verified in ${seconds(secs * 1000)} (${mbPerSecond(64 * MiB, secs).toFixed(0)} MB/s overall), against ` +
         `${seconds(base.seconds * 1000)} (${base.mbps.toFixed(0)} MB/s) without the fault: the fault cost ${seconds(secs * 1000 - base.seconds * 1000)} ` +
-        `of which the drop delay is ${seconds(dropMs)}; the sender was done ${seconds(done.time - drop.time)} after the drop`,
+        `of which the drop delay is ${seconds(dropMs)}; the sender was done ${seconds(done!.time - drop!.time)} after the drop`,
     );
   });
 
@@ -144,7 +144,7 @@ describe('faults with real processes on loopback', () => {
     await waitForLog(sender.log, 'transfer.start');
     await sleep(500);
     const frozenAt = Date.now();
-    const frozen = receivers[2];
+    const frozen = receivers[2]!;
     frozen.kill('SIGSTOP');
     let woke = 0;
     try {
@@ -154,19 +154,19 @@ describe('faults with real processes on loopback', () => {
       const wokePerf = performance.now();
       frozen.kill('SIGCONT');
       const [sr, [r1, r2, r3]] = await senderThenReceivers(sender.proc, receivers, 15_000);
-      expectExit(r1, 0);
-      expectExit(r2, 0);
+      expectExit(r1!, 0);
+      expectExit(r2!, 0);
       expectExit(sr, 1);
-      expectExit(r3, 1);
-      const line = expectOneLine(r3);
+      expectExit(r3!, 1);
+      const line = expectOneLine(r3!);
       expect(line).toMatch(/dropped by the sender: no answer/);
       expect(existsSync(join(dir, 'out3.img'))).toBe(false);
       expect(await partFiles(dir)).toEqual([]);
       const report = parseJsonReport<SenderReport>(sr);
       expect(report.receivers.map((x) => x.state).sort()).toEqual(['dropped', 'verified', 'verified']);
       console.log(
-        `receiver frozen: dropped ${seconds(drop.time - frozenAt)} after SIGSTOP; woken ${seconds(woke - frozenAt)} after it, ` +
-          `it exited 1 ${seconds(r3.exitAtMs - wokePerf)} later: "${line}"`,
+        `receiver frozen: dropped ${seconds(drop!.time - frozenAt)} after SIGSTOP; woken ${seconds(woke - frozenAt)} after it, ` +
+          `it exited 1 ${seconds(r3!.exitAtMs - wokePerf)} later: "${line}"`,
       );
     } finally {
       if (woke === 0) frozen.kill('SIGCONT');
@@ -243,11 +243,11 @@ describe('faults with real processes on loopback', () => {
     );
     await sleep(RECEIVER_HEAD_START_MS);
     const senders = sessions.map((s, i) =>
-      procs.start(`s${i}-sender`, SENDER_CLI, [...senderNetArgs(s), '--file', images[i], '--min-receivers', '2', '--max-bitrate', '200m', '--json'], {
+      procs.start(`s${i}-sender`, SENDER_CLI, [...senderNetArgs(s), '--file', images[i]!, '--min-receivers', '2', '--max-bitrate', '200m', '--json'], {
         timeoutMs: 25_000,
       }),
     );
-    const results = await Promise.all(sessions.map((_, i) => senderThenReceivers(senders[i], receivers[i], 5000)));
+    const results = await Promise.all(sessions.map((_, i) => senderThenReceivers(senders[i]!, receivers[i]!, 5000)));
     // First what each receiver holds: its own session's image, the other's, or nothing.
     const holds: string[] = [];
     for (let i = 0; i < 2; i++) {
@@ -261,7 +261,7 @@ describe('faults with real processes on loopback', () => {
     expect(holds.filter((h) => !h.endsWith('its own image')), `${holds.join('; ')}\n${all}`).toEqual([]);
     const lines: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const [sr, rr] = results[i];
+      const [sr, rr] = results[i]!;
       expectExit(sr, 0);
       for (const r of rr) expectExit(r, 0);
       const rep = parseJsonReport<SenderReport>(sr);

@@ -82,6 +82,8 @@ export interface StartOptions {
   readonly stdoutFile?: string;
   /** The process is killed (SIGKILL) after this long and the result says timedOut. */
   readonly timeoutMs?: number;
+  /** The child's whole environment (default: this process's). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** Every process a test starts; `killLeftovers` ends them by PID and only them. */
@@ -92,7 +94,7 @@ export class Processes {
     const outFd = opts.stdoutFile === undefined ? undefined : openSync(opts.stdoutFile, 'w');
     const stdio: StdioOptions = [opts.stdin === undefined ? 'ignore' : 'pipe', outFd ?? 'pipe', 'pipe'];
     const startedAtMs = performance.now();
-    const child = spawn(process.execPath, [script, ...args], { stdio });
+    const child = spawn(process.execPath, [script, ...args], { stdio, env: opts.env });
     // The child holds its own copy of the descriptor.
     if (outFd !== undefined) closeSync(outFd);
     if (child.pid === undefined) throw new Error(`${name}: spawn failed`);
@@ -179,7 +181,7 @@ export function stderrLines(r: RunResult): string[] {
 export function parseJsonReport<T = Record<string, unknown>>(r: RunResult): T {
   const lines = r.stdout.trim().split('\n').filter((l) => l !== '');
   if (lines.length === 0) throw new Error(`${r.name}: no JSON report on stdout\n${describeRun(r)}`);
-  return JSON.parse(lines[lines.length - 1]) as T;
+  return JSON.parse(lines[lines.length - 1]!) as T;
 }
 
 export interface SenderReport {

@@ -45,7 +45,7 @@ function expectOneLine(r: RunResult): void {
   const lines = stderrLines(r);
   expect(r.stderr.endsWith('\n'), describeRun(r)).toBe(true);
   expect(lines, describeRun(r)).toHaveLength(1);
-  expect(lines[0].trim().length, describeRun(r)).toBeGreaterThan(0);
+  expect(lines[0]!.trim().length, describeRun(r)).toBeGreaterThan(0);
 }
 
 describe('rackcast CLIs on loopback multicast', () => {
@@ -102,7 +102,7 @@ describe('rackcast CLIs on loopback multicast', () => {
 
     const [sr, [rr]] = await senderThenReceivers(sender, [receiver]);
     expectExit(sr, 0);
-    expectExit(rr, 0);
+    expectExit(rr!, 0);
     const report = parseJsonReport<SenderReport>(sr);
     expect(report.bytes).toBe(bytes);
     expect(report.receivers.map((x) => x.state)).toEqual(['verified']);
@@ -124,7 +124,7 @@ describe('rackcast CLIs on loopback multicast', () => {
 
     const [sr, [rr]] = await senderThenReceivers(sender, [receiver]);
     expectExit(sr, 0);
-    expectExit(rr, 0);
+    expectExit(rr!, 0);
     expect(parseJsonReport<SenderReport>(sr).receivers.map((x) => x.state)).toEqual(['verified']);
     expect(await sha256File(out)).toBe(inputSha);
     expect(await partFiles(dir)).toEqual([]);
@@ -143,15 +143,15 @@ describe('rackcast CLIs on loopback multicast', () => {
     const sender = procs.start('sender', SENDER_CLI, [...senderNetArgs(s), '--file', input, '--min-receivers', '2', '--json']);
 
     const [sr, [badR, goodR]] = await senderThenReceivers(sender, [bad, good]);
-    expectExit(badR, 3);
-    expectExit(goodR, 0);
+    expectExit(badR!, 3);
+    expectExit(goodR!, 0);
     expectExit(sr, 1);
     expect(existsSync(badOut)).toBe(false);
     expect(await sha256File(goodOut)).toBe(inputSha);
     expect(await partFiles(dir)).toEqual([]);
 
-    const badId = parseJsonReport<ReceiverReport>(badR).receiverId;
-    const goodId = parseJsonReport<ReceiverReport>(goodR).receiverId;
+    const badId = parseJsonReport<ReceiverReport>(badR!).receiverId;
+    const goodId = parseJsonReport<ReceiverReport>(goodR!).receiverId;
     const report = parseJsonReport<SenderReport>(sr);
     expect(report.ok).toBe(false);
     expect(report.receivers).toHaveLength(2);
@@ -159,7 +159,7 @@ describe('rackcast CLIs on loopback multicast', () => {
     const badEntry = report.receivers.find((x) => x.id === badId);
     expect(badEntry, JSON.stringify(report.receivers)).toBeDefined();
     expect(badEntry!.state).not.toBe('verified');
-    console.log(`--pipe false: receiver says "${stderrLines(badR).join(' | ')}"; sender lists it ${badEntry!.state}: ${badEntry!.reason ?? '-'}`);
+    console.log(`--pipe false: receiver says "${stderrLines(badR!).join(' | ')}"; sender lists it ${badEntry!.state}: ${badEntry!.reason ?? '-'}`);
   });
 
   it('a receiver killed mid-transfer is dropped; the other two still verify', async () => {
@@ -180,32 +180,32 @@ describe('rackcast CLIs on loopback multicast', () => {
     // the transfer is well under way.
     await waitForLog(log, 'transfer.start');
     await sleep(500);
-    const victim = receivers[2];
+    const victim = receivers[2]!;
     victim.kill('SIGKILL');
 
     const [sr, [r1, r2, r3]] = await senderThenReceivers(sender, receivers);
-    expect(r3.signal, describeRun(r3)).toBe('SIGKILL');
-    expectExit(r1, 0);
-    expectExit(r2, 0);
+    expect(r3!.signal, describeRun(r3!)).toBe('SIGKILL');
+    expectExit(r1!, 0);
+    expectExit(r2!, 0);
     expectExit(sr, 1);
     expect(await sha256File(join(dir, 'out1.img'))).toBe(fx.imageSha);
     expect(await sha256File(join(dir, 'out2.img'))).toBe(fx.imageSha);
     // Killed before verification: nothing under the final name (its .part may remain: SIGKILL cannot be cleaned up after).
     expect(existsSync(join(dir, 'out3.img'))).toBe(false);
 
-    const survivors = [r1, r2].map((r) => parseJsonReport<ReceiverReport>(r).receiverId);
+    const survivors = [r1!, r2!].map((r) => parseJsonReport<ReceiverReport>(r).receiverId);
     const report = parseJsonReport<SenderReport>(sr);
     expect(report.ok).toBe(false);
     expect(report.receivers).toHaveLength(3);
     for (const id of survivors) expect(report.receivers.find((x) => x.id === id)?.state).toBe('verified');
     const killed = report.receivers.filter((x) => !survivors.includes(x.id));
     expect(killed).toHaveLength(1);
-    expect(killed[0].state).toBe('dropped');
+    expect(killed[0]!.state).toBe('dropped');
     console.log(
-      `receiver killed at 1.0 s: survivors exited ${((r1.exitAtMs - sender.startedAtMs) / 1000).toFixed(2)} s and ` +
-        `${((r2.exitAtMs - sender.startedAtMs) / 1000).toFixed(2)} s after the sender started ` +
-        `(transfer ${[r1, r2].map((r) => (parseJsonReport<{ seconds: number }>(r).seconds).toFixed(2)).join(' s, ')} s; ` +
-        `sender exit at ${((sr.exitAtMs - sender.startedAtMs) / 1000).toFixed(2)} s, reason: ${killed[0].reason ?? '-'})`,
+      `receiver killed at 1.0 s: survivors exited ${((r1!.exitAtMs - sender.startedAtMs) / 1000).toFixed(2)} s and ` +
+        `${((r2!.exitAtMs - sender.startedAtMs) / 1000).toFixed(2)} s after the sender started ` +
+        `(transfer ${[r1!, r2!].map((r) => (parseJsonReport<{ seconds: number }>(r).seconds).toFixed(2)).join(' s, ')} s; ` +
+        `sender exit at ${((sr.exitAtMs - sender.startedAtMs) / 1000).toFixed(2)} s, reason: ${killed[0]!.reason ?? '-'})`,
     );
   });
 

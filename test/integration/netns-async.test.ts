@@ -90,8 +90,8 @@ async function asyncTransfer(rack: Rack, work: string, name: string, input: stri
     rack.run(
       ns,
       [
-        process.execPath, RECEIVER_CLI, '--file', outputs[i], '--interface', rack.receiverAddrs[i],
-        '--json', '--receive-timeout', RECEIVE_TIMEOUT_S, '--log', receiverLogs[i],
+        process.execPath, RECEIVER_CLI, '--file', outputs[i]!, '--interface', rack.receiverAddrs[i]!,
+        '--json', '--receive-timeout', RECEIVE_TIMEOUT_S, '--log', receiverLogs[i]!,
       ],
       { timeoutMs: TRANSFER_TIMEOUT_MS },
     ),
@@ -107,12 +107,12 @@ async function asyncTransfer(rack: Rack, work: string, name: string, input: stri
   );
   const [sender, ...receivers] = await Promise.all([senderRun, ...receiverRuns]);
   const after = await rack.droppedPackets();
-  const dropped = after.map((n, i) => n - before[i]);
+  const dropped = after.map((n, i) => n - before[i]!);
 
   const report = [
     `case ${name}: --fec ${fec}, ${rack.lossPermille} per mille loss; nft drops per receiver: ${dropped.join(', ')}`,
     await describeRun('sender', sender, senderLog),
-    ...(await Promise.all(receivers.map((rr, i) => describeRun(`receiver ${i + 1}`, rr, receiverLogs[i])))),
+    ...(await Promise.all(receivers.map((rr, i) => describeRun(`receiver ${i + 1}`, rr, receiverLogs[i]!)))),
   ].join('\n');
   const secs = (r: RunResult): string => `${(r.wallMs / 1000).toFixed(1)} s exit ${r.code}`;
   console.log(
@@ -133,7 +133,9 @@ function checkCommon(t: Transfer): void {
   expect(senderStats?.proactiveParity, `sender sent parity ahead\n${t.report}`).toBeGreaterThan(0);
 
   // The loss rule really dropped datagrams at every receiver during this transfer.
-  t.dropped.forEach((n, i) => expect(n, `nft drops at receiver ${i + 1}\n${t.report}`).toBeGreaterThan(0));
+  t.dropped.forEach((n, i) => {
+    expect(n, `nft drops at receiver ${i + 1}\n${t.report}`).toBeGreaterThan(0);
+  });
 
   t.receivers.forEach((rr, i) => {
     expect(rr.timedOut, `receiver ${i + 1} hung\n${t.report}`).toBe(false);
@@ -147,11 +149,13 @@ function checkCommon(t: Transfer): void {
 }
 
 async function checkAllVerified(t: Transfer, inputSha: string): Promise<void> {
-  t.receivers.forEach((rr, i) => expect(rr.code, `receiver ${i + 1} exit\n${t.report}`).toBe(0));
+  t.receivers.forEach((rr, i) => {
+    expect(rr.code, `receiver ${i + 1} exit\n${t.report}`).toBe(0);
+  });
   for (let i = 0; i < RECEIVERS; i++) {
-    expect(existsSync(t.outputs[i]), `receiver ${i + 1} wrote no file\n${t.report}`).toBe(true);
-    expect(await sha256File(t.outputs[i]), `receiver ${i + 1} output differs from the input`).toBe(inputSha);
-    expect(parseLastJson(t.receivers[i].stdout)?.ok, `receiver ${i + 1} JSON ok`).toBe(true);
+    expect(existsSync(t.outputs[i]!), `receiver ${i + 1} wrote no file\n${t.report}`).toBe(true);
+    expect(await sha256File(t.outputs[i]!), `receiver ${i + 1} output differs from the input`).toBe(inputSha);
+    expect(parseLastJson(t.receivers[i]!.stdout)?.ok, `receiver ${i + 1} JSON ok`).toBe(true);
   }
 }
 
@@ -215,7 +219,7 @@ describe.skipIf(skipReason !== undefined)('rackcast --async in a namespaced rack
     const caseDir = join(dir!, 'late');
     await mkdir(caseDir, { recursive: true });
     const receiver = (i: number) =>
-      r.run(r.receiverNs[i], [process.execPath, RECEIVER_CLI, '--file', join(caseDir, `out-${i + 1}.bin`), '--interface', r.receiverAddrs[i], '--json'], {
+      r.run(r.receiverNs[i]!, [process.execPath, RECEIVER_CLI, '--file', join(caseDir, `out-${i + 1}.bin`), '--interface', r.receiverAddrs[i]!, '--json'], {
         timeoutMs: TRANSFER_TIMEOUT_MS,
       });
     const waiting = receiver(0);
@@ -233,10 +237,10 @@ describe.skipIf(skipReason !== undefined)('rackcast --async in a namespaced rack
     const report = [s, ...rs].map((x, i) => `${i === 0 ? 'sender' : `receiver ${i}`}: exit ${x.code} ${x.stderr.trim()}`).join('\n');
     expect(s.code, report).toBe(0);
     for (let i = 0; i < 3; i++) {
-      expect(rs[i].code, report).toBe(0);
+      expect(rs[i]!.code, report).toBe(0);
       expect(await sha256File(join(caseDir, `out-${i + 1}.bin`))).toBe(sha);
     }
-    const putOff = rs.map((x) => (parseLastJson(x.stdout)?.stats as { slicesPutOff: number }).slicesPutOff);
+    const putOff = rs.map((x) => (parseLastJson(x.stdout)?.stats as { slicesPutOff: number } | undefined)?.slicesPutOff);
     // The one started 4 s late missed the head of the first pass and took it from the second.
     expect(putOff[2], report).toBeGreaterThan(0);
     console.log(
@@ -253,11 +257,11 @@ describe.skipIf(skipReason !== undefined)('rackcast --async in a namespaced rack
 
     let failed = 0;
     for (let i = 0; i < RECEIVERS; i++) {
-      const rr = t.receivers[i];
+      const rr = t.receivers[i]!;
       const who = `receiver ${i + 1}`;
       if (rr.code === 0) {
         // Possible in principle, if it was lucky: then its copy must be exact.
-        expect(await sha256File(t.outputs[i]), `${who} exited 0 but its output differs`).toBe(inputSha);
+        expect(await sha256File(t.outputs[i]!), `${who} exited 0 but its output differs`).toBe(inputSha);
         continue;
       }
       failed++;
@@ -266,8 +270,8 @@ describe.skipIf(skipReason !== undefined)('rackcast --async in a namespaced rack
       expect(lines, `${who} stderr should be exactly one line\n${t.report}`).toHaveLength(1);
       expect(lines[0], `${who} stderr\n${t.report}`).toMatch(/^udp-receiver: failed: slice \d+ cannot be rebuilt/);
       expect(parseLastJson(rr.stdout)?.ok, `${who} JSON ok\n${t.report}`).toBe(false);
-      expect(existsSync(t.outputs[i]), `${who} failed but left an output file`).toBe(false);
-      const leftovers = (await readdir(t.receiverDirs[i])).filter((f) => f.endsWith('.part'));
+      expect(existsSync(t.outputs[i]!), `${who} failed but left an output file`).toBe(false);
+      const leftovers = (await readdir(t.receiverDirs[i]!)).filter((f) => f.endsWith('.part'));
       expect(leftovers, `${who} left temp files behind`).toEqual([]);
     }
     // 5% loss against 1 parity block per 32-block stripe: a stripe of 33 packets

@@ -111,8 +111,8 @@ describe.skipIf(skipReason !== undefined)('faults in a namespaced rack: 1 sender
     const r = rack!;
     const logs = outputs.map((_, i) => join(dir, `${name}-receiver${i + 1}.log`));
     const receivers = outputs.map((out, i) =>
-      start(r, r.receiverNs[i], `receiver ${i + 1}`, [
-        process.execPath, RECEIVER_CLI, '--file', out, '--interface', r.receiverAddrs[i], '--json', '--log', logs[i],
+      start(r, r.receiverNs[i]!, `receiver ${i + 1}`, [
+        process.execPath, RECEIVER_CLI, '--file', out, '--interface', r.receiverAddrs[i]!, '--json', '--log', logs[i]!,
       ]),
     );
     const senderLog = join(dir, `${name}-sender.log`);
@@ -142,7 +142,7 @@ describe.skipIf(skipReason !== undefined)('faults in a namespaced rack: 1 sender
       const all = [describeResult('sender', s), ...rr.map((x, i) => describeResult(`receiver ${i + 1}`, x))].join('\n');
 
       // The full one: I/O error (exit 3), one line naming the cause, nothing left on the disk.
-      const full = rr[0];
+      const full = rr[0]!;
       expect(full.timedOut, all).toBe(false);
       expect(full.code, all).toBe(3);
       const lines = failureLines(full);
@@ -153,8 +153,8 @@ describe.skipIf(skipReason !== undefined)('faults in a namespaced rack: 1 sender
 
       // The others verify; the sender lists the full one as having left, with the reason.
       for (const i of [1, 2]) {
-        expect(rr[i].code, all).toBe(0);
-        expect(await sha256File(outputs[i])).toBe(sha);
+        expect(rr[i]!.code, all).toBe(0);
+        expect(await sha256File(outputs[i]!)).toBe(sha);
       }
       expect(s.code, all).toBe(1);
       const report = parseLastJson(s.stdout) as { receivers: { id: string; state: string; reason?: string; bytes: number }[] } | undefined;
@@ -170,7 +170,7 @@ describe.skipIf(skipReason !== undefined)('faults in a namespaced rack: 1 sender
       console.log(
         `disk full (${TMPFS_BYTES / MiB} MiB tmpfs, ${DISK_FULL_IMAGE / MiB} MiB image): receiver exit ${full.code} "${lines[0]}"; ` +
           `the sender heard its LEAVE ${((leftAt - startAt) / 1000).toFixed(2)} s after START and lists it "${entry?.state}: ${entry?.reason}"; ` +
-          `the other two verified (exit ${rr[1].code}, ${rr[2].code}); sender exit ${s.code}`,
+          `the other two verified (exit ${rr[1]!.code}, ${rr[2]!.code}); sender exit ${s.code}`,
       );
     } finally {
       unmount();
@@ -195,17 +195,17 @@ describe.skipIf(skipReason !== undefined)('faults in a namespaced rack: 1 sender
     const sender = await t.sender;
     const [started] = await waitForLog(t.senderLog, 'transfer.start', { timeoutMs: 30_000 });
     await sleep(200);
-    const victim = t.receivers[3];
+    const victim = t.receivers[3]!;
     const killedAt = Date.now();
     expect(victim.child.kill('SIGKILL')).toBe(true);
     const [s, ...rr] = await Promise.all([sender.result, ...t.receivers.map((x) => x.result)]);
     const all = [describeResult('sender', s), ...rr.map((x, i) => describeResult(`receiver ${i + 1}`, x))].join('\n');
-    expect(rr[3].signal, all).toBe('SIGKILL');
+    expect(rr[3]!.signal, all).toBe('SIGKILL');
     for (const i of [0, 1, 2]) {
-      expect(rr[i].code, all).toBe(0);
-      expect(await sha256File(outputs[i])).toBe(sha);
+      expect(rr[i]!.code, all).toBe(0);
+      expect(await sha256File(outputs[i]!)).toBe(sha);
     }
-    expect(existsSync(outputs[3])).toBe(false);
+    expect(existsSync(outputs[3]!)).toBe(false);
     expect(s.code, all).toBe(1);
     const log = await readLog(t.senderLog);
     const drop = log.find((x) => x.evt === 'receiver.dropped');
@@ -217,7 +217,7 @@ describe.skipIf(skipReason !== undefined)('faults in a namespaced rack: 1 sender
     const survivorSecs = Math.max(...secs);
     const afterDrop = (done!.time - drop!.time) / 1000;
     console.log(
-      `dead receiver in the rack (${KILL_IMAGE / MiB} MiB, 4 receivers): killed ${((killedAt - started.time) / 1000).toFixed(2)} s after START, ` +
+      `dead receiver in the rack (${KILL_IMAGE / MiB} MiB, 4 receivers): killed ${((killedAt - started!.time) / 1000).toFixed(2)} s after START, ` +
         `dropped ${(dropMs / 1000).toFixed(2)} s later (${String(drop!.detail)}); survivors verified in ${survivorSecs.toFixed(2)} s ` +
         `(${mbPerSecond(KILL_IMAGE, survivorSecs).toFixed(0)} MB/s) against ${baseSecs.toFixed(2)} s (${mbPerSecond(KILL_IMAGE, baseSecs).toFixed(0)} MB/s) ` +
         `without the fault; the sender was done ${afterDrop.toFixed(2)} s after the drop`,

@@ -84,7 +84,7 @@ describe.skipIf(skipReason !== undefined)('rackcast in a namespaced rack: 1 send
     const r = rack!;
     const before = await r.droppedPackets();
     const ping = await multicastPing(r, { count: 5000 });
-    const dropped = (await r.droppedPackets()).map((n, i) => n - before[i]);
+    const dropped = (await r.droppedPackets()).map((n, i) => n - before[i]!);
     for (let i = 0; i < RECEIVERS; i++) {
       // 2% of 5000 is 100 (sd ~10); socket-buffer overflow can add a little.
       expect(ping.received[i], `receiver ${i + 1} got ${ping.received[i]}/${ping.sent}`).toBeGreaterThan(ping.sent * 0.9);
@@ -105,7 +105,7 @@ describe.skipIf(skipReason !== undefined)('rackcast in a namespaced rack: 1 send
     const receiverRuns = r.receiverNs.map((ns, i) =>
       r.run(
         ns,
-        [process.execPath, RECEIVER_CLI, '--file', outputs[i], '--interface', r.receiverAddrs[i], '--json', '--log', receiverLogs[i]],
+        [process.execPath, RECEIVER_CLI, '--file', outputs[i]!, '--interface', r.receiverAddrs[i]!, '--json', '--log', receiverLogs[i]!],
         { timeoutMs: TRANSFER_TIMEOUT_MS },
       ),
     );
@@ -121,15 +121,17 @@ describe.skipIf(skipReason !== undefined)('rackcast in a namespaced rack: 1 send
 
     const report = [
       await describeRun('sender', sender, senderLog),
-      ...(await Promise.all(receivers.map((rr, i) => describeRun(`receiver ${i + 1}`, rr, receiverLogs[i])))),
+      ...(await Promise.all(receivers.map((rr, i) => describeRun(`receiver ${i + 1}`, rr, receiverLogs[i]!)))),
     ].join('\n');
 
     expect(sender.code, report).toBe(0);
-    receivers.forEach((rr, i) => expect(rr.code, `receiver ${i + 1}\n${report}`).toBe(0));
+    receivers.forEach((rr, i) => {
+      expect(rr.code, `receiver ${i + 1}\n${report}`).toBe(0);
+    });
 
     for (let i = 0; i < RECEIVERS; i++) {
-      expect(existsSync(outputs[i]), `receiver ${i + 1} wrote no file`).toBe(true);
-      expect(await sha256File(outputs[i]), `receiver ${i + 1} output differs from the input`).toBe(inputSha);
+      expect(existsSync(outputs[i]!), `receiver ${i + 1} wrote no file`).toBe(true);
+      expect(await sha256File(outputs[i]!), `receiver ${i + 1} output differs from the input`).toBe(inputSha);
     }
 
     const senderJson = parseLastJson(sender.stdout);
@@ -153,10 +155,10 @@ describe.skipIf(skipReason !== undefined)('rackcast in a namespaced rack: 1 send
     const work = dir!;
     const outputs = r.receiverAddrs.map((_, i) => join(work, `rejoin-${i + 1}.bin`));
     const senderLog = join(work, 'rejoin-sender.log');
-    const receiverArgv = (i: number): string[] => [process.execPath, RECEIVER_CLI, '--file', outputs[i], '--interface', r.receiverAddrs[i], '--json'];
+    const receiverArgv = (i: number): string[] => [process.execPath, RECEIVER_CLI, '--file', outputs[i]!, '--interface', r.receiverAddrs[i]!, '--json'];
     const receiverRuns = r.receiverNs.slice(0, 3).map((ns, i) => r.run(ns, receiverArgv(i), { timeoutMs: TRANSFER_TIMEOUT_MS }));
     // Receiver 4 through exec(), to kill it: `ip netns exec` execs node itself, so the PID is node's.
-    const victim = r.exec(r.receiverNs[3], receiverArgv(3), { stdio: 'ignore' });
+    const victim = r.exec(r.receiverNs[3]!, receiverArgv(3), { stdio: 'ignore' });
     const victimExit = new Promise<NodeJS.Signals | null>((resolve) => victim.once('close', (_c, sig) => resolve(sig)));
     await new Promise((res) => setTimeout(res, 500));
     const senderRun = r.run(
@@ -174,16 +176,18 @@ describe.skipIf(skipReason !== undefined)('rackcast in a namespaced rack: 1 send
     await new Promise((res) => setTimeout(res, 1000));
     victim.kill('SIGKILL');
     expect(await victimExit).toBe('SIGKILL');
-    const again = r.run(r.receiverNs[3], receiverArgv(3), { timeoutMs: TRANSFER_TIMEOUT_MS });
+    const again = r.run(r.receiverNs[3]!, receiverArgv(3), { timeoutMs: TRANSFER_TIMEOUT_MS });
     const [sender, ...receivers] = await Promise.all([senderRun, ...receiverRuns, again]);
     const report = [
       await describeRun('sender', sender, senderLog),
       ...receivers.map((rr, i) => `receiver ${i + 1}: exit ${rr.code}\n${rr.stderr.trim()}`),
     ].join('\n');
     expect(sender.code, report).toBe(0);
-    receivers.forEach((rr, i) => expect(rr.code, `receiver ${i + 1}\n${report}`).toBe(0));
-    for (let i = 0; i < RECEIVERS; i++) expect(await sha256File(outputs[i]), `receiver ${i + 1}`).toBe(inputSha);
-    const late = parseLastJson(receivers[3].stdout)!;
+    receivers.forEach((rr, i) => {
+      expect(rr.code, `receiver ${i + 1}\n${report}`).toBe(0);
+    });
+    for (let i = 0; i < RECEIVERS; i++) expect(await sha256File(outputs[i]!), `receiver ${i + 1}`).toBe(inputSha);
+    const late = parseLastJson(receivers[3]!.stdout)!;
     const senderJson = parseLastJson(sender.stdout)!;
     const stats = senderJson.stats as Record<string, number>;
     expect(Number(late.joinSlice)).toBeGreaterThan(0);

@@ -78,11 +78,12 @@ describe.skipIf(skipReason !== undefined)('udp-sender --protocol udpcast → 4 s
   });
 
   async function run(rack: Rack, style: Style, senderExtra: readonly string[], opts: { kill?: number; killAfterMs?: number } = {}) {
-    const portbase = (port += 2);
+    port += 2;
+    const portbase = port;
     const outs = rack.receiverAddrs.map((_, i) => join(dir, `out-${portbase}-${i + 1}.bin`));
     const rdv = style === 'clonezilla' ? ['--mcast-all-address', '239.192.70.2'] : style === 'fog' ? ['--ttl', '32', '--mcast-rdv-address', rack.senderAddr] : [];
     const receivers = rack.receiverNs.map((ns, i) =>
-      start(rack, ns, [UDP_RECEIVER, '--nokbd', '--interface', 'eth0', '--portbase', String(portbase), '--file', outs[i], ...rdv], TIMEOUT_MS),
+      start(rack, ns, [UDP_RECEIVER, '--nokbd', '--interface', 'eth0', '--portbase', String(portbase), '--file', outs[i]!, ...rdv], TIMEOUT_MS),
     );
     await new Promise((r) => setTimeout(r, 500));
     const senderRdv = style === 'clonezilla' ? ['--mcast-all-address', '239.192.70.2'] : style === 'fog' ? ['--ttl', '32', '--full-duplex', '--nopointopoint'] : [];
@@ -92,7 +93,7 @@ describe.skipIf(skipReason !== undefined)('udp-sender --protocol udpcast → 4 s
     ], { timeoutMs: TIMEOUT_MS });
     if (opts.kill !== undefined) {
       await new Promise((r) => setTimeout(r, opts.killAfterMs ?? 1500));
-      receivers[opts.kill].kill();
+      receivers[opts.kill]!.kill();
     }
     const [s, ...rs] = await Promise.all([sender, ...receivers.map((r) => r.result)]);
     return { s, rs, outs };
@@ -115,11 +116,11 @@ describe.skipIf(skipReason !== undefined)('udp-sender --protocol udpcast → 4 s
       expect(s.code, show('sender', s)).toBe(0);
       for (const [i, r] of rs.entries()) {
         expect(r.code, show(`receiver ${i + 1}`, r)).toBe(0);
-        expect(await sha256File(outs[i]), `receiver ${i + 1}`).toBe(inputSha);
+        expect(await sha256File(outs[i]!), `receiver ${i + 1}`).toBe(inputSha);
       }
       const rep = parseLastJson(s.stdout) as unknown as Report;
       expect(rep.receivers.map((x) => x.state)).toEqual(['complete', 'complete', 'complete', 'complete']);
-      if (lossPermille > 0) expect(rep.stats.rexmitBlocks + rep.stats.repairFecBlocks + rep.stats.fecBlocks).toBeGreaterThan(0);
+      if (lossPermille > 0) expect(rep.stats.rexmitBlocks! + rep.stats.repairFecBlocks! + rep.stats.fecBlocks!).toBeGreaterThan(0);
       console.log(`netns-udpcast: loss ${lossPermille / 10}% ${_name}: ${(s.wallMs / 1000).toFixed(2)} s sender wall, stats ${JSON.stringify(rep.stats)}`);
     }, 200_000);
   });
@@ -131,14 +132,14 @@ describe.skipIf(skipReason !== undefined)('udp-sender --protocol udpcast → 4 s
       expect(s.code, show('sender', s)).toBe(1);
       const rep = parseLastJson(s.stdout) as unknown as Report;
       const byAddr = new Map(rep.receivers.map((x) => [x.address, x]));
-      expect(byAddr.get(rack.receiverAddrs[1])?.state, show('sender', s)).toBe('dropped');
+      expect(byAddr.get(rack.receiverAddrs[1]!)?.state, show('sender', s)).toBe('dropped');
       expect(s.stderr).toContain(`(${rack.receiverAddrs[1]}) dropped: no answer`);
       for (const i of [0, 2, 3]) {
-        expect(byAddr.get(rack.receiverAddrs[i])?.state).toBe('complete');
-        expect(rs[i].code, show(`receiver ${i + 1}`, rs[i])).toBe(0);
-        expect(await sha256File(outs[i])).toBe(inputSha);
+        expect(byAddr.get(rack.receiverAddrs[i]!)?.state).toBe('complete');
+        expect(rs[i]!.code, show(`receiver ${i + 1}`, rs[i]!)).toBe(0);
+        expect(await sha256File(outs[i]!)).toBe(inputSha);
       }
-      expect(rs[1].signal ?? rs[1].code).not.toBe(0);
+      expect(rs[1]!.signal ?? rs[1]!.code).not.toBe(0);
     } finally {
       await rack.destroy();
     }

@@ -55,7 +55,7 @@ if (missing !== undefined) throw new Error(missing);
 function failureLine(r: RunResult, prefix: string): string {
   const lines = stderrLines(r).filter((l) => l.startsWith(prefix));
   expect(lines, describeRun(r)).toHaveLength(1);
-  return lines[0];
+  return lines[0]!;
 }
 
 /** The temporary file of a receiver writing out3.img that was killed. */
@@ -96,7 +96,7 @@ describe('a restarted receiver rejoins (--streaming), real processes on loopback
     await waitForLog(snd.log, 'transfer.start');
     await sleep(1000);
     const killedAt = Date.now();
-    rs[2].kill('SIGKILL');
+    rs[2]!.kill('SIGKILL');
     return { s, rs, snd, killedAt };
   }
 
@@ -106,8 +106,8 @@ describe('a restarted receiver rejoins (--streaming), real processes on loopback
     const restartedAt = Date.now();
     const again = receiver('receiver3-again', s, ['--file', join(dir, 'out3.img')]);
     const [sr, [r1, r2, r3, r4]] = await senderThenReceivers(snd.proc, [...rs, again]);
-    expect(r3.signal).toBe('SIGKILL');
-    for (const r of [r1, r2, r4]) expectExit(r, 0);
+    expect(r3!.signal).toBe('SIGKILL');
+    for (const r of [r1!, r2!, r4!]) expectExit(r, 0);
     // The dropped record is replaced by the rejoined one: the whole rack has verified images.
     expectExit(sr, 0);
     for (const i of [1, 2, 3]) expect(await sha256File(join(dir, `out${i}.img`)), `out${i}.img`).toBe(fx.imageSha);
@@ -115,7 +115,7 @@ describe('a restarted receiver rejoins (--streaming), real processes on loopback
     expect(await partFiles(dir)).toEqual([]);
 
     const rep = parseJsonReport<LateSenderReport>(sr);
-    const late = parseJsonReport<LateReceiverReport>(r4);
+    const late = parseJsonReport<LateReceiverReport>(r4!);
     const totalSlices = Math.ceil((64 * MiB) / (8948 * 128));
     expect(late.joinSlice, 'joined mid-image').toBeGreaterThan(0);
     expect(late.joinSlice).toBeLessThan(totalSlices);
@@ -126,7 +126,7 @@ describe('a restarted receiver rejoins (--streaming), real processes on loopback
     // Slices below the sender's retention window were read again from the file.
     expect(rep.stats.reloads).toBeGreaterThan(0);
     expect(rep.stats.dataResends).toBeGreaterThan(0);
-    expect(stderrLines(r4).some((l) => /joined late: slices \d+\.\. with the others, then the head/.test(l))).toBe(true);
+    expect(stderrLines(r4!).some((l) => /joined late: slices \d+\.\. with the others, then the head/.test(l))).toBe(true);
     const log = await readLog(snd.log);
     const drop = log.find((x) => x.evt === 'receiver.dropped')!;
     const joined = log.find((x) => x.evt === 'receiver.joined' && Number(x.joinSlice) > 0)!;
@@ -152,11 +152,11 @@ describe('a restarted receiver rejoins (--streaming), real processes on loopback
     expect(failureLine(r4, 'udp-receiver: failed:')).toMatch(/the transfer is already under way, and the sender takes no late receivers \(udp-sender --streaming\)/);
     expect(existsSync(join(dir, 'again.img'))).toBe(false);
     const [sr, [r1, r2]] = await senderThenReceivers(snd.proc, rs);
-    expectExit(r1, 0);
-    expectExit(r2, 0);
+    expectExit(r1!, 0);
+    expectExit(r2!, 0);
     expectExit(sr, 1); // one receiver dropped, none replaced it
     // Only the killed process's partial file is left (SIGKILL gives it no chance to clean up).
-    expect(await partFiles(dir)).toEqual([killedPart(rs[2])]);
+    expect(await partFiles(dir)).toEqual([killedPart(rs[2]!)]);
   });
 
   it('--no-catch-up: a restarted receiver writing to stdout or unpacking says it cannot take the image out of order, exits 1, writes nothing', async () => {
@@ -172,8 +172,8 @@ describe('a restarted receiver rejoins (--streaming), real processes on loopback
     expect(failureLine(a, 'udp-receiver: failed:')).toMatch(/already under way, and a late receiver writes the head of the image last, in place: stdout takes the image only in order/);
     expect(failureLine(b, 'udp-receiver: failed:')).toMatch(/in place: --unpack takes the archive only in order/);
     const [sr, [r1, r2]] = await senderThenReceivers(snd.proc, rs);
-    expectExit(r1, 0);
-    expectExit(r2, 0);
+    expectExit(r1!, 0);
+    expectExit(r2!, 0);
     expectExit(sr, 1);
     expect((await import('node:fs')).statSync(join(dir, 'stdout.bin')).size).toBe(0);
   });
@@ -189,13 +189,13 @@ describe('a restarted receiver rejoins (--streaming), real processes on loopback
     const { s, rs, snd } = await startAndKill(dir, gz, ['--streaming', '--no-catch-up', '--max-bitrate', '40m']);
     const again = receiver('receiver3-again', s, ['--file', join(dir, 'again.img')]);
     const [sr, [r1, r2, , r4]] = await senderThenReceivers(snd.proc, [...rs, again]);
-    expectExit(r1, 0);
-    expectExit(r2, 0);
+    expectExit(r1!, 0);
+    expectExit(r2!, 0);
     for (const i of [1, 2]) expect(await sha256File(join(dir, `out${i}.img`))).toBe(rawSha);
-    expectExit(r4, 3); // as a write error: the output cannot take the image this way
-    expect(failureLine(r4, 'udp-receiver: failed:')).toMatch(/the image is gzip-compressed, and a receiver that joins late writes it at offsets, so it cannot decompress it/);
+    expectExit(r4!, 3); // as a write error: the output cannot take the image this way
+    expect(failureLine(r4!, 'udp-receiver: failed:')).toMatch(/the image is gzip-compressed, and a receiver that joins late writes it at offsets, so it cannot decompress it/);
     expect(existsSync(join(dir, 'again.img'))).toBe(false);
-    expect(await partFiles(dir)).toEqual([killedPart(rs[2])]);
+    expect(await partFiles(dir)).toEqual([killedPart(rs[2]!)]);
     expectExit(sr, 1);
   });
 
@@ -208,10 +208,10 @@ describe('a restarted receiver rejoins (--streaming), real processes on loopback
     const { s, rs, snd } = await startAndKill(dir, gz, ['--streaming', '--max-bitrate', '40m']);
     const again = receiver('receiver3-again', s, ['--file', join(dir, 'again.img')]);
     const [sr, [r1, r2, , r4]] = await senderThenReceivers(snd.proc, [...rs, again]);
-    for (const r of [r1, r2, r4]) expectExit(r, 0);
+    for (const r of [r1!, r2!, r4!]) expectExit(r, 0);
     for (const f of ['out1.img', 'out2.img', 'again.img']) expect(await sha256File(join(dir, f)), f).toBe(rawSha);
-    expect(stderrLines(r4)).toContain('udp-receiver: joined late: the output takes the image only in order, so the whole image comes in the catch-up pass, after the first');
-    expect(stderrLines(r4)).toContain('udp-receiver: the first pass is over: the catch-up pass sends the rest, from slice 0');
+    expect(stderrLines(r4!)).toContain('udp-receiver: joined late: the output takes the image only in order, so the whole image comes in the catch-up pass, after the first');
+    expect(stderrLines(r4!)).toContain('udp-receiver: the first pass is over: the catch-up pass sends the rest, from slice 0');
     expectExit(sr, 0);
     const rep = parseJsonReport<LateSenderReport & { stats: { movedToCatchUp: number } }>(sr);
     expect(rep.stats.movedToCatchUp).toBe(1);
@@ -230,25 +230,26 @@ describe('a restarted receiver rejoins (--streaming), real processes on loopback
     await writeFile(nodeGz, gzipSync(await readFile(cpio), { level: 1 }));
     const s = faultSession();
     const roots = [1, 2, 3, 4, 5].map((i) => join(dir, `root${i}`));
-    const rs = [0, 1, 2].map((i) => receiver(`receiver${i + 1}`, s, ['--unpack', roots[i]]));
+    const rs = [0, 1, 2].map((i) => receiver(`receiver${i + 1}`, s, ['--unpack', roots[i]!]));
     await sleep(RECEIVER_HEAD_START_MS);
     const snd = sender(s, dir, nodeGz, ['--streaming', '--max-bitrate', '40m']);
     await waitForLog(snd.log, 'transfer.start');
     await sleep(1000);
-    rs[2].kill('SIGKILL');
-    const again = receiver('receiver3-again', s, ['--unpack', roots[3]]);
+    rs[2]!.kill('SIGKILL');
+    const again = receiver('receiver3-again', s, ['--unpack', roots[3]!]);
     const toStdout = procs.start('stdout-late', RECEIVER_CLI, receiverNetArgs(s), { stdoutFile: join(dir, 'stdout.bin') });
     const [sr, [r1, r2, r3, r4, r5]] = await senderThenReceivers(snd.proc, [...rs, again, toStdout]);
-    expect(r3.signal).toBe('SIGKILL');
-    for (const r of [r1, r2, r4, r5]) expectExit(r, 0);
+    expect(r3!.signal).toBe('SIGKILL');
+    for (const r of [r1!, r2!, r4!, r5!]) expectExit(r, 0);
     const want = snapshot(src);
     for (const i of [0, 1, 3]) {
-      expect(existsSync(join(roots[i], INCOMPLETE_MARKER)), roots[i]).toBe(false);
-      expect(diffTrees(want, snapshot(roots[i])), roots[i]).toEqual([]);
+      const root = roots[i]!;
+      expect(existsSync(join(root, INCOMPLETE_MARKER)), root).toBe(false);
+      expect(diffTrees(want, snapshot(root)), root).toEqual([]);
     }
     // stdout decompresses by magic too: the archive itself comes out.
     expect(await sha256File(join(dir, 'stdout.bin'))).toBe(await sha256File(cpio));
-    for (const r of [r4, r5]) {
+    for (const r of [r4!, r5!]) {
       expect(stderrLines(r), describeRun(r)).toContain('udp-receiver: joined late: the output takes the image only in order, so the whole image comes in the catch-up pass, after the first');
     }
     const rep = parseJsonReport<LateSenderReport & { stats: { movedToCatchUp: number } }>(sr);

@@ -44,7 +44,7 @@ describe.skipIf(missingCli !== undefined)('--hosts and --start-timeout on loopba
     await sleep(300);
     const sender = fx.procs.start('sender', SENDER_CLI, [...senderNetArgs(s), '--file', fx.image, '--hosts', hosts, '--max-wait', '1', '--json']);
     const [sr, [rr]] = await senderThenReceivers(sender, [r]);
-    expectExit(rr, 0);
+    expectExit(rr!, 0);
     expectExit(sr, 1);
     expect(await sha256File(out)).toBe(fx.imageSha);
     const lines = stderrLines(sr);
@@ -70,8 +70,8 @@ describe.skipIf(missingCli !== undefined)('--hosts and --start-timeout on loopba
     await sleep(300);
     const sender = fx.procs.start('sender', SENDER_CLI, [...senderNetArgs(s), '--file', fx.image, '--hosts', hosts, '--start-timeout', '2']);
     const [sr, [rr]] = await senderThenReceivers(sender, [r]);
-    expectExit(rr, 1);
-    expect(stderrLines(rr)).toEqual(["udp-receiver: failed: dropped by the sender: not on the sender's --hosts list"]);
+    expectExit(rr!, 1);
+    expect(stderrLines(rr!)).toEqual(["udp-receiver: failed: dropped by the sender: not on the sender's --hosts list"]);
     expect(existsSync(join(dir, 'out.img'))).toBe(false);
     expectExit(sr, 1);
     expect(stderrLines(sr)).toContain('udp-sender: --start-timeout: the transfer did not start: 0 of 1 hosts joined; nothing was sent');
@@ -128,7 +128,7 @@ describe.skipIf(labSkip !== undefined)('--hosts in a namespaced rack: 5 hosts li
     await writeFile(hosts, ['# rack under test', ...r.receiverAddrs].join('\n') + '\n');
     const started = r.receiverNs.slice(0, 4);
     const receivers = started.map((ns, i) =>
-      r.run(ns, [process.execPath, RECEIVER_CLI, '--file', join(dir, `out-${i + 1}.bin`), '--interface', r.receiverAddrs[i]], { timeoutMs: 60_000 }),
+      r.run(ns, [process.execPath, RECEIVER_CLI, '--file', join(dir, `out-${i + 1}.bin`), '--interface', r.receiverAddrs[i]!], { timeoutMs: 60_000 }),
     );
     await sleep(500);
     const sender = await r.run(
@@ -141,7 +141,7 @@ describe.skipIf(labSkip !== undefined)('--hosts in a namespaced rack: 5 hosts li
     for (const [i, x] of rs.entries()) expect(x.code, describe(`receiver ${i + 1}`, x)).toBe(0);
     expect(sender.code, describe('sender', sender)).toBe(1);
     const lines = sender.stderr.split('\n');
-    const missingAddr = r.receiverAddrs[4];
+    const missingAddr = r.receiverAddrs[4]!;
     expect(lines.some((l) => new RegExp(`^${missingAddr.replace(/\./g, '\\.')}\\s+-\\s+${missingAddr.replace(/\./g, '\\.')}\\s+0\\s+missing\\s+never joined$`).test(l)), sender.stderr).toBe(true);
     expect(lines).toContain(`udp-sender: 1 of 5 hosts never joined: ${missingAddr}`);
     for (const a of r.receiverAddrs.slice(0, 4)) expect(lines.some((l) => l.startsWith(a) && /\sverified/.test(l)), sender.stderr).toBe(true);

@@ -1,7 +1,7 @@
 // A foreign talker for loopback.test.ts: sprays datagrams that are not part of the
 // running session at its ports and groups, from an ephemeral port. Each round goes to
 // one target (data group/port, rdv group/port, and the two crossed pairs, in turn) and
-// holds: random bytes; a rackcast header (magic 0x5243, version 1) of every type 1..13
+// holds: random bytes; a rackcast header (magic 0x5243, this build's version) of every type 1..13
 // with a random session id and a body that is random and short, random and MTU-sized,
 // random of the type's exact size, or zeros of that size (the last two get past the
 // length checks, so the decoders' field and session checks are reached too); a wrong
@@ -15,6 +15,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 // The layouts' sizes from the build, so the exact-size bodies follow the protocol.
+import { VERSION } from '../../dist/protocol/header.js';
 import { ACCEPT_SIZE } from '../../dist/protocol/messages/accept.js';
 import { DATA_HEADER_SIZE } from '../../dist/protocol/messages/data.js';
 import { DROP_SIZE } from '../../dist/protocol/messages/drop.js';
@@ -65,16 +66,16 @@ function randomBodyBytes() {
 
 function typed(type) {
   const mode = randomInt(0, 4);
-  if (mode < 2) return header(1, type, randomBodyBytes());
-  return header(1, type, TYPE_SIZE[type] - HEADER_SIZE, mode === 3);
+  if (mode < 2) return header(VERSION, type, randomBodyBytes());
+  return header(VERSION, type, TYPE_SIZE[type] - HEADER_SIZE, mode === 3);
 }
 
 function round() {
   const out = [randomBytes(randomInt(0, MAX_PAYLOAD + 1))];
   for (let type = 1; type <= 13; type++) out.push(typed(type));
-  out.push(header(randomInt(2, 256), randomInt(1, 14), randomBodyBytes()));
-  out.push(header(1, Math.random() < 0.5 ? 0 : randomInt(14, 256), randomBodyBytes()));
-  out.push(header(1, randomInt(1, 14), 0).subarray(0, randomInt(1, HEADER_SIZE)));
+  out.push(header((VERSION + randomInt(1, 256)) & 0xff, randomInt(1, 14), randomBodyBytes()));
+  out.push(header(VERSION, Math.random() < 0.5 ? 0 : randomInt(14, 256), randomBodyBytes()));
+  out.push(header(VERSION, randomInt(1, 14), 0).subarray(0, randomInt(1, HEADER_SIZE)));
   return out;
 }
 

@@ -20,6 +20,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import { AUTH_TRAILER_SIZE } from '../../dist/protocol/auth-trailer.js';
+import { VERSION } from '../../dist/protocol/header.js';
 
 const MAGIC = 0x5243;
 const HEADER_SIZE = 8;
@@ -92,7 +93,7 @@ function fake(type, session) {
   const bodyBytes = Math.random() < 0.5 ? randomInt(0, 65) : randomInt(0, MAX_PAYLOAD - HEADER_SIZE - AUTH_TRAILER_SIZE + 1);
   const b = Buffer.alloc(HEADER_SIZE + bodyBytes + AUTH_TRAILER_SIZE);
   b.writeUInt16BE(MAGIC, 0);
-  b.writeUInt8(1, 2);
+  b.writeUInt8(VERSION, 2);
   b.writeUInt8(type, 3);
   b.writeUInt32BE(session, 4);
   randomBytes(bodyBytes + AUTH_TRAILER_SIZE).copy(b, HEADER_SIZE);
@@ -102,7 +103,7 @@ function fake(type, session) {
 function plainHeader() {
   const b = Buffer.alloc(HEADER_SIZE + randomInt(0, 200));
   b.writeUInt16BE(MAGIC, 0);
-  b.writeUInt8(1, 2);
+  b.writeUInt8(VERSION, 2);
   b.writeUInt8(randomInt(1, 14), 3);
   b.writeUInt32BE(sessionId ?? randomInt(0, 0x1_0000_0000 - 1), 4);
   return b;

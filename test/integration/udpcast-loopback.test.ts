@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nativeRsStatus } from '../../common/fec.js';
 import { builtCliMissing, describeRun, expectExit, newSession, parseJsonReport, Processes, SENDER_CLI, sha256File, sleep, writeRandomFile, type RunResult } from './helpers.js';
 
 const UDP_RECEIVER = '/usr/bin/udp-receiver';
@@ -22,6 +23,7 @@ interface UdpcastReport {
   readonly verified: boolean;
   readonly receivers: readonly { clNr: number; address: string; state: string; detail: string }[];
   readonly stats: Record<string, number>;
+  readonly fecCoder: string;
 }
 
 /** Runs Debian's udp-receiver until it exits (or is killed at the deadline). */
@@ -92,6 +94,12 @@ describe.skipIf(skip !== undefined)('udp-sender --protocol udpcast → Debian ud
     expect(r.sender.stderr).toContain('complete, not verified');
     expect(r.sender.stderr).toContain('stock udp-receivers send no digest');
     if (name === 'fec') expect(rep.stats.fecBlocks).toBe(Math.ceil((16 << 20) / (1024 * 1456)) * 8 * 4);
+    // The parity comes from the native kernels whenever the addon is built (and must, under
+    // RACKCAST_REQUIRE_NATIVE=1), unless the environment asks for the TS coder.
+    const rs = nativeRsStatus();
+    if (process.env.RACKCAST_RS_KERNEL?.trim() === 'ts') expect(rep.fecCoder).toBe('ts');
+    else if (rs.loaded || process.env.RACKCAST_REQUIRE_NATIVE === '1') expect(rep.fecCoder).toMatch(/^udpcast-on-native-cauchy-/);
+    else expect(rep.fecCoder).toBe('ts');
   });
 
   it('--pipe: the sender gzips on the fly, the stock receiver gunzips with its own --pipe; the image arrives identical', async () => {
@@ -123,7 +131,7 @@ describe.skipIf(skip !== undefined)('udp-sender --protocol udpcast → Debian ud
     expectExit(sr, 1);
     const rep = parseJsonReport<UdpcastReport>(sr);
     expect(rep.receivers.map((x) => x.state)).toEqual(['dropped']);
-    expect(rep.receivers[0].detail).toMatch(/no answer to 40 REQACK rounds/);
+    expect(rep.receivers[0]!.detail).toMatch(/no answer to 40 REQACK rounds/);
     expect(sr.stderr).toMatch(/receiver #0 \(127\.0\.0\.1\) dropped: no answer/);
     expect((await rcv.result).signal).toBe('SIGKILL');
   });

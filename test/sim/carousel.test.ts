@@ -22,7 +22,7 @@ const base: Omit<SimOptions, 'seed'> = {
 const PER_PASS = SLICES * (8 * 32 + 8 * 4);
 
 function identical(r: SimResult, i: number): boolean {
-  const x = r.receivers[i];
+  const x = r.receivers[i]!;
   return x.ok && Buffer.compare(Buffer.from(x.image), Buffer.from(r.image)) === 0;
 }
 
@@ -47,20 +47,20 @@ describe('--async --carousel', () => {
       carousel: 2,
       dropData: (rcv, d) => rcv === 0 && d.seq <= PER_PASS && d.sliceNo === 6 && (d.flags & DATA_FLAG_PARITY) === 0 && lost.has(d.blockNo),
     });
-    for (let i = 0; i < 3; i++) expect(identical(r, i), `receiver ${i}: ${r.receivers[i].detail}`).toBe(true);
-    const s0 = r.receivers[0].core.stats;
+    for (let i = 0; i < 3; i++) expect(identical(r, i), `receiver ${i}: ${r.receivers[i]!.detail}`).toBe(true);
+    const s0 = r.receivers[0]!.core.stats;
     expect(s0.slicesPutOff).toBe(1);
     expect(s0.drops.ERR_AHEAD).toBeGreaterThan(0); // slices past its window in pass 1 were let go
-    expect(r.receivers[1].core.stats.slicesPutOff).toBe(0);
+    expect(r.receivers[1]!.core.stats.slicesPutOff).toBe(0);
   });
 
   it('a receiver that comes up late (seed 43) completes from the second pass, in order', () => {
     // At 100 Mbit/s a pass takes 113 ms, from 120 ms (after the HELLOs of --min-wait). Up at
     // 160 ms, receiver 2 hears the HELLO of 200 ms: the last third of pass 1 is what it gets.
     const r = simulate({ ...base, seed: 43, carousel: 2, linkRateBps: 1e8, join: new Map([[2, 160]]) });
-    for (let i = 0; i < 3; i++) expect(identical(r, i), `receiver ${i}: ${r.receivers[i].detail}`).toBe(true);
-    expect(r.receivers[2].core.stats.slicesPutOff).toBeGreaterThan(0);
-    expect(r.receivers[0].core.stats.slicesPutOff).toBe(0);
+    for (let i = 0; i < 3; i++) expect(identical(r, i), `receiver ${i}: ${r.receivers[i]!.detail}`).toBe(true);
+    expect(r.receivers[2]!.core.stats.slicesPutOff).toBeGreaterThan(0);
+    expect(r.receivers[0]!.core.stats.slicesPutOff).toBe(0);
   });
 
   it('the same slice lost in both passes (seed 44): the receiver fails once the last pass went by it, naming it', () => {
@@ -71,7 +71,7 @@ describe('--async --carousel', () => {
       carousel: 2,
       dropData: (rcv, d) => rcv === 0 && d.sliceNo === 6 && (d.flags & DATA_FLAG_PARITY) === 0 && lost.has(d.blockNo),
     });
-    const x = r.receivers[0];
+    const x = r.receivers[0]!;
     expect(x.ok).toBe(false);
     expect(x.detail).toBe('slice 6 cannot be rebuilt: stripe 0 has 31 of 32 symbols (--async, no repair)');
     // Only the first pass put it off; it failed in the second, not before.
@@ -87,8 +87,8 @@ describe('--async --carousel', () => {
       seed: 45,
       dropData: (rcv, d) => rcv === 0 && d.sliceNo === 6 && (d.flags & DATA_FLAG_PARITY) === 0 && lost.has(d.blockNo),
     });
-    expect(r.receivers[0].ok).toBe(false);
-    expect(r.receivers[0].core.stats.slicesPutOff).toBe(0);
+    expect(r.receivers[0]!.ok).toBe(false);
+    expect(r.receivers[0]!.core.stats.slicesPutOff).toBe(0);
     expect(r.sender.stats.dataPackets).toBe(PER_PASS);
   });
 });

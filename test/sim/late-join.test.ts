@@ -23,7 +23,7 @@ function late(o: Partial<SimOptions> & { seed: number }): SimResult {
 }
 
 function expectVerified(r: SimResult, i: number): void {
-  const x = r.receivers[i];
+  const x = r.receivers[i]!;
   expect(x.done && x.ok, `receiver ${i}: ${x.detail} (seed ${r.seed})`).toBe(true);
   expect(Buffer.compare(Buffer.from(x.image), Buffer.from(r.image)), `receiver ${i} image (seed ${r.seed})`).toBe(0);
 }
@@ -34,7 +34,7 @@ describe('late join with --streaming (simulated)', () => {
     expect(r.sender.currentPhase).toBe('done');
     expectVerified(r, 1);
     expectVerified(r, 2);
-    const j = r.receivers[2].joinSlice;
+    const j = r.receivers[2]!.joinSlice;
     expect(j).toBeGreaterThan(8); // past the retention window: the head had to be re-read
     expect(j).toBeLessThan(r.totalSlices);
     expect(r.sender.stats.lateJoins).toBe(1);
@@ -42,11 +42,11 @@ describe('late join with --streaming (simulated)', () => {
     // Each head slice (one stripe of 64 blocks) re-read once, its data blocks sent once,
     // asked for with about one NAK.
     expect(r.sender.stats.dataResends).toBe(64 * j);
-    expect(r.receivers[2].core.stats.naksSent).toBeLessThanOrEqual(2 * j);
+    expect(r.receivers[2]!.core.stats.naksSent).toBeLessThanOrEqual(2 * j);
     expect(r.sender.stats.naksReceived, 'each NAK counted once, reloaded or not').toBe(r.nakLog.length);
-    const dead = r.sender.receiverList().find((x) => x.id === r.receivers[0].id)!;
+    const dead = r.sender.receiverList().find((x) => x.id === r.receivers[0]!.id)!;
     expect(dead.state).toBe('dropped');
-    const rejoined = r.sender.receiverList().find((x) => x.id === r.receivers[2].id)!;
+    const rejoined = r.sender.receiverList().find((x) => x.id === r.receivers[2]!.id)!;
     expect(rejoined.state).toBe('verified');
     expect(rejoined.joinSlice).toBe(j);
   });
@@ -61,8 +61,8 @@ describe('late join with --streaming (simulated)', () => {
     const r = late({ seed: 9, stripes: 4, sliceBlocks: 64, redundancy: 2, loss: { rate: 0.02 } });
     expectVerified(r, 1);
     expectVerified(r, 2);
-    expect(r.receivers[2].joinSlice).toBeGreaterThan(8);
-    expect(r.sender.stats.dataResends).toBeGreaterThanOrEqual(64 * (r.receivers[2].joinSlice - 8));
+    expect(r.receivers[2]!.joinSlice).toBeGreaterThan(8);
+    expect(r.sender.stats.dataResends).toBeGreaterThanOrEqual(64 * (r.receivers[2]!.joinSlice - 8));
   });
 
   it('a receiver that comes up after the first pass gets the whole image by repair', () => {
@@ -71,7 +71,7 @@ describe('late join with --streaming (simulated)', () => {
     expect(r.senderEvents.findIndex((e) => e.kind === 'ending')).toBeLessThan(r.senderEvents.findIndex((e) => e.kind === 'joined' && e.joinSlice > 0));
     expectVerified(r, 1);
     expectVerified(r, 2);
-    expect(r.receivers[2].joinSlice).toBe(r.totalSlices);
+    expect(r.receivers[2]!.joinSlice).toBe(r.totalSlices);
   });
 
   it('the sender holds at most retainSlices reloaded slices and retainSlices pending reloads', () => {
@@ -96,7 +96,7 @@ describe('late join with --streaming (simulated)', () => {
   it('without --streaming the late receiver stops at once with one clear reason; the others finish', () => {
     const r = late({ seed: 6, sender: { streaming: false } });
     expectVerified(r, 1);
-    const x = r.receivers[2];
+    const x = r.receivers[2]!;
     expect(x.done && !x.ok).toBe(true);
     expect(x.detail).toMatch(/already under way.*--streaming/);
     expect(r.sender.stats.joinsReceived).toBe(2); // receivers 0 and 1, early; the late one never asked
@@ -105,7 +105,7 @@ describe('late join with --streaming (simulated)', () => {
   it('a late receiver whose sink takes the image only in order says so and does not join', () => {
     const r = late({ seed: 8, receiver: { lateJoinBlocker: '--unpack takes the archive only in order' } });
     expectVerified(r, 1);
-    const x = r.receivers[2];
+    const x = r.receivers[2]!;
     expect(x.done && !x.ok).toBe(true);
     expect(x.core.currentState).toBe('done');
     expect(x.detail).toMatch(/under way.*--unpack takes the archive only in order/);

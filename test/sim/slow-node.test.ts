@@ -41,14 +41,14 @@ function expectAllIdentical(r: SimResult): void {
 function moves(r: SimResult): [number, CatchUpWhy, number][] {
   const out: [number, CatchUpWhy, number][] = [];
   r.senderEvents.forEach((e, i) => {
-    if (e.kind === 'movedToCatchUp') out.push([e.receiverId - 0x100, e.why, r.senderEventsAt[i]]);
+    if (e.kind === 'movedToCatchUp') out.push([e.receiverId - 0x100, e.why, r.senderEventsAt[i]!]);
   });
   return out;
 }
 
 function eventAt(r: SimResult, kind: string): number {
   const i = r.senderEvents.findIndex((e) => e.kind === kind);
-  return i < 0 ? Infinity : r.senderEventsAt[i];
+  return i < 0 ? Infinity : r.senderEventsAt[i]!;
 }
 
 describe('the slow-node policy', () => {
@@ -78,9 +78,9 @@ describe('the slow-node policy', () => {
     expect(s.reloads).toBe(184);
     expect(s.dataResends).toBe(184 * 64);
     expect(eventAt(r, 'catchUpBegan')).toBe(eventAt(r, 'ending'));
-    for (const i of [0, 1, 2]) expect(r.receivers[i].doneAtMs).toBeCloseTo(2144, 0);
-    expect(r.receivers[3].doneAtMs).toBeCloseTo(6208, 0);
-    const slow = r.receivers[3].core.stats;
+    for (const i of [0, 1, 2]) expect(r.receivers[i]!.doneAtMs).toBeCloseTo(2144, 0);
+    expect(r.receivers[3]!.doneAtMs).toBeCloseTo(6208, 0);
+    const slow = r.receivers[3]!.core.stats;
     expect(slow.naksSent).toBe(184);
     // What lay beyond its window while the first pass ran on was let go, and came again.
     expect(slow.drops.ERR_AHEAD).toBeGreaterThan(0);
@@ -135,6 +135,22 @@ describe('the slow-node policy', () => {
     expectAllIdentical(two);
     expect(moves(two).map(([i]) => i)).toEqual([1]);
   });
+
+  it('a quiet session (12 receivers, more than maxReportingReceivers): the slow disk is found by the probe rounds and moved at 1112 ms; the others finish at 2825 ms, it at 6932 ms', () => {
+    const r = run({ receivers: 12, sinkBytesPerMs: (i) => (i === 11 ? SLOW : HEALTHY) });
+    expectAllIdentical(r);
+    expect(moves(r)).toEqual([[11, CatchUpWhy.Slow, expect.closeTo(1112, 0)]]);
+    for (let i = 0; i < 11; i++) expect(r.receivers[i]!.doneAtMs).toBeCloseTo(2825, 0);
+    expect(r.receivers[11]!.doneAtMs).toBeCloseTo(6932, 0);
+    const s = r.sender.stats;
+    expect(s.movedToCatchUp).toBe(1);
+    // It asked for slices 71..255, each once, each read again. It held part of 71 when it
+    // moved: that one came as 29 parity packets; the other 184 as their 64 data blocks.
+    expect(r.receivers[11]!.core.stats.naksSent).toBe(185);
+    expect(s.reloads).toBe(185);
+    expect(s.dataResends).toBe(184 * 64);
+    expect(s.repairPackets - s.dataResends).toBe(29);
+  });
 });
 
 describe('a late receiver that takes the image only in order (--streaming)', () => {
@@ -147,7 +163,7 @@ describe('a late receiver that takes the image only in order (--streaming)', () 
     expectAllIdentical(r);
     expect(moves(r)).toEqual([[3, CatchUpWhy.LateInOrder, expect.closeTo(1050, 0)]]);
     // Written in order from byte 0 (the simulator writes at offsets only for joinSlice > 0).
-    expect(r.receivers[3].joinSlice).toBe(0);
+    expect(r.receivers[3]!.joinSlice).toBe(0);
     expect(r.sender.stats.reloads).toBe(256);
     expect(r.sender.stats.lateJoins).toBe(1);
   });
@@ -158,8 +174,8 @@ describe('a late receiver that takes the image only in order (--streaming)', () 
       sender: { streaming: true, catchUp: false },
       receiverFor: (i) => (i === 3 ? { lateJoinBlocker: 'test: it takes the image only in order' } : undefined),
     });
-    expect(r.receivers[3].ok).toBe(false);
-    expect(r.receivers[3].detail).toMatch(/already under way, and a late receiver writes the head of the image last, in place: test: it takes/);
-    for (const i of [0, 1, 2]) expect(r.receivers[i].ok).toBe(true);
+    expect(r.receivers[3]!.ok).toBe(false);
+    expect(r.receivers[3]!.detail).toMatch(/already under way, and a late receiver writes the head of the image last, in place: test: it takes/);
+    for (const i of [0, 1, 2]) expect(r.receivers[i]!.ok).toBe(true);
   });
 });

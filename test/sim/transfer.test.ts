@@ -32,7 +32,7 @@ describe('lossless transfer', () => {
     expect(r.sender.stats.dataPackets).toBe(blocks);
     expect(r.sender.stats.repairPackets).toBe(0);
     expect(r.sender.stats.naksReceived).toBe(0);
-    const rs = r.receivers[0].core.stats;
+    const rs = r.receivers[0]!.core.stats;
     expect(rs.dataPackets).toBe(blocks);
     expect(rs.naksSent).toBe(0);
     expect(rs.decodedBlocks).toBe(0);
@@ -70,14 +70,14 @@ describe('repair with exact counters', () => {
     expect(r.sender.stats.naksReceived).toBe(1);
     expect(r.sender.stats.repairPackets).toBe(2);
     const [r0, r1] = r.receivers.map((x) => x.core.stats);
-    expect(r0.naksSent).toBe(0);
-    expect(r0.naksSuppressed).toBe(1);
-    expect(r0.decodedBlocks).toBe(1);
-    expect(r1.naksSent).toBe(1);
-    expect(r1.decodedBlocks).toBe(2);
+    expect(r0!.naksSent).toBe(0);
+    expect(r0!.naksSuppressed).toBe(1);
+    expect(r0!.decodedBlocks).toBe(1);
+    expect(r1!.naksSent).toBe(1);
+    expect(r1!.decodedBlocks).toBe(2);
     // Receiver 0 needed one of the two: the second found it already verifying.
-    expect(r0.parityPackets).toBe(1);
-    expect(r1.parityPackets).toBe(2);
+    expect(r0!.parityPackets).toBe(1);
+    expect(r1!.parityPackets).toBe(2);
   });
 
   it('a lost repair packet is asked for again and answered at once', () => {
@@ -92,7 +92,7 @@ describe('repair with exact counters', () => {
     expectAllIdentical(r);
     expect(r.sender.stats.naksReceived).toBe(2);
     expect(r.sender.stats.repairPackets).toBe(2);
-    expect(r.receivers[0].core.stats.decodedBlocks).toBe(1);
+    expect(r.receivers[0]!.core.stats.decodedBlocks).toBe(1);
   });
 });
 
@@ -154,7 +154,7 @@ describe('feedback does not grow linearly with receivers', () => {
     }
     console.log(rows.join('\n'));
     // 20x the receivers, far less than 20x the NAKs.
-    expect(perSlice[200]).toBeLessThan(perSlice[10] * 4);
+    expect(perSlice[200]).toBeLessThan(perSlice[10]! * 4);
   });
 });
 

@@ -49,6 +49,9 @@ export function senderConfig(over: Partial<SenderConfig> = {}): Readonly<SenderC
     endIntervalMs: 50,
     nakHoldMs: 12,
     windowPacketsMax: 4096,
+    maxReportingReceivers: 8,
+    answerWindowMs: 4,
+    heartbeatMs: 1000,
     coder,
     ...over,
   });
@@ -84,7 +87,7 @@ export function decode(bytes: Uint8Array): Message {
 }
 
 export interface SentBySender {
-  readonly to: 'data' | 'control';
+  readonly to: 'data' | 'control' | { readonly address: string; readonly port: number };
   readonly m: Message;
   readonly bytes: Uint8Array;
 }
@@ -102,7 +105,7 @@ export function drainSender(core: SenderCore, now: number): SentBySender[] {
 
 export function drainReceiver(core: ReceiverCore): Message[] {
   const out: Message[] = [];
-  for (let b = core.pollTransmit(); b !== undefined; b = core.pollTransmit()) out.push(decode(b));
+  for (let t = core.pollTransmit(); t !== undefined; t = core.pollTransmit()) out.push(decode(t.bytes));
   return out;
 }
 
@@ -114,7 +117,7 @@ export function drainEvents<E>(core: { pollEvent(): E | undefined }): E[] {
 
 /** Message type names in order, for asserting exactly what went out. */
 export function types(ms: readonly (Message | SentBySender)[]): string[] {
-  return ms.map((x) => MESSAGE_TYPE_NAMES[('m' in x ? x.m : x).type]);
+  return ms.map((x) => MESSAGE_TYPE_NAMES[('m' in x ? x.m : x).type]!);
 }
 
 export type MsgOf<T extends MessageType> = Extract<Message, { readonly type: T }>['msg'];

@@ -254,7 +254,7 @@ export async function ourUnpack(
   try {
     let i = 0;
     for (let off = 0; off < data.byteLength; i++) {
-      const n = chunkSizes[i % chunkSizes.length];
+      const n = chunkSizes[i % chunkSizes.length]!;
       await sink.write(data.subarray(off, off + n));
       off += n;
     }

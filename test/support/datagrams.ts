@@ -62,12 +62,12 @@ export function joinBytes(o: {
 
 export function statusBytes(o: Partial<Status> & { receiverId: number }): Uint8Array {
   return encoded(STATUS_SIZE, (b) =>
-    encodeStatus({ sessionId: SESSION, flags: 0, seenSeq: 0, deliveredSlices: 0, bytesWritten: 0, ...o }, b),
+    encodeStatus({ sessionId: SESSION, flags: 0, seenSeq: 0, deliveredSlices: 0, bytesWritten: 0, reqackId: 0, lossPpm: 0, ...o }, b),
   );
 }
 
 export function nakBytes(o: Partial<Nak> & { receiverId: number; sliceNo: number; need: readonly number[] }): Uint8Array {
-  const msg: Nak = { sessionId: SESSION, heard: o.need.map(() => 0), ...o };
+  const msg: Nak = { sessionId: SESSION, seenSeq: 0, heard: o.need.map(() => 0), ...o };
   return encoded(nakLength(msg), (b) => encodeNak(msg, b));
 }
 
@@ -127,8 +127,11 @@ export function dataBytes(d: Omit<Data, 'sessionId'> & { sessionId?: number }): 
   return encoded(DATA_HEADER_SIZE + d.payload.byteLength, (b) => encodeData(msg, b));
 }
 
-export function reqackBytes(o: Omit<Reqack, 'sessionId'> & { sessionId?: number }): Uint8Array {
-  return encoded(REQACK_SIZE, (b) => encodeReqack({ sessionId: SESSION, ...o }, b));
+/** A REQACK; without flags, a small session's (answered at once, no heartbeat from it). */
+export function reqackBytes(o: Pick<Reqack, 'reqackId' | 'needSlices' | 'needSeq'> & Partial<Reqack>): Uint8Array {
+  return encoded(REQACK_SIZE, (b) =>
+    encodeReqack({ sessionId: SESSION, flags: 0, answerWindowMs: 0, groupSize: 1, heartbeatMs: 0, ...o }, b),
+  );
 }
 
 export function endBytes(totalBytes: number, totalSlices: number, digest: Uint8Array, sessionId = SESSION): Uint8Array {

@@ -22,7 +22,7 @@ export function imageWithZeroRuns(bytes: number): Buffer {
 export async function writeAll(sink: DiskSink, data: Buffer, sizes: readonly number[]): Promise<void> {
   let i = 0;
   for (let off = 0; off < data.length; i++) {
-    const n = sizes[i % sizes.length];
+    const n = sizes[i % sizes.length]!;
     await sink.write(data.subarray(off, off + n));
     off += n;
   }
@@ -50,7 +50,7 @@ export function shuffled(n: number, seed: number): number[] {
   const order = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
+    [order[i], order[j]] = [order[j]!, order[i]!];
   }
   return order;
 }

@@ -20,8 +20,8 @@ export class EventHeap<T extends Timed> {
     let i = a.length - 1;
     while (i > 0) {
       const j = (i - 1) >> 1;
-      if (before(a[j], a[i])) break;
-      [a[i], a[j]] = [a[j], a[i]];
+      if (before(a[j]!, a[i]!)) break;
+      [a[i], a[j]] = [a[j]!, a[i]!];
       i = j;
     }
   }
@@ -36,10 +36,10 @@ export class EventHeap<T extends Timed> {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;
-        if (l < a.length && before(a[l], a[m])) m = l;
-        if (r < a.length && before(a[r], a[m])) m = r;
+        if (l < a.length && before(a[l]!, a[m]!)) m = l;
+        if (r < a.length && before(a[r]!, a[m]!)) m = r;
         if (m === i) break;
-        [a[i], a[m]] = [a[m], a[i]];
+        [a[i], a[m]] = [a[m]!, a[i]!];
         i = m;
       }
     }

@@ -30,7 +30,7 @@ export class Rng {
     return this.next() < p;
   }
   pick<T>(xs: readonly T[]): T {
-    return xs[this.int(0, xs.length)];
+    return xs[this.int(0, xs.length)]!;
   }
   bytes(n: number): Uint8Array {
     const out = new Uint8Array(n);

@@ -19,7 +19,7 @@ export function dataParts(seed: number, payloadBytes = BLOCK_BYTES): [Buffer, Bu
   const payload = Buffer.alloc(payloadBytes);
   const rnd = mulberry32(seed);
   const text = Buffer.from('rackcast image bytes: ', 'latin1');
-  for (let i = 0; i < payloadBytes; i++) payload[i] = i % 32 < text.length ? text[i % 32] : Math.floor(rnd() * 256);
+  for (let i = 0; i < payloadBytes; i++) payload[i] = i % 32 < text.length ? text[i % 32]! : Math.floor(rnd() * 256);
   return [header, payload];
 }
 

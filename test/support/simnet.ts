@@ -25,14 +25,21 @@
 import { createHash } from 'node:crypto';
 import { fullSliceBytes } from '../../protocol/geometry.js';
 import { decodeHeader, MessageType } from '../../protocol/header.js';
+import { NAK_HEADER_SIZE } from '../../protocol/messages/nak.js';
 import { ReceiverCore, type ReceiverConfig, type ReceiverEvent } from '../../receiver/core.js';
 import { SenderCore, type SenderConfig, type SenderEvent } from '../../sender/core.js';
 import { concat } from './bytes.js';
 import { EventHeap } from './event-heap.js';
 
 export const SENDER_ADDRESS = '198.18.0.1';
-/** The source port of every datagram (the cores take it from the address book, not from here). */
+/** The source port of the sender's datagrams and of injected ones (the cores take it from the address book, not from here). */
 const PORT = 9001;
+/**
+ * Receiver i sends from port RECEIVER_PORT_BASE + i, so each has an endpoint of its own
+ * (addresses repeat past 200 receivers) and what the sender answers it alone (ACCEPT,
+ * REPORT_ACK) reaches it alone.
+ */
+export const RECEIVER_PORT_BASE = 10_000;
 /** The sender where a receiver's index could be (Flight.to, SimHooks.onSend's `from`). */
 export const SENDER_INDEX = -1;
 /** A core whose events and transmits do not run dry in this many rounds is broken. */
@@ -44,6 +51,7 @@ export interface Flight {
   /** SENDER_INDEX, or a receiver's index. */
   readonly to: number;
   readonly from: string;
+  readonly fromPort: number;
   readonly bytes: Uint8Array;
   /** Injected by the scenario, not sent by a core. */
   readonly hostile: boolean;
@@ -97,9 +105,10 @@ export interface SimNetOptions {
   /** The generator for the jitter and duplication of the cores' own datagrams. */
   readonly random: () => number;
   /**
-   * What the other receivers hear of a receiver's datagrams. 'naks' is enough for the
-   * protocol (they act only on NAKs, for suppression, and drop the rest at once) and
-   * saves N^2 events with many receivers; 'all' lets hostile scenarios see everything.
+   * What the other receivers hear of a receiver's datagrams. 'naks' is what the protocol
+   * sends them (NAKs go to the rendezvous group; STATUS, JOIN, REPORT and LEAVE go to the
+   * sender alone); 'all' also copies the rest to them, as a stray path for hostile
+   * scenarios.
    */
   readonly peerTraffic: 'all' | 'naks';
   /** The sender's link: a datagram occupies it for its size (plus 28 bytes of IP/UDP) at this rate. */
@@ -109,6 +118,12 @@ export interface SimNetOptions {
   readonly hooks?: SimHooks;
   /** Raises a broken invariant (default: throws SimViolation). Must throw. */
   readonly fail?: (message: string) => never;
+  /**
+   * false: receivers keep no copy of the image (thousands of receivers would need
+   * gigabytes): each slice they write is compared with the image at its offset, and a
+   * receiver verifies only if every byte matched and every byte came. Default true.
+   */
+  readonly keepImages?: boolean;
 }
 
 /** How run() ended: everyone done, nothing left to happen, or a bound hit. */
@@ -142,6 +157,8 @@ export class SimReceiver {
   coreAt = Infinity;
   /** Written in order (joinSlice 0). */
   readonly chunks: Uint8Array[] = []; // UNBOUNDED: the image, kept to compare
+  /** Without kept images (SimNetOptions.keepImages): every slice written so far matched the image. */
+  matched = true;
   private readonly hash = createHash('sha256');
   /** Written at offsets (joined late): grows as a file does. */
   private out = new Uint8Array(0);
@@ -156,6 +173,7 @@ export class SimReceiver {
     readonly index: number,
     spec: SimReceiverSpec,
     now: number,
+    private readonly reference?: Uint8Array,
   ) {
     this.core = new ReceiverCore(spec.config, now);
     this.id = spec.config.receiverId;
@@ -167,7 +185,10 @@ export class SimReceiver {
   }
 
   write(offset: number, bytes: Uint8Array): void {
-    if (this.joinSlice > 0) {
+    if (this.reference !== undefined) {
+      const want = this.reference.subarray(offset, offset + bytes.byteLength);
+      if (want.byteLength !== bytes.byteLength || Buffer.compare(asBuffer(want), asBuffer(bytes)) !== 0) this.matched = false;
+    } else if (this.joinSlice > 0) {
       const end = offset + bytes.byteLength;
       if (end > this.out.byteLength) {
         const grown = new Uint8Array(Math.max(end, this.out.byteLength * 2));
@@ -183,8 +204,12 @@ export class SimReceiver {
     this.written += bytes.byteLength;
   }
 
-  /** The digest of what it wrote, as its driver takes it (joined late: read back from the disk). */
-  digest(totalBytes: number): Buffer {
+  /**
+   * The digest of what it wrote, as its driver takes it (joined late: read back from the
+   * disk). Without kept images: `expected` if every byte matched, else zeros.
+   */
+  digest(totalBytes: number, expected: Uint8Array): Buffer {
+    if (this.reference !== undefined) return this.matched ? Buffer.from(expected) : Buffer.alloc(32);
     if (this.joinSlice > 0) return createHash('sha256').update(this.out.subarray(0, Math.min(totalBytes, this.outBytes))).digest();
     return this.hash.copy().digest();
   }
@@ -202,6 +227,8 @@ export class SimNet {
   readonly senderEvents: SenderEvent[] = []; // UNBOUNDED: one run's events, for the test
   /** When each of senderEvents came out (virtual ms), index for index. */
   readonly senderEventsAt: number[] = []; // UNBOUNDED: as senderEvents
+  /** When the sender was done (every receiver resolved); undefined until then. */
+  senderDoneAtMs: number | undefined;
   /** NAK datagrams sent per slice number (all receivers together). */
   readonly naksPerSlice = new Map<number, number>(); // UNBOUNDED: one entry per slice at most
   /** Every NAK sent: when, by whom, for which slice, and the first stripe's need. */
@@ -226,13 +253,14 @@ export class SimNet {
         throw new SimViolation(message);
       });
     this.sender = new SenderCore(o.sender, this.now);
-    this.receivers = o.receivers.map((spec, i) => new SimReceiver(i, spec, this.now));
+    const reference = o.keepImages === false ? o.image : undefined;
+    this.receivers = o.receivers.map((spec, i) => new SimReceiver(i, spec, this.now, reference));
     this.fullSliceBytes = fullSliceBytes({ ...o.sender, imageBytes: 0 });
   }
 
   /** Puts a datagram of the scenario's on the wire, `extraMs` late, its jitter drawn from `random`. */
   inject(to: number, from: string, bytes: Uint8Array, extraMs: number, random: () => number): void {
-    this.heap.push({ at: this.now + this.o.wire.latencyMs + extraMs + random() * this.o.wire.jitterMs, seq: this.seq++, to, from, bytes, hostile: true });
+    this.heap.push({ at: this.now + this.o.wire.latencyMs + extraMs + random() * this.o.wire.jitterMs, seq: this.seq++, to, from, fromPort: PORT, bytes, hostile: true });
   }
 
   /** Not up yet, dead, or done: hears and sends nothing. */
@@ -309,12 +337,18 @@ export class SimNet {
   }
 
   /** A core's datagram onto the wire (duplicated and delayed as the wire says). */
-  private send(to: number, from: string, bytes: Uint8Array): void {
+  private send(to: number, from: string, bytes: Uint8Array, fromPort = PORT): void {
     const w = this.o.wire;
     const copies = w.duplicate !== undefined && this.o.random() < w.duplicate ? 2 : 1;
     for (let c = 0; c < copies; c++) {
-      this.heap.push({ at: this.now + w.latencyMs + 0 + this.o.random() * w.jitterMs, seq: this.seq++, to, from, bytes, hostile: false });
+      this.heap.push({ at: this.now + w.latencyMs + 0 + this.o.random() * w.jitterMs, seq: this.seq++, to, from, fromPort, bytes, hostile: false });
     }
+  }
+
+  private senderEvent(ev: SenderEvent): void {
+    this.senderEvents.push(ev);
+    this.senderEventsAt.push(this.now);
+    if (ev.kind === 'done') this.senderDoneAtMs = this.now;
   }
 
   /** `handled`: the sender was just handled (a fresh core's first deadline may be now). */
@@ -352,8 +386,11 @@ export class SimNet {
         if (bytes.byteLength !== t.bytes) this.fail(`sender Transmit.bytes ${t.bytes} != ${bytes.byteLength}`);
         this.hooks.onSend?.(SENDER_INDEX, bytes);
         if (linkRateBps !== undefined) this.linkFreeAt = Math.max(this.linkFreeAt, this.now) + ((bytes.byteLength + 28) * 8) / (linkRateBps / 1000);
-        for (const r of this.receivers) {
-          if (this.gone(r) || this.o.wire.downLost(r.index, t.to, bytes)) continue;
+        // ACCEPT and REPORT_ACK go to one receiver's endpoint alone.
+        const channel = t.to === 'data' ? 'data' : 'control';
+        const only = typeof t.to === 'object' ? t.to.port - RECEIVER_PORT_BASE : undefined;
+        for (const r of only === undefined ? this.receivers : this.receivers.slice(only, only + 1)) {
+          if (this.gone(r) || this.o.wire.downLost(r.index, channel, bytes)) continue;
           this.send(r.index, SENDER_ADDRESS, bytes);
         }
         this.hooks.afterSend?.();
@@ -365,11 +402,6 @@ export class SimNet {
     if (handled && !linkBusy) this.checkNoSpin('sender', this.guard('sender.pollTimeout', () => s.pollTimeout()));
   }
 
-  private senderEvent(ev: SenderEvent): void {
-    this.senderEvents.push(ev);
-    this.senderEventsAt.push(this.now);
-  }
-
   private pumpReceiver(r: SimReceiver): void {
     if (this.gone(r)) return;
     this.guard(`receiver ${r.index}`, () => {
@@ -379,21 +411,23 @@ export class SimNet {
           busy = true;
           this.onReceiverEvent(r, ev);
         }
-        for (let b = r.core.pollTransmit(); b !== undefined; b = r.core.pollTransmit()) {
+        for (let t = r.core.pollTransmit(); t !== undefined; t = r.core.pollTransmit()) {
           busy = true;
+          const b = t.bytes;
           const h = decodeHeader(b);
-          const nak = h.ok && h.value.type === MessageType.Nak;
-          if (nak) {
+          if (h.ok && h.value.type === MessageType.Nak) {
             const sliceNo = new DataView(b.buffer, b.byteOffset).getUint32(12, false);
             this.naksPerSlice.set(sliceNo, (this.naksPerSlice.get(sliceNo) ?? 0) + 1);
-            this.nakLog.push({ atMs: this.now, receiver: r.index, sliceNo, need: b[18] });
+            this.nakLog.push({ atMs: this.now, receiver: r.index, sliceNo, need: b[NAK_HEADER_SIZE]! });
           }
           this.hooks.onSend?.(r.index, b);
-          if (!this.o.wire.upLost(r.index)) this.send(SENDER_INDEX, r.address, b);
-          if (nak || this.o.peerTraffic === 'all') {
+          const port = RECEIVER_PORT_BASE + r.index;
+          if (!this.o.wire.upLost(r.index)) this.send(SENDER_INDEX, r.address, b, port);
+          // The rendezvous group (NAKs) reaches the other receivers too; the rest is the sender's alone.
+          if (t.to === 'group' || this.o.peerTraffic === 'all') {
             for (const other of this.receivers) {
               if (other === r || this.gone(other) || this.o.wire.peerLost(r.index, other.index)) continue;
-              this.send(other.index, r.address, b);
+              this.send(other.index, r.address, b, port);
             }
           }
           this.hooks.afterSend?.();
@@ -441,7 +475,7 @@ export class SimNet {
   }
 
   private verify(r: SimReceiver, c: { readonly totalBytes: number; readonly digest: Uint8Array }): void {
-    const digest = r.digest(c.totalBytes);
+    const digest = r.digest(c.totalBytes, c.digest);
     const ok = Buffer.compare(digest, Buffer.from(c.digest)) === 0 && r.written === c.totalBytes;
     r.core.handle({ kind: 'verified', ok, digest, reason: ok ? 0 : 1, detail: ok ? '' : 'digest mismatch' }, this.now);
   }
@@ -472,7 +506,7 @@ export class SimNet {
 
   private deliver(f: Flight): void {
     this.hooks.onArrive?.(f);
-    const from = { address: f.from, port: PORT };
+    const from = { address: f.from, port: f.fromPort };
     if (f.to === SENDER_INDEX) {
       const handle = (): void => this.guard('sender.handle', () => this.sender.handle({ kind: 'datagram', from, bytes: f.bytes }, this.now));
       if (this.hooks.deliver) this.hooks.deliver(f, handle);
@@ -480,7 +514,7 @@ export class SimNet {
       this.pumpSender();
       return;
     }
-    const r = this.receivers[f.to];
+    const r = this.receivers[f.to]!;
     if (this.gone(r)) return;
     const handle = (): void => this.guard(`receiver ${r.index}.handle`, () => r.core.handle({ kind: 'datagram', from, bytes: f.bytes }, this.now));
     if (this.hooks.deliver) this.hooks.deliver(f, handle);
@@ -488,4 +522,8 @@ export class SimNet {
     this.pumpReceiver(r);
     this.drainSink(r);
   }
+}
+
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }

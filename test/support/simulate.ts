@@ -5,6 +5,7 @@
 // one seed, printed on failure; the run is bounded in steps and virtual time.
 
 import { CauchyReedSolomon } from '../../protocol/fec/cauchy-rs.js';
+import type { ErasureCoder } from '../../protocol/fec/erasure-coder.js';
 import { fullSliceBytes } from '../../protocol/geometry.js';
 import { decodeData, type Data } from '../../protocol/messages/data.js';
 import { IMAGE_BYTES_UNKNOWN } from '../../protocol/messages/hello.js';
@@ -64,6 +65,16 @@ export interface SimOptions {
   readonly dropData?: (receiver: number, d: Data) => boolean;
   /** Sees every datagram the sender puts on the wire (for debugging a scenario), and the sender. */
   readonly onSenderTransmit?: (atMs: number, bytes: Uint8Array, sender: SenderCore) => void;
+  /**
+   * false: receivers keep no copy of the image (thousands of receivers would need gigabytes);
+   * each delivered slice is compared with the image at its offset as it is written, and a
+   * receiver verifies only if every byte matched. Results then hold no image. Default true.
+   */
+  readonly keepImages?: boolean;
+  /** The erasure coder of every core (default: the TypeScript reference). */
+  readonly coder?: ErasureCoder;
+  /** Sees every DATA the seeded loss (`loss`) took from a receiver, as it is lost. */
+  readonly onDataLost?: (receiver: number, d: Data) => void;
 }
 
 export interface SimReceiverResult {
@@ -88,6 +99,8 @@ export interface SimResult {
   readonly senderEventsAt: readonly number[];
   readonly receivers: SimReceiverResult[];
   readonly timeMs: number;
+  /** When the sender was done (every receiver resolved), or undefined if it never was. */
+  readonly senderDoneAtMs: number | undefined;
   readonly steps: number;
   /** NAK datagrams sent per slice number (all receivers together). */
   readonly naksPerSlice: Map<number, number>;
@@ -127,7 +140,13 @@ function seededWire(o: SimOptions, rnd: () => number): Wire {
     jitterMs: o.jitterMs ?? 0,
     duplicate: o.duplicate,
     downLost: (i, channel, bytes) => {
-      if (channel === 'data' && lost(i)) return true;
+      if (channel === 'data' && lost(i)) {
+        if (o.onDataLost !== undefined) {
+          const d = data(bytes);
+          if (d !== undefined) o.onDataLost(i, d);
+        }
+        return true;
+      }
       if (channel === 'data' && o.dropData !== undefined) {
         const d = data(bytes);
         if (d !== undefined && o.dropData(i, d)) return true;
@@ -141,7 +160,7 @@ function seededWire(o: SimOptions, rnd: () => number): Wire {
 
 export function simulate(o: SimOptions): SimResult {
   const rnd = mulberry32(o.seed);
-  const coder = new CauchyReedSolomon();
+  const coder = o.coder ?? new CauchyReedSolomon();
   const blockBytes = o.blockBytes ?? 256;
   const sliceBlocks = o.sliceBlocks ?? 64;
   const stripes = o.stripes ?? 1;
@@ -170,7 +189,7 @@ export function simulate(o: SimOptions): SimResult {
       waitForKey: false,
       roster: [],
       startTimeoutMs: undefined,
-      maxReceivers: 4096,
+      maxReceivers: 16_384,
       retriesUntilDrop: 20,
       maxBitrateBps: undefined,
       helloIntervalMs: 50,
@@ -178,6 +197,9 @@ export function simulate(o: SimOptions): SimResult {
       endIntervalMs: 50,
       nakHoldMs: 12,
       windowPacketsMax: 4096,
+      maxReportingReceivers: 8,
+      answerWindowMs: 2,
+      heartbeatMs: 250,
       coder,
       ...o.sender,
     }),
@@ -209,6 +231,7 @@ export function simulate(o: SimOptions): SimResult {
       sinkStall: o.sinkStall?.(i),
     })),
     image,
+    keepImages: o.keepImages,
     wire: seededWire(o, rnd),
     random: rnd,
     peerTraffic: 'naks',
@@ -246,6 +269,7 @@ export function simulate(o: SimOptions): SimResult {
       doneAtMs: r.doneAtMs,
     })),
     timeMs: net.now,
+    senderDoneAtMs: net.senderDoneAtMs,
     steps: net.steps,
     naksPerSlice: net.naksPerSlice,
     nakLog: net.nakLog,

@@ -81,7 +81,7 @@ describe('SealedUdpSocket over real dgram sockets on loopback multicast', () => 
       expect(got.slice(0, N)).toEqual(sent);
       expect(got[N]).toEqual(sent[0]);
       expect(second.length).toBe(got.length);
-      expect(rx.authStats).toEqual({ sealed: 0, opened: N + 1, tooShort: 1, badTag: 2, replay: 1 });
+      expect(rx.authStats).toEqual({ sealed: 0, opened: N + 1, tooShort: 1, badTag: 2, replay: 1, sourcesFull: 0 });
       expect(tx.authStats.sealed).toBe(N);
       expect(rx.stats.datagramsReceived).toBe(N + 5);
       expect(tx.stats.datagramsSent).toBe(N);

@@ -218,12 +218,12 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 function expectStream(label: string, got: readonly Got[], want: readonly Uint8Array[], srcPort: number): void {
   expect(got.length, `${label}: datagrams`).toBe(want.length);
   for (let i = 0; i < want.length; i++) {
-    if (!sameBytes(got[i].bytes, want[i])) {
-      const seq = got[i].bytes.length >= 8 ? new DataView(got[i].bytes.buffer, got[i].bytes.byteOffset).getUint32(0, false) : -1;
-      expect.fail(`${label}: datagram ${i} differs (length ${got[i].bytes.length} vs ${want[i].length}, carries seq ${seq})`);
+    if (!sameBytes(got[i]!.bytes, want[i]!)) {
+      const seq = got[i]!.bytes.length >= 8 ? new DataView(got[i]!.bytes.buffer, got[i]!.bytes.byteOffset).getUint32(0, false) : -1;
+      expect.fail(`${label}: datagram ${i} differs (length ${got[i]!.bytes.length} vs ${want[i]!.length}, carries seq ${seq})`);
     }
-    if (got[i].address !== LOOPBACK || got[i].port !== srcPort) {
-      expect.fail(`${label}: datagram ${i} from ${got[i].address}:${got[i].port}, want ${LOOPBACK}:${srcPort}`);
+    if (got[i]!.address !== LOOPBACK || got[i]!.port !== srcPort) {
+      expect.fail(`${label}: datagram ${i} from ${got[i]!.address}:${got[i]!.port}, want ${LOOPBACK}:${srcPort}`);
     }
   }
 }
@@ -239,15 +239,15 @@ async function transfer(label: string, tx: { s: UdpSocket; port: number }, rx: {
       continue;
     }
     const b = payload(seq++, st.len);
-    want[st.dest].push(b);
-    tx.s.send(split(b, st.parts), rx[st.dest].port, groups[st.dest]);
+    want[st.dest]!.push(b);
+    tx.s.send(split(b, st.parts), rx[st.dest]!.port, groups[st.dest]);
   }
   tx.s.flush();
-  const arrived = await waitFor(() => rx[0].got.length >= want[0].length && rx[1].got.length >= want[1].length, 10_000);
+  const arrived = await waitFor(() => rx[0]!.got.length >= want[0]!.length && rx[1]!.got.length >= want[1]!.length, 10_000);
   await sleep(20); // anything extra would show up now
-  expect(arrived, `${label}: all datagrams arrived (${rx[0].got.length}/${want[0].length}, ${rx[1].got.length}/${want[1].length})`).toBe(true);
-  expectStream(`${label} dest 0`, rx[0].got, want[0], tx.port);
-  expectStream(`${label} dest 1`, rx[1].got, want[1], tx.port);
+  expect(arrived, `${label}: all datagrams arrived (${rx[0]!.got.length}/${want[0]!.length}, ${rx[1]!.got.length}/${want[1]!.length})`).toBe(true);
+  expectStream(`${label} dest 0`, rx[0]!.got, want[0]!, tx.port);
+  expectStream(`${label} dest 1`, rx[1]!.got, want[1]!, tx.port);
   return seq;
 }
 
@@ -287,7 +287,7 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
       const groups = groupsFor();
       const tx = await sender(() => nativeSocket(combo));
       expect(tx.s.features.startsWith(combo.gso ? 'gso' : 'sendmmsg')).toBe(true);
-      const rx = [await receiver(dgramSocket, groups[0]), await receiver(dgramSocket, groups[1])];
+      const rx = [await receiver(dgramSocket, groups[0]!), await receiver(dgramSocket, groups[1]!)];
       const n = await transfer(`${name} native->dgram`, tx, rx, groups);
       expect({ ...tx.s.stats }).toEqual({
         datagramsSent: n,
@@ -304,11 +304,11 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
     it.skipIf(!runnable)(`${name}: dgram -> native, every byte, order, source and counters`, async () => {
       const groups = groupsFor();
       const tx = await sender(dgramSocket);
-      const rx = [await receiver(() => nativeSocket(combo), groups[0]), await receiver(() => nativeSocket(combo), groups[1])];
+      const rx = [await receiver(() => nativeSocket(combo), groups[0]!), await receiver(() => nativeSocket(combo), groups[1]!)];
       const n = await transfer(`${name} dgram->native`, tx, rx, groups);
-      const recv = rx[0].s.stats.datagramsReceived + rx[1].s.stats.datagramsReceived;
+      const recv = rx[0]!.s.stats.datagramsReceived + rx[1]!.s.stats.datagramsReceived;
       expect(recv).toBe(n);
-      expect(rx[0].s.stats.datagramsSent + rx[0].s.stats.sendCalls + rx[0].s.stats.sendErrors).toBe(0);
+      expect(rx[0]!.s.stats.datagramsSent + rx[0]!.s.stats.sendCalls + rx[0]!.s.stats.sendErrors).toBe(0);
       // Each wake drains with as few syscalls as the kernel allows; one extra read per wake finds EAGAIN.
       for (const r of rx) expect(r.s.stats.recvCalls).toBeGreaterThan(0);
     });
@@ -316,28 +316,30 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
     it.skipIf(!runnable)(`${name}: native -> native, views stay intact`, async () => {
       const groups = groupsFor();
       const tx = await sender(() => nativeSocket(combo));
-      const rx = [await receiver(() => nativeSocket(combo), groups[0]), await receiver(() => nativeSocket(combo), groups[1])];
+      const rx = [await receiver(() => nativeSocket(combo), groups[0]!), await receiver(() => nativeSocket(combo), groups[1]!)];
       const n = await transfer(`${name} native->native`, tx, rx, groups);
       expect(tx.s.stats.datagramsSent).toBe(n);
       expect(tx.s.stats.sendCalls).toBe(expectedBatches(plan()));
-      const recv = rx[0].s.stats.datagramsReceived + rx[1].s.stats.datagramsReceived;
-      const calls = rx[0].s.stats.recvCalls + rx[1].s.stats.recvCalls;
+      const recv = rx[0]!.s.stats.datagramsReceived + rx[1]!.s.stats.datagramsReceived;
+      const calls = rx[0]!.s.stats.recvCalls + rx[1]!.s.stats.recvCalls;
       expect(recv).toBe(n);
       // GSO trains reach a GRO socket whole, and recvmmsg takes many datagrams per call.
       expect(calls).toBeLessThan(n / 2);
       // A second pass over the kept views: later receives must not have written over them.
       const steps = plan().filter((s) => s.kind === 'send');
       const want: Uint8Array[][] = [[], []];
-      steps.forEach((st, seq) => want[st.dest].push(payload(seq, st.len)));
-      expectStream('kept views dest 0', rx[0].got, want[0], tx.port);
-      expectStream('kept views dest 1', rx[1].got, want[1], tx.port);
+      steps.forEach((st, seq) => {
+        want[st.dest]!.push(payload(seq, st.len));
+      });
+      expectStream('kept views dest 0', rx[0]!.got, want[0]!, tx.port);
+      expectStream('kept views dest 1', rx[1]!.got, want[1]!, tx.port);
     });
   }
 
   it('fills more than one receive slab; old views survive the switch', async () => {
     const groups = groupsFor();
     const tx = await sender(() => nativeSocket({ gso: true, gro: true }));
-    const rx = await receiver(() => nativeSocket({ gso: true, gro: true }), groups[0]);
+    const rx = await receiver(() => nativeSocket({ gso: true, gro: true }), groups[0]!);
     const N = 2000; // 2000 x 1400 bytes = 2.7 slabs of 1 MiB
     const want: Uint8Array[] = [];
     for (let i = 0; i < N; i++) {
@@ -360,7 +362,7 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
     for (const err of ['EAGAIN', 'ENOBUFS'] as const) {
       const groups = groupsFor();
       const tx = await sender(() => nativeSocket({ gso: true, gro: true }));
-      const rx = await receiver(dgramSocket, groups[0]);
+      const rx = await receiver(dgramSocket, groups[0]!);
       const errno = osConstants.errno[err];
       tx.s.injectSendErrors(errno, 2);
       const want: Uint8Array[] = [];
@@ -389,7 +391,7 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
   it('other send errors drop the batch, count it and do not throw', async () => {
     const groups = groupsFor();
     const tx = await sender(() => nativeSocket({ gso: true, gro: true }));
-    const rx = await receiver(dgramSocket, groups[0]);
+    const rx = await receiver(dgramSocket, groups[0]!);
     tx.s.injectSendErrors(osConstants.errno.EPERM, 1);
     const first = [payload(0, 800), payload(1, 800), payload(2, 800)];
     const second = [payload(3, 800), payload(4, 800)];
@@ -408,7 +410,7 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
   it.skipIf(!supported.startsWith('gso'))('GSO rejected as unsupported (EIO) falls back to sendmmsg for good', async () => {
     const groups = groupsFor();
     const tx = await sender(() => nativeSocket({ gso: true, gro: true }));
-    const rx = await receiver(dgramSocket, groups[0]);
+    const rx = await receiver(dgramSocket, groups[0]!);
     expect(tx.s.features).toBe('gso+gro');
     tx.s.injectSendErrors(osConstants.errno.EIO, 1);
     const want = [0, 1, 2, 3].map((i) => payload(i, 1200));
@@ -423,7 +425,7 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
   it('close() with pending work: no callbacks afterwards, send throws, stats frozen', async () => {
     const groups = groupsFor();
     const tx = await sender(() => nativeSocket({ gso: true, gro: true }));
-    const rx = await receiver(() => nativeSocket({ gso: true, gro: true }), groups[0]);
+    const rx = await receiver(() => nativeSocket({ gso: true, gro: true }), groups[0]!);
     // Datagrams wait in the receiver's kernel queue; it closes before the loop can read them
     // (close() runs in this same turn).
     for (let i = 0; i < 5; i++) tx.s.send([payload(i, 500)], rx.port, groups[0]);
@@ -512,7 +514,7 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
   it('a throw in a message handler is an uncaught exception, like dgram', async () => {
     const groups = groupsFor();
     const tx = await sender(() => nativeSocket({ gso: true, gro: true }));
-    const rx = await receiver(() => nativeSocket({ gso: true, gro: true }), groups[0]);
+    const rx = await receiver(() => nativeSocket({ gso: true, gro: true }), groups[0]!);
     const caught: unknown[] = [];
     const listeners = process.listeners('uncaughtException');
     process.removeAllListeners('uncaughtException');

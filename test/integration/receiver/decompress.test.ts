@@ -45,7 +45,7 @@ describe.skipIf(!HAVE_LZ4)('LZ4 frames from the lz4 CLI', () => {
   it('every truncated prefix of a frame fails at end() or before', async () => {
     const framed = lz4Cli(['-BX', '-B4'], sample(5, 200_000));
     for (let n = 0; n < framed.length; n += n < 64 ? 1 : 997) {
-      await expect(decodeFrames(framed.subarray(0, n), DECODERS[0]), `prefix ${n}`).rejects.toBeInstanceOf(Lz4FrameError);
+      await expect(decodeFrames(framed.subarray(0, n), DECODERS[0]!), `prefix ${n}`).rejects.toBeInstanceOf(Lz4FrameError);
     }
   });
 
@@ -53,14 +53,14 @@ describe.skipIf(!HAVE_LZ4)('LZ4 frames from the lz4 CLI', () => {
     const data = sample(6, 300_000);
     const framed = lz4Cli(['-B4'], data);
     const inBlock = Buffer.from(framed);
-    inBlock[framed.length >> 1] ^= 0x10;
-    await expect(decodeFrames(inBlock, DECODERS[0])).rejects.toThrow(/lz4: (corrupt block|content checksum mismatch|block of)/);
+    inBlock[framed.length >> 1]! ^= 0x10;
+    await expect(decodeFrames(inBlock, DECODERS[0]!)).rejects.toThrow(/lz4: (corrupt block|content checksum mismatch|block of)/);
     const inHeader = Buffer.from(framed);
-    inHeader[5] ^= 0x40; // BD: block size id 4 → 0
-    await expect(decodeFrames(inHeader, DECODERS[0])).rejects.toThrow(/lz4: (frame header checksum mismatch|invalid block size id)/);
+    inHeader[5]! ^= 0x40; // BD: block size id 4 → 0
+    await expect(decodeFrames(inHeader, DECODERS[0]!)).rejects.toThrow(/lz4: (frame header checksum mismatch|invalid block size id)/);
     const inChecksum = Buffer.from(framed);
-    inChecksum[framed.length - 1] ^= 1;
-    await expect(decodeFrames(inChecksum, DECODERS[0])).rejects.toThrow(/lz4: content checksum mismatch \(frame says [0-9a-f]{8}, data has [0-9a-f]{8}\)/);
+    inChecksum[framed.length - 1]! ^= 1;
+    await expect(decodeFrames(inChecksum, DECODERS[0]!)).rejects.toThrow(/lz4: content checksum mismatch \(frame says [0-9a-f]{8}, data has [0-9a-f]{8}\)/);
   });
 });
 

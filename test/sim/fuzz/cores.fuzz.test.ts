@@ -58,7 +58,7 @@ describe('the mutation engine', () => {
       for (const kind of MUTATIONS) {
         let changed = false;
         for (let i = 0; i < 20 && !changed; i++) {
-          const m = mutate(rng, src, kind, freshPacket(rng, ALL_TYPES[i % ALL_TYPES.length], { sessionId: 1 }));
+          const m = mutate(rng, src, kind, freshPacket(rng, ALL_TYPES[i % ALL_TYPES.length]!, { sessionId: 1 }));
           changed = Buffer.compare(Buffer.from(m.bytes), Buffer.from(src)) !== 0;
         }
         expect(changed, `${kind} of ${MESSAGE_TYPE_NAMES[type]}`).toBe(true);

@@ -39,10 +39,10 @@ describe('the last slice of an image of unknown size that is a whole number of s
     core.handle({ kind: 'eof', digest: pattern(32) }, 2);
     core.handle({ kind: 'datagram', from: rcv(0).from, bytes: nakBytes({ receiverId: rcv(0).id, sliceNo: 0, need: [1] }) }, 3);
     const [repair] = only(drainSender(core, 3), MessageType.Data);
-    expect(repair.flags & (DATA_FLAG_PARITY | DATA_FLAG_FINAL_SLICE)).toBe(DATA_FLAG_PARITY | DATA_FLAG_FINAL_SLICE);
+    expect(repair!.flags & (DATA_FLAG_PARITY | DATA_FLAG_FINAL_SLICE)).toBe(DATA_FLAG_PARITY | DATA_FLAG_FINAL_SLICE);
     // What the receiver checks once END told it the size (400 bytes, one slice).
     const g = { blockBytes: 100, sliceBlocks: 4, stripes: 1, imageBytes: 400 };
-    expect(checkDataAgainstSession(g, repair).ok).toBe(true);
+    expect(checkDataAgainstSession(g, repair!).ok).toBe(true);
   });
 
   it('the seed that found it: 3 receivers, 128 bytes of unknown size, 9.5% loss, all verify', () => {

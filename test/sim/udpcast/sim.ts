@@ -1,7 +1,7 @@
 // A small deterministic simulator for the udpcast sender core against modelled stock
 // receivers (stock-receiver.ts): virtual time, per-receiver seeded loss on the data path and
 // on feedback, latency, receivers that die or start late, and a step bound. The seed is in
-// every failure message. (test/sim/simnet.ts drives rackcast's own cores; udpcast's
+// every failure message. (test/support/simnet.ts drives rackcast's own cores; udpcast's
 // addressing — group, unicast, rendezvous — and its receiver model fit it badly.)
 
 import { createHash } from 'node:crypto';
@@ -85,6 +85,8 @@ export function simConfig(o: Pick<UdpcastSimOptions, 'receivers' | 'blockBytes' 
     retriesUntilDrop: 40,
     roundMinMs: 5,
     roundMaxMs: 200,
+    reqackCopies: 2,
+    reqackRepeatMinMs: 2,
     pacing: { startRateBps: 400e6, minRateBps: 10e6, maxRateBps: 2e9, burstBytes: 32 * 1500, fixed: false },
     ...o.sender,
   };
@@ -106,7 +108,10 @@ export function simulateUdpcast(o: UdpcastSimOptions): UdpcastSimResult {
   const events: UdpcastSenderEvent[] = [];
   let offset = 0;
   let eofSent = false;
-  const dead = (i: number): boolean => o.kill !== undefined && o.kill.has(i) && now >= o.kill.get(i)!;
+  const dead = (i: number): boolean => {
+    const atMs = o.kill?.get(i);
+    return atMs !== undefined && now >= atMs;
+  };
 
   const fromReceivers = (): void => {
     receivers.forEach((r, i) => {
@@ -132,7 +137,7 @@ export function simulateUdpcast(o: UdpcastSimOptions): UdpcastSimResult {
     });
   };
 
-  receivers.forEach((r) => r.start());
+  for (const r of receivers) r.start();
   fromReceivers();
   let steps = 0;
   for (; steps < maxSteps; steps++) {
@@ -165,7 +170,7 @@ export function simulateUdpcast(o: UdpcastSimOptions): UdpcastSimResult {
     while (heap.size > 0 && heap.peek()!.at <= now) {
       const p = heap.pop()!;
       if (p.to === -1) sender.handle({ kind: 'datagram', from: { address: p.from, port: 9000 }, bytes: p.bytes }, now);
-      else if (!dead(p.to)) receivers[p.to].receive(p.from, p.via, p.bytes, now);
+      else if (!dead(p.to)) receivers[p.to]!.receive(p.from, p.via, p.bytes, now);
     }
     for (const r of receivers) r.tick(now);
     fromReceivers();

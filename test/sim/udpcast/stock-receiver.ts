@@ -207,8 +207,8 @@ export class StockReceiverModel {
     s.dataCount++;
     if (s.fecStripes > 0) {
       const stripe = blockNo % s.fecStripes;
-      s.missing[stripe]--;
-      if (s.missing[stripe] < s.fec[stripe].length) s.fec[stripe].pop();
+      s.missing[stripe]!--;
+      if (s.missing[stripe]! < s.fec[stripe]!.length) s.fec[stripe]!.pop();
     }
     this.checkComplete(s);
   }
@@ -221,17 +221,17 @@ export class StockReceiverModel {
       s.fecStripes = stripes;
       s.missing = new Array(stripes).fill(0);
       s.fec = Array.from({ length: stripes }, () => []);
-      for (let i = 0; i < this.nBlocks(s); i++) if (!bitIsSet(s.have, i)) s.missing[i % stripes]++;
+      for (let i = 0; i < this.nBlocks(s); i++) if (!bitIsSet(s.have, i)) s.missing[i % stripes]!++;
     } else if (s.fecStripes !== stripes) {
       this.stats.fecIgnored++;
       return;
     }
     const stripe = fecBlockNo % stripes;
-    if (s.missing[stripe] <= s.fec[stripe].length || s.fec[stripe].some((f) => f.fecBlockNo === fecBlockNo)) {
+    if (s.missing[stripe]! <= s.fec[stripe]!.length || s.fec[stripe]!.some((f) => f.fecBlockNo === fecBlockNo)) {
       this.stats.fecIgnored++;
       return;
     }
-    s.fec[stripe].push({ row: Math.floor(fecBlockNo / stripes), fecBlockNo, bytes: parity.slice() });
+    s.fec[stripe]!.push({ row: Math.floor(fecBlockNo / stripes), fecBlockNo, bytes: parity.slice() });
     this.stats.fecUsed++;
     this.checkComplete(s);
   }
@@ -276,7 +276,7 @@ export class StockReceiverModel {
           blocks.push(s.blocks[b] ?? new Uint8Array(this.blockBytes));
         }
         if (erased.length === 0) continue;
-        decodeUdpcastStripe(blocks, erased, s.fec[stripe].map((f) => ({ row: f.row, bytes: f.bytes })), this.blockBytes);
+        decodeUdpcastStripe(blocks, erased, s.fec[stripe]!.map((f) => ({ row: f.row, bytes: f.bytes })), this.blockBytes);
         for (const j of erased) s.blocks[stripeBlockNo(s.fecStripes, stripe, j)] = blocks[j];
       }
     }

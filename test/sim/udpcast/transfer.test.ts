@@ -52,8 +52,8 @@ describe('udpcast sender core ↔ modelled stock receivers', () => {
     const r = simulateUdpcast({ receivers: 4, imageBytes: 3_000_000, seed: 0x41, loss: 0.02, kill: new Map([[2, 70]]) });
     const states = r.sender.receivers().map((x) => x.state);
     expect(states).toEqual(['complete', 'complete', 'dropped', 'complete']);
-    expect(r.sender.receivers()[2].detail).toMatch(/no answer to 40 REQACK rounds/);
-    for (const i of [0, 1, 3]) expect(sha(r.receivers[i].image)).toBe(sha(r.image));
+    expect(r.sender.receivers()[2]!.detail).toMatch(/no answer to 40 REQACK rounds/);
+    for (const i of [0, 1, 3]) expect(sha(r.receivers[i]!.image)).toBe(sha(r.image));
     expect(r.events.some((e) => e.kind === 'dropped' && e.clNr === 2)).toBe(true);
     expect(r.events.at(-1)).toMatchObject({ kind: 'done', ok: false });
   });
@@ -63,7 +63,7 @@ describe('udpcast sender core ↔ modelled stock receivers', () => {
     for (const rcv of half.receivers) expect(sha(rcv.image)).toBe(sha(half.image));
     const p2p = simulateUdpcast({ receivers: 1, imageBytes: 100_000, seed: 0x52, loss: 0.02, sender: { pointToPoint: 'auto' } });
     expect(p2p.sender.currentDataAddress).toBe('198.18.0.11');
-    expect(sha(p2p.receivers[0].image)).toBe(sha(p2p.image));
+    expect(sha(p2p.receivers[0]!.image)).toBe(sha(p2p.image));
   });
 
   it('sends only what a stock receiver survives: REQACK 144 bytes, blockNo < 1024, no slice past last-complete + 2', () => {
@@ -72,7 +72,7 @@ describe('udpcast sender core ↔ modelled stock receivers', () => {
     const r = simulateUdpcast({
       receivers: 3, imageBytes: 500_000, seed: 0x61, loss: 0.08, feedbackLoss: 0.08,
       onTransmit: (t) => {
-        const b = t.parts[0];
+        const b = t.parts[0]!;
         if (b[1] === 6) {
           maxReqack = Math.max(maxReqack, b.byteLength);
           minReqack = Math.min(minReqack, b.byteLength);

@@ -82,7 +82,8 @@ export const FIELDS: Readonly<Record<MessageType, readonly Field[]>> = {
     { name: 'sliceNo', off: 12, size: 4 },
     { name: 'stripes', off: 16, size: 1 },
     { name: 'reserved', off: 17, size: 1 },
-    { name: 'need[0]', off: 18, size: 1 },
+    { name: 'seenSeq', off: 18, size: 4 },
+    { name: 'need[0]', off: 22, size: 1 },
   ],
   [MessageType.Status]: [
     { name: 'receiverId', off: 8, size: 4 },
@@ -91,11 +92,18 @@ export const FIELDS: Readonly<Record<MessageType, readonly Field[]>> = {
     { name: 'seenSeq', off: 16, size: 4 },
     { name: 'deliveredSlices', off: 20, size: 4 },
     { name: 'bytesWritten', off: 24, size: 8 },
+    { name: 'reqackId', off: 32, size: 4 },
+    { name: 'lossPpm', off: 36, size: 4 },
   ],
   [MessageType.Reqack]: [
     { name: 'reqackId', off: 8, size: 4 },
     { name: 'needSlices', off: 12, size: 4 },
     { name: 'needSeq', off: 16, size: 4 },
+    { name: 'flags', off: 20, size: 1 },
+    { name: 'reserved', off: 21, size: 1 },
+    { name: 'answerWindowMs', off: 22, size: 2 },
+    { name: 'groupSize', off: 24, size: 4 },
+    { name: 'heartbeatMs', off: 28, size: 4 },
   ],
   [MessageType.End]: [
     { name: 'totalBytes', off: 8, size: 8 },
@@ -236,22 +244,38 @@ export function freshPacket(rng: Rng, type: MessageType, t: Target): Uint8Array 
         sessionId,
         receiverId: rid(),
         sliceNo: sliceNo(),
+        seenSeq: edgy(rng, rng.int(0, 1000), 0xffff_ffff),
         need: Array.from({ length: n }, () => edgy(rng, rng.int(0, 4), 255)),
         heard: Array.from({ length: n }, () => edgy(rng, rng.int(0, 4), 255)),
       };
       return nakBytes(msg);
     }
-    case MessageType.Status:
+    case MessageType.Status: {
+      const flags = rng.int(0, 4);
       return statusBytes({
         sessionId,
         receiverId: rid(),
-        flags: rng.int(0, 4),
+        flags,
         seenSeq: edgy(rng, rng.int(0, 1000), 0xffff_ffff),
         deliveredSlices: edgy(rng, (t.sliceHint ?? 0) + rng.int(-2, 3), 0xffff_ffff),
         bytesWritten: edgy(rng, rng.int(0, 1 << 20), 2 ** 53 - 1),
+        reqackId: (flags & 1) !== 0 ? edgy(rng, rng.int(1, 100), 0xffff_ffff) : 0,
+        lossPpm: edgy(rng, rng.int(0, 20_000), 1_000_000),
       });
-    case MessageType.Reqack:
-      return reqackBytes({ sessionId, reqackId: rng.u32(), needSlices: sliceNo(), needSeq: edgy(rng, rng.int(0, 1000), 0xffff_ffff) });
+    }
+    case MessageType.Reqack: {
+      const quiet = rng.chance(0.5);
+      return reqackBytes({
+        sessionId,
+        reqackId: rng.u32() || 1,
+        needSlices: sliceNo(),
+        needSeq: edgy(rng, rng.int(0, 1000), 0xffff_ffff),
+        flags: quiet ? 1 : 0,
+        answerWindowMs: edgy(rng, rng.int(0, 10), 0xffff),
+        groupSize: edgy(rng, rng.int(1, 2000), 0xffff_ffff),
+        heartbeatMs: quiet ? edgy(rng, rng.int(1, 2000), 0xffff_ffff) : 0,
+      });
+    }
     case MessageType.End: {
       const image = g.imageBytes === IMAGE_BYTES_UNKNOWN ? rng.int(0, 1 << 20) : g.imageBytes;
       const totalBytes = rng.chance(0.5) ? image : edgy(rng, image, 2 ** 53 - 1);
@@ -340,7 +364,7 @@ export function mutate(rng: Rng, src: Uint8Array, kind: Mutation = rng.pick(MUTA
   switch (kind) {
     case 'bitflip': {
       const n = rng.int(1, 4);
-      for (let i = 0; i < n && b.byteLength > 0; i++) b[rng.int(0, b.byteLength)] ^= 1 << rng.int(0, 8);
+      for (let i = 0; i < n && b.byteLength > 0; i++) b[rng.int(0, b.byteLength)]! ^= 1 << rng.int(0, 8);
       break;
     }
     case 'byte':
@@ -428,5 +452,5 @@ export function hostileDatagram(rng: Rng, t: Target, samples: readonly Uint8Arra
     bytes = freshPacket(rng, rng.pick(ALL_TYPES), t).subarray(0, rng.int(0, HEADER_SIZE));
     kind = 'short-header';
   }
-  return { bytes, kind, type: bytes.byteLength >= 4 && MESSAGE_TYPE_NAMES[bytes[3]] !== undefined ? (bytes[3] as MessageType) : undefined };
+  return { bytes, kind, type: bytes.byteLength >= 4 && MESSAGE_TYPE_NAMES[bytes[3]!] !== undefined ? (bytes[3] as MessageType) : undefined };
 }

@@ -186,11 +186,11 @@ describe('statistics', () => {
     expect(udp).toMatchObject({ runs: 3, verifiedRuns: 2, medianSeconds: 5, mbPerSecondPerReceiver: 20 });
     expect(uftp).toMatchObject({ runs: 3, verifiedRuns: 1, medianSeconds: null, mbPerSecondPerReceiver: 0 });
     // Best peer is udpcast at 20 MB/s (uftp failed twice out of three).
-    expect(rc.ratioToBestPeer).toBeCloseTo(100 / 3 / 20, 10);
-    expect(udp.ratioToBestPeer).toBe(1);
-    expect(uftp.ratioToBestPeer).toBe(0);
-    expect(rc.senderCpuSecondsPerGB).toBe(10);
-    expect(uftp.feedbackPackets).toBe(40);
+    expect(rc!.ratioToBestPeer).toBeCloseTo(100 / 3 / 20, 10);
+    expect(udp!.ratioToBestPeer).toBe(1);
+    expect(uftp!.ratioToBestPeer).toBe(0);
+    expect(rc!.senderCpuSecondsPerGB).toBe(10);
+    expect(uftp!.feedbackPackets).toBe(40);
   });
 
   it('a config that shared another one’s runs gets a copy of its row', () => {
@@ -199,7 +199,7 @@ describe('statistics', () => {
     const rows = summarize([run(k, 'rackcast', 2), run(k, 'uftp', 4)], imageBytes, aliases);
     expect(rows.map((r) => r.config)).toEqual(['rackcast', 'rackcast-fec', 'uftp']);
     expect(rows[1]).toMatchObject({ sameAs: 'rackcast', mbPerSecondPerReceiver: 50, ratioToBestPeer: 2 });
-    expect(tableRow(rows[1])).toContain('rackcast --fec (= rackcast)');
+    expect(tableRow(rows[1]!)).toContain('rackcast --fec (= rackcast)');
   });
 
   it('aliases only where the table says no FEC and the plain config runs too', () => {
@@ -228,7 +228,7 @@ describe('the bar', () => {
     const vs = verdicts(rows);
     expect(vs.map((v) => v.pass)).toEqual([true, false]);
     expect(vs[1]).toMatchObject({ requiredRatio: 1.5, rackcastConfig: 'rackcast-fec', peerConfig: 'uftp' });
-    expect(vs[1].ratio).toBeCloseTo(4 / 3, 10);
+    expect(vs[1]!.ratio).toBeCloseTo(4 / 3, 10);
     const lines = summaryLines(vs, []);
     expect(lines).toEqual([
       'FAIL random rate=none N=2 loss=5%: rackcast --fec 33.3 MB/s vs uftp -R -1 25.0 MB/s: 1.33x, needs >= 1.5x',
@@ -239,14 +239,14 @@ describe('the bar', () => {
   it('a rackcast copy that does not verify fails the point even when fast', () => {
     const k = key(0);
     const vs = verdicts(summarize([run(k, 'rackcast', 1), run(k, 'rackcast', 1, false), run(k, 'rackcast', 1), run(k, 'udpcast', 10)], imageBytes));
-    expect(vs[0].pass).toBe(false);
-    expect(vs[0].failures).toEqual(['rackcast: 1 of 3 runs did not verify']);
+    expect(vs[0]!.pass).toBe(false);
+    expect(vs[0]!.failures).toEqual(['rackcast: 1 of 3 runs did not verify']);
   });
 
   it('without peers only verification counts; failed peers are noted, not blamed on rackcast', () => {
     const k = key(100);
     const rows = summarize([run(k, 'rackcast', 2), run(k, 'udpcast', null, false)], imageBytes);
-    expect(verdicts(rows)[0].pass).toBe(true);
+    expect(verdicts(rows)[0]!.pass).toBe(true);
     expect(peerFailures(rows)).toEqual(['random rate=none N=2 loss=10%: udpcast: 1 of 1 runs failed or did not verify']);
     expect(verdicts(summarize([run(k, 'rackcast', 2)], imageBytes))[0]).toMatchObject({ pass: true, ratio: null });
   });
@@ -267,8 +267,8 @@ describe('report', () => {
 
   it('one table row per summary row, with every measure', () => {
     const rows = summarize([run(key(50), 'rackcast', 2, true, { fec: '8x4/32' }), run(key(50), 'udpcast', 5)], imageBytes);
-    expect(tableRow(rows[0])).toBe('| 2 | 5% | rackcast | 8x4/32 | 2.00 | 50.0 | 2.50x | 10.00 | 5.00 | 1.100 | 40 | 1/1 |');
-    const failed = summarize([run(key(50), 'uftp', null, false)], imageBytes)[0];
+    expect(tableRow(rows[0]!)).toBe('| 2 | 5% | rackcast | 8x4/32 | 2.00 | 50.0 | 2.50x | 10.00 | 5.00 | 1.100 | 40 | 1/1 |');
+    const failed = summarize([run(key(50), 'uftp', null, false)], imageBytes)[0]!;
     expect(tableRow(failed)).toBe('| 2 | 5% | uftp -R -1 | — | failed | 0.0 | — | — | — | — | — | 0/1 **BAD** |');
   });
 
@@ -310,8 +310,8 @@ describe('report', () => {
     ]);
     const plots = plotsOf(rows, meta);
     expect(plots.map((p) => p.name)).toEqual(['random-rate-none', 'random-rate-none-burst']);
-    expect(plots[0].svg).toContain('rackcast, N=2');
-    expect(plots[0].svg).toContain('uftp -R -1, N=4');
+    expect(plots[0]!.svg).toContain('rackcast, N=2');
+    expect(plots[0]!.svg).toContain('uftp -R -1, N=4');
   });
 });
 

@@ -43,7 +43,7 @@ describe('renderLinePlot', () => {
     // rackcast: one polyline of 3 points; uftp: two single points, so no polyline.
     const polylines: string[] = svg.match(/<polyline [^>]*points="([^"]*)"/g) ?? [];
     expect(polylines).toHaveLength(1);
-    expect(polylines[0].match(/points="([^"]*)"/)![1].split(' ')).toHaveLength(3);
+    expect(polylines[0]!.match(/points="([^"]*)"/)![1]!.split(' ')).toHaveLength(3);
     expect(svg.match(/<circle cx/g)).toHaveLength(5 + 2); // markers + legend dots
   });
 

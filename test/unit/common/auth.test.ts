@@ -14,6 +14,7 @@ import {
   DatagramOpener,
   DatagramSealer,
   DEFAULT_MAX_SOURCES,
+  DEFAULT_SOURCE_IDLE_MS,
   processSealOrigin,
   REPLAY_WINDOW,
   SealOrigin,
@@ -21,7 +22,8 @@ import {
   type AuthMode,
   type AuthStats,
 } from '../../../common/auth/seal.js';
-import { authStatsTotal, SealedUdpSocket } from '../../../common/auth/sealed-socket.js';
+import { authStatsTotal, type SealedUdpSocket } from '../../../common/auth/sealed-socket.js';
+import { MAX_RECEIVERS } from '../../../common/limits.js';
 import { AUTH_TAG_SIZE, AUTH_TRAILER_SIZE } from '../../../protocol/auth-trailer.js';
 import { UsageError } from '../../../common/errors.js';
 import { decodeDatagram } from '../../../protocol/codec.js';
@@ -34,14 +36,21 @@ function sealOnce(mode: AuthMode, parts: readonly Uint8Array[], origin = new Sea
 }
 
 function zeroStats(): AuthStats {
-  return { sealed: 0, opened: 0, tooShort: 0, badTag: 0, replay: 0 };
+  return { sealed: 0, opened: 0, tooShort: 0, badTag: 0, replay: 0, sourcesFull: 0 };
 }
 
 describe('authStatsTotal', () => {
   it('adds up the counters of several sockets', () => {
-    const a = { authStats: { sealed: 1, opened: 2, tooShort: 3, badTag: 4, replay: 5 } };
-    const b = { authStats: { sealed: 10, opened: 20, tooShort: 30, badTag: 40, replay: 50 } };
-    expect(authStatsTotal([a, b] as unknown as SealedUdpSocket[])).toEqual({ sealed: 11, opened: 22, tooShort: 33, badTag: 44, replay: 55 });
+    const a = { authStats: { sealed: 1, opened: 2, tooShort: 3, badTag: 4, replay: 5, sourcesFull: 6 } };
+    const b = { authStats: { sealed: 10, opened: 20, tooShort: 30, badTag: 40, replay: 50, sourcesFull: 60 } };
+    expect(authStatsTotal([a, b] as unknown as SealedUdpSocket[])).toEqual({
+      sealed: 11,
+      opened: 22,
+      tooShort: 33,
+      badTag: 44,
+      replay: 55,
+      sourcesFull: 66,
+    });
     expect(authStatsTotal([])).toEqual(zeroStats());
   });
 });
@@ -106,7 +115,7 @@ describe.each(MODES)('%s mode: seal and open', (mode) => {
       const bits = sealed.byteLength * 8;
       for (let bit = 0; bit < bits; bit++) {
         const forged = Buffer.from(sealed);
-        forged[bit >>> 3] ^= 0x80 >>> (bit & 7);
+        forged[bit >>> 3]! ^= 0x80 >>> (bit & 7);
         expect(opener.open(forged), `bit ${bit}`).toBeUndefined();
       }
       expect(opener.stats).toEqual({ ...zeroStats(), badTag: bits });
@@ -285,36 +294,52 @@ describe('source table bound', () => {
     expect(o.stats).toEqual({ ...zeroStats(), badTag: 10_000 });
   });
 
-  it('stays at its cap with 2000 keyed sources, evicting the least recently authenticated', () => {
-    expect(DEFAULT_MAX_SOURCES).toBe(1024);
-    const o = new DatagramOpener(KEYS, { mode: 'mac' });
+  it('holds every receiver a session takes and more: a new source past the bound is refused while all talk', () => {
+    expect(DEFAULT_MAX_SOURCES).toBe(MAX_RECEIVERS + 1024);
+    expect(DEFAULT_SOURCE_IDLE_MS).toBe(60_000);
+    let nowMs = 0;
+    const o = new DatagramOpener(KEYS, { mode: 'mac', now: () => nowMs });
     const first: Buffer[] = [];
-    for (let id = 0; id < 2000; id++) {
+    for (let id = 0; id < DEFAULT_MAX_SOURCES; id++) {
       const d = sealOnce('mac', dataParts(id), new SealOrigin(id, 10));
       first.push(Buffer.from(d));
       expect(o.open(d)).toBeDefined();
-      expect(o.sourceCount).toBeLessThanOrEqual(DEFAULT_MAX_SOURCES);
     }
     expect(o.sourceCount).toBe(DEFAULT_MAX_SOURCES);
-    // The newest 1024 are remembered: their replays are caught.
-    expect(o.open(Buffer.from(first[1999]))).toBeUndefined();
-    expect(o.open(Buffer.from(first[2000 - DEFAULT_MAX_SOURCES]))).toBeUndefined();
-    expect(o.stats.replay).toBe(2);
-    // An evicted source starts afresh (the documented cost of the bound).
-    expect(o.open(Buffer.from(first[0]))).toBeDefined();
+    // One more keyed source, a minute less a millisecond after the oldest was heard: refused.
+    nowMs = DEFAULT_SOURCE_IDLE_MS - 1;
+    expect(o.open(at(0, DEFAULT_MAX_SOURCES))).toBeUndefined();
+    expect(o.stats.sourcesFull).toBe(1);
     expect(o.sourceCount).toBe(DEFAULT_MAX_SOURCES);
+    // Every source is still remembered: each one's first datagram is a replay now.
+    for (const id of [0, 1, MAX_RECEIVERS, DEFAULT_MAX_SOURCES - 1]) expect(o.open(Buffer.from(first[id]!))).toBeUndefined();
+    expect(o.stats.replay).toBe(4);
+    // A minute of silence from the oldest (source 0): the newcomer takes its place, and only its.
+    nowMs = DEFAULT_SOURCE_IDLE_MS;
+    expect(o.open(at(0, DEFAULT_MAX_SOURCES))).toBeDefined();
+    expect(o.sourceCount).toBe(DEFAULT_MAX_SOURCES);
+    expect(o.open(Buffer.from(first[1]!))).toBeUndefined();
+    expect(o.stats.replay).toBe(5);
+    expect(o.stats.sourcesFull).toBe(1);
   });
 
-  it('keeps a source that was authenticated recently', () => {
-    const o = new DatagramOpener(KEYS, { mode: 'mac', maxSources: 4 });
+  it('a source that keeps talking is never evicted, whatever the newcomers', () => {
+    let nowMs = 0;
+    const o = new DatagramOpener(KEYS, { mode: 'mac', maxSources: 4, sourceIdleMs: 1000, now: () => nowMs });
     const a = at(0, 100);
     expect(o.open(Buffer.from(a))).toBeDefined();
     for (let id = 1; id <= 3; id++) expect(o.open(at(0, id))).toBeDefined();
-    expect(o.open(at(1, 100))).toBeDefined(); // 100 is the youngest again; 1 is the oldest
-    expect(o.open(at(0, 4))).toBeDefined(); // evicts 1
+    const admitted: boolean[] = [];
+    for (let t = 1; t <= 4; t++) {
+      nowMs = t * 900;
+      expect(o.open(at(t, 100))).toBeDefined(); // 100 talks every 900 ms
+      // 1, 2, 3 were silent since 0: a newcomer from 1000 ms on takes one of their places.
+      admitted.push(o.open(at(0, 200 + t)) !== undefined);
+    }
+    expect(admitted).toEqual([false, true, true, true]);
     expect(o.open(Buffer.from(a))).toBeUndefined();
     expect(o.stats.replay).toBe(1);
-    expect(o.open(at(0, 1))).toBeDefined(); // 1 was evicted: fresh again
+    expect(o.stats.sourcesFull).toBe(1);
     expect(o.sourceCount).toBe(4);
   });
 
@@ -353,7 +378,7 @@ describe('SealOrigin and the trailer ring', () => {
       const s = new DatagramSealer(KEYS, { mode, origin: new SealOrigin(9, 0) });
       const parts = dataParts(13, 64);
       const firstOut = s.seal(parts);
-      const trailer = firstOut[firstOut.length - 1];
+      const trailer = firstOut[firstOut.length - 1]!;
       const kept = Buffer.from(trailer);
       const keptAll = joinParts(firstOut);
       for (let i = 1; i < TRAILER_RING_SLOTS; i++) s.seal(parts);
@@ -362,8 +387,8 @@ describe('SealOrigin and the trailer ring', () => {
       expect(joinParts(firstOut)).toEqual(keptAll);
       const wrapped = s.seal(parts);
       // The ring wraps here: the same memory, a new counter.
-      expect(wrapped[wrapped.length - 1].buffer).toBe(trailer.buffer);
-      expect(wrapped[wrapped.length - 1].byteOffset).toBe(trailer.byteOffset);
+      expect(wrapped[wrapped.length - 1]!.buffer).toBe(trailer.buffer);
+      expect(wrapped[wrapped.length - 1]!.byteOffset).toBe(trailer.byteOffset);
       expect(Buffer.from(trailer)).not.toEqual(kept);
     }
   });

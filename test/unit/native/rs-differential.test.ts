@@ -33,7 +33,7 @@ function sample(rand: () => number, n: number, count: number): number[] {
   const pool = Array.from({ length: n }, (_, i) => i);
   for (let i = 0; i < count; i++) {
     const j = i + Math.floor(rand() * (n - i));
-    [pool[i], pool[j]] = [pool[j], pool[i]];
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
   }
   return pool.slice(0, count);
 }
@@ -114,7 +114,7 @@ describe.skipIf(!status.loaded)('NativeReedSolomon is byte-identical to CauchyRe
       const k = randomInt(rand, 1, 200);
       const m = randomInt(rand, 1, Math.min(40, 256 - k));
       const len = blockLength(rand);
-      const layout = LAYOUTS[n % LAYOUTS.length];
+      const layout = LAYOUTS[n % LAYOUTS.length]!;
       const data = makeBlocks(rand, layout, k, len);
       const indices = sample(rand, 256 - k, m);
       if (rand() < 0.5 && !indices.includes(0)) indices[0] = 0;
@@ -134,15 +134,15 @@ describe.skipIf(!status.loaded)('NativeReedSolomon is byte-identical to CauchyRe
 
       const parityFor = (ps: readonly Uint8Array[]): { index: number; bytes: Uint8Array }[] =>
         used.map((t) => {
-          const bytes = Uint8Array.from(ps[t]);
-          if (corrupt) bytes[(t * 7) % len] ^= 0x5a;
-          return { index: indices[t], bytes };
+          const bytes = Uint8Array.from(ps[t]!);
+          if (corrupt) bytes[(t * 7) % len]! ^= 0x5a;
+          return { index: indices[t]!, bytes };
         });
       /** The received set: lost blocks garbage-filled (or aliased to the first parity symbol). */
       const received = (parity: { bytes: Uint8Array }[]): Uint8Array[] =>
         data.map((d, j) => {
           if (!missing.includes(j)) return d;
-          if (aliasParity && j === missing[0]) return parity[0].bytes;
+          if (aliasParity && j === missing[0]) return parity[0]!.bytes;
           return new Uint8Array(len).fill(0xa5);
         });
 
@@ -150,7 +150,7 @@ describe.skipIf(!status.loaded)('NativeReedSolomon is byte-identical to CauchyRe
       const refRx = received(refParityIn);
       ts.decode(refRx, missing, refParityIn);
       if (!corrupt) {
-        for (const j of missing) if (!same(refRx[j], data[j])) expect.fail(`${where}: TS reference failed to rebuild block ${j}`);
+        for (const j of missing) if (!same(refRx[j]!, data[j]!)) expect.fail(`${where}: TS reference failed to rebuild block ${j}`);
       }
 
       natives.forEach((rs, r) => {
@@ -158,19 +158,19 @@ describe.skipIf(!status.loaded)('NativeReedSolomon is byte-identical to CauchyRe
         const outs = indices.map(() => new Uint8Array(len).fill(0x3c));
         rs.encodeParities(data, indices, outs);
         indices.forEach((index, t) => {
-          if (!same(outs[t], refParity[t])) expect.fail(`${where} kernel=${kernel}: encodeParities(${index}) ${diff(outs[t], refParity[t])}`);
+          if (!same(outs[t]!, refParity[t]!)) expect.fail(`${where} kernel=${kernel}: encodeParities(${index}) ${diff(outs[t]!, refParity[t]!)}`);
         });
         const t = n % m;
         const single = new Uint8Array(len);
-        rs.encodeParity(data, indices[t], single);
-        if (!same(single, refParity[t])) expect.fail(`${where} kernel=${kernel}: encodeParity(${indices[t]}) ${diff(single, refParity[t])}`);
+        rs.encodeParity(data, indices[t]!, single);
+        if (!same(single, refParity[t]!)) expect.fail(`${where} kernel=${kernel}: encodeParity(${indices[t]}) ${diff(single, refParity[t]!)}`);
 
         const parityIn = parityFor(refParity);
         const rx = received(parityIn);
         rs.decode(rx, missing, parityIn);
         for (const j of missing) {
-          if (!same(rx[j], refRx[j])) {
-            expect.fail(`${where} kernel=${kernel} missing=[${missing}] used=[${used.map((u) => indices[u])}] corrupt=${corrupt}: block ${j} ${diff(rx[j], refRx[j])}`);
+          if (!same(rx[j]!, refRx[j]!)) {
+            expect.fail(`${where} kernel=${kernel} missing=[${missing}] used=[${used.map((u) => indices[u])}] corrupt=${corrupt}: block ${j} ${diff(rx[j]!, refRx[j]!)}`);
           }
         }
         for (let j = 0; j < k; j++) if (!missing.includes(j) && rx[j] !== data[j]) expect.fail(`${where}: present block ${j} replaced`);
@@ -203,9 +203,9 @@ describe.skipIf(!status.loaded)('NativeReedSolomon is byte-identical to CauchyRe
           rs.decode(
             rx,
             missing,
-            use.map((t) => parity[t]),
+            use.map((t) => parity[t]!),
           );
-          for (const j of missing) expect(same(rx[j], data[j]), `${kernel} missing [${missing}] parity [${use}]`).toBe(true);
+          for (const j of missing) expect(same(rx[j]!, data[j]!), `${kernel} missing [${missing}] parity [${use}]`).toBe(true);
         }
       }
     }

@@ -18,7 +18,7 @@ function randomBlocks(seed: number, k: number, len: number): Uint8Array[] {
 }
 
 function parityOf(coder: ErasureCoder, data: readonly Uint8Array[], index: number): Uint8Array {
-  const out = new Uint8Array(data[0].length);
+  const out = new Uint8Array(data[0]!.length);
   coder.encodeParity(data, index, out);
   return out;
 }
@@ -107,7 +107,7 @@ describe.skipIf(!status.loaded)('NativeReedSolomon', () => {
     for (const len of [1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 1448, 1456, 4099]) {
       const blocks = randomBlocks(len, 13, len);
       const xor = new Uint8Array(len);
-      for (const b of blocks) for (let i = 0; i < len; i++) xor[i] ^= b[i];
+      for (const b of blocks) for (let i = 0; i < len; i++) xor[i]! ^= b[i]!;
       expect(parityOf(rs, blocks, 0)).toEqual(xor);
     }
   });
@@ -176,7 +176,9 @@ describe.skipIf(!status.loaded)('NativeReedSolomon', () => {
     const indices = Array.from({ length: 300 }, (_, t) => t % 254);
     const outs = indices.map(() => new Uint8Array(40));
     rs.encodeParities(data, indices, outs);
-    indices.forEach((index, t) => expect(outs[t]).toEqual(parityOf(ts, data, index)));
+    indices.forEach((index, t) => {
+      expect(outs[t]).toEqual(parityOf(ts, data, index));
+    });
   });
 
   it.each(kernels)('%s: a lost block may share memory with the parity symbol that rebuilds it', (kernel) => {

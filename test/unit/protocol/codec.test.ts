@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeDatagram } from '../../../protocol/codec.js';
-import { MESSAGE_TYPE_NAMES, MessageType } from '../../../protocol/header.js';
+import { MESSAGE_TYPE_NAMES, MessageType, VERSION } from '../../../protocol/header.js';
 import { decodeAccept } from '../../../protocol/messages/accept.js';
 import { decodeData } from '../../../protocol/messages/data.js';
 import { decodeDrop } from '../../../protocol/messages/drop.js';
@@ -93,11 +93,11 @@ describe('decodeDatagram', () => {
 
   it('passes on header errors', () => {
     expect(code(decodeDatagram(new Uint8Array(0)))).toBe('ERR_TRUNCATED');
-    expect(code(decodeDatagram(fromHex('5243 01 01')))).toBe('ERR_TRUNCATED');
-    expect(code(decodeDatagram(fromHex('4352 01 01 00000000')))).toBe('ERR_BAD_MAGIC');
-    expect(code(decodeDatagram(fromHex('5243 02 01 00000000')))).toBe('ERR_BAD_VERSION');
-    expect(code(decodeDatagram(fromHex('5243 01 00 00000000')))).toBe('ERR_BAD_TYPE');
-    expect(code(decodeDatagram(fromHex('5243 01 10 00000000')))).toBe('ERR_BAD_TYPE');
+    expect(code(decodeDatagram(fromHex('5243 02 01')))).toBe('ERR_TRUNCATED');
+    expect(code(decodeDatagram(fromHex('4352 02 01 00000000')))).toBe('ERR_BAD_MAGIC');
+    expect(code(decodeDatagram(fromHex('5243 01 01 00000000')))).toBe('ERR_BAD_VERSION');
+    expect(code(decodeDatagram(fromHex('5243 02 00 00000000')))).toBe('ERR_BAD_TYPE');
+    expect(code(decodeDatagram(fromHex('5243 02 10 00000000')))).toBe('ERR_BAD_TYPE');
   });
 
   it('never throws and always returns a result, for any type byte', () => {
@@ -107,7 +107,7 @@ describe('decodeDatagram', () => {
       if (b.byteLength >= 4) {
         b[0] = 0x52;
         b[1] = 0x43;
-        b[2] = 0x01;
+        b[2] = VERSION;
       }
       const r = decodeDatagram(b);
       if (typeof r.ok !== 'boolean') expect.fail(`no result at seed 0xc0dec #${i}`);

@@ -28,10 +28,10 @@ function headerBytes(type: MessageType, sessionId: number): Uint8Array {
 describe('common header', () => {
   it('encodes magic, version, type and sessionId big-endian', () => {
     expect(MAGIC).toBe(0x5243);
-    expect(VERSION).toBe(1);
+    expect(VERSION).toBe(2);
     expect(HEADER_SIZE).toBe(8);
-    // 'R' 'C', version 1, type 6 NAK, sessionId 0xdeadbeef
-    expect(toHex(headerBytes(MessageType.Nak, 0xdeadbeef))).toBe(hex('52', '43', '01', '06', 'deadbeef'));
+    // 'R' 'C', version 2, type 6 NAK, sessionId 0xdeadbeef
+    expect(toHex(headerBytes(MessageType.Nak, 0xdeadbeef))).toBe(hex('52', '43', '02', '06', 'deadbeef'));
   });
 
   it('every MessageType has a name and the codes are 1..15', () => {
@@ -58,13 +58,13 @@ describe('common header', () => {
 
   it('a bad magic is ERR_BAD_MAGIC', () => {
     for (const magic of ['0000', '4352', '5242', '5343', 'ffff']) {
-      const r = decodeHeader(fromHex(`${magic} 01 01 00000001`));
+      const r = decodeHeader(fromHex(`${magic} 02 01 00000001`));
       expect(r.ok ? 'ok' : r.code, magic).toBe('ERR_BAD_MAGIC');
     }
   });
 
-  it('a version other than 1 is ERR_BAD_VERSION', () => {
-    for (const version of [0, 2, 0x81, 255]) {
+  it('a version other than 2 is ERR_BAD_VERSION (1 included: its receivers multicast STATUS)', () => {
+    for (const version of [0, 1, 3, 0x81, 255]) {
       const b = headerBytes(MessageType.Hello, 1);
       b[2] = version;
       const r = decodeHeader(b);
@@ -84,7 +84,7 @@ describe('common header', () => {
   it('checks magic before version before type', () => {
     const r = decodeHeader(fromHex('0000 02 ff 00000000'));
     expect(r.ok ? 'ok' : r.code).toBe('ERR_BAD_MAGIC');
-    const r2 = decodeHeader(fromHex('5243 02 ff 00000000'));
+    const r2 = decodeHeader(fromHex('5243 01 ff 00000000'));
     expect(r2.ok ? 'ok' : r2.code).toBe('ERR_BAD_VERSION');
   });
 

@@ -27,7 +27,7 @@ function importedModules(source: string): string[] {
     /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
     /\brequire\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
   ];
-  for (const re of patterns) for (const m of source.matchAll(re)) specs.push(m[1]);
+  for (const re of patterns) for (const m of source.matchAll(re)) specs.push(m[1]!);
   return specs;
 }
 

@@ -110,7 +110,7 @@ describe('ReceiverCore late, taking the image only in order', () => {
     feed(core, lateHello(CAP_PARITY_REPAIR | CAP_STREAMING | CAP_CATCH_UP), 1);
     core.handleTimeout(1);
     const [join] = only(drainReceiver(core), MessageType.Join);
-    expect(join.caps).toBe(CAP_PARITY_REPAIR | CAP_IN_ORDER);
+    expect(join!.caps).toBe(CAP_PARITY_REPAIR | CAP_IN_ORDER);
     feed(core, acceptBytes(ME, undefined, 6), 10);
     expect(drainEvents(core).map((e) => e.kind)).toEqual(['session', 'accepted', 'started', 'catchUp']);
     seq = 100;
@@ -127,12 +127,12 @@ describe('ReceiverCore late, taking the image only in order', () => {
     const core = new ReceiverCore(receiverConfig({ decompressesByMagic: true }), 0);
     feed(core, lateHello(CAP_PARITY_REPAIR | CAP_STREAMING | CAP_CATCH_UP | CAP_IMAGE_COMPRESSED), 1);
     core.handleTimeout(1);
-    expect(only(drainReceiver(core), MessageType.Join)[0].caps & CAP_IN_ORDER).toBe(CAP_IN_ORDER);
+    expect(only(drainReceiver(core), MessageType.Join)[0]!.caps & CAP_IN_ORDER).toBe(CAP_IN_ORDER);
     // The same output with a raw image writes at offsets, as before.
     const raw = new ReceiverCore(receiverConfig({ decompressesByMagic: true }), 0);
     feed(raw, lateHello(CAP_PARITY_REPAIR | CAP_STREAMING | CAP_CATCH_UP), 1);
     raw.handleTimeout(1);
-    expect(only(drainReceiver(raw), MessageType.Join)[0].caps & CAP_IN_ORDER).toBe(0);
+    expect(only(drainReceiver(raw), MessageType.Join)[0]!.caps & CAP_IN_ORDER).toBe(0);
   });
 
   it('without a catch-up pass on offer it ends as before, naming why', () => {

@@ -1,7 +1,7 @@
 // ReceiverCore driven directly: hand-made datagrams in, explicit `now`, every transmit
-// decoded. The session (helpers/cores.ts helloBytes): 100-byte blocks, 4 blocks a slice,
+// decoded. The session (test/support/cores.ts, helloBytes in test/support/datagrams.ts): 100-byte blocks, 4 blocks a slice,
 // 1 stripe, 950 bytes = slices of 400, 400 and 150 (blocks of 100 and 50); retainSlices 4.
-// `random` is 0.5, so a NAK backoff (receiver/core.ts `nakTime`) is
+// `random` is 0.5, so a NAK backoff (receiver/core/nak-scheduler.ts `nakTime`) is
 // nakBackoffMs (40) * (band + 0.5) / 4, band = 4 - need below 4: 35 ms for need 1, 25 ms
 // for need 2. After a NAK (ours, or one that silenced ours) the next counts from
 // repairWaitMs (50) later, with a fresh backoff on top.
@@ -15,12 +15,13 @@ import {
   DATA_FLAG_PARITY,
   DATA_FLAG_REPAIR,
 } from '../../../protocol/messages/data.js';
+import { REQACK_FLAG_QUIET } from '../../../protocol/messages/reqack.js';
 import { STATUS_FLAG_COMPLETE, STATUS_FLAG_REPLY } from '../../../protocol/messages/status.js';
 import { Outcome } from '../../../protocol/messages/report.js';
 import { Reason } from '../../../protocol/reasons.js';
 import { ReceiverCore, type ReceiverConfig, type ReceiverEvent } from '../../../receiver/core.js';
 import { pattern } from '../../support/bytes.js';
-import { coder, drainEvents, drainReceiver, only, receiverConfig, types } from '../../support/cores.js';
+import { coder, decode, drainEvents, drainReceiver, only, receiverConfig, types } from '../../support/cores.js';
 import {
   acceptBytes,
   dataBytes,
@@ -50,24 +51,24 @@ function feed(core: ReceiverCore, bytes: Uint8Array, now: number, from: From = S
 }
 
 function sliceOf(n: number): Uint8Array {
-  return IMAGE.subarray(n * 400, n * 400 + SLICE_BYTES[n]);
+  return IMAGE.subarray(n * 400, n * 400 + SLICE_BYTES[n]!);
 }
 
 let seq = 0;
 
 /** Data block `b` of slice `n`, as the sender sends it on the first pass. */
 function block(n: number, b: number, o: { seq?: number } = {}): Uint8Array {
-  const nBlocks = Math.ceil(SLICE_BYTES[n] / 100);
+  const nBlocks = Math.ceil(SLICE_BYTES[n]! / 100);
   const flags = (n === 2 ? DATA_FLAG_FINAL_SLICE : 0) | (b === nBlocks - 1 ? DATA_FLAG_LAST : 0);
   const payload = sliceOf(n).subarray(b * 100, (b + 1) * 100);
-  const sliceBytes = SLICE_BYTES[n];
+  const sliceBytes = SLICE_BYTES[n]!;
   return dataBytes({ seq: o.seq ?? ++seq, sliceNo: n, sliceBytes, flags, stripe: 0, blockNo: b, payload });
 }
 
 /** Parity symbol `index` of slice `n` (one stripe), the short last block zero-padded. */
 function parityOf(n: number, index: number): Uint8Array {
   const blocks: Uint8Array[] = [];
-  for (let b = 0; b * 100 < SLICE_BYTES[n]; b++) {
+  for (let b = 0; b * 100 < SLICE_BYTES[n]!; b++) {
     const padded = new Uint8Array(100);
     padded.set(sliceOf(n).subarray(b * 100, (b + 1) * 100));
     blocks.push(padded);
@@ -80,11 +81,11 @@ function parityOf(n: number, index: number): Uint8Array {
 function parity(n: number, index: number): Uint8Array {
   const flags = DATA_FLAG_PARITY | DATA_FLAG_REPAIR | (n === 2 ? DATA_FLAG_FINAL_SLICE : 0);
   const payload = parityOf(n, index);
-  return dataBytes({ seq: ++seq, sliceNo: n, sliceBytes: SLICE_BYTES[n], flags, stripe: 0, blockNo: index, payload });
+  return dataBytes({ seq: ++seq, sliceNo: n, sliceBytes: SLICE_BYTES[n]!, flags, stripe: 0, blockNo: index, payload });
 }
 
 function feedSlice(core: ReceiverCore, n: number, now: number): void {
-  for (let b = 0; b * 100 < SLICE_BYTES[n]; b++) feed(core, block(n, b), now);
+  for (let b = 0; b * 100 < SLICE_BYTES[n]!; b++) feed(core, block(n, b), now);
 }
 
 /** HELLO at 1, ACCEPT at 2, START (window 64) at 3; everything drained: state receiving. */
@@ -259,10 +260,33 @@ describe('ReceiverCore delivery', () => {
     drainReceiver(core);
     feed(core, reqackBytes({ reqackId: 1, needSlices: 1, needSeq: 8 }), 11);
     expect(only(drainReceiver(core), MessageType.Status)).toEqual([
-      { sessionId: SESSION, receiverId: ME, flags: STATUS_FLAG_REPLY, seenSeq: 4, deliveredSlices: 1, bytesWritten: 0 },
+      { sessionId: SESSION, receiverId: ME, flags: STATUS_FLAG_REPLY, seenSeq: 4, deliveredSlices: 1, bytesWritten: 0, reqackId: 1, lossPpm: 0 },
     ]);
     feed(core, reqackBytes({ reqackId: 2, needSlices: 1, needSeq: 4 }), 12);
     expect(drainReceiver(core)).toEqual([]);
+  });
+
+  it('in a quiet session, says nothing of its progress between a REQACK that finds it behind and its answer', () => {
+    const core = receiving();
+    feedSlice(core, 0, 10);
+    drainReceiver(core);
+    const quiet = { flags: REQACK_FLAG_QUIET, answerWindowMs: 4, groupSize: 1000, heartbeatMs: 60_000 };
+    feed(core, reqackBytes({ reqackId: 1, needSlices: 3, needSeq: 100, ...quiet }), 11);
+    expect(drainReceiver(core)).toEqual([]);
+    // A slice delivered while the answer waits: still behind, but not yet the one the sender
+    // follows (a later copy may show someone worse answered), so no progress STATUS.
+    feedSlice(core, 1, 12);
+    expect(drainReceiver(core)).toEqual([]);
+    const answerAt = core.pollTimeout()!;
+    expect(answerAt).toBeGreaterThan(12);
+    expect(answerAt).toBeLessThan(11 + 4);
+    core.handleTimeout(answerAt);
+    expect(only(drainReceiver(core), MessageType.Status)).toEqual([
+      { sessionId: SESSION, receiverId: ME, flags: STATUS_FLAG_REPLY, seenSeq: 8, deliveredSlices: 2, bytesWritten: 0, reqackId: 1, lossPpm: 0 },
+    ]);
+    // Answered: now it reports as it goes, like a small session's receiver.
+    feedSlice(core, 2, answerAt + 1);
+    expect(only(drainReceiver(core), MessageType.Status).map((m) => m.deliveredSlices)).toEqual([3]);
   });
 });
 
@@ -276,7 +300,7 @@ describe('ReceiverCore NAK', () => {
     expect(drainReceiver(core)).toEqual([]);
     core.handleTimeout(135);
     expect(only(drainReceiver(core), MessageType.Nak)).toEqual([
-      { sessionId: SESSION, receiverId: ME, sliceNo: 0, need: [1], heard: [0] },
+      { sessionId: SESSION, receiverId: ME, sliceNo: 0, seenSeq: 3, need: [1], heard: [0] },
     ]);
     expect(core.stats.naksSent).toBe(1);
     expect(core.pollTimeout()).toBe(135 + 50 + 35);
@@ -295,7 +319,7 @@ describe('ReceiverCore NAK', () => {
     expect(core.pollTimeout()).toBe(145);
     core.handleTimeout(145);
     expect(only(drainReceiver(core), MessageType.Nak)).toEqual([
-      { sessionId: SESSION, receiverId: ME, sliceNo: 0, need: [1], heard: [0] },
+      { sessionId: SESSION, receiverId: ME, sliceNo: 0, seenSeq: 4, need: [1], heard: [0] },
     ]);
   });
 
@@ -304,7 +328,7 @@ describe('ReceiverCore NAK', () => {
     for (const b of [0, 3]) feed(core, block(0, b), 100);
     expect(core.pollTimeout()).toBe(125);
     core.handleTimeout(125);
-    expect(only(drainReceiver(core), MessageType.Nak)[0].need).toEqual([2]);
+    expect(only(drainReceiver(core), MessageType.Nak)[0]!.need).toEqual([2]);
   });
 
   it('stays quiet when another receiver asked for as much, having heard as much', () => {
@@ -331,7 +355,7 @@ describe('ReceiverCore NAK', () => {
     expect(core.stats.naksSuppressed).toBe(0);
     core.handleTimeout(125);
     expect(only(drainReceiver(core), MessageType.Nak)).toEqual([
-      { sessionId: SESSION, receiverId: ME, sliceNo: 0, need: [2], heard: [0] },
+      { sessionId: SESSION, receiverId: ME, sliceNo: 0, seenSeq: 2, need: [2], heard: [0] },
     ]);
   });
 
@@ -347,7 +371,7 @@ describe('ReceiverCore NAK', () => {
     expect(core.stats.naksSuppressed).toBe(0);
     core.handleTimeout(165);
     expect(only(drainReceiver(core), MessageType.Nak)).toEqual([
-      { sessionId: SESSION, receiverId: ME, sliceNo: 0, need: [1], heard: [1] },
+      { sessionId: SESSION, receiverId: ME, sliceNo: 0, seenSeq: 3, need: [1], heard: [1] },
     ]);
   });
 });
@@ -389,7 +413,7 @@ describe('ReceiverCore ending', () => {
   it('fails with ProtocolViolation and sends LEAVE when END disagrees with HELLO', () => {
     const core = receiving();
     feed(core, endBytes(951, 3, DIGEST), 10);
-    // Sent twice on purpose (receiver/core.ts `fail`): a lost LEAVE costs the sender its retries.
+    // Sent twice on purpose (receiver/core/feedback.ts `sendLeave`, from `fail`): a lost LEAVE costs the sender its retries.
     const sent = drainReceiver(core);
     expect(types(sent)).toEqual(['LEAVE', 'LEAVE']);
     expect(only(sent, MessageType.Leave)[0]).toMatchObject({ receiverId: ME, reason: Reason.ProtocolViolation });
@@ -459,6 +483,40 @@ describe('ReceiverCore ending', () => {
     core.handleTimeout(120);
     expect(drainReceiver(core)).toEqual([]);
     expect(drainEvents(core)).toEqual([{ kind: 'done', ok: true, reason: Reason.None, detail: '' }]);
+  });
+});
+
+describe('ReceiverCore destinations', () => {
+  const CONTROL = { address: SENDER.address, port: 45_678 };
+
+  it('sends JOIN, STATUS, REPORT and LEAVE to the source of the HELLO alone, and NAKs to the group', () => {
+    seq = 0;
+    const core = new ReceiverCore(receiverConfig(), 0);
+    feed(core, helloBytes(), 1, CONTROL);
+    const sent = (): [string, unknown][] => {
+      const out: [string, unknown][] = [];
+      for (let t = core.pollTransmit(); t !== undefined; t = core.pollTransmit()) out.push([types([decode(t.bytes)])[0]!, t.to]);
+      return out;
+    };
+    expect(sent()).toEqual([['JOIN', CONTROL]]);
+    // ACCEPT, START and DATA may come from other ports of the sender (its data socket).
+    feed(core, acceptBytes(ME), 2);
+    feed(core, startBytes(64), 3);
+    feed(core, block(0, 0), 4);
+    feed(core, block(0, 2), 4);
+    feed(core, block(0, 3), 4);
+    feed(core, block(1, 0), 5);
+    core.handleTimeout(50);
+    feed(core, reqackBytes({ reqackId: 3, needSlices: 1, needSeq: 100 }), 60);
+    expect(sent()).toEqual([
+      ['NAK', 'group'],
+      ['STATUS', CONTROL],
+    ]);
+    core.handle({ kind: 'abort', reason: Reason.Interrupted, detail: 'test' }, 61);
+    expect(sent()).toEqual([
+      ['LEAVE', CONTROL],
+      ['LEAVE', CONTROL],
+    ]);
   });
 });
 

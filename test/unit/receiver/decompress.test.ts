@@ -94,10 +94,10 @@ describe('decompressing sinks', () => {
   it('gzip corrupt: CRC mismatch, bad data, trailing garbage', async () => {
     const gz = gzipSync(data);
     const crc = Buffer.from(gz);
-    crc[gz.length - 6] ^= 1;
+    crc[gz.length - 6]! ^= 1;
     expect((await through('gzip', crc)).error?.message).toMatch(/^gzip: CRC mismatch/);
     const mid = Buffer.from(gz);
-    for (let i = 1000; i < 1100; i++) mid[i] ^= 0x5a;
+    for (let i = 1000; i < 1100; i++) mid[i]! ^= 0x5a;
     expect((await through('gzip', mid)).error?.message).toMatch(/^gzip: /);
     const trailing = Buffer.concat([gz, Buffer.from('garbage!')]);
     expect((await through('gzip', trailing)).error?.message).toMatch(/^gzip: corrupt stream: incorrect header check/);
@@ -185,7 +185,7 @@ describe('back-pressure through the decompressors', () => {
 
   it.skipIf(napi === null)('lz4: at most two blocks (of the frame maximum size) handed on while the next stage is stuck', async () => {
     const frame = await napi!.compressFrame(data);
-    const blockMax = 1 << (8 + 2 * ((frame[5] >> 4) & 7)); // BD byte
+    const blockMax = 1 << (8 + 2 * ((frame[5]! >> 4) & 7)); // BD byte
     await stalls('lz4', frame, 2 * blockMax);
   });
 });

@@ -145,8 +145,8 @@ describe('ReceiverCore HEARTBEAT', () => {
     core.handleTimeout(270);
     const [hb] = only(drainReceiver(core), MessageType.Heartbeat);
     // Slice 0 waited for the sink from 100 to 270.
-    expect(hb.sinkBusyMs).toBe(170);
-    expect(hb.limit).toBe(Limit.Disk);
-    expect(hb.flags & HEARTBEAT_FLAG_CATCH_UP).toBe(0);
+    expect(hb!.sinkBusyMs).toBe(170);
+    expect(hb!.limit).toBe(Limit.Disk);
+    expect(hb!.flags & HEARTBEAT_FLAG_CATCH_UP).toBe(0);
   });
 });

@@ -62,7 +62,7 @@ describe('IoError kinds in the receiver pipeline', () => {
 
   it('a corrupt gzip stream: kind format', async () => {
     const gz = gzipSync(data(MiB));
-    gz[gz.length - 5] ^= 0xff; // the ISIZE/CRC trailer no longer matches
+    gz[gz.length - 5]! ^= 0xff; // the ISIZE/CRC trailer no longer matches
     const e = await failure(await openSink({ file: join(dir, 'd.img'), pipe: undefined, decompress: 'gzip' }), [gz]);
     expect(isIoError(e, 'format'), String(e)).toBe(true);
   });

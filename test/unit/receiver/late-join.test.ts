@@ -147,7 +147,7 @@ describe('ReceiverCore late join, full path', () => {
     expect(drainEvents(core)).toEqual([{ kind: 'head', slices: 6 }]);
     const atEnd = drainReceiver(core);
     expect(types(atEnd)).toEqual(['STATUS']);
-    expect(only(atEnd, MessageType.Status)[0].deliveredSlices).toBe(10);
+    expect(only(atEnd, MessageType.Status)[0]!.deliveredSlices).toBe(10);
 
     // Every head slice is due at once: NAKs for 0..5, need 4 each, 5 ms later, not before.
     expect(core.pollTimeout()).toBe(25);

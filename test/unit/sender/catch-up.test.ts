@@ -71,7 +71,10 @@ describe('SenderCore slow-node policy', () => {
     // Receivers 0 and 1 have everything sent so far; receiver 2 has seen it all but delivered nothing.
     core.handle(from(2, statusBytes({ receiverId: rcv(2).id, seenSeq: 8, deliveredSlices: 0 })), 3);
     let catchUps: ReturnType<typeof only<MessageType.CatchUp>> = [];
-    const movedAt = runUntil(core, 3, (sent) => (catchUps = only(sent, MessageType.CatchUp)).length > 0);
+    const movedAt = runUntil(core, 3, (sent) => {
+      catchUps = only(sent, MessageType.CatchUp);
+      return catchUps.length > 0;
+    });
     expect(catchUps).toEqual(Array(2).fill({ sessionId: expect.any(Number), receiverId: rcv(2).id, why: CatchUpWhy.Slow, rateKBps: 1, paceKBps: 40 }));
     // The window stalled at 2, so REQACK rounds come at 22, 42, ...; the figures span
     // MIN_SPAN_MS from the heartbeats at 595 (samples 95..595), so the round at 602 first
@@ -115,7 +118,7 @@ describe('SenderCore slow-node policy', () => {
     feed(core, 2);
     drainSender(core, 2);
     runUntil(core, 3, (sent) => only(sent, MessageType.CatchUp).length > 0);
-    expect(core.receiverList()[2].catchUp).toBe(true);
+    expect(core.receiverList()[2]!.catchUp).toBe(true);
     const nak = (now: number, sliceNo: number) => core.handle(from(2, nakBytes({ receiverId: rcv(2).id, sliceNo, need: [4] })), now);
     nak(1112, 0);
     expect(types(drainSender(core, 1112))).toEqual([]); // told at 1102, 10 ms ago

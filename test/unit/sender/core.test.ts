@@ -1,5 +1,5 @@
 // SenderCore driven directly: hand-made datagrams in, explicit `now`, every transmit
-// decoded. Geometry (helpers/cores.ts): 100-byte blocks, 4 blocks a slice, 1 stripe; a
+// decoded. Geometry (test/support/cores.ts): 100-byte blocks, 4 blocks a slice, 1 stripe; a
 // JOIN's default rcvBufBytes (1000) gives the smallest window, 16 packets.
 
 import { describe, expect, it } from 'vitest';
@@ -92,7 +92,7 @@ function stripeBlocksOf(slice: Uint8Array, blockBytes: number, stripes: number, 
 }
 
 function parity(blocks: Uint8Array[], index: number): Uint8Array {
-  const out = new Uint8Array(blocks[0].byteLength);
+  const out = new Uint8Array(blocks[0]!.byteLength);
   coder.encodeParity(blocks, index, out);
   return out;
 }
@@ -140,7 +140,7 @@ describe('SenderCore announcing', () => {
   it('announces an unknown image size as IMAGE_BYTES_UNKNOWN', () => {
     const core = new SenderCore(cfg({ imageBytes: IMAGE_BYTES_UNKNOWN }), 0);
     core.handleTimeout(0);
-    expect(only(drainSender(core, 0), MessageType.Hello)[0].imageBytes).toBe(IMAGE_BYTES_UNKNOWN);
+    expect(only(drainSender(core, 0), MessageType.Hello)[0]!.imageBytes).toBe(IMAGE_BYTES_UNKNOWN);
   });
 
   it('answers a JOIN with an ACCEPT for that receiverId and a joined event', () => {
@@ -194,6 +194,28 @@ describe('SenderCore announcing', () => {
     expect(core.receiverList().map((r) => r.id)).toEqual([rcv(0).id, rcv(1).id]);
     expect(drainEvents(core).map((e) => e.kind)).toEqual(['joined', 'joined']);
   });
+
+  it('answers one receiver alone (ACCEPT, a refusal, REPORT_ACK) at the endpoint its JOIN came from; HELLO and START go to the group', () => {
+    const core = announcing({ minReceivers: 1, imageBytes: 400 });
+    const at = { address: rcv(0).from.address, port: 40_123 };
+    core.handle({ kind: 'datagram', from: at, bytes: joinBytes({ receiverId: rcv(0).id }) }, 5);
+    core.handle(from(1, joinBytes({ receiverId: rcv(1).id })), 5);
+    const sent = drainSender(core, 5);
+    // The first JOIN starts the transfer; the second is refused as late.
+    expect(sent.map((x) => [types([x])[0], x.to])).toEqual([
+      ['ACCEPT', at],
+      ['START', 'control'],
+      ['START', 'control'],
+      ['START', 'control'],
+      ['DROP', rcv(1).from],
+    ]);
+    expect(core.receiverList()[0]!.endpoint).toEqual(at);
+    core.handle({ kind: 'slice', bytes: pattern(400) }, 6);
+    core.handle({ kind: 'eof', digest: DIGEST }, 6);
+    drainSender(core, 6);
+    core.handle({ kind: 'datagram', from: at, bytes: reportBytes({ receiverId: rcv(0).id, bytesWritten: 400, digest: DIGEST }) }, 7);
+    expect(drainSender(core, 7).map((x) => [types([x])[0], x.to])).toEqual([['REPORT_ACK', at]]);
+  });
 });
 
 describe('SenderCore start conditions', () => {
@@ -219,7 +241,7 @@ describe('SenderCore start conditions', () => {
   ])('window %s', (_name, rcvBufBytes, windowPacketsMax, want) => {
     const core = announcing({ minReceivers: 1, windowPacketsMax });
     join(core, 0, 3, { rcvBufBytes });
-    expect(only(drainSender(core, 3), MessageType.Start)[0].windowPackets).toBe(want);
+    expect(only(drainSender(core, 3), MessageType.Start)[0]!.windowPackets).toBe(want);
   });
 
   it('counts minWaitMs from the first join', () => {
@@ -246,7 +268,7 @@ describe('SenderCore start conditions', () => {
     core.handleTimeout(520);
     const sent = drainSender(core, 520);
     expect(types(sent)).toEqual(['START', 'START', 'START']);
-    expect(only(sent, MessageType.Start)[0].receivers).toBe(2);
+    expect(only(sent, MessageType.Start)[0]!.receivers).toBe(2);
   });
 
   it('with waitForKey, starts only on the start input', () => {
@@ -392,13 +414,13 @@ describe('SenderCore repairs', () => {
     nak(core, 22, 0, [3], [0]);
     const topUp = dataOf(drainSender(core, 22));
     expect(topUp.map((d) => d.blockNo)).toEqual([2]);
-    expect(Buffer.from(topUp[0].payload)).toEqual(Buffer.from(parity(blocks, 2)));
+    expect(Buffer.from(topUp[0]!.payload)).toEqual(Buffer.from(parity(blocks, 2)));
 
     // Heard that burst (parity 0..2): a new burst at once, even inside the hold.
     nak(core, 23, 0, [1], [3]);
     const next = dataOf(drainSender(core, 23));
     expect(next.map((d) => [d.seq, d.blockNo])).toEqual([[8, 3]]);
-    expect(Buffer.from(next[0].payload)).toEqual(Buffer.from(parity(blocks, 3)));
+    expect(Buffer.from(next[0]!.payload)).toEqual(Buffer.from(parity(blocks, 3)));
 
     expect(core.stats.naksReceived).toBe(3);
     expect(core.stats.naksIgnored).toBe(0);
@@ -441,7 +463,7 @@ describe('SenderCore repairs', () => {
     expect(sent.map((d) => [d.stripe, d.blockNo, d.flags])).toEqual([
       [1, 0, DATA_FLAG_PARITY | DATA_FLAG_REPAIR | DATA_FLAG_FINAL_SLICE],
     ]);
-    expect(Buffer.from(sent[0].payload)).toEqual(Buffer.from(parity(stripeBlocksOf(slice, 100, 2, 1), 0)));
+    expect(Buffer.from(sent[0]!.payload)).toEqual(Buffer.from(parity(stripeBlocksOf(slice, 100, 2, 1), 0)));
   });
 });
 
@@ -470,7 +492,9 @@ describe('SenderCore REQACK rounds and drops', () => {
     core.handleTimeout(22);
     const first = drainSender(core, 22);
     expect(types(first)).toEqual(['REQACK']);
-    expect(only(first, MessageType.Reqack)).toEqual([{ sessionId: SESSION, reqackId: 1, needSlices: 1, needSeq: 16 }]);
+    expect(only(first, MessageType.Reqack)).toEqual([
+      { sessionId: SESSION, reqackId: 1, needSlices: 1, needSeq: 16, flags: 0, answerWindowMs: 0, groupSize: 2, heartbeatMs: 0 },
+    ]);
     expect(core.pollTimeout()).toBe(42);
     core.handleTimeout(41);
     expect(drainSender(core, 41)).toEqual([]);
@@ -487,8 +511,8 @@ describe('SenderCore REQACK rounds and drops', () => {
       [42, 1],
       [62, 2],
     ]) {
-      core.handleTimeout(t);
-      expect(types(drainSender(core, t))).toEqual(['REQACK']);
+      core.handleTimeout(t!);
+      expect(types(drainSender(core, t!))).toEqual(['REQACK']);
       expect(retriesOf(core, 1)).toBe(retries);
       expect(retriesOf(core, 0)).toBe(0);
     }
@@ -521,10 +545,10 @@ describe('SenderCore REQACK rounds and drops', () => {
       [102, 1],
       [122, 2],
     ]) {
-      core.handleTimeout(t);
-      const sent = drainSender(core, t);
+      core.handleTimeout(t!);
+      const sent = drainSender(core, t!);
       expect(types(sent)).toEqual(['REQACK']);
-      expect(only(sent, MessageType.Reqack)[0].needSeq).toBe(20);
+      expect(only(sent, MessageType.Reqack)[0]!.needSeq).toBe(20);
       expect(retriesOf(core, 1)).toBe(retries);
     }
     core.handleTimeout(142);

@@ -66,7 +66,7 @@ describe('SenderDriver and its source', () => {
     );
     const outcome = driver.run();
     await ticks();
-    const [control] = sockets;
+    const control = sockets[0]!;
     const image = pattern(4000);
     control.deliver(joinBytes({ receiverId: rcv(0).id }), rcv(0).from.address);
     await ticks();

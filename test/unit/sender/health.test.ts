@@ -95,9 +95,9 @@ describe('SenderCore and HEARTBEAT', () => {
     expect(core.stats.heartbeatsReceived).toBe(2);
     expect(core.stats.drops.ERR_FOREIGN_ADDRESS).toBe(1);
     const [r] = core.receiverList();
-    expect(r.bytesWritten).toBe(1200);
-    expect(r.health.figures.limit).toBe(Limit.Cpu);
-    expect(r.health.figures.rateBps).toBe(1600);
+    expect(r!.bytesWritten).toBe(1200);
+    expect(r!.health.figures.limit).toBe(Limit.Cpu);
+    expect(r!.health.figures.rateBps).toBe(1600);
   });
 });
 
@@ -151,7 +151,7 @@ describe('renderTable', () => {
     const lines = renderTable(summary, nodes, { columns: 160, rows: 50 });
     expect(lines).toHaveLength(42);
     for (const l of lines) expect(l.length).toBeLessThan(160);
-    expect(lines[2].startsWith('rack7-node01 ')).toBe(true);
+    expect(lines[2]!.startsWith('rack7-node01 ')).toBe(true);
     expect(lines[0]).toContain('40 nodes: 40 live');
   });
 
@@ -159,13 +159,13 @@ describe('renderTable', () => {
     const nodes = Array.from({ length: 40 }, (_, i) => node(`n${i + 1}`, i < 30 ? 'live' : 'verified', i / 40, 20)).sort(slowestFirst);
     const lines = renderTable(summary, nodes, { columns: 80, rows: 24 });
     expect(lines).toHaveLength(23);
-    expect(lines[2].startsWith('n1 ')).toBe(true);
+    expect(lines[2]!.startsWith('n1 ')).toBe(true);
     expect(lines[22]).toBe('... 20 more: 10 live, 10 verified');
   });
 
   it('a narrow terminal drops disk, then repair, then loss; every line fits', () => {
     const nodes = [node('node01', 'live', 0.5, 10)];
-    const header = (columns: number): string => renderTable(summary, nodes, { columns, rows: 10 })[1];
+    const header = (columns: number): string => renderTable(summary, nodes, { columns, rows: 10 })[1]!;
     expect(header(60)).toBe('node     state      done   MB/s  loss repair   disk limit');
     expect(header(55)).toBe('node     state      done   MB/s  loss repair limit');
     expect(header(48)).toBe('node     state      done   MB/s  loss limit');

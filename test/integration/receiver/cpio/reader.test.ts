@@ -69,13 +69,13 @@ describe.skipIf(!HAVE_CPIO)('cpio reader on GNU cpio archives', () => {
         expect(byName.get('sym')!.data).toBe('');
         expect(byName.get('d/empty')!.fileBytes).toBe(0);
         const links = [byName.get('seven.txt')!, byName.get('d/seven-link')!];
-        expect(links[0].ino).toBe(links[1].ino);
+        expect(links[0]!.ino).toBe(links[1]!.ino);
         expect(links.every((l) => l.nlink === 2)).toBe(true);
         const withData = links.filter((l) => l.data !== '');
         // newc/crc: the data travels once, with the last link; odc: with every link.
         expect(withData).toHaveLength(format === 'odc' ? 2 : 1);
-        expect(Buffer.from(withData[0].data, 'hex').toString()).toBe('rackcast');
-        if (format !== 'odc') expect(recs.indexOf(withData[0])).toBeGreaterThan(recs.indexOf(links.find((l) => l.data === '')!));
+        expect(Buffer.from(withData[0]!.data, 'hex').toString()).toBe('rackcast');
+        if (format !== 'odc') expect(recs.indexOf(withData[0]!)).toBeGreaterThan(recs.indexOf(links.find((l) => l.data === '')!));
       });
 
       it('gives the same events split at every byte boundary, byte by byte and in random chunks', () => {
@@ -117,7 +117,7 @@ describe.skipIf(!HAVE_CPIO)('cpio reader on GNU cpio archives', () => {
 
   it('crc: a flipped data byte is a checksum mismatch naming the entry', () => {
     const a = Buffer.from(archives.get('crc')!);
-    a[a.indexOf('hello')] ^= 0x20;
+    a[a.indexOf('hello')]! ^= 0x20;
     let err: CpioError | undefined;
     try {
       read([a]);
@@ -131,7 +131,7 @@ describe.skipIf(!HAVE_CPIO)('cpio reader on GNU cpio archives', () => {
 
   it('newc: the same flip goes unnoticed (newc has no checksum)', () => {
     const a = Buffer.from(archives.get('newc')!);
-    a[a.indexOf('hello')] ^= 0x20;
+    a[a.indexOf('hello')]! ^= 0x20;
     expect(read([a]).trailer).toBe(true);
   });
 

@@ -19,7 +19,7 @@ function sample(rand: () => number, n: number, count: number): number[] {
   const pool = Array.from({ length: n }, (_, i) => i);
   for (let i = 0; i < count; i++) {
     const j = i + Math.floor(rand() * (n - i));
-    [pool[i], pool[j]] = [pool[j], pool[i]];
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
   }
   return pool.slice(0, count);
 }
@@ -27,12 +27,12 @@ function sample(rand: () => number, n: number, count: number): number[] {
 /** Index of the first block that differs, or -1 (toEqual on big typed arrays is slow). */
 function firstDifference(a: readonly Uint8Array[], b: readonly Uint8Array[]): number {
   if (a.length !== b.length) return 0;
-  for (let j = 0; j < a.length; j++) if (Buffer.compare(a[j], b[j]) !== 0) return j;
+  for (let j = 0; j < a.length; j++) if (Buffer.compare(a[j]!, b[j]!) !== 0) return j;
   return -1;
 }
 
 function encode(coder: ErasureCoder, data: readonly Uint8Array[], parityIndex: number): Uint8Array {
-  const out = new Uint8Array(data[0].length);
+  const out = new Uint8Array(data[0]!.length);
   coder.encodeParity(data, parityIndex, out);
   return out;
 }
@@ -73,7 +73,7 @@ describe('CauchyReedSolomon', () => {
       for (let j = 0; j < k; j++) {
         const c = gfDiv(gfInv((k + i) ^ j), gfInv(k ^ j));
         expect(cauchyCoefficient(k, i, j)).toBe(c);
-        for (let b = 0; b < 33; b++) expected[b] ^= gfMul(c, data[j][b]);
+        for (let b = 0; b < 33; b++) expected[b]! ^= gfMul(c, data[j]![b]!);
       }
       expect(encode(rs, data, i)).toEqual(expected);
     }
@@ -88,7 +88,7 @@ describe('CauchyReedSolomon', () => {
       const blockBytes = 1 + (k % 37);
       const data = Array.from({ length: k }, () => randomBytes(rand, blockBytes));
       const xor = new Uint8Array(blockBytes);
-      for (const d of data) for (let b = 0; b < blockBytes; b++) xor[b] ^= d[b];
+      for (const d of data) for (let b = 0; b < blockBytes; b++) xor[b]! ^= d[b]!;
       expect(encode(rs, data, 0)).toEqual(xor);
       for (let j = 0; j < k; j++) expect(cauchyCoefficient(k, 0, j)).toBe(1);
       for (let i = 1; i < 256 - k; i++) expect(cauchyCoefficient(k, i, 0)).not.toBe(1);
@@ -106,7 +106,7 @@ describe('CauchyReedSolomon', () => {
     const p0 = encode(rs, data, 0);
     const p1 = encode(rs, data, 1);
     const manual = (i: number): number[] =>
-      [0, 1].map((b) => data.reduce((acc, d, j) => acc ^ gfMul(gfDiv(gfInv((3 + i) ^ j), gfInv(3 ^ j)), d[b]), 0));
+      [0, 1].map((b) => data.reduce((acc, d, j) => acc ^ gfMul(gfDiv(gfInv((3 + i) ^ j), gfInv(3 ^ j)), d[b]!), 0));
     expect(Array.from(p0)).toEqual([1 ^ 3 ^ 5, 2 ^ 4 ^ 6]);
     expect(Array.from(p0)).toEqual(manual(0));
     expect(Array.from(p1)).toEqual(manual(1));
@@ -120,7 +120,9 @@ describe('CauchyReedSolomon', () => {
     const indices = [0, 7, 3, 243];
     const outs = indices.map(() => new Uint8Array(101));
     rs.encodeParities(data, indices, outs);
-    indices.forEach((index, t) => expect(outs[t]).toEqual(encode(rs, data, index)));
+    indices.forEach((index, t) => {
+      expect(outs[t]).toEqual(encode(rs, data, index));
+    });
     expect(() => rs.encodeParities(data, [0, 1], [new Uint8Array(101)])).toThrow(RangeError);
   });
 
@@ -192,11 +194,11 @@ describe('CauchyReedSolomon', () => {
     const data = Array.from({ length: 6 }, () => randomBytes(rand, 40));
     const received = data.map((d) => Uint8Array.from(d));
     const parity = [{ index: 2, bytes: encode(rs, data, 2) }];
-    const parityCopy = Uint8Array.from(parity[0].bytes);
-    received[4].fill(0);
+    const parityCopy = Uint8Array.from(parity[0]!.bytes);
+    received[4]!.fill(0);
     rs.decode(received, [4], parity);
     expect(received).toEqual(data);
-    expect(parity[0].bytes).toEqual(parityCopy);
+    expect(parity[0]!.bytes).toEqual(parityCopy);
     rs.decode(received, [], []);
     expect(received).toEqual(data);
   });

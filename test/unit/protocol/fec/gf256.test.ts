@@ -97,7 +97,7 @@ describe('mulAddRow', () => {
         const before = Uint8Array.from(dstBacking);
         mulAddRow(dst, src, coef, len);
         for (let i = 0; i < len; i++) {
-          if (dst[i] !== (before[dstOff + i] ^ gfMul(coef, src[i]))) {
+          if (dst[i] !== (before[dstOff + i]! ^ gfMul(coef, src[i]!))) {
             expect.fail(`seed ${seed} len ${len} coef ${coef} byte ${i}: got ${dst[i]}`);
           }
         }
@@ -117,7 +117,7 @@ describe('mulAddRow', () => {
       mulAddRow(dst, src, 0, len);
       expect(dst).toEqual(before);
       mulAddRow(dst, src, 1, len);
-      expect(dst).toEqual(before.map((b, i) => b ^ src[i]));
+      expect(dst).toEqual(before.map((b, i) => b ^ src[i]!));
     }
   });
 

@@ -28,7 +28,7 @@ const GOLDEN: Accept = { sessionId: 0xcafebabe, receiverId: 0x0badf00d, joinSlic
 // Written from the layout table in protocol/messages/accept.ts, one field per string.
 const GOLDEN_HEX = hex(
   '5243', //     0  magic 'RC'
-  '01', //       2  version 1
+  '02', //       2  version 2
   '03', //       3  type ACCEPT
   'cafebabe', // 4  sessionId
   '0badf00d', // 8  receiverId

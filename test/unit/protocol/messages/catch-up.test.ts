@@ -28,7 +28,7 @@ const GOLDEN: CatchUp = { sessionId: 0x01020304, receiverId: 42, why: CatchUpWhy
 // Written from the layout table in protocol/messages/catch-up.ts, one field per string.
 const GOLDEN_HEX = hex(
   '5243', //     0  magic 'RC'
-  '01', //       2  version 1
+  '02', //       2  version 2
   '0f', //       3  type CATCHUP
   '01020304', // 4  sessionId
   '0000002a', // 8  receiverId 42

@@ -144,9 +144,9 @@ function mutate(rand: () => number, valid: Uint8Array): Uint8Array {
     const op = randInt(rand, 6);
     if (b.byteLength === 0) break;
     const at = randInt(rand, b.byteLength);
-    if (op <= 1) b[at] ^= 1 << randInt(rand, 8); // bit flip (twice as likely)
+    if (op <= 1) b[at]! ^= 1 << randInt(rand, 8); // bit flip (twice as likely)
     else if (op === 2) b[at] = randInt(rand, 256); // byte change
-    else if (op === 3) b[at] = [0x00, 0xff, 0x7f, 0x80][randInt(rand, 4)]; // boundary byte
+    else if (op === 3) b[at] = [0x00, 0xff, 0x7f, 0x80][randInt(rand, 4)]!; // boundary byte
     else if (op === 4) b = b.slice(0, at); // truncate
     else {
       const grown = new Uint8Array(b.byteLength + 1 + randInt(rand, 8));
@@ -199,11 +199,11 @@ export function fuzzDecoder<T>(c: CodecUnderTest<T>, seed: number, valid: readon
   for (let i = 0; i < rounds; i++) {
     const input = randomBytes(rand, randInt(rand, 101));
     const header = [MAGIC >> 8, MAGIC & 0xff, VERSION, c.type];
-    for (let j = 0; j < header.length && j < input.byteLength; j++) input[j] = header[j];
+    for (let j = 0; j < header.length && j < input.byteLength; j++) input[j] = header[j]!;
     if (check('headed', i, input)) decodedOk++;
   }
   for (let i = 0; i < rounds; i++) {
-    if (check('mutation', i, mutate(rand, valid[randInt(rand, valid.length)]))) mutationsDecodedOk++;
+    if (check('mutation', i, mutate(rand, valid[randInt(rand, valid.length)]!))) mutationsDecodedOk++;
   }
   return { decodedOk: decodedOk + mutationsDecodedOk, mutationsDecodedOk };
 }

@@ -52,7 +52,7 @@ const GOLDEN: Data = {
 // Written from the layout table in protocol/messages/data.ts, one field per string.
 const GOLDEN_HEX = hex(
   '5243', //     0  magic 'RC'
-  '01', //       2  version 1
+  '02', //       2  version 2
   '05', //       3  type DATA
   '01020304', // 4  sessionId
   '00000100', // 8  seq 256

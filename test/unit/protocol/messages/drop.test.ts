@@ -29,7 +29,7 @@ const GOLDEN: Drop = { sessionId: 0x01020304, receiverId: 42, reason: Reason.NoA
 // Written from the layout table in protocol/messages/drop.ts, one field per string.
 const GOLDEN_HEX = hex(
   '5243', //     0  magic 'RC'
-  '01', //       2  version 1
+  '02', //       2  version 2
   '0d', //       3  type DROP (13)
   '01020304', // 4  sessionId
   '0000002a', // 8  receiverId 42

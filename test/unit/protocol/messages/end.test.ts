@@ -31,7 +31,7 @@ const GOLDEN: End = { sessionId: 0x01020304, totalBytes: 2 ** 32 + 5, totalSlice
 // Written from the layout table in protocol/messages/end.ts, one field per string.
 const GOLDEN_HEX = hex(
   '5243', //     0  magic 'RC'
-  '01', //       2  version 1
+  '02', //       2  version 2
   '09', //       3  type END
   '01020304', // 4  sessionId
   '00000001', // 8  totalBytes 2^32 + 5, high word

@@ -51,7 +51,7 @@ const GOLDEN: Heartbeat = {
 // Written from the layout table in protocol/messages/heartbeat.ts, one field per string.
 const GOLDEN_HEX = hex(
   '5243', //     0  magic 'RC'
-  '01', //       2  version 1
+  '02', //       2  version 2
   '0e', //       3  type HEARTBEAT
   '01020304', // 4  sessionId
   '0000002a', // 8  receiverId 42

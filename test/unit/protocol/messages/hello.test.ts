@@ -48,7 +48,7 @@ const GOLDEN: Hello = {
 // Written from the layout table in protocol/messages/hello.ts, one field per string.
 const GOLDEN_HEX = hex(
   '5243', //     0  magic 'RC'
-  '01', //       2  version 1
+  '02', //       2  version 2
   '01', //       3  type HELLO
   '01020304', // 4  sessionId
   '00000001', // 8  caps = CAP_PARITY_REPAIR
@@ -217,8 +217,8 @@ describe('HELLO field ranges', () => {
     ]) {
       const r = decodeHello(
         patched(codec, GOLDEN, (v) => {
-          v.setUint32(24, hi, false);
-          v.setUint32(28, lo, false);
+          v.setUint32(24, hi!, false);
+          v.setUint32(28, lo!, false);
         }),
       );
       expectErr(r, 'ERR_BAD_FIELD');

@@ -28,7 +28,7 @@ const GOLDEN: Join = { sessionId: 0xcafebabe, receiverId: 0x0badf00d, caps: CAP_
 // Written from the layout table in protocol/messages/join.ts, one field per string.
 const GOLDEN_HEX = hex(
   '5243', //     0  magic 'RC'
-  '01', //       2  version 1
+  '02', //       2  version 2
   '02', //       3  type JOIN
   'cafebabe', // 4  sessionId
   '0badf00d', // 8  receiverId

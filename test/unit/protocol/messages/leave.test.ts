@@ -38,7 +38,7 @@ const GOLDEN: Leave = { sessionId: 0x01020304, receiverId: 42, reason: Reason.In
 // Written from the layout table in protocol/messages/leave.ts, one field per string.
 const GOLDEN_HEX = hex(
   '5243', //     0  magic 'RC'
-  '01', //       2  version 1
+  '02', //       2  version 2
   '0c', //       3  type LEAVE (12)
   '01020304', // 4  sessionId
   '0000002a', // 8  receiverId 42

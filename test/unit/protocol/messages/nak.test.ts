@@ -25,32 +25,34 @@ const codec: CodecUnderTest<Nak> = {
   length: nakLength,
 };
 
-const GOLDEN: Nak = { sessionId: 0x01020304, receiverId: 9, sliceNo: 65536, need: [0, 3, 255], heard: [0, 1, 200] };
+const GOLDEN: Nak = { sessionId: 0x01020304, receiverId: 9, sliceNo: 65536, seenSeq: 0x8000_0001, need: [0, 3, 255], heard: [0, 1, 200] };
 
 // Written from the layout table in protocol/messages/nak.ts, one field per string.
 const GOLDEN_HEX = hex(
   '5243', //     0  magic 'RC'
-  '01', //       2  version 1
+  '02', //       2  version 2
   '06', //       3  type NAK
   '01020304', // 4  sessionId
   '00000009', // 8  receiverId 9
   '00010000', //12  sliceNo 65536
   '03', //      16  stripes 3
   '00', //      17  reserved
-  '00', //      18  need[0] 0
-  '03', //      19  need[1] 3
-  'ff', //      20  need[2] 255
-  '00', //      21  heard[0] 0 (no parity yet)
-  '01', //      22  heard[1] 1 (parity index 0 heard)
-  'c8', //      23  heard[2] 200
+  '80000001', //18  seenSeq 2^31 + 1
+  '00', //      22  need[0] 0
+  '03', //      23  need[1] 3
+  'ff', //      24  need[2] 255
+  '00', //      25  heard[0] 0 (no parity yet)
+  '01', //      26  heard[1] 1 (parity index 0 heard)
+  'c8', //      27  heard[2] 200
 );
 
 const rand = mulberry32(0x9a4);
-const ONE_STRIPE: Nak = { sessionId: 0, receiverId: 1, sliceNo: 0, need: [0], heard: [0] };
+const ONE_STRIPE: Nak = { sessionId: 0, receiverId: 1, sliceNo: 0, seenSeq: 0, need: [0], heard: [0] };
 const MAX: Nak = {
   sessionId: 0xffff_ffff,
   receiverId: 0xffff_ffff,
   sliceNo: 0xffff_ffff,
+  seenSeq: 0xffff_ffff,
   need: Array.from({ length: MAX_STRIPES }, () => Math.floor(rand() * 256)),
   heard: Array.from({ length: MAX_STRIPES }, () => Math.floor(rand() * 256)),
 };
@@ -131,7 +133,7 @@ describe('NAK field ranges', () => {
     // A valid header with stripes = 129 (or 255) and all 2n entries present: only the range can fail.
     for (const n of [MAX_STRIPES + 1, 255]) {
       const b = new Uint8Array(NAK_HEADER_SIZE + 2 * n).fill(1);
-      b.set(encodeToBytes(codec, GOLDEN).subarray(0, 16));
+      b.set(encodeToBytes(codec, GOLDEN).subarray(0, NAK_HEADER_SIZE));
       b[16] = n;
       b[17] = 0;
       expectBadField(b, /stripes/);
@@ -154,6 +156,12 @@ describe('NAK field ranges', () => {
 
   it('receiverId is not 0', () => {
     expectBadField(encodeToBytes(codec, { ...GOLDEN, receiverId: 0 }), /receiverId/);
+  });
+
+  it('seenSeq is a wrapping counter: every u32 decodes', () => {
+    for (const n of [0, 1, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff]) {
+      expect(decodeNak(encodeToBytes(codec, { ...GOLDEN, seenSeq: n }))).toEqual({ ok: true, value: { ...GOLDEN, seenSeq: n } });
+    }
   });
 });
 

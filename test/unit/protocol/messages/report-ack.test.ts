@@ -33,7 +33,7 @@ const GOLDEN: ReportAck = { sessionId: 0x01020304, receiverId: 42 };
 // Written from the layout table in protocol/messages/report-ack.ts, one field per string.
 const GOLDEN_HEX = hex(
   '5243', //     0  magic 'RC'
-  '01', //       2  version 1
+  '02', //       2  version 2
   '0b', //       3  type REPORT_ACK (11)
   '01020304', // 4  sessionId
   '0000002a', // 8  receiverId 42

@@ -48,7 +48,7 @@ const GOLDEN: Report = {
 // Written from the layout table in protocol/messages/report.ts, one field per string.
 const GOLDEN_HEX = hex(
   '5243', //     0  magic 'RC'
-  '01', //       2  version 1
+  '02', //       2  version 2
   '0a', //       3  type REPORT (10)
   '01020304', // 4  sessionId
   '0000002a', // 8  receiverId 42

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../../../protocol/header.js';
-import { decodeReqack, encodeReqack, REQACK_SIZE, type Reqack } from '../../../../protocol/messages/reqack.js';
+import { decodeReqack, encodeReqack, REQACK_FLAG_QUIET, REQACK_SIZE, type Reqack } from '../../../../protocol/messages/reqack.js';
 import {
   type CodecUnderTest,
   encodeToBytes,
@@ -23,21 +23,46 @@ const codec: CodecUnderTest<Reqack> = {
   length: () => REQACK_SIZE,
 };
 
-const GOLDEN: Reqack = { sessionId: 0x01020304, reqackId: 5, needSlices: 64, needSeq: 0x8000_0000 };
+const GOLDEN: Reqack = {
+  sessionId: 0x01020304,
+  reqackId: 5,
+  needSlices: 64,
+  needSeq: 0x8000_0000,
+  flags: REQACK_FLAG_QUIET,
+  answerWindowMs: 4,
+  groupSize: 1000,
+  heartbeatMs: 1000,
+};
 
 // Written from the layout table in protocol/messages/reqack.ts, one field per string.
 const GOLDEN_HEX = hex(
   '5243', //     0  magic 'RC'
-  '01', //       2  version 1
+  '02', //       2  version 2
   '08', //       3  type REQACK
   '01020304', // 4  sessionId
   '00000005', // 8  reqackId 5
   '00000040', //12  needSlices 64
   '80000000', //16  needSeq 2^31
+  '01', //      20  flags = REQACK_FLAG_QUIET
+  '00', //      21  reserved
+  '0004', //    22  answerWindowMs 4
+  '000003e8', //24  groupSize 1000
+  '000003e8', //28  heartbeatMs 1000
 );
 
-const MIN: Reqack = { sessionId: 0, reqackId: 0, needSlices: 0, needSeq: 0 };
-const MAX: Reqack = { sessionId: 0xffff_ffff, reqackId: 0xffff_ffff, needSlices: 0xffff_ffff, needSeq: 0xffff_ffff };
+const MIN: Reqack = { sessionId: 0, reqackId: 1, needSlices: 0, needSeq: 0, flags: 0, answerWindowMs: 0, groupSize: 0, heartbeatMs: 0 };
+const MAX: Reqack = {
+  sessionId: 0xffff_ffff,
+  reqackId: 0xffff_ffff,
+  needSlices: 0xffff_ffff,
+  needSeq: 0xffff_ffff,
+  flags: REQACK_FLAG_QUIET,
+  answerWindowMs: 0xffff,
+  groupSize: 0xffff_ffff,
+  heartbeatMs: 0xffff_ffff,
+};
+/** A small session's REQACK: sent only while the window is full, answered at once. */
+const LOUD: Reqack = { ...GOLDEN, flags: 0, answerWindowMs: 0, groupSize: 3, heartbeatMs: 0 };
 
 describe('REQACK golden bytes', () => {
   it('encodes the fixed REQACK to the bytes of the layout table', () => {
@@ -57,19 +82,20 @@ describe('REQACK round trip', () => {
     ['golden', GOLDEN],
     ['minimum of every field', MIN],
     ['maximum of every field', MAX],
+    ['without REQACK_FLAG_QUIET', LOUD],
   ])('%s', (_name, msg: Reqack) => {
     expectRoundTrip(codec, msg);
   });
 
   it('encode returns REQACK_SIZE', () => {
-    expect(REQACK_SIZE).toBe(20);
+    expect(REQACK_SIZE).toBe(32);
     expect(encodeReqack(GOLDEN, new Uint8Array(REQACK_SIZE))).toBe(REQACK_SIZE);
   });
 });
 
 describe('REQACK truncation and length', () => {
   it('every truncated prefix fails', () => {
-    for (const msg of [GOLDEN, MIN, MAX]) expectEveryPrefixFails(codec, encodeToBytes(codec, msg));
+    for (const msg of [GOLDEN, MIN, MAX, LOUD]) expectEveryPrefixFails(codec, encodeToBytes(codec, msg));
   });
 
   it('trailing garbage is ERR_BAD_LENGTH', () => {
@@ -83,18 +109,39 @@ describe('REQACK truncation and length', () => {
 });
 
 describe('REQACK field ranges', () => {
-  // The layout has no range to check: reqackId and needSeq are wrapping counters and
-  // needSlices is compared, never used as an index. Every u32 must therefore decode.
-  it('accepts every u32 in every field', () => {
+  const expectBadField = (b: Uint8Array, field: RegExp): void => {
+    const r = decodeReqack(b);
+    expectErr(r, 'ERR_BAD_FIELD');
+    if (!r.ok) expect(r.detail).toMatch(field);
+  };
+
+  // needSeq is a wrapping counter and needSlices is compared, never used as an index;
+  // groupSize only scales random waits. Every u32 in them must decode.
+  it('accepts every u32 in needSlices, needSeq and groupSize, and every u16 answer window', () => {
     for (const n of [0, 1, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff]) {
-      expect(decodeReqack(encodeToBytes(codec, { sessionId: n, reqackId: n, needSlices: n, needSeq: n })).ok).toBe(true);
+      const msg = { ...GOLDEN, sessionId: n, needSlices: n, needSeq: n, groupSize: n, answerWindowMs: n & 0xffff };
+      expect(decodeReqack(encodeToBytes(codec, msg)).ok).toBe(true);
     }
+  });
+
+  it('reqackId is not 0 (a STATUS names the REQACK it answers, and 0 names none)', () => {
+    expectBadField(encodeToBytes(codec, { ...GOLDEN, reqackId: 0 }), /reqackId/);
+  });
+
+  it('flags has no unknown bits, and the reserved byte is 0', () => {
+    for (const bit of [1, 2, 7]) expectBadField(encodeToBytes(codec, { ...GOLDEN, flags: REQACK_FLAG_QUIET | (1 << bit) }), /flags/);
+    expectBadField(patched(codec, GOLDEN, (v) => v.setUint8(21, 1)), /reserved/);
+  });
+
+  it('heartbeatMs is set exactly when REQACK_FLAG_QUIET is', () => {
+    expectBadField(encodeToBytes(codec, { ...GOLDEN, heartbeatMs: 0 }), /heartbeatMs/);
+    expectBadField(encodeToBytes(codec, { ...LOUD, heartbeatMs: 500 }), /heartbeatMs/);
   });
 });
 
 describe('REQACK random input', () => {
   it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(codec, 0x2e9ac, [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)));
+    const counts = fuzzDecoder(codec, 0x2e9ac, [GOLDEN, MIN, MAX, LOUD].map((m) => encodeToBytes(codec, m)));
     expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

@@ -28,7 +28,7 @@ const GOLDEN: Start = { sessionId: 0x11223344, receivers: 16, windowPackets: 512
 // Written from the layout table in protocol/messages/start.ts, one field per string.
 const GOLDEN_HEX = hex(
   '5243', //     0  magic 'RC'
-  '01', //       2  version 1
+  '02', //       2  version 2
   '04', //       3  type START
   '11223344', // 4  sessionId
   '0010', //     8  receivers 16

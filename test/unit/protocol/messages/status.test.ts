@@ -3,6 +3,7 @@ import { MAX_U53, MessageType } from '../../../../protocol/header.js';
 import {
   decodeStatus,
   encodeStatus,
+  LOSS_PPM_ALL,
   STATUS_FLAG_COMPLETE,
   STATUS_FLAG_REPLY,
   STATUS_SIZE,
@@ -37,12 +38,14 @@ const GOLDEN: Status = {
   seenSeq: 0xffff_fffe,
   deliveredSlices: 1000,
   bytesWritten: 0x1_2345_6789,
+  reqackId: 7,
+  lossPpm: 10_000,
 };
 
 // Written from the layout table in protocol/messages/status.ts, one field per string.
 const GOLDEN_HEX = hex(
   '5243', //     0  magic 'RC'
-  '01', //       2  version 1
+  '02', //       2  version 2
   '07', //       3  type STATUS
   '01020304', // 4  sessionId
   '0000002a', // 8  receiverId 42
@@ -52,9 +55,11 @@ const GOLDEN_HEX = hex(
   '000003e8', //20  deliveredSlices 1000
   '00000001', //24  bytesWritten 0x1_2345_6789, high word
   '23456789', //28  bytesWritten low word
+  '00000007', //32  reqackId 7
+  '00002710', //36  lossPpm 10000
 );
 
-const MIN: Status = { sessionId: 0, receiverId: 1, flags: 0, seenSeq: 0, deliveredSlices: 0, bytesWritten: 0 };
+const MIN: Status = { sessionId: 0, receiverId: 1, flags: 0, seenSeq: 0, deliveredSlices: 0, bytesWritten: 0, reqackId: 0, lossPpm: 0 };
 const MAX: Status = {
   sessionId: 0xffff_ffff,
   receiverId: 0xffff_ffff,
@@ -62,6 +67,8 @@ const MAX: Status = {
   seenSeq: 0xffff_ffff,
   deliveredSlices: 0xffff_ffff,
   bytesWritten: MAX_U53,
+  reqackId: 0xffff_ffff,
+  lossPpm: LOSS_PPM_ALL,
 };
 
 describe('STATUS golden bytes', () => {
@@ -86,7 +93,8 @@ describe('STATUS round trip', () => {
     ['golden', GOLDEN],
     ['minimum of every field', MIN],
     ['maximum of every field', MAX],
-    ['complete, not a reply', { ...GOLDEN, flags: STATUS_FLAG_COMPLETE }],
+    ['complete, not a reply', { ...GOLDEN, flags: STATUS_FLAG_COMPLETE, reqackId: 0 }],
+    ['a heartbeat: no flag, no REQACK, no loss', { ...GOLDEN, flags: 0, reqackId: 0, lossPpm: 0 }],
     ['bytesWritten 2^32', { ...GOLDEN, bytesWritten: 2 ** 32 }],
     ['bytesWritten 2^32 - 1', { ...GOLDEN, bytesWritten: 2 ** 32 - 1 }],
   ])('%s', (_name, msg: Status) => {
@@ -94,7 +102,7 @@ describe('STATUS round trip', () => {
   });
 
   it('encode returns STATUS_SIZE', () => {
-    expect(STATUS_SIZE).toBe(32);
+    expect(STATUS_SIZE).toBe(40);
     expect(encodeStatus(GOLDEN, new Uint8Array(STATUS_SIZE))).toBe(STATUS_SIZE);
   });
 });
@@ -131,6 +139,18 @@ describe('STATUS field ranges', () => {
 
   it('each reserved byte is 0', () => {
     for (const off of [13, 14, 15]) expectBadField(patched(codec, GOLDEN, (v) => v.setUint8(off, 0x40)), /reserved/);
+  });
+
+  it('a reqackId comes only with the REPLY flag (an answer to END names none)', () => {
+    expectBadField(encodeToBytes(codec, { ...GOLDEN, flags: 0 }), /reqackId/);
+    expectBadField(encodeToBytes(codec, { ...GOLDEN, flags: STATUS_FLAG_COMPLETE }), /reqackId/);
+    expect(decodeStatus(encodeToBytes(codec, { ...GOLDEN, reqackId: 0 })).ok).toBe(true);
+    expect(decodeStatus(encodeToBytes(codec, { ...GOLDEN, flags: 0, reqackId: 0 })).ok).toBe(true);
+  });
+
+  it('lossPpm is at most a million', () => {
+    expect(decodeStatus(encodeToBytes(codec, { ...GOLDEN, lossPpm: LOSS_PPM_ALL })).ok).toBe(true);
+    for (const ppm of [LOSS_PPM_ALL + 1, 0xffff_ffff]) expectBadField(encodeToBytes(codec, { ...GOLDEN, lossPpm: ppm }), /lossPpm/);
   });
 
   it('bytesWritten fits in 53 bits', () => {

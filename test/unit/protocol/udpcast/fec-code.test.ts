@@ -24,7 +24,10 @@ function recordedSlices(): Map<number, { bytes: number; stripes: number; data: M
   const slices = new Map<number, { bytes: number; stripes: number; data: Map<number, Uint8Array>; fec: Map<number, Uint8Array> }>();
   const get = (n: number, bytes: number) => {
     let s = slices.get(n);
-    if (s === undefined) slices.set(n, (s = { bytes, stripes: 0, data: new Map(), fec: new Map() }));
+    if (s === undefined) {
+      s = { bytes, stripes: 0, data: new Map(), fec: new Map() };
+      slices.set(n, s);
+    }
     return s;
   };
   for (const d of recordedSession('fec')) {
@@ -91,7 +94,7 @@ describe('udpcast FEC code', () => {
     const k = stripeBlockCount(19, 8, 1);
     const original = Array.from({ length: k }, (_, j) => s.data.get(stripeBlockNo(8, 1, j))!);
     const blocks = original.map((b, j) => (j === 1 ? new Uint8Array(B) : b.slice()));
-    blocks[2].fill(0);
+    blocks[2]!.fill(0);
     decodeUdpcastStripe(blocks, [1, 2], [{ row: 3, bytes: s.fec.get(3 * 8 + 1)! }, { row: 0, bytes: s.fec.get(1)! }], B);
     expect(blocks.map(toHex)).toEqual(original.map(toHex));
   });
@@ -110,7 +113,7 @@ describe('udpcast FEC code', () => {
       const outs = rows.map(() => new Uint8Array(bb));
       tsUdpcastParityCoder.encode(prepared, rows, outs);
       const blocks = data.map((d, j) => (erased.includes(j) ? new Uint8Array(bb).fill(0x55) : d.slice()));
-      decodeUdpcastStripe(blocks, erased, rows.map((row, t) => ({ row, bytes: outs[t] })), bb);
+      decodeUdpcastStripe(blocks, erased, rows.map((row, t) => ({ row, bytes: outs[t]! })), bb);
       expect(blocks.map(toHex), `round ${round} k ${k} erased ${erased} rows ${rows}`).toEqual(data.map(toHex));
     }
   });

@@ -36,7 +36,7 @@ export function recordedSession(name: string): { readonly note: string; readonly
   const lines = fixtureText(`session-${name}`).split('\n');
   const out: { note: string; bytes: Uint8Array }[] = [];
   for (let i = 1; i < lines.length; i++) {
-    if (lines[i].startsWith('#') && i + 1 < lines.length && !lines[i + 1].startsWith('#')) out.push({ note: lines[i], bytes: fromHex(lines[i + 1]) });
+    if (lines[i]!.startsWith('#') && i + 1 < lines.length && !lines[i + 1]!.startsWith('#')) out.push({ note: lines[i]!, bytes: fromHex(lines[i + 1]!) });
   }
   return out;
 }
@@ -115,12 +115,12 @@ export function fuzz<T>(c: UdpcastCodec<T>, opcode: number, seed: number, valid:
     }
   }
   for (let i = 0; i < rounds; i++) {
-    let b = valid[n(valid.length)].slice();
+    let b = valid[n(valid.length)]!.slice();
     for (let e = 1 + n(3); e > 0; e--) {
       const op = n(4);
       const at = n(Math.max(1, b.length));
-      if (op === 0 && b.length > 0) b[at] ^= 1 << n(8);
-      else if (op === 1 && b.length > 0) b[at] = [0, 0xff, 0x7f, 0x80][n(4)];
+      if (op === 0 && b.length > 0) b[at]! ^= 1 << n(8);
+      else if (op === 1 && b.length > 0) b[at] = [0, 0xff, 0x7f, 0x80][n(4)]!;
       else if (op === 2) b = b.slice(0, at);
       else {
         const g = new Uint8Array(b.length + 1 + n(4));

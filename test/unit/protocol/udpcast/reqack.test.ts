@@ -15,7 +15,7 @@ describe('udpcast REQACK', () => {
     expect(end.ok && end.value.sliceBytes === 0 && end.value.sliceNo === 2).toBe(true);
     // The second round of slice 0: receiver #1 (clNr 1) said OK, so its bit is set.
     const rounds = recordedSession('plain').filter((d) => d.note.includes('REQACK')).map((d) => decodeReqack(d.bytes));
-    const second = rounds[1];
+    const second = rounds[1]!;
     expect(second.ok && second.value.rxmit === 1 && second.value.readySet[0] === 0x02).toBe(true);
   });
 

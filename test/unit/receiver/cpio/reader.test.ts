@@ -23,7 +23,7 @@ describe('cpio reader on hand-made archives', () => {
     ]);
     const { recs } = read([a]);
     expect(recs).toHaveLength(1);
-    expect(recs[0].data).toBe(data.toString('hex'));
+    expect(recs[0]!.data).toBe(data.toString('hex'));
   });
 
   it('names: not NUL-terminated, NUL inside, empty, too long', () => {

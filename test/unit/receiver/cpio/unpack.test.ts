@@ -119,7 +119,7 @@ describe('corrupt and truncated archives', () => {
 
   it('crc mismatch: one-line error naming the entry, marker left, nothing after it written', async () => {
     const bad = Buffer.from(good);
-    bad[bad.indexOf('first file') + 3] ^= 1;
+    bad[bad.indexOf('first file') + 3]! ^= 1;
     const target = join(dir, 'crc');
     const e = await unpackError(bad, target);
     expect(e.message).toMatch(/^cpio: entry d\/first: checksum mismatch \(header 0x[0-9a-f]{8}, data 0x[0-9a-f]{8}\)$/);

@@ -18,7 +18,7 @@ const C = '198.18.0.12';
 function core(over: Parameters<typeof simConfig>[0]['sender'] = {}, receivers = 1): UdpcastSenderCore {
   // Fixed pacing far above what the tests send, so every datagram goes at once.
   return new UdpcastSenderCore(
-    simConfig({ receivers, blockBytes: B, sliceBlocks: 8, parityRepair: false, sender: { pacing: { startRateBps: 1e12, minRateBps: 1e12, maxRateBps: 1e12, burstBytes: 1e9, fixed: true }, retriesUntilDrop: 3, ...over } }),
+    simConfig({ receivers, blockBytes: B, sliceBlocks: 8, parityRepair: false, sender: { pacing: { startRateBps: 1e12, minRateBps: 1e12, maxRateBps: 1e12, burstBytes: 1e9, fixed: true }, retriesUntilDrop: 3, reqackCopies: 1, reqackRepeatMinMs: 1e9, ...over } }),
     0,
   );
 }
@@ -37,7 +37,7 @@ function events(c: UdpcastSenderCore): UdpcastSenderEvent[] {
 
 function kinds(ts: UdpcastTransmit[]): string[] {
   return ts.map((t) => {
-    const r = decodeUdpcastDatagram(t.parts.length === 1 ? t.parts[0] : Uint8Array.from([...t.parts[0], ...t.parts[1]]), B);
+    const r = decodeUdpcastDatagram(t.parts.length === 1 ? t.parts[0]! : Uint8Array.from([...t.parts[0]!, ...t.parts[1]!]), B);
     if (!r.ok) return `bad:${r.code}`;
     const m = r.value;
     if (m.kind === 'data') return `data ${m.msg.sliceNo}.${m.msg.blockNo}`;
@@ -67,8 +67,8 @@ const retransmit = (sliceNo: number, rxmit: number, missing: number[], n: number
 };
 
 /** One receiver connected and the transfer started at t = 50 (grace 50 ms). */
-function started(imageBytes: number): UdpcastSenderCore {
-  const c = core();
+function started(imageBytes: number, over: Parameters<typeof core>[0] = {}): UdpcastSenderCore {
+  const c = core(over);
   c.handleTimeout(0);
   drain(c, 0);
   c.handle(dg(connectReq()), 0);
@@ -124,18 +124,61 @@ describe('udpcast sender core', () => {
     c.handle(dg(ok(1)), 53);
     expect(c.phase).toBe('done');
     expect(events(c).filter((e) => e.kind !== 'connected').map((e) => e.kind)).toEqual(['started', 'ending', 'complete', 'done']);
-    expect(c.receivers()[0].state).toBe('complete');
+    expect(c.receivers()[0]!.state).toBe('complete');
+    // One data slice, one round beyond the first; every answer 1 ms after its REQACK (bucket
+    // [1, 2) ms); first pass at once (t = 50), repair from its REQACK (50) to the OK (52).
+    expect(c.stats.slicesAcked).toBe(1);
+    expect(c.stats.sliceRounds.slice(0, 3)).toEqual([0, 1, 0]);
+    expect(c.stats.answerDelayMs).toEqual([0, 3, 0, 0, 0, 0, 0, 0, 0]);
+    expect(c.stats.firstPassMs).toBe(0);
+    expect(c.stats.repairMs).toBe(2);
   });
 
-  it('a stale RETRANSMIT (older round) still adds its blocks but is not this round\'s answer', () => {
+  it('a stale RETRANSMIT (older round) adds only blocks not re-sent since, and is not this round\'s answer', () => {
     const c = started(8 * B);
     drain(c, 50);
     c.handle(dg(retransmit(0, 0, [1], 8)), 51);
     expect(kinds(drain(c, 51))).toEqual(['data 0.1', 'reqack 0 r1']);
-    c.handle(dg(retransmit(0, 0, [2], 8)), 52);
+    // A late second answer to round 0 misses 1 (re-sent in round 0: on its way) and 2 (never re-sent).
+    c.handle(dg(retransmit(0, 0, [1, 2], 8)), 52);
     expect(c.stats.drops['late-retransmit']).toBe(1);
-    // Round 1 still waits for an answer: nothing but the block the stale map asked for.
-    expect(kinds(drain(c, 52))).toEqual([]);
+    expect(kinds(drain(c, 52))).toEqual(['data 0.2']);
+    // Round 1 still waits for an answer: no REQACK until it comes, or the round times out at
+    // 3 x the smoothed answer delay (10 ms, then one answer after 1 ms).
+    expect(c.pollTimeout()).toBe(51 + 3 * (0.875 * 10 + 0.125 * 1));
+    c.handle(dg(retransmit(0, 1, [2], 8)), 53);
+    // Its answer to round 1 misses 2, which round 1 already re-sent: nothing more, the next round.
+    expect(kinds(drain(c, 53))).toEqual(['reqack 0 r2']);
+    expect(c.stats.rexmitBlocks).toBe(2);
+  });
+
+  it('a RETRANSMIT for a round not yet sent is dropped and repairs nothing', () => {
+    const c = started(8 * B);
+    drain(c, 50);
+    c.handle(dg(retransmit(0, 5, [1], 8)), 51);
+    expect(c.stats.drops['retransmit-future-round']).toBe(1);
+    expect(kinds(drain(c, 51))).toEqual([]);
+    expect(c.stats.rexmitBlocks).toBe(0);
+  });
+
+  it('REQACK copies go back to back, and the REQACK goes again to a receiver silent for 2 x the answer delay: nothing at deadline - 1', () => {
+    const c = started(8 * B, { reqackCopies: 2, reqackRepeatMinMs: 2 });
+    expect(kinds(drain(c, 50)).slice(-3)).toEqual(['data 0.7', 'reqack 0 r0', 'reqack 0 r0']);
+    expect(c.stats.reqackRepeats).toBe(1);
+    // Smoothed answer delay 10 ms: again at 50 + 2 x 10, before the round's timeout at 50 + 3 x 10.
+    expect(c.pollTimeout()).toBe(70);
+    c.handleTimeout(69);
+    expect(kinds(drain(c, 69))).toEqual([]);
+    c.handleTimeout(70);
+    expect(kinds(drain(c, 70))).toEqual(['reqack 0 r0']);
+    expect(c.stats.reqackRepeats).toBe(2);
+    // The next repeat would wait 40 ms, past the timeout: the round times out at 80 instead.
+    expect(c.pollTimeout()).toBe(80);
+    // Both copies answered: the second answer adds nothing already re-sent.
+    c.handle(dg(retransmit(0, 0, [4], 8)), 71);
+    c.handle(dg(retransmit(0, 0, [4], 8)), 71);
+    expect(kinds(drain(c, 71))).toEqual(['data 0.4', 'reqack 0 r1', 'reqack 0 r1']);
+    expect(c.stats.rexmitBlocks).toBe(1);
   });
 
   it('readySet: after an OK the next REQACK carries the receiver\'s bit, so it stays silent', () => {
@@ -151,7 +194,7 @@ describe('udpcast sender core', () => {
     c.handle(dg(retransmit(0, 0, [5], 8), C), 51);
     const ts = drain(c, 51);
     expect(kinds(ts)).toEqual(['data 0.5', 'reqack 0 r1 ready']);
-    const r = decodeUdpcastDatagram(ts[1].parts[0], B);
+    const r = decodeUdpcastDatagram(ts[1]!.parts[0]!, B);
     expect(r.ok && r.value.kind === 'reqack' && bitIsSet(r.value.msg.readySet, 0) && !bitIsSet(r.value.msg.readySet, 1)).toBe(true);
   });
 
@@ -167,8 +210,8 @@ describe('udpcast sender core', () => {
     c.handleTimeout(110);
     drain(c, 110);
     c.handleTimeout(140);
-    expect(c.receivers()[0].state).toBe('dropped');
-    expect(c.receivers()[0].detail).toMatch(/no answer to 3 REQACK rounds/);
+    expect(c.receivers()[0]!.state).toBe('dropped');
+    expect(c.receivers()[0]!.detail).toMatch(/no answer to 3 REQACK rounds/);
     expect(c.stats.roundTimeouts).toBe(3);
     expect(c.phase).toBe('done');
   });

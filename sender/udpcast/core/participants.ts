@@ -2,7 +2,7 @@
 // (docs/udpcast-wire.md §2: two receivers behind one address are one participant). Each
 // gets the lowest free clNr (0..1023, its bit in REQACK's readySet) for the whole session.
 
-import { MAX_CLIENTS } from '../../protocol/udpcast/wire.js';
+import { MAX_CLIENTS } from '../../../protocol/udpcast/wire.js';
 
 export type UdpcastReceiverState = 'connected' | 'complete' | 'dropped' | 'left' | 'unconfirmed';
 

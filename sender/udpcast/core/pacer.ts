@@ -41,6 +41,10 @@ export class Pacer {
   private readonly losses: number[] = [];
   decreases = 0;
   increases = 0;
+  /** The rate integrated over time since the first slice loss was reported (for the mean rate). */
+  private rateBytesSum = 0;
+  private rateSinceMs: number | undefined;
+  private rateLastMs = 0;
 
   constructor(
     private readonly cfg: PacerConfig,
@@ -78,8 +82,17 @@ export class Pacer {
     return missing <= 0 ? this.lastMs : Math.ceil((this.lastMs + missing / this.rateBytesPerMs) * 1000) / 1000;
   }
 
+  /** The time-weighted mean rate so far, in bit/s (the current rate before any report). */
+  meanRateBps(nowMs: number): number {
+    if (this.rateSinceMs === undefined || nowMs <= this.rateSinceMs) return this.rateBps;
+    return ((this.rateBytesSum + this.rateBytesPerMs * (nowMs - this.rateLastMs)) / (nowMs - this.rateSinceMs)) * 8000;
+  }
+
   /** A slice's first round is in: the largest missing share any receiver reported (0 if all said OK). */
-  onSliceLoss(lossShare: number): void {
+  onSliceLoss(lossShare: number, nowMs: number): void {
+    this.rateSinceMs ??= nowMs;
+    if (nowMs > this.rateLastMs) this.rateBytesSum += this.rateBytesPerMs * (nowMs - Math.max(this.rateLastMs, this.rateSinceMs));
+    this.rateLastMs = Math.max(this.rateLastMs, nowMs);
     if (this.cfg.fixed) return;
     this.losses.push(lossShare);
     if (this.losses.length > LOSS_HISTORY) this.losses.shift();

@@ -1,8 +1,12 @@
 // One slice on its way to stock receivers: its first pass, its REQACK rounds and the repair
-// each round needs. Pure bookkeeping; the core (core.ts) decides when.
+// each round needs. Pure bookkeeping; the core (../core.ts) decides when.
 //
 // Repair: each round, every receiver that answered RETRANSMIT says which data blocks it
-// holds. Per stripe, a receiver missing m blocks needs m symbols: its missing data blocks or
+// holds. A block re-sent in the round it answered, or later, is on its way (or lost again,
+// which its next answer says): it is not asked for twice. So an answer to an older round
+// (it came late, or a REQACK copy was answered twice) adds only what has not been re-sent
+// since, and a slow receiver whose answers always arrive a round late still progresses.
+// Per stripe, a receiver missing m blocks needs m symbols: its missing data blocks or
 // udpcast parity rows it has not seen (any m distinct rows rebuild any m blocks,
 // protocol/udpcast/fec-code.ts). So a round sends, per stripe, either the union of what the
 // receivers miss (as udpcast's own sender does), or as many fresh parity rows as the
@@ -13,8 +17,8 @@
 // a slice (a stock receiver drops a FEC block it already holds), and there are 128 per
 // stripe; past that, data.
 
-import { minStripes, stripeBlockCount, stripeBlockNo, type PreparedStripe, type UdpcastParityCoder } from '../../protocol/udpcast/fec-code.js';
-import { BITMAP_BYTES, bitIsSet, MAX_FEC_ROWS, READY_SET_BYTES, setBit } from '../../protocol/udpcast/wire.js';
+import { minStripes, stripeBlockCount, stripeBlockNo, type PreparedStripe, type UdpcastParityCoder } from '../../../protocol/udpcast/fec-code.js';
+import { BITMAP_BYTES, bitIsSet, MAX_FEC_ROWS, READY_SET_BYTES, setBit } from '../../../protocol/udpcast/wire.js';
 
 export type Repair = { readonly kind: 'data'; readonly blockNo: number } | { readonly kind: 'fec'; readonly stripe: number; readonly row: number };
 
@@ -45,14 +49,29 @@ export class TxSlice {
   /** The first round's largest missing share (for the pacer), once known. */
   firstRoundLoss = 0;
   firstRoundReported = false;
+  /** When its first datagram could go, and when its first REQACK went (for the stats). */
+  admittedAtMs = 0;
+  firstReqackAtMs: number | undefined;
   /** Unicast copies of the end REQACK still to send this round (the end slice only). */
   readonly unicastQueue: string[] = [];
+  /** Copies of this round's REQACK still to send right behind it. */
+  reqackCopiesLeft = 0;
+  /** When this round's REQACK goes again to receivers that have not answered, and the wait after that one. */
+  reqackAgainAtMs: number | undefined;
+  reqackAgainWaitMs = 0;
 
   private readonly nextRow: Int16Array;
+  /** Parity rows sent per stripe in this round and in the one before. */
   private readonly roundParity: Int16Array;
-  private readonly roundData = new Uint8Array(BITMAP_BYTES);
-  /** Missing-block maps answered this round and not yet planned. Bounded: one per participant (1024). */
-  private readonly pending: Uint8Array[] = [];
+  private readonly prevRoundParity: Int16Array;
+  /** The round each data block was last re-sent in (-1: the first pass only). */
+  private readonly repairedInRound: Int32Array;
+  /**
+   * Answers not yet planned: the blocks each still needs and the round it answered. Bounded:
+   * planned at once (data repair) or when the round closes (parity repair), so at most a
+   * round's answers: a few per participant (REQACK copies), 1024 participants.
+   */
+  private readonly pending: { readonly need: Uint8Array; readonly round: number }[] = [];
   private prepared: (PreparedStripe | undefined)[] | undefined;
   private padded: Uint8Array | undefined;
 
@@ -69,6 +88,8 @@ export class TxSlice {
     this.firstPassTotal = this.nBlocks + this.stripes * redundancy;
     this.nextRow = new Int16Array(this.stripes).fill(redundancy);
     this.roundParity = new Int16Array(this.stripes);
+    this.prevRoundParity = new Int16Array(this.stripes);
+    this.repairedInRound = new Int32Array(this.nBlocks).fill(-1);
   }
 
   get sliceBytes(): number {
@@ -105,32 +126,37 @@ export class TxSlice {
 
   unmarkReady(clNr: number): void {
     if (!bitIsSet(this.readySet, clNr)) return;
-    this.readySet[clNr >> 3] &= ~(1 << (clNr & 7));
+    this.readySet[clNr >> 3]! &= ~(1 << (clNr & 7));
     this.nrReady--;
   }
 
-  /** A new REQACK round begins: answers and per-round sends start afresh. */
-  newRound(nowMs: number): void {
+  /** A new REQACK round begins: answers and per-round parity start afresh; `copies` REQACKs go back to back. */
+  newRound(nowMs: number, copies: number): void {
     this.answered.fill(0);
-    this.roundData.fill(0);
+    this.prevRoundParity.set(this.roundParity);
     this.roundParity.fill(0);
     this.pending.length = 0;
+    this.reqackCopiesLeft = copies - 1;
+    this.reqackAgainAtMs = undefined;
     this.roundFlushed = false;
     this.roundSentAtMs = nowMs;
+    this.firstReqackAtMs ??= nowMs;
   }
 
-  /** A RETRANSMIT for this round: haveMap bit i = data block i held. Returns the missing share. */
-  addRetransmit(haveMap: Uint8Array): number {
-    const missing = new Uint8Array(BITMAP_BYTES);
-    let n = 0;
+  /** A RETRANSMIT answering round `round`: haveMap bit i = data block i held. Returns the share of blocks it misses. */
+  addRetransmit(haveMap: Uint8Array, round: number): number {
+    const need = new Uint8Array(BITMAP_BYTES);
+    let missing = 0;
+    let needed = 0;
     for (let i = 0; i < this.nBlocks; i++) {
-      if (!bitIsSet(haveMap, i)) {
-        setBit(missing, i);
-        n++;
-      }
+      if (bitIsSet(haveMap, i)) continue;
+      missing++;
+      if (this.repairedInRound[i]! >= round) continue;
+      setBit(need, i);
+      needed++;
     }
-    if (n > 0) this.pending.push(missing);
-    return this.nBlocks === 0 ? 0 : n / this.nBlocks;
+    if (needed > 0) this.pending.push({ need, round });
+    return this.nBlocks === 0 ? 0 : missing / this.nBlocks;
   }
 
   /**
@@ -146,17 +172,18 @@ export class TxSlice {
       let maxDeficit = 0;
       const union: number[] = [];
       const inUnion = new Uint8Array(k);
-      for (const missing of this.pending) {
+      for (const p of this.pending) {
         let m = 0;
         const mine: number[] = [];
         for (let j = 0; j < k; j++) {
           const b = stripeBlockNo(S, s, j);
-          if (bitIsSet(missing, b) && !bitIsSet(this.roundData, b)) {
+          if (bitIsSet(p.need, b) && this.repairedInRound[b]! < p.round) {
             m++;
             mine.push(j);
           }
         }
-        const deficit = m - this.roundParity[s];
+        // Rows sent since the answered round count (an older answer: this round's and the last one's).
+        const deficit = m - this.roundParity[s]! - (p.round < this.rxmit ? this.prevRoundParity[s]! : 0);
         if (deficit <= 0) continue;
         maxDeficit = Math.max(maxDeficit, deficit);
         for (const j of mine) {
@@ -167,15 +194,15 @@ export class TxSlice {
         }
       }
       if (maxDeficit === 0) continue;
-      if (parityRepair && union.length > maxDeficit && this.nextRow[s] + maxDeficit <= MAX_FEC_ROWS) {
-        for (let t = 0; t < maxDeficit; t++) this.queue.push({ kind: 'fec', stripe: s, row: this.nextRow[s]++ });
-        this.roundParity[s] += maxDeficit;
+      if (parityRepair && union.length > maxDeficit && this.nextRow[s]! + maxDeficit <= MAX_FEC_ROWS) {
+        for (let t = 0; t < maxDeficit; t++) this.queue.push({ kind: 'fec', stripe: s, row: this.nextRow[s]!++ });
+        this.roundParity[s]! += maxDeficit!;
         added += maxDeficit;
       } else {
         union.sort((a, b) => a - b);
         for (const j of union) {
           const b = stripeBlockNo(S, s, j);
-          setBit(this.roundData, b);
+          this.repairedInRound[b] = this.rxmit;
           this.queue.push({ kind: 'data', blockNo: b });
         }
         added += union.length;

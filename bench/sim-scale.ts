@@ -1,0 +1,154 @@
+// Large sessions in the simulator, too slow for the test suite: the transfer of
+// test/sim/scale.test.ts (4 MiB, 1448-byte blocks, 128-block slices, 1% loss, 0.2 ms
+// latency, 1 Gbit/s) with 1 receiver and with --receivers (5,000 by default), the same
+// counters, and the wall time and memory it took to simulate. Every receiver must verify.
+//
+//   npm run build && node dist/bench/sim-scale.js [--receivers 5000] [--seed 16] [--burst 8] [--image-mib 4] [--no-write]
+//
+// Results go to bench/results/sim-scale-<time>.json with the commit, Node version and CPU.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { loadErasureCoder } from '../common/fec.js';
+import { decodeHeader, MessageType } from '../protocol/header.js';
+import { simulate, type LossModel } from '../test/support/simulate.js';
+import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
+
+interface Args {
+  readonly receivers: readonly number[];
+  readonly seed: number;
+  readonly burst: number | undefined;
+  readonly imageMiB: number;
+  readonly write: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  let receivers = [5000];
+  let seed = 16;
+  let burst: number | undefined;
+  let imageMiB = 4;
+  let write = true;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--receivers') receivers = next().split(',').map(Number);
+    else if (a === '--seed') seed = Number(next());
+    else if (a === '--burst') burst = Number(next());
+    else if (a === '--image-mib') imageMiB = Number(next());
+    else if (a === '--no-write') write = false;
+    else throw new Error(`unknown option ${a}`);
+  }
+  for (const n of receivers) if (!(Number.isInteger(n) && n >= 1 && n <= 16_384)) throw new Error(`--receivers: ${n} is not 1..16384`);
+  if (!Number.isInteger(seed)) throw new Error('--seed must be an integer');
+  if (burst !== undefined && !(burst >= 1)) throw new Error('--burst must be >= 1');
+  if (!(imageMiB > 0 && imageMiB <= 64)) throw new Error('--image-mib must be in (0, 64]');
+  return { receivers, seed, burst, imageMiB, write };
+}
+
+interface Row {
+  readonly receivers: number;
+  readonly verified: number;
+  readonly firstDataMs: number;
+  readonly senderDoneMs: number;
+  readonly sessionMs: number;
+  readonly lastReceiverDoneMs: number;
+  readonly totalSlices: number;
+  readonly statusPerSlice: number;
+  readonly statusMaxInSlice: number;
+  readonly naksPerSlice: number;
+  readonly naksMaxInSlice: number;
+  readonly repairsPerSlice: number;
+  readonly reqacks: number;
+  readonly windowStalls: number;
+  readonly wallMs: number;
+  readonly rssMiB: number;
+}
+
+function one(receivers: number, a: Args): Row {
+  const loss: LossModel = a.burst === undefined ? { rate: 0.01 } : { rate: 0.01, burst: a.burst };
+  let firstDataMs = -1;
+  let sliceNo = 0;
+  let statusSeen = 0;
+  const statusBySlice = new Map<number, number>(); // one entry per slice
+  const t0 = Date.now();
+  const r = simulate({
+    receivers,
+    imageBytes: Math.round(a.imageMiB * 1024 * 1024),
+    seed: a.seed,
+    blockBytes: 1448,
+    sliceBlocks: 128,
+    loss,
+    latencyMs: 0.2,
+    linkRateBps: 1e9,
+    maxSteps: 200_000_000,
+    coder: loadErasureCoder().coder,
+    keepImages: false,
+    onSenderTransmit: (atMs, bytes, sender) => {
+      const heard = sender.stats.statusReceived - statusSeen;
+      statusSeen += heard;
+      if (heard > 0) statusBySlice.set(sliceNo, (statusBySlice.get(sliceNo) ?? 0) + heard);
+      const h = decodeHeader(bytes);
+      if (h.ok && h.value.type === MessageType.Data) {
+        if (firstDataMs < 0) firstDataMs = atMs;
+        sliceNo = new DataView(bytes.buffer, bytes.byteOffset).getUint32(12, false);
+      }
+    },
+  });
+  const wallMs = Date.now() - t0;
+  let naks = 0;
+  for (const v of r.naksPerSlice.values()) naks += v;
+  const s = r.sender.stats;
+  const done = r.senderDoneAtMs ?? Number.NaN;
+  return {
+    receivers,
+    verified: r.receivers.filter((x) => x.ok).length,
+    firstDataMs,
+    senderDoneMs: done,
+    sessionMs: done - firstDataMs,
+    lastReceiverDoneMs: r.timeMs,
+    totalSlices: r.totalSlices,
+    statusPerSlice: s.statusReceived / r.totalSlices,
+    statusMaxInSlice: Math.max(0, ...statusBySlice.values()),
+    naksPerSlice: naks / r.totalSlices,
+    naksMaxInSlice: Math.max(0, ...r.naksPerSlice.values()),
+    repairsPerSlice: s.repairPackets / r.totalSlices,
+    reqacks: s.reqacks,
+    windowStalls: s.windowStalls,
+    wallMs,
+    rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
+  };
+}
+
+function main(): void {
+  const a = parseArgs(process.argv.slice(2));
+  const rows: Row[] = [];
+  const base = one(1, a);
+  rows.push(base);
+  for (const n of a.receivers) rows.push(one(n, a));
+  const loss = a.burst === undefined ? '1% independent' : `1% in bursts of ${a.burst}`;
+  console.log(`${a.imageMiB} MiB, ${loss} loss, seed ${a.seed}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  for (const x of rows) {
+    console.log(
+      `${String(x.receivers).padStart(5)} receivers: ${x.verified} verified; session ${x.sessionMs.toFixed(1)} ms (${(x.sessionMs / base.sessionMs).toFixed(2)}x one), ` +
+        `rendezvous ${x.firstDataMs.toFixed(1)} ms, last receiver done ${x.lastReceiverDoneMs.toFixed(1)} ms; STATUS ${x.statusPerSlice.toFixed(2)}/slice (max ${x.statusMaxInSlice}), ` +
+        `NAK ${x.naksPerSlice.toFixed(2)}/slice (max ${x.naksMaxInSlice}), repair ${x.repairsPerSlice.toFixed(2)}/slice; simulated in ${(x.wallMs / 1000).toFixed(1)} s, RSS ${x.rssMiB} MiB`,
+    );
+  }
+  if (rows.some((x) => x.verified !== x.receivers)) process.exitCode = 1;
+  if (!a.write) return;
+  const root = projectRoot();
+  const { commit, dirty } = gitCommit(root);
+  const when = new Date();
+  const out = join(root, 'bench', 'results', `sim-scale-${stamp(when)}.json`);
+  mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+  const doc = { bench: 'sim-scale', when: when.toISOString(), commit, dirty, node: process.version, cpu: cpuModel(), cpus: cpus().length, loadavg: loadavg(), args: a, rows };
+  writeFileSync(out, `${JSON.stringify(doc, null, 2)}\n`);
+  console.log(`wrote ${out}`);
+}
+
+main();

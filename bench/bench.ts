@@ -56,7 +56,7 @@ import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
 import { parseBenchArgs, toolsOf, USAGE, type BenchConfig, type FileKind } from './matrix-args.js';
 import { cpioImage, randomImage, type Image } from './matrix-images.js';
 import { plotsOf } from './matrix-plots.js';
-import { renderMarkdown, sectionsOf, summaryLines, TABLE_HEAD, TABLE_RULE, tableRow, type ReportMeta } from './matrix-report.js';
+import { cpuSections, renderMarkdown, sectionsOf, summaryLines, TABLE_HEAD, TABLE_RULE, tableRow, type ReportMeta } from './matrix-report.js';
 import { aliasesAt, runLine, runOne, runOrder, sleep, type RunEnv } from './matrix-runs.js';
 import {
   BAR_RATIO,
@@ -239,6 +239,7 @@ async function main(argv: readonly string[]): Promise<number> {
     say(TABLE_RULE);
     for (const r of s.rows) say(tableRow(r));
     say('');
+    for (const l of cpuSections(s.rows)) say(l);
   }
   for (const l of summaryLines(vs, notes)) say(l);
   say(`results: ${join(resultsDir, `${base}.md`)} (.json, ${plotFiles.length} plot(s)); ${((performance.now() - t0) / 1000).toFixed(0)} s`);

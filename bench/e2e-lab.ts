@@ -12,7 +12,8 @@
 //   rackcast N=4 loss=2.0% size=256MiB  seconds=…  MB/s per receiver=…  sender CPU s/GB=…  receiver CPU s/GB (mean)=…  ok|BAD
 // seconds: wall clock from the sender's start to the last process's exit (the
 //   receivers are started 1 s earlier and are waiting). MB = 10^6 bytes, GB = 10^9.
-// CPU: user + system as each CLI reports it in its --json summary, per GB of image.
+// CPU: user + system as each CLI reports it in its --json summary, per GB of image; after the
+//   runs, a table of where it went, stage by stage (bench/cpu-breakdown.ts), medians over reps.
 // ok: every process exited 0, every output has the input's SHA-256, and the sender
 //   lists every receiver as verified.
 // Results go to bench/results/e2e-lab-<date>-rackcast-n<N>-loss<L>-<size>MiB.json,
@@ -41,6 +42,7 @@ import { blockBytesForMtu } from '../common/mtu.js';
 import { parseBitrate } from '../common/units.js';
 import { AUTH_TRAILER_SIZE } from '../protocol/auth-trailer.js';
 import { DATA_HEADER_SIZE } from '../protocol/messages/data.js';
+import { breakdownTable, meanStages, medianStages, stagesPerGB, type StagesPerGB } from './cpu-breakdown.js';
 import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
 
 const RECEIVER_HEAD_START_MS = 1_000;
@@ -100,6 +102,9 @@ interface RunRecord {
   receiverCpuSecondsPerGBMean: number | null;
   senderMaxRssKiB: number | null;
   receiverMaxRssKiBMax: number | null;
+  /** Where the CPU went, s/GB per stage (receivers: their mean), from each CLI's --json `cpu`. */
+  senderCpuStages?: StagesPerGB;
+  receiverCpuStages?: StagesPerGB;
   nftDroppedPerReceiver: number[];
   /** Datagrams each receiver's kernel dropped for a full socket buffer (Udp RcvbufErrors in its namespace). */
   rcvbufErrorsPerReceiver: number[];
@@ -345,6 +350,8 @@ async function runOnce(
     rcvbufErrorsPerReceiver: rcvbufAfter.map((n, i) => n - rcvbufBefore[i]!),
     senderLinkRxFrames,
     controlFramesPerSlice: senderLinkRxFrames / slices,
+    senderCpuStages: stagesPerGB(sender.json, imageBytes),
+    receiverCpuStages: meanStages(receivers.map((r) => stagesPerGB(r.json, imageBytes))),
     sender,
     receivers,
   };
@@ -465,6 +472,11 @@ async function main(): Promise<number> {
     await rm(dataDir, { recursive: true, force: true });
   }
 
+  const senderStages = medianStages(runs.map((r) => r.senderCpuStages));
+  const receiverStages = medianStages(runs.map((r) => r.receiverCpuStages));
+  if (senderStages !== undefined || receiverStages !== undefined) {
+    process.stdout.write(`\nCPU s/GB by stage, median of ${runs.length} run(s):\n${breakdownTable(senderStages, receiverStages).join('\n')}\n\n`);
+  }
   const { commit, dirty } = gitCommit(root);
   const results = {
     bench: 'e2e-lab',
@@ -477,6 +489,7 @@ async function main(): Promise<number> {
     cores: availableParallelism(),
     kernel: release(),
     config: { ...cfg, imageBytes },
+    cpuStagesMedian: { sender: senderStages, receiver: receiverStages },
     units: {
       seconds: 'wall clock, sender start to last process exit',
       mbPerSecondPerReceiver: '1e6 bytes of image per second',

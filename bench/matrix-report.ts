@@ -1,6 +1,7 @@
 // The bench matrix's report: the summary lines a person reads first, one Markdown table
 // row per summary row, sections per (file, rate cap, loss mode), and the Markdown file.
 
+import { breakdownTable } from './cpu-breakdown.js';
 import { TOOL_CONFIGS, formatFecTable } from './peers.js';
 import type { BenchConfig, FileKind, LossMode } from './matrix-args.js';
 import { BAR_RATIO_HIGH_LOSS, HIGH_LOSS_PERMILLE, describePoint, fmt, fmtLoss, type SummaryRow, type Verdict } from './matrix-summary.js';
@@ -73,6 +74,19 @@ export function sectionsOf(rows: readonly SummaryRow[]): { title: string; file: 
   return out;
 }
 
+/** Where rackcast's CPU went at each point of a section: one table per rackcast row (sender and receiver, s/GB by stage). */
+export function cpuSections(rows: readonly SummaryRow[]): string[] {
+  const out: string[] = [];
+  for (const r of rows) {
+    if (r.cpuStages === undefined || r.sameAs !== undefined) continue;
+    out.push(`### Where rackcast's CPU goes: ${describePoint(r.key)}, ${r.label}${r.fec === null ? '' : ` ${r.fec}`} (medians, s/GB)`);
+    out.push('');
+    out.push(...breakdownTable(r.cpuStages.sender, r.cpuStages.receiver));
+    out.push('');
+  }
+  return out;
+}
+
 export function renderMarkdown(opts: {
   meta: ReportMeta;
   cfg: BenchConfig;
@@ -126,6 +140,7 @@ export function renderMarkdown(opts: {
     );
     for (const v of failing) out.push(`- ${verdictLine(v)}`);
     if (failing.length > 0) out.push('');
+    for (const l of cpuSections(s.rows)) out.push(l);
   }
   if (opts.plots.length > 0) {
     out.push('## Plots');

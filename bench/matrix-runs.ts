@@ -5,6 +5,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { meanStages, stagesPerGB } from './cpu-breakdown.js';
 import { parseLastJson, readLinkStats, sha256File, type Rack } from './lab.js';
 import { runTimeoutMs, type BenchConfig } from './matrix-args.js';
 import type { Image } from './matrix-images.js';
@@ -176,12 +177,17 @@ export async function runOne(env: RunEnv, rack: Rack, key: PointKey, config: Con
     });
   }
   const tool = TOOL_CONFIGS[config].tool;
+  let cpuStages: RunRecord['cpuStages'];
   if (tool === 'rackcast' && sender !== undefined) {
     const json = parseLastJson(sender.stdout);
     const listed = Array.isArray(json?.receivers) ? (json!.receivers as Record<string, unknown>[]) : [];
     const verified = listed.filter((r) => r.state === 'verified').length;
     if (verified !== key.receivers) problems.push(`rackcast sender lists ${verified}/${key.receivers} receivers verified`);
     detail.rackcast = { seconds: json?.seconds, stats: json?.stats, cpuUserMs: json?.cpuUserMs, cpuSystemMs: json?.cpuSystemMs };
+    cpuStages = {
+      sender: stagesPerGB(json, image.bytes),
+      receiver: meanStages(rcv.map((r) => stagesPerGB(parseLastJson(r.stdout), image.bytes))),
+    };
   } else if (tool === 'udpcast' && sender !== undefined) {
     const report = parseUdpSenderStderr(sender.stderr);
     if (!report.complete) problems.push('udp-sender did not print "Transfer complete."');
@@ -244,6 +250,7 @@ export async function runOne(env: RunEnv, rack: Rack, key: PointKey, config: Con
     nftDropped: droppedAfter.map((n, i) => n - droppedBefore[i]!),
     verifiedCopies,
     detail,
+    ...(cpuStages === undefined ? {} : { cpuStages }),
   };
 
   // The copies are big; the logs are what a failed run needs.

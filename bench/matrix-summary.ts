@@ -2,6 +2,7 @@
 // SummaryRow per (point, config) with medians over the reps, and the verdict of the bar
 // at each point (rackcast's better configuration against the best peer).
 
+import { medianStages, type StagesPerGB } from './cpu-breakdown.js';
 import { CONFIG_IDS, TOOL_CONFIGS, type ConfigId } from './peers.js';
 import type { FileKind, LossMode } from './matrix-args.js';
 
@@ -62,6 +63,8 @@ export interface RunRecord {
   verifiedCopies: number;
   /** Tool-specific facts (rackcast's own report, udpcast's re-xmits, uftp's status). */
   detail: Record<string, unknown>;
+  /** rackcast: where its CPU went, s/GB per stage (receivers: their mean), from each CLI's --json. */
+  cpuStages?: { readonly sender?: StagesPerGB; readonly receiver?: StagesPerGB };
   logsDir?: string;
 }
 
@@ -83,6 +86,8 @@ export interface SummaryRow {
   receiverCpuSecondsPerGB: number | null;
   wireBytesPerImageByte: number | null;
   feedbackPackets: number | null;
+  /** rackcast: medians of each stage's CPU s/GB over the verified runs (bench/cpu-breakdown.ts). */
+  cpuStages?: { readonly sender?: StagesPerGB; readonly receiver?: StagesPerGB };
 }
 
 export interface Verdict {
@@ -161,6 +166,9 @@ export function summarize(
       receiverCpuSecondsPerGB: medianOf(ok.map((r) => r.receiverCpuSecondsPerGB)),
       wireBytesPerImageByte: medianOf(ok.map((r) => r.wireBytesPerImageByte)),
       feedbackPackets: medianOf(ok.map((r) => r.feedbackPackets)),
+      cpuStages: ok.some((r) => r.cpuStages !== undefined)
+        ? { sender: medianStages(ok.map((r) => r.cpuStages?.sender)), receiver: medianStages(ok.map((r) => r.cpuStages?.receiver)) }
+        : undefined,
     });
   }
   // Configs that shared another's runs at a point get a copy of its row.

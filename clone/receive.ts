@@ -60,7 +60,7 @@ export async function receiveImage(opts: { argv: string[]; log: CloneLog; logFil
     }
   }
   const fec = loadErasureCoder();
-  const plog = makeLogger(opts.logFile, 'receiver');
+  const plog = await makeLogger(opts.logFile, 'receiver');
   let warnings = 0;
   const sink = await openSink({ file: args.file, pipe: undefined, unpack: args.unpack, decompress: args.decompress, warn: () => warnings++ }).catch((e: unknown) => {
     throw new StepError('receive', oneLine(e));

@@ -25,6 +25,7 @@ import {
 } from '../native/rs-addon.js';
 import { CauchyReedSolomon, cauchyMaxParity, checkDecodeArgs, checkEncodeArgs } from '../protocol/fec/cauchy-rs.js';
 import type { ErasureCoder } from '../protocol/fec/erasure-coder.js';
+import { threadCpuMs } from './cpu-clock.js';
 
 // What the addon offers here (benches and tests ask beside the coder).
 export { nativeRsStatus, type NativeCacheStats };
@@ -228,4 +229,35 @@ export function loadErasureCoder(options: LoadErasureCoderOptions = {}): LoadedE
     const reason = `native RS engine failed to start: ${e instanceof Error ? e.message : String(e)}`;
     return { coder: new CauchyReedSolomon(cacheOptions), kind: 'ts', fallbackReason: reason };
   }
+}
+
+/**
+ * `coder` with the CPU time of every call added to `tally.ms` (common/cpu-clock.ts threadCpuMs),
+ * for the drivers' CPU breakdown. Same bytes, same errors.
+ */
+export function timedCoder(coder: ErasureCoder, tally: { ms: number }): ErasureCoder {
+  const timed = <A extends unknown[]>(f: (...a: A) => void) =>
+    (...a: A): void => {
+      const t0 = threadCpuMs();
+      try {
+        f(...a);
+      } finally {
+        tally.ms += threadCpuMs() - t0;
+      }
+    };
+  const out: ErasureCoder = {
+    name: coder.name,
+    maxParity: (k) => coder.maxParity(k),
+    encodeParity: timed((data: readonly Uint8Array[], parityIndex: number, o: Uint8Array) => coder.encodeParity(data, parityIndex, o)),
+    decode: timed((data: Uint8Array[], missing: readonly number[], parity: readonly { index: number; bytes: Uint8Array }[]) =>
+      coder.decode(data, missing, parity),
+    ),
+  };
+  const many = coder.encodeParities;
+  if (many !== undefined) {
+    out.encodeParities = timed((data: readonly Uint8Array[], indices: readonly number[], outs: readonly Uint8Array[]) =>
+      many.call(coder, data, indices, outs),
+    );
+  }
+  return out;
 }

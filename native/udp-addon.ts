@@ -27,6 +27,38 @@ export const C_DATAGRAMS_RECEIVED = 4;
 export const C_RECV_CALLS = 5;
 export const COUNTER_COUNT = 6;
 
+// Indices of the cpu counters (native/udp.cc, setCpuCounters).
+export const CPU_SEND_SYSCALL_NS = 0;
+export const CPU_RECV_SYSCALL_NS = 1;
+export const CPU_RECV_COPY_NS = 2;
+export const CPU_DATAGRAMS_PLACED = 3;
+export const CPU_PLACE_STOPS = 4;
+export const CPU_COUNTER_COUNT = 5;
+
+// DATA placement: the table of u32 words JS shares with the addon (native/udp-io.h, "DATA
+// placement"; common/udp/placement.ts writes it and holds the TS reference of the placement).
+export const PLACE_ENABLED = 0;
+export const PLACE_SESSION = 1;
+export const PLACE_SENDER_IP = 2;
+export const PLACE_BLOCK_BYTES = 3;
+export const PLACE_BASE = 4;
+export const PLACE_WINDOW = 5;
+export const PLACE_ENTRY_COUNT = 6;
+export const PLACE_DATA_HEAD = 7;
+export const PLACE_HEADER_WORDS = 8;
+export const PLACE_ENTRY_WORDS = 6;
+export const ENTRY_SLICE_NO = 0;
+export const ENTRY_OPEN = 1;
+export const ENTRY_SLICE_BYTES = 2;
+export const ENTRY_POOL_OFFSET = 3;
+export const ENTRY_FINAL_MASK = 4;
+export const ENTRY_HAVE_OFFSET = 5;
+/** finalMask bits: DATA without / with the FINAL_SLICE flag is taken. */
+export const FINAL_MASK_CLEAR = 1;
+export const FINAL_MASK_SET = 2;
+/** Bit 31 of meta[4k + 1] marks a placed record: [seq, PLACED_MARK | sliceBytes, sliceNo, blockNo | flags << 16]. */
+export const PLACED_MARK = 0x8000_0000;
+
 // Socket flags and poll events (native/udp.cc).
 export const FLAG_REUSE_ADDR = 1;
 export const FLAG_GSO = 2;
@@ -51,12 +83,22 @@ export interface NativeSocketHandle {
   setWantWritable(on: boolean): void;
   sendBatch(buf: ArrayBuffer, segBytes: number, count: number, lastBytes: number, first: number, ip: number, port: number): number;
   recv(slab: ArrayBuffer, off: number, meta: Uint32Array): number;
+  /** Where the cpu counters (CPU_*) go from now on. */
+  setCpuCounters(cpu: Float64Array): void;
+  /** DATA placement on (the table's layout: PLACE_*, ENTRY_*) or off (null, null). */
+  setPlacement(table: Uint32Array | null, pool: Uint8Array | null): void;
   injectSendErrors(errno: number, calls: number): void;
   close(): void;
 }
 
 export interface NativeUdpAddon {
   probe(): { gso: boolean; gro: boolean; error?: string };
+  /** The calling thread's CPU time in ns (CLOCK_THREAD_CPUTIME_ID). */
+  threadCpuNs(): number;
+  /** The index of the view's first byte whose address is a multiple of `align` (a power of two). */
+  alignOffset(view: Uint8Array, align: number): number;
+  /** The addon's DATA placement alone (0 placed, 1 raw, 2 raw + stop): the differential test's handle on it. */
+  placeDatagram(table: Uint32Array, pool: Uint8Array, bytes: Uint8Array, srcIp: number, rec: Uint32Array): number;
   Socket: new (flags: number, counters: Float64Array, onEvent: (events: number, error?: string) => void) => NativeSocketHandle;
 }
 
@@ -67,7 +109,7 @@ export type UdpAddonLoad =
 function isUdpAddon(x: unknown): x is NativeUdpAddon {
   if (typeof x !== 'object' || x === null) return false;
   const a = x as Partial<NativeUdpAddon>;
-  return typeof a.probe === 'function' && typeof a.Socket === 'function';
+  return typeof a.probe === 'function' && typeof a.Socket === 'function' && typeof a.threadCpuNs === 'function' && typeof a.alignOffset === 'function';
 }
 
 let udpLoad: UdpAddonLoad | undefined;

@@ -41,6 +41,96 @@ enum Counter : int {
   kCounterCount = 6,
 };
 
+/** The second counter array (setCpuCounters in udp.cc): where the time goes, and placement. */
+enum CpuCounter : int {
+  /** CPU time (this thread's, in ns) spent inside send syscalls and inside receive syscalls. */
+  kSendSyscallNs = 0,
+  kRecvSyscallNs = 1,
+  /** CPU time (ns) copying received datagrams out of the recvmmsg buffers: into slices (placement) or the slab. */
+  kRecvCopyNs = 2,
+  /** DATA datagrams placed straight into slice memory (also counted in kDatagramsReceived). */
+  kDatagramsPlaced = 3,
+  /** Receive calls that ended early so JS could open the slice of a DATA datagram it had not seen. */
+  kPlaceStops = 4,
+  kCpuCounterCount = 5,
+};
+
+/** This thread's CPU time in ns (CLOCK_THREAD_CPUTIME_ID): what the counters above add up. */
+uint64_t ThreadCpuNs();
+
+// ---- DATA placement ----
+//
+// The receiver's JS core registers the slices it holds in a table of u32 words it shares with
+// the addon (layout below; common/udp/placement.ts writes it and has the TS reference of the
+// same placement). A DATA datagram of an open slice, from the session's sender, whose fields
+// pass every check the core would make, has its payload copied straight into that slice's
+// memory in the pool; JS then gets a 4-word record instead of the datagram. Anything else is
+// handed over as a datagram, as without placement. The table and the pool come from JS: every
+// offset and length in them is checked before anything is written.
+//
+// Table words:
+//   0 enabled      1: place; anything else: never place
+//   1 sessionId    DATA's session id must equal it
+//   2 senderIp     the datagram's source IPv4 (host order) must equal it
+//   3 blockBytes   the session's block size (> 0)
+//   4 base         the next slice the core delivers: a DATA of a slice in [base, base + window)
+//                  that is not open ends the receive call after it, so JS can open the slice
+//   5 window       slices the sender retains
+//   6 entryCount   entries that follow (a power of two); slice n is looked up at n & (count - 1)
+//   7 dataHead     a DATA datagram's first 4 bytes as a big-endian u32 (magic, version, type):
+//                  JS writes it from protocol/header.ts, so a version change needs no C++ change
+//   8 + 6i...      entry i: sliceNo, open (1: open), sliceBytes, poolOffset, finalMask, haveOffset
+//                  finalMask bit 0: a DATA without the FINAL_SLICE flag is taken; bit 1: with it
+//                  the slice's bytes are pool[poolOffset, + sliceBytes); pool[haveOffset, + n) is
+//                  the core's byte per block (nonzero: it has the block), and the n bytes after it
+//                  are ours (nonzero: placed already); n = ceil(sliceBytes / blockBytes). A block
+//                  the core has, or one placed before, is handed over as a datagram (the core
+//                  counts the copy, and the first bytes stay, as when it takes datagrams itself).
+constexpr uint32_t kPlaceEnabled = 0;
+constexpr uint32_t kPlaceSession = 1;
+constexpr uint32_t kPlaceSenderIp = 2;
+constexpr uint32_t kPlaceBlockBytes = 3;
+constexpr uint32_t kPlaceBase = 4;
+constexpr uint32_t kPlaceWindow = 5;
+constexpr uint32_t kPlaceEntryCount = 6;
+constexpr uint32_t kPlaceDataHead = 7;
+constexpr uint32_t kPlaceHeaderWords = 8;
+constexpr uint32_t kPlaceEntryWords = 6;
+constexpr uint32_t kEntrySliceNo = 0;
+constexpr uint32_t kEntryOpen = 1;
+constexpr uint32_t kEntrySliceBytes = 2;
+constexpr uint32_t kEntryPoolOffset = 3;
+constexpr uint32_t kEntryFinalMask = 4;
+constexpr uint32_t kEntryHaveOffset = 5;
+
+/** Set in meta[4k + 1] of a placed record, beside the slice's size (a datagram's length never has it). */
+constexpr uint32_t kPlacedMark = 0x80000000u;
+
+/** The table and the pool as JS handed them for one receive call (pointers valid during it). */
+struct Placement {
+  const uint32_t* words;
+  size_t wordCount;
+  uint8_t* pool;
+  size_t poolBytes;
+};
+
+enum class PlaceResult {
+  /** Copied into the slice; `rec` holds the record. */
+  kPlaced,
+  /** Not placed: JS gets the datagram. */
+  kRaw,
+  /** Not placed, and its slice may be one JS opens now: end the receive call after it. */
+  kRawStop,
+};
+
+/**
+ * Places one datagram if it is a DATA block of an open slice that passes every check
+ * (protocol/messages/data.ts, protocol/geometry.ts checkDataAgainstSession, the table's entry);
+ * rec gets [seq, kPlacedMark | sliceBytes, sliceNo, blockNo | flags << 16]. Never reads outside
+ * data[0, len) or the table, never writes outside the slice's bytes in the pool.
+ */
+PlaceResult PlaceDatagram(const Placement& p, const uint8_t* data, uint32_t len, uint32_t srcIp, uint32_t* rec);
+
 struct SocketOptions {
   bool reuseAddr = false;
   /** Try UDP_SEGMENT (still off if the kernel says no). */
@@ -120,8 +210,19 @@ class UdpIo {
    * length, source IPv4, source port; at most metaCap entries). At most one syscall per call.
    * Returns 0 or an errno value; *count is the number of datagrams (0: none waiting).
    * The caller guarantees slabLen - off >= kRecvSlotBytes and metaCap >= kMinMetaEntries.
+   *
+   * With `place` (its table enabled), DATA datagrams it places become records in meta instead
+   * (see PlaceDatagram; they take no slab bytes), and the call ends after a kRawStop datagram.
+   * Reads then always go through recvmmsg (GRO trains are cut into segments there).
    */
-  int Recv(uint8_t* slab, size_t slabLen, size_t off, uint32_t* meta, uint32_t metaCap, uint32_t* count);
+  int Recv(uint8_t* slab, size_t slabLen, size_t off, uint32_t* meta, uint32_t metaCap, uint32_t* count,
+           const Placement* place = nullptr);
+
+  /** Where the CpuCounter values go from now on (kCpuCounterCount doubles that outlive this object); the values so far are copied there. */
+  void SetCpuCounters(double* cpu) {
+    for (int i = 0; i < kCpuCounterCount; i++) cpu[i] = cpu_[i];
+    cpu_ = cpu;
+  }
 
   /** Test hook: the next `calls` send syscalls fail with `err` without reaching the kernel. */
   void InjectSendErrors(int err, uint32_t calls) {
@@ -143,7 +244,7 @@ class UdpIo {
   int SendMany(const Batch& b, uint32_t first, const sockaddr_in* to);
   int RecvDirect(uint8_t* slab, size_t off, uint32_t* meta, uint32_t metaCap, uint32_t* count);
   int RecvMany();
-  uint32_t DeliverScratch(uint8_t* slab, size_t slabLen, size_t off, uint32_t* meta, uint32_t metaCap);
+  uint32_t DeliverScratch(uint8_t* slab, size_t slabLen, size_t off, uint32_t* meta, uint32_t metaCap, const Placement* place);
 
   int fd_ = -1;
   int openErr_ = 0;
@@ -158,6 +259,9 @@ class UdpIo {
    */
   bool groDirect_ = true;
   double* counters_;
+  /** CpuCounter values: ownCpu_ until JS gives its array. */
+  double ownCpu_[kCpuCounterCount] = {};
+  double* cpu_ = ownCpu_;
   std::unique_ptr<RecvScratch> scratch_;
   int injectErr_ = 0;
   uint32_t injectCalls_ = 0;

@@ -19,6 +19,14 @@
 //     setWantWritable(on)            poll for UV_WRITABLE (only while a batch waits)
 //     sendBatch(buf, segBytes, count, lastBytes, first, ip, port): number
 //     recv(slab, off, meta): number  datagrams placed in slab/meta (0: none waiting)
+//     setCpuCounters(cpu)            cpu: Float64Array(5), the cpu counters below from now on
+//     setPlacement(table, pool)      DATA placement on (table: Uint32Array, pool: Uint8Array) or
+//                                    off (null, null); the layout is in udp-io.h
+//   threadCpuNs(): number            the calling thread's CPU time in ns (CLOCK_THREAD_CPUTIME_ID)
+//   placeDatagram(table, pool, bytes, srcIp, rec): number   PlaceDatagram alone (0 placed, 1 raw,
+//                                    2 raw + stop), for the differential test
+//   alignOffset(view, align): number the index of the view's first byte at an address that is a
+//                                    multiple of align (O_DIRECT buffers)
 //     injectSendErrors(errno, calls) test hook: the next `calls` send syscalls fail with errno
 //     close()                        stops the poll, closes the fd; idempotent
 //     gso, gro                       what the socket does now (GSO can turn off at run time)
@@ -29,8 +37,15 @@
 //   1      sendCalls           send syscalls made (sendmsg/sendmmsg), failed ones included
 //   2      sendBlocked         send attempts that found the buffer full (EAGAIN/ENOBUFS)
 //   3      sendErrors          datagrams dropped after another send error
-//   4      datagramsReceived   datagrams placed in a slab
+//   4      datagramsReceived   datagrams handed to JS (in a slab, or placed)
 //   5      recvCalls           receive syscalls made (recvmsg/recvmmsg), EAGAIN ones included
+//
+// cpu counters (Float64Array(5) given with setCpuCounters; kept inside until then):
+//   0      sendSyscallNs       CPU ns (this thread) inside send syscalls
+//   1      recvSyscallNs       CPU ns inside receive syscalls
+//   2      recvCopyNs          CPU ns copying received datagrams into slices or the slab
+//   3      datagramsPlaced     DATA datagrams placed into slice memory (see udp-io.h)
+//   4      placeStops          receive calls ended early for JS to open a slice
 //
 // sendBatch(buf, segBytes, count, lastBytes, first, ip, port): the batch lies at buf[0..)
 // (an ArrayBuffer) as count datagrams back to back:
@@ -47,6 +62,12 @@
 //   meta[4k + 2]   source IPv4 (host-order uint32)
 //   meta[4k + 3]   source port
 // Bytes of the slab outside the returned datagrams are not touched beyond off + 65536.
+// With placement on, an entry may instead be a placed DATA record (its bytes are already in the
+// slice's memory in the pool, and it takes no slab bytes):
+//   meta[4k + 0]   seq
+//   meta[4k + 1]   0x80000000 | sliceBytes (no datagram's length has bit 31)
+//   meta[4k + 2]   sliceNo
+//   meta[4k + 3]   blockNo | flags << 16
 
 #include <napi.h>
 
@@ -174,6 +195,8 @@ class Socket : public Napi::ObjectWrap<Socket> {
                            InstanceMethod<&Socket::SetWantWritable>("setWantWritable"),
                            InstanceMethod<&Socket::SendBatch>("sendBatch"),
                            InstanceMethod<&Socket::Recv>("recv"),
+                           InstanceMethod<&Socket::SetPlacement>("setPlacement"),
+                           InstanceMethod<&Socket::SetCpuCounters>("setCpuCounters"),
                            InstanceMethod<&Socket::InjectSendErrors>("injectSendErrors"),
                            InstanceMethod<&Socket::Close>("close"),
                            InstanceAccessor<&Socket::Gso>("gso"),
@@ -249,6 +272,8 @@ class Socket : public Napi::ObjectWrap<Socket> {
     napi_remove_env_cleanup_hook(env_, &Socket::OnEnvCleanup, this);
     if (fromJs) {
       onEvent_.Reset();
+      placeTable_.Reset();
+      placePool_.Reset();
       // close() from inside onEvent: the async context is still in use; OnPoll drops it after.
       if (!inCallback_) async_.reset();
       Unref();
@@ -262,6 +287,8 @@ class Socket : public Napi::ObjectWrap<Socket> {
     self->open_ = false;
     self->Shut();
     self->onEvent_.Reset();
+    self->placeTable_.Reset();
+    self->placePool_.Reset();
     self->async_.reset();
   }
 
@@ -432,9 +459,59 @@ class Socket : public Napi::ObjectWrap<Socket> {
     // Offsets in meta are uint32: a slab beyond 4 GiB would not fit them.
     if (slabLen > 0xffffffffu) return ThrowRange(env, "slab larger than 4 GiB");
     uint32_t count = 0;
-    const int err = io_->Recv(slab, slabLen, size_t(off), meta.Data(), static_cast<uint32_t>(std::min<size_t>(cap, 0xffffffffu)), &count);
+    Placement place{};
+    const bool placing = CurrentPlacement(&place);
+    const int err = io_->Recv(slab, slabLen, size_t(off), meta.Data(), static_cast<uint32_t>(std::min<size_t>(cap, 0xffffffffu)), &count,
+                              placing ? &place : nullptr);
     if (err != 0) return ThrowSys(env, io_->gro() ? "recvmsg" : "recvmmsg", "", err);
     return Napi::Number::New(env, count);
+  }
+
+  Napi::Value SetCpuCounters(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+        info[0].As<Napi::Float64Array>().ElementLength() < kCpuCounterCount) {
+      return ThrowType(env, "setCpuCounters(cpu: Float64Array(5))");
+    }
+    Napi::Float64Array cpu = info[0].As<Napi::Float64Array>();
+    cpuCounters_ = Napi::Persistent(cpu);
+    io_->SetCpuCounters(cpu.Data());
+    return env.Undefined();
+  }
+
+  /** setPlacement(table: Uint32Array, pool: Uint8Array) turns DATA placement on; (null, null) off. */
+  Napi::Value SetPlacement(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    if (info.Length() >= 2 && info[0].IsNull() && info[1].IsNull()) {
+      placeTable_.Reset();
+      placePool_.Reset();
+      return env.Undefined();
+    }
+    if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array ||
+        !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      return ThrowType(env, "setPlacement(table: Uint32Array, pool: Uint8Array) or setPlacement(null, null)");
+    }
+    if (info[0].As<Napi::Uint32Array>().ElementLength() < kPlaceHeaderWords) return ThrowRange(env, "placement table too short");
+    placeTable_ = Napi::Persistent(info[0].As<Napi::Uint32Array>());
+    placePool_ = Napi::Persistent(info[1].As<Napi::Uint8Array>());
+    return env.Undefined();
+  }
+
+  /**
+   * The placement table and pool as they are now (looked up on every call: JS owns them, and a
+   * detached buffer shows as length 0, which places nothing).
+   */
+  bool CurrentPlacement(Placement* p) {
+    if (placeTable_.IsEmpty() || placePool_.IsEmpty()) return false;
+    Napi::Uint32Array table = placeTable_.Value();
+    Napi::Uint8Array pool = placePool_.Value();
+    p->words = table.Data();
+    p->wordCount = table.ElementLength();
+    p->pool = pool.Data();
+    p->poolBytes = pool.ByteLength();
+    return p->words != nullptr && p->wordCount >= kPlaceHeaderWords;
   }
 
   Napi::Value InjectSendErrors(const Napi::CallbackInfo& info) {
@@ -465,6 +542,9 @@ class Socket : public Napi::ObjectWrap<Socket> {
   int pollEvents_ = 0;
   Napi::FunctionReference onEvent_;
   Napi::Reference<Napi::Float64Array> counters_;
+  Napi::Reference<Napi::Float64Array> cpuCounters_;
+  Napi::Reference<Napi::Uint32Array> placeTable_;
+  Napi::Reference<Napi::Uint8Array> placePool_;
   std::unique_ptr<Napi::AsyncContext> async_;
 };
 
@@ -472,8 +552,60 @@ class Socket : public Napi::ObjectWrap<Socket> {
 
 }  // namespace rackcast::udp
 
+/**
+ * placeDatagram(table: Uint32Array, pool: Uint8Array, bytes: Uint8Array, srcIp, rec: Uint32Array(4)): 0 placed,
+ * 1 raw, 2 raw + stop. PlaceDatagram on its own, for the differential test against the TS reference.
+ */
+static Napi::Value PlaceDatagramJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto typed = [&](size_t i, napi_typedarray_type t) {
+    return info.Length() > i && info[i].IsTypedArray() && info[i].As<Napi::TypedArray>().TypedArrayType() == t;
+  };
+  if (!typed(0, napi_uint32_array) || !typed(1, napi_uint8_array) || !typed(2, napi_uint8_array) || info.Length() < 5 || !info[3].IsNumber() ||
+      !typed(4, napi_uint32_array) || info[4].As<Napi::Uint32Array>().ElementLength() < 4) {
+    Napi::TypeError::New(env, "placeDatagram(table: Uint32Array, pool: Uint8Array, bytes: Uint8Array, srcIp: number, rec: Uint32Array(4))")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Uint32Array table = info[0].As<Napi::Uint32Array>();
+  Napi::Uint8Array pool = info[1].As<Napi::Uint8Array>();
+  Napi::Uint8Array bytes = info[2].As<Napi::Uint8Array>();
+  const rackcast::udp::Placement p{table.Data(), table.ElementLength(), pool.Data(), pool.ByteLength()};
+  const uint32_t src = info[3].As<Napi::Number>().Uint32Value();
+  const auto r = rackcast::udp::PlaceDatagram(p, bytes.Data(), static_cast<uint32_t>(bytes.ByteLength()), src, info[4].As<Napi::Uint32Array>().Data());
+  return Napi::Number::New(env, static_cast<int>(r));
+}
+
+/**
+ * alignOffset(view: Uint8Array, align): the index of the view's first byte whose address is a
+ * multiple of align (a power of two), for O_DIRECT buffers (receiver/disk.ts). The bytes of an
+ * ArrayBuffer this size never move.
+ */
+static Napi::Value AlignOffsetJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "alignOffset(view: Uint8Array, align: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const uint32_t align = info[1].As<Napi::Number>().Uint32Value();
+  if (align == 0 || (align & (align - 1)) != 0) {
+    Napi::RangeError::New(env, "align must be a power of two").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const uintptr_t at = reinterpret_cast<uintptr_t>(info[0].As<Napi::Uint8Array>().Data());
+  return Napi::Number::New(env, double((align - (at & (align - 1))) & (align - 1)));
+}
+
+static Napi::Value ThreadCpuNsJs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(rackcast::udp::ThreadCpuNs()));
+}
+
 static Napi::Object InitUdp(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New<rackcast::udp::Probe>(env, "probe"));
+  exports.Set("threadCpuNs", Napi::Function::New<ThreadCpuNsJs>(env, "threadCpuNs"));
+  exports.Set("placeDatagram", Napi::Function::New<PlaceDatagramJs>(env, "placeDatagram"));
+  exports.Set("alignOffset", Napi::Function::New<AlignOffsetJs>(env, "alignOffset"));
   exports.Set("Socket", rackcast::udp::Socket::Define(env));
   return exports;
 }

@@ -5,9 +5,9 @@
 // b % stripes (interleaved, as udpcast's FEC stripes, so a burst of losses spreads over
 // the stripes); each stripe is one Reed-Solomon code word of k <= 255 data blocks.
 
-import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_PARITY, type Data } from './messages/data.js';
+import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_PARITY, type Data, type DataHeader } from './messages/data.js';
 import { IMAGE_BYTES_UNKNOWN } from './messages/hello.js';
-import { err, ok, type Result } from './result.js';
+import { ok, type ProtocolErrorCode, type Result } from './result.js';
 
 export interface Geometry {
   readonly blockBytes: number;
@@ -56,30 +56,47 @@ export function blockPayloadBytes(g: Geometry, sliceBytes: number, blockNo: numb
  * length, a parity index the code cannot have).
  */
 export function checkDataAgainstSession(g: Geometry, d: Data): Result<Data> {
+  const e = dataFieldsError(g, d, d.payload.byteLength);
+  return e ?? ok(d);
+}
+
+/**
+ * checkDataAgainstSession on the header fields and the payload's length: the error, or
+ * undefined when DATA fits the session. Allocates nothing when it fits (the receiver runs it
+ * on every DATA, including those a socket already placed into their slice).
+ */
+/** Why a DATA does not fit the session (a Result's error case). */
+export type DataFieldError = { readonly ok: false; readonly code: ProtocolErrorCode; readonly detail: string };
+
+function bad(code: ProtocolErrorCode, detail: string): DataFieldError {
+  return { ok: false, code, detail };
+}
+
+export function dataFieldsError(g: Geometry, d: DataHeader, payloadBytes: number): DataFieldError | undefined {
   const full = fullSliceBytes(g);
-  if (d.sliceBytes > full) return err('ERR_BAD_FIELD', 'DATA sliceBytes > slice');
+  if (d.sliceBytes > full) return bad('ERR_BAD_FIELD', 'DATA sliceBytes > slice');
   const final = (d.flags & DATA_FLAG_FINAL_SLICE) !== 0;
-  if (!final && d.sliceBytes !== full) return err('ERR_BAD_FIELD', 'DATA short slice not final');
+  if (!final && d.sliceBytes !== full) return bad('ERR_BAD_FIELD', 'DATA short slice not final');
   if (g.imageBytes !== IMAGE_BYTES_UNKNOWN) {
     const n = totalSlices(g, g.imageBytes);
-    if (d.sliceNo >= n) return err('ERR_BAD_FIELD', 'DATA sliceNo past image');
-    if (d.sliceBytes !== sliceBytesOf(g, g.imageBytes, d.sliceNo)) return err('ERR_BAD_FIELD', 'DATA sliceBytes');
-    if (final !== (d.sliceNo === n - 1)) return err('ERR_BAD_FIELD', 'DATA final flag');
+    if (d.sliceNo >= n) return bad('ERR_BAD_FIELD', 'DATA sliceNo past image');
+    if (d.sliceBytes !== sliceBytesOf(g, g.imageBytes, d.sliceNo)) return bad('ERR_BAD_FIELD', 'DATA sliceBytes');
+    if (final !== (d.sliceNo === n - 1)) return bad('ERR_BAD_FIELD', 'DATA final flag');
   }
   const nBlocks = blocksInSlice(g, d.sliceBytes);
   if ((d.flags & DATA_FLAG_PARITY) !== 0) {
-    if (d.stripe >= g.stripes) return err('ERR_BAD_FIELD', 'DATA stripe');
+    if (d.stripe >= g.stripes) return bad('ERR_BAD_FIELD', 'DATA stripe');
     const k = stripeBlocks(g, nBlocks, d.stripe);
-    if (k === 0) return err('ERR_BAD_FIELD', 'DATA empty stripe');
-    if (d.blockNo >= maxParity(k)) return err('ERR_BAD_FIELD', 'DATA parity index');
-    if (d.payload.byteLength !== g.blockBytes) return err('ERR_BAD_LENGTH', 'DATA parity payload');
+    if (k === 0) return bad('ERR_BAD_FIELD', 'DATA empty stripe');
+    if (d.blockNo >= maxParity(k)) return bad('ERR_BAD_FIELD', 'DATA parity index');
+    if (payloadBytes !== g.blockBytes) return bad('ERR_BAD_LENGTH', 'DATA parity payload');
   } else {
-    if (d.blockNo >= nBlocks) return err('ERR_BAD_FIELD', 'DATA blockNo');
-    if (d.payload.byteLength !== blockPayloadBytes(g, d.sliceBytes, d.blockNo)) {
-      return err('ERR_BAD_LENGTH', 'DATA payload');
+    if (d.blockNo >= nBlocks) return bad('ERR_BAD_FIELD', 'DATA blockNo');
+    if (payloadBytes !== blockPayloadBytes(g, d.sliceBytes, d.blockNo)) {
+      return bad('ERR_BAD_LENGTH', 'DATA payload');
     }
   }
-  return ok(d);
+  return undefined;
 }
 
 export { IMAGE_BYTES_UNKNOWN };

@@ -3,7 +3,6 @@
 
 import { CommanderError } from 'commander';
 import type { AuthStats } from '../common/auth/seal.js';
-import { sealedUdpFactory } from '../common/auth/sealed-socket.js';
 import { EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, IoError, oneLine, UsageError } from '../common/errors.js';
 import { makeLogger } from '../common/log.js';
 import { ProgressLine } from '../common/progress.js';
@@ -24,7 +23,11 @@ async function main(): Promise<number> {
   try {
     args = parseReceiverArgs(process.argv.slice(2));
     udp = udpFactory(args.net.io);
-    if (args.auth !== undefined) ({ udp, authStats } = await sealedUdpFactory(udp, args.auth));
+    if (args.auth !== undefined) {
+      // Loaded only for --key-file (its crypto setup is not free at every start).
+      const { sealedUdpFactory } = await import('../common/auth/sealed-socket.js');
+      ({ udp, authStats } = await sealedUdpFactory(udp, args.auth));
+    }
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.exitCode === 0) return EXIT_OK; // --help
@@ -34,7 +37,7 @@ async function main(): Promise<number> {
     process.stderr.write(`udp-receiver: ${oneLine(e)}\n`);
     return e instanceof UsageError ? EXIT_USAGE : EXIT_IO;
   }
-  const log = makeLogger(args.log, 'receiver');
+  const log = await makeLogger(args.log, 'receiver');
   const fec = loadErasureCoder();
   if (fec.fallbackReason !== undefined) process.stderr.write(`udp-receiver: ${fec.fallbackReason}; FEC runs on the TypeScript coder\n`);
   log.info({ evt: 'fec.coder', kind: fec.kind, fallback: fec.fallbackReason }, 'erasure coder');
@@ -127,6 +130,7 @@ async function main(): Promise<number> {
         auth: authStats?.(),
         cpuUserMs: usage.userCPUTime / 1000,
         cpuSystemMs: usage.systemCPUTime / 1000,
+        cpu: out.cpu,
         maxRssKiB: usage.maxRSS,
         output: sink.report(),
       }) + '\n',

@@ -41,7 +41,7 @@
 
 import { decodeDatagram } from '../protocol/codec.js';
 import type { Endpoint } from '../protocol/endpoint.js';
-import { checkDataAgainstSession } from '../protocol/geometry.js';
+import { dataFieldsError } from '../protocol/geometry.js';
 import { MessageType } from '../protocol/header.js';
 import { CatchUpWhy, type CatchUp } from '../protocol/messages/catch-up.js';
 import type { Data } from '../protocol/messages/data.js';
@@ -52,9 +52,9 @@ import type { Nak } from '../protocol/messages/nak.js';
 import type { Reqack } from '../protocol/messages/reqack.js';
 import { STATUS_FLAG_REPLY } from '../protocol/messages/status.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
-import { Assembly, type SinkProgress } from './core/assembly.js';
+import { Assembly, type DataIn, type SinkProgress } from './core/assembly.js';
 import { DEFAULT_MAX_RETAIN_BYTES, type ReceiverConfig } from './core/config.js';
-import type { ReceiverEvent, ReceiverInput, ReceiverTransmit } from './core/events.js';
+import { PLACED_RECORD_WORDS, type ReceiverEvent, type ReceiverInput, type ReceiverTransmit } from './core/events.js';
 import { Feedback } from './core/feedback.js';
 import { LoadMeter } from './core/load.js';
 import { NakScheduler } from './core/nak-scheduler.js';
@@ -63,7 +63,8 @@ import { countDrop, newReceiverStats, type DropCode, type ReceiverStats } from '
 
 export type { Endpoint };
 export { DEFAULT_MAX_RETAIN_BYTES, type ReceiverConfig } from './core/config.js';
-export type { ReceiverEvent, ReceiverInput, ReceiverTransmit } from './core/events.js';
+export { PLACED_RECORD_WORDS, type ReceiverEvent, type ReceiverInput, type ReceiverTransmit } from './core/events.js';
+export { FINAL_CLEAR, FINAL_SET, heapSliceMemory, type SliceMemory, type SliceShape } from './core/slice.js';
 export type { ReceiverStats } from './core/stats.js';
 
 /** The parts that exist once the first HELLO made a session; every phase after listening holds them. */
@@ -121,6 +122,8 @@ export class ReceiverCore {
   private readonly sink: SinkProgress = { unwritten: 0, bytesWritten: 0 };
   private readonly startedAtMs: number;
   private lastSenderAtMs: number;
+  /** The DATA being handled, decoded or placed: one object reused, so a placed record allocates nothing. */
+  private readonly dataIn: { -readonly [K in keyof DataIn]: DataIn[K] } = { sessionId: 0, seq: 0, sliceNo: 0, sliceBytes: 0, flags: 0, stripe: 0, blockNo: 0, payload: undefined, payloadBytes: 0 };
 
   constructor(
     private readonly cfg: Readonly<ReceiverConfig>,
@@ -148,6 +151,9 @@ export class ReceiverCore {
     switch (input.kind) {
       case 'datagram':
         this.onDatagram(input.from, input.bytes, now);
+        break;
+      case 'placed':
+        this.onPlaced(input.records, input.first, input.count, now);
         break;
       case 'written':
         this.sink.unwritten -= input.slices;
@@ -265,7 +271,7 @@ export class ReceiverCore {
         if (this.state === 'accepted' || this.state === 'joining') this.begin(rx);
         return;
       case MessageType.Data:
-        return this.onData(rx, m.msg, now);
+        return this.onData(rx, this.decodedData(m.msg), now);
       case MessageType.Reqack:
         return this.onReqack(rx, m.msg, now);
       case MessageType.End:
@@ -365,11 +371,55 @@ export class ReceiverCore {
     this.events.push({ kind: 'started', windowPackets: rx.feedback.windowPackets });
   }
 
-  private onData(rx: InSession, d: Data, now: number): void {
+  private decodedData(d: Data): DataIn {
+    const x = this.dataIn;
+    x.sessionId = d.sessionId;
+    x.seq = d.seq;
+    x.sliceNo = d.sliceNo;
+    x.sliceBytes = d.sliceBytes;
+    x.flags = d.flags;
+    x.stripe = d.stripe;
+    x.blockNo = d.blockNo;
+    x.payload = d.payload;
+    x.payloadBytes = d.payload.byteLength;
+    return x;
+  }
+
+  /**
+   * DATA blocks the data socket placed into open slices. The socket checked what onDatagram
+   * checks of a DATA (decodes, our session, our sender) and what the slice's memory was opened
+   * for; everything from here on is onData, as for a decoded one, minus the copy.
+   */
+  private onPlaced(records: Uint32Array, first: number, count: number, now: number): void {
+    const p = this.phase;
+    if (p.name === 'done' || p.name === 'listening' || count === 0) return;
+    const rx = p.rx;
+    this.lastSenderAtMs = now;
+    if (rx.session.late && !rx.feedback.accepted) return;
+    const g = rx.session.geo;
+    const x = this.dataIn;
+    x.sessionId = rx.session.sessionId;
+    x.stripe = 0;
+    x.payload = undefined;
+    for (let i = first * PLACED_RECORD_WORDS, end = (first + count) * PLACED_RECORD_WORDS; i < end; i += PLACED_RECORD_WORDS) {
+      const bf = records[i + 3]!;
+      x.seq = records[i]!;
+      x.sliceBytes = records[i + 1]! & 0x7fff_ffff;
+      x.sliceNo = records[i + 2]!;
+      x.blockNo = bf & 0xffff;
+      x.flags = bf >>> 16;
+      // The socket checked the payload's length against the slice's size.
+      x.payloadBytes = Math.min(g.blockBytes, x.sliceBytes - x.blockNo * g.blockBytes);
+      this.onData(rx, x, now);
+      if (this.phase.name === 'done') return;
+    }
+  }
+
+  private onData(rx: InSession, d: DataIn, now: number): void {
     if (this.state === 'accepted' || this.state === 'joining') this.begin(rx);
     if (this.state !== 'receiving') return; // verifying/reporting: we have it all
-    const c = checkDataAgainstSession(rx.session.geo, d);
-    if (!c.ok) return this.countDrop(c.code);
+    const c = dataFieldsError(rx.session.geo, d, d.payloadBytes);
+    if (c !== undefined) return this.countDrop(c.code);
     const end = rx.session.end;
     if (end !== undefined && d.sliceNo >= end.totalSlices) return this.countDrop('ERR_BAD_FIELD');
     rx.feedback.onSeq(d.seq);

@@ -2,16 +2,30 @@
 // timer and the sink; hashes what it writes and checks it against the sender's digest. It makes
 // no protocol decisions. A receiver that joined late (udp-sender --streaming) writes
 // each slice at its offset and, at the end, hashes the image read back from the disk.
+//
+// Slices live in a pool the driver owns (common/udp/placement.ts): the core opens each
+// slice in it, the data socket places DATA blocks straight into their slices and hands the
+// core records, and a delivered slice's memory goes back to the pool once the sink wrote
+// it. RACKCAST_PLACEMENT=pool keeps the pool without placement, =off neither (A/B benches).
+//
+// CPU: the driver adds up where the main thread's time goes, a batch at a time (socket wakes,
+// a slice's hash, the sink's calls), for the report's breakdown (common/cpu-clock.ts).
 
 import { createHash, randomInt } from 'node:crypto';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { cpuBreakdown, cpuStart, threadCpuMs, type CpuBreakdown, type CpuStart } from '../common/cpu-clock.js';
 import { IoError, isIoError, oneLine } from '../common/errors.js';
+import { timedCoder } from '../common/fec.js';
+import { PlacementTable, type PlacedHandler } from '../common/udp/placement.js';
 import type { IoChoice, UdpFactory } from '../common/udp/select.js';
 import type { UdpSocket, UdpSocketStats } from '../common/udp/socket.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
-import { ReceiverCore, type ReceiverConfig, type ReceiverEvent, type ReceiverStats } from './core.js';
+import { ReceiverCore, type ReceiverConfig, type ReceiverEvent, type ReceiverInput, type ReceiverStats } from './core.js';
 import type { OffsetSink, Sink, SinkReport } from './sink-types.js';
+
+/** Environment variable: `off` (heap memory per slice, no placement), `pool` (the pool, no placement), else placement on. */
+export const PLACEMENT_ENV = 'RACKCAST_PLACEMENT';
 
 export interface ReceiverNetConfig {
   readonly interfaceAddress: string | undefined;
@@ -42,7 +56,15 @@ export interface ReceiverOutcome {
   readonly joinSlice: number;
   readonly stats: ReceiverStats;
   /** The UDP path used and the data socket's counters. */
-  readonly io: { readonly path: string; readonly description: string; readonly data: Readonly<UdpSocketStats> };
+  readonly io: { readonly path: string; readonly description: string; readonly data: Readonly<UdpSocketStats>; readonly placed: number };
+  /**
+   * Where the CPU went (ms): startup, recvSyscalls, recvCopy (placing DATA into slices, or
+   * into the socket's slab), dataJs (the socket's read loop and the protocol core, per DATA),
+   * fec (decoding), hash (SHA-256), sinkCalls (the sink's work on the main thread: the disk
+   * writer's copies, decompression), mainOther, otherThreads (the disk writes and fsync on
+   * libuv's pool, V8's GC and compiler threads).
+   */
+  readonly cpu: CpuBreakdown;
 }
 
 /** How often the driver tells the core what it measured of the pipeline and the event loop (for HEARTBEAT). */
@@ -93,6 +115,20 @@ export class ReceiverDriver {
   private loadAtMs = 0;
   private elu: EventLoopUtilization | undefined;
   readonly receiverId = randomInt(1, 0xffff_ffff);
+  /** Slice memory: the pool DATA is placed into, or (RACKCAST_PLACEMENT=off) none. */
+  private readonly memory: PlacementTable | undefined;
+  private readonly placing: boolean;
+  private readonly cpuAtStart: CpuStart;
+  private readonly fecCpu = { ms: 0 };
+  private hashMs = 0;
+  private sinkMs = 0;
+  /** One input object for every run of placed records (the core reads it during the call only). */
+  private readonly placedInput: { kind: 'placed'; records: Uint32Array; first: number; count: number } = {
+    kind: 'placed',
+    records: new Uint32Array(0),
+    first: 0,
+    count: 0,
+  };
 
   constructor(
     private readonly coreOptions: Readonly<ReceiverCoreOptions>,
@@ -104,9 +140,13 @@ export class ReceiverDriver {
     /** Milliseconds on a monotonic clock; a unit test gives the fake clock its timers run on. */
     private readonly clock: () => number = () => performance.now(),
   ) {
+    this.cpuAtStart = cpuStart();
     this.ctl = udp.create({ reuseAddr: true });
     this.data = udp.create({ reuseAddr: true });
     this.fb = udp.create({});
+    const mode = process.env[PLACEMENT_ENV];
+    this.memory = mode === 'off' ? undefined : new PlacementTable();
+    this.placing = this.memory !== undefined && mode !== 'pool';
     const o = sink.offsetSink();
     this.offsetSink = typeof o === 'string' ? undefined : o;
     this.lateJoinBlocker = typeof o === 'string' ? o : undefined;
@@ -150,6 +190,8 @@ export class ReceiverDriver {
     this.core = new ReceiverCore(
       Object.freeze({
         ...this.coreOptions,
+        coder: timedCoder(this.coreOptions.coder, this.fecCpu),
+        sliceMemory: this.memory,
         receiverId: this.receiverId,
         rcvBufBytes: this.rcvBufBytes,
         random: Math.random,
@@ -198,8 +240,19 @@ export class ReceiverDriver {
     }
   }
 
+  private readonly onPlaced: PlacedHandler = (records, first, count) => {
+    const input = this.placedInput;
+    input.records = records;
+    input.first = first;
+    input.count = count;
+    this.core.handle(input as ReceiverInput, this.now());
+    this.kick();
+  };
+
   /** Binds the data socket to the group HELLO named and joins it. */
   private async openData(group: string): Promise<void> {
+    // The core opened its slice memory on that HELLO: from the first datagram on, DATA is placed.
+    if (this.placing && this.memory !== undefined) this.data.setPlacement(this.memory, this.onPlaced);
     try {
       await this.data.bind(this.net.portbase, group);
       if (this.net.interfaceAddress !== undefined) this.data.setMulticastInterface(this.net.interfaceAddress);
@@ -312,7 +365,11 @@ export class ReceiverDriver {
       case 'deliver':
         this.startedAtMs ??= this.now();
         // Late: slices come out of order; the digest is taken from the disk at the end.
-        if (this.joinSlice === 0) this.hash.update(ev.bytes);
+        if (this.joinSlice === 0) {
+          const t0 = threadCpuMs();
+          this.hash.update(ev.bytes);
+          this.hashMs += threadCpuMs() - t0;
+        }
         this.bytesQueued += ev.bytes.byteLength;
         this.queue.push({ offset: ev.offset, bytes: ev.bytes });
         void this.pumpWriter();
@@ -334,9 +391,14 @@ export class ReceiverDriver {
     try {
       while (this.queue.length > 0 && this.finished !== undefined) {
         const { offset, bytes: b } = this.queue[0]!;
-        if (this.joinSlice > 0) await this.offsetSink!.writeAt(offset, b);
-        else await this.sink.write(b);
+        // CPU of the sink's call up to its first wait (the rest runs in its own continuations).
+        const t0 = threadCpuMs();
+        const written = this.joinSlice > 0 ? this.offsetSink!.writeAt(offset, b) : this.sink.write(b);
+        this.sinkMs += threadCpuMs() - t0;
+        await written;
         this.queue.shift();
+        // The sink took the bytes: the slice's memory is reused.
+        this.memory?.release(b);
         this.core.handle({ kind: 'written', slices: 1, bytes: b.byteLength }, this.now());
         this.kick();
       }
@@ -410,7 +472,25 @@ export class ReceiverDriver {
       rcvBufBytes: this.rcvBufBytes,
       joinSlice: this.joinSlice,
       stats: this.core.stats,
-      io: { path: this.udp.path, description: this.udp.description, data: { ...this.data.stats } },
+      io: { path: this.udp.path, description: this.udp.description, data: { ...this.data.stats }, placed: this.data.cpu.datagramsPlaced },
+      cpu: this.cpuReport(),
+    });
+  }
+
+  private cpuReport(): CpuBreakdown {
+    const d = this.data.cpu;
+    const c = this.ctl.cpu;
+    const recvSyscalls = d.recvSyscallMs + c.recvSyscallMs;
+    const recvCopy = d.recvCopyMs + c.recvCopyMs;
+    return cpuBreakdown(this.cpuAtStart, {
+      recvSyscalls,
+      recvCopy,
+      // FEC decodes inside the core, inside the socket's read loop.
+      dataJs: d.readMs + c.readMs - recvSyscalls - recvCopy - this.fecCpu.ms,
+      fec: this.fecCpu.ms,
+      hash: this.hashMs,
+      sinkCalls: this.sinkMs,
+      sendSyscalls: d.sendSyscallMs + c.sendSyscallMs,
     });
   }
 }

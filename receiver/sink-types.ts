@@ -77,6 +77,8 @@ export interface DiskReport {
   /** Time spent in write() calls and fsync: the disk's own share. */
   readonly busySeconds: number;
   readonly fsyncSeconds: number;
+  /** Of `bytes`, written with O_DIRECT (not through the page cache; receiver/disk.ts). */
+  readonly directBytes?: number;
 }
 
 export interface UnpackReport {

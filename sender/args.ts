@@ -241,6 +241,8 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
       maxReceivers: MAX_RECEIVERS,
       retriesUntilDrop: parseIntIn(o.retriesUntilDrop, '--retries-until-drop', 1, 1_000_000),
       maxBitrateBps: o.maxBitrate === undefined ? undefined : parseBitrate(o.maxBitrate),
+      // The trailer is on the wire too: pacing counts it.
+      sealBytes: trailer,
       helloIntervalMs: 200,
       reqackIntervalMs: 25,
       endIntervalMs: 100,

@@ -6,7 +6,6 @@ import { randomInt } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { CommanderError } from 'commander';
 import type { AuthStats } from '../common/auth/seal.js';
-import { sealedUdpFactory } from '../common/auth/sealed-socket.js';
 import { EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, IoError, oneLine, UsageError } from '../common/errors.js';
 import { makeLogger } from '../common/log.js';
 import { formatBytes, formatRate } from '../common/units.js';
@@ -65,7 +64,11 @@ async function main(): Promise<number> {
     if (foreign !== undefined) throw new UsageError(foreign);
     args = parseSenderArgs(process.argv.slice(2), process.stdin.isTTY === true);
     udp = udpFactory(args.net.io);
-    if (args.auth !== undefined) ({ udp, authStats } = await sealedUdpFactory(udp, args.auth));
+    if (args.auth !== undefined) {
+      // Loaded only for --key-file (its crypto setup is not free at every start).
+      const { sealedUdpFactory } = await import('../common/auth/sealed-socket.js');
+      ({ udp, authStats } = await sealedUdpFactory(udp, args.auth));
+    }
     if (args.hostsFile !== undefined) roster = await loadHosts(args.hostsFile);
   } catch (e) {
     if (e instanceof CommanderError) {
@@ -76,7 +79,7 @@ async function main(): Promise<number> {
     process.stderr.write(`udp-sender: ${oneLine(e)}\n`);
     return e instanceof UsageError ? EXIT_USAGE : EXIT_IO;
   }
-  const log = makeLogger(args.log, 'sender');
+  const log = await makeLogger(args.log, 'sender');
   const fec = loadErasureCoder();
   if (fec.fallbackReason !== undefined) process.stderr.write(`udp-sender: ${fec.fallbackReason}; FEC runs on the TypeScript coder\n`);
   log.info({ evt: 'fec.coder', kind: fec.kind, fallback: fec.fallbackReason }, 'erasure coder');
@@ -238,6 +241,7 @@ async function main(): Promise<number> {
         error: out.error,
         cpuUserMs: usage.userCPUTime / 1000,
         cpuSystemMs: usage.systemCPUTime / 1000,
+        cpu: out.cpu,
         maxRssKiB: usage.maxRSS,
         compress: compressed,
         io: out.io,

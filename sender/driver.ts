@@ -5,7 +5,9 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { cpuBreakdown, cpuStart, threadCpuMs, type CpuBreakdown, type CpuStart } from '../common/cpu-clock.js';
 import { IoError, oneLine } from '../common/errors.js';
+import { timedCoder } from '../common/fec.js';
 import { fullSliceBytes } from '../protocol/geometry.js';
 import type { IoChoice, UdpFactory } from '../common/udp/select.js';
 import type { UdpSocket, UdpSocketStats } from '../common/udp/socket.js';
@@ -37,6 +39,14 @@ export interface SenderOutcome {
   readonly windowPackets: number;
   /** The UDP path used and the data socket's syscall counters. */
   readonly io: { readonly path: string; readonly description: string; readonly data: Readonly<UdpSocketStats> };
+  /**
+   * Where the CPU went (ms): startup, sendSyscalls (in the lab, the kernel runs the bridge and
+   * the receivers' IP stack inside them too), dataJs (the send loop: the protocol core and the
+   * socket's batching, per datagram), fec (encoding parity), hash (SHA-256), feedback (reading
+   * and handling NAK/STATUS/REPORT), mainOther, otherThreads (file reads on libuv's pool, V8's
+   * GC and compiler threads).
+   */
+  readonly cpu: CpuBreakdown;
   readonly error?: string;
 }
 
@@ -83,6 +93,19 @@ export class SenderDriver {
   private startTimedOut = false;
   /** Bytes of a full slice: what the source is read in. */
   private readonly sliceBytes: number;
+  private readonly cpuAtStart: CpuStart;
+  private readonly fecCpu = { ms: 0 };
+  private hashMs = 0;
+  private sendLoopMs = 0;
+  /**
+   * Slices are read into these (a source with readInto), slice n into n % length, made as
+   * first needed. The core asks for slice n only while it holds fewer than retainSlices
+   * (sender/core/slices.ts), all of them n - retainSlices + 1 or later: slice n - length left
+   * the core before n is read, and its datagrams left the socket long before (every receiver
+   * had it; dgram queues only the last 64 sends). Repair parity is the core's own memory.
+   */
+  private readonly sliceRing: Uint8Array[] = []; // bounded: cfg.retainSlices + 1
+  private slicesRead = 0;
 
   constructor(
     private readonly cfg: Readonly<SenderConfig>,
@@ -92,7 +115,8 @@ export class SenderDriver {
     private readonly log: Logger,
     private readonly onEvent: (ev: SenderEvent, core: SenderCore) => void = () => undefined,
   ) {
-    this.core = new SenderCore(cfg, this.now());
+    this.cpuAtStart = cpuStart();
+    this.core = new SenderCore({ ...cfg, coder: timedCoder(cfg.coder, this.fecCpu) }, this.now());
     this.sliceBytes = fullSliceBytes({ blockBytes: cfg.blockBytes, sliceBlocks: cfg.sliceBlocks, stripes: cfg.stripes, imageBytes: cfg.imageBytes });
     this.ioPath = udp.path;
     this.ioDescription = udp.description;
@@ -213,6 +237,7 @@ export class SenderDriver {
     this.drainEvents();
     if (this.finished === undefined) return;
     let sent = 0;
+    const loopStartMs = threadCpuMs();
     while (!this.sendWaiting && sent < SENDS_PER_TURN) {
       if (!this.dataSocket.writable()) {
         // The kernel's buffer is full: carry on when it has room.
@@ -235,6 +260,7 @@ export class SenderDriver {
       if ((sent & 31) === 0) now = this.now();
     }
     this.dataSocket.flush();
+    this.sendLoopMs += threadCpuMs() - loopStartMs;
     this.feedSource();
     this.feedReload();
     this.drainEvents();
@@ -280,6 +306,18 @@ export class SenderDriver {
     this.turn();
   };
 
+  /** The next slice from the source: into the ring when the source can, else a buffer of its own. */
+  private async readSlice(): Promise<Uint8Array | null> {
+    const source = this.source;
+    if (source.readInto === undefined) return source.read(this.sliceBytes);
+    const slot = this.slicesRead % (this.cfg.retainSlices + 1);
+    this.sliceRing[slot] ??= new Uint8Array(this.sliceBytes);
+    const n = await source.readInto(this.sliceRing[slot]);
+    if (n === 0) return null;
+    this.slicesRead++;
+    return this.sliceRing[slot].subarray(0, n);
+  }
+
   private feedSource(): void {
     if (this.reading || !this.core.wantsSlice()) return;
     if (this.core.pass > 1) {
@@ -288,7 +326,7 @@ export class SenderDriver {
     }
     if (this.sourceDone) return;
     this.reading = true;
-    this.source.read(this.sliceBytes).then(
+    this.readSlice().then(
       (buf) => {
         this.reading = false;
         // finish() has begun (the session ended while this read was out): the slice is
@@ -301,7 +339,9 @@ export class SenderDriver {
           this.digestHex = digest.toString('hex');
           this.core.handle({ kind: 'eof', digest }, now);
         } else {
+          const t0 = threadCpuMs();
           this.hash.update(buf);
+          this.hashMs += threadCpuMs() - t0;
           this.core.handle({ kind: 'slice', bytes: buf }, now);
         }
         this.kick();
@@ -444,7 +484,23 @@ export class SenderDriver {
       stats: this.core.stats,
       windowPackets: this.windowPackets,
       io: { path: this.ioPath, description: this.ioDescription, data: { ...this.dataSocket.stats } },
+      cpu: this.cpuReport(),
       error: this.error,
+    });
+  }
+
+  private cpuReport(): CpuBreakdown {
+    const d = this.dataSocket.cpu;
+    const c = this.socket.cpu;
+    const sendSyscalls = d.sendSyscallMs + c.sendSyscallMs;
+    return cpuBreakdown(this.cpuAtStart, {
+      sendSyscalls,
+      // The send loop encodes parity (fec) and makes the send syscalls; a drain after a full
+      // buffer sends what waited.
+      dataJs: this.sendLoopMs + d.drainMs + c.drainMs - sendSyscalls - this.fecCpu.ms,
+      fec: this.fecCpu.ms,
+      hash: this.hashMs,
+      feedback: c.readMs + d.readMs,
     });
   }
 }

@@ -28,6 +28,12 @@ export class FileSource implements Source {
 
   async read(n: number): Promise<Uint8Array | null> {
     const buf = Buffer.allocUnsafe(n);
+    const have = await this.readInto(buf);
+    return have === 0 ? null : buf.subarray(0, have);
+  }
+
+  async readInto(buf: Uint8Array): Promise<number> {
+    const n = buf.byteLength;
     let have = 0;
     while (have < n) {
       let r;
@@ -43,7 +49,7 @@ export class FileSource implements Source {
     if (this.sizeBytes !== IMAGE_BYTES_UNKNOWN && have < n && this.pos !== this.sizeBytes) {
       throw new IoError('read', `${this.description} shrank while being sent (${this.pos} of ${this.sizeBytes} bytes)`);
     }
-    return have === 0 ? null : buf.subarray(0, have);
+    return have;
   }
 
   async readAt(offset: number, n: number): Promise<Uint8Array> {

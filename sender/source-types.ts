@@ -32,6 +32,12 @@ export interface Source {
   /** The next `n` bytes (fewer only at the end); null at the end. Throws IoError. */
   read(n: number): Promise<Uint8Array | null>;
   /**
+   * As read(buf.byteLength), into `buf`: the bytes read (fewer only at the end; 0 at the end).
+   * Optional: a source that can read into memory it is given (a file, with pread) saves the
+   * driver a fresh buffer, and its page faults, per slice. Throws IoError.
+   */
+  readInto?(buf: Uint8Array): Promise<number>;
+  /**
    * Exactly `n` bytes from `offset` again (a late receiver's head, --streaming), into a
    * buffer of their own. Only sources of known size that can seek have it. Throws IoError.
    */

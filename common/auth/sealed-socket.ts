@@ -3,7 +3,8 @@
 // body decrypted), counting every other one by reason (common/auth/seal.ts), and the
 // factory the CLIs wrap their UDP path in.
 
-import type { IoPath, MessageHandler, UdpSocket, UdpSocketStats } from '../udp/socket.js';
+import { TsPlacer, type PlacedHandler, type PlacementTable } from '../udp/placement.js';
+import type { IoPath, MessageHandler, UdpCpuStats, UdpSocket, UdpSocketStats } from '../udp/socket.js';
 import { decorateUdp, type UdpFactory } from '../udp/select.js';
 import { loadKeyFile, type AuthKeys } from './keys.js';
 import { DatagramOpener, DatagramSealer, newAuthStats, type AuthMode, type AuthStats, type SealOrigin } from './seal.js';
@@ -25,6 +26,8 @@ export class SealedUdpSocket implements UdpSocket {
   private readonly sealer: DatagramSealer;
   private readonly opener: DatagramOpener;
   private readonly handlers: MessageHandler[] = []; // bounded: the driver registers one or two
+  /** DATA placement of opened datagrams (the inner socket sees only sealed ones, which it never places). */
+  private placer: TsPlacer | undefined;
 
   constructor(
     private readonly inner: UdpSocket,
@@ -44,6 +47,9 @@ export class SealedUdpSocket implements UdpSocket {
   }
   get stats(): Readonly<UdpSocketStats> {
     return this.inner.stats;
+  }
+  get cpu(): Readonly<UdpCpuStats> {
+    return { ...this.inner.cpu, datagramsPlaced: this.placer?.placed ?? 0 };
   }
   /** Source ids in the replay table (for tests and the end-of-run stats). */
   get authSources(): number {
@@ -105,8 +111,13 @@ export class SealedUdpSocket implements UdpSocket {
   private readonly onSealed = (bytes: Uint8Array, address: string, port: number): void => {
     const plain = this.opener.open(bytes);
     if (plain === undefined) return;
+    if (this.placer !== undefined && this.placer.offer(plain, address)) return;
     for (const h of this.handlers) h(plain, address, port);
   };
+
+  setPlacement(table: PlacementTable, onPlaced: PlacedHandler): void {
+    if (table.enabled) this.placer = new TsPlacer(table, onPlaced);
+  }
 
   onError(handler: (e: Error) => void): void {
     this.inner.onError(handler);

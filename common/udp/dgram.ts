@@ -2,7 +2,8 @@
 // syscall, always available.
 
 import dgram from 'node:dgram';
-import { CLOSE_WAIT_MS, type MessageHandler, type UdpSocket, type UdpSocketStats } from './socket.js';
+import { TsPlacer, type PlacedHandler, type PlacementTable } from './placement.js';
+import { CLOSE_WAIT_MS, type MessageHandler, type UdpCpuStats, type UdpSocket, type UdpSocketStats } from './socket.js';
 
 /** Datagrams libuv may hold for a full kernel buffer before writable() says stop. */
 const MAX_SEND_QUEUE = 64;
@@ -11,8 +12,11 @@ export class DgramUdpSocket implements UdpSocket {
   readonly path = 'dgram' as const;
   readonly features = 'dgram';
   readonly stats: UdpSocketStats = { datagramsSent: 0, sendCalls: 0, sendBlocked: 0, sendErrors: 0, datagramsReceived: 0, recvCalls: 0 };
+  readonly cpu: UdpCpuStats = { sendSyscallMs: 0, recvSyscallMs: 0, recvCopyMs: 0, readMs: 0, drainMs: 0, datagramsPlaced: 0 };
   private readonly s: dgram.Socket;
   private connected = false;
+  /** DATA placement in TypeScript (common/udp/placement.ts), once setPlacement ran. */
+  private placer: TsPlacer | undefined;
   private drainWaiters: (() => void)[] = [];
 
   constructor(opts: { readonly reuseAddr?: boolean } = {}) {
@@ -108,8 +112,16 @@ export class DgramUdpSocket implements UdpSocket {
   onMessage(handler: MessageHandler): void {
     this.s.on('message', (msg, rinfo) => {
       this.stats.datagramsReceived++;
+      if (this.placer !== undefined && this.placer.offer(msg, rinfo.address)) {
+        this.cpu.datagramsPlaced++;
+        return;
+      }
       handler(msg, rinfo.address, rinfo.port);
     });
+  }
+
+  setPlacement(table: PlacementTable, onPlaced: PlacedHandler): void {
+    if (table.enabled) this.placer = new TsPlacer(table, onPlaced);
   }
 
   onError(handler: (e: Error) => void): void {

@@ -15,6 +15,9 @@
 //   tail of a 1 MiB slab and a metadata array, and the handler gets a Uint8Array view per
 //   datagram. Views are never overwritten: a full slab is replaced, and the old one lives as
 //   long as some view does (Node's Buffer pool works the same way).
+// - With setPlacement (the receiver's data socket), the addon copies DATA blocks straight into
+//   their slices (common/udp/placement.ts) and the metadata holds a record for each instead;
+//   runs of records go to the placed handler, in order with the datagrams around them.
 //
 // `loadNativeUdp()` says whether the addon loads and what it can do here; it never throws.
 // RACKCAST_UDP_NO_GSO=1 / RACKCAST_UDP_NO_GRO=1 force sendmmsg / recvmmsg (tests, bug reports).
@@ -28,6 +31,11 @@ import {
   C_SEND_CALLS,
   C_SEND_ERRORS,
   COUNTER_COUNT,
+  CPU_COUNTER_COUNT,
+  CPU_DATAGRAMS_PLACED,
+  CPU_RECV_COPY_NS,
+  CPU_RECV_SYSCALL_NS,
+  CPU_SEND_SYSCALL_NS,
   EVENT_READABLE,
   EVENT_WRITABLE,
   FLAG_GRO,
@@ -37,10 +45,13 @@ import {
   MAX_BATCH_BYTES,
   MAX_BATCH_DATAGRAMS,
   META_ENTRIES,
+  PLACED_MARK,
   RECV_ROOM_BYTES,
   type NativeSocketHandle,
 } from '../../native/udp-addon.js';
-import type { MessageHandler, UdpSocket, UdpSocketStats } from './socket.js';
+import { threadCpuMs } from '../cpu-clock.js';
+import type { PlacedHandler, PlacementTable } from './placement.js';
+import type { MessageHandler, UdpCpuStats, UdpSocket, UdpSocketStats } from './socket.js';
 
 /** Environment variables that turn the offloads off. */
 export const UDP_NO_GSO_ENV = 'RACKCAST_UDP_NO_GSO';
@@ -120,8 +131,10 @@ export interface NativeUdpSocketOptions {
 export class NativeUdpSocket implements UdpSocket {
   readonly path = 'native' as const;
   readonly stats: Readonly<UdpSocketStats>;
+  readonly cpu: Readonly<UdpCpuStats>;
   readonly #h: NativeSocketHandle;
   readonly #counters = new Float64Array(COUNTER_COUNT);
+  readonly #cpuCounters = new Float64Array(CPU_COUNTER_COUNT);
 
   #open = true;
   #reading = false;
@@ -148,6 +161,9 @@ export class NativeUdpSocket implements UdpSocket {
   // Both bounded by the caller's onMessage/onError calls (a driver registers one of each).
   readonly #handlers: MessageHandler[] = [];
   readonly #errorHandlers: ((e: Error) => void)[] = [];
+  #onPlaced: PlacedHandler | undefined;
+  #readMs = 0;
+  #drainMs = 0;
 
   constructor(opts: NativeUdpSocketOptions = {}) {
     const load = loadUdpAddon();
@@ -157,6 +173,7 @@ export class NativeUdpSocket implements UdpSocket {
     if (!envOff(UDP_NO_GSO_ENV)) flags |= FLAG_GSO;
     if ((opts.gro ?? true) && !envOff(UDP_NO_GRO_ENV)) flags |= FLAG_GRO;
     this.#h = new load.addon.Socket(flags, this.#counters, this.#onEvent);
+    this.#h.setCpuCounters(this.#cpuCounters);
     const c = this.#counters;
     // Own enumerable getters: `{ ...stats }`, JSON and toEqual see live values.
     const stats = {};
@@ -170,6 +187,18 @@ export class NativeUdpSocket implements UdpSocket {
     field('datagramsReceived', C_DATAGRAMS_RECEIVED);
     field('recvCalls', C_RECV_CALLS);
     this.stats = stats as Readonly<UdpSocketStats>;
+    const cpu = {};
+    const cc = this.#cpuCounters;
+    const ms = (name: keyof UdpCpuStats, i: number): void => {
+      Object.defineProperty(cpu, name, { enumerable: true, get: () => cc[i]! / 1e6 });
+    };
+    ms('sendSyscallMs', CPU_SEND_SYSCALL_NS);
+    ms('recvSyscallMs', CPU_RECV_SYSCALL_NS);
+    ms('recvCopyMs', CPU_RECV_COPY_NS);
+    Object.defineProperty(cpu, 'readMs', { enumerable: true, get: () => this.#readMs });
+    Object.defineProperty(cpu, 'drainMs', { enumerable: true, get: () => this.#drainMs });
+    Object.defineProperty(cpu, 'datagramsPlaced', { enumerable: true, get: () => cc[CPU_DATAGRAMS_PLACED] });
+    this.cpu = cpu as Readonly<UdpCpuStats>;
   }
 
   /** "gso+gro", "sendmmsg+recvmmsg", ...: what this socket does now (GSO can turn itself off). */
@@ -300,6 +329,12 @@ export class NativeUdpSocket implements UdpSocket {
     this.#errorHandlers.push(handler);
   }
 
+  setPlacement(table: PlacementTable, onPlaced: PlacedHandler): void {
+    if (!this.#open || !table.enabled) return;
+    this.#onPlaced = onPlaced;
+    this.#h.setPlacement(table.words, table.pool);
+  }
+
   /**
    * Sends what is batched if the kernel takes it at once, drops anything still waiting, stops
    * both polls and closes the fd. No callback of this socket runs afterwards.
@@ -312,6 +347,7 @@ export class NativeUdpSocket implements UdpSocket {
     this.#pending.length = 0;
     this.#drainWaiters = [];
     this.#handlers.length = 0;
+    this.#onPlaced = undefined;
     return Promise.resolve();
   }
 
@@ -383,7 +419,14 @@ export class NativeUdpSocket implements UdpSocket {
   readonly #onEvent = (events: number, error?: string): void => {
     if (!this.#open) return;
     if (error !== undefined) this.#emitError(new Error(error));
-    if ((events & EVENT_WRITABLE) !== 0 && this.#waitingWritable) this.#pump();
+    if ((events & EVENT_WRITABLE) !== 0 && this.#waitingWritable) {
+      const t0 = threadCpuMs();
+      try {
+        this.#pump();
+      } finally {
+        this.#drainMs += threadCpuMs() - t0;
+      }
+    }
     if ((events & EVENT_READABLE) !== 0 && this.#open) this.#readAll();
   };
 
@@ -393,10 +436,23 @@ export class NativeUdpSocket implements UdpSocket {
     for (const h of this.#errorHandlers) h(e);
   }
 
-  /** Up to MAX_RECV_CALLS_PER_WAKE receive syscalls, each batch handed out datagram by datagram. */
+  /** Up to MAX_RECV_CALLS_PER_WAKE receive syscalls, each batch handed out datagram by datagram (and run of records by run). */
   #readAll(): void {
+    const t0 = threadCpuMs();
+    try {
+      this.#readBatches();
+    } finally {
+      this.#readMs += threadCpuMs() - t0;
+    }
+  }
+
+  #readBatches(): void {
     const meta = this.#meta;
-    for (let call = 0; call < MAX_RECV_CALLS_PER_WAKE; call++) {
+    const counters = this.#counters;
+    const syscallsBefore = counters[C_RECV_CALLS]!;
+    // A call may take no syscall (it hands on what an earlier one left, e.g. after placement
+    // stopped for the core to open a slice): the bound counts syscalls, and calls as a backstop.
+    for (let call = 0; call < 4 * MAX_RECV_CALLS_PER_WAKE && counters[C_RECV_CALLS]! - syscallsBefore < MAX_RECV_CALLS_PER_WAKE; call++) {
       if (this.#slab.byteLength - this.#slabOff < RECV_ROOM_BYTES) {
         // Views into the old slab stay valid; it is freed once none is left.
         this.#slab = new ArrayBuffer(SLAB_BYTES);
@@ -412,10 +468,25 @@ export class NativeUdpSocket implements UdpSocket {
       }
       if (n === 0) return;
       // Claim the bytes before any handler runs, so nothing can land on them again.
-      this.#slabOff = meta[4 * (n - 1)]! + meta[4 * (n - 1) + 1]!;
+      for (let k = n - 1; k >= 0; k--) {
+        if ((meta[4 * k + 1]! & PLACED_MARK) === 0) {
+          this.#slabOff = meta[4 * k]! + meta[4 * k + 1]!;
+          break;
+        }
+      }
       const handlers = this.#handlers;
+      let run = 0; // placed records waiting to be handed on, ending at k
       for (let k = 0; k < n; k++) {
         const e = 4 * k;
+        if ((meta[e + 1]! & PLACED_MARK) !== 0) {
+          run++;
+          continue;
+        }
+        if (run > 0) {
+          this.#onPlaced?.(meta, k - run, run);
+          run = 0;
+          if (!this.#open) return;
+        }
         const ip = meta[e + 2]!;
         if (ip !== this.#lastSrcIp) {
           this.#lastSrcIp = ip;
@@ -424,6 +495,10 @@ export class NativeUdpSocket implements UdpSocket {
         const bytes = new Uint8Array(slab, meta[e], meta[e + 1]);
         const port = meta[e + 3]!;
         for (let i = 0; i < handlers.length; i++) handlers[i]!(bytes, this.#lastSrcText, port);
+        if (!this.#open) return;
+      }
+      if (run > 0) {
+        this.#onPlaced?.(meta, n - run, run);
         if (!this.#open) return;
       }
     }

@@ -11,6 +11,8 @@
 // queue them; the native path copies them into its batch at once). The sender core's header
 // ring and slice retention keep that promise.
 
+import type { PlacedHandler, PlacementTable } from './placement.js';
+
 export type IoPath = 'native' | 'dgram';
 
 export type MessageHandler = (bytes: Uint8Array, address: string, port: number) => void;
@@ -27,6 +29,22 @@ export interface UdpSocketStats {
   datagramsReceived: number;
   /** Receive syscalls (recvmsg/recvmmsg); 0 for dgram, which does not say. */
   recvCalls: number;
+}
+
+/** Where a socket's CPU time went (for the drivers' breakdown; common/cpu-clock.ts). */
+export interface UdpCpuStats {
+  /** Inside send syscalls (native path; 0 for dgram, which does not say). */
+  sendSyscallMs: number;
+  /** Inside receive syscalls (native path). */
+  recvSyscallMs: number;
+  /** Copying received datagrams out of the kernel's batch: into slices (placement) or the slab (native path). */
+  recvCopyMs: number;
+  /** Whole receive wakes: the syscalls, the copies and every handler the datagrams were given to. */
+  readMs: number;
+  /** Sending what waited for a full kernel buffer to drain, when the socket became writable (native path). */
+  drainMs: number;
+  /** DATA datagrams placed into slice memory (common/udp/placement.ts). */
+  datagramsPlaced: number;
 }
 
 export interface UdpSocket {
@@ -59,6 +77,14 @@ export interface UdpSocket {
   onDrain(cb: () => void): void;
   /** Every datagram received. The bytes are the handler's to keep: they are never reused. */
   onMessage(handler: MessageHandler): void;
+  /**
+   * From now on, DATA datagrams the table takes are placed into its slice memory and handed to
+   * `onPlaced` as records, in arrival order with the datagrams onMessage gets
+   * (common/udp/placement.ts). Without it (or before it), every datagram goes to onMessage.
+   */
+  setPlacement(table: PlacementTable, onPlaced: PlacedHandler): void;
+  /** Where this socket's CPU time went (zeros where the path cannot tell). */
+  readonly cpu: Readonly<UdpCpuStats>;
   onError(handler: (e: Error) => void): void;
   /** Sends what is still queued or batched (waiting at most CLOSE_WAIT_MS), then closes. */
   close(): Promise<void>;

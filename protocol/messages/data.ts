@@ -32,7 +32,18 @@ export const DATA_FLAG_LAST = 1 << 1;
 export const DATA_FLAG_REPAIR = 1 << 2;
 /** This slice is the image's last. */
 export const DATA_FLAG_FINAL_SLICE = 1 << 3;
-const DATA_FLAGS_KNOWN = DATA_FLAG_PARITY | DATA_FLAG_LAST | DATA_FLAG_REPAIR | DATA_FLAG_FINAL_SLICE;
+export const DATA_FLAGS_KNOWN = DATA_FLAG_PARITY | DATA_FLAG_LAST | DATA_FLAG_REPAIR | DATA_FLAG_FINAL_SLICE;
+
+// The field offsets, for code that reads DATA's fixed header in place (the receiver's DATA
+// placement, common/udp/placement.ts, and its C++ twin in native/udp-io.cc).
+export {
+  OFF_SEQ as DATA_OFF_SEQ,
+  OFF_SLICE_NO as DATA_OFF_SLICE_NO,
+  OFF_SLICE_BYTES as DATA_OFF_SLICE_BYTES,
+  OFF_FLAGS as DATA_OFF_FLAGS,
+  OFF_STRIPE as DATA_OFF_STRIPE,
+  OFF_BLOCK_NO as DATA_OFF_BLOCK_NO,
+};
 
 export interface DataHeader {
   readonly sessionId: number;

@@ -6,14 +6,29 @@
 // It also knows which pass the delivery is on. A receiver that joined late (an ACCEPT
 // naming joinSlice J > 0) takes J..end live with the others first, then the head 0..J-1
 // by repair; see Pass.
+//
+// Slices' bytes come from the SliceMemory (slice.ts). What holds: a slice is open in it
+// exactly while the assembly holds it and it is incomplete, with the FINAL_SLICE values the
+// session's checks accept for it (finalMaskOf); so a socket placing DATA into slices writes
+// only blocks this file would have copied there itself. A DATA that arrives placed (payload
+// undefined) goes through every check below all the same; only the copy is skipped.
 
-import { blockPayloadBytes, fullSliceBytes, sliceBytesOf } from '../../protocol/geometry.js';
-import { DATA_FLAG_PARITY, DATA_FLAG_REPAIR, type Data } from '../../protocol/messages/data.js';
+import { blockPayloadBytes, fullSliceBytes, sliceBytesOf, totalSlices } from '../../protocol/geometry.js';
+import { DATA_FLAG_PARITY, DATA_FLAG_REPAIR, type DataHeader } from '../../protocol/messages/data.js';
 import type { ReceiverConfig } from './config.js';
 import type { ReceiverEvent } from './events.js';
 import type { Session } from './session.js';
-import { newRxSlice, type RxSlice } from './slice.js';
+import { FINAL_CLEAR, FINAL_SET, heapSliceMemory, newRxSlice, type RxSlice, type SliceMemory } from './slice.js';
 import { countDrop, type ReceiverStats } from './stats.js';
+
+/**
+ * A DATA packet as the assembly takes it: decoded from a datagram (payload: a view into it),
+ * or already placed by the socket into its slice's memory (payload undefined).
+ */
+export interface DataIn extends DataHeader {
+  payload: Uint8Array | undefined;
+  payloadBytes: number;
+}
 
 /** Which run of slices the delivery is on. */
 export type Pass =
@@ -37,13 +52,26 @@ export class Assembly {
   private next = 0; // next slice to hand to the sink (in the head pass: of the head)
   private current: Pass = { kind: 'live', joinSlice: 0 };
 
+  private readonly memory: SliceMemory;
+
   constructor(
     private readonly session: Session,
-    private readonly cfg: Pick<ReceiverConfig, 'coder' | 'maxQueuedSlices'>,
+    private readonly cfg: Pick<ReceiverConfig, 'coder' | 'maxQueuedSlices' | 'sliceMemory'>,
     private readonly sink: SinkProgress,
     private readonly stats: ReceiverStats,
     private readonly events: ReceiverEvent[],
-  ) {}
+  ) {
+    this.memory = cfg.sliceMemory ?? heapSliceMemory;
+    const g = session.geo;
+    this.memory.begin({
+      sessionId: session.sessionId,
+      senderAddress: session.senderAddress,
+      blockBytes: g.blockBytes,
+      fullSliceBytes: fullSliceBytes(g),
+      retainSlices: session.retainSlices,
+      queuedSlices: cfg.maxQueuedSlices,
+    });
+  }
 
   /** The next slice to deliver: every slice of the pass before it went to the sink. */
   get delivered(): number {
@@ -72,7 +100,7 @@ export class Assembly {
    * Takes one DATA packet, already checked against the session. Returns the slice when the
    * packet brought a symbol it lacked (a duplicate or a packet we cannot hold brings none).
    */
-  take(d: Data): RxSlice | undefined {
+  take(d: DataIn): RxSlice | undefined {
     const p = this.current;
     if (d.sliceNo < this.next || (p.kind === 'head' && d.sliceNo >= p.joinSlice)) {
       // Had it (in the head pass: everything from joinSlice on), but it counts as seen:
@@ -89,15 +117,21 @@ export class Assembly {
     return this.store(d);
   }
 
-  private store(d: Data): RxSlice | undefined {
+  private store(d: DataIn): RxSlice | undefined {
     const g = this.session.geo;
     let s = this.slices.get(d.sliceNo);
     if (s?.assumed && s.sliceBytes !== d.sliceBytes) {
       // Its size was a guess (no packet of it had arrived); the first real one corrects it.
-      this.slices.delete(d.sliceNo);
+      this.drop(s);
       s = undefined;
     }
     if (s === undefined) {
+      if (d.payload === undefined) {
+        // Placed into a slice we do not hold: cannot happen while the memory's entries follow
+        // this file (see the top). Its bytes are not in any slice we hold, so it brings nothing.
+        countDrop(this.stats, 'ERR_UNPLACED');
+        return undefined;
+      }
       s = this.newSlice(d.sliceNo, d.sliceBytes, false);
     } else if (s.sliceBytes !== d.sliceBytes) {
       countDrop(this.stats, 'ERR_BAD_FIELD');
@@ -111,7 +145,8 @@ export class Assembly {
       this.stats.parityPackets++;
       const st = s.stripes[d.stripe]!;
       if (d.blockNo + 1 > st.heard) st.heard = d.blockNo + 1;
-      if (st.have >= st.k || st.parity.has(d.blockNo)) {
+      if (st.have >= st.k || st.parity.has(d.blockNo) || d.payload === undefined) {
+        // (Parity is never placed: the third case cannot happen.)
         this.stats.duplicates++;
         return undefined;
       }
@@ -126,7 +161,7 @@ export class Assembly {
       const st = s.stripes[d.blockNo % g.stripes]!;
       s.haveBlock[d.blockNo] = 1;
       if ((d.flags & DATA_FLAG_REPAIR) !== 0) this.stats.resentBlocks++;
-      s.buf.set(d.payload, d.blockNo * g.blockBytes);
+      if (d.payload !== undefined) s.buf.set(d.payload, d.blockNo * g.blockBytes);
       if (st.have >= st.k) {
         // A parity symbol stood in for this block: drop one so `have` stays exact.
         const firstKey = st.parity.keys().next();
@@ -155,10 +190,34 @@ export class Assembly {
   }
 
   private newSlice(sliceNo: number, sliceBytes: number, assumed: boolean): RxSlice {
-    const s = newRxSlice(this.session.geo, sliceNo, sliceBytes, assumed);
+    const s = newRxSlice(this.session.geo, sliceNo, sliceBytes, assumed, this.memory, this.finalMaskOf(sliceNo, sliceBytes));
     this.slices.set(sliceNo, s);
     if (this.slices.size > this.stats.maxHeldSlices) this.stats.maxHeldSlices = this.slices.size;
     return s;
+  }
+
+  /**
+   * The FINAL_SLICE values a DATA of this slice may carry and pass checkDataAgainstSession
+   * as the session stands: with the image's size known, exactly the one it must; else set
+   * for a short slice, either for a full one.
+   */
+  private finalMaskOf(sliceNo: number, sliceBytes: number): number {
+    const g = this.session.geo;
+    const known = this.session.knownImageBytes();
+    if (known !== undefined) return sliceNo === totalSlices(g, known) - 1 ? FINAL_SET : FINAL_CLEAR;
+    return sliceBytes < fullSliceBytes(g) ? FINAL_SET : FINAL_CLEAR | FINAL_SET;
+  }
+
+  /** Lets go of a slice that will not be delivered: its memory is free. */
+  private drop(s: RxSlice): void {
+    this.slices.delete(s.sliceNo);
+    this.memory.close(s.sliceNo, s.buf, true);
+  }
+
+  /** Lets go of every slice held (a new pass begins). */
+  private dropAll(): void {
+    for (const s of this.slices.values()) this.memory.close(s.sliceNo, s.buf, true);
+    this.slices.clear();
   }
 
   /** Decodes every stripe that has k symbols; the slice is complete when all are whole. */
@@ -201,6 +260,8 @@ export class Assembly {
     }
     if (decoded) this.stats.slicesDecoded++;
     s.complete = true;
+    // Its bytes are final: nothing may land on them any more.
+    this.memory.close(s.sliceNo, s.buf, false);
   }
 
   /** Hands complete slices to the sink, in order, while it has room. True if any went. */
@@ -215,6 +276,7 @@ export class Assembly {
       this.next++;
       this.sink.unwritten++;
     }
+    if (this.next !== before) this.memory.setBase(this.next);
     return this.next !== before;
   }
 
@@ -226,22 +288,34 @@ export class Assembly {
 
   /** A late ACCEPT: delivery starts at joinSlice; what we held before is not ours to keep. */
   startLate(joinSlice: number): void {
-    this.slices.clear();
+    this.dropAll();
     this.current = { kind: 'live', joinSlice };
     this.next = joinSlice;
+    this.memory.setBase(this.next);
   }
 
   /** The live pass of a late joiner is delivered: now the head, 0..joinSlice-1. */
   startHead(totalSlices: number): void {
     this.current = { kind: 'head', joinSlice: this.current.joinSlice, totalSlices };
-    this.slices.clear();
+    this.dropAll();
     this.next = 0;
+    this.memory.setBase(this.next);
   }
 
-  /** END told the image's size: a slice whose size was guessed before may now be known to be short. */
+  /**
+   * END told the image's size: a slice whose size was guessed before may now be known to be
+   * short. And DATA of a slice held may now pass the checks with fewer FINAL_SLICE values
+   * than when it was opened (or none, past the image): such a slice is closed to placement,
+   * and its DATA is copied as it comes.
+   */
   dropWrongGuesses(totalBytes: number): void {
-    for (const [n, s] of this.slices) {
-      if (s.assumed && s.sliceBytes !== sliceBytesOf(this.session.geo, totalBytes, n)) this.slices.delete(n);
+    const g = this.session.geo;
+    for (const s of [...this.slices.values()]) {
+      if (s.assumed && s.sliceBytes !== sliceBytesOf(g, totalBytes, s.sliceNo)) {
+        this.drop(s);
+      } else if (!s.complete && (s.sliceBytes !== sliceBytesOf(g, totalBytes, s.sliceNo) || s.finalMask !== this.finalMaskOf(s.sliceNo, s.sliceBytes))) {
+        this.memory.close(s.sliceNo, s.buf, false);
+      }
     }
   }
 }

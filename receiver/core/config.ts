@@ -3,6 +3,7 @@
 // sender's window, the image size) live in the components, never here.
 
 import type { ErasureCoder } from '../../protocol/fec/erasure-coder.js';
+import type { SliceMemory } from './slice.js';
 
 export interface ReceiverConfig {
   /** Nonzero, random: addresses are not unique when several receivers share a host. */
@@ -48,6 +49,8 @@ export interface ReceiverConfig {
    * stream (HELLO's CAP_IMAGE_COMPRESSED) is taken only in order.
    */
   readonly decompressesByMagic?: boolean;
+  /** Where slices' bytes live (default: fresh heap memory per slice). The driver's pool lets the data socket place DATA into them. */
+  readonly sliceMemory?: SliceMemory;
 }
 
 /**

@@ -6,8 +6,19 @@ import type { CatchUpWhy } from '../../protocol/messages/catch-up.js';
 import type { Reason } from '../../protocol/reasons.js';
 import type { PipelineLoad } from './load.js';
 
+/** Words per placed DATA record (the layout common/udp/placement.ts and the native addon write). */
+export const PLACED_RECORD_WORDS = 4;
+
 export type ReceiverInput =
   | { readonly kind: 'datagram'; readonly from: Endpoint; readonly bytes: Uint8Array }
+  /**
+   * DATA from the session's sender that the data socket placed into the memory of open slices
+   * (receiver/core/slice.ts SliceMemory; common/udp/placement.ts): `count` records of
+   * PLACED_RECORD_WORDS words from records[first * PLACED_RECORD_WORDS], each
+   * [seq, 0x80000000 | sliceBytes, sliceNo, blockNo | flags << 16], in arrival order. Read
+   * during the call only.
+   */
+  | { readonly kind: 'placed'; readonly records: Uint32Array; readonly first: number; readonly count: number }
   /** The sink took (wrote) this many delivered slices. */
   | { readonly kind: 'written'; readonly slices: number; readonly bytes: number }
   /** The driver finished the sink and compared digests. */

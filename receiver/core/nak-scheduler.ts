@@ -20,7 +20,7 @@
 // for at once, as in a late receiver's head pass, and the answers that flow hold our next
 // requests back.
 
-import { DATA_FLAG_LAST, DATA_FLAG_REPAIR, type Data } from '../../protocol/messages/data.js';
+import { DATA_FLAG_LAST, DATA_FLAG_REPAIR, type DataHeader } from '../../protocol/messages/data.js';
 import type { Nak } from '../../protocol/messages/nak.js';
 import type { Assembly } from './assembly.js';
 import type { ReceiverConfig } from './config.js';
@@ -135,7 +135,7 @@ export class NakScheduler {
   }
 
   /** A DATA packet arrived (before the assembly takes it). */
-  onData(d: Data, now: number): void {
+  onData(d: DataHeader, now: number): void {
     if (d.sliceNo > this.dataSliceMax) this.dataSliceMax = d.sliceNo;
     this.lastDataAtMs = now;
     if ((d.flags & DATA_FLAG_REPAIR) === 0) {
@@ -146,7 +146,7 @@ export class NakScheduler {
   }
 
   /** The assembly took a symbol it lacked from DATA d into slice s. */
-  onSymbol(s: RxSlice, d: Data, now: number): void {
+  onSymbol(s: RxSlice, d: DataHeader, now: number): void {
     if ((d.flags & DATA_FLAG_REPAIR) === 0 || this.catchUp === 'waiting') return;
     if (this.byRepair()) this.lastHeadRepairAtMs = now;
     if (s.nak.askedAtMs !== undefined) {

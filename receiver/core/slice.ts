@@ -2,8 +2,58 @@
 // parity kept per stripe until the stripe can be decoded, and the NAK timer the scheduler
 // keeps for it. The record lives as long as the assembly holds the slice: a slice dropped
 // and made again (its size was a guess) starts over, timer and all.
+//
+// A slice's bytes live in memory the core asks of its SliceMemory: plain heap memory by
+// default (the simulator, tests), or the driver's pool, from which the data socket places DATA
+// blocks straight into the slice (common/udp/placement.ts).
 
 import { blocksInSlice, stripeBlocks, type Geometry } from '../../protocol/geometry.js';
+
+/** What a SliceMemory learns when the session begins. */
+export interface SliceShape {
+  readonly sessionId: number;
+  /** The sender's address: only its DATA may be placed. */
+  readonly senderAddress: string;
+  readonly blockBytes: number;
+  readonly fullSliceBytes: number;
+  /** The most slices held at once (incomplete, or complete and waiting for the sink). */
+  readonly retainSlices: number;
+  /** Delivered slices the sink may not have written yet (maxQueuedSlices). */
+  readonly queuedSlices: number;
+}
+
+/** DATA of a slice with FINAL_SLICE clear (bit 0) or set (bit 1) may be placed into it. */
+export const FINAL_CLEAR = 1;
+export const FINAL_SET = 2;
+
+/**
+ * Where slices' bytes live. The core opens a slice when it starts holding it and closes it
+ * when it is complete (its bytes are final and go to the sink) or dropped. Memory of a
+ * delivered slice is the driver's to free once written. Between open and close, a socket may
+ * write DATA blocks of the slice into it (those the core takes there: see FINAL_*), and the
+ * core is told of each as a record ('placed' input).
+ */
+export interface SliceMemory {
+  begin(shape: SliceShape): void;
+  /**
+   * Memory for slice sliceNo: `bytes`, sliceBytes long (contents undefined), and `have`, one
+   * zero byte per block (RxSlice.haveBlock: a socket places no block the core has);
+   * finalMask: FINAL_CLEAR | FINAL_SET.
+   */
+  open(sliceNo: number, sliceBytes: number, nBlocks: number, finalMask: number): { readonly bytes: Uint8Array; readonly have: Uint8Array };
+  /** Nothing more may be placed into the slice; `free`: it was dropped undelivered, and its memory is free. */
+  close(sliceNo: number, buf: Uint8Array, free: boolean): void;
+  /** The next slice the core delivers (placement lets the core open slices from there on first). */
+  setBase(next: number): void;
+}
+
+/** Fresh heap memory per slice; nothing is ever placed. */
+export const heapSliceMemory: SliceMemory = {
+  begin: () => undefined,
+  open: (_sliceNo, sliceBytes, nBlocks) => ({ bytes: new Uint8Array(sliceBytes), have: new Uint8Array(nBlocks) }),
+  close: () => undefined,
+  setBase: () => undefined,
+};
 
 export interface RxStripe {
   /** Symbols (data blocks + kept parity) in hand. */
@@ -38,6 +88,8 @@ export interface RxSlice {
   /** True when sliceBytes was assumed (no packet of it yet) and may be corrected. */
   readonly assumed: boolean;
   readonly buf: Uint8Array;
+  /** The FINAL_SLICE values its memory was opened with (FINAL_CLEAR | FINAL_SET): what a socket may place. */
+  readonly finalMask: number;
   readonly haveBlock: Uint8Array;
   readonly stripes: RxStripe[];
   /** Every block is in hand (received or decoded). A complete slice has no NAK timer. */
@@ -45,8 +97,10 @@ export interface RxSlice {
   readonly nak: SliceNak;
 }
 
-export function newRxSlice(g: Geometry, sliceNo: number, sliceBytes: number, assumed: boolean): RxSlice {
+/** A slice record in memory from `memory` (opened here, with finalMask). */
+export function newRxSlice(g: Geometry, sliceNo: number, sliceBytes: number, assumed: boolean, memory: SliceMemory, finalMask: number): RxSlice {
   const nBlocks = blocksInSlice(g, sliceBytes);
+  const { bytes, have } = memory.open(sliceNo, sliceBytes, nBlocks, finalMask);
   const stripes: RxStripe[] = [];
   for (let st = 0; st < g.stripes; st++) {
     stripes.push({ have: 0, heard: 0, k: stripeBlocks(g, nBlocks, st), parity: new Map() });
@@ -55,8 +109,9 @@ export function newRxSlice(g: Geometry, sliceNo: number, sliceBytes: number, ass
     sliceNo,
     sliceBytes,
     assumed,
-    buf: new Uint8Array(sliceBytes),
-    haveBlock: new Uint8Array(nBlocks),
+    buf: bytes,
+    finalMask,
+    haveBlock: have,
     stripes,
     complete: false,
     nak: { due: false, atMs: undefined, naked: false, asked: false, baseMs: 0, rand: 0, askedAtMs: undefined },

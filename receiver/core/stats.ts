@@ -3,8 +3,12 @@
 
 import type { ProtocolErrorCode } from '../../protocol/result.js';
 
-/** Why a datagram was dropped: its decode error, or a check against the session. */
-export type DropCode = ProtocolErrorCode | 'ERR_AHEAD' | 'ERR_SESSION_TOO_LARGE';
+/**
+ * Why a datagram was dropped: its decode error, or a check against the session.
+ * ERR_UNPLACED: a DATA record placed into a slice the core does not hold (never, while the
+ * slice memory follows receiver/core/assembly.ts).
+ */
+export type DropCode = ProtocolErrorCode | 'ERR_AHEAD' | 'ERR_SESSION_TOO_LARGE' | 'ERR_UNPLACED';
 
 export interface ReceiverStats {
   dataPackets: number;

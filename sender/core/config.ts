@@ -61,6 +61,8 @@ export interface SenderConfig {
   readonly retriesUntilDrop: number;
   /** Token-bucket pacing of DATA in bits per second (undefined: unpaced, flow control only). */
   readonly maxBitrateBps: number | undefined;
+  /** Bytes the driver's socket adds to every datagram after the core (--key-file's trailer), which pacing counts too. Default 0. */
+  readonly sealBytes?: number;
   readonly helloIntervalMs: number;
   readonly reqackIntervalMs: number;
   readonly endIntervalMs: number;

@@ -1,5 +1,6 @@
 // Token-bucket pacing of DATA (--max-bitrate). What holds: 0 <= tokens <= burstBytes,
-// counted as of tokensAtMs; one DATA datagram costs its bytes on the wire. Without a rate
+// counted as of tokensAtMs; one DATA datagram costs its bytes on the wire (with --key-file,
+// the seal's trailer too: the rate is what the wire carries). Without a rate
 // the pacer never holds anything back. The bucket is refilled only when DATA is about to
 // go (trySend), so its refill time means something only while DATA is ready and the flow
 // window open: the core arms the Pace timer (sender/core/timers.ts) only then.
@@ -13,20 +14,20 @@ const IP_UDP_OVERHEAD = 28;
 export class Pacer {
   private readonly rateBytesPerMs: number;
   private readonly burstBytes: number;
-  /** A DATA datagram on the wire: block, DATA header, IP and UDP headers. */
+  /** A DATA datagram on the wire: block, DATA header, seal trailer, IP and UDP headers. */
   private readonly packetBytes: number;
   private tokens: number;
   private tokensAtMs: number;
 
   constructor(
-    cfg: Pick<SenderConfig, 'maxBitrateBps' | 'blockBytes'>,
+    cfg: Pick<SenderConfig, 'maxBitrateBps' | 'blockBytes' | 'sealBytes'>,
     private readonly stats: SenderStats,
     now: number,
   ) {
     this.rateBytesPerMs = cfg.maxBitrateBps === undefined ? 0 : cfg.maxBitrateBps / 8 / 1000;
     // The driver's timer has about 1 ms resolution: the bucket must hold a few ms of sending.
     this.burstBytes = Math.max(64 * 1024, this.rateBytesPerMs * 4);
-    this.packetBytes = cfg.blockBytes + DATA_HEADER_SIZE + IP_UDP_OVERHEAD;
+    this.packetBytes = cfg.blockBytes + DATA_HEADER_SIZE + (cfg.sealBytes ?? 0) + IP_UDP_OVERHEAD;
     this.tokens = this.burstBytes;
     this.tokensAtMs = now;
   }

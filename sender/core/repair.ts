@@ -87,8 +87,10 @@ export class RepairScheduler {
       const k = stripeBlocks(this.slices.geo, s.nBlocks, head.stripe);
       const parityIndex = rep.nextParity;
       rep.nextParity = (rep.nextParity + 1) % maxParity(k);
+      // This one and the `queued` after it are the indices that follow: encoded in one pass.
+      const ahead = rep.queued;
       if (--rep.queued === 0) this.queue.shift();
-      const out = this.slices.parity(s, head.stripe, parityIndex);
+      const out = this.slices.parity(s, head.stripe, parityIndex, ahead);
       this.stats.repairPackets++;
       const flags = DATA_FLAG_PARITY | DATA_FLAG_REPAIR | (s.final ? DATA_FLAG_FINAL_SLICE : 0);
       const t = this.tx.data(s.sliceNo, s.bytes.byteLength, flags, head.stripe, parityIndex, out);

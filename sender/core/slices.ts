@@ -17,6 +17,7 @@ import {
   blockPayloadBytes,
   blocksInSlice,
   fullSliceBytes,
+  maxParity,
   sliceBytesOf,
   totalSlices,
   type Geometry,
@@ -60,6 +61,12 @@ export interface TxSlice {
   repairs: StripeRepair[] | undefined;
   /** The stripe's data blocks, the short last one zero-padded; built on the first repair. */
   stripeData: Uint8Array[][] | undefined;
+  /**
+   * Per stripe, parity symbols encoded ahead of their turn (parity index -> bytes): a stripe's
+   * symbols are encoded together, reading its k data blocks once (ErasureCoder.encodeParities),
+   * and handed out one by one. At most max(k, redundancy) per stripe; dropped with the slice.
+   */
+  parityAhead: (Map<number, Uint8Array> | undefined)[] | undefined;
 }
 
 type SlicesConfig = Pick<SenderConfig, 'blockBytes' | 'sliceBlocks' | 'stripes' | 'imageBytes' | 'redundancy' | 'retainSlices' | 'coder'>;
@@ -252,7 +259,8 @@ export class SliceStore {
     const usedStripes = Math.min(this.cfg.stripes, s.nBlocks);
     const stripe = (i - s.nBlocks) % usedStripes;
     const parityIndex = Math.floor((i - s.nBlocks) / usedStripes);
-    const out = this.parity(s, stripe, parityIndex);
+    // The stripe's proactive parity (indices 0..redundancy-1) is encoded at its first.
+    const out = this.parity(s, stripe, parityIndex, this.cfg.redundancy - parityIndex);
     this.stats.proactiveParity++;
     return tx.data(s.sliceNo, s.bytes.byteLength, flags | DATA_FLAG_PARITY, stripe, parityIndex, out);
   }
@@ -263,11 +271,40 @@ export class SliceStore {
     return s.bytes.subarray(off, off + blockPayloadBytes(this.geo, s.bytes.byteLength, b));
   }
 
-  /** Parity symbol `parityIndex` of one stripe of the slice, freshly encoded. */
-  parity(s: TxSlice, stripe: number, parityIndex: number): Uint8Array {
-    const out = new Uint8Array(this.cfg.blockBytes);
-    this.cfg.coder.encodeParity(this.stripeData(s)[stripe]!, parityIndex, out);
-    return out;
+  /**
+   * Parity symbol `parityIndex` of one stripe of the slice. `ahead` (>= 1): the caller will ask
+   * for parityIndex + 1, + 2, ... (mod maxParity(k)) next, that many in all; they are encoded
+   * with this one, in one pass over the stripe's data, and kept until asked for. Each symbol
+   * is fresh memory, handed out once (the datagram owns it).
+   */
+  parity(s: TxSlice, stripe: number, parityIndex: number, ahead = 1): Uint8Array {
+    const kept = s.parityAhead?.[stripe]?.get(parityIndex);
+    if (kept !== undefined) {
+      s.parityAhead![stripe]!.delete(parityIndex);
+      return kept;
+    }
+    const data = this.stripeData(s)[stripe]!;
+    const coder = this.cfg.coder;
+    const n = Math.max(1, Math.min(ahead, maxParity(data.length)));
+    if (n === 1 || coder.encodeParities === undefined) {
+      const out = new Uint8Array(this.cfg.blockBytes);
+      coder.encodeParity(data, parityIndex, out);
+      return out;
+    }
+    const indices: number[] = [];
+    const outs: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) {
+      indices.push((parityIndex + i) % maxParity(data.length));
+      outs.push(new Uint8Array(this.cfg.blockBytes));
+    }
+    coder.encodeParities(data, indices, outs);
+    s.parityAhead ??= [];
+    // What was kept before and not asked for belonged to a plan that changed: it goes.
+    s.parityAhead[stripe] ??= new Map();
+    const keep = s.parityAhead[stripe]!;
+    keep.clear();
+    for (let i = 1; i < n; i++) keep.set(indices[i]!, outs[i]!);
+    return outs[0]!;
   }
 
   private stripeData(s: TxSlice): Uint8Array[][] {
@@ -301,6 +338,7 @@ export class SliceStore {
       nextBlock: sent ? firstPassCount : 0,
       repairs: undefined,
       stripeData: undefined,
+      parityAhead: undefined,
     };
   }
 }

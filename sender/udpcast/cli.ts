@@ -49,7 +49,7 @@ export async function runUdpcastSender(argv: readonly string[]): Promise<number>
     process.stderr.write(`udp-sender: ${oneLine(e)}\n`);
     return e instanceof UsageError ? EXIT_USAGE : EXIT_IO;
   }
-  const log = makeLogger(args.log, 'sender');
+  const log = await makeLogger(args.log, 'sender');
   const coder = loadUdpcastParityCoder();
   if (coder.fallbackReason !== undefined) {
     log.info({ evt: 'fec.coder', coder: coder.coder.name, fallback: coder.fallbackReason }, coder.native ? 'udpcast FEC on another native kernel' : 'udpcast FEC on the TypeScript coder');

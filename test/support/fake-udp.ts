@@ -4,7 +4,7 @@
 // timer due while a datagram waits) can be staged exactly, under vi.useFakeTimers().
 
 import type { UdpFactory } from '../../common/udp/select.js';
-import type { MessageHandler, UdpSocket, UdpSocketStats } from '../../common/udp/socket.js';
+import type { MessageHandler, UdpCpuStats, UdpSocket, UdpSocketStats } from '../../common/udp/socket.js';
 
 /** One datagram a driver sent: the parts concatenated, and where to (undefined: the connected destination). */
 export interface FakeSent {
@@ -17,6 +17,7 @@ export class FakeUdpSocket implements UdpSocket {
   readonly path = 'dgram' as const;
   readonly features = 'fake';
   readonly stats: UdpSocketStats = { datagramsSent: 0, sendCalls: 0, sendBlocked: 0, sendErrors: 0, datagramsReceived: 0, recvCalls: 0 };
+  readonly cpu: UdpCpuStats = { sendSyscallMs: 0, recvSyscallMs: 0, recvCopyMs: 0, readMs: 0, drainMs: 0, datagramsPlaced: 0 };
   /** Every datagram sent, the parts concatenated, in order. */
   readonly sent: Uint8Array[] = []; // UNBOUNDED: one test's datagrams
   /** The same datagrams with their destinations. */
@@ -49,6 +50,8 @@ export class FakeUdpSocket implements UdpSocket {
   addMembership(group: string, interfaceAddress?: string): void {
     this.memberships.push({ group, interfaceAddress });
   }
+  /** No placement: every datagram goes to onMessage, as the interface allows. */
+  setPlacement(): void {}
   setMulticastInterface(): void {}
   setMulticastTTL(): void {}
   setMulticastLoopback(): void {}

@@ -23,7 +23,9 @@
 // scenario injects, with its own invariants around every delivery).
 
 import { createHash } from 'node:crypto';
+import { type PlacementTable, placeDatagram, PlaceResult, RECORD_WORDS } from '../../common/udp/placement.js';
 import { fullSliceBytes } from '../../protocol/geometry.js';
+import { parseIpv4 } from '../../protocol/ipv4.js';
 import { decodeHeader, MessageType } from '../../protocol/header.js';
 import { NAK_HEADER_SIZE } from '../../protocol/messages/nak.js';
 import { ReceiverCore, type ReceiverConfig, type ReceiverEvent } from '../../receiver/core.js';
@@ -83,6 +85,13 @@ export interface SimReceiverSpec {
   readonly sinkBytesPerMs?: number;
   /** Its disk writes nothing from the first virtual time to the second (a stall); needs sinkBytesPerMs. */
   readonly sinkStall?: readonly [number, number];
+  /**
+   * Its slice memory (config.sliceMemory must be the same table): every datagram goes through
+   * the TS placement first, as on the drivers' data socket (common/udp/placement.ts), and a DATA
+   * block of an open slice reaches the core as a 'placed' record; a written slice's memory is
+   * released to the table.
+   */
+  readonly placement?: PlacementTable;
 }
 
 /** How a scenario watches the run and adds traffic of its own. */
@@ -141,6 +150,9 @@ export class SimReceiver {
   readonly diesAtMs: number;
   readonly sinkBytesPerMs: number | undefined;
   readonly sinkStall: readonly [number, number] | undefined;
+  readonly placement: PlacementTable | undefined;
+  /** With placement: DATA it took as placed records. */
+  placed = 0;
   /** The session and sender it chose (undefined while it listens). */
   session: { readonly id: number; readonly sender: string } | undefined;
   /** > 0: accepted late, at this slice; slices are then written at their offsets. */
@@ -182,9 +194,16 @@ export class SimReceiver {
     this.diesAtMs = spec.diesAtMs ?? Infinity;
     this.sinkBytesPerMs = spec.sinkBytesPerMs;
     this.sinkStall = spec.sinkStall;
+    this.placement = spec.placement;
   }
 
+  /** Writes a delivered slice (copying it), and gives its memory back to the slice memory. */
   write(offset: number, bytes: Uint8Array): void {
+    this.store(offset, bytes);
+    this.placement?.release(bytes);
+  }
+
+  private store(offset: number, bytes: Uint8Array): void {
     if (this.reference !== undefined) {
       const want = this.reference.subarray(offset, offset + bytes.byteLength);
       if (want.byteLength !== bytes.byteLength || Buffer.compare(asBuffer(want), asBuffer(bytes)) !== 0) this.matched = false;
@@ -221,6 +240,8 @@ export class SimReceiver {
 }
 
 export class SimNet {
+  /** The record a placed DATA is handed to a core in (read during the call only). */
+  private readonly record = new Uint32Array(RECORD_WORDS);
   readonly sender: SenderCore;
   readonly receivers: readonly SimReceiver[];
   /** Every event the sender emitted, in order. */
@@ -516,7 +537,17 @@ export class SimNet {
     }
     const r = this.receivers[f.to]!;
     if (this.gone(r)) return;
-    const handle = (): void => this.guard(`receiver ${r.index}.handle`, () => r.core.handle({ kind: 'datagram', from, bytes: f.bytes }, this.now));
+    const place = r.placement;
+    const handle = (): void =>
+      this.guard(`receiver ${r.index}.handle`, () => {
+        const record = this.record;
+        if (place !== undefined && placeDatagram(place.words, place.pool, f.bytes, parseIpv4(f.from) ?? 0, record, 0) === PlaceResult.Placed) {
+          r.placed++;
+          r.core.handle({ kind: 'placed', records: record, first: 0, count: 1 }, this.now);
+        } else {
+          r.core.handle({ kind: 'datagram', from, bytes: f.bytes }, this.now);
+        }
+      });
     if (this.hooks.deliver) this.hooks.deliver(f, handle);
     else handle();
     this.pumpReceiver(r);

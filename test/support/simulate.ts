@@ -4,6 +4,7 @@
 // rate, receivers that die, come up late or write slowly. Everything random comes from
 // one seed, printed on failure; the run is bounded in steps and virtual time.
 
+import { PlacementTable } from '../../common/udp/placement.js';
 import { CauchyReedSolomon } from '../../protocol/fec/cauchy-rs.js';
 import type { ErasureCoder } from '../../protocol/fec/erasure-coder.js';
 import { fullSliceBytes } from '../../protocol/geometry.js';
@@ -75,6 +76,12 @@ export interface SimOptions {
   readonly coder?: ErasureCoder;
   /** Sees every DATA the seeded loss (`loss`) took from a receiver, as it is lost. */
   readonly onDataLost?: (receiver: number, d: Data) => void;
+  /**
+   * Every receiver holds its slices in a PlacementTable and gets DATA through the TS placement,
+   * as the drivers do (./simnet.ts SimReceiverSpec.placement). A run must end the same with or
+   * without it (test/sim/placement.test.ts).
+   */
+  readonly placement?: boolean;
 }
 
 export interface SimReceiverResult {
@@ -89,6 +96,9 @@ export interface SimReceiverResult {
   readonly core: ReceiverCore;
   /** When it ended (virtual ms; Infinity: it did not). */
   readonly doneAtMs: number;
+  /** With `placement`: its slice memory, and the DATA it took as placed records. */
+  readonly memory: PlacementTable | undefined;
+  readonly placed: number;
 }
 
 export interface SimResult {
@@ -203,33 +213,38 @@ export function simulate(o: SimOptions): SimResult {
       coder,
       ...o.sender,
     }),
-    receivers: Array.from({ length: o.receivers }, (_, i) => ({
-      config: Object.freeze({
-        receiverId: 0x100 + i,
-        rcvBufBytes: 8 << 20,
-        startTimeoutMs: undefined,
-        receiveTimeoutMs: 5000,
-        joinIntervalMs: 30,
-        statusIntervalMs: 250,
-        // Off unless a scenario asks: heartbeats would shift the seeded PRNG's stream (each
-        // datagram draws its jitter) and with it every exact counter of the other scenarios.
-        heartbeatIntervalMs: 1e9,
-        nakBackoffMs: 8,
-        repairWaitMs: 16,
-        reportIntervalMs: 30,
-        reportTries: 20,
-        maxQueuedSlices: 4,
-        coder,
-        random: mulberry32(o.seed * 31 + i + 1),
-        ...o.receiver,
-        ...o.receiverFor?.(i),
-      }),
-      address: `198.18.0.${11 + (i % 200)}`,
-      upAtMs: o.join?.get(i),
-      diesAtMs: o.kill?.get(i),
-      sinkBytesPerMs: o.sinkBytesPerMs?.(i),
-      sinkStall: o.sinkStall?.(i),
-    })),
+    receivers: Array.from({ length: o.receivers }, (_, i) => {
+      const placement = o.placement === true ? new PlacementTable() : undefined;
+      return {
+        config: Object.freeze({
+          receiverId: 0x100 + i,
+          rcvBufBytes: 8 << 20,
+          startTimeoutMs: undefined,
+          receiveTimeoutMs: 5000,
+          joinIntervalMs: 30,
+          statusIntervalMs: 250,
+          // Off unless a scenario asks: heartbeats would shift the seeded PRNG's stream (each
+          // datagram draws its jitter) and with it every exact counter of the other scenarios.
+          heartbeatIntervalMs: 1e9,
+          nakBackoffMs: 8,
+          repairWaitMs: 16,
+          reportIntervalMs: 30,
+          reportTries: 20,
+          maxQueuedSlices: 4,
+          coder,
+          random: mulberry32(o.seed * 31 + i + 1),
+          ...(placement === undefined ? {} : { sliceMemory: placement }),
+          ...o.receiver,
+          ...o.receiverFor?.(i),
+        }),
+        address: `198.18.0.${11 + (i % 200)}`,
+        upAtMs: o.join?.get(i),
+        diesAtMs: o.kill?.get(i),
+        sinkBytesPerMs: o.sinkBytesPerMs?.(i),
+        sinkStall: o.sinkStall?.(i),
+        placement,
+      };
+    }),
     image,
     keepImages: o.keepImages,
     wire: seededWire(o, rnd),
@@ -267,6 +282,8 @@ export function simulate(o: SimOptions): SimResult {
       joinSlice: r.joinSlice,
       core: r.core,
       doneAtMs: r.doneAtMs,
+      memory: r.placement,
+      placed: r.placed,
     })),
     timeMs: net.now,
     senderDoneAtMs: net.senderDoneAtMs,

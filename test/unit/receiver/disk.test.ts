@@ -7,8 +7,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COALESCE_BYTES, DiskSink } from '../../../receiver/disk.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { alignedBuffer } from '../../../common/aligned.js';
+import { COALESCE_BYTES, DIRECT_IO_ENV, DiskSink } from '../../../receiver/disk.js';
 import { imageWithZeroRuns as image, writeAll } from '../../support/disk-images.js';
 
 const MiB = 1 << 20;
@@ -49,6 +50,41 @@ describe('disk writer: regular files', () => {
     await sink.discard();
     expect(existsSync(path)).toBe(false);
     expect(readdirSync(dir).filter((f) => f.startsWith('.failed'))).toEqual([]);
+  });
+
+  describe('O_DIRECT', () => {
+    afterEach(() => vi.unstubAllEnvs());
+    const canAlign = alignedBuffer(4096) !== undefined;
+    if (!canAlign) console.warn('disk writer: O_DIRECT cases SKIPPED, no native addon for aligned memory');
+
+    it.skipIf(!canAlign)('aligned writes go around the page cache, the unaligned tail through it; the file is identical', async () => {
+      const data = randomBytes(2 * COALESCE_BYTES + 5000);
+      const path = join(dir, 'direct.img');
+      const sink = await DiskSink.open({ path, sparse: false, force: false });
+      await writeAll(sink, data, [185_344, 7, COALESCE_BYTES + 3]);
+      await sink.finish();
+      await sink.commit();
+      expect(readFileSync(path).equals(data)).toBe(true);
+      const r = sink.report().disk!;
+      if (r.directBytes === 0) {
+        console.warn(`disk writer: ${tmpdir()} takes no O_DIRECT here; only the buffered path ran`);
+        return;
+      }
+      // Everything but the last 5000 % 4096 bytes.
+      expect(r.directBytes).toBe(data.length - (data.length % 4096));
+    });
+
+    it(`${DIRECT_IO_ENV}=0 keeps every write buffered`, async () => {
+      vi.stubEnv(DIRECT_IO_ENV, '0');
+      const data = randomBytes(COALESCE_BYTES + 100);
+      const path = join(dir, 'buffered.img');
+      const sink = await DiskSink.open({ path, sparse: false, force: false });
+      await writeAll(sink, data, [65_536]);
+      await sink.finish();
+      await sink.commit();
+      expect(readFileSync(path).equals(data)).toBe(true);
+      expect(sink.report().disk!.directBytes).toBe(0);
+    });
   });
 
   it('a directory is refused with a hint', async () => {

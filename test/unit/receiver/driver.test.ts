@@ -448,7 +448,8 @@ describe('ReceiverDriver', () => {
         ioError: false,
         joinSlice: 0,
       });
-      expect(out?.io).toEqual({ path: 'dgram', description: 'fake', data: expect.objectContaining({ datagramsReceived: 10 }) });
+      // placed 0: the in-memory socket hands every DATA over as bytes; it places nothing into slices.
+      expect(out?.io).toEqual({ path: 'dgram', description: 'fake', data: expect.objectContaining({ datagramsReceived: 10 }), placed: 0 });
       expect(out?.stats).toMatchObject({ dataPackets: 10, duplicates: 0, naksSent: 0, drops: {} });
       // Everything closed once; the sink committed and never discarded; no timer left.
       expect([rig.ctl.closeCalls, rig.data.closeCalls, rig.probe.closeCalls]).toEqual([1, 1, 1]);

@@ -98,3 +98,13 @@ describe('the catch-up pass', () => {
     ).toThrow(/--min-rate needs the catch-up pass: it cannot go with --async/);
   });
 });
+
+describe('--key-file and pacing', () => {
+  it('the seal trailer is counted by the pacer (sealBytes), and taken off the block size', () => {
+    const plain = parseSenderArgs([...base, '--max-bitrate', '100m'], false).core;
+    const sealed = parseSenderArgs([...base, '--max-bitrate', '100m', '--key-file', '/nonexistent/key'], false).core;
+    expect(plain.sealBytes).toBe(0);
+    expect(sealed.sealBytes).toBe(28);
+    expect(sealed.blockBytes).toBe(plain.blockBytes - 28);
+  });
+});

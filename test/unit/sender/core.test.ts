@@ -398,6 +398,64 @@ describe('SenderCore repairs', () => {
     core.handle(from(0, nakBytes({ receiverId: rcv(0).id, sliceNo, need, heard })), now);
   }
 
+  it('encodes a burst in one pass over the stripe (encodeParities), the same bytes as one symbol at a time', () => {
+    const calls: string[] = [];
+    const counting = {
+      name: 'counting',
+      maxParity: (k: number) => coder.maxParity(k),
+      encodeParity: (data: readonly Uint8Array[], i: number, out: Uint8Array) => {
+        calls.push(`one ${i}`);
+        coder.encodeParity(data, i, out);
+      },
+      encodeParities: (data: readonly Uint8Array[], is: readonly number[], outs: readonly Uint8Array[]) => {
+        calls.push(`many ${is.join(',')}`);
+        coder.encodeParities(data, is, outs);
+      },
+      decode: coder.decode.bind(coder),
+    };
+    const { core, slice } = sentSlice0({ coder: counting });
+    const blocks = stripeBlocksOf(slice, 100, 1, 0);
+    nak(core, 10, 0, [3], [0]);
+    const burst = dataOf(drainSender(core, 10));
+    expect(burst.map((d) => d.blockNo)).toEqual([0, 1, 2]);
+    expect(burst.map((d) => Buffer.from(d.payload))).toEqual([0, 1, 2].map((i) => Buffer.from(parity(blocks, i))));
+    expect(calls).toEqual(['many 0,1,2']);
+    // Every symbol is its own memory.
+    expect(new Set(burst.map((d) => d.payload.buffer)).size).toBe(3);
+  });
+
+  it('proactive parity (--fec): the symbols of a stripe in one pass, sent interleaved over the stripes', () => {
+    const calls: string[] = [];
+    const counting = {
+      name: 'counting',
+      maxParity: (k: number) => coder.maxParity(k),
+      encodeParity: (data: readonly Uint8Array[], i: number, out: Uint8Array) => {
+        calls.push(`one ${i}`);
+        coder.encodeParity(data, i, out);
+      },
+      encodeParities: (data: readonly Uint8Array[], is: readonly number[], outs: readonly Uint8Array[]) => {
+        calls.push(`many ${is.join(',')}`);
+        coder.encodeParities(data, is, outs);
+      },
+      decode: coder.decode.bind(coder),
+    };
+    const core = started(1, { coder: counting, stripes: 2, redundancy: 3 });
+    const slice = pattern(4000).subarray(0, 400);
+    core.handle({ kind: 'slice', bytes: slice }, 2);
+    const sent = dataOf(drainSender(core, 2));
+    const par = sent.filter((d) => (d.flags & DATA_FLAG_PARITY) !== 0);
+    expect(par.map((d) => [d.stripe, d.blockNo])).toEqual([
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [1, 1],
+      [0, 2],
+      [1, 2],
+    ]);
+    for (const d of par) expect(Buffer.from(d.payload)).toEqual(Buffer.from(parity(stripeBlocksOf(slice, 100, 2, d.stripe), d.blockNo)));
+    expect(calls).toEqual(['many 0,1,2', 'many 0,1,2']);
+  });
+
   it('answers need [2] with parity 0 and 1, tops up with one more, then starts a new burst', () => {
     const { core, slice } = sentSlice0();
     const blocks = stripeBlocksOf(slice, 100, 1, 0);
@@ -706,5 +764,17 @@ describe('SenderCore pacing', () => {
     expect(core.pollTransmit(750)).toBeUndefined();
     expect(core.stats.dataPackets).toBe(63);
     expect(core.stats.paceWaits).toBe(3);
+  });
+
+  it('counts the --key-file trailer: each packet costs 28 bytes more', () => {
+    // A packet costs 1000 + 24 + 28 (seal) + 28 = 1080 bytes; 65 536 / 1080 = 60, 736 left.
+    const core = started(1, { blockBytes: 1000, sliceBlocks: 16, imageBytes: 160_000, maxBitrateBps: 8000, sealBytes: 28 }, 8 << 20);
+    const image = pattern(160_000);
+    for (let n = 0; n < 5; n++) core.handle({ kind: 'slice', bytes: image.subarray(n * 16_000, (n + 1) * 16_000) }, 10);
+    expect(dataOf(drainSender(core, 10))).toHaveLength(60);
+    // 1080 - 736 = 344 more tokens take 344 ms.
+    expect(core.pollTimeout()).toBe(354);
+    expect(core.pollTransmit(353)).toBeUndefined();
+    expect(core.pollTransmit(354)?.to).toBe('data');
   });
 });

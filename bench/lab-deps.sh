@@ -17,6 +17,8 @@ command -v cpio >/dev/null 2>&1 || need+=(cpio)
 command -v lz4 >/dev/null 2>&1 || need+=(lz4)
 command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
 command -v losetup >/dev/null 2>&1 || need+=(mount)
+# bench/slow-node.ts throttles one receiver's output to a fixed rate with pv -L.
+command -v pv >/dev/null 2>&1 || need+=(pv)
 # Debian's udp-receiver: the stock receiver `udp-sender --protocol udpcast` is tested against
 # (test/integration/udpcast-*.test.ts, netns-udpcast.test.ts).
 command -v udp-receiver >/dev/null 2>&1 || need+=(udpcast)

@@ -5,9 +5,11 @@ import { decodeHeader, MessageType } from './header.js';
 import { decodeAccept, type Accept } from './messages/accept.js';
 import { decodeCloneReport, type CloneReport } from './messages/clone-report.js';
 import { decodeCloneReportAck, type CloneReportAck } from './messages/clone-report-ack.js';
+import { decodeCatchUp, type CatchUp } from './messages/catch-up.js';
 import { decodeData, type Data } from './messages/data.js';
 import { decodeDrop, type Drop } from './messages/drop.js';
 import { decodeEnd, type End } from './messages/end.js';
+import { decodeHeartbeat, type Heartbeat } from './messages/heartbeat.js';
 import { decodeHello, type Hello } from './messages/hello.js';
 import { decodeJoin, type Join } from './messages/join.js';
 import { decodeLeave, type Leave } from './messages/leave.js';
@@ -34,7 +36,9 @@ export type Message =
   | { readonly type: MessageType.Leave; readonly msg: Leave }
   | { readonly type: MessageType.Drop; readonly msg: Drop }
   | { readonly type: MessageType.CloneReport; readonly msg: CloneReport }
-  | { readonly type: MessageType.CloneReportAck; readonly msg: CloneReportAck };
+  | { readonly type: MessageType.CloneReportAck; readonly msg: CloneReportAck }
+  | { readonly type: MessageType.Heartbeat; readonly msg: Heartbeat }
+  | { readonly type: MessageType.CatchUp; readonly msg: CatchUp };
 
 function tag<T extends Message['type'], M>(type: T, r: Result<M>): Result<Message> {
   return r.ok ? ok({ type, msg: r.value } as unknown as Message) : r;
@@ -74,5 +78,9 @@ export function decodeDatagram(bytes: Uint8Array): Result<Message> {
       return tag(MessageType.CloneReport, decodeCloneReport(bytes));
     case MessageType.CloneReportAck:
       return tag(MessageType.CloneReportAck, decodeCloneReportAck(bytes));
+    case MessageType.Heartbeat:
+      return tag(MessageType.Heartbeat, decodeHeartbeat(bytes));
+    case MessageType.CatchUp:
+      return tag(MessageType.CatchUp, decodeCatchUp(bytes));
   }
 }

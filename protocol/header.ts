@@ -36,6 +36,8 @@ export enum MessageType {
   Drop = 13,
   CloneReport = 14,
   CloneReportAck = 15,
+  Heartbeat = 16,
+  CatchUp = 17,
 }
 
 export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = {
@@ -54,6 +56,8 @@ export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = {
   [MessageType.Drop]: 'DROP',
   [MessageType.CloneReport]: 'CLONE_REPORT',
   [MessageType.CloneReportAck]: 'CLONE_REPORT_ACK',
+  [MessageType.Heartbeat]: 'HEARTBEAT',
+  [MessageType.CatchUp]: 'CATCHUP',
 };
 
 /** Capability bits exchanged in HELLO and JOIN, as udpcast does, so features can change without a version bump. */
@@ -66,13 +70,36 @@ export const CAP_ASYNC = 1 << 1;
  */
 export const CAP_STREAMING = 1 << 2;
 /**
+ * HELLO, --async with a carousel: the image is sent again after the pass under way, so a
+ * slice missed now comes again. Cleared in the HELLOs of the last pass: from then on a
+ * slice a receiver cannot rebuild is lost for good.
+ */
+export const CAP_MORE_PASSES = 1 << 3;
+/**
+ * HELLO: the sender serves a catch-up pass (its source can be read again): a receiver too
+ * slow for the rack is moved there instead of holding it back, and a late receiver (with
+ * --streaming) whose output takes the image only in order takes all of it there.
+ */
+export const CAP_CATCH_UP = 1 << 4;
+/**
+ * HELLO: the image begins with a gzip or LZ4 stream's magic bytes, so a receiver that
+ * decompresses by magic takes it only in order (a late one: in the catch-up pass).
+ */
+export const CAP_IMAGE_COMPRESSED = 1 << 5;
+/**
+ * JOIN, late (--streaming): this receiver takes the image only in order (its output is a
+ * stream, an unpacker or a decompressor), so it takes all of it in the catch-up pass.
+ */
+export const CAP_IN_ORDER = 1 << 6;
+/**
  * HELLO: the sender waits for the clone agents' reports after the transfer (--clone-reports):
  * a receiver that is part of a clone (rackcast-clone) sends CLONE_REPORT when its clone
  * ended. Without it an agent does not send one, so it does not wait for an ack that no
  * sender will give.
  */
-export const CAP_CLONE_REPORTS = 1 << 3;
-export const CAPS_SUPPORTED = CAP_PARITY_REPAIR | CAP_ASYNC | CAP_STREAMING | CAP_CLONE_REPORTS;
+export const CAP_CLONE_REPORTS = 1 << 7;
+export const CAPS_SUPPORTED =
+  CAP_PARITY_REPAIR | CAP_ASYNC | CAP_STREAMING | CAP_MORE_PASSES | CAP_CATCH_UP | CAP_IMAGE_COMPRESSED | CAP_IN_ORDER | CAP_CLONE_REPORTS;
 
 export interface Header {
   readonly type: MessageType;

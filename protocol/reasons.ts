@@ -18,6 +18,8 @@ export enum Reason {
   LateJoin = 13,
   /** The receiver lacks a capability the session needs (JOIN without CAP_PARITY_REPAIR). */
   Incompatible = 14,
+  /** The sender was given the rack's hosts (--hosts) and this receiver's host is not one of them. */
+  NotListed = 15,
 }
 
 export const REASON_NAMES: Readonly<Record<number, string>> = {
@@ -36,9 +38,10 @@ export const REASON_NAMES: Readonly<Record<number, string>> = {
   [Reason.SizeMismatch]: 'size mismatch',
   [Reason.LateJoin]: 'joined after the transfer started',
   [Reason.Incompatible]: 'receiver lacks a capability the session needs',
+  [Reason.NotListed]: "not on the sender's --hosts list",
 };
 
-export const MAX_REASON = Reason.Incompatible;
+export const MAX_REASON = Reason.NotListed;
 
 export function reasonName(r: number): string {
   return REASON_NAMES[r] ?? `reason ${r}`;

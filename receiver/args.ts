@@ -97,6 +97,7 @@ export function parseReceiverArgs(argv: readonly string[]): ReceiverArgs {
       startTimeoutMs: o.startTimeout === undefined ? undefined : parseSeconds(o.startTimeout, '--start-timeout'),
       receiveTimeoutMs,
       joinIntervalMs: 100,
+      heartbeatIntervalMs: 250,
       statusIntervalMs: 500,
       nakBackoffMs: 8,
       repairWaitMs: 30,

@@ -9,10 +9,11 @@ import { ProgressLine } from '../common/progress.js';
 import { formatBytes, formatRate } from '../common/units.js';
 import { loadErasureCoder } from '../common/fec.js';
 import { udpFactory, type UdpFactory } from '../common/udp/select.js';
+import { CatchUpWhy } from '../protocol/messages/catch-up.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
 import { parseReceiverArgs, type ReceiverArgs } from './args.js';
 import { ReceiverDriver, type ReceiverOutcome } from './driver.js';
-import { openSink } from './sink.js';
+import { effectiveDecompress, openSink } from './sink.js';
 import type { SinkReport } from './sink-types.js';
 
 async function main(): Promise<number> {
@@ -57,10 +58,17 @@ async function main(): Promise<number> {
   });
   log.info({ evt: 'io', path: udp.path, description: udp.description }, 'udp path');
   const progress = new ProgressLine(process.stderr, process.stderr.isTTY === true);
-  const driver = new ReceiverDriver({ ...args.core, coder: fec.coder }, args.net, udp, sink, log, (ev) => {
+  const decompressesByMagic = effectiveDecompress(args) === 'auto';
+  const driver = new ReceiverDriver({ ...args.core, coder: fec.coder, decompressesByMagic }, args.net, udp, sink, log, (ev) => {
     if (ev.kind === 'accepted' && ev.joinSlice > 0) {
       progress.end();
       process.stderr.write(`udp-receiver: joined late: slices ${ev.joinSlice}.. with the others, then the head 0..${ev.joinSlice - 1} by repair\n`);
+    } else if (ev.kind === 'catchUp') {
+      progress.end();
+      process.stderr.write(`udp-receiver: ${catchUpLine(ev.why, ev.rateKBps, ev.paceKBps)}\n`);
+    } else if (ev.kind === 'catchUpBegan') {
+      progress.end();
+      process.stderr.write(`udp-receiver: the first pass is over: the catch-up pass sends the rest, from slice ${ev.fromSlice}\n`);
     }
   });
   const onSignal = (sig: string) => driver.abort(Reason.Interrupted, `receiver interrupted (${sig})`);
@@ -130,6 +138,19 @@ async function main(): Promise<number> {
   }
   if (out.ok) return EXIT_OK;
   return out.ioError ? EXIT_IO : EXIT_FAILED;
+}
+
+/** Why this receiver is in the catch-up pass, in one line. */
+function catchUpLine(why: CatchUpWhy, rateKBps: number, paceKBps: number): string {
+  const mb = (kB: number): string => `${(kB / 1000).toFixed(1)} MB/s`;
+  switch (why) {
+    case CatchUpWhy.Slow:
+      return `moved to the catch-up pass: this node writes ${mb(rateKBps)}, below the rack's pace (${mb(paceKBps)}, half what the others could take); it keeps its place and gets the rest after the first pass`;
+    case CatchUpWhy.BelowMinRate:
+      return `moved to the catch-up pass: this node writes ${mb(rateKBps)}, below the sender's --min-rate (${mb(paceKBps)}); it keeps its place and gets the rest after the first pass`;
+    case CatchUpWhy.LateInOrder:
+      return 'joined late: the output takes the image only in order, so the whole image comes in the catch-up pass, after the first';
+  }
 }
 
 /** One line per pipeline stage, after success. */

@@ -12,8 +12,9 @@
 //   session.ts        the session the first HELLO announced (END adds the image's size)
 //   assembly.ts       slices (slice.ts): blocks, parity, FEC decoding, in-order delivery
 //   nak-scheduler.ts  when to NAK a slice and when to keep quiet, with its own timers
-//   feedback.ts       what we send (JOIN, STATUS, NAK, LEAVE, REPORT), where, and its clocks
+//   feedback.ts       what we send (JOIN, STATUS, HEARTBEAT, NAK, LEAVE, REPORT), where, and its clocks
 //   backoff.ts        how random waits spread when many receivers wait for the same thing
+//   load.ts           how we are doing, for HEARTBEAT: sink back-pressure, loss, what limits us
 //   stats.ts, config.ts, events.ts   counters, configuration, inputs and events
 //
 // Phases (what holds in each, and what each carries: see Phase):
@@ -32,12 +33,20 @@
 // it NAKed at once within the retention window (pass B, the head pass). Slices are
 // delivered with their byte offsets: the driver writes them in place and verifies by
 // reading the image back. A receiver whose sink takes the image only in order
-// (lateJoinBlocker) says so and ends instead of joining.
+// (lateJoinBlocker, or a compressed image it decompresses by magic) takes the whole image
+// in the catch-up pass instead, if the sender serves one; else it says so and ends.
+//
+// The catch-up pass (the sender's CATCHUP: we are too slow for the rack; or late and in
+// order, as above): we stop asking for repairs while the first pass goes on, keep our
+// place (deliver in order what we have, hold the retention window, let go of what lies
+// beyond it), and once the first pass is over (END) ask for everything we lack, the whole
+// window at once, as a head pass does; the sender reads it again from its source.
 
 import { decodeDatagram } from '../protocol/codec.js';
 import type { Endpoint } from '../protocol/endpoint.js';
 import { dataFieldsError } from '../protocol/geometry.js';
 import { MessageType } from '../protocol/header.js';
+import { CatchUpWhy, type CatchUp } from '../protocol/messages/catch-up.js';
 import type { Data } from '../protocol/messages/data.js';
 import { DROP_ALL, type Drop } from '../protocol/messages/drop.js';
 import type { End } from '../protocol/messages/end.js';
@@ -50,6 +59,7 @@ import { Assembly, type DataIn, type SinkProgress } from './core/assembly.js';
 import { DEFAULT_MAX_RETAIN_BYTES, type ReceiverConfig } from './core/config.js';
 import { PLACED_RECORD_WORDS, type ReceiverEvent, type ReceiverInput, type ReceiverTransmit } from './core/events.js';
 import { Feedback } from './core/feedback.js';
+import { LoadMeter } from './core/load.js';
 import { NakScheduler } from './core/nak-scheduler.js';
 import { Session } from './core/session.js';
 import { countDrop, newReceiverStats, type DropCode, type ReceiverStats } from './core/stats.js';
@@ -66,6 +76,9 @@ interface InSession {
   readonly assembly: Assembly;
   readonly naks: NakScheduler;
   readonly feedback: Feedback;
+  readonly load: LoadMeter;
+  /** Late, and our output takes the image only in order: the whole image in the catch-up pass. */
+  lateInOrder: boolean;
 }
 
 /** How the receiver ends (in 'reporting': will end, once the sender has our REPORT). */
@@ -153,11 +166,16 @@ export class ReceiverCore {
       case 'verified':
         this.onVerified(input, now);
         break;
+      case 'load':
+        if (this.phase.name !== 'listening') this.phase.rx?.load.setPipeline(input);
+        break;
       case 'abort':
         this.fail(input.reason, input.detail);
         break;
     }
     this.advance(now);
+    // Whether a delivered slice waits for the sink changes only in here.
+    if (this.phase.name !== 'listening') this.phase.rx?.load.sinkWaiting(this.sink.unwritten > 0, now);
   }
 
   handleTimeout(now: number): void {
@@ -203,6 +221,7 @@ export class ReceiverCore {
       const start = this.startDeadlineMs();
       if (start !== undefined) t = Math.min(t, start);
     }
+    if (p.name !== 'joining') t = Math.min(t, fb.nextHeartbeatAtMs);
     // NAK timers run only while receiving (advance() fires them only then): a stray
     // slice left past the image's end would otherwise keep a past deadline while
     // verifying and wake the driver at once, again and again. Found by the fuzz harness.
@@ -232,6 +251,7 @@ export class ReceiverCore {
       case MessageType.Report:
       case MessageType.Leave:
       case MessageType.CloneReport:
+      case MessageType.Heartbeat:
         return; // other receivers' feedback (and clone agents' reports): nothing for us
       default:
         break;
@@ -243,13 +263,15 @@ export class ReceiverCore {
     if (rx.session.late && !rx.feedback.accepted && m.type !== MessageType.Accept && m.type !== MessageType.Drop) return;
     switch (m.type) {
       case MessageType.Hello:
+        // A carousel's last pass began: slices put off to it are due again.
+        if (rx.session.lastPassBegan(m.msg) && this.state === 'receiving') rx.naks.lastPassBegan(now);
         return;
       case MessageType.Accept:
         if (m.msg.receiverId === this.cfg.receiverId && !rx.feedback.accepted) this.onAccept(rx, m.msg.joinSlice, now);
         return;
       case MessageType.Start:
         // DATA may overtake START: the window it carries counts whenever it arrives.
-        rx.feedback.setWindow(m.msg.windowPackets);
+        rx.feedback.setWindow(m.msg.windowPackets, m.msg.receivers);
         if (this.state === 'accepted' || this.state === 'joining') this.begin(rx);
         return;
       case MessageType.Data:
@@ -263,6 +285,8 @@ export class ReceiverCore {
         return;
       case MessageType.Drop:
         return this.onDrop(rx, m.msg);
+      case MessageType.CatchUp:
+        return this.onCatchUp(rx, m.msg, now);
     }
   }
 
@@ -272,7 +296,7 @@ export class ReceiverCore {
     const assembly = new Assembly(session, this.cfg, this.sink, this.stats, this.events);
     const feedback = new Feedback(this.cfg, session, assembly, this.sink, this.out, this.stats, now);
     const naks = new NakScheduler(this.cfg, session, assembly, feedback, this.stats);
-    const rx: InSession = { session, assembly, naks, feedback };
+    const rx: InSession = { session, assembly, naks, feedback, load: new LoadMeter(now), lateInOrder: false };
     this.lastSenderAtMs = now;
     this.events.push({
       kind: 'session',
@@ -298,7 +322,11 @@ export class ReceiverCore {
           detail: 'the transfer is already under way, and the sender takes no late receivers (udp-sender --streaming)',
         });
       }
-      if (this.cfg.lateJoinBlocker !== undefined) {
+      const inOrder = this.cfg.lateJoinBlocker !== undefined || (this.cfg.decompressesByMagic === true && session.imageCompressed);
+      if (inOrder && session.catchUpOffered) {
+        rx.lateInOrder = true;
+        feedback.joinInOrder();
+      } else if (this.cfg.lateJoinBlocker !== undefined) {
         return this.finish(rx, { ok: false, reason: Reason.LateJoin, detail: this.lateBlockedDetail() });
       }
     }
@@ -312,6 +340,15 @@ export class ReceiverCore {
   /** Our ACCEPT, in any phase from joining on (it may come late, or be repeated). */
   private onAccept(rx: InSession, joinSlice: number, now: number): void {
     rx.feedback.onAccepted(now);
+    if (rx.lateInOrder) {
+      // The whole image in order, in the catch-up pass: nothing of the first pass is ours to
+      // ask for (what we hear of it within our window, from slice 0, we keep).
+      this.events.push({ kind: 'accepted', joinSlice: 0 });
+      if (this.state === 'joining') this.phase = { name: 'accepted', rx };
+      if (this.state === 'accepted') this.begin(rx);
+      this.enterCatchUp(rx, CatchUpWhy.LateInOrder, 0, 0, now);
+      return;
+    }
     if (joinSlice > 0) {
       // Taken late: we may have heard the HELLO before START, but the sender counts us from J.
       if (this.cfg.lateJoinBlocker !== undefined) return this.fail(Reason.LateJoin, this.lateBlockedDetail());
@@ -391,6 +428,7 @@ export class ReceiverCore {
     const end = rx.session.end;
     if (end !== undefined && d.sliceNo >= end.totalSlices) return this.countDrop('ERR_BAD_FIELD');
     rx.feedback.onSeq(d.seq);
+    rx.load.onData(d.seq);
     rx.naks.onData(d, now);
     const s = rx.assembly.take(d);
     if (s !== undefined) rx.naks.onSymbol(s, d, now);
@@ -437,6 +475,27 @@ export class ReceiverCore {
     if (this.state === 'receiving') rx.naks.markDue(now);
   }
 
+  /** The sender's CATCHUP for us: too slow for the rack, or (repeated) late and in order. */
+  private onCatchUp(rx: InSession, c: CatchUp, now: number): void {
+    if (c.receiverId !== this.cfg.receiverId || this.state !== 'receiving' || rx.naks.inCatchUp) return;
+    this.enterCatchUp(rx, c.why, c.rateKBps, c.paceKBps, now);
+  }
+
+  private enterCatchUp(rx: InSession, why: CatchUpWhy, rateKBps: number, paceKBps: number, now: number): void {
+    rx.naks.putOff();
+    this.events.push({ kind: 'catchUp', why, rateKBps, paceKBps });
+    // The first pass may be over already (END came first): fetch at once.
+    if (rx.session.end !== undefined) this.beginCatchUp(rx, now);
+  }
+
+  /** The first pass is over: what we lack comes now. */
+  private beginCatchUp(rx: InSession, now: number): void {
+    if (!rx.naks.waiting) return;
+    rx.naks.fetch(now);
+    rx.feedback.reportAsWeGo();
+    this.events.push({ kind: 'catchUpBegan', fromSlice: rx.assembly.delivered });
+  }
+
   private onOtherNak(rx: InSession, nak: Nak, now: number): void {
     this.stats.naksHeard++;
     if (nak.receiverId === this.cfg.receiverId || this.state !== 'receiving') return;
@@ -447,8 +506,9 @@ export class ReceiverCore {
     if (this.state === 'accepted' || this.state === 'joining') this.begin(rx);
     rx.naks.raiseFrontier(r.needSlices);
     this.markDue(rx, now);
-    // Only receivers holding the window back answer; one that has everything is not.
-    rx.feedback.onReqack(r, this.state === 'receiving', now);
+    // Only receivers holding the window back answer; one that has everything is not, and
+    // one in the catch-up pass is not waited for (the sender serves it apart).
+    rx.feedback.onReqack(r, this.state === 'receiving' && !rx.naks.inCatchUp, now);
   }
 
   private onEnd(rx: InSession, e: End, now: number): void {
@@ -458,6 +518,8 @@ export class ReceiverCore {
       rx.naks.raiseFrontier(e.totalSlices);
       rx.assembly.dropWrongGuesses(e.totalBytes);
     }
+    // The first pass is over: the catch-up pass, if we are in it, fetches the rest.
+    if (this.state === 'receiving') this.beginCatchUp(rx, now);
     // Every copy of END (it repeats) re-checks: we may have joined late, after the first.
     this.markDue(rx, now);
     this.checkComplete(rx, now);
@@ -529,6 +591,7 @@ export class ReceiverCore {
     }
     if ((p.name === 'joining' || (p.name === 'receiving' && !fb.accepted)) && now >= fb.nextJoinAtMs) fb.sendJoin(now);
     if (p.name !== 'joining' && now >= fb.nextStatusAtMs) this.sendStatus(p.rx, 0, now);
+    if (p.name !== 'joining' && now >= fb.nextHeartbeatAtMs) fb.sendHeartbeat(p.rx.load.snapshot(now), p.rx.naks.inCatchUp, now);
     if (fb.answerDue(now)) fb.sendAnswer(p.name === 'verifying', now);
     if (p.name === 'receiving') {
       const lost = p.rx.naks.fire(now);

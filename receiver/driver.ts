@@ -12,7 +12,7 @@
 // a slice's hash, the sink's calls), for the report's breakdown (common/cpu-clock.ts).
 
 import { createHash, randomInt } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { cpuBreakdown, cpuStart, threadCpuMs, type CpuBreakdown, type CpuStart } from '../common/cpu-clock.js';
 import { IoError, isIoError, oneLine } from '../common/errors.js';
@@ -22,7 +22,7 @@ import type { IoChoice, UdpFactory } from '../common/udp/select.js';
 import type { UdpSocket, UdpSocketStats } from '../common/udp/socket.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
 import { ReceiverCore, type ReceiverConfig, type ReceiverEvent, type ReceiverInput, type ReceiverStats } from './core.js';
-import type { OffsetSink, Sink } from './sink-types.js';
+import type { OffsetSink, Sink, SinkReport } from './sink-types.js';
 
 /** Environment variable: `off` (heap memory per slice, no placement), `pool` (the pool, no placement), else placement on. */
 export const PLACEMENT_ENV = 'RACKCAST_PLACEMENT';
@@ -67,6 +67,20 @@ export interface ReceiverOutcome {
   readonly cpu: CpuBreakdown;
 }
 
+/** How often the driver tells the core what it measured of the pipeline and the event loop (for HEARTBEAT). */
+const LOAD_SAMPLE_MS = 200;
+
+/**
+ * The pipeline's last stage, where the image leaves the receiver: a --pipe command (what it
+ * does with the bytes is its own), else the unpacker, the disk writer or stdout.
+ */
+export function outputStage(r: SinkReport): { bytes: number; busySeconds: number } {
+  if (r.pipe !== undefined) return r.pipe;
+  if (r.unpack !== undefined) return { bytes: r.unpack.dataBytes, busySeconds: r.unpack.busySeconds };
+  if (r.disk !== undefined) return r.disk;
+  return r.stdout ?? { bytes: 0, busySeconds: 0 };
+}
+
 export class ReceiverDriver {
   /** Control: bound to portbase+1 in the rendezvous group; hears the sender and the other receivers' NAKs. */
   private readonly ctl: UdpSocket;
@@ -98,6 +112,8 @@ export class ReceiverDriver {
   private ioError = false;
   private committed = false;
   private rcvBufBytes = 0;
+  private loadAtMs = 0;
+  private elu: EventLoopUtilization | undefined;
   readonly receiverId = randomInt(1, 0xffff_ffff);
   /** Slice memory: the pool DATA is placed into, or (RACKCAST_PLACEMENT=off) none. */
   private readonly memory: PlacementTable | undefined;
@@ -262,7 +278,24 @@ export class ReceiverDriver {
     });
   }
 
+  /** What the pipeline and the event loop did since the last sample, for the core's HEARTBEAT. */
+  private sampleLoad(now: number): void {
+    if (now - this.loadAtMs < LOAD_SAMPLE_MS) return;
+    this.loadAtMs = now;
+    const elu = performance.eventLoopUtilization();
+    const busy = this.elu === undefined ? 0 : performance.eventLoopUtilization(elu, this.elu).utilization;
+    this.elu = elu;
+    const r = this.out.report();
+    const out = outputStage(r);
+    const decompressing = r.decompress !== undefined && r.decompress.format !== 'none';
+    this.core.handle(
+      { kind: 'load', cpuPermille: Math.round(busy * 1000), outputBytes: out.bytes, outputBusyMs: out.busySeconds * 1000, decompressing },
+      now,
+    );
+  }
+
   private turn(): void {
+    this.sampleLoad(this.now());
     this.sendAll();
     for (let ev = this.core.pollEvent(); ev !== undefined; ev = this.core.pollEvent()) this.onCoreEvent(ev);
     if (this.finished === undefined) return;
@@ -318,6 +351,12 @@ export class ReceiverDriver {
         break;
       case 'head':
         this.log.info({ evt: 'head', slices: ev.slices }, 'rest of the image received; fetching the head');
+        break;
+      case 'catchUp':
+        this.log.info({ evt: 'catchUp', why: ev.why, rateKBps: ev.rateKBps, paceKBps: ev.paceKBps }, 'moved to the catch-up pass');
+        break;
+      case 'catchUpBegan':
+        this.log.info({ evt: 'catchUp.begin', fromSlice: ev.fromSlice }, 'catch-up pass begins');
         break;
       case 'started':
         this.startedAtMs = this.now();

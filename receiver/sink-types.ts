@@ -17,6 +17,17 @@ export interface SinkReport {
   readonly decompress?: DecompressReport;
   readonly disk?: DiskReport;
   readonly unpack?: UnpackReport;
+  /** A --pipe command: what went into its stdin. */
+  readonly pipe?: StreamReport;
+  readonly stdout?: StreamReport;
+}
+
+/** A stream stage (stdout, a --pipe command's stdin). */
+export interface StreamReport {
+  /** Bytes written to the stream. */
+  readonly bytes: number;
+  /** Time spent waiting for the stream to take them (its back-pressure). */
+  readonly busySeconds: number;
 }
 
 export interface Sink {
@@ -87,4 +98,6 @@ export interface UnpackReport {
   readonly holeBytes: number;
   readonly warnings: number;
   readonly seconds: number;
+  /** Time spent in write(): parsing the archive and writing the files. */
+  readonly busySeconds: number;
 }

@@ -28,8 +28,16 @@ async function writeStream(w: Writable, buf: Uint8Array, description: string, ki
 
 export class StdoutSink implements Sink {
   readonly description = 'stdout';
+  private bytes = 0;
+  private busyMs = 0;
   async write(buf: Uint8Array): Promise<void> {
-    await writeStream(process.stdout, buf, 'stdout', 'write');
+    const t0 = performance.now();
+    try {
+      await writeStream(process.stdout, buf, 'stdout', 'write');
+      this.bytes += buf.byteLength;
+    } finally {
+      this.busyMs += performance.now() - t0;
+    }
   }
   async finish(): Promise<void> {
     // Wait until everything queued on stdout has been handed to the OS.
@@ -38,7 +46,7 @@ export class StdoutSink implements Sink {
   async commit(): Promise<void> {}
   async discard(): Promise<void> {}
   report(): SinkReport {
-    return {};
+    return { stdout: { bytes: this.bytes, busySeconds: this.busyMs / 1000 } };
   }
   offsetSink(): string {
     return 'stdout takes the image only in order';
@@ -101,7 +109,15 @@ export class PipeSink extends ForwardingSink {
     return this.label;
   }
 
+  private bytes = 0;
+  private busyMs = 0;
+
+  override report(): SinkReport {
+    return { ...this.inner.report(), pipe: { bytes: this.bytes, busySeconds: this.busyMs / 1000 } };
+  }
+
   override async write(buf: Uint8Array): Promise<void> {
+    const t0 = performance.now();
     try {
       await new Promise<void>((resolve, reject) => {
         if (this.exited) {
@@ -121,7 +137,9 @@ export class PipeSink extends ForwardingSink {
       throw this.copyError ?? e;
     } finally {
       this.onExit = undefined;
+      this.busyMs += performance.now() - t0;
     }
+    this.bytes += buf.byteLength;
   }
 
   override async finish(): Promise<void> {

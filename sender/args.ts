@@ -18,6 +18,18 @@ import type { SenderNetConfig } from './driver.js';
 import type { PackFormat } from './pack.js';
 
 export const DEFAULT_PORTBASE = 9000;
+/**
+ * --async without --min-wait: HELLOs for this long before the first slice. Receivers already
+ * waiting hear the first HELLO within one HELLO interval (200 ms) and join the data group at
+ * once; the rest is room for a switch's IGMP snooping to let the group through.
+ */
+export const ASYNC_DEFAULT_ANNOUNCE_MS = 2000;
+/**
+ * --async from a file or device without --carousel: the image goes twice, so one slice lost
+ * beyond what --fec repairs, or a receiver that started a little late, does not fail the
+ * node. Receivers that have everything after the first pass finish then.
+ */
+export const ASYNC_DEFAULT_PASSES = 2;
 export const DEFAULT_DATA_GROUP = '239.192.67.1';
 export const DEFAULT_RDV_GROUP = '239.192.67.2';
 /** 1500-byte MTU − 20 (IPv4) − 8 (UDP) − the DATA header. */
@@ -34,6 +46,8 @@ interface RawOptions {
   blocksize?: string;
   sliceBlocks: string;
   minReceivers?: string;
+  hosts?: string;
+  startTimeout?: string;
   minWait?: string;
   maxWait?: string;
   kbd: boolean;
@@ -41,8 +55,12 @@ interface RawOptions {
   maxBitrate?: string;
   fec?: string;
   async?: boolean;
+  carousel?: string;
   streaming?: boolean;
+  minRate?: string;
+  catchUp: boolean;
   log?: string;
+  events?: string;
   json?: boolean;
   compress?: CompressFormat;
   compressLevel?: string;
@@ -55,12 +73,19 @@ interface RawOptions {
 }
 
 export interface SenderArgs {
-  readonly core: Omit<SenderConfig, 'sessionId' | 'imageBytes' | 'coder'>;
+  /** The roster is filled in by the CLI from hostsFile (it resolves names). */
+  readonly core: Omit<SenderConfig, 'sessionId' | 'imageBytes' | 'coder' | 'roster'>;
+  /** --hosts: the rack's hosts, one per line. */
+  readonly hostsFile: string | undefined;
+  /** --carousel N as given; undefined: the CLI picks (ASYNC_DEFAULT_PASSES if the source can be read again). */
+  readonly carousel: number | undefined;
   readonly net: SenderNetConfig;
   readonly file: string | undefined;
   readonly pipe: string | undefined;
   readonly keyboard: boolean;
   readonly log: string | undefined;
+  /** --events FILE|-: JSON lines of what happens to each node. */
+  readonly events: string | undefined;
   readonly json: boolean;
   /** Compress the image on the fly (the size becomes unknown to the receivers). */
   readonly compress: { readonly format: CompressFormat; readonly level?: number } | undefined;
@@ -86,6 +111,8 @@ export function program(): Command {
     .option('--blocksize <bytes>', `payload bytes per datagram (default: from the interface MTU, ${DEFAULT_BLOCK_BYTES} for 1500)`)
     .addOption(new Option('--slice-blocks <n>', 'blocks per slice').default('128').hideHelp())
     .option('--min-receivers <n>', 'start as soon as N receivers have joined')
+    .option('--hosts <file>', "the rack's hosts, one per line (name, IPv4 address or MAC; # comments): start once all joined, refuse others, fail for any missing")
+    .option('--start-timeout <s>', 'give up (exit 1) if the transfer has not started S seconds after start-up')
     .option('--min-wait <s>', 'with --min-receivers: wait at least S seconds after the first join')
     .option('--max-wait <s>', 'start S seconds after the first join even with fewer receivers')
     .option('--nokbd', 'do not wait for Enter on the terminal to start')
@@ -93,10 +120,14 @@ export function program(): Command {
     .option('--max-bitrate <rate>', 'pace the data, e.g. 600m for 600 Mbit/s')
     .option('--fec <SxR/Z>', 'forward error correction: S stripes of Z blocks per slice, R parity blocks each sent ahead (e.g. 8x4/32)')
     .option('--async', 'no return channel: receivers send nothing (needs --fec and --max-bitrate)')
+    .option('--carousel <n>', `with --async: send the image N times, so a receiver that missed a slice or came late completes from a later pass (default ${ASYNC_DEFAULT_PASSES} from a file or device, else 1)`)
     .option('--streaming', 'take receivers that join after the start (e.g. restarted): they get the rest live and the head re-read from --file')
+    .option('--min-rate <rate>', 'move a receiver the rack waits for to the catch-up pass when it writes slower than RATE (bits/s like --max-bitrate: 80m = 10 MB/s)')
+    .option('--no-catch-up', 'no catch-up pass: the rack keeps the pace of its slowest receiver (as udpcast)')
     .option('--log <file>', 'write JSON logs (pino) to this file')
     .option('--json', 'print a machine-readable report on stdout at the end')
     .option('--clone-reports <s>', 'after the transfer, wait up to S seconds for the clone reports (rackcast-clone) of the receivers that verified; the table shows host, table, fixups, bootloader')
+    .option('--events <file|->', 'write JSON lines of what happens to each node (join, start, progress, slow, catch-up, dropped, verified, failed) to FILE or stdout')
     .addOption(new Option('--compress <format>', 'compress the image on the fly: gzip, lz4 or zstd').choices(['gzip', 'lz4', 'zstd']))
     .option('--compress-level <n>', 'with --compress gzip: 1 (fast) .. 9 (small), default 6; zstd: 1 .. 19, default 3')
     .option('--pack <dir>', 'send a cpio archive of DIR, as `cd DIR && find . -xdev | cpio -o` would make it')
@@ -147,16 +178,33 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
   if (async && o.maxBitrate === undefined) {
     throw new UsageError('--async needs --max-bitrate: without feedback nothing else keeps the sender from overrunning the receivers');
   }
+  const carousel = o.carousel === undefined ? undefined : parseIntIn(o.carousel, '--carousel', 1, 1000);
+  if (carousel !== undefined && !async) throw new UsageError('--carousel needs --async: with a return channel, receivers ask for what they miss');
+  if (carousel !== undefined && carousel > 1 && (o.file === undefined || o.pipe !== undefined || o.compress !== undefined)) {
+    throw new UsageError('--carousel needs --file (a regular file or block device, without --pipe or --compress): every pass reads it again');
+  }
   const streaming = o.streaming === true;
   const cloneReportsMs = o.cloneReports === undefined ? undefined : parseSeconds(o.cloneReports, '--clone-reports');
   if (cloneReportsMs !== undefined && async) throw new UsageError('--clone-reports needs a return channel: it cannot go with --async');
+  const minRateBytesPerSec = o.minRate === undefined ? undefined : parseBitrate(o.minRate, '--min-rate') / 8;
+  if (minRateBytesPerSec !== undefined && (async || !o.catchUp)) {
+    throw new UsageError(`--min-rate needs the catch-up pass: it cannot go with ${async ? '--async' : '--no-catch-up'}`);
+  }
   if (streaming && async) throw new UsageError('--streaming needs a return channel: it cannot go with --async');
   if (streaming && (o.file === undefined || o.pipe !== undefined || o.compress !== undefined)) {
     // The head a late receiver missed is read again: only a file or device can be.
     throw new UsageError('--streaming needs --file (a regular file or block device, without --pipe or --compress): late receivers get the head re-read from it');
   }
   const minReceivers = o.minReceivers === undefined ? 0 : parseIntIn(o.minReceivers, '--min-receivers', 1, 65535);
-  const minWaitMs = o.minWait === undefined ? 0 : parseSeconds(o.minWait, '--min-wait');
+  if (o.hosts !== undefined && minReceivers > 0) {
+    throw new UsageError('--hosts and --min-receivers exclude each other: with --hosts the transfer starts once every listed host joined');
+  }
+  if (o.hosts !== undefined && async) throw new UsageError('--hosts needs a return channel: async receivers never join');
+  const startTimeoutMs = o.startTimeout === undefined ? undefined : parseSeconds(o.startTimeout, '--start-timeout');
+  if (startTimeoutMs !== undefined && async) throw new UsageError('--start-timeout needs a return channel: an --async sender starts by itself');
+  // --async without --min-wait announces long enough for receivers already waiting to hear a
+  // HELLO and join the data group before the first slice goes.
+  const minWaitMs = o.minWait === undefined ? (async ? ASYNC_DEFAULT_ANNOUNCE_MS : 0) : parseSeconds(o.minWait, '--min-wait');
   const maxWaitMs = o.maxWait === undefined ? undefined : parseSeconds(o.maxWait, '--max-wait');
   const dataGroup = checkMulticast(o.mcastDataAddress, '--mcast-data-address');
   const rdvGroup = checkMulticast(o.mcastRdvAddress, '--mcast-rdv-address');
@@ -166,11 +214,11 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
   const compressLevel =
     o.compressLevel === undefined ? undefined : parseIntIn(o.compressLevel, '--compress-level', 1, o.compress === 'zstd' ? MAX_ZSTD_LEVEL : 9);
   const keyboard = o.kbd !== false && stdinIsTty && (o.file !== undefined || o.pack !== undefined);
-  if (!async && !keyboard && minReceivers === 0 && maxWaitMs === undefined) {
+  if (!async && !keyboard && minReceivers === 0 && maxWaitMs === undefined && o.hosts === undefined) {
     throw new UsageError(
       o.kbd === false || (o.file === undefined && o.pack === undefined)
-        ? 'nothing would start the transfer: give --min-receivers N or --max-wait S'
-        : 'stdin is not a terminal, so Enter cannot start the transfer: give --min-receivers N or --max-wait S',
+        ? 'nothing would start the transfer: give --min-receivers N, --hosts FILE or --max-wait S'
+        : 'stdin is not a terminal, so Enter cannot start the transfer: give --min-receivers N, --hosts FILE or --max-wait S',
     );
   }
   return {
@@ -180,7 +228,11 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
       stripes: fec?.stripes ?? 1,
       redundancy: fec?.redundancy ?? 0,
       async,
+      carouselPasses: carousel ?? 1,
       streaming,
+      // The CLI turns it off when the source cannot be read again (and says so).
+      catchUp: o.catchUp && !async,
+      minRateBytesPerSec,
       dataGroup,
       dataPort: portbase,
       // About 16 MiB held for repair, whatever the slice size (and the receivers hold as much).
@@ -189,6 +241,7 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
       minWaitMs,
       maxWaitMs,
       waitForKey: keyboard,
+      startTimeoutMs,
       maxReceivers: MAX_RECEIVERS,
       retriesUntilDrop: parseIntIn(o.retriesUntilDrop, '--retries-until-drop', 1, 1_000_000),
       maxBitrateBps: o.maxBitrate === undefined ? undefined : parseBitrate(o.maxBitrate),
@@ -213,10 +266,13 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
       ttl: parseIntIn(o.ttl, '--ttl', 0, 255),
       io: o.io,
     },
+    hostsFile: o.hosts,
+    carousel,
     file: o.file,
     pipe: o.pipe,
     keyboard,
     log: o.log,
+    events: o.events,
     json: o.json === true,
     compress: o.compress === undefined ? undefined : { format: o.compress, level: compressLevel },
     pack: o.pack === undefined ? undefined : { dir: o.pack, format: o.packFormat },

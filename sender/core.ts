@@ -35,13 +35,25 @@
 // from the source (the driver answers pollReload() with a 'reload' input), and a stripe
 // the receiver has nothing of is answered with its own data blocks, not k parity.
 //
+// The catch-up pass (cfg.catchUp: the source can be read again): a receiver the slow-node
+// policy finds too slow for the rack (sender/core/slow-policy.ts, judged in REQACK rounds)
+// is told so (CATCHUP) and from then on holds back neither the flow window nor retention;
+// it keeps what it can of the first pass, in order, and asks for nothing. Once the first
+// pass is over (ending), it asks for the rest by NAK like a late receiver's head: slices
+// re-read from the source, answered with their data blocks, paced by the flow window of
+// the receivers still being served. With --streaming, a late receiver whose output takes
+// the image only in order (JOIN's CAP_IN_ORDER) joins the catch-up pass at once and takes
+// the whole image there.
+//
 // This file is the dispatcher: it decodes each datagram once, routes it, and runs the
 // phases and the REQACK/END rounds. The parts it dispatches to live beside it in
 // sender/core/, each owning its state and saying at its top what holds:
-//   config.ts        SenderConfig and its checks
+//   config.ts        SenderConfig and its checks (it takes roster.ts's RosterHost)
 //   stats.ts         the counters and their initial value
 //   timers.ts        the timer table; pollTimeout() is its earliest armed timer
-//   announce.ts      when announcing ends (key, --min-receivers, --min-wait, --max-wait)
+//   roster.ts        the hosts --hosts lists, and which receivers are whose
+//   announce.ts      when announcing ends (key, --min-receivers or --hosts, --min-wait,
+//                    --max-wait), and when the sender gives up (--start-timeout)
 //   pacer.ts         the token bucket (--max-bitrate)
 //   transmit.ts      building DATA (header ring, sequence numbers) and the control queue
 //   min-heap.ts      an indexed min-heap (the least progress over the receivers, kept as it changes)
@@ -50,16 +62,20 @@
 //   probe.ts         a quiet session's probe rounds: silence that counts as "not behind"
 //   slices.ts        the slices held (retention), the first pass, the end of the source
 //   repair.ts        NAK -> repair: parity bursts and data resends, in NAK order
-//   reload.ts        head slices re-read for late receivers (--streaming)
+//   reload.ts        slices re-read: a late receiver's head (--streaming), the catch-up pass
+//   health.ts        each receiver's figures from its HEARTBEATs (rates, loss, what limits it)
+//   slow-policy.ts   who stops holding the first pass back and goes to the catch-up pass
 //   clone-reports.ts the clone agents' CLONE_REPORTs and the wait for them (--clone-reports)
 // Each imports only protocol/ and the files above it in this list, never this one.
 
 import { decodeDatagram } from '../protocol/codec.js';
 import type { Endpoint } from '../protocol/endpoint.js';
-import { MessageType } from '../protocol/header.js';
+import { CAP_IN_ORDER, MessageType } from '../protocol/header.js';
+import { CatchUpWhy } from '../protocol/messages/catch-up.js';
 import { DROP_ALL } from '../protocol/messages/drop.js';
 import type { CloneReport } from '../protocol/messages/clone-report.js';
 import type { Join } from '../protocol/messages/join.js';
+import type { Heartbeat } from '../protocol/messages/heartbeat.js';
 import type { Leave } from '../protocol/messages/leave.js';
 import type { Nak } from '../protocol/messages/nak.js';
 import type { Report } from '../protocol/messages/report.js';
@@ -73,6 +89,8 @@ import { Pacer } from './core/pacer.js';
 import { Participants, type ReceiverRecord, type ReceiverState } from './core/participants.js';
 import { ProbeRounds } from './core/probe.js';
 import { ReloadTable } from './core/reload.js';
+import { SlowPolicy } from './core/slow-policy.js';
+import { Roster, type RosterHost } from './core/roster.js';
 import { RepairScheduler } from './core/repair.js';
 import { SliceStore } from './core/slices.js';
 import { countDrop, newSenderStats, type SenderStats } from './core/stats.js';
@@ -80,7 +98,7 @@ import { Timer, TimerTable } from './core/timers.js';
 import { HEADER_RING, MAX_CONTROL_QUEUE, seqOfCount, Transmitter, type Transmit } from './core/transmit.js';
 
 export { HEADER_RING, MAX_CONTROL_QUEUE, MAX_STRIPE_BLOCKS };
-export type { CloneReport, CloneReportState, Endpoint, ReceiverRecord, ReceiverState, SenderConfig, SenderStats, Transmit };
+export type { CloneReport, CloneReportState, Endpoint, ReceiverRecord, ReceiverState, RosterHost, SenderConfig, SenderStats, Transmit };
 
 export type SenderInput =
   | { readonly kind: 'datagram'; readonly from: Endpoint; readonly bytes: Uint8Array }
@@ -101,14 +119,34 @@ export type SenderInput =
 
 export type SenderEvent =
   /** joinSlice > 0: a late receiver (--streaming), which gets the head 0..joinSlice-1 by repair. */
-  | { readonly kind: 'joined'; readonly receiverId: number; readonly address: string; readonly rcvBufBytes: number; readonly joinSlice: number }
+  | {
+      readonly kind: 'joined';
+      readonly receiverId: number;
+      readonly address: string;
+      /** Its --hosts line, or undefined without --hosts. */
+      readonly host: string | undefined;
+      readonly rcvBufBytes: number;
+      readonly joinSlice: number;
+    }
   | { readonly kind: 'started'; readonly receivers: number; readonly windowPackets: number }
+  /**
+   * The receiver goes to the catch-up pass: the slow-node policy found it too slow (rates in
+   * bytes per second: its own, and the pace it fell below), or it joined late and takes the
+   * image only in order (rates 0).
+   */
+  | { readonly kind: 'movedToCatchUp'; readonly receiverId: number; readonly why: CatchUpWhy; readonly rateBps: number; readonly paceBps: number }
+  /** The first pass is over: the catch-up pass begins for this receiver. */
+  | { readonly kind: 'catchUpBegan'; readonly receiverId: number }
+  /** --start-timeout passed before the session started: it ends now (a 'done' follows), nothing was sent. */
+  | { readonly kind: 'startTimedOut'; readonly receivers: number }
   | { readonly kind: 'dropped'; readonly receiverId: number; readonly reason: Reason; readonly detail: string }
   | { readonly kind: 'reported'; readonly receiverId: number; readonly ok: boolean; readonly detail: string }
   | { readonly kind: 'left'; readonly receiverId: number; readonly reason: Reason; readonly detail: string }
   | { readonly kind: 'ending'; readonly totalBytes: number; readonly totalSlices: number }
   /** A clone agent's CLONE_REPORT, the first from that receiver (repeats are only counted). */
   | { readonly kind: 'clone-reported'; readonly receiverId: number; readonly report: CloneReport }
+  /** --async --carousel: pass `pass` (2..carouselPasses) begins; the driver reads the image again from slice 0. */
+  | { readonly kind: 'pass'; readonly pass: number }
   | { readonly kind: 'done'; readonly ok: boolean };
 
 type Phase = 'announcing' | 'transferring' | 'ending' | 'done';
@@ -129,6 +167,7 @@ export class SenderCore {
   private readonly events: SenderEvent[] = []; // drained by the driver every turn; bounded by the receivers' events
   private readonly timers = new TimerTable();
   private readonly startGate: StartGate;
+  private readonly roster: Roster;
   private readonly pacer: Pacer;
   private readonly tx: Transmitter;
   private readonly participants: Participants;
@@ -136,11 +175,14 @@ export class SenderCore {
   private readonly slices: SliceStore;
   private readonly repair: RepairScheduler;
   private readonly reload: ReloadTable;
+  private readonly slowPolicy: SlowPolicy;
   private readonly probe: ProbeRounds;
   private readonly cloneReports: CloneReports;
   /** Transferring: since when DATA waits for the receivers (a REQACK round is due). */
   private blockedSinceMs: number | undefined;
   private doneOk: boolean | undefined;
+  /** ENDs sent before 'ending' (one between the passes of a carousel): --async counts its copies after. */
+  private endsBeforeEnding = 0;
 
   constructor(
     private readonly cfg: Readonly<SenderConfig>,
@@ -149,6 +191,7 @@ export class SenderCore {
     checkSenderConfig(cfg);
     this.timers.set(Timer.Hello, now);
     this.startGate = new StartGate(cfg, now);
+    this.roster = new Roster(cfg.roster);
     this.pacer = new Pacer(cfg, this.stats, now);
     this.tx = new Transmitter(cfg, this.stats);
     this.participants = new Participants(cfg);
@@ -156,6 +199,7 @@ export class SenderCore {
     this.slices = new SliceStore(cfg, this.stats);
     this.repair = new RepairScheduler(cfg, this.stats, this.slices, this.tx);
     this.reload = new ReloadTable(cfg, this.stats, this.slices);
+    this.slowPolicy = new SlowPolicy(cfg);
     this.probe = new ProbeRounds(cfg, this.participants, this.tx, seqOfCount);
     this.cloneReports = new CloneReports(cfg, this.stats);
   }
@@ -177,6 +221,16 @@ export class SenderCore {
   /** --clone-reports was given: the table has the clone columns. */
   get cloneReportsShown(): boolean {
     return this.cloneReports.waitsAtAll;
+  }
+
+  /** The hosts --hosts listed, in file order, each with its receivers (none: it never joined). */
+  hostList(): readonly { readonly host: RosterHost; readonly receiverIds: readonly number[] }[] {
+    return this.roster.list();
+  }
+
+  /** Hosts with a receiver in the session now (without --hosts: 0). */
+  hostsJoined(): number {
+    return this.roster.hostsWith((id) => this.participants.get(id)?.state === 'active');
   }
 
   /**
@@ -220,6 +274,19 @@ export class SenderCore {
   }
 
   /**
+   * The pass of the image being sent (1, or later with --carousel). From pass 2 on, the
+   * driver reads slice nextSliceNo at its offset (the source was read to its end once).
+   */
+  get pass(): number {
+    return this.slices.pass;
+  }
+
+  /** The slice the driver's next read is for. */
+  get nextSliceNo(): number {
+    return this.slices.nextSliceNo;
+  }
+
+  /**
    * True when the driver should read and hand over the next slice. Once true it stays true
    * until a slice or the end of the source is given, or the session is done: only a slice
    * fills the window, and the phases that want none come after the end of the source
@@ -228,7 +295,7 @@ export class SenderCore {
    * left, an abort) is dropped and counted.
    */
   wantsSlice(): boolean {
-    if (this.slices.eof !== undefined) return false;
+    if (!this.slices.wantsMore()) return false;
     if (this.phase !== 'transferring' && this.phase !== 'announcing') return false;
     return !this.slices.windowFull();
   }
@@ -260,7 +327,7 @@ export class SenderCore {
         this.onReload(input.sliceNo, input.bytes, now);
         break;
       case 'abort':
-        this.abort(input.detail);
+        this.abort(input.detail, now);
         break;
     }
     this.advance(now);
@@ -292,7 +359,7 @@ export class SenderCore {
     const c = this.tx.pollControl();
     if (c !== undefined) return c;
     if (this.phase !== 'transferring' && this.phase !== 'ending') return undefined;
-    if (!this.hasDataReady() || !this.flow.open()) {
+    if (!this.hasDataReady() || !this.flowOpen()) {
       this.noteBlocked(now);
       return undefined;
     }
@@ -324,11 +391,13 @@ export class SenderCore {
       case MessageType.Nak:
         return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.onNak(rcv, m.msg, now));
       case MessageType.Report:
-        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.onReport(rcv, m.msg));
+        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.onReport(rcv, m.msg, now));
       case MessageType.Leave:
-        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.onLeave(rcv, m.msg));
+        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.onLeave(rcv, m.msg, now));
       case MessageType.CloneReport:
         return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.onCloneReport(rcv, m.msg, from));
+      case MessageType.Heartbeat:
+        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.onHeartbeat(rcv, m.msg, now));
       default:
         // Our own HELLO/START/END... looped back by the rendezvous group.
         return countDrop(this.stats, 'ERR_OWN');
@@ -355,7 +424,17 @@ export class SenderCore {
       return;
     }
     const late = this.phase !== 'announcing';
-    const refusal = late && (!this.cfg.streaming || this.phase === 'done') ? Reason.LateJoin : this.participants.refusal(join);
+    // Late and in order: the whole image in the catch-up pass, which it must be able to have.
+    const inOrder = late && (join.caps & CAP_IN_ORDER) !== 0;
+    const host = this.roster.hostOf(from.address, undefined);
+    const refusal =
+      late && (!this.cfg.streaming || this.phase === 'done' || (inOrder && !this.cfg.catchUp))
+        ? Reason.LateJoin
+        : this.roster.listed && host === undefined
+          ? Reason.NotListed
+          : inOrder && !this.participants.catchUpHasRoom()
+            ? Reason.SessionFull
+            : this.participants.refusal(join);
     if (refusal !== undefined) {
       this.stats.joinsRefused++;
       this.tx.drop(join.receiverId, refusal, from);
@@ -365,10 +444,37 @@ export class SenderCore {
     // holds back neither the flow window (it has seen everything sent) nor retention.
     const joinSlice = late ? this.slices.lateJoinSlice() : 0;
     if (late) this.stats.lateJoins++;
-    this.participants.add(join, from, joinSlice, late ? this.tx.lastSeq : 0, late ? this.tx.sentCount : 0, now);
+    const hostName = host === undefined ? undefined : this.roster.nameOf(host);
+    this.participants.add(join, from, hostName, joinSlice, late ? this.tx.lastSeq : 0, late ? this.tx.sentCount : 0, now);
+    if (host !== undefined) this.roster.attach(host, join.receiverId);
     this.startGate.joined(now);
     this.tx.accept(join.receiverId, joinSlice, from);
-    this.events.push({ kind: 'joined', receiverId: join.receiverId, address: from.address, rcvBufBytes: join.rcvBufBytes, joinSlice });
+    this.events.push({
+      kind: 'joined',
+      receiverId: join.receiverId,
+      address: from.address,
+      host: hostName,
+      rcvBufBytes: join.rcvBufBytes,
+      joinSlice,
+    });
+    if (inOrder) this.moveToCatchUp(this.participants.get(join.receiverId)!, CatchUpWhy.LateInOrder, 0, 0, now);
+  }
+
+  /** `rcv` stops holding the first pass back and gets what it lacks in the catch-up pass. */
+  private moveToCatchUp(rcv: ReceiverRecord, why: CatchUpWhy, rateBps: number, paceBps: number, now: number): void {
+    this.participants.moveToCatchUp(rcv, why, now);
+    this.stats.movedToCatchUp++;
+    this.tellCatchUp(rcv, rateBps, paceBps, now);
+    this.events.push({ kind: 'movedToCatchUp', receiverId: rcv.id, why, rateBps, paceBps });
+    if (this.phase === 'ending') this.events.push({ kind: 'catchUpBegan', receiverId: rcv.id });
+    // Retention it held back is free now.
+    this.freeDelivered();
+  }
+
+  /** CATCHUP to `rcv` (twice: it is cheap, and a lost one costs its NAKs until it is told again). */
+  private tellCatchUp(rcv: ReceiverRecord, rateBps: number, paceBps: number, now: number): void {
+    for (let i = 0; i < 2; i++) this.tx.catchUp(rcv.id, rcv.catchUpWhy ?? CatchUpWhy.Slow, rateBps, paceBps);
+    rcv.catchUpToldAtMs = now;
   }
 
   private onStatus(rcv: ReceiverRecord, st: Status, now: number): void {
@@ -388,9 +494,17 @@ export class SenderCore {
       this.stats.naksIgnored++;
       return;
     }
+    if (rcv.catchUp && this.phase === 'transferring') {
+      // Nothing is repaired for it before the first pass is over: it did not hear (or
+      // forgot) that it is in the catch-up pass. Told again, at most every endIntervalMs.
+      this.stats.catchUpNaksIgnored++;
+      if (now - rcv.catchUpToldAtMs >= this.cfg.endIntervalMs) this.tellCatchUp(rcv, 0, 0, now);
+      return;
+    }
     const slice = this.slices.get(nak.sliceNo);
-    if (slice === undefined && this.cfg.streaming && nak.sliceNo < rcv.joinSlice && nak.sliceNo < this.slices.baseSlice) {
-      // A late receiver's head, no longer held: read it again, then answer this NAK.
+    const head = this.cfg.streaming && nak.sliceNo < rcv.joinSlice;
+    if (slice === undefined && (head || rcv.catchUp) && nak.sliceNo < this.slices.baseSlice) {
+      // A late receiver's head, or the catch-up pass, no longer held: read it again, then answer this NAK.
       if (!this.reload.want(nak)) this.stats.naksIgnored++;
       return;
     }
@@ -409,15 +523,15 @@ export class SenderCore {
     if (rcv !== undefined) this.answerNak(rcv, nak, now);
   }
 
-  private onReport(rcv: ReceiverRecord, rep: Report): void {
+  private onReport(rcv: ReceiverRecord, rep: Report, now: number): void {
     // Always acknowledge: the receiver repeats its REPORT until it hears this.
     this.tx.reportAck(rcv.id, rcv.endpoint);
-    const r = this.participants.report(rcv, rep, this.slices.eof);
+    const r = this.participants.report(rcv, rep, this.slices.eof, now);
     if (r !== undefined) this.events.push({ kind: 'reported', receiverId: rcv.id, ok: r.ok, detail: r.detail });
   }
 
-  private onLeave(rcv: ReceiverRecord, leave: Leave): void {
-    const detail = this.participants.leave(rcv, leave);
+  private onLeave(rcv: ReceiverRecord, leave: Leave, now: number): void {
+    const detail = this.participants.leave(rcv, leave, now);
     if (detail !== undefined) this.events.push({ kind: 'left', receiverId: rcv.id, reason: leave.reason, detail });
   }
 
@@ -425,6 +539,12 @@ export class SenderCore {
     // Always acknowledge, also a repeat: the agent repeats its report until it hears this.
     this.tx.cloneReportAck(rcv.id, from);
     if (this.cloneReports.take(rcv.id, rep)) this.events.push({ kind: 'clone-reported', receiverId: rcv.id, report: rep });
+  }
+
+  /** A receiver's health report: figures for the table and the slow-node policy, nothing else. */
+  private onHeartbeat(rcv: ReceiverRecord, hb: Heartbeat, now: number): void {
+    this.stats.heartbeatsReceived++;
+    this.participants.heartbeat(rcv, hb, now);
   }
 
   // ---- phases and rounds -------------------------------------------------------
@@ -435,11 +555,18 @@ export class SenderCore {
       return;
     }
     if (this.timers.expired(Timer.Hello, now)) {
-      this.tx.hello(this.phase === 'announcing');
+      this.tx.hello(this.phase === 'announcing', this.slices.pass < this.cfg.carouselPasses, this.slices.compressed);
       // Async receivers can only learn the session from HELLO: keep it frequent all along.
       this.timers.set(Timer.Hello, now + (this.phase === 'announcing' || this.cfg.async ? this.cfg.helloIntervalMs : 1000));
     }
-    if (this.phase === 'announcing' && this.startGate.shouldStart(now, this.participants.activeCount())) this.start(now);
+    if (this.phase === 'announcing') {
+      if (this.startGate.shouldStart(now, this.participants.activeCount(), this.enoughJoined())) {
+        this.start(now);
+      } else if (now >= (this.startGate.giveUpAt() ?? Infinity)) {
+        this.giveUp(now);
+        return;
+      }
+    }
     if (this.participants.quiet) this.tickProbe(now);
     if (this.phase === 'transferring') {
       // A NAK may have arrived for slices whose space is needed: free what everyone has.
@@ -455,8 +582,24 @@ export class SenderCore {
     }
   }
 
+  /** Everyone the start waits for is here: --min-receivers of them, or a receiver of every host --hosts lists. */
+  private enoughJoined(): boolean {
+    if (this.roster.listed) return this.hostsJoined() === this.roster.size;
+    return this.cfg.minReceivers > 0 && this.participants.activeCount() >= this.cfg.minReceivers;
+  }
+
+  /** --start-timeout: nothing was sent; whoever joined is told, and the session fails. */
+  private giveUp(now: number): void {
+    this.events.push({ kind: 'startTimedOut', receivers: this.participants.activeCount() });
+    this.participants.failActive(Reason.StartTimeout, 'the transfer did not start before the sender\'s --start-timeout', now);
+    for (let i = 0; i < 3; i++) this.tx.drop(DROP_ALL, Reason.StartTimeout);
+    this.finish();
+  }
+
   private start(now: number): void {
+    this.timers.stop(Timer.GiveUp);
     this.phase = 'transferring';
+    for (const r of this.participants.list()) r.health.restart();
     const windowPackets = this.flow.size();
     const receivers = this.participants.activeCount();
     for (let i = 0; i < 3; i++) this.tx.start(receivers, windowPackets);
@@ -501,15 +644,30 @@ export class SenderCore {
     this.participants.expireSilent(now, this.probe.liveMs);
     if (this.probe.tick(now)) this.freeDelivered();
     // DATA (or a repair) waits for the window: ask now rather than at the next round.
-    if (!this.probe.inProgress && this.hasDataReady() && !this.flow.open()) this.beginProbe(now);
+    if (!this.probe.inProgress && this.hasDataReady() && !this.flowOpen()) this.beginProbe(now);
   }
 
-  /** The first pass is over and the digest known: END goes out in the same turn. */
+  /**
+   * The first pass is over and the digest known: END goes out in the same turn. With a
+   * carousel and passes to go, the next pass begins instead (after one END, so a receiver
+   * that came late learns the image's size and digest now), announced by a HELLO at once.
+   */
   private maybeEnd(now: number): void {
     const end = this.slices.eof;
     if (this.phase !== 'transferring' || end === undefined || !this.slices.firstPassDone()) return;
+    if (this.slices.pass < this.cfg.carouselPasses && this.slices.size === 0) {
+      this.sendEnd();
+      this.slices.restartPass();
+      // Ahead of the pass's first DATA: a receiver must know whether this pass is the last.
+      this.tx.hello(false, this.slices.pass < this.cfg.carouselPasses, this.slices.compressed);
+      this.timers.set(Timer.Hello, now + this.cfg.helloIntervalMs);
+      this.events.push({ kind: 'pass', pass: this.slices.pass });
+      return;
+    }
     this.phase = 'ending';
+    this.endsBeforeEnding = this.stats.ends;
     this.events.push({ kind: 'ending', totalBytes: end.totalBytes, totalSlices: end.totalSlices });
+    for (const r of this.participants.list()) if (r.state === 'active' && r.catchUp) this.events.push({ kind: 'catchUpBegan', receiverId: r.id });
     const copies = this.participants.quiet ? QUIET_END_COPIES : 1;
     for (let i = 0; i < copies; i++) this.sendEnd();
     this.timers.set(Timer.Round, now + this.cfg.endIntervalMs);
@@ -524,7 +682,7 @@ export class SenderCore {
     this.timers.stop(Timer.Round);
     if (this.phase === 'ending' && this.cfg.async) {
       // Nobody answers: END goes out ASYNC_END_COPIES times, then the sender is done.
-      if (this.stats.ends >= ASYNC_END_COPIES) {
+      if (this.stats.ends - this.endsBeforeEnding >= ASYNC_END_COPIES) {
         this.finish(now);
       } else {
         this.sendEnd();
@@ -534,7 +692,7 @@ export class SenderCore {
     }
     const quiet = this.participants.quiet;
     if (this.phase === 'ending') {
-      for (const rcv of this.participants.endRound(this.probe.lastEnded, now, this.probe.liveMs)) this.dropNoAnswer(rcv);
+      for (const rcv of this.participants.endRound(this.probe.lastEnded, now, this.probe.liveMs)) this.dropNoAnswer(rcv, now);
       if (this.phase === 'ending') {
         this.sendEnd();
         // Quiet: END is not answered; a probe round finds who still misses slices.
@@ -545,7 +703,15 @@ export class SenderCore {
     }
     if (this.phase !== 'transferring' || this.blockedSinceMs === undefined || !this.isBlocked()) return;
     const needSlices = this.slices.baseSlice + 1;
-    for (const rcv of this.participants.reqackRound(this.tx.sentCount, needSlices, this.probe.lastEnded)) this.dropNoAnswer(rcv);
+    const { over, behind } = this.participants.reqackRound(this.tx.sentCount, needSlices, this.probe.lastEnded);
+    for (const rcv of over) this.dropNoAnswer(rcv, now);
+    // Whoever holds the first pass back and is too slow for the rack goes to the catch-up
+    // pass, while it has room (participants.ts: MAX_CATCH_UP); past that the rack keeps
+    // their pace, as without a catch-up pass.
+    for (const d of this.slowPolicy.round(this.participants.firstPassReceivers(), behind, now)) {
+      if (!this.participants.catchUpHasRoom()) break;
+      this.moveToCatchUp(d.rcv, d.why, d.rateBps, d.paceBps, now);
+    }
     // Quiet: the probe rounds ask (tickProbe starts one as soon as the window shuts).
     if (!quiet) this.tx.reqack(needSlices, this.tx.lastSeq, this.participants.activeCount());
     else this.beginProbe(now);
@@ -553,21 +719,21 @@ export class SenderCore {
   }
 
   /** Past the retry limit in a round (udpcast's --retries-until-drop). */
-  private dropNoAnswer(rcv: ReceiverRecord): void {
+  private dropNoAnswer(rcv: ReceiverRecord, now: number): void {
     const reason = Reason.NoAnswer;
     const detail = `no answer after ${this.cfg.retriesUntilDrop} retries`;
-    this.participants.drop(rcv, reason, detail);
+    this.participants.drop(rcv, reason, detail, now);
     this.tx.drop(rcv.id, reason);
     this.events.push({ kind: 'dropped', receiverId: rcv.id, reason, detail });
     this.freeDelivered();
   }
 
-  private abort(detail: string): void {
+  private abort(detail: string, now: number): void {
     if (this.phase === 'done') {
       if (this.cloneReports.deadline !== undefined) this.closeCloneReports();
       return;
     }
-    this.participants.failActive(Reason.SenderAbort, detail);
+    this.participants.failActive(Reason.SenderAbort, detail, now);
     // Three copies: a lost DROP would leave receivers waiting for their receive timeout.
     for (let i = 0; i < 3; i++) this.tx.drop(DROP_ALL, Reason.SenderAbort);
     this.finish();
@@ -580,7 +746,8 @@ export class SenderCore {
     this.timers.stopAll();
     // Async: nobody can report; the sender succeeded when it sent everything.
     const sent = this.cfg.async ? this.slices.firstPassDone() : this.participants.size > 0;
-    const imaged = this.participants.settle();
+    // Every receiver verified, and (--hosts) every host listed had one.
+    const imaged = this.participants.settle() && this.roster.missing().length === 0;
     const ok = sent && imaged;
     this.doneOk = ok;
     const verified = this.participants.list().filter((r) => r.state === 'verified').map((r) => r.id);
@@ -612,7 +779,7 @@ export class SenderCore {
    */
   private isBlocked(): boolean {
     if (this.phase !== 'transferring') return false;
-    if (this.hasDataReady()) return !this.flow.open();
+    if (this.hasDataReady()) return !this.flowOpen();
     return this.slices.eof === undefined && this.slices.windowFull();
   }
 
@@ -632,8 +799,14 @@ export class SenderCore {
   }
 
   private freeDelivered(): void {
-    // Without a receiver to repair for (async, or all gone), a slice is free once sent.
+    // Without a receiver to repair for (async, or all gone, or only catch-up receivers, who
+    // get what they lack read again), a slice is free once sent.
     this.slices.freeBelow(this.participants.minDelivered());
+  }
+
+  /** The flow window: the catch-up receivers pace it only once the first pass is over. */
+  private flowOpen(): boolean {
+    return this.flow.open(this.phase === 'ending');
   }
 
   private hasDataReady(): boolean {
@@ -651,11 +824,13 @@ export class SenderCore {
   /** Start and Pace, from the state they follow (sender/core/timers.ts); none once done. */
   private rearmTimers(): void {
     if (this.phase === 'done') return;
-    this.timers.set(Timer.Start, this.phase === 'announcing' ? this.startGate.deadline(this.participants.activeCount()) : undefined);
+    const announcing = this.phase === 'announcing';
+    this.timers.set(Timer.Start, announcing ? this.startGate.deadline(this.participants.activeCount(), this.enoughJoined()) : undefined);
+    this.timers.set(Timer.GiveUp, announcing ? this.startGate.giveUpAt() : undefined);
     // The refill time counts only while the flow window is open: with it shut, the bucket is
     // not what holds DATA back and is not refilled, so its (past) refill time would wake the
     // driver at once, again and again, until a STATUS opens the window.
-    this.timers.set(Timer.Pace, this.pacer.paced && this.hasDataReady() && this.flow.open() ? this.pacer.readyAt() : undefined);
+    this.timers.set(Timer.Pace, this.pacer.paced && this.hasDataReady() && this.flowOpen() ? this.pacer.readyAt() : undefined);
     this.timers.set(Timer.Probe, this.participants.quiet ? this.probe.nextTimeoutMs() : undefined);
   }
 }

@@ -12,7 +12,7 @@ import { fullSliceBytes } from '../protocol/geometry.js';
 import type { IoChoice, UdpFactory } from '../common/udp/select.js';
 import type { UdpSocket, UdpSocketStats } from '../common/udp/socket.js';
 import { reasonName } from '../protocol/reasons.js';
-import { SenderCore, type CloneReport, type CloneReportState, type ReceiverRecord, type SenderConfig, type SenderEvent, type SenderStats, type Transmit } from './core.js';
+import { SenderCore, type CloneReport, type CloneReportState, type ReceiverRecord, type RosterHost, type SenderConfig, type SenderEvent, type SenderStats, type Transmit } from './core.js';
 import type { Source } from './source-types.js';
 
 export interface SenderNetConfig {
@@ -31,6 +31,10 @@ export interface SenderOutcome {
   readonly seconds: number;
   readonly digest: string;
   readonly receivers: readonly Readonly<ReceiverRecord>[];
+  /** --hosts: every host listed, with its receivers' ids (none: it never joined). */
+  readonly hosts: readonly { readonly host: RosterHost; readonly receiverIds: readonly number[] }[];
+  /** --start-timeout passed before the transfer started. */
+  readonly startTimedOut: boolean;
   readonly stats: SenderStats;
   readonly windowPackets: number;
   /** The UDP path used and the data socket's syscall counters. */
@@ -90,6 +94,7 @@ export class SenderDriver {
   private error: string | undefined;
   private finished: ((o: SenderOutcome) => void) | undefined;
   private windowPackets = 0;
+  private startTimedOut = false;
   /** Bytes of a full slice: what the source is read in. */
   private readonly sliceBytes: number;
   private readonly cpuAtStart: CpuStart;
@@ -318,7 +323,12 @@ export class SenderDriver {
   }
 
   private feedSource(): void {
-    if (this.reading || this.sourceDone || !this.core.wantsSlice()) return;
+    if (this.reading || !this.core.wantsSlice()) return;
+    if (this.core.pass > 1) {
+      this.feedAgain();
+      return;
+    }
+    if (this.sourceDone) return;
     this.reading = true;
     this.readSlice().then(
       (buf) => {
@@ -344,6 +354,31 @@ export class SenderDriver {
         this.reading = false;
         this.sourceDone = true;
         // A read that failed because finish() closed the source is not the transfer's error.
+        if (this.finished === undefined) return;
+        this.fail(oneLine(e));
+      },
+    );
+  }
+
+  /** A later pass of a carousel (--async --carousel): the slice the core wants, read at its offset. */
+  private feedAgain(): void {
+    const source = this.source;
+    if (source.readAt === undefined) {
+      this.fail(`${source.description} cannot be read again for another pass`);
+      return;
+    }
+    const sliceNo = this.core.nextSliceNo;
+    const offset = sliceNo * this.sliceBytes;
+    this.reading = true;
+    source.readAt(offset, Math.min(this.sliceBytes, this.core.bytesRead - offset)).then(
+      (bytes) => {
+        this.reading = false;
+        if (this.finished === undefined) return;
+        this.core.handle({ kind: 'slice', bytes }, this.now());
+        this.kick();
+      },
+      (e: unknown) => {
+        this.reading = false;
         if (this.finished === undefined) return;
         this.fail(oneLine(e));
       },
@@ -385,6 +420,7 @@ export class SenderDriver {
         this.startedAtMs = this.now();
         this.windowPackets = ev.windowPackets;
       }
+      if (ev.kind === 'startTimedOut') this.startTimedOut = true;
       if (ev.kind === 'done') void this.finish(ev.ok);
     }
   }
@@ -393,12 +429,15 @@ export class SenderDriver {
     switch (ev.kind) {
       case 'joined':
         this.log.info(
-          { evt: 'receiver.joined', rcv: hex(ev.receiverId), address: ev.address, rcvbuf: ev.rcvBufBytes, joinSlice: ev.joinSlice },
+          { evt: 'receiver.joined', rcv: hex(ev.receiverId), address: ev.address, host: ev.host, rcvbuf: ev.rcvBufBytes, joinSlice: ev.joinSlice },
           ev.joinSlice > 0 ? 'receiver joined late' : 'receiver joined',
         );
         break;
       case 'started':
         this.log.info({ evt: 'transfer.start', receivers: ev.receivers, window: ev.windowPackets }, 'transfer started');
+        break;
+      case 'startTimedOut':
+        this.log.warn({ evt: 'start.timeout', receivers: ev.receivers }, 'not started before --start-timeout');
         break;
       case 'dropped':
         this.log.warn({ evt: 'receiver.dropped', rcv: hex(ev.receiverId), reason: reasonName(ev.reason), detail: ev.detail }, 'receiver dropped');
@@ -420,6 +459,9 @@ export class SenderDriver {
         );
         break;
       }
+      case 'pass':
+        this.log.info({ evt: 'transfer.pass', pass: ev.pass }, 'carousel: the image again');
+        break;
       case 'done':
         this.log.info({ evt: 'transfer.done', ok: ev.ok, stats: this.core.stats }, 'transfer done');
         break;
@@ -451,6 +493,8 @@ export class SenderDriver {
       digest: this.digestHex,
       receivers: this.core.receiverList(),
       cloneReports: this.core.cloneReportsShown ? this.core.receiverList().map((r) => this.core.cloneReportOf(r.id)) : undefined,
+      hosts: this.core.hostList(),
+      startTimedOut: this.startTimedOut,
       stats: this.core.stats,
       windowPackets: this.windowPackets,
       io: { path: this.ioPath, description: this.ioDescription, data: { ...this.dataSocket.stats } },

@@ -14,7 +14,7 @@
 // undefined) goes through every check below all the same; only the copy is skipped.
 
 import { blockPayloadBytes, fullSliceBytes, sliceBytesOf, totalSlices } from '../../protocol/geometry.js';
-import { DATA_FLAG_PARITY, type DataHeader } from '../../protocol/messages/data.js';
+import { DATA_FLAG_PARITY, DATA_FLAG_REPAIR, type DataHeader } from '../../protocol/messages/data.js';
 import type { ReceiverConfig } from './config.js';
 import type { ReceiverEvent } from './events.js';
 import type { Session } from './session.js';
@@ -160,6 +160,7 @@ export class Assembly {
       }
       const st = s.stripes[d.blockNo % g.stripes]!;
       s.haveBlock[d.blockNo] = 1;
+      if ((d.flags & DATA_FLAG_REPAIR) !== 0) this.stats.resentBlocks++;
       if (d.payload !== undefined) s.buf.set(d.payload, d.blockNo * g.blockBytes);
       if (st.have >= st.k) {
         // A parity symbol stood in for this block: drop one so `have` stays exact.

@@ -17,6 +17,12 @@ export interface ReceiverConfig {
   readonly joinIntervalMs: number;
   /** STATUS heartbeat while in a session. */
   readonly statusIntervalMs: number;
+  /**
+   * HEARTBEAT (how this receiver is doing, for the sender's table and slow-node policy) at
+   * least this far apart, and 1 ms per receiver START counted, so the sender hears at most
+   * about a thousand a second whatever the rack's size.
+   */
+  readonly heartbeatIntervalMs: number;
   /** NAKs wait a random time up to this (shorter for larger needs), to hear others' first. */
   readonly nakBackoffMs: number;
   /** After a NAK (ours or one that covered ours) wait this long for the repair before asking again. */
@@ -38,6 +44,11 @@ export interface ReceiverConfig {
    * only in order (stdout, --pipe, --unpack, a decompressor). Undefined: it writes at offsets.
    */
   readonly lateJoinBlocker?: string;
+  /**
+   * The output decompresses by magic (`auto`): an image that begins with a gzip or LZ4
+   * stream (HELLO's CAP_IMAGE_COMPRESSED) is taken only in order.
+   */
+  readonly decompressesByMagic?: boolean;
   /** Where slices' bytes live (default: fresh heap memory per slice). The driver's pool lets the data socket place DATA into them. */
   readonly sliceMemory?: SliceMemory;
 }

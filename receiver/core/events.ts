@@ -2,7 +2,9 @@
 // for the driver (ReceiverEvent), and the datagrams it sends (ReceiverTransmit).
 
 import type { Endpoint } from '../../protocol/endpoint.js';
+import type { CatchUpWhy } from '../../protocol/messages/catch-up.js';
 import type { Reason } from '../../protocol/reasons.js';
+import type { PipelineLoad } from './load.js';
 
 /** Words per placed DATA record (the layout common/udp/placement.ts and the native addon write). */
 export const PLACED_RECORD_WORDS = 4;
@@ -27,6 +29,8 @@ export type ReceiverInput =
       readonly reason: Reason;
       readonly detail: string;
     }
+  /** What the driver measured of the pipeline and the process since its last report (for HEARTBEAT). */
+  | ({ readonly kind: 'load' } & PipelineLoad)
   /** Stop now (signal, disk error): the sender is told why. */
   | { readonly kind: 'abort'; readonly reason: Reason; readonly detail: string };
 
@@ -46,6 +50,14 @@ export type ReceiverEvent =
   | { readonly kind: 'started'; readonly windowPackets: number }
   /** A complete slice, for the sink: in order within each pass; `offset` is its place in the image. */
   | { readonly kind: 'deliver'; readonly sliceNo: number; readonly offset: number; readonly bytes: Uint8Array }
+  /**
+   * We are in the catch-up pass: the sender found us too slow for the rack (rates in kB/s:
+   * ours, and the pace we fell below), or we joined late and take the image only in order.
+   * What we lack comes once the first pass is over.
+   */
+  | { readonly kind: 'catchUp'; readonly why: CatchUpWhy; readonly rateKBps: number; readonly paceKBps: number }
+  /** The first pass is over: the catch-up pass fetches the rest, from slice fromSlice on, in order. */
+  | { readonly kind: 'catchUpBegan'; readonly fromSlice: number }
   /** Late join: every slice from joinSlice on is delivered; now the head 0..slices-1. */
   | { readonly kind: 'head'; readonly slices: number }
   | { readonly kind: 'complete'; readonly totalBytes: number; readonly digest: Uint8Array }

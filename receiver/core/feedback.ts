@@ -1,10 +1,16 @@
 // What the receiver says, and the clocks for it: JOIN until the sender answers with our
 // ACCEPT, STATUS (how far we delivered and wrote, the newest DATA sequence number we saw:
-// the sender's flow window follows it), NAKs (the scheduler decides when; this encodes
-// them), LEAVE and REPORT. NAKs go to the rendezvous group, where the other receivers hear
-// them and keep quiet; everything else goes to the sender alone (its control endpoint),
-// so no receiver spends anything on another's STATUS. Everything goes to the core's
-// outgoing queue. With --async the receiver has no return channel and sends nothing.
+// the sender's flow window follows it), HEARTBEAT (how we are doing: rates, loss, what
+// limits us; at a low rate, for the sender's table and slow-node policy), NAKs (the
+// scheduler decides when; this encodes them), LEAVE and REPORT. NAKs go to the rendezvous
+// group, where the other receivers hear them and keep quiet; everything else goes to the
+// sender alone (its control endpoint), so no receiver spends anything on another's STATUS
+// or HEARTBEAT. Everything goes to the core's outgoing queue. With --async the receiver
+// has no return channel and sends nothing.
+//
+// Two clocks share the word "heartbeat" and are not the same thing: the HEARTBEAT message
+// (heartbeatAtMs, every heartbeatIntervalMs of our config) and, in a quiet session, the
+// STATUS that goes out at least every heartbeatMs a REQACK names (quietStatusEveryMs here).
 //
 // When STATUS goes out depends on the session (docs/ARCHITECTURE.md, "How feedback
 // scales"). In a small one: each quarter of the sender's flow window read and of its
@@ -14,11 +20,11 @@
 // answer window (the further behind, the sooner), and not at all if a later copy of it
 // shows that someone worse already answered; once our answer went, and while REQACKs
 // find us behind, we are "limiting" and report each quarter as in a small session;
-// otherwise we keep silent but
-// for a heartbeat at least every heartbeatMs the REQACK names.
+// otherwise we keep silent but for a STATUS at least every heartbeatMs the REQACK names.
 
-import { CAP_PARITY_REPAIR } from '../../protocol/header.js';
+import { CAP_IN_ORDER, CAP_PARITY_REPAIR } from '../../protocol/header.js';
 import { DIGEST_BYTES } from '../../protocol/messages/end.js';
+import { encodeHeartbeat, HEARTBEAT_FLAG_CATCH_UP, HEARTBEAT_SIZE } from '../../protocol/messages/heartbeat.js';
 import { encodeJoin, JOIN_SIZE } from '../../protocol/messages/join.js';
 import { encodeLeave, leaveLength } from '../../protocol/messages/leave.js';
 import { encodeNak, nakLength } from '../../protocol/messages/nak.js';
@@ -52,18 +58,27 @@ export class Feedback {
   private joinAtMs: number;
   /** Set by our ACCEPT, or by the data beginning before it; nothing reads it earlier. */
   private statusAtMs: number;
-  /** A quiet session (a REQACK said so): silent unless behind, and a heartbeat. */
+  /** The next HEARTBEAT message: set with the STATUS clock (from our ACCEPT on), Infinity before and with --async. */
+  private heartbeatAtMs = Infinity;
+  /** Receivers in the session, as START said: the HEARTBEAT interval grows with them. */
+  private receivers = 1;
+  /** JOIN says CAP_IN_ORDER: we are late and take the image only in order (the catch-up pass). */
+  private inOrder = false;
+  /** A quiet session (a REQACK said so): silent unless behind, and a STATUS every quietStatusEveryMs. */
   private quietSession = false;
-  private heartbeatMs = 0;
+  /** Quiet session: the REQACK's heartbeatMs, the longest we keep STATUS back (not the HEARTBEAT message's clock). */
+  private quietStatusEveryMs = 0;
   private group = 1;
   /** Quiet: our answer to a REQACK went (we were the worst heard); we report as we go until a REQACK finds us not behind. */
   private limitingNow = false;
   /** Quiet: an answer waits until then, naming answerId (undefined: none waits). */
   private answerAtMs: number | undefined;
   private answerId = 0;
+  /** In the catch-up pass: the sender paces it by what we report, so we report as we go. */
+  private pacesCatchUp = false;
 
   constructor(
-    private readonly cfg: Pick<ReceiverConfig, 'receiverId' | 'rcvBufBytes' | 'joinIntervalMs' | 'statusIntervalMs' | 'random'>,
+    private readonly cfg: Pick<ReceiverConfig, 'receiverId' | 'rcvBufBytes' | 'joinIntervalMs' | 'statusIntervalMs' | 'heartbeatIntervalMs' | 'random'>,
     private readonly session: Session,
     private readonly assembly: Assembly,
     private readonly sink: SinkProgress,
@@ -94,6 +109,11 @@ export class Feedback {
     return this.statusAtMs;
   }
 
+  /** Our JOINs say we take the image only in order (late, for the catch-up pass). */
+  joinInOrder(): void {
+    this.inOrder = true;
+  }
+
   /** Quiet session: when our answer to a REQACK is due (Infinity: none waits). */
   get nextAnswerAtMs(): number {
     return this.answerAtMs ?? Infinity;
@@ -109,25 +129,84 @@ export class Feedback {
     return this.group;
   }
 
-  /** A small session, or a quiet one whose last REQACK found us behind: we report as we go. */
+  /**
+   * A small session, a quiet one whose last REQACK found us behind, or we are in the
+   * catch-up pass (once the first pass is over, it goes at our pace): we report as we go.
+   */
   get reportsProgress(): boolean {
-    return !this.quietSession || this.limitingNow;
+    return !this.quietSession || this.limitingNow || this.pacesCatchUp;
   }
 
-  /** START (or a repeat of it) named the sender's window. */
-  setWindow(windowPackets: number): void {
+  /** We are in the catch-up pass: from now on we report as we go, even in a quiet session. */
+  reportAsWeGo(): void {
+    this.pacesCatchUp = true;
+  }
+
+  /** When the next HEARTBEAT is due (Infinity: none, before our ACCEPT and with --async). */
+  get nextHeartbeatAtMs(): number {
+    return this.heartbeatAtMs;
+  }
+
+  /** START (or a repeat of it) named the sender's window and how many receivers it took. */
+  setWindow(windowPackets: number, receivers: number): void {
     this.window = windowPackets;
+    this.receivers = Math.max(1, receivers);
   }
 
-  /** Our ACCEPT arrived: JOIN stops and the STATUS heartbeat counts from now. */
+  /** Our ACCEPT arrived: JOIN stops, and the STATUS and HEARTBEAT clocks count from now. */
   onAccepted(now: number): void {
     this.answered = true;
     this.statusAtMs = now + this.cfg.statusIntervalMs;
+    if (this.heartbeatAtMs === Infinity) this.heartbeatAtMs = now + this.cfg.heartbeatIntervalMs;
   }
 
   /** The data began before our ACCEPT: STATUS goes out on the JOIN clock until it comes. */
   onStartedUnanswered(): void {
     this.statusAtMs = this.joinAtMs;
+  }
+
+  /**
+   * How we are doing, from the core's LoadMeter snapshot; the next one is due an interval
+   * on (heartbeatIntervalMs, or 1 ms per receiver in the session if that is longer).
+   */
+  sendHeartbeat(
+    x: {
+      elapsedMs: number;
+      sinkBusyMs: number;
+      packetsRead: number;
+      packetsSent: number;
+      cpuPermille: number;
+      outputBytes: number;
+      outputBusyMs: number;
+      limit: number;
+    },
+    catchUp: boolean,
+    now: number,
+  ): void {
+    this.heartbeatAtMs = now + Math.max(this.cfg.heartbeatIntervalMs, this.receivers);
+    if (this.session.async) return;
+    const buf = new Uint8Array(HEARTBEAT_SIZE);
+    encodeHeartbeat(
+      {
+        sessionId: this.session.sessionId,
+        receiverId: this.cfg.receiverId,
+        limit: x.limit,
+        flags: catchUp ? HEARTBEAT_FLAG_CATCH_UP : 0,
+        cpuPermille: x.cpuPermille,
+        elapsedMs: x.elapsedMs,
+        bytesWritten: this.sink.bytesWritten,
+        outputBytes: x.outputBytes,
+        sinkBusyMs: x.sinkBusyMs,
+        outputBusyMs: x.outputBusyMs,
+        packetsRead: x.packetsRead,
+        packetsSent: x.packetsSent,
+        repairedBlocks: (this.stats.decodedBlocks + this.stats.resentBlocks) >>> 0,
+        deliveredSlices: this.assembly.delivered,
+      },
+      buf,
+    );
+    this.toSender(buf);
+    this.stats.heartbeatsSent++;
   }
 
   /** Delivery moved to another pass (late join): the quarter-of-retention rule counts from `delivered`. */
@@ -176,9 +255,9 @@ export class Feedback {
    */
   onReqack(r: Reqack, receiving: boolean, now: number): void {
     if ((r.flags & REQACK_FLAG_QUIET) !== 0) {
-      if (!this.quietSession) this.statusAtMs = now + this.nextHeartbeatMs(r.heartbeatMs);
+      if (!this.quietSession) this.statusAtMs = now + this.nextQuietStatusMs(r.heartbeatMs);
       this.quietSession = true;
-      this.heartbeatMs = r.heartbeatMs;
+      this.quietStatusEveryMs = r.heartbeatMs;
       this.group = Math.max(1, r.groupSize);
     }
     const behind = receiving && this.isBehind(r.needSlices, r.needSeq);
@@ -226,9 +305,9 @@ export class Feedback {
     return (r.answerWindowMs * (band + spreadByGroup(this.cfg.random(), this.group))) / 4;
   }
 
-  /** The next heartbeat: somewhere in the second half of the interval, so they do not come in step. */
-  private nextHeartbeatMs(heartbeatMs: number): number {
-    return heartbeatMs * (0.5 + 0.5 * this.cfg.random());
+  /** Quiet session: the next STATUS, somewhere in the second half of the REQACK's heartbeatMs, so they do not come in step. */
+  private nextQuietStatusMs(everyMs: number): number {
+    return everyMs * (0.5 + 0.5 * this.cfg.random());
   }
 
   sendJoin(now: number): void {
@@ -237,7 +316,7 @@ export class Feedback {
       {
         sessionId: this.session.sessionId,
         receiverId: this.cfg.receiverId,
-        caps: CAP_PARITY_REPAIR,
+        caps: CAP_PARITY_REPAIR | (this.inOrder ? CAP_IN_ORDER : 0),
         rcvBufBytes: this.cfg.rcvBufBytes,
       },
       buf,
@@ -270,7 +349,7 @@ export class Feedback {
     this.stats.statusSent++;
     this.statusSeq = this.seenSeq;
     this.statusDelivered = this.assembly.delivered;
-    this.statusAtMs = now + (this.quietSession ? this.nextHeartbeatMs(this.heartbeatMs) : this.cfg.statusIntervalMs);
+    this.statusAtMs = now + (this.quietSession ? this.nextQuietStatusMs(this.quietStatusEveryMs) : this.cfg.statusIntervalMs);
   }
 
   sendNak(s: RxSlice): void {

@@ -13,6 +13,12 @@
 // The scheduler owns one timer per slice (SliceNak, kept on the slice so it lives and dies
 // with it) and the set of armed ones; nextDeadlineMs() is the earliest of those, and the
 // core's pollTimeout asks for nothing else about NAKs.
+//
+// In the catch-up pass (the sender moved us there, or we joined late and take the image in
+// order) nothing is asked for while the first pass goes on ('waiting': slices become due
+// but get no timer); once it is over ('fetching'), every due slice of the window is asked
+// for at once, as in a late receiver's head pass, and the answers that flow hold our next
+// requests back.
 
 import { DATA_FLAG_LAST, DATA_FLAG_REPAIR, type DataHeader } from '../../protocol/messages/data.js';
 import type { Nak } from '../../protocol/messages/nak.js';
@@ -73,8 +79,10 @@ export class NakScheduler {
   /** Highest slice seen in DATA, and when DATA last arrived: whether its packets may still be queued. */
   private dataSliceMax = -1;
   private lastDataAtMs = 0;
-  /** The head pass: when a repair for the head last arrived (the sender is still answering). */
+  /** The head pass or the catch-up pass: when a repair last arrived (the sender is still answering). */
   private lastHeadRepairAtMs = -Infinity;
+  /** The catch-up pass: 'waiting' for the first pass to end (no NAKs), then 'fetching' what we lack. */
+  private catchUp: 'no' | 'waiting' | 'fetching' = 'no';
   /**
    * From a NAK that covers a slice to the first repair for it (smoothed; undefined until
    * measured): after a NAK the next one for the slice waits a few of these, not all of
@@ -101,6 +109,31 @@ export class NakScheduler {
     if (n > this.frontier) this.frontier = n;
   }
 
+  /** In the catch-up pass (waiting or fetching). */
+  get inCatchUp(): boolean {
+    return this.catchUp !== 'no';
+  }
+
+  /** Waiting for the first pass to end before asking for anything. */
+  get waiting(): boolean {
+    return this.catchUp === 'waiting';
+  }
+
+  /** We are in the catch-up pass: no NAK until the first pass is over (fetch). Timers set now are dropped. */
+  putOff(): void {
+    if (this.catchUp !== 'no') return;
+    this.catchUp = 'waiting';
+    for (const s of this.assembly.held()) s.nak.atMs = undefined;
+  }
+
+  /** The first pass is over: ask for every due slice of the window now. */
+  fetch(now: number): void {
+    if (this.catchUp !== 'waiting') return;
+    this.catchUp = 'fetching';
+    for (const s of this.assembly.held()) if (s.nak.due && !s.complete) this.arm(s, now);
+    this.markDue(now);
+  }
+
   /** A DATA packet arrived (before the assembly takes it). */
   onData(d: DataHeader, now: number): void {
     if (d.sliceNo > this.dataSliceMax) this.dataSliceMax = d.sliceNo;
@@ -114,8 +147,8 @@ export class NakScheduler {
 
   /** The assembly took a symbol it lacked from DATA d into slice s. */
   onSymbol(s: RxSlice, d: DataHeader, now: number): void {
-    if ((d.flags & DATA_FLAG_REPAIR) === 0) return;
-    if (this.assembly.pass.kind === 'head') this.lastHeadRepairAtMs = now;
+    if ((d.flags & DATA_FLAG_REPAIR) === 0 || this.catchUp === 'waiting') return;
+    if (this.byRepair()) this.lastHeadRepairAtMs = now;
     if (s.nak.askedAtMs !== undefined) {
       const sample = now - s.nak.askedAtMs;
       this.repairRttMs = this.repairRttMs === undefined ? sample : (7 * this.repairRttMs + sample) / 8;
@@ -138,14 +171,14 @@ export class NakScheduler {
       if (s === undefined) break;
       if (s.complete || s.nak.due) continue;
       s.nak.due = true;
-      this.arm(s, now);
+      if (this.catchUp !== 'waiting') this.arm(s, now);
     }
   }
 
   /** Another receiver's NAK: if it asks for at least what we need, its repair serves us too. */
   onOtherNak(nak: Nak, now: number): void {
     const s = this.assembly.get(nak.sliceNo);
-    if (s === undefined || s.complete || s.nak.atMs === undefined || !s.nak.due) return;
+    if (s === undefined || s.complete || s.nak.atMs === undefined || !s.nak.due || this.catchUp === 'waiting') return;
     const mine = needOf(s);
     if (nak.need.length !== mine.length || nak.heard.length !== mine.length) return;
     for (let i = 0; i < mine.length; i++) {
@@ -175,7 +208,7 @@ export class NakScheduler {
    * fail when --async leaves a slice we cannot rebuild (nothing can repair it).
    */
   fire(now: number): string | undefined {
-    if (now < this.nextDeadlineMs()) return undefined;
+    if (this.catchUp === 'waiting' || now < this.nextDeadlineMs()) return undefined;
     for (const s of this.assembly.held()) {
       const t = s.nak;
       if (t.atMs === undefined || now < t.atMs) continue;
@@ -202,11 +235,18 @@ export class NakScheduler {
         t.atMs = this.lastDataAtMs + drainMs;
         continue;
       }
-      if (this.assembly.pass.kind === 'head' && t.naked && now < this.lastHeadRepairAtMs + this.cfg.repairWaitMs) {
+      if (this.byRepair() && t.naked && now < this.lastHeadRepairAtMs + this.cfg.repairWaitMs) {
         // The head pass asks for a whole window at once, and the answers come one slice
         // after the other: while they flow, ours is queued behind them. Asking again
         // would only repeat it (the sender ignores a request for blocks already queued).
         t.atMs = this.lastHeadRepairAtMs + this.cfg.repairWaitMs;
+        continue;
+      }
+      if (this.session.async && this.session.morePasses) {
+        // A carousel sends the image again: the slice waits for the next pass (no timer
+        // until the last pass begins, see lastPassBegan).
+        t.atMs = undefined;
+        this.stats.slicesPutOff++;
         continue;
       }
       if (this.session.async) {
@@ -222,6 +262,23 @@ export class NakScheduler {
       this.arm(s, now + this.repairWaitMs());
     }
     return undefined;
+  }
+
+  /**
+   * --async, a carousel's last pass began: every due slice still incomplete (put off to a
+   * later pass) gets its timer again, to be judged once this pass has gone by it.
+   */
+  lastPassBegan(now: number): void {
+    // What the earlier pass sent says nothing about where this one is: a slice is judged
+    // only once this pass's DATA has gone two slices past it (or the data went quiet).
+    this.dataSliceMax = -1;
+    this.lastDataAtMs = now;
+    for (const s of this.assembly.held()) if (s.nak.due && !s.complete && s.nak.atMs === undefined) this.arm(s, now);
+  }
+
+  /** Every slice comes by repair: a late receiver's head pass, or the catch-up pass once fetching. */
+  private byRepair(): boolean {
+    return this.assembly.pass.kind === 'head' || this.catchUp === 'fetching';
   }
 
   /** The earliest NAK timer (Infinity: none). */

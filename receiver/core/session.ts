@@ -6,7 +6,16 @@
 
 import type { Endpoint } from '../../protocol/endpoint.js';
 import { totalSlices, type Geometry } from '../../protocol/geometry.js';
-import { CAP_ASYNC, CAP_CLONE_REPORTS, CAP_PARITY_REPAIR, CAP_STREAMING, u32ToIpv4 } from '../../protocol/header.js';
+import {
+  CAP_ASYNC,
+  CAP_CATCH_UP,
+  CAP_CLONE_REPORTS,
+  CAP_IMAGE_COMPRESSED,
+  CAP_MORE_PASSES,
+  CAP_PARITY_REPAIR,
+  CAP_STREAMING,
+  u32ToIpv4,
+} from '../../protocol/header.js';
 import type { End } from '../../protocol/messages/end.js';
 import { HelloPhase, IMAGE_BYTES_UNKNOWN, type Hello } from '../../protocol/messages/hello.js';
 
@@ -25,8 +34,17 @@ export class Session {
   readonly streaming: boolean;
   /** The sender waits for a CLONE_REPORT from a receiver that is part of a clone (CAP_CLONE_REPORTS). */
   readonly cloneReports: boolean;
+  /** The sender serves a catch-up pass (it can read its source again). */
+  readonly catchUpOffered: boolean;
+  /** The image begins with a gzip or LZ4 stream's magic: decompressed by magic, it is taken only in order. */
+  readonly imageCompressed: boolean;
   /** The HELLO said the transfer was under way: nothing counts before our ACCEPT names our first slice. */
   readonly late: boolean;
+  /**
+   * --async with a carousel: the latest HELLO said the image comes again after this pass,
+   * so a slice we cannot rebuild now is not lost yet.
+   */
+  private more: boolean;
   private geometry: Geometry;
   private endMsg: End | undefined;
 
@@ -51,13 +69,29 @@ export class Session {
     this.async = (hello.caps & CAP_ASYNC) !== 0;
     this.streaming = (hello.caps & CAP_STREAMING) !== 0;
     this.cloneReports = (hello.caps & CAP_CLONE_REPORTS) !== 0;
+    this.catchUpOffered = (hello.caps & CAP_CATCH_UP) !== 0;
+    this.imageCompressed = (hello.caps & CAP_IMAGE_COMPRESSED) !== 0;
     this.late = !this.async && hello.phase !== HelloPhase.Announcing;
+    this.more = this.async && (hello.caps & CAP_MORE_PASSES) !== 0;
     this.geometry = {
       blockBytes: hello.blockBytes,
       sliceBlocks: hello.sliceBlocks,
       stripes: hello.stripes,
       imageBytes: hello.imageBytes,
     };
+  }
+
+  /** A carousel will send the image again after the pass under way (see `more`). */
+  get morePasses(): boolean {
+    return this.more;
+  }
+
+  /** A later HELLO of the session; true when it says the last pass has begun (it did not before). */
+  lastPassBegan(hello: Hello): boolean {
+    const more = this.async && (hello.caps & CAP_MORE_PASSES) !== 0;
+    const began = this.more && !more;
+    this.more = more;
+    return began;
   }
 
   /** imageBytes is IMAGE_BYTES_UNKNOWN until HELLO or END says. */

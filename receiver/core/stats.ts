@@ -15,10 +15,15 @@ export interface ReceiverStats {
   parityPackets: number;
   duplicates: number;
   decodedBlocks: number;
+  /** Data blocks taken from a resend (DATA_FLAG_REPAIR on a data block), not rebuilt. */
+  resentBlocks: number;
   slicesDecoded: number;
+  heartbeatsSent: number;
   naksSent: number;
   naksSuppressed: number;
   naksHeard: number;
+  /** --async with a carousel: times a slice that could not be rebuilt was left for the next pass. */
+  slicesPutOff: number;
   statusSent: number;
   /** Most slices held in memory at once (incomplete, or complete and waiting for the sink). */
   maxHeldSlices: number;
@@ -32,10 +37,13 @@ export function newReceiverStats(): ReceiverStats {
     parityPackets: 0,
     duplicates: 0,
     decodedBlocks: 0,
+    resentBlocks: 0,
     slicesDecoded: 0,
+    heartbeatsSent: 0,
     naksSent: 0,
     naksSuppressed: 0,
     naksHeard: 0,
+    slicesPutOff: 0,
     statusSent: 0,
     maxHeldSlices: 0,
     drops: {},

@@ -4,6 +4,7 @@
 
 import { MAX_RECEIVERS } from '../../common/limits.js';
 import type { ErasureCoder } from '../../protocol/fec/erasure-coder.js';
+import type { RosterHost } from './roster.js';
 
 export interface SenderConfig {
   readonly sessionId: number;
@@ -15,10 +16,26 @@ export interface SenderConfig {
   /** No return channel: start after minWaitMs, send everything once (data and parity), END, done. */
   readonly async: boolean;
   /**
+   * --async: send the image this many times (a carousel), so a receiver that missed a slice,
+   * or came late, completes from a later pass. 1: once. The driver reads later passes again
+   * from the source, so more than 1 needs a source that can be read again.
+   */
+  readonly carouselPasses: number;
+  /**
    * Take JOINs after START (udpcast's --streaming). The head a late receiver missed is
    * re-read from the source: the driver must be able to answer pollReload().
    */
   readonly streaming: boolean;
+  /**
+   * Serve a catch-up pass: the driver can read the source again (pollReload). A receiver the
+   * slow-node policy (sender/core/slow-policy.ts) finds too slow stops holding the first
+   * pass back and gets what it lacks after it; with --streaming, a late receiver that takes
+   * the image only in order gets all of it there. False (stdin, a pipe, --compress, or
+   * --no-catch-up): the rack keeps the pace of its slowest receiver, as udpcast does.
+   */
+  readonly catchUp: boolean;
+  /** --min-rate: a receiver the sender waits for that writes slower than this (bytes/s) goes to the catch-up pass. */
+  readonly minRateBytesPerSec: number | undefined;
   readonly dataGroup: string;
   readonly dataPort: number;
   /** IMAGE_BYTES_UNKNOWN for stdin and --pipe. */
@@ -31,6 +48,14 @@ export interface SenderConfig {
   readonly maxWaitMs: number | undefined;
   /** Wait for a 'start' event (Enter on the sender's terminal). */
   readonly waitForKey: boolean;
+  /**
+   * The rack's hosts (--hosts), empty when none were listed. Listed: the session starts once
+   * every host has a receiver in it (or at maxWaitMs), a receiver of no listed host is
+   * refused, and a host that never joined fails the session.
+   */
+  readonly roster: readonly RosterHost[];
+  /** Give up if the session has not started this long after the sender came up (undefined: wait forever). */
+  readonly startTimeoutMs: number | undefined;
   readonly maxReceivers: number;
   /** REQACK/END rounds without progress before a receiver is dropped. */
   readonly retriesUntilDrop: number;
@@ -73,6 +98,10 @@ export const MAX_STRIPE_BLOCKS = 224;
 /** Caller misuse (a config the CLI would have refused) throws RangeError. */
 export function checkSenderConfig(cfg: Readonly<SenderConfig>): void {
   if (cfg.retainSlices < 2) throw new RangeError('retainSlices must be >= 2');
+  if (cfg.roster.length > 0 && cfg.minReceivers > 0) throw new RangeError('a roster and minReceivers exclude each other');
+  if (cfg.roster.length > cfg.maxReceivers) throw new RangeError('more hosts than maxReceivers');
+  if (!(cfg.carouselPasses >= 1) || (cfg.carouselPasses > 1 && !cfg.async)) throw new RangeError('carouselPasses is 1, or more with async');
+  if (cfg.catchUp && cfg.async) throw new RangeError('a catch-up pass needs a return channel');
   if (cfg.maxReceivers > MAX_RECEIVERS) throw new RangeError(`maxReceivers must be <= ${MAX_RECEIVERS}`);
   if (!(cfg.answerWindowMs >= 1 && cfg.answerWindowMs <= 0xffff)) throw new RangeError('answerWindowMs must be 1..65535');
   if (!(cfg.heartbeatMs >= 1)) throw new RangeError('heartbeatMs must be >= 1');

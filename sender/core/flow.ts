@@ -2,8 +2,9 @@
 // It is sized once, at START, from the smallest receive buffer of the receivers in the
 // session, and DATA goes only while the DATA sent is less than windowPackets ahead of the
 // least read over the receivers still being served (participants.ts keeps that least in a
-// heap, so the check before each DATA is O(1)). With --async there is no feedback and the
-// window is always open (--max-bitrate is the only limit); with nobody left to serve, too.
+// heap, so the check before each DATA is O(1); receivers in the catch-up pass count only
+// once the first pass is over). With --async there is no feedback and the window is
+// always open (--max-bitrate is the only limit); with nobody left to serve, too.
 //
 // What holds: windowPackets is 0 until START, then between 16 and windowPacketsMax.
 
@@ -38,9 +39,9 @@ export class FlowWindow {
     return this.packets;
   }
 
-  /** Another DATA datagram may go now. */
-  open(): boolean {
+  /** Another DATA datagram may go now; `catchUpFlows`: the first pass is over, the catch-up receivers pace what goes. */
+  open(catchUpFlows: boolean): boolean {
     if (this.cfg.async) return true; // no return channel: --max-bitrate is the only limit
-    return this.tx.sentCount - this.participants.minSeenAbs() < this.packets;
+    return this.tx.sentCount - this.participants.minSeenAbs(catchUpFlows) < this.packets;
   }
 }

@@ -12,6 +12,15 @@
 // DATA) and how many slices they hold (deliveredSlices), so a STATUS costs O(log n) and the
 // flow window's check before each DATA O(1), whatever the number of receivers.
 //
+// A receiver in the catch-up pass (a slow node the policy moved there, or a late receiver
+// whose sink takes the image only in order) is taken out of the heaps: it holds neither
+// the flow window nor retention during the first pass. Once the first pass is over the
+// catch-up pass is paced by the receivers it serves, so the flow window's least read is
+// then the lesser of the heaps' and of the catch-up receivers' (`catchUpFlows`). There are
+// at most MAX_CATCH_UP of them (the pass is for a few slow nodes, not for the rack), kept
+// in a set whose least seenAbs is recomputed only when one of them reports or leaves: the
+// check before each DATA stays O(1).
+//
 // In a quiet session (sender/core/probe.ts) most receivers stay silent, and the sender
 // counts their silence: when a probe round ends, every receiver that could have answered
 // it and did not is taken to be at least where the round asked (the group credit). A
@@ -27,11 +36,15 @@
 // What holds: at most maxReceivers records, never removed (the final table lists every
 // receiver); a record leaves 'active' once, for good ('verified', 'failed', 'left',
 // 'dropped'); seenSeq and deliveredSlices only grow. An active receiver that has not every
-// slice is in exactly one pair of heaps (credited or not); any other record is in none.
+// slice and is not in the catch-up pass is in exactly one pair of heaps (credited or not);
+// any other record is in none. An active receiver in the catch-up pass that has not every
+// slice is in the catch-up set, and no other record is.
 // It sends nothing and emits no events: the core does both, from what these methods return.
 
 import type { Endpoint } from '../../protocol/endpoint.js';
 import { CAP_PARITY_REPAIR } from '../../protocol/header.js';
+import type { CatchUpWhy } from '../../protocol/messages/catch-up.js';
+import type { Heartbeat } from '../../protocol/messages/heartbeat.js';
 import type { Join } from '../../protocol/messages/join.js';
 import type { Leave } from '../../protocol/messages/leave.js';
 import { Outcome, type Report } from '../../protocol/messages/report.js';
@@ -39,10 +52,14 @@ import { STATUS_FLAG_COMPLETE, type Status } from '../../protocol/messages/statu
 import { Reason, reasonName } from '../../protocol/reasons.js';
 import { seqDiff } from '../../protocol/seq.js';
 import type { SenderConfig } from './config.js';
+import { ReceiverHealth } from './health.js';
 import { MinHeap } from './min-heap.js';
 import type { ImageEnd } from './transmit.js';
 
 export type ReceiverState = 'active' | 'verified' | 'failed' | 'dropped' | 'left';
+
+/** At most this many receivers are in the catch-up pass at once; the slow-node policy moves no more. */
+export const MAX_CATCH_UP = 64;
 
 /**
  * What the sender knows of one receiver. The progress fields and their times are what a
@@ -52,6 +69,8 @@ export type ReceiverState = 'active' | 'verified' | 'failed' | 'dropped' | 'left
 export interface ReceiverRecord {
   readonly id: number;
   readonly address: string;
+  /** The --hosts line it is, or undefined without --hosts. */
+  readonly host: string | undefined;
   /** Where its JOIN came from: what answers it alone (ACCEPT, REPORT_ACK) goes there. */
   readonly endpoint: Endpoint;
   state: ReceiverState;
@@ -84,6 +103,22 @@ export interface ReceiverRecord {
    * --streaming: the node restarted) verified: its id. 0: not replaced.
    */
   replacedBy: number;
+  /**
+   * Served by the catch-up pass, not the first: it holds back neither the flow window nor
+   * retention, and gets what it lacks after the first pass (a slow node the policy moved
+   * there, or a late receiver whose sink takes the image only in order).
+   */
+  catchUp: boolean;
+  /** Why it is in the catch-up pass, and since when (undefined: it is not). */
+  catchUpWhy: CatchUpWhy | undefined;
+  catchUpAtMs: number | undefined;
+  /** When CATCHUP was last sent to it (it is repeated if it asks for repairs before END). */
+  catchUpToldAtMs: number;
+  /** When its JOIN was taken, and when it left 'active' (undefined: still active). */
+  readonly joinedAtMs: number;
+  resolvedAtMs: number | undefined;
+  /** What its HEARTBEATs say: rates, loss, repair share, what limits it. */
+  readonly health: ReceiverHealth;
 }
 
 /** A record and the sender's bookkeeping for it (never shown outside this file and the core). */
@@ -139,8 +174,12 @@ export class Participants {
   private quietMode = false;
   /** The next probe round to be sent (a receiver heard from now on can be credited from the one after). */
   private nextRound = 1;
+  /** Active receivers in the catch-up pass without every slice (outside the heaps). */
+  private readonly catchUpSet = new Set<Tracked>(); // bounded: MAX_CATCH_UP
+  /** The least seenAbs over catchUpSet (Infinity when empty), recomputed when one of them changes. */
+  private catchUpSeenAbs = Infinity;
 
-  constructor(private readonly cfg: Readonly<Pick<SenderConfig, 'maxReceivers' | 'retriesUntilDrop'>>) {}
+  constructor(private readonly cfg: Readonly<Pick<SenderConfig, 'maxReceivers' | 'retriesUntilDrop' | 'blockBytes'>>) {}
 
   get size(): number {
     return this.records.size;
@@ -167,13 +206,14 @@ export class Participants {
   }
 
   /**
-   * A new receiver, having seen DATA up to `seenSeq` (`seenAbs` as a count of DATA sent)
-   * and holding slices below `joinSlice`.
+   * A new receiver (of --hosts line `host`), having seen DATA up to `seenSeq` (`seenAbs`
+   * as a count of DATA sent) and holding slices below `joinSlice`.
    */
-  add(join: Join, from: Endpoint, joinSlice: number, seenSeq: number, seenAbs: number, now: number): void {
+  add(join: Join, from: Endpoint, host: string | undefined, joinSlice: number, seenSeq: number, seenAbs: number, now: number): void {
     const r: Tracked = {
       id: join.receiverId,
       address: from.address,
+      host,
       endpoint: { address: from.address, port: from.port },
       state: 'active',
       reason: Reason.None,
@@ -194,6 +234,13 @@ export class Participants {
       progressSinceRound: true,
       answeredRound: 0,
       replacedBy: 0,
+      catchUp: false,
+      catchUpWhy: undefined,
+      catchUpAtMs: undefined,
+      catchUpToldAtMs: -Infinity,
+      joinedAtMs: now,
+      resolvedAtMs: undefined,
+      health: new ReceiverHealth(this.cfg.blockBytes),
       seenAbs,
       seqSlot: -1,
       slicesSlot: -1,
@@ -234,6 +281,7 @@ export class Participants {
       r.seenAtMs = now;
       r.progressSinceRound = true;
       this.rekey(r, 'seq');
+      if (this.catchUpSet.has(r)) this.catchUpSeenAbs = this.leastCatchUpSeenAbs();
     }
     if (st.deliveredSlices > r.deliveredSlices && st.deliveredSlices <= nextSliceNo) {
       r.deliveredSlices = st.deliveredSlices;
@@ -258,43 +306,57 @@ export class Participants {
   }
 
   /**
+   * A HEARTBEAT: its figures, and what it wrote (progress, as in STATUS: a receiver whose
+   * STATUS went astray but that keeps writing is alive).
+   */
+  heartbeat(rcv: ReceiverRecord, hb: Heartbeat, now: number): void {
+    if (!rcv.health.take(hb, now) || rcv.state !== 'active') return;
+    if (hb.bytesWritten > rcv.bytesWritten) {
+      rcv.bytesWritten = hb.bytesWritten;
+      rcv.writtenAtMs = now;
+      rcv.progressSinceRound = true;
+      rcv.retries = 0;
+    }
+  }
+
+  /**
    * A REPORT from an active receiver: verified only with the whole image (`end` known and
    * every byte written), else failed. Undefined when it was resolved already.
    */
-  report(rcv: ReceiverRecord, rep: Report, end: ImageEnd | undefined): { ok: boolean; detail: string } | undefined {
+  report(rcv: ReceiverRecord, rep: Report, end: ImageEnd | undefined, now: number): { ok: boolean; detail: string } | undefined {
     if (rcv.state !== 'active') return undefined;
     rcv.bytesWritten = rep.bytesWritten;
     if (rep.outcome === Outcome.Verified && end !== undefined && rep.bytesWritten === end.totalBytes) {
-      this.resolve(rcv, 'verified');
+      this.resolve(rcv, 'verified', now);
       rcv.deliveredSlices = end.totalSlices;
       return { ok: true, detail: '' };
     }
-    this.resolve(rcv, 'failed');
+    this.resolve(rcv, 'failed', now);
     rcv.reason = rep.outcome === Outcome.Verified ? Reason.SizeMismatch : rep.reason;
     rcv.detail = rep.detail || reasonName(rcv.reason);
     return { ok: false, detail: rcv.detail };
   }
 
   /** A LEAVE from an active receiver: its detail; undefined when it was resolved already. */
-  leave(rcv: ReceiverRecord, leave: Leave): string | undefined {
+  leave(rcv: ReceiverRecord, leave: Leave, now: number): string | undefined {
     if (rcv.state !== 'active') return undefined;
-    this.resolve(rcv, 'left');
+    this.resolve(rcv, 'left', now);
     rcv.reason = leave.reason;
     rcv.detail = leave.detail || reasonName(leave.reason);
     return rcv.detail;
   }
 
-  drop(rcv: ReceiverRecord, reason: Reason, detail: string): void {
-    if (rcv.state === 'active') this.resolve(rcv, 'dropped');
+  drop(rcv: ReceiverRecord, reason: Reason, detail: string, now: number): void {
+    if (rcv.state === 'active') this.resolve(rcv, 'dropped', now);
     rcv.reason = reason;
     rcv.detail = detail;
   }
 
   /** The sender stops: every active receiver failed with `reason`. */
-  failActive(reason: Reason, detail: string): void {
+  failActive(reason: Reason, detail: string, now: number): void {
     for (const rcv of this.records.values()) {
       if (rcv.state === 'active') {
-        this.resolve(rcv, 'failed');
+        this.resolve(rcv, 'failed', now);
         rcv.reason = reason;
         rcv.detail = detail;
       }
@@ -370,19 +432,24 @@ export class Participants {
   /**
    * The least seenSeq (as a count of DATA) and deliveredSlices over receivers still served;
    * undefined when none is. A receiver that has every slice (verifying: fsync, or a late
-   * receiver reading its image back) needs nothing more and is not served.
+   * receiver reading its image back) needs nothing more and is not served. One in the
+   * catch-up pass never holds retention (what it lacks is read again from the source), and
+   * holds the flow window only once the first pass is over (`catchUpFlows`): the catch-up
+   * pass is paced by the receivers it serves.
    */
-  minProgress(): MinProgress | undefined {
-    if (this.credSeq.size === 0 && this.uncredSeq.size === 0) return undefined;
-    return { seenAbs: this.minSeenAbs(), delivered: this.minDelivered() };
+  minProgress(catchUpFlows: boolean): MinProgress | undefined {
+    const seenAbs = this.minSeenAbs(catchUpFlows);
+    if (seenAbs === Infinity) return undefined;
+    return { seenAbs, delivered: this.minDelivered() };
   }
 
   /** minProgress().seenAbs without building an object (checked before every DATA); Infinity when none is served. */
-  minSeenAbs(): number {
-    return Math.min(Math.max(this.creditSeqAbs, this.credSeq.minKey()), this.uncredSeq.minKey());
+  minSeenAbs(catchUpFlows: boolean): number {
+    const served = Math.min(Math.max(this.creditSeqAbs, this.credSeq.minKey()), this.uncredSeq.minKey());
+    return catchUpFlows ? Math.min(served, this.catchUpSeenAbs) : served;
   }
 
-  /** minProgress().delivered without building an object; Infinity when none is served. */
+  /** minProgress().delivered without building an object; Infinity when none is served (catch-up receivers never count). */
   minDelivered(): number {
     return Math.min(Math.max(this.creditSlices, this.credSlices.minKey()), this.uncredSlices.minKey());
   }
@@ -432,23 +499,54 @@ export class Participants {
    * retry counted. In a quiet session only a receiver known to be behind counts: one that
    * answered the last probe round (`lastRound`) or is not credited; a credited one that
    * kept quiet is at least the group credit, and the next probe round will tell more.
-   * Returns the receivers past the retry limit, in join order, for the core to drop.
+   * Receivers in the catch-up pass are not waited for, so not counted. Returns the
+   * receivers past the retry limit, in join order, for the core to drop, and the ids of
+   * all that are behind (the ones the sender waits for: the slow-node policy's question).
    */
-  reqackRound(needAbs: number, needSlices: number, lastRound: number): ReceiverRecord[] {
+  reqackRound(needAbs: number, needSlices: number, lastRound: number): { over: ReceiverRecord[]; behind: Set<number> } {
     const over: ReceiverRecord[] = [];
+    const behind = new Set<number>(); // bounded by the receivers
     for (const rcv of this.records.values()) {
       const r = rcv;
-      if (r.state !== 'active' || r.complete) continue;
+      if (r.state !== 'active' || r.complete || r.catchUp) continue;
       if (this.quietMode && r.credited && r.answeredRound < lastRound) {
         r.retries = 0;
         r.heardSinceRound = false;
         r.progressSinceRound = false;
         continue;
       }
-      const behind = r.seenAbs < needAbs || r.deliveredSlices < needSlices;
-      if (behind) this.countRetry(r, r.progressSinceRound, over);
+      if (r.seenAbs < needAbs || r.deliveredSlices < needSlices) {
+        behind.add(r.id);
+        this.countRetry(r, r.progressSinceRound, over);
+      }
     }
-    return over;
+    return { over, behind };
+  }
+
+  /** The active receivers the first pass is for: not in the catch-up pass, not yet complete. */
+  firstPassReceivers(): ReceiverRecord[] {
+    const out: ReceiverRecord[] = [];
+    for (const r of this.records.values()) if (r.state === 'active' && !r.catchUp && !r.complete) out.push(r);
+    return out;
+  }
+
+  /** Room for another receiver in the catch-up pass (at most MAX_CATCH_UP at once). */
+  catchUpHasRoom(): boolean {
+    return this.catchUpSet.size < MAX_CATCH_UP;
+  }
+
+  /** `rcv` goes to the catch-up pass at `now`, for `why`: out of the heaps, into the catch-up set. */
+  moveToCatchUp(rcv: ReceiverRecord, why: CatchUpWhy, now: number): void {
+    const r = rcv as Tracked;
+    if (r.catchUp || r.state !== 'active') return;
+    r.catchUp = true;
+    r.catchUpWhy = why;
+    r.catchUpAtMs = now;
+    r.retries = 0;
+    if (!this.served(r)) return; // complete already: it needs nothing
+    this.unserve(r);
+    this.catchUpSet.add(r);
+    if (r.seenAbs < this.catchUpSeenAbs) this.catchUpSeenAbs = r.seenAbs;
   }
 
   private countRetry(rcv: ReceiverRecord, progressed: boolean, over: ReceiverRecord[]): void {
@@ -504,7 +602,9 @@ export class Participants {
     }
   }
 
+  /** Out of the heaps (and, in the catch-up pass, out of the catch-up set). */
   private unserve(r: Tracked): void {
+    if (this.catchUpSet.delete(r)) this.catchUpSeenAbs = this.leastCatchUpSeenAbs();
     const h = this.heapsOf(r.credited);
     h.seq.remove(r);
     h.slices.remove(r);
@@ -512,11 +612,19 @@ export class Participants {
     r.creditFromRound = Infinity;
   }
 
-  private resolve(rcv: ReceiverRecord, state: ReceiverState): void {
+  private resolve(rcv: ReceiverRecord, state: ReceiverState, now: number): void {
     const r = rcv as Tracked;
     if (r.state === 'active') this.active--;
     r.state = state;
+    r.resolvedAtMs = now;
     this.unserve(r);
+  }
+
+  /** A scan of the catch-up set: at most MAX_CATCH_UP, and only when one of them changed. */
+  private leastCatchUpSeenAbs(): number {
+    let least = Infinity;
+    for (const r of this.catchUpSet) if (r.seenAbs < least) least = r.seenAbs;
+    return least;
   }
 
   /** Uncredited from now; credited once two probe rounds it can hear have ended. */

@@ -8,17 +8,23 @@
 // is at sendSliceNo, baseSlice <= sendSliceNo <= nextSliceNo; a slice below it was sent in
 // full and takes NAKs. Only a short slice, or the one that reaches the announced size, is
 // final until the end of the source marks the last one.
+//
+// A carousel (--async --carousel N) sends the image N times: once a pass is over and every
+// slice of it freed, the next begins at slice 0 with the same end; its slices come from the
+// source again (read at their offsets) and must have the sizes the end says.
 
 import {
   blockPayloadBytes,
   blocksInSlice,
   fullSliceBytes,
   maxParity,
+  sliceBytesOf,
   totalSlices,
   type Geometry,
 } from '../../protocol/geometry.js';
 import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_PARITY } from '../../protocol/messages/data.js';
 import { IMAGE_BYTES_UNKNOWN } from '../../protocol/messages/hello.js';
+import { startsCompressed } from '../../protocol/image-magic.js';
 import type { SenderConfig } from './config.js';
 import type { SenderStats } from './stats.js';
 import type { ImageEnd, Transmit, Transmitter } from './transmit.js';
@@ -73,6 +79,8 @@ export class SliceStore {
   private send = 0; // slice in first pass
   private bytesIn = 0;
   private end: ImageEnd | undefined;
+  private passNo = 1;
+  private compressedImage = false;
 
   constructor(
     private readonly cfg: Readonly<SlicesConfig>,
@@ -98,9 +106,34 @@ export class SliceStore {
     return this.send;
   }
 
-  /** Image bytes taken from the source so far. */
+  /** Image bytes taken from the source so far (in the first pass: later passes read the same bytes). */
   get bytesRead(): number {
     return this.bytesIn;
+  }
+
+  /** The image's first bytes are a gzip or LZ4 stream's (known once slice 0 was taken). */
+  get compressed(): boolean {
+    return this.compressedImage;
+  }
+
+  /** The pass being sent: 1, or later in a carousel. */
+  get pass(): number {
+    return this.passNo;
+  }
+
+  /** The source is being read (again, in a later pass of a carousel): a slice is still to come. */
+  wantsMore(): boolean {
+    return this.end === undefined || (this.passNo > 1 && this.next < this.end.totalSlices);
+  }
+
+  /**
+   * The next pass of a carousel: slice 0 on again. Only once this one is over and nothing
+   * of it is held (an --async sender frees a slice once it is sent); else RangeError.
+   */
+  restartPass(): void {
+    if (!this.firstPassDone() || this.held.size > 0) throw new RangeError('a pass starts only when the last is sent and freed');
+    this.base = this.next = this.send = 0;
+    this.passNo++;
   }
 
   /** The source ended: the digest and the image's size. */
@@ -135,7 +168,19 @@ export class SliceStore {
     if (bytes.byteLength === 0 || bytes.byteLength > full) throw new RangeError('slice size out of range');
     const last = this.held.get(this.next - 1);
     if (last !== undefined && last.bytes.byteLength < full) throw new RangeError('a short slice must be the last');
+    if (this.end !== undefined) {
+      // A later pass of a carousel: the image is known to the byte.
+      const sliceNo = this.next;
+      const want = sliceBytesOf(this.geo, this.end.totalBytes, sliceNo);
+      if (sliceNo >= this.end.totalSlices || bytes.byteLength !== want) {
+        throw new RangeError(`slice ${sliceNo} of pass ${this.passNo} has ${bytes.byteLength} bytes, not ${want}`);
+      }
+      this.next++;
+      this.held.set(sliceNo, this.txSlice(sliceNo, bytes, sliceNo === this.end.totalSlices - 1, false));
+      return;
+    }
     const sliceNo = this.next++;
+    if (sliceNo === 0) this.compressedImage = startsCompressed(bytes);
     this.bytesIn += bytes.byteLength;
     if (this.cfg.imageBytes !== IMAGE_BYTES_UNKNOWN && this.bytesIn > this.cfg.imageBytes) {
       throw new RangeError('source is longer than the announced image size');

@@ -18,6 +18,7 @@ export interface SenderStats {
   naksReceived: number;
   naksIgnored: number;
   statusReceived: number;
+  heartbeatsReceived: number;
   joinsReceived: number;
   joinsRefused: number;
   drops: Partial<Record<SenderDropCode, number>>;
@@ -43,6 +44,10 @@ export interface SenderStats {
   cloneReportDuplicates: number;
   /** Slices whose read completed after the session was done (the last receiver left): dropped. */
   slicesAfterDone: number;
+  /** Receivers moved to the catch-up pass (by the slow-node policy, or late and in order). */
+  movedToCatchUp: number;
+  /** NAKs from receivers in the catch-up pass before the first pass was over (not answered). */
+  catchUpNaksIgnored: number;
 }
 
 export function newSenderStats(): SenderStats {
@@ -57,6 +62,7 @@ export function newSenderStats(): SenderStats {
     naksReceived: 0,
     naksIgnored: 0,
     statusReceived: 0,
+    heartbeatsReceived: 0,
     joinsReceived: 0,
     joinsRefused: 0,
     drops: {},
@@ -70,6 +76,8 @@ export function newSenderStats(): SenderStats {
     cloneReports: 0,
     cloneReportDuplicates: 0,
     slicesAfterDone: 0,
+    movedToCatchUp: 0,
+    catchUpNaksIgnored: 0,
   };
 }
 

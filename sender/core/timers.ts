@@ -7,12 +7,13 @@
 //          after --min-receivers joined, --max-wait, or --async's wait).
 //   Round  the next REQACK round (transferring, window full) or END round (ending).
 //   Pace   the token bucket holds DATA back: it holds a datagram's worth by then.
+//   GiveUp announcing only, with --start-timeout: the sender gives up then unless it started.
 //   Probe  quiet session: the probe round in progress sends a copy of its REQACK or ends
 //          (sender/core/probe.ts).
 //   CloneReports  the transfer is over (--clone-reports): the wait for the clone agents'
 //          reports ends then at the latest. The only timer armed after the transfer.
-// Hello and Round are armed when they are scheduled. Start, Pace and Probe follow from
-// state that nearly every input changes (who is in the session, the flow window, the
+// Hello and Round are armed when they are scheduled. Start, GiveUp, Pace and Probe follow
+// from state that nearly every input changes (who is in the session, the flow window, the
 // bucket, the round), so the core re-arms them from that state when it is asked for the
 // next timeout.
 // Once the transfer is over every timer is stopped but CloneReports (while that wait is
@@ -23,11 +24,12 @@ export enum Timer {
   Start,
   Round,
   Pace,
+  GiveUp,
   Probe,
   CloneReports,
 }
 
-const TIMERS = 5;
+const TIMERS = 7;
 
 export class TimerTable {
   /** Deadline per Timer (virtual ms); undefined: not armed. Bounded: one slot per Timer. */

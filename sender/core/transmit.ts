@@ -12,7 +12,17 @@
 // It decides nothing: the core and its components say what to send, this says how.
 
 import type { Endpoint } from '../../protocol/endpoint.js';
-import { CAP_ASYNC, CAP_CLONE_REPORTS, CAP_PARITY_REPAIR, CAP_STREAMING, ipv4ToU32 } from '../../protocol/header.js';
+import {
+  CAP_ASYNC,
+  CAP_CATCH_UP,
+  CAP_CLONE_REPORTS,
+  CAP_IMAGE_COMPRESSED,
+  CAP_MORE_PASSES,
+  CAP_PARITY_REPAIR,
+  CAP_STREAMING,
+  ipv4ToU32,
+} from '../../protocol/header.js';
+import { CATCH_UP_SIZE, encodeCatchUp, type CatchUpWhy } from '../../protocol/messages/catch-up.js';
 import { encodeAccept, ACCEPT_SIZE } from '../../protocol/messages/accept.js';
 import { CLONE_REPORT_ACK_SIZE, encodeCloneReportAck } from '../../protocol/messages/clone-report-ack.js';
 import { DATA_HEADER_SIZE, writeDataHeader } from '../../protocol/messages/data.js';
@@ -64,6 +74,7 @@ type TransmitConfig = Pick<
   | 'sessionId'
   | 'async'
   | 'streaming'
+  | 'catchUp'
   | 'blockBytes'
   | 'sliceBlocks'
   | 'stripes'
@@ -135,17 +146,25 @@ export class Transmitter {
     return { to: 'data', parts: [header, payload], bytes: DATA_HEADER_SIZE + payload.byteLength };
   }
 
-  hello(announcing: boolean): void {
+  /**
+   * `morePasses`: a carousel will send the image again after the pass under way;
+   * `compressed`: the image's first bytes are a gzip or LZ4 stream's.
+   */
+  hello(announcing: boolean, morePasses: boolean, compressed: boolean): void {
     this.stats.hellos++;
+    const caps =
+      CAP_PARITY_REPAIR |
+      (this.cfg.async ? CAP_ASYNC : 0) |
+      (this.cfg.streaming ? CAP_STREAMING : 0) |
+      (morePasses ? CAP_MORE_PASSES : 0) |
+      (this.cfg.catchUp ? CAP_CATCH_UP : 0) |
+      (compressed ? CAP_IMAGE_COMPRESSED : 0) |
+      (this.cfg.cloneReportsMs !== undefined ? CAP_CLONE_REPORTS : 0);
     this.queue(HELLO_SIZE, (b) =>
       encodeHello(
         {
           sessionId: this.cfg.sessionId,
-          caps:
-            CAP_PARITY_REPAIR |
-            (this.cfg.async ? CAP_ASYNC : 0) |
-            (this.cfg.streaming ? CAP_STREAMING : 0) |
-            (this.cfg.cloneReportsMs !== undefined ? CAP_CLONE_REPORTS : 0),
+          caps,
           blockBytes: this.cfg.blockBytes,
           sliceBlocks: this.cfg.sliceBlocks,
           stripes: this.cfg.stripes,
@@ -209,6 +228,17 @@ export class Transmitter {
     this.stats.ends++;
     this.queue(END_SIZE, (b) =>
       encodeEnd({ sessionId: this.cfg.sessionId, totalBytes: e.totalBytes, totalSlices: e.totalSlices, digest: e.digest }, b),
+    );
+  }
+
+  /**
+   * Moves a receiver to the catch-up pass (rates in bytes per second, 0: none). To the
+   * rendezvous group, as DROP: a change of who the rack waits for.
+   */
+  catchUp(receiverId: number, why: CatchUpWhy, rateBps: number, paceBps: number): void {
+    const kB = (x: number): number => Math.min(0xffff_ffff, Math.round(x / 1000));
+    this.queue(CATCH_UP_SIZE, (b) =>
+      encodeCatchUp({ sessionId: this.cfg.sessionId, receiverId, why, rateKBps: kB(rateBps), paceKBps: kB(paceBps) }, b),
     );
   }
 

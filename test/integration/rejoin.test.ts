@@ -1,18 +1,23 @@
 // A receiver restarted mid-transfer rejoins (udp-sender --streaming), with real
 // processes on loopback multicast: the restarted process (a new receiver id, same file)
 // takes the rest of the image live with the others, then the head by repair, re-read from
-// the sender's --file, and verifies by reading its file back. Where a rejoin cannot work
-// (no --streaming, a sink that takes the image only in order, a compressed image with
-// auto-decompression, a sender source that cannot be read again) every party says so in
-// one line and exits non-zero. Times are printed, not asserted. Assumes `npm run build`.
+// the sender's --file, and verifies by reading its file back. A restarted receiver whose
+// output takes the image only in order (stdout, --unpack, a compressed image it
+// decompresses) takes the whole image in the sender's catch-up pass, after the first, and
+// verifies too. Where a rejoin cannot work (no --streaming; such an output with
+// --no-catch-up; a sender source that cannot be read again) every party says so in one
+// line and exits non-zero. Times are printed, not asserted. Assumes `npm run build`.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { randomBytes, createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { INCOMPLETE_MARKER } from '../../receiver/cpio/unpack.js';
+import { diffTrees, gnuPack, makeTree, snapshot } from '../support/cpio-tree.js';
+import { haveCommand } from '../support/host.js';
 import { faultSession, readLog, waitForLog } from './fault-helpers.js';
 import {
   builtCliMissing,
@@ -40,6 +45,8 @@ const MiB = 1 << 20;
 const RECEIVER_HEAD_START_MS = 300;
 /** 64 MiB at 200 Mbit/s: about 2.7 s of first pass, so a restart 1 s in rejoins mid-image. */
 const RATE = '200m';
+const HAVE_CPIO = haveCommand('cpio');
+if (!HAVE_CPIO) console.log('rejoin: GNU cpio is not installed (apt-get install cpio): the --unpack rejoin is skipped');
 
 const missing = builtCliMissing();
 if (missing !== undefined) throw new Error(missing);
@@ -152,9 +159,9 @@ describe('a restarted receiver rejoins (--streaming), real processes on loopback
     expect(await partFiles(dir)).toEqual([killedPart(rs[2]!)]);
   });
 
-  it('a restarted receiver writing to stdout or unpacking says it cannot take the image out of order, exits 1, writes nothing', async () => {
+  it('--no-catch-up: a restarted receiver writing to stdout or unpacking says it cannot take the image out of order, exits 1, writes nothing', async () => {
     const dir = await testDir();
-    const { s, rs, snd } = await startAndKill(dir, fx.image, ['--streaming']);
+    const { s, rs, snd } = await startAndKill(dir, fx.image, ['--streaming', '--no-catch-up']);
     const toStdout = procs.start('stdout-again', RECEIVER_CLI, receiverNetArgs(s), { stdoutFile: join(dir, 'stdout.bin') });
     await mkdir(join(dir, 'root'));
     const unpack = receiver('unpack-again', s, ['--unpack', join(dir, 'root')]);
@@ -171,7 +178,7 @@ describe('a restarted receiver rejoins (--streaming), real processes on loopback
     expect((await import('node:fs')).statSync(join(dir, 'stdout.bin')).size).toBe(0);
   });
 
-  it('a compressed image with auto-decompression: the restarted receiver fails when the head shows it, one line, no file', async () => {
+  it('--no-catch-up, a compressed image with auto-decompression: the restarted receiver fails when the head shows it, one line, no file', async () => {
     const dir = await testDir();
     // gzip of random data: a real gzip stream (it does not shrink, which keeps it 16 MiB).
     const raw = randomBytes(16 * MiB);
@@ -179,7 +186,7 @@ describe('a restarted receiver rejoins (--streaming), real processes on loopback
     await writeFile(gz, gzipSync(raw, { level: 1 }));
     const rawSha = createHash('sha256').update(raw).digest('hex');
     // out*.img: not named .gz, so the receivers decompress by the stream's magic bytes.
-    const { s, rs, snd } = await startAndKill(dir, gz, ['--streaming', '--max-bitrate', '40m']);
+    const { s, rs, snd } = await startAndKill(dir, gz, ['--streaming', '--no-catch-up', '--max-bitrate', '40m']);
     const again = receiver('receiver3-again', s, ['--file', join(dir, 'again.img')]);
     const [sr, [r1, r2, , r4]] = await senderThenReceivers(snd.proc, [...rs, again]);
     expectExit(r1!, 0);
@@ -190,6 +197,64 @@ describe('a restarted receiver rejoins (--streaming), real processes on loopback
     expect(existsSync(join(dir, 'again.img'))).toBe(false);
     expect(await partFiles(dir)).toEqual([killedPart(rs[2]!)]);
     expectExit(sr, 1);
+  });
+
+  it('a compressed image with auto-decompression: the restarted receiver takes all of it in the catch-up pass and verifies', async () => {
+    const dir = await testDir();
+    const raw = randomBytes(16 * MiB);
+    const gz = join(dir, 'image.gz');
+    await writeFile(gz, gzipSync(raw, { level: 1 }));
+    const rawSha = createHash('sha256').update(raw).digest('hex');
+    const { s, rs, snd } = await startAndKill(dir, gz, ['--streaming', '--max-bitrate', '40m']);
+    const again = receiver('receiver3-again', s, ['--file', join(dir, 'again.img')]);
+    const [sr, [r1, r2, , r4]] = await senderThenReceivers(snd.proc, [...rs, again]);
+    for (const r of [r1!, r2!, r4!]) expectExit(r, 0);
+    for (const f of ['out1.img', 'out2.img', 'again.img']) expect(await sha256File(join(dir, f)), f).toBe(rawSha);
+    expect(stderrLines(r4!)).toContain('udp-receiver: joined late: the output takes the image only in order, so the whole image comes in the catch-up pass, after the first');
+    expect(stderrLines(r4!)).toContain('udp-receiver: the first pass is over: the catch-up pass sends the rest, from slice 0');
+    expectExit(sr, 0);
+    const rep = parseJsonReport<LateSenderReport & { stats: { movedToCatchUp: number } }>(sr);
+    expect(rep.stats.movedToCatchUp).toBe(1);
+    expect(rep.stats.reloads).toBeGreaterThan(0);
+  });
+
+  it.skipIf(!HAVE_CPIO)('node.cpio.gz: restarted receivers unpacking (--unpack) and writing to stdout take it in the catch-up pass, in order, and verify', async () => {
+    const dir = await testDir();
+    const src = join(dir, 'src');
+    makeTree(src, { sparseBytes: 4 * MiB });
+    // Random bytes do not shrink: the first pass lasts seconds at 40 Mbit/s, so the restart lands in it.
+    await writeFile(join(src, 'big.bin'), randomBytes(16 * MiB));
+    const cpio = join(dir, 'node.cpio');
+    gnuPack(src, 'crc', cpio);
+    const nodeGz = join(dir, 'node.cpio.gz');
+    await writeFile(nodeGz, gzipSync(await readFile(cpio), { level: 1 }));
+    const s = faultSession();
+    const roots = [1, 2, 3, 4, 5].map((i) => join(dir, `root${i}`));
+    const rs = [0, 1, 2].map((i) => receiver(`receiver${i + 1}`, s, ['--unpack', roots[i]!]));
+    await sleep(RECEIVER_HEAD_START_MS);
+    const snd = sender(s, dir, nodeGz, ['--streaming', '--max-bitrate', '40m']);
+    await waitForLog(snd.log, 'transfer.start');
+    await sleep(1000);
+    rs[2]!.kill('SIGKILL');
+    const again = receiver('receiver3-again', s, ['--unpack', roots[3]!]);
+    const toStdout = procs.start('stdout-late', RECEIVER_CLI, receiverNetArgs(s), { stdoutFile: join(dir, 'stdout.bin') });
+    const [sr, [r1, r2, r3, r4, r5]] = await senderThenReceivers(snd.proc, [...rs, again, toStdout]);
+    expect(r3!.signal).toBe('SIGKILL');
+    for (const r of [r1!, r2!, r4!, r5!]) expectExit(r, 0);
+    const want = snapshot(src);
+    for (const i of [0, 1, 3]) {
+      const root = roots[i]!;
+      expect(existsSync(join(root, INCOMPLETE_MARKER)), root).toBe(false);
+      expect(diffTrees(want, snapshot(root)), root).toEqual([]);
+    }
+    // stdout decompresses by magic too: the archive itself comes out.
+    expect(await sha256File(join(dir, 'stdout.bin'))).toBe(await sha256File(cpio));
+    for (const r of [r4!, r5!]) {
+      expect(stderrLines(r), describeRun(r)).toContain('udp-receiver: joined late: the output takes the image only in order, so the whole image comes in the catch-up pass, after the first');
+    }
+    const rep = parseJsonReport<LateSenderReport & { stats: { movedToCatchUp: number } }>(sr);
+    expect(rep.stats.movedToCatchUp).toBe(2);
+    expect(rep.receivers.filter((x) => x.state === 'verified')).toHaveLength(4);
   });
 
   it('--streaming refuses a source it cannot read again: exit 2, one line', async () => {

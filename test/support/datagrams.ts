@@ -10,6 +10,8 @@ import { CLONE_REPORT_ACK_SIZE, encodeCloneReportAck } from '../../protocol/mess
 import { type CloneReport, cloneReportLength, encodeCloneReport } from '../../protocol/messages/clone-report.js';
 import { DROP_SIZE, encodeDrop } from '../../protocol/messages/drop.js';
 import { encodeEnd, END_SIZE } from '../../protocol/messages/end.js';
+import { CATCH_UP_SIZE, encodeCatchUp, type CatchUp } from '../../protocol/messages/catch-up.js';
+import { encodeHeartbeat, HEARTBEAT_SIZE, type Heartbeat } from '../../protocol/messages/heartbeat.js';
 import { encodeHello, type Hello, HELLO_SIZE } from '../../protocol/messages/hello.js';
 import { encodeJoin, JOIN_SIZE } from '../../protocol/messages/join.js';
 import { encodeLeave, type Leave, leaveLength } from '../../protocol/messages/leave.js';
@@ -164,6 +166,31 @@ export function endBytes(totalBytes: number, totalSlices: number, digest: Uint8A
 
 export function reportAckBytes(receiverId: number, sessionId = SESSION): Uint8Array {
   return encoded(REPORT_ACK_SIZE, (b) => encodeReportAck({ sessionId, receiverId }, b));
+}
+
+export function heartbeatBytes(o: Partial<Heartbeat> & { receiverId: number }): Uint8Array {
+  const msg: Heartbeat = {
+    sessionId: SESSION,
+    limit: 0,
+    flags: 0,
+    cpuPermille: 0,
+    elapsedMs: 0,
+    bytesWritten: 0,
+    outputBytes: 0,
+    sinkBusyMs: 0,
+    outputBusyMs: 0,
+    packetsRead: 0,
+    packetsSent: 0,
+    repairedBlocks: 0,
+    deliveredSlices: 0,
+    ...o,
+  };
+  return encoded(HEARTBEAT_SIZE, (b) => encodeHeartbeat(msg, b));
+}
+
+export function catchUpBytes(o: Partial<CatchUp> & { receiverId: number }): Uint8Array {
+  const msg: CatchUp = { sessionId: SESSION, why: 1, rateKBps: 0, paceKBps: 0, ...o };
+  return encoded(CATCH_UP_SIZE, (b) => encodeCatchUp(msg, b));
 }
 
 export function dropBytes(receiverId: number, reason: Reason, sessionId = SESSION): Uint8Array {

@@ -83,6 +83,8 @@ export interface SimReceiverSpec {
   readonly diesAtMs?: number;
   /** Its disk writes this many bytes per ms; undefined: a slice is written as it is delivered. */
   readonly sinkBytesPerMs?: number;
+  /** Its disk writes nothing from the first virtual time to the second (a stall); needs sinkBytesPerMs. */
+  readonly sinkStall?: readonly [number, number];
   /**
    * Its slice memory (config.sliceMemory must be the same table): every datagram goes through
    * the TS placement first, as on the drivers' data socket (common/udp/placement.ts), and a DATA
@@ -147,6 +149,7 @@ export class SimReceiver {
   readonly upAtMs: number;
   readonly diesAtMs: number;
   readonly sinkBytesPerMs: number | undefined;
+  readonly sinkStall: readonly [number, number] | undefined;
   readonly placement: PlacementTable | undefined;
   /** With placement: DATA it took as placed records. */
   placed = 0;
@@ -155,6 +158,8 @@ export class SimReceiver {
   /** > 0: accepted late, at this slice; slices are then written at their offsets. */
   joinSlice = 0;
   done = false;
+  /** When it ended (virtual ms). */
+  doneAtMs = Infinity;
   ok = false;
   detail = '';
   dead = false;
@@ -188,6 +193,7 @@ export class SimReceiver {
     this.upAtMs = spec.upAtMs ?? 0;
     this.diesAtMs = spec.diesAtMs ?? Infinity;
     this.sinkBytesPerMs = spec.sinkBytesPerMs;
+    this.sinkStall = spec.sinkStall;
     this.placement = spec.placement;
   }
 
@@ -240,6 +246,8 @@ export class SimNet {
   readonly receivers: readonly SimReceiver[];
   /** Every event the sender emitted, in order. */
   readonly senderEvents: SenderEvent[] = []; // UNBOUNDED: one run's events, for the test
+  /** When each of senderEvents came out (virtual ms), index for index. */
+  readonly senderEventsAt: number[] = []; // UNBOUNDED: as senderEvents
   /** When the sender was done (every receiver resolved); undefined until then. */
   senderDoneAtMs: number | undefined;
   /** NAK datagrams sent per slice number (all receivers together). */
@@ -360,6 +368,7 @@ export class SimNet {
 
   private senderEvent(ev: SenderEvent): void {
     this.senderEvents.push(ev);
+    this.senderEventsAt.push(this.now);
     if (ev.kind === 'done') this.senderDoneAtMs = this.now;
   }
 
@@ -374,7 +383,14 @@ export class SimNet {
         const full = this.fullSliceBytes;
         s.handle({ kind: 'reload', sliceNo: n, bytes: image.slice(n * full, Math.min(image.byteLength, (n + 1) * full)) }, this.now);
       }
-      while (s.wantsSlice() && this.fed < image.byteLength) {
+      while (s.wantsSlice()) {
+        if (s.pass > 1) {
+          // A later pass of a carousel: the slice at its offset, as the driver reads it.
+          const off = s.nextSliceNo * this.fullSliceBytes;
+          s.handle({ kind: 'slice', bytes: image.subarray(off, Math.min(image.byteLength, off + this.fullSliceBytes)) }, this.now);
+          continue;
+        }
+        if (this.fed >= image.byteLength) break;
         const n = Math.min(this.fullSliceBytes, image.byteLength - this.fed);
         s.handle({ kind: 'slice', bytes: image.subarray(this.fed, this.fed + n) }, this.now);
         this.fed += n;
@@ -470,6 +486,7 @@ export class SimNet {
         break;
       case 'done':
         r.done = true;
+        r.doneAtMs = this.now;
         r.ok = ev.ok;
         r.detail = ev.detail;
         break;
@@ -490,6 +507,10 @@ export class SimNet {
     if (speed === undefined) return;
     while (r.queue.length > 0 && !r.dead) {
       if (this.now < r.sinkBusyUntil) return;
+      if (r.sinkStall !== undefined && this.now >= r.sinkStall[0] && this.now < r.sinkStall[1]) {
+        r.sinkBusyUntil = r.sinkStall[1];
+        return;
+      }
       const { offset, bytes } = r.queue.shift()!;
       r.sinkBusyUntil = this.now + bytes.byteLength / speed;
       r.write(offset, bytes);

@@ -41,10 +41,14 @@ export interface SimOptions {
   readonly redundancy?: number;
   /** --async: receivers send nothing; the sender starts after 120 ms and never waits. */
   readonly async?: boolean;
+  /** --async --carousel: the image goes this many times (the sender reads it again at each slice's offset). */
+  readonly carousel?: number;
   readonly retainSlices?: number;
   readonly unknownSize?: boolean;
   readonly sender?: Partial<SenderConfig>;
   readonly receiver?: Partial<ReceiverConfig>;
+  /** One receiver's own settings, over `receiver` (e.g. an output that takes the image only in order). */
+  readonly receiverFor?: (index: number) => Partial<ReceiverConfig> | undefined;
   /** Receivers (by index) that stop dead at the given virtual time. */
   readonly kill?: ReadonlyMap<number, number>;
   /**
@@ -54,6 +58,8 @@ export interface SimOptions {
   readonly join?: ReadonlyMap<number, number>;
   /** Per-receiver sink speed in bytes/ms (undefined: instant). */
   readonly sinkBytesPerMs?: (index: number) => number | undefined;
+  /** Per-receiver sink stall: it writes nothing in [from, to) of virtual time (needs sinkBytesPerMs). */
+  readonly sinkStall?: (index: number) => readonly [number, number] | undefined;
   readonly maxSteps?: number;
   readonly maxTimeMs?: number;
   /** Drops chosen DATA datagrams on the way to a receiver (exact, deterministic loss). */
@@ -88,6 +94,8 @@ export interface SimReceiverResult {
   /** > 0: it joined late, at this slice. */
   readonly joinSlice: number;
   readonly core: ReceiverCore;
+  /** When it ended (virtual ms; Infinity: it did not). */
+  readonly doneAtMs: number;
   /** With `placement`: its slice memory, and the DATA it took as placed records. */
   readonly memory: PlacementTable | undefined;
   readonly placed: number;
@@ -97,6 +105,8 @@ export interface SimResult {
   readonly image: Uint8Array;
   readonly sender: SenderCore;
   readonly senderEvents: SenderEvent[];
+  /** When each of senderEvents came out (virtual ms), index for index. */
+  readonly senderEventsAt: readonly number[];
   readonly receivers: SimReceiverResult[];
   readonly timeMs: number;
   /** When the sender was done (every receiver resolved), or undefined if it never was. */
@@ -175,7 +185,10 @@ export function simulate(o: SimOptions): SimResult {
       stripes,
       redundancy: o.redundancy ?? 0,
       async: o.async ?? false,
+      carouselPasses: o.carousel ?? 1,
       streaming: false,
+      catchUp: false,
+      minRateBytesPerSec: undefined,
       dataGroup: '239.192.67.1',
       dataPort: 9000,
       imageBytes: o.unknownSize ? IMAGE_BYTES_UNKNOWN : o.imageBytes,
@@ -184,6 +197,8 @@ export function simulate(o: SimOptions): SimResult {
       minWaitMs: o.async ? 120 : 0, // async: three HELLOs (50 ms apart) before the data
       maxWaitMs: 2000,
       waitForKey: false,
+      roster: [],
+      startTimeoutMs: undefined,
       maxReceivers: 16_384,
       retriesUntilDrop: 20,
       maxBitrateBps: undefined,
@@ -208,6 +223,9 @@ export function simulate(o: SimOptions): SimResult {
           receiveTimeoutMs: 5000,
           joinIntervalMs: 30,
           statusIntervalMs: 250,
+          // Off unless a scenario asks: heartbeats would shift the seeded PRNG's stream (each
+          // datagram draws its jitter) and with it every exact counter of the other scenarios.
+          heartbeatIntervalMs: 1e9,
           nakBackoffMs: 8,
           repairWaitMs: 16,
           reportIntervalMs: 30,
@@ -217,11 +235,13 @@ export function simulate(o: SimOptions): SimResult {
           random: mulberry32(o.seed * 31 + i + 1),
           ...(placement === undefined ? {} : { sliceMemory: placement }),
           ...o.receiver,
+          ...o.receiverFor?.(i),
         }),
         address: `198.18.0.${11 + (i % 200)}`,
         upAtMs: o.join?.get(i),
         diesAtMs: o.kill?.get(i),
         sinkBytesPerMs: o.sinkBytesPerMs?.(i),
+        sinkStall: o.sinkStall?.(i),
         placement,
       };
     }),
@@ -251,6 +271,7 @@ export function simulate(o: SimOptions): SimResult {
     image,
     sender: net.sender,
     senderEvents: net.senderEvents,
+    senderEventsAt: net.senderEventsAt,
     receivers: net.receivers.map((r) => ({
       index: r.index,
       id: r.id,
@@ -260,6 +281,7 @@ export function simulate(o: SimOptions): SimResult {
       image: r.image(),
       joinSlice: r.joinSlice,
       core: r.core,
+      doneAtMs: r.doneAtMs,
       memory: r.placement,
       placed: r.placed,
     })),

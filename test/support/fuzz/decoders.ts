@@ -7,6 +7,8 @@ import { encodeAccept } from '../../../protocol/messages/accept.js';
 import { encodeData } from '../../../protocol/messages/data.js';
 import { encodeDrop } from '../../../protocol/messages/drop.js';
 import { encodeEnd } from '../../../protocol/messages/end.js';
+import { encodeCatchUp } from '../../../protocol/messages/catch-up.js';
+import { encodeHeartbeat } from '../../../protocol/messages/heartbeat.js';
 import { encodeHello } from '../../../protocol/messages/hello.js';
 import { encodeJoin } from '../../../protocol/messages/join.js';
 import { encodeNak } from '../../../protocol/messages/nak.js';
@@ -31,6 +33,8 @@ const REENCODE: Partial<Record<MessageType, (msg: never, buf: Uint8Array) => num
   [MessageType.End]: encodeEnd,
   [MessageType.ReportAck]: encodeReportAck,
   [MessageType.Drop]: encodeDrop,
+  [MessageType.Heartbeat]: encodeHeartbeat,
+  [MessageType.CatchUp]: encodeCatchUp,
 };
 
 /**

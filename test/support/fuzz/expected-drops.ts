@@ -4,7 +4,15 @@
 import { decodeDatagram, type Message } from '../../../protocol/codec.js';
 import { MessageType } from '../../../protocol/header.js';
 
-const RECEIVER_TO_SENDER = new Set([MessageType.Join, MessageType.Status, MessageType.Nak, MessageType.Report, MessageType.Leave, MessageType.CloneReport]);
+const RECEIVER_TO_SENDER = new Set([
+  MessageType.Join,
+  MessageType.Status,
+  MessageType.Nak,
+  MessageType.Report,
+  MessageType.Leave,
+  MessageType.CloneReport,
+  MessageType.Heartbeat,
+]);
 
 /**
  * The drop code the receiver core's outer checks must count for `bytes` (undefined: not

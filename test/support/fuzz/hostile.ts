@@ -13,6 +13,8 @@ import { blockPayloadBytes, blocksInSlice, fullSliceBytes, maxParity, stripeBloc
 import { CAP_ASYNC, CAP_PARITY_REPAIR, HEADER_SIZE, MAGIC, MESSAGE_TYPE_NAMES, MessageType, VERSION } from '../../../protocol/header.js';
 import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_PARITY, DATA_FLAG_REPAIR } from '../../../protocol/messages/data.js';
 import { DROP_ALL } from '../../../protocol/messages/drop.js';
+import { CATCH_UP_WHY_MAX } from '../../../protocol/messages/catch-up.js';
+import { LIMIT_MAX } from '../../../protocol/messages/heartbeat.js';
 import { IMAGE_BYTES_UNKNOWN } from '../../../protocol/messages/hello.js';
 import { MAX_REASON } from '../../../protocol/reasons.js';
 import {
@@ -21,7 +23,9 @@ import {
   cloneReportBytes,
   dataBytes,
   dropBytes,
+  catchUpBytes,
   endBytes,
+  heartbeatBytes,
   helloBytes,
   joinBytes,
   leaveBytes,
@@ -143,6 +147,28 @@ export const FIELDS: Readonly<Record<MessageType, readonly Field[]>> = {
     { name: 'detailBytes', off: 25, size: 1 },
   ],
   [MessageType.CloneReportAck]: [{ name: 'receiverId', off: 8, size: 4 }],
+  [MessageType.Heartbeat]: [
+    { name: 'receiverId', off: 8, size: 4 },
+    { name: 'limit', off: 12, size: 1 },
+    { name: 'flags', off: 13, size: 1 },
+    { name: 'cpuPermille', off: 14, size: 2 },
+    { name: 'elapsedMs', off: 16, size: 4 },
+    { name: 'bytesWritten', off: 20, size: 8 },
+    { name: 'outputBytes', off: 28, size: 8 },
+    { name: 'sinkBusyMs', off: 36, size: 4 },
+    { name: 'outputBusyMs', off: 40, size: 4 },
+    { name: 'packetsRead', off: 44, size: 4 },
+    { name: 'packetsSent', off: 48, size: 4 },
+    { name: 'repairedBlocks', off: 52, size: 4 },
+    { name: 'deliveredSlices', off: 56, size: 4 },
+  ],
+  [MessageType.CatchUp]: [
+    { name: 'receiverId', off: 8, size: 4 },
+    { name: 'why', off: 12, size: 1 },
+    { name: 'reserved', off: 13, size: 3 },
+    { name: 'rateKBps', off: 16, size: 4 },
+    { name: 'paceKBps', off: 20, size: 4 },
+  ],
 };
 
 export const ALL_TYPES: readonly MessageType[] = Object.keys(MESSAGE_TYPE_NAMES)
@@ -315,6 +341,25 @@ export function freshPacket(rng: Rng, type: MessageType, t: Target): Uint8Array 
     }
     case MessageType.CloneReportAck:
       return cloneReportAckBytes(rid(), sessionId);
+    case MessageType.Heartbeat:
+      return heartbeatBytes({
+        sessionId,
+        receiverId: rid(),
+        limit: rng.int(0, LIMIT_MAX + 1),
+        flags: rng.int(0, 2),
+        cpuPermille: edgy(rng, rng.int(0, 1001), 0xffff),
+        elapsedMs: edgy(rng, rng.int(0, 100_000), 0xffff_ffff),
+        bytesWritten: edgy(rng, rng.int(0, 1 << 20), 2 ** 53 - 1),
+        outputBytes: edgy(rng, rng.int(0, 1 << 20), 2 ** 53 - 1),
+        sinkBusyMs: edgy(rng, rng.int(0, 100_000), 0xffff_ffff),
+        outputBusyMs: edgy(rng, rng.int(0, 100_000), 0xffff_ffff),
+        packetsRead: rng.u32(),
+        packetsSent: rng.u32(),
+        repairedBlocks: rng.u32(),
+        deliveredSlices: edgy(rng, (t.sliceHint ?? 0) + rng.int(-2, 3), 0xffff_ffff),
+      });
+    case MessageType.CatchUp:
+      return catchUpBytes({ sessionId, receiverId: rid(), why: rng.int(1, CATCH_UP_WHY_MAX + 1), rateKBps: rng.u32(), paceKBps: rng.u32() });
   }
 }
 
@@ -394,7 +439,7 @@ export function mutate(rng: Rng, src: Uint8Array, kind: Mutation = rng.pick(MUTA
       break;
     case 'type':
       // Another known type (the body is then read with the wrong layout) or an unknown one.
-      if (b.byteLength >= 4) b[3] = rng.chance(0.8) ? rng.pick(ALL_TYPES) : rng.pick([0, 14, 15, 127, 255]);
+      if (b.byteLength >= 4) b[3] = rng.chance(0.8) ? rng.pick(ALL_TYPES) : rng.pick([0, ALL_TYPES.length + 1, ALL_TYPES.length + 2, 127, 255]);
       break;
     case 'zero-body':
       b.fill(0, Math.min(b.byteLength, HEADER_SIZE));

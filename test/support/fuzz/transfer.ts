@@ -145,7 +145,10 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
     stripes,
     redundancy,
     async: asyncMode,
+    carouselPasses: 1,
     streaming,
+    catchUp: false,
+    minRateBytesPerSec: undefined,
     dataGroup: '239.192.67.1',
     dataPort: 9000,
     imageBytes: geometry.imageBytes,
@@ -154,6 +157,8 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
     minWaitMs: asyncMode ? 150 : 0,
     maxWaitMs: 3000,
     waitForKey: false,
+    roster: [],
+    startTimeoutMs: undefined,
     maxReceivers: 16,
     // As the CLI (200 rounds of 25 ms against a 500 ms heartbeat): a receiver whose last
     // STATUS was lost and that is no longer behind does not answer REQACK, and only its
@@ -180,6 +185,7 @@ export function runTransferFuzz(o: TransferFuzzOptions): TransferFuzzResult {
       receiveTimeoutMs: 3000,
       joinIntervalMs: 30,
       statusIntervalMs: 100,
+      heartbeatIntervalMs: 60,
       nakBackoffMs: 8,
       repairWaitMs: 16,
       reportIntervalMs: 30,

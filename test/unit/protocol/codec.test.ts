@@ -7,6 +7,8 @@ import { decodeCloneReport } from '../../../protocol/messages/clone-report.js';
 import { decodeCloneReportAck } from '../../../protocol/messages/clone-report-ack.js';
 import { decodeDrop } from '../../../protocol/messages/drop.js';
 import { decodeEnd } from '../../../protocol/messages/end.js';
+import { decodeCatchUp } from '../../../protocol/messages/catch-up.js';
+import { decodeHeartbeat } from '../../../protocol/messages/heartbeat.js';
 import { decodeHello } from '../../../protocol/messages/hello.js';
 import { decodeJoin } from '../../../protocol/messages/join.js';
 import { decodeLeave } from '../../../protocol/messages/leave.js';
@@ -37,6 +39,8 @@ const CASES: readonly (readonly [string, MessageType, (b: Uint8Array) => Result<
   ['drop', MessageType.Drop, decodeDrop],
   ['clone-report', MessageType.CloneReport, decodeCloneReport],
   ['clone-report-ack', MessageType.CloneReportAck, decodeCloneReportAck],
+  ['heartbeat', MessageType.Heartbeat, decodeHeartbeat],
+  ['catch-up', MessageType.CatchUp, decodeCatchUp],
 ];
 
 const code = (r: Result<unknown>): string => (r.ok ? 'ok' : r.code);
@@ -97,7 +101,7 @@ describe('decodeDatagram', () => {
     expect(code(decodeDatagram(fromHex('4352 02 01 00000000')))).toBe('ERR_BAD_MAGIC');
     expect(code(decodeDatagram(fromHex('5243 01 01 00000000')))).toBe('ERR_BAD_VERSION');
     expect(code(decodeDatagram(fromHex('5243 02 00 00000000')))).toBe('ERR_BAD_TYPE');
-    expect(code(decodeDatagram(fromHex('5243 02 10 00000000')))).toBe('ERR_BAD_TYPE');
+    expect(code(decodeDatagram(fromHex('5243 02 12 00000000')))).toBe('ERR_BAD_TYPE');
   });
 
   it('never throws and always returns a result, for any type byte', () => {

@@ -34,10 +34,10 @@ describe('common header', () => {
     expect(toHex(headerBytes(MessageType.Nak, 0xdeadbeef))).toBe(hex('52', '43', '02', '06', 'deadbeef'));
   });
 
-  it('every MessageType has a name and the codes are 1..15', () => {
+  it('every MessageType has a name and the codes are 1..17', () => {
     const enumCodes = Object.values(MessageType).filter((v): v is number => typeof v === 'number');
     expect(TYPE_CODES.sort((a, b) => a - b)).toEqual(enumCodes.sort((a, b) => a - b));
-    expect(TYPE_CODES).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+    expect(TYPE_CODES).toEqual(Array.from({ length: 17 }, (_, i) => i + 1));
   });
 
   it('decodes every known type and any sessionId', () => {

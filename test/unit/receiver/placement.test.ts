@@ -69,6 +69,11 @@ function lockstep(seed: number, o: { unknownSize: boolean; stripes: number; redu
       maxReportingReceivers: 8,
       answerWindowMs: 4,
       heartbeatMs: 1000,
+      roster: [],
+      startTimeoutMs: undefined,
+      carouselPasses: 1,
+      catchUp: false,
+      minRateBytesPerSec: undefined,
       coder,
     },
     0,
@@ -80,6 +85,9 @@ function lockstep(seed: number, o: { unknownSize: boolean; stripes: number; redu
     receiveTimeoutMs: 5000,
     joinIntervalMs: 20,
     statusIntervalMs: 50,
+    // No HEARTBEAT: the two cores' transmits are compared datagram for datagram, and the
+    // HEARTBEAT message has nothing to do with where DATA is placed.
+    heartbeatIntervalMs: 1e9,
     nakBackoffMs: 8,
     repairWaitMs: 16,
     reportIntervalMs: 20,

@@ -53,6 +53,52 @@ describe('--streaming', () => {
   });
 });
 
+describe('--async start and --carousel', () => {
+  const asyncArgs = ['--file', '/dev/null', '--async', '--fec', '8x4/32', '--max-bitrate', '100m'];
+
+  it('announces 2 s by default, so receivers already waiting are in the data group before the first slice', () => {
+    expect(parseSenderArgs(asyncArgs, false).core.minWaitMs).toBe(2000);
+    expect(parseSenderArgs([...asyncArgs, '--min-wait', '0.5'], false).core.minWaitMs).toBe(500);
+    expect(parseSenderArgs(base, false).core.minWaitMs).toBe(0);
+  });
+
+  it('--carousel N: passes as given; left to the CLI when not given', () => {
+    expect(parseSenderArgs([...asyncArgs, '--carousel', '3'], false).core.carouselPasses).toBe(3);
+    expect(parseSenderArgs(asyncArgs, false).carousel).toBeUndefined();
+    expect(parseSenderArgs(asyncArgs, false).core.carouselPasses).toBe(1);
+  });
+
+  it('--carousel needs --async, and a file to read again', () => {
+    expect(() => parseSenderArgs([...base, '--carousel', '2'], false)).toThrow(/--carousel needs --async/);
+    expect(() => parseSenderArgs(['--async', '--fec', '8x4/32', '--max-bitrate', '100m', '--carousel', '2'], false)).toThrow(
+      /--carousel needs --file/,
+    );
+    expect(() => parseSenderArgs([...asyncArgs, '--compress', 'lz4', '--carousel', '2'], false)).toThrow(/--carousel needs --file/);
+    expect(() => parseSenderArgs([...asyncArgs, '--carousel', '0'], false)).toThrow(/--carousel: must be between 1 and 1000/);
+    expect(parseSenderArgs(['--async', '--fec', '8x4/32', '--max-bitrate', '100m', '--carousel', '1'], false).core.carouselPasses).toBe(1);
+  });
+});
+
+describe('the catch-up pass', () => {
+  it('is on by default, off with --no-catch-up and with --async (no return channel)', () => {
+    expect(parseSenderArgs(base, false).core).toMatchObject({ catchUp: true, minRateBytesPerSec: undefined });
+    expect(parseSenderArgs([...base, '--no-catch-up'], false).core.catchUp).toBe(false);
+    const a = parseSenderArgs(['--file', '/dev/null', '--async', '--fec', '8x4/32', '--max-bitrate', '100m'], false);
+    expect(a.core.catchUp).toBe(false);
+  });
+
+  it('--min-rate is a bit rate like --max-bitrate, kept in bytes per second', () => {
+    expect(parseSenderArgs([...base, '--min-rate', '80m'], false).core.minRateBytesPerSec).toBe(10e6);
+  });
+
+  it('--min-rate needs the catch-up pass: refused with --no-catch-up and with --async, naming which', () => {
+    expect(() => parseSenderArgs([...base, '--min-rate', '80m', '--no-catch-up'], false)).toThrow(/--min-rate needs the catch-up pass: it cannot go with --no-catch-up/);
+    expect(() =>
+      parseSenderArgs(['--file', '/dev/null', '--async', '--fec', '8x4/32', '--max-bitrate', '100m', '--min-rate', '80m'], false),
+    ).toThrow(/--min-rate needs the catch-up pass: it cannot go with --async/);
+  });
+});
+
 describe('--key-file and pacing', () => {
   it('the seal trailer is counted by the pacer (sealBytes), and taken off the block size', () => {
     const plain = parseSenderArgs([...base, '--max-bitrate', '100m'], false).core;

@@ -66,9 +66,9 @@ describe('SenderDriver and its source', () => {
     );
     const outcome = driver.run();
     await ticks();
-    const [control] = sockets;
+    const control = sockets[0]!;
     const image = pattern(4000);
-    control!.deliver(joinBytes({ receiverId: rcv(0).id }), rcv(0).from.address);
+    control.deliver(joinBytes({ receiverId: rcv(0).id }), rcv(0).from.address);
     await ticks();
     // Started; the first slices went out, and one more read is out when the receiver leaves
     // (its --pipe command failed).
@@ -79,7 +79,7 @@ describe('SenderDriver and its source', () => {
     }
     expect(driver.sender.currentPhase).toBe('transferring');
     expect(source.reads).toHaveLength(1);
-    control!.deliver(leaveBytes({ receiverId: rcv(0).id, reason: Reason.PipeFailed, detail: '--pipe "false" failed' }), rcv(0).from.address);
+    control.deliver(leaveBytes({ receiverId: rcv(0).id, reason: Reason.PipeFailed, detail: '--pipe "false" failed' }), rcv(0).from.address);
     const out = await outcome;
     expect(driver.sender.currentPhase).toBe('done');
     source.complete(image, 400);
@@ -89,7 +89,7 @@ describe('SenderDriver and its source', () => {
     expect(out.error).toBeUndefined();
     expect(out.receivers.map((r) => r.state)).toEqual(['left']);
     expect(source.closed).toBe(true);
-    const sentTypes = control!.sent.map((b) => {
+    const sentTypes = control.sent.map((b) => {
       const m = decodeDatagram(b);
       return m.ok ? m.value.type : -1;
     });

@@ -1,0 +1,119 @@
+// The slow-node policy: which receiver stops holding the first pass back and goes to the
+// catch-up pass (sender/core.ts). A receiver goes when, for SLOW_HOLD_MS on end, it is one
+// of those the sender waits for (behind in every REQACK round while the flow window or the
+// slices kept are full) and what it could take is
+//   - below SLOW_FRACTION of the median of what the other receivers still in the first pass
+//     could take, or
+//   - below --min-rate, when given and another receiver of the first pass keeps it.
+// and its own pipeline is saturated: its sink held delivery back (or its CPU was busy) for
+// at least SATURATED_SHARE of the window.
+// "What it could take" is its capacity (sender/core/health.ts): the rate its sink wrote at
+// over the share of the time its sink or CPU was busy. In lock-step every receiver writes
+// at the slow node's pace, so rates alone cannot tell who is slow; but the others wait for
+// data most of that time, the slow one never. A receiver held back by its network rather
+// than its disk, decompressor or CPU keeps a high capacity and is not moved: its losses are
+// repaired as before, and --retries-until-drop still applies to one that stops.
+// The figures come from HEARTBEATs, over the last RATE_WINDOW_MS (2 s) of the receiver's
+// own clock, counted from START and judged once they span MIN_SPAN_MS. That is the
+// hysteresis: a healthy node whose disk stalls for a moment has a busy sink only for that
+// moment, not for SATURATED_SHARE of two seconds, so a stall moves it only once it has
+// lasted about 1.6 s, and SLOW_HOLD_MS more; a slow disk is busy all the time and is moved
+// about a second after START.
+// The last receiver of the first pass is never moved (someone must pace it), and nobody is
+// moved after the first pass.
+//
+// What holds: it only reads the records and their health, and keeps one clock per receiver
+// (since when it has been slow and behind), dropped when either stops; it decides, the core
+// acts (sends CATCHUP, takes the receiver out of the window and retention).
+
+import { CatchUpWhy } from '../../protocol/messages/catch-up.js';
+import type { SenderConfig } from './config.js';
+import type { ReceiverRecord } from './participants.js';
+
+/** Below this share of the rack's median capacity a receiver is slow. */
+export const SLOW_FRACTION = 0.5;
+/** A receiver must be slow and behind this long, without a break, to be moved. */
+export const SLOW_HOLD_MS = 500;
+/** Rates are judged only once they span this much of the receiver's time. */
+export const MIN_SPAN_MS = 500;
+/** A receiver's own pipeline is saturated when its sink held delivery back this share of the window (or its CPU was busy 0.9). */
+export const SATURATED_SHARE = 0.8;
+const CPU_SATURATED_SHARE = 0.9;
+
+export interface Demotion {
+  readonly rcv: ReceiverRecord;
+  readonly why: CatchUpWhy;
+  /** What it could take (its capacity), and the pace it fell below, in bytes per second. */
+  readonly rateBps: number;
+  readonly paceBps: number;
+}
+
+export class SlowPolicy {
+  /** Per receiver id: since when it has been slow and behind. Bounded by the receivers. */
+  private readonly slowSince = new Map<number, number>();
+
+  constructor(private readonly cfg: Readonly<Pick<SenderConfig, 'catchUp' | 'minRateBytesPerSec'>>) {}
+
+  /**
+   * One REQACK round of the first pass. `live`: the active receivers still in it (not in
+   * catch-up, not complete); `behind`: those of them the sender waits for now. Returns who
+   * goes to the catch-up pass now, slowest first.
+   */
+  round(live: readonly ReceiverRecord[], behind: ReadonlySet<number>, now: number): Demotion[] {
+    if (!this.cfg.catchUp) return [];
+    const out: Demotion[] = [];
+    for (const r of live) {
+      const d = behind.has(r.id) ? this.judge(r, live) : undefined;
+      if (d === undefined) {
+        this.slowSince.delete(r.id);
+        continue;
+      }
+      const since = this.slowSince.get(r.id);
+      if (since === undefined) {
+        this.slowSince.set(r.id, now);
+        continue;
+      }
+      if (now - since >= SLOW_HOLD_MS) out.push(d);
+    }
+    out.sort((a, b) => a.rateBps - b.rateBps);
+    // Someone stays to pace the first pass: the fastest of those judged slow, if need be.
+    while (out.length > 0 && out.length >= live.length) out.pop();
+    for (const d of out) this.slowSince.delete(d.rcv.id);
+    return out;
+  }
+
+  /** Since when `id` has been slow and behind (for tests and the table); undefined: it is not. */
+  slowSinceMs(id: number): number | undefined {
+    return this.slowSince.get(id);
+  }
+
+  /** Why `r` is slow now, or undefined when it is not (or its figures are too young to say). */
+  private judge(r: ReceiverRecord, live: readonly ReceiverRecord[]): Demotion | undefined {
+    const f = r.health.figures;
+    const capacity = f.spanMs < MIN_SPAN_MS ? undefined : r.health.capacityBps();
+    if (capacity === undefined) return undefined;
+    // Its own pipeline must be what holds it back, for most of the window (not a moment's stall).
+    if ((f.sinkBusyShare ?? 0) < SATURATED_SHARE && (f.cpuShare ?? 0) < CPU_SATURATED_SHARE) return undefined;
+    const others: number[] = [];
+    for (const o of live) {
+      if (o === r || o.health.figures.spanMs < MIN_SPAN_MS) continue;
+      const c = o.health.capacityBps();
+      if (c !== undefined) others.push(c);
+    }
+    if (others.length === 0) return undefined;
+    // Below --min-rate, when someone else keeps it (else moving it would only leave the
+    // first pass to a receiver as slow).
+    const min = this.cfg.minRateBytesPerSec;
+    if (min !== undefined && capacity < min && others.some((c) => c >= min)) {
+      return { rcv: r, why: CatchUpWhy.BelowMinRate, rateBps: capacity, paceBps: min };
+    }
+    const pace = SLOW_FRACTION * median(others);
+    return capacity < pace ? { rcv: r, why: CatchUpWhy.Slow, rateBps: capacity, paceBps: pace } : undefined;
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}

@@ -1,0 +1,152 @@
+// The receiver's HEARTBEAT (receiver/core/load.ts, feedback.ts): when it goes, what it
+// carries, and what the receiver judges limits it. Session as in core.test.ts: 100-byte
+// blocks, 4 a slice, 1 stripe, 950 bytes (slices of 400, 400, 150).
+
+import { describe, expect, it } from 'vitest';
+import { CAP_ASYNC, CAP_PARITY_REPAIR, MessageType } from '../../../protocol/header.js';
+import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_REPAIR } from '../../../protocol/messages/data.js';
+import { HEARTBEAT_FLAG_CATCH_UP, Limit } from '../../../protocol/messages/heartbeat.js';
+import { ReceiverCore } from '../../../receiver/core.js';
+import { classifyLimit, LoadMeter } from '../../../receiver/core/load.js';
+import { pattern } from '../../support/bytes.js';
+import { drainEvents, drainReceiver, only, receiverConfig } from '../../support/cores.js';
+import { acceptBytes, dataBytes, helloBytes, SENDER, startBytes } from '../../support/datagrams.js';
+
+const ME = 0x101;
+const IMAGE = pattern(950);
+
+function feed(core: ReceiverCore, bytes: Uint8Array, now: number): void {
+  core.handle({ kind: 'datagram', from: SENDER, bytes }, now);
+}
+
+function block(seq: number, sliceNo: number, blockNo: number, flags = 0): Uint8Array {
+  const sliceBytes = sliceNo === 2 ? 150 : 400;
+  const off = sliceNo * 400 + blockNo * 100;
+  const payload = IMAGE.subarray(off, Math.min(off + 100, sliceNo * 400 + sliceBytes));
+  const last = blockNo === Math.ceil(sliceBytes / 100) - 1 ? DATA_FLAG_LAST : 0;
+  const fin = sliceNo === 2 ? DATA_FLAG_FINAL_SLICE : 0;
+  return dataBytes({ seq, sliceNo, sliceBytes, flags: flags | last | fin, stripe: 0, blockNo, payload });
+}
+
+describe('classifyLimit', () => {
+  it.each([
+    ['a sink that keeps up, an idle loop: the network', { sinkBusyShare: 0.1, outputBusyShare: 0.1, cpuShare: 0.3, decompressing: true }, Limit.Network],
+    ['a sink that keeps up, a saturated loop: the CPU', { sinkBusyShare: 0.2, outputBusyShare: 0.1, cpuShare: 0.95, decompressing: false }, Limit.Cpu],
+    ['a saturated sink whose last stage is busy: the disk', { sinkBusyShare: 1, outputBusyShare: 0.9, cpuShare: 0.95, decompressing: true }, Limit.Disk],
+    ['a saturated sink, an idle last stage, gunzip in front: decompression', { sinkBusyShare: 1, outputBusyShare: 0.2, cpuShare: 0.4, decompressing: true }, Limit.Decompress],
+    ['a saturated sink, an idle last stage, no decompressor, a busy loop: the CPU', { sinkBusyShare: 0.9, outputBusyShare: 0.1, cpuShare: 0.95, decompressing: false }, Limit.Cpu],
+    ['a saturated sink and nothing else to blame: the disk', { sinkBusyShare: 0.9, outputBusyShare: 0.1, cpuShare: 0.3, decompressing: false }, Limit.Disk],
+  ])('%s', (_name, x, want) => {
+    expect(classifyLimit(x)).toBe(want);
+  });
+});
+
+describe('LoadMeter', () => {
+  it('counts the time a delivered slice waits for the sink, and the sequence span from the first DATA read', () => {
+    const m = new LoadMeter(1000);
+    m.sinkWaiting(false, 1010);
+    m.sinkWaiting(true, 1100);
+    m.sinkWaiting(true, 1150); // still waiting: counts once
+    m.sinkWaiting(false, 1300);
+    m.sinkWaiting(true, 1400);
+    for (const seq of [0xffff_fffe, 0xffff_ffff, 2, 1]) m.onData(seq); // wraps, one lost (seq 0 is never sent), one reordered
+    m.setPipeline({ cpuPermille: 250, outputBytes: 4096, outputBusyMs: 120, decompressing: false });
+    const s = m.snapshot(1500);
+    expect(s).toEqual({
+      elapsedMs: 500,
+      sinkBusyMs: 300,
+      packetsRead: 4,
+      packetsSent: 5,
+      cpuPermille: 250,
+      outputBytes: 4096,
+      outputBusyMs: 120,
+      // The sink held delivery back 300 of 500 ms; the last stage was busy only 120 ms of
+      // them, there is no decompressor and the loop was not saturated: the disk, still.
+      limit: Limit.Disk,
+    } satisfies typeof s);
+  });
+});
+
+describe('ReceiverCore HEARTBEAT', () => {
+  function accepted(over: Parameters<typeof receiverConfig>[0] = {}, hello = helloBytes()): ReceiverCore {
+    const core = new ReceiverCore(receiverConfig({ heartbeatIntervalMs: 250, ...over }), 0);
+    feed(core, hello, 10);
+    drainReceiver(core);
+    feed(core, acceptBytes(ME), 20);
+    drainReceiver(core);
+    drainEvents(core);
+    return core;
+  }
+
+  it('goes heartbeatIntervalMs after our ACCEPT, then every interval, with the receiver\'s figures', () => {
+    const core = accepted();
+    expect(core.pollTimeout()).toBe(270);
+    core.handleTimeout(269);
+    expect(drainReceiver(core)).toEqual([]);
+    feed(core, startBytes(64, 3), 100);
+    // Slice 0 whole, slice 1 with its block 1 resent; both written by 140.
+    let seq = 1;
+    for (let b = 0; b < 4; b++) feed(core, block(seq++, 0, b), 110);
+    seq++; // one DATA lost on the way
+    for (const b of [0, 2, 3]) feed(core, block(seq++, 1, b), 120);
+    feed(core, block(seq++, 1, 1, DATA_FLAG_REPAIR), 130);
+    core.handle({ kind: 'written', slices: 2, bytes: 800 }, 140);
+    core.handle({ kind: 'load', cpuPermille: 120, outputBytes: 800, outputBusyMs: 3, decompressing: false }, 210);
+    core.handleTimeout(270);
+    const hbs = only(drainReceiver(core), MessageType.Heartbeat);
+    expect(hbs).toHaveLength(1);
+    expect(hbs[0]).toMatchObject({
+      receiverId: ME,
+      flags: 0,
+      elapsedMs: 260, // from the first HELLO at 10
+      cpuPermille: 120,
+      bytesWritten: 800,
+      outputBytes: 800,
+      sinkBusyMs: 30, // slice 0 waited from 110, slice 1 from 130, both written at 140
+      outputBusyMs: 3,
+      packetsRead: 8,
+      packetsSent: 9,
+      repairedBlocks: 1,
+      deliveredSlices: 2,
+      limit: Limit.Network,
+    });
+    expect(core.stats.heartbeatsSent).toBe(1);
+    expect(core.stats.resentBlocks).toBe(1);
+    // START said 3 receivers: the interval stays 250 (1 ms per receiver is less).
+    expect(core.pollTimeout()).toBe(520);
+  });
+
+  it('the interval grows by 1 ms per receiver START counted, past heartbeatIntervalMs', () => {
+    const core = accepted();
+    feed(core, startBytes(64, 1000), 100);
+    core.handleTimeout(270);
+    expect(only(drainReceiver(core), MessageType.Heartbeat)).toHaveLength(1);
+    expect(core.pollTimeout()).toBe(1270);
+  });
+
+  it('none before our ACCEPT, and none at all with --async', () => {
+    const joining = new ReceiverCore(receiverConfig({ heartbeatIntervalMs: 50, joinIntervalMs: 1000 }), 0);
+    feed(joining, helloBytes(), 10);
+    joining.handleTimeout(500);
+    expect(only(drainReceiver(joining), MessageType.Heartbeat)).toEqual([]);
+    const core = new ReceiverCore(receiverConfig({ heartbeatIntervalMs: 50 }), 0);
+    feed(core, helloBytes({ caps: CAP_PARITY_REPAIR | CAP_ASYNC }), 10);
+    for (let t = 10; t < 1000; t += 50) core.handleTimeout(t);
+    expect(drainReceiver(core)).toEqual([]);
+    expect(core.stats.heartbeatsSent).toBe(0);
+  });
+
+  it('a sink that never keeps up says disk', () => {
+    const core = accepted({ maxQueuedSlices: 1 });
+    feed(core, startBytes(64, 2), 100);
+    let seq = 1;
+    for (let b = 0; b < 4; b++) feed(core, block(seq++, 0, b), 100);
+    core.handle({ kind: 'load', cpuPermille: 100, outputBytes: 0, outputBusyMs: 160, decompressing: false }, 200);
+    core.handleTimeout(270);
+    const [hb] = only(drainReceiver(core), MessageType.Heartbeat);
+    // Slice 0 waited for the sink from 100 to 270.
+    expect(hb!.sinkBusyMs).toBe(170);
+    expect(hb!.limit).toBe(Limit.Disk);
+    expect(hb!.flags & HEARTBEAT_FLAG_CATCH_UP).toBe(0);
+  });
+});

@@ -1,5 +1,5 @@
-// Why over 500 lines (~550): quiet sessions added the answer-window handling to the
-// dispatch; the next part to move out is the REQACK handling into receiver/core/feedback.ts.
+// Why over 500 lines (~620): quiet sessions and the catch-up pass added to the dispatch;
+// the next part to move out is the REQACK handling, into receiver/core/feedback.ts.
 //
 // The receiver's protocol engine: a sans-IO state machine. Fed datagrams (from every
 // socket), sink progress and the clock; it hands back datagrams (each for the sender

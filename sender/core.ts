@@ -1,6 +1,7 @@
-// Why over 500 lines (~640): the dispatcher grew back past 500 with quiet sessions' probe
-// rounds and the clone reports; the next part to move out is the REQACK/END round logic
-// ("phases and rounds" and "quiet sessions" below) into sender/core/rounds.ts.
+// Why over 500 lines (~840): split to 522, the dispatcher grew back with quiet sessions'
+// probe rounds, the clone reports and the slow-node policy's hooks. Next to move out: the
+// REQACK/END round logic ("phases and rounds" and "quiet sessions" below) into
+// sender/core/rounds.ts, and the catch-up moves into sender/core/slow-policy.ts.
 //
 // The sender's protocol engine: a sans-IO state machine (quinn's model). It is fed
 // datagrams, slices of the image and the clock; it hands back datagrams to send

@@ -1,4 +1,4 @@
-// Why over 500 lines (~550): the receiver table and the heaps that keep its minimum in
+// Why over 500 lines (~670): the receiver table and the heaps that keep its minimum in
 // O(log n) change together (every progress update re-keys a heap); the quiet-session credit
 // bookkeeping is the part that could move out next.
 //

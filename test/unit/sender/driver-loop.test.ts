@@ -266,6 +266,28 @@ describe('SenderDriver loop', () => {
       const image = pattern(4000, 3);
       const digest = new Uint8Array(createHash('sha256').update(image).digest());
       const rig = await startSender({ helloIntervalMs: 1000, minReceivers: 1 }, image);
+      // The socket calls in order: D a DATA sent (a real socket may batch it), F the data
+      // socket flushed, C a control datagram sent. Control must not overtake the data before
+      // it (END after the last DATA): no C with a D since the last F.
+      const calls: string[] = []; // UNBOUNDED: one test's calls
+      /** After this many more DATA sends the data socket is full (undefined: never). */
+      let blockAfter: number | undefined;
+      const dataSend = rig.data.send.bind(rig.data);
+      vi.spyOn(rig.data, 'send').mockImplementation((parts, port, address) => {
+        dataSend(parts, port, address);
+        calls.push('D');
+        if (blockAfter !== undefined && --blockAfter === 0) rig.data.block();
+      });
+      const dataFlush = rig.data.flush.bind(rig.data);
+      vi.spyOn(rig.data, 'flush').mockImplementation(() => {
+        dataFlush();
+        calls.push('F');
+      });
+      const ctlSend = rig.ctl.send.bind(rig.ctl);
+      vi.spyOn(rig.ctl, 'send').mockImplementation((parts, port, address) => {
+        ctlSend(parts, port, address);
+        calls.push('C');
+      });
       await advance(5);
       await rig.fromReceiver(joinBytes({ receiverId: R0.id }));
       expect(rig.dataSeqs()).toEqual(range(1, 16));
@@ -281,7 +303,14 @@ describe('SenderDriver loop', () => {
       await settle();
       expect(rig.dataSeqs()).toEqual(range(1, 32));
 
+      // The buffer fills in the middle of a burst (after seq 35): the rest, and END behind
+      // it, wait for the drain.
+      blockAfter = 3;
       await rig.fromReceiver(statusBytes({ receiverId: R0.id, seenSeq: 32, deliveredSlices: 8, bytesWritten: 3200 }));
+      expect(rig.dataSeqs()).toEqual(range(1, 35));
+      expect(count(rig.control(), 'END')).toBe(0);
+      rig.data.unblock();
+      await settle();
       expect(rig.dataSeqs()).toEqual(range(1, 40));
       // The first pass is over: END on the group, after the last DATA, and it repeats.
       const end = only(rig.ctl.sent.map(decode), MessageType.End);
@@ -305,6 +334,8 @@ describe('SenderDriver loop', () => {
       expect(rig.data.sends.every((s) => s.port === undefined && s.address === undefined)).toBe(true);
       expect(rig.ctl.sends).toEqual(want.ctl);
       expect(rig.rdv.sent).toEqual([]);
+      expect(calls.filter((c) => c === 'D')).toHaveLength(40);
+      expect(calls.join('').match(/D[^F]*C/)).toBeNull();
       // The DATA carry the image.
       const blocks = only(rig.data.sent.map(decode), MessageType.Data);
       expect(concat(blocks.map((d) => d.payload))).toEqual(image);

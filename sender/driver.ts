@@ -118,6 +118,8 @@ export class SenderDriver {
     private readonly source: Source,
     private readonly log: Logger,
     private readonly onEvent: (ev: SenderEvent, core: SenderCore) => void = () => undefined,
+    /** Milliseconds on a monotonic clock; a unit test gives the fake clock its timers run on. */
+    private readonly clock: () => number = () => performance.now(),
   ) {
     this.cpuAtStart = cpuStart();
     this.core = new SenderCore({ ...cfg, coder: timedCoder(cfg.coder, this.fecCpu) }, this.now());
@@ -130,7 +132,7 @@ export class SenderDriver {
   }
 
   private now(): number {
-    return performance.now();
+    return this.clock();
   }
 
   get sender(): SenderCore {

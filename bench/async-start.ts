@@ -16,7 +16,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createRack, labSkipReason, parseLastJson, sha256File, withLabLock, writeRandomFile, type RunResult } from './lab.js';
+import { createRack, labSkipReason, parseLastJson, type RunResult, sha256File, withLabLock, writeRandomFile } from './lab.js';
 import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
 
 const HEAD_START_MS = 500;
@@ -73,7 +73,21 @@ async function main(): Promise<number> {
         await new Promise((r) => setTimeout(r, HEAD_START_MS));
         const sender = rack.run(
           rack.senderNs,
-          [process.execPath, senderCli, '--file', image, '--interface', rack.senderAddr, '--async', '--fec', '8x4/32', '--max-bitrate', '200m', ...extra, '--json'],
+          [
+            process.execPath,
+            senderCli,
+            '--file',
+            image,
+            '--interface',
+            rack.senderAddr,
+            '--async',
+            '--fec',
+            '8x4/32',
+            '--max-bitrate',
+            '200m',
+            ...extra,
+            '--json',
+          ],
           { timeoutMs: 120_000 },
         );
         if (lateIndex !== undefined) {
@@ -85,7 +99,13 @@ async function main(): Promise<number> {
           rs.map(async (r, i) => {
             const ok = r.code === 0 && (await sha256File(join(dir, `out${i}`)).catch(() => '')) === sha;
             const j = parseLastJson(r.stdout) as { stats?: { slicesPutOff?: number } } | undefined;
-            return { exit: r.code, seconds: r.wallMs / 1000, ok, stderr: ok ? '' : r.stderr.trim().split('\n').at(-1) ?? '', slicesPutOff: j?.stats?.slicesPutOff };
+            return {
+              exit: r.code,
+              seconds: r.wallMs / 1000,
+              ok,
+              stderr: ok ? '' : (r.stderr.trim().split('\n').at(-1) ?? ''),
+              slicesPutOff: j?.stats?.slicesPutOff,
+            };
           }),
         );
         return { run: name, senderExit: s.code, senderSeconds: s.wallMs / 1000, receivers };

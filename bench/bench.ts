@@ -53,23 +53,23 @@ import { pathToFileURL } from 'node:url';
 import { UsageError } from '../common/errors.js';
 import { createRack, labSkipReason, withLabLock } from './lab.js';
 import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
-import { parseBenchArgs, toolsOf, USAGE, type BenchConfig, type FileKind } from './matrix-args.js';
-import { cpioImage, randomImage, type Image } from './matrix-images.js';
+import { type BenchConfig, type FileKind, parseBenchArgs, toolsOf, USAGE } from './matrix-args.js';
+import { cpioImage, type Image, randomImage } from './matrix-images.js';
 import { plotsOf } from './matrix-plots.js';
-import { cpuSections, renderMarkdown, sectionsOf, summaryLines, TABLE_HEAD, TABLE_RULE, tableRow, type ReportMeta } from './matrix-report.js';
-import { aliasesAt, runLine, runOne, runOrder, sleep, type RunEnv } from './matrix-runs.js';
+import { cpuSections, type ReportMeta, renderMarkdown, sectionsOf, summaryLines, TABLE_HEAD, TABLE_RULE, tableRow } from './matrix-report.js';
+import { aliasesAt, type RunEnv, runLine, runOne, runOrder, sleep } from './matrix-runs.js';
 import {
   BAR_RATIO,
   BAR_RATIO_HIGH_LOSS,
   HIGH_LOSS_PERMILLE,
+  type PointKey,
   peerFailures,
   pointId,
+  type RunRecord,
   summarize,
   verdicts,
-  type PointKey,
-  type RunRecord,
 } from './matrix-summary.js';
-import { ensureCommands, formatFecTable, neededCommands, packageVersions, type ConfigId } from './peers.js';
+import { type ConfigId, ensureCommands, formatFecTable, neededCommands, packageVersions } from './peers.js';
 
 const MiB = 1024 * 1024;
 const PAUSE_BETWEEN_RUNS_MS = 300;
@@ -197,9 +197,7 @@ async function main(argv: readonly string[]): Promise<number> {
     cores: availableParallelism(),
     kernel: release(),
     peers: packageVersions(['udpcast', 'uftp']),
-    files: Object.fromEntries(
-      [...images.values()].map((i) => [i.kind, { name: basename(i.path), bytes: i.bytes, sha256: i.sha256, note: i.note }]),
-    ),
+    files: Object.fromEntries([...images.values()].map((i) => [i.kind, { name: basename(i.path), bytes: i.bytes, sha256: i.sha256, note: i.note }])),
   };
   const resultsDir = resolve(cfg.resultsDir ?? join(root, 'bench', 'results'));
   await mkdir(resultsDir, { recursive: true });
@@ -222,7 +220,7 @@ async function main(argv: readonly string[]): Promise<number> {
       seconds: 'sender start to sender exit',
       mbPerSecondPerReceiver: '1e6 image bytes per second',
       cpuSecondsPerGB: 'user+system CPU seconds (GNU time) per 1e9 image bytes',
-      wireBytesPerImageByte: "sender device tx bytes (Ethernet frames) per image byte",
+      wireBytesPerImageByte: 'sender device tx bytes (Ethernet frames) per image byte',
       feedbackPackets: 'tx packets of all receivers’ devices',
     },
     labError: labFailed === undefined ? null : String(labFailed instanceof Error ? labFailed.message : labFailed),

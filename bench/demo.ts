@@ -105,8 +105,7 @@ async function main(): Promise<number> {
       if (rs[i]!.code !== 0) process.stderr.write(rs[i]!.stderr);
     }
     console.log(
-      `\n  sender exit ${s.code}, ${report.seconds?.toFixed(2)} s, ${report.stats?.dataPackets} datagrams ` +
-        `(${report.stats?.repairPackets} repair)`,
+      `\n  sender exit ${s.code}, ${report.seconds?.toFixed(2)} s, ${report.stats?.dataPackets} datagrams ` + `(${report.stats?.repairPackets} repair)`,
     );
     console.log(allOk ? '\nrackcast demo: every copy verified.' : '\nrackcast demo: FAILED (see above).');
     return allOk ? 0 : 1;

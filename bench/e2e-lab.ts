@@ -30,22 +30,12 @@ import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, release, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  createRack,
-  labSkipReason,
-  parseLastJson,
-  readLinkStats,
-  sha256File,
-  withLabLock,
-  writeRandomFile,
-  type Rack,
-  type RunResult,
-} from './lab.js';
 import { blockBytesForMtu } from '../common/mtu.js';
 import { parseBitrate } from '../common/units.js';
 import { AUTH_TRAILER_SIZE } from '../protocol/auth-trailer.js';
 import { DATA_HEADER_SIZE } from '../protocol/messages/data.js';
-import { breakdownTable, meanStages, medianStages, stagesPerGB, type StagesPerGB } from './cpu-breakdown.js';
+import { breakdownTable, meanStages, medianStages, type StagesPerGB, stagesPerGB } from './cpu-breakdown.js';
+import { createRack, labSkipReason, parseLastJson, type Rack, type RunResult, readLinkStats, sha256File, withLabLock, writeRandomFile } from './lab.js';
 import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
 
 const RECEIVER_HEAD_START_MS = 1_000;
@@ -247,15 +237,7 @@ function processResult(ns: string, address: string, r: RunResult): ProcessResult
 
 // ---------------------------------------------------------------- one run
 
-async function runOnce(
-  cfg: BenchConfig,
-  rack: Rack,
-  root: string,
-  rep: number,
-  inputPath: string,
-  inputSha: string,
-  imageBytes: number,
-): Promise<RunRecord> {
+async function runOnce(cfg: BenchConfig, rack: Rack, root: string, rep: number, inputPath: string, inputSha: string, imageBytes: number): Promise<RunRecord> {
   const senderCli = join(root, 'dist', 'sender', 'cli.js');
   const receiverCli = join(root, 'dist', 'receiver', 'cli.js');
   const workDir = await mkdtemp(join(tmpdir(), `rackcast-e2e-rep${rep}-`));
@@ -278,8 +260,17 @@ async function runOnce(
     rack.run(
       ns,
       [
-        process.execPath, receiverCli, '--file', outputs[i]!, '--interface', rack.receiverAddrs[i]!, '--json',
-        '--log', join(workDir, `receiver-${i + 1}.log`), ...common, ...(receiverIo === undefined ? [] : ['--io', receiverIo]),
+        process.execPath,
+        receiverCli,
+        '--file',
+        outputs[i]!,
+        '--interface',
+        rack.receiverAddrs[i]!,
+        '--json',
+        '--log',
+        join(workDir, `receiver-${i + 1}.log`),
+        ...common,
+        ...(receiverIo === undefined ? [] : ['--io', receiverIo]),
       ],
       { timeoutMs: timeoutMs + RECEIVER_HEAD_START_MS },
     ),
@@ -287,8 +278,18 @@ async function runOnce(
   await new Promise((r) => setTimeout(r, RECEIVER_HEAD_START_MS));
   const started = performance.now();
   const senderArgv = [
-    process.execPath, senderCli, '--file', inputPath, '--nokbd', '--min-receivers', String(cfg.receivers),
-    '--interface', rack.senderAddr, '--json', '--log', join(workDir, 'sender.log'),
+    process.execPath,
+    senderCli,
+    '--file',
+    inputPath,
+    '--nokbd',
+    '--min-receivers',
+    String(cfg.receivers),
+    '--interface',
+    rack.senderAddr,
+    '--json',
+    '--log',
+    join(workDir, 'sender.log'),
     ...(cfg.fec === undefined ? [] : ['--fec', cfg.fec]),
     ...(cfg.maxBitrate === undefined ? [] : ['--max-bitrate', cfg.maxBitrate]),
     ...common,
@@ -309,7 +310,10 @@ async function runOnce(
   const seconds = (performance.now() - started) / 1000;
   const droppedAfter = await rack.droppedPackets();
   const senderLinkRxFrames = (await readLinkStats(rack.senderNs)).rxPackets - senderRxBefore;
-  const slices = Math.max(1, Math.ceil(imageBytes / (SLICE_BLOCKS * blockBytesForMtu(cfg.mtu, DATA_HEADER_SIZE, cfg.auth === undefined ? 0 : AUTH_TRAILER_SIZE))));
+  const slices = Math.max(
+    1,
+    Math.ceil(imageBytes / (SLICE_BLOCKS * blockBytesForMtu(cfg.mtu, DATA_HEADER_SIZE, cfg.auth === undefined ? 0 : AUTH_TRAILER_SIZE))),
+  );
   const rcvbufAfter = await Promise.all(rack.receiverNs.map((ns) => rcvbufErrors(rack, ns)));
 
   const problems: string[] = [];
@@ -346,9 +350,7 @@ async function runOnce(
     senderCpuSecondsPerGB: senderCpu === null ? null : senderCpu / (imageBytes / GB),
     receiverCpuSecondsPerGBMean: receiverCpuMean === null ? null : receiverCpuMean / (imageBytes / GB),
     senderMaxRssKiB: num(sender.json?.maxRssKiB),
-    receiverMaxRssKiBMax: receivers.some((r) => num(r.json?.maxRssKiB) === null)
-      ? null
-      : Math.max(...receivers.map((r) => num(r.json?.maxRssKiB)!)),
+    receiverMaxRssKiBMax: receivers.some((r) => num(r.json?.maxRssKiB) === null) ? null : Math.max(...receivers.map((r) => num(r.json?.maxRssKiB)!)),
     nftDroppedPerReceiver: droppedAfter.map((n, i) => n - droppedBefore[i]!),
     rcvbufErrorsPerReceiver: rcvbufAfter.map((n, i) => n - rcvbufBefore[i]!),
     senderLinkRxFrames,

@@ -22,8 +22,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import wasmPackage from '@subspace/reed-solomon-erasure.wasm';
 import type { ReedSolomonErasure as WasmCoder } from '@subspace/reed-solomon-erasure.wasm';
+import wasmPackage from '@subspace/reed-solomon-erasure.wasm';
 import { NativeReedSolomon, nativeRsStatus } from '../common/fec.js';
 import { CauchyReedSolomon } from '../protocol/fec/cauchy-rs.js';
 import type { ErasureCoder } from '../protocol/fec/erasure-coder.js';
@@ -226,12 +226,22 @@ function benchWasm(wasm: WasmCoder, k: number, m: number, opts: Options): Row {
     bytes,
     opts,
   );
-  return { coder: 'wasm', kernel: 'reed-solomon-erasure', shape: `${k}+${m}`, encodeBatchMBps, encodePerSymbolMBps: null, decodeSameLossMBps, decodeNewLossMBps };
+  return {
+    coder: 'wasm',
+    kernel: 'reed-solomon-erasure',
+    shape: `${k}+${m}`,
+    encodeBatchMBps,
+    encodePerSymbolMBps: null,
+    decodeSameLossMBps,
+    decodeNewLossMBps,
+  };
 }
 
 function gitCommit(root: string): { commit: string | null; dirty: boolean | null } {
   try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
     const status = execFileSync('git', ['status', '--porcelain'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
     return { commit, dirty: status.trim().length > 0 };
   } catch {
@@ -295,7 +305,11 @@ async function main(): Promise<void> {
     rows.push(benchCoder(new CauchyReedSolomon(), 'ts', 'reference', k, m, opts));
     rows.push(benchWasm(wasm, k, m, opts));
   }
-  console.log(`\nMB/s by wall-clock time (load average before: ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ${cpus().length} cores)`);
+  console.log(
+    `\nMB/s by wall-clock time (load average before: ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}; ${cpus().length} cores)`,
+  );
   printTable(rows, 'wall');
   console.log('\nMB/s by process CPU time (user + system)');
   printTable(rows, 'cpu');

@@ -17,7 +17,7 @@
 
 import { arch, cpus, platform } from 'node:os';
 import { fuzzDecoders } from '../test/support/fuzz/decoders.js';
-import { addCounts, FuzzViolation, runTransferFuzz, type FuzzMode } from '../test/support/fuzz/transfer.js';
+import { addCounts, type FuzzMode, FuzzViolation, runTransferFuzz } from '../test/support/fuzz/transfer.js';
 
 interface Args {
   minutes: number;
@@ -31,12 +31,23 @@ interface Args {
 }
 
 function usage(msg: string): never {
-  process.stderr.write(`fuzz: ${msg}\nusage: node dist/bench/fuzz.js [--minutes M] [--seed N] [--runs R] [--mode foreign|spoof|both] [--big] [--ratio H] [--json] [--trace]\n`);
+  process.stderr.write(
+    `fuzz: ${msg}\nusage: node dist/bench/fuzz.js [--minutes M] [--seed N] [--runs R] [--mode foreign|spoof|both] [--big] [--ratio H] [--json] [--trace]\n`,
+  );
   process.exit(2);
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { minutes: 5, seed: Date.now() % 1_000_000_000, runs: Infinity, modes: ['foreign', 'spoof'], big: false, ratio: undefined, json: false, trace: false };
+  const a: Args = {
+    minutes: 5,
+    seed: Date.now() % 1_000_000_000,
+    runs: Infinity,
+    modes: ['foreign', 'spoof'],
+    big: false,
+    ratio: undefined,
+    json: false,
+    trace: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = (): string => {

@@ -37,18 +37,9 @@
 // shouting into the bridge. Lab runs share CPU and should share nothing else: take
 // the lab lock (withLabLock / acquireLabLock) around a run so two never overlap.
 
-import { spawn, spawnSync, execFile, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { type ChildProcess, execFile, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  accessSync,
-  constants as fsConstants,
-  createReadStream,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { accessSync, createReadStream, constants as fsConstants, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 
@@ -255,11 +246,9 @@ export async function acquireLabLock(opts: { waitSeconds?: number } = {}): Promi
     };
   }
   const waitSeconds = opts.waitSeconds ?? 3600;
-  const child = spawn(
-    tool('flock'),
-    ['-x', '-w', String(waitSeconds), LAB_LOCK_PATH, 'sh', '-c', 'echo locked; exec cat >/dev/null'],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
-  );
+  const child = spawn(tool('flock'), ['-x', '-w', String(waitSeconds), LAB_LOCK_PATH, 'sh', '-c', 'echo locked; exec cat >/dev/null'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const waitingNote = setTimeout(() => {
@@ -273,9 +262,7 @@ export async function acquireLabLock(opts: { waitSeconds?: number } = {}): Promi
         if (out.includes('locked')) resolve();
       });
       child.once('error', reject);
-      child.once('exit', (code) =>
-        reject(new Error(`lab: could not take ${LAB_LOCK_PATH} (flock exit ${code}) ${stderr.trim()}`)),
-      );
+      child.once('exit', (code) => reject(new Error(`lab: could not take ${LAB_LOCK_PATH} (flock exit ${code}) ${stderr.trim()}`)));
     });
   } finally {
     clearTimeout(waitingNote);
@@ -485,8 +472,23 @@ class RackImpl implements Rack {
     await sh(['ip', '-n', this.senderNs, 'link', 'set', 'eth0', 'gso_max_segs', '1']);
     if (this.rate !== undefined) {
       await sh([
-        'ip', 'netns', 'exec', this.senderNs,
-        'tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'tbf', 'rate', this.rate, 'burst', '64kb', 'latency', '20ms',
+        'ip',
+        'netns',
+        'exec',
+        this.senderNs,
+        'tc',
+        'qdisc',
+        'add',
+        'dev',
+        'eth0',
+        'root',
+        'tbf',
+        'rate',
+        this.rate,
+        'burst',
+        '64kb',
+        'latency',
+        '20ms',
       ]);
     }
     for (let i = 0; i < this.receiverNs.length; i++) {
@@ -496,14 +498,7 @@ class RackImpl implements Rack {
       if (rule !== undefined) {
         await sh(
           ['ip', 'netns', 'exec', ns, 'nft', '-f', '-'],
-          [
-            'table inet rackcastlab {',
-            '  chain pre { type filter hook prerouting priority -300; policy accept;',
-            `    ${rule}`,
-            '  }',
-            '}',
-            '',
-          ].join('\n'),
+          ['table inet rackcastlab {', '  chain pre { type filter hook prerouting priority -300; policy accept;', `    ${rule}`, '  }', '}', ''].join('\n'),
         );
       }
     }
@@ -710,7 +705,7 @@ setTimeout(done, Number(deadlineMs));
 
 // Sender side: `count` datagrams of `size` bytes to the group from ifaddr, paced in
 // small bursts so no queue overflows, then a few "end" markers.
-const PING_SENDER = String.raw`
+const PING_SENDER = `
 const dgram = require('node:dgram');
 const [group, port, ifaddr, count, size] = process.argv.slice(1);
 const s = dgram.createSocket('udp4');

@@ -6,14 +6,14 @@ import { parseArgs } from 'node:util';
 import { UsageError } from '../common/errors.js';
 import {
   CONFIG_IDS,
+  type ConfigId,
+  configsOfTool,
+  type FecTable,
+  parseFecTable,
   RACKCAST_BEST_FEC,
   TOOL_CONFIGS,
-  UDPCAST_FEC,
-  configsOfTool,
-  parseFecTable,
-  type ConfigId,
-  type FecTable,
   type ToolName,
+  UDPCAST_FEC,
 } from './peers.js';
 
 const MiB = 1024 * 1024;
@@ -78,7 +78,10 @@ const QUICK_DEFAULTS = {
 };
 
 function list(raw: string, what: string): string[] {
-  const items = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (items.length === 0) throw new UsageError(`--${what}: empty list`);
   return items;
 }
@@ -139,9 +142,7 @@ export function parseToolList(raw: string): ConfigId[] {
     else if (s === 'rackcast' || s === 'udpcast' || s === 'uftp') for (const c of configsOfTool(s)) out.add(c);
     else if (single[s] !== undefined) out.add(single[s]);
     else {
-      throw new UsageError(
-        `--tools: unknown "${s}" (rackcast, udpcast, uftp = all their configs; or one of ${Object.keys(single).join(', ')})`,
-      );
+      throw new UsageError(`--tools: unknown "${s}" (rackcast, udpcast, uftp = all their configs; or one of ${Object.keys(single).join(', ')})`);
     }
   }
   return CONFIG_IDS.filter((id) => out.has(id));
@@ -208,9 +209,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchConfig {
   const cfg: BenchConfig = {
     quick,
     receivers:
-      receiversRaw === undefined
-        ? d.receivers
-        : unique(list(receiversRaw, 'receivers').map((s) => intIn(s, 'receivers', 1, 64))).sort((a, b) => a - b),
+      receiversRaw === undefined ? d.receivers : unique(list(receiversRaw, 'receivers').map((s) => intIn(s, 'receivers', 1, 64))).sort((a, b) => a - b),
     lossPermilles: str('loss') === undefined ? d.lossPermilles : parseLossList(str('loss')!),
     lossModes:
       lossModesRaw === undefined

@@ -98,11 +98,9 @@ export async function cpioImage(treeMiB: number, say: (l: string) => void): Prom
   const tmp = `${path}.tmp`;
   await writeFile(listPath, `${tree.paths.join('\0')}\0`);
   await new Promise<void>((resolveP, reject) => {
-    const child = spawn(
-      'bash',
-      ['-o', 'pipefail', '-c', 'cd / && cpio -o -0 --format=crc --quiet < "$1" | gzip -6 > "$2"', 'bash', listPath, tmp],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const child = spawn('bash', ['-o', 'pipefail', '-c', 'cd / && cpio -o -0 --format=crc --quiet < "$1" | gzip -6 > "$2"', 'bash', listPath, tmp], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     child.once('error', reject);

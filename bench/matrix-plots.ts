@@ -1,11 +1,11 @@
 // The bench matrix's plots: one SVG per (file, rate cap, loss mode), MB/s per receiver
 // against loss, a line per tool configuration and receiver count (bench/plot.ts draws).
 
-import { CONFIG_IDS, TOOL_CONFIGS, type ConfigId } from './peers.js';
 import { unique } from './matrix-args.js';
-import { sectionsOf, type ReportMeta } from './matrix-report.js';
+import { type ReportMeta, sectionsOf } from './matrix-report.js';
 import type { SummaryRow } from './matrix-summary.js';
-import { renderLinePlot, type PlotSeries } from './plot.js';
+import { CONFIG_IDS, type ConfigId, TOOL_CONFIGS } from './peers.js';
+import { type PlotSeries, renderLinePlot } from './plot.js';
 
 // Colours per config (rackcast warm, udpcast blue, uftp green), dashes per N.
 const CONFIG_COLORS: Record<ConfigId, string> = {

@@ -2,9 +2,9 @@
 // row per summary row, sections per (file, rate cap, loss mode), and the Markdown file.
 
 import { breakdownTable } from './cpu-breakdown.js';
-import { TOOL_CONFIGS, formatFecTable } from './peers.js';
 import type { BenchConfig, FileKind, LossMode } from './matrix-args.js';
-import { BAR_RATIO_HIGH_LOSS, HIGH_LOSS_PERMILLE, describePoint, fmt, fmtLoss, type SummaryRow, type Verdict } from './matrix-summary.js';
+import { BAR_RATIO_HIGH_LOSS, describePoint, fmt, fmtLoss, HIGH_LOSS_PERMILLE, type SummaryRow, type Verdict } from './matrix-summary.js';
+import { formatFecTable, TOOL_CONFIGS } from './peers.js';
 
 const MiB = 1024 * 1024;
 
@@ -124,7 +124,9 @@ export function renderMarkdown(opts: {
   out.push('');
   out.push('## The bar');
   out.push('');
-  out.push('At every point rackcast (its better configuration) delivers at least the best peer’s MB/s, and at least 1.5x at 5% loss and above; every rackcast copy verifies.');
+  out.push(
+    'At every point rackcast (its better configuration) delivers at least the best peer’s MB/s, and at least 1.5x at 5% loss and above; every rackcast copy verifies.',
+  );
   out.push('');
   for (const l of summaryLines(opts.verdicts, opts.peerNotes)) out.push(`- ${l}`);
   out.push('');
@@ -135,9 +137,7 @@ export function renderMarkdown(opts: {
     out.push(TABLE_RULE);
     for (const r of s.rows) out.push(tableRow(r));
     out.push('');
-    const failing = opts.verdicts.filter(
-      (v) => !v.pass && v.key.file === s.file && v.key.rate === s.rate && v.key.lossMode === s.lossMode,
-    );
+    const failing = opts.verdicts.filter((v) => !v.pass && v.key.file === s.file && v.key.rate === s.rate && v.key.lossMode === s.lossMode);
     for (const v of failing) out.push(`- ${verdictLine(v)}`);
     if (failing.length > 0) out.push('');
     for (const l of cpuSections(s.rows)) out.push(l);

@@ -6,23 +6,23 @@ import { readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { meanStages, stagesPerGB } from './cpu-breakdown.js';
-import { parseLastJson, readLinkStats, sha256File, type Rack } from './lab.js';
-import { runTimeoutMs, type BenchConfig } from './matrix-args.js';
+import { parseLastJson, type Rack, readLinkStats, sha256File } from './lab.js';
+import { type BenchConfig, runTimeoutMs } from './matrix-args.js';
 import type { Image } from './matrix-images.js';
 import { describePoint, fmt, type PointKey, type RunRecord } from './matrix-summary.js';
 import {
-  TOOL_CONFIGS,
+  type ConfigId,
   fecOfConfig,
+  type MeasuredProcess,
+  type MeasuredResult,
   parseUdpSenderStderr,
   parseUftpStatus,
   planRun,
   startMeasured,
+  TOOL_CONFIGS,
+  type ToolName,
   uftpClientId,
   uftpCopiedTargets,
-  type ConfigId,
-  type MeasuredProcess,
-  type MeasuredResult,
-  type ToolName,
 } from './peers.js';
 
 const MB = 1e6;
@@ -58,7 +58,10 @@ function exitOf(r: MeasuredResult): string {
 }
 
 function tail(text: string, chars = 2000): string {
-  const t = text.replace(/\r/g, '\n').replace(/\n{2,}/g, '\n').trim();
+  const t = text
+    .replace(/\r/g, '\n')
+    .replace(/\n{2,}/g, '\n')
+    .trim();
   return t.length > chars ? `…${t.slice(-chars)}` : t;
 }
 
@@ -306,7 +309,10 @@ export function runOrder(configs: readonly ConfigId[], rep: number): ConfigId[] 
 export function aliasesAt(configs: readonly ConfigId[], cfg: Pick<BenchConfig, 'rackcastFec' | 'udpcastFec'>, lossPermille: number): Map<ConfigId, ConfigId> {
   const out = new Map<ConfigId, ConfigId>();
   const ctx = { lossPermille, rackcastFec: cfg.rackcastFec, udpcastFec: cfg.udpcastFec };
-  for (const [fecCfg, plain] of [['rackcast-fec', 'rackcast'], ['udpcast-fec', 'udpcast']] as const) {
+  for (const [fecCfg, plain] of [
+    ['rackcast-fec', 'rackcast'],
+    ['udpcast-fec', 'udpcast'],
+  ] as const) {
     if (configs.includes(fecCfg) && configs.includes(plain) && fecOfConfig(fecCfg, ctx) === undefined) out.set(fecCfg, plain);
   }
   return out;

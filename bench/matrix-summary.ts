@@ -3,8 +3,8 @@
 // at each point (rackcast's better configuration against the best peer).
 
 import { medianStages, type StagesPerGB } from './cpu-breakdown.js';
-import { CONFIG_IDS, TOOL_CONFIGS, type ConfigId } from './peers.js';
 import type { FileKind, LossMode } from './matrix-args.js';
+import { CONFIG_IDS, type ConfigId, TOOL_CONFIGS } from './peers.js';
 
 /** The bar: rackcast / best peer at least this much, by loss. */
 export const BAR_RATIO = 1;

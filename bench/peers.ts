@@ -29,7 +29,7 @@
 // SIGKILL, and then the tool does. A tool is stopped by signalling it (the child of
 // time), never by name, so time still writes its report.
 
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { basename, delimiter, join } from 'node:path';
 import type { Rack } from './lab.js';
@@ -107,7 +107,10 @@ export function fecFor(table: FecTable, lossPermille: number): string | undefine
  */
 export function parseFecTable(text: string): FecTable {
   const entries: { fromLossPermille: number; spec: string | undefined }[] = [];
-  for (const part of text.split(',').map((s) => s.trim()).filter((s) => s.length > 0)) {
+  for (const part of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)) {
     const m = /^(\d+(?:\.\d+)?)%?=(.+)$/.exec(part);
     if (m === null) throw new RangeError(`FEC table entry "${part}" is not LOSS%=SPEC (e.g. 5=8x4/32 or 0=none)`);
     const permille = Math.round(Number(m[1]) * 10);
@@ -175,10 +178,7 @@ export function uftpClientId(i: number): string {
 }
 
 /** The FEC spec a config uses at a loss level (undefined: none). */
-export function fecOfConfig(
-  id: ConfigId,
-  ctx: Pick<PlanContext, 'lossPermille' | 'rackcastFec' | 'udpcastFec'>,
-): string | undefined {
+export function fecOfConfig(id: ConfigId, ctx: Pick<PlanContext, 'lossPermille' | 'rackcastFec' | 'udpcastFec'>): string | undefined {
   const table = TOOL_CONFIGS[id].fecTable;
   if (table === undefined) return undefined;
   return fecFor(table === 'rackcast' ? ctx.rackcastFec : ctx.udpcastFec, ctx.lossPermille);
@@ -194,12 +194,26 @@ export function planRun(id: ConfigId, ctx: PlanContext): RunPlan {
       config: id,
       fec,
       sender: [
-        ctx.nodePath, join(ctx.root, 'dist', 'sender', 'cli.js'), '--file', ctx.inputPath, '--nokbd',
-        '--min-receivers', String(n), '--interface', ctx.senderAddr, '--json',
+        ctx.nodePath,
+        join(ctx.root, 'dist', 'sender', 'cli.js'),
+        '--file',
+        ctx.inputPath,
+        '--nokbd',
+        '--min-receivers',
+        String(n),
+        '--interface',
+        ctx.senderAddr,
+        '--json',
         ...(fec === undefined ? [] : ['--fec', fec]),
       ],
       receivers: ctx.receiverAddrs.map((addr, i) => [
-        ctx.nodePath, join(ctx.root, 'dist', 'receiver', 'cli.js'), '--file', outputs[i]!, '--interface', addr, '--json',
+        ctx.nodePath,
+        join(ctx.root, 'dist', 'receiver', 'cli.js'),
+        '--file',
+        outputs[i]!,
+        '--interface',
+        addr,
+        '--json',
       ]),
       receiversAreDaemons: false,
       outputs,
@@ -212,8 +226,17 @@ export function planRun(id: ConfigId, ctx: PlanContext): RunPlan {
       config: id,
       fec,
       sender: [
-        'udp-sender', '--file', ctx.inputPath, '--nokbd', '--min-receivers', String(n), '--interface', 'eth0',
-        '--mcast-data-address', UDPCAST_DATA_GROUP, ...(fec === undefined ? [] : ['--fec', fec]),
+        'udp-sender',
+        '--file',
+        ctx.inputPath,
+        '--nokbd',
+        '--min-receivers',
+        String(n),
+        '--interface',
+        'eth0',
+        '--mcast-data-address',
+        UDPCAST_DATA_GROUP,
+        ...(fec === undefined ? [] : ['--fec', fec]),
       ],
       receivers: outputs.map((out) => ['udp-receiver', '--file', out, '--nokbd', '--interface', 'eth0']),
       receiversAreDaemons: false,
@@ -228,13 +251,8 @@ export function planRun(id: ConfigId, ctx: PlanContext): RunPlan {
   return {
     config: id,
     fec: undefined,
-    sender: [
-      'uftp', '-I', 'eth0', '-M', UFTP_PUBLIC_GROUP, '-P', UFTP_PRIVATE_GROUP, '-H', hosts, ...rateArgs,
-      '-S', statusFile, ctx.inputPath,
-    ],
-    receivers: dirs.map((dir, i) => [
-      'uftpd', '-d', '-q', '-I', 'eth0', '-M', UFTP_PUBLIC_GROUP, '-U', uftpClientId(i), '-D', dir,
-    ]),
+    sender: ['uftp', '-I', 'eth0', '-M', UFTP_PUBLIC_GROUP, '-P', UFTP_PRIVATE_GROUP, '-H', hosts, ...rateArgs, '-S', statusFile, ctx.inputPath],
+    receivers: dirs.map((dir, i) => ['uftpd', '-d', '-q', '-I', 'eth0', '-M', UFTP_PUBLIC_GROUP, '-U', uftpClientId(i), '-D', dir]),
     receiversAreDaemons: true,
     outputs: dirs.map((dir) => join(dir, basename(ctx.inputPath))),
     dirs,
@@ -417,8 +435,7 @@ export function ensureCommands(cmds: readonly string[], opts: { install: boolean
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const install = (): number | null => {
     opts.say(`bench: installing from Debian's packages: apt-get install -y --no-install-recommends ${pkgs.join(' ')}`);
-    return spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...pkgs], { stdio: ['ignore', 'inherit', 'inherit'], env })
-      .status;
+    return spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...pkgs], { stdio: ['ignore', 'inherit', 'inherit'], env }).status;
   };
   if (install() !== 0) {
     // A stale package list is the usual reason; refresh once and retry.
@@ -429,8 +446,7 @@ export function ensureCommands(cmds: readonly string[], opts: { install: boolean
   const still = missingPackages(cmds);
   if (still.length > 0) return `still missing after apt-get: ${still.join(' ')}`;
   if (pkgs.includes('uftp')) {
-    opts.say('bench: note: Debian\'s uftp package enables a uftpd service on this host; the bench does not use it ' +
-      '(systemctl disable --now uftp stops it)');
+    opts.say("bench: note: Debian's uftp package enables a uftpd service on this host; the bench does not use it " + '(systemctl disable --now uftp stops it)');
   }
   return undefined;
 }
@@ -510,10 +526,7 @@ export function startMeasured(
   argv: readonly string[],
   opts: { timeFile: string; timeoutMs: number; cwd?: string; stdoutTailBytes?: number; stderrTailBytes?: number },
 ): MeasuredProcess {
-  const wrapped = [
-    'setpriv', '--pdeathsig', 'KILL', '--', TIME_BIN, '-o', opts.timeFile, '-f', TIME_FORMAT,
-    'setpriv', '--pdeathsig', 'KILL', '--', ...argv,
-  ];
+  const wrapped = ['setpriv', '--pdeathsig', 'KILL', '--', TIME_BIN, '-o', opts.timeFile, '-f', TIME_FORMAT, 'setpriv', '--pdeathsig', 'KILL', '--', ...argv];
   const child: ChildProcess = rack.exec(ns, wrapped, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd });
   const out = tailCollector(opts.stdoutTailBytes ?? 1 << 20);
   const err = tailCollector(opts.stderrTailBytes ?? 64 << 10);

@@ -38,10 +38,10 @@ import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, release, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
-import { pipeline } from 'node:stream/promises';
 import { wrapDecompress } from '../receiver/decompress.js';
 import type { Sink, SinkReport } from '../receiver/sink-types.js';
 import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
@@ -202,7 +202,11 @@ function run(script: string, args: string[], timeoutMs: number): Promise<Proc> {
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      const last = stdout.trim().split('\n').filter((l) => l !== '').pop();
+      const last = stdout
+        .trim()
+        .split('\n')
+        .filter((l) => l !== '')
+        .pop();
       let json: Record<string, unknown> | undefined;
       try {
         json = last === undefined ? undefined : (JSON.parse(last) as Record<string, unknown>);
@@ -267,11 +271,7 @@ async function runOne(
   const timeoutMs = 60_000 + 1_000 * (inputs.imageBytes / MiB);
   const receiverP = run(RECEIVER_CLI, [...net, ...receiverArgs, '--json'], timeoutMs);
   await new Promise((r) => setTimeout(r, RECEIVER_HEAD_START_MS));
-  const senderP = run(
-    SENDER_CLI,
-    [...net, '--mcast-data-address', `239.193.${third}.1`, '--min-receivers', '1', '--json', ...senderArgs[scenario]],
-    timeoutMs,
-  );
+  const senderP = run(SENDER_CLI, [...net, '--mcast-data-address', `239.193.${third}.1`, '--min-receivers', '1', '--json', ...senderArgs[scenario]], timeoutMs);
   const [sender, receiver] = await Promise.all([senderP, receiverP]);
   const problems: string[] = [];
   if (sender.code !== 0) problems.push(`sender exit ${sender.code ?? sender.signal}: ${sender.stderrTail}`);
@@ -385,7 +385,9 @@ function line(r: RunRecord): string {
 async function main(): Promise<number> {
   const cfg = parseConfig(process.argv.slice(2));
   if (typeof cfg === 'string') {
-    process.stderr.write(`pipeline-bench: ${cfg}\nusage: node dist/bench/pipeline-bench.js [--size MiB] [--reps R] [--out-dir DIR] [--results-dir DIR] [--keep]\n`);
+    process.stderr.write(
+      `pipeline-bench: ${cfg}\nusage: node dist/bench/pipeline-bench.js [--size MiB] [--reps R] [--out-dir DIR] [--results-dir DIR] [--keep]\n`,
+    );
     return 2;
   }
   for (const p of [SENDER_CLI, RECEIVER_CLI]) {

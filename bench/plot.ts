@@ -92,9 +92,7 @@ export function renderLinePlot(opts: PlotOptions): string {
   const xTickLabel = opts.xTickLabel ?? fmtNum;
 
   const out: string[] = [];
-  out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="12">`,
-  );
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="12">`);
   out.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`);
   out.push(`<text x="${c(MARGIN_LEFT)}" y="24" font-size="16" font-weight="bold">${escapeXml(opts.title)}</text>`);
   if (opts.subtitle !== undefined) {
@@ -118,9 +116,7 @@ export function renderLinePlot(opts: PlotOptions): string {
     out.push(`<text x="${c(px(t))}" y="${c(MARGIN_TOP + plotH + 18)}" text-anchor="middle">${escapeXml(xTickLabel(t))}</text>`);
   }
   out.push('</g>');
-  out.push(
-    `<text x="${c(MARGIN_LEFT + plotW / 2)}" y="${c(height - 18)}" text-anchor="middle" font-size="13">${escapeXml(opts.xLabel)}</text>`,
-  );
+  out.push(`<text x="${c(MARGIN_LEFT + plotW / 2)}" y="${c(height - 18)}" text-anchor="middle" font-size="13">${escapeXml(opts.xLabel)}</text>`);
   const yLabelX = 18;
   const yLabelY = MARGIN_TOP + plotH / 2;
   out.push(
@@ -147,7 +143,9 @@ export function renderLinePlot(opts: PlotOptions): string {
     flush();
     for (const p of pts) {
       if (p.y === null || !Number.isFinite(p.y)) continue;
-      out.push(`<circle cx="${c(px(p.x))}" cy="${c(py(p.y))}" r="3.5"><title>${escapeXml(`${s.label}: ${fmtNum(p.x)} → ${fmtNum(Number(p.y.toFixed(1)))}`)}</title></circle>`);
+      out.push(
+        `<circle cx="${c(px(p.x))}" cy="${c(py(p.y))}" r="3.5"><title>${escapeXml(`${s.label}: ${fmtNum(p.x)} → ${fmtNum(Number(p.y.toFixed(1)))}`)}</title></circle>`,
+      );
     }
     out.push('</g>');
   }

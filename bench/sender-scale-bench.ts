@@ -186,7 +186,11 @@ function median(xs: readonly number[]): number {
 function main(): void {
   const args = parseArgs(process.argv.slice(2));
   const rows: Record<string, unknown>[] = [];
-  console.log(`sender core, ${args.packets} DATA a run, median of ${args.runs} runs; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `sender core, ${args.packets} DATA a run, median of ${args.runs} runs; load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   console.log('receivers | ns/DATA | ns/STATUS | ns/NAK | repairs | window stalls | REQACK');
   for (const n of args.receivers) {
     run(n, Math.min(args.packets, 20_000)); // warm-up

@@ -12,7 +12,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { loadErasureCoder } from '../common/fec.js';
 import { decodeHeader, MessageType } from '../protocol/header.js';
-import { simulate, type LossModel } from '../test/support/simulate.js';
+import { type LossModel, simulate } from '../test/support/simulate.js';
 import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
 
 interface Args {
@@ -131,7 +131,11 @@ function main(): void {
   rows.push(base);
   for (const n of a.receivers) rows.push(one(n, a));
   const loss = a.burst === undefined ? '1% independent' : `1% in bursts of ${a.burst}`;
-  console.log(`${a.imageMiB} MiB, ${loss} loss, seed ${a.seed}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `${a.imageMiB} MiB, ${loss} loss, seed ${a.seed}; load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   for (const x of rows) {
     console.log(
       `${String(x.receivers).padStart(5)} receivers: ${x.verified} verified; session ${x.sessionMs.toFixed(1)} ms (${(x.sessionMs / base.sessionMs).toFixed(2)}x one), ` +
@@ -146,7 +150,18 @@ function main(): void {
   const when = new Date();
   const out = join(root, 'bench', 'results', `sim-scale-${stamp(when)}.json`);
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-  const doc = { bench: 'sim-scale', when: when.toISOString(), commit, dirty, node: process.version, cpu: cpuModel(), cpus: cpus().length, loadavg: loadavg(), args: a, rows };
+  const doc = {
+    bench: 'sim-scale',
+    when: when.toISOString(),
+    commit,
+    dirty,
+    node: process.version,
+    cpu: cpuModel(),
+    cpus: cpus().length,
+    loadavg: loadavg(),
+    args: a,
+    rows,
+  };
   writeFileSync(out, `${JSON.stringify(doc, null, 2)}\n`);
   console.log(`wrote ${out}`);
 }

@@ -32,7 +32,7 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } fro
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createRack, labSkipReason, parseLastJson, sha256File, withLabLock, writeRandomFile, type RunResult } from './lab.js';
+import { createRack, labSkipReason, parseLastJson, type RunResult, sha256File, withLabLock, writeRandomFile } from './lab.js';
 import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
 import { cpioImage } from './matrix-images.js';
 
@@ -230,8 +230,18 @@ async function main(): Promise<number> {
           const sender = rack.run(
             rack.senderNs,
             [
-              process.execPath, senderCli, '--file', image, '--interface', rack.senderAddr, '--nokbd',
-              '--min-receivers', String(count), '--events', eventsFile, '--json',
+              process.execPath,
+              senderCli,
+              '--file',
+              image,
+              '--interface',
+              rack.senderAddr,
+              '--nokbd',
+              '--min-receivers',
+              String(count),
+              '--events',
+              eventsFile,
+              '--json',
               ...(variant === 'held' ? ['--no-catch-up'] : []),
             ],
             { timeoutMs: RUN_TIMEOUT_MS },

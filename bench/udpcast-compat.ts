@@ -26,7 +26,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { acquireLabLock, createRack, labSkipReason, parseLastJson, sha256File, writeRandomFile, type Rack } from './lab.js';
+import { acquireLabLock, createRack, labSkipReason, parseLastJson, type Rack, sha256File, writeRandomFile } from './lab.js';
 import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
 import { packageVersions } from './peers.js';
 
@@ -78,7 +78,8 @@ let portbase = 40000;
  * Runs "$@" (a udp-receiver) and prints the CPU time of the children on stderr at its exit
  * (bash's `times`); a SIGTERM (the run's timeout) is passed on to the receiver.
  */
-const RECEIVER_WRAPPER = '"$@" & p=$!; trap \'kill -TERM $p\' TERM; wait $p; rc=$?; if [ $rc -gt 128 ]; then wait $p; rc=$?; fi; echo children-cpu >&2; times >&2; exit $rc';
+const RECEIVER_WRAPPER =
+  '"$@" & p=$!; trap \'kill -TERM $p\' TERM; wait $p; rc=$?; if [ $rc -gt 128 ]; then wait $p; rc=$?; fi; echo children-cpu >&2; times >&2; exit $rc';
 
 /** User + system seconds of the children: the second line of `times` after the wrapper's "children-cpu" line. */
 function childrenCpuSeconds(stderr: string): number | null {
@@ -92,13 +93,48 @@ async function once(rack: Rack, tool: Tool, input: string, inputSha: string, wor
   const outs = rack.receiverNs.map((_, i) => join(work, `${tool}-${portbase}-${i}.bin`));
   const timeoutMs = TIMEOUT_S * 1000;
   const rcv = rack.receiverNs.map((ns, i) =>
-    rack.run(ns, ['bash', '-c', RECEIVER_WRAPPER, 'bash', 'udp-receiver', '--nokbd', '--interface', 'eth0', '--portbase', String(portbase), '--file', outs[i]!], { timeoutMs }),
+    rack.run(
+      ns,
+      ['bash', '-c', RECEIVER_WRAPPER, 'bash', 'udp-receiver', '--nokbd', '--interface', 'eth0', '--portbase', String(portbase), '--file', outs[i]!],
+      { timeoutMs },
+    ),
   );
   await new Promise((r) => setTimeout(r, 300));
   const argv =
     tool === 'rackcast'
-      ? [process.execPath, SENDER_CLI, '--protocol', 'udpcast', '--file', input, '--nokbd', '--min-receivers', String(n), '--interface', 'eth0', '--portbase', String(portbase), '--mcast-data-address', GROUP, '--json', ...EXTRA]
-      : ['udp-sender', '--file', input, '--nokbd', '--min-receivers', String(n), '--interface', 'eth0', '--portbase', String(portbase), '--mcast-data-address', GROUP];
+      ? [
+          process.execPath,
+          SENDER_CLI,
+          '--protocol',
+          'udpcast',
+          '--file',
+          input,
+          '--nokbd',
+          '--min-receivers',
+          String(n),
+          '--interface',
+          'eth0',
+          '--portbase',
+          String(portbase),
+          '--mcast-data-address',
+          GROUP,
+          '--json',
+          ...EXTRA,
+        ]
+      : [
+          'udp-sender',
+          '--file',
+          input,
+          '--nokbd',
+          '--min-receivers',
+          String(n),
+          '--interface',
+          'eth0',
+          '--portbase',
+          String(portbase),
+          '--mcast-data-address',
+          GROUP,
+        ];
   const t0 = performance.now();
   let startAt: number | undefined;
   const child = rack.exec(rack.senderNs, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -135,7 +171,15 @@ async function once(rack: Rack, tool: Tool, input: string, inputSha: string, wor
   const badReceivers = rs
     .map((r, i) => ({ r, i }))
     .filter(({ r }) => r.code !== 0 || r.timedOut)
-    .map(({ r, i }) => `rcv${i + 1} exit ${r.code ?? r.signal}${r.timedOut ? ' (killed)' : ''}: ${r.stderr.trim().split('\n').filter((l) => !/^children-cpu$|^\d+m[\d.]+s \d+m[\d.]+s$/.test(l)).slice(-2).join(' / ')}`);
+    .map(
+      ({ r, i }) =>
+        `rcv${i + 1} exit ${r.code ?? r.signal}${r.timedOut ? ' (killed)' : ''}: ${r.stderr
+          .trim()
+          .split('\n')
+          .filter((l) => !/^children-cpu$|^\d+m[\d.]+s \d+m[\d.]+s$/.test(l))
+          .slice(-2)
+          .join(' / ')}`,
+    );
   const report = tool === 'rackcast' ? parseLastJson(stdout) : undefined;
   return {
     ok,
@@ -241,7 +285,8 @@ async function main(): Promise<void> {
     const done = (tool: Tool) => of(tool, n!, loss!).filter((r) => r.ok);
     const walls = (tool: Tool) => done(tool).map((r) => r.wallSeconds);
     const mbs = (tool: Tool) => done(tool).map((r) => r.mbPerSecPerReceiver!);
-    const ratio = (a: number | null, b: number | null) => (a !== null && b !== null ? (a / b).toFixed(2) : b === null && a !== null ? '∞ (udpcast never finished)' : '-');
+    const ratio = (a: number | null, b: number | null) =>
+      a !== null && b !== null ? (a / b).toFixed(2) : b === null && a !== null ? '∞ (udpcast never finished)' : '-';
     const wa = median(walls('rackcast'));
     const wb = median(walls('udpcast'));
     const ma = median(mbs('rackcast'));
@@ -267,12 +312,36 @@ async function main(): Promise<void> {
     const num = (f: (st: Record<string, unknown>) => number) => median(stats.map(f));
     const slices = (st: Record<string, unknown>) => Math.max(1, Number(st.slicesAcked ?? 0));
     const wait = (st: Record<string, unknown>, w: string) => Number((st.waitMs as Record<string, number> | undefined)?.[w] ?? NaN) / 1000;
-    const cpu = (tool: Tool) => median(of(tool, n!, loss!).flatMap((r) => { const c = r.receiverCpuS.filter((x): x is number => x !== null); return c.length === 0 ? [] : [c.reduce((a, b) => a + b, 0) / c.length]; }));
+    const cpu = (tool: Tool) =>
+      median(
+        of(tool, n!, loss!).flatMap((r) => {
+          const c = r.receiverCpuS.filter((x): x is number => x !== null);
+          return c.length === 0 ? [] : [c.reduce((a, b) => a + b, 0) / c.length];
+        }),
+      );
     const f = (x: number | null, d: number) => (x === null || Number.isNaN(x) ? '-' : x.toFixed(d));
     lines.push(
-      `| ${n} | ${loss}% | ${f(num((st) => Number(st.rounds) / slices(st)), 2)} | ${f(num((st) => Number(st.roundTimeouts) / slices(st)), 2)} | ` +
-        `${f(num((st) => (Number(st.rexmitBlocks) + Number(st.repairFecBlocks)) / Math.max(1, Number(st.dataBlocks))), 3)} | ${f(num((st) => wait(st, 'answers')), 2)} | ${f(num((st) => wait(st, 'pacer')), 2)} | ` +
-        `${f(num((st) => Number(st.rateBps) / 1e6), 0)} | ${f(cpu('rackcast'), 2)} | ${f(cpu('udpcast'), 2)} |`,
+      `| ${n} | ${loss}% | ${f(
+        num((st) => Number(st.rounds) / slices(st)),
+        2,
+      )} | ${f(
+        num((st) => Number(st.roundTimeouts) / slices(st)),
+        2,
+      )} | ` +
+        `${f(
+          num((st) => (Number(st.rexmitBlocks) + Number(st.repairFecBlocks)) / Math.max(1, Number(st.dataBlocks))),
+          3,
+        )} | ${f(
+          num((st) => wait(st, 'answers')),
+          2,
+        )} | ${f(
+          num((st) => wait(st, 'pacer')),
+          2,
+        )} | ` +
+        `${f(
+          num((st) => Number(st.rateBps) / 1e6),
+          0,
+        )} | ${f(cpu('rackcast'), 2)} | ${f(cpu('udpcast'), 2)} |`,
     );
   }
   writeFileSync(`${base}.md`, lines.join('\n') + '\n');

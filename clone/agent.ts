@@ -18,20 +18,20 @@ import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { oneLine } from '../common/errors.js';
-import { BOOT_CODE_BYTES, installBootloader, writeBootCode, type BootloaderSummary } from './bootloader.js';
+import { BOOT_CODE_BYTES, type BootloaderSummary, installBootloader, writeBootCode } from './bootloader.js';
 import { resolveDisk } from './disk.js';
 import { Commands } from './exec.js';
 import { applyFixups, type FixupsSummary } from './fixups.js';
-import { firstDifference, layoutFits, normaliseDump, parseSfdiskJson, sfdiskScript, type PartitionExtent } from './layout.js';
+import { firstDifference, layoutFits, normaliseDump, type PartitionExtent, parseSfdiskJson, sfdiskScript } from './layout.js';
 import type { CloneLog } from './log.js';
 import { fsckCommand, mkfsCommand, parseBlkid } from './mkfs.js';
 import type { NetEnv } from './net-env.js';
-import { PartitionDevices, type PartitionDevice } from './partdev.js';
+import { type PartitionDevice, PartitionDevices } from './partdev.js';
 import type { ClonePlan, PartitionPlan } from './plan.js';
-import { receiveImage, receiverArgv, type ReceiveSummary } from './receive.js';
+import { type ReceiveSummary, receiveImage, receiverArgv } from './receive.js';
 import { cloneReportOf, sendCloneReport } from './report.js';
 import { DEFAULT_GIVE_UP_MS } from './report-core.js';
-import { StepError, type Step } from './steps.js';
+import { type Step, StepError } from './steps.js';
 
 export interface AgentOptions {
   readonly plan: ClonePlan;
@@ -111,7 +111,11 @@ class Run {
       devsApi = new PartitionDevices(this.cmd, disk.path, this.o.partitionDevices === 'loop');
       if (plan.image.kind !== 'raw-disk') {
         const fits = layoutFits(plan, disk.bytes);
-        if (!fits.ok) throw new StepError('disk', `${disk.path} is ${DEFAULT_SIZES_LOG_MIB(disk.bytes)}, too small for the plan's partitions (they need at least ${DEFAULT_SIZES_LOG_MIB(fits.needBytes)})`);
+        if (!fits.ok)
+          throw new StepError(
+            'disk',
+            `${disk.path} is ${DEFAULT_SIZES_LOG_MIB(disk.bytes)}, too small for the plan's partitions (they need at least ${DEFAULT_SIZES_LOG_MIB(fits.needBytes)})`,
+          );
       }
 
       let keep = false;
@@ -145,7 +149,9 @@ class Run {
           if (plan.image.kind === 'raw-disk') {
             // The table came with the image: read it, then find the partitions it made.
             await this.cmd.run('mount', ['blockdev', '--rereadpt', disk.path], { allowFail: true });
-            this.extents = this.o.dryRun ? this.extents : parseSfdiskJson((await this.cmd.run('mount', ['sfdisk', '-J', disk.path], { readOnly: true })).stdout).extents;
+            this.extents = this.o.dryRun
+              ? this.extents
+              : parseSfdiskJson((await this.cmd.run('mount', ['sfdisk', '-J', disk.path], { readOnly: true })).stdout).extents;
             if (!this.o.dryRun) this.devs = await devsApi.open('mount', this.extents, { readOnly: false });
           }
           await this.mountAll();
@@ -200,7 +206,11 @@ class Run {
     const have = hasTable ? normaliseDump(cur.stdout) : '';
     const matches = hasTable && have === want;
     const keepWanted = plan.partitions.some((p) => p.keep);
-    const reason = !hasTable ? 'the disk has no partition table' : matches ? 'the disk\'s table matches the plan' : `the disk's table differs from the plan (first difference: ${firstDifference(want, have)})`;
+    const reason = !hasTable
+      ? 'the disk has no partition table'
+      : matches
+        ? "the disk's table matches the plan"
+        : `the disk's table differs from the plan (first difference: ${firstDifference(want, have)})`;
     this.s.tableReason = reason;
     this.line(reason);
     if (keepWanted && hasTable && !matches && plan.onTableMismatch === 'fail') {
@@ -231,12 +241,13 @@ class Run {
         const why = await this.checkKept(p);
         if (why !== undefined) {
           this.line(`partition ${p.number} (${p.label ?? p.mount ?? p.fs}) cannot be kept: ${why}`);
-          if (plan.onTableMismatch === 'fail') throw new StepError('partition', `partition ${p.number} cannot be kept (${why}), and onTableMismatch is "fail": nothing was changed`);
+          if (plan.onTableMismatch === 'fail')
+            throw new StepError('partition', `partition ${p.number} cannot be kept (${why}), and onTableMismatch is "fail": nothing was changed`);
           keep = false;
         } else this.line(`partition ${p.number} (${p.label ?? p.mount}) ${p.fs} checks clean: kept`);
       }
     }
-    this.line(`decision: ${keep ? 'keep the table and the kept partitions' : 'wipe: write the plan\'s table and make every file system'}`);
+    this.line(`decision: ${keep ? 'keep the table and the kept partitions' : "wipe: write the plan's table and make every file system"}`);
     this.clearBootCode(disk);
     if (!keep) {
       await devsApi.detachAll('partition');
@@ -247,10 +258,14 @@ class Run {
     } else this.s.table = 'kept';
     if (!this.o.dryRun) {
       const got = parseSfdiskJson((await this.cmd.run('partition', ['sfdisk', '-J', disk], { readOnly: true })).stdout).extents;
-      if (got.length !== plan.partitions.length) throw new StepError('partition', `the disk shows ${got.length} partitions after partitioning, the plan has ${plan.partitions.length}`);
+      if (got.length !== plan.partitions.length)
+        throw new StepError('partition', `the disk shows ${got.length} partitions after partitioning, the plan has ${plan.partitions.length}`);
       this.extents = got;
       if (!keep) this.devs = await devsApi.open('partition', this.extents, { readOnly: false });
-      for (const d of this.devs.values()) this.line(`partition ${d.number}: ${d.path} (${d.loop ? 'loop device at offset ' + d.startBytes : 'kernel node'}, ${DEFAULT_SIZES_LOG_MIB(d.sizeBytes)})`);
+      for (const d of this.devs.values())
+        this.line(
+          `partition ${d.number}: ${d.path} (${d.loop ? 'loop device at offset ' + d.startBytes : 'kernel node'}, ${DEFAULT_SIZES_LOG_MIB(d.sizeBytes)})`,
+        );
     }
     const raw = plan.image.kind === 'raw-partition' ? plan.image.partition : -1;
     for (const p of plan.partitions) {
@@ -342,7 +357,9 @@ class Run {
     }
     const r = await receiveImage({ argv, log: this.o.log, logFile: this.o.receiverLogFile });
     this.receiverArgv = argv;
-    this.line(`verified sha256 ${r.digest}: ${r.bytes} bytes from ${r.sender} in ${r.seconds.toFixed(1)} s${r.format !== undefined && r.format !== 'none' ? ` (${r.format}, ${r.outBytes} bytes decompressed)` : ''}`);
+    this.line(
+      `verified sha256 ${r.digest}: ${r.bytes} bytes from ${r.sender} in ${r.seconds.toFixed(1)} s${r.format !== undefined && r.format !== 'none' ? ` (${r.format}, ${r.outBytes} bytes decompressed)` : ''}`,
+    );
     return r;
   }
 }

@@ -98,10 +98,17 @@ export async function installBootloader(opts: {
     if (spec !== undefined) append = `root=${spec} ${append}`;
   }
   const mbr = findMbrFile(plan.table);
-  if (mbr === undefined) throw new StepError('bootloader', `syslinux's ${plan.table === 'gpt' ? 'gptmbr.bin' : 'mbr.bin'} is not in ${SYSLINUX_MBR_DIRS.join(', ')} (package syslinux-common)`);
+  if (mbr === undefined)
+    throw new StepError(
+      'bootloader',
+      `syslinux's ${plan.table === 'gpt' ? 'gptmbr.bin' : 'mbr.bin'} is not in ${SYSLINUX_MBR_DIRS.join(', ')} (package syslinux-common)`,
+    );
   const dir = join(root, 'boot', 'extlinux');
   const conf = extlinuxConf({ kernel: rel(kernel ?? b.kernel), initrd: initrd === undefined ? undefined : rel(initrd), append });
-  log.line('bootloader', `${dry ? 'would write' : 'write'} ${separateBoot ? '/extlinux' : '/boot/extlinux'}/extlinux.conf: LINUX ${rel(kernel ?? b.kernel)} APPEND ${append}`);
+  log.line(
+    'bootloader',
+    `${dry ? 'would write' : 'write'} ${separateBoot ? '/extlinux' : '/boot/extlinux'}/extlinux.conf: LINUX ${rel(kernel ?? b.kernel)} APPEND ${append}`,
+  );
   if (!dry) {
     mkdirSync(dir, { recursive: true });
     writeInPlace(join(dir, 'extlinux.conf'), conf);

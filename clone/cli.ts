@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+
 // rackcast-clone: images this node's disk from a clone plan (docs/clone-plan.md).
 //
 //   rackcast-clone --plan FILE [--net-env FILE] [--set FIELD=VALUE ...] [--dry-run]
@@ -13,15 +14,15 @@
 // onFailure word to STATE_DIR/on-failure for /init; on success it performs onSuccess itself
 // (reboot -f / poweroff -f) when it runs in an initramfs, and exits 0 otherwise.
 
-import { Command, Option } from 'commander';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { Command, Option } from 'commander';
 import { oneLine } from '../common/errors.js';
-import { runAgent, type CloneSummary } from './agent.js';
+import { type CloneSummary, runAgent } from './agent.js';
 import { CloneLog } from './log.js';
 import { readNetEnv } from './net-env.js';
-import { parsePlan, type ClonePlan } from './plan.js';
+import { type ClonePlan, parsePlan } from './plan.js';
 import { EXIT_CODES } from './steps.js';
 
 interface Options {
@@ -59,16 +60,24 @@ function program(): Command {
     .description('Image this node: partition the disk, receive the root by multicast, fix identity, install a bootloader (rackcast).')
     .requiredOption('--plan <file>', 'the clone plan (JSON, docs/clone-plan.md)')
     .option('--net-env <file>', 'network facts from the boot image (IFACE, MAC, IP, HOSTNAME, ...)')
-    .option('--set <field=value>', 'override a scalar field of the plan by its dotted path (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '--set <field=value>',
+      'override a scalar field of the plan by its dotted path (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('--dry-run', 'print the keep/wipe decision and every command; change nothing')
     .option('--root <dir>', 'where the target root is mounted', '/run/rackcast/root')
     .option('--log-file <file>', 'the agent log', '/tmp/clone.log')
     .option('--state-dir <dir>', 'where on-failure and result.json go for /init', '/run/rackcast')
     .option('--no-end-action', 'never reboot or power off (tests, manual runs)')
     .option('--receiver-log <file>', 'JSON logs of the in-process receiver (pino)')
-    .option('--report-timeout <s>', "repeat the clone report to the sender (udp-sender --clone-reports) at most this long without its ack, then go on", '20')
+    .option('--report-timeout <s>', 'repeat the clone report to the sender (udp-sender --clone-reports) at most this long without its ack, then go on', '20')
     .addOption(
-      new Option('--partition-devices <how>', "auto: the kernel's partition nodes when they match the table, else loop devices by offset; loop: always loop devices")
+      new Option(
+        '--partition-devices <how>',
+        "auto: the kernel's partition nodes when they match the table, else loop devices by offset; loop: always loop devices",
+      )
         .choices(['auto', 'loop'])
         .default('auto'),
     )

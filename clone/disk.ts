@@ -110,7 +110,10 @@ export function resolveDisk(plan: DiskPlan, sysBlock = '/sys/block'): DiskInfo {
   const pick = pickDisk(cands, plan);
   if (pick === undefined) {
     const seen = cands.map((c) => `${c.name} (${c.skipped})`).join(', ') || 'none';
-    throw new StepError('disk', `no disk matches the rule ${plan.rule}/${plan.type}${plan.minSizeBytes > 0 ? ` >= ${plan.minSizeBytes} bytes` : ''}; disks seen: ${seen}`);
+    throw new StepError(
+      'disk',
+      `no disk matches the rule ${plan.rule}/${plan.type}${plan.minSizeBytes > 0 ? ` >= ${plan.minSizeBytes} bytes` : ''}; disks seen: ${seen}`,
+    );
   }
   return { path: `/dev/${pick.name}`, bytes: pick.bytes, why: `rule ${plan.rule}/${plan.type}` };
 }

@@ -7,7 +7,7 @@
 
 import { spawn } from 'node:child_process';
 import type { CloneLog } from './log.js';
-import { StepError, type Step } from './steps.js';
+import { type Step, StepError } from './steps.js';
 
 export interface CmdResult {
   readonly code: number;

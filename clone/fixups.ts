@@ -95,7 +95,8 @@ export async function applyFixups(opts: {
   };
   if (f.hostname.length > 0) {
     const h = chooseHostname(f.hostname, env);
-    if (h === undefined) throw new StepError('fixups', 'no host name: DHCP gave none and the MAC map has no entry for this node (add {"fixed": "name"} as the last source)');
+    if (h === undefined)
+      throw new StepError('fixups', 'no host name: DHCP gave none and the MAC map has no entry for this node (add {"fixed": "name"} as the last source)');
     s.hostname = h.name;
     s.hostnameFrom = h.from;
     act(`set the host name ${h.name} (from ${h.from})`, () => {
@@ -123,7 +124,10 @@ export async function applyFixups(opts: {
   if (f.sshHostKeys === 'regenerate') {
     const keygen = ['/usr/bin/ssh-keygen', '/bin/ssh-keygen'].find((p) => resolveInRoot(root, p) !== undefined);
     if (keygen === undefined && !dry) {
-      throw new StepError('fixups', 'the image has no ssh-keygen (/usr/bin/ssh-keygen) to make new SSH host keys: install openssh-client in the image, or set fixups.sshHostKeys to "keep"');
+      throw new StepError(
+        'fixups',
+        'the image has no ssh-keygen (/usr/bin/ssh-keygen) to make new SSH host keys: install openssh-client in the image, or set fixups.sshHostKeys to "keep"',
+      );
     }
     const sshDir = join(root, 'etc/ssh');
     const old = existsSync(sshDir) ? readdirSync(sshDir).filter((n) => n.startsWith('ssh_host_')) : [];
@@ -133,7 +137,8 @@ export async function applyFixups(opts: {
     });
     await withChrootMounts('fixups', cmd, root, ['/dev'], () => cmd.run('fixups', ['chroot', root, keygen ?? '/usr/bin/ssh-keygen', '-A']));
     if (!dry && !existsSync(sshDir)) throw new StepError('fixups', 'ssh-keygen -A made no keys');
-    if (!dry && readdirSync(sshDir).filter((n) => n.startsWith('ssh_host_')).length === 0) throw new StepError('fixups', 'ssh-keygen -A made no host keys in /etc/ssh');
+    if (!dry && readdirSync(sshDir).filter((n) => n.startsWith('ssh_host_')).length === 0)
+      throw new StepError('fixups', 'ssh-keygen -A made no host keys in /etc/ssh');
     s.sshHostKeys = 'regenerated';
   } else s.sshHostKeys = 'kept';
   if (f.fstab !== 'none') {

@@ -232,7 +232,8 @@ function absolutePath(c: Checker, v: string | undefined, path: string): string |
 function checkMulticast(c: Checker, v: string, path: string): string {
   const m = IPV4_RE.exec(v);
   const first = m === null ? -1 : Number(m[1]);
-  if (m === null || m.slice(1).some((x) => Number(x) > 255) || first < 224 || first > 239) c.fail(path, `${show(v)} is not an IPv4 multicast address (224.0.0.0-239.255.255.255)`);
+  if (m === null || m.slice(1).some((x) => Number(x) > 255) || first < 224 || first > 239)
+    c.fail(path, `${show(v)} is not an IPv4 multicast address (224.0.0.0-239.255.255.255)`);
   return v;
 }
 
@@ -265,7 +266,8 @@ function readPartitions(c: Checker, root: Obj, table: TableKind): PartitionPlan[
     return [];
   }
   const max = table === 'dos' ? DOS_MAX_PARTITIONS : GPT_MAX_PARTITIONS;
-  if (v.length > max) c.fail('partitions', `${v.length} partitions: a ${table} table holds at most ${max} here${table === 'dos' ? ' (primary partitions only)' : ''}`);
+  if (v.length > max)
+    c.fail('partitions', `${v.length} partitions: a ${table} table holds at most ${max} here${table === 'dos' ? ' (primary partitions only)' : ''}`);
   const out: PartitionPlan[] = [];
   let restAt: number | undefined;
   let percentSum = 0;
@@ -284,7 +286,8 @@ function readPartitions(c: Checker, root: Obj, table: TableKind): PartitionPlan[
       const s = parseSize(sizeText);
       if (s === undefined) c.fail(`${path}.size`, `${show(sizeText)} is not a size (e.g. 512M, 20G, 40%, rest)`);
       else if (s.kind === 'bytes' && s.bytes < 1 << 20) c.fail(`${path}.size`, `${show(sizeText)} is less than 1M (partitions are aligned to 1 MiB)`);
-      else if (s.kind === 'percent' && !(s.percent > 0 && s.percent <= 100)) c.fail(`${path}.size`, `${show(sizeText)} is not a share of the disk in (0%, 100%]`);
+      else if (s.kind === 'percent' && !(s.percent > 0 && s.percent <= 100))
+        c.fail(`${path}.size`, `${show(sizeText)} is not a share of the disk in (0%, 100%]`);
       else size = s;
       if (s?.kind === 'percent' && s.percent > 0) percentSum += s.percent;
       if (s?.kind === 'rest') {
@@ -330,7 +333,8 @@ function readPartitions(c: Checker, root: Obj, table: TableKind): PartitionPlan[
     }
     const features = c.str(raw, 'features', `${path}.features`);
     if (features !== undefined && !fs.startsWith('ext')) c.fail(`${path}.features`, `mke2fs features apply to ext2/3/4, not ${fs}`);
-    if (features !== undefined && !/^[\^a-z0-9_,]+$/.test(features)) c.fail(`${path}.features`, `${show(features)} is not a mke2fs -O list (e.g. "^metadata_csum,^orphan_file")`);
+    if (features !== undefined && !/^[\^a-z0-9_,]+$/.test(features))
+      c.fail(`${path}.features`, `${show(features)} is not a mke2fs -O list (e.g. "^metadata_csum,^orphan_file")`);
     let mkfsOptions: string[] = [];
     if (raw.mkfsOptions !== undefined) {
       if (!Array.isArray(raw.mkfsOptions) || !raw.mkfsOptions.every((x) => typeof x === 'string')) c.fail(`${path}.mkfsOptions`, 'is not a list of strings');
@@ -471,17 +475,21 @@ function readBootloader(c: Checker, root: Obj): BootloaderPlan {
 function crossChecks(c: Checker, p: Omit<ClonePlan, 'version'>): void {
   const { partitions: parts, image, bootloader, fixups } = p;
   if (parts.length === 0 && image.kind !== 'raw-disk') c.fail('partitions', 'empty: at least one partition (or image.disk: true)');
-  if (image.kind === 'unpack' && !parts.some((x) => x.mount === '/')) c.fail('partitions', 'no partition is mounted at "/" (the root the image is unpacked into)');
-  if (image.kind === 'raw-disk' && bootloader.kind !== 'none') c.fail('bootloader.kind', `${show(bootloader.kind)} with a whole-disk image (it carries its own boot code): use none`);
+  if (image.kind === 'unpack' && !parts.some((x) => x.mount === '/'))
+    c.fail('partitions', 'no partition is mounted at "/" (the root the image is unpacked into)');
+  if (image.kind === 'raw-disk' && bootloader.kind !== 'none')
+    c.fail('bootloader.kind', `${show(bootloader.kind)} with a whole-disk image (it carries its own boot code): use none`);
   if (fixups.fstab === 'label') {
     parts.forEach((x, i) => {
-      if ((x.mount !== undefined || x.fs === 'swap') && x.label === undefined) c.fail(`partitions[${i}].label`, 'missing: fixups.fstab is "label" and fstab lists this partition');
+      if ((x.mount !== undefined || x.fs === 'swap') && x.label === undefined)
+        c.fail(`partitions[${i}].label`, 'missing: fixups.fstab is "label" and fstab lists this partition');
     });
   }
   if (bootloader.kind === 'extlinux') {
     const boot = parts.find((x) => x.mount === '/boot') ?? parts.find((x) => x.mount === '/');
     if (boot === undefined) c.fail('bootloader.kind', 'extlinux needs a partition mounted at /boot or /');
-    else if (!['ext2', 'ext3', 'ext4', 'vfat', 'xfs'].includes(boot.fs)) c.fail('bootloader.kind', `extlinux cannot boot from ${boot.fs} (partitions[${boot.number - 1}])`);
+    else if (!['ext2', 'ext3', 'ext4', 'vfat', 'xfs'].includes(boot.fs))
+      c.fail('bootloader.kind', `extlinux cannot boot from ${boot.fs} (partitions[${boot.number - 1}])`);
     else if (boot.keep) c.fail('bootloader.kind', `extlinux installs into partitions[${boot.number - 1}], which is kept`);
   }
 }
@@ -490,7 +498,20 @@ function crossChecks(c: Checker, p: Omit<ClonePlan, 'version'>): void {
 export function validatePlan(value: unknown): PlanResult {
   const c = new Checker();
   if (!isObj(value)) return { ok: false, errors: [`plan: ${show(value)} is not a JSON object`] };
-  c.keys(value, '', ['version', 'disk', 'table', 'onTableMismatch', 'partitions', 'image', 'receiver', 'fixups', 'bootloader', 'onSuccess', 'onFailure', 'comment']);
+  c.keys(value, '', [
+    'version',
+    'disk',
+    'table',
+    'onTableMismatch',
+    'partitions',
+    'image',
+    'receiver',
+    'fixups',
+    'bootloader',
+    'onSuccess',
+    'onFailure',
+    'comment',
+  ]);
   if (value.version !== undefined && value.version !== 1) c.fail('version', `${show(value.version)}: this agent reads version 1`);
   if (value.comment !== undefined && typeof value.comment !== 'string') c.fail('comment', 'is not a string');
   const disk = readDisk(c, value);

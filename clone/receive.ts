@@ -9,8 +9,8 @@
 
 import { sealedUdpFactory } from '../common/auth/sealed-socket.js';
 import { oneLine } from '../common/errors.js';
-import { makeLogger } from '../common/log.js';
 import { loadErasureCoder } from '../common/fec.js';
+import { makeLogger } from '../common/log.js';
 import { udpFactory } from '../common/udp/select.js';
 import { reasonName } from '../protocol/reasons.js';
 import { parseReceiverArgs } from '../receiver/args.js';
@@ -67,9 +67,11 @@ export async function receiveImage(opts: { argv: string[]; log: CloneLog; logFil
   const fec = loadErasureCoder();
   const plog = await makeLogger(opts.logFile, 'receiver');
   let warnings = 0;
-  const sink = await openSink({ file: args.file, pipe: undefined, unpack: args.unpack, decompress: args.decompress, warn: () => warnings++ }).catch((e: unknown) => {
-    throw new StepError('receive', oneLine(e));
-  });
+  const sink = await openSink({ file: args.file, pipe: undefined, unpack: args.unpack, decompress: args.decompress, warn: () => warnings++ }).catch(
+    (e: unknown) => {
+      throw new StepError('receive', oneLine(e));
+    },
+  );
   log.line('receive', `waiting for the sender on port ${args.net.portbase} (group ${args.net.rdvGroup}, ${udp.description}) into ${sink.description}`);
   let sessionId = 0;
   let cloneReports = false;

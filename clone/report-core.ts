@@ -13,7 +13,7 @@
 
 import { decodeDatagram } from '../protocol/codec.js';
 import { MessageType } from '../protocol/header.js';
-import { cloneReportLength, encodeCloneReport, type CloneReport } from '../protocol/messages/clone-report.js';
+import { type CloneReport, cloneReportLength, encodeCloneReport } from '../protocol/messages/clone-report.js';
 
 export const FIRST_RESEND_MS = 250;
 export const MAX_RESEND_MS = 4000;

@@ -18,12 +18,12 @@ import {
   CLONE_STEP_NAMES,
   CloneBootloader,
   CloneOutcome,
+  type CloneReport,
   CloneStage,
+  type CloneStepName,
   CloneTable,
   isWireHost,
   MAX_HOST_BYTES,
-  type CloneReport,
-  type CloneStepName,
 } from '../protocol/messages/clone-report.js';
 import { parseReceiverArgs } from '../receiver/args.js';
 import type { CloneLog } from './log.js';

@@ -14,21 +14,21 @@
 // TypeScript reference.
 
 import {
+  type BufferRef,
   DESC_HEADER,
   DESC_MAX,
   loadRsAddon,
   MAX_OUTPUTS_PER_CALL,
-  nativeRsStatus,
-  type BufferRef,
   type NativeCacheStats,
   type NativeEngine,
+  nativeRsStatus,
 } from '../native/rs-addon.js';
 import { CauchyReedSolomon, cauchyMaxParity, checkDecodeArgs, checkEncodeArgs } from '../protocol/fec/cauchy-rs.js';
 import type { ErasureCoder } from '../protocol/fec/erasure-coder.js';
 import { threadCpuMs } from './cpu-clock.js';
 
 // What the addon offers here (benches and tests ask beside the coder).
-export { nativeRsStatus, type NativeCacheStats };
+export { type NativeCacheStats, nativeRsStatus };
 
 /** Environment variable that forces a kernel name, or `ts` for the TypeScript reference. */
 export const RS_KERNEL_ENV = 'RACKCAST_RS_KERNEL';
@@ -236,7 +236,8 @@ export function loadErasureCoder(options: LoadErasureCoderOptions = {}): LoadedE
  * for the drivers' CPU breakdown. Same bytes, same errors.
  */
 export function timedCoder(coder: ErasureCoder, tally: { ms: number }): ErasureCoder {
-  const timed = <A extends unknown[]>(f: (...a: A) => void) =>
+  const timed =
+    <A extends unknown[]>(f: (...a: A) => void) =>
     (...a: A): void => {
       const t0 = threadCpuMs();
       try {
@@ -255,9 +256,7 @@ export function timedCoder(coder: ErasureCoder, tally: { ms: number }): ErasureC
   };
   const many = coder.encodeParities;
   if (many !== undefined) {
-    out.encodeParities = timed((data: readonly Uint8Array[], indices: readonly number[], outs: readonly Uint8Array[]) =>
-      many.call(coder, data, indices, outs),
-    );
+    out.encodeParities = timed((data: readonly Uint8Array[], indices: readonly number[], outs: readonly Uint8Array[]) => many.call(coder, data, indices, outs));
   }
   return out;
 }

@@ -3,7 +3,7 @@
 // and whether it loads here. The ErasureCoder on top of it is common/fec.ts, which also
 // falls back to protocol/fec/cauchy-rs.ts when this does not load.
 
-import { loadAddon, type AddonLoad } from './load-addon.js';
+import { type AddonLoad, loadAddon } from './load-addon.js';
 
 /** File name of the built addon (binding.gyp target `rackcast_rs`). */
 export const RS_ADDON_FILE = 'rackcast_rs.node';
@@ -64,7 +64,13 @@ export function loadRsAddon(): AddonLoad<NativeRsAddon> {
 
 /** What the addon offers on this machine, or why it is not there. */
 export function nativeRsStatus():
-  | { readonly loaded: true; readonly path: string; readonly bestKernel: string; readonly kernels: readonly string[]; readonly compiledKernels: readonly string[] }
+  | {
+      readonly loaded: true;
+      readonly path: string;
+      readonly bestKernel: string;
+      readonly kernels: readonly string[];
+      readonly compiledKernels: readonly string[];
+    }
   | { readonly loaded: false; readonly reason: string } {
   const load = loadRsAddon();
   if (!load.ok) return { loaded: false, reason: load.reason };

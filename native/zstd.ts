@@ -25,7 +25,7 @@ export interface ZstdBinding {
   compressFrame(input: Uint8Array, level: number, cb: (e: Error | null, out: Buffer) => void): void;
 }
 
-type RawAddon = { available: true } & ZstdBinding | { available: false; reason: string };
+type RawAddon = ({ available: true } & ZstdBinding) | { available: false; reason: string };
 
 function isRaw(x: unknown): x is RawAddon {
   return typeof x === 'object' && x !== null && typeof (x as { available?: unknown }).available === 'boolean';

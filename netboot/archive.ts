@@ -4,8 +4,8 @@
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { PassThrough, type Writable } from 'node:stream';
 import { dataPadding, encodeNewcHeader, encodeTrailer, S_IFDIR, S_IFLNK, S_IFREG } from './cpio-newc.js';
 import type { ImageTree } from './tree.js';
@@ -89,7 +89,10 @@ export async function writeNewcArchive(tree: ImageTree, mtimeSec: number, out: W
 }
 
 /** Writes the archive, compressed, to `path`; hashes what lands in the file. */
-export async function writeImage(tree: ImageTree, opts: { readonly path: string; readonly mtimeSec: number; readonly compression: Compression }): Promise<ArchiveResult> {
+export async function writeImage(
+  tree: ImageTree,
+  opts: { readonly path: string; readonly mtimeSec: number; readonly compression: Compression },
+): Promise<ArchiveResult> {
   const file = createWriteStream(opts.path, { mode: 0o644 });
   const fileDone = new Promise<void>((resolve, reject) => {
     file.once('close', resolve);

@@ -62,10 +62,10 @@ export function program(): Command {
     .description('Build the kernel + initramfs that PXE-boots a node into the rackcast clone agent, and the files to serve it.')
     .option('-o, --out <dir>', 'write vmlinuz, initrd.img, boot.ipxe, iPXE binaries, dnsmasq.conf.example and manifest.json here')
     .option('--plan <file>', 'a clone plan (JSON) to embed as /etc/rackcast/plans/NAME.json; repeatable; the first is also "default"', collect, [])
-    .option('--key-file <file>', 'the sender\'s pre-shared key (>= 16 bytes, mode 600), embedded as /etc/rackcast/key')
+    .option('--key-file <file>', "the sender's pre-shared key (>= 16 bytes, mode 600), embedded as /etc/rackcast/key")
     .addOption(new Option('--compress <format>', 'initramfs compression').choices(COMPRESSIONS).default(DEFAULT_COMPRESSION))
     .option('--modules <list>', 'extra kernel modules for NICs or disks, comma-separated; repeatable', collect, [])
-    .option('--kernel-deb <file>', 'use this linux-image-*.deb instead of apt-get download of linux-image-amd64\'s')
+    .option('--kernel-deb <file>', "use this linux-image-*.deb instead of apt-get download of linux-image-amd64's")
     .option('--kernel-dir <dir>', 'use a tree with boot/vmlinuz-VERSION and lib/modules/VERSION (e.g. /)')
     .option('--kernel-version <v>', 'with --kernel-dir: which VERSION, when it has several')
     .option('--kernel-package <name>', 'the meta package apt resolves (default linux-image-amd64)')
@@ -90,7 +90,10 @@ export function parseNetbootArgs(argv: readonly string[]): NetbootArgs {
   }
   const dup = plans.find((p, i) => plans.findIndex((q) => q.name === p.name) !== i);
   if (dup !== undefined) throw new UsageError(`--plan: two plans are named "${dup.name}"`);
-  const extraModules = o.modules.flatMap((m) => m.split(',')).map((m) => m.trim()).filter((m) => m !== '');
+  const extraModules = o.modules
+    .flatMap((m) => m.split(','))
+    .map((m) => m.trim())
+    .filter((m) => m !== '');
   for (const m of extraModules) if (!MODULE_NAME.test(m)) throw new UsageError(`--modules: bad module name "${m}"`);
   if (o.kernelDeb !== undefined && o.kernelDir !== undefined) throw new UsageError('--kernel-deb and --kernel-dir exclude each other');
   if (o.kernelVersion !== undefined && o.kernelDir === undefined) throw new UsageError('--kernel-version needs --kernel-dir');

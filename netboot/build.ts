@@ -12,8 +12,8 @@ import { createReadStream, existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { writeImage, type ArchiveResult, type Compression } from './archive.js';
-import { resolveKernel, type Kernel, type KernelSource } from './kernel.js';
+import { type ArchiveResult, type Compression, writeImage } from './archive.js';
+import { type Kernel, type KernelSource, resolveKernel } from './kernel.js';
 import { sharedLibraries } from './ldd.js';
 import { ALWAYS_MODULES, HARDWARE_MODULES, moduleName, resolveModules, stageModules } from './modules.js';
 import { IMAGE_APP_DIR, imagePackageJson, productionModules, rackcastRuntime } from './node-side.js';
@@ -93,7 +93,11 @@ function addHostFile(tree: ImageTree, hostPath: string, part: Part, opt: { repla
 async function addBusybox(tree: ImageTree, busybox: string): Promise<void> {
   tree.addFile('usr/bin/busybox', busybox, { part: 'busybox', mode: 0o755 });
   const list = await runTool(busybox, ['--list-full']);
-  for (const applet of list.stdout.split('\n').map((s) => s.trim()).filter((s) => s !== '').sort()) {
+  for (const applet of list.stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .sort()) {
     const at = imagePath(`/${applet}`);
     if (at === 'usr/bin/busybox') continue;
     tree.addSymlink(at, '/usr/bin/busybox', { part: 'busybox', replace: true });

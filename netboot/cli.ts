@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { CommanderError } from 'commander';
 import { loadKeyFile } from '../common/auth/keys.js';
 import { EXIT_IO, EXIT_OK, EXIT_USAGE, oneLine, UsageError } from '../common/errors.js';
-import { parseNetbootArgs, sourceDateEpoch, type NetbootArgs } from './args.js';
-import { buildImage, type BuildConfig } from './build.js';
+import { type NetbootArgs, parseNetbootArgs, sourceDateEpoch } from './args.js';
+import { type BuildConfig, buildImage } from './build.js';
 import { formatManifest } from './manifest-format.js';
 import { loadPlans } from './plans.js';
 

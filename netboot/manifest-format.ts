@@ -18,6 +18,8 @@ export function formatManifest(m: Manifest, outDir: string): string {
   for (const t of m.top.slice(0, 10)) lines.push(`  ${mb(t.bytes).padStart(9)}  ${t.part.padEnd(9)} ${t.path}`);
   lines.push(`files in ${outDir}:`);
   for (const f of m.files) lines.push(`  ${f.name.padEnd(22)} ${String(f.bytes).padStart(10)}  ${f.sha256.slice(0, 16)}`);
-  lines.push(`  manifest.json (this, as JSON); plans: ${m.plans.join(', ')}; key embedded: ${m.keyEmbedded ? 'yes' : 'no'}; built in ${(m.buildMs / 1000).toFixed(1)} s`);
+  lines.push(
+    `  manifest.json (this, as JSON); plans: ${m.plans.join(', ')}; key embedded: ${m.keyEmbedded ? 'yes' : 'no'}; built in ${(m.buildMs / 1000).toFixed(1)} s`,
+  );
   return lines.join('\n');
 }

@@ -4,8 +4,8 @@
 // and busybox modprobe ignores softdeps: notes on the proof in the repository's DESIGN
 // facts), so the image gets the closure; depmod -b then indexes exactly those modules.
 
-import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { runTool, ToolError } from './run.js';
 

@@ -34,7 +34,12 @@ export const REQUIRED_TOOLS: readonly string[] = [
 export const OPTIONAL_TOOLS: readonly string[] = ['sgdisk'];
 
 /** Data files the tools read. */
-export const TOOL_DATA: readonly string[] = ['/etc/mke2fs.conf', '/usr/lib/syslinux/mbr/mbr.bin', '/usr/lib/syslinux/mbr/gptmbr.bin', '/usr/lib/syslinux/mbr/altmbr.bin'];
+export const TOOL_DATA: readonly string[] = [
+  '/etc/mke2fs.conf',
+  '/usr/lib/syslinux/mbr/mbr.bin',
+  '/usr/lib/syslinux/mbr/gptmbr.bin',
+  '/usr/lib/syslinux/mbr/altmbr.bin',
+];
 
 /** The Debian package of each, for a missing one. */
 export const TOOL_PACKAGE: Readonly<Record<string, string>> = {

@@ -2,12 +2,12 @@
 // then the message's own decoder range-checks every field. Never throws on wire input.
 
 import { decodeHeader, MessageType } from './header.js';
-import { decodeAccept, type Accept } from './messages/accept.js';
-import { decodeCloneReport, type CloneReport } from './messages/clone-report.js';
-import { decodeCloneReportAck, type CloneReportAck } from './messages/clone-report-ack.js';
-import { decodeCatchUp, type CatchUp } from './messages/catch-up.js';
-import { decodeData, type Data } from './messages/data.js';
-import { decodeDrop, type Drop } from './messages/drop.js';
+import { type Accept, decodeAccept } from './messages/accept.js';
+import { type CatchUp, decodeCatchUp } from './messages/catch-up.js';
+import { type CloneReport, decodeCloneReport } from './messages/clone-report.js';
+import { type CloneReportAck, decodeCloneReportAck } from './messages/clone-report-ack.js';
+import { type Data, decodeData } from './messages/data.js';
+import { type Drop, decodeDrop } from './messages/drop.js';
 import { decodeEnd, type End } from './messages/end.js';
 import { decodeHeartbeat, type Heartbeat } from './messages/heartbeat.js';
 import { decodeHello, type Hello } from './messages/hello.js';

@@ -13,9 +13,7 @@ export type ProtocolErrorCode =
   | 'ERR_UNKNOWN_RECEIVER'
   | 'ERR_OUT_OF_WINDOW'; // a slice the receiver or sender no longer (or not yet) holds
 
-export type Result<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly code: ProtocolErrorCode; readonly detail: string };
+export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly code: ProtocolErrorCode; readonly detail: string };
 
 export function ok<T>(value: T): Result<T> {
   return { ok: true, value };

@@ -5,8 +5,8 @@ import { Command, Option } from 'commander';
 import type { AuthMode } from '../common/auth/seal.js';
 import { UsageError } from '../common/errors.js';
 import { checkMulticast, resolveInterface } from '../common/net.js';
-import { parseIntIn, parseSeconds } from '../common/units.js';
 import { defaultIoChoice, IO_CHOICES, type IoChoice } from '../common/udp/select.js';
+import { parseIntIn, parseSeconds } from '../common/units.js';
 import type { DecompressMode } from './decompress.js';
 import type { ReceiverCoreOptions, ReceiverNetConfig } from './driver.js';
 

@@ -4,11 +4,11 @@
 import { CommanderError } from 'commander';
 import type { AuthStats } from '../common/auth/seal.js';
 import { EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, IoError, oneLine, UsageError } from '../common/errors.js';
+import { loadErasureCoder } from '../common/fec.js';
 import { makeLogger } from '../common/log.js';
 import { ProgressLine } from '../common/progress.js';
+import { type UdpFactory, udpFactory } from '../common/udp/select.js';
 import { formatBytes, formatRate } from '../common/units.js';
-import { loadErasureCoder } from '../common/fec.js';
-import { udpFactory, type UdpFactory } from '../common/udp/select.js';
 import { CatchUpWhy } from '../protocol/messages/catch-up.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
 import { parseReceiverArgs, type ReceiverArgs } from './args.js';
@@ -101,7 +101,9 @@ async function main(): Promise<number> {
     );
     for (const line of outputSummary(sink.report())) process.stderr.write(`udp-receiver: ${line}\n`);
     const io = out.io.data;
-    process.stderr.write(`udp-receiver: UDP I/O ${out.io.description}: ${io.datagramsReceived} data datagrams in ${io.recvCalls || io.datagramsReceived} reads\n`);
+    process.stderr.write(
+      `udp-receiver: UDP I/O ${out.io.description}: ${io.datagramsReceived} data datagrams in ${io.recvCalls || io.datagramsReceived} reads\n`,
+    );
     if (warningCount > 0) process.stderr.write(`udp-receiver: ${warningCount} warning(s), e.g. ${warnings.join('; ')}\n`);
   } else {
     // No sender found, but datagrams failed authentication: say so, it is the likely cause.

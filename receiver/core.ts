@@ -46,11 +46,11 @@ import { decodeDatagram } from '../protocol/codec.js';
 import type { Endpoint } from '../protocol/endpoint.js';
 import { dataFieldsError } from '../protocol/geometry.js';
 import { MessageType } from '../protocol/header.js';
-import { CatchUpWhy, type CatchUp } from '../protocol/messages/catch-up.js';
+import { type CatchUp, CatchUpWhy } from '../protocol/messages/catch-up.js';
 import type { Data } from '../protocol/messages/data.js';
 import { DROP_ALL, type Drop } from '../protocol/messages/drop.js';
 import type { End } from '../protocol/messages/end.js';
-import { IMAGE_BYTES_UNKNOWN, type Hello } from '../protocol/messages/hello.js';
+import { type Hello, IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
 import type { Nak } from '../protocol/messages/nak.js';
 import type { Reqack } from '../protocol/messages/reqack.js';
 import { STATUS_FLAG_REPLY } from '../protocol/messages/status.js';
@@ -62,13 +62,13 @@ import { Feedback } from './core/feedback.js';
 import { LoadMeter } from './core/load.js';
 import { NakScheduler } from './core/nak-scheduler.js';
 import { Session } from './core/session.js';
-import { countDrop, newReceiverStats, type DropCode, type ReceiverStats } from './core/stats.js';
+import { countDrop, type DropCode, newReceiverStats, type ReceiverStats } from './core/stats.js';
 
-export type { Endpoint };
 export { DEFAULT_MAX_RETAIN_BYTES, type ReceiverConfig } from './core/config.js';
 export { PLACED_RECORD_WORDS, type ReceiverEvent, type ReceiverInput, type ReceiverTransmit } from './core/events.js';
 export { FINAL_CLEAR, FINAL_SET, heapSliceMemory, type SliceMemory, type SliceShape } from './core/slice.js';
 export type { ReceiverStats } from './core/stats.js';
+export type { Endpoint };
 
 /** The parts that exist once the first HELLO made a session; every phase after listening holds them. */
 interface InSession {
@@ -126,7 +126,17 @@ export class ReceiverCore {
   private readonly startedAtMs: number;
   private lastSenderAtMs: number;
   /** The DATA being handled, decoded or placed: one object reused, so a placed record allocates nothing. */
-  private readonly dataIn: { -readonly [K in keyof DataIn]: DataIn[K] } = { sessionId: 0, seq: 0, sliceNo: 0, sliceBytes: 0, flags: 0, stripe: 0, blockNo: 0, payload: undefined, payloadBytes: 0 };
+  private readonly dataIn: { -readonly [K in keyof DataIn]: DataIn[K] } = {
+    sessionId: 0,
+    seq: 0,
+    sliceNo: 0,
+    sliceBytes: 0,
+    flags: 0,
+    stripe: 0,
+    blockNo: 0,
+    payload: undefined,
+    payloadBytes: 0,
+  };
 
   constructor(
     private readonly cfg: Readonly<ReceiverConfig>,
@@ -353,7 +363,10 @@ export class ReceiverCore {
       // Taken late: we may have heard the HELLO before START, but the sender counts us from J.
       if (this.cfg.lateJoinBlocker !== undefined) return this.fail(Reason.LateJoin, this.lateBlockedDetail());
       if (rx.assembly.delivered > 0) {
-        return this.fail(Reason.LateJoin, 'the sender took us only after the transfer started, when we had begun from the first slice: start this receiver again to rejoin');
+        return this.fail(
+          Reason.LateJoin,
+          'the sender took us only after the transfer started, when we had begun from the first slice: start this receiver again to rejoin',
+        );
       }
       rx.assembly.startLate(joinSlice);
       rx.feedback.restartDeliveredCount(joinSlice);

@@ -16,9 +16,9 @@
 
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { IoError, oneLine } from '../common/errors.js';
+import { ForwardingSink } from './forwarding-sink.js';
 import { defaultLz4Decoder, type Lz4BlockDecoder } from './lz4-block.js';
 import { Lz4FrameDecoder, Lz4FrameError } from './lz4-frame.js';
-import { ForwardingSink } from './forwarding-sink.js';
 import type { OffsetSink, Sink, SinkReport, StreamFormat } from './sink-types.js';
 import { ZstdSink } from './zstd.js';
 

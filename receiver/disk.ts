@@ -217,7 +217,11 @@ export class DiskSink implements OffsetSink {
         // O_EXCL on a block device: the kernel refuses it while mounted or claimed.
         fh = await fsp.open(path, fsc.O_WRONLY | (opts.force ? 0 : fsc.O_EXCL));
       } catch (e) {
-        throw new IoError('open', `cannot write ${path}: ${oneLine(e)}${(e as NodeJS.ErrnoException).code === 'EBUSY' ? ' (in use; --force to write anyway)' : ''}`, { cause: e });
+        throw new IoError(
+          'open',
+          `cannot write ${path}: ${oneLine(e)}${(e as NodeJS.ErrnoException).code === 'EBUSY' ? ' (in use; --force to write anyway)' : ''}`,
+          { cause: e },
+        );
       }
       return new DiskSink(fh, 'block', path, undefined, opts.sparse, await openDirect(path));
     }

@@ -12,16 +12,16 @@
 // a slice's hash, the sink's calls), for the report's breakdown (common/cpu-clock.ts).
 
 import { createHash, randomInt } from 'node:crypto';
-import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { cpuBreakdown, cpuStart, threadCpuMs, type CpuBreakdown, type CpuStart } from '../common/cpu-clock.js';
+import { type CpuBreakdown, type CpuStart, cpuBreakdown, cpuStart, threadCpuMs } from '../common/cpu-clock.js';
 import { IoError, isIoError, oneLine } from '../common/errors.js';
 import { timedCoder } from '../common/fec.js';
-import { PlacementTable, type PlacedHandler } from '../common/udp/placement.js';
+import { type PlacedHandler, PlacementTable } from '../common/udp/placement.js';
 import type { IoChoice, UdpFactory } from '../common/udp/select.js';
 import type { UdpSocket, UdpSocketStats } from '../common/udp/socket.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
-import { ReceiverCore, type ReceiverConfig, type ReceiverEvent, type ReceiverInput, type ReceiverStats } from './core.js';
+import { type ReceiverConfig, ReceiverCore, type ReceiverEvent, type ReceiverInput, type ReceiverStats } from './core.js';
 import type { OffsetSink, Sink, SinkReport } from './sink-types.js';
 
 /** Environment variable: `off` (heap memory per slice, no placement), `pool` (the pool, no placement), else placement on. */
@@ -288,10 +288,7 @@ export class ReceiverDriver {
     const r = this.out.report();
     const out = outputStage(r);
     const decompressing = r.decompress !== undefined && r.decompress.format !== 'none';
-    this.core.handle(
-      { kind: 'load', cpuPermille: Math.round(busy * 1000), outputBytes: out.bytes, outputBusyMs: out.busySeconds * 1000, decompressing },
-      now,
-    );
+    this.core.handle({ kind: 'load', cpuPermille: Math.round(busy * 1000), outputBytes: out.bytes, outputBusyMs: out.busySeconds * 1000, decompressing }, now);
   }
 
   private turn(): void {
@@ -334,7 +331,10 @@ export class ReceiverDriver {
     switch (ev.kind) {
       case 'session':
         this.sender = ev.sender;
-        this.log.info({ evt: 'session', session: ev.sessionId.toString(16), sender: ev.sender, group: ev.dataGroup, imageBytes: ev.imageBytes }, 'session found');
+        this.log.info(
+          { evt: 'session', session: ev.sessionId.toString(16), sender: ev.sender, group: ev.dataGroup, imageBytes: ev.imageBytes },
+          'session found',
+        );
         if (ev.dataPort !== this.net.portbase) {
           this.abort(Reason.ProtocolViolation, `sender sends data to port ${ev.dataPort}, not --portbase ${this.net.portbase}`);
           return;
@@ -344,10 +344,7 @@ export class ReceiverDriver {
       case 'accepted':
         // The core took a late ACCEPT only if the sink can write at offsets (lateJoinBlocker).
         this.joinSlice = ev.joinSlice;
-        this.log.info(
-          { evt: 'accepted', rcv: this.receiverId.toString(16), joinSlice: ev.joinSlice },
-          ev.joinSlice > 0 ? 'accepted late' : 'accepted',
-        );
+        this.log.info({ evt: 'accepted', rcv: this.receiverId.toString(16), joinSlice: ev.joinSlice }, ev.joinSlice > 0 ? 'accepted late' : 'accepted');
         break;
       case 'head':
         this.log.info({ evt: 'head', slices: ev.slices }, 'rest of the image received; fetching the head');
@@ -438,10 +435,7 @@ export class ReceiverDriver {
         ? `size mismatch: ${this.bytesQueued} of ${c.totalBytes} bytes`
         : `digest mismatch: got sha256 ${this.digestHex}, sender has ${Buffer.from(c.digest).toString('hex')}`;
     this.log.info({ evt: 'verify', ok, digest: this.digestHex }, ok ? 'verified' : detail);
-    this.core.handle(
-      { kind: 'verified', ok, digest, reason: ok ? Reason.None : sameDigest ? Reason.SizeMismatch : Reason.DigestMismatch, detail },
-      this.now(),
-    );
+    this.core.handle({ kind: 'verified', ok, digest, reason: ok ? Reason.None : sameDigest ? Reason.SizeMismatch : Reason.DigestMismatch, detail }, this.now());
     this.kick();
   }
 

@@ -15,8 +15,8 @@
 // HC:      (xxh32(FLG .. dict id, seed 0) >> 8) & 0xFF
 // Skippable frame: magic 0x184D2A50..5F (u32 LE) | size u32 LE | size bytes
 
-import { Lz4BlockError, type Lz4BlockDecoder } from './lz4-block.js';
-import { xxh32, Xxh32 } from './xxh32.js';
+import { type Lz4BlockDecoder, Lz4BlockError } from './lz4-block.js';
+import { Xxh32, xxh32 } from './xxh32.js';
 
 export const LZ4_FRAME_MAGIC = 0x184d2204;
 const LZ4_LEGACY_MAGIC = 0x184c2102;
@@ -152,7 +152,7 @@ export class Lz4FrameDecoder {
         if (magic === LZ4_FRAME_MAGIC) {
           this.state = 'descriptor';
           this.need = 2;
-        } else if (((magic & SKIPPABLE_MASK) >>> 0) === SKIPPABLE_MAGIC) {
+        } else if ((magic & SKIPPABLE_MASK) >>> 0 === SKIPPABLE_MAGIC) {
           this.state = 'skipSize';
           this.need = 4;
         } else if (magic === LZ4_LEGACY_MAGIC) {

@@ -23,7 +23,7 @@
 
 import { spawn } from 'node:child_process';
 import { UnpackSink } from './cpio/unpack.js';
-import { wrapDecompress, type DecompressMode } from './decompress.js';
+import { type DecompressMode, wrapDecompress } from './decompress.js';
 import { DiskSink } from './disk.js';
 import type { Sink } from './sink-types.js';
 import { PipeSink, StdoutSink } from './stream-sink.js';

@@ -2,20 +2,20 @@
 // (docs/ARCHITECTURE.md, principle 5). Kept apart from cli.ts so tests can parse without starting a sender.
 
 import { Command, Option } from 'commander';
-import { authTrailerBytes, type AuthMode } from '../common/auth/seal.js';
+import { type AuthMode, authTrailerBytes } from '../common/auth/seal.js';
 import { UsageError } from '../common/errors.js';
 import { MAX_RECEIVERS } from '../common/limits.js';
-import { blockBytesForMtu, interfaceMtu, IP_UDP_HEADER_BYTES } from '../common/mtu.js';
+import { blockBytesForMtu, IP_UDP_HEADER_BYTES, interfaceMtu } from '../common/mtu.js';
 import { checkMulticast, resolveInterface } from '../common/net.js';
+import { defaultIoChoice, IO_CHOICES, type IoChoice } from '../common/udp/select.js';
 import { parseBitrate, parseIntIn, parseSeconds } from '../common/units.js';
 import { DATA_HEADER_SIZE } from '../protocol/messages/data.js';
 import { MAX_BLOCK_BYTES, MAX_SLICE_BLOCKS, MAX_STRIPES, MIN_BLOCK_BYTES } from '../protocol/messages/hello.js';
-import { defaultIoChoice, IO_CHOICES, type IoChoice } from '../common/udp/select.js';
-import type { CompressFormat } from './source-types.js';
 import { MAX_ZSTD_LEVEL } from './compress-zstd.js';
 import { MAX_STRIPE_BLOCKS, type SenderConfig } from './core.js';
 import type { SenderNetConfig } from './driver.js';
 import type { PackFormat } from './pack.js';
+import type { CompressFormat } from './source-types.js';
 
 export const DEFAULT_PORTBASE = 9000;
 /**
@@ -100,7 +100,11 @@ export interface SenderArgs {
 export function program(): Command {
   return new Command('udp-sender')
     .description('Send an image to every udp-receiver over UDP multicast (rackcast).')
-    .addOption(new Option('--protocol <name>', "wire protocol: rackcast, or udpcast for stock udp-receivers (see udp-sender --protocol udpcast --help)").choices(['rackcast', 'udpcast']).default('rackcast'))
+    .addOption(
+      new Option('--protocol <name>', 'wire protocol: rackcast, or udpcast for stock udp-receivers (see udp-sender --protocol udpcast --help)')
+        .choices(['rackcast', 'udpcast'])
+        .default('rackcast'),
+    )
     .option('-f, --file <path>', 'image to send: a file or block device (default: stdin)')
     .option('-p, --pipe <cmd>', 'send the image through this shell command first, e.g. "gzip -c"')
     .option('--portbase <n>', 'UDP ports: data on N, control on N+1', String(DEFAULT_PORTBASE))
@@ -111,7 +115,10 @@ export function program(): Command {
     .option('--blocksize <bytes>', `payload bytes per datagram (default: from the interface MTU, ${DEFAULT_BLOCK_BYTES} for 1500)`)
     .addOption(new Option('--slice-blocks <n>', 'blocks per slice').default('128').hideHelp())
     .option('--min-receivers <n>', 'start as soon as N receivers have joined')
-    .option('--hosts <file>', "the rack's hosts, one per line (name, IPv4 address or MAC; # comments): start once all joined, refuse others, fail for any missing")
+    .option(
+      '--hosts <file>',
+      "the rack's hosts, one per line (name, IPv4 address or MAC; # comments): start once all joined, refuse others, fail for any missing",
+    )
     .option('--start-timeout <s>', 'give up (exit 1) if the transfer has not started S seconds after start-up')
     .option('--min-wait <s>', 'with --min-receivers: wait at least S seconds after the first join')
     .option('--max-wait <s>', 'start S seconds after the first join even with fewer receivers')
@@ -120,14 +127,26 @@ export function program(): Command {
     .option('--max-bitrate <rate>', 'pace the data, e.g. 600m for 600 Mbit/s')
     .option('--fec <SxR/Z>', 'forward error correction: S stripes of Z blocks per slice, R parity blocks each sent ahead (e.g. 8x4/32)')
     .option('--async', 'no return channel: receivers send nothing (needs --fec and --max-bitrate)')
-    .option('--carousel <n>', `with --async: send the image N times, so a receiver that missed a slice or came late completes from a later pass (default ${ASYNC_DEFAULT_PASSES} from a file or device, else 1)`)
+    .option(
+      '--carousel <n>',
+      `with --async: send the image N times, so a receiver that missed a slice or came late completes from a later pass (default ${ASYNC_DEFAULT_PASSES} from a file or device, else 1)`,
+    )
     .option('--streaming', 'take receivers that join after the start (e.g. restarted): they get the rest live and the head re-read from --file')
-    .option('--min-rate <rate>', 'move a receiver the rack waits for to the catch-up pass when it writes slower than RATE (bits/s like --max-bitrate: 80m = 10 MB/s)')
+    .option(
+      '--min-rate <rate>',
+      'move a receiver the rack waits for to the catch-up pass when it writes slower than RATE (bits/s like --max-bitrate: 80m = 10 MB/s)',
+    )
     .option('--no-catch-up', 'no catch-up pass: the rack keeps the pace of its slowest receiver (as udpcast)')
     .option('--log <file>', 'write JSON logs (pino) to this file')
     .option('--json', 'print a machine-readable report on stdout at the end')
-    .option('--clone-reports <s>', 'after the transfer, wait up to S seconds for the clone reports (rackcast-clone) of the receivers that verified; the table shows host, table, fixups, bootloader')
-    .option('--events <file|->', 'write JSON lines of what happens to each node (join, start, progress, slow, catch-up, dropped, verified, failed) to FILE or stdout')
+    .option(
+      '--clone-reports <s>',
+      'after the transfer, wait up to S seconds for the clone reports (rackcast-clone) of the receivers that verified; the table shows host, table, fixups, bootloader',
+    )
+    .option(
+      '--events <file|->',
+      'write JSON lines of what happens to each node (join, start, progress, slow, catch-up, dropped, verified, failed) to FILE or stdout',
+    )
     .addOption(new Option('--compress <format>', 'compress the image on the fly: gzip, lz4 or zstd').choices(['gzip', 'lz4', 'zstd']))
     .option('--compress-level <n>', 'with --compress gzip: 1 (fast) .. 9 (small), default 6; zstd: 1 .. 19, default 3')
     .option('--pack <dir>', 'send a cpio archive of DIR, as `cd DIR && find . -xdev | cpio -o` would make it')
@@ -166,11 +185,9 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
         `at most ${mtu.mtu - IP_UDP_HEADER_BYTES - DATA_HEADER_SIZE - trailer}`,
     );
   }
-  const blockSizeFrom =
-    o.blocksize !== undefined ? '--blocksize' : mtu === undefined ? 'default (MTU unknown)' : `MTU ${mtu.mtu} of ${mtu.name}`;
+  const blockSizeFrom = o.blocksize !== undefined ? '--blocksize' : mtu === undefined ? 'default (MTU unknown)' : `MTU ${mtu.mtu} of ${mtu.name}`;
   const fec = o.fec === undefined ? undefined : parseFec(o.fec);
-  const sliceBlocks =
-    fec === undefined ? parseIntIn(o.sliceBlocks, '--slice-blocks', 1, MAX_STRIPE_BLOCKS) : fec.stripes * fec.stripeBlocks;
+  const sliceBlocks = fec === undefined ? parseIntIn(o.sliceBlocks, '--slice-blocks', 1, MAX_STRIPE_BLOCKS) : fec.stripes * fec.stripeBlocks;
   const async = o.async === true;
   if (async && (fec === undefined || fec.redundancy === 0)) {
     throw new UsageError('--async needs --fec with redundancy (e.g. --fec 8x4/32): receivers cannot ask for repairs');
@@ -193,7 +210,9 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
   if (streaming && async) throw new UsageError('--streaming needs a return channel: it cannot go with --async');
   if (streaming && (o.file === undefined || o.pipe !== undefined || o.compress !== undefined)) {
     // The head a late receiver missed is read again: only a file or device can be.
-    throw new UsageError('--streaming needs --file (a regular file or block device, without --pipe or --compress): late receivers get the head re-read from it');
+    throw new UsageError(
+      '--streaming needs --file (a regular file or block device, without --pipe or --compress): late receivers get the head re-read from it',
+    );
   }
   const minReceivers = o.minReceivers === undefined ? 0 : parseIntIn(o.minReceivers, '--min-receivers', 1, 65535);
   if (o.hosts !== undefined && minReceivers > 0) {

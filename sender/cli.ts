@@ -7,12 +7,12 @@ import { createInterface } from 'node:readline';
 import { CommanderError } from 'commander';
 import type { AuthStats } from '../common/auth/seal.js';
 import { EXIT_CLONE, EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, IoError, oneLine, UsageError } from '../common/errors.js';
-import { makeLogger } from '../common/log.js';
-import { formatBytes, formatRate } from '../common/units.js';
 import { loadErasureCoder } from '../common/fec.js';
-import { udpFactory, type UdpFactory } from '../common/udp/select.js';
-import { reasonName } from '../protocol/reasons.js';
+import { makeLogger } from '../common/log.js';
+import { type UdpFactory, udpFactory } from '../common/udp/select.js';
+import { formatBytes, formatRate } from '../common/units.js';
 import { CatchUpWhy } from '../protocol/messages/catch-up.js';
+import { reasonName } from '../protocol/reasons.js';
 import { ASYNC_DEFAULT_PASSES, parseSenderArgs, type SenderArgs } from './args.js';
 import { cloneColumns, cloneJson, cloneProblems } from './clone-table.js';
 import type { ReceiverRecord, RosterHost, SenderConfig } from './core.js';
@@ -33,7 +33,15 @@ function table(out: SenderOutcome, cloneWaitS: number | undefined): string {
   const clones = out.cloneReports;
   const cloneOf = new Map(clones === undefined ? [] : out.receivers.map((r, i) => [r.id, clones[i]]));
   const rows = [
-    [...(withHosts ? ['host'] : []), 'receiver', 'address', 'bytes', 'state', ...(clones === undefined ? [] : [withHosts ? 'clone host' : 'host', 'table', 'fixups', 'bootloader']), 'detail'],
+    [
+      ...(withHosts ? ['host'] : []),
+      'receiver',
+      'address',
+      'bytes',
+      'state',
+      ...(clones === undefined ? [] : [withHosts ? 'clone host' : 'host', 'table', 'fixups', 'bootloader']),
+      'detail',
+    ],
   ];
   const row = (r: Readonly<ReceiverRecord>): void => {
     const detail = r.state === 'verified' ? (r.joinSlice > 0 ? `joined late at slice ${r.joinSlice}` : '') : r.detail || reasonName(r.reason);
@@ -63,7 +71,14 @@ function table(out: SenderOutcome, cloneWaitS: number | undefined): string {
     for (const r of out.receivers) row(r);
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => cell.padEnd(widths[c]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** A listed host's outcome: missing (never joined), verified (every receiver of it verified, or was replaced by a rejoin that did), or failed. */
@@ -261,7 +276,10 @@ async function main(): Promise<number> {
             clone: out.cloneReports?.[i] === undefined ? undefined : cloneJson(out.cloneReports[i]!),
           };
         }),
-        hosts: out.hosts.length === 0 ? undefined : out.hosts.map((h) => ({ name: h.host.name, state: hostState(out, h.receiverIds), receivers: h.receiverIds.map(hex) })),
+        hosts:
+          out.hosts.length === 0
+            ? undefined
+            : out.hosts.map((h) => ({ name: h.host.name, state: hostState(out, h.receiverIds), receivers: h.receiverIds.map(hex) })),
         startTimedOut: out.startTimedOut || undefined,
         stats: out.stats,
         error: out.error,

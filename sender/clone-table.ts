@@ -2,7 +2,7 @@
 // the table's host / table / fixups / bootloader columns, the --json object, and how many
 // verified nodes did not finish their clone (exit code 4, README "Exit codes").
 
-import { CLONE_BOOTLOADER_NAMES, CLONE_STEP_NAMES, CLONE_TABLE_NAMES, CloneOutcome, CloneStage, type CloneReport } from '../protocol/messages/clone-report.js';
+import { CLONE_BOOTLOADER_NAMES, CLONE_STEP_NAMES, CLONE_TABLE_NAMES, CloneOutcome, type CloneReport, CloneStage } from '../protocol/messages/clone-report.js';
 import type { CloneReportState } from './core.js';
 
 export interface CloneEntry {

@@ -73,33 +73,33 @@ import { decodeDatagram } from '../protocol/codec.js';
 import type { Endpoint } from '../protocol/endpoint.js';
 import { CAP_IN_ORDER, MessageType } from '../protocol/header.js';
 import { CatchUpWhy } from '../protocol/messages/catch-up.js';
-import { DROP_ALL } from '../protocol/messages/drop.js';
 import type { CloneReport } from '../protocol/messages/clone-report.js';
-import type { Join } from '../protocol/messages/join.js';
+import { DROP_ALL } from '../protocol/messages/drop.js';
 import type { Heartbeat } from '../protocol/messages/heartbeat.js';
+import type { Join } from '../protocol/messages/join.js';
 import type { Leave } from '../protocol/messages/leave.js';
 import type { Nak } from '../protocol/messages/nak.js';
 import type { Report } from '../protocol/messages/report.js';
 import type { Status } from '../protocol/messages/status.js';
 import { Reason } from '../protocol/reasons.js';
 import { StartGate } from './core/announce.js';
-import { CloneReports, type CloneReportState } from './core/clone-reports.js';
+import { type CloneReportState, CloneReports } from './core/clone-reports.js';
 import { checkSenderConfig, MAX_STRIPE_BLOCKS, type SenderConfig } from './core/config.js';
 import { FlowWindow } from './core/flow.js';
 import { Pacer } from './core/pacer.js';
 import { Participants, type ReceiverRecord, type ReceiverState } from './core/participants.js';
 import { ProbeRounds } from './core/probe.js';
 import { ReloadTable } from './core/reload.js';
-import { SlowPolicy } from './core/slow-policy.js';
-import { Roster, type RosterHost } from './core/roster.js';
 import { RepairScheduler } from './core/repair.js';
+import { Roster, type RosterHost } from './core/roster.js';
 import { SliceStore } from './core/slices.js';
+import { SlowPolicy } from './core/slow-policy.js';
 import { countDrop, newSenderStats, type SenderStats } from './core/stats.js';
 import { Timer, TimerTable } from './core/timers.js';
-import { HEADER_RING, MAX_CONTROL_QUEUE, seqOfCount, Transmitter, type Transmit } from './core/transmit.js';
+import { HEADER_RING, MAX_CONTROL_QUEUE, seqOfCount, type Transmit, Transmitter } from './core/transmit.js';
 
-export { HEADER_RING, MAX_CONTROL_QUEUE, MAX_STRIPE_BLOCKS };
 export type { CloneReport, CloneReportState, Endpoint, ReceiverRecord, ReceiverState, RosterHost, SenderConfig, SenderStats, Transmit };
+export { HEADER_RING, MAX_CONTROL_QUEUE, MAX_STRIPE_BLOCKS };
 
 export type SenderInput =
   | { readonly kind: 'datagram'; readonly from: Endpoint; readonly bytes: Uint8Array }
@@ -592,7 +592,7 @@ export class SenderCore {
   /** --start-timeout: nothing was sent; whoever joined is told, and the session fails. */
   private giveUp(now: number): void {
     this.events.push({ kind: 'startTimedOut', receivers: this.participants.activeCount() });
-    this.participants.failActive(Reason.StartTimeout, 'the transfer did not start before the sender\'s --start-timeout', now);
+    this.participants.failActive(Reason.StartTimeout, "the transfer did not start before the sender's --start-timeout", now);
     for (let i = 0; i < 3; i++) this.tx.drop(DROP_ALL, Reason.StartTimeout);
     this.finish();
   }
@@ -635,8 +635,7 @@ export class SenderCore {
     if (this.probe.inProgress) return;
     const needAbs = this.tx.sentCount - Math.floor(this.flow.windowPackets / 8);
     const end = this.slices.eof;
-    const needSlices =
-      endRound && end !== undefined ? end.totalSlices : this.slices.sendSliceNo - Math.max(1, Math.floor(this.cfg.retainSlices / 4));
+    const needSlices = endRound && end !== undefined ? end.totalSlices : this.slices.sendSliceNo - Math.max(1, Math.floor(this.cfg.retainSlices / 4));
     this.probe.begin(now, needAbs, needSlices, this.participants.activeCount());
   }
 
@@ -751,7 +750,10 @@ export class SenderCore {
     const imaged = this.participants.settle() && this.roster.missing().length === 0;
     const ok = sent && imaged;
     this.doneOk = ok;
-    const verified = this.participants.list().filter((r) => r.state === 'verified').map((r) => r.id);
+    const verified = this.participants
+      .list()
+      .filter((r) => r.state === 'verified')
+      .map((r) => r.id);
     if (now !== undefined && this.cloneReports.open(now, verified)) {
       this.timers.set(Timer.CloneReports, this.cloneReports.deadline);
       return;

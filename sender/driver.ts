@@ -5,14 +5,24 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { cpuBreakdown, cpuStart, threadCpuMs, type CpuBreakdown, type CpuStart } from '../common/cpu-clock.js';
+import { type CpuBreakdown, type CpuStart, cpuBreakdown, cpuStart, threadCpuMs } from '../common/cpu-clock.js';
 import { IoError, oneLine } from '../common/errors.js';
 import { timedCoder } from '../common/fec.js';
-import { fullSliceBytes } from '../protocol/geometry.js';
 import type { IoChoice, UdpFactory } from '../common/udp/select.js';
 import type { UdpSocket, UdpSocketStats } from '../common/udp/socket.js';
+import { fullSliceBytes } from '../protocol/geometry.js';
 import { reasonName } from '../protocol/reasons.js';
-import { SenderCore, type CloneReport, type CloneReportState, type ReceiverRecord, type RosterHost, type SenderConfig, type SenderEvent, type SenderStats, type Transmit } from './core.js';
+import {
+  type CloneReport,
+  type CloneReportState,
+  type ReceiverRecord,
+  type RosterHost,
+  type SenderConfig,
+  SenderCore,
+  type SenderEvent,
+  type SenderStats,
+  type Transmit,
+} from './core.js';
 import type { Source } from './source-types.js';
 
 export interface SenderNetConfig {
@@ -456,7 +466,17 @@ export class SenderDriver {
       case 'clone-reported': {
         const r = ev.report;
         this.log.info(
-          { evt: 'receiver.clone', rcv: hex(ev.receiverId), host: r.host, outcome: r.outcome, failedStep: r.failedStep, table: r.table, fixups: r.fixups, bootloader: r.bootloader, detail: r.detail },
+          {
+            evt: 'receiver.clone',
+            rcv: hex(ev.receiverId),
+            host: r.host,
+            outcome: r.outcome,
+            failedStep: r.failedStep,
+            table: r.table,
+            fixups: r.fixups,
+            bootloader: r.bootloader,
+            detail: r.detail,
+          },
           'clone reported',
         );
         break;

@@ -107,10 +107,22 @@ export function renderTable(s: TableSummary, nodes: readonly NodeView[], size: {
     });
     return clip(out.trimEnd(), width);
   };
-  const lines = [clip(summary, width), line('node', cols.map((c) => c.title))];
+  const lines = [
+    clip(summary, width),
+    line(
+      'node',
+      cols.map((c) => c.title),
+    ),
+  ];
   const room = Math.max(1, size.rows - lines.length - 1);
   const shown = nodes.length <= room ? nodes : nodes.slice(0, room - 1);
-  for (const n of shown) lines.push(line(label(n), cols.map((c) => c.cell(n))));
+  for (const n of shown)
+    lines.push(
+      line(
+        label(n),
+        cols.map((c) => c.cell(n)),
+      ),
+    );
   if (shown.length < nodes.length) lines.push(clip(`... ${nodes.length - shown.length} more: ${countStates(nodes.slice(shown.length))}`, width));
   return lines;
 }

@@ -9,8 +9,7 @@ import type { SenderCore, SenderEvent } from './core.js';
 import { hex } from './driver.js';
 import { type EventsLog, nodeFields, PROGRESS_EVERY_MS } from './events-log.js';
 import { LiveTable, renderTable } from './live-table.js';
-import { CATCH_UP_WHY_NAMES, missingView, nodeView, slowestFirst, type NodeView } from './node-view.js';
-
+import { CATCH_UP_WHY_NAMES, missingView, type NodeView, nodeView, slowestFirst } from './node-view.js';
 
 const round2 = (x: number): number => Number(x.toFixed(2));
 
@@ -97,7 +96,12 @@ export class Monitor {
         if (ev.why === CatchUpWhy.LateInOrder) break;
         e?.emit(
           'slow',
-          { ...node(ev.receiverId), why: CATCH_UP_WHY_NAMES[ev.why], MBps: round2(ev.rateBps / 1e6), paceMBps: ev.paceBps > 0 ? round2(ev.paceBps / 1e6) : undefined },
+          {
+            ...node(ev.receiverId),
+            why: CATCH_UP_WHY_NAMES[ev.why],
+            MBps: round2(ev.rateBps / 1e6),
+            paceMBps: ev.paceBps > 0 ? round2(ev.paceBps / 1e6) : undefined,
+          },
           now,
         );
         break;

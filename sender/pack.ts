@@ -21,7 +21,7 @@
 //   | 86 8 rdevminor | 94 8 namesize (with the NUL) | 102 8 check
 //   name + NUL padded to a multiple of 4 from the header's start; data padded to 4.
 
-import { constants as fsc, promises as fsp, type BigIntStats } from 'node:fs';
+import { type BigIntStats, constants as fsc, promises as fsp } from 'node:fs';
 import { addBytes } from '../common/cpio-checksum.js';
 import { IoError, oneLine } from '../common/errors.js';
 import { IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
@@ -66,10 +66,7 @@ function pad4(n: number): number {
 
 /** Header, name, NUL and padding of one entry (the data and its padding follow). */
 export function encodeNewcHeader(format: PackFormat, f: NewcFields, name: Uint8Array): Buffer {
-  const values = [
-    f.ino, f.mode, f.uid, f.gid, f.nlink, f.mtime, f.fileBytes,
-    f.devMajor, f.devMinor, f.rdevMajor, f.rdevMinor, name.byteLength + 1, f.check,
-  ];
+  const values = [f.ino, f.mode, f.uid, f.gid, f.nlink, f.mtime, f.fileBytes, f.devMajor, f.devMinor, f.rdevMajor, f.rdevMinor, name.byteLength + 1, f.check];
   let text = MAGIC[format];
   for (const v of values) {
     if (!Number.isInteger(v) || v < 0 || v > FIELD_MAX) throw new RangeError(`cpio header field out of range: ${v}`);

@@ -14,7 +14,7 @@ import { IoError, oneLine } from '../common/errors.js';
 import { IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
 import { CompressSource } from './compress.js';
 import { blockDeviceBytes, FileSource } from './file-source.js';
-import { PackSource, type PackFormat } from './pack.js';
+import { type PackFormat, PackSource } from './pack.js';
 import type { CompressFormat, Source } from './source-types.js';
 import { StreamSource } from './stream-source.js';
 

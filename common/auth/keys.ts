@@ -2,7 +2,7 @@
 // (common/auth/seal.ts) from its secret with HKDF.
 
 import { createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { oneLine, UsageError } from '../errors.js';
 
 export interface AuthKeys {

@@ -30,6 +30,7 @@
 // Nothing here hides who talks, how much, or the header; --encrypt hides the image.
 
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import {
   AUTH_NONCE_SIZE,
   AUTH_TAG_SIZE,
@@ -41,7 +42,6 @@ import {
   MIN_SEALED_SIZE,
   OFF_TAG,
 } from '../../protocol/auth-trailer.js';
-import { performance } from 'node:perf_hooks';
 import { HEADER_SIZE } from '../../protocol/header.js';
 import { MAX_RECEIVERS } from '../limits.js';
 import type { AuthKeys } from './keys.js';

@@ -3,11 +3,11 @@
 // body decrypted), counting every other one by reason (common/auth/seal.ts), and the
 // factory the CLIs wrap their UDP path in.
 
-import { TsPlacer, type PlacedHandler, type PlacementTable } from '../udp/placement.js';
-import type { IoPath, MessageHandler, UdpCpuStats, UdpSocket, UdpSocketStats } from '../udp/socket.js';
+import { type PlacedHandler, type PlacementTable, TsPlacer } from '../udp/placement.js';
 import { decorateUdp, type UdpFactory } from '../udp/select.js';
-import { loadKeyFile, type AuthKeys } from './keys.js';
-import { DatagramOpener, DatagramSealer, newAuthStats, type AuthMode, type AuthStats, type SealOrigin } from './seal.js';
+import type { IoPath, MessageHandler, UdpCpuStats, UdpSocket, UdpSocketStats } from '../udp/socket.js';
+import { type AuthKeys, loadKeyFile } from './keys.js';
+import { type AuthMode, type AuthStats, DatagramOpener, DatagramSealer, newAuthStats, type SealOrigin } from './seal.js';
 
 export interface SealedSocketOptions {
   readonly mode: AuthMode;
@@ -111,7 +111,7 @@ export class SealedUdpSocket implements UdpSocket {
   private readonly onSealed = (bytes: Uint8Array, address: string, port: number): void => {
     const plain = this.opener.open(bytes);
     if (plain === undefined) return;
-    if (this.placer !== undefined && this.placer.offer(plain, address)) return;
+    if (this.placer?.offer(plain, address)) return;
     for (const h of this.handlers) h(plain, address, port);
   };
 

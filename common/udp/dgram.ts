@@ -2,7 +2,7 @@
 // syscall, always available.
 
 import dgram from 'node:dgram';
-import { TsPlacer, type PlacedHandler, type PlacementTable } from './placement.js';
+import { type PlacedHandler, type PlacementTable, TsPlacer } from './placement.js';
 import { CLOSE_WAIT_MS, type MessageHandler, type UdpCpuStats, type UdpSocket, type UdpSocketStats } from './socket.js';
 
 /** Datagrams libuv may hold for a full kernel buffer before writable() says stop. */
@@ -112,7 +112,7 @@ export class DgramUdpSocket implements UdpSocket {
   onMessage(handler: MessageHandler): void {
     this.s.on('message', (msg, rinfo) => {
       this.stats.datagramsReceived++;
-      if (this.placer !== undefined && this.placer.offer(msg, rinfo.address)) {
+      if (this.placer?.offer(msg, rinfo.address)) {
         this.cpu.datagramsPlaced++;
         return;
       }

@@ -22,7 +22,6 @@
 // `loadNativeUdp()` says whether the addon loads and what it can do here; it never throws.
 // RACKCAST_UDP_NO_GSO=1 / RACKCAST_UDP_NO_GRO=1 force sendmmsg / recvmmsg (tests, bug reports).
 
-import { formatIpv4, parseIpv4 } from '../../protocol/ipv4.js';
 import {
   C_DATAGRAMS_RECEIVED,
   C_DATAGRAMS_SENT,
@@ -45,10 +44,11 @@ import {
   MAX_BATCH_BYTES,
   MAX_BATCH_DATAGRAMS,
   META_ENTRIES,
+  type NativeSocketHandle,
   PLACED_MARK,
   RECV_ROOM_BYTES,
-  type NativeSocketHandle,
 } from '../../native/udp-addon.js';
+import { formatIpv4, parseIpv4 } from '../../protocol/ipv4.js';
 import { threadCpuMs } from '../cpu-clock.js';
 import type { PlacedHandler, PlacementTable } from './placement.js';
 import type { MessageHandler, UdpCpuStats, UdpSocket, UdpSocketStats } from './socket.js';
@@ -506,6 +506,7 @@ export class NativeUdpSocket implements UdpSocket {
 }
 
 function checkPort(port: number, zeroOk: boolean): number {
-  if (!Number.isInteger(port) || port < (zeroOk ? 0 : 1) || port > 65535) throw new RangeError(`port must be an integer in ${zeroOk ? 0 : 1}..65535, got ${port}`);
+  if (!Number.isInteger(port) || port < (zeroOk ? 0 : 1) || port > 65535)
+    throw new RangeError(`port must be an integer in ${zeroOk ? 0 : 1}..65535, got ${port}`);
   return port;
 }

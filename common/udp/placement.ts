@@ -276,7 +276,7 @@ export function placeDatagram(words: Uint32Array, pool: Uint8Array, bytes: Uint8
   }
   const e = PLACE_HEADER_WORDS + ((sliceNo & (entries - 1)) >>> 0) * PLACE_ENTRY_WORDS;
   if (words[e + ENTRY_OPEN] !== 1 || words[e + ENTRY_SLICE_NO] !== sliceNo) {
-    return ((sliceNo - words[PLACE_BASE]!) >>> 0) < words[PLACE_WINDOW]! ? PlaceResult.RawStop : PlaceResult.Raw;
+    return (sliceNo - words[PLACE_BASE]!) >>> 0 < words[PLACE_WINDOW]! ? PlaceResult.RawStop : PlaceResult.Raw;
   }
   if ((flags & DATA_FLAG_PARITY) !== 0) return PlaceResult.Raw;
   if (sliceBytes !== words[e + ENTRY_SLICE_BYTES]) return PlaceResult.Raw;

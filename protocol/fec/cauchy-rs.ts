@@ -81,11 +81,7 @@ export function checkEncodeArgs(data: readonly Uint8Array[], parityIndex: number
 }
 
 /** Checks decode's arguments (RangeError on misuse) and returns the block length. Shared like checkEncodeArgs. */
-export function checkDecodeArgs(
-  data: readonly Uint8Array[],
-  missing: readonly number[],
-  parity: readonly { index: number; bytes: Uint8Array }[],
-): number {
+export function checkDecodeArgs(data: readonly Uint8Array[], missing: readonly number[], parity: readonly { index: number; bytes: Uint8Array }[]): number {
   const k = data.length;
   checkK(k);
   const l = missing.length;

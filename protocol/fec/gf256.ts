@@ -64,7 +64,7 @@ export function gfDiv(a: number, b: number): number {
 /** The multiplicative inverse of a in GF(256). Throws RangeError when a is 0. */
 export function gfInv(a: number): number {
   if (a === 0) throw new RangeError('gfInv: 0 has no inverse in GF(256)');
-  return EXP[(GF_SIZE - 1) - LOG[a]!]!;
+  return EXP[GF_SIZE - 1 - LOG[a]!]!;
 }
 
 /** alpha^i for any integer i >= 0 (alpha = 2). */
@@ -123,8 +123,7 @@ export function mulAddRow(dst: Uint8Array, src: Uint8Array, coef: number, len: n
     const s32 = new Int32Array(src.buffer, src.byteOffset + head, words);
     for (let w = 0; w < words; w++) {
       const v = s32[w]!;
-      d32[w]! ^=
-        row[v & 0xff]! | (row[(v >>> 8) & 0xff]! << 8) | (row[(v >>> 16) & 0xff]! << 16) | (row[v >>> 24]! << 24);
+      d32[w]! ^= row[v & 0xff]! | (row[(v >>> 8) & 0xff]! << 8) | (row[(v >>> 16) & 0xff]! << 16) | (row[v >>> 24]! << 24);
     }
     for (i = head + (words << 2); i < len; i++) dst[i]! ^= row[src[i]!]!;
     return;

@@ -37,12 +37,12 @@ export const DATA_FLAGS_KNOWN = DATA_FLAG_PARITY | DATA_FLAG_LAST | DATA_FLAG_RE
 // The field offsets, for code that reads DATA's fixed header in place (the receiver's DATA
 // placement, common/udp/placement.ts, and its C++ twin in native/udp-io.cc).
 export {
-  OFF_SEQ as DATA_OFF_SEQ,
-  OFF_SLICE_NO as DATA_OFF_SLICE_NO,
-  OFF_SLICE_BYTES as DATA_OFF_SLICE_BYTES,
-  OFF_FLAGS as DATA_OFF_FLAGS,
-  OFF_STRIPE as DATA_OFF_STRIPE,
   OFF_BLOCK_NO as DATA_OFF_BLOCK_NO,
+  OFF_FLAGS as DATA_OFF_FLAGS,
+  OFF_SEQ as DATA_OFF_SEQ,
+  OFF_SLICE_BYTES as DATA_OFF_SLICE_BYTES,
+  OFF_SLICE_NO as DATA_OFF_SLICE_NO,
+  OFF_STRIPE as DATA_OFF_STRIPE,
 };
 
 export interface DataHeader {

@@ -97,8 +97,7 @@ export function decodeHello(bytes: Uint8Array): Result<Hello> {
   const phase = v.getUint8(OFF_PHASE);
   const dataPort = v.getUint16(OFF_DATA_PORT, false);
   const dataGroup = v.getUint32(OFF_DATA_GROUP, false);
-  const unknownSize =
-    v.getUint32(OFF_IMAGE_BYTES, false) === 0xffff_ffff && v.getUint32(OFF_IMAGE_BYTES + 4, false) === 0xffff_ffff;
+  const unknownSize = v.getUint32(OFF_IMAGE_BYTES, false) === 0xffff_ffff && v.getUint32(OFF_IMAGE_BYTES + 4, false) === 0xffff_ffff;
   const imageBytes = unknownSize ? IMAGE_BYTES_UNKNOWN : getU64(v, OFF_IMAGE_BYTES);
   const retainSlices = v.getUint16(OFF_RETAIN_SLICES, false);
   const redundancy = v.getUint8(OFF_REDUNDANCY);

@@ -34,8 +34,8 @@ import { encodeStatus, LOSS_PPM_ALL, STATUS_FLAG_COMPLETE, STATUS_FLAG_REPLY, ST
 import type { Reason } from '../../protocol/reasons.js';
 import { seqDiff } from '../../protocol/seq.js';
 import type { Assembly, SinkProgress } from './assembly.js';
-import type { ReceiverConfig } from './config.js';
 import { spreadByGroup } from './backoff.js';
+import type { ReceiverConfig } from './config.js';
 import type { ReceiverTransmit } from './events.js';
 import type { Session } from './session.js';
 import { needOf, type RxSlice } from './slice.js';
@@ -401,4 +401,3 @@ export class Feedback {
     return buf;
   }
 }
-

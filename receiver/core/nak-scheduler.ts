@@ -23,8 +23,8 @@
 import { DATA_FLAG_LAST, DATA_FLAG_REPAIR, type DataHeader } from '../../protocol/messages/data.js';
 import type { Nak } from '../../protocol/messages/nak.js';
 import type { Assembly } from './assembly.js';
-import type { ReceiverConfig } from './config.js';
 import { spreadByGroup } from './backoff.js';
+import type { ReceiverConfig } from './config.js';
 import type { Session } from './session.js';
 import { needOf, type RxSlice } from './slice.js';
 import type { ReceiverStats } from './stats.js';

@@ -5,7 +5,7 @@
 // that needs it when the component is made, so no code can run before there is a session.
 
 import type { Endpoint } from '../../protocol/endpoint.js';
-import { totalSlices, type Geometry } from '../../protocol/geometry.js';
+import { type Geometry, totalSlices } from '../../protocol/geometry.js';
 import {
   CAP_ASYNC,
   CAP_CATCH_UP,
@@ -17,7 +17,7 @@ import {
   u32ToIpv4,
 } from '../../protocol/header.js';
 import type { End } from '../../protocol/messages/end.js';
-import { HelloPhase, IMAGE_BYTES_UNKNOWN, type Hello } from '../../protocol/messages/hello.js';
+import { type Hello, HelloPhase, IMAGE_BYTES_UNKNOWN } from '../../protocol/messages/hello.js';
 
 export class Session {
   readonly sessionId: number;

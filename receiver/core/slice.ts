@@ -7,7 +7,7 @@
 // default (the simulator, tests), or the driver's pool, from which the data socket places DATA
 // blocks straight into the slice (common/udp/placement.ts).
 
-import { blocksInSlice, stripeBlocks, type Geometry } from '../../protocol/geometry.js';
+import { blocksInSlice, type Geometry, stripeBlocks } from '../../protocol/geometry.js';
 
 /** What a SliceMemory learns when the session begins. */
 export interface SliceShape {

@@ -102,13 +102,7 @@ export type CpioEvent =
   | { readonly kind: 'entryEnd'; readonly header: CpioHeader }
   | { readonly kind: 'trailer' };
 
-export type CpioErrorCode =
-  | 'ERR_CPIO_BAD_MAGIC'
-  | 'ERR_CPIO_BAD_HEADER'
-  | 'ERR_CPIO_NAME'
-  | 'ERR_CPIO_CHECKSUM'
-  | 'ERR_CPIO_TRUNCATED'
-  | 'ERR_CPIO_MISUSE';
+export type CpioErrorCode = 'ERR_CPIO_BAD_MAGIC' | 'ERR_CPIO_BAD_HEADER' | 'ERR_CPIO_NAME' | 'ERR_CPIO_CHECKSUM' | 'ERR_CPIO_TRUNCATED' | 'ERR_CPIO_MISUSE';
 
 export class CpioError extends Error {
   constructor(
@@ -278,12 +272,11 @@ export class CpioReader {
       case 'header': {
         if (this.need === MAGIC_BYTES) {
           const magic = this.acc.toString('latin1', 0, MAGIC_BYTES);
-          const format: CpioFormat | undefined =
-            magic === MAGIC_NEWC ? 'newc' : magic === MAGIC_CRC ? 'crc' : magic === MAGIC_ODC ? 'odc' : undefined;
+          const format: CpioFormat | undefined = magic === MAGIC_NEWC ? 'newc' : magic === MAGIC_CRC ? 'crc' : magic === MAGIC_ODC ? 'odc' : undefined;
           if (format === undefined) {
             this.bad('ERR_CPIO_BAD_MAGIC', `not a cpio header (magic "${printableName(this.acc.subarray(0, MAGIC_BYTES))}"; newc, crc and odc are read)`);
           }
-          if (this.format !== undefined && ((this.format === 'odc') !== (format === 'odc'))) {
+          if (this.format !== undefined && (this.format === 'odc') !== (format === 'odc')) {
             this.bad('ERR_CPIO_BAD_MAGIC', `${format} header in a ${this.format} archive`);
           }
           this.format ??= format;
@@ -416,7 +409,6 @@ export class CpioReader {
     this.padLeft = this.dataPad(h.fileBytes);
     return { kind: 'entryEnd', header: h };
   }
-
 }
 
 function pad4(n: number): number {

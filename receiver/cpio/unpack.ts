@@ -23,9 +23,11 @@ import { execFile } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
-  constants as fsc,
   fchmodSync,
   fchownSync,
+  constants as fsc,
+  promises as fsp,
+  write as fsWrite,
   ftruncateSync,
   futimesSync,
   lchownSync,
@@ -34,12 +36,10 @@ import {
   lutimesSync,
   mkdirSync,
   openSync,
-  promises as fsp,
   renameSync,
   symlinkSync,
   unlinkSync,
   utimesSync,
-  write as fsWrite,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -51,6 +51,8 @@ import type { Sink, SinkReport } from '../sink-types.js';
 import { dataRuns } from '../zero-runs.js';
 import {
   CpioError,
+  type CpioEvent,
+  type CpioHeader,
   CpioReader,
   printableName,
   S_IFBLK,
@@ -61,8 +63,6 @@ import {
   S_IFMT,
   S_IFREG,
   S_IFSOCK,
-  type CpioEvent,
-  type CpioHeader,
 } from './reader.js';
 
 export const INCOMPLETE_MARKER = '.rackcast-incomplete';

@@ -121,8 +121,7 @@ export class RepairScheduler {
     // lost whole). Once they are queued, nothing more is needed until they went out.
     if (rep.resend > 0) return;
     // Had read past the burst's last symbol without hearing any of it: the burst was lost there.
-    const passedBurst =
-      rep.queued === 0 && rep.lastSentSeq !== undefined && seenSeq !== 0 && seqDiff(seenSeq, rep.lastSentSeq) >= 0;
+    const passedBurst = rep.queued === 0 && rep.lastSentSeq !== undefined && seenSeq !== 0 && seqDiff(seenSeq, rep.lastSentSeq) >= 0;
     const heardBurst = heard > rep.burstStart || passedBurst;
     if (need === k && !(now - rep.burstAtMs <= this.cfg.nakHoldMs && !heardBurst)) {
       if (rep.queued === 0) this.queue.push({ sliceNo, stripe: st });

@@ -13,18 +13,10 @@
 // slice of it freed, the next begins at slice 0 with the same end; its slices come from the
 // source again (read at their offsets) and must have the sizes the end says.
 
-import {
-  blockPayloadBytes,
-  blocksInSlice,
-  fullSliceBytes,
-  maxParity,
-  sliceBytesOf,
-  totalSlices,
-  type Geometry,
-} from '../../protocol/geometry.js';
+import { blockPayloadBytes, blocksInSlice, fullSliceBytes, type Geometry, maxParity, sliceBytesOf, totalSlices } from '../../protocol/geometry.js';
+import { startsCompressed } from '../../protocol/image-magic.js';
 import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_PARITY } from '../../protocol/messages/data.js';
 import { IMAGE_BYTES_UNKNOWN } from '../../protocol/messages/hello.js';
-import { startsCompressed } from '../../protocol/image-magic.js';
 import type { SenderConfig } from './config.js';
 import type { SenderStats } from './stats.js';
 import type { ImageEnd, Transmit, Transmitter } from './transmit.js';
@@ -185,8 +177,7 @@ export class SliceStore {
     if (this.cfg.imageBytes !== IMAGE_BYTES_UNKNOWN && this.bytesIn > this.cfg.imageBytes) {
       throw new RangeError('source is longer than the announced image size');
     }
-    const final =
-      bytes.byteLength < full || (this.cfg.imageBytes !== IMAGE_BYTES_UNKNOWN && this.bytesIn === this.cfg.imageBytes);
+    const final = bytes.byteLength < full || (this.cfg.imageBytes !== IMAGE_BYTES_UNKNOWN && this.bytesIn === this.cfg.imageBytes);
     this.held.set(sliceNo, this.txSlice(sliceNo, bytes, final, false));
   }
 

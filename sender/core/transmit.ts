@@ -22,12 +22,12 @@ import {
   CAP_STREAMING,
   ipv4ToU32,
 } from '../../protocol/header.js';
-import { CATCH_UP_SIZE, encodeCatchUp, type CatchUpWhy } from '../../protocol/messages/catch-up.js';
-import { encodeAccept, ACCEPT_SIZE } from '../../protocol/messages/accept.js';
+import { ACCEPT_SIZE, encodeAccept } from '../../protocol/messages/accept.js';
+import { CATCH_UP_SIZE, type CatchUpWhy, encodeCatchUp } from '../../protocol/messages/catch-up.js';
 import { CLONE_REPORT_ACK_SIZE, encodeCloneReportAck } from '../../protocol/messages/clone-report-ack.js';
 import { DATA_HEADER_SIZE, writeDataHeader } from '../../protocol/messages/data.js';
 import { DROP_SIZE, encodeDrop } from '../../protocol/messages/drop.js';
-import { encodeEnd, END_SIZE } from '../../protocol/messages/end.js';
+import { END_SIZE, encodeEnd } from '../../protocol/messages/end.js';
 import { encodeHello, HELLO_SIZE, HelloPhase } from '../../protocol/messages/hello.js';
 import { encodeReportAck, REPORT_ACK_SIZE } from '../../protocol/messages/report-ack.js';
 import { encodeReqack, REQACK_FLAG_QUIET, REQACK_SIZE } from '../../protocol/messages/reqack.js';
@@ -197,12 +197,7 @@ export class Transmitter {
    * A REQACK with the next id (ids count from 1 and skip 0 when they wrap: 0 names no
    * REQACK); returns the id. `quiet`: a quiet session's probe (sender/core/probe.ts).
    */
-  reqack(
-    needSlices: number,
-    needSeq: number,
-    groupSize: number,
-    quiet?: { readonly answerWindowMs: number; readonly heartbeatMs: number },
-  ): number {
+  reqack(needSlices: number, needSeq: number, groupSize: number, quiet?: { readonly answerWindowMs: number; readonly heartbeatMs: number }): number {
     this.reqackId = (this.reqackId + 1) >>> 0 || 1;
     this.stats.reqacks++;
     const reqackId = this.reqackId;
@@ -226,9 +221,7 @@ export class Transmitter {
 
   end(e: ImageEnd): void {
     this.stats.ends++;
-    this.queue(END_SIZE, (b) =>
-      encodeEnd({ sessionId: this.cfg.sessionId, totalBytes: e.totalBytes, totalSlices: e.totalSlices, digest: e.digest }, b),
-    );
+    this.queue(END_SIZE, (b) => encodeEnd({ sessionId: this.cfg.sessionId, totalBytes: e.totalBytes, totalSlices: e.totalSlices, digest: e.digest }, b));
   }
 
   /**
@@ -237,9 +230,7 @@ export class Transmitter {
    */
   catchUp(receiverId: number, why: CatchUpWhy, rateBps: number, paceBps: number): void {
     const kB = (x: number): number => Math.min(0xffff_ffff, Math.round(x / 1000));
-    this.queue(CATCH_UP_SIZE, (b) =>
-      encodeCatchUp({ sessionId: this.cfg.sessionId, receiverId, why, rateKBps: kB(rateBps), paceKBps: kB(paceBps) }, b),
-    );
+    this.queue(CATCH_UP_SIZE, (b) => encodeCatchUp({ sessionId: this.cfg.sessionId, receiverId, why, rateKBps: kB(rateBps), paceKBps: kB(paceBps) }, b));
   }
 
   reportAck(receiverId: number, to: Endpoint): void {

@@ -5,10 +5,10 @@
 
 import { Command, Option } from 'commander';
 import { UsageError } from '../../common/errors.js';
-import { interfaceMtu, IP_UDP_HEADER_BYTES } from '../../common/mtu.js';
+import { IP_UDP_HEADER_BYTES, interfaceMtu } from '../../common/mtu.js';
 import { checkMulticast } from '../../common/net.js';
-import { parseBitrate, parseIntIn, parseSeconds } from '../../common/units.js';
 import { defaultIoChoice, IO_CHOICES, type IoChoice } from '../../common/udp/select.js';
+import { parseBitrate, parseIntIn, parseSeconds } from '../../common/units.js';
 import { DATA_HEADER_SIZE } from '../../protocol/udpcast/data.js';
 import { minStripes } from '../../protocol/udpcast/fec-code.js';
 import { DEFAULT_BLOCK_BYTES, MAX_FEC_STRIPES, MAX_SLICE_BLOCKS, MAX_STRIPE_BLOCKS } from '../../protocol/udpcast/wire.js';
@@ -30,7 +30,16 @@ const RACKCAST_ONLY: Readonly<Record<string, string>> = {
 };
 
 /** Options only udpcast's protocol has (refused under --protocol rackcast). */
-const UDPCAST_ONLY = ['--full-duplex', '--half-duplex', '--pointopoint', '--nopointopoint', '--mcast-all-address', '--max-slice-size', '--rexmit-hello-interval', '--repair'];
+const UDPCAST_ONLY = [
+  '--full-duplex',
+  '--half-duplex',
+  '--pointopoint',
+  '--nopointopoint',
+  '--mcast-all-address',
+  '--max-slice-size',
+  '--rexmit-hello-interval',
+  '--repair',
+];
 
 function optionName(arg: string): string {
   return arg.split('=')[0]!;
@@ -120,7 +129,11 @@ export function udpcastProgram(): Command {
     .option('--nopointopoint', 'multicast even to a single receiver')
     .option('--fec <SxR/Z>', 'udpcast FEC: S stripes of Z blocks per slice, R parity blocks per stripe sent with the data (e.g. 8x4/128)')
     .option('--rexmit-hello-interval <ms>', 'HELLO repeat interval before the start', '1000')
-    .addOption(new Option('--repair <how>', 'repair: auto or data (the missing data blocks), or parity (fresh udpcast FEC rows; see the README)').choices(['auto', 'parity', 'data']).default('auto'))
+    .addOption(
+      new Option('--repair <how>', 'repair: auto or data (the missing data blocks), or parity (fresh udpcast FEC rows; see the README)')
+        .choices(['auto', 'parity', 'data'])
+        .default('auto'),
+    )
     .option('--log <file>', 'JSON logs (pino)')
     .option('--json', 'a machine-readable report on stdout at the end')
     .addOption(new Option('--io <path>', 'UDP path').choices(IO_CHOICES).default(defaultIoChoice()))
@@ -148,14 +161,21 @@ export function parseUdpcastArgs(argv: readonly string[], stdinIsTty: boolean): 
   const ttl = parseIntIn(o.ttl, '--ttl', 1, 255);
   const iface = resolveUdpcastInterface(o.interface);
   const rdvArg = o.mcastRdvAddress ?? o.mcastAllAddress;
-  const rendezvous = rendezvousAddress(iface, rdvArg === undefined ? undefined : checkRendezvous(rdvArg, o.mcastRdvAddress !== undefined ? '--mcast-rdv-address' : '--mcast-all-address'), ttl);
+  const rendezvous = rendezvousAddress(
+    iface,
+    rdvArg === undefined ? undefined : checkRendezvous(rdvArg, o.mcastRdvAddress !== undefined ? '--mcast-rdv-address' : '--mcast-all-address'),
+    ttl,
+  );
   const dataGroup = o.mcastDataAddress === undefined ? defaultDataGroup(iface) : checkMulticast(o.mcastDataAddress, '--mcast-data-address');
   // udpcast rounds the block size down to a multiple of 4; datagrams must not fragment.
   const mtu = interfaceMtu(iface.address);
   const maxBlock = mtu === undefined ? DEFAULT_BLOCK_BYTES : Math.min(65507, mtu.mtu) - IP_UDP_HEADER_BYTES - DATA_HEADER_SIZE;
   let blockBytes = o.blocksize === undefined ? Math.min(DEFAULT_BLOCK_BYTES, maxBlock) : parseIntIn(o.blocksize, '--blocksize', 4, 65535);
   blockBytes -= blockBytes % 4;
-  if (blockBytes > maxBlock) throw new UsageError(`--blocksize ${blockBytes}: datagrams would exceed the MTU ${mtu?.mtu} of ${iface.name} and fragment; at most ${maxBlock - (maxBlock % 4)}`);
+  if (blockBytes > maxBlock)
+    throw new UsageError(
+      `--blocksize ${blockBytes}: datagrams would exceed the MTU ${mtu?.mtu} of ${iface.name} and fragment; at most ${maxBlock - (maxBlock % 4)}`,
+    );
   let fec: { stripes: number; redundancy: number } | undefined;
   let sliceBlocks = o.maxSliceSize === undefined ? MAX_SLICE_BLOCKS : parseIntIn(o.maxSliceSize, '--max-slice-size', 1, MAX_SLICE_BLOCKS);
   if (o.fec !== undefined) {
@@ -168,7 +188,8 @@ export function parseUdpcastArgs(argv: readonly string[], stdinIsTty: boolean): 
     if (redundancy < 0 || redundancy > MAX_STRIPE_BLOCKS) throw new UsageError(`--fec: redundancy must be 0..${MAX_STRIPE_BLOCKS}, got ${redundancy}`);
     if (stripeSize < 1 || stripeSize > MAX_STRIPE_BLOCKS) throw new UsageError(`--fec: stripesize must be 1..${MAX_STRIPE_BLOCKS}, got ${stripeSize}`);
     sliceBlocks = Math.min(o.maxSliceSize === undefined ? MAX_SLICE_BLOCKS : sliceBlocks, stripes * stripeSize, MAX_SLICE_BLOCKS);
-    if (minStripes(sliceBlocks) > stripes) throw new UsageError(`--fec ${o.fec}: a slice of ${sliceBlocks} blocks needs at least ${minStripes(sliceBlocks)} stripes`);
+    if (minStripes(sliceBlocks) > stripes)
+      throw new UsageError(`--fec ${o.fec}: a slice of ${sliceBlocks} blocks needs at least ${minStripes(sliceBlocks)} stripes`);
     fec = { stripes, redundancy };
   }
   const minReceivers = o.minReceivers === undefined ? 0 : parseIntIn(o.minReceivers, '--min-receivers', 1, 1024);

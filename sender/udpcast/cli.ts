@@ -11,12 +11,12 @@ import { CommanderError } from 'commander';
 import { EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, oneLine, UsageError } from '../../common/errors.js';
 import { makeLogger } from '../../common/log.js';
 import { ProgressLine } from '../../common/progress.js';
+import { type UdpFactory, udpFactory } from '../../common/udp/select.js';
 import { formatBytes, formatRate } from '../../common/units.js';
-import { udpFactory, type UdpFactory } from '../../common/udp/select.js';
 import { openSource } from '../source.js';
-import type { UdpcastReceiverRecord, UdpcastSenderConfig } from './core.js';
-import { UdpcastSenderDriver, type UdpcastOutcome } from './driver.js';
 import { parseUdpcastArgs, type UdpcastArgs } from './args.js';
+import type { UdpcastReceiverRecord, UdpcastSenderConfig } from './core.js';
+import { type UdpcastOutcome, UdpcastSenderDriver } from './driver.js';
 import { loadUdpcastParityCoder } from './parity.js';
 
 /** What the table says a stock receiver's "complete" means. */
@@ -31,7 +31,14 @@ export function receiverTable(receivers: readonly Readonly<UdpcastReceiverRecord
     rows.push([`#${r.clNr}`, r.address, String(r.slicesAcked), state, detail]);
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-  return rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((cell, c) => cell.padEnd(widths[c]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export async function runUdpcastSender(argv: readonly string[]): Promise<number> {
@@ -52,7 +59,10 @@ export async function runUdpcastSender(argv: readonly string[]): Promise<number>
   const log = await makeLogger(args.log, 'sender');
   const coder = loadUdpcastParityCoder();
   if (coder.fallbackReason !== undefined) {
-    log.info({ evt: 'fec.coder', coder: coder.coder.name, fallback: coder.fallbackReason }, coder.native ? 'udpcast FEC on another native kernel' : 'udpcast FEC on the TypeScript coder');
+    log.info(
+      { evt: 'fec.coder', coder: coder.coder.name, fallback: coder.fallbackReason },
+      coder.native ? 'udpcast FEC on another native kernel' : 'udpcast FEC on the TypeScript coder',
+    );
   }
   let source;
   try {
@@ -75,7 +85,12 @@ export async function runUdpcastSender(argv: readonly string[]): Promise<number>
   let keyboard: ReturnType<typeof createInterface> | undefined;
   const driver = new UdpcastSenderDriver(cfg, args.net, udp, source, log, (ev, core) => {
     if (ev.kind === 'connected' && !ev.again) {
-      progress.update(performance.now(), 0, `${core.receivers().filter((r) => r.state === 'connected').length} receiver(s) connected${args.keyboard ? ' — press Enter to start' : ''}`, true);
+      progress.update(
+        performance.now(),
+        0,
+        `${core.receivers().filter((r) => r.state === 'connected').length} receiver(s) connected${args.keyboard ? ' — press Enter to start' : ''}`,
+        true,
+      );
     } else if (ev.kind === 'started') {
       keyboard?.close();
       progress.end();
@@ -85,7 +100,9 @@ export async function runUdpcastSender(argv: readonly string[]): Promise<number>
       process.stderr.write(`udp-sender: receiver #${ev.clNr} (${ev.address}) ${ev.kind}: ${ev.detail}\n`);
     } else if (ev.kind === 'late-connect') {
       progress.end();
-      process.stderr.write(`udp-sender: ${ev.address} asked to connect after the start: a stock udp-receiver cannot join late (start it before the sender starts)\n`);
+      process.stderr.write(
+        `udp-sender: ${ev.address} asked to connect after the start: a stock udp-receiver cannot join late (start it before the sender starts)\n`,
+      );
     }
   });
   if (args.keyboard) {
@@ -104,7 +121,11 @@ export async function runUdpcastSender(argv: readonly string[]): Promise<number>
     if (core.phase === 'waiting') return;
     const s = core.stats;
     const repair = s.dataBlocks > 0 ? ((100 * (s.rexmitBlocks + s.repairFecBlocks)) / s.dataBlocks).toFixed(1) : '0.0';
-    progress.update(performance.now(), core.bytesRead, `${core.receivers().filter((r) => r.state === 'connected').length} receiver(s)  repair ${repair}%  ${(core.rateBps / 1e6).toFixed(0)} Mbit/s`);
+    progress.update(
+      performance.now(),
+      core.bytesRead,
+      `${core.receivers().filter((r) => r.state === 'connected').length} receiver(s)  repair ${repair}%  ${(core.rateBps / 1e6).toFixed(0)} Mbit/s`,
+    );
   }, 250);
   ticker.unref();
   let out: UdpcastOutcome;

@@ -415,7 +415,11 @@ export class UdpcastSenderCore {
     this.admit(nowMs);
     const t = this.nextTransmit(nowMs);
     if (t !== undefined) this.waitClock.sent(nowMs);
-    else this.waitClock.idle(nowMs, this.pacerBlocked ? 'pacer' : this.sourceQueue.length === 0 && !this.eof && this.window.length < this.cfg.maxInFlightSlices ? 'source' : 'answers');
+    else
+      this.waitClock.idle(
+        nowMs,
+        this.pacerBlocked ? 'pacer' : this.sourceQueue.length === 0 && !this.eof && this.window.length < this.cfg.maxInFlightSlices ? 'source' : 'answers',
+      );
     return t;
   }
 

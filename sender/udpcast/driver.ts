@@ -17,7 +17,7 @@ import { IoError, oneLine } from '../../common/errors.js';
 import type { UdpFactory } from '../../common/udp/select.js';
 import type { UdpSocket, UdpSocketStats } from '../../common/udp/socket.js';
 import type { Source } from '../source-types.js';
-import { UdpcastSenderCore, type UdpcastReceiverRecord, type UdpcastSenderConfig, type UdpcastSenderEvent, type UdpcastSenderStats } from './core.js';
+import { type UdpcastReceiverRecord, type UdpcastSenderConfig, UdpcastSenderCore, type UdpcastSenderEvent, type UdpcastSenderStats } from './core.js';
 import { isMulticast, type UdpcastInterface } from './net.js';
 
 export interface UdpcastNetConfig {
@@ -139,7 +139,18 @@ export class UdpcastSenderDriver {
     } catch (e) {
       throw new IoError('socket', `cannot set up the rendezvous socket on ${this.net.iface.name}: ${oneLine(e)}`);
     }
-    this.log.info({ evt: 'socket.open', port, interface: this.net.iface.name, address: ifaddr, rendezvous: this.net.rendezvous, helloTo: this.net.helloTo, io: this.udp.description }, 'sockets open');
+    this.log.info(
+      {
+        evt: 'socket.open',
+        port,
+        interface: this.net.iface.name,
+        address: ifaddr,
+        rendezvous: this.net.rendezvous,
+        helloTo: this.net.helloTo,
+        io: this.udp.description,
+      },
+      'sockets open',
+    );
   }
 
   private kick(): void {

@@ -9,10 +9,10 @@
 // multiply per data byte, once per stripe, however many rows follow), with the stripe padded
 // to 128 blocks by zeros (which add nothing), gives udpcast's parity row i exactly.
 
-import { loadErasureCoder, RS_KERNEL_ENV, type LoadErasureCoderOptions } from '../../common/fec.js';
+import { type LoadErasureCoderOptions, loadErasureCoder, RS_KERNEL_ENV } from '../../common/fec.js';
 import type { ErasureCoder } from '../../protocol/fec/erasure-coder.js';
 import { gfInv, mulAddRow } from '../../protocol/fec/gf256.js';
-import { tsUdpcastParityCoder, type PreparedStripe, type UdpcastParityCoder } from '../../protocol/udpcast/fec-code.js';
+import { type PreparedStripe, tsUdpcastParityCoder, type UdpcastParityCoder } from '../../protocol/udpcast/fec-code.js';
 import { MAX_STRIPE_BLOCKS } from '../../protocol/udpcast/wire.js';
 
 interface NativePrepared extends PreparedStripe {
@@ -69,6 +69,7 @@ export interface LoadedUdpcastParityCoder {
  */
 export function loadUdpcastParityCoder(options: LoadErasureCoderOptions = {}): LoadedUdpcastParityCoder {
   const rs = loadErasureCoder(options);
-  if (rs.kind === 'ts') return { coder: tsUdpcastParityCoder, native: false, fallbackReason: rs.fallbackReason ?? `the TypeScript coder was asked for (${RS_KERNEL_ENV}=ts)` };
+  if (rs.kind === 'ts')
+    return { coder: tsUdpcastParityCoder, native: false, fallbackReason: rs.fallbackReason ?? `the TypeScript coder was asked for (${RS_KERNEL_ENV}=ts)` };
   return { coder: nativeUdpcastParityCoder(rs.coder, rs.kind), native: true, fallbackReason: rs.fallbackReason };
 }

@@ -5,13 +5,13 @@
 // session and sprays forgeries and replays does not disturb it, and every forgery is
 // counted as a drop by the sealed sockets (common/auth/sealed-socket.ts).
 
+import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomBytes, createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthMode, AuthStats } from '../../common/auth/seal.js';
 import {
@@ -20,21 +20,21 @@ import {
   expectExit,
   LOOPBACK,
   newSession,
+  Processes,
   parseJsonReport,
   partFiles,
-  Processes,
   RECEIVER_CLI,
+  type ReceiverReport,
+  type RunResult,
   receiverNetArgs,
   SENDER_CLI,
+  type SenderReport,
+  type Session,
   senderNetArgs,
   senderThenReceivers,
   sha256File,
   sleep,
   stderrLines,
-  type ReceiverReport,
-  type RunResult,
-  type SenderReport,
-  type Session,
 } from './helpers.js';
 
 const MiB = 1 << 20;
@@ -146,12 +146,12 @@ describe('--key-file / --encrypt on loopback multicast', () => {
     expect(await partFiles(dir)).toEqual([]);
 
     expect(report.auth, describeRun(sr)).toBeDefined();
-    expect(report.auth!.sealed).toBeGreaterThan(16 * MiB / 9000);
+    expect(report.auth!.sealed).toBeGreaterThan((16 * MiB) / 9000);
     expect(report.auth!.opened).toBeGreaterThan(0); // JOINs, STATUS, REPORTs
     for (const r of rr) {
       const rep = parseJsonReport<WithAuth<ReceiverReport>>(r);
       expect(rep.auth, describeRun(r)).toBeDefined();
-      expect(rep.auth!.opened).toBeGreaterThan(16 * MiB / 9000);
+      expect(rep.auth!.opened).toBeGreaterThan((16 * MiB) / 9000);
       expect(rep.auth!.badTag, JSON.stringify(rep.auth)).toBe(0);
     }
 
@@ -176,14 +176,34 @@ describe('--key-file / --encrypt on loopback multicast', () => {
       const good = procs.start('receiver-keyed', RECEIVER_CLI, [...receiverNetArgs(s), ...authArgs(key, mode), '--file', out('keyed'), '--json']);
       const bad = [
         procs.start('receiver-no-key', RECEIVER_CLI, [...receiverNetArgs(s), ...IO_ARGS, ...timeouts, '--file', out('no-key'), '--json']),
-        procs.start('receiver-other-key', RECEIVER_CLI, [...receiverNetArgs(s), ...authArgs(otherKey, mode), ...timeouts, '--file', out('other-key'), '--json']),
+        procs.start('receiver-other-key', RECEIVER_CLI, [
+          ...receiverNetArgs(s),
+          ...authArgs(otherKey, mode),
+          ...timeouts,
+          '--file',
+          out('other-key'),
+          '--json',
+        ]),
         procs.start('receiver-other-mode', RECEIVER_CLI, [
-          ...receiverNetArgs(s), ...authArgs(key, mode === 'mac' ? 'encrypt' : 'mac'), ...timeouts, '--file', out('other-mode'), '--json',
+          ...receiverNetArgs(s),
+          ...authArgs(key, mode === 'mac' ? 'encrypt' : 'mac'),
+          ...timeouts,
+          '--file',
+          out('other-mode'),
+          '--json',
         ]),
       ];
       await sleep(RECEIVER_HEAD_START_MS);
       const sender = procs.start('sender', SENDER_CLI, [
-        ...senderNetArgs(s), ...authArgs(key, mode), '--file', image, '--min-receivers', '1', '--max-bitrate', '200m', '--json',
+        ...senderNetArgs(s),
+        ...authArgs(key, mode),
+        '--file',
+        image,
+        '--min-receivers',
+        '1',
+        '--max-bitrate',
+        '200m',
+        '--json',
       ]);
 
       const [sr, [goodR]] = await senderThenReceivers(sender, [good]);
@@ -252,7 +272,15 @@ describe('--key-file / --encrypt on loopback multicast', () => {
     const spray = procs.start('spray', SPRAY_SEALED_SCRIPT, [String(s.portbase), s.dataGroup, s.rdvGroup]);
     await sleep(RECEIVER_HEAD_START_MS);
     const sender = procs.start('sender', SENDER_CLI, [
-      ...senderNetArgs(s), ...authArgs(key, mode), '--file', image, '--min-receivers', '2', '--max-bitrate', '150m', '--json',
+      ...senderNetArgs(s),
+      ...authArgs(key, mode),
+      '--file',
+      image,
+      '--min-receivers',
+      '2',
+      '--max-bitrate',
+      '150m',
+      '--json',
     ]);
 
     const [sr, rr] = await senderThenReceivers(sender, receivers);

@@ -9,7 +9,21 @@
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -17,12 +31,18 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../../clone/steps.js';
 import { haveCommand, IS_ROOT } from '../support/host.js';
-import { describeRun, newSession, parseJsonReport, Processes, SENDER_CLI, senderNetArgs, type RunResult, type Session } from './helpers.js';
+import { describeRun, newSession, Processes, parseJsonReport, type RunResult, SENDER_CLI, type Session, senderNetArgs } from './helpers.js';
 
 const CLONE_CLI = fileURLToPath(new URL('../../dist/clone/cli.js', import.meta.url));
 const TOOLS = ['sfdisk', 'losetup', 'mkfs.ext4', 'mkswap', 'extlinux', 'cpio', 'zstd', 'wipefs', 'blkid', 'e2fsck', 'ssh-keygen'];
 const missingTool = TOOLS.find((t) => !haveCommand(t));
-const why = !IS_ROOT ? 'needs root (loop devices, mount)' : missingTool !== undefined ? `${missingTool} is missing (bench/lab-deps.sh installs it as root)` : !existsSync(CLONE_CLI) ? `${CLONE_CLI} missing: npm run build` : undefined;
+const why = !IS_ROOT
+  ? 'needs root (loop devices, mount)'
+  : missingTool !== undefined
+    ? `${missingTool} is missing (bench/lab-deps.sh installs it as root)`
+    : !existsSync(CLONE_CLI)
+      ? `${CLONE_CLI} missing: npm run build`
+      : undefined;
 if (why !== undefined) console.log(`clone-agent: skipped: ${why}`);
 
 const MiB = 1 << 20;
@@ -177,12 +197,27 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     writeFileSync(join(d, 'net.env'), `IFACE='lo'\nMAC='${MAC}'\nIP='127.0.0.1'\nHOSTNAME='${opts.hostname ?? ''}'\n`);
     const sender =
       opts.image !== undefined
-        ? procs.start('sender', SENDER_CLI, [...senderNetArgs(opts.s!), '--min-receivers', '1', '--file', opts.image, ...(opts.senderArgs ?? [])], { timeoutMs: 90_000 })
+        ? procs.start('sender', SENDER_CLI, [...senderNetArgs(opts.s!), '--min-receivers', '1', '--file', opts.image, ...(opts.senderArgs ?? [])], {
+            timeoutMs: 90_000,
+          })
         : undefined;
     const agent = procs.start(
       'rackcast-clone',
       CLONE_CLI,
-      ['--plan', join(d, 'plan.json'), '--net-env', join(d, 'net.env'), '--root', join(d, 'root'), '--log-file', join(d, 'clone.log'), '--state-dir', join(d, 'state'), '--no-end-action', ...(opts.args ?? [])],
+      [
+        '--plan',
+        join(d, 'plan.json'),
+        '--net-env',
+        join(d, 'net.env'),
+        '--root',
+        join(d, 'root'),
+        '--log-file',
+        join(d, 'clone.log'),
+        '--state-dir',
+        join(d, 'state'),
+        '--no-end-action',
+        ...(opts.args ?? []),
+      ],
       { timeoutMs: 90_000 },
     );
     if (opts.killSenderAfterMs !== undefined && sender !== undefined) {
@@ -229,7 +264,9 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     const parts = (): string[] => (existsSync(`/sys/block/${name}`) ? readdirSync(`/sys/block/${name}`).filter((f) => f.startsWith(`${name}p`)) : []);
     const busy = (): string[] => [
       ...parts().filter((p) => existsSync(`/sys/fs/ext4/${p}`)),
-      ...sh('losetup', ['-n', '-O', 'NAME', '-j', disk.loop]).split('\n').filter((l) => l.trim() !== ''),
+      ...sh('losetup', ['-n', '-O', 'NAME', '-j', disk.loop])
+        .split('\n')
+        .filter((l) => l.trim() !== ''),
     ];
     const deadline = Date.now() + 60_000;
     while (busy().length > 0) {
@@ -301,7 +338,16 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     const sj = parseJsonReport<{ ok: boolean; receivers: { state: string; clone?: Record<string, unknown> }[]; stats: Record<string, number> }>(sr);
     expect(sj.ok).toBe(true);
     expect(sj.receivers).toHaveLength(1);
-    expect(sj.receivers[0]!.clone).toMatchObject({ state: 'reported', ok: true, host: 'node07', table: 'written', partitionsFormatted: 3, partitionsKept: 0, fixups: 'ok', bootloader: 'extlinux' });
+    expect(sj.receivers[0]!.clone).toMatchObject({
+      state: 'reported',
+      ok: true,
+      host: 'node07',
+      table: 'written',
+      partitionsFormatted: 3,
+      partitionsKept: 0,
+      fixups: 'ok',
+      bootloader: 'extlinux',
+    });
     expect(sj.stats.cloneReports).toBe(1);
     expect(c.r.stdout).toMatch(/receive: verified sha256 [0-9a-f]{64}: \d+ bytes from 127\.0\.0\.1 .*\(gzip, \d+ bytes decompressed\)/);
     expect(c.r.stdout).toMatch(/end action reboot not performed \(--no-end-action\)/);
@@ -311,7 +357,14 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     }
     expect(readFileSync(c.logFile, 'utf8')).toContain('rackcast-clone: done');
     const summary = JSON.parse(readFileSync(join(c.state, 'result.json'), 'utf8'));
-    expect(summary).toMatchObject({ ok: true, host: 'node07', table: 'written', image: { verified: true, cloneReports: true }, bootloader: { kind: 'extlinux', installed: true }, reported: 'acked' });
+    expect(summary).toMatchObject({
+      ok: true,
+      host: 'node07',
+      table: 'written',
+      image: { verified: true, cloneReports: true },
+      bootloader: { kind: 'extlinux', installed: true },
+      reported: 'acked',
+    });
     expect(summary.partitions.map((p: { action: string }) => p.action)).toEqual(['formatted', 'formatted', 'formatted']);
 
     // The MBR's boot code is syslinux's gptmbr.bin; the rest of sector 0 (the protective MBR) is sfdisk's.
@@ -328,9 +381,13 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     expect(existsSync(join(root, 'etc/udev/rules.d/99-local.rules'))).toBe(true);
     expect(readFileSync(join(root, 'etc/ssh/ssh_host_ed25519_key'), 'utf8')).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----/);
     expect(existsSync(join(root, 'etc/ssh/ssh_host_ed25519_key.pub'))).toBe(true);
-    expect(readFileSync(join(root, 'etc/fstab'), 'utf8')).toMatch(/^LABEL=swap none swap sw 0 0\nLABEL=root \/ ext4 defaults,errors=remount-ro 0 1\nLABEL=data \/data ext4 defaults 0 2$/m);
+    expect(readFileSync(join(root, 'etc/fstab'), 'utf8')).toMatch(
+      /^LABEL=swap none swap sw 0 0\nLABEL=root \/ ext4 defaults,errors=remount-ro 0 1\nLABEL=data \/data ext4 defaults 0 2$/m,
+    );
     expect(existsSync(join(root, 'boot/extlinux/ldlinux.sys'))).toBe(true);
-    expect(readFileSync(join(root, 'boot/extlinux/extlinux.conf'), 'utf8')).toMatch(/LINUX \/boot\/vmlinuz-6\.1\.0-test\n {2}INITRD \/boot\/initrd\.img-6\.1\.0-test\n {2}APPEND root=LABEL=root ro quiet/);
+    expect(readFileSync(join(root, 'boot/extlinux/extlinux.conf'), 'utf8')).toMatch(
+      /LINUX \/boot\/vmlinuz-6\.1\.0-test\n {2}INITRD \/boot\/initrd\.img-6\.1\.0-test\n {2}APPEND root=LABEL=root ro quiet/,
+    );
     expect(readFileSync(join(root, 'var/log/rackcast-clone.log'), 'utf8')).toMatch(/bootloader: extlinux: installed/);
     unmount(root);
     const blk = sh('blkid', ['-p', '-o', 'export', '--offset', String(partitionOffset(disk, 2).start), disk.file]);
@@ -391,7 +448,11 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     const other = planFor(disk, newSession(), { onTableMismatch: 'fail', bootloader: { kind: 'none' } });
     (other.partitions as Record<string, unknown>[])[0]!.size = '24M';
     const c = await clone(other);
-    expectFailedAt(c, 'table', /the disk's table differs from the plan \(first difference: want "1: start=2048, size=49152, .*", disk has "1: start=2048, size=32768, .*"\), and onTableMismatch is "fail"/);
+    expectFailedAt(
+      c,
+      'table',
+      /the disk's table differs from the plan \(first difference: want "1: start=2048, size=49152, .*", disk has "1: start=2048, size=32768, .*"\), and onTableMismatch is "fail"/,
+    );
     expect(sha(disk.file)).toBe(before);
     expect(readFileSync(join(c.state, 'on-failure'), 'utf8')).toBe('retry\n');
   });
@@ -404,7 +465,13 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     const plan = planFor(disk, s, { fixups: { hostname: [{ fixed: 'rack1-n3' }], sshHostKeys: 'keep', fstab: 'uuid' }, onSuccess: 'shell' }, 'dos');
     (plan.receiver as Record<string, unknown>).keyFile = key;
     (plan.receiver as Record<string, unknown>).encrypt = true;
-    const c = await clone(plan, { image: zst, s, args: ['--partition-devices', 'loop'], senderArgs: ['--key-file', key, '--encrypt', '--clone-reports', '30', '--json'], awaitSender: true });
+    const c = await clone(plan, {
+      image: zst,
+      s,
+      args: ['--partition-devices', 'loop'],
+      senderArgs: ['--key-file', key, '--encrypt', '--clone-reports', '30', '--json'],
+      awaitSender: true,
+    });
     expectDone(c);
     // The report went sealed with the session's key (the sender opens only sealed datagrams).
     expect(c.r.stdout).toMatch(/report: the sender confirmed the clone report/);
@@ -432,7 +499,11 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     const disk = newDisk(200);
     const s = newSession();
     const c = await clone(planFor(disk, s, { fixups: { hostname: [{ fixed: 'n1' }], sshHostKeys: 'regenerate' } }), { image: gzNoSsh, s });
-    expectFailedAt(c, 'fixups', /the image has no ssh-keygen \(\/usr\/bin\/ssh-keygen\) to make new SSH host keys: install openssh-client in the image, or set fixups\.sshHostKeys to "keep"$/);
+    expectFailedAt(
+      c,
+      'fixups',
+      /the image has no ssh-keygen \(\/usr\/bin\/ssh-keygen\) to make new SSH host keys: install openssh-client in the image, or set fixups\.sshHostKeys to "keep"$/,
+    );
     await settle(disk);
     expect(firstBytes(disk.file, 440).equals(Buffer.alloc(440))).toBe(true);
     const root = await mountPartition(disk, 2);
@@ -487,13 +558,20 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     expect(sr.stderr).toMatch(/verified +node07 +written +ok +extlinux failed +clone failed at bootloader: the image has no kernel at \/boot\/vmlinuz-missing/);
     expect(sr.stderr).toMatch(/udp-sender: 1 node\(s\) verified the image but did not finish their clone/);
     const sj = parseJsonReport<{ ok: boolean; receivers: { state: string; clone?: Record<string, unknown> }[] }>(sr);
-    expect(sj.receivers[0]).toMatchObject({ state: 'verified', clone: { state: 'reported', ok: false, host: 'node07', failedStep: 'bootloader', fixups: 'ok', bootloader: 'extlinux failed' } });
+    expect(sj.receivers[0]).toMatchObject({
+      state: 'verified',
+      clone: { state: 'reported', ok: false, host: 'node07', failedStep: 'bootloader', fixups: 'ok', bootloader: 'extlinux failed' },
+    });
     await settle(disk);
     expect(firstBytes(disk.file, 440).equals(Buffer.alloc(440))).toBe(true);
     expect(readFileSync(join(c.state, 'on-failure'), 'utf8')).toBe('shell\n');
     const s2 = newSession();
     const g = await clone(planFor(disk, s2, { bootloader: { kind: 'grub' } }), { image: gz, s: s2 });
-    expectFailedAt(g, 'bootloader', /the image has no \/usr\/sbin\/grub-install: install grub-pc \(BIOS\) or grub-efi in the image, or use bootloader extlinux$/);
+    expectFailedAt(
+      g,
+      'bootloader',
+      /the image has no \/usr\/sbin\/grub-install: install grub-pc \(BIOS\) or grub-efi in the image, or use bootloader extlinux$/,
+    );
   });
 
   it('a plan with a mistake is refused before anything is touched (exit 2), every error printed with its field', async () => {

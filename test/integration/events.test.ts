@@ -49,7 +49,16 @@ describe.skipIf(missingCli !== undefined)('--events and --json per node, on loop
     await sleep(300);
     // 24 MiB at 60 Mbit/s: about 3.4 s, so at least one progress round (every 2 s).
     const sender = fx.procs.start('sender', SENDER_CLI, [
-      ...senderNetArgs(s), '--file', fx.image, '--min-receivers', '2', '--max-bitrate', '60m', '--events', eventsPath, '--json',
+      ...senderNetArgs(s),
+      '--file',
+      fx.image,
+      '--min-receivers',
+      '2',
+      '--max-bitrate',
+      '60m',
+      '--events',
+      eventsPath,
+      '--json',
     ]);
     const [sr, rr] = await senderThenReceivers(sender, rs);
     for (const r of rr) expectExit(r, 0);
@@ -85,7 +94,9 @@ describe.skipIf(missingCli !== undefined)('--events and --json per node, on loop
       // The average over the transfer: the bytes over its seconds, rounded to 10 kB/s.
       expect(r.MBps).toBeCloseTo((r.bytes ?? 0) / 1e6 / r.seconds, 1);
     }
-    console.log(`--events: ${lines.length} lines (${progress.length} progress); e.g.\n${[lines[0], lines[kinds.indexOf('progress')], lines.at(-2)].join('\n')}`);
+    console.log(
+      `--events: ${lines.length} lines (${progress.length} progress); e.g.\n${[lines[0], lines[kinds.indexOf('progress')], lines.at(-2)].join('\n')}`,
+    );
   });
 
   it('--events - writes the lines to stdout, before the --json report', async () => {
@@ -97,7 +108,10 @@ describe.skipIf(missingCli !== undefined)('--events and --json per node, on loop
     const [sr, [rr]] = await senderThenReceivers(sender, [r]);
     expectExit(rr!, 0);
     expectExit(sr, 0);
-    const out = sr.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const out = sr.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(out.slice(0, -1).map((e) => e.event)).toEqual(['join', 'start', 'sent', 'verified', 'done']);
     expect(out.at(-1)!.ok).toBe(true);
   });

@@ -16,23 +16,23 @@ import {
   builtCliMissing,
   describeRun,
   expectExit,
+  loopbackFixture,
+  type Proc,
   parseJsonReport,
   partFiles,
-  loopbackFixture,
   RECEIVER_CLI,
+  type ReceiverReport,
+  type RunResult,
   receiverNetArgs,
   SENDER_CLI,
+  type SenderReport,
+  type Session,
   senderNetArgs,
   senderThenReceivers,
   sha256File,
   sleep,
   stderrLines,
   writeRandomFile,
-  type Proc,
-  type ReceiverReport,
-  type RunResult,
-  type SenderReport,
-  type Session,
 } from './helpers.js';
 
 const MiB = 1 << 20;
@@ -71,7 +71,17 @@ describe('faults with real processes on loopback', () => {
   function startSender(s: Session, dir: string, receivers: number, extra: string[] = []): { proc: Proc; log: string } {
     const log = join(dir, 'sender.log');
     const proc = procs.start('sender', SENDER_CLI, [
-      ...senderNetArgs(s), '--file', fx.image, '--min-receivers', String(receivers), '--max-bitrate', RATE, '--json', '--log', log, ...extra,
+      ...senderNetArgs(s),
+      '--file',
+      fx.image,
+      '--min-receivers',
+      String(receivers),
+      '--max-bitrate',
+      RATE,
+      '--json',
+      '--log',
+      log,
+      ...extra,
     ]);
     return { proc, log };
   }
@@ -257,8 +267,14 @@ describe('faults with real processes on loopback', () => {
         holds.push(`session ${i} receiver ${j}: ${sha === shas[i] ? 'its own image' : sha === shas[1 - i] ? 'THE OTHER SESSION’S IMAGE' : 'no image'}`);
       }
     }
-    const all = results.flatMap(([sr, rr]) => [sr, ...rr]).map(describeRun).join('\n');
-    expect(holds.filter((h) => !h.endsWith('its own image')), `${holds.join('; ')}\n${all}`).toEqual([]);
+    const all = results
+      .flatMap(([sr, rr]) => [sr, ...rr])
+      .map(describeRun)
+      .join('\n');
+    expect(
+      holds.filter((h) => !h.endsWith('its own image')),
+      `${holds.join('; ')}\n${all}`,
+    ).toEqual([]);
     const lines: string[] = [];
     for (let i = 0; i < 2; i++) {
       const [sr, rr] = results[i]!;

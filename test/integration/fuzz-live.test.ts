@@ -19,20 +19,20 @@ import { faultSession } from './fault-helpers.js';
 import {
   builtCliMissing,
   expectExit,
+  Processes,
   parseJsonReport,
   partFiles,
-  Processes,
   RECEIVER_CLI,
+  type ReceiverReport,
   receiverNetArgs,
   SENDER_CLI,
+  type SenderReport,
   senderNetArgs,
   senderThenReceivers,
   sha256File,
   sleep,
   sumCounts,
   writeRandomFile,
-  type ReceiverReport,
-  type SenderReport,
 } from './helpers.js';
 
 const SPRAY_MUTANTS = fileURLToPath(new URL('./spray-mutants.mjs', import.meta.url));

@@ -4,7 +4,7 @@
 // transfers on this host (another test run, a bench) never hear each other.
 // Assumes `npm run build` has produced dist/ (`npm run test:integration` builds first).
 
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -39,12 +39,7 @@ export function newSession(): Session {
 }
 
 export function senderNetArgs(s: Session): string[] {
-  return [
-    '--interface', LOOPBACK,
-    '--portbase', String(s.portbase),
-    '--mcast-data-address', s.dataGroup,
-    '--mcast-rdv-address', s.rdvGroup,
-  ];
+  return ['--interface', LOOPBACK, '--portbase', String(s.portbase), '--mcast-data-address', s.dataGroup, '--mcast-rdv-address', s.rdvGroup];
 }
 
 export function receiverNetArgs(s: Session): string[] {
@@ -179,7 +174,10 @@ export function stderrLines(r: RunResult): string[] {
 
 /** The CLIs' --json report: the last non-empty line of stdout. */
 export function parseJsonReport<T = Record<string, unknown>>(r: RunResult): T {
-  const lines = r.stdout.trim().split('\n').filter((l) => l !== '');
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l !== '');
   if (lines.length === 0) throw new Error(`${r.name}: no JSON report on stdout\n${describeRun(r)}`);
   return JSON.parse(lines[lines.length - 1]!) as T;
 }

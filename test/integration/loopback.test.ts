@@ -13,24 +13,24 @@ import {
   builtCliMissing,
   describeRun,
   expectExit,
+  loopbackFixture,
   newSession,
   parseJsonReport,
   partFiles,
-  loopbackFixture,
   RECEIVER_CLI,
+  type ReceiverReport,
+  type RunResult,
   receiverNetArgs,
   SENDER_CLI,
+  type SenderReport,
+  SPRAY_SCRIPT,
   senderNetArgs,
   senderThenReceivers,
   sha256File,
   sleep,
-  SPRAY_SCRIPT,
   stderrLines,
   sumCounts,
   writeRandomFile,
-  type ReceiverReport,
-  type RunResult,
-  type SenderReport,
 } from './helpers.js';
 
 const MiB = 1 << 20;
@@ -55,9 +55,7 @@ describe('rackcast CLIs on loopback multicast', () => {
   it('1 sender, 3 receivers, 64 MiB: every copy is byte-identical and verified', async () => {
     const dir = await testDir();
     const s = newSession();
-    const receivers = [1, 2, 3].map((i) =>
-      procs.start(`receiver${i}`, RECEIVER_CLI, [...receiverNetArgs(s), '--file', join(dir, `out${i}.img`), '--json']),
-    );
+    const receivers = [1, 2, 3].map((i) => procs.start(`receiver${i}`, RECEIVER_CLI, [...receiverNetArgs(s), '--file', join(dir, `out${i}.img`), '--json']));
     await sleep(RECEIVER_HEAD_START_MS);
     const sender = procs.start('sender', SENDER_CLI, [...senderNetArgs(s), '--file', fx.image, '--min-receivers', '3', '--json']);
 
@@ -118,9 +116,7 @@ describe('rackcast CLIs on loopback multicast', () => {
     const out = join(dir, 'out.img');
     const receiver = procs.start('receiver', RECEIVER_CLI, [...receiverNetArgs(s), '--pipe', 'gzip -dc', '--file', out, '--json']);
     await sleep(RECEIVER_HEAD_START_MS);
-    const sender = procs.start('sender', SENDER_CLI, [
-      ...senderNetArgs(s), '--file', input, '--pipe', 'gzip -c', '--min-receivers', '1', '--json',
-    ]);
+    const sender = procs.start('sender', SENDER_CLI, [...senderNetArgs(s), '--file', input, '--pipe', 'gzip -c', '--min-receivers', '1', '--json']);
 
     const [sr, [rr]] = await senderThenReceivers(sender, [receiver]);
     expectExit(sr, 0);
@@ -165,14 +161,22 @@ describe('rackcast CLIs on loopback multicast', () => {
   it('a receiver killed mid-transfer is dropped; the other two still verify', async () => {
     const dir = await testDir();
     const s = newSession();
-    const receivers = [1, 2, 3].map((i) =>
-      procs.start(`receiver${i}`, RECEIVER_CLI, [...receiverNetArgs(s), '--file', join(dir, `out${i}.img`), '--json']),
-    );
+    const receivers = [1, 2, 3].map((i) => procs.start(`receiver${i}`, RECEIVER_CLI, [...receiverNetArgs(s), '--file', join(dir, `out${i}.img`), '--json']));
     await sleep(RECEIVER_HEAD_START_MS);
     const log = join(dir, 'sender.log');
     const sender = procs.start('sender', SENDER_CLI, [
-      ...senderNetArgs(s), '--file', fx.image, '--min-receivers', '3', '--max-bitrate', '200m', '--retries-until-drop', '20', '--json',
-      '--log', log,
+      ...senderNetArgs(s),
+      '--file',
+      fx.image,
+      '--min-receivers',
+      '3',
+      '--max-bitrate',
+      '200m',
+      '--retries-until-drop',
+      '20',
+      '--json',
+      '--log',
+      log,
     ]);
     // Kill only once all three are in the transfer: on a loaded machine a receiver can still be
     // starting a second after the sender, and killed before it joined the sender would wait for
@@ -204,7 +208,7 @@ describe('rackcast CLIs on loopback multicast', () => {
     console.log(
       `receiver killed at 1.0 s: survivors exited ${((r1!.exitAtMs - sender.startedAtMs) / 1000).toFixed(2)} s and ` +
         `${((r2!.exitAtMs - sender.startedAtMs) / 1000).toFixed(2)} s after the sender started ` +
-        `(transfer ${[r1!, r2!].map((r) => (parseJsonReport<{ seconds: number }>(r).seconds).toFixed(2)).join(' s, ')} s; ` +
+        `(transfer ${[r1!, r2!].map((r) => parseJsonReport<{ seconds: number }>(r).seconds.toFixed(2)).join(' s, ')} s; ` +
         `sender exit at ${((sr.exitAtMs - sender.startedAtMs) / 1000).toFixed(2)} s, reason: ${killed[0]!.reason ?? '-'})`,
     );
   });
@@ -213,15 +217,11 @@ describe('rackcast CLIs on loopback multicast', () => {
     const dir = await testDir();
     const s = newSession();
     const receivers = [1, 2].map((i) =>
-      procs.start(`receiver${i}`, RECEIVER_CLI, [
-        ...receiverNetArgs(s), '--file', join(dir, `out${i}.img`), '--receive-timeout', '2', '--json',
-      ]),
+      procs.start(`receiver${i}`, RECEIVER_CLI, [...receiverNetArgs(s), '--file', join(dir, `out${i}.img`), '--receive-timeout', '2', '--json']),
     );
     await sleep(RECEIVER_HEAD_START_MS);
     const log = join(dir, 'sender.log');
-    const sender = procs.start('sender', SENDER_CLI, [
-      ...senderNetArgs(s), '--file', fx.image, '--min-receivers', '2', '--max-bitrate', '200m', '--log', log,
-    ]);
+    const sender = procs.start('sender', SENDER_CLI, [...senderNetArgs(s), '--file', fx.image, '--min-receivers', '2', '--max-bitrate', '200m', '--log', log]);
     // Killed before both joined, the receivers would never be in a session and never time out.
     await waitForLog(log, 'transfer.start');
     await sleep(500);
@@ -283,13 +283,9 @@ describe('rackcast CLIs on loopback multicast', () => {
     const s = newSession();
     const input = join(dir, 'input.bin');
     const inputSha = await writeRandomFile(input, 32 * MiB);
-    const receivers = [1, 2].map((i) =>
-      procs.start(`receiver${i}`, RECEIVER_CLI, [...receiverNetArgs(s), '--file', join(dir, `out${i}.img`), '--json']),
-    );
+    const receivers = [1, 2].map((i) => procs.start(`receiver${i}`, RECEIVER_CLI, [...receiverNetArgs(s), '--file', join(dir, `out${i}.img`), '--json']));
     await sleep(RECEIVER_HEAD_START_MS);
-    const sender = procs.start('sender', SENDER_CLI, [
-      ...senderNetArgs(s), '--file', input, '--min-receivers', '2', '--max-bitrate', '300m', '--json',
-    ]);
+    const sender = procs.start('sender', SENDER_CLI, [...senderNetArgs(s), '--file', input, '--min-receivers', '2', '--max-bitrate', '300m', '--json']);
     // The receivers join within a HELLO interval or two; spray once the transfer runs.
     await sleep(200);
     const spray = procs.start('spray', SPRAY_SCRIPT, [String(s.portbase), s.dataGroup, s.rdvGroup]);

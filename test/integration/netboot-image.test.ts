@@ -49,7 +49,20 @@ async function build(work: string, out: string, planFile: string, extra: string[
   const tmp = await mkdtemp(join(work, 'tmp-'));
   const p = new BoundedProcess(
     'rackcast-netboot',
-    ['env', `SOURCE_DATE_EPOCH=${EPOCH}`, `TMPDIR=${tmp}`, process.execPath, NETBOOT_CLI, '--out', out, '--plan', planFile, '--cache', defaultCacheDir(), ...extra],
+    [
+      'env',
+      `SOURCE_DATE_EPOCH=${EPOCH}`,
+      `TMPDIR=${tmp}`,
+      process.execPath,
+      NETBOOT_CLI,
+      '--out',
+      out,
+      '--plan',
+      planFile,
+      '--cache',
+      defaultCacheDir(),
+      ...extra,
+    ],
     BUILD_TIMEOUT_MS,
   );
   const r = await p.exited;
@@ -72,33 +85,40 @@ describe.skipIf(skip !== undefined)('rackcast-netboot builds a reproducible boot
     if (work !== '') await rm(work, { recursive: true, force: true });
   });
 
-  it('builds the image and the files to serve it, twice, byte-identical', async () => {
-    const a = await build(work, join(work, 'a'), plan);
-    expect(a.code, a.text).toBe(0);
-    const b = await build(work, join(work, 'b'), plan);
-    expect(b.code, b.text).toBe(0);
-    expect(readdirSync(join(work, 'a')).sort()).toEqual(OUT_FILES);
-    manifest = JSON.parse(readFileSync(join(work, 'a', 'manifest.json'), 'utf8')) as Manifest;
-    const other = JSON.parse(readFileSync(join(work, 'b', 'manifest.json'), 'utf8')) as Manifest;
-    console.log(
-      `netboot-image.test.ts: ${manifest.initrd.compression} ${manifest.initrd.compressedBytes} bytes (raw ${manifest.initrd.rawBytes}), ` +
-        `sha256 ${manifest.initrd.sha256} both times; builds ${(a.wallMs / 1000).toFixed(0)} s and ${(b.wallMs / 1000).toFixed(0)} s`,
-    );
-    expect(other.initrd.sha256).toBe(manifest.initrd.sha256);
-    // Every file but the dnsmasq example, which names its own output directory (tftp-root=).
-    const served = (m: Manifest) => m.files.filter((f) => f.name !== 'dnsmasq.conf.example');
-    expect(served(other)).toEqual(served(manifest));
-    expect(readFileSync(join(work, 'b', 'dnsmasq.conf.example'), 'utf8')).toContain(`tftp-root=${join(work, 'b')}\n`);
-    const sha = spawnSync('sha256sum', [join(work, 'a', 'initrd.img'), join(work, 'b', 'initrd.img')]).stdout.toString();
-    const [h1, h2] = sha.trim().split('\n').map((l) => l.split(/\s+/)[0]);
-    expect(h1).toBe(manifest.initrd.sha256);
-    expect(h2).toBe(h1);
-    expect(manifest.initrd.compression).toBe('xz');
-    expect(manifest.initrd.compressedBytes).toBeLessThanOrEqual(32 * 1024 * 1024); // the goal
-    expect(manifest.sourceDateEpoch).toBe(Number(EPOCH));
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: an iPXE setting, expanded by iPXE
-    expect(readFileSync(join(work, 'a', 'boot.ipxe'), 'utf8')).toContain('BOOTIF=01-${net0/mac:hexhyp}');
-  }, 2 * BUILD_TIMEOUT_MS);
+  it(
+    'builds the image and the files to serve it, twice, byte-identical',
+    async () => {
+      const a = await build(work, join(work, 'a'), plan);
+      expect(a.code, a.text).toBe(0);
+      const b = await build(work, join(work, 'b'), plan);
+      expect(b.code, b.text).toBe(0);
+      expect(readdirSync(join(work, 'a')).sort()).toEqual(OUT_FILES);
+      manifest = JSON.parse(readFileSync(join(work, 'a', 'manifest.json'), 'utf8')) as Manifest;
+      const other = JSON.parse(readFileSync(join(work, 'b', 'manifest.json'), 'utf8')) as Manifest;
+      console.log(
+        `netboot-image.test.ts: ${manifest.initrd.compression} ${manifest.initrd.compressedBytes} bytes (raw ${manifest.initrd.rawBytes}), ` +
+          `sha256 ${manifest.initrd.sha256} both times; builds ${(a.wallMs / 1000).toFixed(0)} s and ${(b.wallMs / 1000).toFixed(0)} s`,
+      );
+      expect(other.initrd.sha256).toBe(manifest.initrd.sha256);
+      // Every file but the dnsmasq example, which names its own output directory (tftp-root=).
+      const served = (m: Manifest) => m.files.filter((f) => f.name !== 'dnsmasq.conf.example');
+      expect(served(other)).toEqual(served(manifest));
+      expect(readFileSync(join(work, 'b', 'dnsmasq.conf.example'), 'utf8')).toContain(`tftp-root=${join(work, 'b')}\n`);
+      const sha = spawnSync('sha256sum', [join(work, 'a', 'initrd.img'), join(work, 'b', 'initrd.img')]).stdout.toString();
+      const [h1, h2] = sha
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/)[0]);
+      expect(h1).toBe(manifest.initrd.sha256);
+      expect(h2).toBe(h1);
+      expect(manifest.initrd.compression).toBe('xz');
+      expect(manifest.initrd.compressedBytes).toBeLessThanOrEqual(32 * 1024 * 1024); // the goal
+      expect(manifest.sourceDateEpoch).toBe(Number(EPOCH));
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: an iPXE setting, expanded by iPXE
+      expect(readFileSync(join(work, 'a', 'boot.ipxe'), 'utf8')).toContain('BOOTIF=01-${net0/mac:hexhyp}');
+    },
+    2 * BUILD_TIMEOUT_MS,
+  );
 
   it('holds node, the node-side rackcast, the tools, the modules with their softdeps, and nothing of the sender or the dev tools', async () => {
     unpacked = join(work, 'root');
@@ -128,11 +148,17 @@ describe.skipIf(skip !== undefined)('rackcast-netboot builds a reproducible boot
     ]) {
       expect(existsSync(join(unpacked, f)), f).toBe(true);
     }
-    expect(spawnSync('readlink', [join(unpacked, 'usr/sbin/modprobe')]).stdout.toString().trim()).toBe('/usr/bin/busybox');
+    expect(
+      spawnSync('readlink', [join(unpacked, 'usr/sbin/modprobe')])
+        .stdout.toString()
+        .trim(),
+    ).toBe('/usr/bin/busybox');
     for (const f of ['opt/rackcast/dist/sender', 'opt/rackcast/dist/bench', 'opt/rackcast/node_modules/vitest', 'opt/rackcast/node_modules/typescript']) {
       expect(existsSync(join(unpacked, f)), f).toBe(false);
     }
-    const all = spawnSync('find', [join(unpacked, 'opt/rackcast/dist'), '-name', '*.map']).stdout.toString().trim();
+    const all = spawnSync('find', [join(unpacked, 'opt/rackcast/dist'), '-name', '*.map'])
+      .stdout.toString()
+      .trim();
     expect(all).toBe('');
     const dep = readFileSync(join(unpacked, `usr/lib/modules/${kver}/modules.dep`), 'utf8');
     expect(dep).toMatch(/kernel\/fs\/ext4\/ext4\.ko: .*jbd2/);
@@ -143,34 +169,44 @@ describe.skipIf(skip !== undefined)('rackcast-netboot builds a reproducible boot
     expect(spawnSync('busybox', ['sh', '-n', join(unpacked, 'init')]).status).toBe(0);
   }, 120_000);
 
-  it.skipIf(!isRoot)('runs under chroot with only its own libraries: node, the addons, lz4-napi, the tools', () => {
-    const run = (argv: string[]): string => {
-      // The environment a booted node has (none of this host's NODE_* variables).
-      const r = spawnSync('chroot', [unpacked, ...argv], { timeout: 60_000, env: { PATH: '/usr/sbin:/usr/bin', HOME: '/root' } });
-      expect(r.status, `${argv.join(' ')}: ${r.stderr.toString()}`).toBe(0);
-      return r.stdout.toString() + r.stderr.toString();
-    };
-    const probe = [
-      "const rs = await import('/opt/rackcast/dist/native/rs-addon.js');",
-      "const { createRequire } = await import('node:module');",
-      "const { readdirSync } = await import('node:fs');",
-      "const req = createRequire('/opt/rackcast/package.json');",
-      "const lz4 = req('lz4-napi');",
-      // Every addon of rackcast's own loads: each one's libraries (libzstd for the zstd one) are in the image.
-      "const addons = readdirSync('/opt/rackcast/build/Release').filter((f) => f.endsWith('.node')).map((f) => [f, typeof req('/opt/rackcast/build/Release/' + f)]);",
-      'console.log(JSON.stringify({ rs: rs.nativeRsStatus().loaded, lz4: typeof lz4.uncompressSync, addons }));',
-    ].join(' ');
-    const got = JSON.parse(run(['/usr/bin/node', '--input-type=module', '-e', probe]).trim().split('\n').pop()!) as { rs: boolean; lz4: string; addons: [string, string][] };
-    expect({ rs: got.rs, lz4: got.lz4 }).toEqual({ rs: true, lz4: 'function' });
-    const built = readdirSync(join(unpacked, 'opt/rackcast/build/Release')).filter((f) => f.endsWith('.node')).sort();
-    expect(built).toEqual(expect.arrayContaining(['rackcast_rs.node', 'rackcast_udp.node']));
-    expect(got.addons).toEqual(built.map((f) => [f, 'object']));
-    expect(run(['/usr/sbin/sfdisk', '--version'])).toMatch(/sfdisk/);
-    expect(run(['/usr/sbin/mkfs.ext4', '-V'])).toMatch(/mke2fs/);
-    expect(run(['/usr/sbin/mkfs.xfs', '-V'])).toMatch(/mkfs.xfs/);
-    expect(run(['/usr/bin/extlinux', '--version'])).toMatch(/extlinux/);
-    expect(run(['/usr/sbin/blkid', '-V'])).toMatch(/blkid/);
-  }, 120_000);
+  it.skipIf(!isRoot)(
+    'runs under chroot with only its own libraries: node, the addons, lz4-napi, the tools',
+    () => {
+      const run = (argv: string[]): string => {
+        // The environment a booted node has (none of this host's NODE_* variables).
+        const r = spawnSync('chroot', [unpacked, ...argv], { timeout: 60_000, env: { PATH: '/usr/sbin:/usr/bin', HOME: '/root' } });
+        expect(r.status, `${argv.join(' ')}: ${r.stderr.toString()}`).toBe(0);
+        return r.stdout.toString() + r.stderr.toString();
+      };
+      const probe = [
+        "const rs = await import('/opt/rackcast/dist/native/rs-addon.js');",
+        "const { createRequire } = await import('node:module');",
+        "const { readdirSync } = await import('node:fs');",
+        "const req = createRequire('/opt/rackcast/package.json');",
+        "const lz4 = req('lz4-napi');",
+        // Every addon of rackcast's own loads: each one's libraries (libzstd for the zstd one) are in the image.
+        "const addons = readdirSync('/opt/rackcast/build/Release').filter((f) => f.endsWith('.node')).map((f) => [f, typeof req('/opt/rackcast/build/Release/' + f)]);",
+        'console.log(JSON.stringify({ rs: rs.nativeRsStatus().loaded, lz4: typeof lz4.uncompressSync, addons }));',
+      ].join(' ');
+      const got = JSON.parse(run(['/usr/bin/node', '--input-type=module', '-e', probe]).trim().split('\n').pop()!) as {
+        rs: boolean;
+        lz4: string;
+        addons: [string, string][];
+      };
+      expect({ rs: got.rs, lz4: got.lz4 }).toEqual({ rs: true, lz4: 'function' });
+      const built = readdirSync(join(unpacked, 'opt/rackcast/build/Release'))
+        .filter((f) => f.endsWith('.node'))
+        .sort();
+      expect(built).toEqual(expect.arrayContaining(['rackcast_rs.node', 'rackcast_udp.node']));
+      expect(got.addons).toEqual(built.map((f) => [f, 'object']));
+      expect(run(['/usr/sbin/sfdisk', '--version'])).toMatch(/sfdisk/);
+      expect(run(['/usr/sbin/mkfs.ext4', '-V'])).toMatch(/mke2fs/);
+      expect(run(['/usr/sbin/mkfs.xfs', '-V'])).toMatch(/mkfs.xfs/);
+      expect(run(['/usr/bin/extlinux', '--version'])).toMatch(/extlinux/);
+      expect(run(['/usr/sbin/blkid', '-V'])).toMatch(/blkid/);
+    },
+    120_000,
+  );
 
   it('refuses a plan the agent refuses, and a missing kernel package, leaving no file', async () => {
     const bad = join(work, 'bad.json');

@@ -5,7 +5,7 @@
 // with a Cleanup first, so a failing test leaves no namespace, tap, mount, loop device or
 // process behind. Addresses: 198.19.7.0/24 (the benchmarking range), in that namespace only.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, createReadStream, existsSync, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { mkdir, mkdtemp } from 'node:fs/promises';
@@ -40,7 +40,7 @@ function which(cmd: string): string | undefined {
 export function vmSkipReason(): string | undefined {
   if (process.platform !== 'linux') return `needs Linux (this is ${process.platform})`;
   if (process.getuid?.() !== 0) return 'needs root (namespaces, taps, loop devices)';
-  if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun for the VMs\' taps';
+  if (!existsSync('/dev/net/tun')) return "no /dev/net/tun for the VMs' taps";
   const missing = Object.entries(VM_TOOLS).filter(([cmd]) => which(cmd) === undefined);
   if (missing.length > 0) return `missing ${missing.map(([c, p]) => `${c} (${p})`).join(', ')}: run bash netboot/deps.sh as root`;
   if (!existsSync(PXE_ROM)) return `missing ${PXE_ROM} (ipxe-qemu)`;
@@ -135,8 +135,11 @@ export class BoundedProcess {
 
   private push(raw: string): void {
     // iPXE and the kernel write escape sequences; keep the text.
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the terminal sequences removed here
-    const text = raw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/[^\x20-\x7e]/g, '').trimEnd();
+    const text = raw
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the terminal sequences removed here
+      .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+      .replace(/[^\x20-\x7e]/g, '')
+      .trimEnd();
     if (text === '') return;
     const line = { tMs: performance.now() - this.startMs, text };
     this.lines.push(line);
@@ -293,7 +296,17 @@ export function partitions(image: string): Partition[] {
 /** Mounts one partition of `image` through a loop device by offset; undo is registered. */
 export async function mountPartition(image: string, part: Partition, opts: { readOnly: boolean; cleanup: Cleanup }): Promise<string> {
   const dir = await mkdtemp(join(image + '-mnt-'));
-  const loop = sh(['losetup', '-f', '--show', ...(opts.readOnly ? ['-r'] : []), '-o', String(part.startBytes), '--sizelimit', String(part.sizeBytes), image]).trim();
+  const loop = sh([
+    'losetup',
+    '-f',
+    '--show',
+    ...(opts.readOnly ? ['-r'] : []),
+    '-o',
+    String(part.startBytes),
+    '--sizelimit',
+    String(part.sizeBytes),
+    image,
+  ]).trim();
   opts.cleanup.push(`losetup -d ${loop}`, () => void sh(['losetup', '-d', loop]));
   sh(['mount', ...(opts.readOnly ? ['-o', 'ro'] : []), loop, dir]);
   opts.cleanup.push(`umount ${dir}`, () => void sh(['umount', dir]));

@@ -89,14 +89,24 @@ export async function makeTestRoot(dir: string, opts: { vmlinuz: string; cacheDi
   for (const a of ['sh', 'mount', 'umount', 'modprobe', 'findfs', 'mkdir', 'sleep', 'cat', 'poweroff', 'switch_root']) {
     tree.addSymlink(`usr/bin/${a}`, 'busybox', { part: 'busybox' });
   }
-  for (const f of staged) tree.addFile(`usr/lib/modules/${kernel.version}/${f}`, join(work, 'lib/modules', kernel.version, f), { part: 'modules', mode: 0o644 });
+  for (const f of staged)
+    tree.addFile(`usr/lib/modules/${kernel.version}/${f}`, join(work, 'lib/modules', kernel.version, f), { part: 'modules', mode: 0o644 });
   tree.addData('modules', closure.files.map((f) => `${moduleName(f)}\n`).join(''), { part: 'init' });
   tree.addData('init', INITRD_INIT, { part: 'init', mode: 0o755 });
   for (const d of ['proc', 'sys', 'dev']) tree.addDir(d);
   await writeImage(tree, { path: join(dir, 'boot/initrd.img'), mtimeSec: 0, compression: 'gzip' });
   await writeFile(
     join(dir, 'boot/extlinux/extlinux.conf'),
-    ['DEFAULT node', 'PROMPT 0', 'TIMEOUT 1', 'LABEL node', '  KERNEL /boot/vmlinuz', '  INITRD /boot/initrd.img', `  APPEND root=LABEL=${ROOT_LABEL} console=ttyS0,115200n8 panic=-1`, ''].join('\n'),
+    [
+      'DEFAULT node',
+      'PROMPT 0',
+      'TIMEOUT 1',
+      'LABEL node',
+      '  KERNEL /boot/vmlinuz',
+      '  INITRD /boot/initrd.img',
+      `  APPEND root=LABEL=${ROOT_LABEL} console=ttyS0,115200n8 panic=-1`,
+      '',
+    ].join('\n'),
   );
 }
 

@@ -24,15 +24,15 @@ import {
   makeWorkDir,
   mountPartition,
   NET_PREFIX,
-  partitions,
+  type Partition,
   PxeNet,
+  partitions,
   qemuArgv,
   sh,
   treeDiff,
   treeSummary,
-  vmSkipReason,
-  type Partition,
   type VmHost,
+  vmSkipReason,
 } from './netboot-rig.js';
 import { BOOTED_MARKER, makeTestRoot, packNodeImage, ROOT_LABEL } from './netboot-test-root.js';
 
@@ -133,57 +133,76 @@ describe.skipIf(skipReason !== undefined)('netboot: two VMs PXE-boot rackcast an
   const t0 = performance.now();
   const report: string[] = [];
 
-  beforeAll(async () => {
-    work = await makeWorkDir();
-    // RACKCAST_VM_KEEP=1 keeps the work directory (consoles, logs, disks) for a look afterwards.
-    cleanup.push(`rm ${work}`, () => (process.env.RACKCAST_VM_KEEP === '1' ? console.log(`netboot-vm.test.ts: kept ${work}`) : rm(work, { recursive: true, force: true })));
+  beforeAll(
+    async () => {
+      work = await makeWorkDir();
+      // RACKCAST_VM_KEEP=1 keeps the work directory (consoles, logs, disks) for a look afterwards.
+      cleanup.push(`rm ${work}`, () =>
+        process.env.RACKCAST_VM_KEEP === '1' ? console.log(`netboot-vm.test.ts: kept ${work}`) : rm(work, { recursive: true, force: true }),
+      );
 
-    // The plan the VMs run: the largest virtio disk, root + kept /data, fixups, extlinux, power off.
-    const plan = VM_PLAN;
-    const cacheDir = defaultCacheDir();
-    const build = new BoundedProcess(
-      'rackcast-netboot',
-      [
-        process.execPath, NETBOOT_CLI, '--out', join(work, 'tftp'), '--plan', plan, '--cache', cacheDir, '--cmdline', 'console=ttyS0,115200n8 panic=-1', '--json',
-        // RACKCAST_VM_COMPRESS=gzip makes a quicker build while working on this test; the default is the builder's.
-        ...(process.env.RACKCAST_VM_COMPRESS !== undefined ? ['--compress', process.env.RACKCAST_VM_COMPRESS] : []),
-      ],
-      BUILD_TIMEOUT_MS,
-    );
-    const built = await build.exited;
-    if (built.code !== 0) throw new Error(`rackcast-netboot exit ${built.code}:\n${build.tail()}`);
-    manifest = JSON.parse(await readFile(join(work, 'tftp', 'manifest.json'), 'utf8')) as Manifest;
-    report.push(`boot image: ${(manifest.initrd.compressedBytes / 1e6).toFixed(1)} MB ${manifest.initrd.compression} in ${(built.wallMs / 1000).toFixed(0)} s`);
+      // The plan the VMs run: the largest virtio disk, root + kept /data, fixups, extlinux, power off.
+      const plan = VM_PLAN;
+      const cacheDir = defaultCacheDir();
+      const build = new BoundedProcess(
+        'rackcast-netboot',
+        [
+          process.execPath,
+          NETBOOT_CLI,
+          '--out',
+          join(work, 'tftp'),
+          '--plan',
+          plan,
+          '--cache',
+          cacheDir,
+          '--cmdline',
+          'console=ttyS0,115200n8 panic=-1',
+          '--json',
+          // RACKCAST_VM_COMPRESS=gzip makes a quicker build while working on this test; the default is the builder's.
+          ...(process.env.RACKCAST_VM_COMPRESS !== undefined ? ['--compress', process.env.RACKCAST_VM_COMPRESS] : []),
+        ],
+        BUILD_TIMEOUT_MS,
+      );
+      const built = await build.exited;
+      if (built.code !== 0) throw new Error(`rackcast-netboot exit ${built.code}:\n${build.tail()}`);
+      manifest = JSON.parse(await readFile(join(work, 'tftp', 'manifest.json'), 'utf8')) as Manifest;
+      report.push(
+        `boot image: ${(manifest.initrd.compressedBytes / 1e6).toFixed(1)} MB ${manifest.initrd.compression} in ${(built.wallMs / 1000).toFixed(0)} s`,
+      );
 
-    const root = join(work, 'root');
-    await makeTestRoot(root, { vmlinuz: join(work, 'tftp', 'vmlinuz'), cacheDir });
-    sourceTree = await treeSummary(root);
-    nodeImage = join(work, 'node.cpio.gz');
-    packNodeImage(root, nodeImage);
+      const root = join(work, 'root');
+      await makeTestRoot(root, { vmlinuz: join(work, 'tftp', 'vmlinuz'), cacheDir });
+      sourceTree = await treeSummary(root);
+      nodeImage = join(work, 'node.cpio.gz');
+      packNodeImage(root, nodeImage);
 
-    // The namespace and the VMs share the machine with other lab runs: one at a time (the
-    // build above needs no lock).
-    lock = await acquireLabLock({ waitSeconds: LOCK_WAIT_S });
-    net = PxeNet.create(process.pid.toString(36), cleanup);
-    vms = [1, 2].map((i) => ({
-      name: `node0${i}`,
-      mac: `52:54:00:7c:00:0${i}`,
-      ip: `${NET_PREFIX}.10${i}`,
-      tap: `tap${i}`,
-      disk: join(work, `disk${i}.img`),
-    }));
-    for (const vm of vms) {
-      net.addTap(vm.tap);
-      await writeFile(vm.disk, '');
-      await truncate(vm.disk, DISK_BYTES); // sparse
-    }
-    const dnsmasq = new BoundedProcess(
-      'dnsmasq',
-      net.argv(dnsmasqArgv({ tftpRoot: join(work, 'tftp'), leaseFile: join(work, 'leases'), logFile: join(work, 'dnsmasq.log'), hosts: vms, bridge: net.bridge })),
-      3_600_000,
-    );
-    cleanup.push('stop dnsmasq', () => dnsmasq.kill());
-  }, BUILD_TIMEOUT_MS + LOCK_WAIT_S * 1000 + 300_000);
+      // The namespace and the VMs share the machine with other lab runs: one at a time (the
+      // build above needs no lock).
+      lock = await acquireLabLock({ waitSeconds: LOCK_WAIT_S });
+      net = PxeNet.create(process.pid.toString(36), cleanup);
+      vms = [1, 2].map((i) => ({
+        name: `node0${i}`,
+        mac: `52:54:00:7c:00:0${i}`,
+        ip: `${NET_PREFIX}.10${i}`,
+        tap: `tap${i}`,
+        disk: join(work, `disk${i}.img`),
+      }));
+      for (const vm of vms) {
+        net.addTap(vm.tap);
+        await writeFile(vm.disk, '');
+        await truncate(vm.disk, DISK_BYTES); // sparse
+      }
+      const dnsmasq = new BoundedProcess(
+        'dnsmasq',
+        net.argv(
+          dnsmasqArgv({ tftpRoot: join(work, 'tftp'), leaseFile: join(work, 'leases'), logFile: join(work, 'dnsmasq.log'), hosts: vms, bridge: net.bridge }),
+        ),
+        3_600_000,
+      );
+      cleanup.push('stop dnsmasq', () => dnsmasq.kill());
+    },
+    BUILD_TIMEOUT_MS + LOCK_WAIT_S * 1000 + 300_000,
+  );
 
   afterAll(async () => {
     const errors = await cleanup.run();
@@ -197,16 +216,34 @@ describe.skipIf(skipReason !== undefined)('netboot: two VMs PXE-boot rackcast an
     const sender = new BoundedProcess(
       'udp-sender',
       net.argv([
-        process.execPath, SENDER_CLI, '--file', nodeImage, '--nokbd', '--min-receivers', String(vms.length), '--interface', HOST_ADDR,
-        '--retries-until-drop', String(SENDER_RETRIES_UNTIL_DROP), '--json', '--log', join(work, `sender-${round}.log`),
+        process.execPath,
+        SENDER_CLI,
+        '--file',
+        nodeImage,
+        '--nokbd',
+        '--min-receivers',
+        String(vms.length),
+        '--interface',
+        HOST_ADDR,
+        '--retries-until-drop',
+        String(SENDER_RETRIES_UNTIL_DROP),
+        '--json',
+        '--log',
+        join(work, `sender-${round}.log`),
         // Each agent reports its whole clone before it powers off; the sender waits for both.
-        '--clone-reports', String(SENDER_CLONE_REPORTS_S),
+        '--clone-reports',
+        String(SENDER_CLONE_REPORTS_S),
       ]),
       CLONE_TIMEOUT_MS,
     );
     cleanup.push(`stop sender ${round}`, () => sender.kill());
     const consoles = vms.map((vm) => {
-      const p = new BoundedProcess(`${vm.name} pxe ${round}`, net.argv(qemuArgv(vm, { boot: 'net' })), CLONE_TIMEOUT_MS, join(work, `console-${vm.name}-pxe-${round}.log`));
+      const p = new BoundedProcess(
+        `${vm.name} pxe ${round}`,
+        net.argv(qemuArgv(vm, { boot: 'net' })),
+        CLONE_TIMEOUT_MS,
+        join(work, `console-${vm.name}-pxe-${round}.log`),
+      );
       cleanup.push(`stop ${p.name}`, () => p.kill());
       // A VM whose clone failed sits in a shell (or powers off): do not wait for its deadline.
       void p.waitFor(/rackcast-clone: failed at|rackcast-init: .*starting a shell/).then((l) => l !== undefined && setTimeout(() => p.kill(), 5_000));
@@ -224,8 +261,14 @@ describe.skipIf(skipReason !== undefined)('netboot: two VMs PXE-boot rackcast an
     expect(s.code, `udp-sender:\n${sender.tail()}\n${why}`).toBe(0);
     const json = sender.lines.map((l) => l.text).find((t) => t.startsWith('{'));
     expect(json, 'the sender printed its JSON report').toBeDefined();
-    const out = JSON.parse(json!) as { ok: boolean; seconds: number; receivers: { address: string; state: string; clone?: { host?: string; table?: string; fixups?: string; bootloader?: string } }[] };
-    report.push(`clone ${round} sender: one session, ${out.seconds.toFixed(1)} s from start to end, process ${(s.wallMs / 1000).toFixed(0)} s (it starts before the VMs boot)`);
+    const out = JSON.parse(json!) as {
+      ok: boolean;
+      seconds: number;
+      receivers: { address: string; state: string; clone?: { host?: string; table?: string; fixups?: string; bootloader?: string } }[];
+    };
+    report.push(
+      `clone ${round} sender: one session, ${out.seconds.toFixed(1)} s from start to end, process ${(s.wallMs / 1000).toFixed(0)} s (it starts before the VMs boot)`,
+    );
     // ONE session served both VMs, and each verified its copy.
     expect(out.ok).toBe(true);
     // The address may carry a port: compare the IPv4 part.
@@ -244,7 +287,8 @@ describe.skipIf(skipReason !== undefined)('netboot: two VMs PXE-boot rackcast an
     const c = new Cleanup();
     cleanup.push(`unmount ${vm.name}`, async () => void (await c.run()));
     const parts = partitions(vm.disk);
-    const probe = (p: Partition, tag: string): string => sh(['blkid', '-p', '-o', 'value', '-s', tag, '-O', String(p.startBytes), vm.disk], { okCodes: [2] }).trim();
+    const probe = (p: Partition, tag: string): string =>
+      sh(['blkid', '-p', '-o', 'value', '-s', tag, '-O', String(p.startBytes), vm.disk], { okCodes: [2] }).trim();
     const labels = parts.map((p) => probe(p, 'LABEL'));
     const rootPart = parts[labels.indexOf(ROOT_LABEL)]!;
     const dataPart = parts[labels.indexOf('data')]!;
@@ -260,10 +304,14 @@ describe.skipIf(skipReason !== undefined)('netboot: two VMs PXE-boot rackcast an
     if (!cloned) throw new Error('the first clone did not complete (see above)');
   };
 
-  it('clones both VMs from one multicast session', async () => {
-    await cloneRound(1);
-    cloned = true;
-  }, CLONE_TIMEOUT_MS + 60_000);
+  it(
+    'clones both VMs from one multicast session',
+    async () => {
+      await cloneRound(1);
+      cloned = true;
+    },
+    CLONE_TIMEOUT_MS + 60_000,
+  );
 
   it('each disk holds the source tree except the fixups; host names and SSH host keys differ', async () => {
     needClone();
@@ -284,30 +332,40 @@ describe.skipIf(skipReason !== undefined)('netboot: two VMs PXE-boot rackcast an
     expect(keys[0]).not.toBe(keys[1]);
   }, 120_000);
 
-  it('each VM boots from its own disk and names itself on the serial console', async () => {
-    needClone();
-    const boots = vms.map((vm) => {
-      const p = new BoundedProcess(`${vm.name} disk`, qemuArgv(vm, { boot: 'disk' }), DISK_BOOT_TIMEOUT_MS, join(work, `console-${vm.name}-disk.log`));
-      cleanup.push(`stop ${p.name}`, () => p.kill());
-      return p;
-    });
-    const ended = await Promise.all(boots.map((b) => b.exited));
-    for (const [i, b] of boots.entries()) {
-      const line = b.find(new RegExp(`${BOOTED_MARKER} host=`));
-      report.push(`disk boot ${vms[i]!.name}: marker at ${line === undefined ? '-' : (line.tMs / 1000).toFixed(1)} s, qemu ${(ended[i]!.wallMs / 1000).toFixed(0)} s`);
-      expect(line?.text, `${vms[i]!.name}:\n${b.tail()}`).toMatch(new RegExp(`${BOOTED_MARKER} host=${vms[i]!.name} key=[0-9a-f]{16}`));
-    }
-  }, DISK_BOOT_TIMEOUT_MS + 30_000);
+  it(
+    'each VM boots from its own disk and names itself on the serial console',
+    async () => {
+      needClone();
+      const boots = vms.map((vm) => {
+        const p = new BoundedProcess(`${vm.name} disk`, qemuArgv(vm, { boot: 'disk' }), DISK_BOOT_TIMEOUT_MS, join(work, `console-${vm.name}-disk.log`));
+        cleanup.push(`stop ${p.name}`, () => p.kill());
+        return p;
+      });
+      const ended = await Promise.all(boots.map((b) => b.exited));
+      for (const [i, b] of boots.entries()) {
+        const line = b.find(new RegExp(`${BOOTED_MARKER} host=`));
+        report.push(
+          `disk boot ${vms[i]!.name}: marker at ${line === undefined ? '-' : (line.tMs / 1000).toFixed(1)} s, qemu ${(ended[i]!.wallMs / 1000).toFixed(0)} s`,
+        );
+        expect(line?.text, `${vms[i]!.name}:\n${b.tail()}`).toMatch(new RegExp(`${BOOTED_MARKER} host=${vms[i]!.name} key=[0-9a-f]{16}`));
+      }
+    },
+    DISK_BOOT_TIMEOUT_MS + 30_000,
+  );
 
-  it('a second clone over the same disks keeps /data', async () => {
-    needClone();
-    await cloneRound(2);
-    for (const vm of vms) {
-      const m = await rootAndData(vm);
-      expect(await readFile(join(m.dataDir, DATA_FILE), 'utf8')).toBe(`${vm.name} was here\n`);
-      const bad = treeDiff(sourceTree, m.root).filter((p) => !FIXUP_PATHS.some((re) => re.test(p)));
-      expect(bad, `${vm.name}: differs from the source outside the fixups`).toEqual([]);
-      await m.c.run();
-    }
-  }, CLONE_TIMEOUT_MS + 120_000);
+  it(
+    'a second clone over the same disks keeps /data',
+    async () => {
+      needClone();
+      await cloneRound(2);
+      for (const vm of vms) {
+        const m = await rootAndData(vm);
+        expect(await readFile(join(m.dataDir, DATA_FILE), 'utf8')).toBe(`${vm.name} was here\n`);
+        const bad = treeDiff(sourceTree, m.root).filter((p) => !FIXUP_PATHS.some((re) => re.test(p)));
+        expect(bad, `${vm.name}: differs from the source outside the fixups`).toEqual([]);
+        await m.c.run();
+      }
+    },
+    CLONE_TIMEOUT_MS + 120_000,
+  );
 });

@@ -17,13 +17,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   acquireLabLock,
   createRack,
+  type LabLock,
   labSkipReason,
   parseLastJson,
-  sha256File,
-  writeRandomFile,
-  type LabLock,
   type Rack,
   type RunResult,
+  sha256File,
+  writeRandomFile,
 } from '../../bench/lab.js';
 
 const RECEIVERS = 3;
@@ -90,8 +90,17 @@ async function asyncTransfer(rack: Rack, work: string, name: string, input: stri
     rack.run(
       ns,
       [
-        process.execPath, RECEIVER_CLI, '--file', outputs[i]!, '--interface', rack.receiverAddrs[i]!,
-        '--json', '--receive-timeout', RECEIVE_TIMEOUT_S, '--log', receiverLogs[i]!,
+        process.execPath,
+        RECEIVER_CLI,
+        '--file',
+        outputs[i]!,
+        '--interface',
+        rack.receiverAddrs[i]!,
+        '--json',
+        '--receive-timeout',
+        RECEIVE_TIMEOUT_S,
+        '--log',
+        receiverLogs[i]!,
       ],
       { timeoutMs: TRANSFER_TIMEOUT_MS },
     ),
@@ -100,8 +109,23 @@ async function asyncTransfer(rack: Rack, work: string, name: string, input: stri
   const senderRun = rack.run(
     rack.senderNs,
     [
-      process.execPath, SENDER_CLI, '--file', input, '--interface', rack.senderAddr, '--async',
-      '--fec', fec, '--max-bitrate', MAX_BITRATE, '--min-wait', MIN_WAIT_S, ...extra, '--json', '--log', senderLog,
+      process.execPath,
+      SENDER_CLI,
+      '--file',
+      input,
+      '--interface',
+      rack.senderAddr,
+      '--async',
+      '--fec',
+      fec,
+      '--max-bitrate',
+      MAX_BITRATE,
+      '--min-wait',
+      MIN_WAIT_S,
+      ...extra,
+      '--json',
+      '--log',
+      senderLog,
     ],
     { timeoutMs: TRANSFER_TIMEOUT_MS },
   );
@@ -115,9 +139,7 @@ async function asyncTransfer(rack: Rack, work: string, name: string, input: stri
     ...(await Promise.all(receivers.map((rr, i) => describeRun(`receiver ${i + 1}`, rr, receiverLogs[i]!)))),
   ].join('\n');
   const secs = (r: RunResult): string => `${(r.wallMs / 1000).toFixed(1)} s exit ${r.code}`;
-  console.log(
-    `netns-async.test.ts: ${name}: sender ${secs(sender)}; receivers ${receivers.map(secs).join(', ')}; nft drops ${dropped.join(', ')}`,
-  );
+  console.log(`netns-async.test.ts: ${name}: sender ${secs(sender)}; receivers ${receivers.map(secs).join(', ')}; nft drops ${dropped.join(', ')}`);
   return { sender, receivers, receiverDirs, outputs, dropped, report };
 }
 
@@ -193,90 +215,106 @@ describe.skipIf(skipReason !== undefined)('rackcast --async in a namespaced rack
     }
   }, 60_000);
 
-  it('1% loss, --fec 8x4/32: every receiver rebuilds and verifies a byte-identical copy', async () => {
-    expect(existsSync(SENDER_CLI) && existsSync(RECEIVER_CLI), `${SENDER_CLI} / ${RECEIVER_CLI} missing: run npm run build`).toBe(true);
-    const r = await rackWithLoss(10);
-    const t = await asyncTransfer(r, dir!, 'loss10-8x4', inputPath, '8x4/32');
-    checkCommon(t);
-    await checkAllVerified(t, inputSha);
-  }, CASE_TIMEOUT_MS);
+  it(
+    '1% loss, --fec 8x4/32: every receiver rebuilds and verifies a byte-identical copy',
+    async () => {
+      expect(existsSync(SENDER_CLI) && existsSync(RECEIVER_CLI), `${SENDER_CLI} / ${RECEIVER_CLI} missing: run npm run build`).toBe(true);
+      const r = await rackWithLoss(10);
+      const t = await asyncTransfer(r, dir!, 'loss10-8x4', inputPath, '8x4/32');
+      checkCommon(t);
+      await checkAllVerified(t, inputSha);
+    },
+    CASE_TIMEOUT_MS,
+  );
 
-  it('5% loss, --fec 8x16/32: every receiver rebuilds and verifies a byte-identical copy', async () => {
-    const r = await rackWithLoss(50);
-    const t = await asyncTransfer(r, dir!, 'loss50-8x16', inputPath, '8x16/32');
-    checkCommon(t);
-    await checkAllVerified(t, inputSha);
-  }, CASE_TIMEOUT_MS);
+  it(
+    '5% loss, --fec 8x16/32: every receiver rebuilds and verifies a byte-identical copy',
+    async () => {
+      const r = await rackWithLoss(50);
+      const t = await asyncTransfer(r, dir!, 'loss50-8x16', inputPath, '8x16/32');
+      checkCommon(t);
+      await checkAllVerified(t, inputSha);
+    },
+    CASE_TIMEOUT_MS,
+  );
 
-  it('the defaults, receivers waiting and two started late (2 s and 4 s after the sender): all verify; the later completes from the second pass', async () => {
-    // No --min-wait and no --carousel: the 2 s announce and the two passes are the defaults
-    // under test. 64 MiB at 200 Mbit/s is a pass of about 2.7 s after the announce, so a
-    // receiver started 4 s after the sender comes in the middle of the first pass.
-    const r = await rackWithLoss(10);
-    const image = join(dir!, 'late.bin');
-    await writeRandomFile(image, 64 << 20);
-    const sha = await sha256File(image);
-    const caseDir = join(dir!, 'late');
-    await mkdir(caseDir, { recursive: true });
-    const receiver = (i: number) =>
-      r.run(r.receiverNs[i]!, [process.execPath, RECEIVER_CLI, '--file', join(caseDir, `out-${i + 1}.bin`), '--interface', r.receiverAddrs[i]!, '--json'], {
-        timeoutMs: TRANSFER_TIMEOUT_MS,
-      });
-    const waiting = receiver(0);
-    await sleep(RECEIVER_HEAD_START_MS);
-    const sender = r.run(
-      r.senderNs,
-      [process.execPath, SENDER_CLI, '--file', image, '--interface', r.senderAddr, '--async', '--fec', '8x4/32', '--max-bitrate', MAX_BITRATE, '--json'],
-      { timeoutMs: TRANSFER_TIMEOUT_MS },
-    );
-    await sleep(2000);
-    const late2 = receiver(1);
-    await sleep(2000);
-    const late4 = receiver(2);
-    const [s, ...rs] = await Promise.all([sender, waiting, late2, late4]);
-    const report = [s, ...rs].map((x, i) => `${i === 0 ? 'sender' : `receiver ${i}`}: exit ${x.code} ${x.stderr.trim()}`).join('\n');
-    expect(s.code, report).toBe(0);
-    for (let i = 0; i < 3; i++) {
-      expect(rs[i]!.code, report).toBe(0);
-      expect(await sha256File(join(caseDir, `out-${i + 1}.bin`))).toBe(sha);
-    }
-    const putOff = rs.map((x) => (parseLastJson(x.stdout)?.stats as { slicesPutOff: number } | undefined)?.slicesPutOff);
-    // The one started 4 s late missed the head of the first pass and took it from the second.
-    expect(putOff[2], report).toBeGreaterThan(0);
-    console.log(
-      `netns-async.test.ts: late receivers: waiting ${(rs[0].wallMs / 1000).toFixed(1)} s, +2 s ${(rs[1].wallMs / 1000).toFixed(1)} s (put off ${putOff[1]}), ` +
-        `+4 s ${(rs[2].wallMs / 1000).toFixed(1)} s (put off ${putOff[2]}); sender ${(s.wallMs / 1000).toFixed(1)} s`,
-    );
-  }, CASE_TIMEOUT_MS);
-
-  it('5% loss, --fec 8x1/32: receivers that cannot rebuild fail cleanly (exit 1, one line, no output, no .part)', async () => {
-    const r = await rackWithLoss(50);
-    // One pass, as before the carousel: what is lost there is lost.
-    const t = await asyncTransfer(r, dir!, 'loss50-8x1', inputPath, '8x1/32', ['--carousel', '1']);
-    checkCommon(t);
-
-    let failed = 0;
-    for (let i = 0; i < RECEIVERS; i++) {
-      const rr = t.receivers[i]!;
-      const who = `receiver ${i + 1}`;
-      if (rr.code === 0) {
-        // Possible in principle, if it was lucky: then its copy must be exact.
-        expect(await sha256File(t.outputs[i]!), `${who} exited 0 but its output differs`).toBe(inputSha);
-        continue;
+  it(
+    'the defaults, receivers waiting and two started late (2 s and 4 s after the sender): all verify; the later completes from the second pass',
+    async () => {
+      // No --min-wait and no --carousel: the 2 s announce and the two passes are the defaults
+      // under test. 64 MiB at 200 Mbit/s is a pass of about 2.7 s after the announce, so a
+      // receiver started 4 s after the sender comes in the middle of the first pass.
+      const r = await rackWithLoss(10);
+      const image = join(dir!, 'late.bin');
+      await writeRandomFile(image, 64 << 20);
+      const sha = await sha256File(image);
+      const caseDir = join(dir!, 'late');
+      await mkdir(caseDir, { recursive: true });
+      const receiver = (i: number) =>
+        r.run(r.receiverNs[i]!, [process.execPath, RECEIVER_CLI, '--file', join(caseDir, `out-${i + 1}.bin`), '--interface', r.receiverAddrs[i]!, '--json'], {
+          timeoutMs: TRANSFER_TIMEOUT_MS,
+        });
+      const waiting = receiver(0);
+      await sleep(RECEIVER_HEAD_START_MS);
+      const sender = r.run(
+        r.senderNs,
+        [process.execPath, SENDER_CLI, '--file', image, '--interface', r.senderAddr, '--async', '--fec', '8x4/32', '--max-bitrate', MAX_BITRATE, '--json'],
+        { timeoutMs: TRANSFER_TIMEOUT_MS },
+      );
+      await sleep(2000);
+      const late2 = receiver(1);
+      await sleep(2000);
+      const late4 = receiver(2);
+      const [s, ...rs] = await Promise.all([sender, waiting, late2, late4]);
+      const report = [s, ...rs].map((x, i) => `${i === 0 ? 'sender' : `receiver ${i}`}: exit ${x.code} ${x.stderr.trim()}`).join('\n');
+      expect(s.code, report).toBe(0);
+      for (let i = 0; i < 3; i++) {
+        expect(rs[i]!.code, report).toBe(0);
+        expect(await sha256File(join(caseDir, `out-${i + 1}.bin`))).toBe(sha);
       }
-      failed++;
-      expect(rr.code, `${who} exit\n${t.report}`).toBe(1);
-      const lines = stderrLines(rr);
-      expect(lines, `${who} stderr should be exactly one line\n${t.report}`).toHaveLength(1);
-      expect(lines[0], `${who} stderr\n${t.report}`).toMatch(/^udp-receiver: failed: slice \d+ cannot be rebuilt/);
-      expect(parseLastJson(rr.stdout)?.ok, `${who} JSON ok\n${t.report}`).toBe(false);
-      expect(existsSync(t.outputs[i]!), `${who} failed but left an output file`).toBe(false);
-      const leftovers = (await readdir(t.receiverDirs[i]!)).filter((f) => f.endsWith('.part'));
-      expect(leftovers, `${who} left temp files behind`).toEqual([]);
-    }
-    // 5% loss against 1 parity block per 32-block stripe: a stripe of 33 packets
-    // loses two or more about half the time, and 16 MiB is 46 slices of 8 stripes
-    // (368 stripes), so every receiver fails, practically always.
-    expect(failed, `no receiver failed with 8x1/32 at 5% loss\n${t.report}`).toBeGreaterThan(0);
-  }, CASE_TIMEOUT_MS);
+      const putOff = rs.map((x) => (parseLastJson(x.stdout)?.stats as { slicesPutOff: number } | undefined)?.slicesPutOff);
+      // The one started 4 s late missed the head of the first pass and took it from the second.
+      expect(putOff[2], report).toBeGreaterThan(0);
+      console.log(
+        `netns-async.test.ts: late receivers: waiting ${(rs[0].wallMs / 1000).toFixed(1)} s, +2 s ${(rs[1].wallMs / 1000).toFixed(1)} s (put off ${putOff[1]}), ` +
+          `+4 s ${(rs[2].wallMs / 1000).toFixed(1)} s (put off ${putOff[2]}); sender ${(s.wallMs / 1000).toFixed(1)} s`,
+      );
+    },
+    CASE_TIMEOUT_MS,
+  );
+
+  it(
+    '5% loss, --fec 8x1/32: receivers that cannot rebuild fail cleanly (exit 1, one line, no output, no .part)',
+    async () => {
+      const r = await rackWithLoss(50);
+      // One pass, as before the carousel: what is lost there is lost.
+      const t = await asyncTransfer(r, dir!, 'loss50-8x1', inputPath, '8x1/32', ['--carousel', '1']);
+      checkCommon(t);
+
+      let failed = 0;
+      for (let i = 0; i < RECEIVERS; i++) {
+        const rr = t.receivers[i]!;
+        const who = `receiver ${i + 1}`;
+        if (rr.code === 0) {
+          // Possible in principle, if it was lucky: then its copy must be exact.
+          expect(await sha256File(t.outputs[i]!), `${who} exited 0 but its output differs`).toBe(inputSha);
+          continue;
+        }
+        failed++;
+        expect(rr.code, `${who} exit\n${t.report}`).toBe(1);
+        const lines = stderrLines(rr);
+        expect(lines, `${who} stderr should be exactly one line\n${t.report}`).toHaveLength(1);
+        expect(lines[0], `${who} stderr\n${t.report}`).toMatch(/^udp-receiver: failed: slice \d+ cannot be rebuilt/);
+        expect(parseLastJson(rr.stdout)?.ok, `${who} JSON ok\n${t.report}`).toBe(false);
+        expect(existsSync(t.outputs[i]!), `${who} failed but left an output file`).toBe(false);
+        const leftovers = (await readdir(t.receiverDirs[i]!)).filter((f) => f.endsWith('.part'));
+        expect(leftovers, `${who} left temp files behind`).toEqual([]);
+      }
+      // 5% loss against 1 parity block per 32-block stripe: a stripe of 33 packets
+      // loses two or more about half the time, and 16 MiB is 46 slices of 8 stripes
+      // (368 stripes), so every receiver fails, practically always.
+      expect(failed, `no receiver failed with 8x1/32 at 5% loss\n${t.report}`).toBeGreaterThan(0);
+    },
+    CASE_TIMEOUT_MS,
+  );
 });

@@ -15,14 +15,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   acquireLabLock,
   createRack,
+  type LabLock,
   labSkipReason,
   multicastPing,
   parseLastJson,
-  sha256File,
-  writeRandomFile,
-  type LabLock,
   type Rack,
   type RunResult,
+  sha256File,
+  writeRandomFile,
 } from '../../bench/lab.js';
 
 const RECEIVERS = 4;
@@ -103,17 +103,25 @@ describe.skipIf(skipReason !== undefined)('rackcast in a namespaced rack: 1 send
     const senderLog = join(work, 'sender.log');
 
     const receiverRuns = r.receiverNs.map((ns, i) =>
-      r.run(
-        ns,
-        [process.execPath, RECEIVER_CLI, '--file', outputs[i]!, '--interface', r.receiverAddrs[i]!, '--json', '--log', receiverLogs[i]!],
-        { timeoutMs: TRANSFER_TIMEOUT_MS },
-      ),
+      r.run(ns, [process.execPath, RECEIVER_CLI, '--file', outputs[i]!, '--interface', r.receiverAddrs[i]!, '--json', '--log', receiverLogs[i]!], {
+        timeoutMs: TRANSFER_TIMEOUT_MS,
+      }),
     );
     const senderRun = r.run(
       r.senderNs,
       [
-        process.execPath, SENDER_CLI, '--file', inputPath, '--nokbd',
-        '--min-receivers', String(RECEIVERS), '--interface', r.senderAddr, '--json', '--log', senderLog,
+        process.execPath,
+        SENDER_CLI,
+        '--file',
+        inputPath,
+        '--nokbd',
+        '--min-receivers',
+        String(RECEIVERS),
+        '--interface',
+        r.senderAddr,
+        '--json',
+        '--log',
+        senderLog,
       ],
       { timeoutMs: TRANSFER_TIMEOUT_MS },
     );
@@ -164,8 +172,23 @@ describe.skipIf(skipReason !== undefined)('rackcast in a namespaced rack: 1 send
     const senderRun = r.run(
       r.senderNs,
       [
-        process.execPath, SENDER_CLI, '--file', inputPath, '--nokbd', '--streaming', '--max-bitrate', '200m',
-        '--retries-until-drop', '40', '--min-receivers', String(RECEIVERS), '--interface', r.senderAddr, '--json', '--log', senderLog,
+        process.execPath,
+        SENDER_CLI,
+        '--file',
+        inputPath,
+        '--nokbd',
+        '--streaming',
+        '--max-bitrate',
+        '200m',
+        '--retries-until-drop',
+        '40',
+        '--min-receivers',
+        String(RECEIVERS),
+        '--interface',
+        r.senderAddr,
+        '--json',
+        '--log',
+        senderLog,
       ],
       { timeoutMs: TRANSFER_TIMEOUT_MS },
     );

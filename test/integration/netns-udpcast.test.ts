@@ -11,7 +11,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acquireLabLock, createRack, labSkipReason, parseLastJson, sha256File, writeRandomFile, type LabLock, type Rack, type RunResult } from '../../bench/lab.js';
+import {
+  acquireLabLock,
+  createRack,
+  type LabLock,
+  labSkipReason,
+  parseLastJson,
+  type Rack,
+  type RunResult,
+  sha256File,
+  writeRandomFile,
+} from '../../bench/lab.js';
 
 const RECEIVERS = 4;
 const IMAGE_BYTES = 64 << 20;
@@ -81,16 +91,40 @@ describe.skipIf(skipReason !== undefined)('udp-sender --protocol udpcast → 4 s
     port += 2;
     const portbase = port;
     const outs = rack.receiverAddrs.map((_, i) => join(dir, `out-${portbase}-${i + 1}.bin`));
-    const rdv = style === 'clonezilla' ? ['--mcast-all-address', '239.192.70.2'] : style === 'fog' ? ['--ttl', '32', '--mcast-rdv-address', rack.senderAddr] : [];
+    const rdv =
+      style === 'clonezilla' ? ['--mcast-all-address', '239.192.70.2'] : style === 'fog' ? ['--ttl', '32', '--mcast-rdv-address', rack.senderAddr] : [];
     const receivers = rack.receiverNs.map((ns, i) =>
       start(rack, ns, [UDP_RECEIVER, '--nokbd', '--interface', 'eth0', '--portbase', String(portbase), '--file', outs[i]!, ...rdv], TIMEOUT_MS),
     );
     await new Promise((r) => setTimeout(r, 500));
-    const senderRdv = style === 'clonezilla' ? ['--mcast-all-address', '239.192.70.2'] : style === 'fog' ? ['--ttl', '32', '--full-duplex', '--nopointopoint'] : [];
-    const sender = rack.run(rack.senderNs, [
-      process.execPath, SENDER_CLI, '--protocol', 'udpcast', '--file', input, '--nokbd', '--min-receivers', String(RECEIVERS), '--max-wait', '30',
-      '--interface', 'eth0', '--portbase', String(portbase), '--mcast-data-address', '239.192.70.1', '--json', ...senderRdv, ...senderExtra,
-    ], { timeoutMs: TIMEOUT_MS });
+    const senderRdv =
+      style === 'clonezilla' ? ['--mcast-all-address', '239.192.70.2'] : style === 'fog' ? ['--ttl', '32', '--full-duplex', '--nopointopoint'] : [];
+    const sender = rack.run(
+      rack.senderNs,
+      [
+        process.execPath,
+        SENDER_CLI,
+        '--protocol',
+        'udpcast',
+        '--file',
+        input,
+        '--nokbd',
+        '--min-receivers',
+        String(RECEIVERS),
+        '--max-wait',
+        '30',
+        '--interface',
+        'eth0',
+        '--portbase',
+        String(portbase),
+        '--mcast-data-address',
+        '239.192.70.1',
+        '--json',
+        ...senderRdv,
+        ...senderExtra,
+      ],
+      { timeoutMs: TIMEOUT_MS },
+    );
     if (opts.kill !== undefined) {
       await new Promise((r) => setTimeout(r, opts.killAfterMs ?? 1500));
       receivers[opts.kill]!.kill();
@@ -111,18 +145,22 @@ describe.skipIf(skipReason !== undefined)('udp-sender --protocol udpcast → 4 s
     it.each([
       ['plain', 'fog' as Style, [] as string[]],
       ['--fec 8x4/128', 'clonezilla' as Style, ['--fec', '8x4/128']],
-    ])('%s: 64 MiB byte-identical at all 4, every receiver complete', async (_name, style, extra) => {
-      const { s, rs, outs } = await run(rack!, style, extra);
-      expect(s.code, show('sender', s)).toBe(0);
-      for (const [i, r] of rs.entries()) {
-        expect(r.code, show(`receiver ${i + 1}`, r)).toBe(0);
-        expect(await sha256File(outs[i]!), `receiver ${i + 1}`).toBe(inputSha);
-      }
-      const rep = parseLastJson(s.stdout) as unknown as Report;
-      expect(rep.receivers.map((x) => x.state)).toEqual(['complete', 'complete', 'complete', 'complete']);
-      if (lossPermille > 0) expect(rep.stats.rexmitBlocks! + rep.stats.repairFecBlocks! + rep.stats.fecBlocks!).toBeGreaterThan(0);
-      console.log(`netns-udpcast: loss ${lossPermille / 10}% ${_name}: ${(s.wallMs / 1000).toFixed(2)} s sender wall, stats ${JSON.stringify(rep.stats)}`);
-    }, 200_000);
+    ])(
+      '%s: 64 MiB byte-identical at all 4, every receiver complete',
+      async (_name, style, extra) => {
+        const { s, rs, outs } = await run(rack!, style, extra);
+        expect(s.code, show('sender', s)).toBe(0);
+        for (const [i, r] of rs.entries()) {
+          expect(r.code, show(`receiver ${i + 1}`, r)).toBe(0);
+          expect(await sha256File(outs[i]!), `receiver ${i + 1}`).toBe(inputSha);
+        }
+        const rep = parseLastJson(s.stdout) as unknown as Report;
+        expect(rep.receivers.map((x) => x.state)).toEqual(['complete', 'complete', 'complete', 'complete']);
+        if (lossPermille > 0) expect(rep.stats.rexmitBlocks! + rep.stats.repairFecBlocks! + rep.stats.fecBlocks!).toBeGreaterThan(0);
+        console.log(`netns-udpcast: loss ${lossPermille / 10}% ${_name}: ${(s.wallMs / 1000).toFixed(2)} s sender wall, stats ${JSON.stringify(rep.stats)}`);
+      },
+      200_000,
+    );
   });
 
   it('one receiver killed mid-transfer (2% loss): the other three complete, the table names it dropped, exit 1', async () => {

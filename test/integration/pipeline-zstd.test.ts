@@ -17,16 +17,16 @@ import {
   describeRun,
   expectExit,
   newSession,
-  partFiles,
   Processes,
+  partFiles,
   RECEIVER_CLI,
+  type RunResult,
   receiverNetArgs,
   SENDER_CLI,
   senderNetArgs,
   senderThenReceivers,
   sleep,
   stderrLines,
-  type RunResult,
 } from './helpers.js';
 
 const MiB = 1 << 20;
@@ -102,7 +102,10 @@ describe.skipIf(why !== undefined)('zstd through the CLIs on loopback multicast'
     const d = dir();
     const a = image(3 * MiB);
     const b = image(2 * MiB);
-    const zst = Buffer.concat([spawnSync('zstd', ['-c', '-q', '-9'], { input: a, maxBuffer: 1 << 30 }).stdout, spawnSync('zstd', ['-c', '-q'], { input: b, maxBuffer: 1 << 30 }).stdout]);
+    const zst = Buffer.concat([
+      spawnSync('zstd', ['-c', '-q', '-9'], { input: a, maxBuffer: 1 << 30 }).stdout,
+      spawnSync('zstd', ['-c', '-q'], { input: b, maxBuffer: 1 << 30 }).stdout,
+    ]);
     writeFileSync(join(d, 'disk.img.zst'), zst);
     const out = join(d, 'out.img');
     const [sr, rr] = await transfer(['--file', out], ['--file', join(d, 'disk.img.zst')]);

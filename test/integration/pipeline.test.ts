@@ -21,20 +21,20 @@ import {
   describeRun,
   expectExit,
   newSession,
+  Processes,
   parseJsonReport,
   partFiles,
-  Processes,
   RECEIVER_CLI,
+  type RunResult,
   receiverNetArgs,
   SENDER_CLI,
+  type SenderReport,
   senderNetArgs,
   senderThenReceivers,
   sha256File,
   sleep,
   stderrLines,
   writeRandomFile,
-  type RunResult,
-  type SenderReport,
 } from './helpers.js';
 
 const MiB = 1 << 20;
@@ -56,7 +56,11 @@ function expectOneLine(r: RunResult, re: RegExp): void {
 
 interface UnpackJson {
   ok: boolean;
-  output: { unpack?: { entries: number; files: number; hardLinks: number; devices: number }; decompress?: { format: string }; disk?: { bytes: number; seconds: number } };
+  output: {
+    unpack?: { entries: number; files: number; hardLinks: number; devices: number };
+    decompress?: { format: string };
+    disk?: { bytes: number; seconds: number };
+  };
   cpuUserMs: number;
   maxRssKiB: number;
 }
@@ -75,10 +79,7 @@ describe('receiver pipeline on loopback multicast', () => {
   }
 
   /** Receivers (started first), then the sender; both sides' results. */
-  async function transfer(
-    receivers: { name: string; args: string[] }[],
-    senderArgs: string[],
-  ): Promise<[RunResult, RunResult[]]> {
+  async function transfer(receivers: { name: string; args: string[] }[], senderArgs: string[]): Promise<[RunResult, RunResult[]]> {
     const s = newSession();
     const rs = receivers.map((r) => procs.start(r.name, RECEIVER_CLI, [...receiverNetArgs(s), ...r.args]));
     await sleep(RECEIVER_HEAD_START_MS);
@@ -180,20 +181,23 @@ describe('receiver pipeline on loopback multicast', () => {
     ['gzip', /^udp-receiver: failed: gzip: stream truncated/],
     ['lz4', /^udp-receiver: failed: lz4: stream truncated inside a frame/],
   ] as const) {
-    it.skipIf(format === 'lz4' && !HAVE_LZ4)(`a truncated ${format} stream: the receiver exits 3 with one line saying so and leaves no file; the sender exits 1`, async () => {
-      const dir = await testDir();
-      const image = Buffer.alloc(4 * MiB, 7);
-      const compressed = format === 'gzip' ? gzipSync(image) : spawnSync('lz4', ['-c'], { input: image }).stdout;
-      const bad = join(dir, `bad.img.${format}-stream`);
-      writeFileSync(bad, compressed.subarray(0, compressed.length - 6));
-      const out = join(dir, 'out.img');
-      const [sr, [rr]] = await transfer([{ name: 'receiver', args: ['--file', out] }], ['--file', bad]);
-      expectExit(rr!, 3);
-      expectOneLine(rr!, message);
-      expectExit(sr, 1);
-      expect(existsSync(out)).toBe(false);
-      expect(await partFiles(dir)).toEqual([]);
-    });
+    it.skipIf(format === 'lz4' && !HAVE_LZ4)(
+      `a truncated ${format} stream: the receiver exits 3 with one line saying so and leaves no file; the sender exits 1`,
+      async () => {
+        const dir = await testDir();
+        const image = Buffer.alloc(4 * MiB, 7);
+        const compressed = format === 'gzip' ? gzipSync(image) : spawnSync('lz4', ['-c'], { input: image }).stdout;
+        const bad = join(dir, `bad.img.${format}-stream`);
+        writeFileSync(bad, compressed.subarray(0, compressed.length - 6));
+        const out = join(dir, 'out.img');
+        const [sr, [rr]] = await transfer([{ name: 'receiver', args: ['--file', out] }], ['--file', bad]);
+        expectExit(rr!, 3);
+        expectOneLine(rr!, message);
+        expectExit(sr, 1);
+        expect(existsSync(out)).toBe(false);
+        expect(await partFiles(dir)).toEqual([]);
+      },
+    );
   }
 
   it.skipIf(!HAVE_CPIO)('a crc mismatch inside node.cpio.gz: exit 3, one line naming the entry, the tree marked incomplete', async () => {

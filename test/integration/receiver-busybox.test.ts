@@ -6,7 +6,7 @@
 // does not (the bug this guards against: a verified transfer ending in exit 3).
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,7 +54,9 @@ describe.skipIf(why !== undefined)('udp-receiver with busybox applets only on PA
     bin = join(root, 'bin');
     mkdirSync(bin);
     // busybox --install -s, without touching the system: one symlink per applet.
-    const list = spawnSync(BUSYBOX!, ['--list'], { encoding: 'utf8' }).stdout.split('\n').filter((a) => a !== '');
+    const list = spawnSync(BUSYBOX!, ['--list'], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter((a) => a !== '');
     for (const applet of list) symlinkSync(BUSYBOX!, join(bin, applet));
     src = join(root, 'src');
     makeTree(src, { sparseBytes: 8 << 20 });

@@ -9,11 +9,11 @@
 // line and exits non-zero. Times are printed, not asserted. Assumes `npm run build`.
 
 import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { randomBytes, createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { INCOMPLETE_MARKER } from '../../receiver/cpio/unpack.js';
 import { diffTrees, gnuPack, makeTree, snapshot } from '../support/cpio-tree.js';
@@ -23,22 +23,22 @@ import {
   builtCliMissing,
   describeRun,
   expectExit,
+  loopbackFixture,
+  type Proc,
   parseJsonReport,
   partFiles,
-  loopbackFixture,
   RECEIVER_CLI,
+  type ReceiverReport,
+  type RunResult,
   receiverNetArgs,
   SENDER_CLI,
+  type SenderReport,
+  type Session,
   senderNetArgs,
   senderThenReceivers,
   sha256File,
   sleep,
   stderrLines,
-  type Proc,
-  type ReceiverReport,
-  type RunResult,
-  type SenderReport,
-  type Session,
 } from './helpers.js';
 
 const MiB = 1 << 20;
@@ -80,9 +80,20 @@ describe('a restarted receiver rejoins (--streaming), real processes on loopback
   function sender(s: Session, dir: string, file: string, extra: string[]): { proc: Proc; log: string } {
     const log = join(dir, 'sender.log');
     const proc = procs.start('sender', SENDER_CLI, [
-      ...senderNetArgs(s), '--file', file, '--min-receivers', '3', '--max-bitrate', RATE,
+      ...senderNetArgs(s),
+      '--file',
+      file,
+      '--min-receivers',
+      '3',
+      '--max-bitrate',
+      RATE,
       // The dead receiver is dropped after 1 s instead of 5: it holds the rack until then.
-      '--retries-until-drop', '40', '--json', '--log', log, ...extra,
+      '--retries-until-drop',
+      '40',
+      '--json',
+      '--log',
+      log,
+      ...extra,
     ]);
     return { proc, log };
   }
@@ -149,7 +160,9 @@ describe('a restarted receiver rejoins (--streaming), real processes on loopback
     const r4 = await again.result;
     expectExit(r4, 1);
     expect(stderrLines(r4), describeRun(r4)).toHaveLength(1);
-    expect(failureLine(r4, 'udp-receiver: failed:')).toMatch(/the transfer is already under way, and the sender takes no late receivers \(udp-sender --streaming\)/);
+    expect(failureLine(r4, 'udp-receiver: failed:')).toMatch(
+      /the transfer is already under way, and the sender takes no late receivers \(udp-sender --streaming\)/,
+    );
     expect(existsSync(join(dir, 'again.img'))).toBe(false);
     const [sr, [r1, r2]] = await senderThenReceivers(snd.proc, rs);
     expectExit(r1!, 0);
@@ -169,7 +182,9 @@ describe('a restarted receiver rejoins (--streaming), real processes on loopback
     expectExit(a, 1);
     expectExit(b, 1);
     for (const r of [a, b]) expect(stderrLines(r), describeRun(r)).toHaveLength(1);
-    expect(failureLine(a, 'udp-receiver: failed:')).toMatch(/already under way, and a late receiver writes the head of the image last, in place: stdout takes the image only in order/);
+    expect(failureLine(a, 'udp-receiver: failed:')).toMatch(
+      /already under way, and a late receiver writes the head of the image last, in place: stdout takes the image only in order/,
+    );
     expect(failureLine(b, 'udp-receiver: failed:')).toMatch(/in place: --unpack takes the archive only in order/);
     const [sr, [r1, r2]] = await senderThenReceivers(snd.proc, rs);
     expectExit(r1!, 0);
@@ -193,7 +208,9 @@ describe('a restarted receiver rejoins (--streaming), real processes on loopback
     expectExit(r2!, 0);
     for (const i of [1, 2]) expect(await sha256File(join(dir, `out${i}.img`))).toBe(rawSha);
     expectExit(r4!, 3); // as a write error: the output cannot take the image this way
-    expect(failureLine(r4!, 'udp-receiver: failed:')).toMatch(/the image is gzip-compressed, and a receiver that joins late writes it at offsets, so it cannot decompress it/);
+    expect(failureLine(r4!, 'udp-receiver: failed:')).toMatch(
+      /the image is gzip-compressed, and a receiver that joins late writes it at offsets, so it cannot decompress it/,
+    );
     expect(existsSync(join(dir, 'again.img'))).toBe(false);
     expect(await partFiles(dir)).toEqual([killedPart(rs[2]!)]);
     expectExit(sr, 1);
@@ -210,7 +227,9 @@ describe('a restarted receiver rejoins (--streaming), real processes on loopback
     const [sr, [r1, r2, , r4]] = await senderThenReceivers(snd.proc, [...rs, again]);
     for (const r of [r1!, r2!, r4!]) expectExit(r, 0);
     for (const f of ['out1.img', 'out2.img', 'again.img']) expect(await sha256File(join(dir, f)), f).toBe(rawSha);
-    expect(stderrLines(r4!)).toContain('udp-receiver: joined late: the output takes the image only in order, so the whole image comes in the catch-up pass, after the first');
+    expect(stderrLines(r4!)).toContain(
+      'udp-receiver: joined late: the output takes the image only in order, so the whole image comes in the catch-up pass, after the first',
+    );
     expect(stderrLines(r4!)).toContain('udp-receiver: the first pass is over: the catch-up pass sends the rest, from slice 0');
     expectExit(sr, 0);
     const rep = parseJsonReport<LateSenderReport & { stats: { movedToCatchUp: number } }>(sr);
@@ -218,44 +237,49 @@ describe('a restarted receiver rejoins (--streaming), real processes on loopback
     expect(rep.stats.reloads).toBeGreaterThan(0);
   });
 
-  it.skipIf(!HAVE_CPIO)('node.cpio.gz: restarted receivers unpacking (--unpack) and writing to stdout take it in the catch-up pass, in order, and verify', async () => {
-    const dir = await testDir();
-    const src = join(dir, 'src');
-    makeTree(src, { sparseBytes: 4 * MiB });
-    // Random bytes do not shrink: the first pass lasts seconds at 40 Mbit/s, so the restart lands in it.
-    await writeFile(join(src, 'big.bin'), randomBytes(16 * MiB));
-    const cpio = join(dir, 'node.cpio');
-    gnuPack(src, 'crc', cpio);
-    const nodeGz = join(dir, 'node.cpio.gz');
-    await writeFile(nodeGz, gzipSync(await readFile(cpio), { level: 1 }));
-    const s = faultSession();
-    const roots = [1, 2, 3, 4, 5].map((i) => join(dir, `root${i}`));
-    const rs = [0, 1, 2].map((i) => receiver(`receiver${i + 1}`, s, ['--unpack', roots[i]!]));
-    await sleep(RECEIVER_HEAD_START_MS);
-    const snd = sender(s, dir, nodeGz, ['--streaming', '--max-bitrate', '40m']);
-    await waitForLog(snd.log, 'transfer.start');
-    await sleep(1000);
-    rs[2]!.kill('SIGKILL');
-    const again = receiver('receiver3-again', s, ['--unpack', roots[3]!]);
-    const toStdout = procs.start('stdout-late', RECEIVER_CLI, receiverNetArgs(s), { stdoutFile: join(dir, 'stdout.bin') });
-    const [sr, [r1, r2, r3, r4, r5]] = await senderThenReceivers(snd.proc, [...rs, again, toStdout]);
-    expect(r3!.signal).toBe('SIGKILL');
-    for (const r of [r1!, r2!, r4!, r5!]) expectExit(r, 0);
-    const want = snapshot(src);
-    for (const i of [0, 1, 3]) {
-      const root = roots[i]!;
-      expect(existsSync(join(root, INCOMPLETE_MARKER)), root).toBe(false);
-      expect(diffTrees(want, snapshot(root)), root).toEqual([]);
-    }
-    // stdout decompresses by magic too: the archive itself comes out.
-    expect(await sha256File(join(dir, 'stdout.bin'))).toBe(await sha256File(cpio));
-    for (const r of [r4!, r5!]) {
-      expect(stderrLines(r), describeRun(r)).toContain('udp-receiver: joined late: the output takes the image only in order, so the whole image comes in the catch-up pass, after the first');
-    }
-    const rep = parseJsonReport<LateSenderReport & { stats: { movedToCatchUp: number } }>(sr);
-    expect(rep.stats.movedToCatchUp).toBe(2);
-    expect(rep.receivers.filter((x) => x.state === 'verified')).toHaveLength(4);
-  });
+  it.skipIf(!HAVE_CPIO)(
+    'node.cpio.gz: restarted receivers unpacking (--unpack) and writing to stdout take it in the catch-up pass, in order, and verify',
+    async () => {
+      const dir = await testDir();
+      const src = join(dir, 'src');
+      makeTree(src, { sparseBytes: 4 * MiB });
+      // Random bytes do not shrink: the first pass lasts seconds at 40 Mbit/s, so the restart lands in it.
+      await writeFile(join(src, 'big.bin'), randomBytes(16 * MiB));
+      const cpio = join(dir, 'node.cpio');
+      gnuPack(src, 'crc', cpio);
+      const nodeGz = join(dir, 'node.cpio.gz');
+      await writeFile(nodeGz, gzipSync(await readFile(cpio), { level: 1 }));
+      const s = faultSession();
+      const roots = [1, 2, 3, 4, 5].map((i) => join(dir, `root${i}`));
+      const rs = [0, 1, 2].map((i) => receiver(`receiver${i + 1}`, s, ['--unpack', roots[i]!]));
+      await sleep(RECEIVER_HEAD_START_MS);
+      const snd = sender(s, dir, nodeGz, ['--streaming', '--max-bitrate', '40m']);
+      await waitForLog(snd.log, 'transfer.start');
+      await sleep(1000);
+      rs[2]!.kill('SIGKILL');
+      const again = receiver('receiver3-again', s, ['--unpack', roots[3]!]);
+      const toStdout = procs.start('stdout-late', RECEIVER_CLI, receiverNetArgs(s), { stdoutFile: join(dir, 'stdout.bin') });
+      const [sr, [r1, r2, r3, r4, r5]] = await senderThenReceivers(snd.proc, [...rs, again, toStdout]);
+      expect(r3!.signal).toBe('SIGKILL');
+      for (const r of [r1!, r2!, r4!, r5!]) expectExit(r, 0);
+      const want = snapshot(src);
+      for (const i of [0, 1, 3]) {
+        const root = roots[i]!;
+        expect(existsSync(join(root, INCOMPLETE_MARKER)), root).toBe(false);
+        expect(diffTrees(want, snapshot(root)), root).toEqual([]);
+      }
+      // stdout decompresses by magic too: the archive itself comes out.
+      expect(await sha256File(join(dir, 'stdout.bin'))).toBe(await sha256File(cpio));
+      for (const r of [r4!, r5!]) {
+        expect(stderrLines(r), describeRun(r)).toContain(
+          'udp-receiver: joined late: the output takes the image only in order, so the whole image comes in the catch-up pass, after the first',
+        );
+      }
+      const rep = parseJsonReport<LateSenderReport & { stats: { movedToCatchUp: number } }>(sr);
+      expect(rep.stats.movedToCatchUp).toBe(2);
+      expect(rep.receivers.filter((x) => x.state === 'verified')).toHaveLength(4);
+    },
+  );
 
   it('--streaming refuses a source it cannot read again: exit 2, one line', async () => {
     const dir = await testDir();

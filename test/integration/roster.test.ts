@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acquireLabLock, createRack, labSkipReason, parseLastJson, type LabLock, type Rack } from '../../bench/lab.js';
+import { acquireLabLock, createRack, type LabLock, labSkipReason, parseLastJson, type Rack } from '../../bench/lab.js';
 import {
   builtCliMissing,
   describeRun,
@@ -20,12 +20,12 @@ import {
   RECEIVER_CLI,
   receiverNetArgs,
   SENDER_CLI,
+  type SenderReport,
   senderNetArgs,
   senderThenReceivers,
   sha256File,
   sleep,
   stderrLines,
-  type SenderReport,
 } from './helpers.js';
 
 const missingCli = builtCliMissing();
@@ -142,9 +142,18 @@ describe.skipIf(labSkip !== undefined)('--hosts in a namespaced rack: 5 hosts li
     expect(sender.code, describe('sender', sender)).toBe(1);
     const lines = sender.stderr.split('\n');
     const missingAddr = r.receiverAddrs[4]!;
-    expect(lines.some((l) => new RegExp(`^${missingAddr.replace(/\./g, '\\.')}\\s+-\\s+${missingAddr.replace(/\./g, '\\.')}\\s+0\\s+missing\\s+never joined$`).test(l)), sender.stderr).toBe(true);
+    expect(
+      lines.some((l) =>
+        new RegExp(`^${missingAddr.replace(/\./g, '\\.')}\\s+-\\s+${missingAddr.replace(/\./g, '\\.')}\\s+0\\s+missing\\s+never joined$`).test(l),
+      ),
+      sender.stderr,
+    ).toBe(true);
     expect(lines).toContain(`udp-sender: 1 of 5 hosts never joined: ${missingAddr}`);
-    for (const a of r.receiverAddrs.slice(0, 4)) expect(lines.some((l) => l.startsWith(a) && /\sverified/.test(l)), sender.stderr).toBe(true);
+    for (const a of r.receiverAddrs.slice(0, 4))
+      expect(
+        lines.some((l) => l.startsWith(a) && /\sverified/.test(l)),
+        sender.stderr,
+      ).toBe(true);
     console.log(`5 hosts listed, 4 started:\n${lines.filter((l) => !l.startsWith('udp-sender: UDP')).join('\n')}`);
     const report = parseLastJson(sender.stdout) as { hosts: { name: string; state: string }[] } | undefined;
     expect(report?.hosts.map((h) => h.state)).toEqual(['verified', 'verified', 'verified', 'verified', 'missing']);

@@ -24,8 +24,8 @@ import { HELLO_SIZE } from '../../dist/protocol/messages/hello.js';
 import { JOIN_SIZE } from '../../dist/protocol/messages/join.js';
 import { LEAVE_HEADER_SIZE } from '../../dist/protocol/messages/leave.js';
 import { NAK_HEADER_SIZE } from '../../dist/protocol/messages/nak.js';
-import { REPORT_ACK_SIZE } from '../../dist/protocol/messages/report-ack.js';
 import { REPORT_HEADER_SIZE } from '../../dist/protocol/messages/report.js';
+import { REPORT_ACK_SIZE } from '../../dist/protocol/messages/report-ack.js';
 import { REQACK_SIZE } from '../../dist/protocol/messages/reqack.js';
 import { START_SIZE } from '../../dist/protocol/messages/start.js';
 import { STATUS_SIZE } from '../../dist/protocol/messages/status.js';
@@ -37,8 +37,20 @@ const ROUND_INTERVAL_MS = 5;
 const MAX_SEND_QUEUE = 256;
 /** Bytes of each type 1..13 (HELLO..DROP) without its variable part; DATA with the default 1448-byte block. */
 const TYPE_SIZE = [
-  undefined, HELLO_SIZE, JOIN_SIZE, ACCEPT_SIZE, START_SIZE, DATA_HEADER_SIZE + 1448, NAK_HEADER_SIZE + 2, STATUS_SIZE,
-  REQACK_SIZE, END_SIZE, REPORT_HEADER_SIZE, REPORT_ACK_SIZE, LEAVE_HEADER_SIZE, DROP_SIZE,
+  undefined,
+  HELLO_SIZE,
+  JOIN_SIZE,
+  ACCEPT_SIZE,
+  START_SIZE,
+  DATA_HEADER_SIZE + 1448,
+  NAK_HEADER_SIZE + 2,
+  STATUS_SIZE,
+  REQACK_SIZE,
+  END_SIZE,
+  REPORT_HEADER_SIZE,
+  REPORT_ACK_SIZE,
+  LEAVE_HEADER_SIZE,
+  DROP_SIZE,
 ];
 
 const [portbaseText, dataGroup, rdvGroup] = process.argv.slice(2);

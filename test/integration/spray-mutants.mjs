@@ -24,11 +24,11 @@
 
 import dgram from 'node:dgram';
 import { existsSync, readFileSync } from 'node:fs';
-import { ALL_TYPES, freshPacket, hostileDatagram, mutate } from '../../dist/test/support/fuzz/hostile.js';
-import { Rng } from '../../dist/test/support/prng.js';
 import { decodeDatagram } from '../../dist/protocol/codec.js';
 import { checkDataAgainstSession } from '../../dist/protocol/geometry.js';
 import { MESSAGE_TYPE_NAMES, MessageType } from '../../dist/protocol/header.js';
+import { ALL_TYPES, freshPacket, hostileDatagram, mutate } from '../../dist/test/support/fuzz/hostile.js';
+import { Rng } from '../../dist/test/support/prng.js';
 
 const LOOPBACK = '127.0.0.1';
 const ROUND_INTERVAL_MS = 5;

@@ -12,7 +12,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nativeRsStatus } from '../../common/fec.js';
-import { builtCliMissing, describeRun, expectExit, newSession, parseJsonReport, Processes, SENDER_CLI, sha256File, sleep, writeRandomFile, type RunResult } from './helpers.js';
+import {
+  builtCliMissing,
+  describeRun,
+  expectExit,
+  newSession,
+  Processes,
+  parseJsonReport,
+  type RunResult,
+  SENDER_CLI,
+  sha256File,
+  sleep,
+  writeRandomFile,
+} from './helpers.js';
 
 const UDP_RECEIVER = '/usr/bin/udp-receiver';
 const skip = !existsSync(UDP_RECEIVER) ? `${UDP_RECEIVER} is missing (apt-get install udpcast; bench/lab-deps.sh does it as root)` : builtCliMissing();
@@ -69,10 +81,12 @@ describe.skipIf(skip !== undefined)('udp-sender --protocol udpcast → Debian ud
     const out = join(dir, `${name}.out`);
     const rcv = stockReceiver(['--interface', 'lo', '--nokbd', '--portbase', String(s.portbase), '--file', out], 60_000);
     await sleep(300);
-    const sender = procs.start('udp-sender', SENDER_CLI, [
-      '--protocol', 'udpcast', '--interface', 'lo', '--nokbd', '--min-receivers', '1', '--portbase', String(s.portbase),
-      '--file', input, '--json', ...extra,
-    ], { timeoutMs: 60_000 });
+    const sender = procs.start(
+      'udp-sender',
+      SENDER_CLI,
+      ['--protocol', 'udpcast', '--interface', 'lo', '--nokbd', '--min-receivers', '1', '--portbase', String(s.portbase), '--file', input, '--json', ...extra],
+      { timeoutMs: 60_000 },
+    );
     const sr = await sender.result;
     return { sender: sr, receiver: await rcv.result, out };
   }
@@ -107,10 +121,27 @@ describe.skipIf(skip !== undefined)('udp-sender --protocol udpcast → Debian ud
     const out = join(dir, 'piped.out');
     const rcv = stockReceiver(['--interface', 'lo', '--nokbd', '--portbase', String(s.portbase), '--pipe', 'gzip -dc', '--file', out], 60_000);
     await sleep(300);
-    const sender = procs.start('udp-sender', SENDER_CLI, [
-      '--protocol', 'udpcast', '--interface', 'lo', '--nokbd', '--min-receivers', '1', '--portbase', String(s.portbase),
-      '--file', input, '--pipe', 'gzip -1 -c', '--json',
-    ], { timeoutMs: 60_000 });
+    const sender = procs.start(
+      'udp-sender',
+      SENDER_CLI,
+      [
+        '--protocol',
+        'udpcast',
+        '--interface',
+        'lo',
+        '--nokbd',
+        '--min-receivers',
+        '1',
+        '--portbase',
+        String(s.portbase),
+        '--file',
+        input,
+        '--pipe',
+        'gzip -1 -c',
+        '--json',
+      ],
+      { timeoutMs: 60_000 },
+    );
     expectExit(await sender.result, 0);
     expect((await rcv.result).code).toBe(0);
     expect(await sha256File(out)).toBe(inputSha);
@@ -121,10 +152,29 @@ describe.skipIf(skip !== undefined)('udp-sender --protocol udpcast → Debian ud
     const out = join(dir, 'killed.out');
     const rcv = stockReceiver(['--interface', 'lo', '--nokbd', '--portbase', String(s.portbase), '--file', out], 60_000);
     await sleep(300);
-    const sender = procs.start('udp-sender', SENDER_CLI, [
-      '--protocol', 'udpcast', '--interface', 'lo', '--nokbd', '--min-receivers', '1', '--portbase', String(s.portbase),
-      '--file', input, '--json', '--max-bitrate', '40m', '--retries-until-drop', '40',
-    ], { timeoutMs: 60_000 });
+    const sender = procs.start(
+      'udp-sender',
+      SENDER_CLI,
+      [
+        '--protocol',
+        'udpcast',
+        '--interface',
+        'lo',
+        '--nokbd',
+        '--min-receivers',
+        '1',
+        '--portbase',
+        String(s.portbase),
+        '--file',
+        input,
+        '--json',
+        '--max-bitrate',
+        '40m',
+        '--retries-until-drop',
+        '40',
+      ],
+      { timeoutMs: 60_000 },
+    );
     await sleep(1800);
     rcv.kill();
     const sr = await sender.result;
@@ -137,9 +187,15 @@ describe.skipIf(skip !== undefined)('udp-sender --protocol udpcast → Debian ud
   });
 
   it.each([
-    [['--protocol', 'udpcast', '--key-file', '/etc/hostname', '--nokbd', '--min-receivers', '1'], /--key-file is not for --protocol udpcast: stock udp-receivers cannot check tags/],
+    [
+      ['--protocol', 'udpcast', '--key-file', '/etc/hostname', '--nokbd', '--min-receivers', '1'],
+      /--key-file is not for --protocol udpcast: stock udp-receivers cannot check tags/,
+    ],
     [['--protocol', 'udpcast', '--compress', 'gzip', '--nokbd', '--min-receivers', '1'], /--compress is not for --protocol udpcast/],
-    [['--protocol', 'udpcast', '--streaming', '--nokbd', '--min-receivers', '1'], /--streaming is not for --protocol udpcast: a stock udp-receiver cannot join/],
+    [
+      ['--protocol', 'udpcast', '--streaming', '--nokbd', '--min-receivers', '1'],
+      /--streaming is not for --protocol udpcast: a stock udp-receiver cannot join/,
+    ],
     [['--full-duplex', '--nokbd', '--min-receivers', '1'], /--full-duplex is an option of udpcast's protocol: add --protocol udpcast/],
     [['--mcast-all-address', '239.1.2.3', '--nokbd', '--min-receivers', '1'], /--mcast-all-address is an option of udpcast's protocol/],
     [['--protocol', 'tftp'], /--protocol: expected rackcast or udpcast/],

@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { DATA_FLAG_PARITY } from '../../protocol/messages/data.js';
-import { simulate, type SimOptions, type SimResult } from '../support/simulate.js';
+import { type SimOptions, type SimResult, simulate } from '../support/simulate.js';
 
 const SLICES = 16;
 const base: Omit<SimOptions, 'seed'> = {

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { Reason } from '../../protocol/reasons.js';
-import { simulate, type SimOptions, type SimResult } from '../support/simulate.js';
+import { type SimOptions, type SimResult, simulate } from '../support/simulate.js';
 
 function identical(r: SimResult): boolean {
   return r.receivers.every((x) => x.ok && Buffer.compare(Buffer.from(x.image), Buffer.from(r.image)) === 0);

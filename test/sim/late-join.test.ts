@@ -3,7 +3,7 @@
 // from the sender's source; the others are not held back.
 
 import { describe, expect, it } from 'vitest';
-import { simulate, type SimOptions, type SimResult } from '../support/simulate.js';
+import { type SimOptions, type SimResult, simulate } from '../support/simulate.js';
 
 const IMAGE = 64 * 256 * 40 + 1234; // 41 slices of 64 x 256 bytes
 

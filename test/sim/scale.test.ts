@@ -17,7 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { loadErasureCoder } from '../../common/fec.js';
 import { decodeHeader, MessageType } from '../../protocol/header.js';
 import { DATA_FLAG_PARITY, DATA_FLAG_REPAIR } from '../../protocol/messages/data.js';
-import { simulate, type LossModel, type SimResult } from '../support/simulate.js';
+import { type LossModel, type SimResult, simulate } from '../support/simulate.js';
 
 // The native coder when it loads (the same maths, test/unit/native/rs-differential.test.ts):
 // a thousand receivers decode a few million blocks.
@@ -149,21 +149,25 @@ interface Case {
 }
 
 function scaleCase(name: string, c: Case): void {
-  it(`${name}, seed ${c.seed}`, () => {
-    const one = run(1, c.seed, c.loss);
-    const tens = Array.from({ length: TEN_SEEDS }, (_, i) => run(10, c.seed + i, c.loss));
-    const many = run(1000, c.seed, c.loss);
-    const tenNaks = tens.reduce((a, x) => a + x.naksPerSlice, 0) / TEN_SEEDS;
-    const allowedMs = one.sessionMs * TIME_RATIO_MAX + (c.allowRepairFloor ? many.repairFloor * PACKET_MS : 0);
-    console.log(
-      [one, tens[0], many].map((x) => line(x!, one)).join('\n') +
-        `\nten receivers over ${TEN_SEEDS} seeds: ${tenNaks.toFixed(2)} NAK/slice (${tens.map((x) => x.naksPerSlice.toFixed(2)).join(' ')}); ` +
-        `1,000: ${(many.naksPerSlice / tenNaks).toFixed(2)}x that; session allowed ${allowedMs.toFixed(1)} ms`,
-    );
-    expect(many.sessionMs).toBeLessThanOrEqual(allowedMs);
-    expect(many.statusMaxInSlice).toBeLessThanOrEqual(STATUS_PER_SLICE_MAX);
-    expect(many.naksPerSlice).toBeLessThanOrEqual(tenNaks * NAK_RATIO_MAX);
-  }, SCALE_TEST_TIMEOUT_MS);
+  it(
+    `${name}, seed ${c.seed}`,
+    () => {
+      const one = run(1, c.seed, c.loss);
+      const tens = Array.from({ length: TEN_SEEDS }, (_, i) => run(10, c.seed + i, c.loss));
+      const many = run(1000, c.seed, c.loss);
+      const tenNaks = tens.reduce((a, x) => a + x.naksPerSlice, 0) / TEN_SEEDS;
+      const allowedMs = one.sessionMs * TIME_RATIO_MAX + (c.allowRepairFloor ? many.repairFloor * PACKET_MS : 0);
+      console.log(
+        [one, tens[0], many].map((x) => line(x!, one)).join('\n') +
+          `\nten receivers over ${TEN_SEEDS} seeds: ${tenNaks.toFixed(2)} NAK/slice (${tens.map((x) => x.naksPerSlice.toFixed(2)).join(' ')}); ` +
+          `1,000: ${(many.naksPerSlice / tenNaks).toFixed(2)}x that; session allowed ${allowedMs.toFixed(1)} ms`,
+      );
+      expect(many.sessionMs).toBeLessThanOrEqual(allowedMs);
+      expect(many.statusMaxInSlice).toBeLessThanOrEqual(STATUS_PER_SLICE_MAX);
+      expect(many.naksPerSlice).toBeLessThanOrEqual(tenNaks * NAK_RATIO_MAX);
+    },
+    SCALE_TEST_TIMEOUT_MS,
+  );
 }
 
 describe('1,000 receivers at the cost of one', () => {

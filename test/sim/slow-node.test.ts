@@ -7,7 +7,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { CatchUpWhy } from '../../protocol/messages/catch-up.js';
-import { simulate, type SimOptions, type SimResult } from '../support/simulate.js';
+import { type SimOptions, type SimResult, simulate } from '../support/simulate.js';
 
 const base: SimOptions = {
   receivers: 4,
@@ -130,7 +130,11 @@ describe('the slow-node policy', () => {
   it('two slow disks of four: both move; of two receivers, the healthy one stays', () => {
     const r = run({ sinkBytesPerMs: (i) => (i >= 2 ? SLOW : HEALTHY) });
     expectAllIdentical(r);
-    expect(moves(r).map(([i]) => i).sort()).toEqual([2, 3]);
+    expect(
+      moves(r)
+        .map(([i]) => i)
+        .sort(),
+    ).toEqual([2, 3]);
     const two = run({ receivers: 2, sinkBytesPerMs: (i) => (i === 1 ? SLOW : HEALTHY) });
     expectAllIdentical(two);
     expect(moves(two).map(([i]) => i)).toEqual([1]);

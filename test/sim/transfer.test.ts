@@ -4,14 +4,12 @@
 
 import { describe, expect, it } from 'vitest';
 import { Reason } from '../../protocol/reasons.js';
-import { simulate, type SimOptions, type SimResult } from '../support/simulate.js';
+import { type SimOptions, type SimResult, simulate } from '../support/simulate.js';
 
 function expectAllIdentical(r: SimResult): void {
   for (const x of r.receivers) {
     if (!x.ok || Buffer.compare(Buffer.from(x.image), Buffer.from(r.image)) !== 0) {
-      throw new Error(
-        `seed ${r.seed}: receiver ${x.index} ok=${x.ok} detail="${x.detail}" bytes=${x.image.byteLength}/${r.image.byteLength}`,
-      );
+      throw new Error(`seed ${r.seed}: receiver ${x.index} ok=${x.ok} detail="${x.detail}" bytes=${x.image.byteLength}/${r.image.byteLength}`);
     }
   }
   expect(r.sender.succeeded).toBe(true);
@@ -63,8 +61,7 @@ describe('repair with exact counters', () => {
       imageBytes: 64 * 256 * 4,
       seed: 4,
       latencyMs: 0.2,
-      dropData: (rcv, d) =>
-        d.sliceNo === 1 && (d.flags & 4) === 0 && (d.blockNo === 5 || (rcv === 1 && d.blockNo === 9)),
+      dropData: (rcv, d) => d.sliceNo === 1 && (d.flags & 4) === 0 && (d.blockNo === 5 || (rcv === 1 && d.blockNo === 9)),
     });
     expectAllIdentical(r);
     expect(r.sender.stats.naksReceived).toBe(1);
@@ -86,8 +83,7 @@ describe('repair with exact counters', () => {
       receivers: 1,
       imageBytes: 64 * 256 * 2,
       seed: 5,
-      dropData: (_rcv, d) =>
-        d.sliceNo === 0 && (((d.flags & 4) === 0 && d.blockNo === 3) || ((d.flags & 1) !== 0 && d.blockNo === 0)),
+      dropData: (_rcv, d) => d.sliceNo === 0 && (((d.flags & 4) === 0 && d.blockNo === 3) || ((d.flags & 1) !== 0 && d.blockNo === 0)),
     });
     expectAllIdentical(r);
     expect(r.sender.stats.naksReceived).toBe(2);

@@ -6,8 +6,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  chmodSync,
   chownSync,
   closeSync,
+  ftruncateSync,
   lchownSync,
   linkSync,
   lstatSync,
@@ -21,14 +23,12 @@ import {
   utimesSync,
   writeFileSync,
   writeSync,
-  chmodSync,
-  ftruncateSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { CpioReader, type CpioEvent } from '../../receiver/cpio/reader.js';
+import { type CpioEvent, CpioReader } from '../../receiver/cpio/reader.js';
 import { INCOMPLETE_MARKER } from '../../receiver/cpio/unpack.js';
-import type { Sink } from '../../receiver/sink-types.js';
 import { openSink } from '../../receiver/sink.js';
+import type { Sink } from '../../receiver/sink-types.js';
 import { IS_ROOT } from './host.js';
 
 const B = (s: string | number[]): Buffer => (typeof s === 'string' ? Buffer.from(s) : Buffer.from(s));

@@ -5,22 +5,22 @@
 
 import { CAP_PARITY_REPAIR, ipv4ToU32 } from '../../protocol/header.js';
 import { ACCEPT_SIZE, encodeAccept } from '../../protocol/messages/accept.js';
-import { type Data, DATA_HEADER_SIZE, encodeData } from '../../protocol/messages/data.js';
-import { CLONE_REPORT_ACK_SIZE, encodeCloneReportAck } from '../../protocol/messages/clone-report-ack.js';
+import { CATCH_UP_SIZE, type CatchUp, encodeCatchUp } from '../../protocol/messages/catch-up.js';
 import { type CloneReport, cloneReportLength, encodeCloneReport } from '../../protocol/messages/clone-report.js';
+import { CLONE_REPORT_ACK_SIZE, encodeCloneReportAck } from '../../protocol/messages/clone-report-ack.js';
+import { DATA_HEADER_SIZE, type Data, encodeData } from '../../protocol/messages/data.js';
 import { DROP_SIZE, encodeDrop } from '../../protocol/messages/drop.js';
-import { encodeEnd, END_SIZE } from '../../protocol/messages/end.js';
-import { CATCH_UP_SIZE, encodeCatchUp, type CatchUp } from '../../protocol/messages/catch-up.js';
+import { END_SIZE, encodeEnd } from '../../protocol/messages/end.js';
 import { encodeHeartbeat, HEARTBEAT_SIZE, type Heartbeat } from '../../protocol/messages/heartbeat.js';
-import { encodeHello, type Hello, HELLO_SIZE } from '../../protocol/messages/hello.js';
+import { encodeHello, HELLO_SIZE, type Hello } from '../../protocol/messages/hello.js';
 import { encodeJoin, JOIN_SIZE } from '../../protocol/messages/join.js';
 import { encodeLeave, type Leave, leaveLength } from '../../protocol/messages/leave.js';
 import { encodeNak, type Nak, nakLength } from '../../protocol/messages/nak.js';
 import { encodeReport, type Report, reportLength } from '../../protocol/messages/report.js';
 import { encodeReportAck, REPORT_ACK_SIZE } from '../../protocol/messages/report-ack.js';
-import { encodeReqack, type Reqack, REQACK_SIZE } from '../../protocol/messages/reqack.js';
+import { encodeReqack, REQACK_SIZE, type Reqack } from '../../protocol/messages/reqack.js';
 import { encodeStart, START_SIZE } from '../../protocol/messages/start.js';
-import { encodeStatus, type Status, STATUS_SIZE } from '../../protocol/messages/status.js';
+import { encodeStatus, STATUS_SIZE, type Status } from '../../protocol/messages/status.js';
 import type { Reason } from '../../protocol/reasons.js';
 
 export const SESSION = 0x1234abcd;
@@ -43,12 +43,7 @@ export function encoded(size: number, encode: (buf: Uint8Array) => number): Uint
 
 // ---- receiver → sender datagrams ------------------------------------------------------
 
-export function joinBytes(o: {
-  receiverId: number;
-  rcvBufBytes?: number;
-  caps?: number;
-  sessionId?: number;
-}): Uint8Array {
+export function joinBytes(o: { receiverId: number; rcvBufBytes?: number; caps?: number; sessionId?: number }): Uint8Array {
   return encoded(JOIN_SIZE, (b) =>
     encodeJoin(
       {
@@ -155,9 +150,7 @@ export function dataBytes(d: Omit<Data, 'sessionId'> & { sessionId?: number }): 
 
 /** A REQACK; without flags, a small session's (answered at once, no heartbeat from it). */
 export function reqackBytes(o: Pick<Reqack, 'reqackId' | 'needSlices' | 'needSeq'> & Partial<Reqack>): Uint8Array {
-  return encoded(REQACK_SIZE, (b) =>
-    encodeReqack({ sessionId: SESSION, flags: 0, answerWindowMs: 0, groupSize: 1, heartbeatMs: 0, ...o }, b),
-  );
+  return encoded(REQACK_SIZE, (b) => encodeReqack({ sessionId: SESSION, flags: 0, answerWindowMs: 0, groupSize: 1, heartbeatMs: 0, ...o }, b));
 }
 
 export function endBytes(totalBytes: number, totalSlices: number, digest: Uint8Array, sessionId = SESSION): Uint8Array {

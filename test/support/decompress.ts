@@ -2,9 +2,9 @@
 // lz4-frame.ts, lz4-block.ts): seeded data that compresses somewhat, random chunking, a
 // sink that collects what it is given, and a run of bytes through a decompressing sink.
 
-import { loadLz4Napi, napiLz4Decoder, tsLz4Decoder, type Lz4BlockDecoder } from '../../receiver/lz4-block.js';
+import { type DecompressMode, wrapDecompress } from '../../receiver/decompress.js';
+import { type Lz4BlockDecoder, loadLz4Napi, napiLz4Decoder, tsLz4Decoder } from '../../receiver/lz4-block.js';
 import { Lz4FrameDecoder } from '../../receiver/lz4-frame.js';
-import { wrapDecompress, type DecompressMode } from '../../receiver/decompress.js';
 import type { Sink, SinkReport } from '../../receiver/sink-types.js';
 import { mulberry32 } from './prng.js';
 
@@ -79,7 +79,11 @@ export class MemorySink implements Sink {
 }
 
 /** Runs `input` through a decompressing sink: the output, or the error of write/finish. */
-export async function through(mode: DecompressMode, input: Uint8Array, seed = 3): Promise<{ out: Buffer; error?: Error; sink: MemorySink; report: SinkReport }> {
+export async function through(
+  mode: DecompressMode,
+  input: Uint8Array,
+  seed = 3,
+): Promise<{ out: Buffer; error?: Error; sink: MemorySink; report: SinkReport }> {
   const inner = new MemorySink();
   const s = wrapDecompress(inner, mode, DECODERS[0]);
   try {

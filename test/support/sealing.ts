@@ -1,7 +1,7 @@
 // Keys and datagrams for the tests of sealing (common/auth/seal.ts), in process and over real
 // sockets.
 
-import { deriveAuthKeys, type AuthKeys } from '../../common/auth/keys.js';
+import { type AuthKeys, deriveAuthKeys } from '../../common/auth/keys.js';
 import type { AuthMode } from '../../common/auth/seal.js';
 import { DATA_HEADER_SIZE, encodeDataHeader } from '../../protocol/messages/data.js';
 import { mulberry32 } from './prng.js';

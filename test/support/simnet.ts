@@ -23,13 +23,13 @@
 // scenario injects, with its own invariants around every delivery).
 
 import { createHash } from 'node:crypto';
-import { type PlacementTable, placeDatagram, PlaceResult, RECORD_WORDS } from '../../common/udp/placement.js';
+import { type PlacementTable, PlaceResult, placeDatagram, RECORD_WORDS } from '../../common/udp/placement.js';
 import { fullSliceBytes } from '../../protocol/geometry.js';
-import { parseIpv4 } from '../../protocol/ipv4.js';
 import { decodeHeader, MessageType } from '../../protocol/header.js';
+import { parseIpv4 } from '../../protocol/ipv4.js';
 import { NAK_HEADER_SIZE } from '../../protocol/messages/nak.js';
-import { ReceiverCore, type ReceiverConfig, type ReceiverEvent } from '../../receiver/core.js';
-import { SenderCore, type SenderConfig, type SenderEvent } from '../../sender/core.js';
+import { type ReceiverConfig, ReceiverCore, type ReceiverEvent } from '../../receiver/core.js';
+import { type SenderConfig, SenderCore, type SenderEvent } from '../../sender/core.js';
 import { concat } from './bytes.js';
 import { EventHeap } from './event-heap.js';
 
@@ -229,7 +229,10 @@ export class SimReceiver {
    */
   digest(totalBytes: number, expected: Uint8Array): Buffer {
     if (this.reference !== undefined) return this.matched ? Buffer.from(expected) : Buffer.alloc(32);
-    if (this.joinSlice > 0) return createHash('sha256').update(this.out.subarray(0, Math.min(totalBytes, this.outBytes))).digest();
+    if (this.joinSlice > 0)
+      return createHash('sha256')
+        .update(this.out.subarray(0, Math.min(totalBytes, this.outBytes)))
+        .digest();
     return this.hash.copy().digest();
   }
 
@@ -281,7 +284,15 @@ export class SimNet {
 
   /** Puts a datagram of the scenario's on the wire, `extraMs` late, its jitter drawn from `random`. */
   inject(to: number, from: string, bytes: Uint8Array, extraMs: number, random: () => number): void {
-    this.heap.push({ at: this.now + this.o.wire.latencyMs + extraMs + random() * this.o.wire.jitterMs, seq: this.seq++, to, from, fromPort: PORT, bytes, hostile: true });
+    this.heap.push({
+      at: this.now + this.o.wire.latencyMs + extraMs + random() * this.o.wire.jitterMs,
+      seq: this.seq++,
+      to,
+      from,
+      fromPort: PORT,
+      bytes,
+      hostile: true,
+    });
   }
 
   /** Not up yet, dead, or done: hears and sends nothing. */
@@ -420,7 +431,11 @@ export class SimNet {
     });
     // A busy link holds transmits back: the sender rightly wants to run again at once.
     const linkBusy = linkRateBps !== undefined && this.now < this.linkFreeAt;
-    if (handled && !linkBusy) this.checkNoSpin('sender', this.guard('sender.pollTimeout', () => s.pollTimeout()));
+    if (handled && !linkBusy)
+      this.checkNoSpin(
+        'sender',
+        this.guard('sender.pollTimeout', () => s.pollTimeout()),
+      );
   }
 
   private pumpReceiver(r: SimReceiver): void {

@@ -8,13 +8,13 @@ import { PlacementTable } from '../../common/udp/placement.js';
 import { CauchyReedSolomon } from '../../protocol/fec/cauchy-rs.js';
 import type { ErasureCoder } from '../../protocol/fec/erasure-coder.js';
 import { fullSliceBytes } from '../../protocol/geometry.js';
-import { decodeData, type Data } from '../../protocol/messages/data.js';
+import { type Data, decodeData } from '../../protocol/messages/data.js';
 import { IMAGE_BYTES_UNKNOWN } from '../../protocol/messages/hello.js';
 import type { ReceiverConfig, ReceiverCore } from '../../receiver/core.js';
 import type { SenderConfig, SenderCore, SenderEvent } from '../../sender/core.js';
 import { randomImage } from './bytes.js';
 import { mulberry32 } from './prng.js';
-import { SimNet, SimViolation, SENDER_INDEX, type Wire } from './simnet.js';
+import { SENDER_INDEX, SimNet, SimViolation, type Wire } from './simnet.js';
 
 export interface LossModel {
   /** Independent loss probability per packet per receiver. */

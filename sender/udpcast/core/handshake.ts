@@ -7,7 +7,7 @@
 import { CL_NR_REFUSED } from '../../../protocol/udpcast/connect-reply.js';
 import { CAP_BIG_ENDIAN, MAX_CLIENTS } from '../../../protocol/udpcast/wire.js';
 import type { Participants } from './participants.js';
-import { connectReplyBytes, type ControlQueue } from './transmit.js';
+import { type ControlQueue, connectReplyBytes } from './transmit.js';
 import { countDrop, type UdpcastSenderConfig, type UdpcastSenderEvent, type UdpcastSenderStats } from './types.js';
 
 /** CONNECT_REPLY copies per CONNECT_REQ, spread over the start grace. */

@@ -42,7 +42,15 @@ export class Participants {
       }
     }
     if (clNr < 0) return undefined;
-    const rec: UdpcastReceiverRecord = { clNr, address, state: 'connected', detail: '', rcvbufBytes: rcvbufBytes === 0 ? 65536 : rcvbufBytes, slicesAcked: 0, silentRounds: 0 };
+    const rec: UdpcastReceiverRecord = {
+      clNr,
+      address,
+      state: 'connected',
+      detail: '',
+      rcvbufBytes: rcvbufBytes === 0 ? 65536 : rcvbufBytes,
+      slicesAcked: 0,
+      silentRounds: 0,
+    };
     this.byAddress.set(address, rec);
     this.byClNr[clNr] = rec;
     return rec;

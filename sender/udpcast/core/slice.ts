@@ -17,7 +17,7 @@
 // a slice (a stock receiver drops a FEC block it already holds), and there are 128 per
 // stripe; past that, data.
 
-import { minStripes, stripeBlockCount, stripeBlockNo, type PreparedStripe, type UdpcastParityCoder } from '../../../protocol/udpcast/fec-code.js';
+import { minStripes, type PreparedStripe, stripeBlockCount, stripeBlockNo, type UdpcastParityCoder } from '../../../protocol/udpcast/fec-code.js';
 import { BITMAP_BYTES, bitIsSet, MAX_FEC_ROWS, READY_SET_BYTES, setBit } from '../../../protocol/udpcast/wire.js';
 
 export type Repair = { readonly kind: 'data'; readonly blockNo: number } | { readonly kind: 'fec'; readonly stripe: number; readonly row: number };

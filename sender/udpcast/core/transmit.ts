@@ -3,7 +3,7 @@
 // fresh per datagram (a driver may batch several before the kernel copies them); payloads
 // are views of the slice, never copies.
 
-import { encodeConnectReply, CONNECT_REPLY_SIZE } from '../../../protocol/udpcast/connect-reply.js';
+import { CONNECT_REPLY_SIZE, encodeConnectReply } from '../../../protocol/udpcast/connect-reply.js';
 import { DATA_HEADER_SIZE, encodeDataHeader } from '../../../protocol/udpcast/data.js';
 import { encodeFecHeader, FEC_HEADER_SIZE, fecBlockNo } from '../../../protocol/udpcast/fec-block.js';
 import type { UdpcastParityCoder } from '../../../protocol/udpcast/fec-code.js';
@@ -51,14 +51,7 @@ export function connectReplyBytes(clNr: number, blockBytes: number, advertised: 
 }
 
 /** A DATA or FEC datagram of slice s, counted as first pass or repair. */
-export function blockTransmit(
-  s: TxSlice,
-  item: Repair,
-  isRepair: boolean,
-  to: string,
-  coder: UdpcastParityCoder,
-  stats: UdpcastSenderStats,
-): UdpcastTransmit {
+export function blockTransmit(s: TxSlice, item: Repair, isRepair: boolean, to: string, coder: UdpcastParityCoder, stats: UdpcastSenderStats): UdpcastTransmit {
   if (item.kind === 'data') {
     const h = new Uint8Array(DATA_HEADER_SIZE);
     encodeDataHeader({ sliceNo: s.sliceNo, blockNo: item.blockNo, sliceBytes: s.sliceBytes }, h);

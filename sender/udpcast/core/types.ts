@@ -41,7 +41,13 @@ export interface UdpcastSenderConfig {
    */
   readonly reqackRepeatMinMs: number;
   /** Adaptive pacing between minRateBps and maxRateBps, or a fixed rate. */
-  readonly pacing: { readonly startRateBps: number; readonly minRateBps: number; readonly maxRateBps: number; readonly burstBytes: number; readonly fixed: boolean };
+  readonly pacing: {
+    readonly startRateBps: number;
+    readonly minRateBps: number;
+    readonly maxRateBps: number;
+    readonly burstBytes: number;
+    readonly fixed: boolean;
+  };
 }
 
 export type UdpcastSenderEvent =
@@ -108,10 +114,28 @@ export const DELAY_BUCKETS = 9;
 
 export function newUdpcastSenderStats(): UdpcastSenderStats {
   return {
-    dataBlocks: 0, rexmitBlocks: 0, fecBlocks: 0, repairFecBlocks: 0, reqacks: 0, reqackRepeats: 0, rounds: 0, roundTimeouts: 0, hellos: 0,
-    connectReplies: 0, oks: 0, retransmits: 0, drops: {}, pacerDecreases: 0, rateBps: 0, rateMeanBps: 0,
-    slicesAcked: 0, sliceRounds: new Array<number>(ROUND_BUCKETS).fill(0), firstPassMs: 0, repairMs: 0,
-    answerDelayMs: new Array<number>(DELAY_BUCKETS).fill(0), waitMs: { pacer: 0, answers: 0, source: 0 },
+    dataBlocks: 0,
+    rexmitBlocks: 0,
+    fecBlocks: 0,
+    repairFecBlocks: 0,
+    reqacks: 0,
+    reqackRepeats: 0,
+    rounds: 0,
+    roundTimeouts: 0,
+    hellos: 0,
+    connectReplies: 0,
+    oks: 0,
+    retransmits: 0,
+    drops: {},
+    pacerDecreases: 0,
+    rateBps: 0,
+    rateMeanBps: 0,
+    slicesAcked: 0,
+    sliceRounds: new Array<number>(ROUND_BUCKETS).fill(0),
+    firstPassMs: 0,
+    repairMs: 0,
+    answerDelayMs: new Array<number>(DELAY_BUCKETS).fill(0),
+    waitMs: { pacer: 0, answers: 0, source: 0 },
   };
 }
 

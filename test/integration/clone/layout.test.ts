@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listDisks, pickDisk } from '../../../clone/disk.js';
 import { layoutFits, normaliseDump, parseSfdiskJson, sfdiskScript } from '../../../clone/layout.js';
-import { validatePlan, type ClonePlan } from '../../../clone/plan.js';
+import { type ClonePlan, validatePlan } from '../../../clone/plan.js';
 import { haveCommand } from '../../support/host.js';
 
 const HAVE_SFDISK = haveCommand('sfdisk');
@@ -84,12 +84,20 @@ describe.skipIf(!HAVE_SFDISK)('table comparison', () => {
       const want = normaliseDump(apply(sfdiskScript(plan(table), 4 * GiB), 4 * GiB));
       const other = (extra: Record<string, unknown>, bytes = 4 * GiB) => normaliseDump(apply(sfdiskScript(plan(table, extra), bytes), bytes));
       const parts = plan(table).partitions;
-      const bigger = [{ size: '1G', type: 'swap', fs: 'swap', label: 'swap' }, { size: '30%', fs: 'ext4', label: 'root', mount: '/' }, { size: 'rest', fs: 'ext4', label: 'data', mount: '/data', keep: true }];
+      const bigger = [
+        { size: '1G', type: 'swap', fs: 'swap', label: 'swap' },
+        { size: '30%', fs: 'ext4', label: 'root', mount: '/' },
+        { size: 'rest', fs: 'ext4', label: 'data', mount: '/data', keep: true },
+      ];
       expect(parts).toHaveLength(3);
       expect(other({ partitions: bigger })).not.toBe(want);
       expect(other({ bootloader: { kind: 'none' } })).not.toBe(want);
       expect(other({}, 5 * GiB)).not.toBe(want);
-      const lvm = [{ size: '512M', type: 'swap', fs: 'swap', label: 'swap' }, { size: '30%', fs: 'ext4', label: 'root', mount: '/' }, { size: 'rest', type: 'lvm', fs: 'none' }];
+      const lvm = [
+        { size: '512M', type: 'swap', fs: 'swap', label: 'swap' },
+        { size: '30%', fs: 'ext4', label: 'root', mount: '/' },
+        { size: 'rest', type: 'lvm', fs: 'none' },
+      ];
       expect(other({ partitions: lvm, fixups: { fstab: 'label' } })).not.toBe(want);
     });
   }
@@ -138,6 +146,11 @@ describe('disk rules over /sys/block', () => {
     expect(pick(rule('largest', 'nvme'))).toBe('nvme0n1');
     expect(pick(rule('largest', 'virtio', 100 * GiB))).toBeUndefined();
     const why = Object.fromEntries(listDisks(sys, rule('largest', 'any'), inUse).map((c) => [c.name, c.skipped]));
-    expect(why).toMatchObject({ loop0: 'virtual device', sr0: 'virtual device', sdb: 'removable media', nvme1n1: 'holds the running system (/dev/nvme1n1p2 is mounted at /)' });
+    expect(why).toMatchObject({
+      loop0: 'virtual device',
+      sr0: 'virtual device',
+      sdb: 'removable media',
+      nvme1n1: 'holds the running system (/dev/nvme1n1p2 is mounted at /)',
+    });
   });
 });

@@ -195,8 +195,7 @@ function expectedBatches(steps: readonly Step[]): number {
       cur = undefined;
       continue;
     }
-    const joins =
-      cur !== undefined && cur.dest === st.dest && !cur.closed && st.len > 0 && st.len <= cur.seg && cur.bytes + st.len <= 65000 && cur.count < 64;
+    const joins = cur !== undefined && cur.dest === st.dest && !cur.closed && st.len > 0 && st.len <= cur.seg && cur.bytes + st.len <= 65000 && cur.count < 64;
     if (!joins) {
       batches++;
       cur = { dest: st.dest, seg: st.len, bytes: 0, count: 0, closed: st.len === 0 };
@@ -552,7 +551,11 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
         );
       });
       expect(existsSync(out), `child vitest wrote no report:\n${result.output}`).toBe(true);
-      const report = JSON.parse(readFileSync(out, 'utf8')) as { numPassedTests: number; numFailedTests: number; testResults: { assertionResults: { title: string; status: string; failureMessages: string[] }[] }[] };
+      const report = JSON.parse(readFileSync(out, 'utf8')) as {
+        numPassedTests: number;
+        numFailedTests: number;
+        testResults: { assertionResults: { title: string; status: string; failureMessages: string[] }[] }[];
+      };
       const cases = report.testResults.flatMap((r) => r.assertionResults).filter((a) => a.title.startsWith(NETNS_CASE));
       const failures = cases.filter((c) => c.status !== 'passed').map((c) => `${c.title}: ${c.status} ${c.failureMessages.join('\n')}`);
       expect(failures, result.output).toEqual([]);
@@ -576,7 +579,7 @@ function netnsUnavailable(): string | undefined {
 }
 
 // Runs only in the child started above, inside its own network namespace.
-if (status.ok && !inNetns) console.info('udp-native: the kernel-buffer cases are skipped here: they run in the real-EAGAIN case\'s own namespace');
+if (status.ok && !inNetns) console.info("udp-native: the kernel-buffer cases are skipped here: they run in the real-EAGAIN case's own namespace");
 describe.skipIf(!status.ok || !inNetns)('NativeUdpSocket when the kernel buffer fills', () => {
   for (const gso of [true, false]) {
     it(`${NETNS_CASE} (${gso ? 'gso' : 'sendmmsg'})`, async () => {

@@ -9,7 +9,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadNativeUdp, NativeUdpSocket } from '../../../common/udp/native.js';
-import { FINAL_MASK_CLEAR, FINAL_MASK_SET, PlacementTable, placeDatagram, PlaceResult, RECORD_WORDS } from '../../../common/udp/placement.js';
+import { FINAL_MASK_CLEAR, FINAL_MASK_SET, PlacementTable, PlaceResult, placeDatagram, RECORD_WORDS } from '../../../common/udp/placement.js';
 import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_PARITY, DATA_HEADER_SIZE, encodeData } from '../../../protocol/messages/data.js';
 import { mulberry32 } from '../../support/prng.js';
 

@@ -51,7 +51,11 @@ describe('netboot newc writer', () => {
     );
     expect(h.length % 4).toBe(0);
     expect(h.subarray(NEWC_HEADER_BYTES).toString('latin1')).toBe('init\0\0'); // 110 + 5 padded to 116
-    expect(encodeTrailer().subarray(NEWC_HEADER_BYTES, NEWC_HEADER_BYTES + 11).toString('latin1')).toBe('TRAILER!!!\0');
+    expect(
+      encodeTrailer()
+        .subarray(NEWC_HEADER_BYTES, NEWC_HEADER_BYTES + 11)
+        .toString('latin1'),
+    ).toBe('TRAILER!!!\0');
   });
 
   it('refuses values a header cannot hold', () => {

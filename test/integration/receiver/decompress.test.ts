@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { Lz4FrameError } from '../../../receiver/lz4-frame.js';
-import { decodeFrames, DECODERS, sample, through } from '../../support/decompress.js';
+import { DECODERS, decodeFrames, sample, through } from '../../support/decompress.js';
 import { haveCommand } from '../../support/host.js';
 
 const HAVE_LZ4 = haveCommand('lz4');

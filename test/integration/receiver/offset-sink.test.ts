@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DiskSink } from '../../../receiver/disk.js';
-import { hex, lateJoinOrder, sha256, sliceCount, sliceImage as image, writeSlices } from '../../support/disk-images.js';
+import { hex, sliceImage as image, lateJoinOrder, sha256, sliceCount, writeSlices } from '../../support/disk-images.js';
 import { haveCommand, IS_ROOT } from '../../support/host.js';
 
 const MiB = 1 << 20;

@@ -15,13 +15,13 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IoError } from '../../../common/errors.js';
 import { loadZstd } from '../../../native/zstd.js';
-import { sniffFormat, wrapDecompress, type DecompressMode } from '../../../receiver/decompress.js';
-import type { Sink, SinkReport } from '../../../receiver/sink-types.js';
+import { type DecompressMode, sniffFormat, wrapDecompress } from '../../../receiver/decompress.js';
 import { effectiveDecompress } from '../../../receiver/sink.js';
+import type { Sink, SinkReport } from '../../../receiver/sink-types.js';
 import { CompressSource } from '../../../sender/compress.js';
 import type { Source } from '../../../sender/source-types.js';
-import { mulberry32 } from '../../support/prng.js';
 import { haveCommand } from '../../support/host.js';
+import { mulberry32 } from '../../support/prng.js';
 
 const z = loadZstd();
 const HEADER_PRESENT = existsSync('/usr/include/zstd.h');
@@ -85,7 +85,12 @@ class MemorySink implements Sink {
   }
 }
 
-async function through(mode: DecompressMode, input: Uint8Array, seed = 3, max = 70_000): Promise<{ out: Buffer; error?: Error; inner: MemorySink; report: SinkReport }> {
+async function through(
+  mode: DecompressMode,
+  input: Uint8Array,
+  seed = 3,
+  max = 70_000,
+): Promise<{ out: Buffer; error?: Error; inner: MemorySink; report: SinkReport }> {
   const inner = new MemorySink();
   const s = wrapDecompress(inner, mode);
   try {
@@ -130,7 +135,11 @@ describe.skipIf(SKIP)('zstd', () => {
     const data = sample(1, 3_000_000);
     for (const args of [['-1'], ['-3'], ['-19'], ['--no-check'], ['--long=24']]) {
       const c = zstdCli(args, data);
-      for (const [seed, max] of [[1, 7], [2, 70_000], [3, 4_000_000]] as const) {
+      for (const [seed, max] of [
+        [1, 7],
+        [2, 70_000],
+        [3, 4_000_000],
+      ] as const) {
         if (max === 7 && args[0] === '-19') continue; // same frames as -3, byte by byte is slow
         const r = await through('zstd', max === 7 ? c.subarray(0, 30_000) : c, seed, max);
         if (max === 7) {

@@ -11,8 +11,8 @@ import { wrapDecompress } from '../../../receiver/decompress.js';
 import type { Sink, SinkReport } from '../../../receiver/sink-types.js';
 import { CompressSource } from '../../../sender/compress.js';
 import type { CompressFormat, Source } from '../../../sender/source-types.js';
-import { mulberry32 } from '../../support/prng.js';
 import { haveCommand } from '../../support/host.js';
+import { mulberry32 } from '../../support/prng.js';
 
 const HAVE_LZ4 = haveCommand('lz4');
 if (!HAVE_LZ4) console.log('compress.test.ts: the lz4 CLI is not installed (apt-get install lz4): lz4 interop skipped');

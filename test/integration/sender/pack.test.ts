@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IoError } from '../../../common/errors.js';
 import { CpioReader } from '../../../receiver/cpio/reader.js';
-import { PackSource, type PackFormat } from '../../../sender/pack.js';
+import { type PackFormat, PackSource } from '../../../sender/pack.js';
 import { diffTrees, GNU_CPIO_MTIMES, gnuPack, gnuUnpack, makeTree, ourUnpack, snapshot } from '../../support/cpio-tree.js';
 import { haveCommand } from '../../support/host.js';
 
@@ -76,7 +76,10 @@ describe.skipIf(!HAVE_CPIO)('--pack read back by GNU cpio and by our unpacker', 
     const gnuArchive = join(dir, 'gnu.crc');
     gnuPack(src, 'crc', gnuArchive);
     const listing = (file: string) =>
-      spawnSync('sh', ['-c', `cpio -it --quiet < '${file}'`], { encoding: 'latin1' }).stdout.split('\n').filter((l) => l !== '').sort();
+      spawnSync('sh', ['-c', `cpio -it --quiet < '${file}'`], { encoding: 'latin1' })
+        .stdout.split('\n')
+        .filter((l) => l !== '')
+        .sort();
     const ourArchive = join(dir, 'ours-list.crc');
     writeFileSync(ourArchive, bytes);
     expect(listing(ourArchive)).toEqual(listing(gnuArchive).filter((n) => n !== 'a/sock'));

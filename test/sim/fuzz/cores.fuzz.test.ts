@@ -10,11 +10,11 @@
 // with `node dist/bench/fuzz.js --seed N --mode MODE --runs 1` (after npm run build).
 
 import { describe, expect, it } from 'vitest';
-import { fuzzDecoders } from '../../support/fuzz/decoders.js';
-import { ALL_TYPES, freshPacket, mutate, MUTATIONS } from '../../support/fuzz/hostile.js';
-import { addCounts, FuzzViolation, runTransferFuzz, type FuzzMode, type TransferFuzzResult } from '../../support/fuzz/transfer.js';
-import { Rng } from '../../support/prng.js';
 import { MESSAGE_TYPE_NAMES } from '../../../protocol/header.js';
+import { fuzzDecoders } from '../../support/fuzz/decoders.js';
+import { ALL_TYPES, freshPacket, MUTATIONS, mutate } from '../../support/fuzz/hostile.js';
+import { addCounts, type FuzzMode, FuzzViolation, runTransferFuzz, type TransferFuzzResult } from '../../support/fuzz/transfer.js';
+import { Rng } from '../../support/prng.js';
 
 const SEEDS = 200;
 const FLOOD_SEEDS = 40;
@@ -36,7 +36,12 @@ function runSeeds(mode: FuzzMode, n: number, over: { hostileRatio?: number; firs
   return out;
 }
 
-function totals(results: readonly TransferFuzzResult[]): { hostile: number; drops: Record<string, number>; byKind: Record<string, number>; byType: Record<string, number> } {
+function totals(results: readonly TransferFuzzResult[]): {
+  hostile: number;
+  drops: Record<string, number>;
+  byKind: Record<string, number>;
+  byType: Record<string, number>;
+} {
   const drops: Record<string, number> = {};
   const byKind: Record<string, number> = {};
   const byType: Record<string, number> = {};
@@ -85,18 +90,34 @@ describe(`a transfer under fire from a stranger's address (${SEEDS} seeds)`, () 
     expect(results.every((r) => r.receiversOk === r.receivers || r.description.includes('async'))).toBe(true);
     expect(t.hostile).toBeGreaterThan(10_000);
     // Drops by reason, on both sides (the engine checked each datagram's own count).
-    for (const code of ['ERR_TRUNCATED', 'ERR_BAD_MAGIC', 'ERR_BAD_VERSION', 'ERR_BAD_TYPE', 'ERR_BAD_FIELD', 'ERR_BAD_LENGTH', 'ERR_WRONG_SESSION', 'ERR_WRONG_SENDER']) {
+    for (const code of [
+      'ERR_TRUNCATED',
+      'ERR_BAD_MAGIC',
+      'ERR_BAD_VERSION',
+      'ERR_BAD_TYPE',
+      'ERR_BAD_FIELD',
+      'ERR_BAD_LENGTH',
+      'ERR_WRONG_SESSION',
+      'ERR_WRONG_SENDER',
+    ]) {
       expect(t.drops[`receiver.${code}`], `receiver.${code}`).toBeGreaterThan(0);
     }
-    for (const code of ['ERR_TRUNCATED', 'ERR_BAD_MAGIC', 'ERR_BAD_VERSION', 'ERR_BAD_FIELD', 'ERR_WRONG_SESSION', 'ERR_UNKNOWN_RECEIVER', 'ERR_FOREIGN_ADDRESS', 'ERR_OWN']) {
+    for (const code of [
+      'ERR_TRUNCATED',
+      'ERR_BAD_MAGIC',
+      'ERR_BAD_VERSION',
+      'ERR_BAD_FIELD',
+      'ERR_WRONG_SESSION',
+      'ERR_UNKNOWN_RECEIVER',
+      'ERR_FOREIGN_ADDRESS',
+      'ERR_OWN',
+    ]) {
       expect(t.drops[`sender.${code}`], `sender.${code}`).toBeGreaterThan(0);
     }
     // Mutations of every type were sent.
     for (const name of Object.values(MESSAGE_TYPE_NAMES)) expect(t.byType[name], name).toBeGreaterThan(0);
     for (const kind of MUTATIONS) expect(t.byKind[kind], kind).toBeGreaterThan(0);
-    console.log(
-      `fuzz, foreign: ${SEEDS} transfers, ${t.hostile} hostile datagrams (${JSON.stringify(t.byKind)}); drops ${JSON.stringify(t.drops)}`,
-    );
+    console.log(`fuzz, foreign: ${SEEDS} transfers, ${t.hostile} hostile datagrams (${JSON.stringify(t.byKind)}); drops ${JSON.stringify(t.drops)}`);
   });
 });
 

@@ -4,7 +4,6 @@
 // spin at 100% CPU) or a transfer that could not finish.
 
 import { describe, expect, it } from 'vitest';
-import { runTransferFuzz } from '../../support/fuzz/transfer.js';
 import { checkDataAgainstSession } from '../../../protocol/geometry.js';
 import { MessageType } from '../../../protocol/header.js';
 import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_PARITY } from '../../../protocol/messages/data.js';
@@ -27,6 +26,7 @@ import {
   startBytes,
   statusBytes,
 } from '../../support/datagrams.js';
+import { runTransferFuzz } from '../../support/fuzz/transfer.js';
 
 describe('the last slice of an image of unknown size that is a whole number of slices (seed 166)', () => {
   it('its repairs carry FINAL_SLICE, which receivers that know the size from END require', () => {

@@ -6,7 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { tsUdpcastParityCoder } from '../../../protocol/udpcast/fec-code.js';
-import { UdpcastSenderCore, type UdpcastSenderConfig, type UdpcastSenderEvent, type UdpcastTransmit } from '../../../sender/udpcast/core.js';
+import { type UdpcastSenderConfig, UdpcastSenderCore, type UdpcastSenderEvent, type UdpcastTransmit } from '../../../sender/udpcast/core.js';
 import { EventHeap } from '../../support/event-heap.js';
 import { mulberry32 } from '../../support/prng.js';
 import { StockReceiverModel, type Via } from './stock-receiver.js';

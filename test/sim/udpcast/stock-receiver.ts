@@ -7,8 +7,8 @@
 // only the socket of its first data-phase datagram, and after the end REQACK hears only
 // unicast (its select(maxFd) bug) for a linger, then sends DISCONNECT.
 
-import { encodeConnectReq, CONNECT_REQ_SIZE } from '../../../protocol/udpcast/connect-req.js';
 import { decodeUdpcastDatagram } from '../../../protocol/udpcast/codec.js';
+import { CONNECT_REQ_SIZE, encodeConnectReq } from '../../../protocol/udpcast/connect-req.js';
 import { encodeDisconnect } from '../../../protocol/udpcast/disconnect.js';
 import { decodeUdpcastStripe, stripeBlockCount, stripeBlockNo } from '../../../protocol/udpcast/fec-code.js';
 import { encodeOk, OK_SIZE } from '../../../protocol/udpcast/ok.js';
@@ -167,7 +167,18 @@ export class StockReceiverModel {
     let s: RxSlice | undefined;
     while (this.currentSliceNo < sliceNo) {
       this.currentSliceNo++;
-      s = { sliceNo: this.currentSliceNo, bytes: 0, bytesKnown: false, have: new Uint8Array(BITMAP_BYTES), blocks: [], dataCount: 0, fecStripes: 0, missing: [], fec: [], done: false };
+      s = {
+        sliceNo: this.currentSliceNo,
+        bytes: 0,
+        bytesKnown: false,
+        have: new Uint8Array(BITMAP_BYTES),
+        blocks: [],
+        dataCount: 0,
+        fecStripes: 0,
+        missing: [],
+        fec: [],
+        done: false,
+      };
       this.ring.push(s);
       if (this.ring.length > RING_SLICES) {
         const old = this.ring.shift()!;
@@ -276,7 +287,12 @@ export class StockReceiverModel {
           blocks.push(s.blocks[b] ?? new Uint8Array(this.blockBytes));
         }
         if (erased.length === 0) continue;
-        decodeUdpcastStripe(blocks, erased, s.fec[stripe]!.map((f) => ({ row: f.row, bytes: f.bytes })), this.blockBytes);
+        decodeUdpcastStripe(
+          blocks,
+          erased,
+          s.fec[stripe]!.map((f) => ({ row: f.row, bytes: f.bytes })),
+          this.blockBytes,
+        );
         for (const j of erased) s.blocks[stripeBlockNo(s.fecStripes, stripe, j)] = blocks[j];
       }
     }
@@ -287,7 +303,8 @@ export class StockReceiverModel {
       if (next === undefined || !next.done) break;
       this.receivedSliceNo++;
       const data = new Uint8Array(next.bytes);
-      for (let i = 0; i < this.nBlocks(next); i++) data.set(next.blocks[i]!.subarray(0, Math.min(this.blockBytes, next.bytes - i * this.blockBytes)), i * this.blockBytes);
+      for (let i = 0; i < this.nBlocks(next); i++)
+        data.set(next.blocks[i]!.subarray(0, Math.min(this.blockBytes, next.bytes - i * this.blockBytes)), i * this.blockBytes);
       this.written.push(data);
     }
   }

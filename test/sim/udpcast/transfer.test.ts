@@ -19,7 +19,10 @@ describe('udpcast sender core ↔ modelled stock receivers', () => {
       expect(rcv.exited, why).toBe('complete');
       expect(sha(rcv.image), why).toBe(sha(r.image));
     }
-    expect(r.sender.receivers().map((x) => x.state), why).toEqual(new Array(n).fill('complete'));
+    expect(
+      r.sender.receivers().map((x) => x.state),
+      why,
+    ).toEqual(new Array(n).fill('complete'));
     expect(r.events.at(-1), why).toEqual({ kind: 'done', ok: true, detail: '' });
     if (loss === 0) {
       expect(r.sender.stats.rexmitBlocks + r.sender.stats.repairFecBlocks, why).toBe(0);
@@ -70,7 +73,11 @@ describe('udpcast sender core ↔ modelled stock receivers', () => {
     let maxReqack = 0;
     let minReqack = Infinity;
     const r = simulateUdpcast({
-      receivers: 3, imageBytes: 500_000, seed: 0x61, loss: 0.08, feedbackLoss: 0.08,
+      receivers: 3,
+      imageBytes: 500_000,
+      seed: 0x61,
+      loss: 0.08,
+      feedbackLoss: 0.08,
       onTransmit: (t) => {
         const b = t.parts[0]!;
         if (b[1] === 6) {

@@ -4,10 +4,10 @@
 import { decodeDatagram } from '../../../protocol/codec.js';
 import { MESSAGE_TYPE_NAMES, MessageType } from '../../../protocol/header.js';
 import { encodeAccept } from '../../../protocol/messages/accept.js';
+import { encodeCatchUp } from '../../../protocol/messages/catch-up.js';
 import { encodeData } from '../../../protocol/messages/data.js';
 import { encodeDrop } from '../../../protocol/messages/drop.js';
 import { encodeEnd } from '../../../protocol/messages/end.js';
-import { encodeCatchUp } from '../../../protocol/messages/catch-up.js';
 import { encodeHeartbeat } from '../../../protocol/messages/heartbeat.js';
 import { encodeHello } from '../../../protocol/messages/hello.js';
 import { encodeJoin } from '../../../protocol/messages/join.js';

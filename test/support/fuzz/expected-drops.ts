@@ -19,11 +19,7 @@ const RECEIVER_TO_SENDER = new Set([
  * dropped at the outer checks; an inner check may still count one). `session` is the
  * session and sender the receiver chose (undefined while it listens).
  */
-export function expectedReceiverDrop(
-  bytes: Uint8Array,
-  from: string,
-  session: { id: number; sender: string } | undefined,
-): string | undefined {
+export function expectedReceiverDrop(bytes: Uint8Array, from: string, session: { id: number; sender: string } | undefined): string | undefined {
   const r = decodeDatagram(bytes);
   if (!r.ok) return r.code;
   if (session === undefined) return undefined;
@@ -34,12 +30,7 @@ export function expectedReceiverDrop(
 }
 
 /** The drop code the sender core's outer checks must count (see expectedReceiverDrop). */
-export function expectedSenderDrop(
-  bytes: Uint8Array,
-  from: string,
-  sessionId: number,
-  receivers: ReadonlyMap<number, string>,
-): string | undefined {
+export function expectedSenderDrop(bytes: Uint8Array, from: string, sessionId: number, receivers: ReadonlyMap<number, string>): string | undefined {
   const r = decodeDatagram(bytes);
   if (!r.ok) return r.code;
   const m: Message = r.value;

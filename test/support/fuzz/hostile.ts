@@ -9,21 +9,21 @@
 // test/integration/spray-mutants.mjs (the same mutations sprayed at real processes on
 // loopback; it imports the build of this file).
 
-import { blockPayloadBytes, blocksInSlice, fullSliceBytes, maxParity, stripeBlocks, type Geometry } from '../../../protocol/geometry.js';
+import { blockPayloadBytes, blocksInSlice, fullSliceBytes, type Geometry, maxParity, stripeBlocks } from '../../../protocol/geometry.js';
 import { CAP_ASYNC, CAP_PARITY_REPAIR, HEADER_SIZE, MAGIC, MESSAGE_TYPE_NAMES, MessageType, VERSION } from '../../../protocol/header.js';
+import { CATCH_UP_WHY_MAX } from '../../../protocol/messages/catch-up.js';
 import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_PARITY, DATA_FLAG_REPAIR } from '../../../protocol/messages/data.js';
 import { DROP_ALL } from '../../../protocol/messages/drop.js';
-import { CATCH_UP_WHY_MAX } from '../../../protocol/messages/catch-up.js';
 import { LIMIT_MAX } from '../../../protocol/messages/heartbeat.js';
 import { IMAGE_BYTES_UNKNOWN } from '../../../protocol/messages/hello.js';
 import { MAX_REASON } from '../../../protocol/reasons.js';
 import {
   acceptBytes,
+  catchUpBytes,
   cloneReportAckBytes,
   cloneReportBytes,
   dataBytes,
   dropBytes,
-  catchUpBytes,
   endBytes,
   heartbeatBytes,
   helloBytes,
@@ -248,8 +248,12 @@ export function freshPacket(rng: Rng, type: MessageType, t: Target): Uint8Array 
       const k = stripeBlocks(g, nBlocks, Math.min(stripe, stripes - 1));
       const blockNo = parity ? edgy(rng, rng.int(0, Math.max(1, maxParity(Math.max(1, k)))), 0xffff) : edgy(rng, rng.int(0, nBlocks), 0xffff);
       const len = parity
-        ? rng.chance(0.8) ? g.blockBytes : rng.int(1, g.blockBytes * 2)
-        : rng.chance(0.8) ? Math.max(1, blockPayloadBytes(g, Math.min(sliceBytes, full), Math.min(blockNo, nBlocks - 1))) : rng.int(1, g.blockBytes * 2);
+        ? rng.chance(0.8)
+          ? g.blockBytes
+          : rng.int(1, g.blockBytes * 2)
+        : rng.chance(0.8)
+          ? Math.max(1, blockPayloadBytes(g, Math.min(sliceBytes, full), Math.min(blockNo, nBlocks - 1)))
+          : rng.int(1, g.blockBytes * 2);
       let flags = (parity ? DATA_FLAG_PARITY : 0) | (rng.chance(0.2) ? DATA_FLAG_LAST : 0) | (rng.chance(0.2) ? DATA_FLAG_REPAIR : 0);
       if (sliceBytes < full || rng.chance(0.1)) flags |= DATA_FLAG_FINAL_SLICE;
       const payload = rng.bytes(Math.min(len, 9000));

@@ -34,7 +34,7 @@ import { IMAGE_BYTES_UNKNOWN } from '../../../protocol/messages/hello.js';
 import type { ReceiverConfig } from '../../../receiver/core.js';
 import type { SenderConfig } from '../../../sender/core.js';
 import { mulberry32, Rng } from '../prng.js';
-import { type Flight, SENDER_ADDRESS, SimNet, SimViolation, SENDER_INDEX, type Wire } from '../simnet.js';
+import { type Flight, SENDER_ADDRESS, SENDER_INDEX, SimNet, SimViolation, type Wire } from '../simnet.js';
 import { expectedReceiverDrop, expectedSenderDrop } from './expected-drops.js';
 import { hostileDatagram } from './hostile.js';
 

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../../common/errors.js';
-import { parseBenchArgs, parseLossList, parseRateList, parseToolList, runTimeoutMs, type FileKind } from '../../../bench/matrix-args.js';
+import { type FileKind, parseBenchArgs, parseLossList, parseRateList, parseToolList, runTimeoutMs } from '../../../bench/matrix-args.js';
 import { plotsOf } from '../../../bench/matrix-plots.js';
-import { renderMarkdown, sectionsOf, summaryLines, tableRow, type ReportMeta } from '../../../bench/matrix-report.js';
+import { type ReportMeta, renderMarkdown, sectionsOf, summaryLines, tableRow } from '../../../bench/matrix-report.js';
 import { aliasesAt, runOrder } from '../../../bench/matrix-runs.js';
-import { median, peerFailures, ratio, requiredRatio, summarize, verdicts, type PointKey, type RunRecord } from '../../../bench/matrix-summary.js';
-import { RACKCAST_BEST_FEC, UDPCAST_FEC, type ConfigId } from '../../../bench/peers.js';
+import { median, type PointKey, peerFailures, type RunRecord, ratio, requiredRatio, summarize, verdicts } from '../../../bench/matrix-summary.js';
+import { type ConfigId, RACKCAST_BEST_FEC, UDPCAST_FEC } from '../../../bench/peers.js';
+import { UsageError } from '../../../common/errors.js';
 
 const MiB = 1024 * 1024;
 const IMAGE = 100 * 1e6; // 100 MB: MB/s = 100 / seconds
@@ -78,9 +78,31 @@ describe('arguments', () => {
 
   it('options override --quick and choose subsets', () => {
     const c = parseBenchArgs([
-      '--quick', '--receivers', '4,1,4', '--loss', '5,0,0.5', '--rate', 'none,1gbit', '--tools', 'rackcast,udpcast',
-      '--file', 'random', '--reps', '3', '--size', '256', '--loss-mode', 'random,burst', '--burst-packets', '4',
-      '--rackcast-fec', '0=none,5=8x6/32', '--timeout', '90', '--no-install', '--keep',
+      '--quick',
+      '--receivers',
+      '4,1,4',
+      '--loss',
+      '5,0,0.5',
+      '--rate',
+      'none,1gbit',
+      '--tools',
+      'rackcast,udpcast',
+      '--file',
+      'random',
+      '--reps',
+      '3',
+      '--size',
+      '256',
+      '--loss-mode',
+      'random,burst',
+      '--burst-packets',
+      '4',
+      '--rackcast-fec',
+      '0=none,5=8x6/32',
+      '--timeout',
+      '90',
+      '--no-install',
+      '--keep',
     ]);
     expect(c).toMatchObject({
       quick: true,
@@ -195,7 +217,9 @@ describe('statistics', () => {
 
   it('a config that shared another one’s runs gets a copy of its row', () => {
     const k = key(0);
-    const aliases = new Map([[`random/none/random/n2/0`, aliasesAt(['rackcast', 'rackcast-fec', 'uftp'], { rackcastFec: RACKCAST_BEST_FEC, udpcastFec: UDPCAST_FEC }, 0)]]);
+    const aliases = new Map([
+      [`random/none/random/n2/0`, aliasesAt(['rackcast', 'rackcast-fec', 'uftp'], { rackcastFec: RACKCAST_BEST_FEC, udpcastFec: UDPCAST_FEC }, 0)],
+    ]);
     const rows = summarize([run(k, 'rackcast', 2), run(k, 'uftp', 4)], imageBytes, aliases);
     expect(rows.map((r) => r.config)).toEqual(['rackcast', 'rackcast-fec', 'uftp']);
     expect(rows[1]).toMatchObject({ sameAs: 'rackcast', mbPerSecondPerReceiver: 50, ratioToBestPeer: 2 });
@@ -304,10 +328,7 @@ describe('report', () => {
       [run(key(0), 'rackcast', 2), run(key(50), 'rackcast', 3), run(key(0, 4), 'uftp', 2), run({ ...key(0), lossMode: 'burst' }, 'rackcast', 2)],
       imageBytes,
     );
-    expect(sectionsOf(rows).map((s) => s.title)).toEqual([
-      'random image, rate cap none, random loss',
-      'random image, rate cap none, burst loss',
-    ]);
+    expect(sectionsOf(rows).map((s) => s.title)).toEqual(['random image, rate cap none, random loss', 'random image, rate cap none, burst loss']);
     const plots = plotsOf(rows, meta);
     expect(plots.map((p) => p.name)).toEqual(['random-rate-none', 'random-rate-none-burst']);
     expect(plots[0]!.svg).toContain('rackcast, N=2');

@@ -15,7 +15,12 @@ describe('CPU breakdown', () => {
   });
 
   it('means over receivers (all or nothing), medians over runs (of those that have one)', () => {
-    expect(meanStages([{ hash: 1, total: 3 }, { hash: 3, total: 5 }])).toEqual({ hash: 2, total: 4 });
+    expect(
+      meanStages([
+        { hash: 1, total: 3 },
+        { hash: 3, total: 5 },
+      ]),
+    ).toEqual({ hash: 2, total: 4 });
     expect(meanStages([{ hash: 1 }, undefined])).toBeUndefined();
     expect(medianStages([{ hash: 1 }, { hash: 5 }, { hash: 2 }, undefined])).toEqual({ hash: 2 });
     expect(medianStages([{ hash: 1 }, { hash: 2 }])).toEqual({ hash: 1.5 });

@@ -1,23 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import {
-  RACKCAST_BEST_FEC,
-  UDPCAST_FEC,
-  UDPCAST_DATA_GROUP,
-  UFTP_PRIVATE_GROUP,
-  UFTP_PUBLIC_GROUP,
   fecFor,
   formatFecTable,
   missingPackages,
   neededCommands,
+  type PlanContext,
   parseFecTable,
   parseTimeReport,
   parseUdpReceiverStderr,
   parseUdpSenderStderr,
   parseUftpStatus,
   planRun,
+  RACKCAST_BEST_FEC,
+  UDPCAST_DATA_GROUP,
+  UDPCAST_FEC,
+  UFTP_PRIVATE_GROUP,
+  UFTP_PUBLIC_GROUP,
   uftpClientId,
   uftpCopiedTargets,
-  type PlanContext,
 } from '../../../bench/peers.js';
 
 // Captured from Debian's udpcast 20120424 in the lab (progress lines end in \r, the
@@ -154,11 +154,27 @@ describe('plans', () => {
     const p = planRun('rackcast-fec', ctx);
     expect(p.fec).toBe('8x4/32');
     expect(p.sender).toEqual([
-      '/usr/bin/node', '/src/rackcast/dist/sender/cli.js', '--file', '/tmp/w/random-32MiB.bin', '--nokbd',
-      '--min-receivers', '2', '--interface', '198.18.0.1', '--json', '--fec', '8x4/32',
+      '/usr/bin/node',
+      '/src/rackcast/dist/sender/cli.js',
+      '--file',
+      '/tmp/w/random-32MiB.bin',
+      '--nokbd',
+      '--min-receivers',
+      '2',
+      '--interface',
+      '198.18.0.1',
+      '--json',
+      '--fec',
+      '8x4/32',
     ]);
     expect(p.receivers[1]).toEqual([
-      '/usr/bin/node', '/src/rackcast/dist/receiver/cli.js', '--file', '/tmp/w/run1/copy-2.bin', '--interface', '198.18.0.12', '--json',
+      '/usr/bin/node',
+      '/src/rackcast/dist/receiver/cli.js',
+      '--file',
+      '/tmp/w/run1/copy-2.bin',
+      '--interface',
+      '198.18.0.12',
+      '--json',
     ]);
     expect(p.receiversAreDaemons).toBe(false);
     expect(planRun('rackcast', ctx).sender).not.toContain('--fec');
@@ -168,8 +184,16 @@ describe('plans', () => {
   it('udpcast: data group in 239/8, eth0, --min-receivers, --fec only in its fec config', () => {
     const p = planRun('udpcast', ctx);
     expect(p.sender).toEqual([
-      'udp-sender', '--file', '/tmp/w/random-32MiB.bin', '--nokbd', '--min-receivers', '2', '--interface', 'eth0',
-      '--mcast-data-address', UDPCAST_DATA_GROUP,
+      'udp-sender',
+      '--file',
+      '/tmp/w/random-32MiB.bin',
+      '--nokbd',
+      '--min-receivers',
+      '2',
+      '--interface',
+      'eth0',
+      '--mcast-data-address',
+      UDPCAST_DATA_GROUP,
     ]);
     expect(UDPCAST_DATA_GROUP.startsWith('239.')).toBe(true);
     expect(p.receivers[0]).toEqual(['udp-receiver', '--file', '/tmp/w/run1/copy-1.bin', '--nokbd', '--interface', 'eth0']);
@@ -179,8 +203,20 @@ describe('plans', () => {
   it('uftp: closed group of fixed client ids, 239/8 groups, line rate or TFMCC, copies under each -D', () => {
     const p = planRun('uftp', ctx);
     expect(p.sender).toEqual([
-      'uftp', '-I', 'eth0', '-M', UFTP_PUBLIC_GROUP, '-P', UFTP_PRIVATE_GROUP, '-H', '0x00000001,0x00000002', '-R', '-1',
-      '-S', '/tmp/w/run1/uftp-status.txt', '/tmp/w/random-32MiB.bin',
+      'uftp',
+      '-I',
+      'eth0',
+      '-M',
+      UFTP_PUBLIC_GROUP,
+      '-P',
+      UFTP_PRIVATE_GROUP,
+      '-H',
+      '0x00000001,0x00000002',
+      '-R',
+      '-1',
+      '-S',
+      '/tmp/w/run1/uftp-status.txt',
+      '/tmp/w/random-32MiB.bin',
     ]);
     expect(p.receivers[1]).toEqual(['uftpd', '-d', '-q', '-I', 'eth0', '-M', UFTP_PUBLIC_GROUP, '-U', '0x00000002', '-D', '/tmp/w/run1/uftpd-2']);
     expect(p.outputs).toEqual(['/tmp/w/run1/uftpd-1/random-32MiB.bin', '/tmp/w/run1/uftpd-2/random-32MiB.bin']);
@@ -202,11 +238,7 @@ describe('peer packages', () => {
   it('names the Debian packages of what is missing, once each', () => {
     const cmds = neededCommands(['rackcast', 'udpcast', 'uftp'], true);
     expect(cmds).toEqual(expect.arrayContaining(['/usr/bin/time', 'setpriv', 'udp-sender', 'udp-receiver', 'uftp', 'uftpd', 'cpio', 'gzip']));
-    expect(missingPackages(cmds, (c) => !['udp-sender', 'udp-receiver', 'uftpd', '/usr/bin/time'].includes(c))).toEqual([
-      'time',
-      'udpcast',
-      'uftp',
-    ]);
+    expect(missingPackages(cmds, (c) => !['udp-sender', 'udp-receiver', 'uftpd', '/usr/bin/time'].includes(c))).toEqual(['time', 'udpcast', 'uftp']);
     expect(missingPackages(cmds, () => true)).toEqual([]);
     expect(neededCommands(['rackcast'], false)).toEqual(['/usr/bin/time', 'setpriv']);
   });

@@ -21,8 +21,25 @@ describe('renderLinePlot', () => {
     xLabel: 'loss (%)',
     yLabel: 'MB/s per receiver',
     series: [
-      { label: 'rackcast, N=2', color: '#d62728', points: [{ x: 0, y: 40 }, { x: 5, y: 30 }, { x: 10, y: 20 }] },
-      { label: 'uftp -R -1, N=2', color: '#2ca02c', dash: '8 4', points: [{ x: 0, y: 45 }, { x: 5, y: null }, { x: 10, y: 10 }] },
+      {
+        label: 'rackcast, N=2',
+        color: '#d62728',
+        points: [
+          { x: 0, y: 40 },
+          { x: 5, y: 30 },
+          { x: 10, y: 20 },
+        ],
+      },
+      {
+        label: 'uftp -R -1, N=2',
+        color: '#2ca02c',
+        dash: '8 4',
+        points: [
+          { x: 0, y: 45 },
+          { x: 5, y: null },
+          { x: 10, y: 10 },
+        ],
+      },
     ],
     xTickLabel: (x) => `${x}%`,
   });

@@ -2,11 +2,11 @@
 // and the sans-IO repeat-until-acked core (clone/report-core.ts), on explicit `now`.
 
 import { describe, expect, it } from 'vitest';
-import { CloneReporter, DEFAULT_GIVE_UP_MS } from '../../../clone/report-core.js';
 import { cloneReportOf, type ReportedSummary, wireHost } from '../../../clone/report.js';
+import { CloneReporter, DEFAULT_GIVE_UP_MS } from '../../../clone/report-core.js';
 import { decodeDatagram } from '../../../protocol/codec.js';
-import { CLONE_STEP_NAMES, CloneBootloader, CloneOutcome, CloneStage, CloneTable, type CloneReport } from '../../../protocol/messages/clone-report.js';
-import { cloneReportAckBytes, reportAckBytes, SESSION, OTHER_SESSION } from '../../support/datagrams.js';
+import { CLONE_STEP_NAMES, CloneBootloader, CloneOutcome, type CloneReport, CloneStage, CloneTable } from '../../../protocol/messages/clone-report.js';
+import { cloneReportAckBytes, OTHER_SESSION, reportAckBytes, SESSION } from '../../support/datagrams.js';
 
 const SENDER = '198.18.0.1';
 const ID = 0x1234;

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveAuthKeys, loadKeyFile, MAX_KEY_FILE_BYTES } from '../../../common/auth/keys.js';
 import {
+  type AuthMode,
+  type AuthStats,
   authTrailerBytes,
   DatagramOpener,
   DatagramSealer,
@@ -19,13 +21,11 @@ import {
   REPLAY_WINDOW,
   SealOrigin,
   TRAILER_RING_SLOTS,
-  type AuthMode,
-  type AuthStats,
 } from '../../../common/auth/seal.js';
 import { authStatsTotal, type SealedUdpSocket } from '../../../common/auth/sealed-socket.js';
+import { UsageError } from '../../../common/errors.js';
 import { MAX_RECEIVERS } from '../../../common/limits.js';
 import { AUTH_TAG_SIZE, AUTH_TRAILER_SIZE } from '../../../protocol/auth-trailer.js';
-import { UsageError } from '../../../common/errors.js';
 import { decodeDatagram } from '../../../protocol/codec.js';
 import { encodeHeader, HEADER_SIZE, MessageType } from '../../../protocol/header.js';
 import { mulberry32 } from '../../support/prng.js';

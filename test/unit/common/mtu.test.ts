@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { blockBytesForMtu, interfaceMtu, IP_UDP_HEADER_BYTES, MAX_USEFUL_MTU } from '../../../common/mtu.js';
+import { blockBytesForMtu, IP_UDP_HEADER_BYTES, interfaceMtu, MAX_USEFUL_MTU } from '../../../common/mtu.js';
 import { DATA_HEADER_SIZE } from '../../../protocol/messages/data.js';
-import { parseSenderArgs, DEFAULT_BLOCK_BYTES } from '../../../sender/args.js';
+import { DEFAULT_BLOCK_BYTES, parseSenderArgs } from '../../../sender/args.js';
 
 describe('block size from the MTU', () => {
   it('fills a 1500-byte frame exactly: the default block size', () => {

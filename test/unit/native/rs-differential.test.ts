@@ -94,11 +94,14 @@ function diff(a: Uint8Array, b: Uint8Array): string {
 
 describe('native RS addon', () => {
   // Without the addon this is skipped (the reason is printed above), unless it is required.
-  it.skipIf(!status.loaded && process.env.RACKCAST_REQUIRE_NATIVE !== '1')('is built and loads (skips the differential suite with the reason otherwise)', () => {
-    if (!status.loaded) expect.fail(`RACKCAST_REQUIRE_NATIVE=1 but ${status.reason}`);
-    expect(status.kernels).toContain('scalar');
-    expect(status.kernels[0]).toBe(status.bestKernel);
-  });
+  it.skipIf(!status.loaded && process.env.RACKCAST_REQUIRE_NATIVE !== '1')(
+    'is built and loads (skips the differential suite with the reason otherwise)',
+    () => {
+      if (!status.loaded) expect.fail(`RACKCAST_REQUIRE_NATIVE=1 but ${status.reason}`);
+      expect(status.kernels).toContain('scalar');
+      expect(status.kernels[0]).toBe(status.bestKernel);
+    },
+  );
 });
 
 describe.skipIf(!status.loaded)('NativeReedSolomon is byte-identical to CauchyReedSolomon', () => {
@@ -170,7 +173,9 @@ describe.skipIf(!status.loaded)('NativeReedSolomon is byte-identical to CauchyRe
         rs.decode(rx, missing, parityIn);
         for (const j of missing) {
           if (!same(rx[j]!, refRx[j]!)) {
-            expect.fail(`${where} kernel=${kernel} missing=[${missing}] used=[${used.map((u) => indices[u])}] corrupt=${corrupt}: block ${j} ${diff(rx[j]!, refRx[j]!)}`);
+            expect.fail(
+              `${where} kernel=${kernel} missing=[${missing}] used=[${used.map((u) => indices[u])}] corrupt=${corrupt}: block ${j} ${diff(rx[j]!, refRx[j]!)}`,
+            );
           }
         }
         for (let j = 0; j < k; j++) if (!missing.includes(j) && rx[j] !== data[j]) expect.fail(`${where}: present block ${j} replaced`);

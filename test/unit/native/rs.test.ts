@@ -3,7 +3,7 @@
 // with the TS reference over many random sets is in rs-differential.test.ts.
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { NativeReedSolomon, RS_KERNEL_ENV, loadErasureCoder, nativeRsStatus } from '../../../common/fec.js';
+import { loadErasureCoder, NativeReedSolomon, nativeRsStatus, RS_KERNEL_ENV } from '../../../common/fec.js';
 import { CauchyReedSolomon } from '../../../protocol/fec/cauchy-rs.js';
 import type { ErasureCoder } from '../../../protocol/fec/erasure-coder.js';
 import { mulberry32 } from '../../support/prng.js';
@@ -122,7 +122,12 @@ describe.skipIf(!status.loaded)('NativeReedSolomon', () => {
       (c) => c.maxParity(0),
       (c) => c.maxParity(256),
       (c) => c.encodeParity([], 0, block()),
-      (c) => c.encodeParity(Array.from({ length: 256 }, () => block()), 0, block()),
+      (c) =>
+        c.encodeParity(
+          Array.from({ length: 256 }, () => block()),
+          0,
+          block(),
+        ),
       (c) => c.encodeParity(data, -1, block()),
       (c) => c.encodeParity(data, 253, block()),
       (c) => c.encodeParity(data, 1.5, block()),

@@ -16,13 +16,13 @@ import {
   DATA_HEAD_WORD,
   FINAL_MASK_CLEAR,
   FINAL_MASK_SET,
-  PlacementTable,
-  placeDatagram,
-  PlaceResult,
   PLACED_MARK,
+  PlacementTable,
+  PlaceResult,
+  placeDatagram,
   RECORD_WORDS,
 } from '../../../common/udp/placement.js';
-import { loadUdpAddon, PLACE_ENTRY_COUNT, PLACE_ENTRY_WORDS, PLACE_HEADER_WORDS, type NativeUdpAddon } from '../../../native/udp-addon.js';
+import { loadUdpAddon, type NativeUdpAddon, PLACE_ENTRY_COUNT, PLACE_ENTRY_WORDS, PLACE_HEADER_WORDS } from '../../../native/udp-addon.js';
 import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_PARITY, DATA_FLAG_REPAIR, DATA_HEADER_SIZE, encodeData } from '../../../protocol/messages/data.js';
 import { mulberry32 } from '../../support/prng.js';
 
@@ -62,7 +62,8 @@ function makeTable(rnd: () => number, shape: Shape): { table: PlacementTable; op
     const { bytes, have } = table.open(n, sliceBytes, Math.ceil(sliceBytes / shape.blockBytes), mask);
     // The core has some blocks already.
     for (let b = 0; b < have.byteLength; b++) if (rnd() < 0.1) have[b] = 1;
-    if (pick < 0.3) table.close(n, bytes, rnd() < 0.5); // complete, or dropped
+    if (pick < 0.3)
+      table.close(n, bytes, rnd() < 0.5); // complete, or dropped
     else open.push({ sliceNo: n, sliceBytes });
   }
   return { table, open };
@@ -88,17 +89,20 @@ function datagram(rnd: () => number, shape: Shape, open: readonly { sliceNo: num
   for (let m = 0; m < mutations; m++) {
     const kind = Math.floor(rnd() * 12);
     const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (kind === 0 && bytes.byteLength > 0) bytes = bytes.subarray(0, Math.floor(rnd() * bytes.byteLength)); // truncated
+    if (kind === 0 && bytes.byteLength > 0)
+      bytes = bytes.subarray(0, Math.floor(rnd() * bytes.byteLength)); // truncated
     else if (kind === 1) {
       const longer = new Uint8Array(bytes.byteLength + 1 + Math.floor(rnd() * 8));
       longer.set(bytes);
       bytes = longer;
-    } else if (kind === 2 && bytes.byteLength >= 4) bytes[Math.floor(rnd() * 4)]! ^= 1 << Math.floor(rnd() * 8); // magic, version, type
+    } else if (kind === 2 && bytes.byteLength >= 4)
+      bytes[Math.floor(rnd() * 4)]! ^= 1 << Math.floor(rnd() * 8); // magic, version, type
     else if (kind === 3 && bytes.byteLength >= 8) v.setUint32(4, SESSION ^ 1, false);
     else if (kind === 4) srcIp = (SENDER_IP + 1) >>> 0;
     else if (kind === 5 && bytes.byteLength > 20) bytes[20] = [DATA_FLAG_PARITY, 0x10, 0x80, 0xff, flags ^ DATA_FLAG_FINAL_SLICE][Math.floor(rnd() * 5)]!;
     else if (kind === 6 && bytes.byteLength > 21) bytes[21] = 1 + Math.floor(rnd() * 255);
-    else if (kind === 7 && bytes.byteLength >= 20) v.setUint32(16, [0, 1, pick!.sliceBytes - 1, pick!.sliceBytes + 1, 0x8000_0000, 0xffff_ffff][Math.floor(rnd() * 6)]! >>> 0, false);
+    else if (kind === 7 && bytes.byteLength >= 20)
+      v.setUint32(16, [0, 1, pick!.sliceBytes - 1, pick!.sliceBytes + 1, 0x8000_0000, 0xffff_ffff][Math.floor(rnd() * 6)]! >>> 0, false);
     else if (kind === 8 && bytes.byteLength >= 16) v.setUint32(12, (pick!.sliceNo + [1, -1, shape.retain, 2 ** 31][Math.floor(rnd() * 4)]!) >>> 0, false);
     else if (kind === 9 && bytes.byteLength >= 24) v.setUint16(22, [nBlocks, nBlocks - 1, 0xffff, blockNo + 1][Math.floor(rnd() * 4)]! & 0xffff, false);
     else if (kind === 10 && bytes.byteLength >= 24) bytes = bytes.subarray(0, DATA_HEADER_SIZE); // no payload

@@ -27,11 +27,7 @@ describe('parseLdd', () => {
 describe('parseShowDepends', () => {
   it('keeps load order, paths relative to the modules dir, builtins apart', () => {
     const dir = '/c/lib/modules/6.1.0-57-amd64';
-    const out = [
-      `insmod ${dir}/kernel/arch/x86/crypto/crc32c-intel.ko `,
-      `insmod ${dir}/kernel/fs/ext4/ext4.ko `,
-      'builtin af_packet',
-    ].join('\n');
+    const out = [`insmod ${dir}/kernel/arch/x86/crypto/crc32c-intel.ko `, `insmod ${dir}/kernel/fs/ext4/ext4.ko `, 'builtin af_packet'].join('\n');
     expect(parseShowDepends(out, dir)).toEqual({ files: ['kernel/arch/x86/crypto/crc32c-intel.ko', 'kernel/fs/ext4/ext4.ko'], builtin: ['af_packet'] });
     expect(() => parseShowDepends('insmod /elsewhere/x.ko', dir)).toThrow(/outside/);
     expect(moduleName('kernel/arch/x86/crypto/crc32c-intel.ko')).toBe('crc32c-intel');
@@ -49,7 +45,22 @@ describe('parseMetaDepends', () => {
 
 describe('rackcast-netboot options', () => {
   it('takes plans, modules, compression and a kernel source', () => {
-    const a = parseNetbootArgs(['--out', '/srv/tftp', '--plan', 'a/rack1.json', '--plan', 'b/db.json', '--modules', 'i40e,tg3', '--modules', 'bnxt_en', '--compress', 'zstd', '--kernel-deb', 'k.deb']);
+    const a = parseNetbootArgs([
+      '--out',
+      '/srv/tftp',
+      '--plan',
+      'a/rack1.json',
+      '--plan',
+      'b/db.json',
+      '--modules',
+      'i40e,tg3',
+      '--modules',
+      'bnxt_en',
+      '--compress',
+      'zstd',
+      '--kernel-deb',
+      'k.deb',
+    ]);
     expect(a.plans.map((p) => p.name)).toEqual(['rack1', 'db']);
     expect(a.extraModules).toEqual(['i40e', 'tg3', 'bnxt_en']);
     expect(a.compression).toBe('zstd');

@@ -169,38 +169,22 @@ describe('checkDataAgainstSession rejects', () => {
   it('a slice past the image', () => {
     expectRejected(checkDataAgainstSession(G, { ...dataBlock(G, 1, 0), sliceNo: 3 }), 'ERR_BAD_FIELD', /sliceNo/);
     expectRejected(checkDataAgainstSession(G, { ...dataBlock(G, 1, 0), sliceNo: 0xffff_ffff }), 'ERR_BAD_FIELD', /sliceNo/);
-    expectRejected(
-      checkDataAgainstSession({ ...G, imageBytes: 0 }, dataBlock(G, 0, 0)),
-      'ERR_BAD_FIELD',
-      /sliceNo/,
-    );
+    expectRejected(checkDataAgainstSession({ ...G, imageBytes: 0 }, dataBlock(G, 0, 0)), 'ERR_BAD_FIELD', /sliceNo/);
   });
 
   it('a slice larger than a full slice', () => {
     expectRejected(checkDataAgainstSession(G, { ...dataBlock(G, 0, 0), sliceBytes: 10_001 }), 'ERR_BAD_FIELD', /sliceBytes/);
     const unknown: Geometry = { ...G, imageBytes: IMAGE_BYTES_UNKNOWN };
-    expectRejected(
-      checkDataAgainstSession(unknown, { ...dataBlock(G, 2, 0), sliceBytes: 0xffff_ffff }),
-      'ERR_BAD_FIELD',
-      /sliceBytes/,
-    );
+    expectRejected(checkDataAgainstSession(unknown, { ...dataBlock(G, 2, 0), sliceBytes: 0xffff_ffff }), 'ERR_BAD_FIELD', /sliceBytes/);
   });
 
   it('a short slice that is not flagged final', () => {
     const short = dataBlock(G, 2, 0);
     const notFinal: Data = { ...short, flags: short.flags & ~DATA_FLAG_FINAL_SLICE };
     expectRejected(checkDataAgainstSession(G, notFinal), 'ERR_BAD_FIELD', /short slice not final/);
-    expectRejected(
-      checkDataAgainstSession({ ...G, imageBytes: IMAGE_BYTES_UNKNOWN }, notFinal),
-      'ERR_BAD_FIELD',
-      /short slice not final/,
-    );
+    expectRejected(checkDataAgainstSession({ ...G, imageBytes: IMAGE_BYTES_UNKNOWN }, notFinal), 'ERR_BAD_FIELD', /short slice not final/);
     // A short slice in the middle of the image, even flagged final.
-    expectRejected(
-      checkDataAgainstSession(G, { ...dataBlock(G, 1, 0), sliceBytes: 9_000, flags: DATA_FLAG_FINAL_SLICE }),
-      'ERR_BAD_FIELD',
-      /sliceBytes/,
-    );
+    expectRejected(checkDataAgainstSession(G, { ...dataBlock(G, 1, 0), sliceBytes: 9_000, flags: DATA_FLAG_FINAL_SLICE }), 'ERR_BAD_FIELD', /sliceBytes/);
   });
 
   it('a final slice whose size disagrees with the image', () => {
@@ -239,11 +223,7 @@ describe('checkDataAgainstSession rejects', () => {
 
   it('a parity payload that is not blockBytes long, even in the short last slice', () => {
     for (const n of [1, 500, 999, 1001]) {
-      expectRejected(
-        checkDataAgainstSession(G, { ...paritySymbol(G, 2, 0, 0), payload: new Uint8Array(n) }),
-        'ERR_BAD_LENGTH',
-        /parity payload/,
-      );
+      expectRejected(checkDataAgainstSession(G, { ...paritySymbol(G, 2, 0, 0), payload: new Uint8Array(n) }), 'ERR_BAD_LENGTH', /parity payload/);
     }
   });
 

@@ -25,7 +25,21 @@ describe('IPv4 codec', () => {
   });
 
   it('refuses what is not a dotted quad: undefined from parseIpv4, RangeError from ipv4ToU32', () => {
-    for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.0.0.1', '1.2.3.-1', 'a.b.c.d', '1..2.3', ' 1.2.3.4', '1.2.3.4 ', '1.2.3.1000', '::1', '0x7f.0.0.1', '１.2.3.4']) {
+    for (const bad of [
+      '',
+      '1.2.3',
+      '1.2.3.4.5',
+      '256.0.0.1',
+      '1.2.3.-1',
+      'a.b.c.d',
+      '1..2.3',
+      ' 1.2.3.4',
+      '1.2.3.4 ',
+      '1.2.3.1000',
+      '::1',
+      '0x7f.0.0.1',
+      '１.2.3.4',
+    ]) {
       expect(parseIpv4(bad), JSON.stringify(bad)).toBeUndefined();
       expect(isIpv4(bad)).toBe(false);
       expect(() => ipv4ToU32(bad)).toThrow(RangeError);

@@ -11,21 +11,10 @@
 
 import { describe, expect, it } from 'vitest';
 import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_PARITY, DATA_FLAG_REPAIR } from '../../../protocol/messages/data.js';
-import { DEFAULT_MAX_RETAIN_BYTES, ReceiverCore, type ReceiverConfig } from '../../../receiver/core.js';
+import { DEFAULT_MAX_RETAIN_BYTES, type ReceiverConfig, ReceiverCore } from '../../../receiver/core.js';
 import { pattern } from '../../support/bytes.js';
 import { drainEvents, drainReceiver, receiverConfig } from '../../support/cores.js';
-import {
-  acceptBytes,
-  dataBytes,
-  endBytes,
-  helloBytes,
-  nakBytes,
-  reqackBytes,
-  SENDER,
-  SESSION,
-  startBytes,
-  STRANGER,
-} from '../../support/datagrams.js';
+import { acceptBytes, dataBytes, endBytes, helloBytes, nakBytes, reqackBytes, SENDER, SESSION, STRANGER, startBytes } from '../../support/datagrams.js';
 
 const ME = 0x101;
 type From = { readonly address: string; readonly port: number };

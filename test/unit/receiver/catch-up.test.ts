@@ -12,7 +12,7 @@ import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST } from '../../../protocol/message
 import { HEARTBEAT_FLAG_CATCH_UP } from '../../../protocol/messages/heartbeat.js';
 import { HelloPhase } from '../../../protocol/messages/hello.js';
 import { Reason } from '../../../protocol/reasons.js';
-import { ReceiverCore, type ReceiverConfig } from '../../../receiver/core.js';
+import { type ReceiverConfig, ReceiverCore } from '../../../receiver/core.js';
 import { pattern } from '../../support/bytes.js';
 import { drainEvents, drainReceiver, only, receiverConfig } from '../../support/cores.js';
 import { acceptBytes, catchUpBytes, dataBytes, endBytes, helloBytes, reqackBytes, SENDER, startBytes } from '../../support/datagrams.js';
@@ -33,7 +33,11 @@ function feedSlice(core: ReceiverCore, n: number, now: number, skip?: number): v
       continue;
     }
     const flags = (b === 3 ? DATA_FLAG_LAST : 0) | (n === 9 ? DATA_FLAG_FINAL_SLICE : 0);
-    feed(core, dataBytes({ seq: ++seq, sliceNo: n, sliceBytes: 400, flags, stripe: 0, blockNo: b, payload: IMAGE.subarray(n * 400 + b * 100, n * 400 + b * 100 + 100) }), now);
+    feed(
+      core,
+      dataBytes({ seq: ++seq, sliceNo: n, sliceBytes: 400, flags, stripe: 0, blockNo: b, payload: IMAGE.subarray(n * 400 + b * 100, n * 400 + b * 100 + 100) }),
+      now,
+    );
   }
 }
 
@@ -90,7 +94,7 @@ describe('ReceiverCore moved to the catch-up pass', () => {
     expect(hb.map((h) => h.flags & HEARTBEAT_FLAG_CATCH_UP)).toEqual([HEARTBEAT_FLAG_CATCH_UP]);
   });
 
-  it('another receiver\'s CATCHUP changes nothing', () => {
+  it("another receiver's CATCHUP changes nothing", () => {
     const core = receiving();
     feed(core, catchUpBytes({ receiverId: ME + 1 }), 10);
     expect(drainEvents(core)).toEqual([]);

@@ -8,18 +8,12 @@
 
 import { describe, expect, it } from 'vitest';
 import { CAP_CLONE_REPORTS, CAP_PARITY_REPAIR, MessageType } from '../../../protocol/header.js';
-import {
-  type Data,
-  DATA_FLAG_FINAL_SLICE,
-  DATA_FLAG_LAST,
-  DATA_FLAG_PARITY,
-  DATA_FLAG_REPAIR,
-} from '../../../protocol/messages/data.js';
+import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_PARITY, DATA_FLAG_REPAIR, type Data } from '../../../protocol/messages/data.js';
+import { Outcome } from '../../../protocol/messages/report.js';
 import { REQACK_FLAG_QUIET } from '../../../protocol/messages/reqack.js';
 import { STATUS_FLAG_COMPLETE, STATUS_FLAG_REPLY } from '../../../protocol/messages/status.js';
-import { Outcome } from '../../../protocol/messages/report.js';
 import { Reason } from '../../../protocol/reasons.js';
-import { ReceiverCore, type ReceiverConfig, type ReceiverEvent } from '../../../receiver/core.js';
+import { type ReceiverConfig, ReceiverCore, type ReceiverEvent } from '../../../receiver/core.js';
 import { pattern } from '../../support/bytes.js';
 import { coder, decode, drainEvents, drainReceiver, only, receiverConfig, types } from '../../support/cores.js';
 import {
@@ -35,8 +29,8 @@ import {
   reqackBytes,
   SENDER,
   SESSION,
-  startBytes,
   STRANGER,
+  startBytes,
 } from '../../support/datagrams.js';
 
 const ME = 0x101;
@@ -162,9 +156,7 @@ describe('ReceiverCore joining', () => {
         cloneReports: false,
       },
     ]);
-    expect(only(drainReceiver(core), MessageType.Join)).toEqual([
-      { sessionId: SESSION, receiverId: ME, caps: CAP_PARITY_REPAIR, rcvBufBytes: 1 << 20 },
-    ]);
+    expect(only(drainReceiver(core), MessageType.Join)).toEqual([{ sessionId: SESSION, receiverId: ME, caps: CAP_PARITY_REPAIR, rcvBufBytes: 1 << 20 }]);
     expect(core.currentState).toBe('joining');
   });
 
@@ -221,7 +213,10 @@ describe('ReceiverCore joining', () => {
     feed(core, helloBytes(), 1);
     feed(core, acceptBytes(ME), 2);
     feed(core, startBytes(48), 3);
-    expect(drainEvents(core).slice(1)).toEqual([{ kind: 'accepted', joinSlice: 0 }, { kind: 'started', windowPackets: 48 }]);
+    expect(drainEvents(core).slice(1)).toEqual([
+      { kind: 'accepted', joinSlice: 0 },
+      { kind: 'started', windowPackets: 48 },
+    ]);
     expect(core.currentState).toBe('receiving');
   });
 });
@@ -306,9 +301,7 @@ describe('ReceiverCore NAK', () => {
     core.handleTimeout(134);
     expect(drainReceiver(core)).toEqual([]);
     core.handleTimeout(135);
-    expect(only(drainReceiver(core), MessageType.Nak)).toEqual([
-      { sessionId: SESSION, receiverId: ME, sliceNo: 0, seenSeq: 3, need: [1], heard: [0] },
-    ]);
+    expect(only(drainReceiver(core), MessageType.Nak)).toEqual([{ sessionId: SESSION, receiverId: ME, sliceNo: 0, seenSeq: 3, need: [1], heard: [0] }]);
     expect(core.stats.naksSent).toBe(1);
     expect(core.pollTimeout()).toBe(135 + 50 + 35);
     core.handleTimeout(219);
@@ -325,9 +318,7 @@ describe('ReceiverCore NAK', () => {
     feed(core, block(1, 0), 110);
     expect(core.pollTimeout()).toBe(145);
     core.handleTimeout(145);
-    expect(only(drainReceiver(core), MessageType.Nak)).toEqual([
-      { sessionId: SESSION, receiverId: ME, sliceNo: 0, seenSeq: 4, need: [1], heard: [0] },
-    ]);
+    expect(only(drainReceiver(core), MessageType.Nak)).toEqual([{ sessionId: SESSION, receiverId: ME, sliceNo: 0, seenSeq: 4, need: [1], heard: [0] }]);
   });
 
   it('a larger need speaks sooner: need 2 after 25 ms', () => {
@@ -361,9 +352,7 @@ describe('ReceiverCore NAK', () => {
     feed(core, nakBytes({ receiverId: 0x999, sliceNo: 0, need: [1], heard: [0] }), 110, rcv(5).from);
     expect(core.stats.naksSuppressed).toBe(0);
     core.handleTimeout(125);
-    expect(only(drainReceiver(core), MessageType.Nak)).toEqual([
-      { sessionId: SESSION, receiverId: ME, sliceNo: 0, seenSeq: 2, need: [2], heard: [0] },
-    ]);
+    expect(only(drainReceiver(core), MessageType.Nak)).toEqual([{ sessionId: SESSION, receiverId: ME, sliceNo: 0, seenSeq: 2, need: [2], heard: [0] }]);
   });
 
   it('is not silenced by a NAK that did not hear the repair burst we heard', () => {
@@ -377,9 +366,7 @@ describe('ReceiverCore NAK', () => {
     feed(core, nakBytes({ receiverId: 0x999, sliceNo: 0, need: [2], heard: [0] }), 140, rcv(5).from);
     expect(core.stats.naksSuppressed).toBe(0);
     core.handleTimeout(165);
-    expect(only(drainReceiver(core), MessageType.Nak)).toEqual([
-      { sessionId: SESSION, receiverId: ME, sliceNo: 0, seenSeq: 3, need: [1], heard: [1] },
-    ]);
+    expect(only(drainReceiver(core), MessageType.Nak)).toEqual([{ sessionId: SESSION, receiverId: ME, sliceNo: 0, seenSeq: 3, need: [1], heard: [1] }]);
   });
 });
 
@@ -566,31 +553,11 @@ describe('ReceiverCore bad datagrams', () => {
   it.each([
     ['too short for a header', () => new Uint8Array([0x52, 0x43, 1]), 'ERR_TRUNCATED'],
     ['bad magic', () => new Uint8Array(40), 'ERR_BAD_MAGIC'],
-    [
-      'a data block of the wrong length',
-      () => malformed({ payload: IMAGE.subarray(0, 99) }),
-      'ERR_BAD_LENGTH',
-    ],
-    [
-      'a slice past the image',
-      () => malformed({ sliceNo: 3 }),
-      'ERR_BAD_FIELD',
-    ],
-    [
-      'a block past the slice',
-      () => malformed({ blockNo: 4 }),
-      'ERR_BAD_FIELD',
-    ],
-    [
-      'a parity index the code cannot have (k=4: 0..251)',
-      () => malformed({ flags: DATA_FLAG_PARITY | DATA_FLAG_REPAIR, blockNo: 252 }),
-      'ERR_BAD_FIELD',
-    ],
-    [
-      'a parity symbol of the wrong length',
-      () => malformed({ flags: DATA_FLAG_PARITY, payload: IMAGE.subarray(0, 50) }),
-      'ERR_BAD_LENGTH',
-    ],
+    ['a data block of the wrong length', () => malformed({ payload: IMAGE.subarray(0, 99) }), 'ERR_BAD_LENGTH'],
+    ['a slice past the image', () => malformed({ sliceNo: 3 }), 'ERR_BAD_FIELD'],
+    ['a block past the slice', () => malformed({ blockNo: 4 }), 'ERR_BAD_FIELD'],
+    ['a parity index the code cannot have (k=4: 0..251)', () => malformed({ flags: DATA_FLAG_PARITY | DATA_FLAG_REPAIR, blockNo: 252 }), 'ERR_BAD_FIELD'],
+    ['a parity symbol of the wrong length', () => malformed({ flags: DATA_FLAG_PARITY, payload: IMAGE.subarray(0, 50) }), 'ERR_BAD_LENGTH'],
   ])('counts %s and never delivers it', (_name, make, code) => {
     const core = receiving();
     feed(core, make(), 10);

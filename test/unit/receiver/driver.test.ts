@@ -23,7 +23,7 @@ import { Outcome } from '../../../protocol/messages/report.js';
 import { STATUS_FLAG_COMPLETE } from '../../../protocol/messages/status.js';
 import { Reason } from '../../../protocol/reasons.js';
 import { ReceiverCore, type ReceiverEvent, type ReceiverTransmit } from '../../../receiver/core.js';
-import { type ReceiverCoreOptions, type ReceiverNetConfig, ReceiverDriver, type ReceiverOutcome } from '../../../receiver/driver.js';
+import { type ReceiverCoreOptions, ReceiverDriver, type ReceiverNetConfig, type ReceiverOutcome } from '../../../receiver/driver.js';
 import type { OffsetSink, Sink, SinkReport } from '../../../receiver/sink-types.js';
 import { pattern } from '../../support/bytes.js';
 import { decode, only, receiverConfig, types } from '../../support/cores.js';

@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { CAP_ASYNC, CAP_PARITY_REPAIR, MessageType } from '../../../protocol/header.js';
 import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_REPAIR } from '../../../protocol/messages/data.js';
 import { HEARTBEAT_FLAG_CATCH_UP, Limit } from '../../../protocol/messages/heartbeat.js';
-import { ReceiverCore } from '../../../receiver/core.js';
 import { classifyLimit, LoadMeter } from '../../../receiver/core/load.js';
+import { ReceiverCore } from '../../../receiver/core.js';
 import { pattern } from '../../support/bytes.js';
 import { drainEvents, drainReceiver, only, receiverConfig } from '../../support/cores.js';
 import { acceptBytes, dataBytes, helloBytes, SENDER, startBytes } from '../../support/datagrams.js';
@@ -33,8 +33,16 @@ describe('classifyLimit', () => {
     ['a sink that keeps up, an idle loop: the network', { sinkBusyShare: 0.1, outputBusyShare: 0.1, cpuShare: 0.3, decompressing: true }, Limit.Network],
     ['a sink that keeps up, a saturated loop: the CPU', { sinkBusyShare: 0.2, outputBusyShare: 0.1, cpuShare: 0.95, decompressing: false }, Limit.Cpu],
     ['a saturated sink whose last stage is busy: the disk', { sinkBusyShare: 1, outputBusyShare: 0.9, cpuShare: 0.95, decompressing: true }, Limit.Disk],
-    ['a saturated sink, an idle last stage, gunzip in front: decompression', { sinkBusyShare: 1, outputBusyShare: 0.2, cpuShare: 0.4, decompressing: true }, Limit.Decompress],
-    ['a saturated sink, an idle last stage, no decompressor, a busy loop: the CPU', { sinkBusyShare: 0.9, outputBusyShare: 0.1, cpuShare: 0.95, decompressing: false }, Limit.Cpu],
+    [
+      'a saturated sink, an idle last stage, gunzip in front: decompression',
+      { sinkBusyShare: 1, outputBusyShare: 0.2, cpuShare: 0.4, decompressing: true },
+      Limit.Decompress,
+    ],
+    [
+      'a saturated sink, an idle last stage, no decompressor, a busy loop: the CPU',
+      { sinkBusyShare: 0.9, outputBusyShare: 0.1, cpuShare: 0.95, decompressing: false },
+      Limit.Cpu,
+    ],
     ['a saturated sink and nothing else to blame: the disk', { sinkBusyShare: 0.9, outputBusyShare: 0.1, cpuShare: 0.3, decompressing: false }, Limit.Disk],
   ])('%s', (_name, x, want) => {
     expect(classifyLimit(x)).toBe(want);
@@ -78,7 +86,7 @@ describe('ReceiverCore HEARTBEAT', () => {
     return core;
   }
 
-  it('goes heartbeatIntervalMs after our ACCEPT, then every interval, with the receiver\'s figures', () => {
+  it("goes heartbeatIntervalMs after our ACCEPT, then every interval, with the receiver's figures", () => {
     const core = accepted();
     expect(core.pollTimeout()).toBe(270);
     core.handleTimeout(269);

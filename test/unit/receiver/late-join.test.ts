@@ -10,19 +10,10 @@ import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_REPAIR } from '../../.
 import { HelloPhase } from '../../../protocol/messages/hello.js';
 import { STATUS_FLAG_COMPLETE } from '../../../protocol/messages/status.js';
 import { Reason } from '../../../protocol/reasons.js';
-import { ReceiverCore, type ReceiverConfig, type ReceiverEvent } from '../../../receiver/core.js';
+import { type ReceiverConfig, ReceiverCore, type ReceiverEvent } from '../../../receiver/core.js';
 import { pattern } from '../../support/bytes.js';
 import { drainEvents, drainReceiver, only, receiverConfig, types } from '../../support/cores.js';
-import {
-  acceptBytes,
-  dataBytes,
-  endBytes,
-  helloBytes,
-  reqackBytes,
-  SENDER,
-  SESSION,
-  startBytes,
-} from '../../support/datagrams.js';
+import { acceptBytes, dataBytes, endBytes, helloBytes, reqackBytes, SENDER, SESSION, startBytes } from '../../support/datagrams.js';
 
 const ME = 0x101;
 const IMAGE = pattern(4000);
@@ -53,9 +44,7 @@ function feedSlice(core: ReceiverCore, n: number, now: number, o: { repair?: boo
 }
 
 function delivered(events: readonly ReceiverEvent[]): [number, number, Buffer][] {
-  return events.flatMap((e) =>
-    e.kind === 'deliver' ? [[e.sliceNo, e.offset, Buffer.from(e.bytes)] as [number, number, Buffer]] : [],
-  );
+  return events.flatMap((e) => (e.kind === 'deliver' ? [[e.sliceNo, e.offset, Buffer.from(e.bytes)] as [number, number, Buffer]] : []));
 }
 
 function sliceAt(n: number): [number, number, Buffer] {
@@ -155,9 +144,7 @@ describe('ReceiverCore late join, full path', () => {
     expect(drainReceiver(core)).toEqual([]);
     core.handleTimeout(25);
     const naks = only(drainReceiver(core), MessageType.Nak);
-    expect(naks.map((k) => [k.sliceNo, k.need, k.heard, k.receiverId])).toEqual(
-      [0, 1, 2, 3, 4, 5].map((n) => [n, [4], [0], ME]),
-    );
+    expect(naks.map((k) => [k.sliceNo, k.need, k.heard, k.receiverId])).toEqual([0, 1, 2, 3, 4, 5].map((n) => [n, [4], [0], ME]));
     expect(core.stats.naksSent).toBe(6);
 
     // The repairs: each slice's data blocks again. The sink holds 4 (maxQueuedSlices).
@@ -203,9 +190,7 @@ describe('ReceiverCore late join, full path', () => {
     core.handleTimeout(127);
     expect(only(drainReceiver(core), MessageType.Nak)).toEqual([]);
     core.handleTimeout(128);
-    expect(only(drainReceiver(core), MessageType.Nak).map((k) => [k.sliceNo, k.need])).toEqual(
-      [1, 2, 3, 4, 5].map((n) => [n, [4]]),
-    );
+    expect(only(drainReceiver(core), MessageType.Nak).map((k) => [k.sliceNo, k.need])).toEqual([1, 2, 3, 4, 5].map((n) => [n, [4]]));
   });
 
   it('head pass: DATA of slices from joinSlice on is a duplicate, and slices past the window wait', () => {

@@ -13,9 +13,9 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IoError } from '../../../common/errors.js';
 import { DiskSink } from '../../../receiver/disk.js';
-import type { OffsetSink } from '../../../receiver/sink-types.js';
 import { openSink, type SinkOptions } from '../../../receiver/sink.js';
-import { hex, lateJoinOrder, sha256, shuffled, SLICE_BYTES, sliceCount, sliceImage as image, writeSlices } from '../../support/disk-images.js';
+import type { OffsetSink } from '../../../receiver/sink-types.js';
+import { hex, sliceImage as image, lateJoinOrder, SLICE_BYTES, sha256, shuffled, sliceCount, writeSlices } from '../../support/disk-images.js';
 
 const MiB = 1 << 20;
 

@@ -8,18 +8,11 @@
 // bookkeeping (open, close, release) is checked beside.
 
 import { describe, expect, it } from 'vitest';
-import {
-  FINAL_MASK_CLEAR,
-  FINAL_MASK_SET,
-  PlacementTable,
-  placeDatagram,
-  PlaceResult,
-  RECORD_WORDS,
-} from '../../../common/udp/placement.js';
+import { FINAL_MASK_CLEAR, FINAL_MASK_SET, PlacementTable, PlaceResult, placeDatagram, RECORD_WORDS } from '../../../common/udp/placement.js';
 import { CauchyReedSolomon } from '../../../protocol/fec/cauchy-rs.js';
+import { MessageType } from '../../../protocol/header.js';
 import { DATA_FLAG_FINAL_SLICE, DATA_HEADER_SIZE } from '../../../protocol/messages/data.js';
 import { IMAGE_BYTES_UNKNOWN } from '../../../protocol/messages/hello.js';
-import { MessageType } from '../../../protocol/header.js';
 import { FINAL_CLEAR, FINAL_SET, ReceiverCore, type ReceiverEvent } from '../../../receiver/core.js';
 import { SenderCore } from '../../../sender/core.js';
 import { mulberry32 } from '../../support/prng.js';
@@ -34,7 +27,10 @@ interface Run {
   readonly state: string;
 }
 
-function lockstep(seed: number, o: { unknownSize: boolean; stripes: number; redundancy: number; loss: number; forge: number }): { plain: Run; placed: Run; placedCount: number; table: PlacementTable } {
+function lockstep(
+  seed: number,
+  o: { unknownSize: boolean; stripes: number; redundancy: number; loss: number; forge: number },
+): { plain: Run; placed: Run; placedCount: number; table: PlacementTable } {
   const rnd = mulberry32(seed);
   const coder = new CauchyReedSolomon();
   const blockBytes = 200;
@@ -195,7 +191,12 @@ function lockstep(seed: number, o: { unknownSize: boolean; stripes: number; redu
       r.core.handle({ kind: 'verified', ok: true, digest: new Uint8Array(32), reason: 0, detail: '' }, now);
     }
   }
-  const out = (i: number): Run => ({ transmits: runs[i]!.transmits, delivered: runs[i]!.delivered, stats: runs[i]!.core.stats, state: runs[i]!.core.currentState });
+  const out = (i: number): Run => ({
+    transmits: runs[i]!.transmits,
+    delivered: runs[i]!.delivered,
+    stats: runs[i]!.core.stats,
+    state: runs[i]!.core.currentState,
+  });
   return { plain: out(0), placed: out(1), placedCount, table };
 }
 

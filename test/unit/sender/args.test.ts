@@ -23,9 +23,7 @@ describe('--fec', () => {
 describe('--async', () => {
   it('needs --fec with redundancy and --max-bitrate, each with its own message', () => {
     expect(() => parseSenderArgs([...base, '--async', '--max-bitrate', '100m'], false)).toThrow(/--async needs --fec/);
-    expect(() => parseSenderArgs([...base, '--async', '--fec', '8x0/32', '--max-bitrate', '100m'], false)).toThrow(
-      /--async needs --fec/,
-    );
+    expect(() => parseSenderArgs([...base, '--async', '--fec', '8x0/32', '--max-bitrate', '100m'], false)).toThrow(/--async needs --fec/);
     expect(() => parseSenderArgs([...base, '--async', '--fec', '8x4/32'], false)).toThrow(/--async needs --max-bitrate/);
   });
 
@@ -70,9 +68,7 @@ describe('--async start and --carousel', () => {
 
   it('--carousel needs --async, and a file to read again', () => {
     expect(() => parseSenderArgs([...base, '--carousel', '2'], false)).toThrow(/--carousel needs --async/);
-    expect(() => parseSenderArgs(['--async', '--fec', '8x4/32', '--max-bitrate', '100m', '--carousel', '2'], false)).toThrow(
-      /--carousel needs --file/,
-    );
+    expect(() => parseSenderArgs(['--async', '--fec', '8x4/32', '--max-bitrate', '100m', '--carousel', '2'], false)).toThrow(/--carousel needs --file/);
     expect(() => parseSenderArgs([...asyncArgs, '--compress', 'lz4', '--carousel', '2'], false)).toThrow(/--carousel needs --file/);
     expect(() => parseSenderArgs([...asyncArgs, '--carousel', '0'], false)).toThrow(/--carousel: must be between 1 and 1000/);
     expect(parseSenderArgs(['--async', '--fec', '8x4/32', '--max-bitrate', '100m', '--carousel', '1'], false).core.carouselPasses).toBe(1);
@@ -92,10 +88,12 @@ describe('the catch-up pass', () => {
   });
 
   it('--min-rate needs the catch-up pass: refused with --no-catch-up and with --async, naming which', () => {
-    expect(() => parseSenderArgs([...base, '--min-rate', '80m', '--no-catch-up'], false)).toThrow(/--min-rate needs the catch-up pass: it cannot go with --no-catch-up/);
-    expect(() =>
-      parseSenderArgs(['--file', '/dev/null', '--async', '--fec', '8x4/32', '--max-bitrate', '100m', '--min-rate', '80m'], false),
-    ).toThrow(/--min-rate needs the catch-up pass: it cannot go with --async/);
+    expect(() => parseSenderArgs([...base, '--min-rate', '80m', '--no-catch-up'], false)).toThrow(
+      /--min-rate needs the catch-up pass: it cannot go with --no-catch-up/,
+    );
+    expect(() => parseSenderArgs(['--file', '/dev/null', '--async', '--fec', '8x4/32', '--max-bitrate', '100m', '--min-rate', '80m'], false)).toThrow(
+      /--min-rate needs the catch-up pass: it cannot go with --async/,
+    );
   });
 });
 

@@ -15,9 +15,9 @@
 import { describe, expect, it } from 'vitest';
 import { CAP_ASYNC, CAP_PARITY_REPAIR, MessageType } from '../../../protocol/header.js';
 import { Reason } from '../../../protocol/reasons.js';
-import { MAX_CONTROL_QUEUE, SenderCore, type SenderConfig } from '../../../sender/core.js';
+import { MAX_CONTROL_QUEUE, type SenderConfig, SenderCore } from '../../../sender/core.js';
 import { pattern } from '../../support/bytes.js';
-import { drainEvents, drainSender, only, senderConfig as cfg, types } from '../../support/cores.js';
+import { senderConfig as cfg, drainEvents, drainSender, only, types } from '../../support/cores.js';
 import { joinBytes, leaveBytes, nakBytes, rcv, reportBytes, SESSION, statusBytes } from '../../support/datagrams.js';
 
 /** An address for flood source i: 100k distinct ones in 198.18.0.0/15, none in 198.18.0.0/24 (the receivers'). */

@@ -55,7 +55,7 @@ describe('SenderCore --carousel', () => {
     expect(core.succeeded).toBe(true);
   });
 
-  it('refuses a later pass\'s slice of the wrong size', () => {
+  it("refuses a later pass's slice of the wrong size", () => {
     const core = new SenderCore(senderConfig({ async: true, carouselPasses: 2, redundancy: 1, imageBytes: 1000, minWaitMs: 0 }), 0);
     core.handleTimeout(0);
     feed(core, 0);

@@ -8,8 +8,8 @@ import { CAP_IN_ORDER, CAP_PARITY_REPAIR, MessageType } from '../../../protocol/
 import { CatchUpWhy } from '../../../protocol/messages/catch-up.js';
 import { DATA_FLAG_REPAIR } from '../../../protocol/messages/data.js';
 import { Reason } from '../../../protocol/reasons.js';
-import { SenderCore, type SenderConfig } from '../../../sender/core.js';
 import { MIN_SPAN_MS, SLOW_HOLD_MS } from '../../../sender/core/slow-policy.js';
+import { type SenderConfig, SenderCore } from '../../../sender/core.js';
 import { nodeView } from '../../../sender/node-view.js';
 import { pattern } from '../../support/bytes.js';
 import { drainEvents, drainSender, only, senderConfig, types } from '../../support/cores.js';
@@ -130,7 +130,8 @@ describe('SenderCore slow-node policy', () => {
     while (core.currentPhase === 'transferring' && t < 3000) {
       feed(core, t);
       drainSender(core, t);
-      for (const i of [0, 1]) core.handle(from(i, statusBytes({ receiverId: rcv(i).id, seenSeq: core.stats.dataPackets, deliveredSlices: Math.floor(core.bytesRead / 400) })), t);
+      for (const i of [0, 1])
+        core.handle(from(i, statusBytes({ receiverId: rcv(i).id, seenSeq: core.stats.dataPackets, deliveredSlices: Math.floor(core.bytesRead / 400) })), t);
       t += 5;
     }
     expect(core.currentPhase).toBe('ending');

@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { CAP_CLONE_REPORTS, CAP_PARITY_REPAIR, MessageType } from '../../../protocol/header.js';
 import { CloneBootloader, CloneOutcome, CloneStage, CloneTable } from '../../../protocol/messages/clone-report.js';
 import { cloneColumns, cloneJson, cloneProblems } from '../../../sender/clone-table.js';
-import { SenderCore, type SenderConfig } from '../../../sender/core.js';
+import { type SenderConfig, SenderCore } from '../../../sender/core.js';
 import { pattern } from '../../support/bytes.js';
-import { drainEvents, drainSender, only, senderConfig as cfg, types } from '../../support/cores.js';
+import { senderConfig as cfg, drainEvents, drainSender, only, types } from '../../support/cores.js';
 import { cloneReportBytes, joinBytes, OTHER_SESSION, rcv, reportBytes, SESSION } from '../../support/datagrams.js';
 
 const DIGEST = pattern(32, 9);

@@ -4,28 +4,14 @@
 
 import { describe, expect, it } from 'vitest';
 import { CAP_PARITY_REPAIR, ipv4ToU32, MessageType } from '../../../protocol/header.js';
-import {
-  DATA_FLAG_FINAL_SLICE,
-  DATA_FLAG_LAST,
-  DATA_FLAG_PARITY,
-  DATA_FLAG_REPAIR,
-} from '../../../protocol/messages/data.js';
+import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_PARITY, DATA_FLAG_REPAIR } from '../../../protocol/messages/data.js';
 import { HelloPhase, IMAGE_BYTES_UNKNOWN } from '../../../protocol/messages/hello.js';
 import { Outcome } from '../../../protocol/messages/report.js';
 import { Reason } from '../../../protocol/reasons.js';
-import { SenderCore, type SenderConfig } from '../../../sender/core.js';
+import { type SenderConfig, SenderCore } from '../../../sender/core.js';
 import { pattern } from '../../support/bytes.js';
-import { coder, drainEvents, drainSender, only, senderConfig as cfg, type SentBySender, types } from '../../support/cores.js';
-import {
-  joinBytes,
-  leaveBytes,
-  nakBytes,
-  OTHER_SESSION,
-  rcv,
-  reportBytes,
-  SESSION,
-  statusBytes,
-} from '../../support/datagrams.js';
+import { senderConfig as cfg, coder, drainEvents, drainSender, only, type SentBySender, types } from '../../support/cores.js';
+import { joinBytes, leaveBytes, nakBytes, OTHER_SESSION, rcv, reportBytes, SESSION, statusBytes } from '../../support/datagrams.js';
 
 const DIGEST = pattern(32, 9);
 
@@ -113,10 +99,7 @@ describe('SenderCore announcing', () => {
   });
 
   it('puts the session geometry in HELLO, on the control group', () => {
-    const core = new SenderCore(
-      cfg({ blockBytes: 1456, sliceBlocks: 64, stripes: 8, imageBytes: 123_456_789, retainSlices: 32, dataPort: 9123 }),
-      0,
-    );
+    const core = new SenderCore(cfg({ blockBytes: 1456, sliceBlocks: 64, stripes: 8, imageBytes: 123_456_789, retainSlices: 32, dataPort: 9123 }), 0);
     core.handleTimeout(0);
     const sent = drainSender(core, 0);
     expect(sent.map((s) => s.to)).toEqual(['control']);
@@ -149,9 +132,7 @@ describe('SenderCore announcing', () => {
     const sent = drainSender(core, 5);
     expect(types(sent)).toEqual(['ACCEPT']);
     expect(only(sent, MessageType.Accept)).toEqual([{ sessionId: SESSION, receiverId: rcv(0).id, joinSlice: 0 }]);
-    expect(drainEvents(core)).toEqual([
-      { kind: 'joined', receiverId: rcv(0).id, address: rcv(0).from.address, rcvBufBytes: 123_456, joinSlice: 0 },
-    ]);
+    expect(drainEvents(core)).toEqual([{ kind: 'joined', receiverId: rcv(0).id, address: rcv(0).from.address, rcvBufBytes: 123_456, joinSlice: 0 }]);
     expect(core.stats.joinsReceived).toBe(1);
     expect(core.receiverList().map((r) => [r.id, r.state])).toEqual([[rcv(0).id, 'active']]);
   });
@@ -187,9 +168,7 @@ describe('SenderCore announcing', () => {
     join(core, 2, 7);
     const sent = drainSender(core, 7);
     expect(types(sent)).toEqual(['DROP']);
-    expect(only(sent, MessageType.Drop)).toEqual([
-      { sessionId: SESSION, receiverId: rcv(2).id, reason: Reason.SessionFull },
-    ]);
+    expect(only(sent, MessageType.Drop)).toEqual([{ sessionId: SESSION, receiverId: rcv(2).id, reason: Reason.SessionFull }]);
     expect(core.stats.joinsRefused).toBe(1);
     expect(core.receiverList().map((r) => r.id)).toEqual([rcv(0).id, rcv(1).id]);
     expect(drainEvents(core).map((e) => e.kind)).toEqual(['joined', 'joined']);
@@ -227,9 +206,7 @@ describe('SenderCore start conditions', () => {
     join(core, 1, 4, { rcvBufBytes: 71_360 });
     const sent = drainSender(core, 4);
     expect(types(sent)).toEqual(['ACCEPT', 'START', 'START', 'START']);
-    expect(only(sent, MessageType.Start)).toEqual(
-      Array(3).fill({ sessionId: SESSION, receivers: 2, windowPackets: 40 }),
-    );
+    expect(only(sent, MessageType.Start)).toEqual(Array(3).fill({ sessionId: SESSION, receivers: 2, windowPackets: 40 }));
     expect(drainEvents(core).at(-1)).toEqual({ kind: 'started', receivers: 2, windowPackets: 40 });
     expect(core.currentPhase).toBe('transferring');
     expect(core.window).toBe(40);
@@ -306,9 +283,7 @@ describe('SenderCore start conditions', () => {
     join(core, 0, 5);
     const sent = drainSender(core, 5);
     expect(types(sent)).toEqual(['DROP', 'ACCEPT']);
-    expect(only(sent, MessageType.Drop)).toEqual([
-      { sessionId: SESSION, receiverId: rcv(1).id, reason: Reason.LateJoin },
-    ]);
+    expect(only(sent, MessageType.Drop)).toEqual([{ sessionId: SESSION, receiverId: rcv(1).id, reason: Reason.LateJoin }]);
     expect(core.stats.joinsRefused).toBe(1);
     expect(core.receiverList()).toHaveLength(1);
   });
@@ -518,9 +493,7 @@ describe('SenderCore repairs', () => {
     drainSender(core, 2);
     nak(core, 5, 0, [0, 1], [0, 0]);
     const sent = dataOf(drainSender(core, 5));
-    expect(sent.map((d) => [d.stripe, d.blockNo, d.flags])).toEqual([
-      [1, 0, DATA_FLAG_PARITY | DATA_FLAG_REPAIR | DATA_FLAG_FINAL_SLICE],
-    ]);
+    expect(sent.map((d) => [d.stripe, d.blockNo, d.flags])).toEqual([[1, 0, DATA_FLAG_PARITY | DATA_FLAG_REPAIR | DATA_FLAG_FINAL_SLICE]]);
     expect(Buffer.from(sent[0]!.payload)).toEqual(Buffer.from(parity(stripeBlocksOf(slice, 100, 2, 1), 0)));
   });
 });
@@ -577,12 +550,8 @@ describe('SenderCore REQACK rounds and drops', () => {
     drainEvents(core);
     core.handleTimeout(82);
     const sent = drainSender(core, 82);
-    expect(only(sent, MessageType.Drop)).toEqual([
-      { sessionId: SESSION, receiverId: rcv(1).id, reason: Reason.NoAnswer },
-    ]);
-    expect(drainEvents(core)).toEqual([
-      { kind: 'dropped', receiverId: rcv(1).id, reason: Reason.NoAnswer, detail: 'no answer after 2 retries' },
-    ]);
+    expect(only(sent, MessageType.Drop)).toEqual([{ sessionId: SESSION, receiverId: rcv(1).id, reason: Reason.NoAnswer }]);
+    expect(drainEvents(core)).toEqual([{ kind: 'dropped', receiverId: rcv(1).id, reason: Reason.NoAnswer, detail: 'no answer after 2 retries' }]);
     expect(core.receiverList().map((r) => r.state)).toEqual(['active', 'dropped']);
     // Receiver 0 has seen seq 16: the window runs to 32, and its 4 slices were freed.
     expect(dataOf(sent).map((d) => d.seq)).toEqual(Array.from({ length: 16 }, (_, i) => 17 + i));
@@ -622,12 +591,7 @@ describe('SenderCore ending', () => {
     core.handle({ kind: 'eof', digest: DIGEST }, 2);
     expect(core.wantsSlice()).toBe(false);
     const data = dataOf(drainSender(core, 2));
-    expect(data.map((d) => d.flags)).toEqual([
-      DATA_FLAG_FINAL_SLICE,
-      DATA_FLAG_FINAL_SLICE,
-      DATA_FLAG_FINAL_SLICE,
-      DATA_FLAG_FINAL_SLICE | DATA_FLAG_LAST,
-    ]);
+    expect(data.map((d) => d.flags)).toEqual([DATA_FLAG_FINAL_SLICE, DATA_FLAG_FINAL_SLICE, DATA_FLAG_FINAL_SLICE, DATA_FLAG_FINAL_SLICE | DATA_FLAG_LAST]);
     drainEvents(core);
     return core;
   }
@@ -648,9 +612,7 @@ describe('SenderCore ending', () => {
     drainEvents(core);
     const sent = drainSender(core, 2);
     expect(types(sent)).toEqual(['DATA', 'DATA', 'DATA', 'DATA', 'END']);
-    expect(only(sent, MessageType.End)).toEqual([
-      { sessionId: SESSION, totalBytes: 400, totalSlices: 1, digest: DIGEST },
-    ]);
+    expect(only(sent, MessageType.End)).toEqual([{ sessionId: SESSION, totalBytes: 400, totalSlices: 1, digest: DIGEST }]);
     expect(drainEvents(core)).toEqual([{ kind: 'ending', totalBytes: 400, totalSlices: 1 }]);
     expect(core.stats.ends).toBe(1);
   });
@@ -714,9 +676,7 @@ describe('SenderCore ending', () => {
       expect(types(drainSender(core, t))).toEqual(['END']);
     }
     core.handleTimeout(202);
-    expect(only(drainSender(core, 202), MessageType.Drop)).toEqual([
-      { sessionId: SESSION, receiverId: rcv(0).id, reason: Reason.NoAnswer },
-    ]);
+    expect(only(drainSender(core, 202), MessageType.Drop)).toEqual([{ sessionId: SESSION, receiverId: rcv(0).id, reason: Reason.NoAnswer }]);
     expect(drainEvents(core).map((e) => e.kind)).toEqual(['dropped', 'done']);
     expect(core.succeeded).toBe(false);
   });
@@ -735,9 +695,7 @@ describe('SenderCore ending', () => {
     const core = started(2);
     core.handle({ kind: 'abort', detail: 'SIGTERM' }, 5);
     const sent = drainSender(core, 5);
-    expect(only(sent, MessageType.Drop)).toEqual(
-      Array(3).fill({ sessionId: SESSION, receiverId: 0, reason: Reason.SenderAbort }),
-    );
+    expect(only(sent, MessageType.Drop)).toEqual(Array(3).fill({ sessionId: SESSION, receiverId: 0, reason: Reason.SenderAbort }));
     expect(types(sent)).toEqual(['DROP', 'DROP', 'DROP']);
     expect(drainEvents(core)).toEqual([{ kind: 'done', ok: false }]);
     expect(core.receiverList().map((r) => [r.state, r.reason])).toEqual([

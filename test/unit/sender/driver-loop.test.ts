@@ -16,7 +16,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MessageType } from '../../../protocol/header.js';
 import { Reason } from '../../../protocol/reasons.js';
-import { SenderCore, type SenderConfig } from '../../../sender/core.js';
+import { type SenderConfig, SenderCore } from '../../../sender/core.js';
 import { SenderDriver, type SenderNetConfig, type SenderOutcome } from '../../../sender/driver.js';
 import type { Source } from '../../../sender/source-types.js';
 import { concat, pattern } from '../../support/bytes.js';

@@ -3,7 +3,7 @@
 // the table's fit to a terminal for 6 and 40 nodes.
 
 import { describe, expect, it } from 'vitest';
-import { encodeHeartbeat, HEARTBEAT_SIZE, Limit, type Heartbeat } from '../../../protocol/messages/heartbeat.js';
+import { encodeHeartbeat, HEARTBEAT_SIZE, type Heartbeat, Limit } from '../../../protocol/messages/heartbeat.js';
 import { ReceiverHealth } from '../../../sender/core/health.js';
 import { SenderCore } from '../../../sender/core.js';
 import { renderTable } from '../../../sender/live-table.js';
@@ -33,7 +33,7 @@ function hb(o: Partial<Heartbeat>): Heartbeat {
 }
 
 describe('ReceiverHealth', () => {
-  it('rates and shares over the receiver\'s own clock, across a counter wrap; a heartbeat that is not newer changes nothing', () => {
+  it("rates and shares over the receiver's own clock, across a counter wrap; a heartbeat that is not newer changes nothing", () => {
     const h = new ReceiverHealth(1000);
     expect(h.take(hb({ elapsedMs: 1000, bytesWritten: 1_000_000, packetsRead: 0xffff_ff00, packetsSent: 0xffff_ff00, sinkBusyMs: 100 }), 5)).toBe(true);
     expect(h.figures.rateBps).toBeUndefined();

@@ -10,9 +10,9 @@ import { DATA_FLAG_PARITY, DATA_FLAG_REPAIR } from '../../../protocol/messages/d
 import { HelloPhase } from '../../../protocol/messages/hello.js';
 import { STATUS_FLAG_COMPLETE } from '../../../protocol/messages/status.js';
 import { Reason } from '../../../protocol/reasons.js';
-import { SenderCore, type SenderConfig, type Transmit } from '../../../sender/core.js';
+import { type SenderConfig, SenderCore, type Transmit } from '../../../sender/core.js';
 import { concat, pattern } from '../../support/bytes.js';
-import { decode, drainEvents, drainSender, only, senderConfig as cfg, type SentBySender, types } from '../../support/cores.js';
+import { senderConfig as cfg, decode, drainEvents, drainSender, only, type SentBySender, types } from '../../support/cores.js';
 import { joinBytes, nakBytes, rcv, SESSION, statusBytes } from '../../support/datagrams.js';
 
 const SLICE = 400;
@@ -115,9 +115,7 @@ describe('SenderCore --streaming: a JOIN after START', () => {
     expect(types(sent).slice(0, 1)).toEqual(['ACCEPT']);
     expect(only(sent, MessageType.Accept)).toEqual([{ sessionId: SESSION, receiverId: rcv(1).id, joinSlice: 2 }]);
     expect(only(sent, MessageType.Drop)).toEqual([]);
-    expect(drainEvents(core)).toEqual([
-      { kind: 'joined', receiverId: rcv(1).id, address: rcv(1).from.address, rcvBufBytes: 1000, joinSlice: 2 },
-    ]);
+    expect(drainEvents(core)).toEqual([{ kind: 'joined', receiverId: rcv(1).id, address: rcv(1).from.address, rcvBufBytes: 1000, joinSlice: 2 }]);
     expect(core.stats.lateJoins).toBe(1);
     expect(core.stats.joinsRefused).toBe(0);
     expect(core.receiverList().find((r) => r.id === rcv(1).id)).toMatchObject({
@@ -155,9 +153,7 @@ describe('SenderCore --streaming: a JOIN after START', () => {
     const { core } = lateAt2();
     drainSender(core, 5);
     join(core, 1, 9);
-    expect(only(drainSender(core, 9), MessageType.Accept)).toEqual([
-      { sessionId: SESSION, receiverId: rcv(1).id, joinSlice: 2 },
-    ]);
+    expect(only(drainSender(core, 9), MessageType.Accept)).toEqual([{ sessionId: SESSION, receiverId: rcv(1).id, joinSlice: 2 }]);
     expect(core.stats.lateJoins).toBe(1);
     expect(drainEvents(core)).toEqual([]);
   });
@@ -367,9 +363,7 @@ describe('SenderCore repair by data resend', () => {
     expect(core.tableSizes.repairDatagrams).toBe(4);
     // The repair goes before the rest of the first pass (seq 9..12), then slice 2 goes on.
     const first = dataOf(drainSender(core, 10));
-    expect(first.slice(0, 4).map((d) => [d.seq, d.sliceNo, d.blockNo, d.flags])).toEqual(
-      [0, 1, 2, 3].map((b) => [9 + b, 0, b, DATA_FLAG_REPAIR]),
-    );
+    expect(first.slice(0, 4).map((d) => [d.seq, d.sliceNo, d.blockNo, d.flags])).toEqual([0, 1, 2, 3].map((b) => [9 + b, 0, b, DATA_FLAG_REPAIR]));
     expect(Buffer.concat(first.slice(0, 4).map((d) => d.payload))).toEqual(Buffer.from(image.subarray(0, SLICE)));
     expect(first.slice(4).every((d) => d.sliceNo >= 2 && (d.flags & DATA_FLAG_REPAIR) === 0)).toBe(true);
     expect(core.stats.dataResends).toBe(4);
@@ -381,9 +375,7 @@ describe('SenderCore repair by data resend', () => {
     expect(dataOf(drainSender(core, 22))).toEqual([]);
     // Past it: the data blocks again.
     nak(core, 0, 23, 0);
-    expect(dataOf(drainSender(core, 23)).map((d) => [d.sliceNo, d.blockNo, d.flags])).toEqual(
-      [0, 1, 2, 3].map((b) => [0, b, DATA_FLAG_REPAIR]),
-    );
+    expect(dataOf(drainSender(core, 23)).map((d) => [d.sliceNo, d.blockNo, d.flags])).toEqual([0, 1, 2, 3].map((b) => [0, b, DATA_FLAG_REPAIR]));
     expect(core.stats.dataResends).toBe(8);
     expect(core.stats.naksIgnored).toBe(0);
   });

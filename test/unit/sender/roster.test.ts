@@ -13,10 +13,10 @@ import { DROP_ALL } from '../../../protocol/messages/drop.js';
 import { Outcome } from '../../../protocol/messages/report.js';
 import { Reason } from '../../../protocol/reasons.js';
 import { parseSenderArgs } from '../../../sender/args.js';
-import { SenderCore, type RosterHost, type SenderConfig } from '../../../sender/core.js';
+import { type RosterHost, type SenderConfig, SenderCore } from '../../../sender/core.js';
 import { loadHosts, parseHosts } from '../../../sender/hosts-file.js';
 import { pattern } from '../../support/bytes.js';
-import { drainEvents, drainSender, only, senderConfig as cfg, types } from '../../support/cores.js';
+import { senderConfig as cfg, drainEvents, drainSender, only, types } from '../../support/cores.js';
 import { joinBytes, rcv, reportBytes, SESSION, statusBytes } from '../../support/datagrams.js';
 
 describe('hosts file', () => {

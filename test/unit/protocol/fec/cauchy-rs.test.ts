@@ -42,12 +42,7 @@ function encode(coder: ErasureCoder, data: readonly Uint8Array[], parityIndex: n
  * the rebuilt block set. Lost blocks are replaced by garbage-filled buffers to prove they are
  * overwritten.
  */
-function loseAndDecode(
-  coder: ErasureCoder,
-  data: readonly Uint8Array[],
-  missing: readonly number[],
-  parityIndices: readonly number[],
-): Uint8Array[] {
+function loseAndDecode(coder: ErasureCoder, data: readonly Uint8Array[], missing: readonly number[], parityIndices: readonly number[]): Uint8Array[] {
   const parity = parityIndices.map((index) => ({ index, bytes: encode(coder, data, index) }));
   const received = data.map((d, j) => (missing.includes(j) ? new Uint8Array(d.length).fill(0xa5) : Uint8Array.from(d)));
   coder.decode(received, missing, parity);
@@ -105,8 +100,7 @@ describe('CauchyReedSolomon', () => {
     const data = [Uint8Array.of(1, 2), Uint8Array.of(3, 4), Uint8Array.of(5, 6)];
     const p0 = encode(rs, data, 0);
     const p1 = encode(rs, data, 1);
-    const manual = (i: number): number[] =>
-      [0, 1].map((b) => data.reduce((acc, d, j) => acc ^ gfMul(gfDiv(gfInv((3 + i) ^ j), gfInv(3 ^ j)), d[b]!), 0));
+    const manual = (i: number): number[] => [0, 1].map((b) => data.reduce((acc, d, j) => acc ^ gfMul(gfDiv(gfInv((3 + i) ^ j), gfInv(3 ^ j)), d[b]!), 0));
     expect(Array.from(p0)).toEqual([1 ^ 3 ^ 5, 2 ^ 4 ^ 6]);
     expect(Array.from(p0)).toEqual(manual(0));
     expect(Array.from(p1)).toEqual(manual(1));
@@ -214,7 +208,13 @@ describe('CauchyReedSolomon', () => {
     expect(() => rs.maxParity(2.5)).toThrow(RangeError);
 
     expect(() => rs.encodeParity([], 0, block())).toThrow(RangeError);
-    expect(() => rs.encodeParity(Array.from({ length: 256 }, () => block()), 0, block())).toThrow(RangeError);
+    expect(() =>
+      rs.encodeParity(
+        Array.from({ length: 256 }, () => block()),
+        0,
+        block(),
+      ),
+    ).toThrow(RangeError);
     expect(() => rs.encodeParity(data, -1, block())).toThrow(RangeError);
     expect(() => rs.encodeParity(data, 253, block())).toThrow(RangeError);
     expect(() => rs.encodeParity(data, 1.5, block())).toThrow(RangeError);
@@ -246,8 +246,9 @@ describe('CauchyReedSolomon', () => {
     const k = 20;
     const data = Array.from({ length: k }, () => randomBytes(rand, 50));
     // 200 distinct (missing, parity) patterns, then the first ones again after eviction.
-    const patterns = Array.from({ length: 200 }, (_, n) => ({ missing: [n % k, (n + 1 + Math.floor(n / k)) % k], parity: [0, 1] }))
-      .filter((pt) => pt.missing[0] !== pt.missing[1]);
+    const patterns = Array.from({ length: 200 }, (_, n) => ({ missing: [n % k, (n + 1 + Math.floor(n / k)) % k], parity: [0, 1] })).filter(
+      (pt) => pt.missing[0] !== pt.missing[1],
+    );
     for (const round of [0, 1]) {
       for (const { missing, parity } of patterns) {
         for (const coder of [rs, small, none]) {

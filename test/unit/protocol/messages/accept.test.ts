@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../../../protocol/header.js';
-import { ACCEPT_SIZE, decodeAccept, encodeAccept, type Accept } from '../../../../protocol/messages/accept.js';
+import { ACCEPT_SIZE, type Accept, decodeAccept, encodeAccept } from '../../../../protocol/messages/accept.js';
 import {
   type CodecUnderTest,
   encodeToBytes,
@@ -91,7 +91,11 @@ describe('ACCEPT field ranges', () => {
 
 describe('ACCEPT random input', () => {
   it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(codec, 0xacce97, [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)));
+    const counts = fuzzDecoder(
+      codec,
+      0xacce97,
+      [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)),
+    );
     expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../../../protocol/header.js';
-import { CATCH_UP_SIZE, CATCH_UP_WHY_MAX, CatchUpWhy, decodeCatchUp, encodeCatchUp, type CatchUp } from '../../../../protocol/messages/catch-up.js';
+import { CATCH_UP_SIZE, CATCH_UP_WHY_MAX, type CatchUp, CatchUpWhy, decodeCatchUp, encodeCatchUp } from '../../../../protocol/messages/catch-up.js';
 import {
   type CodecUnderTest,
   encodeToBytes,
@@ -92,17 +92,29 @@ describe('CATCHUP field ranges', () => {
   });
 
   it('why is 1..CATCH_UP_WHY_MAX', () => {
-    for (const why of [0, CATCH_UP_WHY_MAX + 1, 0xff]) expectBadField(patched(codec, GOLDEN, (v) => v.setUint8(12, why)), /why/);
+    for (const why of [0, CATCH_UP_WHY_MAX + 1, 0xff])
+      expectBadField(
+        patched(codec, GOLDEN, (v) => v.setUint8(12, why)),
+        /why/,
+      );
   });
 
   it('each reserved byte is 0', () => {
-    for (const off of [13, 14, 15]) expectBadField(patched(codec, GOLDEN, (v) => v.setUint8(off, 1)), /reserved/);
+    for (const off of [13, 14, 15])
+      expectBadField(
+        patched(codec, GOLDEN, (v) => v.setUint8(off, 1)),
+        /reserved/,
+      );
   });
 });
 
 describe('CATCHUP random input', () => {
   it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(codec, 0xca7c, [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)));
+    const counts = fuzzDecoder(
+      codec,
+      0xca7c,
+      [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)),
+    );
     expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

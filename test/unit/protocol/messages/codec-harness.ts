@@ -144,10 +144,14 @@ function mutate(rand: () => number, valid: Uint8Array): Uint8Array {
     const op = randInt(rand, 6);
     if (b.byteLength === 0) break;
     const at = randInt(rand, b.byteLength);
-    if (op <= 1) b[at]! ^= 1 << randInt(rand, 8); // bit flip (twice as likely)
-    else if (op === 2) b[at] = randInt(rand, 256); // byte change
-    else if (op === 3) b[at] = [0x00, 0xff, 0x7f, 0x80][randInt(rand, 4)]!; // boundary byte
-    else if (op === 4) b = b.slice(0, at); // truncate
+    if (op <= 1)
+      b[at]! ^= 1 << randInt(rand, 8); // bit flip (twice as likely)
+    else if (op === 2)
+      b[at] = randInt(rand, 256); // byte change
+    else if (op === 3)
+      b[at] = [0x00, 0xff, 0x7f, 0x80][randInt(rand, 4)]!; // boundary byte
+    else if (op === 4)
+      b = b.slice(0, at); // truncate
     else {
       const grown = new Uint8Array(b.byteLength + 1 + randInt(rand, 8));
       grown.set(b);
@@ -181,9 +185,7 @@ export function fuzzDecoder<T>(c: CodecUnderTest<T>, seed: number, valid: readon
     }
     // Plain comparisons here, expect() only on a failure: this runs 60 000 times per codec.
     if (input.byteLength >= HEADER_SIZE && input[3] === c.type) {
-      const agree = d.ok
-        ? r.ok && d.value.type === c.type && sameBytes(reencode(c, d.value.msg as T), reencode(c, r.value))
-        : !r.ok && d.code === r.code;
+      const agree = d.ok ? r.ok && d.value.type === c.type && sameBytes(reencode(c, d.value.msg as T), reencode(c, r.value)) : !r.ok && d.code === r.code;
       if (!agree) expect(d.ok ? { ok: true, value: d.value.msg } : d, `decodeDatagram disagrees at ${where()}`).toEqual(r);
     }
     if (!r.ok) return false;

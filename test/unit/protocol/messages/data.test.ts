@@ -6,11 +6,11 @@ import {
   DATA_FLAG_PARITY,
   DATA_FLAG_REPAIR,
   DATA_HEADER_SIZE,
+  type Data,
   dataLength,
   decodeData,
   encodeData,
   encodeDataHeader,
-  type Data,
 } from '../../../../protocol/messages/data.js';
 import { mulberry32 } from '../../../support/prng.js';
 import {
@@ -198,7 +198,11 @@ describe('DATA field ranges', () => {
 describe('DATA random input', () => {
   it('never throws, and whatever decodes re-encodes to the same bytes', () => {
     const small = { ...MAX, payload: MAX.payload.subarray(0, 60) };
-    const counts = fuzzDecoder(codec, 0xda7a, [GOLDEN, MIN, small, LAST_DATA_BLOCK].map((m) => encodeToBytes(codec, m)));
+    const counts = fuzzDecoder(
+      codec,
+      0xda7a,
+      [GOLDEN, MIN, small, LAST_DATA_BLOCK].map((m) => encodeToBytes(codec, m)),
+    );
     expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

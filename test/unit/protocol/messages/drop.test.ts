@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../../../protocol/header.js';
-import { decodeDrop, DROP_ALL, DROP_SIZE, encodeDrop, type Drop } from '../../../../protocol/messages/drop.js';
+import { DROP_ALL, DROP_SIZE, type Drop, decodeDrop, encodeDrop } from '../../../../protocol/messages/drop.js';
 import { MAX_REASON, Reason } from '../../../../protocol/reasons.js';
 import {
   type CodecUnderTest,
@@ -108,7 +108,11 @@ describe('DROP field ranges', () => {
 
 describe('DROP random input', () => {
   it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(codec, 0xd209, [GOLDEN, ALL, MAX].map((m) => encodeToBytes(codec, m)));
+    const counts = fuzzDecoder(
+      codec,
+      0xd209,
+      [GOLDEN, ALL, MAX].map((m) => encodeToBytes(codec, m)),
+    );
     expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

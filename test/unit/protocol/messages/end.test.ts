@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_U53, MessageType } from '../../../../protocol/header.js';
-import { decodeEnd, DIGEST_BYTES, encodeEnd, END_SIZE, type End } from '../../../../protocol/messages/end.js';
+import { DIGEST_BYTES, decodeEnd, END_SIZE, type End, encodeEnd } from '../../../../protocol/messages/end.js';
 import {
   type CodecUnderTest,
   encodeToBytes,
@@ -136,7 +136,11 @@ describe('END field ranges', () => {
 
 describe('END random input', () => {
   it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(codec, 0xe9d, [GOLDEN, EMPTY, MAX].map((m) => encodeToBytes(codec, m)));
+    const counts = fuzzDecoder(
+      codec,
+      0xe9d,
+      [GOLDEN, EMPTY, MAX].map((m) => encodeToBytes(codec, m)),
+    );
     expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

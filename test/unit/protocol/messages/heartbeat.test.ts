@@ -5,9 +5,9 @@ import {
   encodeHeartbeat,
   HEARTBEAT_FLAG_CATCH_UP,
   HEARTBEAT_SIZE,
-  Limit,
-  LIMIT_MAX,
   type Heartbeat,
+  LIMIT_MAX,
+  Limit,
 } from '../../../../protocol/messages/heartbeat.js';
 import {
   type CodecUnderTest,
@@ -161,26 +161,48 @@ describe('HEARTBEAT field ranges', () => {
   });
 
   it('limit is at most LIMIT_MAX', () => {
-    for (const limit of [LIMIT_MAX + 1, 0xff]) expectBadField(patched(codec, GOLDEN, (v) => v.setUint8(12, limit)), /limit/);
+    for (const limit of [LIMIT_MAX + 1, 0xff])
+      expectBadField(
+        patched(codec, GOLDEN, (v) => v.setUint8(12, limit)),
+        /limit/,
+      );
   });
 
   it('flags has no unknown bits', () => {
-    for (const bit of [1, 2, 7]) expectBadField(patched(codec, GOLDEN, (v) => v.setUint8(13, 1 << bit)), /flags/);
+    for (const bit of [1, 2, 7])
+      expectBadField(
+        patched(codec, GOLDEN, (v) => v.setUint8(13, 1 << bit)),
+        /flags/,
+      );
   });
 
   it('cpuPermille is at most 1000', () => {
-    for (const cpu of [1001, 0xffff]) expectBadField(patched(codec, GOLDEN, (v) => v.setUint16(14, cpu, false)), /cpuPermille/);
+    for (const cpu of [1001, 0xffff])
+      expectBadField(
+        patched(codec, GOLDEN, (v) => v.setUint16(14, cpu, false)),
+        /cpuPermille/,
+      );
   });
 
   it('bytesWritten and outputBytes fit in 53 bits', () => {
-    expectBadField(patched(codec, GOLDEN, (v) => v.setUint32(20, 0x0020_0000, false)), /bytesWritten/);
-    expectBadField(patched(codec, GOLDEN, (v) => v.setUint32(28, 0xffff_ffff, false)), /outputBytes/);
+    expectBadField(
+      patched(codec, GOLDEN, (v) => v.setUint32(20, 0x0020_0000, false)),
+      /bytesWritten/,
+    );
+    expectBadField(
+      patched(codec, GOLDEN, (v) => v.setUint32(28, 0xffff_ffff, false)),
+      /outputBytes/,
+    );
   });
 });
 
 describe('HEARTBEAT random input', () => {
   it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(codec, 0x4ea7, [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)));
+    const counts = fuzzDecoder(
+      codec,
+      0x4ea7,
+      [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)),
+    );
     expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CAP_PARITY_REPAIR, ipv4ToU32, MAX_U53, MessageType } from '../../../../protocol/header.js';
-import {
-  decodeHello,
-  encodeHello,
-  HELLO_SIZE,
-  helloLength,
-  HelloPhase,
-  IMAGE_BYTES_UNKNOWN,
-  type Hello,
-} from '../../../../protocol/messages/hello.js';
+import { decodeHello, encodeHello, HELLO_SIZE, type Hello, HelloPhase, helloLength, IMAGE_BYTES_UNKNOWN } from '../../../../protocol/messages/hello.js';
 import {
   type CodecUnderTest,
   encodeToBytes,

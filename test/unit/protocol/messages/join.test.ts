@@ -96,7 +96,11 @@ describe('JOIN field ranges', () => {
 
 describe('JOIN random input', () => {
   it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(codec, 0x1017, [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)));
+    const counts = fuzzDecoder(
+      codec,
+      0x1017,
+      [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)),
+    );
     expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../../../protocol/header.js';
-import {
-  decodeLeave,
-  encodeLeave,
-  LEAVE_HEADER_SIZE,
-  leaveLength,
-  type Leave,
-} from '../../../../protocol/messages/leave.js';
+import { decodeLeave, encodeLeave, LEAVE_HEADER_SIZE, type Leave, leaveLength } from '../../../../protocol/messages/leave.js';
 import { MAX_REASON, Reason } from '../../../../protocol/reasons.js';
 import { MAX_DETAIL_BYTES } from '../../../../protocol/text.js';
 import {

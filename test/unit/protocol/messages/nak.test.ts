@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../../../protocol/header.js';
 import { MAX_STRIPES } from '../../../../protocol/messages/hello.js';
-import { decodeNak, encodeNak, NAK_HEADER_SIZE, nakLength, type Nak } from '../../../../protocol/messages/nak.js';
+import { decodeNak, encodeNak, NAK_HEADER_SIZE, type Nak, nakLength } from '../../../../protocol/messages/nak.js';
 import { mulberry32 } from '../../../support/prng.js';
 import {
   type CodecUnderTest,
@@ -167,7 +167,11 @@ describe('NAK field ranges', () => {
 
 describe('NAK random input', () => {
   it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(codec, 0x9a4, [GOLDEN, ONE_STRIPE, MAX].map((m) => encodeToBytes(codec, m)));
+    const counts = fuzzDecoder(
+      codec,
+      0x9a4,
+      [GOLDEN, ONE_STRIPE, MAX].map((m) => encodeToBytes(codec, m)),
+    );
     expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

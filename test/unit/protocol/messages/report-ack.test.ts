@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../../../protocol/header.js';
-import {
-  decodeReportAck,
-  encodeReportAck,
-  REPORT_ACK_SIZE,
-  type ReportAck,
-} from '../../../../protocol/messages/report-ack.js';
+import { decodeReportAck, encodeReportAck, REPORT_ACK_SIZE, type ReportAck } from '../../../../protocol/messages/report-ack.js';
 import {
   type CodecUnderTest,
   encodeToBytes,
@@ -96,7 +91,11 @@ describe('REPORT_ACK field ranges', () => {
 
 describe('REPORT_ACK random input', () => {
   it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(codec, 0x2e9a, [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)));
+    const counts = fuzzDecoder(
+      codec,
+      0x2e9a,
+      [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)),
+    );
     expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

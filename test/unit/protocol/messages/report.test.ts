@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_U53, MessageType } from '../../../../protocol/header.js';
 import { DIGEST_BYTES } from '../../../../protocol/messages/end.js';
-import {
-  decodeReport,
-  encodeReport,
-  Outcome,
-  REPORT_HEADER_SIZE,
-  reportLength,
-  type Report,
-} from '../../../../protocol/messages/report.js';
+import { decodeReport, encodeReport, Outcome, REPORT_HEADER_SIZE, type Report, reportLength } from '../../../../protocol/messages/report.js';
 import { MAX_REASON, Reason } from '../../../../protocol/reasons.js';
 import { MAX_DETAIL_BYTES } from '../../../../protocol/text.js';
 import {

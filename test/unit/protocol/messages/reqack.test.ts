@@ -130,7 +130,10 @@ describe('REQACK field ranges', () => {
 
   it('flags has no unknown bits, and the reserved byte is 0', () => {
     for (const bit of [1, 2, 7]) expectBadField(encodeToBytes(codec, { ...GOLDEN, flags: REQACK_FLAG_QUIET | (1 << bit) }), /flags/);
-    expectBadField(patched(codec, GOLDEN, (v) => v.setUint8(21, 1)), /reserved/);
+    expectBadField(
+      patched(codec, GOLDEN, (v) => v.setUint8(21, 1)),
+      /reserved/,
+    );
   });
 
   it('heartbeatMs is set exactly when REQACK_FLAG_QUIET is', () => {
@@ -141,7 +144,11 @@ describe('REQACK field ranges', () => {
 
 describe('REQACK random input', () => {
   it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(codec, 0x2e9ac, [GOLDEN, MIN, MAX, LOUD].map((m) => encodeToBytes(codec, m)));
+    const counts = fuzzDecoder(
+      codec,
+      0x2e9ac,
+      [GOLDEN, MIN, MAX, LOUD].map((m) => encodeToBytes(codec, m)),
+    );
     expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

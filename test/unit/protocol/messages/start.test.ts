@@ -98,7 +98,11 @@ describe('START field ranges', () => {
 
 describe('START random input', () => {
   it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(codec, 0x57a27, [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)));
+    const counts = fuzzDecoder(
+      codec,
+      0x57a27,
+      [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)),
+    );
     expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

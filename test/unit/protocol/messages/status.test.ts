@@ -138,7 +138,11 @@ describe('STATUS field ranges', () => {
   });
 
   it('each reserved byte is 0', () => {
-    for (const off of [13, 14, 15]) expectBadField(patched(codec, GOLDEN, (v) => v.setUint8(off, 0x40)), /reserved/);
+    for (const off of [13, 14, 15])
+      expectBadField(
+        patched(codec, GOLDEN, (v) => v.setUint8(off, 0x40)),
+        /reserved/,
+      );
   });
 
   it('a reqackId comes only with the REPLY flag (an answer to END names none)', () => {
@@ -165,7 +169,11 @@ describe('STATUS field ranges', () => {
 
 describe('STATUS random input', () => {
   it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(codec, 0x57a7, [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)));
+    const counts = fuzzDecoder(
+      codec,
+      0x57a7,
+      [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)),
+    );
     expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

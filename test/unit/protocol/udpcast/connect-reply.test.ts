@@ -7,7 +7,7 @@ const codec: UdpcastCodec<UdpcastConnectReply> = { decode: decodeConnectReply, e
 const RECORDED: UdpcastConnectReply = { clNr: 0, blockBytes: 1456, capabilities: 9, dataAddress: '239.192.77.1' };
 
 describe('udpcast CONNECT_REPLY', () => {
-  it('decodes the CONNECT_REPLY Debian\'s udp-sender sent, and encodes back to its bytes', () => {
+  it("decodes the CONNECT_REPLY Debian's udp-sender sent, and encodes back to its bytes", () => {
     const bytes = recorded('connect-reply');
     expect(toHex(bytes)).toBe('0007' + '0000' + '00000000' + '000005b0' + '00000009' + 'efc04d01' + '00'.repeat(12));
     expect(decodeConnectReply(bytes)).toEqual({ ok: true, value: RECORDED });

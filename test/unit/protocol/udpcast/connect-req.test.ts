@@ -6,7 +6,7 @@ import { encodeToBytes, expectErr, expectEveryPrefixFails, expectRoundTrip, fuzz
 const codec: UdpcastCodec<UdpcastConnectReq> = { decode: decodeConnectReq, encode: encodeConnectReq, length: () => CONNECT_REQ_SIZE };
 
 describe('udpcast CONNECT_REQ', () => {
-  it('decodes the CONNECT_REQ Debian\'s udp-receiver sent (caps 0x9, the kernel\'s default SO_RCVBUF)', () => {
+  it("decodes the CONNECT_REQ Debian's udp-receiver sent (caps 0x9, the kernel's default SO_RCVBUF)", () => {
     const bytes = recorded('connect-req');
     expect(toHex(bytes)).toBe('0003' + '0000' + '00000009' + '00034000');
     expect(decodeConnectReq(bytes)).toEqual({ ok: true, value: { capabilities: 9, rcvbufBytes: 212992 } });

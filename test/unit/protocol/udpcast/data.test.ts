@@ -1,13 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { dataLength, decodeData, encodeData, type UdpcastData } from '../../../../protocol/udpcast/data.js';
 import { OP_DATA } from '../../../../protocol/udpcast/wire.js';
-import { encodeToBytes, expectErr, expectEveryPrefixFails, expectRoundTrip, fuzz, RECORDED_BLOCK_BYTES, recorded, toHex, type UdpcastCodec } from './harness.js';
+import {
+  encodeToBytes,
+  expectErr,
+  expectEveryPrefixFails,
+  expectRoundTrip,
+  fuzz,
+  RECORDED_BLOCK_BYTES,
+  recorded,
+  toHex,
+  type UdpcastCodec,
+} from './harness.js';
 
 const B = RECORDED_BLOCK_BYTES;
 const codec: UdpcastCodec<UdpcastData> = { decode: (b) => decodeData(b, B), encode: encodeData, length: dataLength };
 
 describe('udpcast DATA', () => {
-  it('decodes the DATA Debian\'s udp-sender sent (a full block and the short last one), and encodes back', () => {
+  it("decodes the DATA Debian's udp-sender sent (a full block and the short last one), and encodes back", () => {
     const full = recorded('data');
     expect(toHex(full.subarray(0, 16))).toBe('0008' + '0000' + '00000000' + '0000' + '0000' + '00006c10');
     const r = decodeData(full, B);

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { decodeDisconnect, encodeDisconnect, DISCONNECT_SIZE, type UdpcastDisconnect } from '../../../../protocol/udpcast/disconnect.js';
+import { DISCONNECT_SIZE, decodeDisconnect, encodeDisconnect, type UdpcastDisconnect } from '../../../../protocol/udpcast/disconnect.js';
 import { OP_DISCONNECT } from '../../../../protocol/udpcast/wire.js';
 import { encodeToBytes, expectErr, expectEveryPrefixFails, expectRoundTrip, fuzz, recorded, toHex, type UdpcastCodec } from './harness.js';
 
 const codec: UdpcastCodec<UdpcastDisconnect> = { decode: decodeDisconnect, encode: encodeDisconnect, length: () => DISCONNECT_SIZE };
 
 describe('udpcast DISCONNECT', () => {
-  it('decodes the DISCONNECT Debian\'s udp-receiver sent, and encodes back to its bytes', () => {
+  it("decodes the DISCONNECT Debian's udp-receiver sent, and encodes back to its bytes", () => {
     const bytes = recorded('disconnect');
     expect(toHex(bytes)).toBe('00040000');
     expect(decodeDisconnect(bytes)).toEqual({ ok: true, value: {} });

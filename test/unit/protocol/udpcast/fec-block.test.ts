@@ -1,13 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { decodeFecBlock, encodeFecBlock, fecBlockLength, fecBlockNo, type UdpcastFecBlock } from '../../../../protocol/udpcast/fec-block.js';
 import { OP_FEC } from '../../../../protocol/udpcast/wire.js';
-import { encodeToBytes, expectErr, expectEveryPrefixFails, expectRoundTrip, fuzz, RECORDED_BLOCK_BYTES, recorded, toHex, type UdpcastCodec } from './harness.js';
+import {
+  encodeToBytes,
+  expectErr,
+  expectEveryPrefixFails,
+  expectRoundTrip,
+  fuzz,
+  RECORDED_BLOCK_BYTES,
+  recorded,
+  toHex,
+  type UdpcastCodec,
+} from './harness.js';
 
 const B = RECORDED_BLOCK_BYTES;
 const codec: UdpcastCodec<UdpcastFecBlock> = { decode: (b) => decodeFecBlock(b, B), encode: encodeFecBlock, length: fecBlockLength };
 
 describe('udpcast FEC', () => {
-  it('decodes the FEC datagram Debian\'s udp-sender --fec 8x4/32 sent: stripes in place of reserved', () => {
+  it("decodes the FEC datagram Debian's udp-sender --fec 8x4/32 sent: stripes in place of reserved", () => {
     const bytes = recorded('fec-block');
     expect(toHex(bytes.subarray(0, 16))).toBe('0009' + '0008' + '00000000' + '0000' + '0000' + '00006c10');
     const r = decodeFecBlock(bytes, B);
@@ -23,7 +33,10 @@ describe('udpcast FEC', () => {
     expectErr(decodeFecBlock(encodeToBytes(codec, { stripes: 0, sliceNo: 0, fecBlockNo: 0, sliceBytes: 1, parity: p }), B), 'ERR_BAD_FIELD');
     expectErr(decodeFecBlock(encodeToBytes(codec, { stripes: 257, sliceNo: 0, fecBlockNo: 0, sliceBytes: 1, parity: p }), B), 'ERR_BAD_FIELD');
     expectErr(decodeFecBlock(encodeToBytes(codec, { stripes: 8, sliceNo: 0, fecBlockNo: 0, sliceBytes: 0, parity: p }), B), 'ERR_BAD_FIELD');
-    expectErr(decodeFecBlock(encodeToBytes(codec, { stripes: 8, sliceNo: 0, fecBlockNo: 0, sliceBytes: 1, parity: new Uint8Array(B + 1) }), B), 'ERR_BAD_LENGTH');
+    expectErr(
+      decodeFecBlock(encodeToBytes(codec, { stripes: 8, sliceNo: 0, fecBlockNo: 0, sliceBytes: 1, parity: new Uint8Array(B + 1) }), B),
+      'ERR_BAD_LENGTH',
+    );
   });
 
   it('every truncated prefix fails; random input never throws', () => {

@@ -3,6 +3,7 @@
 // every row of every stripe that holds data, and rebuild erased blocks from them.
 
 import { describe, expect, it } from 'vitest';
+import { gfMul } from '../../../../protocol/fec/gf256.js';
 import { decodeData } from '../../../../protocol/udpcast/data.js';
 import { decodeFecBlock } from '../../../../protocol/udpcast/fec-block.js';
 import {
@@ -13,7 +14,6 @@ import {
   tsUdpcastParityCoder,
   udpcastCoefficient,
 } from '../../../../protocol/udpcast/fec-code.js';
-import { gfMul } from '../../../../protocol/fec/gf256.js';
 import { mulberry32 } from '../../../support/prng.js';
 import { RECORDED_BLOCK_BYTES, recordedSession, toHex } from './harness.js';
 
@@ -62,7 +62,7 @@ describe('udpcast FEC code', () => {
     expect([minStripes(1), minStripes(128), minStripes(129), minStripes(1024)]).toEqual([1, 1, 2, 8]);
   });
 
-  it('reproduces every parity block Debian\'s udp-sender --fec 8x4/32 sent, bit for bit', () => {
+  it("reproduces every parity block Debian's udp-sender --fec 8x4/32 sent, bit for bit", () => {
     const slices = recordedSlices();
     let compared = 0;
     for (const [sliceNo, s] of slices) {
@@ -95,7 +95,15 @@ describe('udpcast FEC code', () => {
     const original = Array.from({ length: k }, (_, j) => s.data.get(stripeBlockNo(8, 1, j))!);
     const blocks = original.map((b, j) => (j === 1 ? new Uint8Array(B) : b.slice()));
     blocks[2]!.fill(0);
-    decodeUdpcastStripe(blocks, [1, 2], [{ row: 3, bytes: s.fec.get(3 * 8 + 1)! }, { row: 0, bytes: s.fec.get(1)! }], B);
+    decodeUdpcastStripe(
+      blocks,
+      [1, 2],
+      [
+        { row: 3, bytes: s.fec.get(3 * 8 + 1)! },
+        { row: 0, bytes: s.fec.get(1)! },
+      ],
+      B,
+    );
     expect(blocks.map(toHex)).toEqual(original.map(toHex));
   });
 
@@ -113,7 +121,12 @@ describe('udpcast FEC code', () => {
       const outs = rows.map(() => new Uint8Array(bb));
       tsUdpcastParityCoder.encode(prepared, rows, outs);
       const blocks = data.map((d, j) => (erased.includes(j) ? new Uint8Array(bb).fill(0x55) : d.slice()));
-      decodeUdpcastStripe(blocks, erased, rows.map((row, t) => ({ row, bytes: outs[t]! })), bb);
+      decodeUdpcastStripe(
+        blocks,
+        erased,
+        rows.map((row, t) => ({ row, bytes: outs[t]! })),
+        bb,
+      );
       expect(blocks.map(toHex), `round ${round} k ${k} erased ${erased} rows ${rows}`).toEqual(data.map(toHex));
     }
   });
@@ -121,7 +134,12 @@ describe('udpcast FEC code', () => {
   it('refuses misuse with RangeError', () => {
     const b = [new Uint8Array(8)];
     expect(() => tsUdpcastParityCoder.encode(tsUdpcastParityCoder.prepare(b, 8), [128], [new Uint8Array(8)])).toThrow(RangeError);
-    expect(() => tsUdpcastParityCoder.prepare(Array.from({ length: 129 }, () => new Uint8Array(8)), 8)).toThrow(RangeError);
+    expect(() =>
+      tsUdpcastParityCoder.prepare(
+        Array.from({ length: 129 }, () => new Uint8Array(8)),
+        8,
+      ),
+    ).toThrow(RangeError);
     expect(() => tsUdpcastParityCoder.prepare([new Uint8Array(7)], 8)).toThrow(RangeError);
     expect(() => decodeUdpcastStripe([new Uint8Array(8)], [0], [], 8)).toThrow(RangeError);
   });

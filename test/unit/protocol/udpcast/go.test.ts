@@ -6,7 +6,7 @@ import { encodeToBytes, expectErr, expectEveryPrefixFails, expectRoundTrip, fuzz
 const codec: UdpcastCodec<UdpcastGo> = { decode: decodeGo, encode: encodeGo, length: () => GO_SIZE };
 
 describe('udpcast GO', () => {
-  it('decodes the GO Debian\'s udp-receiver sent, and encodes back to its bytes', () => {
+  it("decodes the GO Debian's udp-receiver sent, and encodes back to its bytes", () => {
     const bytes = recorded('go');
     expect(toHex(bytes)).toBe('00020000');
     expect(decodeGo(bytes)).toEqual({ ok: true, value: {} });

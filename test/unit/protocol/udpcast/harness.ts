@@ -4,8 +4,8 @@
 
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
-import { decodeUdpcastDatagram } from '../../../../protocol/udpcast/codec.js';
 import type { Result } from '../../../../protocol/result.js';
+import { decodeUdpcastDatagram } from '../../../../protocol/udpcast/codec.js';
 import { mulberry32 } from '../../../support/prng.js';
 
 /** The block size of the recorded sessions (udpcast's default). */
@@ -28,7 +28,12 @@ function fixtureText(name: string): string {
 
 /** One recorded datagram: test/fixtures/udpcast/<name>.hex (a `#` line, then hex). */
 export function recorded(name: string): Uint8Array {
-  return fromHex(fixtureText(name).split('\n').filter((l) => !l.startsWith('#')).join(''));
+  return fromHex(
+    fixtureText(name)
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .join(''),
+  );
 }
 
 /** Every datagram of a recorded session, with the comment line that names it. */

@@ -8,7 +8,7 @@ const codec: UdpcastCodec<UdpcastHello> = { decode: decodeHello, encode: encodeH
 const RECORDED: UdpcastHello = { opcode: OP_HELLO, capabilities: 0x09, dataAddress: '239.192.77.1', blockBytes: 1456 };
 
 describe('udpcast HELLO', () => {
-  it('decodes the HELLO Debian\'s udp-sender sent, and encodes back to its bytes', () => {
+  it("decodes the HELLO Debian's udp-sender sent, and encodes back to its bytes", () => {
     const bytes = recorded('hello');
     expect(toHex(bytes)).toBe('0500' + '0000' + '00000009' + 'efc04d01' + '00'.repeat(12) + '05b0' + '0000');
     expect(decodeHello(bytes)).toEqual({ ok: true, value: RECORDED });

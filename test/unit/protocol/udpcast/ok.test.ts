@@ -6,7 +6,7 @@ import { encodeToBytes, expectErr, expectEveryPrefixFails, expectRoundTrip, fuzz
 const codec: UdpcastCodec<UdpcastOk> = { decode: decodeOk, encode: encodeOk, length: () => OK_SIZE };
 
 describe('udpcast OK', () => {
-  it('decodes the OK Debian\'s udp-receiver sent, and encodes back to its bytes', () => {
+  it("decodes the OK Debian's udp-receiver sent, and encodes back to its bytes", () => {
     const bytes = recorded('ok');
     expect(toHex(bytes)).toBe('0000' + '0000' + '00000000');
     expect(decodeOk(bytes)).toEqual({ ok: true, value: { sliceNo: 0 } });

@@ -6,7 +6,7 @@ import { encodeToBytes, expectErr, expectEveryPrefixFails, expectRoundTrip, fuzz
 const codec: UdpcastCodec<UdpcastReqack> = { decode: decodeReqack, encode: encodeReqack, length: () => REQACK_SIZE };
 
 describe('udpcast REQACK', () => {
-  it('decodes the REQACKs Debian\'s udp-sender sent: 144 bytes, round ids, readySet, the zero-byte end slice', () => {
+  it("decodes the REQACKs Debian's udp-sender sent: 144 bytes, round ids, readySet, the zero-byte end slice", () => {
     const first = recorded('reqack');
     expect(first.byteLength).toBe(144);
     expect(decodeReqack(first)).toEqual({ ok: true, value: { sliceNo: 0, sliceBytes: 27664, rxmit: 0, readySet: new Uint8Array(READY_SET_BYTES) } });
@@ -14,7 +14,9 @@ describe('udpcast REQACK', () => {
     const end = decodeReqack(recorded('reqack-end'));
     expect(end.ok && end.value.sliceBytes === 0 && end.value.sliceNo === 2).toBe(true);
     // The second round of slice 0: receiver #1 (clNr 1) said OK, so its bit is set.
-    const rounds = recordedSession('plain').filter((d) => d.note.includes('REQACK')).map((d) => decodeReqack(d.bytes));
+    const rounds = recordedSession('plain')
+      .filter((d) => d.note.includes('REQACK'))
+      .map((d) => decodeReqack(d.bytes));
     const second = rounds[1]!;
     expect(second.ok && second.value.rxmit === 1 && second.value.readySet[0] === 0x02).toBe(true);
   });

@@ -6,7 +6,7 @@ import { encodeToBytes, expectErr, expectEveryPrefixFails, expectRoundTrip, fuzz
 const codec: UdpcastCodec<UdpcastRetransmit> = { decode: decodeRetransmit, encode: encodeRetransmit, length: () => RETRANSMIT_SIZE };
 
 describe('udpcast RETRANSMIT', () => {
-  it('decodes the RETRANSMIT Debian\'s udp-receiver sent after losing DATA block 3 of 19: bit i = block i held', () => {
+  it("decodes the RETRANSMIT Debian's udp-receiver sent after losing DATA block 3 of 19: bit i = block i held", () => {
     const bytes = recorded('retransmit');
     expect(bytes.byteLength).toBe(140);
     const r = decodeRetransmit(bytes);

@@ -4,7 +4,7 @@
 // test/integration/receiver/cpio/reader.test.ts.
 
 import { describe, expect, it } from 'vitest';
-import { CpioError, CpioReader, NEWC_HEADER_BYTES, addBytes } from '../../../../receiver/cpio/reader.js';
+import { addBytes, CpioError, CpioReader, NEWC_HEADER_BYTES } from '../../../../receiver/cpio/reader.js';
 import { encodeNewcHeader, encodeTrailer } from '../../../../sender/pack.js';
 import { readCpio as read } from '../../../support/cpio-tree.js';
 import { mulberry32 } from '../../../support/prng.js';

@@ -15,7 +15,21 @@ import { encodeNewcHeader, encodeTrailer, type NewcFields } from '../../../../se
 import { ourUnpack } from '../../../support/cpio-tree.js';
 
 function fields(over: Partial<NewcFields>): NewcFields {
-  return { ino: 1, mode: 0o100644, uid: 0, gid: 0, nlink: 1, mtime: 1_000_000_000, fileBytes: 0, devMajor: 0, devMinor: 0, rdevMajor: 0, rdevMinor: 0, check: 0, ...over };
+  return {
+    ino: 1,
+    mode: 0o100644,
+    uid: 0,
+    gid: 0,
+    nlink: 1,
+    mtime: 1_000_000_000,
+    fileBytes: 0,
+    devMajor: 0,
+    devMinor: 0,
+    rdevMajor: 0,
+    rdevMinor: 0,
+    check: 0,
+    ...over,
+  };
 }
 
 /** A crc archive of these entries (name, mode, data). */
@@ -23,7 +37,13 @@ function archiveOf(entries: readonly { name: string; mode: number; data?: string
   const parts: Buffer[] = [];
   entries.forEach((e, i) => {
     const data = Buffer.from(e.data ?? '');
-    parts.push(encodeNewcHeader('crc', fields({ ino: i + 1, mode: e.mode, fileBytes: data.byteLength, check: (e.mode & 0o170000) === 0o100000 ? addBytes(0, data) : 0 }), Buffer.from(e.name)));
+    parts.push(
+      encodeNewcHeader(
+        'crc',
+        fields({ ino: i + 1, mode: e.mode, fileBytes: data.byteLength, check: (e.mode & 0o170000) === 0o100000 ? addBytes(0, data) : 0 }),
+        Buffer.from(e.name),
+      ),
+    );
     parts.push(data, Buffer.alloc((4 - (data.byteLength % 4)) % 4));
   });
   const body = Buffer.concat(parts);

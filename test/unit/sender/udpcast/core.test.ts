@@ -2,8 +2,8 @@
 // timer edges (deadline - 1 and deadline).
 
 import { describe, expect, it } from 'vitest';
-import { encodeConnectReq } from '../../../../protocol/udpcast/connect-req.js';
 import { decodeUdpcastDatagram } from '../../../../protocol/udpcast/codec.js';
+import { encodeConnectReq } from '../../../../protocol/udpcast/connect-req.js';
 import { encodeDisconnect } from '../../../../protocol/udpcast/disconnect.js';
 import { encodeOk } from '../../../../protocol/udpcast/ok.js';
 import { encodeRetransmit } from '../../../../protocol/udpcast/retransmit.js';
@@ -18,7 +18,19 @@ const C = '198.18.0.12';
 function core(over: Parameters<typeof simConfig>[0]['sender'] = {}, receivers = 1): UdpcastSenderCore {
   // Fixed pacing far above what the tests send, so every datagram goes at once.
   return new UdpcastSenderCore(
-    simConfig({ receivers, blockBytes: B, sliceBlocks: 8, parityRepair: false, sender: { pacing: { startRateBps: 1e12, minRateBps: 1e12, maxRateBps: 1e12, burstBytes: 1e9, fixed: true }, retriesUntilDrop: 3, reqackCopies: 1, reqackRepeatMinMs: 1e9, ...over } }),
+    simConfig({
+      receivers,
+      blockBytes: B,
+      sliceBlocks: 8,
+      parityRepair: false,
+      sender: {
+        pacing: { startRateBps: 1e12, minRateBps: 1e12, maxRateBps: 1e12, burstBytes: 1e9, fixed: true },
+        retriesUntilDrop: 3,
+        reqackCopies: 1,
+        reqackRepeatMinMs: 1e9,
+        ...over,
+      },
+    }),
     0,
   );
 }
@@ -103,7 +115,11 @@ describe('udpcast sender core', () => {
     expect(kinds(drain(c, 2))).toEqual(['reply #0', 'reply #1']);
     c.handle(dg(connectReq(), A), 3);
     expect(kinds(drain(c, 3))).toEqual(['reply #0']);
-    expect(events(c).map((e) => (e.kind === 'connected' ? `${e.address} #${e.clNr}${e.again ? ' again' : ''}` : e.kind))).toEqual([`${A} #0`, `${C} #1`, `${A} #0 again`]);
+    expect(events(c).map((e) => (e.kind === 'connected' ? `${e.address} #${e.clNr}${e.again ? ' again' : ''}` : e.kind))).toEqual([
+      `${A} #0`,
+      `${C} #1`,
+      `${A} #0 again`,
+    ]);
     // Grace 50 ms after the last CONNECT_REPLY (t = 3): not at 52, at 53.
     c.handleTimeout(52);
     expect(c.phase).toBe('waiting');
@@ -123,7 +139,11 @@ describe('udpcast sender core', () => {
     expect(kinds(drain(c, 52))).toEqual(['reqack 1 r0']);
     c.handle(dg(ok(1)), 53);
     expect(c.phase).toBe('done');
-    expect(events(c).filter((e) => e.kind !== 'connected').map((e) => e.kind)).toEqual(['started', 'ending', 'complete', 'done']);
+    expect(
+      events(c)
+        .filter((e) => e.kind !== 'connected')
+        .map((e) => e.kind),
+    ).toEqual(['started', 'ending', 'complete', 'done']);
     expect(c.receivers()[0]!.state).toBe('complete');
     // One data slice, one round beyond the first; every answer 1 ms after its REQACK (bucket
     // [1, 2) ms); first pass at once (t = 50), repair from its REQACK (50) to the OK (52).
@@ -134,7 +154,7 @@ describe('udpcast sender core', () => {
     expect(c.stats.repairMs).toBe(2);
   });
 
-  it('a stale RETRANSMIT (older round) adds only blocks not re-sent since, and is not this round\'s answer', () => {
+  it("a stale RETRANSMIT (older round) adds only blocks not re-sent since, and is not this round's answer", () => {
     const c = started(8 * B);
     drain(c, 50);
     c.handle(dg(retransmit(0, 0, [1], 8)), 51);
@@ -181,7 +201,7 @@ describe('udpcast sender core', () => {
     expect(c.stats.rexmitBlocks).toBe(1);
   });
 
-  it('readySet: after an OK the next REQACK carries the receiver\'s bit, so it stays silent', () => {
+  it("readySet: after an OK the next REQACK carries the receiver's bit, so it stays silent", () => {
     const c = core({}, 2);
     c.handleTimeout(0);
     drain(c, 0);

@@ -50,7 +50,7 @@ interface RawOptions {
   startTimeout?: string;
   minWait?: string;
   maxWait?: string;
-  kbd: boolean;
+  nokbd?: boolean;
   retriesUntilDrop: string;
   maxBitrate?: string;
   fec?: string;
@@ -232,10 +232,10 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
   if (o.compressLevel !== undefined && o.compress !== 'gzip' && o.compress !== 'zstd') throw new UsageError('--compress-level needs --compress gzip or zstd');
   const compressLevel =
     o.compressLevel === undefined ? undefined : parseIntIn(o.compressLevel, '--compress-level', 1, o.compress === 'zstd' ? MAX_ZSTD_LEVEL : 9);
-  const keyboard = o.kbd !== false && stdinIsTty && (o.file !== undefined || o.pack !== undefined);
+  const keyboard = o.nokbd !== true && stdinIsTty && (o.file !== undefined || o.pack !== undefined);
   if (!async && !keyboard && minReceivers === 0 && maxWaitMs === undefined && o.hosts === undefined) {
     throw new UsageError(
-      o.kbd === false || (o.file === undefined && o.pack === undefined)
+      o.nokbd === true || (o.file === undefined && o.pack === undefined)
         ? 'nothing would start the transfer: give --min-receivers N, --hosts FILE or --max-wait S'
         : 'stdin is not a terminal, so Enter cannot start the transfer: give --min-receivers N, --hosts FILE or --max-wait S',
     );

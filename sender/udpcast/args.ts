@@ -88,7 +88,7 @@ interface Raw {
   minReceivers?: string;
   minWait?: string;
   maxWait?: string;
-  kbd: boolean;
+  nokbd?: boolean;
   retriesUntilDrop: string;
   maxBitrate?: string;
   fullDuplex?: boolean;
@@ -195,10 +195,10 @@ export function parseUdpcastArgs(argv: readonly string[], stdinIsTty: boolean): 
   const minReceivers = o.minReceivers === undefined ? 0 : parseIntIn(o.minReceivers, '--min-receivers', 1, 1024);
   const minWaitMs = o.minWait === undefined ? 0 : parseSeconds(o.minWait, '--min-wait');
   const maxWaitMs = o.maxWait === undefined ? undefined : parseSeconds(o.maxWait, '--max-wait');
-  const keyboard = o.kbd !== false && stdinIsTty && o.file !== undefined;
+  const keyboard = o.nokbd !== true && stdinIsTty && o.file !== undefined;
   if (!keyboard && minReceivers === 0 && maxWaitMs === undefined) {
     throw new UsageError(
-      o.kbd === false || o.file === undefined
+      o.nokbd === true || o.file === undefined
         ? 'nothing would start the transfer: give --min-receivers N or --max-wait S (or press a key on a receiver: GO)'
         : 'stdin is not a terminal, so Enter cannot start the transfer: give --min-receivers N or --max-wait S',
     );

@@ -106,3 +106,20 @@ describe('--key-file and pacing', () => {
     expect(sealed.blockBytes).toBe(plain.blockBytes - 28);
   });
 });
+
+describe('the keyboard (Enter starts the transfer)', () => {
+  it('is read when stdin is a terminal and the image comes from --file', () => {
+    expect(parseSenderArgs(base, true).keyboard).toBe(true);
+    expect(parseSenderArgs(base, false).keyboard).toBe(false);
+  });
+
+  it('--nokbd turns it off on a terminal (FOG and Clonezilla pass it)', () => {
+    const a = parseSenderArgs([...base, '--nokbd'], true);
+    expect(a.keyboard).toBe(false);
+    expect(a.core.waitForKey).toBe(false);
+  });
+
+  it('--nokbd with no other start condition is refused, naming what would start it', () => {
+    expect(() => parseSenderArgs(['--file', '/dev/null', '--nokbd'], true)).toThrow(/nothing would start the transfer/);
+  });
+});

@@ -66,7 +66,10 @@ export const FIELDS: Readonly<Record<MessageType, readonly Field[]>> = {
     { name: 'caps', off: 12, size: 4 },
     { name: 'rcvBufBytes', off: 16, size: 4 },
   ],
-  [MessageType.Accept]: [{ name: 'receiverId', off: 8, size: 4 }],
+  [MessageType.Accept]: [
+    { name: 'receiverId', off: 8, size: 4 },
+    { name: 'joinSlice', off: 12, size: 4 },
+  ],
   [MessageType.Start]: [
     { name: 'receivers', off: 8, size: 2 },
     { name: 'windowPackets', off: 10, size: 2 },

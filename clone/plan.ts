@@ -1,4 +1,4 @@
-// Why one file of ~620 lines: the validator walks the plan's fields in the order
+// Why one file of ~640 lines: the validator walks the plan's fields in the order
 // docs/clone-plan.md lists them, one small check per field; split, the order a reader
 // follows from the document would be lost.
 //

@@ -1,6 +1,3 @@
-// Why over 500 lines (~620): quiet sessions and the catch-up pass added to the dispatch;
-// the next part to move out is the REQACK handling, into receiver/core/feedback.ts.
-//
 // The receiver's protocol engine: a sans-IO state machine. Fed datagrams (from every
 // socket), sink progress and the clock; it hands back datagrams (each for the sender
 // alone or for the rendezvous group), the next wake-up time and events: complete slices
@@ -10,7 +7,10 @@
 // session, hands it to the part that owns it and moves between the phases. The parts are
 // beside it in receiver/core/:
 //   session.ts        the session the first HELLO announced (END adds the image's size)
+//   phase.ts          the phases, what each carries, and the parts a session is made of
 //   assembly.ts       slices (slice.ts): blocks, parity, FEC decoding, in-order delivery
+//   data-in.ts        the DATA being handled, decoded or placed, as the assembly takes it
+//   passes.ts         late join (the head pass) and the catch-up pass: moving between passes
 //   nak-scheduler.ts  when to NAK a slice and when to keep quiet, with its own timers
 //   feedback.ts       what we send (JOIN, STATUS, HEARTBEAT, NAK, LEAVE, REPORT), where, and its clocks
 //   backoff.ts        how random waits spread when many receivers wait for the same thing
@@ -27,27 +27,15 @@
 //   reporting  REPORT repeats until the sender's REPORT_ACK (or reportTries run out).
 //   done       finished: ok or failed with a reason. Nothing more is sent.
 //
-// Late join (the sender runs with --streaming): a receiver whose first HELLO says the
-// transfer is under way waits for its ACCEPT, which names joinSlice J. It then receives
-// slices J..end with the others (pass A), and afterwards the head 0..J-1, every slice of
-// it NAKed at once within the retention window (pass B, the head pass). Slices are
-// delivered with their byte offsets: the driver writes them in place and verifies by
-// reading the image back. A receiver whose sink takes the image only in order
-// (lateJoinBlocker, or a compressed image it decompresses by magic) takes the whole image
-// in the catch-up pass instead, if the sender serves one; else it says so and ends.
-//
-// The catch-up pass (the sender's CATCHUP: we are too slow for the rack; or late and in
-// order, as above): we stop asking for repairs while the first pass goes on, keep our
-// place (deliver in order what we have, hold the retention window, let go of what lies
-// beyond it), and once the first pass is over (END) ask for everything we lack, the whole
-// window at once, as a head pass does; the sender reads it again from its source.
+// Late join (--streaming) and the catch-up pass (too slow for the rack, or late with an
+// output that takes the image only in order) are the passes; receiver/core/passes.ts says
+// what each does.
 
 import { decodeDatagram } from '../protocol/codec.js';
 import type { Endpoint } from '../protocol/endpoint.js';
 import { dataFieldsError } from '../protocol/geometry.js';
 import { MessageType } from '../protocol/header.js';
 import { type CatchUp, CatchUpWhy } from '../protocol/messages/catch-up.js';
-import type { Data } from '../protocol/messages/data.js';
 import { DROP_ALL, type Drop } from '../protocol/messages/drop.js';
 import type { End } from '../protocol/messages/end.js';
 import { type Hello, IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
@@ -57,10 +45,13 @@ import { STATUS_FLAG_REPLY } from '../protocol/messages/status.js';
 import { Reason, reasonName } from '../protocol/reasons.js';
 import { Assembly, type DataIn, type SinkProgress } from './core/assembly.js';
 import { DEFAULT_MAX_RETAIN_BYTES, type ReceiverConfig } from './core/config.js';
+import { DataInRecord } from './core/data-in.js';
 import { PLACED_RECORD_WORDS, type ReceiverEvent, type ReceiverInput, type ReceiverTransmit } from './core/events.js';
 import { Feedback } from './core/feedback.js';
 import { LoadMeter } from './core/load.js';
 import { NakScheduler } from './core/nak-scheduler.js';
+import { Passes } from './core/passes.js';
+import type { InSession, Phase, ReportingPhase, SessionPhase, State, Verdict } from './core/phase.js';
 import { Session } from './core/session.js';
 import { countDrop, type DropCode, newReceiverStats, type ReceiverStats } from './core/stats.js';
 
@@ -69,51 +60,6 @@ export { PLACED_RECORD_WORDS, type ReceiverEvent, type ReceiverInput, type Recei
 export { FINAL_CLEAR, FINAL_SET, heapSliceMemory, type SliceMemory, type SliceShape } from './core/slice.js';
 export type { ReceiverStats } from './core/stats.js';
 export type { Endpoint };
-
-/** The parts that exist once the first HELLO made a session; every phase after listening holds them. */
-interface InSession {
-  readonly session: Session;
-  readonly assembly: Assembly;
-  readonly naks: NakScheduler;
-  readonly feedback: Feedback;
-  readonly load: LoadMeter;
-  /** Late, and our output takes the image only in order: the whole image in the catch-up pass. */
-  lateInOrder: boolean;
-}
-
-/** How the receiver ends (in 'reporting': will end, once the sender has our REPORT). */
-type Verdict = { readonly ok: boolean; readonly reason: Reason; readonly detail: string };
-
-type Phase =
-  /** No session: only a HELLO is heard, and only --start-timeout runs. */
-  | { readonly name: 'listening' }
-  /** Our JOIN is unanswered (feedback.accepted is false); nothing has begun. */
-  | { readonly name: 'joining'; readonly rx: InSession }
-  /** ACCEPT in hand; START or the first DATA, REQACK or END begins the transfer. */
-  | { readonly name: 'accepted'; readonly rx: InSession }
-  /**
-   * The data flows. JOIN still repeats while the ACCEPT has not come (the sender may have
-   * counted us and lost it). The only phase where NAK timers run and slices are delivered.
-   */
-  | { readonly name: 'receiving'; readonly rx: InSession }
-  /** Every slice of every pass is delivered (session.end is known); waiting for 'verified'. */
-  | { readonly name: 'verifying'; readonly rx: InSession }
-  /** Never with --async. REPORT repeats every reportIntervalMs, at most reportTries times. */
-  | {
-      readonly name: 'reporting';
-      readonly rx: InSession;
-      readonly verdict: Verdict;
-      readonly report: Uint8Array;
-      reportsLeft: number;
-      nextReportAtMs: number;
-    }
-  /** Finished; rx is there when a HELLO made a session (progress reads it). */
-  | { readonly name: 'done'; readonly rx: InSession | undefined; readonly verdict: Verdict };
-
-type State = Phase['name'];
-/** The phases whose clock is the session's: the sender's silence, JOIN, STATUS and NAKs. */
-type SessionPhase = Extract<Phase, { name: 'joining' | 'accepted' | 'receiving' | 'verifying' }>;
-type ReportingPhase = Extract<Phase, { name: 'reporting' }>;
 
 export class ReceiverCore {
   readonly stats: ReceiverStats = newReceiverStats();
@@ -125,18 +71,8 @@ export class ReceiverCore {
   private readonly sink: SinkProgress = { unwritten: 0, bytesWritten: 0 };
   private readonly startedAtMs: number;
   private lastSenderAtMs: number;
-  /** The DATA being handled, decoded or placed: one object reused, so a placed record allocates nothing. */
-  private readonly dataIn: { -readonly [K in keyof DataIn]: DataIn[K] } = {
-    sessionId: 0,
-    seq: 0,
-    sliceNo: 0,
-    sliceBytes: 0,
-    flags: 0,
-    stripe: 0,
-    blockNo: 0,
-    payload: undefined,
-    payloadBytes: 0,
-  };
+  /** The DATA being handled, decoded or placed: one record reused, so a placed DATA allocates nothing. */
+  private readonly dataIn = new DataInRecord();
 
   constructor(
     private readonly cfg: Readonly<ReceiverConfig>,
@@ -285,7 +221,7 @@ export class ReceiverCore {
         if (this.state === 'accepted' || this.state === 'joining') this.begin(rx);
         return;
       case MessageType.Data:
-        return this.onData(rx, this.decodedData(m.msg), now);
+        return this.onData(rx, this.dataIn.fromData(m.msg), now);
       case MessageType.Reqack:
         return this.onReqack(rx, m.msg, now);
       case MessageType.End:
@@ -306,7 +242,8 @@ export class ReceiverCore {
     const assembly = new Assembly(session, this.cfg, this.sink, this.stats, this.events);
     const feedback = new Feedback(this.cfg, session, assembly, this.sink, this.out, this.stats, now);
     const naks = new NakScheduler(this.cfg, session, assembly, feedback, this.stats);
-    const rx: InSession = { session, assembly, naks, feedback, load: new LoadMeter(now), lateInOrder: false };
+    const passes = new Passes(this.cfg, session, assembly, naks, feedback, this.events);
+    const rx: InSession = { session, assembly, naks, feedback, load: new LoadMeter(now), passes };
     this.lastSenderAtMs = now;
     this.events.push({
       kind: 'session',
@@ -325,52 +262,28 @@ export class ReceiverCore {
     if (session.late) {
       // The transfer is under way (this receiver was restarted, or started late). We never
       // joined, so there is nobody to tell: no LEAVE.
-      if (!session.streaming) {
-        return this.finish(rx, {
-          ok: false,
-          reason: Reason.LateJoin,
-          detail: 'the transfer is already under way, and the sender takes no late receivers (udp-sender --streaming)',
-        });
-      }
-      const inOrder = this.cfg.lateJoinBlocker !== undefined || (this.cfg.decompressesByMagic === true && session.imageCompressed);
-      if (inOrder && session.catchUpOffered) {
-        rx.lateInOrder = true;
-        feedback.joinInOrder();
-      } else if (this.cfg.lateJoinBlocker !== undefined) {
-        return this.finish(rx, { ok: false, reason: Reason.LateJoin, detail: this.lateBlockedDetail() });
-      }
+      const refused = passes.joinLate();
+      if (refused !== undefined) return this.finish(rx, { ok: false, reason: Reason.LateJoin, detail: refused });
     }
     this.phase = { name: 'joining', rx };
-  }
-
-  private lateBlockedDetail(): string {
-    return `the transfer is already under way, and a late receiver writes the head of the image last, in place: ${this.cfg.lateJoinBlocker}`;
   }
 
   /** Our ACCEPT, in any phase from joining on (it may come late, or be repeated). */
   private onAccept(rx: InSession, joinSlice: number, now: number): void {
     rx.feedback.onAccepted(now);
-    if (rx.lateInOrder) {
+    if (rx.passes.inOrder) {
       // The whole image in order, in the catch-up pass: nothing of the first pass is ours to
       // ask for (what we hear of it within our window, from slice 0, we keep).
       this.events.push({ kind: 'accepted', joinSlice: 0 });
       if (this.state === 'joining') this.phase = { name: 'accepted', rx };
       if (this.state === 'accepted') this.begin(rx);
-      this.enterCatchUp(rx, CatchUpWhy.LateInOrder, 0, 0, now);
+      rx.passes.enterCatchUp(CatchUpWhy.LateInOrder, 0, 0, now);
       return;
     }
     if (joinSlice > 0) {
       // Taken late: we may have heard the HELLO before START, but the sender counts us from J.
-      if (this.cfg.lateJoinBlocker !== undefined) return this.fail(Reason.LateJoin, this.lateBlockedDetail());
-      if (rx.assembly.delivered > 0) {
-        return this.fail(
-          Reason.LateJoin,
-          'the sender took us only after the transfer started, when we had begun from the first slice: start this receiver again to rejoin',
-        );
-      }
-      rx.assembly.startLate(joinSlice);
-      rx.feedback.restartDeliveredCount(joinSlice);
-      rx.naks.raiseFrontier(joinSlice);
+      const refused = rx.passes.takeLate(joinSlice);
+      if (refused !== undefined) return this.fail(Reason.LateJoin, refused);
     }
     this.events.push({ kind: 'accepted', joinSlice });
     if (this.state === 'joining') this.phase = { name: 'accepted', rx };
@@ -389,20 +302,6 @@ export class ReceiverCore {
     this.events.push({ kind: 'started', windowPackets: rx.feedback.windowPackets });
   }
 
-  private decodedData(d: Data): DataIn {
-    const x = this.dataIn;
-    x.sessionId = d.sessionId;
-    x.seq = d.seq;
-    x.sliceNo = d.sliceNo;
-    x.sliceBytes = d.sliceBytes;
-    x.flags = d.flags;
-    x.stripe = d.stripe;
-    x.blockNo = d.blockNo;
-    x.payload = d.payload;
-    x.payloadBytes = d.payload.byteLength;
-    return x;
-  }
-
   /**
    * DATA blocks the data socket placed into open slices. The socket checked what onDatagram
    * checks of a DATA (decodes, our session, our sender) and what the slice's memory was opened
@@ -414,21 +313,9 @@ export class ReceiverCore {
     const rx = p.rx;
     this.lastSenderAtMs = now;
     if (rx.session.late && !rx.feedback.accepted) return;
-    const g = rx.session.geo;
-    const x = this.dataIn;
-    x.sessionId = rx.session.sessionId;
-    x.stripe = 0;
-    x.payload = undefined;
+    const { sessionId, geo } = rx.session;
     for (let i = first * PLACED_RECORD_WORDS, end = (first + count) * PLACED_RECORD_WORDS; i < end; i += PLACED_RECORD_WORDS) {
-      const bf = records[i + 3]!;
-      x.seq = records[i]!;
-      x.sliceBytes = records[i + 1]! & 0x7fff_ffff;
-      x.sliceNo = records[i + 2]!;
-      x.blockNo = bf & 0xffff;
-      x.flags = bf >>> 16;
-      // The socket checked the payload's length against the slice's size.
-      x.payloadBytes = Math.min(g.blockBytes, x.sliceBytes - x.blockNo * g.blockBytes);
-      this.onData(rx, x, now);
+      this.onData(rx, this.dataIn.fromPlaced(records, i, sessionId, geo.blockBytes), now);
       if (this.phase.name === 'done') return;
     }
   }
@@ -462,26 +349,12 @@ export class ReceiverCore {
   private checkComplete(rx: InSession, now: number): void {
     const e = rx.session.end;
     if (this.state !== 'receiving' || e === undefined) return;
-    const asm = rx.assembly;
-    const pass = asm.pass;
-    if (pass.kind === 'live' && pass.joinSlice > 0 && asm.passDelivered(e.totalSlices)) this.startHead(rx, e.totalSlices, now);
-    if (!asm.passDelivered(e.totalSlices)) return;
+    rx.passes.startHeadWhenDue(e.totalSlices, now);
+    if (!rx.assembly.passDelivered(e.totalSlices)) return;
     this.phase = { name: 'verifying', rx };
     // Quiet: only a receiver the sender waits for says it (the rest say it with REPORT).
     if (rx.feedback.reportsProgress) this.sendStatus(rx, 0, now);
     this.events.push({ kind: 'complete', totalBytes: e.totalBytes, digest: e.digest });
-  }
-
-  /**
-   * Late join: slices joinSlice.. are delivered; the head 0..joinSlice-1 comes now. Nothing
-   * of it will come unasked, so every head slice in the window is due at once (the sender
-   * re-reads it from its source and sends the data blocks again).
-   */
-  private startHead(rx: InSession, totalSlices: number, now: number): void {
-    rx.assembly.startHead(totalSlices);
-    rx.feedback.restartDeliveredCount(0);
-    this.events.push({ kind: 'head', slices: rx.assembly.pass.joinSlice });
-    this.markDue(rx, now);
   }
 
   private markDue(rx: InSession, now: number): void {
@@ -491,22 +364,7 @@ export class ReceiverCore {
   /** The sender's CATCHUP for us: too slow for the rack, or (repeated) late and in order. */
   private onCatchUp(rx: InSession, c: CatchUp, now: number): void {
     if (c.receiverId !== this.cfg.receiverId || this.state !== 'receiving' || rx.naks.inCatchUp) return;
-    this.enterCatchUp(rx, c.why, c.rateKBps, c.paceKBps, now);
-  }
-
-  private enterCatchUp(rx: InSession, why: CatchUpWhy, rateKBps: number, paceKBps: number, now: number): void {
-    rx.naks.putOff();
-    this.events.push({ kind: 'catchUp', why, rateKBps, paceKBps });
-    // The first pass may be over already (END came first): fetch at once.
-    if (rx.session.end !== undefined) this.beginCatchUp(rx, now);
-  }
-
-  /** The first pass is over: what we lack comes now. */
-  private beginCatchUp(rx: InSession, now: number): void {
-    if (!rx.naks.waiting) return;
-    rx.naks.fetch(now);
-    rx.feedback.reportAsWeGo();
-    this.events.push({ kind: 'catchUpBegan', fromSlice: rx.assembly.delivered });
+    rx.passes.enterCatchUp(c.why, c.rateKBps, c.paceKBps, now);
   }
 
   private onOtherNak(rx: InSession, nak: Nak, now: number): void {
@@ -532,7 +390,7 @@ export class ReceiverCore {
       rx.assembly.dropWrongGuesses(e.totalBytes);
     }
     // The first pass is over: the catch-up pass, if we are in it, fetches the rest.
-    if (this.state === 'receiving') this.beginCatchUp(rx, now);
+    if (this.state === 'receiving') rx.passes.beginCatchUp(now);
     // Every copy of END (it repeats) re-checks: we may have joined late, after the first.
     this.markDue(rx, now);
     this.checkComplete(rx, now);

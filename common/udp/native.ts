@@ -1,3 +1,7 @@
+// Why over 500 lines (~520): one class, the UdpSocket contract on the addon; its send
+// batching, receive slabs, placement and drain waiters share the addon handle and its
+// state, so they stay together. The batch bookkeeping is the part that could move out next.
+//
 // The native UDP path behind the UdpSocket seam: an optional accelerator, node:dgram behind it.
 //
 // `NativeUdpSocket` runs the same contract as `DgramUdpSocket` (common/udp/dgram.ts) on the

@@ -114,8 +114,8 @@ function invertInPlace(m: Uint8Array, n: number): boolean {
       const f = m[r * n + col]!;
       if (r === col || f === 0) continue;
       for (let c = 0; c < n; c++) {
-        m[r * n + c]! ^= gfMul(f, m[col * n + c]!)!;
-        inv[r * n + c]! ^= gfMul(f, inv[col * n + c]!)!;
+        m[r * n + c]! ^= gfMul(f, m[col * n + c]!);
+        inv[r * n + c]! ^= gfMul(f, inv[col * n + c]!);
       }
     }
   }

@@ -119,6 +119,12 @@ export class Assembly {
 
   private store(d: DataIn): RxSlice | undefined {
     const g = this.session.geo;
+    // A parity symbol's stripe is a wire number that indexes s.stripes below. The core's checks
+    // (dataFieldsError) keep it under the session's stripes; this part does not rest on them.
+    if ((d.flags & DATA_FLAG_PARITY) !== 0 && !(d.stripe < g.stripes)) {
+      countDrop(this.stats, 'ERR_BAD_FIELD');
+      return undefined;
+    }
     let s = this.slices.get(d.sliceNo);
     if (s?.assumed && s.sliceBytes !== d.sliceBytes) {
       // Its size was a guess (no packet of it had arrived); the first real one corrects it.
@@ -143,7 +149,7 @@ export class Assembly {
     }
     if ((d.flags & DATA_FLAG_PARITY) !== 0) {
       this.stats.parityPackets++;
-      const st = s.stripes[d.stripe]!;
+      const st = s.stripes[d.stripe]!; // checked above
       if (d.blockNo + 1 > st.heard) st.heard = d.blockNo + 1;
       if (st.have >= st.k || st.parity.has(d.blockNo) || d.payload === undefined) {
         // (Parity is never placed: the third case cannot happen.)

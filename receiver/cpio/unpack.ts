@@ -1,3 +1,7 @@
+// Why over 500 lines (~530): one Sink whose steps (target, clear, file, link, stat, the
+// final defers) share the open file, the link groups and the deferred directories; the
+// path helpers (split, joinParts, isDotDot) are the part that could move out next.
+//
 // udp-receiver --unpack DIR: a Sink that extracts a cpio archive (newc, crc, odc) into
 // DIR as it streams in, like `cpio -idm` (plus -u: existing files are replaced), with
 // GNU cpio's semantics (`copyin.c`):

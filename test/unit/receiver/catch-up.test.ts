@@ -1,4 +1,4 @@
-// ReceiverCore in the catch-up pass (receiver/core.ts, nak-scheduler.ts): told by the
+// ReceiverCore in the catch-up pass (receiver/core.ts, core/passes.ts, nak-scheduler.ts): told by the
 // sender (CATCHUP) it asks for nothing while the first pass goes on, keeps its place, and
 // once END says the first pass is over asks for every slice of its window at once; a late
 // receiver whose output takes the image only in order joins with CAP_IN_ORDER and takes it

@@ -558,6 +558,8 @@ describe('ReceiverCore bad datagrams', () => {
     ['a block past the slice', () => malformed({ blockNo: 4 }), 'ERR_BAD_FIELD'],
     ['a parity index the code cannot have (k=4: 0..251)', () => malformed({ flags: DATA_FLAG_PARITY | DATA_FLAG_REPAIR, blockNo: 252 }), 'ERR_BAD_FIELD'],
     ['a parity symbol of the wrong length', () => malformed({ flags: DATA_FLAG_PARITY, payload: IMAGE.subarray(0, 50) }), 'ERR_BAD_LENGTH'],
+    ['a parity symbol of a stripe the session does not have (1 stripe)', () => malformed({ flags: DATA_FLAG_PARITY, stripe: 1 }), 'ERR_BAD_FIELD'],
+    ['a parity symbol of stripe 255', () => malformed({ flags: DATA_FLAG_PARITY, stripe: 255 }), 'ERR_BAD_FIELD'],
   ])('counts %s and never delivers it', (_name, make, code) => {
     const core = receiving();
     feed(core, make(), 10);

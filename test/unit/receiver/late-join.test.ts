@@ -1,4 +1,4 @@
-// ReceiverCore joining a transfer already under way (receiver/core.ts, "Late join").
+// ReceiverCore joining a transfer already under way (receiver/core.ts; receiver/core/passes.ts, "Late join").
 // The session: 100-byte blocks, 4 blocks a slice, 1 stripe (k = 4), 4000 bytes = 10
 // slices of 400 (slice 9 the final one), retainSlices 8. `random` is 0.5, so a NAK for a
 // whole slice (need 4, band 0) goes out nakBackoffMs (40) * 0.5 / 4 = 5 ms after the

@@ -13,7 +13,7 @@
 // only blocks this file would have copied there itself. A DATA that arrives placed (payload
 // undefined) goes through every check below all the same; only the copy is skipped.
 
-import { blockPayloadBytes, fullSliceBytes, sliceBytesOf, totalSlices } from '../../protocol/geometry.js';
+import { blockPayloadBytes, blocksInSlice, fullSliceBytes, maxParity, sliceBytesOf, stripeBlocks, totalSlices } from '../../protocol/geometry.js';
 import { DATA_FLAG_PARITY, DATA_FLAG_REPAIR, type DataHeader } from '../../protocol/messages/data.js';
 import type { ReceiverConfig } from './config.js';
 import type { ReceiverEvent } from './events.js';
@@ -119,9 +119,14 @@ export class Assembly {
 
   private store(d: DataIn): RxSlice | undefined {
     const g = this.session.geo;
-    // A parity symbol's stripe is a wire number that indexes s.stripes below. The core's checks
-    // (dataFieldsError) keep it under the session's stripes; this part does not rest on them.
-    if ((d.flags & DATA_FLAG_PARITY) !== 0 && !(d.stripe < g.stripes)) {
+    // The wire numbers this part indexes with: a parity symbol's stripe (s.stripes) and
+    // index (the decoder's rows), a data block's number (haveBlock and the buffer). The core's
+    // checks (dataFieldsError) keep them in range; this part does not rest on them, and
+    // refuses one out of range before it opens a slice for it.
+    const nBlocks = blocksInSlice(g, d.sliceBytes);
+    const inRange =
+      (d.flags & DATA_FLAG_PARITY) !== 0 ? d.stripe < g.stripes && d.blockNo < maxParity(stripeBlocks(g, nBlocks, d.stripe)) : d.blockNo < nBlocks;
+    if (!inRange) {
       countDrop(this.stats, 'ERR_BAD_FIELD');
       return undefined;
     }

@@ -41,3 +41,30 @@ describe('Assembly, a parity symbol naming a stripe the session does not have', 
     expect(stats.drops).toEqual({ ERR_BAD_FIELD: 1 });
   });
 });
+
+function block(blockNo: number, flags = 0): DataIn {
+  const payload = new Uint8Array(100).fill(blockNo);
+  return { sessionId: 0, seq: 1, sliceNo: 0, sliceBytes: 400, flags, stripe: 0, blockNo, payload, payloadBytes: 100 };
+}
+
+describe('Assembly, a block number or parity index the slice cannot have', () => {
+  it.each([4, 65535])('data block %i of a 4-block slice: counted as ERR_BAD_FIELD, no throw', (blockNo) => {
+    const { asm, stats } = assembly();
+    expect(asm.take(block(blockNo))).toBeUndefined();
+    expect(stats.drops).toEqual({ ERR_BAD_FIELD: 1 });
+    expect(stats.dataPackets).toBe(0);
+    expect(asm.get(0)).toBeUndefined();
+    expect(asm.take(block(3))?.sliceNo).toBe(0);
+    expect(stats.dataPackets).toBe(1);
+  });
+
+  it.each([254, 65535])('parity index %i of a 2-block stripe (the code makes 0..253): counted as ERR_BAD_FIELD, no throw', (blockNo) => {
+    const { asm, stats } = assembly();
+    expect(asm.take(block(blockNo, DATA_FLAG_PARITY))).toBeUndefined();
+    expect(stats.drops).toEqual({ ERR_BAD_FIELD: 1 });
+    expect(stats.parityPackets).toBe(0);
+    expect(asm.get(0)).toBeUndefined();
+    expect(asm.take(block(253, DATA_FLAG_PARITY))?.sliceNo).toBe(0);
+    expect(stats.parityPackets).toBe(1);
+  });
+});

@@ -92,6 +92,7 @@ export function expectEveryPrefixFails<T>(
   error: ProtocolErrorCode,
   below = bytes.byteLength,
 ): void {
+  expect(below, 'prefixes to check').toBeGreaterThan(0);
   const wrong: string[] = [];
   for (let i = 0; i < below; i++) {
     // A copy, so a decoder that reads past the prefix finds no valid bytes there.

@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../../../protocol/header.js';
 import { ACCEPT_SIZE, type Accept, decodeAccept, encodeAccept } from '../../../../protocol/messages/accept.js';
-import {
-  type CodecUnderTest,
-  encodeToBytes,
-  expectErr,
-  expectEveryPrefixFails,
-  expectRoundTrip,
-  fromHex,
-  fuzzDecoder,
-  hex,
-  patched,
-  readGolden,
-  toHex,
-  withTrailing,
-} from './codec-harness.js';
+import { codecCases } from '../../../support/codec-cases.js';
+import { type CodecUnderTest, encodeToBytes, expectErr, goldenFile, hex, messageFamily, patched } from './codec-harness.js';
 
 const codec: CodecUnderTest<Accept> = {
   type: MessageType.Accept,
@@ -38,47 +26,21 @@ const GOLDEN_HEX = hex(
 const MIN: Accept = { sessionId: 0, receiverId: 1, joinSlice: 0 };
 const MAX: Accept = { sessionId: 0xffff_ffff, receiverId: 0xffff_ffff, joinSlice: 0xffff_ffff };
 
-describe('ACCEPT golden bytes', () => {
-  it('encodes the fixed ACCEPT to the bytes of the layout table', () => {
-    expect(GOLDEN_HEX.length).toBe(2 * ACCEPT_SIZE);
-    expect(toHex(encodeToBytes(codec, GOLDEN))).toBe(GOLDEN_HEX);
-  });
-
-  it('decodes test/fixtures/golden/accept.hex back to the fixed ACCEPT', () => {
-    const golden = readGolden('accept');
-    expect(golden).toBe(GOLDEN_HEX);
-    expect(decodeAccept(fromHex(golden))).toEqual({ ok: true, value: GOLDEN });
-  });
-});
-
-describe('ACCEPT round trip', () => {
-  it.each([
+codecCases({
+  name: 'ACCEPT',
+  codec,
+  family: messageFamily(codec),
+  golden: [{ msg: GOLDEN, hex: GOLDEN_HEX, bytes: ACCEPT_SIZE, stored: goldenFile('accept') }],
+  roundTrips: [
     ['golden', GOLDEN],
     ['minimum of every field', MIN],
     ['maximum of every field', MAX],
-  ])('%s', (_name, msg: Accept) => {
-    expectRoundTrip(codec, msg);
-  });
-
-  it('encode returns ACCEPT_SIZE', () => {
-    expect(ACCEPT_SIZE).toBe(16);
-    expect(encodeAccept(GOLDEN, new Uint8Array(ACCEPT_SIZE))).toBe(ACCEPT_SIZE);
-  });
-});
-
-describe('ACCEPT truncation and length', () => {
-  it('every truncated prefix fails', () => {
-    for (const msg of [GOLDEN, MIN, MAX]) expectEveryPrefixFails(codec, encodeToBytes(codec, msg));
-  });
-
-  it('trailing garbage is ERR_BAD_LENGTH', () => {
-    const b = encodeToBytes(codec, GOLDEN);
-    for (const n of [1, 4, 64]) expectErr(decodeAccept(withTrailing(b, n)), 'ERR_BAD_LENGTH');
-  });
-
-  it('another message type is ERR_BAD_TYPE', () => {
-    expectErr(decodeAccept(patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.ReportAck))), 'ERR_BAD_TYPE');
-  });
+  ],
+  size: { name: 'ACCEPT_SIZE', value: ACCEPT_SIZE, expected: 16 },
+  prefixes: { of: [GOLDEN, MIN, MAX], error: 'ERR_TRUNCATED' },
+  trailing: { of: [GOLDEN], counts: [1, 4, 64], error: 'ERR_BAD_LENGTH' },
+  otherType: { bytes: patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.ReportAck)), error: 'ERR_BAD_TYPE' },
+  random: { seed: 0xacce97, valid: [GOLDEN, MIN, MAX] },
 });
 
 describe('ACCEPT field ranges', () => {
@@ -86,16 +48,5 @@ describe('ACCEPT field ranges', () => {
     const r = decodeAccept(encodeToBytes(codec, { ...GOLDEN, receiverId: 0 }));
     expectErr(r, 'ERR_BAD_FIELD');
     if (!r.ok) expect(r.detail).toMatch(/receiverId/);
-  });
-});
-
-describe('ACCEPT random input', () => {
-  it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(
-      codec,
-      0xacce97,
-      [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)),
-    );
-    expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../../../protocol/header.js';
 import { CATCH_UP_SIZE, CATCH_UP_WHY_MAX, type CatchUp, CatchUpWhy, decodeCatchUp, encodeCatchUp } from '../../../../protocol/messages/catch-up.js';
-import {
-  type CodecUnderTest,
-  encodeToBytes,
-  expectErr,
-  expectEveryPrefixFails,
-  expectRoundTrip,
-  fromHex,
-  fuzzDecoder,
-  hex,
-  patched,
-  readGolden,
-  toHex,
-  withTrailing,
-} from './codec-harness.js';
+import { codecCases } from '../../../support/codec-cases.js';
+import { type CodecUnderTest, encodeToBytes, expectErr, goldenFile, hex, messageFamily, patched } from './codec-harness.js';
 
 const codec: CodecUnderTest<CatchUp> = {
   type: MessageType.CatchUp,
@@ -41,43 +29,22 @@ const GOLDEN_HEX = hex(
 const MIN: CatchUp = { sessionId: 0, receiverId: 1, why: CatchUpWhy.Slow, rateKBps: 0, paceKBps: 0 };
 const MAX: CatchUp = { sessionId: 0xffff_ffff, receiverId: 0xffff_ffff, why: CATCH_UP_WHY_MAX, rateKBps: 0xffff_ffff, paceKBps: 0xffff_ffff };
 
-describe('CATCHUP golden bytes', () => {
-  it('encodes the fixed CATCHUP to the bytes of the layout table', () => {
-    expect(GOLDEN_HEX.length).toBe(2 * CATCH_UP_SIZE);
-    expect(toHex(encodeToBytes(codec, GOLDEN))).toBe(GOLDEN_HEX);
-  });
-
-  it('decodes test/fixtures/golden/catch-up.hex back to the fixed CATCHUP', () => {
-    const golden = readGolden('catch-up');
-    expect(golden).toBe(GOLDEN_HEX);
-    expect(decodeCatchUp(fromHex(golden))).toEqual({ ok: true, value: GOLDEN });
-  });
-});
-
-describe('CATCHUP round trip', () => {
-  it.each([
+codecCases({
+  name: 'CATCHUP',
+  codec,
+  family: messageFamily(codec),
+  golden: [{ msg: GOLDEN, hex: GOLDEN_HEX, bytes: CATCH_UP_SIZE, stored: goldenFile('catch-up') }],
+  roundTrips: [
     ['golden', GOLDEN],
     ['minimum of every field', MIN],
     ['maximum of every field', MAX],
     ['below --min-rate', { ...GOLDEN, why: CatchUpWhy.BelowMinRate }],
     ['late, in order', { ...GOLDEN, why: CatchUpWhy.LateInOrder, rateKBps: 0, paceKBps: 0 }],
-  ])('%s', (_name, msg: CatchUp) => {
-    expectRoundTrip(codec, msg);
-  });
-});
-
-describe('CATCHUP truncation and length', () => {
-  it('every truncated prefix fails', () => {
-    for (const msg of [GOLDEN, MIN, MAX]) expectEveryPrefixFails(codec, encodeToBytes(codec, msg));
-  });
-
-  it('trailing garbage is ERR_BAD_LENGTH', () => {
-    for (const n of [1, 4, 64]) expectErr(decodeCatchUp(withTrailing(encodeToBytes(codec, GOLDEN), n)), 'ERR_BAD_LENGTH');
-  });
-
-  it('another message type is ERR_BAD_TYPE', () => {
-    expectErr(decodeCatchUp(patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Drop))), 'ERR_BAD_TYPE');
-  });
+  ],
+  prefixes: { of: [GOLDEN, MIN, MAX], error: 'ERR_TRUNCATED' },
+  trailing: { of: [GOLDEN], counts: [1, 4, 64], error: 'ERR_BAD_LENGTH' },
+  otherType: { bytes: patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Drop)), error: 'ERR_BAD_TYPE' },
+  random: { seed: 0xca7c, valid: [GOLDEN, MIN, MAX] },
 });
 
 describe('CATCHUP field ranges', () => {
@@ -105,16 +72,5 @@ describe('CATCHUP field ranges', () => {
         patched(codec, GOLDEN, (v) => v.setUint8(off, 1)),
         /reserved/,
       );
-  });
-});
-
-describe('CATCHUP random input', () => {
-  it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(
-      codec,
-      0xca7c,
-      [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)),
-    );
-    expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

@@ -15,20 +15,8 @@ import {
   MAX_HOST_BYTES,
 } from '../../../../protocol/messages/clone-report.js';
 import { MAX_DETAIL_BYTES } from '../../../../protocol/text.js';
-import {
-  type CodecUnderTest,
-  encodeToBytes,
-  expectErr,
-  expectEveryPrefixFails,
-  expectRoundTrip,
-  fromHex,
-  fuzzDecoder,
-  hex,
-  patched,
-  readGolden,
-  toHex,
-  withTrailing,
-} from './codec-harness.js';
+import { codecCases } from '../../../support/codec-cases.js';
+import { type CodecUnderTest, encodeToBytes, expectErr, expectRoundTrip, goldenFile, hex, messageFamily, patched } from './codec-harness.js';
 import { DETAILS, detailReencodes, longestPrefixWithin, utf8 } from './detail-text.js';
 
 const codec: CodecUnderTest<CloneReport> = {
@@ -115,32 +103,29 @@ const expectBadField = (b: Uint8Array, field: RegExp): void => {
   if (!r.ok) expect(r.detail).toMatch(field);
 };
 
+codecCases({
+  name: 'CLONE_REPORT',
+  codec,
+  family: messageFamily(codec),
+  golden: [{ msg: GOLDEN, hex: GOLDEN_HEX, bytes: CLONE_REPORT_HEADER_SIZE + 6 + 9, stored: goldenFile('clone-report') }],
+  roundTrips: [
+    ['golden', GOLDEN],
+    ['done, maximum of every field', DONE],
+    ['minimum of every field', MIN],
+  ],
+  prefixes: { of: [GOLDEN, MIN, DONE, { ...GOLDEN, detail: '💾'.repeat(60) }], error: 'ERR_TRUNCATED' },
+  trailing: { of: [GOLDEN, MIN], counts: [1, 4, 64], error: 'ERR_BAD_LENGTH' },
+  otherType: { bytes: patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Report)), error: 'ERR_BAD_TYPE' },
+  random: { seed: 0xc10e, valid: [GOLDEN, MIN, DONE, { ...GOLDEN, detail: 'mkfs ✓ 💾' }] },
+});
+
 describe('CLONE_REPORT golden bytes', () => {
-  it('encodes the fixed CLONE_REPORT to the bytes of the layout table', () => {
-    expect(GOLDEN_HEX.length).toBe(2 * (CLONE_REPORT_HEADER_SIZE + 6 + 9));
-    expect(toHex(encodeToBytes(codec, GOLDEN))).toBe(GOLDEN_HEX);
-  });
-
-  it('decodes test/fixtures/golden/clone-report.hex back to the fixed CLONE_REPORT', () => {
-    const golden = readGolden('clone-report');
-    expect(golden).toBe(GOLDEN_HEX);
-    expect(decodeCloneReport(fromHex(golden))).toEqual({ ok: true, value: GOLDEN });
-  });
-
   it("the wire's step names are the agent's steps, in order (clone/steps.ts)", () => {
     expect(CLONE_STEP_NAMES.slice(1)).toEqual([...STEPS]);
   });
 });
 
 describe('CLONE_REPORT round trip', () => {
-  it.each([
-    ['golden', GOLDEN],
-    ['done, maximum of every field', DONE],
-    ['minimum of every field', MIN],
-  ])('%s', (_name, msg: CloneReport) => {
-    expectRoundTrip(codec, msg);
-  });
-
   it('every failed step, table and stage that goes with it', () => {
     for (let failedStep = 1; failedStep < CLONE_STEP_NAMES.length; failedStep++) {
       for (const table of [CloneTable.NotReached, CloneTable.Written, CloneTable.Kept, CloneTable.FromImage]) {
@@ -170,27 +155,10 @@ describe('CLONE_REPORT round trip', () => {
 });
 
 describe('CLONE_REPORT truncation and length', () => {
-  it('every truncated prefix fails', () => {
-    for (const msg of [GOLDEN, MIN, DONE, { ...GOLDEN, detail: '💾'.repeat(60) }]) {
-      expectEveryPrefixFails(codec, encodeToBytes(codec, msg));
-    }
-  });
-
-  it('trailing garbage is ERR_BAD_LENGTH', () => {
-    for (const msg of [GOLDEN, MIN]) {
-      const b = encodeToBytes(codec, msg);
-      for (const n of [1, 4, 64]) expectErr(decodeCloneReport(withTrailing(b, n)), 'ERR_BAD_LENGTH');
-    }
-  });
-
   it('lengths larger than the text present are ERR_TRUNCATED, smaller ERR_BAD_LENGTH', () => {
     expectErr(decodeCloneReport(patched(codec, GOLDEN, (v) => v.setUint8(25, 10))), 'ERR_TRUNCATED');
     expectErr(decodeCloneReport(patched(codec, GOLDEN, (v) => v.setUint8(25, 8))), 'ERR_BAD_LENGTH');
     expectErr(decodeCloneReport(patched(codec, GOLDEN, (v) => v.setUint8(24, 16))), 'ERR_TRUNCATED');
-  });
-
-  it('another message type is ERR_BAD_TYPE', () => {
-    expectErr(decodeCloneReport(patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Report))), 'ERR_BAD_TYPE');
   });
 });
 
@@ -235,13 +203,5 @@ describe('CLONE_REPORT field ranges', () => {
         /host/,
       );
     }
-  });
-});
-
-describe('CLONE_REPORT random input', () => {
-  it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const valid = [GOLDEN, MIN, DONE, { ...GOLDEN, detail: 'mkfs ✓ 💾' }].map((m) => encodeToBytes(codec, m));
-    const counts = fuzzDecoder(codec, 0xc10e, valid);
-    expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

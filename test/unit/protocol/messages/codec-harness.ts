@@ -1,21 +1,20 @@
-// Shared machinery for the four codec tests every message gets (after mqtt-packet):
-// golden bytes, round trip, every truncated prefix fails, and random input never throws.
-// Each message's test file states its own cases; this file only holds the loops so that
-// they are the same for every message.
+// What rackcast's own messages check beyond test/support/codec-cases.ts: decodeDatagram
+// must agree with each message's decoder, a round trip must give back the very message,
+// and the fuzz streams put random bytes behind a valid header of the message's type.
+// Each message's test file states its own cases.
 
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { decodeDatagram } from '../../../../protocol/codec.js';
 import { HEADER_SIZE, MAGIC, MESSAGE_TYPE_NAMES, type MessageType, VERSION } from '../../../../protocol/header.js';
-import type { ProtocolErrorCode, Result } from '../../../../protocol/result.js';
+import type { Result } from '../../../../protocol/result.js';
+import { type Codec, type CodecFamily, encodeToBytes, type GoldenCase, toHex } from '../../../support/codec-cases.js';
 import { mulberry32 } from '../../../support/prng.js';
 
-export interface CodecUnderTest<T> {
+export { encodeToBytes, expectErr, toHex, withTrailing } from '../../../support/codec-cases.js';
+
+export interface CodecUnderTest<T> extends Codec<T> {
   readonly type: MessageType;
-  readonly decode: (bytes: Uint8Array) => Result<T>;
-  readonly encode: (msg: T, buf: Uint8Array, off?: number) => number;
-  /** The message's `SIZE` constant or length function. */
-  readonly length: (msg: T) => number;
   /**
    * Whether decoding then re-encoding must give back exactly the input. True for every
    * fixed layout (reserved bytes are checked, so only one encoding is accepted); REPORT
@@ -25,10 +24,6 @@ export interface CodecUnderTest<T> {
 }
 
 // ---- hex ----
-
-export function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}
 
 /** Hex with any whitespace and `#` comments (one per line) removed, lower case. */
 export function normalizeHex(text: string): string {
@@ -58,18 +53,12 @@ export function readGolden(name: string): string {
   return normalizeHex(readFileSync(new URL(`../../../fixtures/golden/${name}.hex`, import.meta.url), 'utf8'));
 }
 
+/** test/fixtures/golden/<name>.hex as the stored side of a golden case. */
+export function goldenFile(name: string): NonNullable<GoldenCase<unknown>['stored']> {
+  return { path: `test/fixtures/golden/${name}.hex`, read: () => fromHex(readGolden(name)) };
+}
+
 // ---- encode / decode helpers ----
-
-export function encodeToBytes<T>(c: CodecUnderTest<T>, msg: T): Uint8Array {
-  const buf = new Uint8Array(c.length(msg));
-  const written = c.encode(msg, buf);
-  expect(written).toBe(buf.byteLength);
-  return buf;
-}
-
-export function expectErr(r: Result<unknown>, code: ProtocolErrorCode): void {
-  expect(r.ok ? 'ok' : r.code).toBe(code);
-}
 
 /**
  * Encodes `msg` at an offset inside a larger buffer and decodes it from a subarray whose
@@ -91,21 +80,15 @@ export function expectRoundTrip<T>(c: CodecUnderTest<T>, msg: T, expected: T = m
   return bytes.slice();
 }
 
-/**
- * Every prefix of `bytes` shorter than `upTo` (default: all of them) fails to decode with
- * ERR_TRUNCATED, through the message's decoder and through `decodeDatagram`.
- */
-export function expectEveryPrefixFails<T>(c: CodecUnderTest<T>, bytes: Uint8Array, upTo = bytes.byteLength): void {
-  const wrong: string[] = [];
-  for (let i = 0; i < upTo; i++) {
-    // A copy, so a decoder that reads past the prefix finds no valid bytes there.
-    const prefix = bytes.slice(0, i);
-    const r = c.decode(prefix);
-    const d = decodeDatagram(prefix);
-    if (r.ok || r.code !== 'ERR_TRUNCATED') wrong.push(`${i}: ${r.ok ? 'ok' : r.code}`);
-    if (d.ok || d.code !== 'ERR_TRUNCATED') wrong.push(`${i} (decodeDatagram): ${d.ok ? 'ok' : d.code}`);
-  }
-  expect(wrong).toEqual([]);
+/** The family hooks of test/support/codec-cases.ts for one of rackcast's messages. */
+export function messageFamily<T>(c: CodecUnderTest<T>): CodecFamily<T> {
+  return {
+    datagram: { name: 'decodeDatagram', decode: decodeDatagram },
+    expectRoundTrip: (msg) => {
+      expectRoundTrip(c, msg);
+    },
+    fuzz: (seed, valid, rounds) => fuzzDecoder(c, seed, valid, rounds).mutationsDecodedOk,
+  };
 }
 
 // ---- random input ----
@@ -215,11 +198,4 @@ export function patched<T>(c: CodecUnderTest<T>, msg: T, patch: (v: DataView, b:
   const b = encodeToBytes(c, msg);
   patch(new DataView(b.buffer, b.byteOffset, b.byteLength), b);
   return b;
-}
-
-/** A copy of `bytes` with `n` bytes of garbage appended. */
-export function withTrailing(bytes: Uint8Array, n = 1): Uint8Array {
-  const out = new Uint8Array(bytes.byteLength + n).fill(0xa5);
-  out.set(bytes);
-  return out;
 }

@@ -12,21 +12,9 @@ import {
   encodeData,
   encodeDataHeader,
 } from '../../../../protocol/messages/data.js';
+import { codecCases } from '../../../support/codec-cases.js';
 import { mulberry32 } from '../../../support/prng.js';
-import {
-  type CodecUnderTest,
-  encodeToBytes,
-  expectErr,
-  expectEveryPrefixFails,
-  expectRoundTrip,
-  fromHex,
-  fuzzDecoder,
-  hex,
-  patched,
-  readGolden,
-  toHex,
-  withTrailing,
-} from './codec-harness.js';
+import { type CodecUnderTest, encodeToBytes, expectErr, goldenFile, hex, messageFamily, patched, toHex, withTrailing } from './codec-harness.js';
 
 const codec: CodecUnderTest<Data> = {
   type: MessageType.Data,
@@ -96,18 +84,28 @@ const LAST_DATA_BLOCK: Data = {
   payload: new Uint8Array(17).fill(0x5a),
 };
 
+codecCases({
+  name: 'DATA',
+  codec,
+  family: messageFamily(codec),
+  golden: [{ msg: GOLDEN, hex: GOLDEN_HEX, bytes: DATA_HEADER_SIZE + 4, stored: goldenFile('data') }],
+  roundTrips: [
+    ['golden parity symbol', GOLDEN],
+    ['minimum of every field, one-byte payload', MIN],
+    ['maximum of every field, 65000-byte payload', MAX],
+    ['short last block of the final slice', LAST_DATA_BLOCK],
+  ],
+  prefixes: {
+    of: [GOLDEN, MIN, MAX],
+    below: DATA_HEADER_SIZE + 1,
+    error: 'ERR_TRUNCATED',
+    title: 'every prefix shorter than the header plus one payload byte fails',
+  },
+  otherType: { bytes: patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Hello)), error: 'ERR_BAD_TYPE' },
+  random: { seed: 0xda7a, valid: [GOLDEN, MIN, { ...MAX, payload: MAX.payload.subarray(0, 60) }, LAST_DATA_BLOCK] },
+});
+
 describe('DATA golden bytes', () => {
-  it('encodes the fixed DATA to the bytes of the layout table', () => {
-    expect(GOLDEN_HEX.length).toBe(2 * (DATA_HEADER_SIZE + 4));
-    expect(toHex(encodeToBytes(codec, GOLDEN))).toBe(GOLDEN_HEX);
-  });
-
-  it('decodes test/fixtures/golden/data.hex back to the fixed DATA', () => {
-    const golden = readGolden('data');
-    expect(golden).toBe(GOLDEN_HEX);
-    expect(decodeData(fromHex(golden))).toEqual({ ok: true, value: GOLDEN });
-  });
-
   it('encodeDataHeader writes the same first 24 bytes and nothing else (the hot path sends [header, payload])', () => {
     const buf = new Uint8Array(DATA_HEADER_SIZE + 8).fill(0xee);
     expect(encodeDataHeader(GOLDEN, buf)).toBe(DATA_HEADER_SIZE);
@@ -117,15 +115,6 @@ describe('DATA golden bytes', () => {
 });
 
 describe('DATA round trip', () => {
-  it.each([
-    ['golden parity symbol', GOLDEN],
-    ['minimum of every field, one-byte payload', MIN],
-    ['maximum of every field, 65000-byte payload', MAX],
-    ['short last block of the final slice', LAST_DATA_BLOCK],
-  ])('%s', (_name, msg: Data) => {
-    expectRoundTrip(codec, msg);
-  });
-
   it('encode returns dataLength: the header plus the payload', () => {
     for (const msg of [GOLDEN, MIN, MAX, LAST_DATA_BLOCK]) {
       expect(dataLength(msg)).toBe(DATA_HEADER_SIZE + msg.payload.byteLength);
@@ -144,12 +133,6 @@ describe('DATA round trip', () => {
 });
 
 describe('DATA truncation and length', () => {
-  it('every prefix shorter than the header plus one payload byte fails', () => {
-    for (const msg of [GOLDEN, MIN, MAX]) {
-      expectEveryPrefixFails(codec, encodeToBytes(codec, msg), DATA_HEADER_SIZE + 1);
-    }
-  });
-
   it('a header with no payload (24 bytes) is ERR_TRUNCATED', () => {
     expectErr(decodeData(encodeToBytes(codec, GOLDEN).subarray(0, DATA_HEADER_SIZE)), 'ERR_TRUNCATED');
   });
@@ -162,10 +145,6 @@ describe('DATA truncation and length', () => {
     expect(cut.ok && cut.value.payload.byteLength).toBe(1);
     const padded = decodeData(withTrailing(b, 3));
     expect(padded.ok && padded.value.payload.byteLength).toBe(7);
-  });
-
-  it('another message type is ERR_BAD_TYPE', () => {
-    expectErr(decodeData(patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Hello))), 'ERR_BAD_TYPE');
   });
 });
 
@@ -192,17 +171,5 @@ describe('DATA field ranges', () => {
       expectBadField(encodeToBytes(codec, { ...LAST_DATA_BLOCK, stripe }), /stripe/);
     }
     expect(decodeData(encodeToBytes(codec, { ...GOLDEN, stripe: 255 })).ok).toBe(true);
-  });
-});
-
-describe('DATA random input', () => {
-  it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const small = { ...MAX, payload: MAX.payload.subarray(0, 60) };
-    const counts = fuzzDecoder(
-      codec,
-      0xda7a,
-      [GOLDEN, MIN, small, LAST_DATA_BLOCK].map((m) => encodeToBytes(codec, m)),
-    );
-    expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

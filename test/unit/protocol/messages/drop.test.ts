@@ -2,20 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../../../protocol/header.js';
 import { DROP_ALL, DROP_SIZE, type Drop, decodeDrop, encodeDrop } from '../../../../protocol/messages/drop.js';
 import { MAX_REASON, Reason } from '../../../../protocol/reasons.js';
-import {
-  type CodecUnderTest,
-  encodeToBytes,
-  expectErr,
-  expectEveryPrefixFails,
-  expectRoundTrip,
-  fromHex,
-  fuzzDecoder,
-  hex,
-  patched,
-  readGolden,
-  toHex,
-  withTrailing,
-} from './codec-harness.js';
+import { codecCases } from '../../../support/codec-cases.js';
+import { type CodecUnderTest, encodeToBytes, expectErr, expectRoundTrip, goldenFile, hex, messageFamily, patched } from './codec-harness.js';
 
 const codec: CodecUnderTest<Drop> = {
   type: MessageType.Drop,
@@ -40,51 +28,27 @@ const GOLDEN_HEX = hex(
 const ALL: Drop = { sessionId: 0, receiverId: DROP_ALL, reason: Reason.SenderAbort };
 const MAX: Drop = { sessionId: 0xffff_ffff, receiverId: 0xffff_ffff, reason: MAX_REASON };
 
-describe('DROP golden bytes', () => {
-  it('encodes the fixed DROP to the bytes of the layout table', () => {
-    expect(GOLDEN_HEX.length).toBe(2 * DROP_SIZE);
-    expect(toHex(encodeToBytes(codec, GOLDEN))).toBe(GOLDEN_HEX);
-  });
-
-  it('decodes test/fixtures/golden/drop.hex back to the fixed DROP', () => {
-    const golden = readGolden('drop');
-    expect(golden).toBe(GOLDEN_HEX);
-    expect(decodeDrop(fromHex(golden))).toEqual({ ok: true, value: GOLDEN });
-  });
-});
-
-describe('DROP round trip', () => {
-  it.each([
+codecCases({
+  name: 'DROP',
+  codec,
+  family: messageFamily(codec),
+  golden: [{ msg: GOLDEN, hex: GOLDEN_HEX, bytes: DROP_SIZE, stored: goldenFile('drop') }],
+  roundTrips: [
     ['golden', GOLDEN],
     ['to every receiver (receiverId 0)', ALL],
     ['maximum of every field', MAX],
     ['reason none', { ...GOLDEN, reason: Reason.None }],
-  ])('%s', (_name, msg: Drop) => {
-    expectRoundTrip(codec, msg);
-  });
-
-  it('every reason round-trips', () => {
-    for (let reason = 0; reason <= MAX_REASON; reason++) expectRoundTrip(codec, { ...GOLDEN, reason });
-  });
-
-  it('encode returns DROP_SIZE', () => {
-    expect(DROP_SIZE).toBe(16);
-    expect(encodeDrop(GOLDEN, new Uint8Array(DROP_SIZE))).toBe(DROP_SIZE);
-  });
+  ],
+  size: { name: 'DROP_SIZE', value: DROP_SIZE, expected: 16 },
+  prefixes: { of: [GOLDEN, ALL, MAX], error: 'ERR_TRUNCATED' },
+  trailing: { of: [GOLDEN], counts: [1, 4, 64], error: 'ERR_BAD_LENGTH' },
+  otherType: { bytes: patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Leave)), error: 'ERR_BAD_TYPE' },
+  random: { seed: 0xd209, valid: [GOLDEN, ALL, MAX] },
 });
 
-describe('DROP truncation and length', () => {
-  it('every truncated prefix fails', () => {
-    for (const msg of [GOLDEN, ALL, MAX]) expectEveryPrefixFails(codec, encodeToBytes(codec, msg));
-  });
-
-  it('trailing garbage is ERR_BAD_LENGTH', () => {
-    const b = encodeToBytes(codec, GOLDEN);
-    for (const n of [1, 4, 64]) expectErr(decodeDrop(withTrailing(b, n)), 'ERR_BAD_LENGTH');
-  });
-
-  it('another message type is ERR_BAD_TYPE', () => {
-    expectErr(decodeDrop(patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Leave))), 'ERR_BAD_TYPE');
+describe('DROP round trip', () => {
+  it('every reason round-trips', () => {
+    for (let reason = 0; reason <= MAX_REASON; reason++) expectRoundTrip(codec, { ...GOLDEN, reason });
   });
 });
 
@@ -103,16 +67,5 @@ describe('DROP field ranges', () => {
       expectErr(r, 'ERR_BAD_FIELD');
       if (!r.ok) expect(r.detail).toMatch(/reserved/);
     }
-  });
-});
-
-describe('DROP random input', () => {
-  it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(
-      codec,
-      0xd209,
-      [GOLDEN, ALL, MAX].map((m) => encodeToBytes(codec, m)),
-    );
-    expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

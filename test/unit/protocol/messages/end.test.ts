@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_U53, MessageType } from '../../../../protocol/header.js';
 import { DIGEST_BYTES, decodeEnd, END_SIZE, type End, encodeEnd } from '../../../../protocol/messages/end.js';
-import {
-  type CodecUnderTest,
-  encodeToBytes,
-  expectErr,
-  expectEveryPrefixFails,
-  expectRoundTrip,
-  fromHex,
-  fuzzDecoder,
-  hex,
-  patched,
-  readGolden,
-  toHex,
-  withTrailing,
-} from './codec-harness.js';
+import { codecCases } from '../../../support/codec-cases.js';
+import { type CodecUnderTest, encodeToBytes, expectErr, goldenFile, hex, messageFamily, patched, toHex } from './codec-harness.js';
 
 const codec: CodecUnderTest<End> = {
   type: MessageType.End,
@@ -51,35 +39,26 @@ const MAX: End = {
   digest: new Uint8Array(DIGEST_BYTES).fill(0xff),
 };
 
-describe('END golden bytes', () => {
-  it('encodes the fixed END to the bytes of the layout table', () => {
-    expect(GOLDEN_HEX.length).toBe(2 * END_SIZE);
-    expect(toHex(encodeToBytes(codec, GOLDEN))).toBe(GOLDEN_HEX);
-  });
-
-  it('decodes test/fixtures/golden/end.hex back to the fixed END', () => {
-    const golden = readGolden('end');
-    expect(golden).toBe(GOLDEN_HEX);
-    expect(decodeEnd(fromHex(golden))).toEqual({ ok: true, value: GOLDEN });
-  });
-});
-
-describe('END round trip', () => {
-  it.each([
+codecCases({
+  name: 'END',
+  codec,
+  family: messageFamily(codec),
+  golden: [{ msg: GOLDEN, hex: GOLDEN_HEX, bytes: END_SIZE, stored: goldenFile('end') }],
+  roundTrips: [
     ['golden', GOLDEN],
     ['empty image', EMPTY],
     ['maximum of every field', MAX],
     ['one byte in one slice', { ...GOLDEN, totalBytes: 1, totalSlices: 1 }],
     ['one slice per byte', { ...GOLDEN, totalBytes: 0xffff_ffff, totalSlices: 0xffff_ffff }],
-  ])('%s', (_name, msg: End) => {
-    expectRoundTrip(codec, msg);
-  });
+  ],
+  size: { name: 'END_SIZE', value: END_SIZE, expected: 52 },
+  prefixes: { of: [GOLDEN, EMPTY, MAX], error: 'ERR_TRUNCATED' },
+  trailing: { of: [GOLDEN], counts: [1, 4, 64], error: 'ERR_BAD_LENGTH' },
+  otherType: { bytes: patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Report)), error: 'ERR_BAD_TYPE' },
+  random: { seed: 0xe9d, valid: [GOLDEN, EMPTY, MAX] },
+});
 
-  it('encode returns END_SIZE', () => {
-    expect(END_SIZE).toBe(52);
-    expect(encodeEnd(GOLDEN, new Uint8Array(END_SIZE))).toBe(END_SIZE);
-  });
-
+describe('END round trip', () => {
   it('the decoded digest is a copy, not a view into the datagram', () => {
     const b = encodeToBytes(codec, GOLDEN);
     const r = decodeEnd(b);
@@ -89,21 +68,6 @@ describe('END round trip', () => {
 
   it('a digest that is not 32 bytes is caller misuse (RangeError)', () => {
     expect(() => encodeEnd({ ...GOLDEN, digest: new Uint8Array(31) }, new Uint8Array(END_SIZE))).toThrow(RangeError);
-  });
-});
-
-describe('END truncation and length', () => {
-  it('every truncated prefix fails', () => {
-    for (const msg of [GOLDEN, EMPTY, MAX]) expectEveryPrefixFails(codec, encodeToBytes(codec, msg));
-  });
-
-  it('trailing garbage is ERR_BAD_LENGTH', () => {
-    const b = encodeToBytes(codec, GOLDEN);
-    for (const n of [1, 4, 64]) expectErr(decodeEnd(withTrailing(b, n)), 'ERR_BAD_LENGTH');
-  });
-
-  it('another message type is ERR_BAD_TYPE', () => {
-    expectErr(decodeEnd(patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Report))), 'ERR_BAD_TYPE');
   });
 });
 
@@ -131,16 +95,5 @@ describe('END field ranges', () => {
   it('totalSlices is at most totalBytes (a slice holds at least one byte)', () => {
     expectBadField(encodeToBytes(codec, { ...GOLDEN, totalBytes: 3, totalSlices: 4 }), /totalSlices/);
     expect(decodeEnd(encodeToBytes(codec, { ...GOLDEN, totalBytes: 3, totalSlices: 3 })).ok).toBe(true);
-  });
-});
-
-describe('END random input', () => {
-  it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(
-      codec,
-      0xe9d,
-      [GOLDEN, EMPTY, MAX].map((m) => encodeToBytes(codec, m)),
-    );
-    expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

@@ -9,20 +9,8 @@ import {
   LIMIT_MAX,
   Limit,
 } from '../../../../protocol/messages/heartbeat.js';
-import {
-  type CodecUnderTest,
-  encodeToBytes,
-  expectErr,
-  expectEveryPrefixFails,
-  expectRoundTrip,
-  fromHex,
-  fuzzDecoder,
-  hex,
-  patched,
-  readGolden,
-  toHex,
-  withTrailing,
-} from './codec-harness.js';
+import { codecCases } from '../../../support/codec-cases.js';
+import { type CodecUnderTest, encodeToBytes, expectErr, goldenFile, hex, messageFamily, patched } from './codec-harness.js';
 
 const codec: CodecUnderTest<Heartbeat> = {
   type: MessageType.Heartbeat,
@@ -104,49 +92,23 @@ const MAX: Heartbeat = {
   deliveredSlices: 0xffff_ffff,
 };
 
-describe('HEARTBEAT golden bytes', () => {
-  it('encodes the fixed HEARTBEAT to the bytes of the layout table', () => {
-    expect(GOLDEN_HEX.length).toBe(2 * HEARTBEAT_SIZE);
-    expect(toHex(encodeToBytes(codec, GOLDEN))).toBe(GOLDEN_HEX);
-  });
-
-  it('decodes test/fixtures/golden/heartbeat.hex back to the fixed HEARTBEAT', () => {
-    const golden = readGolden('heartbeat');
-    expect(golden).toBe(GOLDEN_HEX);
-    expect(decodeHeartbeat(fromHex(golden))).toEqual({ ok: true, value: GOLDEN });
-  });
-});
-
-describe('HEARTBEAT round trip', () => {
-  it.each([
+codecCases({
+  name: 'HEARTBEAT',
+  codec,
+  family: messageFamily(codec),
+  golden: [{ msg: GOLDEN, hex: GOLDEN_HEX, bytes: HEARTBEAT_SIZE, stored: goldenFile('heartbeat') }],
+  roundTrips: [
     ['golden', GOLDEN],
     ['minimum of every field', MIN],
     ['maximum of every field', MAX],
     ['every limit', { ...GOLDEN, limit: Limit.Network }],
     ['cpu', { ...GOLDEN, limit: Limit.Cpu, cpuPermille: 999 }],
-  ])('%s', (_name, msg: Heartbeat) => {
-    expectRoundTrip(codec, msg);
-  });
-
-  it('encode returns HEARTBEAT_SIZE', () => {
-    expect(HEARTBEAT_SIZE).toBe(60);
-    expect(encodeHeartbeat(GOLDEN, new Uint8Array(HEARTBEAT_SIZE))).toBe(HEARTBEAT_SIZE);
-  });
-});
-
-describe('HEARTBEAT truncation and length', () => {
-  it('every truncated prefix fails', () => {
-    for (const msg of [GOLDEN, MIN, MAX]) expectEveryPrefixFails(codec, encodeToBytes(codec, msg));
-  });
-
-  it('trailing garbage is ERR_BAD_LENGTH', () => {
-    const b = encodeToBytes(codec, GOLDEN);
-    for (const n of [1, 4, 64]) expectErr(decodeHeartbeat(withTrailing(b, n)), 'ERR_BAD_LENGTH');
-  });
-
-  it('another message type is ERR_BAD_TYPE', () => {
-    expectErr(decodeHeartbeat(patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Status))), 'ERR_BAD_TYPE');
-  });
+  ],
+  size: { name: 'HEARTBEAT_SIZE', value: HEARTBEAT_SIZE, expected: 60 },
+  prefixes: { of: [GOLDEN, MIN, MAX], error: 'ERR_TRUNCATED' },
+  trailing: { of: [GOLDEN], counts: [1, 4, 64], error: 'ERR_BAD_LENGTH' },
+  otherType: { bytes: patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Status)), error: 'ERR_BAD_TYPE' },
+  random: { seed: 0x4ea7, valid: [GOLDEN, MIN, MAX] },
 });
 
 describe('HEARTBEAT field ranges', () => {
@@ -193,16 +155,5 @@ describe('HEARTBEAT field ranges', () => {
       patched(codec, GOLDEN, (v) => v.setUint32(28, 0xffff_ffff, false)),
       /outputBytes/,
     );
-  });
-});
-
-describe('HEARTBEAT random input', () => {
-  it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(
-      codec,
-      0x4ea7,
-      [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)),
-    );
-    expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

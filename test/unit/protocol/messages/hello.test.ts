@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CAP_PARITY_REPAIR, ipv4ToU32, MAX_U53, MessageType } from '../../../../protocol/header.js';
 import { decodeHello, encodeHello, HELLO_SIZE, type Hello, HelloPhase, helloLength, IMAGE_BYTES_UNKNOWN } from '../../../../protocol/messages/hello.js';
-import {
-  type CodecUnderTest,
-  encodeToBytes,
-  expectErr,
-  expectEveryPrefixFails,
-  expectRoundTrip,
-  fromHex,
-  fuzzDecoder,
-  hex,
-  patched,
-  readGolden,
-  toHex,
-  withTrailing,
-} from './codec-harness.js';
+import { codecCases } from '../../../support/codec-cases.js';
+import { type CodecUnderTest, encodeToBytes, expectErr, goldenFile, hex, messageFamily, patched, toHex } from './codec-harness.js';
 
 const codec: CodecUnderTest<Hello> = {
   type: MessageType.Hello,
@@ -85,26 +73,12 @@ const MAX: Hello = {
   redundancy: 255 - 4096 / 128,
 };
 
-describe('HELLO golden bytes', () => {
-  it('encodes the fixed HELLO to the bytes of the layout table', () => {
-    expect(GOLDEN_HEX.length).toBe(2 * HELLO_SIZE);
-    expect(toHex(encodeToBytes(codec, GOLDEN))).toBe(GOLDEN_HEX);
-  });
-
-  it('decodes test/fixtures/golden/hello.hex back to the fixed HELLO', () => {
-    const golden = readGolden('hello');
-    expect(golden).toBe(GOLDEN_HEX);
-    expect(decodeHello(fromHex(golden))).toEqual({ ok: true, value: GOLDEN });
-  });
-
-  it('writes an unknown image size as all ones', () => {
-    const b = encodeToBytes(codec, { ...GOLDEN, imageBytes: IMAGE_BYTES_UNKNOWN });
-    expect(toHex(b.subarray(24, 32))).toBe('ffffffffffffffff');
-  });
-});
-
-describe('HELLO round trip', () => {
-  it.each([
+codecCases({
+  name: 'HELLO',
+  codec,
+  family: messageFamily(codec),
+  golden: [{ msg: GOLDEN, hex: GOLDEN_HEX, bytes: HELLO_SIZE, stored: goldenFile('hello') }],
+  roundTrips: [
     ['golden', GOLDEN],
     ['minimum of every field', MIN],
     ['maximum of every field', MAX],
@@ -112,29 +86,25 @@ describe('HELLO round trip', () => {
     ['stripe of 255 blocks, no redundancy', { ...GOLDEN, sliceBlocks: 255, stripes: 1, redundancy: 0 }],
     ['image of 2^32 bytes', { ...GOLDEN, imageBytes: 2 ** 32 }],
     ['image of 2^32 - 1 bytes', { ...GOLDEN, imageBytes: 2 ** 32 - 1 }],
-  ])('%s', (_name, msg: Hello) => {
-    expectRoundTrip(codec, msg);
-  });
+  ],
+  prefixes: { of: [GOLDEN, MIN, MAX], error: 'ERR_TRUNCATED' },
+  trailing: { of: [GOLDEN], counts: [1, 2, 64], error: 'ERR_BAD_LENGTH' },
+  otherType: { bytes: patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Join)), error: 'ERR_BAD_TYPE' },
+  random: { seed: 0x4e110, valid: [GOLDEN, MIN, MAX, { ...GOLDEN, imageBytes: IMAGE_BYTES_UNKNOWN }] },
+});
 
+describe('HELLO golden bytes', () => {
+  it('writes an unknown image size as all ones', () => {
+    const b = encodeToBytes(codec, { ...GOLDEN, imageBytes: IMAGE_BYTES_UNKNOWN });
+    expect(toHex(b.subarray(24, 32))).toBe('ffffffffffffffff');
+  });
+});
+
+describe('HELLO round trip', () => {
   it('encode returns HELLO_SIZE, which is helloLength()', () => {
     expect(helloLength()).toBe(HELLO_SIZE);
     expect(HELLO_SIZE).toBe(36);
     expect(encodeHello(GOLDEN, new Uint8Array(HELLO_SIZE))).toBe(HELLO_SIZE);
-  });
-});
-
-describe('HELLO truncation and length', () => {
-  it('every truncated prefix fails', () => {
-    for (const msg of [GOLDEN, MIN, MAX]) expectEveryPrefixFails(codec, encodeToBytes(codec, msg));
-  });
-
-  it('trailing garbage is ERR_BAD_LENGTH', () => {
-    const b = encodeToBytes(codec, GOLDEN);
-    for (const n of [1, 2, 64]) expectErr(decodeHello(withTrailing(b, n)), 'ERR_BAD_LENGTH');
-  });
-
-  it('another message type is ERR_BAD_TYPE', () => {
-    expectErr(decodeHello(patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Join))), 'ERR_BAD_TYPE');
   });
 });
 
@@ -239,13 +209,5 @@ describe('HELLO field ranges', () => {
 
   it('caps accepts unknown bits (they are how features are added)', () => {
     good({ caps: 0xffff_ffff });
-  });
-});
-
-describe('HELLO random input', () => {
-  it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const valid = [GOLDEN, MIN, MAX, { ...GOLDEN, imageBytes: IMAGE_BYTES_UNKNOWN }].map((m) => encodeToBytes(codec, m));
-    const counts = fuzzDecoder(codec, 0x4e110, valid);
-    expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

@@ -3,20 +3,8 @@ import { MessageType } from '../../../../protocol/header.js';
 import { decodeLeave, encodeLeave, LEAVE_HEADER_SIZE, type Leave, leaveLength } from '../../../../protocol/messages/leave.js';
 import { MAX_REASON, Reason } from '../../../../protocol/reasons.js';
 import { MAX_DETAIL_BYTES } from '../../../../protocol/text.js';
-import {
-  type CodecUnderTest,
-  encodeToBytes,
-  expectErr,
-  expectEveryPrefixFails,
-  expectRoundTrip,
-  fromHex,
-  fuzzDecoder,
-  hex,
-  patched,
-  readGolden,
-  toHex,
-  withTrailing,
-} from './codec-harness.js';
+import { codecCases } from '../../../support/codec-cases.js';
+import { type CodecUnderTest, encodeToBytes, expectErr, expectRoundTrip, goldenFile, hex, messageFamily, patched } from './codec-harness.js';
 import { BOUNDARY_DETAILS, DETAILS, detailReencodes, longestPrefixWithin, utf8 } from './detail-text.js';
 
 const codec: CodecUnderTest<Leave> = {
@@ -45,28 +33,23 @@ const GOLDEN_HEX = hex(
 const MIN: Leave = { sessionId: 0, receiverId: 1, reason: 1 as Reason, detail: '' };
 const MAX: Leave = { sessionId: 0xffff_ffff, receiverId: 0xffff_ffff, reason: MAX_REASON, detail: '∑'.repeat(80) };
 
-describe('LEAVE golden bytes', () => {
-  it('encodes the fixed LEAVE to the bytes of the layout table', () => {
-    expect(GOLDEN_HEX.length).toBe(2 * (LEAVE_HEADER_SIZE + 6));
-    expect(toHex(encodeToBytes(codec, GOLDEN))).toBe(GOLDEN_HEX);
-  });
-
-  it('decodes test/fixtures/golden/leave.hex back to the fixed LEAVE', () => {
-    const golden = readGolden('leave');
-    expect(golden).toBe(GOLDEN_HEX);
-    expect(decodeLeave(fromHex(golden))).toEqual({ ok: true, value: GOLDEN });
-  });
-});
-
-describe('LEAVE round trip', () => {
-  it.each([
+codecCases({
+  name: 'LEAVE',
+  codec,
+  family: messageFamily(codec),
+  golden: [{ msg: GOLDEN, hex: GOLDEN_HEX, bytes: LEAVE_HEADER_SIZE + 6, stored: goldenFile('leave') }],
+  roundTrips: [
     ['golden', GOLDEN],
     ['minimum of every field', MIN],
     ['maximum of every field, 240-byte detail', MAX],
-  ])('%s', (_name, msg: Leave) => {
-    expectRoundTrip(codec, msg);
-  });
+  ],
+  prefixes: { of: [GOLDEN, MIN, MAX], error: 'ERR_TRUNCATED' },
+  trailing: { of: [GOLDEN, MIN], counts: [1, 4, 64], error: 'ERR_BAD_LENGTH' },
+  otherType: { bytes: patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Drop)), error: 'ERR_BAD_TYPE' },
+  random: { seed: 0x1ea7e, valid: [GOLDEN, MIN, { ...MAX, detail: 'ünïcødé ✗' }] },
+});
 
+describe('LEAVE round trip', () => {
   it('every reason but None', () => {
     for (let reason = 1; reason <= MAX_REASON; reason++) expectRoundTrip(codec, { ...GOLDEN, reason });
   });
@@ -100,24 +83,9 @@ describe('LEAVE round trip', () => {
 });
 
 describe('LEAVE truncation and length', () => {
-  it('every truncated prefix fails', () => {
-    for (const msg of [GOLDEN, MIN, MAX]) expectEveryPrefixFails(codec, encodeToBytes(codec, msg));
-  });
-
-  it('trailing garbage is ERR_BAD_LENGTH', () => {
-    for (const msg of [GOLDEN, MIN]) {
-      const b = encodeToBytes(codec, msg);
-      for (const n of [1, 4, 64]) expectErr(decodeLeave(withTrailing(b, n)), 'ERR_BAD_LENGTH');
-    }
-  });
-
   it('detailBytes larger than the text present is ERR_TRUNCATED, smaller is ERR_BAD_LENGTH', () => {
     expectErr(decodeLeave(patched(codec, GOLDEN, (v) => v.setUint16(14, 7, false))), 'ERR_TRUNCATED');
     expectErr(decodeLeave(patched(codec, GOLDEN, (v) => v.setUint16(14, 5, false))), 'ERR_BAD_LENGTH');
-  });
-
-  it('another message type is ERR_BAD_TYPE', () => {
-    expectErr(decodeLeave(patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Drop))), 'ERR_BAD_TYPE');
   });
 });
 
@@ -152,13 +120,5 @@ describe('LEAVE field ranges', () => {
       patched(codec, GOLDEN, (v) => v.setUint8(13, 1)),
       /reserved/,
     );
-  });
-});
-
-describe('LEAVE random input', () => {
-  it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const valid = [GOLDEN, MIN, { ...MAX, detail: 'ünïcødé ✗' }].map((m) => encodeToBytes(codec, m));
-    const counts = fuzzDecoder(codec, 0x1ea7e, valid);
-    expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

@@ -2,21 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../../../protocol/header.js';
 import { MAX_STRIPES } from '../../../../protocol/messages/hello.js';
 import { decodeNak, encodeNak, NAK_HEADER_SIZE, type Nak, nakLength } from '../../../../protocol/messages/nak.js';
+import { codecCases } from '../../../support/codec-cases.js';
 import { mulberry32 } from '../../../support/prng.js';
-import {
-  type CodecUnderTest,
-  encodeToBytes,
-  expectErr,
-  expectEveryPrefixFails,
-  expectRoundTrip,
-  fromHex,
-  fuzzDecoder,
-  hex,
-  patched,
-  readGolden,
-  toHex,
-  withTrailing,
-} from './codec-harness.js';
+import { type CodecUnderTest, encodeToBytes, expectErr, expectRoundTrip, goldenFile, hex, messageFamily, patched } from './codec-harness.js';
 
 const codec: CodecUnderTest<Nak> = {
   type: MessageType.Nak,
@@ -57,29 +45,24 @@ const MAX: Nak = {
   heard: Array.from({ length: MAX_STRIPES }, () => Math.floor(rand() * 256)),
 };
 
-describe('NAK golden bytes', () => {
-  it('encodes the fixed NAK to the bytes of the layout table', () => {
-    expect(GOLDEN_HEX.length).toBe(2 * (NAK_HEADER_SIZE + 6));
-    expect(toHex(encodeToBytes(codec, GOLDEN))).toBe(GOLDEN_HEX);
-  });
-
-  it('decodes test/fixtures/golden/nak.hex back to the fixed NAK', () => {
-    const golden = readGolden('nak');
-    expect(golden).toBe(GOLDEN_HEX);
-    expect(decodeNak(fromHex(golden))).toEqual({ ok: true, value: GOLDEN });
-  });
-});
-
-describe('NAK round trip', () => {
-  it.each([
+codecCases({
+  name: 'NAK',
+  codec,
+  family: messageFamily(codec),
+  golden: [{ msg: GOLDEN, hex: GOLDEN_HEX, bytes: NAK_HEADER_SIZE + 6, stored: goldenFile('nak') }],
+  roundTrips: [
     ['golden', GOLDEN],
     ['one stripe, minimum of every field', ONE_STRIPE],
     ['128 stripes, maximum of every field', MAX],
     ['every need 255', { ...GOLDEN, need: new Array<number>(MAX_STRIPES).fill(255), heard: new Array<number>(MAX_STRIPES).fill(255) }],
-  ])('%s', (_name, msg: Nak) => {
-    expectRoundTrip(codec, msg);
-  });
+  ],
+  prefixes: { of: [GOLDEN, ONE_STRIPE, MAX], error: 'ERR_TRUNCATED' },
+  trailing: { of: [GOLDEN, ONE_STRIPE], counts: [1, 4, 64], error: 'ERR_BAD_LENGTH' },
+  otherType: { bytes: patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Status)), error: 'ERR_BAD_TYPE' },
+  random: { seed: 0x9a4, valid: [GOLDEN, ONE_STRIPE, MAX] },
+});
 
+describe('NAK round trip', () => {
   it('a need above 255 is sent as 255', () => {
     expectRoundTrip(codec, { ...GOLDEN, need: [256, 1000, 7] }, { ...GOLDEN, need: [255, 255, 7] });
     expectRoundTrip(codec, { ...GOLDEN, heard: [256, 0, 9] }, { ...GOLDEN, heard: [255, 0, 9] });
@@ -94,27 +77,12 @@ describe('NAK round trip', () => {
 });
 
 describe('NAK truncation and length', () => {
-  it('every truncated prefix fails', () => {
-    for (const msg of [GOLDEN, ONE_STRIPE, MAX]) expectEveryPrefixFails(codec, encodeToBytes(codec, msg));
-  });
-
-  it('trailing garbage is ERR_BAD_LENGTH', () => {
-    for (const msg of [GOLDEN, ONE_STRIPE]) {
-      const b = encodeToBytes(codec, msg);
-      for (const n of [1, 4, 64]) expectErr(decodeNak(withTrailing(b, n)), 'ERR_BAD_LENGTH');
-    }
-  });
-
   it('a stripe count larger than the entries present is ERR_TRUNCATED', () => {
     expectErr(decodeNak(patched(codec, GOLDEN, (v) => v.setUint8(16, 4))), 'ERR_TRUNCATED');
   });
 
   it('a stripe count smaller than the entries present is ERR_BAD_LENGTH', () => {
     expectErr(decodeNak(patched(codec, GOLDEN, (v) => v.setUint8(16, 2))), 'ERR_BAD_LENGTH');
-  });
-
-  it('another message type is ERR_BAD_TYPE', () => {
-    expectErr(decodeNak(patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Status))), 'ERR_BAD_TYPE');
   });
 });
 
@@ -162,16 +130,5 @@ describe('NAK field ranges', () => {
     for (const n of [0, 1, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff]) {
       expect(decodeNak(encodeToBytes(codec, { ...GOLDEN, seenSeq: n }))).toEqual({ ok: true, value: { ...GOLDEN, seenSeq: n } });
     }
-  });
-});
-
-describe('NAK random input', () => {
-  it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(
-      codec,
-      0x9a4,
-      [GOLDEN, ONE_STRIPE, MAX].map((m) => encodeToBytes(codec, m)),
-    );
-    expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

@@ -4,20 +4,8 @@ import { DIGEST_BYTES } from '../../../../protocol/messages/end.js';
 import { decodeReport, encodeReport, Outcome, REPORT_HEADER_SIZE, type Report, reportLength } from '../../../../protocol/messages/report.js';
 import { MAX_REASON, Reason } from '../../../../protocol/reasons.js';
 import { MAX_DETAIL_BYTES } from '../../../../protocol/text.js';
-import {
-  type CodecUnderTest,
-  encodeToBytes,
-  expectErr,
-  expectEveryPrefixFails,
-  expectRoundTrip,
-  fromHex,
-  fuzzDecoder,
-  hex,
-  patched,
-  readGolden,
-  toHex,
-  withTrailing,
-} from './codec-harness.js';
+import { codecCases } from '../../../support/codec-cases.js';
+import { type CodecUnderTest, encodeToBytes, expectErr, expectRoundTrip, goldenFile, hex, messageFamily, patched } from './codec-harness.js';
 import { BOUNDARY_DETAILS, DETAILS, detailReencodes, longestPrefixWithin, utf8 } from './detail-text.js';
 
 const codec: CodecUnderTest<Report> = {
@@ -76,28 +64,23 @@ const MIN: Report = {
   detail: '',
 };
 
-describe('REPORT golden bytes', () => {
-  it('encodes the fixed REPORT to the bytes of the layout table', () => {
-    expect(GOLDEN_HEX.length).toBe(2 * (REPORT_HEADER_SIZE + 9));
-    expect(toHex(encodeToBytes(codec, GOLDEN))).toBe(GOLDEN_HEX);
-  });
-
-  it('decodes test/fixtures/golden/report.hex back to the fixed REPORT', () => {
-    const golden = readGolden('report');
-    expect(golden).toBe(GOLDEN_HEX);
-    expect(decodeReport(fromHex(golden))).toEqual({ ok: true, value: GOLDEN });
-  });
-});
-
-describe('REPORT round trip', () => {
-  it.each([
+codecCases({
+  name: 'REPORT',
+  codec,
+  family: messageFamily(codec),
+  golden: [{ msg: GOLDEN, hex: GOLDEN_HEX, bytes: REPORT_HEADER_SIZE + 9, stored: goldenFile('report') }],
+  roundTrips: [
     ['golden', GOLDEN],
     ['verified, maximum of every field', VERIFIED],
     ['verified, minimum of every field', MIN],
-  ])('%s', (_name, msg: Report) => {
-    expectRoundTrip(codec, msg);
-  });
+  ],
+  prefixes: { of: [GOLDEN, MIN, { ...GOLDEN, detail: '💾'.repeat(60) }], error: 'ERR_TRUNCATED' },
+  trailing: { of: [GOLDEN, MIN], counts: [1, 4, 64], error: 'ERR_BAD_LENGTH' },
+  otherType: { bytes: patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Leave)), error: 'ERR_BAD_TYPE' },
+  random: { seed: 0x2e9027, valid: [GOLDEN, MIN, { ...VERIFIED, detail: 'ok ✓ 💾' }] },
+});
 
+describe('REPORT round trip', () => {
   it('every failure reason', () => {
     for (let reason = 1; reason <= MAX_REASON; reason++) expectRoundTrip(codec, { ...GOLDEN, reason });
   });
@@ -137,26 +120,9 @@ describe('REPORT round trip', () => {
 });
 
 describe('REPORT truncation and length', () => {
-  it('every truncated prefix fails', () => {
-    for (const msg of [GOLDEN, MIN, { ...GOLDEN, detail: '💾'.repeat(60) }]) {
-      expectEveryPrefixFails(codec, encodeToBytes(codec, msg));
-    }
-  });
-
-  it('trailing garbage is ERR_BAD_LENGTH', () => {
-    for (const msg of [GOLDEN, MIN]) {
-      const b = encodeToBytes(codec, msg);
-      for (const n of [1, 4, 64]) expectErr(decodeReport(withTrailing(b, n)), 'ERR_BAD_LENGTH');
-    }
-  });
-
   it('detailBytes larger than the text present is ERR_TRUNCATED, smaller is ERR_BAD_LENGTH', () => {
     expectErr(decodeReport(patched(codec, GOLDEN, (v) => v.setUint16(14, 10, false))), 'ERR_TRUNCATED');
     expectErr(decodeReport(patched(codec, GOLDEN, (v) => v.setUint16(14, 8, false))), 'ERR_BAD_LENGTH');
-  });
-
-  it('another message type is ERR_BAD_TYPE', () => {
-    expectErr(decodeReport(patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Leave))), 'ERR_BAD_TYPE');
   });
 });
 
@@ -206,13 +172,5 @@ describe('REPORT field ranges', () => {
     const b = patched(codec, { ...GOLDEN, detail: 'abc' }, (_v, bytes) => bytes.set([0xff, 0xc3, 0x28], 56));
     const r = decodeReport(b);
     expect(r.ok && r.value.detail).toBe('\uFFFD\uFFFD(');
-  });
-});
-
-describe('REPORT random input', () => {
-  it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const valid = [GOLDEN, MIN, { ...VERIFIED, detail: 'ok ✓ 💾' }].map((m) => encodeToBytes(codec, m));
-    const counts = fuzzDecoder(codec, 0x2e9027, valid);
-    expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

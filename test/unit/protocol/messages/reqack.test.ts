@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../../../protocol/header.js';
 import { decodeReqack, encodeReqack, REQACK_FLAG_QUIET, REQACK_SIZE, type Reqack } from '../../../../protocol/messages/reqack.js';
-import {
-  type CodecUnderTest,
-  encodeToBytes,
-  expectErr,
-  expectEveryPrefixFails,
-  expectRoundTrip,
-  fromHex,
-  fuzzDecoder,
-  hex,
-  patched,
-  readGolden,
-  toHex,
-  withTrailing,
-} from './codec-harness.js';
+import { codecCases } from '../../../support/codec-cases.js';
+import { type CodecUnderTest, encodeToBytes, expectErr, goldenFile, hex, messageFamily, patched } from './codec-harness.js';
 
 const codec: CodecUnderTest<Reqack> = {
   type: MessageType.Reqack,
@@ -64,48 +52,22 @@ const MAX: Reqack = {
 /** A small session's REQACK: sent only while the window is full, answered at once. */
 const LOUD: Reqack = { ...GOLDEN, flags: 0, answerWindowMs: 0, groupSize: 3, heartbeatMs: 0 };
 
-describe('REQACK golden bytes', () => {
-  it('encodes the fixed REQACK to the bytes of the layout table', () => {
-    expect(GOLDEN_HEX.length).toBe(2 * REQACK_SIZE);
-    expect(toHex(encodeToBytes(codec, GOLDEN))).toBe(GOLDEN_HEX);
-  });
-
-  it('decodes test/fixtures/golden/reqack.hex back to the fixed REQACK', () => {
-    const golden = readGolden('reqack');
-    expect(golden).toBe(GOLDEN_HEX);
-    expect(decodeReqack(fromHex(golden))).toEqual({ ok: true, value: GOLDEN });
-  });
-});
-
-describe('REQACK round trip', () => {
-  it.each([
+codecCases({
+  name: 'REQACK',
+  codec,
+  family: messageFamily(codec),
+  golden: [{ msg: GOLDEN, hex: GOLDEN_HEX, bytes: REQACK_SIZE, stored: goldenFile('reqack') }],
+  roundTrips: [
     ['golden', GOLDEN],
     ['minimum of every field', MIN],
     ['maximum of every field', MAX],
     ['without REQACK_FLAG_QUIET', LOUD],
-  ])('%s', (_name, msg: Reqack) => {
-    expectRoundTrip(codec, msg);
-  });
-
-  it('encode returns REQACK_SIZE', () => {
-    expect(REQACK_SIZE).toBe(32);
-    expect(encodeReqack(GOLDEN, new Uint8Array(REQACK_SIZE))).toBe(REQACK_SIZE);
-  });
-});
-
-describe('REQACK truncation and length', () => {
-  it('every truncated prefix fails', () => {
-    for (const msg of [GOLDEN, MIN, MAX, LOUD]) expectEveryPrefixFails(codec, encodeToBytes(codec, msg));
-  });
-
-  it('trailing garbage is ERR_BAD_LENGTH', () => {
-    const b = encodeToBytes(codec, GOLDEN);
-    for (const n of [1, 4, 64]) expectErr(decodeReqack(withTrailing(b, n)), 'ERR_BAD_LENGTH');
-  });
-
-  it('another message type is ERR_BAD_TYPE', () => {
-    expectErr(decodeReqack(patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Join))), 'ERR_BAD_TYPE');
-  });
+  ],
+  size: { name: 'REQACK_SIZE', value: REQACK_SIZE, expected: 32 },
+  prefixes: { of: [GOLDEN, MIN, MAX, LOUD], error: 'ERR_TRUNCATED' },
+  trailing: { of: [GOLDEN], counts: [1, 4, 64], error: 'ERR_BAD_LENGTH' },
+  otherType: { bytes: patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Join)), error: 'ERR_BAD_TYPE' },
+  random: { seed: 0x2e9ac, valid: [GOLDEN, MIN, MAX, LOUD] },
 });
 
 describe('REQACK field ranges', () => {
@@ -139,16 +101,5 @@ describe('REQACK field ranges', () => {
   it('heartbeatMs is set exactly when REQACK_FLAG_QUIET is', () => {
     expectBadField(encodeToBytes(codec, { ...GOLDEN, heartbeatMs: 0 }), /heartbeatMs/);
     expectBadField(encodeToBytes(codec, { ...LOUD, heartbeatMs: 500 }), /heartbeatMs/);
-  });
-});
-
-describe('REQACK random input', () => {
-  it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(
-      codec,
-      0x2e9ac,
-      [GOLDEN, MIN, MAX, LOUD].map((m) => encodeToBytes(codec, m)),
-    );
-    expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

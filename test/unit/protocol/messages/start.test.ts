@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../../../protocol/header.js';
 import { decodeStart, encodeStart, START_SIZE, type Start } from '../../../../protocol/messages/start.js';
-import {
-  type CodecUnderTest,
-  encodeToBytes,
-  expectErr,
-  expectEveryPrefixFails,
-  expectRoundTrip,
-  fromHex,
-  fuzzDecoder,
-  hex,
-  patched,
-  readGolden,
-  toHex,
-  withTrailing,
-} from './codec-harness.js';
+import { codecCases } from '../../../support/codec-cases.js';
+import { type CodecUnderTest, encodeToBytes, expectErr, goldenFile, hex, messageFamily, patched } from './codec-harness.js';
 
 const codec: CodecUnderTest<Start> = {
   type: MessageType.Start,
@@ -38,47 +26,21 @@ const GOLDEN_HEX = hex(
 const MIN: Start = { sessionId: 0, receivers: 0, windowPackets: 1 };
 const MAX: Start = { sessionId: 0xffff_ffff, receivers: 0xffff, windowPackets: 0xffff };
 
-describe('START golden bytes', () => {
-  it('encodes the fixed START to the bytes of the layout table', () => {
-    expect(GOLDEN_HEX.length).toBe(2 * START_SIZE);
-    expect(toHex(encodeToBytes(codec, GOLDEN))).toBe(GOLDEN_HEX);
-  });
-
-  it('decodes test/fixtures/golden/start.hex back to the fixed START', () => {
-    const golden = readGolden('start');
-    expect(golden).toBe(GOLDEN_HEX);
-    expect(decodeStart(fromHex(golden))).toEqual({ ok: true, value: GOLDEN });
-  });
-});
-
-describe('START round trip', () => {
-  it.each([
+codecCases({
+  name: 'START',
+  codec,
+  family: messageFamily(codec),
+  golden: [{ msg: GOLDEN, hex: GOLDEN_HEX, bytes: START_SIZE, stored: goldenFile('start') }],
+  roundTrips: [
     ['golden', GOLDEN],
     ['minimum of every field', MIN],
     ['maximum of every field', MAX],
-  ])('%s', (_name, msg: Start) => {
-    expectRoundTrip(codec, msg);
-  });
-
-  it('encode returns START_SIZE', () => {
-    expect(START_SIZE).toBe(12);
-    expect(encodeStart(GOLDEN, new Uint8Array(START_SIZE))).toBe(START_SIZE);
-  });
-});
-
-describe('START truncation and length', () => {
-  it('every truncated prefix fails', () => {
-    for (const msg of [GOLDEN, MIN, MAX]) expectEveryPrefixFails(codec, encodeToBytes(codec, msg));
-  });
-
-  it('trailing garbage is ERR_BAD_LENGTH', () => {
-    const b = encodeToBytes(codec, GOLDEN);
-    for (const n of [1, 4, 64]) expectErr(decodeStart(withTrailing(b, n)), 'ERR_BAD_LENGTH');
-  });
-
-  it('another message type is ERR_BAD_TYPE', () => {
-    expectErr(decodeStart(patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Accept))), 'ERR_BAD_TYPE');
-  });
+  ],
+  size: { name: 'START_SIZE', value: START_SIZE, expected: 12 },
+  prefixes: { of: [GOLDEN, MIN, MAX], error: 'ERR_TRUNCATED' },
+  trailing: { of: [GOLDEN], counts: [1, 4, 64], error: 'ERR_BAD_LENGTH' },
+  otherType: { bytes: patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Accept)), error: 'ERR_BAD_TYPE' },
+  random: { seed: 0x57a27, valid: [GOLDEN, MIN, MAX] },
 });
 
 describe('START field ranges', () => {
@@ -93,16 +55,5 @@ describe('START field ranges', () => {
     for (const receivers of [0, 1, 0xffff]) {
       expect(decodeStart(encodeToBytes(codec, { ...GOLDEN, receivers })).ok).toBe(true);
     }
-  });
-});
-
-describe('START random input', () => {
-  it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(
-      codec,
-      0x57a27,
-      [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)),
-    );
-    expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

@@ -9,20 +9,8 @@ import {
   STATUS_SIZE,
   type Status,
 } from '../../../../protocol/messages/status.js';
-import {
-  type CodecUnderTest,
-  encodeToBytes,
-  expectErr,
-  expectEveryPrefixFails,
-  expectRoundTrip,
-  fromHex,
-  fuzzDecoder,
-  hex,
-  patched,
-  readGolden,
-  toHex,
-  withTrailing,
-} from './codec-harness.js';
+import { codecCases } from '../../../support/codec-cases.js';
+import { type CodecUnderTest, encodeToBytes, expectErr, goldenFile, hex, messageFamily, patched, toHex } from './codec-harness.js';
 
 const codec: CodecUnderTest<Status> = {
   type: MessageType.Status,
@@ -71,25 +59,12 @@ const MAX: Status = {
   lossPpm: LOSS_PPM_ALL,
 };
 
-describe('STATUS golden bytes', () => {
-  it('encodes the fixed STATUS to the bytes of the layout table', () => {
-    expect(GOLDEN_HEX.length).toBe(2 * STATUS_SIZE);
-    expect(toHex(encodeToBytes(codec, GOLDEN))).toBe(GOLDEN_HEX);
-  });
-
-  it('decodes test/fixtures/golden/status.hex back to the fixed STATUS', () => {
-    const golden = readGolden('status');
-    expect(golden).toBe(GOLDEN_HEX);
-    expect(decodeStatus(fromHex(golden))).toEqual({ ok: true, value: GOLDEN });
-  });
-
-  it('writes 2^53 - 1 as 001fffff ffffffff', () => {
-    expect(toHex(encodeToBytes(codec, MAX).subarray(24, 32))).toBe('001fffffffffffff');
-  });
-});
-
-describe('STATUS round trip', () => {
-  it.each([
+codecCases({
+  name: 'STATUS',
+  codec,
+  family: messageFamily(codec),
+  golden: [{ msg: GOLDEN, hex: GOLDEN_HEX, bytes: STATUS_SIZE, stored: goldenFile('status') }],
+  roundTrips: [
     ['golden', GOLDEN],
     ['minimum of every field', MIN],
     ['maximum of every field', MAX],
@@ -97,28 +72,17 @@ describe('STATUS round trip', () => {
     ['a heartbeat: no flag, no REQACK, no loss', { ...GOLDEN, flags: 0, reqackId: 0, lossPpm: 0 }],
     ['bytesWritten 2^32', { ...GOLDEN, bytesWritten: 2 ** 32 }],
     ['bytesWritten 2^32 - 1', { ...GOLDEN, bytesWritten: 2 ** 32 - 1 }],
-  ])('%s', (_name, msg: Status) => {
-    expectRoundTrip(codec, msg);
-  });
-
-  it('encode returns STATUS_SIZE', () => {
-    expect(STATUS_SIZE).toBe(40);
-    expect(encodeStatus(GOLDEN, new Uint8Array(STATUS_SIZE))).toBe(STATUS_SIZE);
-  });
+  ],
+  size: { name: 'STATUS_SIZE', value: STATUS_SIZE, expected: 40 },
+  prefixes: { of: [GOLDEN, MIN, MAX], error: 'ERR_TRUNCATED' },
+  trailing: { of: [GOLDEN], counts: [1, 4, 64], error: 'ERR_BAD_LENGTH' },
+  otherType: { bytes: patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Reqack)), error: 'ERR_BAD_TYPE' },
+  random: { seed: 0x57a7, valid: [GOLDEN, MIN, MAX] },
 });
 
-describe('STATUS truncation and length', () => {
-  it('every truncated prefix fails', () => {
-    for (const msg of [GOLDEN, MIN, MAX]) expectEveryPrefixFails(codec, encodeToBytes(codec, msg));
-  });
-
-  it('trailing garbage is ERR_BAD_LENGTH', () => {
-    const b = encodeToBytes(codec, GOLDEN);
-    for (const n of [1, 4, 64]) expectErr(decodeStatus(withTrailing(b, n)), 'ERR_BAD_LENGTH');
-  });
-
-  it('another message type is ERR_BAD_TYPE', () => {
-    expectErr(decodeStatus(patched(codec, GOLDEN, (v) => v.setUint8(3, MessageType.Reqack))), 'ERR_BAD_TYPE');
+describe('STATUS golden bytes', () => {
+  it('writes 2^53 - 1 as 001fffff ffffffff', () => {
+    expect(toHex(encodeToBytes(codec, MAX).subarray(24, 32))).toBe('001fffffffffffff');
   });
 });
 
@@ -164,16 +128,5 @@ describe('STATUS field ranges', () => {
         /bytesWritten/,
       );
     }
-  });
-});
-
-describe('STATUS random input', () => {
-  it('never throws, and whatever decodes re-encodes to the same bytes', () => {
-    const counts = fuzzDecoder(
-      codec,
-      0x57a7,
-      [GOLDEN, MIN, MAX].map((m) => encodeToBytes(codec, m)),
-    );
-    expect(counts.mutationsDecodedOk).toBeGreaterThan(0);
   });
 });

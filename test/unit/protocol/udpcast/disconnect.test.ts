@@ -1,23 +1,18 @@
-import { describe, expect, it } from 'vitest';
 import { DISCONNECT_SIZE, decodeDisconnect, encodeDisconnect, type UdpcastDisconnect } from '../../../../protocol/udpcast/disconnect.js';
 import { OP_DISCONNECT } from '../../../../protocol/udpcast/wire.js';
-import { encodeToBytes, expectErr, expectEveryPrefixFails, expectRoundTrip, fuzz, recorded, toHex, type UdpcastCodec } from './harness.js';
+import { codecCases } from '../../../support/codec-cases.js';
+import { recorded, recordedFile, type UdpcastCodec, udpcastFamily } from './harness.js';
 
 const codec: UdpcastCodec<UdpcastDisconnect> = { decode: decodeDisconnect, encode: encodeDisconnect, length: () => DISCONNECT_SIZE };
 
-describe('udpcast DISCONNECT', () => {
-  it("decodes the DISCONNECT Debian's udp-receiver sent, and encodes back to its bytes", () => {
-    const bytes = recorded('disconnect');
-    expect(toHex(bytes)).toBe('00040000');
-    expect(decodeDisconnect(bytes)).toEqual({ ok: true, value: {} });
-    expect(toHex(encodeToBytes(codec, {}))).toBe('00040000');
-  });
-
-  it('round trip, prefixes, length, opcode, random input', () => {
-    expectRoundTrip(codec, {});
-    expectEveryPrefixFails(codec, recorded('disconnect'));
-    expectErr(decodeDisconnect(new Uint8Array([...recorded('disconnect'), 0])), 'ERR_BAD_LENGTH');
-    expectErr(decodeDisconnect(new Uint8Array([0, 0x0f, 0, 0])), 'ERR_BAD_TYPE');
-    expect(fuzz(codec, OP_DISCONNECT, 0x00040000, [recorded('disconnect')])).toBeGreaterThan(0);
-  });
+codecCases({
+  name: 'udpcast DISCONNECT',
+  codec,
+  family: udpcastFamily(codec, OP_DISCONNECT),
+  golden: [{ msg: {}, what: "the DISCONNECT Debian's udp-receiver sent", from: 'the recording', hex: '00040000', stored: recordedFile('disconnect') }],
+  roundTrips: [['the only DISCONNECT', {}]],
+  prefixes: { of: [recorded('disconnect')], error: 'ERR_TRUNCATED' },
+  trailing: { of: [recorded('disconnect')], counts: [1], fill: 0, error: 'ERR_BAD_LENGTH' },
+  otherType: { bytes: new Uint8Array([0, 0x0f, 0, 0]), error: 'ERR_BAD_TYPE' },
+  random: { seed: 0x00040000, valid: [recorded('disconnect')] },
 });

@@ -1,20 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { decodeFecBlock, encodeFecBlock, fecBlockLength, fecBlockNo, type UdpcastFecBlock } from '../../../../protocol/udpcast/fec-block.js';
 import { OP_FEC } from '../../../../protocol/udpcast/wire.js';
-import {
-  encodeToBytes,
-  expectErr,
-  expectEveryPrefixFails,
-  expectRoundTrip,
-  fuzz,
-  RECORDED_BLOCK_BYTES,
-  recorded,
-  toHex,
-  type UdpcastCodec,
-} from './harness.js';
+import { codecCases } from '../../../support/codec-cases.js';
+import { encodeToBytes, expectErr, expectRoundTrip, RECORDED_BLOCK_BYTES, recorded, toHex, type UdpcastCodec, udpcastFamily } from './harness.js';
 
 const B = RECORDED_BLOCK_BYTES;
 const codec: UdpcastCodec<UdpcastFecBlock> = { decode: (b) => decodeFecBlock(b, B), encode: encodeFecBlock, length: fecBlockLength };
+
+codecCases({
+  name: 'udpcast FEC',
+  codec,
+  family: udpcastFamily(codec, OP_FEC),
+  prefixes: { of: [recorded('fec-block')], error: 'ERR_TRUNCATED' },
+  random: { seed: 0xfec, valid: [recorded('fec-block')], rounds: 2000 },
+});
 
 describe('udpcast FEC', () => {
   it("decodes the FEC datagram Debian's udp-sender --fec 8x4/32 sent: stripes in place of reserved", () => {
@@ -37,10 +36,5 @@ describe('udpcast FEC', () => {
       decodeFecBlock(encodeToBytes(codec, { stripes: 8, sliceNo: 0, fecBlockNo: 0, sliceBytes: 1, parity: new Uint8Array(B + 1) }), B),
       'ERR_BAD_LENGTH',
     );
-  });
-
-  it('every truncated prefix fails; random input never throws', () => {
-    expectEveryPrefixFails(codec, recorded('fec-block'));
-    expect(fuzz(codec, OP_FEC, 0xfec, [recorded('fec-block')], 2000)).toBeGreaterThan(0);
   });
 });

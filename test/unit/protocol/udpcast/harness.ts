@@ -1,19 +1,18 @@
-// The four codec tests every udpcast message gets (golden bytes recorded from Debian's
-// binaries, round trip, every truncated prefix fails, random input never throws), as
-// test/unit/protocol/messages/codec-harness.ts does for rackcast's own messages.
+// What udpcast's messages check beyond test/support/codec-cases.ts: golden bytes recorded
+// from Debian's binaries, decodeUdpcastDatagram as the one entry point, and fuzz streams
+// that put random bytes behind the message's opcode.
 
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import type { Result } from '../../../../protocol/result.js';
 import { decodeUdpcastDatagram } from '../../../../protocol/udpcast/codec.js';
+import { type Codec, type CodecFamily, encodeToBytes, type GoldenCase, toHex } from '../../../support/codec-cases.js';
 import { mulberry32 } from '../../../support/prng.js';
+
+export { encodeToBytes, expectErr, toHex } from '../../../support/codec-cases.js';
 
 /** The block size of the recorded sessions (udpcast's default). */
 export const RECORDED_BLOCK_BYTES = 1456;
-
-export function toHex(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-}
 
 export function fromHex(hex: string): Uint8Array {
   const h = hex.replace(/\s+/g, '');
@@ -36,6 +35,11 @@ export function recorded(name: string): Uint8Array {
   );
 }
 
+/** test/fixtures/udpcast/<name>.hex as the stored side of a golden case. */
+export function recordedFile(name: string): NonNullable<GoldenCase<unknown>['stored']> {
+  return { path: `test/fixtures/udpcast/${name}.hex`, read: () => recorded(name) };
+}
+
 /** Every datagram of a recorded session, with the comment line that names it. */
 export function recordedSession(name: string): { readonly note: string; readonly bytes: Uint8Array }[] {
   const lines = fixtureText(`session-${name}`).split('\n');
@@ -46,17 +50,7 @@ export function recordedSession(name: string): { readonly note: string; readonly
   return out;
 }
 
-export interface UdpcastCodec<T> {
-  readonly decode: (b: Uint8Array) => Result<T>;
-  readonly encode: (m: T, buf: Uint8Array, off?: number) => number;
-  readonly length: (m: T) => number;
-}
-
-export function encodeToBytes<T>(c: UdpcastCodec<T>, m: T): Uint8Array {
-  const buf = new Uint8Array(c.length(m));
-  expect(c.encode(m, buf)).toBe(buf.byteLength);
-  return buf;
-}
+export type UdpcastCodec<T> = Codec<T>;
 
 /** Encodes at an offset inside a larger buffer and decodes back from a view with a non-zero byteOffset. */
 export function expectRoundTrip<T>(c: UdpcastCodec<T>, m: T): void {
@@ -69,19 +63,15 @@ export function expectRoundTrip<T>(c: UdpcastCodec<T>, m: T): void {
   if (r.ok) expect(toHex(encodeToBytes(c, r.value))).toBe(toHex(buf.subarray(5, 5 + len)));
 }
 
-export function expectEveryPrefixFails<T>(c: UdpcastCodec<T>, bytes: Uint8Array): void {
-  const wrong: string[] = [];
-  for (let i = 0; i < bytes.byteLength; i++) {
-    const r = c.decode(bytes.slice(0, i));
-    const d = decodeUdpcastDatagram(bytes.slice(0, i), RECORDED_BLOCK_BYTES);
-    if (r.ok || r.code !== 'ERR_TRUNCATED') wrong.push(`${i}: ${r.ok ? 'ok' : r.code}`);
-    if (d.ok || d.code !== 'ERR_TRUNCATED') wrong.push(`${i} (decodeUdpcastDatagram): ${d.ok ? 'ok' : d.code}`);
-  }
-  expect(wrong).toEqual([]);
-}
-
-export function expectErr(r: Result<unknown>, code: string): void {
-  expect(r.ok ? 'ok' : r.code).toBe(code);
+/** The family hooks of test/support/codec-cases.ts for the udpcast message with this opcode. */
+export function udpcastFamily<T>(c: UdpcastCodec<T>, opcode: number): CodecFamily<T> {
+  return {
+    datagram: { name: 'decodeUdpcastDatagram', decode: (b) => decodeUdpcastDatagram(b, RECORDED_BLOCK_BYTES) },
+    expectRoundTrip: (msg) => {
+      expectRoundTrip(c, msg);
+    },
+    fuzz: (seed, valid, rounds) => fuzz(c, opcode, seed, valid, rounds),
+  };
 }
 
 /**

@@ -22,7 +22,7 @@ describe('detailBytes', () => {
     }
   });
 
-  it('always returns a prefix of the UTF-8 that is valid UTF-8 of at most 240 bytes, at most one character short', () => {
+  it('always returns the longest prefix of the UTF-8 that is valid UTF-8 of at most 240 bytes', () => {
     const seed = 0x7e47;
     const rand = mulberry32(seed);
     const bad: string[] = [];
@@ -37,9 +37,9 @@ describe('detailBytes', () => {
       } catch {
         valid = false;
       }
-      // A correct cut keeps longestPrefixWithin; see the KNOWN BUG below for why this allows one character less.
+      // The cut keeps the longest whole-character prefix: not one byte short of it.
       const short = utf8.encode(longestPrefixWithin(s, MAX_DETAIL_BYTES)).byteLength - b.byteLength;
-      if (b.byteLength > MAX_DETAIL_BYTES || !isPrefix || !valid || short < 0 || short > 4) {
+      if (b.byteLength > MAX_DETAIL_BYTES || !isPrefix || !valid || short !== 0) {
         bad.push(`seed 0x${seed.toString(16)} #${i}: ${b.byteLength} bytes, prefix ${isPrefix}, valid ${valid}, short by ${short}`);
       }
     }
@@ -52,9 +52,8 @@ describe('detailBytes', () => {
     }
   });
 
-  // `while (continuation) end--` followed by `if (lead) end--` also runs when the
-  // character before the cut is complete, so it is dropped although it fits.
-  // e.g. detailBytes('€'.repeat(81)) is 237 bytes (79 '€'), not 240 (80 '€').
+  // A cut right after a complete character must not back off over it: a character that
+  // fits is kept (detailBytes('€'.repeat(81)) is 240 bytes, 80 '€').
   it.each(BOUNDARY_DETAILS)('keeps a character that ends exactly at byte 240: %s', (_name, s) => {
     expect(detailBytes(s).byteLength).toBe(MAX_DETAIL_BYTES);
   });
@@ -70,8 +69,7 @@ describe('decodeDetail', () => {
     }
   });
 
-  // the TextDecoder is made without `ignoreBOM: true`, so a leading EF BB BF
-  // (U+FEFF) is swallowed and decodeDetail(detailBytes(s)) !== s.
+  // A TextDecoder made without `ignoreBOM: true` would swallow a leading EF BB BF (U+FEFF).
   it('keeps a leading U+FEFF', () => {
     expect(decodeDetail(detailBytes('\uFEFFx'))).toBe('\uFEFFx');
   });

@@ -17,12 +17,8 @@ export function longestPrefixWithin(s: string, maxBytes: number): string {
   return out;
 }
 
-/**
- * True when `detail` survives a decode/encode cycle byte for byte: valid UTF-8, and not
- * starting with a byte-order mark (see the KNOWN BUG tests: the decoder strips it).
- */
+/** True when `detail` survives a decode/encode cycle byte for byte: valid UTF-8 (a leading U+FEFF included). */
 export function detailReencodes(detail: Uint8Array): boolean {
-  if (detail[0] === 0xef && detail[1] === 0xbb && detail[2] === 0xbf) return false;
   try {
     strictDecoder.decode(detail);
     return true;
@@ -49,7 +45,7 @@ export const DETAILS: readonly (readonly [string, string])[] = [
 
 /**
  * Details whose 240-byte cut falls exactly after a complete multi-byte character: the
- * whole character fits and must be kept. protocol/text.ts drops it (KNOWN BUG).
+ * whole character fits and must be kept.
  */
 export const BOUNDARY_DETAILS: readonly (readonly [string, string])[] = [
   ['121 two-byte characters (cut after the 120th)', 'é'.repeat(121)],

@@ -69,14 +69,13 @@ describe('LEAVE round trip', () => {
     expect(leaveLength(MIN)).toBe(LEAVE_HEADER_SIZE);
   });
 
-  // KNOWN BUG (protocol/text.ts detailBytes): a complete character that ends exactly at
-  // byte 240 is dropped. Remove `.fails` once fixed.
+  // protocol/text.ts detailBytes: a complete character that ends exactly at byte 240 is kept.
   it.each(BOUNDARY_DETAILS)('detail cut exactly at a character boundary keeps it: %s', (_n, detail) => {
     const msg = { ...GOLDEN, detail };
     expectRoundTrip(codec, msg, { ...msg, detail: longestPrefixWithin(detail, MAX_DETAIL_BYTES) });
   });
 
-  // KNOWN BUG (protocol/text.ts decodeDetail): a leading U+FEFF is stripped on decode.
+  // protocol/text.ts decodeDetail: a leading U+FEFF is text, not a byte-order mark to strip.
   it('a detail starting with U+FEFF survives the round trip', () => {
     expectRoundTrip(codec, { ...GOLDEN, detail: '\uFEFFSIGTERM' });
   });

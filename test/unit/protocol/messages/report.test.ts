@@ -104,16 +104,14 @@ describe('REPORT round trip', () => {
     expect(() => encodeReport({ ...GOLDEN, digest: new Uint8Array(33) }, new Uint8Array(200))).toThrow(RangeError);
   });
 
-  // KNOWN BUG (protocol/text.ts detailBytes): when the 240-byte cut falls right after a
-  // complete multi-byte character, the loop strips that character's continuation bytes and
-  // then its lead byte, so a character that fits is lost. Remove `.fails` once fixed.
+  // protocol/text.ts detailBytes: when the 240-byte cut falls right after a complete
+  // multi-byte character, that character fits and is kept.
   it.each(BOUNDARY_DETAILS)('detail cut exactly at a character boundary keeps it: %s', (_n, detail) => {
     const msg = { ...GOLDEN, detail };
     expectRoundTrip(codec, msg, { ...msg, detail: longestPrefixWithin(detail, MAX_DETAIL_BYTES) });
   });
 
-  // KNOWN BUG (protocol/text.ts decodeDetail): TextDecoder is built without ignoreBOM, so
-  // a detail that starts with U+FEFF is encoded with it and decoded without it.
+  // protocol/text.ts decodeDetail: a detail that starts with U+FEFF keeps it (ignoreBOM).
   it('a detail starting with U+FEFF survives the round trip', () => {
     expectRoundTrip(codec, { ...GOLDEN, detail: '\uFEFFdisk full' });
   });

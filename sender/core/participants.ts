@@ -207,9 +207,9 @@ export class Participants {
 
   /**
    * A new receiver (of --hosts line `host`), having seen DATA up to `seenSeq` (`seenAbs`
-   * as a count of DATA sent) and holding slices below `joinSlice`.
+   * as a count of DATA sent) and holding slices below `joinSlice`: its record.
    */
-  add(join: Join, from: Endpoint, host: string | undefined, joinSlice: number, seenSeq: number, seenAbs: number, now: number): void {
+  add(join: Join, from: Endpoint, host: string | undefined, joinSlice: number, seenSeq: number, seenAbs: number, now: number): ReceiverRecord {
     const r: Tracked = {
       id: join.receiverId,
       address: from.address,
@@ -251,6 +251,7 @@ export class Participants {
     this.records.set(r.id, r);
     this.active++;
     this.serve(r);
+    return r;
   }
 
   /** A datagram from an active receiver (any type) was heard at `now`. */

@@ -28,7 +28,9 @@
 //                    --max-wait), and when the sender gives up (--start-timeout)
 //   pacer.ts         the token bucket (--max-bitrate)
 //   transmit.ts      building DATA (header ring, sequence numbers) and the control queue
+//   clone-reports.ts the clone agents' CLONE_REPORTs and the wait for them (--clone-reports)
 //   min-heap.ts      an indexed min-heap (the least progress over the receivers, kept as it changes)
+//   least-progress.ts the least progress over the receivers served; a quiet session's credit
 //   health.ts        each receiver's figures from its HEARTBEATs (rates, loss, what limits it)
 //   participants.ts  the receivers: admission limits, progress, outcomes, retries in rounds
 //   slices.ts        the slices held (retention), the first pass, the end of the source
@@ -39,8 +41,8 @@
 //   slow-policy.ts   the catch-up pass: who stops holding the first pass back, and the moves
 //   nak-router.ts    where a NAK goes: ignored, CATCHUP again, a reload, or a repair
 //   admission.ts     who may join, and as what (late, in order, which host)
+//   feedback.ts      what a known receiver sends: STATUS, NAK, REPORT, LEAVE, HEARTBEAT, ...
 //   rounds.ts        the REQACK and END rounds, and when a quiet session probes
-//   clone-reports.ts the clone agents' CLONE_REPORTs and the wait for them (--clone-reports)
 // Each imports only protocol/ and the files above it in this list, never this one.
 
 import { decodeDatagram } from '../protocol/codec.js';
@@ -48,17 +50,13 @@ import type { Endpoint } from '../protocol/endpoint.js';
 import { MessageType } from '../protocol/header.js';
 import type { CloneReport } from '../protocol/messages/clone-report.js';
 import { DROP_ALL } from '../protocol/messages/drop.js';
-import type { Heartbeat } from '../protocol/messages/heartbeat.js';
-import type { Leave } from '../protocol/messages/leave.js';
-import type { Nak } from '../protocol/messages/nak.js';
-import type { Report } from '../protocol/messages/report.js';
-import type { Status } from '../protocol/messages/status.js';
 import { Reason } from '../protocol/reasons.js';
 import { Admission } from './core/admission.js';
 import { StartGate } from './core/announce.js';
 import { type CloneReportState, CloneReports } from './core/clone-reports.js';
 import { checkSenderConfig, MAX_STRIPE_BLOCKS, type SenderConfig } from './core/config.js';
 import type { Phase, SenderEvent, SenderInput } from './core/events.js';
+import { Feedback } from './core/feedback.js';
 import { FlowWindow } from './core/flow.js';
 import { NakRouter } from './core/nak-router.js';
 import { Pacer } from './core/pacer.js';
@@ -108,6 +106,7 @@ export class SenderCore {
   private readonly catchUp: CatchUpPass;
   private readonly admission: Admission;
   private readonly naks: NakRouter;
+  private readonly feedback: Feedback;
   private readonly rounds: Rounds;
   private readonly cloneReports: CloneReports;
   private doneOk: boolean | undefined;
@@ -130,9 +129,10 @@ export class SenderCore {
     this.probe = new ProbeRounds(cfg, this.participants, this.tx, seqOfCount);
     this.catchUp = new CatchUpPass(cfg, this.stats, this.participants, this.tx, this.flow, this.events);
     this.admission = new Admission(cfg, this.stats, this.roster, this.participants, this.slices, this.tx, this.startGate, this.catchUp, this.events);
-    this.naks = new NakRouter(cfg, this.stats, this.participants, this.slices, this.reload, this.repair, this.catchUp);
-    this.rounds = new Rounds(cfg, this.stats, this.timers, this.tx, this.participants, this.flow, this.slices, this.probe, this.catchUp, this.events);
     this.cloneReports = new CloneReports(cfg, this.stats);
+    this.naks = new NakRouter(cfg, this.stats, this.participants, this.slices, this.reload, this.repair, this.catchUp);
+    this.feedback = new Feedback(this.stats, this.participants, this.tx, this.slices, this.probe, this.naks, this.cloneReports, this.events);
+    this.rounds = new Rounds(cfg, this.stats, this.timers, this.tx, this.participants, this.flow, this.slices, this.probe, this.catchUp, this.events);
   }
 
   get currentPhase(): Phase {
@@ -318,17 +318,17 @@ export class SenderCore {
         this.admission.join(from, m.msg, this.phase, now);
         return true;
       case MessageType.Status:
-        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.onStatus(rcv, m.msg, now));
+        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.feedback.status(rcv, m.msg, now));
       case MessageType.Nak:
-        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.onNak(rcv, m.msg, now));
+        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.feedback.nak(rcv, m.msg, this.phase, now));
       case MessageType.Report:
-        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.onReport(rcv, m.msg, now));
+        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.feedback.report(rcv, m.msg, now));
       case MessageType.Leave:
-        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.onLeave(rcv, m.msg, now));
+        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.feedback.leave(rcv, m.msg, now));
       case MessageType.CloneReport:
-        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.onCloneReport(rcv, m.msg, from));
+        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.feedback.cloneReport(rcv, m.msg, from));
       case MessageType.Heartbeat:
-        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.onHeartbeat(rcv, m.msg, now));
+        return this.withReceiver(from, m.msg.receiverId, now, (rcv) => this.feedback.heartbeat(rcv, m.msg, now));
       default:
         // Our own HELLO/START/END... looped back by the rendezvous group.
         return countDrop(this.stats, 'ERR_OWN');
@@ -345,42 +345,7 @@ export class SenderCore {
     return true;
   }
 
-  private onStatus(rcv: ReceiverRecord, st: Status, now: number): void {
-    this.stats.statusReceived++;
-    this.participants.status(rcv, st, this.tx.lastSeq, this.tx.sentCount, this.slices.nextSliceNo, now);
-    if (st.reqackId !== 0 && rcv.state === 'active') this.probe.answer(rcv, st.reqackId, this.participants.seenAbsOf(rcv));
-  }
-
-  private onNak(rcv: ReceiverRecord, nak: Nak, now: number): void {
-    this.stats.naksReceived++;
-    this.naks.answer(rcv, nak, this.phase, now);
-  }
-
-  private onReport(rcv: ReceiverRecord, rep: Report, now: number): void {
-    // Always acknowledge: the receiver repeats its REPORT until it hears this.
-    this.tx.reportAck(rcv.id, rcv.endpoint);
-    const r = this.participants.report(rcv, rep, this.slices.eof, now);
-    if (r !== undefined) this.events.push({ kind: 'reported', receiverId: rcv.id, ok: r.ok, detail: r.detail });
-  }
-
-  private onLeave(rcv: ReceiverRecord, leave: Leave, now: number): void {
-    const detail = this.participants.leave(rcv, leave, now);
-    if (detail !== undefined) this.events.push({ kind: 'left', receiverId: rcv.id, reason: leave.reason, detail });
-  }
-
-  private onCloneReport(rcv: ReceiverRecord, rep: CloneReport, from: Endpoint): void {
-    // Always acknowledge, also a repeat: the agent repeats its report until it hears this.
-    this.tx.cloneReportAck(rcv.id, from);
-    if (this.cloneReports.take(rcv.id, rep)) this.events.push({ kind: 'clone-reported', receiverId: rcv.id, report: rep });
-  }
-
-  /** A receiver's health report: figures for the table and the slow-node policy, nothing else. */
-  private onHeartbeat(rcv: ReceiverRecord, hb: Heartbeat, now: number): void {
-    this.stats.heartbeatsReceived++;
-    this.participants.heartbeat(rcv, hb, now);
-  }
-
-  // ---- phases and rounds -------------------------------------------------------
+  // ---- phases ----------------------------------------------------------------
 
   private advance(now: number): void {
     if (this.phase === 'done') {
@@ -500,12 +465,8 @@ export class SenderCore {
   // ---- flow control and timers ----------------------------------------------------
 
   /** Transferring and blocked (sender/core/flow.ts): only the receivers can unblock it. */
-  private isBlocked(): boolean {
-    return this.phase === 'transferring' && this.flow.blocked();
-  }
-
   private noteBlocked(now: number): void {
-    this.rounds.noteBlocked(now, this.isBlocked());
+    this.rounds.noteBlocked(now, this.phase === 'transferring' && this.flow.blocked());
   }
 
   /** The flow window: the catch-up receivers pace it only once the first pass is over. */

@@ -3,8 +3,8 @@
 // The flow window: how much DATA may be in flight beyond what every receiver has seen. It
 // is sized once, at START, from the smallest receive buffer of the receivers in the
 // session, and DATA goes only while the DATA sent is less than windowPackets ahead of the
-// least read over the receivers still being served (participants.ts keeps that least in a
-// heap, so the check before each DATA is O(1); receivers in the catch-up pass count only
+// least read over the receivers still being served (least-progress.ts keeps that least in
+// a heap, so the check before each DATA is O(1); receivers in the catch-up pass count only
 // once the first pass is over). With --async there is no feedback and the window is
 // always open (--max-bitrate is the only limit); with nobody left to serve, too.
 //

@@ -19,8 +19,9 @@
 // With --async nobody answers: END goes out ASYNC_END_COPIES times and the sender is done.
 //
 // What holds: Timer.Round is armed only while transferring (once DATA waits) or ending;
-// blockedSinceMs is set only while transferring and blocked. The core owns the phases: it
-// tells these methods the phase, and finishes when round() says so.
+// blockedSinceMs is taken only while transferring and blocked, and cleared by the next check
+// that finds DATA not waiting. The core owns the phases: it tells these methods the phase,
+// and finishes when round() says so.
 
 import { Reason } from '../../protocol/reasons.js';
 import type { SenderConfig } from './config.js';

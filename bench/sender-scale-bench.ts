@@ -1,7 +1,7 @@
 // Sender micro bench: what one DATA, one STATUS and one NAK cost the sender core as the
 // number of receivers grows (10, 1,000, 10,000 by default). Nothing per packet may grow
 // with the receivers: the flow window's check before each DATA reads the least progress
-// from heaps (sender/core/participants.ts), a STATUS moves one receiver in them, and the
+// from heaps (sender/core/least-progress.ts), a STATUS moves one receiver in them, and the
 // probe rounds and silence checks of a quiet session cost O(receivers) per round, not per
 // packet. A growing column here is a regression.
 //

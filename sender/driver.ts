@@ -11,7 +11,6 @@ import { timedCoder } from '../common/fec.js';
 import type { IoChoice, UdpFactory } from '../common/udp/select.js';
 import type { UdpSocket, UdpSocketStats } from '../common/udp/socket.js';
 import { fullSliceBytes } from '../protocol/geometry.js';
-import { reasonName } from '../protocol/reasons.js';
 import {
   type CloneReport,
   type CloneReportState,
@@ -23,6 +22,7 @@ import {
   type SenderStats,
   type Transmit,
 } from './core.js';
+import { logSenderEvent } from './log-events.js';
 import type { Source } from './source-types.js';
 
 export interface SenderNetConfig {
@@ -426,7 +426,7 @@ export class SenderDriver {
   private drainEvents(): void {
     if (this.transferEndMs === undefined && this.core.currentPhase === 'done') this.transferEndMs = this.now();
     for (let ev = this.core.pollEvent(); ev !== undefined; ev = this.core.pollEvent()) {
-      this.logEvent(ev);
+      logSenderEvent(this.log, ev, this.core.stats);
       this.onEvent(ev, this.core);
       if (ev.kind === 'started') {
         this.startedAtMs = this.now();
@@ -434,59 +434,6 @@ export class SenderDriver {
       }
       if (ev.kind === 'startTimedOut') this.startTimedOut = true;
       if (ev.kind === 'done') void this.finish(ev.ok);
-    }
-  }
-
-  private logEvent(ev: SenderEvent): void {
-    switch (ev.kind) {
-      case 'joined':
-        this.log.info(
-          { evt: 'receiver.joined', rcv: hex(ev.receiverId), address: ev.address, host: ev.host, rcvbuf: ev.rcvBufBytes, joinSlice: ev.joinSlice },
-          ev.joinSlice > 0 ? 'receiver joined late' : 'receiver joined',
-        );
-        break;
-      case 'started':
-        this.log.info({ evt: 'transfer.start', receivers: ev.receivers, window: ev.windowPackets }, 'transfer started');
-        break;
-      case 'startTimedOut':
-        this.log.warn({ evt: 'start.timeout', receivers: ev.receivers }, 'not started before --start-timeout');
-        break;
-      case 'dropped':
-        this.log.warn({ evt: 'receiver.dropped', rcv: hex(ev.receiverId), reason: reasonName(ev.reason), detail: ev.detail }, 'receiver dropped');
-        break;
-      case 'left':
-        this.log.warn({ evt: 'receiver.left', rcv: hex(ev.receiverId), reason: reasonName(ev.reason), detail: ev.detail }, 'receiver left');
-        break;
-      case 'reported':
-        this.log.info({ evt: 'receiver.report', rcv: hex(ev.receiverId), ok: ev.ok, detail: ev.detail }, 'receiver reported');
-        break;
-      case 'ending':
-        this.log.info({ evt: 'transfer.sent', bytes: ev.totalBytes, slices: ev.totalSlices }, 'image sent once');
-        break;
-      case 'clone-reported': {
-        const r = ev.report;
-        this.log.info(
-          {
-            evt: 'receiver.clone',
-            rcv: hex(ev.receiverId),
-            host: r.host,
-            outcome: r.outcome,
-            failedStep: r.failedStep,
-            table: r.table,
-            fixups: r.fixups,
-            bootloader: r.bootloader,
-            detail: r.detail,
-          },
-          'clone reported',
-        );
-        break;
-      }
-      case 'pass':
-        this.log.info({ evt: 'transfer.pass', pass: ev.pass }, 'carousel: the image again');
-        break;
-      case 'done':
-        this.log.info({ evt: 'transfer.done', ok: ev.ok, stats: this.core.stats }, 'transfer done');
-        break;
     }
   }
 
@@ -539,8 +486,4 @@ export class SenderDriver {
       feedback: c.readMs + d.readMs,
     });
   }
-}
-
-export function hex(id: number): string {
-  return id.toString(16).padStart(8, '0');
 }

@@ -6,9 +6,9 @@
 import { CatchUpWhy } from '../protocol/messages/catch-up.js';
 import { IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
 import type { SenderCore, SenderEvent } from './core.js';
-import { hex } from './driver.js';
 import { type EventsLog, nodeFields, PROGRESS_EVERY_MS } from './events-log.js';
 import { LiveTable, renderTable } from './live-table.js';
+import { hex } from './log-events.js';
 import { CATCH_UP_WHY_NAMES, missingView, type NodeView, nodeView, slowestFirst } from './node-view.js';
 
 const round2 = (x: number): number => Number(x.toFixed(2));

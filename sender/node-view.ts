@@ -7,7 +7,7 @@ import { LIMIT_NAMES } from '../protocol/messages/heartbeat.js';
 import { IMAGE_BYTES_UNKNOWN } from '../protocol/messages/hello.js';
 import { reasonName } from '../protocol/reasons.js';
 import type { ReceiverRecord, RosterHost } from './core.js';
-import { hex } from './driver.js';
+import { hex } from './log-events.js';
 
 /** Why a node went to the catch-up pass, as --events and --json name it. */
 export const CATCH_UP_WHY_NAMES: Readonly<Record<CatchUpWhy, string>> = {

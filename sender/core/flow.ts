@@ -1,16 +1,27 @@
-// The flow window: how much DATA may be in flight beyond what every receiver has seen.
-// It is sized once, at START, from the smallest receive buffer of the receivers in the
+// The two windows the receivers' progress opens, and what DATA waits for.
+//
+// The flow window: how much DATA may be in flight beyond what every receiver has seen. It
+// is sized once, at START, from the smallest receive buffer of the receivers in the
 // session, and DATA goes only while the DATA sent is less than windowPackets ahead of the
-// least read over the receivers still being served (participants.ts keeps that least in a
-// heap, so the check before each DATA is O(1); receivers in the catch-up pass count only
+// least read over the receivers still being served (least-progress.ts keeps that least in
+// a heap, so the check before each DATA is O(1); receivers in the catch-up pass count only
 // once the first pass is over). With --async there is no feedback and the window is
 // always open (--max-bitrate is the only limit); with nobody left to serve, too.
+//
+// Retention: a slice is freed once it was sent and every receiver still served holds it
+// (sender/core/slices.ts keeps at most retainSlices).
+//
+// Blocked: DATA is ready but the flow window is full, or the first pass caught up with the
+// source and retention is full (the slowest receiver has not taken the oldest slice).
+// Either way only the receivers can unblock it, so a REQACK round starts (rounds.ts).
 //
 // What holds: windowPackets is 0 until START, then between 16 and windowPacketsMax.
 
 import { DATA_HEADER_SIZE } from '../../protocol/messages/data.js';
 import type { SenderConfig } from './config.js';
 import type { Participants } from './participants.js';
+import type { RepairScheduler } from './repair.js';
+import type { SliceStore } from './slices.js';
 import type { Transmitter } from './transmit.js';
 
 /** A receiver's kernel charges roughly this much per queued datagram beyond its payload (skb truesize). */
@@ -23,6 +34,8 @@ export class FlowWindow {
     private readonly cfg: Readonly<Pick<SenderConfig, 'async' | 'blockBytes' | 'windowPacketsMax'>>,
     private readonly participants: Participants,
     private readonly tx: Transmitter,
+    private readonly slices: SliceStore,
+    private readonly repair: Pick<RepairScheduler, 'stripesQueued'>,
   ) {}
 
   get windowPackets(): number {
@@ -43,5 +56,22 @@ export class FlowWindow {
   open(catchUpFlows: boolean): boolean {
     if (this.cfg.async) return true; // no return channel: --max-bitrate is the only limit
     return this.tx.sentCount - this.participants.minSeenAbs(catchUpFlows) < this.packets;
+  }
+
+  /** DATA to send: repairs queued, or a datagram of the first pass. */
+  dataReady(): boolean {
+    return this.repair.stripesQueued > 0 || this.slices.firstPassReady();
+  }
+
+  /** While transferring: DATA waits for the receivers (see the top of this file). */
+  blocked(): boolean {
+    if (this.dataReady()) return !this.open(false);
+    return this.slices.eof === undefined && this.slices.windowFull();
+  }
+
+  freeDelivered(): void {
+    // Without a receiver to repair for (async, or all gone, or only catch-up receivers, who
+    // get what they lack read again), a slice is free once sent.
+    this.slices.freeBelow(this.participants.minDelivered());
   }
 }

@@ -1,7 +1,7 @@
 // An indexed binary min-heap: the item with the smallest key in O(1), insert, remove and
 // re-key any item in O(log n). Each item keeps its own place in the heap (the `slot`
 // accessors), so removing or re-keying one needs no search. The sender keeps its receivers'
-// progress in these (sender/core/participants.ts), so the flow window's minimum costs the
+// progress in these (sender/core/least-progress.ts), so the flow window's minimum costs the
 // same with 10 or 10,000 receivers.
 //
 // What holds: every item in the heap has slot(item) = its index; an item not in the heap

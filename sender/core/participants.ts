@@ -1,44 +1,17 @@
-// Why over 500 lines (~670): the receiver table and the heaps that keep its minimum in
-// O(log n) change together (every progress update re-keys a heap); the quiet-session credit
-// bookkeeping is the part that could move out next.
-//
 // The receivers in the session: one record per receiver id, in join order, and what the
 // sender knows of each (state, progress and when it moved, retries). Admission, progress
 // from STATUS, outcomes from REPORT and LEAVE, retry counting in REQACK/END rounds, and the
 // least progress over them that the flow window and slice retention follow.
 //
-// That least progress is kept as it changes, never searched for: the receivers still
-// served sit in min-heaps keyed by how far they have read (seenSeq, as an absolute count of
-// DATA) and how many slices they hold (deliveredSlices), so a STATUS costs O(log n) and the
-// flow window's check before each DATA O(1), whatever the number of receivers.
-//
-// A receiver in the catch-up pass (a slow node the policy moved there, or a late receiver
-// whose sink takes the image only in order) is taken out of the heaps: it holds neither
-// the flow window nor retention during the first pass. Once the first pass is over the
-// catch-up pass is paced by the receivers it serves, so the flow window's least read is
-// then the lesser of the heaps' and of the catch-up receivers' (`catchUpFlows`). There are
-// at most MAX_CATCH_UP of them (the pass is for a few slow nodes, not for the rack), kept
-// in a set whose least seenAbs is recomputed only when one of them reports or leaves: the
-// check before each DATA stays O(1).
-//
-// In a quiet session (sender/core/probe.ts) most receivers stay silent, and the sender
-// counts their silence: when a probe round ends, every receiver that could have answered
-// it and did not is taken to be at least where the round asked (the group credit). A
-// receiver is "credited" once two rounds it could have heard have ended; until then (just
-// joined, or heard again after a silence) and once it has been silent longer than its
-// heartbeat allows (stale: gone, frozen, or cut off), only what it reported counts. So
-// the progress of a receiver still served is
-//   credited:    max(reported, group credit)
-//   uncredited:  reported
-// and the least of it is min(max(credit, min over credited), min over uncredited): two
-// pairs of heaps. In a small session nothing is credited and the credit stays -Infinity.
+// The least of that progress over the receivers still served, the catch-up set and a quiet
+// session's credit for silence are kept in least-progress.ts, which this file tells of
+// every change (served or not, progress, heard).
 //
 // What holds: at most maxReceivers records, never removed (the final table lists every
 // receiver); a record leaves 'active' once, for good ('verified', 'failed', 'left',
 // 'dropped'); seenSeq and deliveredSlices only grow. An active receiver that has not every
-// slice and is not in the catch-up pass is in exactly one pair of heaps (credited or not);
-// any other record is in none. An active receiver in the catch-up pass that has not every
-// slice is in the catch-up set, and no other record is.
+// slice is served (least-progress.ts), unless it is in the catch-up pass: then it is in the
+// catch-up set. No other record is served or in the set.
 // It sends nothing and emits no events: the core does both, from what these methods return.
 
 import type { Endpoint } from '../../protocol/endpoint.js';
@@ -53,7 +26,7 @@ import { Reason, reasonName } from '../../protocol/reasons.js';
 import { seqDiff } from '../../protocol/seq.js';
 import type { SenderConfig } from './config.js';
 import { ReceiverHealth } from './health.js';
-import { MinHeap } from './min-heap.js';
+import { LeastProgress, type Served } from './least-progress.js';
 import type { ImageEnd } from './transmit.js';
 
 export type ReceiverState = 'active' | 'verified' | 'failed' | 'dropped' | 'left';
@@ -121,19 +94,8 @@ export interface ReceiverRecord {
   readonly health: ReceiverHealth;
 }
 
-/** A record and the sender's bookkeeping for it (never shown outside this file and the core). */
-interface Tracked extends ReceiverRecord {
-  /** seenSeq as a count of DATA sent (1 for the first), so that heaps can order it. */
-  seenAbs: number;
-  seqSlot: number;
-  slicesSlot: number;
-  /** In the credited heaps (true), the uncredited ones (false), or none (not served). */
-  credited: boolean;
-  /** The first probe round whose end may credit it (Infinity: stale, until heard again). */
-  creditFromRound: number;
-  /** Counts its stays in the uncredited queue, so an entry left from an earlier stay is known. */
-  queueEpoch: number;
-}
+/** A record and what least-progress.ts keeps on it (never shown outside this file and the core). */
+interface Tracked extends ReceiverRecord, Served {}
 
 /** The least progress over the receivers the sender still serves. */
 export interface MinProgress {
@@ -142,43 +104,10 @@ export interface MinProgress {
   readonly delivered: number;
 }
 
-const seqSlots = {
-  key: (r: Tracked) => r.seenAbs,
-  slot: (r: Tracked) => r.seqSlot,
-  setSlot: (r: Tracked, i: number) => {
-    r.seqSlot = i;
-  },
-};
-const sliceSlots = {
-  key: (r: Tracked) => r.deliveredSlices,
-  slot: (r: Tracked) => r.slicesSlot,
-  setSlot: (r: Tracked, i: number) => {
-    r.slicesSlot = i;
-  },
-};
-
 export class Participants {
   private readonly records = new Map<number, Tracked>(); // bounded by cfg.maxReceivers
   private active = 0;
-  private readonly credSeq = new MinHeap<Tracked>(seqSlots);
-  private readonly credSlices = new MinHeap<Tracked>(sliceSlots);
-  private readonly uncredSeq = new MinHeap<Tracked>(seqSlots);
-  private readonly uncredSlices = new MinHeap<Tracked>(sliceSlots);
-  /** The group credit: every credited receiver has read at least this much and holds this many slices. */
-  private creditSeqAbs = -Infinity;
-  private creditSlices = -Infinity;
-  /** Quiet session: served receivers, least recently heard first (a Set keeps insertion order). */
-  private readonly byHeard = new Set<Tracked>(); // bounded by the records
-  /** Uncredited receivers in order of creditFromRound (entries from an earlier stay are skipped). */
-  private readonly uncreditedQueue: { rcv: Tracked; epoch: number }[] = []; // bounded: compacted past 2 x records
-  private quietMode = false;
-  /** The next probe round to be sent (a receiver heard from now on can be credited from the one after). */
-  private nextRound = 1;
-  /** Active receivers in the catch-up pass without every slice (outside the heaps). */
-  private readonly catchUpSet = new Set<Tracked>(); // bounded: MAX_CATCH_UP
-  /** The least seenAbs over catchUpSet (Infinity when empty), recomputed when one of them changes. */
-  private catchUpSeenAbs = Infinity;
-
+  private readonly progress = new LeastProgress<Tracked>(this.records);
   constructor(private readonly cfg: Readonly<Pick<SenderConfig, 'maxReceivers' | 'retriesUntilDrop' | 'blockBytes'>>) {}
 
   get size(): number {
@@ -207,9 +136,9 @@ export class Participants {
 
   /**
    * A new receiver (of --hosts line `host`), having seen DATA up to `seenSeq` (`seenAbs`
-   * as a count of DATA sent) and holding slices below `joinSlice`.
+   * as a count of DATA sent) and holding slices below `joinSlice`: its record.
    */
-  add(join: Join, from: Endpoint, host: string | undefined, joinSlice: number, seenSeq: number, seenAbs: number, now: number): void {
+  add(join: Join, from: Endpoint, host: string | undefined, joinSlice: number, seenSeq: number, seenAbs: number, now: number): ReceiverRecord {
     const r: Tracked = {
       id: join.receiverId,
       address: from.address,
@@ -250,7 +179,8 @@ export class Participants {
     };
     this.records.set(r.id, r);
     this.active++;
-    this.serve(r);
+    this.progress.serve(r);
+    return r;
   }
 
   /** A datagram from an active receiver (any type) was heard at `now`. */
@@ -258,12 +188,7 @@ export class Participants {
     const r = rcv as Tracked;
     r.heardAtMs = now;
     r.heardSinceRound = true;
-    if (!this.quietMode || !this.served(r)) return;
-    // Least recently heard first: move it to the young end.
-    this.byHeard.delete(r);
-    this.byHeard.add(r);
-    // Heard again after a silence: counts again, from rounds it can hear from now on.
-    if (!r.credited && r.creditFromRound === Infinity) this.awaitCredit(r);
+    this.progress.heard(r);
   }
 
   /**
@@ -280,14 +205,13 @@ export class Participants {
       r.seenAbs = lastAbs - behindLast;
       r.seenAtMs = now;
       r.progressSinceRound = true;
-      this.rekey(r, 'seq');
-      if (this.catchUpSet.has(r)) this.catchUpSeenAbs = this.leastCatchUpSeenAbs();
+      this.progress.seenMoved(r);
     }
     if (st.deliveredSlices > r.deliveredSlices && st.deliveredSlices <= nextSliceNo) {
       r.deliveredSlices = st.deliveredSlices;
       r.deliveredAtMs = now;
       r.progressSinceRound = true;
-      this.rekey(r, 'slices');
+      this.progress.slicesMoved(r);
     }
     if (st.bytesWritten > r.bytesWritten) {
       // Writing is progress too: a late receiver fetching the head reports it this way.
@@ -300,7 +224,7 @@ export class Participants {
       // It has every slice: it needs nothing more and stops reporting what it sees, so it
       // must not hold the others' window or repairs.
       r.complete = true;
-      this.unserve(r);
+      this.progress.unserve(r);
     }
     if (r.progressSinceRound) r.retries = 0;
   }
@@ -366,65 +290,27 @@ export class Participants {
   // ---- quiet sessions: credit from probe rounds ------------------------------------
 
   get quiet(): boolean {
-    return this.quietMode;
+    return this.progress.quiet;
   }
 
-  /**
-   * From START on, receivers report only when a probe finds them behind (sender/core/
-   * probe.ts): silence starts to count. Everyone serves as uncredited until two rounds
-   * it could hear have ended.
-   */
+  /** A quiet session from now (least-progress.ts: silence starts to count). */
   goQuiet(now: number): void {
-    if (this.quietMode) return;
-    this.quietMode = true;
-    for (const r of this.records.values()) {
-      if (!this.served(r)) continue;
-      r.heardAtMs = now;
-      this.byHeard.add(r);
-      this.awaitCredit(r);
-    }
+    this.progress.goQuiet(now);
   }
 
   /** Probe round `round` is about to go out. */
   roundSent(round: number): void {
-    this.nextRound = Math.max(this.nextRound, round + 1);
+    this.progress.roundSent(round);
   }
 
-  /**
-   * Probe round `round` has ended: every credited receiver has read at least `seenAbs` and
-   * holds `slices` (the least of the thresholds of this round and the one before, which
-   * the round computed), and receivers waiting for credit since before the round before
-   * are credited now.
-   */
+  /** Probe round `round` ended with this credit (least-progress.ts). */
   credit(round: number, seenAbs: number, slices: number): void {
-    if (seenAbs > this.creditSeqAbs) this.creditSeqAbs = seenAbs;
-    if (slices > this.creditSlices) this.creditSlices = slices;
-    const q = this.uncreditedQueue;
-    let i = 0;
-    for (; i < q.length; i++) {
-      const { rcv, epoch } = q[i]!;
-      if (epoch !== rcv.queueEpoch || !this.served(rcv) || rcv.credited) continue; // an earlier stay
-      if (rcv.creditFromRound > round) break;
-      this.moveTo(rcv, true);
-    }
-    q.splice(0, i);
+    this.progress.credit(round, seenAbs, slices);
   }
 
-  /**
-   * Receivers silent for `liveMs` or longer (heartbeats lost, or the receiver gone or
-   * frozen) stop being credited: only what they reported counts until they are heard
-   * again. Returns how many went stale.
-   */
+  /** Receivers silent for `liveMs` or longer stop being credited; returns how many. */
   expireSilent(now: number, liveMs: number): number {
-    let n = 0;
-    for (const r of this.byHeard) {
-      if (now - r.heardAtMs < liveMs) break;
-      this.byHeard.delete(r);
-      r.creditFromRound = Infinity;
-      if (r.credited) this.moveTo(r, false);
-      n++;
-    }
-    return n;
+    return this.progress.expireSilent(now, liveMs);
   }
 
   // ---- the least progress ----------------------------------------------------------
@@ -445,13 +331,12 @@ export class Participants {
 
   /** minProgress().seenAbs without building an object (checked before every DATA); Infinity when none is served. */
   minSeenAbs(catchUpFlows: boolean): number {
-    const served = Math.min(Math.max(this.creditSeqAbs, this.credSeq.minKey()), this.uncredSeq.minKey());
-    return catchUpFlows ? Math.min(served, this.catchUpSeenAbs) : served;
+    return this.progress.minSeenAbs(catchUpFlows);
   }
 
   /** minProgress().delivered without building an object; Infinity when none is served (catch-up receivers never count). */
   minDelivered(): number {
-    return Math.min(Math.max(this.creditSlices, this.credSlices.minKey()), this.uncredSlices.minKey());
+    return this.progress.minDelivered();
   }
 
   /** seenSeq of an active receiver as a count of DATA sent. */
@@ -480,7 +365,7 @@ export class Participants {
     const over: ReceiverRecord[] = [];
     for (const rcv of this.records.values()) {
       if (rcv.state !== 'active') continue;
-      if (!this.quietMode) {
+      if (!this.progress.quiet) {
         this.countRetry(rcv, rcv.complete ? rcv.heardSinceRound : rcv.progressSinceRound, over);
       } else if (!rcv.complete && rcv.answeredRound >= lastRound && lastRound > 0) {
         this.countRetry(rcv, rcv.progressSinceRound, over);
@@ -509,7 +394,7 @@ export class Participants {
     for (const rcv of this.records.values()) {
       const r = rcv;
       if (r.state !== 'active' || r.complete || r.catchUp) continue;
-      if (this.quietMode && r.credited && r.answeredRound < lastRound) {
+      if (this.progress.quiet && r.credited && r.answeredRound < lastRound) {
         r.retries = 0;
         r.heardSinceRound = false;
         r.progressSinceRound = false;
@@ -532,7 +417,7 @@ export class Participants {
 
   /** Room for another receiver in the catch-up pass (at most MAX_CATCH_UP at once). */
   catchUpHasRoom(): boolean {
-    return this.catchUpSet.size < MAX_CATCH_UP;
+    return this.progress.catchUpCount < MAX_CATCH_UP;
   }
 
   /** `rcv` goes to the catch-up pass at `now`, for `why`: out of the heaps, into the catch-up set. */
@@ -543,10 +428,7 @@ export class Participants {
     r.catchUpWhy = why;
     r.catchUpAtMs = now;
     r.retries = 0;
-    if (!this.served(r)) return; // complete already: it needs nothing
-    this.unserve(r);
-    this.catchUpSet.add(r);
-    if (r.seenAbs < this.catchUpSeenAbs) this.catchUpSeenAbs = r.seenAbs;
+    this.progress.toCatchUp(r);
   }
 
   private countRetry(rcv: ReceiverRecord, progressed: boolean, over: ReceiverRecord[]): void {
@@ -584,82 +466,11 @@ export class Participants {
     });
   }
 
-  // ---- the heaps ---------------------------------------------------------------------
-
-  /** Active and without every slice: its progress holds the window and retention. */
-  private served(r: Tracked): boolean {
-    return r.seqSlot >= 0;
-  }
-
-  /** Into the heaps: credited only in a small session, where there is no credit to apply. */
-  private serve(r: Tracked): void {
-    r.credited = !this.quietMode;
-    this.heapsOf(r.credited).seq.insert(r);
-    this.heapsOf(r.credited).slices.insert(r);
-    if (this.quietMode) {
-      this.byHeard.add(r);
-      this.awaitCredit(r);
-    }
-  }
-
-  /** Out of the heaps (and, in the catch-up pass, out of the catch-up set). */
-  private unserve(r: Tracked): void {
-    if (this.catchUpSet.delete(r)) this.catchUpSeenAbs = this.leastCatchUpSeenAbs();
-    const h = this.heapsOf(r.credited);
-    h.seq.remove(r);
-    h.slices.remove(r);
-    this.byHeard.delete(r);
-    r.creditFromRound = Infinity;
-  }
-
   private resolve(rcv: ReceiverRecord, state: ReceiverState, now: number): void {
     const r = rcv as Tracked;
     if (r.state === 'active') this.active--;
     r.state = state;
     r.resolvedAtMs = now;
-    this.unserve(r);
-  }
-
-  /** A scan of the catch-up set: at most MAX_CATCH_UP, and only when one of them changed. */
-  private leastCatchUpSeenAbs(): number {
-    let least = Infinity;
-    for (const r of this.catchUpSet) if (r.seenAbs < least) least = r.seenAbs;
-    return least;
-  }
-
-  /** Uncredited from now; credited once two probe rounds it can hear have ended. */
-  private awaitCredit(r: Tracked): void {
-    if (r.credited) this.moveTo(r, false);
-    r.creditFromRound = this.nextRound + 1;
-    r.queueEpoch++;
-    this.uncreditedQueue.push({ rcv: r, epoch: r.queueEpoch });
-    if (this.uncreditedQueue.length > 2 * this.records.size + 16) this.compactQueue();
-  }
-
-  private compactQueue(): void {
-    const live = this.uncreditedQueue.filter(({ rcv, epoch }) => epoch === rcv.queueEpoch && this.served(rcv) && !rcv.credited);
-    this.uncreditedQueue.length = 0;
-    this.uncreditedQueue.push(...live);
-  }
-
-  private moveTo(r: Tracked, credited: boolean): void {
-    if (r.credited === credited) return;
-    const from = this.heapsOf(r.credited);
-    from.seq.remove(r);
-    from.slices.remove(r);
-    r.credited = credited;
-    const to = this.heapsOf(credited);
-    to.seq.insert(r);
-    to.slices.insert(r);
-  }
-
-  private rekey(r: Tracked, which: 'seq' | 'slices'): void {
-    if (!this.served(r)) return;
-    const h = this.heapsOf(r.credited);
-    (which === 'seq' ? h.seq : h.slices).update(r);
-  }
-
-  private heapsOf(credited: boolean): { seq: MinHeap<Tracked>; slices: MinHeap<Tracked> } {
-    return credited ? { seq: this.credSeq, slices: this.credSlices } : { seq: this.uncredSeq, slices: this.uncredSlices };
+    this.progress.unserve(r);
   }
 }

@@ -17,7 +17,7 @@
 //   that answered (the thresholds fell to the worst answer). Because a receiver may lose
 //   every copy of one round, the group credit a round's end gives is the lesser of its
 //   thresholds and those of the round before: a receiver behind is taken for "not behind"
-//   only if it missed two rounds in a row. Participants (sender/core/participants.ts)
+//   only if it missed two rounds in a row. sender/core/least-progress.ts
 //   applies the credit to the receivers that have been there for both rounds and have
 //   been heard (a STATUS heartbeat at least every heartbeatMs) recently enough.
 //

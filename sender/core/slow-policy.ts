@@ -1,7 +1,17 @@
+// The catch-up pass (cfg.catchUp: the source can be read again): a receiver the slow-node
+// policy finds too slow for the rack (judged in REQACK rounds, sender/core/rounds.ts) is
+// told so (CATCHUP) and from then on holds back neither the flow window nor retention; it
+// keeps what it can of the first pass, in order, and asks for nothing. Once the first pass
+// is over (ending), it asks for the rest by NAK like a late receiver's head: slices re-read
+// from the source (reload.ts), answered with their data blocks, paced by the flow window of
+// the receivers still being served. With --streaming, a late receiver whose output takes
+// the image only in order (JOIN's CAP_IN_ORDER) joins the catch-up pass at once and takes
+// the whole image there (admission.ts).
+//
 // The slow-node policy: which receiver stops holding the first pass back and goes to the
-// catch-up pass (sender/core.ts). A receiver goes when, for SLOW_HOLD_MS on end, it is one
-// of those the sender waits for (behind in every REQACK round while the flow window or the
-// slices kept are full) and what it could take is
+// catch-up pass. A receiver goes when, for SLOW_HOLD_MS on end, it is one of those the
+// sender waits for (behind in every REQACK round while the flow window or the slices kept
+// are full) and what it could take is
 //   - below SLOW_FRACTION of the median of what the other receivers still in the first pass
 //     could take, or
 //   - below --min-rate, when given and another receiver of the first pass keeps it.
@@ -22,13 +32,18 @@
 // The last receiver of the first pass is never moved (someone must pace it), and nobody is
 // moved after the first pass.
 //
-// What holds: it only reads the records and their health, and keeps one clock per receiver
-// (since when it has been slow and behind), dropped when either stops; it decides, the core
-// acts (sends CATCHUP, takes the receiver out of the window and retention).
+// What holds: SlowPolicy only reads the records and their health, and keeps one clock per
+// receiver (since when it has been slow and behind), dropped when either stops; it decides,
+// and CatchUpPass acts (sends CATCHUP, takes the receiver out of the window and retention,
+// tells the driver). At most MAX_CATCH_UP receivers are in the pass (participants.ts).
 
 import { CatchUpWhy } from '../../protocol/messages/catch-up.js';
 import type { SenderConfig } from './config.js';
-import type { ReceiverRecord } from './participants.js';
+import type { SenderEvent } from './events.js';
+import type { FlowWindow } from './flow.js';
+import type { Participants, ReceiverRecord } from './participants.js';
+import type { SenderStats } from './stats.js';
+import type { Transmitter } from './transmit.js';
 
 /** Below this share of the rack's median capacity a receiver is slow. */
 export const SLOW_FRACTION = 0.5;
@@ -109,6 +124,72 @@ export class SlowPolicy {
     }
     const pace = SLOW_FRACTION * median(others);
     return capacity < pace ? { rcv: r, why: CatchUpWhy.Slow, rateBps: capacity, paceBps: pace } : undefined;
+  }
+}
+
+/**
+ * The catch-up pass's moves: the slow-node policy's verdicts in each REQACK round, a late
+ * receiver that takes the image only in order, CATCHUP told (and told again), and the pass
+ * beginning for each receiver in it once the first pass is over.
+ */
+export class CatchUpPass {
+  private readonly policy: SlowPolicy;
+
+  constructor(
+    private readonly cfg: Readonly<Pick<SenderConfig, 'catchUp' | 'minRateBytesPerSec' | 'endIntervalMs'>>,
+    private readonly stats: SenderStats,
+    private readonly participants: Participants,
+    private readonly tx: Transmitter,
+    private readonly flow: FlowWindow,
+    private readonly events: SenderEvent[],
+  ) {
+    this.policy = new SlowPolicy(cfg);
+  }
+
+  /** One REQACK round of the first pass; `behind`: the receivers the sender waits for. */
+  round(behind: ReadonlySet<number>, now: number): void {
+    // Whoever holds the first pass back and is too slow for the rack goes to the catch-up
+    // pass, while it has room (participants.ts: MAX_CATCH_UP); past that the rack keeps
+    // their pace, as without a catch-up pass.
+    for (const d of this.policy.round(this.participants.firstPassReceivers(), behind, now)) {
+      if (!this.participants.catchUpHasRoom()) break;
+      this.move(d.rcv, d.why, d.rateBps, d.paceBps, now, false);
+    }
+  }
+
+  /**
+   * `rcv` stops holding the first pass back and gets what it lacks in the catch-up pass;
+   * `ending`: the first pass is over already, so the pass begins for it at once.
+   */
+  move(rcv: ReceiverRecord, why: CatchUpWhy, rateBps: number, paceBps: number, now: number, ending: boolean): void {
+    this.participants.moveToCatchUp(rcv, why, now);
+    this.stats.movedToCatchUp++;
+    this.tell(rcv, rateBps, paceBps, now);
+    this.events.push({ kind: 'movedToCatchUp', receiverId: rcv.id, why, rateBps, paceBps });
+    if (ending) this.events.push({ kind: 'catchUpBegan', receiverId: rcv.id });
+    // Retention it held back is free now.
+    this.flow.freeDelivered();
+  }
+
+  /**
+   * A NAK from a receiver of the catch-up pass while the first pass goes on: nothing is
+   * repaired for it yet, so it did not hear (or forgot) that it is in the catch-up pass.
+   * Told again, at most every endIntervalMs.
+   */
+  nakTooEarly(rcv: ReceiverRecord, now: number): void {
+    this.stats.catchUpNaksIgnored++;
+    if (now - rcv.catchUpToldAtMs >= this.cfg.endIntervalMs) this.tell(rcv, 0, 0, now);
+  }
+
+  /** The first pass is over: the catch-up pass begins for every active receiver in it. */
+  firstPassOver(): void {
+    for (const r of this.participants.list()) if (r.state === 'active' && r.catchUp) this.events.push({ kind: 'catchUpBegan', receiverId: r.id });
+  }
+
+  /** CATCHUP to `rcv` (twice: it is cheap, and a lost one costs its NAKs until it is told again). */
+  private tell(rcv: ReceiverRecord, rateBps: number, paceBps: number, now: number): void {
+    for (let i = 0; i < 2; i++) this.tx.catchUp(rcv.id, rcv.catchUpWhy ?? CatchUpWhy.Slow, rateBps, paceBps);
+    rcv.catchUpToldAtMs = now;
   }
 }
 

@@ -5,7 +5,8 @@
 //   Hello  the next HELLO; armed from the start until the session is done.
 //   Start  announcing only: the session starts then without another JOIN (--min-wait
 //          after --min-receivers joined, --max-wait, or --async's wait).
-//   Round  the next REQACK round (transferring, window full) or END round (ending).
+//   Round  the next REQACK round (transferring, window full) or END round (ending)
+//          (sender/core/rounds.ts).
 //   Pace   the token bucket holds DATA back: it holds a datagram's worth by then.
 //   GiveUp announcing only, with --start-timeout: the sender gives up then unless it started.
 //   Probe  quiet session: the probe round in progress sends a copy of its REQACK or ends

@@ -1,5 +1,5 @@
-// SenderCore with --streaming: receivers that join after START (sender/core.ts, "Late
-// receivers"). Geometry (test/support/cores.ts): 100-byte blocks, 4 blocks a slice, 1 stripe
+// SenderCore with --streaming: receivers that join after START (sender/core/admission.ts,
+// "Late receivers"). Geometry (test/support/cores.ts): 100-byte blocks, 4 blocks a slice, 1 stripe
 // (k = 4), 4000 bytes = 10 slices of 400, retainSlices 8. A JOIN's default rcvBufBytes
 // (1000) gives the smallest window, 16 packets. Receiver 0 joins while announcing,
 // receiver 1 (and 2) late.

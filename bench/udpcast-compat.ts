@@ -53,6 +53,19 @@ interface Run {
   receiverErrors?: string[];
 }
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write(
+    [
+      'usage: node dist/bench/udpcast-compat.js [--receivers 1,4,8] [--loss 0,5,10] [--reps 1] [--size 128]',
+      '         [--hang-runs 0 --hang-loss 5 --hang-receivers 4] [--timeout 120] [--out-dir /dev/shm]',
+      '         [--tools rackcast,udpcast] [--rackcast-args "--max-bitrate 600m"]',
+      'Needs root and the lab tools (bench/lab.ts); takes the lab lock. Results: bench/results/udpcast-compat-<stamp>.json and .md.',
+      '',
+    ].join('\n'),
+  );
+  process.exit(0);
+}
+
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
@@ -92,13 +105,16 @@ async function once(rack: Rack, tool: Tool, input: string, inputSha: string, wor
   const n = rack.receiverNs.length;
   const outs = rack.receiverNs.map((_, i) => join(work, `${tool}-${portbase}-${i}.bin`));
   const timeoutMs = TIMEOUT_S * 1000;
-  const rcv = rack.receiverNs.map((ns, i) =>
-    rack.run(
+  // rack.run() times each receiver from its spawn: its exit is spawnedAt + wallMs.
+  const spawnedAt: number[] = [];
+  const rcv = rack.receiverNs.map((ns, i) => {
+    spawnedAt[i] = performance.now();
+    return rack.run(
       ns,
       ['bash', '-c', RECEIVER_WRAPPER, 'bash', 'udp-receiver', '--nokbd', '--interface', 'eth0', '--portbase', String(portbase), '--file', outs[i]!],
       { timeoutMs },
-    ),
-  );
+    );
+  });
   await new Promise((r) => setTimeout(r, 300));
   const argv =
     tool === 'rackcast'
@@ -153,8 +169,7 @@ async function once(rack: Rack, tool: Tool, input: string, inputSha: string, wor
   const senderExit = await new Promise<number | null>((r) => child.once('close', (code) => r(code)));
   clearTimeout(timer);
   const rs = await Promise.all(rcv);
-  const end = Math.max(...rs.map(() => performance.now()));
-  const lastExit = t0 + Math.max(...rs.map((r) => r.wallMs)) + 300;
+  const lastExit = Math.max(...rs.map((r, i) => spawnedAt[i]! + r.wallMs));
   const hung = killed || rs.some((r) => r.timedOut);
   let identical = 0;
   for (const o of outs) {
@@ -165,7 +180,7 @@ async function once(rack: Rack, tool: Tool, input: string, inputSha: string, wor
     }
     rmSync(o, { force: true });
   }
-  const wallSeconds = (Math.min(end, lastExit) - t0) / 1000;
+  const wallSeconds = (lastExit - t0) / 1000;
   const transferSeconds = startAt === undefined ? null : (lastExit - startAt) / 1000;
   const ok = !hung && identical === n;
   const badReceivers = rs
@@ -273,7 +288,7 @@ async function main(): Promise<void> {
     '',
     `\`${command}\` — commit ${git.commit ?? '?'}${git.dirty ? ' (dirty)' : ''}, Node ${process.version}, ${machine.cpu ?? '?'} x${machine.cores}, udpcast ${machine.packages.udpcast ?? '?'}, ${SIZE_MIB} MiB random image, copies in ${OUT_DIR}.`,
     '',
-    'Wall = sender start → last receiver done (what an admin waits for; it includes udpcast’s 2 s wait before its start). MB/s per receiver from the transfer time (start line → last receiver done). Median over the runs that completed, spread min-max in brackets.',
+    'Wall = sender start → last receiver done (what an admin waits for; it includes udpcast’s 2 s wait before its start). MB/s per receiver from the transfer time (start line → last receiver done). Median over the runs that completed, spread min-max in brackets: a run that hung (killed at --timeout) or left a copy that is not byte-identical counts in ok/runs only, never in a median; "∞" when only rackcast completed.',
     '',
     '| receivers | loss | rackcast wall s | udpcast wall s | ratio (wall) | rackcast MB/s | udpcast MB/s | ratio (MB/s) | rackcast ok/runs | udpcast ok/runs (hangs) |',
     '|---|---|---|---|---|---|---|---|---|---|',

@@ -19,6 +19,8 @@ export class Handshake {
   private firstConnectMs: number | undefined;
   private lastConnectMs = 0;
   private nextHelloMs: number;
+  /** When the HELLO tick next sends every connected receiver its CONNECT_REPLY again. */
+  private nextRepliesMs: number;
   private readonly late = new Set<string>(); // bounded: reported once per address, MAX_CLIENTS at most
   /** Copies of CONNECT_REPLY still to send, per address. Bounded: MAX_CLIENTS. */
   private readonly replyAgain = new Map<string, { left: number; atMs: number }>();
@@ -32,6 +34,7 @@ export class Handshake {
     nowMs: number,
   ) {
     this.nextHelloMs = nowMs;
+    this.nextRepliesMs = nowMs;
   }
 
   onKey(): void {
@@ -91,8 +94,12 @@ export class Handshake {
       // A lost CONNECT_REPLY leaves a stock receiver waiting for the next HELLO, and we would
       // count it as connected: so every receiver gets its reply again with each HELLO. A
       // connected stock receiver ignores a second one ("Unexpected opcode").
-      for (const r of this.participants.live()) this.control.push(r.address, this.connectReply(r.clNr, r.address));
-      this.nextHelloMs = nowMs + this.cfg.helloIntervalMs;
+      // (At helloIntervalMs: the short interval only brings the missing receivers in.)
+      if (nowMs >= this.nextRepliesMs) {
+        for (const r of this.participants.live()) this.control.push(r.address, this.connectReply(r.clNr, r.address));
+        this.nextRepliesMs = nowMs + this.cfg.helloIntervalMs;
+      }
+      this.nextHelloMs = nowMs + this.helloIntervalMs();
     }
     for (const [address, a] of this.replyAgain) {
       if (nowMs < a.atMs) continue;
@@ -106,6 +113,17 @@ export class Handshake {
     if (due === undefined || nowMs < due) return false;
     this.replyAgain.clear();
     return true;
+  }
+
+  /**
+   * Until --min-receivers are in, the start waits for whoever missed a HELLO (or whose
+   * CONNECT_REQ was lost): HELLO then goes every helloShortMs. Connected stock receivers
+   * ignore it, so only the missing ones answer.
+   */
+  private helloIntervalMs(): number {
+    const short = this.cfg.helloShortMs;
+    if (short === undefined || this.cfg.minReceivers === 0 || this.participants.live().length >= this.cfg.minReceivers) return this.cfg.helloIntervalMs;
+    return Math.min(short, this.cfg.helloIntervalMs);
   }
 
   /**

@@ -26,6 +26,12 @@ export interface UdpcastSenderConfig {
   /** Time after the last CONNECT_REPLY before the first DATA. */
   readonly startGraceMs: number;
   readonly helloIntervalMs: number;
+  /**
+   * HELLO interval while fewer than minReceivers have connected (undefined: helloIntervalMs).
+   * A stock receiver asks to connect once at its start and then only on a HELLO, so one that
+   * missed the HELLO (or whose CONNECT_REQ was lost) waits for the next: the start waits too.
+   */
+  readonly helloShortMs?: number;
   readonly retriesUntilDrop: number;
   /** Shortest wait for a round's answers. */
   readonly roundMinMs: number;

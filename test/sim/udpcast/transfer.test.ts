@@ -31,6 +31,28 @@ describe('udpcast sender core ↔ modelled stock receivers', () => {
     }
   });
 
+  it('a receiver that missed the HELLO is in after helloShortMs, not helloIntervalMs: the start does not wait a whole HELLO interval', () => {
+    const firstDataMs = (helloShortMs: number | undefined): number => {
+      let at = -1;
+      const r = simulateUdpcast({
+        receivers: 8,
+        imageBytes: 50_000,
+        seed: 0x31,
+        loss: 0.3,
+        sender: { helloIntervalMs: 1000, helloShortMs },
+        onTransmit: (t, atMs) => {
+          if (at < 0 && t.parts.length === 2) at = atMs;
+        },
+      });
+      for (const rcv of r.receivers) expect(sha(rcv.image)).toBe(sha(r.image));
+      expect(r.events.at(-1)).toEqual({ kind: 'done', ok: true, detail: '' });
+      return at;
+    };
+    // Seed 0x31 loses a first HELLO: with one HELLO a second, the start waits for the next.
+    expect(firstDataMs(undefined)).toBeGreaterThanOrEqual(1000);
+    expect(firstDataMs(100)).toBeLessThan(500);
+  });
+
   it('with several receivers losing different blocks, repair goes out as parity, and fewer datagrams than the union of losses', () => {
     const r = simulateUdpcast({ receivers: 8, imageBytes: 400_000, seed: 0x21, loss: 0.05 });
     for (const rcv of r.receivers) expect(sha(rcv.image)).toBe(sha(r.image));

@@ -106,6 +106,44 @@ describe('udpcast sender core', () => {
     expect(c.stats.hellos).toBe(2);
   });
 
+  it('HELLO every helloShortMs until minReceivers are in, then every helloIntervalMs; CONNECT_REPLYs again only at helloIntervalMs', () => {
+    const c = core({ helloIntervalMs: 1000, helloShortMs: 100, startGraceMs: 10_000 }, 2);
+    c.handleTimeout(0);
+    expect(drain(c, 0).map((t) => t.to)).toEqual(['rendezvous']);
+    expect(c.pollTimeout()).toBe(100);
+    c.handleTimeout(99);
+    expect(drain(c, 99)).toEqual([]);
+    c.handleTimeout(100);
+    expect(drain(c, 100).map((t) => t.to)).toEqual(['rendezvous']);
+    // One of two in: still short, and no CONNECT_REPLY repeats with the short HELLOs.
+    c.handle(dg(connectReq(), A), 150);
+    expect(kinds(drain(c, 150))).toEqual(['reply #0']);
+    c.handleTimeout(200);
+    expect(drain(c, 200).map((t) => t.to)).toEqual(['rendezvous']);
+    c.handleTimeout(300);
+    expect(drain(c, 300).map((t) => t.to)).toEqual(['rendezvous']);
+    // Both in: the HELLO after this one comes helloIntervalMs later.
+    c.handle(dg(connectReq(), C), 350);
+    expect(kinds(drain(c, 350))).toEqual(['reply #1']);
+    c.handleTimeout(400);
+    expect(drain(c, 400).map((t) => t.to)).toEqual(['rendezvous']);
+    c.handleTimeout(1399);
+    expect(drain(c, 1399).filter((t) => t.to === 'rendezvous')).toEqual([]);
+    c.handleTimeout(1400);
+    const t1400 = drain(c, 1400);
+    expect(t1400.filter((t) => t.to === 'rendezvous')).toHaveLength(1);
+    // The 1000 ms tick sends each connected receiver its reply again.
+    expect(kinds(t1400.filter((t) => t.to !== 'rendezvous')).sort()).toEqual(['reply #0', 'reply #1']);
+    expect(c.stats.hellos).toBe(6);
+  });
+
+  it('without helloShortMs, or with minReceivers reached, HELLO keeps helloIntervalMs', () => {
+    const c = core({ helloIntervalMs: 1000 }, 2);
+    c.handleTimeout(0);
+    drain(c, 0);
+    expect(c.pollTimeout()).toBe(1000);
+  });
+
   it('CONNECT_REQ: a reply at once and twice more within the start grace; the same address keeps its clNr', () => {
     const c = core({}, 2);
     c.handleTimeout(0);

@@ -29,7 +29,7 @@
 //
 // The sender's eth0 gets gso_max_segs 1 (UDP GSO is segmented in software before
 // the "wire", like a NIC without segmentation offload) and, with `rate`, a token
-// bucket like a real port: tc tbf rate R burst 64kb latency 20ms.
+// bucket like a real port: tc tbf rate R burst 64kb latency 20ms (burst: rateBurstBytes).
 //
 // Everything is created in namespaces and on a bridge that this module makes, with
 // addresses in 198.18.0.0/15 only. Receivers get a 224.0.0.0/4 route and no default
@@ -54,6 +54,7 @@ const RECEIVER_ADDR_BASE = 10; // receiver i is 198.18.0.(10 + i)
 export const MAX_RECEIVERS = 240;
 const DEFAULT_MTU = 1500;
 const DEFAULT_BURST_PACKETS = 10;
+const DEFAULT_RATE_BURST_BYTES = 64 * 1024;
 const KILL_GRACE_MS = 2_000;
 
 export interface RackOptions {
@@ -67,6 +68,13 @@ export interface RackOptions {
   burstPackets?: number;
   /** tc rate for the sender's port, e.g. '1gbit' or '600mbit'. Default: no limit. */
   rate?: string;
+  /**
+   * With rate: the token bucket's burst in bytes. Default 64 KiB, like a real port. A rack of
+   * many receivers wants a burst of a frame or two: the bridge floods each frame to every
+   * port through one CPU's backlog (net.core.netdev_max_backlog, 1000 by default), and a
+   * 64 KiB burst flooded to 32 ports overflows it, a loss that no real switch adds.
+   */
+  rateBurstBytes?: number;
   /** MTU of every link. Default 1500. */
   mtu?: number;
 }
@@ -420,6 +428,7 @@ class RackImpl implements Rack {
   readonly burst: boolean;
   readonly burstPackets: number;
   readonly rate: string | undefined;
+  readonly rateBurstBytes: number;
 
   // What actually exists, in creation order; teardown touches only these.
   private readonly createdIfs: string[] = [];
@@ -431,6 +440,7 @@ class RackImpl implements Rack {
   private destroying: Promise<void> | undefined;
 
   constructor(opts: Required<Omit<RackOptions, 'rate'>> & { rate: string | undefined }) {
+    this.rateBurstBytes = opts.rateBurstBytes;
     this.tag = newTag();
     this.bridge = `rcbr${this.tag}`;
     this.senderNs = `rcs${this.tag}`;
@@ -486,7 +496,7 @@ class RackImpl implements Rack {
         'rate',
         this.rate,
         'burst',
-        '64kb',
+        String(this.rateBurstBytes),
         'latency',
         '20ms',
       ]);
@@ -667,7 +677,11 @@ export async function createRack(opts: RackOptions): Promise<Rack> {
     throw new RangeError(`lab: rate must look like 1gbit or 600mbit, got ${opts.rate}`);
   }
   cleanupStaleRacks();
-  const rack = new RackImpl({ receivers, lossPermille, burst: opts.burst ?? false, burstPackets, mtu, rate: opts.rate });
+  const rateBurstBytes = opts.rateBurstBytes ?? DEFAULT_RATE_BURST_BYTES;
+  if (!Number.isInteger(rateBurstBytes) || rateBurstBytes < mtu + 14 || rateBurstBytes > 1 << 24) {
+    throw new RangeError(`lab: rateBurstBytes must be an integer from one frame (${mtu + 14}) to 16 MiB, got ${rateBurstBytes}`);
+  }
+  const rack = new RackImpl({ receivers, lossPermille, burst: opts.burst ?? false, burstPackets, mtu, rate: opts.rate, rateBurstBytes });
   installHooks();
   liveRacks.add(rack);
   try {

@@ -6,8 +6,9 @@
 // In a quiet session (many receivers) the order is finer: a band for each need up to 6,
 // then a place that moves two bands earlier with each doubling of the need (up to 256),
 // so that after a burst of loss the largest need still tends to speak first; and the
-// place within a band is drawn so that of many receivers few go first (spreadByGroup,
-// receiver/core/backoff.ts). That keeps the NAKs per slice near what ten receivers send:
+// place within a band is drawn so that of the receivers likely to share our need few go
+// first (spreadByGroup, receiver/core/backoff.ts, over likelyPeers: not the whole group,
+// for a large need is rare). That keeps the NAKs per slice near what ten receivers send:
 // in the simulator, what is left is receivers that ask before the first NAK reaches them.
 //
 // The scheduler owns one timer per slice (SliceNak, kept on the slice so it lives and dies
@@ -42,6 +43,8 @@ export interface NakSender {
   /** The session is quiet (many receivers): finer bands, spread by the group's size. */
   readonly quiet: boolean;
   readonly groupSize: number;
+  /** DATA we lost per million, so far: how many others are likely to need as much as we do. */
+  lossPpm(): number;
 }
 
 /** Backoff bands by need in a small session: >= 4, 3, 2, 1. */
@@ -59,6 +62,16 @@ const QUIET_BANDS = QUIET_LINEAR + BANDS_PER_DOUBLING * Math.log2(256 / QUIET_LI
 const QUIET_LOG_SPREAD = 0.25;
 
 /**
+ * A slice asked for once waits this many gaps between DATA arrivals past the last repair
+ * symbol before its one band: on a slow link the packets of a repair burst come further
+ * apart than a band (0.4 ms a packet at 30 Mbit/s, a band is about 0.5 ms), and a receiver
+ * that took a gap for the burst's end would ask again in the middle of it.
+ */
+const BURST_GAPS = 2;
+/** The pace estimate moves 1/GAP_RISE of the way towards a longer gap (at once to a shorter one). */
+const GAP_RISE = 64;
+
+/**
  * A quiet session's place for a need >= 1, in bands from the start of the backoff: need 1
  * waits longest (QUIET_BANDS - 1), need 6 waits the log region's width, and every doubling
  * past 6 takes BANDS_PER_DOUBLING off, continuously (need 256 and more: 0).
@@ -66,6 +79,31 @@ const QUIET_LOG_SPREAD = 0.25;
 export function quietPlace(need: number): number {
   if (need <= QUIET_LINEAR) return QUIET_BANDS - need;
   return Math.max(0, QUIET_BANDS - QUIET_LINEAR - BANDS_PER_DOUBLING * Math.log2(need / QUIET_LINEAR));
+}
+
+/** Needs tracked one by one for likelyPeers; a larger one counts as this. */
+const NEED_TRACKED = 64;
+
+function needTotal(s: RxSlice): number {
+  let need = 0;
+  for (const st of s.stripes) need += Math.max(0, st.k - st.have);
+  return need;
+}
+
+/**
+ * Of `group` receivers that each lose blocks of a slice independently (`mean` of them on
+ * average, Poisson), how many are likely to need `need` or more. At least 1.
+ */
+export function poissonPeers(group: number, need: number, mean: number): number {
+  if (need <= 0 || group <= 1) return 1;
+  // P(X >= need) = 1 - sum_{i < need} e^-mean mean^i / i!
+  let term = Math.exp(-mean);
+  let below = 0;
+  for (let i = 0; i < need; i++) {
+    below += term;
+    term *= mean / (i + 1);
+  }
+  return Math.max(1, group * Math.max(0, 1 - below));
 }
 
 export class NakScheduler {
@@ -90,6 +128,21 @@ export class NakScheduler {
    * and the time it takes to ask again is the tail of every slice.
    */
   private repairRttMs: number | undefined;
+  /**
+   * The sender's pace: the time between two arrivals of DATA when it flows at full speed
+   * (undefined until measured). It follows the shortest gaps at once and longer ones only
+   * slowly (GAP_RISE), so pauses in the data (a sender waiting for its window, the tail of
+   * the image) barely move it; arrivals at the same moment (one batch read) do not count.
+   * A repair burst comes at that pace, so a shorter silence is not yet its end.
+   */
+  private dataGapMs: number | undefined;
+  /**
+   * Our own losses, slice by slice: dueWithNeed[k] slices had a need of at least k + 1 when
+   * their first pass ended (needs past NEED_TRACKED count as NEED_TRACKED), of `frontier`
+   * slices whose first pass ended. How many of the group are likely to need as much as we
+   * do in a slice (likelyPeers) follows from it.
+   */
+  private readonly dueWithNeed = new Uint32Array(NEED_TRACKED);
   /**
    * Slices whose timer is set. One that completed, lost its timer or left the assembly is
    * dropped at the next nextDeadlineMs(), which fire() and pollTimeout call every turn.
@@ -137,6 +190,8 @@ export class NakScheduler {
   /** A DATA packet arrived (before the assembly takes it). */
   onData(d: DataHeader, now: number): void {
     if (d.sliceNo > this.dataSliceMax) this.dataSliceMax = d.sliceNo;
+    const gap = now - this.lastDataAtMs;
+    if (gap > 0) this.dataGapMs = this.dataGapMs === undefined || gap < this.dataGapMs ? gap : this.dataGapMs + (gap - this.dataGapMs) / GAP_RISE;
     this.lastDataAtMs = now;
     if ((d.flags & DATA_FLAG_REPAIR) === 0) {
       const n = (d.flags & DATA_FLAG_LAST) !== 0 ? d.sliceNo + 1 : d.sliceNo;
@@ -171,6 +226,8 @@ export class NakScheduler {
       if (s === undefined) break;
       if (s.complete || s.nak.due) continue;
       s.nak.due = true;
+      const need = Math.min(NEED_TRACKED, needTotal(s));
+      for (let k = 0; k < need; k++) this.dueWithNeed[k]!++;
       if (this.catchUp !== 'waiting') this.arm(s, now);
     }
   }
@@ -308,16 +365,39 @@ export class NakScheduler {
    * a band the time is random, so of many equal needs the first heard wins (NORM's
    * random backoff, ordered by need so that suppression works in one step). A quiet
    * session has QUIET_BANDS bands (quietPlace), and its random share comes from
-   * spreadByGroup. There, a slice asked for once already waits one band only: the
-   * receivers asking again are the few that lost the repair, and with many receivers a
-   * few lose it in nearly every slice, so their wait is the tail of every slice.
+   * spreadByGroup over the receivers likely to share our need (likelyPeers). There, a
+   * slice asked for once already waits one band only (after BURST_GAPS of the sender's
+   * pace, so that a repair burst on a slow link has ended): the receivers asking again are
+   * the few that lost the repair, and with many receivers a few lose it in nearly every
+   * slice, so their wait is the tail of every slice.
    */
+  /**
+   * How many receivers of the group are likely to need as much as we do in this slice:
+   * those that draw their NAK in the same band. The more of the group lost as much, the
+   * later in the band each draws (spreadByGroup), so that few go before the first is
+   * heard; but a large need is rare, and the few that share it, squeezed into the end of
+   * the band as if they were the whole group, would all go within one latency of each
+   * other. The larger of two estimates: independent loss at our own loss rate
+   * (poissonPeers), and the share of our own slices that needed as much (loss in bursts,
+   * where many share a need of one burst). Our own slice is not counted in the share.
+   */
+  private likelyPeers(s: RxSlice, need: number): number {
+    const group = this.sender.groupSize;
+    if (need <= 0) return group;
+    let blocks = 0;
+    for (const st of s.stripes) blocks += st.k;
+    const modelled = poissonPeers(group, need, (blocks * this.sender.lossPpm()) / 1e6);
+    const seen = this.frontier > 0 ? (group * Math.max(0, this.dueWithNeed[Math.min(NEED_TRACKED, need) - 1]! - 1)) / this.frontier : 0;
+    return Math.max(modelled, seen);
+  }
+
   private nakTime(s: RxSlice): number {
     let need = 0;
     for (const st of s.stripes) need += Math.max(0, st.k - st.have);
     if (this.sender.quiet) {
-      const spread = spreadByGroup(s.nak.rand, this.sender.groupSize);
-      const place = s.nak.asked ? spread : quietPlace(Math.max(1, need)) + (need > QUIET_LINEAR ? QUIET_LOG_SPREAD * spread : spread);
+      const spread = spreadByGroup(s.nak.rand, this.likelyPeers(s, need));
+      if (s.nak.asked) return s.nak.baseMs + BURST_GAPS * (this.dataGapMs ?? 0) + (this.cfg.nakBackoffMs * spread) / QUIET_BANDS;
+      const place = quietPlace(Math.max(1, need)) + (need > QUIET_LINEAR ? QUIET_LOG_SPREAD * spread : spread);
       return s.nak.baseMs + (this.cfg.nakBackoffMs * place) / QUIET_BANDS;
     }
     const band = need >= BANDS ? 0 : BANDS - Math.max(1, need);

@@ -28,14 +28,19 @@ const IMAGE_BYTES = 4 << 20;
 const TIME_RATIO_MAX = 1.2;
 const STATUS_PER_SLICE_MAX = 8;
 /**
- * NAKs per slice against ten receivers' (the mean over TEN_SEEDS seeds). The goal is 2;
- * measured at seed 16: 2.3 with independent loss, 3.0 with bursts of 8. What is left are
- * the receivers that share the largest need of a slice: they draw their moment in one
- * band of the backoff (half a millisecond at nakBackoffMs 8), and those whose moment
- * comes before the first NAK has reached them (0.2 ms) speak too. Without suppression a
- * thousand receivers send hundreds a slice.
+ * NAKs per slice against ten receivers' (the mean over TEN_SEEDS seeds). Measured at seed
+ * 16: 1.66 with independent loss (1.07 and 1.50 at seeds 17 and 18).
  */
-const NAK_RATIO_MAX = 3.5;
+const NAK_RATIO_MAX = 2;
+/**
+ * With loss in bursts of 8 the goal is 2 too; measured at seed 16: 3.1. About 140 of a
+ * thousand receivers lose one burst in a slice and share its need; they draw their moment
+ * in the last quarter of one band of the backoff (an eighth of a millisecond at
+ * nakBackoffMs 8, so that needs a third of a doubling apart keep their order), and those
+ * whose moment comes before the first NAK has reached them (0.2 ms) speak too. Without
+ * suppression a thousand receivers send hundreds a slice.
+ */
+const NAK_RATIO_MAX_BURSTS = 3.5;
 
 interface Run {
   readonly receivers: number;
@@ -58,7 +63,7 @@ interface Run {
 /** One DATA on the sender's link at 1 Gbit/s: 1448 + 24 bytes and 28 of IP/UDP. */
 const PACKET_MS = ((1448 + 24 + 28) * 8) / 1e6;
 
-function run(receivers: number, seed: number, loss: LossModel): Run {
+function run(receivers: number, seed: number, loss: LossModel, linkRateBps = 1e9): Run {
   let firstDataMs = -1;
   let sliceNo = 0;
   let statusSeen = 0;
@@ -72,7 +77,7 @@ function run(receivers: number, seed: number, loss: LossModel): Run {
     sliceBlocks: 128,
     loss,
     latencyMs: 0.2,
-    linkRateBps: 1e9,
+    linkRateBps,
     maxSteps: 50_000_000,
     coder,
     keepImages: false,
@@ -146,6 +151,8 @@ interface Case {
    * blocks, and those repairs must go out whatever the feedback.
    */
   readonly allowRepairFloor: boolean;
+  /** NAKs per slice of 1,000 receivers against ten receivers'. */
+  readonly nakRatioMax: number;
 }
 
 function scaleCase(name: string, c: Case): void {
@@ -164,15 +171,28 @@ function scaleCase(name: string, c: Case): void {
       );
       expect(many.sessionMs).toBeLessThanOrEqual(allowedMs);
       expect(many.statusMaxInSlice).toBeLessThanOrEqual(STATUS_PER_SLICE_MAX);
-      expect(many.naksPerSlice).toBeLessThanOrEqual(tenNaks * NAK_RATIO_MAX);
+      expect(many.naksPerSlice).toBeLessThanOrEqual(tenNaks * c.nakRatioMax);
     },
     SCALE_TEST_TIMEOUT_MS,
   );
 }
 
 describe('1,000 receivers at the cost of one', () => {
-  scaleCase('1% independent loss', { seed: 16, loss: { rate: 0.01 }, allowRepairFloor: false });
-  scaleCase('1% loss in bursts of 8 packets', { seed: 16, loss: { rate: 0.01, burst: 8 }, allowRepairFloor: true });
+  scaleCase('1% independent loss', { seed: 16, loss: { rate: 0.01 }, allowRepairFloor: false, nakRatioMax: NAK_RATIO_MAX });
+  scaleCase('1% loss in bursts of 8 packets', { seed: 16, loss: { rate: 0.01, burst: 8 }, allowRepairFloor: true, nakRatioMax: NAK_RATIO_MAX_BURSTS });
+});
+
+describe('a slow link', () => {
+  // 30 Mbit/s, what 32 receivers in Node take on the two-core lab (bench/lab-scale.ts): a
+  // packet every 0.4 ms, as long as a band of the NAK backoff. A receiver that took the gap
+  // between two packets of a repair burst for its end asked again in the middle of it:
+  // 32 receivers sent 9 NAKs a slice where 4 send 1.1.
+  it('32 receivers at 30 Mbit/s, 1% loss, seed 16: NAKs per slice within 2x of 4 receivers', () => {
+    const four = run(4, 16, { rate: 0.01 }, 30e6);
+    const many = run(32, 16, { rate: 0.01 }, 30e6);
+    console.log(`30 Mbit/s: 4 receivers ${four.naksPerSlice.toFixed(2)} NAK/slice, 32 receivers ${many.naksPerSlice.toFixed(2)}`);
+    expect(many.naksPerSlice).toBeLessThanOrEqual(2 * four.naksPerSlice);
+  }, 120_000);
 });
 
 describe('flow control in a quiet session', () => {

@@ -5,7 +5,7 @@
 // Sockets (docs/udpcast-wire.md §2, §8a): stock receivers take data-phase datagrams only
 // from the (address, port) their CONNECT_REPLY came from, and drop anything not from
 // portbase+1. So every datagram to receivers leaves from `main`, bound to
-// interface:portbase+1, on the UDP seam (native/udp-socket.ts: GSO batches on the native
+// interface:portbase+1, on the UDP seam (common/udp/socket.ts: GSO batches on the native
 // path). `rdv` (node:dgram, also portbase+1, bound to 0.0.0.0) hears CONNECT_REQs sent to
 // the subnet broadcast or the rendezvous group, and sends HELLO there (the seam has no
 // SO_BROADCAST). Both feed the core.

@@ -1,4 +1,4 @@
-// udpcast parity on the native Reed-Solomon kernels (native/rs.ts), behind the same
+// udpcast parity on the native Reed-Solomon kernels (native/rs-addon.ts), behind the same
 // UdpcastParityCoder interface as the TS reference (protocol/udpcast/fec-code.ts), byte for
 // byte the same (test/unit/sender/udpcast/parity.test.ts).
 //

@@ -1,3 +1,8 @@
+// Why one file of ~580 lines: SimNet's step loop, the pumps that drain each core and the
+// checks made on every step share the datagrams in flight and the virtual clock. The one
+// part that could move out is SimReceiver (a receiver's sink, its copy and its digest,
+// about 100 lines).
+//
 // The one simulated network every multi-receiver test drives: the real SenderCore and
 // ReceiverCores on a virtual clock, fed and drained as their drivers do it, and a wire
 // between them (per-receiver loss, latency, jitter, duplication, a sender link rate) that

@@ -83,18 +83,30 @@ export function dataFieldsError(g: Geometry, d: DataHeader, payloadBytes: number
     if (d.sliceBytes !== sliceBytesOf(g, g.imageBytes, d.sliceNo)) return bad('ERR_BAD_FIELD', 'DATA sliceBytes');
     if (final !== (d.sliceNo === n - 1)) return bad('ERR_BAD_FIELD', 'DATA final flag');
   }
+  const e = dataIndexError(g, d);
+  if (e !== undefined) return e;
+  if ((d.flags & DATA_FLAG_PARITY) !== 0) {
+    if (payloadBytes !== g.blockBytes) return bad('ERR_BAD_LENGTH', 'DATA parity payload');
+  } else if (payloadBytes !== blockPayloadBytes(g, d.sliceBytes, d.blockNo)) {
+    return bad('ERR_BAD_LENGTH', 'DATA payload');
+  }
+  return undefined;
+}
+
+/**
+ * The part of dataFieldsError that a slice's memory is indexed with: a parity symbol's
+ * stripe and index, a data block's number, within the slice `d.sliceBytes` says. Slice
+ * assembly (receiver/core/assembly.ts) runs it too, before it indexes anything.
+ */
+export function dataIndexError(g: Geometry, d: DataHeader): DataFieldError | undefined {
   const nBlocks = blocksInSlice(g, d.sliceBytes);
   if ((d.flags & DATA_FLAG_PARITY) !== 0) {
     if (d.stripe >= g.stripes) return bad('ERR_BAD_FIELD', 'DATA stripe');
     const k = stripeBlocks(g, nBlocks, d.stripe);
     if (k === 0) return bad('ERR_BAD_FIELD', 'DATA empty stripe');
     if (d.blockNo >= maxParity(k)) return bad('ERR_BAD_FIELD', 'DATA parity index');
-    if (payloadBytes !== g.blockBytes) return bad('ERR_BAD_LENGTH', 'DATA parity payload');
-  } else {
-    if (d.blockNo >= nBlocks) return bad('ERR_BAD_FIELD', 'DATA blockNo');
-    if (payloadBytes !== blockPayloadBytes(g, d.sliceBytes, d.blockNo)) {
-      return bad('ERR_BAD_LENGTH', 'DATA payload');
-    }
+  } else if (d.blockNo >= nBlocks) {
+    return bad('ERR_BAD_FIELD', 'DATA blockNo');
   }
   return undefined;
 }

@@ -13,7 +13,7 @@
 // only blocks this file would have copied there itself. A DATA that arrives placed (payload
 // undefined) goes through every check below all the same; only the copy is skipped.
 
-import { blockPayloadBytes, blocksInSlice, fullSliceBytes, maxParity, sliceBytesOf, stripeBlocks, totalSlices } from '../../protocol/geometry.js';
+import { blockPayloadBytes, dataIndexError, fullSliceBytes, sliceBytesOf, totalSlices } from '../../protocol/geometry.js';
 import { DATA_FLAG_PARITY, DATA_FLAG_REPAIR, type DataHeader } from '../../protocol/messages/data.js';
 import type { ReceiverConfig } from './config.js';
 import type { ReceiverEvent } from './events.js';
@@ -122,12 +122,10 @@ export class Assembly {
     // The wire numbers this part indexes with: a parity symbol's stripe (s.stripes) and
     // index (the decoder's rows), a data block's number (haveBlock and the buffer). The core's
     // checks (dataFieldsError) keep them in range; this part does not rest on them, and
-    // refuses one out of range before it opens a slice for it.
-    const nBlocks = blocksInSlice(g, d.sliceBytes);
-    const inRange =
-      (d.flags & DATA_FLAG_PARITY) !== 0 ? d.stripe < g.stripes && d.blockNo < maxParity(stripeBlocks(g, nBlocks, d.stripe)) : d.blockNo < nBlocks;
-    if (!inRange) {
-      countDrop(this.stats, 'ERR_BAD_FIELD');
+    // refuses one out of range (the same check, dataIndexError) before it opens a slice for it.
+    const bad = dataIndexError(g, d);
+    if (bad !== undefined) {
+      countDrop(this.stats, bad.code);
       return undefined;
     }
     let s = this.slices.get(d.sliceNo);

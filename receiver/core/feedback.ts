@@ -37,6 +37,7 @@ import type { Assembly, SinkProgress } from './assembly.js';
 import { spreadByGroup } from './backoff.js';
 import type { ReceiverConfig } from './config.js';
 import type { ReceiverTransmit } from './events.js';
+import type { HeartbeatFigures } from './load.js';
 import type { Session } from './session.js';
 import { needOf, type RxSlice } from './slice.js';
 import type { ReceiverStats } from './stats.js';
@@ -169,20 +170,7 @@ export class Feedback {
    * How we are doing, from the core's LoadMeter snapshot; the next one is due an interval
    * on (heartbeatIntervalMs, or 1 ms per receiver in the session if that is longer).
    */
-  sendHeartbeat(
-    x: {
-      elapsedMs: number;
-      sinkBusyMs: number;
-      packetsRead: number;
-      packetsSent: number;
-      cpuPermille: number;
-      outputBytes: number;
-      outputBusyMs: number;
-      limit: number;
-    },
-    catchUp: boolean,
-    now: number,
-  ): void {
+  sendHeartbeat(x: HeartbeatFigures, catchUp: boolean, now: number): void {
     this.heartbeatAtMs = now + Math.max(this.cfg.heartbeatIntervalMs, this.receivers);
     if (this.session.async) return;
     const buf = new Uint8Array(HEARTBEAT_SIZE);

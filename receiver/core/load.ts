@@ -8,10 +8,16 @@
 // the sequence span counts from the first DATA read, so a receiver that joined late is not
 // charged for what was sent before it came.
 
-import { Limit } from '../../protocol/messages/heartbeat.js';
+import { type Heartbeat, Limit } from '../../protocol/messages/heartbeat.js';
 import { seqDiff } from '../../protocol/seq.js';
 
 /** What the driver measures of the pipeline and the process (ReceiverInput 'load'). */
+/** What a HEARTBEAT carries that this meter measures (the rest comes from the session and the sink). */
+export type HeartbeatFigures = Pick<
+  Heartbeat,
+  'elapsedMs' | 'sinkBusyMs' | 'packetsRead' | 'packetsSent' | 'cpuPermille' | 'outputBytes' | 'outputBusyMs' | 'limit'
+>;
+
 export interface PipelineLoad {
   /** Event-loop busy share since the driver's last report, 0..1000. */
   readonly cpuPermille: number;
@@ -90,16 +96,7 @@ export class LoadMeter {
   }
 
   /** The figures a HEARTBEAT carries at `now`, and the limit over the interval since the last call. */
-  snapshot(now: number): {
-    elapsedMs: number;
-    sinkBusyMs: number;
-    packetsRead: number;
-    packetsSent: number;
-    cpuPermille: number;
-    outputBytes: number;
-    outputBusyMs: number;
-    limit: Limit;
-  } {
+  snapshot(now: number): HeartbeatFigures {
     const sinkBusyMs = this.busyMs + (this.busySinceMs === undefined ? 0 : now - this.busySinceMs);
     const p = this.pipeline;
     const dt = now - this.mark.atMs;

@@ -20,17 +20,11 @@ export const RATE_WINDOW_MS = 2000;
 /** A sink busy less than this share of the time still counts as this busy: no capacity is infinite. */
 const MIN_BUSY_SHARE = 0.05;
 
-interface Sample {
-  /** When it arrived, on the sender's clock. */
-  readonly atMs: number;
-  readonly elapsedMs: number;
-  readonly bytesWritten: number;
-  readonly outputBytes: number;
-  readonly sinkBusyMs: number;
-  readonly outputBusyMs: number;
-  readonly packetsRead: number;
-  readonly packetsSent: number;
-}
+/** A HEARTBEAT's running totals, and when it arrived (on the sender's clock). */
+type Sample = { readonly atMs: number } & Pick<
+  Heartbeat,
+  'elapsedMs' | 'bytesWritten' | 'outputBytes' | 'sinkBusyMs' | 'outputBusyMs' | 'packetsRead' | 'packetsSent'
+>;
 
 /** The figures of one receiver, as of its latest heartbeat (all undefined before the second). */
 export interface HealthFigures {

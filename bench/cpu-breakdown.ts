@@ -4,6 +4,8 @@
 // receiver side by side, so the next thing to work on is the top row. Both e2e-lab.ts and
 // the bench matrix print it.
 
+import { medianOfSome } from './median.js';
+
 const GB = 1e9;
 
 /** The stages in the order the table shows them, and what each is. */
@@ -42,18 +44,12 @@ export function meanStages(xs: readonly (StagesPerGB | undefined)[]): StagesPerG
   return out;
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 /** Per stage, the median over runs (runs without a breakdown are left out). */
 export function medianStages(xs: readonly (StagesPerGB | undefined)[]): StagesPerGB | undefined {
   const have = xs.filter((x): x is StagesPerGB => x !== undefined);
   if (have.length === 0) return undefined;
   const out: StagesPerGB = {};
-  for (const k of new Set(have.flatMap((x) => Object.keys(x)))) out[k] = median(have.map((x) => x[k] ?? 0));
+  for (const k of new Set(have.flatMap((x) => Object.keys(x)))) out[k] = medianOfSome(have.map((x) => x[k] ?? 0));
   return out;
 }
 

@@ -29,6 +29,7 @@ import { parseArgs } from 'node:util';
 import { createRack, labSkipReason, MAX_RECEIVERS, sha256File, withLabLock, writeRandomFile } from './lab.js';
 import { LINK_BURST_BYTES, runCountedSession, type SessionResult, SLICE_BLOCKS, slicesOf } from './lab-control.js';
 import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
+import { medianOfSome } from './median.js';
 
 interface Config {
   receivers: number[];
@@ -97,12 +98,6 @@ function parseConfig(root: string): Config {
     resultsDir: resolve(typeof values['results-dir'] === 'string' ? values['results-dir'] : join(root, 'bench', 'results')),
     keep: values.keep === true,
   };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function byType(r: SessionResult): string {
@@ -178,8 +173,8 @@ async function main(): Promise<number> {
     const mine = runs.filter((r) => r.receivers === n);
     return {
       receivers: n,
-      controlPerSlice: median(mine.map((r) => r.summary.control / slices)),
-      sliceControlPerSlice: median(mine.map((r) => r.summary.sliceControl / slices)),
+      controlPerSlice: medianOfSome(mine.map((r) => r.summary.control / slices)),
+      sliceControlPerSlice: medianOfSome(mine.map((r) => r.summary.sliceControl / slices)),
     };
   });
   const lo = perN.reduce((a, b) => (b.receivers < a.receivers ? b : a));

@@ -4,6 +4,10 @@
 
 import { medianStages, type StagesPerGB } from './cpu-breakdown.js';
 import type { FileKind, LossMode } from './matrix-args.js';
+import { median } from './median.js';
+
+export { median };
+
 import { CONFIG_IDS, type ConfigId, TOOL_CONFIGS } from './peers.js';
 
 /** The bar: rackcast / best peer at least this much, by loss. */
@@ -101,17 +105,6 @@ export interface Verdict {
   ratio: number | null;
   /** Plain sentences on what misses the bar; empty when it passes. */
   failures: string[];
-}
-
-/** Median of finite or infinite numbers (Infinity sorts last); null for an empty list. */
-export function median(xs: readonly number[]): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  if (s.length % 2 === 1) return s[mid]!;
-  const lo = s[mid - 1]!;
-  const hi = s[mid]!;
-  return lo === hi ? lo : (lo + hi) / 2;
 }
 
 function medianOf(xs: readonly (number | null)[]): number | null {

@@ -35,6 +35,7 @@ import { parseArgs } from 'node:util';
 import { createRack, labSkipReason, parseLastJson, type RunResult, sha256File, withLabLock, writeRandomFile } from './lab.js';
 import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
 import { cpioImage } from './matrix-images.js';
+import { medianOfSome } from './median.js';
 
 const MiB = 1 << 20;
 /** Receivers listen this long before the sender starts. */
@@ -131,12 +132,6 @@ async function treeDigest(root: string): Promise<string> {
   };
   await walk(root, '.');
   return h.digest('hex');
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 async function main(): Promise<number> {
@@ -276,7 +271,7 @@ async function main(): Promise<number> {
             senderExit: s.code,
             senderSeconds: s.wallMs / 1000,
             healthyMaxSeconds: Math.max(...healthy),
-            healthyMedianSeconds: median(healthy),
+            healthyMedianSeconds: medianOfSome(healthy),
             slowSeconds: receivers.find((x) => x.slow)?.seconds,
             receivers,
             events,

@@ -28,6 +28,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { acquireLabLock, createRack, labSkipReason, parseLastJson, type Rack, sha256File, writeRandomFile } from './lab.js';
 import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
+import { median } from './median.js';
 import { packageVersions } from './peers.js';
 
 type Tool = 'rackcast' | 'udpcast';
@@ -228,12 +229,6 @@ function spread(xs: number[], d: number): string {
   if (xs.length === 0) return '-';
   const m = median(xs)!.toFixed(d);
   return xs.length === 1 ? m : `${m} [${Math.min(...xs).toFixed(d)}-${Math.max(...xs).toFixed(d)}]`;
-}
-
-function median(xs: number[]): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
 async function main(): Promise<void> {

@@ -48,7 +48,7 @@ export interface SinkProgress {
 }
 
 export class Assembly {
-  private readonly slices = new Map<number, RxSlice>(); // keys in [delivered, delivered + retainSlices)
+  private readonly slices = new Map<number, RxSlice>(); // keys in [delivered, delivered + session.holdSlices)
   private next = 0; // next slice to hand to the sink (in the head pass: of the head)
   private current: Pass = { kind: 'live', joinSlice: 0 };
 
@@ -68,7 +68,7 @@ export class Assembly {
       senderAddress: session.senderAddress,
       blockBytes: g.blockBytes,
       fullSliceBytes: fullSliceBytes(g),
-      retainSlices: session.retainSlices,
+      retainSlices: session.holdSlices,
       queuedSlices: cfg.maxQueuedSlices,
     });
   }
@@ -108,9 +108,10 @@ export class Assembly {
       this.stats.duplicates++;
       return undefined;
     }
-    if (d.sliceNo >= this.next + this.session.retainSlices) {
+    if (d.sliceNo >= this.next + this.session.holdSlices) {
       // The sender never runs more than retainSlices past the slowest receiver: this is
-      // a stray, or we were dropped without hearing it. Either way we cannot hold it.
+      // a stray, or we were dropped without hearing it (or, with --async, past what we can
+      // hold while we wait for an earlier slice). Either way we cannot hold it.
       countDrop(this.stats, 'ERR_AHEAD');
       return undefined;
     }

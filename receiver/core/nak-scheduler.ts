@@ -147,7 +147,7 @@ export class NakScheduler {
    * Slices whose timer is set. One that completed, lost its timer or left the assembly is
    * dropped at the next nextDeadlineMs(), which fire() and pollTimeout call every turn.
    */
-  private readonly armed = new Set<RxSlice>(); // bounded: the slices the assembly holds (retainSlices), and those it let go since the last turn
+  private readonly armed = new Set<RxSlice>(); // bounded: the slices the assembly holds (holdSlices), and those it let go since the last turn
 
   constructor(
     private readonly cfg: Pick<ReceiverConfig, 'nakBackoffMs' | 'repairWaitMs' | 'random'>,
@@ -220,7 +220,7 @@ export class NakScheduler {
   markDue(now: number): void {
     const asm = this.assembly;
     const p = asm.pass;
-    const limit = Math.min(p.kind === 'head' ? p.joinSlice : this.frontier, asm.delivered + this.session.retainSlices);
+    const limit = Math.min(p.kind === 'head' ? p.joinSlice : this.frontier, asm.delivered + this.session.holdSlices);
     for (let n = asm.delivered; n < limit; n++) {
       const s = asm.heldOrAssumed(n);
       if (s === undefined) break;

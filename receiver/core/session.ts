@@ -19,6 +19,13 @@ import {
 import type { End } from '../../protocol/messages/end.js';
 import { type Hello, HelloPhase, IMAGE_BYTES_UNKNOWN } from '../../protocol/messages/hello.js';
 
+/**
+ * The most an --async receiver holds (Session.holdSlices): the whole of a 256 MiB image, or
+ * 256 MiB of a larger one. The slice memory is reserved for it at once, but the pages are
+ * touched only by slices actually held.
+ */
+export const ASYNC_HOLD_BYTES = 256 << 20;
+
 export class Session {
   readonly sessionId: number;
   readonly senderAddress: string;
@@ -28,6 +35,16 @@ export class Session {
   readonly dataPort: number;
   /** The sender never runs more than this many slices past the slowest receiver. */
   readonly retainSlices: number;
+  /**
+   * Our window: how many slices from the next to deliver we hold, and take DATA for. The
+   * sender's retainSlices, since its flow window never runs further past us; but with
+   * --async nothing holds the sender back. There a receiver that waits for a slice (it came
+   * up mid-pass and lacks the head, or a stripe lost beyond its parity waits for the next
+   * pass of a carousel) would let go of everything the pass sends past retainSlices, and
+   * then have only the next pass for all of it: one chance instead of two. So --async
+   * holds the whole image, up to ASYNC_HOLD_BYTES (and maxRetainBytes) of slices.
+   */
+  readonly holdSlices: number;
   /** --async: no return channel. We send nothing, and a slice we cannot rebuild fails us. */
   readonly async: boolean;
   /** --streaming: the sender takes receivers after the transfer has started. */
@@ -56,10 +73,10 @@ export class Session {
     if ((hello.caps & CAP_PARITY_REPAIR) === 0) return 'ERR_BAD_FIELD';
     const retainBytes = hello.retainSlices * hello.sliceBlocks * hello.blockBytes;
     if (retainBytes > maxRetainBytes) return 'ERR_SESSION_TOO_LARGE';
-    return new Session(from, hello);
+    return new Session(from, hello, maxRetainBytes);
   }
 
-  private constructor(from: Endpoint, hello: Hello) {
+  private constructor(from: Endpoint, hello: Hello, maxRetainBytes: number) {
     this.sessionId = hello.sessionId;
     this.senderAddress = from.address;
     this.senderControl = { address: from.address, port: from.port };
@@ -79,6 +96,12 @@ export class Session {
       stripes: hello.stripes,
       imageBytes: hello.imageBytes,
     };
+    this.holdSlices = this.retainSlices;
+    if (this.async) {
+      const slices = Math.floor(Math.min(ASYNC_HOLD_BYTES, maxRetainBytes) / (hello.sliceBlocks * hello.blockBytes));
+      const image = hello.imageBytes === IMAGE_BYTES_UNKNOWN ? Infinity : totalSlices(this.geometry, hello.imageBytes);
+      this.holdSlices = Math.max(this.retainSlices, Math.min(slices, image));
+    }
   }
 
   /** A carousel will send the image again after the pass under way (see `more`). */

@@ -255,10 +255,14 @@ describe.skipIf(skipReason !== undefined)('netboot: two VMs PXE-boot rackcast an
     const s = await sender.exited;
     clearTimeout(senderDeadline);
     for (const [i, c] of consoles.entries()) report.push(`clone ${round} ${formatTimes(vms[i]!.name, cloneTimes(c), ended[i]!.wallMs / 1000)}`);
-    const why = consoles.map((c, i) => `${c.name}: exit ${ended[i]!.code}${ended[i]!.timedOut ? ' (timed out)' : ''}\n${c.tail(60)}`).join('\n');
+    // The sender's side too: a VM that never heard it is explained by what the sender said.
+    const why = [
+      ...consoles.map((c, i) => `${c.name}: exit ${ended[i]!.code}${ended[i]!.timedOut ? ' (timed out)' : ''}\n${c.tail(60)}`),
+      `udp-sender (exit ${s.code ?? 'none'}):\n${sender.tail()}`,
+    ].join('\n');
     for (const c of consoles) expect(c.find(/rackcast-clone: done/), why).toBeDefined();
     for (const e of ended) expect(e.timedOut, why).toBe(false);
-    expect(s.code, `udp-sender:\n${sender.tail()}\n${why}`).toBe(0);
+    expect(s.code, why).toBe(0);
     const json = sender.lines.map((l) => l.text).find((t) => t.startsWith('{'));
     expect(json, 'the sender printed its JSON report').toBeDefined();
     const out = JSON.parse(json!) as {

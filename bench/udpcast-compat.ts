@@ -240,6 +240,14 @@ async function main(): Promise<void> {
   const lock = await acquireLabLock();
   const work = join(OUT_DIR, `rackcast-udpcast-compat-${process.pid}`);
   mkdirSync(work, { recursive: true });
+  // A signal ends us without the finally below: the copies in OUT_DIR (tmpfs by default, so
+  // memory) must go all the same. The lab's own handler takes the racks down first or after.
+  const dropWork = (signal: NodeJS.Signals): void => {
+    rmSync(work, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', dropWork);
+  process.once('SIGTERM', dropWork);
   const runs: Run[] = [];
   try {
     const input = join(work, 'image.bin');

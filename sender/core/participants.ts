@@ -97,13 +97,6 @@ export interface ReceiverRecord {
 /** A record and what least-progress.ts keeps on it (never shown outside this file and the core). */
 interface Tracked extends ReceiverRecord, Served {}
 
-/** The least progress over the receivers the sender still serves. */
-export interface MinProgress {
-  /** seenSeq as an absolute count of DATA sent (see Participants.absSeq). */
-  readonly seenAbs: number;
-  readonly delivered: number;
-}
-
 export class Participants {
   private readonly records = new Map<number, Tracked>(); // bounded by cfg.maxReceivers
   private active = 0;
@@ -316,25 +309,21 @@ export class Participants {
   // ---- the least progress ----------------------------------------------------------
 
   /**
-   * The least seenSeq (as a count of DATA) and deliveredSlices over receivers still served;
-   * undefined when none is. A receiver that has every slice (verifying: fsync, or a late
-   * receiver reading its image back) needs nothing more and is not served. One in the
-   * catch-up pass never holds retention (what it lacks is read again from the source), and
-   * holds the flow window only once the first pass is over (`catchUpFlows`): the catch-up
-   * pass is paced by the receivers it serves.
+   * The least seenSeq, as an absolute count of DATA sent, over the receivers
+   * still served (checked before every DATA); Infinity when none is. A receiver that has
+   * every slice (verifying: fsync, or a late receiver reading its image back) needs nothing
+   * more and is not served. One in the catch-up pass holds the flow window only once the
+   * first pass is over (`catchUpFlows`): the catch-up pass is paced by the receivers it serves.
    */
-  minProgress(catchUpFlows: boolean): MinProgress | undefined {
-    const seenAbs = this.minSeenAbs(catchUpFlows);
-    if (seenAbs === Infinity) return undefined;
-    return { seenAbs, delivered: this.minDelivered() };
-  }
-
-  /** minProgress().seenAbs without building an object (checked before every DATA); Infinity when none is served. */
   minSeenAbs(catchUpFlows: boolean): number {
     return this.progress.minSeenAbs(catchUpFlows);
   }
 
-  /** minProgress().delivered without building an object; Infinity when none is served (catch-up receivers never count). */
+  /**
+   * The least deliveredSlices over the receivers still served; Infinity when none is. One in
+   * the catch-up pass never counts: it never holds retention (what it lacks is read again
+   * from the source).
+   */
   minDelivered(): number {
     return this.progress.minDelivered();
   }

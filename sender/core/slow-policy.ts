@@ -97,11 +97,6 @@ export class SlowPolicy {
     return out;
   }
 
-  /** Since when `id` has been slow and behind (for tests and the table); undefined: it is not. */
-  slowSinceMs(id: number): number | undefined {
-    return this.slowSince.get(id);
-  }
-
   /** Why `r` is slow now, or undefined when it is not (or its figures are too young to say). */
   private judge(r: ReceiverRecord, live: readonly ReceiverRecord[]): Demotion | undefined {
     const f = r.health.figures;

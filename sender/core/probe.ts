@@ -29,21 +29,17 @@
 // What holds: at most one round is in progress; its thresholds only fall; round numbers
 // and REQACK ids only grow; a round's REQACK ids are [firstId, lastId].
 
+import { groupIntervalMs } from '../../common/feedback-interval.js';
 import type { SenderConfig } from './config.js';
 import type { Participants, ReceiverRecord } from './participants.js';
 import type { Transmitter } from './transmit.js';
 
-/**
- * The heartbeat grows with the group so that heartbeats alone bring the sender at most
- * this many STATUS a second per receiver-millisecond: a thousand a second whatever the size.
- */
-export const HEARTBEAT_MS_PER_RECEIVER = 1;
 /** A receiver silent for this many heartbeats (and two answer windows) no longer counts as heard. */
 const HEARTBEATS_TO_STALE = 3;
 /** Copies of a round's REQACK after the first (answerWindowMs/4 and /2 after it). */
 const FOLLOW_UPS = 2;
 
-type ProbeConfig = Pick<SenderConfig, 'answerWindowMs' | 'heartbeatMs'>;
+type ProbeConfig = Pick<SenderConfig, 'answerWindowMs' | 'heartbeatMs' | 'maxReportingReceivers'>;
 
 interface Round {
   readonly no: number;
@@ -85,9 +81,18 @@ export class ProbeRounds {
     return this.last?.no ?? 0;
   }
 
-  /** How often a receiver of this group must send a STATUS anyway. */
+  /**
+   * How often a receiver of this group must send a STATUS anyway: the configured
+   * heartbeatMs, stretched with the group (common/feedback-interval.ts) so the heartbeats
+   * the sender hears a second stay about flat. It is meant for the largest group that
+   * still reports as it goes (maxReportingReceivers): a quiet session is larger. Between
+   * heartbeats a credited receiver's record ages, and the retention base can rest on the
+   * group credit rather than on the receiver that is really slowest; stretched from 4
+   * receivers on, the slow-node policy's "behind in every round" broke that often enough
+   * that a slow disk among 12 was never moved (test/sim/slow-node.test.ts).
+   */
   get heartbeatMs(): number {
-    return Math.max(this.cfg.heartbeatMs, this.groupSize * HEARTBEAT_MS_PER_RECEIVER);
+    return groupIntervalMs(this.cfg.heartbeatMs, this.groupSize, Math.max(1, this.cfg.maxReportingReceivers));
   }
 
   /** Silent this long: not heard (gone, frozen or cut off), so no longer credited. */

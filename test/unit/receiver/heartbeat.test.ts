@@ -130,13 +130,16 @@ describe('ReceiverCore HEARTBEAT', () => {
     [32, 2000], // 8 × 250: the group's heartbeats a second are those of 4 receivers
     [64, 2000], // at most STRETCH_CAP_MS
     [3000, 3000], // and at least 1 ms per receiver
-  ])('START counted %i receivers: the next heartbeat %f ms on (heartbeatIntervalMs × receivers / 4, at most 2 s, at least 1 ms each)', (receivers, intervalMs) => {
-    const core = accepted();
-    feed(core, startBytes(64, receivers), 100);
-    core.handleTimeout(270);
-    expect(only(drainReceiver(core), MessageType.Heartbeat)).toHaveLength(1);
-    expect(core.pollTimeout()).toBe(270 + intervalMs);
-  });
+  ])(
+    'START counted %i receivers: the next heartbeat %f ms on (heartbeatIntervalMs × receivers / 4, at most 2 s, at least 1 ms each)',
+    (receivers, intervalMs) => {
+      const core = accepted();
+      feed(core, startBytes(64, receivers), 100);
+      core.handleTimeout(270);
+      expect(only(drainReceiver(core), MessageType.Heartbeat)).toHaveLength(1);
+      expect(core.pollTimeout()).toBe(270 + intervalMs);
+    },
+  );
 
   it('none before our ACCEPT, and none at all with --async', () => {
     const joining = new ReceiverCore(receiverConfig({ heartbeatIntervalMs: 50, joinIntervalMs: 1000 }), 0);

@@ -9,8 +9,9 @@
 // has no return channel and sends nothing.
 //
 // Two clocks share the word "heartbeat" and are not the same thing: the HEARTBEAT message
-// (heartbeatAtMs, every heartbeatIntervalMs of our config) and, in a quiet session, the
-// STATUS that goes out at least every heartbeatMs a REQACK names (quietStatusEveryMs here).
+// (heartbeatAtMs, every heartbeatIntervalMs of our config, stretched with the group) and,
+// in a quiet session, the STATUS that goes out at least every heartbeatMs a REQACK names
+// (quietStatusEveryMs here; the sender stretches that one with the group).
 //
 // When STATUS goes out depends on the session (docs/ARCHITECTURE.md, "How feedback
 // scales"). In a small one: each quarter of the sender's flow window read and of its

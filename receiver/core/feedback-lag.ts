@@ -11,9 +11,12 @@
 // smoothed as RFC 6298 does (gains 1/8 and 1/4) with its mean deviation, which starts at
 // 0 rather than RFC 6298's half a sample: a timeout errs long, a backoff here should not,
 // and one slow first sample (the sender busy at the start) stretched a fast network's
-// timers for a while and cost ten simulated receivers NAKs. Three things
-// follow it, and none until it exceeds what the configured timers already allow (so a
-// fast network keeps its exact timing):
+// timers for a while and cost ten simulated receivers NAKs. In a quiet session (more
+// than maxReportingReceivers) three things follow it, and none until it exceeds what the
+// configured timers already allow (so a fast network keeps its exact timing); a small
+// session keeps its configured timers (a few receivers send few NAKs however late, and
+// a VM under emulation, with round trips of hundreds of ms, must not wait that long to
+// ask again):
 //   - the backoff window: at least BAND_RTTS round-trip timeouts a band, at most
 //     MAX_BACKOFF_FACTOR × nakBackoffMs (a repair is not put off much more than a slice
 //     at 30 Mbit/s);

@@ -274,7 +274,9 @@ export class NakScheduler {
 
   /** The backoff window: nakBackoffMs, or longer when feedback comes late (feedback-lag.ts). */
   private backoffMs(): number {
-    return this.lag.backoffMs(this.sender.quiet ? QUIET_BANDS : BANDS);
+    // A small session keeps its configured timers: a few receivers send few NAKs however
+    // late they come, and a slow VM's round trips (hundreds of ms) must not slow its repairs.
+    return this.sender.quiet ? this.lag.backoffMs(QUIET_BANDS) : this.cfg.nakBackoffMs;
   }
 
   /**
@@ -284,8 +286,9 @@ export class NakScheduler {
    */
   private repairWaitMs(): number {
     if (this.repairRttMs === undefined) return this.cfg.repairWaitMs;
+    const wait = Math.min(this.cfg.repairWaitMs, Math.max(1, 3 * this.repairRttMs));
     // Late feedback: asking before the repair could have come only repeats the NAK.
-    return this.lag.repairWaitMs(Math.min(this.cfg.repairWaitMs, Math.max(1, 3 * this.repairRttMs)));
+    return this.sender.quiet ? this.lag.repairWaitMs(wait) : wait;
   }
 
   /** A quiet session whose feedback comes later than its longest backoff can order the bands by. */

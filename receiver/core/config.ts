@@ -18,9 +18,10 @@ export interface ReceiverConfig {
   /** STATUS heartbeat while in a session. */
   readonly statusIntervalMs: number;
   /**
-   * HEARTBEAT (how this receiver is doing, for the sender's table and slow-node policy) at
-   * least this far apart, and 1 ms per receiver START counted, so the sender hears at most
-   * about a thousand a second whatever the rack's size.
+   * HEARTBEAT (how this receiver is doing, for the sender's table and slow-node policy)
+   * this far apart with up to 4 receivers in the session (START counts them); a larger
+   * group stretches it in proportion, up to 2 s, and to 1 ms per receiver past that
+   * (common/feedback-interval.ts), so the sender hears about as many a second at any size.
    */
   readonly heartbeatIntervalMs: number;
   /** NAKs wait a random time up to this (shorter for larger needs), to hear others' first. */

@@ -9,8 +9,9 @@
 // has no return channel and sends nothing.
 //
 // Two clocks share the word "heartbeat" and are not the same thing: the HEARTBEAT message
-// (heartbeatAtMs, every heartbeatIntervalMs of our config) and, in a quiet session, the
-// STATUS that goes out at least every heartbeatMs a REQACK names (quietStatusEveryMs here).
+// (heartbeatAtMs, every heartbeatIntervalMs of our config, stretched with the group) and,
+// in a quiet session, the STATUS that goes out at least every heartbeatMs a REQACK names
+// (quietStatusEveryMs here; the sender stretches that one with the group).
 //
 // When STATUS goes out depends on the session (docs/ARCHITECTURE.md, "How feedback
 // scales"). In a small one: each quarter of the sender's flow window read and of its
@@ -22,6 +23,7 @@
 // find us behind, we are "limiting" and report each quarter as in a small session;
 // otherwise we keep silent but for a STATUS at least every heartbeatMs the REQACK names.
 
+import { groupIntervalMs } from '../../common/feedback-interval.js';
 import { CAP_IN_ORDER, CAP_PARITY_REPAIR } from '../../protocol/header.js';
 import { DIGEST_BYTES } from '../../protocol/messages/end.js';
 import { encodeHeartbeat, HEARTBEAT_FLAG_CATCH_UP, HEARTBEAT_SIZE } from '../../protocol/messages/heartbeat.js';
@@ -168,10 +170,11 @@ export class Feedback {
 
   /**
    * How we are doing, from the core's LoadMeter snapshot; the next one is due an interval
-   * on (heartbeatIntervalMs, or 1 ms per receiver in the session if that is longer).
+   * on: heartbeatIntervalMs, stretched with the receivers in the session (groupIntervalMs,
+   * common/feedback-interval.ts) so the sender hears about as many a second at any size.
    */
   sendHeartbeat(x: HeartbeatFigures, catchUp: boolean, now: number): void {
-    this.heartbeatAtMs = now + Math.max(this.cfg.heartbeatIntervalMs, this.receivers);
+    this.heartbeatAtMs = now + groupIntervalMs(this.cfg.heartbeatIntervalMs, this.receivers);
     if (this.session.async) return;
     const buf = new Uint8Array(HEARTBEAT_SIZE);
     encodeHeartbeat(

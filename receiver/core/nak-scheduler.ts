@@ -11,6 +11,12 @@
 // for a large need is rare). That keeps the NAKs per slice near what ten receivers send:
 // in the simulator, what is left is receivers that ask before the first NAK reaches them.
 //
+// When feedback comes late (a loaded machine: NAKs reach the others milliseconds after
+// they went), the backoff and the wait for a repair follow the measured round trip
+// (feedback-lag.ts); later still than the longest backoff can order, only a few of the
+// receivers likely to share a need send their first NAK, and the rest wait for the repair
+// as if silenced.
+//
 // The scheduler owns one timer per slice (SliceNak, kept on the slice so it lives and dies
 // with it) and the set of armed ones; nextDeadlineMs() is the earliest of those, and the
 // core's pollTimeout asks for nothing else about NAKs.
@@ -26,6 +32,7 @@ import type { Nak } from '../../protocol/messages/nak.js';
 import type { Assembly } from './assembly.js';
 import { spreadByGroup } from './backoff.js';
 import type { ReceiverConfig } from './config.js';
+import { FeedbackLag, thinnedOut } from './feedback-lag.js';
 import type { Session } from './session.js';
 import { needOf, type RxSlice } from './slice.js';
 import type { ReceiverStats } from './stats.js';
@@ -129,6 +136,12 @@ export class NakScheduler {
    */
   private repairRttMs: number | undefined;
   /**
+   * How late feedback comes (feedback-lag.ts): the same round trips, of first-pass slices
+   * only (in a head or catch-up pass a repair queues behind a whole window of others, which
+   * says nothing of how fast a NAK reaches the group).
+   */
+  private readonly lag: FeedbackLag;
+  /**
    * The sender's pace: the time between two arrivals of DATA when it flows at full speed
    * (undefined until measured). It follows the shortest gaps at once and longer ones only
    * slowly (GAP_RISE), so pauses in the data (a sender waiting for its window, the tail of
@@ -155,7 +168,10 @@ export class NakScheduler {
     private readonly assembly: Assembly,
     private readonly sender: NakSender,
     private readonly stats: ReceiverStats,
-  ) {}
+  ) {
+    this.lag = new FeedbackLag(cfg);
+    stats.nakBackoffMs = cfg.nakBackoffMs;
+  }
 
   /** Everything below slice n has had its first pass (REQACK, END, a late ACCEPT). */
   raiseFrontier(n: number): void {
@@ -207,12 +223,18 @@ export class NakScheduler {
     if (s.nak.askedAtMs !== undefined) {
       const sample = now - s.nak.askedAtMs;
       this.repairRttMs = this.repairRttMs === undefined ? sample : (7 * this.repairRttMs + sample) / 8;
+      if (!this.byRepair()) {
+        this.lag.take(sample);
+        this.stats.nakBackoffMs = this.backoffMs();
+      }
       s.nak.askedAtMs = undefined;
     }
     if (s.nak.due && !s.complete) {
       // A repair burst is landing: ask again only a backoff after its last packet, with a
       // fresh random backoff so receivers that heard the same burst do not ask in step.
-      this.arm(s, now);
+      // When feedback comes late, the burst's packets come as unevenly as the round trips
+      // (four deviations of them).
+      this.arm(s, this.lagged() ? now + this.lag.burstSlackMs() : now);
     }
   }
 
@@ -250,6 +272,13 @@ export class NakScheduler {
     this.arm(s, now + this.repairWaitMs());
   }
 
+  /** The backoff window: nakBackoffMs, or longer when feedback comes late (feedback-lag.ts). */
+  private backoffMs(): number {
+    // A small session keeps its configured timers: a few receivers send few NAKs however
+    // late they come, and a slow VM's round trips (hundreds of ms) must not slow its repairs.
+    return this.sender.quiet ? this.lag.backoffMs(QUIET_BANDS) : this.cfg.nakBackoffMs;
+  }
+
   /**
    * How long to wait for the repair a NAK asked for before the backoff to ask again: three
    * measured round trips, at most repairWaitMs (all of it until one was measured). Asking
@@ -257,7 +286,14 @@ export class NakScheduler {
    */
   private repairWaitMs(): number {
     if (this.repairRttMs === undefined) return this.cfg.repairWaitMs;
-    return Math.min(this.cfg.repairWaitMs, Math.max(1, 3 * this.repairRttMs));
+    const wait = Math.min(this.cfg.repairWaitMs, Math.max(1, 3 * this.repairRttMs));
+    // Late feedback: asking before the repair could have come only repeats the NAK.
+    return this.sender.quiet ? this.lag.repairWaitMs(wait) : wait;
+  }
+
+  /** A quiet session whose feedback comes later than its longest backoff can order the bands by. */
+  private lagged(): boolean {
+    return this.sender.quiet && this.lag.lagged(QUIET_BANDS);
   }
 
   /**
@@ -311,6 +347,15 @@ export class NakScheduler {
         const st = s.stripes.findIndex((x) => x.have < x.k);
         const x = s.stripes[st]!;
         return `slice ${s.sliceNo} cannot be rebuilt: stripe ${st} has ${x.have} of ${x.k} symbols (--async, no repair)`;
+      }
+      if (!t.asked && this.lagged() && thinnedOut(this.cfg.random(), this.likelyPeers(s, needTotal(s)))) {
+        // The NAK we count on may come as late as the end of the others' backoff; its
+        // repair a round trip after that. The round trip is timed from the NAK we hear.
+        this.stats.naksThinned++;
+        t.asked = true;
+        t.askedAtMs = undefined;
+        this.arm(s, now + this.backoffMs() + this.repairWaitMs());
+        continue;
       }
       this.sender.sendNak(s);
       t.naked = true;
@@ -396,11 +441,11 @@ export class NakScheduler {
     for (const st of s.stripes) need += Math.max(0, st.k - st.have);
     if (this.sender.quiet) {
       const spread = spreadByGroup(s.nak.rand, this.likelyPeers(s, need));
-      if (s.nak.asked) return s.nak.baseMs + BURST_GAPS * (this.dataGapMs ?? 0) + (this.cfg.nakBackoffMs * spread) / QUIET_BANDS;
+      if (s.nak.asked) return s.nak.baseMs + BURST_GAPS * (this.dataGapMs ?? 0) + (this.backoffMs() * spread) / QUIET_BANDS;
       const place = quietPlace(Math.max(1, need)) + (need > QUIET_LINEAR ? QUIET_LOG_SPREAD * spread : spread);
-      return s.nak.baseMs + (this.cfg.nakBackoffMs * place) / QUIET_BANDS;
+      return s.nak.baseMs + (this.backoffMs() * place) / QUIET_BANDS;
     }
     const band = need >= BANDS ? 0 : BANDS - Math.max(1, need);
-    return s.nak.baseMs + (this.cfg.nakBackoffMs * (band + s.nak.rand)) / BANDS;
+    return s.nak.baseMs + (this.backoffMs() * (band + s.nak.rand)) / BANDS;
   }
 }

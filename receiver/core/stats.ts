@@ -21,12 +21,16 @@ export interface ReceiverStats {
   heartbeatsSent: number;
   naksSent: number;
   naksSuppressed: number;
+  /** First NAKs kept back because feedback came too late to suppress them (nak-scheduler.ts, thinnedOut). */
+  naksThinned: number;
   naksHeard: number;
   /** --async with a carousel: times a slice that could not be rebuilt was left for the next pass. */
   slicesPutOff: number;
   statusSent: number;
   /** Most slices held in memory at once (incomplete, or complete and waiting for the sink). */
   maxHeldSlices: number;
+  /** The NAK backoff window as it stands (nakBackoffMs, longer where the measured repair round trip asks for it). */
+  nakBackoffMs: number;
   /** ERR_SESSION_TOO_LARGE: a HELLO asked us to hold more than maxRetainBytes (ignored). */
   drops: Partial<Record<DropCode, number>>;
 }
@@ -42,10 +46,12 @@ export function newReceiverStats(): ReceiverStats {
     heartbeatsSent: 0,
     naksSent: 0,
     naksSuppressed: 0,
+    naksThinned: 0,
     naksHeard: 0,
     slicesPutOff: 0,
     statusSent: 0,
     maxHeldSlices: 0,
+    nakBackoffMs: 0,
     drops: {},
   };
 }

@@ -29,21 +29,19 @@
 // What holds: at most one round is in progress; its thresholds only fall; round numbers
 // and REQACK ids only grow; a round's REQACK ids are [firstId, lastId].
 
+import { groupIntervalMs } from '../../common/feedback-interval.js';
 import type { SenderConfig } from './config.js';
 import type { Participants, ReceiverRecord } from './participants.js';
 import type { Transmitter } from './transmit.js';
 
-/**
- * The heartbeat grows with the group so that heartbeats alone bring the sender at most
- * this many STATUS a second per receiver-millisecond: a thousand a second whatever the size.
- */
-export const HEARTBEAT_MS_PER_RECEIVER = 1;
 /** A receiver silent for this many heartbeats (and two answer windows) no longer counts as heard. */
 const HEARTBEATS_TO_STALE = 3;
+/** The answer lag falls this fraction of the way to a shorter delay (at once to a longer one). */
+const LAG_DECAY = 16;
 /** Copies of a round's REQACK after the first (answerWindowMs/4 and /2 after it). */
 const FOLLOW_UPS = 2;
 
-type ProbeConfig = Pick<SenderConfig, 'answerWindowMs' | 'heartbeatMs'>;
+type ProbeConfig = Pick<SenderConfig, 'answerWindowMs' | 'heartbeatMs' | 'maxReportingReceivers'>;
 
 interface Round {
   readonly no: number;
@@ -64,7 +62,21 @@ export type SeqOfCount = (abs: number) => number;
 
 export class ProbeRounds {
   private current: Round | undefined;
-  private last: { no: number; firstId: number; lastId: number; needAbs: number; needSlices: number } | undefined;
+  private last: { no: number; firstId: number; lastId: number; needAbs: number; needSlices: number; startedAtMs: number } | undefined;
+  /**
+   * How long after its round began an answer has come, lately: the largest, falling
+   * 1/LAG_DECAY of the way to each smaller one. A round lasts at least this (and 1 ms): an
+   * answer that comes after its round ended cannot lower the credit that round gave, and
+   * a receiver that answered two rounds late is credited what it does not hold. On a
+   * loaded machine (33 Node processes on two cores) answers came 20-80 ms after the
+   * REQACK, where a round of the CLI's 4 ms answer window lasts 7; a receiver still
+   * repairing its last slices was credited every slice by the END rounds, its slices
+   * freed, and it was dropped.
+   */
+  private answerLagMs = 0;
+  /** A late answer (to the round that ended) with less than the round in progress asks for: the next round starts at most there. */
+  private lateAbs = Infinity;
+  private lateSlices = Infinity;
   private roundNo = 0;
   private packetsSince = 0;
   private groupSize = 0;
@@ -85,9 +97,18 @@ export class ProbeRounds {
     return this.last?.no ?? 0;
   }
 
-  /** How often a receiver of this group must send a STATUS anyway. */
+  /**
+   * How often a receiver of this group must send a STATUS anyway: the configured
+   * heartbeatMs, stretched with the group (common/feedback-interval.ts) so the heartbeats
+   * the sender hears a second stay about flat. It is meant for the largest group that
+   * still reports as it goes (maxReportingReceivers): a quiet session is larger. Between
+   * heartbeats a credited receiver's record ages, and the retention base can rest on the
+   * group credit rather than on the receiver that is really slowest; stretched from 4
+   * receivers on, the slow-node policy's "behind in every round" broke that often enough
+   * that a slow disk among 12 was never moved (test/sim/slow-node.test.ts).
+   */
   get heartbeatMs(): number {
-    return Math.max(this.cfg.heartbeatMs, this.groupSize * HEARTBEAT_MS_PER_RECEIVER);
+    return groupIntervalMs(this.cfg.heartbeatMs, this.groupSize, Math.max(1, this.cfg.maxReportingReceivers));
   }
 
   /** Silent this long: not heard (gone, frozen or cut off), so no longer credited. */
@@ -117,18 +138,23 @@ export class ProbeRounds {
     this.packetsSince = 0;
     const no = ++this.roundNo;
     this.participants.roundSent(no);
-    const id = this.send(needAbs, needSlices);
+    // A late answer to the round before says someone is behind what that round credited.
+    const abs = Math.min(needAbs, this.lateAbs);
+    const slices = Math.min(needSlices, this.lateSlices);
+    this.lateAbs = Infinity;
+    this.lateSlices = Infinity;
+    const id = this.send(abs, slices);
     this.current = {
       no,
       firstId: id,
       lastId: id,
       startedAtMs: now,
-      endsAtMs: now + 1.5 * this.cfg.answerWindowMs + 1,
+      endsAtMs: now + Math.max(1.5 * this.cfg.answerWindowMs, this.answerLagMs) + 1,
       followUps: 0,
-      needAbs,
-      needSlices,
-      sentAbs: needAbs,
-      sentSlices: needSlices,
+      needAbs: abs,
+      needSlices: slices,
+      sentAbs: abs,
+      sentSlices: slices,
     };
   }
 
@@ -137,15 +163,30 @@ export class ProbeRounds {
    * answer to the round in progress or the last one marks the receiver as behind in it,
    * and an answer worse than the thresholds lowers them.
    */
-  answer(rcv: ReceiverRecord, reqackId: number, seenAbs: number): void {
+  answer(rcv: ReceiverRecord, reqackId: number, seenAbs: number, now: number): void {
     const r = this.current;
     if (r !== undefined && reqackId >= r.firstId && reqackId <= r.lastId) {
       rcv.answeredRound = r.no;
+      this.answerCameAfter(now - r.startedAtMs);
       if (seenAbs < r.needAbs) r.needAbs = seenAbs;
       if (rcv.deliveredSlices < r.needSlices) r.needSlices = rcv.deliveredSlices;
     } else if (this.last !== undefined && reqackId >= this.last.firstId && reqackId <= this.last.lastId) {
       rcv.answeredRound = Math.max(rcv.answeredRound, this.last.no);
+      this.answerCameAfter(now - this.last.startedAtMs);
+      // Too late for the credit its round gave; the round in progress (or the next) must not give it again.
+      const next = this.current;
+      if (next !== undefined) {
+        if (seenAbs < next.needAbs) next.needAbs = seenAbs;
+        if (rcv.deliveredSlices < next.needSlices) next.needSlices = rcv.deliveredSlices;
+      } else {
+        this.lateAbs = Math.min(this.lateAbs, seenAbs);
+        this.lateSlices = Math.min(this.lateSlices, rcv.deliveredSlices);
+      }
     }
+  }
+
+  private answerCameAfter(delayMs: number): void {
+    this.answerLagMs = delayMs >= this.answerLagMs ? delayMs : this.answerLagMs + (delayMs - this.answerLagMs) / LAG_DECAY;
   }
 
   /** Sends what is due and ends the round when its time is up; true when one ended (credit may have grown). */
@@ -165,7 +206,7 @@ export class ProbeRounds {
     if (now < r.endsAtMs) return false;
     const prev = this.last;
     this.current = undefined;
-    this.last = { no: r.no, firstId: r.firstId, lastId: r.lastId, needAbs: r.needAbs, needSlices: r.needSlices };
+    this.last = { no: r.no, firstId: r.firstId, lastId: r.lastId, needAbs: r.needAbs, needSlices: r.needSlices, startedAtMs: r.startedAtMs };
     // A receiver that lost every copy of this round heard the one before.
     const creditAbs = prev === undefined ? -Infinity : Math.min(prev.needAbs, r.needAbs);
     const creditSlices = prev === undefined ? -Infinity : Math.min(prev.needSlices, r.needSlices);

@@ -120,17 +120,26 @@ describe('ReceiverCore HEARTBEAT', () => {
     });
     expect(core.stats.heartbeatsSent).toBe(1);
     expect(core.stats.resentBlocks).toBe(1);
-    // START said 3 receivers: the interval stays 250 (1 ms per receiver is less).
+    // START said 3 receivers: the interval stays 250 (it stretches only past 4).
     expect(core.pollTimeout()).toBe(520);
   });
 
-  it('the interval grows by 1 ms per receiver START counted, past heartbeatIntervalMs', () => {
-    const core = accepted();
-    feed(core, startBytes(64, 1000), 100);
-    core.handleTimeout(270);
-    expect(only(drainReceiver(core), MessageType.Heartbeat)).toHaveLength(1);
-    expect(core.pollTimeout()).toBe(1270);
-  });
+  it.each([
+    [4, 250],
+    [5, 312.5],
+    [32, 2000], // 8 × 250: the group's heartbeats a second are those of 4 receivers
+    [64, 2000], // at most STRETCH_CAP_MS
+    [3000, 3000], // and at least 1 ms per receiver
+  ])(
+    'START counted %i receivers: the next heartbeat %f ms on (heartbeatIntervalMs × receivers / 4, at most 2 s, at least 1 ms each)',
+    (receivers, intervalMs) => {
+      const core = accepted();
+      feed(core, startBytes(64, receivers), 100);
+      core.handleTimeout(270);
+      expect(only(drainReceiver(core), MessageType.Heartbeat)).toHaveLength(1);
+      expect(core.pollTimeout()).toBe(270 + intervalMs);
+    },
+  );
 
   it('none before our ACCEPT, and none at all with --async', () => {
     const joining = new ReceiverCore(receiverConfig({ heartbeatIntervalMs: 50, joinIntervalMs: 1000 }), 0);

@@ -39,8 +39,13 @@ export const DEFAULT_RDV_GROUP = '239.192.67.2';
  * CPU of four of 32), and automatic parity comes in steps of 1/32 of a stripe.
  */
 export const AUTO_STRIPE_BLOCKS = 32;
-/** Data blocks per slice without --fec (--slice-blocks, hidden, changes it). */
-export const DEFAULT_SLICE_BLOCKS = 128;
+/**
+ * Data blocks per slice without --fec (--slice-blocks, hidden, changes it): 8 stripes of
+ * 32, the geometry of --fec 8xR/32. In the lab at 5% and 10% loss, slices of 128 blocks
+ * with the same parity share were 20-30% slower than these (each slice costs the sender and
+ * receivers per-slice work: NAK timers, delivery, repair state), and at 0% loss no faster.
+ */
+export const DEFAULT_SLICE_BLOCKS = 256;
 
 export const DEFAULT_BLOCK_BYTES = 1472 - DATA_HEADER_SIZE;
 

@@ -12,12 +12,12 @@ function identical(r: SimResult): boolean {
 
 const naks = (r: SimResult): number => [...r.naksPerSlice.values()].reduce((a, b) => a + b, 0);
 
-// The CLI's default geometry: slices of 128 blocks in 4 stripes of 32.
-const stripes = 4;
+// The CLI's default geometry: slices of 256 blocks in 8 stripes of 32.
+const stripes = 8;
 const k = 32;
 const base: Omit<SimOptions, 'seed' | 'loss'> = {
   receivers: 4,
-  imageBytes: 60 * stripes * k * 256,
+  imageBytes: 40 * stripes * k * 256,
   stripes,
   sliceBlocks: stripes * k,
   latencyMs: 0.2,

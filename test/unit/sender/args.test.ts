@@ -15,8 +15,8 @@ describe('--fec', () => {
     expect(() => parseFec(text)).toThrow(UsageError);
   });
 
-  it('without --fec: 128 blocks a slice in stripes of 32, parity ahead chosen automatically', () => {
-    expect(parseSenderArgs(base, false).core).toMatchObject({ stripes: 4, redundancy: 0, sliceBlocks: 128, autoParity: true });
+  it('without --fec: 256 blocks a slice in stripes of 32, parity ahead chosen automatically', () => {
+    expect(parseSenderArgs(base, false).core).toMatchObject({ stripes: 8, redundancy: 0, sliceBlocks: 256, autoParity: true });
     expect(parseSenderArgs([...base, '--slice-blocks', '100'], false).core).toMatchObject({ stripes: 4, sliceBlocks: 100, autoParity: true });
   });
 

@@ -34,13 +34,14 @@ import { blockBytesForMtu } from '../common/mtu.js';
 import { parseBitrate } from '../common/units.js';
 import { AUTH_TRAILER_SIZE } from '../protocol/auth-trailer.js';
 import { DATA_HEADER_SIZE } from '../protocol/messages/data.js';
+import { DEFAULT_SLICE_BLOCKS } from '../sender/args.js';
 import { breakdownTable, meanStages, medianStages, type StagesPerGB, stagesPerGB } from './cpu-breakdown.js';
 import { createRack, labSkipReason, parseLastJson, type Rack, type RunResult, readLinkStats, sha256File, withLabLock, writeRandomFile } from './lab.js';
 import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
 
 const RECEIVER_HEAD_START_MS = 1_000;
 /** The CLI's default --slice-blocks (the bench does not change it). */
-const SLICE_BLOCKS = 128;
+const SLICE_BLOCKS = DEFAULT_SLICE_BLOCKS;
 const MB = 1e6;
 const GB = 1e9;
 

@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { blockBytesForMtu } from '../common/mtu.js';
 import { MAGIC, MESSAGE_TYPE_NAMES, MessageType } from '../protocol/header.js';
 import { DATA_HEADER_SIZE } from '../protocol/messages/data.js';
+import { DEFAULT_SLICE_BLOCKS } from '../sender/args.js';
 import { parseLastJson, type Rack, type RunResult, sha256File } from './lab.js';
 
 /**
@@ -34,7 +35,7 @@ import { parseLastJson, type Rack, type RunResult, sha256File } from './lab.js';
 export const LINK_BURST_BYTES = 2 * (1500 + 14);
 
 /** The CLI's default --slice-blocks. */
-export const SLICE_BLOCKS = 128;
+export const SLICE_BLOCKS = DEFAULT_SLICE_BLOCKS;
 
 /** Slices of an image at the CLIs' defaults (MTU 1500, SLICE_BLOCKS blocks a slice). */
 export function slicesOf(imageBytes: number): number {

@@ -13,6 +13,12 @@ export interface SenderConfig {
   readonly stripes: number;
   /** Proactive parity symbols per stripe, sent with every slice (udpcast's --fec redundancy). */
   readonly redundancy: number;
+  /**
+   * Proactive parity follows the loss the receivers report (sender/core/auto-parity.ts), up
+   * to a quarter of a stripe; redundancy must be 0. The CLI's default without --fec; never
+   * with async (no reports). Default false.
+   */
+  readonly autoParity?: boolean;
   /** No return channel: start after minWaitMs, send everything once (data and parity), END, done. */
   readonly async: boolean;
   /**
@@ -105,6 +111,7 @@ export function checkSenderConfig(cfg: Readonly<SenderConfig>): void {
   if (cfg.maxReceivers > MAX_RECEIVERS) throw new RangeError(`maxReceivers must be <= ${MAX_RECEIVERS}`);
   if (!(cfg.answerWindowMs >= 1 && cfg.answerWindowMs <= 0xffff)) throw new RangeError('answerWindowMs must be 1..65535');
   if (!(cfg.heartbeatMs >= 1)) throw new RangeError('heartbeatMs must be >= 1');
+  if (cfg.autoParity === true && (cfg.async || cfg.redundancy !== 0)) throw new RangeError('automatic parity needs a return channel and no fixed redundancy');
   const stripeBlocksMax = Math.ceil(cfg.sliceBlocks / cfg.stripes);
   if (stripeBlocksMax > MAX_STRIPE_BLOCKS || stripeBlocksMax + cfg.redundancy > 255) {
     throw new RangeError(`a stripe of ${stripeBlocksMax} blocks (+${cfg.redundancy} parity) leaves too few fresh parity symbols`);

@@ -40,6 +40,7 @@ export class Feedback {
   status(rcv: ReceiverRecord, st: Status, now: number): void {
     this.stats.statusReceived++;
     this.participants.status(rcv, st, this.tx.lastSeq, this.tx.sentCount, this.slices.nextSliceNo, now);
+    this.slices.autoParity.status(rcv, this.participants.seenAbsOf(rcv) - rcv.joinAbs, st.lossPpm);
     if (st.reqackId !== 0 && rcv.state === 'active') this.probe.answer(rcv, st.reqackId, this.participants.seenAbsOf(rcv), now);
   }
 

@@ -52,6 +52,8 @@ export interface ReceiverRecord {
   rcvBufBytes: number;
   /** First slice it got live: 0, or for a late receiver (--streaming) the slice the first pass was at. */
   readonly joinSlice: number;
+  /** DATA sent when it joined: the first it can read is the next (its STATUS's lossPpm spans from there). */
+  readonly joinAbs: number;
   /** Highest DATA seq it reported reading (u32 as on the wire). */
   seenSeq: number;
   deliveredSlices: number;
@@ -142,6 +144,7 @@ export class Participants {
       detail: '',
       rcvBufBytes: join.rcvBufBytes,
       joinSlice,
+      joinAbs: seenAbs,
       seenSeq,
       deliveredSlices: joinSlice,
       bytesWritten: 0,

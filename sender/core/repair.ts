@@ -32,7 +32,7 @@ export class RepairScheduler {
   private readonly queue: { sliceNo: number; stripe: number }[] = []; // bounded by retainSlices * stripes
 
   constructor(
-    private readonly cfg: Readonly<Pick<SenderConfig, 'stripes' | 'redundancy' | 'nakHoldMs'>>,
+    private readonly cfg: Readonly<Pick<SenderConfig, 'stripes' | 'nakHoldMs'>>,
     private readonly stats: SenderStats,
     private readonly slices: SliceStore,
     private readonly tx: Transmitter,
@@ -103,7 +103,7 @@ export class RepairScheduler {
   /** Fresh parity starts after the proactive indices the first pass already sent. */
   private newRepairs(slice: TxSlice): StripeRepair[] {
     return Array.from({ length: this.cfg.stripes }, (_, st) => ({
-      nextParity: this.cfg.redundancy % maxParity(Math.max(1, stripeBlocks(this.slices.geo, slice.nBlocks, st))),
+      nextParity: slice.redundancy % maxParity(Math.max(1, stripeBlocks(this.slices.geo, slice.nBlocks, st))),
       burstStart: 0,
       burstAtMs: -Infinity,
       burstCount: 0,

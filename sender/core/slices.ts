@@ -17,6 +17,7 @@ import { blockPayloadBytes, blocksInSlice, fullSliceBytes, type Geometry, maxPar
 import { startsCompressed } from '../../protocol/image-magic.js';
 import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_PARITY } from '../../protocol/messages/data.js';
 import { IMAGE_BYTES_UNKNOWN } from '../../protocol/messages/hello.js';
+import { AutoParity } from './auto-parity.js';
 import type { SenderConfig } from './config.js';
 import type { SenderStats } from './stats.js';
 import type { ImageEnd, Transmit, Transmitter } from './transmit.js';
@@ -43,8 +44,13 @@ export interface TxSlice {
   readonly sliceNo: number;
   readonly bytes: Uint8Array;
   readonly nBlocks: number;
+  /**
+   * Proactive parity per (non-empty) stripe: the config's (--fec), or with automatic parity
+   * what auto-parity.ts chose as the slice's first pass began (0 until then).
+   */
+  redundancy: number;
   /** The first pass: the data blocks, then `redundancy` parity per (non-empty) stripe. */
-  readonly firstPassCount: number;
+  firstPassCount: number;
   /** Not readonly: a full last slice of an image of unknown size learns it is final at EOF. */
   final: boolean;
   /** First-pass progress: datagrams of the first pass sent. */
@@ -61,10 +67,12 @@ export interface TxSlice {
   parityAhead: (Map<number, Uint8Array> | undefined)[] | undefined;
 }
 
-type SlicesConfig = Pick<SenderConfig, 'blockBytes' | 'sliceBlocks' | 'stripes' | 'imageBytes' | 'redundancy' | 'retainSlices' | 'coder'>;
+type SlicesConfig = Pick<SenderConfig, 'blockBytes' | 'sliceBlocks' | 'stripes' | 'imageBytes' | 'redundancy' | 'autoParity' | 'retainSlices' | 'coder'>;
 
 export class SliceStore {
   readonly geo: Geometry;
+  /** The rack's loss and the parity that follows it (read only with cfg.autoParity). */
+  readonly autoParity = new AutoParity();
   private readonly held = new Map<number, TxSlice>(); // bounded by cfg.retainSlices, plus as many reloaded (below baseSlice)
   private base = 0; // lowest slice still held (reloaded ones aside)
   private next = 0; // next slice the driver will give
@@ -240,6 +248,7 @@ export class SliceStore {
   nextFirstPass(tx: Transmitter): Transmit | undefined {
     const s = this.held.get(this.send);
     if (s === undefined || s.nextBlock >= s.firstPassCount) return undefined;
+    if (s.nextBlock === 0 && this.cfg.autoParity === true) this.chooseParity(s);
     const i = s.nextBlock++;
     let flags = s.final ? DATA_FLAG_FINAL_SLICE : 0;
     if (s.nextBlock === s.firstPassCount) {
@@ -251,9 +260,19 @@ export class SliceStore {
     const stripe = (i - s.nBlocks) % usedStripes;
     const parityIndex = Math.floor((i - s.nBlocks) / usedStripes);
     // The stripe's proactive parity (indices 0..redundancy-1) is encoded at its first.
-    const out = this.parity(s, stripe, parityIndex, this.cfg.redundancy - parityIndex);
+    const out = this.parity(s, stripe, parityIndex, s.redundancy - parityIndex);
     this.stats.proactiveParity++;
     return tx.data(s.sliceNo, s.bytes.byteLength, flags | DATA_FLAG_PARITY, stripe, parityIndex, out);
+  }
+
+  /**
+   * Automatic parity: the slice's proactive parity from the rack's loss now, sized for its
+   * largest stripe (stripes differ by one block at most). Reads nothing per receiver.
+   */
+  private chooseParity(s: TxSlice): void {
+    const usedStripes = Math.min(this.cfg.stripes, s.nBlocks);
+    s.redundancy = this.autoParity.parityFor(Math.ceil(s.nBlocks / usedStripes));
+    s.firstPassCount = s.nBlocks + s.redundancy * usedStripes;
   }
 
   /** Data block `b` of the slice, as a view (the last one may be short). */
@@ -318,11 +337,14 @@ export class SliceStore {
   /** A slice to hold: new from the source, or read again for a late receiver (its first pass long over). */
   private txSlice(sliceNo: number, bytes: Uint8Array, final: boolean, sent: boolean): TxSlice {
     const nBlocks = blocksInSlice(this.geo, bytes.byteLength);
-    const firstPassCount = nBlocks + this.cfg.redundancy * Math.min(this.cfg.stripes, nBlocks);
+    // Automatic parity: chosen when the first pass begins (a reloaded slice never has one).
+    const redundancy = this.cfg.autoParity === true ? 0 : this.cfg.redundancy;
+    const firstPassCount = nBlocks + redundancy * Math.min(this.cfg.stripes, nBlocks);
     return {
       sliceNo,
       bytes,
       nBlocks,
+      redundancy,
       firstPassCount,
       final,
       // A slice sent in full takes NAKs at once.

@@ -15,8 +15,14 @@ describe('--fec', () => {
     expect(() => parseFec(text)).toThrow(UsageError);
   });
 
-  it('without --fec: one stripe, no parity ahead, 128 blocks a slice', () => {
-    expect(parseSenderArgs(base, false).core).toMatchObject({ stripes: 1, redundancy: 0, sliceBlocks: 128 });
+  it('without --fec: 256 blocks a slice in stripes of 32, parity ahead chosen automatically', () => {
+    expect(parseSenderArgs(base, false).core).toMatchObject({ stripes: 8, redundancy: 0, sliceBlocks: 256, autoParity: true });
+    expect(parseSenderArgs([...base, '--slice-blocks', '100'], false).core).toMatchObject({ stripes: 4, sliceBlocks: 100, autoParity: true });
+  });
+
+  it('--fec keeps its fixed parity: no automatic parity, also with 0 redundancy', () => {
+    expect(parseSenderArgs([...base, '--fec', '8x0/32'], false).core).toMatchObject({ stripes: 8, redundancy: 0, autoParity: false });
+    expect(parseSenderArgs([...base, '--fec', '8x4/32'], false).core).toMatchObject({ stripes: 8, redundancy: 4, autoParity: false });
   });
 });
 

@@ -36,8 +36,20 @@ import { AUTH_TRAILER_SIZE } from '../protocol/auth-trailer.js';
 import { DATA_HEADER_SIZE } from '../protocol/messages/data.js';
 import { DEFAULT_SLICE_BLOCKS } from '../sender/args.js';
 import { breakdownTable, meanStages, medianStages, type StagesPerGB, stagesPerGB } from './cpu-breakdown.js';
-import { createRack, labSkipReason, parseLastJson, type Rack, type RunResult, readLinkStats, sha256File, withLabLock, writeRandomFile } from './lab.js';
+import {
+  createRack,
+  labSkipReason,
+  parseLastJson,
+  type Rack,
+  type RunResult,
+  rcvbufErrors,
+  readLinkStats,
+  sha256File,
+  withLabLock,
+  writeRandomFile,
+} from './lab.js';
 import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
+import { intOption } from './options.js';
 
 const RECEIVER_HEAD_START_MS = 1_000;
 /** The CLI's default --slice-blocks (the bench does not change it). */
@@ -130,14 +142,6 @@ function usage(msg: string): never {
   process.exit(2);
 }
 
-function intOption(values: Record<string, unknown>, name: string, dflt: number, min: number, max: number): number {
-  const raw = values[name];
-  if (raw === undefined) return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) usage(`--${name} must be an integer in ${min}..${max}, got ${String(raw)}`);
-  return n;
-}
-
 function authOption(v: unknown): 'mac' | 'encrypt' | undefined {
   if (v === undefined || v === 'none') return undefined;
   if (v === 'mac' || v === 'encrypt') return v;
@@ -174,22 +178,22 @@ function parseConfig(root: string): BenchConfig {
     usage((e as Error).message);
   }
   if (values.help === true) usage('help');
-  const sizeMiB = intOption(values, 'size', 256, 1, 1 << 20);
+  const sizeMiB = intOption(values, 'size', 256, 1, 1 << 20, usage);
   return Object.freeze({
-    receivers: intOption(values, 'receivers', 4, 1, 240),
-    lossPermille: intOption(values, 'loss', 0, 0, 999),
+    receivers: intOption(values, 'receivers', 4, 1, 240, usage),
+    lossPermille: intOption(values, 'loss', 0, 0, 999, usage),
     burst: values.burst === true,
-    burstPackets: intOption(values, 'burst-packets', 10, 1, 1000),
+    burstPackets: intOption(values, 'burst-packets', 10, 1, 1000, usage),
     sizeMiB,
-    reps: intOption(values, 'reps', 1, 1, 1000),
+    reps: intOption(values, 'reps', 1, 1, 1000, usage),
     rate: typeof values.rate === 'string' ? values.rate : undefined,
-    mtu: intOption(values, 'mtu', 1500, 576, 65535),
+    mtu: intOption(values, 'mtu', 1500, 576, 65535, usage),
     fec: typeof values.fec === 'string' ? values.fec : undefined,
     io: typeof values.io === 'string' ? values.io : undefined,
     auth: authOption(values.auth),
     maxBitrate: typeof values['max-bitrate'] === 'string' ? values['max-bitrate'] : undefined,
     outDir: typeof values['out-dir'] === 'string' ? resolve(values['out-dir']) : undefined,
-    timeoutS: intOption(values, 'timeout', 60 + sizeMiB, 1, 86_400),
+    timeoutS: intOption(values, 'timeout', 60 + sizeMiB, 1, 86_400, usage),
     resultsDir: resolve(typeof values['results-dir'] === 'string' ? values['results-dir'] : join(root, 'bench', 'results')),
     keep: values.keep === true,
   });
@@ -369,17 +373,6 @@ async function runOnce(cfg: BenchConfig, rack: Rack, root: string, rep: number, 
   if (ok && !cfg.keep) await rm(workDir, { recursive: true, force: true });
   else record.workDir = workDir;
   return record;
-}
-
-/** Udp RcvbufErrors from /proc/net/snmp, which is per network namespace. */
-async function rcvbufErrors(rack: Rack, ns: string): Promise<number> {
-  const r = await rack.run(ns, ['cat', '/proc/net/snmp'], { timeoutMs: 10_000 });
-  const lines = r.stdout.split('\n').filter((l) => l.startsWith('Udp:'));
-  if (lines.length < 2) return 0;
-  const names = lines[0]!.trim().split(/\s+/);
-  const values = lines[1]!.trim().split(/\s+/);
-  const i = names.indexOf('RcvbufErrors');
-  return i < 0 ? 0 : Number(values[i]);
 }
 
 /** Worst 1-second window of the sender's wire rate against the --max-bitrate target. */

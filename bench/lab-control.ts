@@ -24,7 +24,7 @@ import { blockBytesForMtu } from '../common/mtu.js';
 import { MAGIC, MESSAGE_TYPE_NAMES, MessageType } from '../protocol/header.js';
 import { DATA_HEADER_SIZE } from '../protocol/messages/data.js';
 import { DEFAULT_SLICE_BLOCKS } from '../sender/args.js';
-import { parseLastJson, type Rack, type RunResult, sha256File } from './lab.js';
+import { parseLastJson, type Rack, type RunResult, rcvbufErrors, sha256File } from './lab.js';
 
 /**
  * The sender's port gives out two frames at a time: the bridge floods every frame to each
@@ -244,17 +244,6 @@ function ipLink(ns: string): Promise<void> {
 
 function sum(xs: readonly number[]): number {
   return xs.reduce((a, b) => a + b, 0);
-}
-
-/** Udp RcvbufErrors from /proc/net/snmp, which is per network namespace. */
-async function rcvbufErrors(rack: Rack, ns: string): Promise<number> {
-  const r = await rack.run(ns, ['cat', '/proc/net/snmp'], { timeoutMs: 10_000 });
-  const lines = r.stdout.split('\n').filter((l) => l.startsWith('Udp:'));
-  if (lines.length < 2) return 0;
-  const names = lines[0]!.trim().split(/\s+/);
-  const values = lines[1]!.trim().split(/\s+/);
-  const i = names.indexOf('RcvbufErrors');
-  return i < 0 ? 0 : Number(values[i]);
 }
 
 /** Waits until every file holds `marker` (a receiver's log line), or throws after timeoutMs. */

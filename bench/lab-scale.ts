@@ -30,6 +30,7 @@ import { createRack, labSkipReason, MAX_RECEIVERS, sha256File, withLabLock, writ
 import { LINK_BURST_BYTES, runCountedSession, type SessionResult, SLICE_BLOCKS, slicesOf } from './lab-control.js';
 import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
 import { medianOfSome } from './median.js';
+import { intOption } from './options.js';
 
 interface Config {
   receivers: number[];
@@ -74,13 +75,7 @@ function parseConfig(root: string): Config {
     usage((e as Error).message);
   }
   if (values.help === true) usage('help');
-  const int = (name: string, dflt: number, min: number, max: number): number => {
-    const raw = values[name];
-    if (raw === undefined) return dflt;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) usage(`--${name} must be an integer in ${min}..${max}, got ${String(raw)}`);
-    return n;
-  };
+  const int = (name: string, dflt: number, min: number, max: number): number => intOption(values, name, dflt, min, max, usage);
   const receivers = String(values.receivers ?? '4,32')
     .split(',')
     .map(Number);

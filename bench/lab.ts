@@ -378,6 +378,17 @@ function teardownSync(hostIfs: readonly string[], namespaces: readonly string[],
   if (bridge !== undefined) shSync(['ip', 'link', 'del', bridge]);
 }
 
+/** Udp RcvbufErrors from /proc/net/snmp, which is per network namespace: datagrams a receiver's socket had no room for. */
+export async function rcvbufErrors(rack: Rack, ns: string): Promise<number> {
+  const r = await rack.run(ns, ['cat', '/proc/net/snmp'], { timeoutMs: 10_000 });
+  const lines = r.stdout.split('\n').filter((l) => l.startsWith('Udp:'));
+  if (lines.length < 2) return 0;
+  const names = lines[0]!.trim().split(/\s+/);
+  const values = lines[1]!.trim().split(/\s+/);
+  const i = names.indexOf('RcvbufErrors');
+  return i < 0 ? 0 : Number(values[i]);
+}
+
 // ---------------------------------------------------------------- exit hooks
 
 const liveRacks = new Set<RackImpl>();

@@ -74,6 +74,7 @@ export interface NativeSocketHandle {
   connect(ip: number, port: number): void;
   localAddress(): [number, number];
   addMembership(group: number, iface: number): void;
+  dropMembership(group: number, iface: number): void;
   setMulticastInterface(ip: number): void;
   setMulticastTTL(ttl: number): void;
   setMulticastLoopback(on: boolean): void;

@@ -153,11 +153,11 @@ int UdpIo::LocalAddress(uint32_t* ip, uint16_t* port) {
   return 0;
 }
 
-int UdpIo::AddMembership(uint32_t group, uint32_t iface) {
+int UdpIo::Membership(uint32_t group, uint32_t iface, bool join) {
   ip_mreq m{};
   m.imr_multiaddr.s_addr = htonl(group);
   m.imr_interface.s_addr = htonl(iface);
-  return setsockopt(fd_, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) == 0 ? 0 : errno;
+  return setsockopt(fd_, IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, &m, sizeof m) == 0 ? 0 : errno;
 }
 
 int UdpIo::SetMulticastInterface(uint32_t iface) {

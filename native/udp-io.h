@@ -180,7 +180,8 @@ class UdpIo {
   int Connect(uint32_t ip, uint16_t port);
   /** The bound address (ip, port in host order). */
   int LocalAddress(uint32_t* ip, uint16_t* port);
-  int AddMembership(uint32_t group, uint32_t iface);
+  /** Joins (IP_ADD_MEMBERSHIP) or leaves (IP_DROP_MEMBERSHIP) `group` on `iface`. */
+  int Membership(uint32_t group, uint32_t iface, bool join);
   int SetMulticastInterface(uint32_t iface);
   int SetMulticastTtl(int ttl);
   int SetMulticastLoop(bool on);

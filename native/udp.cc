@@ -13,7 +13,7 @@
 //   Socket methods (addresses are IPv4 as host-order uint32, a.b.c.d = a<<24 | b<<16 | c<<8 | d;
 //   failures throw an Error "<syscall> <detail>: <strerror> (<ECODE>)" with code/errno/syscall):
 //     bind(ip, port), connect(ip, port), localAddress(): [ip, port]
-//     addMembership(group, iface), setMulticastInterface(ip), setMulticastTTL(ttl),
+//     addMembership(group, iface), dropMembership(group, iface), setMulticastInterface(ip), setMulticastTTL(ttl),
 //     setMulticastLoopback(on), setBufferSize(send, bytes), getBufferSize(send): number
 //     startReading()                 poll for UV_READABLE from now on (until close)
 //     setWantWritable(on)            poll for UV_WRITABLE (only while a batch waits)
@@ -186,6 +186,7 @@ class Socket : public Napi::ObjectWrap<Socket> {
                            InstanceMethod<&Socket::Connect>("connect"),
                            InstanceMethod<&Socket::LocalAddress>("localAddress"),
                            InstanceMethod<&Socket::AddMembership>("addMembership"),
+                           InstanceMethod<&Socket::DropMembership>("dropMembership"),
                            InstanceMethod<&Socket::SetMulticastInterface>("setMulticastInterface"),
                            InstanceMethod<&Socket::SetMulticastTtl>("setMulticastTTL"),
                            InstanceMethod<&Socket::SetMulticastLoop>("setMulticastLoopback"),
@@ -359,12 +360,15 @@ class Socket : public Napi::ObjectWrap<Socket> {
     return a;
   }
 
-  Napi::Value AddMembership(const Napi::CallbackInfo& info) {
+  Napi::Value AddMembership(const Napi::CallbackInfo& info) { return Membership(info, true); }
+  Napi::Value DropMembership(const Napi::CallbackInfo& info) { return Membership(info, false); }
+
+  Napi::Value Membership(const Napi::CallbackInfo& info, bool join) {
     uint32_t group = 0;
     uint32_t iface = 0;
     if (!CheckOpen(info.Env()) || !U32(info, 0, 0xffffffffu, &group) || !U32(info, 1, 0xffffffffu, &iface)) return info.Env().Undefined();
-    const int err = io_->AddMembership(group, iface);
-    if (err != 0) return ThrowSys(info.Env(), "setsockopt IP_ADD_MEMBERSHIP", Dotted(group) + " on " + Dotted(iface), err);
+    const int err = io_->Membership(group, iface, join);
+    if (err != 0) return ThrowSys(info.Env(), join ? "setsockopt IP_ADD_MEMBERSHIP" : "setsockopt IP_DROP_MEMBERSHIP", Dotted(group) + " on " + Dotted(iface), err);
     return info.Env().Undefined();
   }
 

@@ -128,6 +128,16 @@ export class ReceiverCore {
     this.advance(now);
   }
 
+  /**
+   * Whether the data group's datagrams are of use now: false in the catch-up pass once the
+   * first pass has outrun us, until it is over (receiver/core/passes.ts). The driver leaves
+   * the group meanwhile, and joins it again before sending what follows.
+   */
+  get dataWanted(): boolean {
+    const p = this.phase;
+    return p.name !== 'receiving' || p.rx.passes.dataWanted;
+  }
+
   pollTransmit(): ReceiverTransmit | undefined {
     return this.out.shift();
   }
@@ -218,7 +228,7 @@ export class ReceiverCore {
       case MessageType.Start:
         // DATA may overtake START: the window it carries counts whenever it arrives.
         rx.feedback.setWindow(m.msg.windowPackets, m.msg.receivers);
-        if (this.state === 'accepted' || this.state === 'joining') this.begin(rx);
+        if (this.state === 'accepted' || this.state === 'joining') this.begin(rx, now);
         return;
       case MessageType.Data:
         return this.onData(rx, this.dataIn.fromData(m.msg), now);
@@ -257,7 +267,7 @@ export class ReceiverCore {
     if (session.async) {
       // No return channel: no JOIN, no ACCEPT; listen from here on.
       this.events.push({ kind: 'accepted', joinSlice: 0 });
-      return this.begin(rx);
+      return this.begin(rx, now);
     }
     if (session.late) {
       // The transfer is under way (this receiver was restarted, or started late). We never
@@ -276,7 +286,7 @@ export class ReceiverCore {
       // ask for (what we hear of it within our window, from slice 0, we keep).
       this.events.push({ kind: 'accepted', joinSlice: 0 });
       if (this.state === 'joining') this.phase = { name: 'accepted', rx };
-      if (this.state === 'accepted') this.begin(rx);
+      if (this.state === 'accepted') this.begin(rx, now);
       rx.passes.enterCatchUp(CatchUpWhy.LateInOrder, 0, 0, now);
       return;
     }
@@ -288,7 +298,7 @@ export class ReceiverCore {
     this.events.push({ kind: 'accepted', joinSlice });
     if (this.state === 'joining') this.phase = { name: 'accepted', rx };
     // START went out long ago: a late receiver begins now.
-    if (this.state === 'accepted' && (rx.session.late || joinSlice > 0)) this.begin(rx);
+    if (this.state === 'accepted' && (rx.session.late || joinSlice > 0)) this.begin(rx, now);
   }
 
   /**
@@ -296,8 +306,9 @@ export class ReceiverCore {
    * counted us, so we take the data and keep repeating JOIN until the ACCEPT comes (or a
    * DROP says we were too late).
    */
-  private begin(rx: InSession): void {
+  private begin(rx: InSession, now: number): void {
     if (this.state === 'joining') rx.feedback.onStartedUnanswered();
+    rx.feedback.onTransferBegan(now);
     this.phase = { name: 'receiving', rx };
     this.events.push({ kind: 'started', windowPackets: rx.feedback.windowPackets });
   }
@@ -321,17 +332,24 @@ export class ReceiverCore {
   }
 
   private onData(rx: InSession, d: DataIn, now: number): void {
-    if (this.state === 'accepted' || this.state === 'joining') this.begin(rx);
+    if (this.state === 'accepted' || this.state === 'joining') this.begin(rx, now);
     if (this.state !== 'receiving') return; // verifying/reporting: we have it all
     const c = dataFieldsError(rx.session.geo, d, d.payloadBytes);
     if (c !== undefined) return this.countDrop(c.code);
     const end = rx.session.end;
     if (end !== undefined && d.sliceNo >= end.totalSlices) return this.countDrop('ERR_BAD_FIELD');
+    if (rx.passes.takeRejoin()) {
+      // What went by while we were out of the data group (the catch-up pass) was not lost.
+      const unheard = rx.feedback.skipUnheard(d.seq);
+      rx.load.skipUnheard(unheard);
+      this.stats.dataUnheard += unheard;
+    }
     rx.feedback.onSeq(d.seq);
     rx.load.onData(d.seq);
     rx.naks.onData(d, now);
     const s = rx.assembly.take(d);
     if (s !== undefined) rx.naks.onSymbol(s, d, now);
+    else rx.passes.beyondHold(d.sliceNo);
     this.markDue(rx, now);
     this.deliverReady(rx, now);
     if (rx.feedback.reportsProgress && rx.feedback.windowMoved()) this.sendStatus(rx, 0, now);
@@ -374,7 +392,7 @@ export class ReceiverCore {
   }
 
   private onReqack(rx: InSession, r: Reqack, now: number): void {
-    if (this.state === 'accepted' || this.state === 'joining') this.begin(rx);
+    if (this.state === 'accepted' || this.state === 'joining') this.begin(rx, now);
     rx.naks.raiseFrontier(r.needSlices);
     this.markDue(rx, now);
     // Only receivers holding the window back answer; one that has everything is not, and
@@ -383,7 +401,7 @@ export class ReceiverCore {
   }
 
   private onEnd(rx: InSession, e: End, now: number): void {
-    if (this.state === 'accepted' || this.state === 'joining') this.begin(rx);
+    if (this.state === 'accepted' || this.state === 'joining') this.begin(rx, now);
     if (rx.session.end === undefined) {
       if (!rx.session.learnEnd(e)) return this.fail(Reason.ProtocolViolation, `END disagrees with the session: ${e.totalBytes} bytes`);
       rx.naks.raiseFrontier(e.totalSlices);

@@ -99,6 +99,9 @@ export class ReceiverDriver {
   private readonly lateJoinBlocker: string | undefined;
   /** Joined late: writes go to offsetSink, and the digest is taken by reading back. */
   private joinSlice = 0;
+  /** The data group, once joined (openData); and whether we are in it now (the core may want out: receiver/core/passes.ts). */
+  private dataGroup: string | undefined;
+  private inDataGroup = false;
   private writing = false;
   private complete: { totalBytes: number; digest: Uint8Array } | undefined;
   private bytesQueued = 0;
@@ -258,6 +261,8 @@ export class ReceiverDriver {
       if (this.net.interfaceAddress !== undefined) this.data.setMulticastInterface(this.net.interfaceAddress);
       this.data.setRecvBufferSize(this.net.rcvBufBytes);
       this.data.addMembership(group, this.net.interfaceAddress);
+      this.dataGroup = group;
+      this.inDataGroup = true;
     } catch (e) {
       this.ioError = true;
       this.abort(Reason.Interrupted, `cannot join ${group} on port ${this.net.portbase}: ${oneLine(e)}`);
@@ -293,6 +298,8 @@ export class ReceiverDriver {
 
   private turn(): void {
     this.sampleLoad(this.now());
+    // Before sendAll: the catch-up pass's first NAKs go out only once we hear the data group again.
+    this.syncDataGroup();
     this.sendAll();
     for (let ev = this.core.pollEvent(); ev !== undefined; ev = this.core.pollEvent()) this.onCoreEvent(ev);
     if (this.finished === undefined) return;
@@ -303,6 +310,32 @@ export class ReceiverDriver {
     this.timer = undefined;
     this.timerAtMs = t;
     if (t !== undefined) this.timer = setTimeout(this.onTimer, Math.max(0, t - this.now()));
+  }
+
+  /** Leaves or joins the data group as the core wants it (the catch-up pass, outrun by the first pass). */
+  private syncDataGroup(): void {
+    const group = this.dataGroup;
+    if (group === undefined || this.core.dataWanted === this.inDataGroup) return;
+    const join = !this.inDataGroup;
+    try {
+      if (join) this.data.addMembership(group, this.net.interfaceAddress);
+      else this.data.dropMembership(group, this.net.interfaceAddress);
+      this.inDataGroup = join;
+      this.log.info(
+        { evt: join ? 'dataGroup.join' : 'dataGroup.leave', group },
+        join ? 'listening to the data group again' : 'outrun by the first pass: leaving the data group until the catch-up pass',
+      );
+    } catch (e) {
+      // Still in the group: we read what we would not have, nothing is lost. Out of it and
+      // unable to join again: nothing more can come.
+      if (join) {
+        this.ioError = true;
+        this.abort(Reason.Interrupted, `cannot join ${group} again for the catch-up pass: ${oneLine(e)}`);
+      } else {
+        this.dataGroup = undefined;
+        this.log.warn({ evt: 'dataGroup.leave', group, detail: oneLine(e) }, `cannot leave ${group}: staying in it`);
+      }
+    }
   }
 
   /** What the core has to send: NAKs to the rendezvous group, the rest to the sender alone. */
@@ -352,6 +385,8 @@ export class ReceiverDriver {
       case 'catchUp':
         this.log.info({ evt: 'catchUp', why: ev.why, rateKBps: ev.rateKBps, paceKBps: ev.paceKBps }, 'moved to the catch-up pass');
         break;
+      case 'dataGroupLeft':
+        break; // syncDataGroup says it, when it acts
       case 'catchUpBegan':
         this.log.info({ evt: 'catchUp.begin', fromSlice: ev.fromSlice }, 'catch-up pass begins');
         break;

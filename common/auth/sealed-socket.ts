@@ -65,6 +65,9 @@ export class SealedUdpSocket implements UdpSocket {
   addMembership(group: string, interfaceAddress?: string): void {
     this.inner.addMembership(group, interfaceAddress);
   }
+  dropMembership(group: string, interfaceAddress?: string): void {
+    this.inner.dropMembership(group, interfaceAddress);
+  }
   setMulticastInterface(address: string): void {
     this.inner.setMulticastInterface(address);
   }

@@ -47,6 +47,9 @@ export class DgramUdpSocket implements UdpSocket {
   addMembership(group: string, interfaceAddress?: string): void {
     this.s.addMembership(group, interfaceAddress);
   }
+  dropMembership(group: string, interfaceAddress?: string): void {
+    this.s.dropMembership(group, interfaceAddress);
+  }
   setMulticastInterface(address: string): void {
     this.s.setMulticastInterface(address);
   }

@@ -240,6 +240,9 @@ export class NativeUdpSocket implements UdpSocket {
   addMembership(group: string, interfaceAddress?: string): void {
     this.#h.addMembership(this.#ip(group, 'addMembership'), interfaceAddress === undefined ? 0 : this.#ip(interfaceAddress, 'addMembership'));
   }
+  dropMembership(group: string, interfaceAddress?: string): void {
+    this.#h.dropMembership(this.#ip(group, 'dropMembership'), interfaceAddress === undefined ? 0 : this.#ip(interfaceAddress, 'dropMembership'));
+  }
   setMulticastInterface(address: string): void {
     this.#h.setMulticastInterface(this.#ip(address, 'setMulticastInterface'));
   }

@@ -56,6 +56,8 @@ export interface UdpSocket {
   /** The default destination of send() without an address. */
   connect(port: number, address: string): Promise<void>;
   addMembership(group: string, interfaceAddress?: string): void;
+  /** Leaves a group addMembership joined: the kernel stops handing its datagrams to this socket. */
+  dropMembership(group: string, interfaceAddress?: string): void;
   setMulticastInterface(address: string): void;
   setMulticastTTL(ttl: number): void;
   setMulticastLoopback(on: boolean): void;

@@ -44,6 +44,11 @@ import type { Session } from './session.js';
 import { needOf, type RxSlice } from './slice.js';
 import type { ReceiverStats } from './stats.js';
 
+/** HEARTBEATs sent at the early pace once the transfer begins (about two intervals' worth). */
+export const EARLY_HEARTBEATS = 6;
+/** How many times as often as later the early HEARTBEATs go. */
+export const EARLY_DIVISOR = 3;
+
 export class Feedback {
   /**
    * Our JOIN was answered (from the start with --async, where nobody joins). The answer
@@ -65,6 +70,8 @@ export class Feedback {
   private heartbeatAtMs = Infinity;
   /** Receivers in the session, as START said: the HEARTBEAT interval grows with them. */
   private receivers = 1;
+  /** HEARTBEATs still to go at the early pace (EARLY_HEARTBEATS from when the transfer began). */
+  private earlyHeartbeats = 0;
   /** JOIN says CAP_IN_ORDER: we are late and take the image only in order (the catch-up pass). */
   private inOrder = false;
   /** A quiet session (a REQACK said so): silent unless behind, and a STATUS every quietStatusEveryMs. */
@@ -163,6 +170,23 @@ export class Feedback {
     if (this.heartbeatAtMs === Infinity) this.heartbeatAtMs = now + this.cfg.heartbeatIntervalMs;
   }
 
+  /**
+   * The transfer began (START, or the first DATA): the next EARLY_HEARTBEATS go EARLY_DIVISOR
+   * times as often, so that the sender, which counts our rates from START, has figures to
+   * judge the rack's pace by (sender/core/slow-policy.ts) within about an interval instead
+   * of three: until then a slow node holds every other one back.
+   */
+  onTransferBegan(now: number): void {
+    this.earlyHeartbeats = EARLY_HEARTBEATS;
+    if (this.heartbeatAtMs !== Infinity) this.heartbeatAtMs = Math.min(this.heartbeatAtMs, now + this.heartbeatIntervalMs());
+  }
+
+  /** The interval to the next HEARTBEAT: the configured one stretched with the group, shorter early in the transfer. */
+  private heartbeatIntervalMs(): number {
+    const ms = groupIntervalMs(this.cfg.heartbeatIntervalMs, this.receivers);
+    return this.earlyHeartbeats > 0 ? ms / EARLY_DIVISOR : ms;
+  }
+
   /** The data began before our ACCEPT: STATUS goes out on the JOIN clock until it comes. */
   onStartedUnanswered(): void {
     this.statusAtMs = this.joinAtMs;
@@ -174,7 +198,8 @@ export class Feedback {
    * common/feedback-interval.ts) so the sender hears about as many a second at any size.
    */
   sendHeartbeat(x: HeartbeatFigures, catchUp: boolean, now: number): void {
-    this.heartbeatAtMs = now + groupIntervalMs(this.cfg.heartbeatIntervalMs, this.receivers);
+    this.heartbeatAtMs = now + this.heartbeatIntervalMs();
+    if (this.earlyHeartbeats > 0) this.earlyHeartbeats--;
     if (this.session.async) return;
     const buf = new Uint8Array(HEARTBEAT_SIZE);
     encodeHeartbeat(
@@ -210,6 +235,18 @@ export class Feedback {
     if (this.firstSeq === undefined) this.firstSeq = seq;
     this.dataRead++;
     if (seqDiff(seq, this.seenSeq) > 0) this.seenSeq = seq;
+  }
+
+  /**
+   * The first DATA `seq` since we joined the data group again: the DATA between the newest
+   * we saw before and it went by while we were not listening. Counted as read (lossPpm is
+   * what the network lost), and returned.
+   */
+  skipUnheard(seq: number): number {
+    if (this.firstSeq === undefined) return 0;
+    const unheard = Math.max(0, seqDiff(seq, this.seenSeq) - 1);
+    this.dataRead += unheard;
+    return unheard;
   }
 
   /**

@@ -91,6 +91,11 @@ export class LoadMeter {
     }
   }
 
+  /** `count` DATA went by while we were out of the data group: not lost, so counted as read. */
+  skipUnheard(count: number): void {
+    this.read = (this.read + count) >>> 0;
+  }
+
   setPipeline(p: PipelineLoad): void {
     this.pipeline = p;
   }

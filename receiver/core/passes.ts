@@ -16,6 +16,12 @@
 // place (deliver in order what we have, hold the retention window, let go of what lies
 // beyond it), and once the first pass is over (END) ask for everything we lack, the whole
 // window at once, as a head pass does; the sender reads it again from its source.
+// Once the first pass has run past what we hold (a DATA beyond it came), nothing more of
+// it is of use: what we lack begins before it, and the sink takes only in order. We then
+// leave the data group (dataWanted, acted on by the driver) so the kernel stops handing us
+// datagrams we would read only to drop, CPU that a node of the rack may share with the
+// healthy ones; and join it again when the catch-up pass begins, before its first NAK.
+// The DATA we did not hear meanwhile is not loss: the first one after counts the gap as read.
 
 import type { CatchUpWhy } from '../../protocol/messages/catch-up.js';
 import type { Assembly } from './assembly.js';
@@ -28,6 +34,10 @@ import type { Session } from './session.js';
 export class Passes {
   /** Late, and our output takes the image only in order: the whole image in the catch-up pass. */
   private lateInOrder = false;
+  /** In the catch-up pass, the first pass ran past what we hold and is not over: we left the data group. */
+  private outrun = false;
+  /** We joined the data group again: the first DATA after says how much we did not hear. */
+  private rejoined = false;
 
   constructor(
     private readonly cfg: Pick<ReceiverConfig, 'lateJoinBlocker' | 'decompressesByMagic'>,
@@ -41,6 +51,29 @@ export class Passes {
   /** We joined late and take the whole image in order, in the catch-up pass. */
   get inOrder(): boolean {
     return this.lateInOrder;
+  }
+
+  /** False while the first pass has outrun us in the catch-up pass: the driver leaves the data group. */
+  get dataWanted(): boolean {
+    return !this.outrun;
+  }
+
+  /**
+   * A DATA of slice `sliceNo` we could not hold, beyond what we hold. In the catch-up pass
+   * while the first pass goes on, the first pass has outrun us: we stop listening to it.
+   */
+  beyondHold(sliceNo: number): void {
+    if (this.naks.inCatchUp && this.session.end === undefined && sliceNo >= this.assembly.delivered + this.session.holdSlices && !this.outrun) {
+      this.outrun = true;
+      this.events.push({ kind: 'dataGroupLeft', atSlice: this.assembly.delivered });
+    }
+  }
+
+  /** The first DATA since we joined the data group again: true once, then the gap is counted. */
+  takeRejoin(): boolean {
+    const r = this.rejoined;
+    this.rejoined = false;
+    return r;
   }
 
   /**
@@ -101,6 +134,10 @@ export class Passes {
 
   /** The first pass is over: what we lack comes now (nothing, unless in the catch-up pass). */
   beginCatchUp(now: number): void {
+    if (this.outrun) {
+      this.outrun = false;
+      this.rejoined = true;
+    }
     if (!this.naks.waiting) return;
     this.naks.fetch(now);
     this.feedback.reportAsWeGo();

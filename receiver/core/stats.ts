@@ -26,6 +26,8 @@ export interface ReceiverStats {
   naksHeard: number;
   /** --async with a carousel: times a slice that could not be rebuilt was left for the next pass. */
   slicesPutOff: number;
+  /** DATA that went by while we were out of the data group (the catch-up pass, outrun by the first pass). */
+  dataUnheard: number;
   statusSent: number;
   /** Most slices held in memory at once (incomplete, or complete and waiting for the sink). */
   maxHeldSlices: number;
@@ -49,6 +51,7 @@ export function newReceiverStats(): ReceiverStats {
     naksThinned: 0,
     naksHeard: 0,
     slicesPutOff: 0,
+    dataUnheard: 0,
     statusSent: 0,
     maxHeldSlices: 0,
     nakBackoffMs: 0,

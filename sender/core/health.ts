@@ -17,6 +17,8 @@ import { HEARTBEAT_FLAG_CATCH_UP, Limit } from '../../protocol/messages/heartbea
 export const HEALTH_SAMPLES = 16;
 /** Rates and shares are taken over this much of the receiver's time (or what the samples span). */
 export const RATE_WINDOW_MS = 2000;
+/** The "now" of a busy share: taken over the newest samples that span at least this (or what they span). */
+export const RECENT_WINDOW_MS = 300;
 /** A sink busy less than this share of the time still counts as this busy: no capacity is infinite. */
 const MIN_BUSY_SHARE = 0.05;
 
@@ -36,6 +38,10 @@ export interface HealthFigures {
   readonly lossShare: number | undefined;
   /** Share of the time a delivered slice waited for its sink: 1 is a sink that never keeps up. */
   readonly sinkBusyShare: number | undefined;
+  /** The same over the newest samples only (RECENT_WINDOW_MS): how busy its sink is now, not since the window began. */
+  readonly recentSinkBusyShare: number | undefined;
+  /** Image bytes per second its sink took over those newest samples. */
+  readonly recentRateBps: number | undefined;
   /** Share of its data blocks that had to be rebuilt or resent, since it began. */
   readonly repairShare: number | undefined;
   /** Its event loop's busy share in its last interval. */
@@ -60,6 +66,8 @@ export class ReceiverHealth {
     outputBps: undefined,
     lossShare: undefined,
     sinkBusyShare: undefined,
+    recentSinkBusyShare: undefined,
+    recentRateBps: undefined,
     repairShare: undefined,
     cpuShare: undefined,
     spanMs: 0,
@@ -98,7 +106,16 @@ export class ReceiverHealth {
   restart(): void {
     this.samples.length = 0;
     this.capacity = undefined;
-    this.fig = { ...this.fig, rateBps: undefined, outputBps: undefined, lossShare: undefined, sinkBusyShare: undefined, spanMs: 0 };
+    this.fig = {
+      ...this.fig,
+      rateBps: undefined,
+      outputBps: undefined,
+      lossShare: undefined,
+      sinkBusyShare: undefined,
+      recentSinkBusyShare: undefined,
+      recentRateBps: undefined,
+      spanMs: 0,
+    };
   }
 
   /** Takes a heartbeat at `now`; false when it was not newer than the last and changed nothing. */
@@ -129,10 +146,13 @@ export class ReceiverHealth {
   private compute(now: number): HealthFigures {
     const hb = this.last!;
     const newest = this.samples[this.samples.length - 1]!; // take() added one
-    // The oldest sample still within the window (at least the one before the newest).
+    // The oldest sample still within the window (at least the one before the newest), and
+    // the oldest within the recent one.
     let oldest: Sample | undefined;
+    let recent: Sample | undefined;
     for (let i = this.samples.length - 2; i >= 0; i--) {
       oldest = this.samples[i]!;
+      if (recent === undefined && newest.elapsedMs - oldest.elapsedMs >= RECENT_WINDOW_MS) recent = oldest;
       if (newest.elapsedMs - oldest.elapsedMs >= RATE_WINDOW_MS) break;
     }
     const blocks = hb.bytesWritten / this.blockBytes;
@@ -144,9 +164,20 @@ export class ReceiverHealth {
       heardAtMs: now,
     };
     if (oldest === undefined) {
-      return { ...common, rateBps: undefined, outputBps: undefined, lossShare: undefined, sinkBusyShare: undefined, spanMs: 0 };
+      return {
+        ...common,
+        rateBps: undefined,
+        outputBps: undefined,
+        lossShare: undefined,
+        sinkBusyShare: undefined,
+        recentSinkBusyShare: undefined,
+        recentRateBps: undefined,
+        spanMs: 0,
+      };
     }
+    recent ??= oldest;
     const dtMs = newest.elapsedMs - oldest.elapsedMs;
+    const recentMs = newest.elapsedMs - recent.elapsedMs;
     const sent = u32(newest.packetsSent, oldest.packetsSent);
     const read = u32(newest.packetsRead, oldest.packetsRead);
     return {
@@ -156,6 +187,8 @@ export class ReceiverHealth {
       outputBps: (Math.max(0, newest.outputBytes - oldest.outputBytes) * 1000) / dtMs,
       lossShare: sent > 0 ? Math.max(0, Math.min(1, 1 - read / sent)) : 0,
       sinkBusyShare: Math.min(1, u32(newest.sinkBusyMs, oldest.sinkBusyMs) / dtMs),
+      recentSinkBusyShare: Math.min(1, u32(newest.sinkBusyMs, recent.sinkBusyMs) / recentMs),
+      recentRateBps: (Math.max(0, newest.bytesWritten - recent.bytesWritten) * 1000) / recentMs,
     };
   }
 }

@@ -187,6 +187,15 @@ export class Participants {
     this.progress.heard(r);
   }
 
+  /** `rcv` counts as having read every DATA sent so far (`lastSeq`, `lastAbs`: the last one's seq and count). */
+  seenAllSent(rcv: ReceiverRecord, lastSeq: number, lastAbs: number): void {
+    const r = rcv as Tracked;
+    if (r.state !== 'active' || lastAbs <= r.seenAbs) return;
+    r.seenSeq = lastSeq;
+    r.seenAbs = lastAbs;
+    this.progress.seenMoved(r);
+  }
+
   /**
    * A STATUS: progress only counts forward and within what was sent (seq up to the last
    * DATA sent, `lastSeq` being its seq and `lastAbs` its count; slices below `nextSliceNo`),

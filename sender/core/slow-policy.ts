@@ -15,8 +15,8 @@
 //   - below SLOW_FRACTION of the median of what the other receivers still in the first pass
 //     could take, or
 //   - below --min-rate, when given and another receiver of the first pass keeps it.
-// and its own pipeline is saturated: its sink held delivery back (or its CPU was busy) for
-// at least SATURATED_SHARE of the window.
+// and its own pipeline is saturated: its sink held delivery back for SATURATED_SHARE of
+// the window (or its CPU was busy CPU_SATURATED_SHARE of its last interval).
 // "What it could take" is its capacity (sender/core/health.ts): the rate its sink wrote at
 // over the share of the time its sink or CPU was busy. In lock-step every receiver writes
 // at the slow node's pace, so rates alone cannot tell who is slow; but the others wait for
@@ -24,11 +24,18 @@
 // than its disk, decompressor or CPU keeps a high capacity and is not moved: its losses are
 // repaired as before, and --retries-until-drop still applies to one that stops.
 // The figures come from HEARTBEATs, over the last RATE_WINDOW_MS (2 s) of the receiver's
-// own clock, counted from START and judged once they span MIN_SPAN_MS. That is the
-// hysteresis: a healthy node whose disk stalls for a moment has a busy sink only for that
-// moment, not for SATURATED_SHARE of two seconds, so a stall moves it only once it has
-// lasted about 1.6 s, and SLOW_HOLD_MS more; a slow disk is busy all the time and is moved
-// about a second after START.
+// own clock, counted from START and judged once they span MIN_SPAN_MS (the receivers send
+// them three times as often early on: receiver/core/feedback.ts). That is the hysteresis:
+// a healthy node whose disk stalls for a moment has a busy sink only for that moment, not
+// for SATURATED_SHARE of two seconds, so a stall moves it only once it has lasted about
+// 1.6 s, and SLOW_HOLD_MS more.
+// A slow disk is found sooner, by what sets it apart from a stalled one: it keeps writing,
+// slowly. When its sink was busy SATURATED_SHARE of the latest samples (RECENT_WINDOW_MS)
+// and it wrote at a rate (bytes over that busy time) below the same pace, it is slow now;
+// DISK_HOLD_MS of that moves it. A stalled disk writes nothing, and one back from a stall
+// writes at its own speed, so neither is moved this way. The whole window, which begins at
+// START, would say it too late: while the page cache takes the first writes the sink is
+// not busy, and in the lab the throttled disk's window share read 0.70-0.78 for 2.5 s.
 // The last receiver of the first pass is never moved (someone must pace it), and nobody is
 // moved after the first pass.
 //
@@ -49,10 +56,13 @@ import type { Transmitter } from './transmit.js';
 export const SLOW_FRACTION = 0.5;
 /** A receiver must be slow and behind this long, without a break, to be moved. */
 export const SLOW_HOLD_MS = 500;
+/** The same, when its latest samples show a sink busy all the time that still writes, slowly. */
+export const DISK_HOLD_MS = 250;
 /** Rates are judged only once they span this much of the receiver's time. */
-export const MIN_SPAN_MS = 500;
-/** A receiver's own pipeline is saturated when its sink held delivery back this share of the window (or its CPU was busy 0.9). */
+export const MIN_SPAN_MS = 375;
+/** A receiver's own pipeline is saturated when its sink held delivery back this share of the window (or of the latest samples). */
 export const SATURATED_SHARE = 0.8;
+/** ... or its CPU was busy this share of its last interval. */
 const CPU_SATURATED_SHARE = 0.9;
 
 export interface Demotion {
@@ -61,6 +71,8 @@ export interface Demotion {
   /** What it could take (its capacity), and the pace it fell below, in bytes per second. */
   readonly rateBps: number;
   readonly paceBps: number;
+  /** Found by its latest samples: a sink busy all the time that still writes, slowly (DISK_HOLD_MS). */
+  readonly slowNow: boolean;
 }
 
 export class SlowPolicy {
@@ -88,7 +100,7 @@ export class SlowPolicy {
         this.slowSince.set(r.id, now);
         continue;
       }
-      if (now - since >= SLOW_HOLD_MS) out.push(d);
+      if (now - since >= (d.slowNow ? DISK_HOLD_MS : SLOW_HOLD_MS)) out.push(d);
     }
     out.sort((a, b) => a.rateBps - b.rateBps);
     // Someone stays to pace the first pass: the fastest of those judged slow, if need be.
@@ -102,8 +114,13 @@ export class SlowPolicy {
     const f = r.health.figures;
     const capacity = f.spanMs < MIN_SPAN_MS ? undefined : r.health.capacityBps();
     if (capacity === undefined) return undefined;
-    // Its own pipeline must be what holds it back, for most of the window (not a moment's stall).
-    if ((f.sinkBusyShare ?? 0) < SATURATED_SHARE && (f.cpuShare ?? 0) < CPU_SATURATED_SHARE) return undefined;
+    // What its disk writes at now, when its sink was busy nearly all the latest samples and
+    // still wrote (not a stall).
+    const recentBusy = f.recentSinkBusyShare ?? 0;
+    const diskBps = recentBusy >= SATURATED_SHARE && (f.recentRateBps ?? 0) > 0 ? (f.recentRateBps ?? 0) / recentBusy : undefined;
+    // Else its own pipeline must be what holds it back, for most of the window (not a moment's stall).
+    const saturated = (f.sinkBusyShare ?? 0) >= SATURATED_SHARE || (f.cpuShare ?? 0) >= CPU_SATURATED_SHARE;
+    if (diskBps === undefined && !saturated) return undefined;
     const others: number[] = [];
     for (const o of live) {
       if (o === r || o.health.figures.spanMs < MIN_SPAN_MS) continue;
@@ -112,13 +129,20 @@ export class SlowPolicy {
     }
     if (others.length === 0) return undefined;
     // Below --min-rate, when someone else keeps it (else moving it would only leave the
-    // first pass to a receiver as slow).
+    // first pass to a receiver as slow); else below the rack's pace. Slow now and over the
+    // window alike, or (the window's own saturation) over the window only.
     const min = this.cfg.minRateBytesPerSec;
-    if (min !== undefined && capacity < min && others.some((c) => c >= min)) {
-      return { rcv: r, why: CatchUpWhy.BelowMinRate, rateBps: capacity, paceBps: min };
+    if (min !== undefined && others.some((c) => c >= min)) {
+      const d = verdict(CatchUpWhy.BelowMinRate, min);
+      if (d !== undefined) return d;
     }
-    const pace = SLOW_FRACTION * median(others);
-    return capacity < pace ? { rcv: r, why: CatchUpWhy.Slow, rateBps: capacity, paceBps: pace } : undefined;
+    return verdict(CatchUpWhy.Slow, SLOW_FRACTION * median(others));
+
+    function verdict(why: CatchUpWhy, pace: number): Demotion | undefined {
+      if (capacity === undefined || capacity >= pace) return undefined;
+      const slowNow = diskBps !== undefined && diskBps < pace;
+      return slowNow || saturated ? { rcv: r, why, rateBps: capacity, paceBps: pace, slowNow } : undefined;
+    }
   }
 }
 
@@ -176,9 +200,18 @@ export class CatchUpPass {
     if (now - rcv.catchUpToldAtMs >= this.cfg.endIntervalMs) this.tell(rcv, 0, 0, now);
   }
 
-  /** The first pass is over: the catch-up pass begins for every active receiver in it. */
+  /**
+   * The first pass is over: the catch-up pass begins for every active receiver in it. From
+   * now on they pace the flow window (flow.ts), counted from here: what the first pass sent
+   * is no longer theirs to read (one the first pass outran left the data group and will not
+   * say it saw it: receiver/core/passes.ts).
+   */
   firstPassOver(): void {
-    for (const r of this.participants.list()) if (r.state === 'active' && r.catchUp) this.events.push({ kind: 'catchUpBegan', receiverId: r.id });
+    for (const r of this.participants.list()) {
+      if (r.state !== 'active' || !r.catchUp) continue;
+      this.participants.seenAllSent(r, this.tx.lastSeq, this.tx.sentCount);
+      this.events.push({ kind: 'catchUpBegan', receiverId: r.id });
+    }
   }
 
   /** CATCHUP to `rcv` (twice: it is cheap, and a lost one costs its NAKs until it is told again). */

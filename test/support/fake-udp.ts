@@ -26,6 +26,7 @@ export class FakeUdpSocket implements UdpSocket {
   readonly binds: { readonly port: number; readonly address: string | undefined }[] = []; // UNBOUNDED: one test's calls
   readonly connects: { readonly port: number; readonly address: string }[] = []; // UNBOUNDED: one test's calls
   readonly memberships: { readonly group: string; readonly interfaceAddress: string | undefined }[] = []; // UNBOUNDED: one test's calls
+  readonly membershipsDropped: { readonly group: string; readonly interfaceAddress: string | undefined }[] = []; // UNBOUNDED: one test's calls
   flushes = 0;
   closeCalls = 0;
   /** What setRecvBufferSize() asked; getRecvBufferSize() grants it, as a kernel with a high rmem_max would. */
@@ -49,6 +50,9 @@ export class FakeUdpSocket implements UdpSocket {
   }
   addMembership(group: string, interfaceAddress?: string): void {
     this.memberships.push({ group, interfaceAddress });
+  }
+  dropMembership(group: string, interfaceAddress?: string): void {
+    this.membershipsDropped.push({ group, interfaceAddress });
   }
   /** No placement: every datagram goes to onMessage, as the interface allows. */
   setPlacement(): void {}

@@ -158,6 +158,8 @@ export class SimReceiver {
   readonly placement: PlacementTable | undefined;
   /** With placement: DATA it took as placed records. */
   placed = 0;
+  /** DATA sent while its core did not want the data group (dataWanted: it had left it, as its driver does). */
+  dataNotDelivered = 0;
   /** The session and sender it chose (undefined while it listens). */
   session: { readonly id: number; readonly sender: string } | undefined;
   /** > 0: accepted late, at this slice; slices are then written at their offsets. */
@@ -428,6 +430,11 @@ export class SimNet {
         const only = typeof t.to === 'object' ? t.to.port - RECEIVER_PORT_BASE : undefined;
         for (const r of only === undefined ? this.receivers : this.receivers.slice(only, only + 1)) {
           if (this.gone(r) || this.o.wire.downLost(r.index, channel, bytes)) continue;
+          // Out of the data group, as its driver leaves it: the kernel hands it no DATA.
+          if (channel === 'data' && !r.core.dataWanted) {
+            r.dataNotDelivered++;
+            continue;
+          }
           this.send(r.index, SENDER_ADDRESS, bytes);
         }
         this.hooks.afterSend?.();

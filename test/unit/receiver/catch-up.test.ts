@@ -83,6 +83,41 @@ describe('ReceiverCore moved to the catch-up pass', () => {
     ]);
   });
 
+  it('outrun by the first pass, it wants no more of the data group until END; what went by meanwhile is not loss', () => {
+    const core = receiving({ maxQueuedSlices: 2 });
+    feedSlice(core, 0, 10);
+    feedSlice(core, 1, 10);
+    expect(core.dataWanted).toBe(true);
+    feed(core, catchUpBytes({ receiverId: ME, why: CatchUpWhy.Slow }), 11);
+    // Slices 2..5 fill its window: it still wants what the first pass sends.
+    for (let n = 2; n < 6; n++) feedSlice(core, n, 20);
+    expect(core.dataWanted).toBe(true);
+    // Slice 6 lies beyond: the first pass has outrun it.
+    feedSlice(core, 6, 21);
+    expect(core.dataWanted).toBe(false);
+    expect(drainEvents(core).filter((e) => e.kind === 'dataGroupLeft')).toEqual([{ kind: 'dataGroupLeft', atSlice: 2 }]);
+    // Its driver left the group: slices 7..9 (12 DATA) go by unheard. Its sink takes two slices meanwhile.
+    seq += 12;
+    core.handle({ kind: 'written', slices: 2, bytes: 800 }, 30);
+    expect(core.dataWanted).toBe(false);
+    // END: the catch-up pass begins, and it wants the data group again (its driver joins
+    // before the NAKs go out).
+    feed(core, endBytes(4000, 10, DIGEST), 2001);
+    expect(core.dataWanted).toBe(true);
+    core.handleTimeout(2006);
+    expect(only(drainReceiver(core), MessageType.Nak).map((n) => n.sliceNo)).toEqual([6, 7]);
+    // The first DATA it hears again (a resend of slice 6) counts the 12 it did not hear as
+    // read: nothing was lost on the network.
+    seq += 5; // other receivers' repairs, sent before it joined again
+    feedSlice(core, 6, 2010);
+    feed(core, reqackBytes({ reqackId: 1, needSlices: 10, needSeq: seq }), 2011);
+    core.handleTimeout(2400);
+    const status = only(drainReceiver(core), MessageType.Status);
+    expect(status.length).toBeGreaterThan(0);
+    expect(status.at(-1)!.lossPpm).toBe(0);
+    expect(core.stats.dataUnheard).toBe(12 + 5);
+  });
+
   it('a CATCHUP that comes after END fetches at once; its heartbeats say so', () => {
     const core = receiving({ heartbeatIntervalMs: 100 });
     feedSlice(core, 0, 10, 1);

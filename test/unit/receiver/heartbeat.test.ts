@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { CAP_ASYNC, CAP_PARITY_REPAIR, MessageType } from '../../../protocol/header.js';
 import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_REPAIR } from '../../../protocol/messages/data.js';
 import { HEARTBEAT_FLAG_CATCH_UP, Limit } from '../../../protocol/messages/heartbeat.js';
+import { EARLY_DIVISOR, EARLY_HEARTBEATS } from '../../../receiver/core/feedback.js';
 import { classifyLimit, LoadMeter } from '../../../receiver/core/load.js';
 import { ReceiverCore } from '../../../receiver/core.js';
 import { pattern } from '../../support/bytes.js';
@@ -86,12 +87,14 @@ describe('ReceiverCore HEARTBEAT', () => {
     return core;
   }
 
-  it("goes heartbeatIntervalMs after our ACCEPT, then every interval, with the receiver's figures", () => {
+  it("goes heartbeatIntervalMs after our ACCEPT, a third of it early in the transfer, with the receiver's figures", () => {
     const core = accepted();
     expect(core.pollTimeout()).toBe(270);
     core.handleTimeout(269);
     expect(drainReceiver(core)).toEqual([]);
     feed(core, startBytes(64, 3), 100);
+    // The transfer began: the next one comes a third of the interval on.
+    expect(core.pollTimeout()).toBe(100 + 250 / EARLY_DIVISOR);
     // Slice 0 whole, slice 1 with its block 1 resent; both written by 140.
     let seq = 1;
     for (let b = 0; b < 4; b++) feed(core, block(seq++, 0, b), 110);
@@ -99,7 +102,7 @@ describe('ReceiverCore HEARTBEAT', () => {
     for (const b of [0, 2, 3]) feed(core, block(seq++, 1, b), 120);
     feed(core, block(seq++, 1, 1, DATA_FLAG_REPAIR), 130);
     core.handle({ kind: 'written', slices: 2, bytes: 800 }, 140);
-    core.handle({ kind: 'load', cpuPermille: 120, outputBytes: 800, outputBusyMs: 3, decompressing: false }, 210);
+    core.handle({ kind: 'load', cpuPermille: 120, outputBytes: 800, outputBusyMs: 3, decompressing: false }, 150);
     core.handleTimeout(270);
     const hbs = only(drainReceiver(core), MessageType.Heartbeat);
     expect(hbs).toHaveLength(1);
@@ -120,8 +123,16 @@ describe('ReceiverCore HEARTBEAT', () => {
     });
     expect(core.stats.heartbeatsSent).toBe(1);
     expect(core.stats.resentBlocks).toBe(1);
-    // START said 3 receivers: the interval stays 250 (it stretches only past 4).
-    expect(core.pollTimeout()).toBe(520);
+    // START said 3 receivers: the interval stays 250 (it stretches only past 4); after each
+    // of the first EARLY_HEARTBEATS since the transfer began, a third of it; then the interval.
+    let t = 270;
+    for (let i = 0; i < EARLY_HEARTBEATS; i++) {
+      expect(core.pollTimeout()).toBeCloseTo(t + 250 / EARLY_DIVISOR, 9);
+      t = core.pollTimeout()!;
+      core.handleTimeout(t);
+    }
+    expect(core.pollTimeout()).toBe(t + 250);
+    expect(core.stats.heartbeatsSent).toBe(EARLY_HEARTBEATS + 1);
   });
 
   it.each([
@@ -131,13 +142,20 @@ describe('ReceiverCore HEARTBEAT', () => {
     [64, 2000], // at most STRETCH_CAP_MS
     [3000, 3000], // and at least 1 ms per receiver
   ])(
-    'START counted %i receivers: the next heartbeat %f ms on (heartbeatIntervalMs × receivers / 4, at most 2 s, at least 1 ms each)',
+    'START counted %i receivers: heartbeats every %f ms (heartbeatIntervalMs × receivers / 4, at most 2 s, at least 1 ms each), a third of it early in the transfer',
     (receivers, intervalMs) => {
       const core = accepted();
       feed(core, startBytes(64, receivers), 100);
-      core.handleTimeout(270);
-      expect(only(drainReceiver(core), MessageType.Heartbeat)).toHaveLength(1);
-      expect(core.pollTimeout()).toBe(270 + intervalMs);
+      // Early in the transfer, a third of it (but never later than the one due at 270).
+      const first = Math.min(270, 100 + intervalMs / EARLY_DIVISOR);
+      expect(core.pollTimeout()).toBe(first);
+      let t = first;
+      for (let i = 0; i < 3; i++) {
+        core.handleTimeout(t);
+        expect(only(drainReceiver(core), MessageType.Heartbeat)).toHaveLength(1);
+        expect(core.pollTimeout()).toBeCloseTo(t + intervalMs / EARLY_DIVISOR, 9);
+        t = core.pollTimeout()!;
+      }
     },
   );
 
@@ -154,7 +172,8 @@ describe('ReceiverCore HEARTBEAT', () => {
   });
 
   it('a sink that never keeps up says disk', () => {
-    const core = accepted({ maxQueuedSlices: 1 });
+    // 510 ms: the first heartbeat of the transfer at 100 + 510 / 3 = 270.
+    const core = accepted({ maxQueuedSlices: 1, heartbeatIntervalMs: 510 });
     feed(core, startBytes(64, 2), 100);
     let seq = 1;
     for (let b = 0; b < 4; b++) feed(core, block(seq++, 0, b), 100);

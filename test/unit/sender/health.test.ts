@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { encodeHeartbeat, HEARTBEAT_SIZE, type Heartbeat, Limit } from '../../../protocol/messages/heartbeat.js';
-import { ReceiverHealth } from '../../../sender/core/health.js';
+import { RECENT_WINDOW_MS, ReceiverHealth } from '../../../sender/core/health.js';
 import { SenderCore } from '../../../sender/core.js';
 import { renderTable } from '../../../sender/live-table.js';
 import type { NodeView } from '../../../sender/node-view.js';
@@ -58,6 +58,9 @@ describe('ReceiverHealth', () => {
       outputBps: 4_000_000,
       lossShare: 0.25,
       sinkBusyShare: 0.5,
+      // Two samples: the latest ones are the whole window.
+      recentSinkBusyShare: 0.5,
+      recentRateBps: 8_000_000,
       repairShare: 0.01,
       cpuShare: 0.4,
       spanMs: 500,
@@ -75,6 +78,23 @@ describe('ReceiverHealth', () => {
     for (let i = 0; i <= 10; i++) h.take(hb({ elapsedMs: i * 500, bytesWritten: i < 6 ? i * 10_000_000 : 50_000_000 + (i - 5) * 1_000_000 }), i * 500);
     // The newest sample is at 5000 ms and the window reaches back to 3000 ms (51 MB then, 55 MB now).
     expect(h.figures.rateBps).toBe(((55_000_000 - 51_000_000) * 1000) / 2000);
+  });
+
+  it('takes the "now" of the sink over the newest samples spanning RECENT_WINDOW_MS: a sink busy from 1 s on reads 0.8 over the window, 1 now', () => {
+    expect(RECENT_WINDOW_MS).toBe(300);
+    const h = new ReceiverHealth(1000);
+    // Heartbeats every 125 ms; the sink idle (the page cache takes the writes) until 1000 ms,
+    // then busy all the time and writing 1 MB every 125 ms.
+    for (let i = 0; i <= 20; i++) {
+      const t = i * 125;
+      h.take(hb({ elapsedMs: t, sinkBusyMs: Math.max(0, t - 1000), bytesWritten: t <= 1000 ? t * 40_000 : 40_000_000 + (i - 8) * 1_000_000 }), t);
+    }
+    // Newest at 2500 ms: the window reaches back to the oldest of the 16 samples kept, 625 ms
+    // (busy 1500 of 1875 ms), the recent one to 2125 ms (three intervals, 375 ms: busy
+    // throughout, 3 MB written).
+    expect(h.figures.sinkBusyShare).toBe(0.8);
+    expect(h.figures.recentSinkBusyShare).toBe(1);
+    expect(h.figures.recentRateBps).toBe(8_000_000);
   });
 });
 

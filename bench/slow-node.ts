@@ -2,7 +2,7 @@
 // pace, and does the slow one still end verified?
 //
 //   npm run build && node dist/bench/slow-node.js [--reps 3] [--mode raw,cpio] [--receivers 6]
-//       [--size 256] [--cpio-tree 128] [--slow-share 0.25 | --slow-mbps M] [--variants alone,six,slow,held]
+//       [--size 256] [--cpio-tree 512] [--slow-share 0.25 | --slow-mbps M] [--variants alone,six,slow,held]
 //
 // Each rep, each mode, three runs on one rack (no loss, no rate limit):
 //   alone     receivers-1 healthy receivers, no slow node in the rack (the reference)
@@ -10,7 +10,9 @@
 //             costs on a lab where every node shares the same two cores, slow or not
 //   slow      the same plus one slow receiver, the sender as shipped (catch-up pass)
 //   held      the same, with udp-sender --no-catch-up (the rack keeps the slow node's pace)
-// raw: a crypto-random image to --file; cpio: a cpio.gz of system files to --unpack DIR.
+// raw: a crypto-random image to --file; cpio: a cpio.gz of system files to --unpack DIR
+// (512 MiB of files by default: a 128 MiB tree's first pass lasts about 3 s here, so the
+// second or two the rack takes to tell a slow node from a busy one is most of what it measures).
 // Healthy receivers write to /dev/shm. The slow one writes to an ext4 file system on a
 // loop device of its own, whose writes are throttled: blkio.throttle.write_bps_device on
 // the root blkio cgroup (so the kernel's writeback to it is throttled too) and the
@@ -141,7 +143,7 @@ async function main(): Promise<number> {
       mode: { type: 'string', default: 'raw,cpio' },
       receivers: { type: 'string', default: '6' },
       size: { type: 'string', default: '256' },
-      'cpio-tree': { type: 'string', default: '128' },
+      'cpio-tree': { type: 'string', default: '512' },
       'slow-share': { type: 'string', default: '0.25' },
       'slow-mbps': { type: 'string' },
       variants: { type: 'string', default: 'alone,six,slow,held' },

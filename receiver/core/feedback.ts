@@ -23,7 +23,7 @@
 // find us behind, we are "limiting" and report each quarter as in a small session;
 // otherwise we keep silent but for a STATUS at least every heartbeatMs the REQACK names.
 
-import { groupIntervalMs } from '../../common/feedback-interval.js';
+import { groupIntervalMs, MS_PER_RECEIVER } from '../../common/feedback-interval.js';
 import { CAP_IN_ORDER, CAP_PARITY_REPAIR } from '../../protocol/header.js';
 import { DIGEST_BYTES } from '../../protocol/messages/end.js';
 import { encodeHeartbeat, HEARTBEAT_FLAG_CATCH_UP, HEARTBEAT_SIZE } from '../../protocol/messages/heartbeat.js';
@@ -181,10 +181,14 @@ export class Feedback {
     if (this.heartbeatAtMs !== Infinity) this.heartbeatAtMs = Math.min(this.heartbeatAtMs, now + this.heartbeatIntervalMs());
   }
 
-  /** The interval to the next HEARTBEAT: the configured one stretched with the group, shorter early in the transfer. */
+  /**
+   * The interval to the next HEARTBEAT: the configured one stretched with the group, shorter
+   * early in the transfer, but never below MS_PER_RECEIVER per receiver (what the sender
+   * hears a second stays bounded at any size: past a thousand receivers, no early pace).
+   */
   private heartbeatIntervalMs(): number {
     const ms = groupIntervalMs(this.cfg.heartbeatIntervalMs, this.receivers);
-    return this.earlyHeartbeats > 0 ? ms / EARLY_DIVISOR : ms;
+    return this.earlyHeartbeats > 0 ? Math.max(ms / EARLY_DIVISOR, this.receivers * MS_PER_RECEIVER) : ms;
   }
 
   /** The data began before our ACCEPT: STATUS goes out on the JOIN clock until it comes. */

@@ -14,7 +14,7 @@ import { makeLogger } from '../common/log.js';
 import { udpFactory } from '../common/udp/select.js';
 import { reasonName } from '../protocol/reasons.js';
 import { parseReceiverArgs } from '../receiver/args.js';
-import { ReceiverDriver } from '../receiver/driver.js';
+import { ReceiverDriver, type ReceiverOutcome } from '../receiver/driver.js';
 import { openSink } from '../receiver/sink.js';
 import type { CloneLog } from './log.js';
 import type { ReceiverPlan } from './plan.js';
@@ -88,6 +88,9 @@ export async function receiveImage(opts: { argv: string[]; log: CloneLog; logFil
     throw new StepError('receive', oneLine(e));
   }
   const rep = sink.report();
+  // What the receiver saw, in the log either way: when a node stalls, the first question is
+  // whether its data socket heard anything at all.
+  log.line('receive', receiverCounters(out));
   if (!out.ok) throw new StepError('receive', `the image did not verify: ${out.detail || reasonName(out.reason)}`);
   if (warnings > 0) log.line('receive', `${warnings} warning(s) while unpacking (entries skipped)`);
   return {
@@ -102,4 +105,17 @@ export async function receiveImage(opts: { argv: string[]; log: CloneLog; logFil
     format: rep.decompress?.format,
     outBytes: rep.decompress?.outBytes,
   };
+}
+
+/** One line of the receiver's counters: what its data socket read, what the core took and sent, what it dropped and why. */
+export function receiverCounters(out: Pick<ReceiverOutcome, 'stats' | 'io'>): string {
+  const s = out.stats;
+  const drops = Object.entries(s.drops)
+    .filter(([, n]) => (n ?? 0) > 0)
+    .map(([code, n]) => `${code} ${n}`);
+  return (
+    `receiver counters: the data socket read ${out.io.data.datagramsReceived} datagrams (${out.io.placed} placed); ` +
+    `${s.dataPackets} DATA and ${s.parityPackets} parity taken, ${s.duplicates} duplicates, ${s.decodedBlocks + s.resentBlocks} blocks repaired; ` +
+    `sent ${s.naksSent} NAKs, ${s.statusSent} STATUS, ${s.heartbeatsSent} heartbeats; dropped ${drops.length > 0 ? drops.join(', ') : 'nothing'}`
+  );
 }

@@ -532,6 +532,9 @@ describe.skipIf(why !== undefined)('rackcast-clone on loop-device disks (root)',
     const s = newSession();
     const c = await clone(planFor(disk, s), { image: gzBig, s, senderArgs: ['--max-bitrate', '40m'], killSenderAfterMs: 2500 });
     expectFailedAt(c, 'receive', /the image did not verify: /);
+    // The log says what the receiver heard before the sender went: data, and nothing sent back unasked.
+    const counters = c.out.find((l) => l.includes('receive: receiver counters: '));
+    expect(counters, describeRun(c.r)).toMatch(/the data socket read [1-9]\d* datagrams .*; [1-9]\d* DATA and \d+ parity taken, .*; dropped /);
     await settle(disk);
     expect(firstBytes(disk.file, 440).equals(Buffer.alloc(440))).toBe(true);
     const root = await mountPartition(disk, 2);

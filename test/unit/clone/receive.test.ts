@@ -16,10 +16,10 @@ describe('receiverCounters', () => {
   it('says what the data socket read, what the core took, sent and dropped', () => {
     const stats = { ...newReceiverStats(), dataPackets: 900, parityPackets: 40, duplicates: 3, decodedBlocks: 7, resentBlocks: 2, naksSent: 5, statusSent: 11 };
     stats.heartbeatsSent = 4;
-    stats.drops = { ERR_AHEAD: 12, ERR_BAD_FIELD: 0, ERR_FOREIGN_SESSION: 2 };
+    stats.drops = { ERR_AHEAD: 12, ERR_BAD_FIELD: 0, ERR_WRONG_SESSION: 2 };
     expect(receiverCounters({ stats, io: io(960, 930) })).toBe(
       'receiver counters: the data socket read 960 datagrams (930 placed); 900 DATA and 40 parity taken, 3 duplicates, 9 blocks repaired; ' +
-        'sent 5 NAKs, 11 STATUS, 4 heartbeats; dropped ERR_AHEAD 12, ERR_FOREIGN_SESSION 2',
+        'sent 5 NAKs, 11 STATUS, 4 heartbeats; dropped ERR_AHEAD 12, ERR_WRONG_SESSION 2',
     );
   });
 

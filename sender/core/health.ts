@@ -57,24 +57,22 @@ export interface HealthFigures {
 
 const u32 = (a: number, b: number): number => (a - b) >>> 0;
 
+/** The figures that need two samples, before there are two. */
+const NO_RATES = {
+  rateBps: undefined,
+  outputBps: undefined,
+  lossShare: undefined,
+  sinkBusyShare: undefined,
+  recentSinkBusyShare: undefined,
+  recentRateBps: undefined,
+  spanMs: 0,
+} as const satisfies Partial<HealthFigures>;
+
 export class ReceiverHealth {
   private readonly samples: Sample[] = []; // bounded by HEALTH_SAMPLES
   private last: Heartbeat | undefined;
   private capacity: number | undefined;
-  private fig: HealthFigures = {
-    rateBps: undefined,
-    outputBps: undefined,
-    lossShare: undefined,
-    sinkBusyShare: undefined,
-    recentSinkBusyShare: undefined,
-    recentRateBps: undefined,
-    repairShare: undefined,
-    cpuShare: undefined,
-    spanMs: 0,
-    limit: Limit.Unknown,
-    catchUp: false,
-    heardAtMs: undefined,
-  };
+  private fig: HealthFigures = { ...NO_RATES, repairShare: undefined, cpuShare: undefined, limit: Limit.Unknown, catchUp: false, heardAtMs: undefined };
 
   constructor(private readonly blockBytes: number) {}
 
@@ -106,16 +104,7 @@ export class ReceiverHealth {
   restart(): void {
     this.samples.length = 0;
     this.capacity = undefined;
-    this.fig = {
-      ...this.fig,
-      rateBps: undefined,
-      outputBps: undefined,
-      lossShare: undefined,
-      sinkBusyShare: undefined,
-      recentSinkBusyShare: undefined,
-      recentRateBps: undefined,
-      spanMs: 0,
-    };
+    this.fig = { ...this.fig, ...NO_RATES };
   }
 
   /** Takes a heartbeat at `now`; false when it was not newer than the last and changed nothing. */
@@ -164,16 +153,7 @@ export class ReceiverHealth {
       heardAtMs: now,
     };
     if (oldest === undefined) {
-      return {
-        ...common,
-        rateBps: undefined,
-        outputBps: undefined,
-        lossShare: undefined,
-        sinkBusyShare: undefined,
-        recentSinkBusyShare: undefined,
-        recentRateBps: undefined,
-        spanMs: 0,
-      };
+      return { ...common, ...NO_RATES };
     }
     recent ??= oldest;
     const dtMs = newest.elapsedMs - oldest.elapsedMs;

@@ -3,21 +3,11 @@
 
 import { describe, expect, it } from 'vitest';
 import { Reason } from '../../protocol/reasons.js';
+import { binomialTailAbove } from '../../sender/core/auto-parity.js';
 import { type SimOptions, type SimResult, simulate } from '../support/simulate.js';
 
 function identical(r: SimResult): boolean {
   return r.receivers.every((x) => x.ok && Buffer.compare(Buffer.from(x.image), Buffer.from(r.image)) === 0);
-}
-
-/** P(X > t) for X ~ Binomial(n, p). */
-function binomialTail(n: number, p: number, t: number): number {
-  let pmf = (1 - p) ** n;
-  let cdf = 0;
-  for (let x = 0; x <= t; x++) {
-    cdf += pmf;
-    pmf *= ((n - x) / (x + 1)) * (p / (1 - p));
-  }
-  return Math.max(0, 1 - cdf);
 }
 
 describe('--fec 8x4/32: parity sent ahead', () => {
@@ -48,10 +38,10 @@ describe('--fec 8x4/32: parity sent ahead', () => {
     // P(max >= j) <= min(1, N * P(L > r + j - 1)), L ~ Binomial(k + r, p). A burst's own
     // packets are lost at the same rate, which can need a second, smaller burst: allow 2x.
     let perStripe = 0;
-    for (let j = 1; j <= k; j++) perStripe += Math.min(1, receivers * binomialTail(k + r, p, r + j - 1));
+    for (let j = 1; j <= k; j++) perStripe += Math.min(1, receivers * binomialTailAbove(k + r, p, r + j - 1));
     const bound = 2 * stripes * perStripe;
     let single = 0;
-    for (let j = 1; j <= k; j++) single += binomialTail(k + r, p, r + j - 1);
+    for (let j = 1; j <= k; j++) single += binomialTailAbove(k + r, p, r + j - 1);
     // Without --fec, the same 500 receivers and the same loss (the default: one stripe of 128 blocks).
     const plain = simulate({
       receivers,

@@ -32,7 +32,6 @@ export const ASYNC_DEFAULT_ANNOUNCE_MS = 2000;
 export const ASYNC_DEFAULT_PASSES = 2;
 export const DEFAULT_DATA_GROUP = '239.192.67.1';
 export const DEFAULT_RDV_GROUP = '239.192.67.2';
-/** 1500-byte MTU − 20 (IPv4) − 8 (UDP) − the DATA header. */
 /**
  * Without --fec, a slice is cut into stripes of this many blocks: a fresh parity symbol
  * costs one multiply-add per block of its stripe (a 128-block stripe about 3x the encode
@@ -47,6 +46,7 @@ export const AUTO_STRIPE_BLOCKS = 32;
  */
 export const DEFAULT_SLICE_BLOCKS = 256;
 
+/** 1500-byte MTU − 20 (IPv4) − 8 (UDP) − the DATA header. */
 export const DEFAULT_BLOCK_BYTES = 1472 - DATA_HEADER_SIZE;
 
 interface RawOptions {

@@ -122,7 +122,7 @@ export class SenderCore {
     this.pacer = new Pacer(cfg, this.stats, now);
     this.tx = new Transmitter(cfg, this.stats);
     this.participants = new Participants(cfg);
-    this.slices = new SliceStore(cfg, this.stats);
+    this.slices = new SliceStore(cfg, this.stats, () => this.participants.activeCount());
     this.repair = new RepairScheduler(cfg, this.stats, this.slices, this.tx);
     this.flow = new FlowWindow(cfg, this.participants, this.tx, this.slices, this.repair);
     this.reload = new ReloadTable(cfg, this.stats, this.slices);

@@ -2,8 +2,9 @@
 // is doing, sent every heartbeat interval while it is in a session (never with --async):
 // cumulative counters, so a lost one costs nothing but resolution, and the receiver's own
 // clock to divide them by. The sender's live table, its per-node figures and its
-// slow-node policy (sender/core/health.ts) are computed from them; nothing in flow control
-// or repair depends on them.
+// slow-node policy (sender/core/health.ts) are computed from them, and the loss the
+// automatic parity follows (sender/core/auto-parity.ts) from packetsSent and packetsRead;
+// nothing in flow control or NAK repair depends on them.
 //
 // off size field
 //   0    8 header          (type 16)

@@ -5,39 +5,53 @@
 // the loss between them: the sender knows how many DATA the receiver's seenSeq spans (its
 // count of DATA sent), so lossPpm times that span is the receiver's lost count, and the
 // difference of two lost counts over the difference of two spans is the loss in between.
-// Each receiver's estimate is a moving average of that, over about LOSS_HORIZON_PACKETS of
-// DATA. The rack's figure is the worst estimate of the receivers the first pass waits for
+// HEARTBEAT gives the same from its own two counters (DATA sequence numbers seen, DATA
+// read): in a quiet session (many receivers) STATUS may not come at all while the first
+// pass runs, HEARTBEAT does, and without it the rack's loss would read 0 and no slice
+// would get parity. Each receiver's estimate is a moving average of either, over about
+// LOSS_HORIZON_PACKETS of DATA. The rack's figure is the worst estimate of the receivers the first pass waits for
 // (active, not complete, not in the catch-up pass): one NAK round trip for any of them is
 // a round trip for the slice.
 //
 // A slice gets its parity when its first pass begins (not when it is read: slices are read
-// ahead): the smallest R per stripe of k blocks such that a receiver losing DATA at that
-// rate misses more than R of the stripe's k + R datagrams with probability at most
-// STRIPE_MISS_TARGET (binomial tail), capped at MAX_PARITY_SHARE of k. No loss reported:
+// ahead): the smallest R per stripe of k blocks such that, of the n receivers the session
+// has, any one losing DATA at that rate misses more than R of the stripe's k + R datagrams
+// with probability at most STRIPE_MISS_TARGET (binomial tail; each receiver's share of the
+// target is 1 - (1 - target)^(1/n)), capped at MAX_PARITY_SHARE of k. A stripe that one
+// receiver of many misses costs a NAK and a repair round trip as surely as with one
+// receiver, and with n receivers one of them misses about n times as often: at 1% loss and
+// 32 blocks, 1 parity per stripe holds one receiver's misses to 5% but 32 receivers' to
+// about 73% (a NAK round for nearly every stripe), 3 to 5%. No loss reported:
 // R = 0, so a clean network costs nothing; the first slices (before any STATUS) get none
 // either, and rely on NAKs like every slice did before.
+//
+// n is the session's active receivers (Participants.activeCount, O(1)), read at each slice.
 //
 // What holds: per DATA nothing here runs; per STATUS O(1) (the worst is kept as it grows;
 // when the worst receiver's estimate falls, or it stops counting, the worst is found again
 // over the receivers at the next slice: at most once per slice). parityFor() is O(1) while
 // the figure and k are those of the last call, else one binomial table of at most k + cap
-// terms per candidate. Records are bounded by the receivers the sender admitted.
+// terms per candidate (the figure, k or n changed). Records are bounded by the receivers the
+// sender admitted.
 
 import { LOSS_PPM_ALL } from '../../protocol/messages/status.js';
 import type { ReceiverRecord } from './participants.js';
 
 /** A receiver's loss estimate averages over about this many DATA of its span. */
 export const LOSS_HORIZON_PACKETS = 4096;
-/** A stripe needs a NAK (a receiver at the rack's loss misses more than its parity) at most this often. */
+/** A stripe needs a NAK (some receiver at the rack's loss misses more than its parity) at most this often. */
 export const STRIPE_MISS_TARGET = 0.05;
 /** Parity per stripe at most this share of the stripe's data blocks (and 255 - k, GF(256)'s bound). */
 export const MAX_PARITY_SHARE = 0.25;
 
 interface LossRecord {
   readonly rcv: ReceiverRecord;
-  /** DATA its seenSeq spanned at its last STATUS, and how many of them it had lost. */
+  /** DATA its seenSeq spanned at its last STATUS, and how many of them it had lost (NaN: no STATUS yet). */
   span: number;
   lost: number;
+  /** Its last HEARTBEAT's DATA sequence numbers seen and DATA read, both wrapping at 2^32 (NaN: none yet). */
+  hbSent: number;
+  hbRead: number;
   /** Its recent loss share, 0..1. */
   estimate: number;
 }
@@ -61,11 +75,16 @@ export function binomialTailAbove(n: number, p: number, r: number): number {
   return Math.max(0, 1 - below);
 }
 
-/** Proactive parity for one stripe of k data blocks at loss share `loss`: see the top of this file. */
-export function parityForLoss(k: number, loss: number): number {
+/**
+ * Proactive parity for one stripe of k data blocks at loss share `loss`, for `receivers`
+ * receivers that each lose that much: see the top of this file.
+ */
+export function parityForLoss(k: number, loss: number, receivers = 1): number {
   if (k <= 0 || !(loss > 0)) return 0;
   const cap = Math.min(255 - k, Math.ceil(k * MAX_PARITY_SHARE));
-  for (let r = 0; r < cap; r++) if (binomialTailAbove(k + r, loss, r) <= STRIPE_MISS_TARGET) return r;
+  // 1 - (1 - T)^(1/n), without the cancellation 1 - x suffers for large n.
+  const each = -Math.expm1(Math.log1p(-STRIPE_MISS_TARGET) / Math.max(1, receivers));
+  for (let r = 0; r < cap; r++) if (binomialTailAbove(k + r, loss, r) <= each) return r;
   return cap;
 }
 
@@ -77,7 +96,11 @@ export class AutoParity {
   private stale = false;
   private memoK = -1;
   private memoLoss = -1;
+  private memoReceivers = -1;
   private memoParity = 0;
+
+  /** `receivers`: how many receivers the session has now (each may miss a stripe). */
+  constructor(private readonly receivers: () => number = () => 1) {}
 
   /** The rack's loss share as the next slice's parity is chosen from it (0 until a receiver reported loss). */
   get loss(): number {
@@ -91,24 +114,63 @@ export class AutoParity {
    */
   status(rcv: ReceiverRecord, seenSpan: number, lossPpm: number): void {
     const lost = (Math.min(LOSS_PPM_ALL, lossPpm) / LOSS_PPM_ALL) * seenSpan;
-    let rec = this.records.get(rcv.id);
+    const rec = this.records.get(rcv.id);
     if (rec === undefined) {
-      // The first report: its loss so far is all we know.
-      rec = { rcv, span: seenSpan, lost, estimate: seenSpan > 0 ? lost / seenSpan : 0 };
-      this.records.set(rcv.id, rec);
-    } else {
-      const dSpan = seenSpan - rec.span;
-      if (dSpan <= 0) return;
-      const sample = Math.max(0, Math.min(1, (lost - rec.lost) / dSpan));
-      rec.estimate += (1 - Math.exp(-dSpan / LOSS_HORIZON_PACKETS)) * (sample - rec.estimate);
-      rec.span = seenSpan;
-      rec.lost = lost;
+      const r = this.first(rcv, seenSpan, lost);
+      r.span = seenSpan;
+      r.lost = lost;
+      return;
     }
-    if (!counts(rcv)) return;
+    if (!Number.isNaN(rec.span)) this.sample(rec, seenSpan - rec.span, lost - rec.lost);
+    rec.span = seenSpan;
+    rec.lost = lost;
+  }
+
+  /**
+   * A HEARTBEAT from `rcv`: `packetsSent` DATA sequence numbers from the first it read to the
+   * newest, `packetsRead` DATA it read (both u32, wrapping).
+   */
+  heartbeat(rcv: ReceiverRecord, packetsSent: number, packetsRead: number): void {
+    let rec = this.records.get(rcv.id);
+    if (rec === undefined) rec = this.first(rcv, packetsSent, packetsSent - packetsRead);
+    else if (!Number.isNaN(rec.hbSent)) {
+      const dSent = (packetsSent - rec.hbSent) >>> 0;
+      this.sample(rec, dSent, dSent - ((packetsRead - rec.hbRead) >>> 0));
+    }
+    rec.hbSent = packetsSent;
+    rec.hbRead = packetsRead;
+  }
+
+  /** A receiver's first report: its loss so far is all we know. */
+  private first(rcv: ReceiverRecord, span: number, lost: number): LossRecord {
+    const rec: LossRecord = {
+      rcv,
+      span: Number.NaN,
+      lost: Number.NaN,
+      hbSent: Number.NaN,
+      hbRead: Number.NaN,
+      estimate: span > 0 ? Math.max(0, Math.min(1, lost / span)) : 0,
+    };
+    this.records.set(rcv.id, rec);
+    this.judge(rec);
+    return rec;
+  }
+
+  /** `lost` of `span` DATA since its last report of the same kind. */
+  private sample(rec: LossRecord, span: number, lost: number): void {
+    if (span <= 0) return;
+    const share = Math.max(0, Math.min(1, lost / span));
+    rec.estimate += (1 - Math.exp(-span / LOSS_HORIZON_PACKETS)) * (share - rec.estimate);
+    this.judge(rec);
+  }
+
+  /** Keeps the worst estimate of the receivers that count. */
+  private judge(rec: LossRecord): void {
+    if (!counts(rec.rcv)) return;
     if (rec.estimate >= this.worst) {
       this.worst = rec.estimate;
-      this.worstId = rcv.id;
-    } else if (rcv.id === this.worstId) {
+      this.worstId = rec.rcv.id;
+    } else if (rec.rcv.id === this.worstId) {
       this.stale = true;
     }
   }
@@ -116,10 +178,12 @@ export class AutoParity {
   /** Proactive parity for a stripe of k data blocks of the slice whose first pass begins now. */
   parityFor(k: number): number {
     this.refresh();
-    if (k !== this.memoK || this.worst !== this.memoLoss) {
+    const n = this.receivers();
+    if (k !== this.memoK || this.worst !== this.memoLoss || n !== this.memoReceivers) {
       this.memoK = k;
       this.memoLoss = this.worst;
-      this.memoParity = parityForLoss(k, this.worst);
+      this.memoReceivers = n;
+      this.memoParity = parityForLoss(k, this.worst, n);
     }
     return this.memoParity;
   }

@@ -67,9 +67,10 @@ export class Feedback {
     if (this.cloneReports.take(rcv.id, rep)) this.events.push({ kind: 'clone-reported', receiverId: rcv.id, report: rep });
   }
 
-  /** A receiver's health report: figures for the table and the slow-node policy, nothing else. */
+  /** A receiver's health report: figures for the table, the slow-node policy and the rack's loss (automatic parity). */
   heartbeat(rcv: ReceiverRecord, hb: Heartbeat, now: number): void {
     this.stats.heartbeatsReceived++;
     this.participants.heartbeat(rcv, hb, now);
+    this.slices.autoParity.heartbeat(rcv, hb.packetsSent, hb.packetsRead);
   }
 }

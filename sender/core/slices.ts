@@ -72,7 +72,7 @@ type SlicesConfig = Pick<SenderConfig, 'blockBytes' | 'sliceBlocks' | 'stripes' 
 export class SliceStore {
   readonly geo: Geometry;
   /** The rack's loss and the parity that follows it (read only with cfg.autoParity). */
-  readonly autoParity = new AutoParity();
+  readonly autoParity: AutoParity;
   private readonly held = new Map<number, TxSlice>(); // bounded by cfg.retainSlices, plus as many reloaded (below baseSlice)
   private base = 0; // lowest slice still held (reloaded ones aside)
   private next = 0; // next slice the driver will give
@@ -82,10 +82,13 @@ export class SliceStore {
   private passNo = 1;
   private compressedImage = false;
 
+  /** `receivers`: the session's receivers now, for the automatic parity (auto-parity.ts). */
   constructor(
     private readonly cfg: Readonly<SlicesConfig>,
     private readonly stats: SenderStats,
+    receivers: () => number = () => 1,
   ) {
+    this.autoParity = new AutoParity(receivers);
     this.geo = {
       blockBytes: cfg.blockBytes,
       sliceBlocks: cfg.sliceBlocks,

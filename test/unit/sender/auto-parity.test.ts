@@ -41,6 +41,32 @@ describe('parityForLoss', () => {
   });
 });
 
+describe('parityForLoss over a group', () => {
+  it('each of n receivers may miss: the target is shared, so R grows slowly with n', () => {
+    expect(parityForLoss(32, 0.01, 1)).toBe(parityForLoss(32, 0.01));
+    expect(parityForLoss(32, 0.01, 4)).toBe(2);
+    expect(parityForLoss(32, 0.01, 32)).toBe(3);
+    expect(parityForLoss(32, 0.05, 4)).toBe(5);
+    expect(parityForLoss(32, 0.1, 4)).toBe(8);
+    expect(parityForLoss(32, 0.01, 10_000)).toBe(5);
+    // 3 of 35 at 1% for 32 receivers: one misses more than 3 with probability <= 5%, 2 of 34 would not do.
+    const each = 1 - 0.95 ** (1 / 32);
+    expect(binomialTailAbove(35, 0.01, 3)).toBeLessThanOrEqual(each);
+    expect(binomialTailAbove(34, 0.01, 2)).toBeGreaterThan(each);
+    expect(1 - (1 - binomialTailAbove(34, 0.01, 2)) ** 32).toBeGreaterThan(0.05);
+    // Never fewer for more receivers; never above the cap.
+    for (const p of [0.001, 0.01, 0.05, 0.1, 0.3]) {
+      let last = 0;
+      for (const n of [1, 2, 4, 8, 32, 1000, 10_000]) {
+        const r = parityForLoss(32, p, n);
+        expect(r).toBeGreaterThanOrEqual(last);
+        expect(r).toBeLessThanOrEqual(Math.ceil(32 * MAX_PARITY_SHARE));
+        last = r;
+      }
+    }
+  });
+});
+
 describe('AutoParity', () => {
   it('nothing reported: 0 loss and no parity', () => {
     const a = new AutoParity();
@@ -94,5 +120,49 @@ describe('AutoParity', () => {
     const span = 1000 + 20 * LOSS_HORIZON_PACKETS;
     a.status(x, span, Math.round((100 / span) * 1e6));
     expect(a.loss).toBeCloseTo(0.03, 12);
+  });
+
+  it('the session size it is given sets the target: 32 receivers at 1% get 3 where one gets 1', () => {
+    let n = 1;
+    const a = new AutoParity(() => n);
+    a.status(receiver(1), 10_000, 10_000); // 1%
+    expect(a.parityFor(32)).toBe(1);
+    n = 32;
+    expect(a.parityFor(32)).toBe(3);
+  });
+
+  it('HEARTBEAT counters feed the same estimate: the first gives the loss so far, later ones the loss since (u32 wrap)', () => {
+    const a = new AutoParity(() => 32);
+    const r = receiver(1);
+    a.heartbeat(r, 1000, 950); // 50 of 1000 DATA sequence numbers never read
+    expect(a.loss).toBeCloseTo(0.05, 12);
+    expect(a.parityFor(32)).toBe(7);
+    // LOSS_HORIZON_PACKETS more, none lost, across the 2^32 wrap of both counters.
+    const sent0 = 2 ** 32 - 10;
+    const b = new AutoParity();
+    const q = receiver(2);
+    b.heartbeat(q, sent0, sent0 - 50);
+    const before = b.loss;
+    b.heartbeat(q, (sent0 + LOSS_HORIZON_PACKETS) >>> 0, (sent0 - 50 + LOSS_HORIZON_PACKETS) >>> 0);
+    expect(b.loss).toBeCloseTo(before * Math.exp(-1), 6);
+    // A HEARTBEAT with nothing new (a repeat) changes nothing.
+    const now = b.loss;
+    b.heartbeat(q, (sent0 + LOSS_HORIZON_PACKETS) >>> 0, (sent0 - 50 + LOSS_HORIZON_PACKETS) >>> 0);
+    expect(b.loss).toBe(now);
+  });
+
+  it('STATUS and HEARTBEAT each count from their own last report, into one estimate', () => {
+    const a = new AutoParity();
+    const r = receiver(1);
+    a.status(r, 1000, 0); // no loss in its first 1000
+    expect(a.loss).toBe(0);
+    a.heartbeat(r, 5000, 4000); // its first HEARTBEAT: only a base, its counters span another range
+    expect(a.loss).toBe(0);
+    a.heartbeat(r, 5000 + LOSS_HORIZON_PACKETS, 4000 + LOSS_HORIZON_PACKETS / 2); // half of H lost since
+    expect(a.loss).toBeCloseTo(0.5 * (1 - Math.exp(-1)), 9);
+    // A STATUS spanning the same DATA from its own base: 10% lost since its last.
+    const est = a.loss;
+    a.status(r, 1000 + LOSS_HORIZON_PACKETS, Math.round(((0.1 * LOSS_HORIZON_PACKETS) / (1000 + LOSS_HORIZON_PACKETS)) * 1e6));
+    expect(a.loss).toBeCloseTo(est + (1 - Math.exp(-1)) * (0.1 - est), 4);
   });
 });

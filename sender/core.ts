@@ -130,7 +130,7 @@ export class SenderCore {
     this.catchUp = new CatchUpPass(cfg, this.stats, this.participants, this.tx, this.flow, this.events);
     this.admission = new Admission(cfg, this.stats, this.roster, this.participants, this.slices, this.tx, this.startGate, this.catchUp, this.events);
     this.cloneReports = new CloneReports(cfg, this.stats);
-    this.naks = new NakRouter(cfg, this.stats, this.participants, this.slices, this.reload, this.repair, this.catchUp);
+    this.naks = new NakRouter(cfg, this.stats, this.participants, this.slices, this.reload, this.repair, this.catchUp, this.tx, this.flow, this.events);
     this.feedback = new Feedback(this.stats, this.participants, this.tx, this.slices, this.probe, this.naks, this.cloneReports, this.events);
     this.rounds = new Rounds(cfg, this.stats, this.timers, this.tx, this.participants, this.flow, this.slices, this.probe, this.catchUp, this.events);
   }

@@ -37,6 +37,11 @@ export interface SenderStats {
   lateJoins: number;
   /** Head slices read again from the source for late receivers. */
   reloads: number;
+  /**
+   * NAKs for a slice freed while that receiver still lacked it (credited by silence in a
+   * quiet session): the slice is read again, or the receiver dropped (nak-router.ts).
+   */
+  freedSliceNaks: number;
   /** Data blocks sent again as repair, to a receiver that had nothing of their stripe. */
   dataResends: number;
   /** CLONE_REPORTs taken (one per receiver) and repeats of one already taken. */
@@ -72,6 +77,7 @@ export function newSenderStats(): SenderStats {
     controlOverflows: 0,
     lateJoins: 0,
     reloads: 0,
+    freedSliceNaks: 0,
     dataResends: 0,
     cloneReports: 0,
     cloneReportDuplicates: 0,

@@ -29,7 +29,7 @@
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -180,6 +180,15 @@ async function main(): Promise<number> {
     const disk = new SlowDisk(work);
     const outcomes: RunOutcome[] = [];
     const throttles: Record<string, number> = {};
+    // Killed (SIGINT, SIGTERM): the rack goes by lab.ts's own handler, which runs first; the
+    // throttled loop device, its mount and the work directory would stay without this.
+    const onSignal = (signal: NodeJS.Signals): void => {
+      disk.destroy();
+      rmSync(work, { recursive: true, force: true });
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
     try {
       await disk.create();
       for (const mode of modes) {
@@ -303,6 +312,8 @@ async function main(): Promise<number> {
         }
       }
     } finally {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
       disk.destroy();
       await rack.destroy();
       await rm(work, { recursive: true, force: true });

@@ -153,6 +153,7 @@ async function main(): Promise<number> {
   const cfg: SenderConfig = Object.freeze({
     ...args.core,
     catchUp,
+    canReload: source.readAt !== undefined,
     carouselPasses,
     roster,
     sessionId: randomInt(1, 0xffff_ffff),

@@ -9,9 +9,9 @@
 // read): in a quiet session (many receivers) STATUS may not come at all while the first
 // pass runs, HEARTBEAT does, and without it the rack's loss would read 0 and no slice
 // would get parity. Each receiver's estimate is a moving average of either, over about
-// LOSS_HORIZON_PACKETS of DATA. The rack's figure is the worst estimate of the receivers the first pass waits for
-// (active, not complete, not in the catch-up pass): one NAK round trip for any of them is
-// a round trip for the slice.
+// LOSS_HORIZON_PACKETS of DATA. The rack's figure is the worst estimate of the receivers
+// the first pass waits for (active, not complete, not in the catch-up pass): one NAK round
+// trip for any of them is a round trip for the slice.
 //
 // A slice gets its parity when its first pass begins (not when it is read: slices are read
 // ahead): the smallest R per stripe of k blocks such that, of the n receivers the session

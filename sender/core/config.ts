@@ -40,6 +40,12 @@ export interface SenderConfig {
    * --no-catch-up): the rack keeps the pace of its slowest receiver, as udpcast does.
    */
   readonly catchUp: boolean;
+  /**
+   * The driver can read the source again (a file or a device) whatever the policy says
+   * (--no-catch-up too): a slice freed while a receiver still lacks it is read again
+   * (nak-router.ts) instead of dropping that receiver. catchUp and streaming imply it.
+   */
+  readonly canReload?: boolean;
   /** --min-rate: a receiver the sender waits for that writes slower than this (bytes/s) goes to the catch-up pass. */
   readonly minRateBytesPerSec: number | undefined;
   readonly dataGroup: string;

@@ -13,8 +13,8 @@
 // credited with a slice it is freed. That receiver then asks for a slice the sender no
 // longer holds; ignoring it left both waiting for ever (the sender for its REPORT, it for
 // the repair; the NAKs it hears from others with the same need keep it from giving up).
-// So the slice is read again (reload.ts) when the source allows it (a catch-up pass or
-// --streaming: a file or a device), and otherwise the receiver is dropped with
+// So the slice is read again (reload.ts) when the source allows it (a file or a device:
+// cfg.canReload, catchUp or streaming), and otherwise the receiver is dropped with
 // Reason.Unrecoverable: one line saying why, rather than a hang. Not on its first such NAK:
 // a NAK that crossed the repair it asked for and came late (feedback lags tens of ms on a
 // loaded machine) names a slice the receiver has by now; only one that asks again for the
@@ -43,9 +43,9 @@ export const FREED_CONFIRM_MS = 250;
 
 export class NakRouter {
   /** Receivers that asked for a freed slice they lack, without a reloadable source: the slice and when first asked. */
-  private readonly freedAsked = new Map<number, { sliceNo: number; atMs: number }>(); // bounded by cfg.maxReceivers: one per receiver, gone when it is dropped
+  private readonly freedAsked = new Map<number, { sliceNo: number; atMs: number }>(); // bounded by cfg.maxReceivers: one per receiver admitted
   constructor(
-    private readonly cfg: Readonly<Pick<SenderConfig, 'stripes' | 'streaming' | 'catchUp'>>,
+    private readonly cfg: Readonly<Pick<SenderConfig, 'stripes' | 'streaming' | 'catchUp' | 'canReload'>>,
     private readonly stats: SenderStats,
     private readonly participants: Participants,
     private readonly slices: SliceStore,
@@ -89,7 +89,7 @@ export class NakRouter {
   /** A slice freed while `rcv` still lacks it (credited by silence): read it again, or drop `rcv` (see the top of this file). */
   private freedWhileLacking(rcv: ReceiverRecord, nak: Nak, now: number): void {
     this.stats.freedSliceNaks++;
-    if (this.cfg.catchUp || this.cfg.streaming) {
+    if (this.cfg.catchUp || this.cfg.streaming || this.cfg.canReload === true) {
       if (!this.reload.want(nak)) this.stats.naksIgnored++;
       return;
     }

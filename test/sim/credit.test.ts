@@ -38,6 +38,13 @@ describe('a slice freed while a receiver credited by silence still lacks it', ()
     }
   });
 
+  it('--no-catch-up with a file (the source can still be read again): the slice is read again too (seed 3)', () => {
+    const r = simulate({ ...base, seed: 3, feedbackLoss: 0.5, sender: { catchUp: false, canReload: true } });
+    expect(r.receivers.filter((x) => x.ok)).toHaveLength(16);
+    expect(r.sender.stats.freedSliceNaks).toBe(1);
+    expect(r.sender.stats.reloads).toBe(1);
+  });
+
   it('a source read once (stdin): that receiver is dropped, saying why, when it asks again FREED_CONFIRM_MS later (seed 3)', () => {
     const r = simulate({ ...base, seed: 3, feedbackLoss: 0.5 });
     const bad = r.receivers.filter((x) => !x.ok);

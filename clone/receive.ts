@@ -116,6 +116,7 @@ export function receiverCounters(out: Pick<ReceiverOutcome, 'stats' | 'io'>): st
   return (
     `receiver counters: the data socket read ${out.io.data.datagramsReceived} datagrams (${out.io.placed} placed); ` +
     `${s.dataPackets} DATA and ${s.parityPackets} parity taken, ${s.duplicates} duplicates, ${s.decodedBlocks + s.resentBlocks} blocks repaired; ` +
-    `sent ${s.naksSent} NAKs, ${s.statusSent} STATUS, ${s.heartbeatsSent} heartbeats; dropped ${drops.length > 0 ? drops.join(', ') : 'nothing'}`
+    `sent ${s.naksSent} NAKs, ${s.statusSent} STATUS, ${s.heartbeatsSent} heartbeats; heard ${s.naksHeard} NAKs and ${s.othersFeedback} other feedback of other receivers; ` +
+    `${s.beforeAccept} let by before our ACCEPT; dropped ${drops.length > 0 ? drops.join(', ') : 'nothing'}`
   );
 }

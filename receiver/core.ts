@@ -208,7 +208,8 @@ export class ReceiverCore {
       case MessageType.Leave:
       case MessageType.CloneReport:
       case MessageType.Heartbeat:
-        return; // other receivers' feedback (and clone agents' reports): nothing for us
+        this.stats.othersFeedback++; // other receivers' feedback (and clone agents' reports): nothing for us
+        return;
       default:
         break;
     }
@@ -216,7 +217,10 @@ export class ReceiverCore {
     if (from.address !== rx.session.senderAddress) return this.countDrop('ERR_WRONG_SENDER');
     this.lastSenderAtMs = now;
     // Late, not yet taken: the transfer going on is not ours until the ACCEPT says from where.
-    if (rx.session.late && !rx.feedback.accepted && m.type !== MessageType.Accept && m.type !== MessageType.Drop) return;
+    if (rx.session.late && !rx.feedback.accepted && m.type !== MessageType.Accept && m.type !== MessageType.Drop) {
+      this.stats.beforeAccept++;
+      return;
+    }
     switch (m.type) {
       case MessageType.Hello:
         // A carousel's last pass began: slices put off to it are due again.

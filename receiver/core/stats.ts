@@ -28,6 +28,10 @@ export interface ReceiverStats {
   slicesPutOff: number;
   /** DATA that went by while we were out of the data group (the catch-up pass, outrun by the first pass). */
   dataUnheard: number;
+  /** Other receivers' JOIN, STATUS, REPORT, LEAVE, CLONE_REPORT and HEARTBEAT heard: nothing for us, not a drop. */
+  othersFeedback: number;
+  /** The sender's datagrams let by while we were late and not yet accepted (the transfer was not ours yet). */
+  beforeAccept: number;
   statusSent: number;
   /** Most slices held in memory at once (incomplete, or complete and waiting for the sink). */
   maxHeldSlices: number;
@@ -52,6 +56,8 @@ export function newReceiverStats(): ReceiverStats {
     naksHeard: 0,
     slicesPutOff: 0,
     dataUnheard: 0,
+    othersFeedback: 0,
+    beforeAccept: 0,
     statusSent: 0,
     maxHeldSlices: 0,
     nakBackoffMs: 0,

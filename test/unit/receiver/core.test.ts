@@ -21,7 +21,9 @@ import {
   dataBytes,
   dropBytes,
   endBytes,
+  heartbeatBytes,
   helloBytes,
+  joinBytes,
   nakBytes,
   OTHER_SESSION,
   rcv,
@@ -31,6 +33,7 @@ import {
   SESSION,
   STRANGER,
   startBytes,
+  statusBytes,
 } from '../../support/datagrams.js';
 
 const ME = 0x101;
@@ -327,6 +330,16 @@ describe('ReceiverCore NAK', () => {
     expect(core.pollTimeout()).toBe(125);
     core.handleTimeout(125);
     expect(only(drainReceiver(core), MessageType.Nak)[0]!.need).toEqual([2]);
+  });
+
+  it("counts other receivers' feedback it hears (nothing for it, not a drop)", () => {
+    const core = receiving();
+    feed(core, statusBytes({ receiverId: 0x999 }), 110, rcv(5).from);
+    feed(core, heartbeatBytes({ receiverId: 0x999 }), 111, rcv(5).from);
+    feed(core, joinBytes({ receiverId: 0x998 }), 112, rcv(6).from);
+    expect(core.stats.othersFeedback).toBe(3);
+    expect(core.stats.drops).toEqual({});
+    expect(core.stats.beforeAccept).toBe(0);
   });
 
   it('stays quiet when another receiver asked for as much, having heard as much', () => {

@@ -327,7 +327,10 @@ export class ReceiverCore {
     if (p.name === 'done' || p.name === 'listening' || count === 0) return;
     const rx = p.rx;
     this.lastSenderAtMs = now;
-    if (rx.session.late && !rx.feedback.accepted) return;
+    if (rx.session.late && !rx.feedback.accepted) {
+      this.stats.beforeAccept += count;
+      return;
+    }
     const { sessionId, geo } = rx.session;
     for (let i = first * PLACED_RECORD_WORDS, end = (first + count) * PLACED_RECORD_WORDS; i < end; i += PLACED_RECORD_WORDS) {
       this.onData(rx, this.dataIn.fromPlaced(records, i, sessionId, geo.blockBytes), now);

@@ -36,6 +36,7 @@
 //   slices.ts        the slices held (retention), the first pass, the end of the source
 //   repair.ts        NAK -> repair: parity bursts and data resends, in NAK order
 //   flow.ts          the flow window and retention: what DATA waits for
+//   drops.ts         dropping a receiver mid-session, whatever the cause
 //   probe.ts         a quiet session's probe rounds: silence that counts as "not behind"
 //   reload.ts        slices re-read: a late receiver's head (--streaming), the catch-up pass
 //   slow-policy.ts   the catch-up pass: who stops holding the first pass back, and the moves
@@ -55,6 +56,7 @@ import { Admission } from './core/admission.js';
 import { StartGate } from './core/announce.js';
 import { type CloneReportState, CloneReports } from './core/clone-reports.js';
 import { checkSenderConfig, MAX_STRIPE_BLOCKS, type SenderConfig } from './core/config.js';
+import { Drops } from './core/drops.js';
 import type { Phase, SenderEvent, SenderInput } from './core/events.js';
 import { Feedback } from './core/feedback.js';
 import { FlowWindow } from './core/flow.js';
@@ -130,9 +132,10 @@ export class SenderCore {
     this.catchUp = new CatchUpPass(cfg, this.stats, this.participants, this.tx, this.flow, this.events);
     this.admission = new Admission(cfg, this.stats, this.roster, this.participants, this.slices, this.tx, this.startGate, this.catchUp, this.events);
     this.cloneReports = new CloneReports(cfg, this.stats);
-    this.naks = new NakRouter(cfg, this.stats, this.participants, this.slices, this.reload, this.repair, this.catchUp, this.tx, this.flow, this.events);
+    const drops = new Drops(this.participants, this.tx, this.flow, this.events);
+    this.naks = new NakRouter(cfg, this.stats, this.participants, this.slices, this.reload, this.repair, this.catchUp, drops);
     this.feedback = new Feedback(this.stats, this.participants, this.tx, this.slices, this.probe, this.naks, this.cloneReports, this.events);
-    this.rounds = new Rounds(cfg, this.stats, this.timers, this.tx, this.participants, this.flow, this.slices, this.probe, this.catchUp, this.events);
+    this.rounds = new Rounds(cfg, this.stats, this.timers, this.tx, this.participants, this.flow, this.slices, this.probe, this.catchUp, drops);
   }
 
   get currentPhase(): Phase {

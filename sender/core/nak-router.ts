@@ -28,15 +28,14 @@
 import type { Nak } from '../../protocol/messages/nak.js';
 import { Reason } from '../../protocol/reasons.js';
 import type { SenderConfig } from './config.js';
-import type { Phase, SenderEvent } from './events.js';
-import type { FlowWindow } from './flow.js';
+import type { Drops } from './drops.js';
+import type { Phase } from './events.js';
 import type { Participants, ReceiverRecord } from './participants.js';
 import type { ReloadTable } from './reload.js';
 import type { RepairScheduler } from './repair.js';
 import type { SliceStore } from './slices.js';
 import type { CatchUpPass } from './slow-policy.js';
 import type { SenderStats } from './stats.js';
-import type { Transmitter } from './transmit.js';
 
 /** A receiver asks again for a freed slice at least this long after its first such NAK: it lacks it (see the top of this file). */
 export const FREED_CONFIRM_MS = 250;
@@ -52,9 +51,7 @@ export class NakRouter {
     private readonly reload: ReloadTable,
     private readonly repair: RepairScheduler,
     private readonly catchUp: CatchUpPass,
-    private readonly tx: Transmitter,
-    private readonly flow: FlowWindow,
-    private readonly events: SenderEvent[],
+    private readonly drops: Drops,
   ) {}
 
   /** A NAK as it arrives, or again once the head slice it asked for is reloaded. */
@@ -68,13 +65,14 @@ export class NakRouter {
       return;
     }
     const slice = this.slices.get(nak.sliceNo);
+    const freed = slice === undefined && nak.sliceNo < this.slices.baseSlice;
     const head = this.cfg.streaming && nak.sliceNo < rcv.joinSlice;
-    if (slice === undefined && (head || rcv.catchUp) && nak.sliceNo < this.slices.baseSlice) {
+    if (freed && (head || rcv.catchUp)) {
       // A late receiver's head, or the catch-up pass, no longer held: read it again, then answer this NAK.
       if (!this.reload.want(nak)) this.stats.naksIgnored++;
       return;
     }
-    if (slice === undefined && nak.sliceNo < this.slices.baseSlice && rcv.deliveredSlices <= nak.sliceNo) {
+    if (freed && rcv.deliveredSlices <= nak.sliceNo) {
       this.freedWhileLacking(rcv, nak, now);
       return;
     }
@@ -100,12 +98,7 @@ export class NakRouter {
     }
     if (now < asked.atMs + FREED_CONFIRM_MS) return;
     this.freedAsked.delete(rcv.id);
-    const reason = Reason.Unrecoverable;
-    const detail = `slice ${nak.sliceNo} was freed before it had it, and the source cannot be read again`;
-    this.participants.drop(rcv, reason, detail, now);
-    this.tx.drop(rcv.id, reason);
-    this.events.push({ kind: 'dropped', receiverId: rcv.id, reason, detail });
-    this.flow.freeDelivered();
+    this.drops.drop(rcv, Reason.Unrecoverable, `slice ${nak.sliceNo} was freed before it had it, and the source cannot be read again`, now);
   }
 
   /** Slice `sliceNo` read again from the source (a 'reload' input): the NAK that waited for it is answered. */

@@ -25,7 +25,8 @@
 
 import { Reason } from '../../protocol/reasons.js';
 import type { SenderConfig } from './config.js';
-import type { Phase, SenderEvent } from './events.js';
+import type { Drops } from './drops.js';
+import type { Phase } from './events.js';
 import type { FlowWindow } from './flow.js';
 import type { Participants, ReceiverRecord } from './participants.js';
 import type { ProbeRounds } from './probe.js';
@@ -62,7 +63,7 @@ export class Rounds {
     private readonly slices: SliceStore,
     private readonly probe: ProbeRounds,
     private readonly catchUp: CatchUpPass,
-    private readonly events: SenderEvent[],
+    private readonly drops: Drops,
   ) {}
 
   /**
@@ -178,11 +179,6 @@ export class Rounds {
 
   /** Past the retry limit in a round (udpcast's --retries-until-drop). */
   private dropNoAnswer(rcv: ReceiverRecord, now: number): void {
-    const reason = Reason.NoAnswer;
-    const detail = `no answer after ${this.cfg.retriesUntilDrop} retries`;
-    this.participants.drop(rcv, reason, detail, now);
-    this.tx.drop(rcv.id, reason);
-    this.events.push({ kind: 'dropped', receiverId: rcv.id, reason, detail });
-    this.flow.freeDelivered();
+    this.drops.drop(rcv, Reason.NoAnswer, `no answer after ${this.cfg.retriesUntilDrop} retries`, now);
   }
 }

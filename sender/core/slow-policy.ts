@@ -33,8 +33,9 @@
 // slowly. When its sink was busy SATURATED_SHARE of the latest samples (RECENT_WINDOW_MS)
 // and it wrote at a rate (bytes over that busy time) below the same pace, its capacity over
 // the window being below it too (a CPU-bound node's rate over 300 ms swings widely: cpio
-// receivers sharing two cores read 2-22 MB/s), it is slow now; DISK_HOLD_MS of that moves it. A stalled disk writes nothing, and one back from a stall
-// writes at its own speed, so neither is moved this way. The whole window, which begins at
+// receivers sharing two cores read 2-22 MB/s), it is slow now; DISK_HOLD_MS of that moves
+// it. A stalled disk writes nothing, and one back from a stall writes at its own speed, so
+// neither is moved this way. The whole window, which begins at
 // START, would say it too late: while the page cache takes the first writes the sink is
 // not busy, and in the lab the throttled disk's window share read 0.70-0.78 for 2.5 s.
 // The last receiver of the first pass is never moved (someone must pace it), and nobody is

@@ -42,6 +42,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { accessSync, createReadStream, constants as fsConstants, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
+import { parseSnmpUdp } from '../common/kernel-counters.js';
 
 export const LAB_LOCK_PATH = '/tmp/rackcast-lab.lock';
 /** One JSON file per live rack, listing what it created, so a run that was killed
@@ -381,12 +382,7 @@ function teardownSync(hostIfs: readonly string[], namespaces: readonly string[],
 /** Udp RcvbufErrors from /proc/net/snmp, which is per network namespace: datagrams a receiver's socket had no room for. */
 export async function rcvbufErrors(rack: Rack, ns: string): Promise<number> {
   const r = await rack.run(ns, ['cat', '/proc/net/snmp'], { timeoutMs: 10_000 });
-  const lines = r.stdout.split('\n').filter((l) => l.startsWith('Udp:'));
-  if (lines.length < 2) return 0;
-  const names = lines[0]!.trim().split(/\s+/);
-  const values = lines[1]!.trim().split(/\s+/);
-  const i = names.indexOf('RcvbufErrors');
-  return i < 0 ? 0 : Number(values[i]);
+  return parseSnmpUdp(r.stdout).RcvbufErrors ?? 0;
 }
 
 // ---------------------------------------------------------------- exit hooks

@@ -10,6 +10,7 @@
 import { sealedUdpFactory } from '../common/auth/sealed-socket.js';
 import { oneLine } from '../common/errors.js';
 import { loadErasureCoder } from '../common/fec.js';
+import { kernelCountersLine, readKernelCounters } from '../common/kernel-counters.js';
 import { makeLogger } from '../common/log.js';
 import { udpFactory } from '../common/udp/select.js';
 import { reasonName } from '../protocol/reasons.js';
@@ -80,6 +81,7 @@ export async function receiveImage(opts: { argv: string[]; log: CloneLog; logFil
     if (ev.kind === 'session') log.line('receive', `session from ${ev.sender}${ev.imageBytes >= 0 ? `, ${ev.imageBytes} bytes` : ''}`);
     if (ev.kind === 'started') log.line('receive', 'transfer started');
   });
+  const kernelBefore = readKernelCounters();
   let out;
   try {
     out = await driver.run();
@@ -91,6 +93,10 @@ export async function receiveImage(opts: { argv: string[]; log: CloneLog; logFil
   // What the receiver saw, in the log either way: when a node stalls, the first question is
   // whether its data socket heard anything at all.
   log.line('receive', receiverCounters(out));
+  // And what the kernel dropped before the receiver could read it (a full socket buffer, a
+  // bad checksum) or what never reached the NIC at all.
+  const kernel = kernelCountersLine(kernelBefore, readKernelCounters());
+  if (kernel !== '') log.line('receive', kernel);
   if (!out.ok) throw new StepError('receive', `the image did not verify: ${out.detail || reasonName(out.reason)}`);
   if (warnings > 0) log.line('receive', `${warnings} warning(s) while unpacking (entries skipped)`);
   return {

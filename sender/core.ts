@@ -293,12 +293,22 @@ export class SenderCore {
     const c = this.tx.pollControl();
     if (c !== undefined) return c;
     if (this.phase !== 'transferring' && this.phase !== 'ending') return undefined;
-    if (!this.flow.dataReady() || !this.flowOpen()) {
+    if (!this.flow.dataReady()) {
+      this.noteBlocked(now);
+      return undefined;
+    }
+    // A shut window lets a few repairs by each round (flow.ts): only repairs, then.
+    const open = this.flowOpen();
+    if (!open && !this.flow.shutRepairReady()) {
       this.noteBlocked(now);
       return undefined;
     }
     if (!this.pacer.trySend(now)) return undefined;
-    const t = this.repair.next() ?? this.nextFirstPass();
+    if (!open) {
+      this.flow.shutRepairSent();
+      this.stats.shutWindowRepairs++;
+    }
+    const t = open ? (this.repair.next() ?? this.nextFirstPass()) : this.repair.next();
     if (t !== undefined) {
       this.stats.dataPackets++;
       this.stats.dataBytes += t.bytes;

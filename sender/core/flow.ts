@@ -15,6 +15,16 @@
 // source and retention is full (the slowest receiver has not taken the oldest slice).
 // Either way only the receivers can unblock it, so a REQACK round starts (rounds.ts).
 //
+// Repairs while the window is shut: the window counts from the least DATA any receiver has
+// seen, so a receiver that saw none of the last window's worth (its data group went quiet
+// for it, or a burst was lost whole) holds it shut, and the repairs it asks for would wait
+// behind the window it holds: neither moves until the retries drop it, and every other
+// receiver waits that long too. So each round while DATA waits (rounds.ts) lets
+// SHUT_REPAIRS_PER_ROUND repair datagrams go past a shut window. One that arrives tells
+// the receiver the newest sequence number, its next STATUS or NAK opens the window, and
+// the repairs flow as usual. Few enough that a receiver slow to read, the other reason
+// the window shuts, is not flooded: four datagrams a round.
+//
 // What holds: windowPackets is 0 until START, then between 16 and windowPacketsMax.
 
 import { DATA_HEADER_SIZE } from '../../protocol/messages/data.js';
@@ -26,9 +36,13 @@ import type { Transmitter } from './transmit.js';
 
 /** A receiver's kernel charges roughly this much per queued datagram beyond its payload (skb truesize). */
 const TRUESIZE_OVERHEAD = 768;
+/** Repair datagrams that may go past a shut window, per round while DATA waits (see the top of this file). */
+export const SHUT_REPAIRS_PER_ROUND = 4;
 
 export class FlowWindow {
   private packets = 0;
+  /** Repairs that may still go past the shut window this round. */
+  private shutRepairs = 0;
 
   constructor(
     private readonly cfg: Readonly<Pick<SenderConfig, 'async' | 'blockBytes' | 'windowPacketsMax'>>,
@@ -56,6 +70,20 @@ export class FlowWindow {
   open(catchUpFlows: boolean): boolean {
     if (this.cfg.async) return true; // no return channel: --max-bitrate is the only limit
     return this.tx.sentCount - this.participants.minSeenAbs(catchUpFlows) < this.packets;
+  }
+
+  /** A round while DATA waits: a few repairs may go past the shut window (see the top of this file). */
+  grantShutRepairs(): void {
+    this.shutRepairs = SHUT_REPAIRS_PER_ROUND;
+  }
+
+  /** The window is shut and a repair is queued: whether it may go anyway (shutRepairSent once it went). */
+  shutRepairReady(): boolean {
+    return this.shutRepairs > 0 && this.repair.stripesQueued > 0;
+  }
+
+  shutRepairSent(): void {
+    this.shutRepairs--;
   }
 
   /** DATA to send: repairs queued, or a datagram of the first pass. */

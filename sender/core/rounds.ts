@@ -130,6 +130,7 @@ export class Rounds {
     const quiet = this.participants.quiet;
     if (phase === 'ending') {
       for (const rcv of this.participants.endRound(this.probe.lastEnded, now, this.probe.liveMs)) this.dropNoAnswer(rcv, now);
+      this.flow.grantShutRepairs();
       this.sendEnd();
       // Quiet: END is not answered; a probe round finds who still misses slices.
       if (quiet) this.beginProbe(now, true);
@@ -137,6 +138,7 @@ export class Rounds {
       return false;
     }
     if (phase !== 'transferring' || this.blockedSinceMs === undefined || !this.flow.blocked()) return false;
+    this.flow.grantShutRepairs();
     const needSlices = this.slices.baseSlice + 1;
     const { over, behind } = this.participants.reqackRound(this.tx.sentCount, needSlices, this.probe.lastEnded);
     for (const rcv of over) this.dropNoAnswer(rcv, now);

@@ -24,6 +24,8 @@ export interface SenderStats {
   drops: Partial<Record<SenderDropCode, number>>;
   /** Times the sender wanted to send DATA but the window (flow or retention) was full. */
   windowStalls: number;
+  /** Repairs sent past a shut flow window (a few per round while DATA waits: sender/core/flow.ts). */
+  shutWindowRepairs: number;
   paceWaits: number;
   /** Parity sent ahead with the first pass (--fec). */
   proactiveParity: number;
@@ -72,6 +74,7 @@ export function newSenderStats(): SenderStats {
     joinsRefused: 0,
     drops: {},
     windowStalls: 0,
+    shutWindowRepairs: 0,
     paceWaits: 0,
     proactiveParity: 0,
     controlOverflows: 0,

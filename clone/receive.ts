@@ -80,6 +80,8 @@ export async function receiveImage(opts: { argv: string[]; log: CloneLog; logFil
     if (ev.kind === 'session') ({ sessionId, cloneReports } = ev);
     if (ev.kind === 'session') log.line('receive', `session from ${ev.sender}${ev.imageBytes >= 0 ? `, ${ev.imageBytes} bytes` : ''}`);
     if (ev.kind === 'started') log.line('receive', 'transfer started');
+    if (ev.kind === 'dataSilent')
+      log.line('receive', `no DATA for ${(ev.silentMs / 1000).toFixed(1)} s while the sender asks about DATA we never saw: joining the data group again`);
   });
   const kernelBefore = readKernelCounters();
   let out;

@@ -15,6 +15,7 @@
 //   feedback.ts       what we send (JOIN, STATUS, HEARTBEAT, NAK, LEAVE, REPORT), where, and its clocks
 //   backoff.ts        how random waits spread when many receivers wait for the same thing
 //   load.ts           how we are doing, for HEARTBEAT: sink back-pressure, loss, what limits us
+//   data-watch.ts     the sender is heard but its DATA is not: join the data group again
 //   stats.ts, config.ts, events.ts   counters, configuration, inputs and events
 //
 // Phases (what holds in each, and what each carries: see Phase):
@@ -46,6 +47,7 @@ import { Reason, reasonName } from '../protocol/reasons.js';
 import { Assembly, type DataIn, type SinkProgress } from './core/assembly.js';
 import { DEFAULT_MAX_RETAIN_BYTES, type ReceiverConfig } from './core/config.js';
 import { DataInRecord } from './core/data-in.js';
+import { DataWatch } from './core/data-watch.js';
 import { PLACED_RECORD_WORDS, type ReceiverEvent, type ReceiverInput, type ReceiverTransmit } from './core/events.js';
 import { Feedback } from './core/feedback.js';
 import { LoadMeter } from './core/load.js';
@@ -257,7 +259,7 @@ export class ReceiverCore {
     const feedback = new Feedback(this.cfg, session, assembly, this.sink, this.out, this.stats, now);
     const naks = new NakScheduler(this.cfg, session, assembly, feedback, this.stats);
     const passes = new Passes(this.cfg, session, assembly, naks, feedback, this.events);
-    const rx: InSession = { session, assembly, naks, feedback, load: new LoadMeter(now), passes };
+    const rx: InSession = { session, assembly, naks, feedback, load: new LoadMeter(now), passes, watch: new DataWatch(now) };
     this.lastSenderAtMs = now;
     this.events.push({
       kind: 'session',
@@ -313,6 +315,7 @@ export class ReceiverCore {
   private begin(rx: InSession, now: number): void {
     if (this.state === 'joining') rx.feedback.onStartedUnanswered();
     rx.feedback.onTransferBegan(now);
+    rx.watch.onData(now); // the first DATA has DATA_SILENT_MS from here
     this.phase = { name: 'receiving', rx };
     this.events.push({ kind: 'started', windowPackets: rx.feedback.windowPackets });
   }
@@ -341,6 +344,7 @@ export class ReceiverCore {
   private onData(rx: InSession, d: DataIn, now: number): void {
     if (this.state === 'accepted' || this.state === 'joining') this.begin(rx, now);
     if (this.state !== 'receiving') return; // verifying/reporting: we have it all
+    rx.watch.onData(now);
     const c = dataFieldsError(rx.session.geo, d, d.payloadBytes);
     if (c !== undefined) return this.countDrop(c.code);
     const end = rx.session.end;
@@ -402,6 +406,13 @@ export class ReceiverCore {
     if (this.state === 'accepted' || this.state === 'joining') this.begin(rx, now);
     rx.naks.raiseFrontier(r.needSlices);
     this.markDue(rx, now);
+    if (this.state === 'receiving' && rx.passes.dataWanted && rx.feedback.unseen(r.needSeq)) {
+      const silentMs = rx.watch.onBehind(now);
+      if (silentMs !== undefined) {
+        this.stats.dataRejoins++;
+        this.events.push({ kind: 'dataSilent', silentMs });
+      }
+    }
     // Only receivers holding the window back answer; one that has everything is not, and
     // one in the catch-up pass is not waited for (the sender serves it apart).
     rx.feedback.onReqack(r, this.state === 'receiving' && !rx.naks.inCatchUp, now);

@@ -338,6 +338,30 @@ export class ReceiverDriver {
     }
   }
 
+  /**
+   * The sender is heard but its DATA is not (receiver/core/data-watch.ts): leave the data
+   * group and join it again at once, so the kernel reports the membership anew and the NIC's
+   * multicast filter is written again. What arrives between the two is lost like any loss.
+   */
+  private rejoinDataGroup(silentMs: number): void {
+    const group = this.dataGroup;
+    if (group === undefined || !this.inDataGroup) return;
+    const detail = `no DATA for ${(silentMs / 1000).toFixed(1)} s while the sender asks about DATA we never saw: joining ${group} again`;
+    this.log.warn({ evt: 'dataGroup.rejoin', group, silentMs, datagrams: this.data.stats.datagramsReceived }, detail);
+    try {
+      this.data.dropMembership(group, this.net.interfaceAddress);
+    } catch {
+      // Not in it as far as the kernel knows: joining is all that is left to do.
+    }
+    try {
+      this.data.addMembership(group, this.net.interfaceAddress);
+    } catch (e) {
+      this.inDataGroup = false;
+      this.ioError = true;
+      this.abort(Reason.Interrupted, `cannot join ${group} again: ${oneLine(e)}`);
+    }
+  }
+
   /** What the core has to send: NAKs to the rendezvous group, the rest to the sender alone. */
   private sendAll(): void {
     for (let t = this.core.pollTransmit(); t !== undefined; t = this.core.pollTransmit()) {
@@ -387,6 +411,9 @@ export class ReceiverDriver {
         break;
       case 'dataGroupLeft':
         break; // syncDataGroup says it, when it acts
+      case 'dataSilent':
+        this.rejoinDataGroup(ev.silentMs);
+        break;
       case 'catchUpBegan':
         this.log.info({ evt: 'catchUp.begin', fromSlice: ev.fromSlice }, 'catch-up pass begins');
         break;

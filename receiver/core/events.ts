@@ -58,6 +58,8 @@ export type ReceiverEvent =
   | { readonly kind: 'catchUp'; readonly why: CatchUpWhy; readonly rateKBps: number; readonly paceKBps: number }
   /** In the catch-up pass, the first pass ran past what we hold (we had delivered atSlice): we leave the data group until it is over. */
   | { readonly kind: 'dataGroupLeft'; readonly atSlice: number }
+  /** No DATA for silentMs while the sender asks about DATA we never saw: join the data group again (data-watch.ts). */
+  | { readonly kind: 'dataSilent'; readonly silentMs: number }
   /** The first pass is over: the catch-up pass fetches the rest, from slice fromSlice on, in order. */
   | { readonly kind: 'catchUpBegan'; readonly fromSlice: number }
   /** Late join: every slice from joinSlice on is delivered; now the head 0..slices-1. */

@@ -274,9 +274,14 @@ export class Feedback {
     return this.assembly.delivered - this.statusDelivered >= Math.max(1, this.session.retainSlices >> 2);
   }
 
+  /** The sender sent DATA up to `seq`, and we never saw it. */
+  unseen(seq: number): boolean {
+    return seqDiff(this.seenSeq, seq) < 0;
+  }
+
   /** Whether we hold the sender's window back from the REQACK's point of view. */
   isBehind(needSlices: number, needSeq: number): boolean {
-    return this.assembly.deliveredForSender() < needSlices || seqDiff(this.seenSeq, needSeq) < 0;
+    return this.assembly.deliveredForSender() < needSlices || this.unseen(needSeq);
   }
 
   /**

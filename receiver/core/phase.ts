@@ -3,6 +3,7 @@
 
 import type { Reason } from '../../protocol/reasons.js';
 import type { Assembly } from './assembly.js';
+import type { DataWatch } from './data-watch.js';
 import type { Feedback } from './feedback.js';
 import type { LoadMeter } from './load.js';
 import type { NakScheduler } from './nak-scheduler.js';
@@ -17,6 +18,7 @@ export interface InSession {
   readonly feedback: Feedback;
   readonly load: LoadMeter;
   readonly passes: Passes;
+  readonly watch: DataWatch;
 }
 
 /** How the receiver ends (in 'reporting': will end, once the sender has our REPORT). */

@@ -32,6 +32,8 @@ export interface ReceiverStats {
   othersFeedback: number;
   /** The sender's datagrams let by while we were late and not yet accepted (the transfer was not ours yet). */
   beforeAccept: number;
+  /** Times no DATA came while the sender asked about DATA we never saw: we joined the data group again (data-watch.ts). */
+  dataRejoins: number;
   statusSent: number;
   /** Most slices held in memory at once (incomplete, or complete and waiting for the sink). */
   maxHeldSlices: number;
@@ -58,6 +60,7 @@ export function newReceiverStats(): ReceiverStats {
     dataUnheard: 0,
     othersFeedback: 0,
     beforeAccept: 0,
+    dataRejoins: 0,
     statusSent: 0,
     maxHeldSlices: 0,
     nakBackoffMs: 0,

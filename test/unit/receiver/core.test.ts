@@ -583,3 +583,51 @@ describe('ReceiverCore bad datagrams', () => {
     expect(delivered(drainEvents(core))).toEqual([[0, Buffer.from(sliceOf(0))]]);
   });
 });
+
+describe('ReceiverCore when the sender is heard but its DATA is not', () => {
+  const silent = (events: ReceiverEvent[]): ReceiverEvent[] => events.filter((e) => e.kind === 'dataSilent');
+
+  /** REQACKs every 500 ms from `from` to `to` asking about DATA up to needSeq; DATA from `data` before each, if given. */
+  function rounds(core: ReceiverCore, from: number, to: number, needSeq: number, data?: (t: number) => Uint8Array): ReceiverEvent[] {
+    const events: ReceiverEvent[] = [];
+    for (let t = from; t <= to; t += 500) {
+      if (data !== undefined) feed(core, data(t), t - 1);
+      feed(core, reqackBytes({ reqackId: t, needSlices: 1, needSeq }), t);
+      events.push(...drainEvents(core));
+      drainReceiver(core);
+    }
+    return events;
+  }
+
+  it('asks the driver to join the data group again, at most every 2 s, while no DATA comes', () => {
+    const core = receiving();
+    // START at 3: the sender asks about DATA up to seq 100 and none of it ever came.
+    const events = rounds(core, 503, 6003, 100);
+    expect(silent(events)).toEqual([
+      { kind: 'dataSilent', silentMs: 2000 },
+      { kind: 'dataSilent', silentMs: 4000 },
+      { kind: 'dataSilent', silentMs: 6000 },
+    ]);
+    expect(core.stats.dataRejoins).toBe(3);
+    // Still receiving: joining again is all it does (the sender decides when to give up).
+    expect(core.currentState).toBe('receiving');
+  });
+
+  it('stays put while DATA comes, however far behind the REQACKs say we are', () => {
+    const core = receiving();
+    let b = 0;
+    // One DATA a second, each a duplicate of block 0 after the first: the group reaches us.
+    const events = rounds(core, 503, 6003, 1000, (t) => (t % 1000 === 503 ? block(0, 0, { seq: ++b }) : block(0, 0, { seq: b })));
+    expect(silent(events)).toEqual([]);
+    expect(core.stats.dataRejoins).toBe(0);
+  });
+
+  it('stays put when the sender sends nothing new (it waits for another receiver)', () => {
+    const core = receiving();
+    feed(core, block(0, 0, { seq: 7 }), 10);
+    // Six seconds of REQACKs about seq 7, which we saw: a sender held back, not a lost group.
+    const events = rounds(core, 503, 6003, 7);
+    expect(silent(events)).toEqual([]);
+    expect(core.stats.dataRejoins).toBe(0);
+  });
+});

@@ -27,7 +27,18 @@ import { type ReceiverCoreOptions, ReceiverDriver, type ReceiverNetConfig, type 
 import type { OffsetSink, Sink, SinkReport } from '../../../receiver/sink-types.js';
 import { pattern } from '../../support/bytes.js';
 import { decode, only, receiverConfig, types } from '../../support/cores.js';
-import { acceptBytes, DATA_GROUP, DATA_PORT, dataBytes, endBytes, helloBytes, reportAckBytes, SENDER, startBytes } from '../../support/datagrams.js';
+import {
+  acceptBytes,
+  DATA_GROUP,
+  DATA_PORT,
+  dataBytes,
+  endBytes,
+  helloBytes,
+  reportAckBytes,
+  reqackBytes,
+  SENDER,
+  startBytes,
+} from '../../support/datagrams.js';
 import { type FakeUdpSocket, fakeUdp } from '../../support/fake-udp.js';
 
 const IMAGE = pattern(950);
@@ -425,6 +436,35 @@ describe('ReceiverDriver', () => {
       expect(rig.result()).toBeUndefined();
       expect(rig.driver.receiver.currentState).toBe('receiving');
       expect(rig.driver.receiver.pollTimeout()).toBe(10_000);
+    });
+  });
+
+  describe('the data group', () => {
+    it('joins it again when the sender asks about DATA that never came, and says so', async () => {
+      const rig = await startReceiver();
+      await joined(rig);
+      expect(rig.data.memberships).toEqual([{ group: DATA_GROUP, interfaceAddress: undefined }]);
+      // The sender is heard every 500 ms; its REQACKs ask about DATA up to seq 50, none of which reached us.
+      for (let i = 0; i < 4; i++) {
+        await advance(500);
+        await rig.fromSender(reqackBytes({ reqackId: i + 1, needSlices: 1, needSeq: 50 }));
+      }
+      expect(rig.data.membershipsDropped).toEqual([{ group: DATA_GROUP, interfaceAddress: undefined }]);
+      expect(rig.data.memberships).toEqual([
+        { group: DATA_GROUP, interfaceAddress: undefined },
+        { group: DATA_GROUP, interfaceAddress: undefined },
+      ]);
+      expect(rig.logs.filter((r) => r.evt === 'dataGroup.rejoin')).toMatchObject([{ group: DATA_GROUP, silentMs: 2000 }]);
+      // The group reaches us again: DATA comes at least every 1.5 s, and no more joining.
+      await rig.dataFromSender(slice(0));
+      for (let i = 0; i < 6; i++) {
+        await advance(500);
+        if (i === 2) await rig.dataFromSender([block(1, 0)]);
+        await rig.fromSender(reqackBytes({ reqackId: i + 10, needSlices: 1, needSeq: 50 }));
+      }
+      expect(rig.data.membershipsDropped).toHaveLength(1);
+      expect(rig.driver.receiver.stats.dataRejoins).toBe(1);
+      expect(rig.driver.receiver.currentState).toBe('receiving');
     });
   });
 

@@ -78,7 +78,19 @@ export interface RackOptions {
   rateBurstBytes?: number;
   /** MTU of every link. Default 1500. */
   mtu?: number;
+  /**
+   * The bridge snoops IGMP and is the querier, as a managed switch is: a group's DATA goes
+   * only to the ports whose report it heard. Its own queries (which make every host report
+   * again) are put off for SNOOPING_QUERY_INTERVAL_S, so a report lost stays lost for a
+   * test's length. Default false: the bridge floods multicast to every port.
+   */
+  snooping?: boolean;
 }
+
+/** With `snooping`: seconds between the bridge's queries (and between its two start-up ones). */
+export const SNOOPING_QUERY_INTERVAL_S = 600;
+/** With `snooping`: seconds the bridge waits after coming up before it forwards by what it snooped (its query response interval). */
+export const SNOOPING_SETTLE_S = 1;
 
 export interface RunResult {
   code: number | null;
@@ -436,6 +448,7 @@ class RackImpl implements Rack {
   readonly burstPackets: number;
   readonly rate: string | undefined;
   readonly rateBurstBytes: number;
+  readonly snooping: boolean;
 
   // What actually exists, in creation order; teardown touches only these.
   private readonly createdIfs: string[] = [];
@@ -448,6 +461,7 @@ class RackImpl implements Rack {
 
   constructor(opts: Required<Omit<RackOptions, 'rate'>> & { rate: string | undefined }) {
     this.rateBurstBytes = opts.rateBurstBytes;
+    this.snooping = opts.snooping;
     this.tag = newTag();
     this.bridge = `rcbr${this.tag}`;
     this.senderNs = `rcs${this.tag}`;
@@ -482,8 +496,21 @@ class RackImpl implements Rack {
   async build(): Promise<void> {
     // Record the plan before creating anything, so a SIGKILL half way is cleanable.
     this.saveState();
-    await sh(['ip', 'link', 'add', 'name', this.bridge, 'type', 'bridge', 'mcast_snooping', '0']);
+    await sh(['ip', 'link', 'add', 'name', this.bridge, 'type', 'bridge', 'mcast_snooping', this.snooping ? '1' : '0']);
     this.createdBridge = true;
+    if (this.snooping) {
+      // Intervals in centiseconds. The querier makes the snooping count: without one, a
+      // Linux bridge floods every group.
+      const cs = (s: number): string => String(Math.round(s * 100));
+      await sh([
+        ...['ip', 'link', 'set', this.bridge, 'type', 'bridge'],
+        ...['mcast_query_interval', cs(SNOOPING_QUERY_INTERVAL_S), 'mcast_startup_query_interval', cs(SNOOPING_QUERY_INTERVAL_S)],
+        ...['mcast_query_response_interval', cs(SNOOPING_SETTLE_S)],
+      ]);
+      // Apart, and after: turning the querier on starts the wait before the bridge trusts its
+      // snooping, one query response interval as it stands then.
+      await sh(['ip', 'link', 'set', this.bridge, 'type', 'bridge', 'mcast_querier', '1']);
+    }
     await sh(['ip', 'link', 'set', this.bridge, 'up']);
     await this.addNode(this.senderNs, this.hostIf(0), this.senderAddr);
     await sh(['ip', '-n', this.senderNs, 'link', 'set', 'eth0', 'gso_max_segs', '1']);
@@ -688,7 +715,16 @@ export async function createRack(opts: RackOptions): Promise<Rack> {
   if (!Number.isInteger(rateBurstBytes) || rateBurstBytes < mtu + 14 || rateBurstBytes > 1 << 24) {
     throw new RangeError(`lab: rateBurstBytes must be an integer from one frame (${mtu + 14}) to 16 MiB, got ${rateBurstBytes}`);
   }
-  const rack = new RackImpl({ receivers, lossPermille, burst: opts.burst ?? false, burstPackets, mtu, rate: opts.rate, rateBurstBytes });
+  const rack = new RackImpl({
+    receivers,
+    lossPermille,
+    burst: opts.burst ?? false,
+    burstPackets,
+    mtu,
+    rate: opts.rate,
+    rateBurstBytes,
+    snooping: opts.snooping ?? false,
+  });
   installHooks();
   liveRacks.add(rack);
   try {

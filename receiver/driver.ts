@@ -101,6 +101,12 @@ export class ReceiverDriver {
   private joinSlice = 0;
   /** The data group, once joined (openData); and whether we are in it now (the core may want out: receiver/core/passes.ts). */
   private dataGroup: string | undefined;
+  /**
+   * The data socket is bound and joined (or could not be): until then a session's datagrams
+   * wait in the core. Our JOIN may be the one the sender starts on, and DATA it sends before
+   * the kernel (and the NIC's multicast filter) take the data group is lost to us whole.
+   */
+  private dataSettled = false;
   private inDataGroup = false;
   private writing = false;
   private complete: { totalBytes: number; digest: Uint8Array } | undefined;
@@ -266,6 +272,10 @@ export class ReceiverDriver {
     } catch (e) {
       this.ioError = true;
       this.abort(Reason.Interrupted, `cannot join ${group} on port ${this.net.portbase}: ${oneLine(e)}`);
+    } finally {
+      // What waited (our JOIN) goes now.
+      this.dataSettled = true;
+      if (this.finished !== undefined) this.kick();
     }
   }
 
@@ -364,6 +374,8 @@ export class ReceiverDriver {
 
   /** What the core has to send: NAKs to the rendezvous group, the rest to the sender alone. */
   private sendAll(): void {
+    // A session is open and its data socket not yet in the group: nothing goes out (dataSettled).
+    if (!this.dataSettled && this.core.currentState !== 'listening') return;
     for (let t = this.core.pollTransmit(); t !== undefined; t = this.core.pollTransmit()) {
       if (t.to === 'group') this.fb.send([t.bytes], this.net.portbase + 1, this.net.rdvGroup);
       else this.fb.send([t.bytes], t.to.port, t.to.address);
@@ -506,7 +518,8 @@ export class ReceiverDriver {
     if (resolve === undefined) return;
     this.finished = undefined;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    // A last LEAVE/REPORT may still be queued in the core.
+    // A last LEAVE/REPORT may still be queued in the core (it goes even if the data socket never settled).
+    this.dataSettled = true;
     this.sendAll();
     this.queue.length = 0; // nothing more is written once the core has ended
     if (!ok || !this.committed) await this.out.discard();

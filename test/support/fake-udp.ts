@@ -29,6 +29,8 @@ export class FakeUdpSocket implements UdpSocket {
   readonly membershipsDropped: { readonly group: string; readonly interfaceAddress: string | undefined }[] = []; // UNBOUNDED: one test's calls
   flushes = 0;
   closeCalls = 0;
+  /** When set, bind() resolves only once this does (a kernel slow to bind and join). */
+  bindGate: Promise<void> | undefined;
   /** What setRecvBufferSize() asked; getRecvBufferSize() grants it, as a kernel with a high rmem_max would. */
   recvBufferBytes = 212_992;
   sendBufferBytes = 212_992;
@@ -44,6 +46,7 @@ export class FakeUdpSocket implements UdpSocket {
 
   async bind(port: number, address?: string): Promise<void> {
     this.binds.push({ port, address });
+    if (this.bindGate !== undefined) await this.bindGate;
   }
   async connect(port: number, address: string): Promise<void> {
     this.connects.push({ port, address });

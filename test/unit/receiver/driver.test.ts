@@ -440,6 +440,23 @@ describe('ReceiverDriver', () => {
   });
 
   describe('the data group', () => {
+    it('our JOIN goes out only once the data socket is bound and in the group', async () => {
+      const rig = await startReceiver();
+      let release = (): void => {};
+      rig.data.bindGate = new Promise<void>((r) => {
+        release = r;
+      });
+      await rig.fromSender(helloBytes());
+      // The session is open and the data socket still binding: the JOIN waits in the core.
+      expect(rig.data.binds).toEqual([{ port: DATA_PORT, address: DATA_GROUP }]);
+      expect(rig.data.memberships).toEqual([]);
+      expect(rig.fb.sent).toEqual([]);
+      release();
+      await settle();
+      expect(rig.data.memberships).toEqual([{ group: DATA_GROUP, interfaceAddress: undefined }]);
+      expect(types(rig.sent())).toEqual(['JOIN']);
+    });
+
     it('joins it again when the sender asks about DATA that never came, and says so', async () => {
       const rig = await startReceiver();
       await joined(rig);

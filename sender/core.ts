@@ -304,11 +304,11 @@ export class SenderCore {
       return undefined;
     }
     if (!this.pacer.trySend(now)) return undefined;
-    if (!open) {
+    const t = open ? (this.repair.next() ?? this.nextFirstPass()) : this.repair.next();
+    if (!open && t !== undefined) {
       this.flow.shutRepairSent();
       this.stats.shutWindowRepairs++;
     }
-    const t = open ? (this.repair.next() ?? this.nextFirstPass()) : this.repair.next();
     if (t !== undefined) {
       this.stats.dataPackets++;
       this.stats.dataBytes += t.bytes;

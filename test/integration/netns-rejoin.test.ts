@@ -28,12 +28,14 @@ import {
   sha256File,
   writeRandomFile,
 } from '../../bench/lab.js';
+import { DEFAULT_RDV_GROUP } from '../../sender/args.js';
 
 const SENDER_CLI = fileURLToPath(new URL('../../dist/sender/cli.js', import.meta.url));
 const RECEIVER_CLI = fileURLToPath(new URL('../../dist/receiver/cli.js', import.meta.url));
 const MiB = 1 << 20;
 const IMAGE_BYTES = 16 * MiB;
-const RECEIVER_HEAD_START_MS = 700;
+/** The receivers have this long to join the rendezvous group (process start included). */
+const RDV_JOIN_WAIT_MS = 20_000;
 /** How long receiver 1's IGMP stays dropped after the sender starts. */
 const BLOCKED_MS = 3000;
 const RUN_TIMEOUT_MS = 60_000;
@@ -43,6 +45,21 @@ const skipReason = labSkipReason();
 if (skipReason !== undefined) console.log(`netns-rejoin.test.ts: skipped: ${skipReason}`);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await sleep(50);
+  }
+  return true;
+}
+
+/** Ports the bridge forwards the rendezvous group to (what it snooped). */
+function rdvPorts(bridge: string): number {
+  const out = spawnSync('bridge', ['mdb', 'show', 'dev', bridge], { encoding: 'utf8' }).stdout ?? '';
+  return out.split('\n').filter((l) => l.includes(`grp ${DEFAULT_RDV_GROUP} `) || l.endsWith(`grp ${DEFAULT_RDV_GROUP}`)).length;
+}
 
 function nft(ns: string, args: string[]): void {
   const r = spawnSync('ip', ['netns', 'exec', ns, 'nft', ...args], { encoding: 'utf8' });
@@ -85,8 +102,10 @@ describe.skipIf(skipReason !== undefined)('a receiver whose data-group join was 
           timeoutMs: RUN_TIMEOUT_MS,
         }),
       );
-      // Both joined the rendezvous group (their reports went out at once); from now on receiver 1's are lost.
-      await sleep(RECEIVER_HEAD_START_MS);
+      // Both joined the rendezvous group (the bridge heard both reports; a slow start must not
+      // have its report dropped too, or it would never hear HELLO); from now on receiver 1's are lost.
+      const joined = await waitFor(() => rdvPorts(r.bridge) >= 2, RDV_JOIN_WAIT_MS);
+      expect(joined, `the bridge did not hear both receivers join ${DEFAULT_RDV_GROUP} within ${RDV_JOIN_WAIT_MS} ms`).toBe(true);
       const blocked = r.receiverNs[0]!;
       nft(blocked, ['add', 'table', 'ip', NFT_TABLE]);
       nft(blocked, ['add', 'chain', 'ip', NFT_TABLE, 'out', '{ type filter hook output priority 0 ; }']);

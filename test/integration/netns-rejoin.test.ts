@@ -146,8 +146,9 @@ describe.skipIf(skipReason !== undefined)('a receiver whose data-group join was 
         expect(await sha256File(outs[i]!), why).toBe(expected);
       }
       const stats = rs.map((x) => (parseLastJson(x.stdout) as { stats: { dataRejoins: number; dataPackets: number } }).stats);
-      // Receiver 1 joined again at least once while blocked (nothing came) and once after.
-      expect(stats[0]!.dataRejoins, why).toBeGreaterThanOrEqual(2);
+      // Receiver 1 joined again (once or more: how many fell while it was blocked depends on
+      // how long the sender took to start), and receiver 2 never.
+      expect(stats[0]!.dataRejoins, why).toBeGreaterThanOrEqual(1);
       expect(stats[1]!.dataRejoins, why).toBe(0);
       // Its first rejoin came with its data socket still empty: the DATA had not reached it at all.
       const rejoins = (await readFile(logs[0]!, 'utf8'))

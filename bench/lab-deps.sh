@@ -46,7 +46,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 echo "lab-deps: installed ${need[*]}"
 # The addon was built before libzstd-dev was here (npm ci runs first): build it again so
-# it links libzstd (npm's lifecycle environment gives install.mjs its node-gyp).
+# it links libzstd (through npm, whose lifecycle environment gives install.mjs its node-gyp).
 if [[ " ${need[*]} " == *" libzstd-dev "* ]] && [ -f package.json ] && [ -d build ]; then
-  node native/install.mjs
+  npm run --silent install
 fi

@@ -21,7 +21,9 @@
 // answer window (the further behind, the sooner), and not at all if a later copy of it
 // shows that someone worse already answered; once our answer went, and while REQACKs
 // find us behind, we are "limiting" and report each quarter as in a small session;
-// otherwise we keep silent but for a STATUS at least every heartbeatMs the REQACK names.
+// otherwise we keep silent but for a STATUS at least every heartbeatMs the REQACK names,
+// and a HEARTBEAT message that goes stands for that STATUS (the sender takes the slices it
+// says we delivered).
 
 import { groupIntervalMs, MS_PER_RECEIVER } from '../../common/feedback-interval.js';
 import { CAP_IN_ORDER, CAP_PARITY_REPAIR } from '../../protocol/header.js';
@@ -46,6 +48,21 @@ import type { ReceiverStats } from './stats.js';
 
 /** HEARTBEATs sent at the early pace once the transfer begins (about two intervals' worth). */
 export const EARLY_HEARTBEATS = 6;
+/**
+ * Early HEARTBEATs of the whole group: past EARLY_GROUP / EARLY_HEARTBEATS receivers each
+ * sends fewer (at least EARLY_MIN), so the early burst the sender hears stays about flat
+ * with the group. Each early one goes at a third of an interval that itself grows with the
+ * group: at 32 receivers six each were 192 HEARTBEATs over 4 s, where 4 receivers sent 24
+ * over half a second.
+ */
+export const EARLY_GROUP = 48;
+/** Early HEARTBEATs each receiver sends at least: two, so the sender has a rate early (it divides the difference of two). */
+export const EARLY_MIN = 2;
+
+/** How many early HEARTBEATs each of `receivers` sends. */
+export function earlyHeartbeats(receivers: number): number {
+  return Math.max(EARLY_MIN, Math.min(EARLY_HEARTBEATS, Math.ceil(EARLY_GROUP / Math.max(1, receivers))));
+}
 /** How many times as often as later the early HEARTBEATs go. */
 export const EARLY_DIVISOR = 3;
 
@@ -177,7 +194,7 @@ export class Feedback {
    * of three: until then a slow node holds every other one back.
    */
   onTransferBegan(now: number): void {
-    this.earlyHeartbeats = EARLY_HEARTBEATS;
+    this.earlyHeartbeats = earlyHeartbeats(this.receivers);
     if (this.heartbeatAtMs !== Infinity) this.heartbeatAtMs = Math.min(this.heartbeatAtMs, now + this.heartbeatIntervalMs());
   }
 
@@ -205,6 +222,11 @@ export class Feedback {
     this.heartbeatAtMs = now + this.heartbeatIntervalMs();
     if (this.earlyHeartbeats > 0) this.earlyHeartbeats--;
     if (this.session.async) return;
+    // A quiet session's STATUS heartbeat only says we are alive and how far we delivered:
+    // this HEARTBEAT says both (the sender takes its deliveredSlices, as from a STATUS), so
+    // the STATUS waits another full period. With the default intervals the HEARTBEAT comes at
+    // least as often, and a silent receiver sends one datagram a period, not two.
+    if (!this.reportsProgress) this.statusAtMs = Math.max(this.statusAtMs, now + this.quietStatusEveryMs);
     const buf = new Uint8Array(HEARTBEAT_SIZE);
     encodeHeartbeat(
       {

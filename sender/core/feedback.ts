@@ -70,7 +70,7 @@ export class Feedback {
   /** A receiver's health report: figures for the table, the slow-node policy and the rack's loss (automatic parity). */
   heartbeat(rcv: ReceiverRecord, hb: Heartbeat, now: number): void {
     this.stats.heartbeatsReceived++;
-    this.participants.heartbeat(rcv, hb, now);
+    this.participants.heartbeat(rcv, hb, this.slices.nextSliceNo, now);
     this.slices.autoParity.heartbeat(rcv, hb.packetsSent, hb.packetsRead);
   }
 }

@@ -17,7 +17,7 @@
 import type { Endpoint } from '../../protocol/endpoint.js';
 import { CAP_PARITY_REPAIR } from '../../protocol/header.js';
 import type { CatchUpWhy } from '../../protocol/messages/catch-up.js';
-import type { Heartbeat } from '../../protocol/messages/heartbeat.js';
+import { HEARTBEAT_FLAG_CATCH_UP, type Heartbeat } from '../../protocol/messages/heartbeat.js';
 import type { Join } from '../../protocol/messages/join.js';
 import type { Leave } from '../../protocol/messages/leave.js';
 import { Outcome, type Report } from '../../protocol/messages/report.js';
@@ -212,12 +212,7 @@ export class Participants {
       r.progressSinceRound = true;
       this.progress.seenMoved(r);
     }
-    if (st.deliveredSlices > r.deliveredSlices && st.deliveredSlices <= nextSliceNo) {
-      r.deliveredSlices = st.deliveredSlices;
-      r.deliveredAtMs = now;
-      r.progressSinceRound = true;
-      this.progress.slicesMoved(r);
-    }
+    this.delivered(r, st.deliveredSlices, nextSliceNo, now);
     if (st.bytesWritten > r.bytesWritten) {
       // Writing is progress too: a late receiver fetching the head reports it this way.
       r.bytesWritten = st.bytesWritten;
@@ -238,13 +233,31 @@ export class Participants {
    * A HEARTBEAT: its figures, and what it wrote (progress, as in STATUS: a receiver whose
    * STATUS went astray but that keeps writing is alive).
    */
-  heartbeat(rcv: ReceiverRecord, hb: Heartbeat, now: number): void {
-    if (!rcv.health.take(hb, now) || rcv.state !== 'active') return;
-    if (hb.bytesWritten > rcv.bytesWritten) {
-      rcv.bytesWritten = hb.bytesWritten;
-      rcv.writtenAtMs = now;
-      rcv.progressSinceRound = true;
-      rcv.retries = 0;
+  heartbeat(rcv: ReceiverRecord, hb: Heartbeat, nextSliceNo: number, now: number): void {
+    const r = rcv as Tracked;
+    if (!r.health.take(hb, now) || r.state !== 'active') return;
+    if (hb.bytesWritten > r.bytesWritten) {
+      r.bytesWritten = hb.bytesWritten;
+      r.writtenAtMs = now;
+      r.progressSinceRound = true;
+      r.retries = 0;
+    }
+    // A quiet session's receiver sends it instead of its STATUS heartbeat: in the first pass
+    // it counts the slices delivered as STATUS does (in the catch-up pass, that pass's). In a
+    // small session STATUS says it, as often.
+    if (this.progress.quiet && (hb.flags & HEARTBEAT_FLAG_CATCH_UP) === 0) {
+      this.delivered(r, hb.deliveredSlices, nextSliceNo, now);
+      if (r.progressSinceRound) r.retries = 0;
+    }
+  }
+
+  /** `rcv` says it delivered `slices` slices (counted forward only, and below `nextSliceNo`: never more than were sent). */
+  private delivered(r: Tracked, slices: number, nextSliceNo: number, now: number): void {
+    if (slices > r.deliveredSlices && slices <= nextSliceNo) {
+      r.deliveredSlices = slices;
+      r.deliveredAtMs = now;
+      r.progressSinceRound = true;
+      this.progress.slicesMoved(r);
     }
   }
 

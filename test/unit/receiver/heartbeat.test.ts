@@ -6,12 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { CAP_ASYNC, CAP_PARITY_REPAIR, MessageType } from '../../../protocol/header.js';
 import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_REPAIR } from '../../../protocol/messages/data.js';
 import { HEARTBEAT_FLAG_CATCH_UP, Limit } from '../../../protocol/messages/heartbeat.js';
-import { EARLY_DIVISOR, EARLY_HEARTBEATS } from '../../../receiver/core/feedback.js';
+import { REQACK_FLAG_QUIET } from '../../../protocol/messages/reqack.js';
+import { EARLY_DIVISOR, EARLY_HEARTBEATS, earlyHeartbeats } from '../../../receiver/core/feedback.js';
 import { classifyLimit, LoadMeter } from '../../../receiver/core/load.js';
 import { ReceiverCore } from '../../../receiver/core.js';
 import { pattern } from '../../support/bytes.js';
 import { drainEvents, drainReceiver, only, receiverConfig } from '../../support/cores.js';
-import { acceptBytes, dataBytes, helloBytes, SENDER, startBytes } from '../../support/datagrams.js';
+import { acceptBytes, dataBytes, helloBytes, reqackBytes, SENDER, startBytes } from '../../support/datagrams.js';
 
 const ME = 0x101;
 const IMAGE = pattern(950);
@@ -136,30 +137,58 @@ describe('ReceiverCore HEARTBEAT', () => {
   });
 
   it.each([
-    [4, 250],
-    [5, 312.5],
-    [32, 2000], // 8 × 250: the group's heartbeats a second are those of 4 receivers
-    [64, 2000], // at most STRETCH_CAP_MS
-    [3000, 3000], // and at least 1 ms per receiver
+    [4, 250, 6],
+    [5, 312.5, 6],
+    [12, 750, 4], // 48 early ones across the group
+    [32, 2000, 2], // 8 × 250: the group's heartbeats a second are those of 4 receivers
+    [64, 2000, 2], // at most STRETCH_CAP_MS; two early ones at least
+    [3000, 3000, 2], // and at least 1 ms per receiver
   ])(
-    'START counted %i receivers: heartbeats every %f ms (heartbeatIntervalMs × receivers / 4, at most 2 s, at least 1 ms each), a third of it early in the transfer (at least 1 ms each)',
-    (receivers, intervalMs) => {
+    'START counted %i receivers: heartbeats every %f ms (heartbeatIntervalMs × receivers / 4, at most 2 s, at least 1 ms each), a third of it (at least 1 ms each) for the first %i of the transfer',
+    (receivers, intervalMs, early) => {
+      expect(earlyHeartbeats(receivers)).toBe(early);
       const core = accepted();
       feed(core, startBytes(64, receivers), 100);
       // Early in the transfer, a third of it, but at least 1 ms per receiver (and never later
       // than the one due at 270).
-      const early = Math.max(intervalMs / EARLY_DIVISOR, receivers);
-      const first = Math.min(270, 100 + early);
+      const earlyMs = Math.max(intervalMs / EARLY_DIVISOR, receivers);
+      const first = Math.min(270, 100 + earlyMs);
       expect(core.pollTimeout()).toBe(first);
-      // Three gaps, or as many as come before the receive timeout (5 s after the last datagram
-      // from the sender) is the earlier deadline.
+      // `early` short gaps, then the interval; as many as come before the receive timeout
+      // (5 s after the last datagram from the sender), the earlier deadline.
       let t = first;
-      for (let i = 0; i < 3 && t + early < 5100; i++) {
+      for (let i = 0; i <= early; i++) {
+        const gap = i < early ? earlyMs : intervalMs;
+        if (t + gap >= 5100) break;
         core.handleTimeout(t);
         expect(only(drainReceiver(core), MessageType.Heartbeat)).toHaveLength(1);
-        expect(core.pollTimeout()).toBeCloseTo(t + early, 9);
+        expect(core.pollTimeout()).toBeCloseTo(t + gap, 9);
         t = core.pollTimeout()!;
       }
+    },
+  );
+
+  it.each([
+    [250, 1000, 0], // HEARTBEATs at least as often: no STATUS heartbeat at all
+    [5000, 1000, 2], // HEARTBEATs rarer than the REQACK asks: its STATUS heartbeat still goes
+  ])(
+    'in a quiet session not behind, HEARTBEAT every %i ms, REQACK heartbeatMs %i: STATUS heartbeats in 2.5 s: %i',
+    (heartbeatIntervalMs, heartbeatMs, statuses) => {
+      const core = accepted({ heartbeatIntervalMs, receiveTimeoutMs: 60_000 });
+      feed(core, startBytes(64, 4), 100);
+      let seq = 1;
+      for (let b = 0; b < 4; b++) feed(core, block(seq++, 0, b), 110);
+      core.handle({ kind: 'written', slices: 1, bytes: 400 }, 120);
+      // Not behind: it read every DATA and holds the slice named.
+      feed(core, reqackBytes({ reqackId: 1, needSlices: 1, needSeq: 4, flags: REQACK_FLAG_QUIET, answerWindowMs: 4, groupSize: 100, heartbeatMs }), 130);
+      drainReceiver(core);
+      const sent: MessageType[] = [];
+      for (let t = 131; t < 2630; t++) {
+        core.handleTimeout(t);
+        for (const m of drainReceiver(core)) sent.push(m.type);
+      }
+      expect(sent.filter((m) => m === MessageType.Status)).toHaveLength(statuses);
+      expect(sent.filter((m) => m === MessageType.Heartbeat).length).toBeGreaterThan(0);
     },
   );
 

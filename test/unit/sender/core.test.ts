@@ -5,13 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import { CAP_PARITY_REPAIR, ipv4ToU32, MessageType } from '../../../protocol/header.js';
 import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_PARITY, DATA_FLAG_REPAIR } from '../../../protocol/messages/data.js';
+import { HEARTBEAT_FLAG_CATCH_UP } from '../../../protocol/messages/heartbeat.js';
 import { HelloPhase, IMAGE_BYTES_UNKNOWN } from '../../../protocol/messages/hello.js';
 import { Outcome } from '../../../protocol/messages/report.js';
 import { Reason } from '../../../protocol/reasons.js';
 import { type SenderConfig, SenderCore } from '../../../sender/core.js';
 import { pattern } from '../../support/bytes.js';
 import { senderConfig as cfg, coder, drainEvents, drainSender, only, type SentBySender, types } from '../../support/cores.js';
-import { joinBytes, leaveBytes, nakBytes, OTHER_SESSION, rcv, reportBytes, SESSION, statusBytes } from '../../support/datagrams.js';
+import { heartbeatBytes, joinBytes, leaveBytes, nakBytes, OTHER_SESSION, rcv, reportBytes, SESSION, statusBytes } from '../../support/datagrams.js';
 
 const DIGEST = pattern(32, 9);
 
@@ -340,6 +341,21 @@ describe('SenderCore first pass and flow control', () => {
     expect(core.wantsSlice()).toBe(true);
     feedSlices(core, image, 2, 1, 3);
     expect(core.wantsSlice()).toBe(false);
+  });
+
+  it.each([
+    [1, 0], // a small session: STATUS says how far it delivered, a HEARTBEAT does not
+    [0, 1], // a quiet one (more than maxReportingReceivers): the HEARTBEAT stands for its STATUS heartbeat
+  ])('with maxReportingReceivers %i, a HEARTBEAT saying 1 slice delivered leaves the receiver at %i slices', (maxReportingReceivers, want) => {
+    const core = started(1, { maxReportingReceivers });
+    feedSlices(core, pattern(4000), 0, 2, 2);
+    drainSender(core, 2);
+    core.handle(from(0, heartbeatBytes({ receiverId: rcv(0).id, deliveredSlices: 1 })), 3);
+    expect(core.receiverList()[0]!.deliveredSlices).toBe(want);
+    // Never more than were sent, and not from the catch-up pass (it counts that pass's).
+    core.handle(from(0, heartbeatBytes({ receiverId: rcv(0).id, deliveredSlices: 3 })), 4);
+    core.handle(from(0, heartbeatBytes({ receiverId: rcv(0).id, deliveredSlices: 2, flags: HEARTBEAT_FLAG_CATCH_UP })), 5);
+    expect(core.receiverList()[0]!.deliveredSlices).toBe(want);
   });
 
   it('a slice asked for while the last receiver leaves is dropped and counted once the session is done', () => {

@@ -7,8 +7,8 @@
 //                    --file random --reps 3 --size 256
 //
 // The matrix: receivers N x loss x loss mode x rate cap x file kind. At each point one
-// rack is built (sender + N receivers, loss dropped by nftables at each receiver, the
-// sender's port capped by tc tbf) and every selected tool configuration runs `--reps`
+// rack is built (sender + N receivers, loss dropped by nftables at each receiver's switch
+// port, GRO on at every node's eth0, the sender's port capped by tc tbf) and every selected tool configuration runs `--reps`
 // times, alternating (rep 1: rackcast, udpcast, uftp, rackcast --fec, …; each later rep
 // starts one further along), so drift hits every tool alike. The configurations are
 // in bench/peers.ts: rackcast (defaults; and --fec from a per-loss table), udpcast

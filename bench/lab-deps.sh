@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System tools the namespace lab and the tests need (root only): iproute2 for
-# netns/veth/bridge and tc, nftables for injected loss, and the pipeline's and the clone
-# agent's tools below. Installed from Debian's packages when missing; a
+# netns/veth/bridge and tc, nftables for injected loss, ethtool for GRO, and the
+# pipeline's and the clone agent's tools below. Installed from Debian's packages when missing; a
 # non-root run only says what is missing (the lab tests then skip with a clear line).
 set -euo pipefail
 # The netboot builder's and the PXE VM test's packages (qemu, iPXE, dnsmasq, busybox-static, ...).
@@ -10,6 +10,8 @@ need=()
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v tc >/dev/null 2>&1 || need+=(iproute2)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
+# The lab turns GRO on at every node's eth0, as a physical NIC's driver has it (bench/lab.ts).
+command -v ethtool >/dev/null 2>&1 || need+=(ethtool)
 command -v gzip >/dev/null 2>&1 || need+=(gzip)
 # The receiver pipeline's tests (test/*/pipeline*, cpio*): GNU cpio makes and checks the
 # archives, the lz4 CLI the LZ4 frames, mkfs.ext4 a file system to mount on a loop device.

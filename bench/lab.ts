@@ -15,10 +15,15 @@
 // two processes (or two racks in one process) never pick the same names, and every
 // interface name stays within IFNAMSIZ (15).
 //
-// Loss is dropped by nftables in each receiver namespace (prerouting, priority raw,
-// UDP only, so ARP and IGMP are untouched):
-//   random  meta l4proto udp numgen random mod 1000 < N drop          (as netlab.sh)
-//   burst   meta l4proto udp numgen inc mod P  X-(X+B-1) drop
+// Loss is dropped by nftables on the switch, at each receiver's port (one table of family
+// bridge in the root namespace, rcloss<tag>, hook forward, one rule per port; UDP only, so
+// ARP and IGMP are untouched):
+//   random  oifname PORT meta l4proto udp numgen random mod 1000 < N drop   (as netlab.sh)
+//   burst   oifname PORT meta l4proto udp numgen inc mod P  X-(X+B-1) drop
+// On the switch, not in the receiver's namespace: every node's eth0 has GRO on, as a
+// physical NIC's driver has by default, and GRO merges the datagrams of one flow before the
+// namespace's own hooks see them, so a drop there would take up to 64 datagrams at once from
+// a receiver whose socket asks for UDP GRO (rackcast's does; udpcast's and UFTP's do not).
 // Burst mode drops runs of B consecutive UDP datagrams, one run every
 // P = round(B * 1000 / N) datagrams, starting at a random phase X per receiver: the
 // average loss is N per mille as in random mode, the losses at one receiver come in
@@ -155,14 +160,14 @@ function findTool(name: string): string | undefined {
   return undefined;
 }
 
-const TOOLS = ['ip', 'nft', 'tc'] as const;
+const TOOLS = ['ip', 'nft', 'tc', 'ethtool'] as const;
 
 /** The lab's tools that are not installed. */
 export function missingTools(): string[] {
   return TOOLS.filter((t) => findTool(t) === undefined);
 }
 
-/** True if ip, nft and tc are all present. */
+/** True if ip, nft, tc and ethtool are all present. */
 export function haveTools(): boolean {
   return missingTools().length === 0;
 }
@@ -173,7 +178,7 @@ export function labSkipReason(): string | undefined {
   if (!isRoot()) return 'needs root (uid 0) to create network namespaces';
   const missing = missingTools();
   if (missing.length > 0) {
-    return `missing tools: ${missing.join(', ')} (apt-get install iproute2 nftables)`;
+    return `missing tools: ${missing.join(', ')} (apt-get install iproute2 nftables ethtool)`;
   }
   return undefined;
 }
@@ -215,12 +220,13 @@ export class LabCommandError extends Error {
   }
 }
 
-function sh(argv: readonly string[], input?: string): Promise<void> {
+/** Runs a command in the root namespace; resolves with what it printed. */
+function sh(argv: readonly string[], input?: string): Promise<string> {
   const [cmd, ...args] = argv;
   return new Promise((resolve, reject) => {
-    const child = execFile(tool(cmd!), args, { timeout: 30_000 }, (error, _stdout, stderr) => {
+    const child = execFile(tool(cmd!), args, { timeout: 30_000 }, (error, stdout, stderr) => {
       if (error) reject(new LabCommandError(argv, String(stderr) || error.message));
-      else resolve();
+      else resolve(String(stdout));
     });
     if (input !== undefined) child.stdin?.end(input);
     else child.stdin?.end();
@@ -338,6 +344,8 @@ interface RackState {
   bridge: string;
   hostIfs: string[];
   namespaces: string[];
+  /** The loss table (family bridge, root namespace); absent in state files of older builds and without loss. */
+  lossTable?: string;
 }
 
 function statePath(tag: string): string {
@@ -378,14 +386,15 @@ export function cleanupStaleRacks(): string[] {
       continue;
     }
     if (typeof state.pid !== 'number' || state.pid === process.pid || isAlive(state.pid)) continue;
-    teardownSync(state.hostIfs, state.namespaces, state.bridge);
+    teardownSync(state.hostIfs, state.namespaces, state.bridge, state.lossTable);
     removeState(state.tag);
     cleaned.push(state.tag);
   }
   return cleaned;
 }
 
-function teardownSync(hostIfs: readonly string[], namespaces: readonly string[], bridge: string | undefined): void {
+function teardownSync(hostIfs: readonly string[], namespaces: readonly string[], bridge: string | undefined, lossTable: string | undefined): void {
+  if (lossTable !== undefined) shSync(['nft', 'delete', 'table', 'bridge', lossTable]);
   for (const ifname of hostIfs) shSync(['ip', 'link', 'del', ifname]);
   for (const ns of namespaces) shSync(['ip', 'netns', 'del', ns]);
   if (bridge !== undefined) shSync(['ip', 'link', 'del', bridge]);
@@ -454,6 +463,9 @@ class RackImpl implements Rack {
   private readonly createdIfs: string[] = [];
   private readonly createdNs: string[] = [];
   private createdBridge = false;
+  /** The loss table's name (family bridge, root namespace), and whether we asked nft for it. */
+  private readonly lossTable: string;
+  private createdLossTable = false;
   // UNBOUNDED: one entry per exec() call, removed when the child exits.
   private readonly children = new Set<ChildProcess>();
   private destroyed = false;
@@ -464,6 +476,7 @@ class RackImpl implements Rack {
     this.snooping = opts.snooping;
     this.tag = newTag();
     this.bridge = `rcbr${this.tag}`;
+    this.lossTable = `rcloss${this.tag}`;
     this.senderNs = `rcs${this.tag}`;
     this.receiverNs = [];
     this.receiverAddrs = [];
@@ -490,6 +503,7 @@ class RackImpl implements Rack {
       bridge: this.bridge,
       hostIfs: [this.hostIf(0), ...this.receiverNs.map((_, i) => this.hostIf(i + 1))],
       namespaces: [this.senderNs, ...this.receiverNs],
+      ...(this.lossPermille > 0 ? { lossTable: this.lossTable } : {}),
     });
   }
 
@@ -535,22 +549,20 @@ class RackImpl implements Rack {
         '20ms',
       ]);
     }
-    for (let i = 0; i < this.receiverNs.length; i++) {
-      const ns = this.receiverNs[i]!;
-      await this.addNode(ns, this.hostIf(i + 1), this.receiverAddrs[i]!);
-      const rule = this.lossRule();
-      if (rule !== undefined) {
-        await sh(
-          ['ip', 'netns', 'exec', ns, 'nft', '-f', '-'],
-          ['table inet rackcastlab {', '  chain pre { type filter hook prerouting priority -300; policy accept;', `    ${rule}`, '  }', '}', ''].join('\n'),
-        );
-      }
+    for (let i = 0; i < this.receiverNs.length; i++) await this.addNode(this.receiverNs[i]!, this.hostIf(i + 1), this.receiverAddrs[i]!);
+    if (this.lossPermille > 0) {
+      const rules = this.receiverNs.map((_, i) => `    oifname "${this.hostIf(i + 1)}" ${this.lossRule()} comment "r${i + 1}"`);
+      this.createdLossTable = true;
+      await sh(
+        ['nft', '-f', '-'],
+        [`table bridge ${this.lossTable} {`, '  chain loss { type filter hook forward priority -300; policy accept;', ...rules, '  }', '}', ''].join('\n'),
+      );
     }
   }
 
-  private lossRule(): string | undefined {
+  /** One port's rule (without its port): `lossPermille` > 0. */
+  private lossRule(): string {
     const n = this.lossPermille;
-    if (n <= 0) return undefined;
     if (n >= 1000) return 'meta l4proto udp counter drop';
     if (!this.burst) return `meta l4proto udp numgen random mod 1000 < ${n} counter drop`;
     const runLen = this.burstPackets;
@@ -572,19 +584,20 @@ class RackImpl implements Rack {
     await sh(['ip', '-n', ns, 'link', 'set', 'eth0', 'mtu', String(this.mtu)]);
     await sh(['ip', '-n', ns, 'addr', 'add', `${addr}/${PREFIX_LEN}`, 'brd', '+', 'dev', 'eth0']);
     await sh(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
+    // GRO, as a physical NIC's driver has it (veth has it off unless asked).
+    await sh(['ip', 'netns', 'exec', ns, 'ethtool', '-K', 'eth0', 'gro', 'on']);
     await sh(['ip', '-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0']);
   }
 
   async droppedPackets(): Promise<number[]> {
     if (this.lossPermille <= 0) return this.receiverNs.map(() => 0);
-    return Promise.all(
-      this.receiverNs.map(async (ns) => {
-        const r = await this.run(ns, [tool('nft'), 'list', 'table', 'inet', 'rackcastlab'], { timeoutMs: 10_000 });
-        const m = /counter packets (\d+)/.exec(r.stdout);
-        if (r.code !== 0 || m === null) throw new LabCommandError(['nft', 'list', 'table', 'inet', 'rackcastlab'], r.stderr);
-        return Number(m[1]);
-      }),
-    );
+    const argv = ['nft', 'list', 'table', 'bridge', this.lossTable];
+    const text = await sh(argv);
+    return this.receiverNs.map((_, i) => {
+      const m = new RegExp(`counter packets (\\d+) bytes \\d+ drop comment "r${i + 1}"`).exec(text);
+      if (m === null) throw new LabCommandError(argv, `no counter for receiver ${i + 1} in:\n${text}`);
+      return Number(m[1]);
+    });
   }
 
   private checkNs(ns: string): void {
@@ -662,6 +675,10 @@ class RackImpl implements Rack {
       );
     }
     this.children.clear();
+    if (this.createdLossTable) {
+      this.createdLossTable = false;
+      await sh(['nft', 'delete', 'table', 'bridge', this.lossTable]).catch(() => undefined);
+    }
     // Deleting one end of a veth deletes both; then the namespaces, then the switch.
     for (const ifname of this.createdIfs.splice(0)) await sh(['ip', 'link', 'del', ifname]).catch(() => undefined);
     for (const ns of this.createdNs.splice(0)) await sh(['ip', 'netns', 'del', ns]).catch(() => undefined);
@@ -680,8 +697,14 @@ class RackImpl implements Rack {
       if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     }
     this.children.clear();
-    teardownSync(this.createdIfs.splice(0), this.createdNs.splice(0), this.createdBridge ? this.bridge : undefined);
+    teardownSync(
+      this.createdIfs.splice(0),
+      this.createdNs.splice(0),
+      this.createdBridge ? this.bridge : undefined,
+      this.createdLossTable ? this.lossTable : undefined,
+    );
     this.createdBridge = false;
+    this.createdLossTable = false;
     removeState(this.tag);
     liveRacks.delete(this);
   }

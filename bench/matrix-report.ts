@@ -111,7 +111,7 @@ export function renderMarkdown(opts: {
     out.push(`- ${kind} image: ${f!.name}, ${(f!.bytes / MiB).toFixed(1)} MiB, sha256 ${f!.sha256.slice(0, 16)}… ${f!.note}`);
   }
   out.push(
-    `- ${cfg.reps} rep(s) per tool and point, alternating tools; loss by nftables at each receiver` +
+    `- ${cfg.reps} rep(s) per tool and point, alternating tools; loss by nftables at each receiver's switch port; GRO on at every node` +
       `${cfg.lossModes.includes('burst') ? ` (burst mode: runs of ${cfg.burstPackets})` : ''}; MTU ${cfg.mtu}; ` +
       `rackcast --fec table ${formatFecTable(cfg.rackcastFec)}; udpcast --fec table ${formatFecTable(cfg.udpcastFec)}`,
   );

@@ -29,6 +29,7 @@ import {
   writeRandomFile,
 } from '../../bench/lab.js';
 import { DEFAULT_RDV_GROUP } from '../../sender/args.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 const SENDER_CLI = fileURLToPath(new URL('../../dist/sender/cli.js', import.meta.url));
 const RECEIVER_CLI = fileURLToPath(new URL('../../dist/receiver/cli.js', import.meta.url));
@@ -44,16 +45,8 @@ const NFT_TABLE = 'rackcast_rejoin';
 const skipReason = labSkipReason();
 if (skipReason !== undefined) console.log(`netns-rejoin.test.ts: skipped: ${skipReason}`);
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) return false;
-    await sleep(50);
-  }
-  return true;
-}
+/** How often waitFor looks again. */
+const POLL_MS = 50;
 
 /** Ports the bridge forwards the rendezvous group to (what it snooped). */
 function rdvPorts(bridge: string): number {
@@ -104,7 +97,7 @@ describe.skipIf(skipReason !== undefined)('a receiver whose data-group join was 
       );
       // Both joined the rendezvous group (the bridge heard both reports; a slow start must not
       // have its report dropped too, or it would never hear HELLO); from now on receiver 1's are lost.
-      const joined = await waitFor(() => rdvPorts(r.bridge) >= 2, RDV_JOIN_WAIT_MS);
+      const joined = await waitFor(() => rdvPorts(r.bridge) >= 2, RDV_JOIN_WAIT_MS, POLL_MS);
       expect(joined, `the bridge did not hear both receivers join ${DEFAULT_RDV_GROUP} within ${RDV_JOIN_WAIT_MS} ms`).toBe(true);
       const blocked = r.receiverNs[0]!;
       nft(blocked, ['add', 'table', 'ip', NFT_TABLE]);

@@ -29,6 +29,7 @@ import { loadNativeUdp, NativeUdpSocket, UDP_NO_GRO_ENV, UDP_NO_GSO_ENV } from '
 import type { UdpSocket } from '../../../common/udp/socket.js';
 import { UDP_ADDON_FILE } from '../../../native/udp-addon.js';
 import { mulberry32 } from '../../support/prng.js';
+import { sleep, waitFor } from '../../support/wait.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const ADDON_PATH = join(ROOT, 'build', 'Release', UDP_ADDON_FILE);
@@ -49,16 +50,8 @@ const PORT_HI = 47999;
 
 // ---- helpers ----
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) return false;
-    await sleep(5);
-  }
-  return true;
-}
+/** How often waitFor looks again. */
+const POLL_MS = 5;
 
 const open: UdpSocket[] = [];
 const closed = new WeakSet<UdpSocket>();
@@ -242,7 +235,7 @@ async function transfer(label: string, tx: { s: UdpSocket; port: number }, rx: {
     tx.s.send(split(b, st.parts), rx[st.dest]!.port, groups[st.dest]);
   }
   tx.s.flush();
-  const arrived = await waitFor(() => rx[0]!.got.length >= want[0]!.length && rx[1]!.got.length >= want[1]!.length, 10_000);
+  const arrived = await waitFor(() => rx[0]!.got.length >= want[0]!.length && rx[1]!.got.length >= want[1]!.length, 10_000, POLL_MS);
   await sleep(20); // anything extra would show up now
   expect(arrived, `${label}: all datagrams arrived (${rx[0]!.got.length}/${want[0]!.length}, ${rx[1]!.got.length}/${want[1]!.length})`).toBe(true);
   expectStream(`${label} dest 0`, rx[0]!.got, want[0]!, tx.port);
@@ -347,11 +340,11 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
       tx.s.send([b], rx.port, groups[0]);
       if (i % 200 === 199) {
         tx.s.flush();
-        await waitFor(() => rx.got.length > i - 200, 2000); // let the receiver keep up with the buffer
+        await waitFor(() => rx.got.length > i - 200, 2000, POLL_MS); // let the receiver keep up with the buffer
       }
     }
     tx.s.flush();
-    await waitFor(() => rx.got.length >= N, 10_000);
+    await waitFor(() => rx.got.length >= N, 10_000, POLL_MS);
     expectStream('slabs', rx.got, want, tx.port);
     const buffers = new Set(rx.got.map((g) => g.bytes.buffer));
     expect(buffers.size).toBeGreaterThanOrEqual(3);
@@ -376,10 +369,10 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
       expect(tx.s.stats.sendCalls).toBe(1);
       let drained = 0;
       tx.s.onDrain(() => drained++);
-      await waitFor(() => drained > 0, 2000);
+      await waitFor(() => drained > 0, 2000, POLL_MS);
       expect(drained).toBe(1);
       expect(tx.s.writable()).toBe(true);
-      await waitFor(() => rx.got.length >= 10, 2000);
+      await waitFor(() => rx.got.length >= 10, 2000, POLL_MS);
       expectStream(`${err} retry`, rx.got, want, tx.port);
       // Failed, failed again on the first writable wake, then one call per batch.
       expect({ ...tx.s.stats }).toMatchObject({ datagramsSent: 10, sendCalls: 4, sendBlocked: 2, sendErrors: 0 });
@@ -399,7 +392,7 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
     expect(tx.s.writable()).toBe(true);
     for (const b of second) tx.s.send([b], rx.port, groups[0]);
     tx.s.flush();
-    await waitFor(() => rx.got.length >= 2, 2000);
+    await waitFor(() => rx.got.length >= 2, 2000, POLL_MS);
     await sleep(20);
     expectStream('after EPERM', rx.got, second, tx.port);
     expect({ ...tx.s.stats }).toMatchObject({ datagramsSent: 2, sendCalls: 2, sendBlocked: 0, sendErrors: 3 });
@@ -416,7 +409,7 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
     for (const b of want) tx.s.send([b], rx.port, groups[0]);
     tx.s.flush();
     expect(tx.s.features).toBe('sendmmsg+gro');
-    await waitFor(() => rx.got.length >= 4, 2000);
+    await waitFor(() => rx.got.length >= 4, 2000, POLL_MS);
     expectStream('after EIO', rx.got, want, tx.port);
     expect({ ...tx.s.stats }).toMatchObject({ datagramsSent: 4, sendCalls: 2, sendBlocked: 0, sendErrors: 0 });
   });
@@ -525,7 +518,7 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
       });
       tx.s.send([payload(0, 100)], rx.port, groups[0]);
       tx.s.flush();
-      await waitFor(() => caught.length > 0, 2000);
+      await waitFor(() => caught.length > 0, 2000, POLL_MS);
     } finally {
       process.off('uncaughtException', onUncaught);
       for (const l of listeners) process.on('uncaughtException', l);
@@ -609,7 +602,7 @@ describe.skipIf(!status.ok || !inNetns)('NativeUdpSocket when the kernel buffer 
       }
       tx.s.flush();
       if (!tx.s.writable()) await new Promise<void>((r) => tx.s.onDrain(r));
-      await waitFor(() => rx.got.length >= N, 20_000);
+      await waitFor(() => rx.got.length >= N, 20_000, POLL_MS);
       expectStream('netns', rx.got, want, tx.port);
       const st = { ...tx.s.stats };
       expect(sawBlocked).toBe(true);

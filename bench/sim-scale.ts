@@ -4,6 +4,7 @@
 // counters, and the wall time and memory it took to simulate. Every receiver must verify.
 //
 //   npm run build && node dist/bench/sim-scale.js [--receivers 5000] [--seed 16] [--burst 8] [--image-mib 4] [--no-write]
+//       [--slice-blocks 128] [--stripes 1]
 //
 // Results go to bench/results/sim-scale-<time>.json with the commit, Node version and CPU.
 
@@ -21,6 +22,8 @@ interface Args {
   readonly burst: number | undefined;
   readonly imageMiB: number;
   readonly write: boolean;
+  readonly sliceBlocks: number;
+  readonly stripes: number;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -29,6 +32,8 @@ function parseArgs(argv: readonly string[]): Args {
   let burst: number | undefined;
   let imageMiB = 4;
   let write = true;
+  let sliceBlocks = 128;
+  let stripes = 1;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): string => {
@@ -41,13 +46,19 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--burst') burst = Number(next());
     else if (a === '--image-mib') imageMiB = Number(next());
     else if (a === '--no-write') write = false;
+    else if (a === '--slice-blocks') sliceBlocks = Number(next());
+    else if (a === '--stripes') stripes = Number(next());
     else throw new Error(`unknown option ${a}`);
   }
   for (const n of receivers) if (!(Number.isInteger(n) && n >= 1 && n <= 16_384)) throw new Error(`--receivers: ${n} is not 1..16384`);
   if (!Number.isInteger(seed)) throw new Error('--seed must be an integer');
   if (burst !== undefined && !(burst >= 1)) throw new Error('--burst must be >= 1');
   if (!(imageMiB > 0 && imageMiB <= 64)) throw new Error('--image-mib must be in (0, 64]');
-  return { receivers, seed, burst, imageMiB, write };
+  if (!(Number.isInteger(stripes) && stripes >= 1 && stripes <= 128)) throw new Error('--stripes must be an integer in 1..128');
+  if (!(Number.isInteger(sliceBlocks) && sliceBlocks >= stripes && sliceBlocks <= 4096 && Math.ceil(sliceBlocks / stripes) <= 224)) {
+    throw new Error('--slice-blocks must be an integer in stripes..4096, with at most 224 blocks a stripe');
+  }
+  return { receivers, seed, burst, imageMiB, write, sliceBlocks, stripes };
 }
 
 interface Row {
@@ -81,7 +92,8 @@ function one(receivers: number, a: Args): Row {
     imageBytes: Math.round(a.imageMiB * 1024 * 1024),
     seed: a.seed,
     blockBytes: 1448,
-    sliceBlocks: 128,
+    sliceBlocks: a.sliceBlocks,
+    stripes: a.stripes,
     loss,
     latencyMs: 0.2,
     linkRateBps: 1e9,
@@ -132,7 +144,7 @@ function main(): void {
   for (const n of a.receivers) rows.push(one(n, a));
   const loss = a.burst === undefined ? '1% independent' : `1% in bursts of ${a.burst}`;
   console.log(
-    `${a.imageMiB} MiB, ${loss} loss, seed ${a.seed}; load average ${loadavg()
+    `${a.imageMiB} MiB, ${a.sliceBlocks}-block slices in ${a.stripes} stripe(s), ${loss} loss, seed ${a.seed}; load average ${loadavg()
       .map((x) => x.toFixed(2))
       .join(' ')}`,
   );

@@ -80,6 +80,13 @@ export interface SliceNak {
   rand: number;
   /** When a NAK that covers us went out (ours, or one we heard): the first repair after it times the round trip. */
   askedAtMs: number | undefined;
+  /**
+   * What other receivers' NAKs asked for since ours last went (or repairs last landed), per
+   * stripe: the largest need among those that heard at least othersHeard[i] (our heard then).
+   * Undefined: none heard. The NAK scheduler's own (onOtherNak).
+   */
+  othersNeed: number[] | undefined;
+  othersHeard: number[];
 }
 
 export interface RxSlice {
@@ -114,7 +121,7 @@ export function newRxSlice(g: Geometry, sliceNo: number, sliceBytes: number, ass
     haveBlock: have,
     stripes,
     complete: false,
-    nak: { due: false, atMs: undefined, naked: false, asked: false, baseMs: 0, rand: 0, askedAtMs: undefined },
+    nak: { due: false, atMs: undefined, naked: false, asked: false, baseMs: 0, rand: 0, askedAtMs: undefined, othersNeed: undefined, othersHeard: [] },
   };
 }
 

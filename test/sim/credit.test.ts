@@ -24,10 +24,10 @@ const base: Omit<SimOptions, 'seed' | 'feedbackLoss'> = {
 };
 
 describe('a slice freed while a receiver credited by silence still lacks it', () => {
-  it('a source that can be read again (a file: the catch-up pass): the slice is read again and every receiver verifies (seeds 3 and 4)', () => {
+  it('a source that can be read again (a file: the catch-up pass): the slice is read again and every receiver verifies (seeds 10 and 5)', () => {
     for (const [seed, feedbackLoss, freed] of [
-      [3, 0.5, 1],
-      [4, 0.7, 5],
+      [10, 0.5, 1],
+      [5, 0.7, 6],
     ] as const) {
       const r = simulate({ ...base, seed, feedbackLoss, sender: { catchUp: true } });
       expect(r.receivers.filter((x) => x.ok)).toHaveLength(16);
@@ -38,17 +38,17 @@ describe('a slice freed while a receiver credited by silence still lacks it', ()
     }
   });
 
-  it('--no-catch-up with a file (the source can still be read again): the slice is read again too (seed 3)', () => {
-    const r = simulate({ ...base, seed: 3, feedbackLoss: 0.5, sender: { catchUp: false, canReload: true } });
+  it('--no-catch-up with a file (the source can still be read again): the slice is read again too (seed 10)', () => {
+    const r = simulate({ ...base, seed: 10, feedbackLoss: 0.5, sender: { catchUp: false, canReload: true } });
     expect(r.receivers.filter((x) => x.ok)).toHaveLength(16);
     expect(r.sender.stats.freedSliceNaks).toBe(1);
     expect(r.sender.stats.reloads).toBe(1);
   });
 
-  it('a source read once (stdin): that receiver is dropped, saying why, when it asks again FREED_CONFIRM_MS later (seed 3)', () => {
-    const r = simulate({ ...base, seed: 3, feedbackLoss: 0.5 });
+  it('a source read once (stdin): that receiver is dropped, saying why, when it asks again FREED_CONFIRM_MS later (seed 10)', () => {
+    const r = simulate({ ...base, seed: 10, feedbackLoss: 0.5 });
     const bad = r.receivers.filter((x) => !x.ok);
-    expect(bad.map((x) => x.index)).toEqual([7]);
+    expect(bad.map((x) => x.index)).toEqual([15]);
     expect(bad[0]!.detail).toBe('dropped by the sender: data no longer available for repair');
     expect(r.sender.stats.reloads).toBe(0);
     expect(r.sender.stats.freedSliceNaks).toBe(21);
@@ -56,11 +56,12 @@ describe('a slice freed while a receiver credited by silence still lacks it', ()
   });
 
   it('a NAK that crossed its repair (one NAK for a freed slice, not repeated) drops nobody (seed 4)', () => {
-    // Dropped on its first NAK for a freed slice, receiver 2 went too, although that NAK had
-    // crossed the repair it asked for: with the confirmation it verifies, and only receiver
-    // 7, which asked again, is dropped.
+    // Dropped on its first NAK for a freed slice, a receiver whose NAK had crossed the repair
+    // it asked for went too (receiver 2 at this seed, when the confirmation came in). Now the
+    // only one dropped is receiver 14, which asked for its freed slice again and again (all 8
+    // of these NAKs are its own).
     const r = simulate({ ...base, seed: 4, feedbackLoss: 0.7 });
-    expect(r.receivers.filter((x) => !x.ok).map((x) => x.index)).toEqual([7]);
-    expect(r.sender.stats.freedSliceNaks).toBe(4);
+    expect(r.receivers.filter((x) => !x.ok).map((x) => x.index)).toEqual([14]);
+    expect(r.sender.stats.freedSliceNaks).toBe(8);
   });
 });

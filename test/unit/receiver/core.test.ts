@@ -98,6 +98,19 @@ function receiving(over: Partial<ReceiverConfig> = {}): ReceiverCore {
   return core;
 }
 
+/** As receiving(), in a session of two stripes (blocks 0 and 2 in stripe 0, 1 and 3 in stripe 1). */
+function receiving2Stripes(): ReceiverCore {
+  seq = 0;
+  const core = new ReceiverCore(receiverConfig(), 0);
+  feed(core, helloBytes({ stripes: 2 }), 1);
+  feed(core, acceptBytes(ME), 2);
+  feed(core, startBytes(64), 3);
+  drainReceiver(core);
+  drainEvents(core);
+  expect(core.currentState).toBe('receiving');
+  return core;
+}
+
 function failed(reason: Reason): ReceiverEvent {
   return { kind: 'done', ok: false, reason, detail: expect.any(String) as string };
 }
@@ -357,6 +370,29 @@ describe('ReceiverCore NAK', () => {
     core.handleTimeout(195);
     expect(types(drainReceiver(core))).toEqual(['NAK']);
     expect(core.stats.naksSent).toBe(1);
+  });
+
+  it('two stripes: stays quiet when the NAKs heard ask, between them, for as much in every stripe', () => {
+    // Blocks 0 and 1 lost: one in each stripe (block b is in stripe b % 2), need [1, 1].
+    const core = receiving2Stripes();
+    for (const b of [2, 3]) feed(core, block(0, b), 100);
+    feed(core, nakBytes({ receiverId: 0x998, sliceNo: 0, need: [1, 0], heard: [0, 0] }), 105, rcv(5).from);
+    expect(core.stats.naksSuppressed).toBe(0);
+    feed(core, nakBytes({ receiverId: 0x999, sliceNo: 0, need: [0, 1], heard: [0, 0] }), 110, rcv(6).from);
+    // The sender sizes each stripe's burst to the largest need asked: both NAKs together serve us.
+    expect(core.stats.naksSuppressed).toBe(1);
+    core.handleTimeout(125);
+    expect(drainReceiver(core)).toEqual([]);
+  });
+
+  it('two stripes: NAKs that between them leave a stripe short do not silence it', () => {
+    const core = receiving2Stripes();
+    for (const b of [2, 3]) feed(core, block(0, b), 100);
+    feed(core, nakBytes({ receiverId: 0x998, sliceNo: 0, need: [1, 0], heard: [0, 0] }), 105, rcv(5).from);
+    feed(core, nakBytes({ receiverId: 0x999, sliceNo: 0, need: [2, 0], heard: [0, 0] }), 110, rcv(6).from);
+    expect(core.stats.naksSuppressed).toBe(0);
+    core.handleTimeout(125);
+    expect(only(drainReceiver(core), MessageType.Nak)).toEqual([{ sessionId: SESSION, receiverId: ME, sliceNo: 0, seenSeq: 2, need: [1, 1], heard: [0, 0] }]);
   });
 
   it('is not silenced by a NAK with a smaller need', () => {

@@ -132,12 +132,26 @@ export class ReceiverCore {
 
   /**
    * Whether the data group's datagrams are of use now: false in the catch-up pass once the
-   * first pass has outrun us, until it is over (receiver/core/passes.ts). The driver leaves
-   * the group meanwhile, and joins it again before sending what follows.
+   * first pass has outrun us, until it is over (receiver/core/passes.ts), and false from the
+   * moment every slice is delivered. The driver leaves the group meanwhile, and joins it
+   * again before sending what follows (the catch-up pass's NAKs).
+   * Delivered, a node is still unpacking and hashing, and what the data group carries then
+   * (another node's catch-up pass, a late one's head, repairs for the rest) would cost it a
+   * read and a drop per datagram: in the lab, the healthy nodes of a rack with a slow one
+   * read 72,000 catch-up datagrams each while they finished their own image.
    */
   get dataWanted(): boolean {
     const p = this.phase;
-    return p.name !== 'receiving' || p.rx.passes.dataWanted;
+    switch (p.name) {
+      case 'receiving':
+        return p.rx.passes.dataWanted;
+      case 'verifying':
+      case 'reporting':
+      case 'done':
+        return false;
+      default:
+        return true;
+    }
   }
 
   pollTransmit(): ReceiverTransmit | undefined {

@@ -322,10 +322,11 @@ export class ReceiverDriver {
     if (t !== undefined) this.timer = setTimeout(this.onTimer, Math.max(0, t - this.now()));
   }
 
-  /** Leaves or joins the data group as the core wants it (the catch-up pass, outrun by the first pass). */
+  /** Leaves or joins the data group as the core wants it (the catch-up pass, outrun by the first pass; everything delivered). */
   private syncDataGroup(): void {
     const group = this.dataGroup;
-    if (group === undefined || this.core.dataWanted === this.inDataGroup) return;
+    // Over: the sockets close with the session.
+    if (group === undefined || this.finished === undefined || this.core.dataWanted === this.inDataGroup) return;
     const join = !this.inDataGroup;
     try {
       if (join) this.data.addMembership(group, this.net.interfaceAddress);
@@ -333,7 +334,11 @@ export class ReceiverDriver {
       this.inDataGroup = join;
       this.log.info(
         { evt: join ? 'dataGroup.join' : 'dataGroup.leave', group },
-        join ? 'listening to the data group again' : 'outrun by the first pass: leaving the data group until the catch-up pass',
+        join
+          ? 'listening to the data group again'
+          : this.core.currentState === 'receiving'
+            ? 'outrun by the first pass: leaving the data group until the catch-up pass'
+            : 'every slice delivered: leaving the data group',
       );
     } catch (e) {
       // Still in the group: we read what we would not have, nothing is lost. Out of it and

@@ -24,10 +24,10 @@ const base: Omit<SimOptions, 'seed' | 'feedbackLoss'> = {
 };
 
 describe('a slice freed while a receiver credited by silence still lacks it', () => {
-  it('a source that can be read again (a file: the catch-up pass): the slice is read again and every receiver verifies (seeds 10 and 5)', () => {
+  it('a source that can be read again (a file: the catch-up pass): the slice is read again and every receiver verifies (seeds 12 and 15)', () => {
     for (const [seed, feedbackLoss, freed] of [
-      [10, 0.5, 1],
-      [5, 0.7, 6],
+      [12, 0.5, 1],
+      [15, 0.7, 4],
     ] as const) {
       const r = simulate({ ...base, seed, feedbackLoss, sender: { catchUp: true } });
       expect(r.receivers.filter((x) => x.ok)).toHaveLength(16);
@@ -38,20 +38,20 @@ describe('a slice freed while a receiver credited by silence still lacks it', ()
     }
   });
 
-  it('--no-catch-up with a file (the source can still be read again): the slice is read again too (seed 10)', () => {
-    const r = simulate({ ...base, seed: 10, feedbackLoss: 0.5, sender: { catchUp: false, canReload: true } });
+  it('--no-catch-up with a file (the source can still be read again): the slice is read again too (seed 12)', () => {
+    const r = simulate({ ...base, seed: 12, feedbackLoss: 0.5, sender: { catchUp: false, canReload: true } });
     expect(r.receivers.filter((x) => x.ok)).toHaveLength(16);
     expect(r.sender.stats.freedSliceNaks).toBe(1);
     expect(r.sender.stats.reloads).toBe(1);
   });
 
-  it('a source read once (stdin): that receiver is dropped, saying why, when it asks again FREED_CONFIRM_MS later (seed 10)', () => {
-    const r = simulate({ ...base, seed: 10, feedbackLoss: 0.5 });
+  it('a source read once (stdin): that receiver is dropped, saying why, when it asks again FREED_CONFIRM_MS later (seed 12)', () => {
+    const r = simulate({ ...base, seed: 12, feedbackLoss: 0.5 });
     const bad = r.receivers.filter((x) => !x.ok);
-    expect(bad.map((x) => x.index)).toEqual([15]);
+    expect(bad.map((x) => x.index)).toEqual([3]);
     expect(bad[0]!.detail).toBe('dropped by the sender: data no longer available for repair');
     expect(r.sender.stats.reloads).toBe(0);
-    expect(r.sender.stats.freedSliceNaks).toBe(21);
+    expect(r.sender.stats.freedSliceNaks).toBe(9);
     expect(r.timeMs).toBeLessThan(1000);
   });
 

@@ -484,6 +484,20 @@ describe('ReceiverCore ending', () => {
     expect(core.currentState).toBe('verifying');
   });
 
+  it('wants the data group until every slice is delivered, and no more of it from then on', () => {
+    const core = receiving();
+    for (let n = 0; n < 3; n++) feedSlice(core, n, 10);
+    expect(core.dataWanted).toBe(true);
+    feed(core, endBytes(950, 3, DIGEST), 20);
+    expect(core.currentState).toBe('verifying');
+    // What the data group carries now (another node's catch-up pass) is of no use to us.
+    expect(core.dataWanted).toBe(false);
+    core.handle({ kind: 'written', slices: 3, bytes: 950 }, 25);
+    core.handle({ kind: 'verified', ok: true, digest: DIGEST, reason: Reason.None, detail: '' }, 30);
+    expect(core.currentState).toBe('reporting');
+    expect(core.dataWanted).toBe(false);
+  });
+
   it('after verified, repeats REPORT every reportIntervalMs until REPORT_ACK, then is done ok', () => {
     const core = complete();
     drainReceiver(core);

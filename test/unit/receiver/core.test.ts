@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { CAP_CLONE_REPORTS, CAP_PARITY_REPAIR, MessageType } from '../../../protocol/header.js';
 import { DATA_FLAG_FINAL_SLICE, DATA_FLAG_LAST, DATA_FLAG_PARITY, DATA_FLAG_REPAIR, type Data } from '../../../protocol/messages/data.js';
+import type { Hello } from '../../../protocol/messages/hello.js';
 import { Outcome } from '../../../protocol/messages/report.js';
 import { REQACK_FLAG_QUIET } from '../../../protocol/messages/reqack.js';
 import { STATUS_FLAG_COMPLETE, STATUS_FLAG_REPLY } from '../../../protocol/messages/status.js';
@@ -85,24 +86,11 @@ function feedSlice(core: ReceiverCore, n: number, now: number): void {
   for (let b = 0; b * 100 < SLICE_BYTES[n]!; b++) feed(core, block(n, b), now);
 }
 
-/** HELLO at 1, ACCEPT at 2, START (window 64) at 3; everything drained: state receiving. */
-function receiving(over: Partial<ReceiverConfig> = {}): ReceiverCore {
+/** HELLO (with `hello` over the defaults) at 1, ACCEPT at 2, START (window 64) at 3; everything drained: state receiving. */
+function receiving(over: Partial<ReceiverConfig> = {}, hello: Partial<Hello> = {}): ReceiverCore {
   seq = 0;
   const core = new ReceiverCore(receiverConfig(over), 0);
-  feed(core, helloBytes(), 1);
-  feed(core, acceptBytes(ME), 2);
-  feed(core, startBytes(64), 3);
-  drainReceiver(core);
-  drainEvents(core);
-  expect(core.currentState).toBe('receiving');
-  return core;
-}
-
-/** As receiving(), in a session of two stripes (blocks 0 and 2 in stripe 0, 1 and 3 in stripe 1). */
-function receiving2Stripes(): ReceiverCore {
-  seq = 0;
-  const core = new ReceiverCore(receiverConfig(), 0);
-  feed(core, helloBytes({ stripes: 2 }), 1);
+  feed(core, helloBytes(hello), 1);
   feed(core, acceptBytes(ME), 2);
   feed(core, startBytes(64), 3);
   drainReceiver(core);
@@ -374,7 +362,8 @@ describe('ReceiverCore NAK', () => {
 
   it('two stripes: stays quiet when the NAKs heard ask, between them, for as much in every stripe', () => {
     // Blocks 0 and 1 lost: one in each stripe (block b is in stripe b % 2), need [1, 1].
-    const core = receiving2Stripes();
+    // Two stripes: blocks 0 and 2 in stripe 0, 1 and 3 in stripe 1.
+    const core = receiving({}, { stripes: 2 });
     for (const b of [2, 3]) feed(core, block(0, b), 100);
     feed(core, nakBytes({ receiverId: 0x998, sliceNo: 0, need: [1, 0], heard: [0, 0] }), 105, rcv(5).from);
     expect(core.stats.naksSuppressed).toBe(0);
@@ -386,7 +375,8 @@ describe('ReceiverCore NAK', () => {
   });
 
   it('two stripes: NAKs that between them leave a stripe short do not silence it', () => {
-    const core = receiving2Stripes();
+    // Two stripes: blocks 0 and 2 in stripe 0, 1 and 3 in stripe 1.
+    const core = receiving({}, { stripes: 2 });
     for (const b of [2, 3]) feed(core, block(0, b), 100);
     feed(core, nakBytes({ receiverId: 0x998, sliceNo: 0, need: [1, 0], heard: [0, 0] }), 105, rcv(5).from);
     feed(core, nakBytes({ receiverId: 0x999, sliceNo: 0, need: [2, 0], heard: [0, 0] }), 110, rcv(6).from);

@@ -134,7 +134,7 @@ export class SlowPolicy {
       const c = o.health.capacityBps();
       if (c === undefined) continue;
       others.push(c);
-      if (isSaturated(o.health.figures)) othersSaturated++;
+      if (saturatedNow(o.health.figures)) othersSaturated++;
     }
     if (others.length === 0) return undefined;
     // Below --min-rate, when someone else keeps it (else moving it would only leave the
@@ -145,11 +145,13 @@ export class SlowPolicy {
       const d = verdict(CatchUpWhy.BelowMinRate, min);
       if (d !== undefined) return d;
     }
-    // Most of the others are at their own pipeline's limit too: the rack goes at the pace its
-    // nodes take, together, and none is slow for it. In lock-step the nodes that keep up wait
-    // for data (not saturated) while the one holding them back never does; nodes that share
-    // a CPU (the lab's namespaces, or VMs on one host) are all saturated at once, and whoever
-    // the scheduler starved for the last half second would read as below the median.
+    // Most of the others are at their own pipeline's limit too, now: the rack goes at the pace
+    // its nodes take, together, and none is slow for it. In lock-step the nodes that keep up
+    // wait for data (not saturated) while the one holding them back never does; nodes that
+    // share a CPU (the lab's namespaces, or VMs on one host) are all saturated at once, and
+    // whoever the scheduler starved for the last half second would read as below the median.
+    // Judged on their latest samples, not the window: at the start every node runs flat out
+    // until the slow one's page cache fills, and the window remembers that for two seconds.
     if (2 * othersSaturated >= others.length) return undefined;
     return verdict(CatchUpWhy.Slow, SLOW_FRACTION * median(others));
 
@@ -239,6 +241,11 @@ export class CatchUpPass {
 /** Its own pipeline held it back over the window: its sink (disk, decompression) or its CPU. */
 function isSaturated(f: HealthFigures): boolean {
   return (f.sinkBusyShare ?? 0) >= SATURATED_SHARE || (f.cpuShare ?? 0) >= CPU_SATURATED_SHARE;
+}
+
+/** The same, over its latest samples (RECENT_WINDOW_MS) and CPU interval only. */
+function saturatedNow(f: HealthFigures): boolean {
+  return (f.recentSinkBusyShare ?? 0) >= SATURATED_SHARE || (f.cpuShare ?? 0) >= CPU_SATURATED_SHARE;
 }
 
 function median(xs: number[]): number {

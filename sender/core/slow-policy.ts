@@ -16,10 +16,7 @@
 //     could take, or
 //   - below --min-rate, when given and another receiver of the first pass keeps it.
 // and its own pipeline is saturated: its sink held delivery back for SATURATED_SHARE of
-// the window (or its CPU was busy CPU_SATURATED_SHARE of its last interval). Below the
-// median only while fewer than half of the others are saturated themselves: when most are,
-// the rack goes at its nodes' own pace together (nodes sharing a CPU, as the lab's do, are
-// all saturated at once, and the one the scheduler starved last reads as slow).
+// the window (or its CPU was busy CPU_SATURATED_SHARE of its last interval).
 // "What it could take" is its capacity (sender/core/health.ts): the rate its sink wrote at
 // over the share of the time its sink or CPU was busy. In lock-step every receiver writes
 // at the slow node's pace, so rates alone cannot tell who is slow; but the others wait for
@@ -53,7 +50,6 @@ import { CatchUpWhy } from '../../protocol/messages/catch-up.js';
 import type { SenderConfig } from './config.js';
 import type { SenderEvent } from './events.js';
 import type { FlowWindow } from './flow.js';
-import type { HealthFigures } from './health.js';
 import type { Participants, ReceiverRecord } from './participants.js';
 import type { SenderStats } from './stats.js';
 import type { Transmitter } from './transmit.js';
@@ -125,16 +121,13 @@ export class SlowPolicy {
     const recentBusy = f.recentSinkBusyShare ?? 0;
     const diskBps = recentBusy >= SATURATED_SHARE && (f.recentRateBps ?? 0) > 0 ? (f.recentRateBps ?? 0) / recentBusy : undefined;
     // Else its own pipeline must be what holds it back, for most of the window (not a moment's stall).
-    const saturated = isSaturated(f);
+    const saturated = (f.sinkBusyShare ?? 0) >= SATURATED_SHARE || (f.cpuShare ?? 0) >= CPU_SATURATED_SHARE;
     if (diskBps === undefined && !saturated) return undefined;
     const others: number[] = [];
-    let othersSaturated = 0;
     for (const o of live) {
       if (o === r || o.health.figures.spanMs < MIN_SPAN_MS) continue;
       const c = o.health.capacityBps();
-      if (c === undefined) continue;
-      others.push(c);
-      if (saturatedNow(o.health.figures)) othersSaturated++;
+      if (c !== undefined) others.push(c);
     }
     if (others.length === 0) return undefined;
     // Below --min-rate, when someone else keeps it (else moving it would only leave the
@@ -145,14 +138,6 @@ export class SlowPolicy {
       const d = verdict(CatchUpWhy.BelowMinRate, min);
       if (d !== undefined) return d;
     }
-    // Most of the others are at their own pipeline's limit too, now: the rack goes at the pace
-    // its nodes take, together, and none is slow for it. In lock-step the nodes that keep up
-    // wait for data (not saturated) while the one holding them back never does; nodes that
-    // share a CPU (the lab's namespaces, or VMs on one host) are all saturated at once, and
-    // whoever the scheduler starved for the last half second would read as below the median.
-    // Judged on their latest samples, not the window: at the start every node runs flat out
-    // until the slow one's page cache fills, and the window remembers that for two seconds.
-    if (2 * othersSaturated >= others.length) return undefined;
     return verdict(CatchUpWhy.Slow, SLOW_FRACTION * median(others));
 
     function verdict(why: CatchUpWhy, pace: number): Demotion | undefined {
@@ -236,16 +221,6 @@ export class CatchUpPass {
     for (let i = 0; i < 2; i++) this.tx.catchUp(rcv.id, rcv.catchUpWhy ?? CatchUpWhy.Slow, rateBps, paceBps);
     rcv.catchUpToldAtMs = now;
   }
-}
-
-/** Its own pipeline held it back over the window: its sink (disk, decompression) or its CPU. */
-function isSaturated(f: HealthFigures): boolean {
-  return (f.sinkBusyShare ?? 0) >= SATURATED_SHARE || (f.cpuShare ?? 0) >= CPU_SATURATED_SHARE;
-}
-
-/** The same, over its latest samples (RECENT_WINDOW_MS) and CPU interval only. */
-function saturatedNow(f: HealthFigures): boolean {
-  return (f.recentSinkBusyShare ?? 0) >= SATURATED_SHARE || (f.cpuShare ?? 0) >= CPU_SATURATED_SHARE;
 }
 
 function median(xs: number[]): number {

@@ -262,8 +262,9 @@ export class NakScheduler {
    * NAKs heard this round serve us together when, in every stripe, one of them asked for at
    * least our need after hearing at least the burst we heard. With interleaved stripes no
    * single NAK tends to ask the most in every stripe (a burst of loss spreads over all of
-   * them, differently for each receiver), and one NAK per receiver went out: 33 a slice at
-   * 1,000 receivers, 8 stripes, bursty loss, where the aggregate keeps it near one stripe's.
+   * them, differently for each receiver): in the simulator, 1,000 receivers with 1% loss in
+   * bursts of 8 and the CLI's 8 stripes of 32 sent 25.6 NAKs a slice when one NAK had to
+   * cover ours in every stripe, 15.2 with the aggregate.
    */
   onOtherNak(nak: Nak, now: number): void {
     const s = this.assembly.get(nak.sliceNo);

@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 
+export { sleep } from '../support/wait.js';
+
 export const SENDER_CLI = fileURLToPath(new URL('../../dist/sender/cli.js', import.meta.url));
 export const RECEIVER_CLI = fileURLToPath(new URL('../../dist/receiver/cli.js', import.meta.url));
 export const SPRAY_SCRIPT = fileURLToPath(new URL('./spray-foreign.mjs', import.meta.url));
@@ -218,10 +220,6 @@ export async function sha256File(path: string): Promise<string> {
 /** The receiver's temporary files (`.NAME.rackcast-PID.part`) left in `dir`. */
 export async function partFiles(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((f) => f.endsWith('.part'));
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 export function sumCounts(counts: Record<string, number> | undefined): number {

@@ -25,6 +25,7 @@ import {
   sha256File,
   writeRandomFile,
 } from '../../bench/lab.js';
+import { sleep } from '../support/wait.js';
 
 const RECEIVERS = 3;
 const IMAGE_BYTES = 16 << 20;
@@ -41,8 +42,6 @@ const skipReason = labSkipReason();
 if (skipReason !== undefined) {
   console.log(`netns-async.test.ts: skipped: ${skipReason}`);
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function tail(path: string, lines = 20): Promise<string> {
   try {

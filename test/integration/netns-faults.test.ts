@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireLabLock, createRack, type LabLock, labSkipReason, parseLastJson, type Rack, sha256File, writeRandomFile } from '../../bench/lab.js';
+import { sleep } from '../support/wait.js';
 import { mbPerSecond, readLog, waitForLog } from './fault-helpers.js';
 
 const RECEIVERS = 4;
@@ -29,8 +30,6 @@ const KILL_IMAGE = 128 * MiB;
 
 const skipReason = labSkipReason();
 if (skipReason !== undefined) console.log(`netns-faults.test.ts: skipped: ${skipReason}`);
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Run {
   readonly name: string;

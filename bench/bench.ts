@@ -8,11 +8,12 @@
 //
 // The matrix: receivers N x loss x loss mode x rate cap x file kind. At each point one
 // rack is built (sender + N receivers, loss dropped by nftables at each receiver's switch
-// port, GRO on at every node's eth0, the sender's port capped by tc tbf) and every selected tool configuration runs `--reps`
-// times, alternating (rep 1: rackcast, udpcast, uftp, rackcast --fec, …; each later rep
-// starts one further along), so drift hits every tool alike. The configurations are
-// in bench/peers.ts: rackcast (defaults; and --fec from a per-loss table), udpcast
-// (defaults; and --fec from a per-loss table), uftp (-R -1 line rate; and -C tfmcc).
+// port, GRO on at every node's eth0, the sender's port capped by tc tbf) and every
+// selected tool configuration runs `--reps` times, alternating (rep 1: rackcast, udpcast,
+// uftp, rackcast --fec, …; each later rep starts one further along), so drift hits every
+// tool alike. The configurations are in bench/peers.ts: rackcast (defaults; and --fec from
+// a per-loss table), udpcast (defaults; and --fec from a per-loss table), uftp (-R -1 line
+// rate; and -C tfmcc).
 //
 // Measured per run, the same way for every tool:
 //   seconds     from the sender's start to the sender's exit. Every sender exits only

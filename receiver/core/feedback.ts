@@ -51,9 +51,9 @@ export const EARLY_HEARTBEATS = 6;
 /**
  * Early HEARTBEATs of the whole group, about: each of N receivers sends ceil(EARLY_GROUP / N)
  * of them, at most EARLY_HEARTBEATS (so fewer from 10 receivers on) and at least EARLY_MIN,
- * so the early burst the sender hears stays about flat with the group. Each early one goes at a third of an interval that itself grows with the
- * group: at 32 receivers six each were 192 HEARTBEATs over 4 s, where 4 receivers sent 24
- * over half a second.
+ * so the early burst the sender hears stays about flat with the group. Each early one goes
+ * at a third of an interval that itself grows with the group: at 32 receivers six each were
+ * 192 HEARTBEATs over 4 s, where 4 receivers sent 24 over half a second.
  */
 export const EARLY_GROUP = 48;
 /** Early HEARTBEATs each receiver sends at least: two, so the sender has a rate early (it divides the difference of two). */

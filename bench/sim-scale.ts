@@ -7,6 +7,7 @@
 //       [--slice-blocks 128] [--stripes 1]
 //
 // Results go to bench/results/sim-scale-<time>.json with the commit, Node version and CPU.
+// Exit: 0 every receiver verified, 1 some did not, 2 a usage error (one line, and the usage).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -26,6 +27,11 @@ interface Args {
   readonly stripes: number;
 }
 
+const USAGE = 'usage: node dist/bench/sim-scale.js [--receivers 5000] [--seed 16] [--burst 8] [--image-mib 4] [--no-write] [--slice-blocks 128] [--stripes 1]';
+
+/** A bad option: what is wrong, in one line. */
+class UsageError extends Error {}
+
 function parseArgs(argv: readonly string[]): Args {
   let receivers = [5000];
   let seed = 16;
@@ -38,7 +44,7 @@ function parseArgs(argv: readonly string[]): Args {
     const a = argv[i];
     const next = (): string => {
       const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
       return v;
     };
     if (a === '--receivers') receivers = next().split(',').map(Number);
@@ -48,15 +54,16 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--no-write') write = false;
     else if (a === '--slice-blocks') sliceBlocks = Number(next());
     else if (a === '--stripes') stripes = Number(next());
-    else throw new Error(`unknown option ${a}`);
+    else if (a === '--help') throw new UsageError('');
+    else throw new UsageError(`unknown option ${a}`);
   }
-  for (const n of receivers) if (!(Number.isInteger(n) && n >= 1 && n <= 16_384)) throw new Error(`--receivers: ${n} is not 1..16384`);
-  if (!Number.isInteger(seed)) throw new Error('--seed must be an integer');
-  if (burst !== undefined && !(burst >= 1)) throw new Error('--burst must be >= 1');
-  if (!(imageMiB > 0 && imageMiB <= 64)) throw new Error('--image-mib must be in (0, 64]');
-  if (!(Number.isInteger(stripes) && stripes >= 1 && stripes <= 128)) throw new Error('--stripes must be an integer in 1..128');
+  for (const n of receivers) if (!(Number.isInteger(n) && n >= 1 && n <= 16_384)) throw new UsageError(`--receivers: ${n} is not 1..16384`);
+  if (!Number.isInteger(seed)) throw new UsageError('--seed must be an integer');
+  if (burst !== undefined && !(burst >= 1)) throw new UsageError('--burst must be >= 1');
+  if (!(imageMiB > 0 && imageMiB <= 64)) throw new UsageError('--image-mib must be in (0, 64]');
+  if (!(Number.isInteger(stripes) && stripes >= 1 && stripes <= 128)) throw new UsageError('--stripes must be an integer in 1..128');
   if (!(Number.isInteger(sliceBlocks) && sliceBlocks >= stripes && sliceBlocks <= 4096 && Math.ceil(sliceBlocks / stripes) <= 224)) {
-    throw new Error('--slice-blocks must be an integer in stripes..4096, with at most 224 blocks a stripe');
+    throw new UsageError('--slice-blocks must be an integer in stripes..4096, with at most 224 blocks a stripe');
   }
   return { receivers, seed, burst, imageMiB, write, sliceBlocks, stripes };
 }
@@ -137,7 +144,16 @@ function one(receivers: number, a: Args): Row {
 }
 
 function main(): void {
-  const a = parseArgs(process.argv.slice(2));
+  let a: Args;
+  try {
+    a = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    if (e.message !== '') console.error(`sim-scale: ${e.message}`);
+    console.error(USAGE);
+    process.exitCode = 2;
+    return;
+  }
   const rows: Row[] = [];
   const base = one(1, a);
   rows.push(base);

@@ -60,8 +60,8 @@ export const USAGE =
 /**
  * The cpio image's tree budget: on a Debian 12 host the /usr roots (bench/matrix-images.ts)
  * give 1.2 GB of files, a 363 MiB node.cpio.gz, so that a run lasts seconds and Node's start
- * (0.2 s: 0.07 s Node, 0.13 s loading rackcast's modules) is not what is measured. The 128
- * MiB tree this was made a 40 MiB image, sent in half a second.
+ * (0.2 s: 0.07 s Node, 0.13 s loading rackcast's modules) is not what is measured. The
+ * default before, a 128 MiB tree, made a 40 MiB image, sent in half a second.
  */
 const CPIO_TREE_MIB = 2048;
 

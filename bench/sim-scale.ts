@@ -12,6 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { EXIT_USAGE, UsageError } from '../common/errors.js';
 import { loadErasureCoder } from '../common/fec.js';
 import { decodeHeader, MessageType } from '../protocol/header.js';
 import { type LossModel, simulate } from '../test/support/simulate.js';
@@ -28,9 +29,6 @@ interface Args {
 }
 
 const USAGE = 'usage: node dist/bench/sim-scale.js [--receivers 5000] [--seed 16] [--burst 8] [--image-mib 4] [--no-write] [--slice-blocks 128] [--stripes 1]';
-
-/** A bad option: what is wrong, in one line. */
-class UsageError extends Error {}
 
 function parseArgs(argv: readonly string[]): Args {
   let receivers = [5000];
@@ -151,7 +149,7 @@ function main(): void {
     if (!(e instanceof UsageError)) throw e;
     if (e.message !== '') console.error(`sim-scale: ${e.message}`);
     console.error(USAGE);
-    process.exitCode = 2;
+    process.exitCode = EXIT_USAGE;
     return;
   }
   const rows: Row[] = [];

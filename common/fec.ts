@@ -25,7 +25,7 @@ import {
 } from '../native/rs-addon.js';
 import { CauchyReedSolomon, cauchyMaxParity, checkDecodeArgs, checkEncodeArgs } from '../protocol/fec/cauchy-rs.js';
 import type { ErasureCoder } from '../protocol/fec/erasure-coder.js';
-import { threadCpuMs } from './cpu-clock.js';
+import type { CpuStage } from './cpu-clock.js';
 
 // What the addon offers here (benches and tests ask beside the coder).
 export { type NativeCacheStats, nativeRsStatus };
@@ -232,18 +232,18 @@ export function loadErasureCoder(options: LoadErasureCoderOptions = {}): LoadedE
 }
 
 /**
- * `coder` with the CPU time of every call added to `tally.ms` (common/cpu-clock.ts threadCpuMs),
- * for the drivers' CPU breakdown. Same bytes, same errors.
+ * `coder` with its calls' CPU time added to `stage` (common/cpu-clock.ts, sampled), for the
+ * drivers' CPU breakdown. Same bytes, same errors.
  */
-export function timedCoder(coder: ErasureCoder, tally: { ms: number }): ErasureCoder {
+export function timedCoder(coder: ErasureCoder, stage: CpuStage): ErasureCoder {
   const timed =
     <A extends unknown[]>(f: (...a: A) => void) =>
     (...a: A): void => {
-      const t0 = threadCpuMs();
+      const t0 = stage.begin();
       try {
         f(...a);
       } finally {
-        tally.ms += threadCpuMs() - t0;
+        stage.end(t0);
       }
     };
   const out: ErasureCoder = {

@@ -44,6 +44,7 @@
 //   0      sendSyscallNs       CPU ns (this thread) inside send syscalls
 //   1      recvSyscallNs       CPU ns inside receive syscalls
 //   2      recvCopyNs          CPU ns copying received datagrams into slices or the slab
+//                              (0-2: estimates from a sample of the calls, udp-io.h CpuSampler)
 //   3      datagramsPlaced     DATA datagrams placed into slice memory (see udp-io.h)
 //   4      placeStops          receive calls ended early for JS to open a slice
 //

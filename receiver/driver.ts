@@ -14,7 +14,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { type CpuBreakdown, type CpuStart, cpuBreakdown, cpuStart, threadCpuMs } from '../common/cpu-clock.js';
+import { type CpuBreakdown, CpuStage, type CpuStart, cpuBreakdown, cpuStart } from '../common/cpu-clock.js';
 import { IoError, isIoError, oneLine } from '../common/errors.js';
 import { timedCoder } from '../common/fec.js';
 import { type PlacedHandler, PlacementTable } from '../common/udp/placement.js';
@@ -128,9 +128,9 @@ export class ReceiverDriver {
   private readonly memory: PlacementTable | undefined;
   private readonly placing: boolean;
   private readonly cpuAtStart: CpuStart;
-  private readonly fecCpu = { ms: 0 };
-  private hashMs = 0;
-  private sinkMs = 0;
+  private readonly fecCpu = new CpuStage();
+  private readonly hashCpu = new CpuStage();
+  private readonly sinkCpu = new CpuStage();
   /** One input object for every run of placed records (the core reads it during the call only). */
   private readonly placedInput: { kind: 'placed'; records: Uint32Array; first: number; count: number } = {
     kind: 'placed',
@@ -442,9 +442,9 @@ export class ReceiverDriver {
         this.startedAtMs ??= this.now();
         // Late: slices come out of order; the digest is taken from the disk at the end.
         if (this.joinSlice === 0) {
-          const t0 = threadCpuMs();
+          const t0 = this.hashCpu.begin();
           this.hash.update(ev.bytes);
-          this.hashMs += threadCpuMs() - t0;
+          this.hashCpu.end(t0);
         }
         this.bytesQueued += ev.bytes.byteLength;
         this.queue.push({ offset: ev.offset, bytes: ev.bytes });
@@ -468,9 +468,9 @@ export class ReceiverDriver {
       while (this.queue.length > 0 && this.finished !== undefined) {
         const { offset, bytes: b } = this.queue[0]!;
         // CPU of the sink's call up to its first wait (the rest runs in its own continuations).
-        const t0 = threadCpuMs();
+        const t0 = this.sinkCpu.begin();
         const written = this.joinSlice > 0 ? this.offsetSink!.writeAt(offset, b) : this.sink.write(b);
-        this.sinkMs += threadCpuMs() - t0;
+        this.sinkCpu.end(t0);
         await written;
         this.queue.shift();
         // The sink took the bytes: the slice's memory is reused.
@@ -562,8 +562,8 @@ export class ReceiverDriver {
       // FEC decodes inside the core, inside the socket's read loop.
       dataJs: d.readMs + c.readMs - recvSyscalls - recvCopy - this.fecCpu.ms,
       fec: this.fecCpu.ms,
-      hash: this.hashMs,
-      sinkCalls: this.sinkMs,
+      hash: this.hashCpu.ms,
+      sinkCalls: this.sinkCpu.ms,
       sendSyscalls: d.sendSyscallMs + c.sendSyscallMs,
     });
   }

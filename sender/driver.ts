@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { type CpuBreakdown, type CpuStart, cpuBreakdown, cpuStart, threadCpuMs } from '../common/cpu-clock.js';
+import { type CpuBreakdown, CpuStage, type CpuStart, cpuBreakdown, cpuStart } from '../common/cpu-clock.js';
 import { IoError, oneLine } from '../common/errors.js';
 import { timedCoder } from '../common/fec.js';
 import type { IoChoice, UdpFactory } from '../common/udp/select.js';
@@ -108,9 +108,9 @@ export class SenderDriver {
   /** Bytes of a full slice: what the source is read in. */
   private readonly sliceBytes: number;
   private readonly cpuAtStart: CpuStart;
-  private readonly fecCpu = { ms: 0 };
-  private hashMs = 0;
-  private sendLoopMs = 0;
+  private readonly fecCpu = new CpuStage();
+  private readonly hashCpu = new CpuStage();
+  private readonly sendLoopCpu = new CpuStage();
   /**
    * Slices are read into these (a source with readInto), slice n into n % length, made as
    * first needed. The core asks for slice n only while it holds fewer than retainSlices
@@ -253,7 +253,7 @@ export class SenderDriver {
     this.drainEvents();
     if (this.finished === undefined) return;
     let sent = 0;
-    const loopStartMs = threadCpuMs();
+    const loopStart = this.sendLoopCpu.begin();
     while (!this.sendWaiting && sent < SENDS_PER_TURN) {
       if (!this.dataSocket.writable()) {
         // The kernel's buffer is full: carry on when it has room.
@@ -276,7 +276,7 @@ export class SenderDriver {
       if ((sent & 31) === 0) now = this.now();
     }
     this.dataSocket.flush();
-    this.sendLoopMs += threadCpuMs() - loopStartMs;
+    this.sendLoopCpu.end(loopStart);
     this.feedSource();
     this.feedReload();
     this.drainEvents();
@@ -355,9 +355,9 @@ export class SenderDriver {
           this.digestHex = digest.toString('hex');
           this.core.handle({ kind: 'eof', digest }, now);
         } else {
-          const t0 = threadCpuMs();
+          const t0 = this.hashCpu.begin();
           this.hash.update(buf);
-          this.hashMs += threadCpuMs() - t0;
+          this.hashCpu.end(t0);
           this.core.handle({ kind: 'slice', bytes: buf }, now);
         }
         this.kick();
@@ -480,9 +480,9 @@ export class SenderDriver {
       sendSyscalls,
       // The send loop encodes parity (fec) and makes the send syscalls; a drain after a full
       // buffer sends what waited.
-      dataJs: this.sendLoopMs + d.drainMs + c.drainMs - sendSyscalls - this.fecCpu.ms,
+      dataJs: this.sendLoopCpu.ms + d.drainMs + c.drainMs - sendSyscalls - this.fecCpu.ms,
       fec: this.fecCpu.ms,
-      hash: this.hashMs,
+      hash: this.hashCpu.ms,
       feedback: c.readMs + d.readMs,
     });
   }

@@ -53,7 +53,7 @@ import {
   RECV_ROOM_BYTES,
 } from '../../native/udp-addon.js';
 import { formatIpv4, parseIpv4 } from '../../protocol/ipv4.js';
-import { threadCpuMs } from '../cpu-clock.js';
+import { CpuStage } from '../cpu-clock.js';
 import type { PlacedHandler, PlacementTable } from './placement.js';
 import type { MessageHandler, UdpCpuStats, UdpSocket, UdpSocketStats } from './socket.js';
 
@@ -166,8 +166,8 @@ export class NativeUdpSocket implements UdpSocket {
   readonly #handlers: MessageHandler[] = [];
   readonly #errorHandlers: ((e: Error) => void)[] = [];
   #onPlaced: PlacedHandler | undefined;
-  #readMs = 0;
-  #drainMs = 0;
+  readonly #readCpu = new CpuStage();
+  readonly #drainCpu = new CpuStage();
 
   constructor(opts: NativeUdpSocketOptions = {}) {
     const load = loadUdpAddon();
@@ -199,8 +199,8 @@ export class NativeUdpSocket implements UdpSocket {
     ms('sendSyscallMs', CPU_SEND_SYSCALL_NS);
     ms('recvSyscallMs', CPU_RECV_SYSCALL_NS);
     ms('recvCopyMs', CPU_RECV_COPY_NS);
-    Object.defineProperty(cpu, 'readMs', { enumerable: true, get: () => this.#readMs });
-    Object.defineProperty(cpu, 'drainMs', { enumerable: true, get: () => this.#drainMs });
+    Object.defineProperty(cpu, 'readMs', { enumerable: true, get: () => this.#readCpu.ms });
+    Object.defineProperty(cpu, 'drainMs', { enumerable: true, get: () => this.#drainCpu.ms });
     Object.defineProperty(cpu, 'datagramsPlaced', { enumerable: true, get: () => cc[CPU_DATAGRAMS_PLACED] });
     this.cpu = cpu as Readonly<UdpCpuStats>;
   }
@@ -427,11 +427,11 @@ export class NativeUdpSocket implements UdpSocket {
     if (!this.#open) return;
     if (error !== undefined) this.#emitError(new Error(error));
     if ((events & EVENT_WRITABLE) !== 0 && this.#waitingWritable) {
-      const t0 = threadCpuMs();
+      const t0 = this.#drainCpu.begin();
       try {
         this.#pump();
       } finally {
-        this.#drainMs += threadCpuMs() - t0;
+        this.#drainCpu.end(t0);
       }
     }
     if ((events & EVENT_READABLE) !== 0 && this.#open) this.#readAll();
@@ -445,11 +445,11 @@ export class NativeUdpSocket implements UdpSocket {
 
   /** Up to MAX_RECV_CALLS_PER_WAKE receive syscalls, each batch handed out datagram by datagram (and run of records by run). */
   #readAll(): void {
-    const t0 = threadCpuMs();
+    const t0 = this.#readCpu.begin();
     try {
       this.#readBatches();
     } finally {
-      this.#readMs += threadCpuMs() - t0;
+      this.#readCpu.end(t0);
     }
   }
 

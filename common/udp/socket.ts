@@ -31,7 +31,7 @@ export interface UdpSocketStats {
   recvCalls: number;
 }
 
-/** Where a socket's CPU time went (for the drivers' breakdown; common/cpu-clock.ts). */
+/** Where a socket's CPU time went (for the drivers' breakdown; estimates from a sample of the calls, common/cpu-clock.ts). */
 export interface UdpCpuStats {
   /** Inside send syscalls (native path; 0 for dgram, which does not say). */
   sendSyscallMs: number;

@@ -64,6 +64,8 @@ export interface SenderOutcome {
 
 /** Sends at most this many datagrams per turn of the event loop, so incoming feedback is read in between. */
 const SENDS_PER_TURN = 256;
+/** Slices read from the source ahead of the core (feedSource). */
+const READ_AHEAD = 2;
 
 export class SenderDriver {
   /**
@@ -113,13 +115,16 @@ export class SenderDriver {
   private readonly sendLoopCpu = new CpuStage();
   /**
    * Slices are read into these (a source with readInto), slice n into n % length, made as
-   * first needed. The core asks for slice n only while it holds fewer than retainSlices
-   * (sender/core/slices.ts), all of them n - retainSlices + 1 or later: slice n - length left
-   * the core before n is read, and its datagrams left the socket long before (every receiver
-   * had it; dgram queues only the last 64 sends). Repair parity is the core's own memory.
+   * first needed. While slice n is read, the core holds fewer than retainSlices slices
+   * (sender/core/slices.ts), the ones just before those read ahead (fewer than READ_AHEAD),
+   * so every slice still in use is n - length + 1 or later: slice n - length left the core
+   * before n is read, and its datagrams left the socket long before (every receiver had it;
+   * dgram queues only the last 64 sends). Repair parity is the core's own memory.
    */
-  private readonly sliceRing: Uint8Array[] = []; // bounded: cfg.retainSlices + 1
+  private readonly sliceRing: Uint8Array[] = []; // bounded: cfg.retainSlices + READ_AHEAD
   private slicesRead = 0;
+  /** Slices read and hashed, not yet taken by the core, in order; null: the source ended after them. */
+  private readonly readAhead: (Uint8Array | null)[] = []; // bounded: READ_AHEAD
 
   constructor(
     private readonly cfg: Readonly<SenderConfig>,
@@ -326,7 +331,7 @@ export class SenderDriver {
   private async readSlice(): Promise<Uint8Array | null> {
     const source = this.source;
     if (source.readInto === undefined) return source.read(this.sliceBytes);
-    const slot = this.slicesRead % (this.cfg.retainSlices + 1);
+    const slot = this.slicesRead % (this.cfg.retainSlices + READ_AHEAD);
     this.sliceRing[slot] ??= new Uint8Array(this.sliceBytes);
     const n = await source.readInto(this.sliceRing[slot]);
     if (n === 0) return null;
@@ -334,13 +339,19 @@ export class SenderDriver {
     return this.sliceRing[slot].subarray(0, n);
   }
 
+  /**
+   * Hands the core the slices read ahead that it wants, then reads the next one if fewer
+   * than READ_AHEAD wait. Reading only when the core wanted a slice left the send loop idle
+   * for every read (a 370 KB slice from the page cache: 0.4 ms of 2.9 s per 512 MiB, 19% of
+   * the transfer, in 1,404 turns that had nothing to send).
+   */
   private feedSource(): void {
-    if (this.reading || !this.core.wantsSlice()) return;
     if (this.core.pass > 1) {
-      this.feedAgain();
+      if (!this.reading && this.core.wantsSlice()) this.feedAgain();
       return;
     }
-    if (this.sourceDone) return;
+    this.handOver();
+    if (this.reading || this.sourceDone || this.readAhead.length >= READ_AHEAD) return;
     this.reading = true;
     this.readSlice().then(
       (buf) => {
@@ -348,18 +359,15 @@ export class SenderDriver {
         // finish() has begun (the session ended while this read was out): the slice is
         // nobody's any more, and the source may be closing.
         if (this.finished === undefined) return;
-        const now = this.now();
         if (buf === null) {
           this.sourceDone = true;
-          const digest = this.hash.digest();
-          this.digestHex = digest.toString('hex');
-          this.core.handle({ kind: 'eof', digest }, now);
         } else {
           const t0 = this.hashCpu.begin();
           this.hash.update(buf);
           this.hashCpu.end(t0);
-          this.core.handle({ kind: 'slice', bytes: buf }, now);
         }
+        this.readAhead.push(buf);
+        this.feedSource();
         this.kick();
       },
       (e: unknown) => {
@@ -370,6 +378,23 @@ export class SenderDriver {
         this.fail(oneLine(e));
       },
     );
+  }
+
+  /**
+   * The slices read ahead, in order, while the core wants them; then the end of the source
+   * (when it would want one more, as when the end was read only then).
+   */
+  private handOver(): void {
+    while (this.readAhead.length > 0 && this.core.wantsSlice()) {
+      const buf = this.readAhead.shift()!;
+      if (buf === null) {
+        const digest = this.hash.digest();
+        this.digestHex = digest.toString('hex');
+        this.core.handle({ kind: 'eof', digest }, this.now());
+      } else {
+        this.core.handle({ kind: 'slice', bytes: buf }, this.now());
+      }
+    }
   }
 
   /** A later pass of a carousel (--async --carousel): the slice the core wants, read at its offset. */

@@ -288,7 +288,8 @@ export class SliceStore {
    * Parity symbol `parityIndex` of one stripe of the slice. `ahead` (>= 1): the caller will ask
    * for parityIndex + 1, + 2, ... (mod maxParity(k)) next, that many in all; they are encoded
    * with this one, in one pass over the stripe's data, and kept until asked for. Each symbol
-   * is fresh memory, handed out once (the datagram owns it).
+   * is fresh memory, handed out once (the datagram owns it); the symbols of one pass share one
+   * buffer (one allocation instead of n: a 1448-byte Uint8Array of its own costs about 1 us).
    */
   parity(s: TxSlice, stripe: number, parityIndex: number, ahead = 1): Uint8Array {
     const kept = s.parityAhead?.[stripe]?.get(parityIndex);
@@ -304,11 +305,13 @@ export class SliceStore {
       coder.encodeParity(data, parityIndex, out);
       return out;
     }
+    const bb = this.cfg.blockBytes;
+    const arena = new Uint8Array(n * bb);
     const indices: number[] = [];
     const outs: Uint8Array[] = [];
     for (let i = 0; i < n; i++) {
       indices.push((parityIndex + i) % maxParity(data.length));
-      outs.push(new Uint8Array(this.cfg.blockBytes));
+      outs.push(arena.subarray(i * bb, (i + 1) * bb));
     }
     coder.encodeParities(data, indices, outs);
     s.parityAhead ??= [];

@@ -108,8 +108,10 @@ export function cpuStart(): CpuStart {
  * pool, which does the file reads and writes and fsync, and V8's GC and compiler threads).
  * With the process clock (no native addon) the main thread cannot be told from the others:
  * `otherThreads` is then 0 and `mainOther` takes what the stages do not explain.
+ * `threadStages`: stages run on threads of their own (the sender's hash thread), added to the
+ * stage of that name and taken out of `otherThreads`.
  */
-export function cpuBreakdown(start: CpuStart, mainStages: Readonly<Record<string, number>>): CpuBreakdown {
+export function cpuBreakdown(start: CpuStart, mainStages: Readonly<Record<string, number>>, threadStages: Readonly<Record<string, number>> = {}): CpuBreakdown {
   const processMs = processCpuMs();
   const kind = cpuClockKind();
   const mainMs = kind === 'thread' ? threadCpuMs() - start.mainMs : processMs - start.processMs;
@@ -120,6 +122,14 @@ export function cpuBreakdown(start: CpuStart, mainStages: Readonly<Record<string
     measured += Math.max(0, v);
   }
   stages.mainOther = Math.max(0, mainMs - measured);
-  stages.otherThreads = kind === 'thread' ? Math.max(0, processMs - start.processMs - mainMs) : 0;
+  let others = kind === 'thread' ? Math.max(0, processMs - start.processMs - mainMs) : 0;
+  for (const [k, v] of Object.entries(threadStages)) {
+    // Measured on its own thread: part of otherThreads with the thread clock, of mainOther without.
+    const ms = Math.max(0, v);
+    stages[k] = (stages[k] ?? 0) + ms;
+    if (kind === 'thread') others -= ms;
+    else stages.mainOther = Math.max(0, stages.mainOther - ms);
+  }
+  stages.otherThreads = Math.max(0, others);
   return { clock: kind, totalMs: processMs, stages };
 }

@@ -214,6 +214,8 @@ async function main(): Promise<number> {
   };
   process.once('SIGINT', () => onSignal('SIGINT'));
   process.once('SIGTERM', () => onSignal('SIGTERM'));
+  // The image's SHA-256 off the send loop's thread, when the source is read into the slice ring.
+  driver.useHashThread();
   monitor.start();
   let out: SenderOutcome;
   try {

@@ -22,6 +22,7 @@ import {
   type SenderStats,
   type Transmit,
 } from './core.js';
+import { HashThread } from './hash-thread.js';
 import { logSenderEvent } from './log-events.js';
 import type { Source } from './source-types.js';
 
@@ -125,6 +126,11 @@ export class SenderDriver {
   private slicesRead = 0;
   /** Slices read and hashed, not yet taken by the core, in order; null: the source ended after them. */
   private readonly readAhead: (Uint8Array | null)[] = []; // bounded: READ_AHEAD
+  /** useHashThread(): the image's SHA-256 is taken there, over the ring (shared memory). */
+  private hashThread: HashThread | undefined;
+  /** The image's SHA-256, once the source ended and every byte is hashed. */
+  private endDigest: Buffer | undefined;
+  private hashThreadMs = 0;
 
   constructor(
     private readonly cfg: Readonly<SenderConfig>,
@@ -148,6 +154,19 @@ export class SenderDriver {
 
   private now(): number {
     return this.clock();
+  }
+
+  /**
+   * Hashes the image on a worker thread (sender/hash-thread.ts) instead of the send loop's.
+   * Needs a source read into the slice ring (readInto); returns whether it is on. Call before run().
+   */
+  useHashThread(): boolean {
+    if (this.source.readInto === undefined || this.hashThread !== undefined) return this.hashThread !== undefined;
+    const slots = this.cfg.retainSlices + READ_AHEAD;
+    const ring = new SharedArrayBuffer(slots * this.sliceBytes);
+    for (let i = 0; i < slots; i++) this.sliceRing[i] = new Uint8Array(ring, i * this.sliceBytes, this.sliceBytes);
+    this.hashThread = new HashThread(ring, slots, this.sliceBytes, (e) => this.fail(`hash thread: ${oneLine(e)}`));
+    return true;
   }
 
   get sender(): SenderCore {
@@ -331,11 +350,16 @@ export class SenderDriver {
   private async readSlice(): Promise<Uint8Array | null> {
     const source = this.source;
     if (source.readInto === undefined) return source.read(this.sliceBytes);
-    const slot = this.slicesRead % (this.cfg.retainSlices + READ_AHEAD);
+    const slots = this.cfg.retainSlices + READ_AHEAD;
+    const slot = this.slicesRead % slots;
+    // The slice read into this slot before must be hashed before the slot is written again.
+    const hashed = this.slicesRead - slots + 1;
+    if (this.hashThread !== undefined && hashed > 0 && this.hashThread.hashed < hashed) await this.hashThread.whenHashed(hashed);
     this.sliceRing[slot] ??= new Uint8Array(this.sliceBytes);
     const n = await source.readInto(this.sliceRing[slot]);
     if (n === 0) return null;
     this.slicesRead++;
+    this.hashThread?.post(slot, n);
     return this.sliceRing[slot].subarray(0, n);
   }
 
@@ -361,7 +385,8 @@ export class SenderDriver {
         if (this.finished === undefined) return;
         if (buf === null) {
           this.sourceDone = true;
-        } else {
+          this.takeDigest();
+        } else if (this.hashThread === undefined) {
           const t0 = this.hashCpu.begin();
           this.hash.update(buf);
           this.hashCpu.end(t0);
@@ -380,15 +405,34 @@ export class SenderDriver {
     );
   }
 
+  /** The source ended: the image's digest, at once, or when the hash thread has it. */
+  private takeDigest(): void {
+    if (this.hashThread === undefined) {
+      this.endDigest = this.hash.digest();
+      return;
+    }
+    this.hashThread.finish().then(
+      (r) => {
+        if (this.finished === undefined) return;
+        this.endDigest = Buffer.from(r.digest);
+        this.hashThreadMs = r.cpuMs;
+        this.feedSource();
+        this.kick();
+      },
+      () => undefined, // reported by the thread's onError
+    );
+  }
+
   /**
    * The slices read ahead, in order, while the core wants them; then the end of the source
-   * (when it would want one more, as when the end was read only then).
+   * (when it would want one more, as when the end was read only then) once it is hashed.
    */
   private handOver(): void {
     while (this.readAhead.length > 0 && this.core.wantsSlice()) {
+      if (this.readAhead[0] === null && this.endDigest === undefined) return;
       const buf = this.readAhead.shift()!;
       if (buf === null) {
-        const digest = this.hash.digest();
+        const digest = this.endDigest!;
         this.digestHex = digest.toString('hex');
         this.core.handle({ kind: 'eof', digest }, this.now());
       } else {
@@ -475,6 +519,7 @@ export class SenderDriver {
     }
     this.socket.flush();
     await this.source.close().catch(() => undefined);
+    await this.hashThread?.close();
     // close() lets queued datagrams (the last REPORT_ACK, DROP) go first.
     await this.socket.close();
     await this.rendezvous.close();
@@ -501,14 +546,18 @@ export class SenderDriver {
     const d = this.dataSocket.cpu;
     const c = this.socket.cpu;
     const sendSyscalls = d.sendSyscallMs + c.sendSyscallMs;
-    return cpuBreakdown(this.cpuAtStart, {
-      sendSyscalls,
-      // The send loop encodes parity (fec) and makes the send syscalls; a drain after a full
-      // buffer sends what waited.
-      dataJs: this.sendLoopCpu.ms + d.drainMs + c.drainMs - sendSyscalls - this.fecCpu.ms,
-      fec: this.fecCpu.ms,
-      hash: this.hashCpu.ms,
-      feedback: c.readMs + d.readMs,
-    });
+    return cpuBreakdown(
+      this.cpuAtStart,
+      {
+        sendSyscalls,
+        // The send loop encodes parity (fec) and makes the send syscalls; a drain after a full
+        // buffer sends what waited.
+        dataJs: this.sendLoopCpu.ms + d.drainMs + c.drainMs - sendSyscalls - this.fecCpu.ms,
+        fec: this.fecCpu.ms,
+        hash: this.hashCpu.ms,
+        feedback: c.readMs + d.readMs,
+      },
+      { hash: this.hashThreadMs },
+    );
   }
 }

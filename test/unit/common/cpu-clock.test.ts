@@ -2,7 +2,7 @@
 // draw, a timed one counting CPU_SAMPLE_EVERY times; an untimed one adds nothing.
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CPU_EXACT_INTERVALS, CPU_SAMPLE_EVERY, CpuStage, threadCpuMs } from '../../../common/cpu-clock.js';
+import { CPU_EXACT_INTERVALS, CPU_SAMPLE_EVERY, CpuStage, cpuBreakdown, cpuClockKind, cpuStart, threadCpuMs } from '../../../common/cpu-clock.js';
 
 /** Runs on this thread until its CPU clock advanced by at least `ms`. */
 function burn(ms: number): void {
@@ -68,5 +68,22 @@ describe('CpuStage', () => {
     // inner counts 16 times its >= 1 ms, outer once its >= 1 ms.
     expect(stage.ms - exact).toBeGreaterThanOrEqual(1 + CPU_SAMPLE_EVERY);
     expect(outer).toBeGreaterThanOrEqual(0);
+  });
+
+  it("cpuBreakdown: a stage measured on a thread of its own adds to its name and comes out of the other threads' time", () => {
+    const start = cpuStart();
+    burn(2);
+    const without = cpuBreakdown(start, { hash: 1 });
+    expect(cpuBreakdown(start, { hash: 1 }, { hash: 2 }).stages.hash).toBe(3);
+    if (cpuClockKind() === 'thread') {
+      // All the other threads' time so far, as one thread's stage: what is left is what they
+      // ran between the two calls (each measures anew), far below 20 ms.
+      const others = without.stages.otherThreads!;
+      const taken = cpuBreakdown(start, { hash: 1 }, { hash: others });
+      expect(taken.stages.hash).toBe(1 + others);
+      expect(taken.stages.otherThreads).toBeLessThan(20);
+    }
+    // More than the other threads ran: clamped at 0, never negative.
+    expect(cpuBreakdown(start, {}, { hash: 1e9 }).stages.otherThreads).toBe(0);
   });
 });

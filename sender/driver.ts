@@ -416,7 +416,7 @@ export class SenderDriver {
         if (this.finished === undefined) return;
         this.endDigest = Buffer.from(r.digest);
         this.hashThreadMs = r.cpuMs;
-        this.feedSource();
+        // The turn hands the end over (feedSource).
         this.kick();
       },
       () => undefined, // reported by the thread's onError

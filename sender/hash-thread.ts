@@ -43,7 +43,6 @@ export class HashThread {
   private readonly ctl: Int32Array;
   private readonly worker: Worker;
   private readonly result: Promise<HashThreadResult>;
-  private posted = 0;
 
   /**
    * `ring`: slots * slotBytes bytes, the slices the sender reads. `onError`: the thread failed
@@ -82,8 +81,7 @@ export class HashThread {
   /** Hands over the next slice: `length` bytes at the start of `slot`. */
   post(slot: number, length: number): void {
     Atomics.store(this.ctl, LENS + slot, length);
-    this.posted++;
-    Atomics.store(this.ctl, POSTED, this.posted);
+    Atomics.add(this.ctl, POSTED, 1);
     this.wake();
   }
 

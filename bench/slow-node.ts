@@ -3,6 +3,7 @@
 //
 //   npm run build && node dist/bench/slow-node.js [--reps 3] [--mode raw,cpio] [--receivers 6]
 //       [--size 256] [--cpio-tree 512] [--slow-share 0.25 | --slow-mbps M] [--variants alone,six,slow,held]
+//       [--max-bitrate RATE]
 //
 // Each rep, each mode, three runs on one rack (no loss, no rate limit):
 //   alone     receivers-1 healthy receivers, no slow node in the rack (the reference)
@@ -21,6 +22,11 @@
 // receivers' output rate in rep 1's 'alone' run (or --slow-mbps MB/s, the same for every
 // mode: that first run may share the machine with something else); what the slow node really got is the
 // 'held' run's pace next to 'alone' (the rack moves at the slow node's pace there).
+// --max-bitrate RATE (udp-sender's option, e.g. 40m) caps the sender, as a rack's network
+// does: the healthy nodes then wait for the network instead of sharing the lab's two cores
+// flat out, which is what a rack of separate machines looks like; uncapped, six CPU-bound
+// receivers and the sender on two cores make each run's time move by more than the
+// 1.15x margin (the scheduler, not the policy, decides who is last).
 // Times are from the sender's spawn to each receiver's exit (it exits once verified).
 // Each output is checked here too: sha256 of the file, or the unpacked tree against GNU
 // cpio's extraction of the same archive. A JSON file goes to bench/results/ with the
@@ -148,6 +154,7 @@ async function main(): Promise<number> {
       'slow-mbps': { type: 'string' },
       variants: { type: 'string', default: 'alone,six,slow,held' },
       'results-dir': { type: 'string' },
+      'max-bitrate': { type: 'string' },
     },
   });
   const skip = labSkipReason();
@@ -249,6 +256,7 @@ async function main(): Promise<number> {
               eventsFile,
               '--json',
               ...(variant === 'held' ? ['--no-catch-up'] : []),
+              ...(values['max-bitrate'] === undefined ? [] : ['--max-bitrate', values['max-bitrate']]),
             ],
             { timeoutMs: RUN_TIMEOUT_MS },
           );

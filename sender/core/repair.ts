@@ -7,8 +7,9 @@
 // sender's side), unless the receiver had read DATA sent after the burst's last symbol
 // (NAK's seenSeq): then it lost the whole burst, and gets a new one at once.
 //
-// What holds: each (slice, stripe) is in the queue at most once, in NAK order, while it
-// has parity queued or data blocks to resend; a stripe never has more than k queued; a
+// What holds: each (slice, stripe) is in the queue at most once, in NAK order (the stripes
+// of the slice at its head take turns, one datagram each), while it has parity queued or
+// data blocks to resend; a stripe never has more than k queued; a
 // stripe with data blocks to resend takes no parity until they went out. The queue is
 // bounded by retainSlices * stripes for held slices (the reloaded ones share that bound),
 // and an entry whose slice was freed is dropped when it reaches the head.
@@ -77,6 +78,7 @@ export class RepairScheduler {
         // The stripe's data blocks again: blocks stripe, stripe + stripes, ...
         const b = head.stripe + rep.resendNext++ * this.cfg.stripes;
         if (--rep.resend === 0 && rep.queued === 0) this.queue.shift();
+        else this.rotate();
         const payload = this.slices.dataBlock(s, b);
         this.stats.repairPackets++;
         this.stats.dataResends++;
@@ -90,6 +92,7 @@ export class RepairScheduler {
       // This one and the `queued` after it are the indices that follow: encoded in one pass.
       const ahead = rep.queued;
       if (--rep.queued === 0) this.queue.shift();
+      else this.rotate();
       const out = this.slices.parity(s, head.stripe, parityIndex, ahead);
       this.stats.repairPackets++;
       const flags = DATA_FLAG_PARITY | DATA_FLAG_REPAIR | (s.final ? DATA_FLAG_FINAL_SLICE : 0);
@@ -98,6 +101,23 @@ export class RepairScheduler {
       return t;
     }
     return undefined;
+  }
+
+  /**
+   * The head stripe has more to send: it goes behind the other stripes of its slice queued
+   * right after it, so a slice's answer alternates its stripes as the first pass does, and
+   * a burst of loss in it costs each stripe a little rather than one stripe all of it
+   * (sent stripe after stripe, a burst of 8 lost 8 of one stripe's answer, and with 1,000
+   * receivers the next round's NAKs each asked for a different stripe).
+   */
+  private rotate(): void {
+    const q = this.queue;
+    const head = q[0]!;
+    let j = 1;
+    while (j < q.length && q[j]!.sliceNo === head.sliceNo) j++; // at most `stripes` entries
+    if (j === 1) return;
+    q.copyWithin(0, 1, j);
+    q[j - 1] = head;
   }
 
   /** Fresh parity starts after the proactive indices the first pass already sent. */

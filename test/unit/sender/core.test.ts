@@ -501,6 +501,24 @@ describe('SenderCore repairs', () => {
     expect(core.stats.repairPackets).toBe(0);
   });
 
+  it("answers a NAK's stripes in turn, as the first pass sends them, so that a burst of loss in the answer costs each stripe a little", () => {
+    // 1,000 bytes, 2 stripes of 5 blocks; the NAK asks 3 of stripe 0 and 2 of stripe 1.
+    const core = started(1, { stripes: 2, sliceBlocks: 10 });
+    const slice = pattern(4000).subarray(0, 1000);
+    core.handle({ kind: 'slice', bytes: slice }, 2);
+    drainSender(core, 2);
+    nak(core, 5, 0, [3, 2], [0, 0]);
+    const sent = dataOf(drainSender(core, 5));
+    expect(sent.map((d) => [d.stripe, d.blockNo])).toEqual([
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [1, 1],
+      [0, 2],
+    ]);
+    for (const d of sent) expect(Buffer.from(d.payload)).toEqual(Buffer.from(parity(stripeBlocksOf(slice, 100, 2, d.stripe), d.blockNo)));
+  });
+
   it('codes parity over the NAKed stripe only, with the short last block zero-padded', () => {
     // 350 bytes, 2 stripes: stripe 0 = blocks 0, 2; stripe 1 = blocks 1, 3 (50 bytes).
     const core = started(1, { stripes: 2, imageBytes: 350 });

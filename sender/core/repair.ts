@@ -9,8 +9,8 @@
 //
 // What holds: each (slice, stripe) is in the queue at most once, in NAK order (the stripes
 // of the slice at its head take turns, one datagram each), while it has parity queued or
-// data blocks to resend; a stripe never has more than k queued; a
-// stripe with data blocks to resend takes no parity until they went out. The queue is
+// data blocks to resend; a stripe never has more than k queued; a stripe with data blocks
+// to resend takes no parity until they went out. The queue is
 // bounded by retainSlices * stripes for held slices (the reloaded ones share that bound),
 // and an entry whose slice was freed is dropped when it reaches the head.
 

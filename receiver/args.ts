@@ -101,8 +101,9 @@ export function parseReceiverArgs(argv: readonly string[]): ReceiverArgs {
       statusIntervalMs: 500,
       nakBackoffMs: 8,
       repairWaitMs: 30,
+      // REPORT at 0, 100, 300 ms, then every 400 ms: nine in about 3 s, then our own verdict stands.
       reportIntervalMs: 100,
-      reportTries: 30,
+      reportTries: 9,
       maxQueuedSlices: 16,
     },
     net: {

@@ -25,7 +25,7 @@
 //   receiving  slices come in; complete ones are delivered in order; missing symbols
 //              are NAKed after a random backoff unless another receiver asked for as many.
 //   verifying  every slice delivered; the driver finishes the sink and checks the digest.
-//   reporting  REPORT repeats, backing off, until the sender's REPORT_ACK (or reportTries run out).
+//   reporting  REPORT repeats until the sender's REPORT_ACK (or reportTries run out).
 //   done       finished: ok or failed with a reason. Nothing more is sent.
 //
 // Late join (--streaming) and the catch-up pass (too slow for the rack, or late with an
@@ -62,14 +62,6 @@ export { PLACED_RECORD_WORDS, type ReceiverEvent, type ReceiverInput, type Recei
 export { FINAL_CLEAR, FINAL_SET, heapSliceMemory, type SliceMemory, type SliceShape } from './core/slice.js';
 export type { ReceiverStats } from './core/stats.js';
 export type { Endpoint };
-
-/**
- * REPORT's repeats back off to this many times reportIntervalMs: when a whole rack finishes
- * at once the sender may take longer than one interval to acknowledge every REPORT (or our
- * own turn comes late on a loaded machine), and a fixed interval would double the REPORTs
- * just then. In the lab, 32 receivers on two cores sent 61 REPORTs with a fixed 100 ms.
- */
-export const REPORT_GAP_MAX_FACTOR = 4;
 
 export class ReceiverCore {
   readonly stats: ReceiverStats = newReceiverStats();
@@ -470,15 +462,7 @@ export class ReceiverCore {
     const verdict: Verdict = { ok: v.ok, reason: v.ok ? Reason.None : v.reason, detail: v.detail };
     if (p.rx.session.async) return this.finish(p.rx, verdict); // nobody to report to
     const report = p.rx.feedback.encodeReport(v.ok, verdict.reason, v.digest, v.detail);
-    this.phase = {
-      name: 'reporting',
-      rx: p.rx,
-      verdict,
-      report,
-      reportsLeft: this.cfg.reportTries,
-      nextReportAtMs: now,
-      reportGapMs: this.cfg.reportIntervalMs,
-    };
+    this.phase = { name: 'reporting', rx: p.rx, verdict, report, reportsLeft: this.cfg.reportTries, nextReportAtMs: now };
   }
 
   /** Gives up: tells the sender (LEAVE) and ends. Nothing already delivered is taken back; the driver discards it. */
@@ -543,8 +527,7 @@ export class ReceiverCore {
       return this.finish(p.rx, p.verdict);
     }
     p.rx.feedback.sendReport(p.report);
-    p.nextReportAtMs = now + p.reportGapMs;
-    p.reportGapMs = Math.min(2 * p.reportGapMs, REPORT_GAP_MAX_FACTOR * this.cfg.reportIntervalMs);
+    p.nextReportAtMs = now + this.cfg.reportIntervalMs;
   }
 
   /** STATUS says COMPLETE once everything is delivered. */

@@ -28,7 +28,6 @@ export interface ReceiverConfig {
   readonly nakBackoffMs: number;
   /** After a NAK (ours or one that covered ours) wait this long for the repair before asking again. */
   readonly repairWaitMs: number;
-  /** REPORT's first repeat waits this long; each later one twice the last, up to REPORT_GAP_MAX_FACTOR times it (core.ts). */
   readonly reportIntervalMs: number;
   readonly reportTries: number;
   /** Slices handed to the sink and not yet written; past it, delivery (and our STATUS) waits. */

@@ -38,10 +38,7 @@ export type Phase =
   | { readonly name: 'receiving'; readonly rx: InSession }
   /** Every slice of every pass is delivered (session.end is known); waiting for 'verified'. */
   | { readonly name: 'verifying'; readonly rx: InSession }
-  /**
-   * Never with --async. REPORT repeats at most reportTries times, reportIntervalMs after the
-   * first and then twice as long each time up to REPORT_GAP_MAX_FACTOR times that.
-   */
+  /** Never with --async. REPORT repeats every reportIntervalMs, at most reportTries times. */
   | {
       readonly name: 'reporting';
       readonly rx: InSession;
@@ -49,8 +46,6 @@ export type Phase =
       readonly report: Uint8Array;
       reportsLeft: number;
       nextReportAtMs: number;
-      /** The wait before the next repeat. */
-      reportGapMs: number;
     }
   /** Finished; rx is there when a HELLO made a session (progress reads it). */
   | { readonly name: 'done'; readonly rx: InSession | undefined; readonly verdict: Verdict };

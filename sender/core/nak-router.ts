@@ -81,6 +81,8 @@ export class NakRouter {
       this.stats.naksIgnored++;
       return;
     }
+    // Automatic parity learns from the NAKs of receivers that heard the slice's first pass.
+    if (!rcv.catchUp && rcv.joinSlice <= nak.sliceNo) slice.naks++;
     this.repair.answer(slice, nak, now);
   }
 

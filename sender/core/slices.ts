@@ -57,6 +57,11 @@ export interface TxSlice {
   nextBlock: number;
   /** Per stripe; made on the slice's first NAK. */
   repairs: StripeRepair[] | undefined;
+  /**
+   * NAKs from receivers that heard the slice's first pass (the catch-up pass and late joiners
+   * aside): what its proactive parity left to ask for (automatic parity's miss feedback).
+   */
+  naks: number;
   /** The stripe's data blocks, the short last one zero-padded; built on the first repair. */
   stripeData: Uint8Array[][] | undefined;
   /**
@@ -221,6 +226,11 @@ export class SliceStore {
   freeBelow(deliveredSlices: number): void {
     const upTo = Math.min(deliveredSlices, this.send);
     while (this.base < upTo) {
+      const s = this.held.get(this.base);
+      // Every receiver has it: whether its automatic parity was enough is settled.
+      if (s !== undefined && this.cfg.autoParity === true && s.redundancy > 0) {
+        this.autoParity.settled(s.naks, Math.min(this.cfg.stripes, s.nBlocks));
+      }
       this.held.delete(this.base);
       this.base++;
     }
@@ -356,6 +366,7 @@ export class SliceStore {
       // A slice sent in full takes NAKs at once.
       nextBlock: sent ? firstPassCount : 0,
       repairs: undefined,
+      naks: 0,
       stripeData: undefined,
       parityAhead: undefined,
     };

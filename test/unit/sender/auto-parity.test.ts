@@ -2,7 +2,19 @@
 // the rack's worst, and the parity per stripe that follows from it, with exact figures.
 
 import { describe, expect, it } from 'vitest';
-import { AutoParity, binomialTailAbove, LOSS_HORIZON_PACKETS, MAX_PARITY_SHARE, parityForLoss } from '../../../sender/core/auto-parity.js';
+import {
+  AutoParity,
+  BOOST_MAX,
+  binomialTailAbove,
+  LOSS_HORIZON_PACKETS,
+  MAX_PARITY_SHARE,
+  MISS_NAKS_MAX,
+  MISS_STEP,
+  PRIOR_LOSS,
+  PRIOR_MIN_RECEIVERS,
+  parityForLoss,
+  STRIPE_MISS_TARGET,
+} from '../../../sender/core/auto-parity.js';
 import type { ReceiverRecord } from '../../../sender/core/participants.js';
 
 type Mutable = { -readonly [K in keyof ReceiverRecord]: ReceiverRecord[K] };
@@ -72,6 +84,64 @@ describe('AutoParity', () => {
     const a = new AutoParity();
     expect(a.loss).toBe(0);
     expect(a.parityFor(32)).toBe(0);
+  });
+
+  it('a group larger than PRIOR_MIN_RECEIVERS: PRIOR_LOSS until the first figure, then what the receivers report, also 0', () => {
+    let n = PRIOR_MIN_RECEIVERS;
+    const a = new AutoParity(() => n);
+    // A small group waits for its STATUS (they come within a quarter window).
+    expect(a.loss).toBe(0);
+    expect(a.parityFor(32)).toBe(0);
+    n = 1000;
+    expect(PRIOR_LOSS).toBe(0.01);
+    expect(a.loss).toBe(PRIOR_LOSS);
+    expect(a.parityFor(32)).toBe(parityForLoss(32, 0.01, 1000));
+    expect(a.parityFor(32)).toBe(4);
+    // The first HEARTBEAT says nothing was lost: the prior is gone for good.
+    const r = receiver(1);
+    a.heartbeat(r, 500, 500);
+    expect(a.loss).toBe(0);
+    expect(a.parityFor(32)).toBe(0);
+    r.complete = true;
+    expect(a.loss).toBe(0);
+  });
+
+  it('miss feedback: NAKs for a slice that had parity raise the factor on the loss, clean slices lower it, resting where the NAKs meet the target', () => {
+    const a = new AutoParity(() => 1);
+    a.status(receiver(1), 1000, 10_000); // 1%
+    expect(a.parityFor(32)).toBe(parityForLoss(32, 0.01));
+    expect(a.boost).toBe(1);
+    // Clean slices cannot take it below 1.
+    a.settled(0, 8);
+    expect(a.boost).toBe(1);
+    // 8 stripes: the target share of missed slices is 1 - 0.95^8.
+    const target = 1 - (1 - STRIPE_MISS_TARGET) ** 8;
+    a.settled(1, 8);
+    expect(a.boost).toBeCloseTo(Math.exp(MISS_STEP * (1 - target)), 12);
+    a.settled(0, 8);
+    expect(a.boost).toBeCloseTo(Math.exp(MISS_STEP * (1 - target) - MISS_STEP * target), 12);
+    // NAKs count up to MISS_NAKS_MAX.
+    const c = new AutoParity(() => 1);
+    c.settled(100, 8);
+    expect(c.boost).toBeCloseTo(Math.exp(MISS_STEP * (MISS_NAKS_MAX - target)), 12);
+    // Every slice missed: it climbs to BOOST_MAX and the parity follows the boosted loss.
+    for (let i = 0; i < 200; i++) a.settled(1, 8);
+    expect(a.boost).toBe(BOOST_MAX);
+    expect(a.loss).toBeCloseTo(0.01, 12);
+    expect(a.parityFor(32)).toBe(parityForLoss(32, 0.01 * BOOST_MAX));
+    expect(a.parityFor(32)).toBeGreaterThan(parityForLoss(32, 0.01));
+    // Misses spread at the target share: it stays where it is (a walk with no drift).
+    const b = new AutoParity(() => 1);
+    for (let i = 0; i < 10; i++) b.settled(1, 8);
+    const before = Math.log(b.boost);
+    let misses = 0;
+    for (let i = 0; i < 1000; i++) {
+      const missed = Math.floor((i + 1) * target) > Math.floor(i * target);
+      if (missed) misses++;
+      b.settled(missed ? 1 : 0, 8);
+    }
+    expect(misses).toBe(Math.floor(1000 * target));
+    expect(Math.log(b.boost)).toBeCloseTo(before + MISS_STEP * (misses - 1000 * target), 9);
   });
 
   it('the first STATUS gives the loss so far; later ones the loss since, averaged over LOSS_HORIZON_PACKETS', () => {

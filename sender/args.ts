@@ -45,6 +45,25 @@ export const AUTO_STRIPE_BLOCKS = 32;
  * receivers per-slice work: NAK timers, delivery, repair state), and at 0% loss no faster.
  */
 export const DEFAULT_SLICE_BLOCKS = 256;
+/**
+ * A rack named this large (--min-receivers N, or N hosts in --hosts) gets, without --fec
+ * or --slice-blocks, slices of LARGE_RACK_SLICE_BLOCKS in stripes of
+ * LARGE_RACK_STRIPE_BLOCKS. With many receivers the parity a stripe needs is set by the
+ * worst of them, and a burst of loss that one of a thousand receivers suffers takes about
+ * a quarter as many symbols from each of four 128-block stripes as from each of eight of
+ * 32 relative to their size: see docs/ARCHITECTURE.md ("How feedback scales").
+ */
+export const LARGE_RACK_RECEIVERS = 100;
+export const LARGE_RACK_SLICE_BLOCKS = 512;
+export const LARGE_RACK_STRIPE_BLOCKS = 128;
+
+/** The slices without --fec or --slice-blocks, for a rack of `expectedReceivers` (0: not named). */
+export function defaultGeometry(expectedReceivers: number): { sliceBlocks: number; stripes: number } {
+  if (expectedReceivers >= LARGE_RACK_RECEIVERS) {
+    return { sliceBlocks: LARGE_RACK_SLICE_BLOCKS, stripes: LARGE_RACK_SLICE_BLOCKS / LARGE_RACK_STRIPE_BLOCKS };
+  }
+  return { sliceBlocks: DEFAULT_SLICE_BLOCKS, stripes: DEFAULT_SLICE_BLOCKS / AUTO_STRIPE_BLOCKS };
+}
 
 /** 1500-byte MTU − 20 (IPv4) − 8 (UDP) − the DATA header. */
 export const DEFAULT_BLOCK_BYTES = 1472 - DATA_HEADER_SIZE;
@@ -58,7 +77,7 @@ interface RawOptions {
   mcastRdvAddress: string;
   ttl: string;
   blocksize?: string;
-  sliceBlocks: string;
+  sliceBlocks?: string;
   minReceivers?: string;
   hosts?: string;
   startTimeout?: string;
@@ -97,6 +116,8 @@ export interface SenderArgs {
   readonly file: string | undefined;
   readonly pipe: string | undefined;
   readonly keyboard: boolean;
+  /** --fec or --slice-blocks chose the slices; otherwise the CLI may pick them for the rack --hosts names (defaultGeometry). */
+  readonly geometryFixed: boolean;
   readonly log: string | undefined;
   /** --events FILE|-: JSON lines of what happens to each node. */
   readonly events: string | undefined;
@@ -127,7 +148,7 @@ export function program(): Command {
     .option('--mcast-rdv-address <addr>', 'multicast group for control (rendezvous)', DEFAULT_RDV_GROUP)
     .option('--ttl <n>', 'multicast TTL', '1')
     .option('--blocksize <bytes>', `payload bytes per datagram (default: from the interface MTU, ${DEFAULT_BLOCK_BYTES} for 1500)`)
-    .addOption(new Option('--slice-blocks <n>', 'blocks per slice').default(String(DEFAULT_SLICE_BLOCKS)).hideHelp())
+    .addOption(new Option('--slice-blocks <n>', 'blocks per slice').hideHelp())
     .option('--min-receivers <n>', 'start as soon as N receivers have joined')
     .option(
       '--hosts <file>',
@@ -201,11 +222,8 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
   }
   const blockSizeFrom = o.blocksize !== undefined ? '--blocksize' : mtu === undefined ? 'default (MTU unknown)' : `MTU ${mtu.mtu} of ${mtu.name}`;
   const fec = o.fec === undefined ? undefined : parseFec(o.fec);
-  const sliceBlocks = fec === undefined ? parseIntIn(o.sliceBlocks, '--slice-blocks', 1, MAX_SLICE_BLOCKS) : fec.stripes * fec.stripeBlocks;
+  const chosenSliceBlocks = fec === undefined && o.sliceBlocks !== undefined ? parseIntIn(o.sliceBlocks, '--slice-blocks', 1, MAX_SLICE_BLOCKS) : undefined;
   const async = o.async === true;
-  // Without --fec: stripes of AUTO_STRIPE_BLOCKS, and proactive parity that follows the loss
-  // the receivers report (sender/core/auto-parity.ts). --fec is udpcast's fixed choice.
-  const stripes = fec?.stripes ?? Math.ceil(sliceBlocks / AUTO_STRIPE_BLOCKS);
   if (async && (fec === undefined || fec.redundancy === 0)) {
     throw new UsageError('--async needs --fec with redundancy (e.g. --fec 8x4/32): receivers cannot ask for repairs');
   }
@@ -250,6 +268,16 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
   const compressLevel =
     o.compressLevel === undefined ? undefined : parseIntIn(o.compressLevel, '--compress-level', 1, o.compress === 'zstd' ? MAX_ZSTD_LEVEL : 9);
   const keyboard = o.nokbd !== true && stdinIsTty && (o.file !== undefined || o.pack !== undefined);
+  // --fec is udpcast's fixed choice. Without it: stripes of AUTO_STRIPE_BLOCKS (or larger
+  // for a large rack, defaultGeometry), and proactive parity that follows the loss the
+  // receivers report (sender/core/auto-parity.ts).
+  const geometryFixed = fec !== undefined || chosenSliceBlocks !== undefined;
+  const { sliceBlocks, stripes } =
+    fec !== undefined
+      ? { sliceBlocks: fec.stripes * fec.stripeBlocks, stripes: fec.stripes }
+      : chosenSliceBlocks !== undefined
+        ? { sliceBlocks: chosenSliceBlocks, stripes: Math.ceil(chosenSliceBlocks / AUTO_STRIPE_BLOCKS) }
+        : defaultGeometry(minReceivers);
   if (!async && !keyboard && minReceivers === 0 && maxWaitMs === undefined && o.hosts === undefined) {
     throw new UsageError(
       o.nokbd === true || (o.file === undefined && o.pack === undefined)
@@ -272,8 +300,7 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
       minRateBytesPerSec,
       dataGroup,
       dataPort: portbase,
-      // About 16 MiB held for repair, whatever the slice size (and the receivers hold as much).
-      retainSlices: Math.max(8, Math.min(256, Math.floor((16 << 20) / (sliceBlocks * blockBytes)))),
+      retainSlices: retainSlicesFor(sliceBlocks, blockBytes),
       minReceivers,
       minWaitMs,
       maxWaitMs,
@@ -308,6 +335,7 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
     file: o.file,
     pipe: o.pipe,
     keyboard,
+    geometryFixed,
     log: o.log,
     events: o.events,
     json: o.json === true,
@@ -316,6 +344,11 @@ export function parseSenderArgs(argv: readonly string[], stdinIsTty: boolean): S
     blockSizeFrom,
     auth,
   };
+}
+
+/** Slices held for repair: about 16 MiB whatever their size (and the receivers hold as much). */
+export function retainSlicesFor(sliceBlocks: number, blockBytes: number): number {
+  return Math.max(8, Math.min(256, Math.floor((16 << 20) / (sliceBlocks * blockBytes))));
 }
 
 /** udpcast's --fec <stripes>x<redundancy>/<stripesize>, e.g. 8x4/32. */

@@ -13,7 +13,7 @@ import { type UdpFactory, udpFactory } from '../common/udp/select.js';
 import { formatBytes, formatRate } from '../common/units.js';
 import { CatchUpWhy } from '../protocol/messages/catch-up.js';
 import { reasonName } from '../protocol/reasons.js';
-import { ASYNC_DEFAULT_PASSES, parseSenderArgs, type SenderArgs } from './args.js';
+import { ASYNC_DEFAULT_PASSES, defaultGeometry, parseSenderArgs, retainSlicesFor, type SenderArgs } from './args.js';
 import { cloneColumns, cloneJson, cloneProblems } from './clone-table.js';
 import type { ReceiverRecord, RosterHost, SenderConfig } from './core.js';
 import { SenderDriver, type SenderOutcome } from './driver.js';
@@ -150,8 +150,11 @@ async function main(): Promise<number> {
     if (source.readAt !== undefined) carouselPasses = ASYNC_DEFAULT_PASSES;
     else process.stderr.write(`udp-sender: --async: ${source.description} cannot be read again, so the image goes once (no carousel)\n`);
   }
+  // A rack --hosts names is known only now: it may call for larger slices (defaultGeometry).
+  const geometry = args.geometryFixed || roster.length === 0 ? undefined : defaultGeometry(roster.length);
   const cfg: SenderConfig = Object.freeze({
     ...args.core,
+    ...(geometry === undefined ? {} : { ...geometry, retainSlices: retainSlicesFor(geometry.sliceBlocks, args.core.blockBytes) }),
     catchUp,
     canReload: source.readAt !== undefined,
     carouselPasses,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../../common/errors.js';
-import { parseFec, parseSenderArgs } from '../../../sender/args.js';
+import { defaultGeometry, LARGE_RACK_RECEIVERS, parseFec, parseSenderArgs, retainSlicesFor } from '../../../sender/args.js';
 
 const base = ['--file', '/dev/null', '--min-receivers', '1'];
 
@@ -18,6 +18,23 @@ describe('--fec', () => {
   it('without --fec: 256 blocks a slice in stripes of 32, parity ahead chosen automatically', () => {
     expect(parseSenderArgs(base, false).core).toMatchObject({ stripes: 8, redundancy: 0, sliceBlocks: 256, autoParity: true });
     expect(parseSenderArgs([...base, '--slice-blocks', '100'], false).core).toMatchObject({ stripes: 4, sliceBlocks: 100, autoParity: true });
+  });
+
+  it('a rack of LARGE_RACK_RECEIVERS or more named by --min-receivers: 512 blocks a slice in 4 stripes of 128, unless --fec or --slice-blocks chose', () => {
+    const rack = (n: number, ...more: string[]) => parseSenderArgs(['--file', '/dev/null', '--min-receivers', String(n), ...more], false);
+    expect(LARGE_RACK_RECEIVERS).toBe(100);
+    expect(rack(99).core).toMatchObject({ stripes: 8, sliceBlocks: 256, autoParity: true });
+    expect(rack(99).geometryFixed).toBe(false);
+    const large = rack(100);
+    expect(large.core).toMatchObject({ stripes: 4, sliceBlocks: 512, autoParity: true, retainSlices: retainSlicesFor(512, large.core.blockBytes) });
+    expect(large.geometryFixed).toBe(false);
+    expect(rack(1000, '--fec', '8x4/32').core).toMatchObject({ stripes: 8, sliceBlocks: 256, redundancy: 4 });
+    expect(rack(1000, '--fec', '8x4/32').geometryFixed).toBe(true);
+    expect(rack(1000, '--slice-blocks', '256').core).toMatchObject({ stripes: 8, sliceBlocks: 256 });
+    expect(rack(1000, '--slice-blocks', '256').geometryFixed).toBe(true);
+    // --hosts: the CLI counts the hosts once it has read the file (sender/cli.ts).
+    expect(defaultGeometry(0)).toEqual({ sliceBlocks: 256, stripes: 8 });
+    expect(defaultGeometry(250)).toEqual({ sliceBlocks: 512, stripes: 4 });
   });
 
   it('--fec keeps its fixed parity: no automatic parity, also with 0 redundancy', () => {

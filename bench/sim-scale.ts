@@ -4,7 +4,16 @@
 // counters, and the wall time and memory it took to simulate. Every receiver must verify.
 //
 //   npm run build && node dist/bench/sim-scale.js [--receivers 5000] [--seed 16] [--burst 8] [--image-mib 4] [--no-write]
-//       [--slice-blocks 128] [--stripes 1]
+//       [--slice-blocks 128] [--stripes 1] [--cli] [--link-mbit 1000]
+//
+// --cli: the sender and receivers as the CLI sets them up for N receivers
+// (test/support/cli-setup.ts): its slice geometry for a rack of N, automatic parity, timers
+// and HEARTBEAT; --slice-blocks and --stripes are then ignored. Without it, the test's
+// settings: no proactive parity (every repair answers a NAK) and no HEARTBEAT. Automatic
+// parity learns the loss from HEARTBEATs, which come every 2 s in a large session, and
+// from the NAKs of the slices it settles: to see its steady state, send for a few seconds
+// (a slower --link-mbit costs no more to simulate than a faster one: the work is per
+// packet). The line's second-half NAK figure leaves out the start.
 //
 // Results go to bench/results/sim-scale-<time>.json with the commit, Node version and CPU.
 // Exit: 0 every receiver verified, 1 some did not, 2 a usage error (one line, and the usage).
@@ -15,6 +24,7 @@ import { join } from 'node:path';
 import { EXIT_USAGE, UsageError } from '../common/errors.js';
 import { loadErasureCoder } from '../common/fec.js';
 import { decodeHeader, MessageType } from '../protocol/header.js';
+import { cliSetup } from '../test/support/cli-setup.js';
 import { type LossModel, simulate } from '../test/support/simulate.js';
 import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
 
@@ -26,9 +36,12 @@ interface Args {
   readonly write: boolean;
   readonly sliceBlocks: number;
   readonly stripes: number;
+  readonly cli: boolean;
+  readonly linkMbit: number;
 }
 
-const USAGE = 'usage: node dist/bench/sim-scale.js [--receivers 5000] [--seed 16] [--burst 8] [--image-mib 4] [--no-write] [--slice-blocks 128] [--stripes 1]';
+const USAGE =
+  'usage: node dist/bench/sim-scale.js [--receivers 5000] [--seed 16] [--burst 8] [--image-mib 4] [--no-write] [--slice-blocks 128] [--stripes 1] [--cli] [--link-mbit 1000]';
 
 function parseArgs(argv: readonly string[]): Args {
   let receivers = [5000];
@@ -38,6 +51,8 @@ function parseArgs(argv: readonly string[]): Args {
   let write = true;
   let sliceBlocks = 128;
   let stripes = 1;
+  let cli = false;
+  let linkMbit = 1000;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): string => {
@@ -52,6 +67,8 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--no-write') write = false;
     else if (a === '--slice-blocks') sliceBlocks = Number(next());
     else if (a === '--stripes') stripes = Number(next());
+    else if (a === '--cli') cli = true;
+    else if (a === '--link-mbit') linkMbit = Number(next());
     else if (a === '--help') throw new UsageError('');
     else throw new UsageError(`unknown option ${a}`);
   }
@@ -63,7 +80,8 @@ function parseArgs(argv: readonly string[]): Args {
   if (!(Number.isInteger(sliceBlocks) && sliceBlocks >= stripes && sliceBlocks <= 4096 && Math.ceil(sliceBlocks / stripes) <= 224)) {
     throw new UsageError('--slice-blocks must be an integer in stripes..4096, with at most 224 blocks a stripe');
   }
-  return { receivers, seed, burst, imageMiB, write, sliceBlocks, stripes };
+  if (!(linkMbit >= 1 && linkMbit <= 100_000)) throw new UsageError('--link-mbit must be in 1..100000');
+  return { receivers, seed, burst, imageMiB, write, sliceBlocks, stripes, cli, linkMbit };
 }
 
 interface Row {
@@ -78,7 +96,13 @@ interface Row {
   readonly statusMaxInSlice: number;
   readonly naksPerSlice: number;
   readonly naksMaxInSlice: number;
+  /** NAKs per slice over the second half of the slices: past the start, where automatic parity has the rack's loss. */
+  readonly naksPerSliceLate: number;
   readonly repairsPerSlice: number;
+  /** Parity sent ahead with the first pass (automatic parity with --cli). */
+  readonly parityPerSlice: number;
+  readonly sliceBlocks: number;
+  readonly stripes: number;
   readonly reqacks: number;
   readonly windowStalls: number;
   readonly wallMs: number;
@@ -91,17 +115,19 @@ function one(receivers: number, a: Args): Row {
   let sliceNo = 0;
   let statusSeen = 0;
   const statusBySlice = new Map<number, number>(); // one entry per slice
+  const cli = a.cli ? cliSetup(receivers) : undefined;
   const t0 = Date.now();
   const r = simulate({
     receivers,
     imageBytes: Math.round(a.imageMiB * 1024 * 1024),
     seed: a.seed,
     blockBytes: 1448,
-    sliceBlocks: a.sliceBlocks,
-    stripes: a.stripes,
+    sliceBlocks: cli?.sliceBlocks ?? a.sliceBlocks,
+    stripes: cli?.stripes ?? a.stripes,
+    ...(cli === undefined ? {} : { sender: cli.sender, receiver: cli.receiver }),
     loss,
     latencyMs: 0.2,
-    linkRateBps: 1e9,
+    linkRateBps: a.linkMbit * 1e6,
     maxSteps: 200_000_000,
     coder: loadErasureCoder().coder,
     keepImages: false,
@@ -118,7 +144,12 @@ function one(receivers: number, a: Args): Row {
   });
   const wallMs = Date.now() - t0;
   let naks = 0;
-  for (const v of r.naksPerSlice.values()) naks += v;
+  let naksLate = 0;
+  const half = Math.floor(r.totalSlices / 2);
+  for (const [slice, v] of r.naksPerSlice) {
+    naks += v;
+    if (slice >= half) naksLate += v;
+  }
   const s = r.sender.stats;
   const done = r.senderDoneAtMs ?? Number.NaN;
   return {
@@ -133,7 +164,11 @@ function one(receivers: number, a: Args): Row {
     statusMaxInSlice: Math.max(0, ...statusBySlice.values()),
     naksPerSlice: naks / r.totalSlices,
     naksMaxInSlice: Math.max(0, ...r.naksPerSlice.values()),
+    naksPerSliceLate: naksLate / Math.max(1, r.totalSlices - half),
     repairsPerSlice: s.repairPackets / r.totalSlices,
+    parityPerSlice: s.proactiveParity / r.totalSlices,
+    sliceBlocks: cli?.sliceBlocks ?? a.sliceBlocks,
+    stripes: cli?.stripes ?? a.stripes,
     reqacks: s.reqacks,
     windowStalls: s.windowStalls,
     wallMs,
@@ -158,7 +193,7 @@ function main(): void {
   for (const n of a.receivers) rows.push(one(n, a));
   const loss = a.burst === undefined ? '1% independent' : `1% in bursts of ${a.burst}`;
   console.log(
-    `${a.imageMiB} MiB, ${a.sliceBlocks}-block slices in ${a.stripes} stripe(s), ${loss} loss, seed ${a.seed}; load average ${loadavg()
+    `${a.imageMiB} MiB, ${a.cli ? "the CLI's slices (blocks/stripes on each line)" : `${a.sliceBlocks}-block slices in ${a.stripes} stripe(s)`}, ${loss} loss, ${a.linkMbit} Mbit/s, seed ${a.seed}; load average ${loadavg()
       .map((x) => x.toFixed(2))
       .join(' ')}`,
   );
@@ -166,7 +201,7 @@ function main(): void {
     console.log(
       `${String(x.receivers).padStart(5)} receivers: ${x.verified} verified; session ${x.sessionMs.toFixed(1)} ms (${(x.sessionMs / base.sessionMs).toFixed(2)}x one), ` +
         `rendezvous ${x.firstDataMs.toFixed(1)} ms, last receiver done ${x.lastReceiverDoneMs.toFixed(1)} ms; STATUS ${x.statusPerSlice.toFixed(2)}/slice (max ${x.statusMaxInSlice}), ` +
-        `NAK ${x.naksPerSlice.toFixed(2)}/slice (max ${x.naksMaxInSlice}), repair ${x.repairsPerSlice.toFixed(2)}/slice; simulated in ${(x.wallMs / 1000).toFixed(1)} s, RSS ${x.rssMiB} MiB`,
+        `NAK ${x.naksPerSlice.toFixed(2)}/slice (max ${x.naksMaxInSlice}; ${x.naksPerSliceLate.toFixed(2)} in the second half), repair ${x.repairsPerSlice.toFixed(2)}/slice, ahead ${x.parityPerSlice.toFixed(2)}/slice; ${x.sliceBlocks}/${x.stripes}; simulated in ${(x.wallMs / 1000).toFixed(1)} s, RSS ${x.rssMiB} MiB`,
     );
   }
   if (rows.some((x) => x.verified !== x.receivers)) process.exitCode = 1;

@@ -16,7 +16,7 @@ import { reasonName } from '../protocol/reasons.js';
 import { ASYNC_DEFAULT_PASSES, defaultGeometry, parseSenderArgs, retainSlicesFor, type SenderArgs } from './args.js';
 import { cloneColumns, cloneJson, cloneProblems } from './clone-table.js';
 import type { ReceiverRecord, RosterHost, SenderConfig } from './core.js';
-import { SenderDriver, type SenderOutcome } from './driver.js';
+import { REPORT_LINGER_MS, SenderDriver, type SenderOutcome } from './driver.js';
 import { EventsLog, nodeFields } from './events-log.js';
 import { loadHosts } from './hosts-file.js';
 import { hex } from './log-events.js';
@@ -178,32 +178,41 @@ async function main(): Promise<number> {
   // The driver is made below; the monitor reads its core between turns.
   let driverRef: SenderDriver | undefined;
   const monitor = new Monitor(() => driverRef!.sender, source.sizeBytes, events, process.stderr.isTTY === true ? process.stderr : undefined);
-  const driver = new SenderDriver(cfg, args.net, udp, source, log, (ev, core) => {
-    const now = performance.now();
-    monitor.onEvent(ev, now);
-    if (ev.kind === 'joined' && ev.joinSlice > 0) {
-      monitor.message(
-        `udp-sender: receiver ${hex(ev.receiverId)} (${ev.address}) joined late: slices ${ev.joinSlice}.. with the others, then the head again from ${args.file}`,
-      );
-    } else if (ev.kind === 'startTimedOut') {
-      const joined = roster.length > 0 ? `${core.hostsJoined()} of ${roster.length} hosts` : `${ev.receivers} receiver(s)`;
-      const wanted = args.core.minReceivers > 0 ? ` of --min-receivers ${args.core.minReceivers}` : '';
-      monitor.message(`udp-sender: --start-timeout: the transfer did not start: ${joined}${wanted} joined; nothing was sent`);
-    } else if (ev.kind === 'started') {
-      keyboard?.close();
-    } else if (ev.kind === 'dropped' || ev.kind === 'left') {
-      monitor.message(`udp-sender: receiver ${hex(ev.receiverId)} ${ev.kind}: ${ev.detail}`);
-    } else if (ev.kind === 'movedToCatchUp') {
-      const r = core.receiverList().find((x) => x.id === ev.receiverId);
-      const who = `receiver ${hex(ev.receiverId)} (${r?.host ?? r?.address ?? '?'})`;
-      const mb = (b: number): string => `${(b / 1e6).toFixed(1)} MB/s`;
-      monitor.message(
-        ev.why === CatchUpWhy.LateInOrder
-          ? `udp-sender: ${who} joined late and takes the image only in order: all of it in the catch-up pass`
-          : `udp-sender: ${who} writes ${mb(ev.rateBps)}, below ${ev.why === CatchUpWhy.BelowMinRate ? '--min-rate' : "the rack's pace"} (${mb(ev.paceBps)}): moved to the catch-up pass`,
-      );
-    }
-  });
+  const driver = new SenderDriver(
+    cfg,
+    args.net,
+    udp,
+    source,
+    log,
+    (ev, core) => {
+      const now = performance.now();
+      monitor.onEvent(ev, now);
+      if (ev.kind === 'joined' && ev.joinSlice > 0) {
+        monitor.message(
+          `udp-sender: receiver ${hex(ev.receiverId)} (${ev.address}) joined late: slices ${ev.joinSlice}.. with the others, then the head again from ${args.file}`,
+        );
+      } else if (ev.kind === 'startTimedOut') {
+        const joined = roster.length > 0 ? `${core.hostsJoined()} of ${roster.length} hosts` : `${ev.receivers} receiver(s)`;
+        const wanted = args.core.minReceivers > 0 ? ` of --min-receivers ${args.core.minReceivers}` : '';
+        monitor.message(`udp-sender: --start-timeout: the transfer did not start: ${joined}${wanted} joined; nothing was sent`);
+      } else if (ev.kind === 'started') {
+        keyboard?.close();
+      } else if (ev.kind === 'dropped' || ev.kind === 'left') {
+        monitor.message(`udp-sender: receiver ${hex(ev.receiverId)} ${ev.kind}: ${ev.detail}`);
+      } else if (ev.kind === 'movedToCatchUp') {
+        const r = core.receiverList().find((x) => x.id === ev.receiverId);
+        const who = `receiver ${hex(ev.receiverId)} (${r?.host ?? r?.address ?? '?'})`;
+        const mb = (b: number): string => `${(b / 1e6).toFixed(1)} MB/s`;
+        monitor.message(
+          ev.why === CatchUpWhy.LateInOrder
+            ? `udp-sender: ${who} joined late and takes the image only in order: all of it in the catch-up pass`
+            : `udp-sender: ${who} writes ${mb(ev.rateBps)}, below ${ev.why === CatchUpWhy.BelowMinRate ? '--min-rate' : "the rack's pace"} (${mb(ev.paceBps)}): moved to the catch-up pass`,
+        );
+      }
+    },
+    undefined,
+    REPORT_LINGER_MS,
+  );
   driverRef = driver;
   if (args.keyboard) {
     keyboard = createInterface({ input: process.stdin });

@@ -81,12 +81,12 @@ interface Rig {
   dataSeqs(): number[];
 }
 
-async function startSender(over: Partial<SenderConfig>, image: Uint8Array): Promise<Rig> {
+async function startSender(over: Partial<SenderConfig>, image: Uint8Array, lingerMs = 0): Promise<Rig> {
   const { factory, sockets } = fakeUdp();
   const source = new MemorySource(image);
   const logs: LogRecord[] = []; // UNBOUNDED: one test's records
   const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as LogRecord) });
-  const driver = new SenderDriver(senderConfig({ imageBytes: image.byteLength, ...over }), NET, factory, source, log, undefined, () => Date.now());
+  const driver = new SenderDriver(senderConfig({ imageBytes: image.byteLength, ...over }), NET, factory, source, log, undefined, () => Date.now(), lingerMs);
   let result: SenderOutcome | undefined;
   const outcome = driver.run().then((o) => {
     result = o;
@@ -354,6 +354,33 @@ describe('SenderDriver loop', () => {
   });
 
   describe('shutdown', () => {
+    it('lingerMs: a REPORT repeated after the session (its REPORT_ACK lost) is acknowledged; the sockets close lingerMs later', async () => {
+      const image = pattern(400, 5);
+      const digest = new Uint8Array(createHash('sha256').update(image).digest());
+      const rig = await startSender({ minReceivers: 1 }, image, 400);
+      await rig.fromReceiver(joinBytes({ receiverId: R0.id }));
+      expect(rig.dataSeqs()).toEqual(range(1, 4));
+      await rig.fromReceiver(statusBytes({ receiverId: R0.id, seenSeq: 4, deliveredSlices: 1, bytesWritten: 400 }));
+      await rig.fromReceiver(reportBytes({ receiverId: R0.id, bytesWritten: 400, digest }));
+      expect(rig.driver.sender.currentPhase).toBe('done');
+      expect(count(rig.control(), 'REPORT_ACK')).toBe(1);
+      // Done, but still there: the receiver did not hear that ACK and asks again.
+      await advance(100);
+      expect(rig.result()).toBeUndefined();
+      expect(rig.sockets.map((x) => x.closeCalls)).toEqual([0, 0, 0]);
+      await rig.fromReceiver(reportBytes({ receiverId: R0.id, bytesWritten: 400, digest }));
+      expect(count(rig.control(), 'REPORT_ACK')).toBe(2);
+      expect(rig.control().at(-1)).toEqual({ type: 'REPORT_ACK', port: R0.from.port, address: R0.from.address });
+      expect(rig.data.sent.length).toBe(4);
+      await advance(299);
+      expect(rig.result()).toBeUndefined();
+      await advance(1);
+      const out = await rig.outcome;
+      expect(out.ok).toBe(true);
+      expect(out.receivers.map((r) => [r.id, r.state])).toEqual([[R0.id, 'verified']]);
+      expectClosedOnce(rig);
+    });
+
     it('the only receiver leaves: ends once, not ok, with its reason; everything closed once, no timer', async () => {
       const rig = await startSender({ minReceivers: 1 }, pattern(4000));
       await rig.fromReceiver(joinBytes({ receiverId: R0.id }));

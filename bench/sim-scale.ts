@@ -23,9 +23,9 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_USAGE, UsageError } from '../common/errors.js';
 import { loadErasureCoder } from '../common/fec.js';
-import { decodeHeader, MessageType } from '../protocol/header.js';
 import { cliSetup } from '../test/support/cli-setup.js';
 import { type LossModel, simulate } from '../test/support/simulate.js';
+import { SliceWatch } from '../test/support/slice-watch.js';
 import { cpuModel, gitCommit, projectRoot, stamp } from './machine.js';
 
 interface Args {
@@ -111,10 +111,7 @@ interface Row {
 
 function one(receivers: number, a: Args): Row {
   const loss: LossModel = a.burst === undefined ? { rate: 0.01 } : { rate: 0.01, burst: a.burst };
-  let firstDataMs = -1;
-  let sliceNo = 0;
-  let statusSeen = 0;
-  const statusBySlice = new Map<number, number>(); // one entry per slice
+  const watch = new SliceWatch();
   const cli = a.cli ? cliSetup(receivers) : undefined;
   const t0 = Date.now();
   const r = simulate({
@@ -131,16 +128,7 @@ function one(receivers: number, a: Args): Row {
     maxSteps: 200_000_000,
     coder: loadErasureCoder().coder,
     keepImages: false,
-    onSenderTransmit: (atMs, bytes, sender) => {
-      const heard = sender.stats.statusReceived - statusSeen;
-      statusSeen += heard;
-      if (heard > 0) statusBySlice.set(sliceNo, (statusBySlice.get(sliceNo) ?? 0) + heard);
-      const h = decodeHeader(bytes);
-      if (h.ok && h.value.type === MessageType.Data) {
-        if (firstDataMs < 0) firstDataMs = atMs;
-        sliceNo = new DataView(bytes.buffer, bytes.byteOffset).getUint32(12, false);
-      }
-    },
+    onSenderTransmit: watch.onSenderTransmit,
   });
   const wallMs = Date.now() - t0;
   let naks = 0;
@@ -155,13 +143,13 @@ function one(receivers: number, a: Args): Row {
   return {
     receivers,
     verified: r.receivers.filter((x) => x.ok).length,
-    firstDataMs,
+    firstDataMs: watch.firstDataMs,
     senderDoneMs: done,
-    sessionMs: done - firstDataMs,
+    sessionMs: done - watch.firstDataMs,
     lastReceiverDoneMs: r.timeMs,
     totalSlices: r.totalSlices,
     statusPerSlice: s.statusReceived / r.totalSlices,
-    statusMaxInSlice: Math.max(0, ...statusBySlice.values()),
+    statusMaxInSlice: watch.statusMaxInSlice(),
     naksPerSlice: naks / r.totalSlices,
     naksMaxInSlice: Math.max(0, ...r.naksPerSlice.values()),
     naksPerSliceLate: naksLate / Math.max(1, r.totalSlices - half),

@@ -12,9 +12,9 @@
 
 import { describe, expect, it } from 'vitest';
 import { loadErasureCoder } from '../../common/fec.js';
-import { decodeHeader, MessageType } from '../../protocol/header.js';
 import { cliSetup } from '../support/cli-setup.js';
 import { type LossModel, simulate } from '../support/simulate.js';
+import { SliceWatch } from '../support/slice-watch.js';
 
 const coder = loadErasureCoder().coder;
 
@@ -38,10 +38,7 @@ interface Run {
 
 function run(receivers: number, seed: number, loss: LossModel, imageMiB: number, linkRateBps: number): Run {
   const cli = cliSetup(receivers);
-  let firstDataMs = -1;
-  let sliceNo = 0;
-  let statusSeen = 0;
-  const statusBySlice = new Map<number, number>();
+  const watch = new SliceWatch();
   const r = simulate({
     receivers,
     imageBytes: imageMiB << 20,
@@ -57,16 +54,7 @@ function run(receivers: number, seed: number, loss: LossModel, imageMiB: number,
     maxSteps: 200_000_000,
     coder,
     keepImages: false,
-    onSenderTransmit: (atMs, bytes, sender) => {
-      const heard = sender.stats.statusReceived - statusSeen;
-      statusSeen += heard;
-      if (heard > 0) statusBySlice.set(sliceNo, (statusBySlice.get(sliceNo) ?? 0) + heard);
-      const h = decodeHeader(bytes);
-      if (h.ok && h.value.type === MessageType.Data) {
-        if (firstDataMs < 0) firstDataMs = atMs;
-        sliceNo = new DataView(bytes.buffer, bytes.byteOffset).getUint32(12, false);
-      }
-    },
+    onSenderTransmit: watch.onSenderTransmit,
   });
   for (const x of r.receivers) if (!x.ok) throw new Error(`seed ${seed}, ${receivers} receivers: receiver ${x.index}: ${x.detail}`);
   expect(r.sender.succeeded).toBe(true);
@@ -76,8 +64,8 @@ function run(receivers: number, seed: number, loss: LossModel, imageMiB: number,
   return {
     receivers,
     sliceBlocks: cli.sliceBlocks,
-    sessionMs: r.senderDoneAtMs! - firstDataMs,
-    statusMaxInSlice: Math.max(0, ...statusBySlice.values()),
+    sessionMs: r.senderDoneAtMs! - watch.firstDataMs,
+    statusMaxInSlice: watch.statusMaxInSlice(),
     naksPerMiB: naks / imageMiB,
     naksPerSlice: naks / r.totalSlices,
     parityPerSlice: r.sender.stats.proactiveParity / r.totalSlices,

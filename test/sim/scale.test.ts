@@ -15,9 +15,9 @@
 
 import { describe, expect, it } from 'vitest';
 import { loadErasureCoder } from '../../common/fec.js';
-import { decodeHeader, MessageType } from '../../protocol/header.js';
 import { DATA_FLAG_PARITY, DATA_FLAG_REPAIR } from '../../protocol/messages/data.js';
 import { type LossModel, type SimResult, simulate } from '../support/simulate.js';
+import { SliceWatch } from '../support/slice-watch.js';
 
 // The native coder when it loads (the same maths, test/unit/native/rs-differential.test.ts):
 // a thousand receivers decode a few million blocks.
@@ -74,10 +74,7 @@ interface Shape {
 const SHAPE: Shape = { imageBytes: IMAGE_BYTES, sliceBlocks: 128, stripes: 1 };
 
 function run(receivers: number, seed: number, loss: LossModel, linkRateBps = 1e9, jitterMs = 0, shape: Shape = SHAPE): Run {
-  let firstDataMs = -1;
-  let sliceNo = 0;
-  let statusSeen = 0;
-  const statusBySlice = new Map<number, number>(); // one entry per slice
+  const watch = new SliceWatch();
   const lostBySlice = new Map<number, Map<number, number>>(); // slices × receivers that lost in them
   const r = simulate({
     receivers,
@@ -99,23 +96,13 @@ function run(receivers: number, seed: number, loss: LossModel, linkRateBps = 1e9
       m.set(receiver, (m.get(receiver) ?? 0) + 1);
       lostBySlice.set(d.sliceNo, m);
     },
-    onSenderTransmit: (atMs, bytes, sender) => {
-      // STATUS heard since the last transmit counts for the slice whose DATA was going out.
-      const heard = sender.stats.statusReceived - statusSeen;
-      statusSeen += heard;
-      if (heard > 0) statusBySlice.set(sliceNo, (statusBySlice.get(sliceNo) ?? 0) + heard);
-      const h = decodeHeader(bytes);
-      if (h.ok && h.value.type === MessageType.Data) {
-        if (firstDataMs < 0) firstDataMs = atMs;
-        sliceNo = new DataView(bytes.buffer, bytes.byteOffset).getUint32(12, false);
-      }
-    },
+    onSenderTransmit: watch.onSenderTransmit,
   });
   for (const x of r.receivers) if (!x.ok) throw new Error(`seed ${seed}, ${receivers} receivers: receiver ${x.index}: ${x.detail}`);
   expect(r.sender.succeeded).toBe(true);
   expect(r.sender.receiverList().filter((x) => x.state === 'verified')).toHaveLength(receivers);
   expect(r.senderDoneAtMs).toBeDefined();
-  expect(firstDataMs).toBeGreaterThanOrEqual(0);
+  expect(watch.firstDataMs).toBeGreaterThanOrEqual(0);
   let naks = 0;
   for (const v of r.naksPerSlice.values()) naks += v;
   const statusTotal = r.sender.stats.statusReceived;
@@ -124,10 +111,10 @@ function run(receivers: number, seed: number, loss: LossModel, linkRateBps = 1e9
   return {
     receivers,
     r,
-    firstDataMs,
-    sessionMs: r.senderDoneAtMs! - firstDataMs,
+    firstDataMs: watch.firstDataMs,
+    sessionMs: r.senderDoneAtMs! - watch.firstDataMs,
     statusPerSlice: statusTotal / r.totalSlices,
-    statusMaxInSlice: Math.max(0, ...statusBySlice.values()),
+    statusMaxInSlice: watch.statusMaxInSlice(),
     naksPerSlice: naks / r.totalSlices,
     naksMaxInSlice: Math.max(0, ...r.naksPerSlice.values()),
     repairFloor,

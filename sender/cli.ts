@@ -16,7 +16,7 @@ import { reasonName } from '../protocol/reasons.js';
 import { ASYNC_DEFAULT_PASSES, defaultGeometry, parseSenderArgs, retainSlicesFor, type SenderArgs } from './args.js';
 import { cloneColumns, cloneJson, cloneProblems } from './clone-table.js';
 import type { ReceiverRecord, RosterHost, SenderConfig } from './core.js';
-import { REPORT_LINGER_MS, SenderDriver, type SenderOutcome } from './driver.js';
+import { LINGER_MIN_RECEIVERS, REPORT_LINGER_MS, SenderDriver, type SenderOutcome } from './driver.js';
 import { EventsLog, nodeFields } from './events-log.js';
 import { loadHosts } from './hosts-file.js';
 import { hex } from './log-events.js';
@@ -211,7 +211,7 @@ async function main(): Promise<number> {
       }
     },
     undefined,
-    REPORT_LINGER_MS,
+    { ms: REPORT_LINGER_MS, minReceivers: LINGER_MIN_RECEIVERS },
   );
   driverRef = driver;
   if (args.keyboard) {

@@ -17,7 +17,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MessageType } from '../../../protocol/header.js';
 import { Reason } from '../../../protocol/reasons.js';
 import { type SenderConfig, SenderCore } from '../../../sender/core.js';
-import { SenderDriver, type SenderNetConfig, type SenderOutcome } from '../../../sender/driver.js';
+import { type Linger, SenderDriver, type SenderNetConfig, type SenderOutcome } from '../../../sender/driver.js';
 import type { Source } from '../../../sender/source-types.js';
 import { concat, pattern } from '../../support/bytes.js';
 import { decode, only, senderConfig, types } from '../../support/cores.js';
@@ -81,12 +81,12 @@ interface Rig {
   dataSeqs(): number[];
 }
 
-async function startSender(over: Partial<SenderConfig>, image: Uint8Array, lingerMs = 0): Promise<Rig> {
+async function startSender(over: Partial<SenderConfig>, image: Uint8Array, linger: Linger = { ms: 0, minReceivers: 0 }): Promise<Rig> {
   const { factory, sockets } = fakeUdp();
   const source = new MemorySource(image);
   const logs: LogRecord[] = []; // UNBOUNDED: one test's records
   const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as LogRecord) });
-  const driver = new SenderDriver(senderConfig({ imageBytes: image.byteLength, ...over }), NET, factory, source, log, undefined, () => Date.now(), lingerMs);
+  const driver = new SenderDriver(senderConfig({ imageBytes: image.byteLength, ...over }), NET, factory, source, log, undefined, () => Date.now(), linger);
   let result: SenderOutcome | undefined;
   const outcome = driver.run().then((o) => {
     result = o;
@@ -354,16 +354,29 @@ describe('SenderDriver loop', () => {
   });
 
   describe('shutdown', () => {
-    it('lingerMs: a REPORT repeated after the session (its REPORT_ACK lost) is acknowledged; the sockets close lingerMs later', async () => {
+    /** One receiver's whole session (400 bytes), up to its REPORT. */
+    async function oneReport(linger: Linger): Promise<{ rig: Rig; digest: Uint8Array }> {
       const image = pattern(400, 5);
       const digest = new Uint8Array(createHash('sha256').update(image).digest());
-      const rig = await startSender({ minReceivers: 1 }, image, 400);
+      const rig = await startSender({ minReceivers: 1 }, image, linger);
       await rig.fromReceiver(joinBytes({ receiverId: R0.id }));
       expect(rig.dataSeqs()).toEqual(range(1, 4));
       await rig.fromReceiver(statusBytes({ receiverId: R0.id, seenSeq: 4, deliveredSlices: 1, bytesWritten: 400 }));
       await rig.fromReceiver(reportBytes({ receiverId: R0.id, bytesWritten: 400, digest }));
       expect(rig.driver.sender.currentPhase).toBe('done');
       expect(count(rig.control(), 'REPORT_ACK')).toBe(1);
+      return { rig, digest };
+    }
+
+    it('a session of no more receivers than linger.minReceivers: the sockets close at once', async () => {
+      const { rig } = await oneReport({ ms: 400, minReceivers: 1 });
+      const out = await rig.outcome;
+      expect(out.ok).toBe(true);
+      expectClosedOnce(rig);
+    });
+
+    it('linger: a REPORT repeated after the session (its REPORT_ACK lost) is acknowledged; the sockets close linger.ms later', async () => {
+      const { rig, digest } = await oneReport({ ms: 400, minReceivers: 0 });
       // Done, but still there: the receiver did not hear that ACK and asks again.
       await advance(100);
       expect(rig.result()).toBeUndefined();

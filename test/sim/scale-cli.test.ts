@@ -13,16 +13,12 @@
 import { describe, expect, it } from 'vitest';
 import { loadErasureCoder } from '../../common/fec.js';
 import { cliSetup } from '../support/cli-setup.js';
+import { NAK_RATIO_MAX, STATUS_PER_SLICE_MAX, TEN_SEEDS, TIME_RATIO_MAX } from '../support/scale-bars.js';
 import { type LossModel, simulate } from '../support/simulate.js';
 import { SliceWatch } from '../support/slice-watch.js';
 
 const coder = loadErasureCoder().coder;
 
-const TIME_RATIO_MAX = 1.2;
-const STATUS_PER_SLICE_MAX = 8;
-const NAK_RATIO_MAX = 2;
-/** Ten receivers' NAK figure: the mean over this many seeds (seed, seed + 1, ...). */
-const TEN_SEEDS = 5;
 /** Deterministic and CPU-bound: the limit only catches a hang (1,000 receivers, 32 MiB: about 3 minutes of one core). */
 const TIMEOUT_MS = 900_000;
 

@@ -29,7 +29,7 @@
       # (sendmmsg / recvmmsg), polled in Node's own libuv loop. Linux only: elsewhere the
       # sources compile to an addon that exports nothing, and native/udp-addon.ts says why.
       "target_name": "rackcast_udp",
-      "sources": ["native/udp.cc", "native/udp-io.cc"],
+      "sources": ["native/udp.cc", "native/udp-io.cc", "native/send-thread.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc": ["-O2", "-Wall", "-Wextra", "-fvisibility=hidden"]

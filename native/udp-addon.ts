@@ -25,7 +25,10 @@ export const C_SEND_BLOCKED = 2;
 export const C_SEND_ERRORS = 3;
 export const C_DATAGRAMS_RECEIVED = 4;
 export const C_RECV_CALLS = 5;
-export const COUNTER_COUNT = 6;
+/** Batches the send thread finished (startSendThread), and its CPU time in ns. */
+export const C_BATCHES_DONE = 6;
+export const C_SEND_THREAD_NS = 7;
+export const COUNTER_COUNT = 8;
 
 // Indices of the cpu counters (native/udp.cc, setCpuCounters).
 export const CPU_SEND_SYSCALL_NS = 0;
@@ -83,6 +86,12 @@ export interface NativeSocketHandle {
   startReading(): void;
   setWantWritable(on: boolean): void;
   sendBatch(buf: ArrayBuffer, segBytes: number, count: number, lastBytes: number, first: number, ip: number, port: number): number;
+  /** Send syscalls on a thread of their own from now on: queueBatch instead of sendBatch. */
+  startSendThread(): void;
+  /** The batch as for sendBatch, for the send thread; `buf` must stay untouched until C_BATCHES_DONE counts it. */
+  queueBatch(buf: ArrayBuffer, segBytes: number, count: number, lastBytes: number, ip: number, port: number): void;
+  /** A writable event once, as soon as fewer than `below` queued batches are unfinished; 0 cancels. */
+  notifyBelow(below: number): void;
   recv(slab: ArrayBuffer, off: number, meta: Uint32Array): number;
   /** Where the cpu counters (CPU_*) go from now on. */
   setCpuCounters(cpu: Float64Array): void;

@@ -38,7 +38,10 @@ enum Counter : int {
   kSendErrors = 3,
   kDatagramsReceived = 4,
   kRecvCalls = 5,
-  kCounterCount = 6,
+  /** Batches the send thread (send-thread.h) has finished with, and that thread's CPU time in ns. */
+  kBatchesDone = 6,
+  kSendThreadNs = 7,
+  kCounterCount = 8,
 };
 
 /** The second counter array (setCpuCounters in udp.cc): where the time goes, and placement. */

@@ -7,7 +7,7 @@
 //   probe(): { gso: boolean, gro: boolean, error?: string }   opens and closes one socket
 //   Socket(flags, counters, onEvent)
 //     flags: bit 0 SO_REUSEADDR, bit 1 try UDP_SEGMENT (GSO), bit 2 try UDP_GRO
-//     counters: Float64Array(6), written by C++ (table below)
+//     counters: Float64Array(8), written by C++ (table below)
 //     onEvent(events, error?): called from the event loop with events bit 0 readable,
 //       bit 1 writable, and an error message when the poll itself failed
 //   Socket methods (addresses are IPv4 as host-order uint32, a.b.c.d = a<<24 | b<<16 | c<<8 | d;
@@ -18,6 +18,13 @@
 //     startReading()                 poll for UV_READABLE from now on (until close)
 //     setWantWritable(on)            poll for UV_WRITABLE (only while a batch waits)
 //     sendBatch(buf, segBytes, count, lastBytes, first, ip, port): number
+//     startSendThread()              send syscalls on a thread of their own from now on
+//                                    (native/send-thread.h); then queueBatch, not sendBatch
+//     queueBatch(buf, segBytes, count, lastBytes, ip, port)   the batch as for sendBatch, sent
+//                                    by the thread; buf must stay untouched until counter 6
+//                                    counts it (batches finish in the order queued)
+//     notifyBelow(n)                 onEvent(writable) once, as soon as fewer than n queued
+//                                    batches are unfinished (at once if so already); 0 cancels
 //     recv(slab, off, meta): number  datagrams placed in slab/meta (0: none waiting)
 //     setCpuCounters(cpu)            cpu: Float64Array(5), the cpu counters below from now on
 //     setPlacement(table, pool)      DATA placement on (table: Uint32Array, pool: Uint8Array) or
@@ -39,6 +46,8 @@
 //   3      sendErrors          datagrams dropped after another send error
 //   4      datagramsReceived   datagrams handed to JS (in a slab, or placed)
 //   5      recvCalls           receive syscalls made (recvmsg/recvmmsg), EAGAIN ones included
+//   6      batchesDone         batches the send thread finished (sent, or dropped and counted)
+//   7      sendThreadNs        the send thread's CPU time in ns (CLOCK_THREAD_CPUTIME_ID)
 //
 // cpu counters (Float64Array(5) given with setCpuCounters; kept inside until then):
 //   0      sendSyscallNs       CPU ns (this thread) inside send syscalls
@@ -82,6 +91,7 @@
 #include <memory>
 #include <string>
 
+#include "send-thread.h"
 #include "udp-io.h"
 
 namespace rackcast::udp {
@@ -196,6 +206,9 @@ class Socket : public Napi::ObjectWrap<Socket> {
                            InstanceMethod<&Socket::StartReading>("startReading"),
                            InstanceMethod<&Socket::SetWantWritable>("setWantWritable"),
                            InstanceMethod<&Socket::SendBatch>("sendBatch"),
+                           InstanceMethod<&Socket::StartSendThread>("startSendThread"),
+                           InstanceMethod<&Socket::QueueBatch>("queueBatch"),
+                           InstanceMethod<&Socket::NotifyBelow>("notifyBelow"),
                            InstanceMethod<&Socket::Recv>("recv"),
                            InstanceMethod<&Socket::SetPlacement>("setPlacement"),
                            InstanceMethod<&Socket::SetCpuCounters>("setCpuCounters"),
@@ -212,7 +225,7 @@ class Socket : public Napi::ObjectWrap<Socket> {
     if (!U32(info, 0, 7, &flags)) return;
     if (info.Length() < 3 || !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
         info[1].As<Napi::Float64Array>().ElementLength() < kCounterCount || !info[2].IsFunction()) {
-      ThrowType(env, "Socket(flags, counters: Float64Array(6), onEvent: function)");
+      ThrowType(env, "Socket(flags, counters: Float64Array(8), onEvent: function)");
       return;
     }
     Napi::Float64Array counters = info[1].As<Napi::Float64Array>();
@@ -254,8 +267,18 @@ class Socket : public Napi::ObjectWrap<Socket> {
   ~Socket() override { Shut(); }
 
  private:
-  /** Stops the poll (closing its handle), closes the fd and drops the JS callback. Idempotent. */
+  /** Stops the send thread and the poll (closing its handle), closes the fd. Idempotent. */
   void Shut() {
+    // The thread first: it uses the fd and the async handle until it is joined.
+    if (sendThread_) {
+      sendThread_->Stop();
+      sendThread_.reset();
+    }
+    if (wake_ != nullptr) {
+      wake_->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(wake_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+      wake_ = nullptr;
+    }
     if (poll_ != nullptr) {
       uv_poll_stop(poll_);
       poll_->data = nullptr;
@@ -297,17 +320,33 @@ class Socket : public Napi::ObjectWrap<Socket> {
   static void OnPoll(uv_poll_t* handle, int status, int events) {
     Socket* self = static_cast<Socket*>(handle->data);
     if (self == nullptr || !self->open_) return;
-    Napi::Env env = self->env_;
-    Napi::HandleScope scope(env);
     int bits = 0;
     if (events & UV_READABLE) bits |= kEventReadable;
     if (events & UV_WRITABLE) bits |= kEventWritable;
+    self->Deliver(bits, status);
+  }
+
+  /** The send thread's queue went low (notifyBelow): JS hears it as a writable event. */
+  static void OnWake(uv_async_t* handle) {
+    Socket* self = static_cast<Socket*>(handle->data);
+    if (self == nullptr || !self->open_) return;
+    uv_unref(reinterpret_cast<uv_handle_t*>(handle));
+    self->Deliver(kEventWritable, 0);
+  }
+
+  /** Runs on the send thread: wakes the loop, which calls OnWake. */
+  static void WakeFromThread(void* arg) { uv_async_send(static_cast<uv_async_t*>(arg)); }
+
+  /** Calls JS's onEvent(bits, error?) (status < 0: the poll failed). */
+  void Deliver(int bits, int status) {
+    Napi::Env env = env_;
+    Napi::HandleScope scope(env);
     napi_value args[2] = {Napi::Number::New(env, bits), env.Undefined()};
     if (status < 0) args[1] = Napi::String::New(env, std::string("poll: ") + uv_strerror(status));
-    self->inCallback_ = true;
-    self->onEvent_.MakeCallback(self->Value(), 2, args, *self->async_);
-    self->inCallback_ = false;
-    if (!self->open_) self->async_.reset();
+    inCallback_ = true;
+    onEvent_.MakeCallback(Value(), 2, args, *async_);
+    inCallback_ = false;
+    if (!open_) async_.reset();
     // A throw in a message handler is an uncaught exception, as it is for a dgram 'message' listener.
     if (env.IsExceptionPending()) {
       Napi::Error e = env.GetAndClearPendingException();
@@ -447,6 +486,61 @@ class Socket : public Napi::ObjectWrap<Socket> {
     return Napi::Number::New(env, next);
   }
 
+  Napi::Value StartSendThread(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env) || sendThread_) return env.Undefined();
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return ThrowType(env, "no libuv loop");
+    wake_ = new uv_async_t;
+    const int err = uv_async_init(loop, wake_, &Socket::OnWake);
+    if (err != 0) {
+      delete wake_;
+      wake_ = nullptr;
+      return ThrowSys(env, "uv_async_init", "", -err);
+    }
+    wake_->data = this;
+    // Only a wait (notifyBelow) keeps the loop alive for it.
+    uv_unref(reinterpret_cast<uv_handle_t*>(wake_));
+    sendThread_ = std::make_unique<SendThread>(io_.get(), counters_.Value().Data(), &Socket::WakeFromThread, wake_);
+    if (sendThread_->startError() != 0) {
+      const int e = sendThread_->startError();
+      sendThread_.reset();
+      return ThrowSys(env, "pthread_create", "send thread", e);
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value QueueBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint8_t* data = nullptr;
+    size_t len = 0;
+    uint32_t seg = 0, count = 0, last = 0, ip = 0, port = 0;
+    if (!CheckOpen(env)) return env.Undefined();
+    if (!sendThread_) return ThrowType(env, "queueBatch before startSendThread");
+    if (!ArrayBufferArg(info, 0, &data, &len) || !U32(info, 1, kMaxDatagramBytes, &seg) || !U32(info, 2, kMaxBatchDatagrams, &count) ||
+        !U32(info, 3, seg, &last) || !U32(info, 4, 0xffffffffu, &ip) || !U32(info, 5, 65535, &port)) {
+      return env.Undefined();
+    }
+    if (count == 0 || size_t(count - 1) * seg + last > len) return ThrowRange(env, "batch lies outside its buffer");
+    const sockaddr_in to = MakeAddr(ip, static_cast<uint16_t>(port));
+    sendThread_->Queue(Batch{data, seg, count, last}, port == 0 ? nullptr : &to);
+    return env.Undefined();
+  }
+
+  Napi::Value NotifyBelow(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t below = 0;
+    if (!CheckOpen(env) || !U32(info, 0, 0xffffffffu, &below)) return env.Undefined();
+    if (!sendThread_) return ThrowType(env, "notifyBelow before startSendThread");
+    if (below > 0) {
+      uv_ref(reinterpret_cast<uv_handle_t*>(wake_));
+    } else {
+      uv_unref(reinterpret_cast<uv_handle_t*>(wake_));
+    }
+    sendThread_->NotifyBelow(below);
+    return env.Undefined();
+  }
+
   Napi::Value Recv(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!open_) return Napi::Number::New(env, 0);
@@ -539,6 +633,9 @@ class Socket : public Napi::ObjectWrap<Socket> {
   std::unique_ptr<UdpIo> io_;
   /** Heap-allocated: libuv frees it through the close callback, possibly after this object is gone. */
   uv_poll_t* poll_ = nullptr;
+  /** The send thread's wake-up of the loop (heap-allocated like poll_), and the thread. */
+  uv_async_t* wake_ = nullptr;
+  std::unique_ptr<SendThread> sendThread_;
   bool open_ = false;
   bool reading_ = false;
   bool wantWritable_ = false;

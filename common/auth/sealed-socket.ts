@@ -102,6 +102,12 @@ export class SealedUdpSocket implements UdpSocket {
   onDrain(cb: () => void): void {
     this.inner.onDrain(cb);
   }
+  settled(): boolean {
+    return this.inner.settled();
+  }
+  onSettled(cb: () => void): void {
+    this.inner.onSettled(cb);
+  }
 
   onMessage(handler: MessageHandler): void {
     // One listener on the inner socket whatever the number of handlers: a datagram is

@@ -12,7 +12,7 @@ export class DgramUdpSocket implements UdpSocket {
   readonly path = 'dgram' as const;
   readonly features = 'dgram';
   readonly stats: UdpSocketStats = { datagramsSent: 0, sendCalls: 0, sendBlocked: 0, sendErrors: 0, datagramsReceived: 0, recvCalls: 0 };
-  readonly cpu: UdpCpuStats = { sendSyscallMs: 0, recvSyscallMs: 0, recvCopyMs: 0, readMs: 0, drainMs: 0, datagramsPlaced: 0 };
+  readonly cpu: UdpCpuStats = { sendSyscallMs: 0, sendThreadMs: 0, recvSyscallMs: 0, recvCopyMs: 0, readMs: 0, drainMs: 0, datagramsPlaced: 0 };
   private readonly s: dgram.Socket;
   private connected = false;
   /** DATA placement in TypeScript (common/udp/placement.ts), once setPlacement ran. */
@@ -102,6 +102,15 @@ export class DgramUdpSocket implements UdpSocket {
       return;
     }
     this.drainWaiters.push(cb);
+  }
+
+  // libuv's queue is the kernel's way in, in order: nothing to wait for beyond writable().
+  settled(): boolean {
+    return this.writable();
+  }
+
+  onSettled(cb: () => void): void {
+    this.onDrain(cb);
   }
 
   private readonly onQueuedSent = (e: Error | null): void => {

@@ -14,6 +14,11 @@
 //   join sends the batch with ONE syscall: sendmsg + UDP_SEGMENT (GSO) or sendmmsg.
 // - When the kernel buffer is full the batch waits (writable() is false), the addon polls the
 //   fd for UV_WRITABLE, and the retry that empties the queue runs the onDrain waiters.
+// - With `sendThread` (the sender's data socket) a flushed batch is queued to a thread of the
+//   addon's own that makes the send syscalls and waits for room (native/send-thread.h): the
+//   event loop goes on building batches meanwhile. Up to THREAD_QUEUE_BATCHES wait for it
+//   before writable() says no; a batch's buffer comes back (#reclaim) once the thread counts
+//   it done. settled() says when the thread has sent everything flushed.
 // - Receiving: the addon polls the fd for UV_READABLE in Node's own loop and calls back once
 //   per wake; each recv() call (one syscall: recvmsg with UDP_GRO, or recvmmsg) fills the unused
 //   tail of a 1 MiB slab and a metadata array, and the handler gets a Uint8Array view per
@@ -27,12 +32,14 @@
 // RACKCAST_UDP_NO_GSO=1 / RACKCAST_UDP_NO_GRO=1 force sendmmsg / recvmmsg (tests, bug reports).
 
 import {
+  C_BATCHES_DONE,
   C_DATAGRAMS_RECEIVED,
   C_DATAGRAMS_SENT,
   C_RECV_CALLS,
   C_SEND_BLOCKED,
   C_SEND_CALLS,
   C_SEND_ERRORS,
+  C_SEND_THREAD_NS,
   COUNTER_COUNT,
   CPU_COUNTER_COUNT,
   CPU_DATAGRAMS_PLACED,
@@ -73,6 +80,14 @@ const BATCH_BUFFER_BYTES = 65536;
 const MAX_PENDING_BATCHES = 64;
 /** Idle batch buffers kept for reuse after a burst of blocked sends. */
 const MAX_FREE_BATCHES = 4;
+/**
+ * With a send thread: batches queued to it (1 MiB) before writable() says no. Enough that the
+ * thread never runs dry while the loop has work; few enough that a control message waiting
+ * for settled() waits at most about a millisecond at line rate.
+ */
+const THREAD_QUEUE_BATCHES = 16;
+/** ...and onDrain's waiters run once fewer than this are left. */
+const THREAD_LOW_BATCHES = 8;
 
 /** Receive slab; the addon needs RECV_ROOM_BYTES free in it per call. */
 const SLAB_BYTES = 1 << 20;
@@ -125,7 +140,12 @@ export interface NativeUdpSocketOptions {
   readonly reuseAddr?: boolean;
   /** Receive with UDP_GRO when the kernel has it (default true; RACKCAST_UDP_NO_GRO=1 turns it off). */
   readonly gro?: boolean;
+  /** Send syscalls on a thread of their own (default false; RACKCAST_UDP_NO_SEND_THREAD=1 turns it off). */
+  readonly sendThread?: boolean;
 }
+
+/** Environment variable that keeps the send syscalls on the event loop's thread. */
+export const UDP_NO_SEND_THREAD_ENV = 'RACKCAST_UDP_NO_SEND_THREAD';
 
 /**
  * UdpSocket on the native addon. Throws (Error) when the addon is not available; call
@@ -153,6 +173,12 @@ export class NativeUdpSocket implements UdpSocket {
   #waitingWritable = false;
   // UNBOUNDED: one entry per onDrain call while blocked; the driver registers one at a time.
   #drainWaiters: (() => void)[] = [];
+  // With a send thread: batches it has finished that went back to #free; waiters for settled()
+  // (UNBOUNDED as #drainWaiters); the notifyBelow threshold asked for (0: none).
+  #threaded = false;
+  #reclaimed = 0;
+  #settledWaiters: (() => void)[] = [];
+  #notifyBelow = 0;
   #lastDestText = '';
   #lastDestIp = 0;
 
@@ -178,6 +204,10 @@ export class NativeUdpSocket implements UdpSocket {
     if ((opts.gro ?? true) && !envOff(UDP_NO_GRO_ENV)) flags |= FLAG_GRO;
     this.#h = new load.addon.Socket(flags, this.#counters, this.#onEvent);
     this.#h.setCpuCounters(this.#cpuCounters);
+    if (opts.sendThread === true && !envOff(UDP_NO_SEND_THREAD_ENV)) {
+      this.#h.startSendThread();
+      this.#threaded = true;
+    }
     const c = this.#counters;
     // Own enumerable getters: `{ ...stats }`, JSON and toEqual see live values.
     const stats = {};
@@ -197,6 +227,7 @@ export class NativeUdpSocket implements UdpSocket {
       Object.defineProperty(cpu, name, { enumerable: true, get: () => cc[i]! / 1e6 });
     };
     ms('sendSyscallMs', CPU_SEND_SYSCALL_NS);
+    Object.defineProperty(cpu, 'sendThreadMs', { enumerable: true, get: () => c[C_SEND_THREAD_NS]! / 1e6 });
     ms('recvSyscallMs', CPU_RECV_SYSCALL_NS);
     ms('recvCopyMs', CPU_RECV_COPY_NS);
     Object.defineProperty(cpu, 'readMs', { enumerable: true, get: () => this.#readCpu.ms });
@@ -286,6 +317,7 @@ export class NativeUdpSocket implements UdpSocket {
       b = this.#cur;
     }
     if (b.count === 0) {
+      if (this.#threaded && this.#pending.length >= MAX_PENDING_BATCHES) this.#reclaim();
       if (this.#pending.length >= MAX_PENDING_BATCHES) {
         this.#counters[C_SEND_ERRORS]!++;
         return;
@@ -314,7 +346,9 @@ export class NativeUdpSocket implements UdpSocket {
   }
 
   writable(): boolean {
-    return this.#pending.length === 0;
+    if (!this.#threaded) return this.#pending.length === 0;
+    this.#reclaim();
+    return this.#pending.length < THREAD_QUEUE_BATCHES;
   }
 
   onDrain(cb: () => void): void {
@@ -326,6 +360,29 @@ export class NativeUdpSocket implements UdpSocket {
       return;
     }
     this.#drainWaiters.push(cb);
+    if (this.#threaded) this.#askNotify();
+  }
+
+  settled(): boolean {
+    if (!this.#threaded) return this.writable();
+    this.#reclaim();
+    return this.#pending.length === 0;
+  }
+
+  onSettled(cb: () => void): void {
+    if (!this.#threaded) {
+      this.onDrain(cb);
+      return;
+    }
+    if (!this.#open) return;
+    if (this.settled()) {
+      setImmediate(() => {
+        if (this.#open) cb();
+      });
+      return;
+    }
+    this.#settledWaiters.push(cb);
+    this.#askNotify();
   }
 
   onMessage(handler: MessageHandler): void {
@@ -353,6 +410,7 @@ export class NativeUdpSocket implements UdpSocket {
     this.#h.close();
     this.#pending.length = 0;
     this.#drainWaiters = [];
+    this.#settledWaiters = [];
     this.#handlers.length = 0;
     this.#onPlaced = undefined;
     return Promise.resolve();
@@ -385,9 +443,60 @@ export class NativeUdpSocket implements UdpSocket {
   }
 
   #flushCurrent(): void {
-    this.#pending.push(this.#cur);
+    const b = this.#cur;
+    this.#pending.push(b);
+    if (this.#threaded) {
+      this.#reclaim();
+      this.#cur = this.#free.pop() ?? newBatch();
+      this.#h.queueBatch(b.buf, b.segBytes, b.count, b.lastBytes, b.ip, b.port);
+      return;
+    }
     this.#cur = this.#free.pop() ?? newBatch();
     if (!this.#waitingWritable) this.#pump();
+  }
+
+  /** With a send thread: the batches it has finished go back to #free (they finish in order). */
+  #reclaim(): void {
+    const done = this.#counters[C_BATCHES_DONE]!;
+    while (this.#reclaimed < done && this.#pending.length > 0) {
+      const b = this.#pending.shift()!;
+      this.#reclaimed++;
+      b.used = 0;
+      b.count = 0;
+      b.first = 0;
+      if (this.#free.length < MAX_FREE_BATCHES) this.#free.push(b);
+    }
+  }
+
+  /** With a send thread: a writable event when the strictest waiter can run (settled: none left; drain: below the low mark). */
+  #askNotify(): void {
+    const below = this.#settledWaiters.length > 0 ? 1 : this.#drainWaiters.length > 0 ? THREAD_LOW_BATCHES : 0;
+    if (below === this.#notifyBelow) return;
+    this.#notifyBelow = below;
+    this.#h.notifyBelow(below);
+  }
+
+  /** With a send thread: the thread's queue went low; runs the waiters that can run now. */
+  #wake(): void {
+    this.#notifyBelow = 0;
+    this.#reclaim();
+    if (this.#drainWaiters.length > 0 && this.#pending.length < THREAD_LOW_BATCHES) {
+      const waiters = this.#drainWaiters;
+      this.#drainWaiters = [];
+      for (const w of waiters) {
+        if (!this.#open) return;
+        w();
+      }
+    }
+    if (this.#settledWaiters.length > 0 && this.#pending.length === 0) {
+      const waiters = this.#settledWaiters;
+      this.#settledWaiters = [];
+      for (const w of waiters) {
+        if (!this.#open) return;
+        w();
+      }
+    }
+    if (this.#open) this.#askNotify();
   }
 
   /** Hands waiting batches to the kernel until it says the buffer is full. */
@@ -426,7 +535,14 @@ export class NativeUdpSocket implements UdpSocket {
   readonly #onEvent = (events: number, error?: string): void => {
     if (!this.#open) return;
     if (error !== undefined) this.#emitError(new Error(error));
-    if ((events & EVENT_WRITABLE) !== 0 && this.#waitingWritable) {
+    if ((events & EVENT_WRITABLE) !== 0 && this.#threaded) {
+      const t0 = this.#drainCpu.begin();
+      try {
+        this.#wake();
+      } finally {
+        this.#drainCpu.end(t0);
+      }
+    } else if ((events & EVENT_WRITABLE) !== 0 && this.#waitingWritable) {
       const t0 = this.#drainCpu.begin();
       try {
         this.#pump();

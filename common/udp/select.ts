@@ -28,7 +28,8 @@ export interface UdpFactory {
   readonly path: IoPath;
   /** "native (gso+gro)" or "dgram (native: <why not>)", for the one start-up line. */
   readonly description: string;
-  create(opts: { readonly reuseAddr?: boolean }): UdpSocket;
+  /** sendThread: the native path makes this socket's send syscalls on a thread of their own (dgram ignores it). */
+  create(opts: { readonly reuseAddr?: boolean; readonly sendThread?: boolean }): UdpSocket;
 }
 
 export function udpFactory(choice: IoChoice): UdpFactory {

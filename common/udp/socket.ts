@@ -33,8 +33,10 @@ export interface UdpSocketStats {
 
 /** Where a socket's CPU time went (for the drivers' breakdown; estimates from a sample of the calls, common/cpu-clock.ts). */
 export interface UdpCpuStats {
-  /** Inside send syscalls (native path; 0 for dgram, which does not say). */
+  /** Inside send syscalls (native path; 0 for dgram, which does not say). With a send thread, on that thread. */
   sendSyscallMs: number;
+  /** The send thread's whole CPU time (native path with sendThread; else 0): the send syscalls and their waits. */
+  sendThreadMs: number;
   /** Inside receive syscalls (native path). */
   recvSyscallMs: number;
   /** Copying received datagrams out of the kernel's batch: into slices (placement) or the slab (native path). */
@@ -77,6 +79,15 @@ export interface UdpSocket {
   writable(): boolean;
   /** Calls cb once, when the socket is writable() again (soon, if it already is). */
   onDrain(cb: () => void): void;
+  /**
+   * True when everything flushed is in the kernel. Only a socket with a send thread (the
+   * native path's sender data socket) can be writable() and not settled(): it takes batches
+   * while its thread still sends earlier ones. What must not overtake flushed datagrams on
+   * another socket waits for this.
+   */
+  settled(): boolean;
+  /** Calls cb once, when the socket is settled() (soon, if it already is). */
+  onSettled(cb: () => void): void;
   /** Every datagram received. The bytes are the handler's to keep: they are never reused. */
   onMessage(handler: MessageHandler): void;
   /**

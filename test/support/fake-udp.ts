@@ -17,7 +17,7 @@ export class FakeUdpSocket implements UdpSocket {
   readonly path = 'dgram' as const;
   readonly features = 'fake';
   readonly stats: UdpSocketStats = { datagramsSent: 0, sendCalls: 0, sendBlocked: 0, sendErrors: 0, datagramsReceived: 0, recvCalls: 0 };
-  readonly cpu: UdpCpuStats = { sendSyscallMs: 0, recvSyscallMs: 0, recvCopyMs: 0, readMs: 0, drainMs: 0, datagramsPlaced: 0 };
+  readonly cpu: UdpCpuStats = { sendSyscallMs: 0, sendThreadMs: 0, recvSyscallMs: 0, recvCopyMs: 0, readMs: 0, drainMs: 0, datagramsPlaced: 0 };
   /** Every datagram sent, the parts concatenated, in order. */
   readonly sent: Uint8Array[] = []; // UNBOUNDED: one test's datagrams
   /** The same datagrams with their destinations. */
@@ -92,6 +92,12 @@ export class FakeUdpSocket implements UdpSocket {
   onDrain(cb: () => void): void {
     if (this.open) setImmediate(cb);
     else this.drainWaiters.push(cb);
+  }
+  settled(): boolean {
+    return this.writable();
+  }
+  onSettled(cb: () => void): void {
+    this.onDrain(cb);
   }
   onMessage(handler: MessageHandler): void {
     this.handler = handler;

@@ -25,7 +25,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DgramUdpSocket } from '../../../common/udp/dgram.js';
-import { loadNativeUdp, NativeUdpSocket, UDP_NO_GRO_ENV, UDP_NO_GSO_ENV } from '../../../common/udp/native.js';
+import { loadNativeUdp, NativeUdpSocket, type NativeUdpSocketOptions, UDP_NO_GRO_ENV, UDP_NO_GSO_ENV } from '../../../common/udp/native.js';
 import type { UdpSocket } from '../../../common/udp/socket.js';
 import { UDP_ADDON_FILE } from '../../../native/udp-addon.js';
 import { mulberry32 } from '../../support/prng.js';
@@ -73,7 +73,7 @@ interface Combo {
   readonly gro: boolean;
 }
 
-function nativeSocket(combo: Combo, opts: { reuseAddr?: boolean } = {}): NativeUdpSocket {
+function nativeSocket(combo: Combo, opts: NativeUdpSocketOptions = {}): NativeUdpSocket {
   if (!combo.gso) vi.stubEnv(UDP_NO_GSO_ENV, '1');
   if (!combo.gro) vi.stubEnv(UDP_NO_GRO_ENV, '1');
   const s = new NativeUdpSocket(opts);
@@ -398,6 +398,76 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
     expect({ ...tx.s.stats }).toMatchObject({ datagramsSent: 2, sendCalls: 2, sendBlocked: 0, sendErrors: 3 });
   });
 
+  for (const gso of [true, false]) {
+    const name = gso ? 'gso' : 'sendmmsg';
+    it.skipIf(gso && !supported.startsWith('gso'))(`send thread (${name}): every byte, order, source and counters as without it`, async () => {
+      const groups = groupsFor();
+      const tx = await sender(() => nativeSocket({ gso, gro: true }, { sendThread: true }));
+      const rx = [await receiver(dgramSocket, groups[0]!), await receiver(dgramSocket, groups[1]!)];
+      const n = await transfer(`${name} send thread`, tx, rx, groups);
+      await new Promise<void>((r) => tx.s.onSettled(r));
+      expect(tx.s.settled()).toBe(true);
+      expect({ ...tx.s.stats }).toEqual({
+        datagramsSent: n,
+        sendCalls: expectedBatches(plan()),
+        sendBlocked: 0,
+        sendErrors: 0,
+        datagramsReceived: 0,
+        recvCalls: 0,
+      });
+      expect(tx.s.cpu.sendThreadMs).toBeGreaterThan(0);
+    });
+  }
+
+  it('send thread: a blocked batch holds the ones behind it; writable() goes false at 16 queued, onDrain then onSettled fire, nothing is lost', async () => {
+    const groups = groupsFor();
+    const tx = await sender(() => nativeSocket({ gso: true, gro: true }, { sendThread: true }));
+    const rx = await receiver(dgramSocket, groups[0]!);
+    // 100 failed attempts with a 100 us pause after each (the fd stays writable on loopback): the
+    // first batch is stuck for about 10 ms while this turn queues 20 of 8 datagrams each.
+    tx.s.injectSendErrors(osConstants.errno.EAGAIN, 100);
+    const want: Uint8Array[] = [];
+    for (let i = 0; i < 160; i++) {
+      const b = payload(i, 1000);
+      want.push(b);
+      tx.s.send([b], rx.port, groups[0]);
+      if (i % 8 === 7) tx.s.flush();
+    }
+    expect(tx.s.writable()).toBe(false);
+    expect(tx.s.settled()).toBe(false);
+    const order: string[] = [];
+    tx.s.onSettled(() => order.push('settled'));
+    tx.s.onDrain(() => order.push('drain'));
+    await waitFor(() => order.length === 2, 5000, POLL_MS);
+    expect(order).toEqual(['drain', 'settled']);
+    expect(tx.s.writable()).toBe(true);
+    expect(tx.s.settled()).toBe(true);
+    await waitFor(() => rx.got.length >= 160, 5000, POLL_MS);
+    expectStream('send thread, blocked', rx.got, want, tx.port);
+    expect({ ...tx.s.stats }).toMatchObject({ datagramsSent: 160, sendCalls: 120, sendBlocked: 100, sendErrors: 0 });
+  });
+
+  it('send thread: close() with batches still queued ends the thread, sends nothing more, runs no waiter', async () => {
+    const groups = groupsFor();
+    const tx = await sender(() => nativeSocket({ gso: true, gro: true }, { sendThread: true }));
+    const rx = await receiver(dgramSocket, groups[0]!);
+    tx.s.injectSendErrors(osConstants.errno.EAGAIN, 1_000_000);
+    for (let i = 0; i < 40; i++) {
+      tx.s.send([payload(i, 1000)], rx.port, groups[0]);
+      if (i % 2 === 1) tx.s.flush();
+    }
+    let called = 0;
+    tx.s.onDrain(() => called++);
+    tx.s.onSettled(() => called++);
+    await closeSocket(tx.s);
+    const after = { ...tx.s.stats };
+    await sleep(50);
+    expect(called).toBe(0);
+    expect(rx.got).toHaveLength(0);
+    expect({ ...tx.s.stats }).toEqual(after);
+    expect(() => tx.s.send([payload(99, 10)], rx.port, groups[0])).toThrow(/closed/);
+  });
+
   if (status.ok && !supported.startsWith('gso')) console.warn(`udp-native: the GSO fallback case is skipped: the kernel offers ${supported}`);
   it.skipIf(!supported.startsWith('gso'))('GSO rejected as unsupported (EIO) falls back to sendmmsg for good', async () => {
     const groups = groupsFor();
@@ -480,11 +550,13 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
     // A raw addon socket in a child process: bound and reading, then closed or not.
     const script = (close: boolean): string => `
       const a = require(${JSON.stringify(ADDON_PATH)});
-      const s = new a.Socket(6, new Float64Array(6), () => {});
+      const s = new a.Socket(6, new Float64Array(8), () => {});
       s.bind(0x7f000001, 0);
       s.startReading();
       s.setWantWritable(true);
       s.setWantWritable(false);
+      s.startSendThread();
+      s.notifyBelow(1);
       ${close ? 's.close();' : ''}
     `;
     const run = (close: boolean, waitMs: number): Promise<'exited' | 'alive'> =>
@@ -558,7 +630,7 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
       expect(failures, result.output).toEqual([]);
       expect(cases.length).toBeGreaterThanOrEqual(2);
       expect(result.code).toBe(0);
-      for (const m of result.output.matchAll(/netns (gso|sendmmsg): .*/g)) console.info(`udp-native child: ${m[0]}`);
+      for (const m of result.output.matchAll(/netns (gso|sendmmsg)[^:]*: .*/g)) console.info(`udp-native child: ${m[0]}`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -578,11 +650,16 @@ function netnsUnavailable(): string | undefined {
 // Runs only in the child started above, inside its own network namespace.
 if (status.ok && !inNetns) console.info("udp-native: the kernel-buffer cases are skipped here: they run in the real-EAGAIN case's own namespace");
 describe.skipIf(!status.ok || !inNetns)('NativeUdpSocket when the kernel buffer fills', () => {
-  for (const gso of [true, false]) {
-    it(`${NETNS_CASE} (${gso ? 'gso' : 'sendmmsg'})`, async () => {
+  for (const [gso, thread] of [
+    [true, false],
+    [false, false],
+    [true, true],
+  ] as const) {
+    const name = `${gso ? 'gso' : 'sendmmsg'}${thread ? ', send thread' : ''}`;
+    it(`${NETNS_CASE} (${name})`, async () => {
       const combo = { gso, gro: true };
       const group = '239.255.77.200';
-      const tx = await sender(() => nativeSocket(combo));
+      const tx = await sender(() => nativeSocket(combo, { sendThread: thread }));
       tx.s.setSendBufferSize(4096);
       const rx = await receiver(dgramSocket, group);
       const N = 4000;
@@ -601,7 +678,7 @@ describe.skipIf(!status.ok || !inNetns)('NativeUdpSocket when the kernel buffer 
         if (i % 32 === 31) tx.s.flush();
       }
       tx.s.flush();
-      if (!tx.s.writable()) await new Promise<void>((r) => tx.s.onDrain(r));
+      if (!tx.s.settled()) await new Promise<void>((r) => tx.s.onSettled(r));
       await waitFor(() => rx.got.length >= N, 20_000, POLL_MS);
       expectStream('netns', rx.got, want, tx.port);
       const st = { ...tx.s.stats };
@@ -615,7 +692,7 @@ describe.skipIf(!status.ok || !inNetns)('NativeUdpSocket when the kernel buffer 
       const batches = N / 32;
       if (gso) expect(st.sendCalls).toBe(batches + st.sendBlocked);
       else expect(st.sendCalls).toBeGreaterThan(batches + st.sendBlocked);
-      console.info(`netns ${gso ? 'gso' : 'sendmmsg'}: ${JSON.stringify(st)}, drains ${drains}`);
+      console.info(`netns ${name}: ${JSON.stringify(st)}, drains ${drains}`);
     });
   }
 });

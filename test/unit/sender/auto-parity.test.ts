@@ -13,7 +13,9 @@ import {
   PRIOR_LOSS,
   PRIOR_MIN_RECEIVERS,
   parityForLoss,
+  SMALL_GROUP_STRIPE_MISS_TARGET,
   STRIPE_MISS_TARGET,
+  stripeMissTarget,
 } from '../../../sender/core/auto-parity.js';
 import type { ReceiverRecord } from '../../../sender/core/participants.js';
 
@@ -32,18 +34,20 @@ describe('parityForLoss', () => {
     expect(binomialTailAbove(10, 1, 9)).toBe(1);
   });
 
-  it('none without loss; the smallest R whose stripe misses at most 5%; capped at a quarter of k', () => {
+  it('none without loss; for one receiver the smallest R whose stripe misses at most 25%; capped at a quarter of k', () => {
+    expect(stripeMissTarget(1)).toBe(SMALL_GROUP_STRIPE_MISS_TARGET);
+    expect(SMALL_GROUP_STRIPE_MISS_TARGET).toBe(0.25);
     expect(parityForLoss(32, 0)).toBe(0);
     expect(parityForLoss(32, 0.001)).toBe(0);
     expect(parityForLoss(32, 0.01)).toBe(1);
-    expect(parityForLoss(32, 0.05)).toBe(4);
-    expect(parityForLoss(32, 0.1)).toBe(7);
+    expect(parityForLoss(32, 0.05)).toBe(2);
+    expect(parityForLoss(32, 0.1)).toBe(5);
     expect(parityForLoss(32, 0.5)).toBe(Math.ceil(32 * MAX_PARITY_SHARE));
     expect(parityForLoss(32, 1)).toBe(8);
     expect(parityForLoss(0, 0.5)).toBe(0);
-    // 4 of 36 at 5%: a stripe misses more than 4 with probability <= 5%, 3 of 35 would not do.
-    expect(binomialTailAbove(36, 0.05, 4)).toBeLessThanOrEqual(0.05);
-    expect(binomialTailAbove(35, 0.05, 3)).toBeGreaterThan(0.05);
+    // 2 of 34 at 5%: a stripe misses more than 2 with probability <= 25%, 1 of 33 would not do.
+    expect(binomialTailAbove(34, 0.05, 2)).toBeLessThanOrEqual(0.25);
+    expect(binomialTailAbove(33, 0.05, 1)).toBeGreaterThan(0.25);
     let last = 0;
     for (let p = 0; p <= 0.3; p += 0.005) {
       const r = parityForLoss(32, p);
@@ -56,11 +60,16 @@ describe('parityForLoss', () => {
 describe('parityForLoss over a group', () => {
   it('each of n receivers may miss: the target is shared, so R grows slowly with n', () => {
     expect(parityForLoss(32, 0.01, 1)).toBe(parityForLoss(32, 0.01));
-    expect(parityForLoss(32, 0.01, 4)).toBe(2);
+    expect(parityForLoss(32, 0.01, 4)).toBe(1);
     expect(parityForLoss(32, 0.01, 32)).toBe(3);
-    expect(parityForLoss(32, 0.05, 4)).toBe(5);
-    expect(parityForLoss(32, 0.1, 4)).toBe(8);
+    expect(parityForLoss(32, 0.05, 4)).toBe(4);
+    expect(parityForLoss(32, 0.1, 4)).toBe(7);
     expect(parityForLoss(32, 0.01, 10_000)).toBe(5);
+    // A group of up to PRIOR_MIN_RECEIVERS shares 25%, a larger one 5%: the step at 9 receivers.
+    expect(stripeMissTarget(PRIOR_MIN_RECEIVERS)).toBe(SMALL_GROUP_STRIPE_MISS_TARGET);
+    expect(stripeMissTarget(PRIOR_MIN_RECEIVERS + 1)).toBe(STRIPE_MISS_TARGET);
+    expect(parityForLoss(32, 0.05, PRIOR_MIN_RECEIVERS)).toBe(4);
+    expect(parityForLoss(32, 0.05, PRIOR_MIN_RECEIVERS + 1)).toBe(6);
     // 3 of 35 at 1% for 32 receivers: one misses more than 3 with probability <= 5%, 2 of 34 would not do.
     const each = 1 - 0.95 ** (1 / 32);
     expect(binomialTailAbove(35, 0.01, 3)).toBeLessThanOrEqual(each);
@@ -114,18 +123,18 @@ describe('AutoParity', () => {
     // Clean slices cannot take it below 1.
     a.settled(0, 8);
     expect(a.boost).toBe(1);
-    // 8 stripes: the target share of missed slices is 1 - 0.95^8.
-    const target = 1 - (1 - STRIPE_MISS_TARGET) ** 8;
-    a.settled(1, 8);
-    expect(a.boost).toBeCloseTo(Math.exp(MISS_STEP * (1 - target)), 12);
+    // One receiver, 8 stripes: the target share of missed slices is 1 - 0.75^8.
+    const target = 1 - (1 - SMALL_GROUP_STRIPE_MISS_TARGET) ** 8;
+    a.settled(2, 8);
+    expect(a.boost).toBeCloseTo(Math.exp(MISS_STEP * (2 - target)), 12);
     a.settled(0, 8);
-    expect(a.boost).toBeCloseTo(Math.exp(MISS_STEP * (1 - target) - MISS_STEP * target), 12);
+    expect(a.boost).toBeCloseTo(Math.exp(MISS_STEP * (2 - target) - MISS_STEP * target), 12);
     // NAKs count up to MISS_NAKS_MAX.
     const c = new AutoParity(() => 1);
     c.settled(100, 8);
     expect(c.boost).toBeCloseTo(Math.exp(MISS_STEP * (MISS_NAKS_MAX - target)), 12);
-    // Every slice missed: it climbs to BOOST_MAX and the parity follows the boosted loss.
-    for (let i = 0; i < 200; i++) a.settled(1, 8);
+    // Every slice draws more NAKs than the target: it climbs to BOOST_MAX and the parity follows the boosted loss.
+    for (let i = 0; i < 200; i++) a.settled(2, 8);
     expect(a.boost).toBe(BOOST_MAX);
     expect(a.loss).toBeCloseTo(0.01, 12);
     expect(a.parityFor(32)).toBe(parityForLoss(32, 0.01 * BOOST_MAX));
@@ -149,7 +158,7 @@ describe('AutoParity', () => {
     const r = receiver(1);
     a.status(r, 1000, 50_000); // 50 of 1000 lost
     expect(a.loss).toBeCloseTo(0.05, 12);
-    expect(a.parityFor(32)).toBe(4);
+    expect(a.parityFor(32)).toBe(2);
     // LOSS_HORIZON_PACKETS more DATA, none lost: 50 of 1000 + H.
     const span = 1000 + LOSS_HORIZON_PACKETS;
     a.status(r, span, Math.round((50 / span) * 1e6));
@@ -167,11 +176,11 @@ describe('AutoParity', () => {
     a.status(x, 1000, 100_000);
     a.status(y, 1000, 20_000);
     expect(a.loss).toBeCloseTo(0.1, 12);
-    expect(a.parityFor(32)).toBe(7);
+    expect(a.parityFor(32)).toBe(5);
     // The worst moves to the catch-up pass: it no longer holds the first pass back.
     x.catchUp = true;
     expect(a.loss).toBeCloseTo(0.02, 12);
-    expect(a.parityFor(32)).toBe(2);
+    expect(a.parityFor(32)).toBe(1);
     // The other completes: nobody left who reported.
     y.complete = true;
     expect(a.loss).toBe(0);

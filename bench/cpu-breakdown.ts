@@ -11,7 +11,7 @@ const GB = 1e9;
 /** The stages in the order the table shows them, and what each is. */
 export const CPU_STAGES: readonly (readonly [string, string])[] = [
   ['startup', 'startup: Node, module loading, before the driver runs'],
-  ['sendSyscalls', 'kernel: send syscalls (in the lab also the bridge, veths and receivers’ IP stack)'],
+  ['sendSyscalls', 'kernel: send syscalls (the sender’s DATA: on its send thread; in the lab also the bridge, veths and receivers’ IP stack)'],
   ['recvSyscalls', 'kernel: receive syscalls'],
   ['recvCopy', 'copy: received datagrams into slices (placement) or the slab'],
   ['dataJs', 'JS per datagram: send loop / read loop and protocol core'],
@@ -20,7 +20,7 @@ export const CPU_STAGES: readonly (readonly [string, string])[] = [
   ['sinkCalls', 'sink on the main thread (disk writer copies, decompression)'],
   ['feedback', 'feedback: reading and handling NAK/STATUS/REPORT'],
   ['mainOther', 'main thread, rest: event loop, timers, control, GC'],
-  ['otherThreads', 'other threads: file reads/writes and fsync (libuv pool), GC and JIT helpers'],
+  ['otherThreads', 'other threads: file reads/writes and fsync (libuv pool), V8’s GC and JIT compiler threads'],
 ];
 
 export type StagesPerGB = Record<string, number>;

@@ -352,15 +352,7 @@ export class NativeUdpSocket implements UdpSocket {
   }
 
   onDrain(cb: () => void): void {
-    if (!this.#open) return;
-    if (this.writable()) {
-      setImmediate(() => {
-        if (this.#open) cb();
-      });
-      return;
-    }
-    this.#drainWaiters.push(cb);
-    if (this.#threaded) this.#askNotify();
+    if (this.#open) this.#waitFor(this.writable(), cb, this.#drainWaiters);
   }
 
   settled(): boolean {
@@ -370,19 +362,29 @@ export class NativeUdpSocket implements UdpSocket {
   }
 
   onSettled(cb: () => void): void {
-    if (!this.#threaded) {
-      this.onDrain(cb);
-      return;
-    }
-    if (!this.#open) return;
-    if (this.settled()) {
+    if (!this.#threaded) this.onDrain(cb);
+    else if (this.#open) this.#waitFor(this.settled(), cb, this.#settledWaiters);
+  }
+
+  /** cb soon when `ready`, else once it is: from the waiter list `waiters`. */
+  #waitFor(ready: boolean, cb: () => void, waiters: (() => void)[]): void {
+    if (ready) {
       setImmediate(() => {
         if (this.#open) cb();
       });
       return;
     }
-    this.#settledWaiters.push(cb);
-    this.#askNotify();
+    waiters.push(cb);
+    if (this.#threaded) this.#askNotify();
+  }
+
+  /** Runs waiters in order while the socket stays open; false if one closed it. */
+  #run(waiters: readonly (() => void)[]): boolean {
+    for (const w of waiters) {
+      if (!this.#open) return false;
+      w();
+    }
+    return this.#open;
   }
 
   onMessage(handler: MessageHandler): void {
@@ -483,20 +485,14 @@ export class NativeUdpSocket implements UdpSocket {
     if (this.#drainWaiters.length > 0 && this.#pending.length < THREAD_LOW_BATCHES) {
       const waiters = this.#drainWaiters;
       this.#drainWaiters = [];
-      for (const w of waiters) {
-        if (!this.#open) return;
-        w();
-      }
+      if (!this.#run(waiters)) return;
     }
     if (this.#settledWaiters.length > 0 && this.#pending.length === 0) {
       const waiters = this.#settledWaiters;
       this.#settledWaiters = [];
-      for (const w of waiters) {
-        if (!this.#open) return;
-        w();
-      }
+      if (!this.#run(waiters)) return;
     }
-    if (this.#open) this.#askNotify();
+    this.#askNotify();
   }
 
   /** Hands waiting batches to the kernel until it says the buffer is full. */
@@ -525,10 +521,7 @@ export class NativeUdpSocket implements UdpSocket {
     if (this.#drainWaiters.length > 0) {
       const waiters = this.#drainWaiters;
       this.#drainWaiters = [];
-      for (const w of waiters) {
-        if (!this.#open) return;
-        w();
-      }
+      this.#run(waiters);
     }
   }
 

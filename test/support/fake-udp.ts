@@ -37,6 +37,9 @@ export class FakeUdpSocket implements UdpSocket {
   /** False: writable() says no and onDrain waits until unblock(). */
   private open = true;
   private readonly drainWaiters: (() => void)[] = []; // UNBOUNDED: one test's waiters
+  /** True: settled() says no (a send thread still holds DATA) and onSettled waits until releaseSettled(). */
+  private unsettled = false;
+  private readonly settledWaiters: (() => void)[] = []; // UNBOUNDED: one test's waiters
   private handler: MessageHandler | undefined;
   private errorHandler: ((e: Error) => void) | undefined;
 
@@ -94,10 +97,11 @@ export class FakeUdpSocket implements UdpSocket {
     else this.drainWaiters.push(cb);
   }
   settled(): boolean {
-    return this.writable();
+    return this.writable() && !this.unsettled;
   }
   onSettled(cb: () => void): void {
-    this.onDrain(cb);
+    if (this.unsettled) this.settledWaiters.push(cb);
+    else this.onDrain(cb);
   }
   onMessage(handler: MessageHandler): void {
     this.handler = handler;
@@ -130,6 +134,16 @@ export class FakeUdpSocket implements UdpSocket {
   unblock(): void {
     this.open = true;
     for (const cb of this.drainWaiters.splice(0)) setImmediate(cb);
+  }
+
+  /** A send thread still has flushed DATA: writable() as it was, settled() false until releaseSettled(). */
+  holdSettled(): void {
+    this.unsettled = true;
+  }
+
+  releaseSettled(): void {
+    this.unsettled = false;
+    for (const cb of this.settledWaiters.splice(0)) this.onDrain(cb);
   }
 }
 

@@ -261,6 +261,29 @@ describe('SenderDriver loop', () => {
     });
   });
 
+  describe('control after DATA', () => {
+    it('a control message waits until the DATA flushed before it is in the kernel (settled()), then goes first', async () => {
+      const rig = await startSender({ helloIntervalMs: 1000, minReceivers: 1 }, pattern(4000));
+      await advance(5);
+      await rig.fromReceiver(joinBytes({ receiverId: R0.id }));
+      expect(rig.dataSeqs()).toEqual(range(1, 16));
+      // The data socket's send thread still holds DATA when the REQACK falls due at 25.
+      rig.data.holdSettled();
+      await advance(25 - Date.now());
+      expect(count(rig.control(), 'REQACK')).toBe(0);
+      expect(rig.driver.sender.stats.reqacks).toBe(1);
+      await advance(3);
+      expect(count(rig.control(), 'REQACK')).toBe(0);
+      rig.data.releaseSettled();
+      await settle();
+      expect(count(rig.control(), 'REQACK')).toBe(1);
+      expect(rig.control().at(-1)).toEqual({ type: 'REQACK', ...GROUP });
+      rig.driver.abort('test over');
+      await rig.outcome;
+      expectClosedOnce(rig);
+    });
+  });
+
   describe('the drain', () => {
     it('a whole transfer to one receiver: every datagram to its place in order, through a full data socket, verified', async () => {
       const image = pattern(4000, 3);

@@ -316,10 +316,9 @@ export class SenderDriver {
     }
     let sent = 0;
     const loopStart = this.sendLoopCpu.begin();
-    if (this.heldControl !== undefined && !this.sendWaiting) {
-      this.sendControl(this.heldControl);
+    if (!this.sendWaiting && this.heldControl !== undefined) {
+      this.sendHeldControl();
       this.socket.flush();
-      this.heldControl = undefined;
     }
     while (!this.sendWaiting && sent < SENDS_PER_TURN) {
       if (!this.dataSocket.writable()) {
@@ -362,8 +361,19 @@ export class SenderDriver {
     this.arm();
   }
 
-  /** The session is over: what the core still sends to the receivers (REPORT_ACK, DROP) goes, DATA does not. */
+  /** The control message held for the DATA before it (turn()) goes now. */
+  private sendHeldControl(): void {
+    if (this.heldControl === undefined) return;
+    this.sendControl(this.heldControl);
+    this.heldControl = undefined;
+  }
+
+  /**
+   * The session is over: what the core still sends to the receivers (REPORT_ACK, DROP) goes,
+   * DATA does not; a control message still held for DATA goes first (nothing is left to overtake).
+   */
   private sendControlOnly(now: number): void {
+    this.sendHeldControl();
     for (let t = this.core.pollTransmit(now); t !== undefined; t = this.core.pollTransmit(now)) {
       if (t.to === 'data') continue;
       this.sendControl(t);

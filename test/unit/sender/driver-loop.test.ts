@@ -282,6 +282,19 @@ describe('SenderDriver loop', () => {
       await rig.outcome;
       expectClosedOnce(rig);
     });
+
+    it('a control message still held when the session ends goes out with the last ones', async () => {
+      const rig = await startSender({ helloIntervalMs: 1000, minReceivers: 1 }, pattern(4000));
+      await advance(5);
+      await rig.fromReceiver(joinBytes({ receiverId: R0.id }));
+      rig.data.holdSettled();
+      await advance(25 - Date.now());
+      expect(count(rig.control(), 'REQACK')).toBe(0);
+      rig.driver.abort('test over');
+      await rig.outcome;
+      expect(count(rig.control(), 'REQACK')).toBe(1);
+      expectClosedOnce(rig);
+    });
   });
 
   describe('the drain', () => {

@@ -19,7 +19,7 @@
 //     setWantWritable(on)            poll for UV_WRITABLE (only while a batch waits)
 //     sendBatch(buf, segBytes, count, lastBytes, first, ip, port): number
 //     startSendThread()              send syscalls on a thread of their own from now on
-//                                    (native/send-thread.h); then queueBatch, not sendBatch
+//                                    (native/send-thread.h); then queueBatch (sendBatch throws)
 //     queueBatch(buf, segBytes, count, lastBytes, ip, port)   the batch as for sendBatch, sent
 //                                    by the thread; buf must stay untouched until counter 6
 //                                    counts it (batches finish in the order queued)
@@ -475,7 +475,10 @@ class Socket : public Napi::ObjectWrap<Socket> {
     uint8_t* data = nullptr;
     size_t len = 0;
     uint32_t seg = 0, count = 0, last = 0, first = 0, ip = 0, port = 0;
-    if (!CheckOpen(env) || !ArrayBufferArg(info, 0, &data, &len) || !U32(info, 1, kMaxDatagramBytes, &seg) ||
+    if (!CheckOpen(env)) return env.Undefined();
+    // The send thread owns the send side: a second caller would race it on the fd and the counters.
+    if (sendThread_) return ThrowType(env, "sendBatch on a socket with a send thread (queueBatch)");
+    if (!ArrayBufferArg(info, 0, &data, &len) || !U32(info, 1, kMaxDatagramBytes, &seg) ||
         !U32(info, 2, kMaxBatchDatagrams, &count) || !U32(info, 3, seg, &last) || !U32(info, 4, count, &first) ||
         !U32(info, 5, 0xffffffffu, &ip) || !U32(info, 6, 65535, &port)) {
       return env.Undefined();

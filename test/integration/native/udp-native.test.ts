@@ -548,6 +548,10 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
       s.setWantWritable(false);
       s.startSendThread();
       s.notifyBelow(1);
+      // With a send thread, sendBatch is refused (it would race the thread): exit 3 if not.
+      try { s.sendBatch(new ArrayBuffer(8), 8, 1, 8, 0, 0x7f000001, 9); process.exit(3); } catch (e) {
+        if (!/send thread/.test(e.message)) process.exit(4);
+      }
       ${close ? 's.close();' : ''}
     `;
     const run = (close: boolean, waitMs: number): Promise<'exited' | 'alive'> =>

@@ -6,6 +6,7 @@ import {
   AutoParity,
   BOOST_MAX,
   binomialTailAbove,
+  LONE_RECEIVER_STRIPE_MISS_TARGET,
   LOSS_HORIZON_PACKETS,
   MAX_PARITY_SHARE,
   MISS_NAKS_MAX,
@@ -34,32 +35,44 @@ describe('parityForLoss', () => {
     expect(binomialTailAbove(10, 1, 9)).toBe(1);
   });
 
-  it('none without loss; for one receiver the smallest R whose stripe misses at most 25%; capped at a quarter of k', () => {
-    expect(stripeMissTarget(1)).toBe(SMALL_GROUP_STRIPE_MISS_TARGET);
+  it('none without loss; for two receivers the smallest R whose stripe misses at most 25% for either; capped at a quarter of k', () => {
+    expect(stripeMissTarget(2)).toBe(SMALL_GROUP_STRIPE_MISS_TARGET);
     expect(SMALL_GROUP_STRIPE_MISS_TARGET).toBe(0.25);
-    expect(parityForLoss(32, 0)).toBe(0);
-    expect(parityForLoss(32, 0.001)).toBe(0);
-    expect(parityForLoss(32, 0.01)).toBe(1);
-    expect(parityForLoss(32, 0.05)).toBe(2);
-    expect(parityForLoss(32, 0.1)).toBe(5);
-    expect(parityForLoss(32, 0.5)).toBe(Math.ceil(32 * MAX_PARITY_SHARE));
-    expect(parityForLoss(32, 1)).toBe(8);
-    expect(parityForLoss(0, 0.5)).toBe(0);
-    // 2 of 34 at 5%: a stripe misses more than 2 with probability <= 25%, 1 of 33 would not do.
-    expect(binomialTailAbove(34, 0.05, 2)).toBeLessThanOrEqual(0.25);
-    expect(binomialTailAbove(33, 0.05, 1)).toBeGreaterThan(0.25);
+    expect(parityForLoss(32, 0, 2)).toBe(0);
+    expect(parityForLoss(32, 0.001, 2)).toBe(0);
+    expect(parityForLoss(32, 0.01, 2)).toBe(1);
+    expect(parityForLoss(32, 0.05, 2)).toBe(3);
+    expect(parityForLoss(32, 0.1, 2)).toBe(6);
+    expect(parityForLoss(32, 0.5, 2)).toBe(Math.ceil(32 * MAX_PARITY_SHARE));
+    expect(parityForLoss(32, 1, 2)).toBe(8);
+    expect(parityForLoss(0, 0.5, 2)).toBe(0);
+    // 3 of 35 at 5%: each receiver misses more than 3 with probability <= 1 - 0.75^(1/2)
+    // (so some receiver with at most 25%), 2 of 34 would not do.
+    const each = 1 - Math.sqrt(0.75);
+    expect(binomialTailAbove(35, 0.05, 3)).toBeLessThanOrEqual(each);
+    expect(binomialTailAbove(34, 0.05, 2)).toBeGreaterThan(each);
     let last = 0;
     for (let p = 0; p <= 0.3; p += 0.005) {
-      const r = parityForLoss(32, p);
+      const r = parityForLoss(32, p, 2);
       expect(r).toBeGreaterThanOrEqual(last);
       last = r;
+    }
+  });
+
+  it('one receiver (or none): no parity ahead at any loss, its NAKs ask for exactly what it lost', () => {
+    expect(stripeMissTarget(1)).toBe(LONE_RECEIVER_STRIPE_MISS_TARGET);
+    expect(stripeMissTarget(0)).toBe(LONE_RECEIVER_STRIPE_MISS_TARGET);
+    expect(LONE_RECEIVER_STRIPE_MISS_TARGET).toBe(1);
+    for (const p of [0, 0.001, 0.01, 0.05, 0.1, 0.5, 1]) {
+      expect(parityForLoss(32, p)).toBe(0);
+      expect(parityForLoss(32, p, 1)).toBe(0);
+      expect(parityForLoss(128, p, 0)).toBe(0);
     }
   });
 });
 
 describe('parityForLoss over a group', () => {
   it('each of n receivers may miss: the target is shared, so R grows slowly with n', () => {
-    expect(parityForLoss(32, 0.01, 1)).toBe(parityForLoss(32, 0.01));
     expect(parityForLoss(32, 0.01, 4)).toBe(1);
     expect(parityForLoss(32, 0.01, 32)).toBe(3);
     expect(parityForLoss(32, 0.05, 4)).toBe(4);
@@ -78,7 +91,7 @@ describe('parityForLoss over a group', () => {
     // Never fewer for more receivers; never above the cap.
     for (const p of [0.001, 0.01, 0.05, 0.1, 0.3]) {
       let last = 0;
-      for (const n of [1, 2, 4, 8, 32, 1000, 10_000]) {
+      for (const n of [2, 4, 8, 32, 1000, 10_000]) {
         const r = parityForLoss(32, p, n);
         expect(r).toBeGreaterThanOrEqual(last);
         expect(r).toBeLessThanOrEqual(Math.ceil(32 * MAX_PARITY_SHARE));
@@ -116,31 +129,31 @@ describe('AutoParity', () => {
   });
 
   it('miss feedback: NAKs for a slice that had parity raise the factor on the loss, clean slices lower it, resting where the NAKs meet the target', () => {
-    const a = new AutoParity(() => 1);
+    const a = new AutoParity(() => 2);
     a.status(receiver(1), 1000, 10_000); // 1%
-    expect(a.parityFor(32)).toBe(parityForLoss(32, 0.01));
+    expect(a.parityFor(32)).toBe(parityForLoss(32, 0.01, 2));
     expect(a.boost).toBe(1);
     // Clean slices cannot take it below 1.
     a.settled(0, 8);
     expect(a.boost).toBe(1);
-    // One receiver, 8 stripes: the target share of missed slices is 1 - 0.75^8.
+    // Two receivers, 8 stripes: the target share of missed slices is 1 - 0.75^8.
     const target = 1 - (1 - SMALL_GROUP_STRIPE_MISS_TARGET) ** 8;
     a.settled(2, 8);
     expect(a.boost).toBeCloseTo(Math.exp(MISS_STEP * (2 - target)), 12);
     a.settled(0, 8);
     expect(a.boost).toBeCloseTo(Math.exp(MISS_STEP * (2 - target) - MISS_STEP * target), 12);
     // NAKs count up to MISS_NAKS_MAX.
-    const c = new AutoParity(() => 1);
+    const c = new AutoParity(() => 2);
     c.settled(100, 8);
     expect(c.boost).toBeCloseTo(Math.exp(MISS_STEP * (MISS_NAKS_MAX - target)), 12);
     // Every slice draws more NAKs than the target: it climbs to BOOST_MAX and the parity follows the boosted loss.
     for (let i = 0; i < 200; i++) a.settled(2, 8);
     expect(a.boost).toBe(BOOST_MAX);
     expect(a.loss).toBeCloseTo(0.01, 12);
-    expect(a.parityFor(32)).toBe(parityForLoss(32, 0.01 * BOOST_MAX));
-    expect(a.parityFor(32)).toBeGreaterThan(parityForLoss(32, 0.01));
+    expect(a.parityFor(32)).toBe(parityForLoss(32, 0.01 * BOOST_MAX, 2));
+    expect(a.parityFor(32)).toBeGreaterThan(parityForLoss(32, 0.01, 2));
     // Misses spread at the target share: it stays where it is (a walk with no drift).
-    const b = new AutoParity(() => 1);
+    const b = new AutoParity(() => 2);
     for (let i = 0; i < 10; i++) b.settled(1, 8);
     const before = Math.log(b.boost);
     let misses = 0;
@@ -154,11 +167,11 @@ describe('AutoParity', () => {
   });
 
   it('the first STATUS gives the loss so far; later ones the loss since, averaged over LOSS_HORIZON_PACKETS', () => {
-    const a = new AutoParity();
+    const a = new AutoParity(() => 2);
     const r = receiver(1);
     a.status(r, 1000, 50_000); // 50 of 1000 lost
     expect(a.loss).toBeCloseTo(0.05, 12);
-    expect(a.parityFor(32)).toBe(2);
+    expect(a.parityFor(32)).toBe(3);
     // LOSS_HORIZON_PACKETS more DATA, none lost: 50 of 1000 + H.
     const span = 1000 + LOSS_HORIZON_PACKETS;
     a.status(r, span, Math.round((50 / span) * 1e6));
@@ -170,17 +183,17 @@ describe('AutoParity', () => {
   });
 
   it("the rack's figure is the worst receiver the first pass waits for", () => {
-    const a = new AutoParity();
+    const a = new AutoParity(() => 2);
     const x = receiver(1);
     const y = receiver(2);
     a.status(x, 1000, 100_000);
     a.status(y, 1000, 20_000);
     expect(a.loss).toBeCloseTo(0.1, 12);
-    expect(a.parityFor(32)).toBe(5);
+    expect(a.parityFor(32)).toBe(6);
     // The worst moves to the catch-up pass: it no longer holds the first pass back.
     x.catchUp = true;
     expect(a.loss).toBeCloseTo(0.02, 12);
-    expect(a.parityFor(32)).toBe(1);
+    expect(a.parityFor(32)).toBe(2);
     // The other completes: nobody left who reported.
     y.complete = true;
     expect(a.loss).toBe(0);
@@ -201,13 +214,17 @@ describe('AutoParity', () => {
     expect(a.loss).toBeCloseTo(0.03, 12);
   });
 
-  it('the session size it is given sets the target: 32 receivers at 1% get 3 where one gets 1', () => {
-    let n = 1;
+  it('the session size it is given sets the target: at 1%, 32 receivers get 3, two get 1, one none', () => {
+    let n = 2;
     const a = new AutoParity(() => n);
     a.status(receiver(1), 10_000, 10_000); // 1%
     expect(a.parityFor(32)).toBe(1);
     n = 32;
     expect(a.parityFor(32)).toBe(3);
+    // The group shrinks to one (the others completed or left): the next slice gets none.
+    n = 1;
+    expect(a.loss).toBeCloseTo(0.01, 12);
+    expect(a.parityFor(32)).toBe(0);
   });
 
   it('HEARTBEAT counters feed the same estimate: the first gives the loss so far, later ones the loss since (u32 wrap)', () => {

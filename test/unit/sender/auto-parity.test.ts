@@ -46,8 +46,8 @@ describe('parityForLoss', () => {
     expect(parityForLoss(32, 0.5, 2)).toBe(Math.ceil(32 * MAX_PARITY_SHARE));
     expect(parityForLoss(32, 1, 2)).toBe(8);
     expect(parityForLoss(0, 0.5, 2)).toBe(0);
-    // 3 of 35 at 5%: each receiver misses more than 3 with probability <= 1 - 0.75^(1/2)
-    // (so some receiver with at most 25%), 2 of 34 would not do.
+    // 3 of 35 at 5%: each of the two misses more than 3 with probability <= 1 - 0.75^(1/2),
+    // so one or the other does with probability <= 25%; 2 of 34 would not do.
     const each = 1 - Math.sqrt(0.75);
     expect(binomialTailAbove(35, 0.05, 3)).toBeLessThanOrEqual(each);
     expect(binomialTailAbove(34, 0.05, 2)).toBeGreaterThan(each);

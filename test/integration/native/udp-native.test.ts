@@ -13,7 +13,8 @@
 // passes, so SO_SNDBUF never fills): the blocked path is tested twice, with errors injected
 // into the addon's send syscalls, and for real in a private network namespace whose lo has a
 // tbf rate limit, by running this file's "netns" case in a child vitest under `unshare -n`
-// (skipped, with the reason printed, where unshare or tc is missing).
+// (skipped, with the reason printed, where unshare or tc is missing). With a send thread held
+// up that way, the batch buffers it hands back in bursts are reused, not made anew.
 //
 // If the addon is not built the suite says so and skips; RACKCAST_REQUIRE_NATIVE=1 turns that
 // into a failure (for machines that must have it).
@@ -436,6 +437,30 @@ describe.skipIf(!status.ok || inNetns)('NativeUdpSocket on loopback multicast', 
     await waitFor(() => rx.got.length >= 160, 5000, POLL_MS);
     expectStream('send thread, blocked', rx.got, want, tx.port);
     expect({ ...tx.s.stats }).toMatchObject({ datagramsSent: 160, sendCalls: 120, sendBlocked: 100, sendErrors: 0 });
+  });
+
+  it('send thread: batch buffers come back and are reused, however the thread hands them back', async () => {
+    const groups = groupsFor();
+    const tx = await sender(() => nativeSocket({ gso: true, gro: true }, { sendThread: true }));
+    const rx = await receiver(dgramSocket, groups[0]!);
+    // As the sender's loop does: 8 datagrams a batch, waiting for onDrain whenever writable()
+    // says no. Every 20th batch the thread is held up (50 injected EAGAINs, 100 us pause after
+    // each) as a full device queue would, so 16 batches queue and come back in one burst.
+    // 1,600 datagrams: 200 batches.
+    const want: Uint8Array[] = [];
+    for (let i = 0; i < 1600; i++) {
+      const b = payload(i, 1000);
+      want.push(b);
+      if (i % 160 === 0) tx.s.injectSendErrors(osConstants.errno.EAGAIN, 50);
+      tx.s.send([b], rx.port, groups[0]);
+      if (i % 8 === 7) tx.s.flush();
+      if (!tx.s.writable()) await new Promise<void>((r) => tx.s.onDrain(r));
+    }
+    await new Promise<void>((r) => tx.s.onSettled(r));
+    await waitFor(() => rx.got.length >= 1600, 10_000, POLL_MS);
+    expectStream('send thread, reused buffers', rx.got, want, tx.port);
+    // The queue's 16, the one filling and one on its way back at most: not one per batch.
+    expect(tx.s.batchBuffersMade).toBeLessThanOrEqual(18);
   });
 
   it('send thread: close() with batches still queued ends the thread, sends nothing more, runs no waiter', async () => {

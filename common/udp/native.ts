@@ -170,11 +170,11 @@ export class NativeUdpSocket implements UdpSocket {
 
   // Send side. #pending: batches flushed but not (wholly) taken by the kernel, oldest first;
   // bounded by MAX_PENDING_BATCHES. #free: bounded by MAX_FREE_BATCHES.
-  #cur: Batch = newBatch();
-  /** Batch buffers made so far (the first one above included); see batchBuffersMade. */
-  #batchesMade = 1;
   readonly #pending: Batch[] = [];
   readonly #free: Batch[] = [];
+  /** Batch buffers made so far (see batchBuffersMade); #takeBatch counts them. */
+  #batchesMade = 0;
+  #cur: Batch = this.#takeBatch();
   /** The addon polls for UV_WRITABLE: the head of #pending waits for room. */
   #waitingWritable = false;
   // UNBOUNDED: one entry per onDrain call while blocked; the driver registers one at a time.
@@ -460,29 +460,36 @@ export class NativeUdpSocket implements UdpSocket {
     this.#pending.push(b);
     if (this.#threaded) {
       this.#reclaim();
-      this.#cur = this.#free.pop() ?? this.#newBatch();
+      this.#cur = this.#takeBatch();
       this.#h.queueBatch(b.buf, b.segBytes, b.count, b.lastBytes, b.ip, b.port);
       return;
     }
-    this.#cur = this.#free.pop() ?? this.#newBatch();
+    this.#cur = this.#takeBatch();
     if (!this.#waitingWritable) this.#pump();
   }
 
-  #newBatch(): Batch {
+  /** An idle batch buffer, or a new one. */
+  #takeBatch(): Batch {
+    const b = this.#free.pop();
+    if (b !== undefined) return b;
     this.#batchesMade++;
     return newBatch();
+  }
+
+  /** A batch the kernel has taken whole: emptied, and kept for reuse while #free has room. */
+  #recycle(b: Batch): void {
+    b.used = 0;
+    b.count = 0;
+    b.first = 0;
+    if (this.#free.length < MAX_FREE_BATCHES) this.#free.push(b);
   }
 
   /** With a send thread: the batches it has finished go back to #free (they finish in order). */
   #reclaim(): void {
     const done = this.#counters[C_BATCHES_DONE]!;
     while (this.#reclaimed < done && this.#pending.length > 0) {
-      const b = this.#pending.shift()!;
+      this.#recycle(this.#pending.shift()!);
       this.#reclaimed++;
-      b.used = 0;
-      b.count = 0;
-      b.first = 0;
-      if (this.#free.length < MAX_FREE_BATCHES) this.#free.push(b);
     }
   }
 
@@ -525,10 +532,7 @@ export class NativeUdpSocket implements UdpSocket {
         return;
       }
       q.shift();
-      b.used = 0;
-      b.count = 0;
-      b.first = 0;
-      if (this.#free.length < MAX_FREE_BATCHES) this.#free.push(b);
+      this.#recycle(b);
     }
     if (this.#waitingWritable) {
       this.#h.setWantWritable(false);
